@@ -1,0 +1,12 @@
+"""HTTP routes, one router per part of the story; `app.py` mounts them."""
+
+from __future__ import annotations
+
+from ..web import Router
+
+
+def all_routers() -> list[Router]:
+    """Every router, in the order the OpenAPI document lists them."""
+    from . import bnpl, dev, me, system, wallet
+
+    return [system.router, me.router, bnpl.router, wallet.router, dev.router]

@@ -1,0 +1,98 @@
+"""Local-stage tools: demo tokens, the movable clock, run a job, drain the queues.
+
+Mounted only when the stage is `local`; absent from every deployed stage.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from .. import errors, jobs
+from ..clock import clock, iso
+from ..config import settings
+from ..local import worker
+from ..local.issuer import mint
+from ..schemas.common import Body, View
+from ..web import PUBLIC, Ctx, Reply, Router
+
+router = Router("dev (local stage only)", local_only=True)
+QUEUE_HANDLERS: dict[str, worker.QueueHandler] = {}
+
+
+class TokenIn(Body):
+    sub: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
+    roles: Annotated[list[Literal["consumer", "merchant", "reviewer"]], Field(min_length=1, max_length=3)]
+
+
+class TokenView(View):
+    token: str
+    token_type: str = "Bearer"
+    expires_in: int
+
+
+class ClockIn(Body):
+    advance_seconds: Annotated[int, Field(ge=0, le=400 * 86400)]
+
+
+class ClockView(View):
+    now: str
+    offset_seconds: int
+
+
+class JobView(View):
+    job: str
+    result: dict[str, Any]
+
+
+class DrainView(View):
+    processed: dict[str, int]
+
+
+@router.route("/v1/dev/tokens", "POST", roles=PUBLIC, body=TokenIn, response=TokenView, status=201)
+def issue_token(ctx: Ctx) -> TokenView:
+    """Mint a demo token signed by the local issuer."""
+    cfg = settings()
+    body: TokenIn = ctx.body
+    assert cfg.local_jwt_key_file
+    from ..local.issuer import TOKEN_LIFETIME
+
+    token = mint(
+        cfg.local_jwt_key_file,
+        sub=body.sub,
+        roles=list(body.roles),
+        issuer=cfg.jwt_issuer,
+        audience=cfg.jwt_audience,
+        roles_claim=cfg.jwt_roles_claim,
+        now=clock.now(),
+    )
+    return TokenView(token=token, expires_in=int(TOKEN_LIFETIME.total_seconds()))
+
+
+@router.route("/v1/dev/clock", "GET", roles=PUBLIC, response=ClockView)
+def read_clock(ctx: Ctx) -> ClockView:
+    """The service clock."""
+    return ClockView(now=iso(clock.now()), offset_seconds=clock.offset_seconds)
+
+
+@router.route("/v1/dev/clock", "POST", roles=PUBLIC, body=ClockIn, response=ClockView)
+def advance_clock(ctx: Ctx) -> ClockView:
+    """Move the service clock forward for the API, the schedules and the worker."""
+    body: ClockIn = ctx.body
+    clock.advance(body.advance_seconds)
+    return ClockView(now=iso(clock.now()), offset_seconds=clock.offset_seconds)
+
+
+@router.route("/v1/dev/jobs/{job}", "POST", roles=PUBLIC, response=JobView, errors={404: ["unknown_job"]})
+def run_job(ctx: Ctx, job: str) -> JobView:
+    """Run one scheduled job now."""
+    if job not in jobs.names():
+        raise errors.not_found("unknown_job", f"jobs are: {', '.join(jobs.names())}")
+    return JobView(job=job, result=jobs.run(job, clock.now()))
+
+
+@router.route("/v1/dev/queue/drain", "POST", roles=PUBLIC, response=DrainView)
+def drain_queues(ctx: Ctx) -> Reply:
+    """Process what is waiting on the queues now."""
+    return Reply(DrainView(processed=worker.drain(QUEUE_HANDLERS)))

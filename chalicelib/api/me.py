@@ -1,0 +1,143 @@
+"""Me: profile, real-name verification, bank cards, payment password, devices."""
+
+from __future__ import annotations
+
+from ..clock import clock
+from ..models.users import BankCard, User
+from ..schemas.me import (
+    BankCardIn,
+    BankCardList,
+    BankCardView,
+    BnplView,
+    DeviceIn,
+    DeviceView,
+    IdentityIn,
+    IdentityView,
+    MeView,
+    PasswordIn,
+    PasswordView,
+)
+from ..services import accounts
+from ..web import CONSUMER, Ctx, Router
+
+router = Router("me")
+ANY_ROLE = ("consumer", "merchant", "reviewer")
+
+
+def me_view(user: User) -> MeView:
+    return MeView(
+        user_id=user.user_id,
+        created_at=user.created_at,
+        identity=IdentityView(
+            verified=bool(user.verified_at),
+            real_name_masked=user.real_name_masked,
+            id_number_masked=user.id_number_masked,
+            verified_at=user.verified_at,
+        ),
+        bnpl=BnplView(
+            status=user.bnpl_status, agreement_version=user.agreement_version, activated_at=user.activated_at
+        ),
+        has_payment_password=bool(user.password_hash),
+        payment_password_locked_until=user.password_locked_until,
+        default_card_id=user.default_card_id,
+    )
+
+
+def card_view(card: BankCard) -> BankCardView:
+    return BankCardView(
+        card_id=card.card_id,
+        last4=card.last4,
+        bank=card.bank,
+        is_default=bool(card.is_default),
+        created_at=card.created_at,
+    )
+
+
+@router.route("/v1/me", "GET", roles=ANY_ROLE, response=MeView)
+def get_me(ctx: Ctx) -> MeView:
+    """The caller's profile: masked identity, 先用后付 status, password and card state."""
+    return me_view(accounts.get_or_create(ctx.user_id, clock.now()))
+
+
+@router.route(
+    "/v1/me/identity",
+    "POST",
+    roles=CONSUMER,
+    body=IdentityIn,
+    response=MeView,
+    errors={
+        409: ["identity_already_verified", "id_number_in_use"],
+        422: ["invalid_id_number", "invalid_real_name", "underage"],
+    },
+)
+def submit_identity(ctx: Ctx) -> MeView:
+    """Real-name verification (实名认证): name and resident ID number."""
+    body: IdentityIn = ctx.body
+    return me_view(accounts.verify_identity(ctx.user_id, body.real_name, body.id_number, clock.now()))
+
+
+@router.route(
+    "/v1/me/bank-cards",
+    "POST",
+    roles=CONSUMER,
+    body=BankCardIn,
+    response=BankCardView,
+    status=201,
+    errors={409: ["card_already_bound"], 422: ["invalid_card_number"]},
+)
+def add_bank_card(ctx: Ctx) -> BankCardView:
+    """Bind a bank card (stored as a gateway token and the last four digits)."""
+    body: BankCardIn = ctx.body
+    return card_view(accounts.add_card(ctx.user_id, body.card_number, clock.now()))
+
+
+@router.route("/v1/me/bank-cards", "GET", roles=CONSUMER, response=BankCardList)
+def list_bank_cards(ctx: Ctx) -> BankCardList:
+    """The caller's bound cards, masked."""
+    return BankCardList(items=[card_view(c) for c in accounts.list_cards(ctx.user_id)])
+
+
+@router.route(
+    "/v1/me/bank-cards/{card_id}",
+    "DELETE",
+    roles=CONSUMER,
+    status=204,
+    errors={404: ["card_not_found"], 409: ["card_in_use"]},
+)
+def remove_bank_card(ctx: Ctx, card_id: str) -> None:
+    """Unbind a card (not the auto-debit card of unpaid 先用后付 orders)."""
+    accounts.remove_card(ctx.user_id, card_id, clock.now())
+
+
+@router.route(
+    "/v1/me/payment-password",
+    "PUT",
+    roles=CONSUMER,
+    body=PasswordIn,
+    response=PasswordView,
+    errors={
+        422: ["weak_password", "old_password_required", "payment_password_incorrect"],
+        423: ["payment_password_locked"],
+    },
+)
+def set_payment_password(ctx: Ctx) -> PasswordView:
+    """Set or change the 6-digit payment password."""
+    body: PasswordIn = ctx.body
+    accounts.set_password(ctx.user_id, body.password, body.old_password, clock.now())
+    return PasswordView(has_payment_password=True)
+
+
+@router.route(
+    "/v1/me/devices",
+    "POST",
+    roles=CONSUMER,
+    body=DeviceIn,
+    response=DeviceView,
+    status=201,
+    errors={409: ["device_already_registered"], 422: ["invalid_public_key"]},
+)
+def register_device(ctx: Ctx) -> DeviceView:
+    """Register a device key (ECDSA P-256) for fingerprint/face confirmation."""
+    body: DeviceIn = ctx.body
+    device = accounts.register_device(ctx.user_id, body.device_id, body.public_key_pem, clock.now())
+    return DeviceView(device_id=device.device_id, created_at=device.created_at)

@@ -1,0 +1,1 @@
+"""Payment channel adapters (card gateway, Alipay, WeChat Pay, wallet) behind one interface."""

@@ -1,0 +1,180 @@
+"""One frozen settings object per stage, read once from the environment.
+
+Every rule value lives in `.chalice/config.json` (per stage) and reaches the code as an
+environment variable; nothing here carries a default for a business rule.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or malformed."""
+
+
+def _req(env: dict[str, str], name: str) -> str:
+    value = env.get(name)
+    if value is None or value == "":
+        raise ConfigError(f"missing setting {name}")
+    return value
+
+
+def _int(env: dict[str, str], name: str) -> int:
+    raw = _req(env, name)
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"setting {name} must be an integer") from exc
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Business rules (SPEC.md 'Rules'); values come from the stage configuration."""
+
+    currency: str
+    payment_window_seconds: int
+    auto_confirm_receipt_seconds: int
+    checkout_ttl_seconds: int
+    collection_retry_seconds: int
+    collection_max_retries: int
+    due_reminder_lead_seconds: int
+    min_age_years: int
+    credit_start_fen: int
+    credit_step_fen: int
+    credit_step_every_on_time: int
+    credit_max_fen: int
+    password_max_tries: int
+    password_lock_seconds: int
+    password_scrypt_n: int
+    points_per_yuan_paid: int
+    points_per_yuan_redeemed: int
+    redemption_auto_approve_max_fen: int
+    redemption_min_account_age_seconds: int
+    redemption_daily_max_count: int
+    redemption_daily_max_fen: int
+    idempotency_ttl_seconds: int
+    idempotency_lock_seconds: int
+    platform_fee_bps: int
+    agreement_version: str
+    max_body_bytes: int
+    page_limit_max: int
+    timer_shards: int
+    ledger_shards: int
+    sweep_max_items: int
+    sweep_max_seconds: int
+    return_window_paid_seconds: int
+    channel_notify_max_age_seconds: int
+
+
+_RULE_INTS = [name for name, f in Rules.__dataclass_fields__.items() if f.type in ("int", int)]
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    table_prefix: str
+    review_queue_name: str
+    review_dlq_name: str
+    dynamodb_endpoint: str | None
+    sqs_endpoint: str | None
+    jwt_issuer: str
+    jwt_audience: str
+    jwt_roles_claim: str
+    jwt_jwks_url: str | None
+    local_jwt_key_file: str | None
+    channel_sandbox: bool
+    rules: Rules
+    _secrets: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    pii_secret_arn: str | None = None
+    notification_topic_arn: str | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage == "local"
+
+    def table(self, name: str) -> str:
+        return f"{self.table_prefix}-{name}"
+
+    def secret(self, name: str) -> str:
+        """A secret from the environment, or from the stage's Secrets Manager secret."""
+        if name in self._secrets:
+            return self._secrets[name]
+        value = os.environ.get(name)
+        if not value and self.pii_secret_arn:
+            value = _load_secret_json(self.pii_secret_arn, self.region).get(name)
+        if not value:
+            raise ConfigError(f"missing secret {name}")
+        self._secrets[name] = value
+        return value
+
+    def secret_bytes(self, name: str) -> bytes:
+        raw = self.secret(name)
+        try:
+            return base64.b64decode(raw, validate=True)
+        except ValueError:
+            return raw.encode()
+
+
+def _load_secret_json(arn: str, region: str) -> dict[str, Any]:
+    import boto3  # only deployed stages read Secrets Manager
+
+    client = boto3.client("secretsmanager", region_name=region)
+    data: dict[str, Any] = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
+    return data
+
+
+def load(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    rule_values: dict[str, Any] = {}
+    for name in Rules.__dataclass_fields__:
+        key = name.upper()
+        rule_values[name] = _int(env, key) if name in _RULE_INTS else _req(env, key)
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "cn-north-1"
+    issuer = _req(env, "JWT_ISSUER")
+    return Settings(
+        stage=_req(env, "STAGE"),
+        region=region,
+        table_prefix=_req(env, "TABLE_PREFIX"),
+        review_queue_name=_req(env, "REVIEW_QUEUE_NAME"),
+        review_dlq_name=_req(env, "REVIEW_DLQ_NAME"),
+        dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,
+        sqs_endpoint=env.get("SQS_ENDPOINT") or None,
+        jwt_issuer=issuer,
+        jwt_audience=_req(env, "JWT_AUDIENCE"),
+        jwt_roles_claim=_req(env, "JWT_ROLES_CLAIM"),
+        jwt_jwks_url=env.get("JWT_JWKS_URL") or f"{issuer}/.well-known/jwks.json",
+        local_jwt_key_file=env.get("LOCAL_JWT_KEY_FILE") or None,
+        channel_sandbox=env.get("CHANNEL_SANDBOX", "false").lower() == "true",
+        rules=Rules(**rule_values),
+        pii_secret_arn=env.get("PII_SECRET_ARN") or None,
+        notification_topic_arn=env.get("NOTIFICATION_TOPIC_ARN") or None,
+    )
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load()
+
+
+def stage_environment(stage: str, config_path: str | None = None) -> dict[str, str]:
+    """The environment `chalice` would give `stage`, read from `.chalice/config.json`.
+
+    Used by the local stack and the tests; deployed Lambdas get it from Chalice.
+    """
+    path = config_path or os.path.join(os.path.dirname(__file__), "..", ".chalice", "config.json")
+    with open(path, encoding="utf-8") as fh:
+        cfg = json.load(fh)
+    env: dict[str, str] = dict(cfg.get("environment_variables", {}))
+    stage_cfg = cfg.get("stages", {}).get(stage)
+    if stage_cfg is None:
+        raise ConfigError(f"unknown stage {stage}")
+    env.update(stage_cfg.get("environment_variables", {}))
+    return env

@@ -1,0 +1,132 @@
+"""DynamoDB plumbing: model metadata per stage, one connection, and transactions whose
+failed conditions become domain errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from . import errors
+from .config import settings
+
+M = TypeVar("M", bound=Model)
+
+# Codes that mean "try again": answered as 503 problem+json with Retry-After.
+RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+    }
+)
+
+
+def table_meta(name: str) -> Any:
+    """A PynamoDB `Meta` for the stage's table `name` (read from settings at import)."""
+    cfg = settings()
+    attrs: dict[str, Any] = {
+        "table_name": cfg.table(name),
+        "region": cfg.region,
+        "billing_mode": "PAY_PER_REQUEST",
+        "max_retry_attempts": 2,
+    }
+    if cfg.dynamodb_endpoint:
+        attrs["host"] = cfg.dynamodb_endpoint
+    return type("Meta", (), attrs)
+
+
+@lru_cache(maxsize=1)
+def connection() -> Connection:
+    cfg = settings()
+    return Connection(region=cfg.region, host=cfg.dynamodb_endpoint, max_retry_attempts=2)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    code = getattr(exc, "cause_response_code", None)
+    if code == "TransactionCanceledException" and isinstance(exc, TransactWriteError):
+        reasons = [r.code for r in exc.cancellation_reasons if r is not None]
+        return any(c in RETRYABLE_CODES or c == "TransactionConflict" for c in reasons) and not any(
+            c == "ConditionalCheckFailed" for c in reasons
+        )
+    return code in RETRYABLE_CODES
+
+
+def condition_failed(exc: PynamoDBException) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+class Tx:
+    """A write transaction whose operations each name the error their condition means.
+
+    `commit()` raises the `on_fail` error of the first operation whose condition failed.
+    """
+
+    def __init__(self, client_request_token: str | None = None) -> None:
+        self._ops: list[tuple[str, Callable[[TransactWrite], None], errors.ApiError | None]] = []
+        self._token = client_request_token
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+    def check(
+        self,
+        model_cls: type[M],
+        hash_key: Any,
+        range_key: Any = None,
+        *,
+        condition: Condition,
+        on_fail: errors.ApiError | None = None,
+    ) -> None:
+        self._ops.append(
+            ("check", lambda tw: tw.condition_check(model_cls, hash_key, range_key, condition=condition), on_fail)
+        )
+
+    def save(self, model: Model, *, condition: Condition | None = None, on_fail: errors.ApiError | None = None) -> None:
+        self._ops.append(("save", lambda tw: tw.save(model, condition=condition), on_fail))
+
+    def update(
+        self,
+        model: Model,
+        actions: Sequence[Action],
+        *,
+        condition: Condition | None = None,
+        on_fail: errors.ApiError | None = None,
+    ) -> None:
+        self._ops.append(("update", lambda tw: tw.update(model, list(actions), condition=condition), on_fail))
+
+    def delete(
+        self, model: Model, *, condition: Condition | None = None, on_fail: errors.ApiError | None = None
+    ) -> None:
+        self._ops.append(("delete", lambda tw: tw.delete(model, condition=condition), on_fail))
+
+    def commit(self) -> None:
+        if not self._ops:
+            return
+        # PynamoDB sends condition checks, deletes, puts, then updates: keep that order to
+        # match cancellation reasons to our operations.
+        order = {"check": 0, "delete": 1, "save": 2, "update": 3}
+        ops = sorted(self._ops, key=lambda op: order[op[0]])
+        try:
+            with TransactWrite(connection=connection(), client_request_token=self._token) as tw:
+                for _, add, _fail in ops:
+                    add(tw)
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons
+            for (_, _, fail), reason in zip(ops, reasons, strict=False):
+                if reason is not None and reason.code == "ConditionalCheckFailed":
+                    raise (fail or errors.conflict("state_changed", "the resource changed; reload and retry")) from exc
+            if is_retryable(exc):
+                raise errors.unavailable("temporarily_unavailable", "the store is busy; retry shortly") from exc
+            raise

@@ -1,0 +1,138 @@
+"""Idempotency-Key handling for money-moving POSTs.
+
+`begin` claims the key (or answers with the stored response); the service then writes
+the final response in the *same transaction* as its effect through `IdemScope.stage`,
+so an effect and the record of it can never disagree. Responses that are not staged in a
+transaction (no DynamoDB effect) are stored right after the handler returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
+
+from . import errors
+from .config import settings
+from .db import Tx, condition_failed
+from .models.idempotency import DONE, IN_FLIGHT, IdempotencyRecord
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-:.]{8,64}$")
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: str
+    content_type: str
+
+
+@dataclass
+class IdemScope:
+    record_key: str
+    request_hash: str
+    render: Callable[[Any], StoredResponse]
+    staged: StoredResponse | None = field(default=None)
+
+    def stage(self, tx: Tx, result: Any) -> None:
+        """Write the response for `result` into `tx`, beside the effect that produced it."""
+        response = self.render(result)
+        tx.update(
+            IdempotencyRecord(self.record_key),
+            [
+                IdempotencyRecord.state.set(DONE),
+                IdempotencyRecord.response_status.set(response.status),
+                IdempotencyRecord.response_body.set(response.body),
+                IdempotencyRecord.response_content_type.set(response.content_type),
+            ],
+            condition=(IdempotencyRecord.state == IN_FLIGHT) & (IdempotencyRecord.request_hash == self.request_hash),
+            on_fail=errors.conflict("idempotency_conflict", "this Idempotency-Key was completed by another request"),
+        )
+        self.staged = response
+
+
+def request_hash(method: str, path: str, body: Any) -> str:
+    canonical = json.dumps([method, path, body], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def validate_key(raw: str | None) -> str:
+    if raw is None or raw == "":
+        raise errors.bad_request("missing_idempotency_key", "this request needs an Idempotency-Key header")
+    if not KEY_PATTERN.match(raw):
+        raise errors.bad_request(
+            "invalid_idempotency_key", "an Idempotency-Key is 8-64 characters of letters, digits, '_', '-', ':' or '.'"
+        )
+    return raw
+
+
+def begin(
+    *, user_id: str, route: str, key: str, req_hash: str, now: datetime, render: Callable[[Any], StoredResponse]
+) -> IdemScope | StoredResponse:
+    """Claim `key` for this request, or return the response it already produced."""
+    rules = settings().rules
+    record_key = f"{user_id}|{route}|{key}"
+    ts = int(now.timestamp())
+    record = IdempotencyRecord(
+        record_key,
+        request_hash=req_hash,
+        state=IN_FLIGHT,
+        locked_until=ts + rules.idempotency_lock_seconds,
+        expires_at=ts + rules.idempotency_ttl_seconds,
+    )
+    try:
+        # A claim succeeds on a new key, an expired record, or an abandoned in-flight lock
+        # of the same request.
+        record.save(
+            condition=IdempotencyRecord.key.does_not_exist()
+            | (IdempotencyRecord.expires_at < ts)
+            | (
+                (IdempotencyRecord.state == IN_FLIGHT)
+                & (IdempotencyRecord.locked_until < ts)
+                & (IdempotencyRecord.request_hash == req_hash)
+            )
+        )
+        return IdemScope(record_key, req_hash, render)
+    except PutError as exc:
+        if not condition_failed(exc):
+            raise
+    existing = IdempotencyRecord.get(record_key, consistent_read=True)
+    if existing.request_hash != req_hash:
+        raise errors.unprocessable("idempotency_key_reused", "this Idempotency-Key was used with a different request")
+    if existing.state == DONE and existing.response_status is not None:
+        return StoredResponse(
+            int(existing.response_status), existing.response_body or "", existing.response_content_type or ""
+        )
+    raise errors.conflict("idempotency_in_flight", "a request with this Idempotency-Key is still being processed")
+
+
+def finish(scope: IdemScope, response: StoredResponse) -> None:
+    """Store a response that was not staged inside a transaction."""
+    try:
+        IdempotencyRecord(scope.record_key).update(
+            actions=[
+                IdempotencyRecord.state.set(DONE),
+                IdempotencyRecord.response_status.set(response.status),
+                IdempotencyRecord.response_body.set(response.body),
+                IdempotencyRecord.response_content_type.set(response.content_type),
+            ],
+            condition=(IdempotencyRecord.state == IN_FLIGHT) & (IdempotencyRecord.request_hash == scope.request_hash),
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+
+
+def abandon(scope: IdemScope) -> None:
+    """Release the claim after a failure that changed nothing, so a retry can run."""
+    try:
+        IdempotencyRecord(scope.record_key).delete(condition=IdempotencyRecord.state == IN_FLIGHT)
+    except DeleteError as exc:
+        if not condition_failed(exc):
+            raise

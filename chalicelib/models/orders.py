@@ -1,0 +1,108 @@
+"""Orders: one per merchant per checkout; the state machine lives in services."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from ..db import table_meta
+
+# Statuses (SPEC.md "Order lifecycle").
+AWAITING_CONFIRMATION = "awaiting_confirmation"
+AWAITING_PAYMENT = "awaiting_payment"
+PLACED = "placed"
+PAID = "paid"
+SHIPPED = "shipped"
+RECEIVED = "received"
+COMPLETED = "completed"
+CANCELLED = "cancelled"
+RETURN_REQUESTED = "return_requested"
+RETURNED = "returned"
+OVERDUE = "overdue"
+STATUSES = (
+    AWAITING_CONFIRMATION,
+    AWAITING_PAYMENT,
+    PLACED,
+    PAID,
+    SHIPPED,
+    RECEIVED,
+    COMPLETED,
+    CANCELLED,
+    RETURN_REQUESTED,
+    RETURNED,
+    OVERDUE,
+)
+
+BNPL = "bnpl"
+PAYMENT_METHODS = ("bnpl", "alipay", "wechat_pay", "card", "wallet")
+
+
+class OrdersByUser(GlobalSecondaryIndex["Order"]):
+    class Meta:
+        index_name = "by_user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)  # "<created_at>#<order_id>"
+
+
+class OrdersByMerchant(GlobalSecondaryIndex["Order"]):
+    class Meta:
+        index_name = "by_merchant"
+        projection = AllProjection()
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class Order(Model):
+    Meta = table_meta("orders")
+
+    order_id = UnicodeAttribute(hash_key=True)
+    checkout_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    merchant_id = UnicodeAttribute()
+    created_key = UnicodeAttribute()
+    status = UnicodeAttribute()
+    payment_method = UnicodeAttribute()
+    # [{sku_id, product_id, name, attributes, unit_price_fen, quantity, line_total_fen, returned_quantity}]
+    items = JSONAttribute()
+    subtotal_fen = NumberAttribute()
+    discount_fen = NumberAttribute(default=0)
+    total_fen = NumberAttribute()
+    # What the consumer still owes on a 先用后付 order (total less returned goods).
+    amount_due_fen = NumberAttribute(default=0)
+    credit_reserved_fen = NumberAttribute(default=0)
+    coupon_id = UnicodeAttribute(null=True)
+    address = JSONAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    # [{status, at, actor, note?}] appended on every transition
+    history = JSONAttribute(default=list)
+    # Single-use payment challenge (password or device signature).
+    challenge_id = UnicodeAttribute(null=True)
+    challenge_nonce = UnicodeAttribute(null=True)
+    challenge_expires_at = UnicodeAttribute(null=True)
+    challenge_used = BooleanAttribute(default=False)
+    confirmed_at = UnicodeAttribute(null=True)
+    shipped_at = UnicodeAttribute(null=True)
+    carrier = UnicodeAttribute(null=True)
+    tracking_number = UnicodeAttribute(null=True)
+    received_at = UnicodeAttribute(null=True)
+    due_at = UnicodeAttribute(null=True)
+    paid_at = UnicodeAttribute(null=True)
+    paid_on_time = BooleanAttribute(null=True)
+    completed_at = UnicodeAttribute(null=True)
+    cancelled_at = UnicodeAttribute(null=True)
+    collection_attempts = NumberAttribute(default=0)
+    pending_return_id = UnicodeAttribute(null=True)
+    refunded_fen = NumberAttribute(default=0)
+
+    by_user = OrdersByUser()
+    by_merchant = OrdersByMerchant()

@@ -1,0 +1,16 @@
+"""Every PynamoDB model (table), for table creation in the local stack and tests."""
+
+from __future__ import annotations
+
+from pynamodb.models import Model
+
+
+def all_models() -> list[type[Model]]:
+    from .coupons import Coupon
+    from .idempotency import IdempotencyRecord
+    from .ledger import Balance, Entry
+    from .orders import Order
+    from .timers import Timer
+    from .users import BankCard, Device, UniqueClaim, User
+
+    return [User, BankCard, Device, UniqueClaim, IdempotencyRecord, Entry, Balance, Order, Timer, Coupon]

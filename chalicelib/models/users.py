@@ -1,0 +1,71 @@
+"""Users (consumers, merchants, reviewers), their cards, devices and unique claims."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+from ..db import table_meta
+
+BNPL_INACTIVE = "inactive"
+BNPL_ACTIVE = "active"
+BNPL_FROZEN = "frozen"
+
+
+class User(Model):
+    Meta = table_meta("users")
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute()
+    # Real-name verification: masked forms for display, keyed hash for uniqueness,
+    # envelope-encrypted copy for the rare lawful need; never the plain number.
+    real_name_masked = UnicodeAttribute(null=True)
+    real_name_cipher = UnicodeAttribute(null=True)
+    id_number_masked = UnicodeAttribute(null=True)
+    id_number_hash = UnicodeAttribute(null=True)
+    id_number_cipher = UnicodeAttribute(null=True)
+    birth_date = UnicodeAttribute(null=True)
+    verified_at = UnicodeAttribute(null=True)
+    # Payment password: scrypt hash and the lockout counters.
+    password_hash = UnicodeAttribute(null=True)
+    password_failures = NumberAttribute(default=0)
+    password_locked_until = UnicodeAttribute(null=True)
+    # 先用后付
+    bnpl_status = UnicodeAttribute(default=BNPL_INACTIVE)
+    agreement_version = UnicodeAttribute(null=True)
+    activated_at = UnicodeAttribute(null=True)
+    default_card_id = UnicodeAttribute(null=True)
+    on_time_paid_count = NumberAttribute(default=0)
+    overdue_open_count = NumberAttribute(default=0)
+    unpaid_bnpl_count = NumberAttribute(default=0)
+
+
+class BankCard(Model):
+    Meta = table_meta("cards")
+
+    user_id = UnicodeAttribute(hash_key=True)
+    card_id = UnicodeAttribute(range_key=True)
+    gateway_token = UnicodeAttribute()
+    last4 = UnicodeAttribute()
+    bank = UnicodeAttribute()
+    is_default = BooleanAttribute(default=False)
+    created_at = UnicodeAttribute()
+
+
+class Device(Model):
+    Meta = table_meta("devices")
+
+    user_id = UnicodeAttribute(hash_key=True)
+    device_id = UnicodeAttribute(range_key=True)
+    public_key_pem = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class UniqueClaim(Model):
+    """A value that may belong to one user only (an ID number's keyed hash)."""
+
+    Meta = table_meta("uniques")
+
+    claim = UnicodeAttribute(hash_key=True)
+    owner = UnicodeAttribute()
+    created_at = UnicodeAttribute()

@@ -1,0 +1,101 @@
+"""Accounts, identity, cards, password, devices, activation and the wallet summary."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from .common import Body, View
+
+Digits6 = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
+
+
+class IdentityIn(Body):
+    real_name: Annotated[str, StringConstraints(min_length=2, max_length=30, strip_whitespace=True)]
+    id_number: Annotated[str, StringConstraints(min_length=18, max_length=18, strip_whitespace=True)]
+
+
+class BankCardIn(Body):
+    card_number: Annotated[str, StringConstraints(pattern=r"^[0-9 ]{12,23}$")]
+
+
+class PasswordIn(Body):
+    password: Digits6
+    old_password: Digits6 | None = None
+
+
+class DeviceIn(Body):
+    device_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{4,64}$")]
+    public_key_pem: Annotated[str, StringConstraints(min_length=50, max_length=1000)]
+
+
+class ActivationIn(Body):
+    agreement_version: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+
+class IdentityView(View):
+    verified: bool
+    real_name_masked: str | None = None
+    id_number_masked: str | None = None
+    verified_at: str | None = None
+
+
+class BnplView(View):
+    status: Literal["inactive", "active", "frozen"]
+    agreement_version: str | None = None
+    activated_at: str | None = None
+
+
+class MeView(View):
+    user_id: str
+    created_at: str
+    identity: IdentityView
+    bnpl: BnplView
+    has_payment_password: bool
+    payment_password_locked_until: str | None = None
+    default_card_id: str | None = None
+
+
+class BankCardView(View):
+    card_id: str
+    last4: str
+    bank: str
+    is_default: bool
+    created_at: str
+
+
+class BankCardList(View):
+    items: list[BankCardView]
+
+
+class DeviceView(View):
+    device_id: str
+    created_at: str
+
+
+class PasswordView(View):
+    has_payment_password: bool
+
+
+class AgreementView(View):
+    version: str
+    title: str
+    text: str
+
+
+class CreditView(View):
+    limit_fen: int
+    used_fen: int
+    available_fen: int
+
+
+class WalletView(View):
+    currency: str
+    bnpl_status: Literal["inactive", "active", "frozen"]
+    credit: CreditView
+    cash_balance_fen: int
+    points: int
+    points_held: int
+    redeemable_fen: int = Field(description="what the spendable points are worth in fen")
+    coupons_available: int

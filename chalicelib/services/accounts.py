@@ -1,0 +1,297 @@
+"""Accounts: the profile, real-name verification, bank cards, payment password, devices."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from datetime import datetime, timedelta
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+
+from .. import errors, pii
+from ..channels import card_vault
+from ..clock import iso, parse_iso
+from ..config import settings
+from ..db import Tx, condition_failed
+from ..errors import FieldError
+from ..models.users import BankCard, Device, UniqueClaim, User
+from . import validators
+
+
+def get_or_create(user_id: str, now: datetime) -> User:
+    """The caller's profile, created on first sight (Cognito owns sign-up)."""
+    try:
+        return User.get(user_id, consistent_read=True)
+    except DoesNotExist:
+        pass
+    user = User(user_id, created_at=iso(now))
+    try:
+        user.save(condition=User.user_id.does_not_exist())
+    except PutError as exc:
+        if not condition_failed(exc):
+            raise
+        return User.get(user_id, consistent_read=True)
+    return user
+
+
+def get(user_id: str) -> User:
+    try:
+        return User.get(user_id, consistent_read=True)
+    except DoesNotExist as exc:
+        raise errors.not_found("user_not_found", "no such user") from exc
+
+
+# --- real-name verification (实名认证) -------------------------------------------------
+
+
+def verify_identity(user_id: str, real_name: str, id_number: str, now: datetime) -> User:
+    """Record a verified identity: valid GB 11643 number, adult, one ID per account."""
+    user = get_or_create(user_id, now)
+    if user.verified_at:
+        raise errors.conflict("identity_already_verified", "this account's identity is already verified")
+    if not all("\u4e00" <= ch <= "\u9fff" or ch in "·." or ch.isalpha() for ch in real_name):
+        raise errors.unprocessable(
+            "invalid_real_name",
+            "the real name has characters a name cannot have",
+            [FieldError("real_name", "letters, Chinese characters and '·' only")],
+        )
+    try:
+        number, born = validators.parse_id_number(id_number, now.date())
+    except validators.InvalidValue as exc:
+        raise errors.unprocessable("invalid_id_number", str(exc), [FieldError("id_number", str(exc))]) from exc
+    age = validators.age_on(born, now.date())
+    if age < settings().rules.min_age_years:
+        raise errors.unprocessable(
+            "underage",
+            f"先用后付 needs an account holder aged {settings().rules.min_age_years} or over",
+            [FieldError("id_number", "the holder is under age")],
+        )
+    id_hash = pii.keyed_hash("id_number", number)
+    tx = Tx()
+    tx.save(
+        UniqueClaim(f"id_number#{id_hash}", owner=user_id, created_at=iso(now)),
+        condition=UniqueClaim.claim.does_not_exist(),
+        on_fail=errors.conflict("id_number_in_use", "this ID number is already verified on another account"),
+    )
+    tx.update(
+        user,
+        [
+            User.real_name_masked.set(pii.mask_name(real_name)),
+            User.real_name_cipher.set(pii.encrypt(real_name, f"name:{user_id}")),
+            User.id_number_masked.set(pii.mask_id_number(number)),
+            User.id_number_hash.set(id_hash),
+            User.id_number_cipher.set(pii.encrypt(number, f"id:{user_id}")),
+            User.birth_date.set(born.isoformat()),
+            User.verified_at.set(iso(now)),
+        ],
+        condition=User.verified_at.does_not_exist(),
+        on_fail=errors.conflict("identity_already_verified", "this account's identity is already verified"),
+    )
+    tx.commit()
+    return get(user_id)
+
+
+# --- bank cards -------------------------------------------------------------------------
+
+
+def list_cards(user_id: str) -> list[BankCard]:
+    return sorted(BankCard.query(user_id), key=lambda c: c.created_at)
+
+
+def add_card(user_id: str, card_number: str, now: datetime) -> BankCard:
+    """Bind a Luhn-valid card as a gateway token; the first card becomes the default."""
+    user = get_or_create(user_id, now)
+    try:
+        digits = validators.parse_card_number(card_number)
+    except validators.InvalidValue as exc:
+        raise errors.unprocessable("invalid_card_number", str(exc), [FieldError("card_number", str(exc))]) from exc
+    token = card_vault.tokenize(digits)
+    card_id = "card_" + hashlib.sha256(f"{user_id}:{token.fingerprint}".encode()).hexdigest()[:20]
+    first = user.default_card_id is None
+    card = BankCard(
+        user_id,
+        card_id,
+        gateway_token=token.token,
+        last4=token.last4,
+        bank=token.bank,
+        is_default=first,
+        created_at=iso(now),
+    )
+    tx = Tx()
+    tx.save(
+        card,
+        condition=BankCard.card_id.does_not_exist(),
+        on_fail=errors.conflict("card_already_bound", "this card is already bound to the account"),
+    )
+    if first:
+        tx.update(
+            user,
+            [User.default_card_id.set(card_id)],
+            condition=User.default_card_id.does_not_exist(),
+            on_fail=errors.conflict("state_changed", "another card was bound at the same time; retry"),
+        )
+    tx.commit()
+    return card
+
+
+def remove_card(user_id: str, card_id: str, now: datetime) -> None:
+    """Unbind a card; the auto-debit card stays while an unpaid 先用后付 order needs it."""
+    try:
+        card = BankCard.get(user_id, card_id, consistent_read=True)
+    except DoesNotExist as exc:
+        raise errors.not_found("card_not_found", "no such card") from exc
+    user = get(user_id)
+    tx = Tx()
+    tx.delete(card, condition=BankCard.card_id.exists(), on_fail=errors.not_found("card_not_found", "no such card"))
+    if user.default_card_id == card_id:
+        others = [c for c in list_cards(user_id) if c.card_id != card_id]
+        successor = others[-1] if others else None
+        in_use = errors.conflict(
+            "card_in_use", "this card pays unpaid 先用后付 orders; pay them or bind another card first"
+        )
+        condition = User.default_card_id == card_id
+        if successor is None:
+            condition &= (User.unpaid_bnpl_count == 0) | User.unpaid_bnpl_count.does_not_exist()
+            if user.bnpl_status != "inactive" and (user.unpaid_bnpl_count or 0) > 0:
+                raise in_use
+        actions = [User.default_card_id.set(successor.card_id) if successor else User.default_card_id.remove()]
+        tx.update(user, actions, condition=condition, on_fail=in_use)
+        if successor:
+            tx.update(successor, [BankCard.is_default.set(True)], condition=BankCard.card_id.exists())
+    tx.commit()
+
+
+def default_card(user: User) -> BankCard | None:
+    if not user.default_card_id:
+        return None
+    try:
+        return BankCard.get(user.user_id, user.default_card_id)
+    except DoesNotExist:
+        return None
+
+
+# --- payment password -------------------------------------------------------------------
+
+_SCRYPT_R, _SCRYPT_P = 8, 1
+
+
+def _hash_password(pin: str, salt: bytes, n: int) -> bytes:
+    return hashlib.scrypt(pin.encode(), salt=salt, n=n, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32, maxmem=128 * 1024 * 1024)
+
+
+def _encode_password(pin: str) -> str:
+    n = settings().rules.password_scrypt_n
+    salt = os.urandom(16)
+    digest = _hash_password(pin, salt, n)
+    return f"scrypt${n}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def _password_matches(pin: str, stored: str) -> bool:
+    _, n, salt, digest = stored.split("$")
+    candidate = _hash_password(pin, base64.b64decode(salt), int(n))
+    return hmac.compare_digest(candidate, base64.b64decode(digest))
+
+
+def set_password(user_id: str, password: str, old_password: str | None, now: datetime) -> User:
+    """Set or change the 6-digit payment password; a change needs the old one."""
+    user = get_or_create(user_id, now)
+    if validators.weak_password(password):
+        raise errors.unprocessable(
+            "weak_password",
+            "choose a password that is not one repeated digit or a run like 123456",
+            [FieldError("password", "too easy to guess")],
+        )
+    if user.password_hash:
+        if old_password is None:
+            raise errors.unprocessable(
+                "old_password_required",
+                "changing the password needs the old one",
+                [FieldError("old_password", "required to change the password")],
+            )
+        verify_password(user, old_password, now)
+    new_hash = _encode_password(password)
+    condition = User.password_hash == user.password_hash if user.password_hash else User.password_hash.does_not_exist()
+    try:
+        user.update(
+            actions=[User.password_hash.set(new_hash), User.password_failures.set(0)],
+            condition=condition,
+        )
+    except UpdateError as exc:
+        if condition_failed(exc):
+            raise errors.conflict("state_changed", "the password changed meanwhile; retry") from exc
+        raise
+    return user
+
+
+def verify_password(user: User, password: str, now: datetime) -> None:
+    """Check the payment password; 5 wrong tries lock it for 3 hours (configured)."""
+    rules = settings().rules
+    if not user.password_hash:
+        raise errors.unprocessable("payment_password_not_set", "set a payment password first")
+    if user.password_locked_until and parse_iso(user.password_locked_until) > now:
+        raise errors.ApiError(
+            423, "payment_password_locked", f"too many wrong tries; locked until {user.password_locked_until}"
+        )
+    if _password_matches(password, user.password_hash):
+        if user.password_failures:
+            user.update(actions=[User.password_failures.set(0), User.password_locked_until.remove()])
+        return
+    user.update(actions=[User.password_failures.add(1)])
+    if user.password_failures >= rules.password_max_tries:
+        until = iso(now + timedelta(seconds=rules.password_lock_seconds))
+        user.update(actions=[User.password_locked_until.set(until), User.password_failures.set(0)])
+        raise errors.ApiError(423, "payment_password_locked", f"too many wrong tries; locked until {until}")
+    left = rules.password_max_tries - user.password_failures
+    raise errors.unprocessable(
+        "payment_password_incorrect",
+        f"the payment password is wrong; {left} tries left",
+        [FieldError("password", "incorrect")],
+    )
+
+
+# --- devices (biometric confirmation keys) ----------------------------------------------
+
+
+def register_device(user_id: str, device_id: str, public_key_pem: str, now: datetime) -> Device:
+    """Register a device's ECDSA P-256 public key once; it signs confirmation challenges."""
+    get_or_create(user_id, now)
+    try:
+        key = serialization.load_pem_public_key(public_key_pem.encode())
+    except (ValueError, TypeError) as exc:
+        raise errors.unprocessable(
+            "invalid_public_key",
+            "the public key is not a PEM public key",
+            [FieldError("public_key_pem", "not a PEM public key")],
+        ) from exc
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise errors.unprocessable(
+            "invalid_public_key",
+            "the device key must be ECDSA P-256",
+            [FieldError("public_key_pem", "not an ECDSA P-256 key")],
+        )
+    device = Device(user_id, device_id, public_key_pem=public_key_pem, created_at=iso(now))
+    try:
+        device.save(condition=Device.device_id.does_not_exist())
+    except PutError as exc:
+        if condition_failed(exc):
+            raise errors.conflict("device_already_registered", "this device is already registered") from exc
+        raise
+    return device
+
+
+def device_key(user_id: str, device_id: str) -> ec.EllipticCurvePublicKey:
+    try:
+        device = Device.get(user_id, device_id)
+    except DoesNotExist as exc:
+        raise errors.unprocessable(
+            "device_not_registered",
+            "this device is not registered for biometric confirmation",
+            [FieldError("device_id", "not registered")],
+        ) from exc
+    key = serialization.load_pem_public_key(device.public_key_pem.encode())
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    return key

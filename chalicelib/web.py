@@ -1,0 +1,300 @@
+"""Routes as data: parse, authorize, call a service, render; and the OpenAPI document.
+
+A `Router` records each route with its roles, request/response schemas and error codes.
+`mount` turns them into Chalice views that never answer bad input with a 500, and
+`openapi` turns the same records into the OpenAPI 3.1 document.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import traceback
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalice.app import Chalice, Request, Response
+from pydantic import BaseModel, ValidationError
+
+from . import auth, errors, idempotency
+from .clock import clock
+from .config import settings
+from .errors import PROBLEM_JSON, ApiError, FieldError
+from .observability import bind_request, logger
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+# Chalice answers a content type outside this list itself (not as problem+json), so every
+# route accepts these and checks the type it needs in `_parse_body`.
+ACCEPTED_CONTENT_TYPES = [
+    JSON,
+    FORM,
+    "text/plain",
+    "application/octet-stream",
+    "multipart/form-data",
+    "application/xml",
+]
+PATH_PARAM = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+PUBLIC: tuple[str, ...] = ()
+CONSUMER = ("consumer",)
+MERCHANT = ("merchant",)
+REVIEWER = ("reviewer",)
+
+
+@dataclass
+class Ctx:
+    """What a handler gets: the caller, the validated body and query, and the request."""
+
+    principal: auth.Principal | None
+    body: Any
+    query: Any
+    request: Request
+    idem: idempotency.IdemScope | None = None
+
+    @property
+    def user_id(self) -> str:
+        assert self.principal is not None
+        return self.principal.user_id
+
+
+@dataclass
+class Reply:
+    """A handler result with an explicit status (otherwise the route's default)."""
+
+    model: BaseModel | dict[str, Any] | str
+    status: int | None = None
+    content_type: str = JSON
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RouteSpec:
+    path: str
+    method: str
+    name: str
+    handler: Callable[..., Any]
+    roles: tuple[str, ...]
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    errors: dict[int, list[str]]
+    idempotent: bool
+    summary: str
+    render: Callable[[Any], BaseModel] | None
+    raw_body: bool
+    tag: str
+    local_only: bool
+
+
+class Router:
+    def __init__(self, tag: str, *, local_only: bool = False) -> None:
+        self.tag = tag
+        self.local_only = local_only
+        self.routes: list[RouteSpec] = []
+
+    def route(
+        self,
+        path: str,
+        method: str,
+        *,
+        roles: tuple[str, ...],
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        status: int = 200,
+        errors: dict[int, list[str]] | None = None,
+        idempotent: bool = False,
+        render: Callable[[Any], BaseModel] | None = None,
+        raw_body: bool = False,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.routes.append(
+                RouteSpec(
+                    path=path,
+                    method=method,
+                    name=fn.__name__,
+                    handler=fn,
+                    roles=roles,
+                    body=body,
+                    query=query,
+                    response=response,
+                    status=status,
+                    errors=errors or {},
+                    idempotent=idempotent,
+                    summary=(fn.__doc__ or fn.__name__).strip().splitlines()[0],
+                    render=render,
+                    raw_body=raw_body,
+                    tag=self.tag,
+                    local_only=self.local_only,
+                )
+            )
+            return fn
+
+        return register
+
+
+def _json_text(model: BaseModel | dict[str, Any]) -> str:
+    data = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def problem_response(err: ApiError) -> Response:
+    headers: dict[str, str | list[str]] = {"Content-Type": PROBLEM_JSON, **err.headers}
+    return Response(body=err.render(), status_code=err.status, headers=headers)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse_body(request: Request, spec: RouteSpec) -> Any:
+    raw = request.raw_body or b""
+    if isinstance(raw, str):
+        raw = raw.encode()
+    if len(raw) > settings().rules.max_body_bytes:
+        raise ApiError(413, "payload_too_large", f"the body exceeds {settings().rules.max_body_bytes} bytes")
+    if spec.raw_body:
+        return raw
+    if spec.body is None:
+        return None
+    content_type = (request.headers.get("content-type") or JSON).split(";")[0].strip().lower()
+    if content_type != JSON:
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    if not raw.strip():
+        raise errors.bad_request("malformed_json", "a JSON body is required")
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise errors.bad_request("malformed_json", "the body is not valid UTF-8 JSON") from exc
+    return _validate(spec.body, data, strict=True, where="body")
+
+
+def _validate(model: type[BaseModel], data: Any, *, strict: bool, where: str) -> BaseModel:
+    try:
+        return model.model_validate(data, strict=strict)
+    except ValidationError as exc:
+        field_errors = [
+            FieldError(".".join(str(p) for p in e["loc"]) or where, e["msg"])
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise errors.bad_request("validation_failed", f"the request {where} is invalid", field_errors) from exc
+    except RecursionError as exc:
+        raise errors.bad_request("validation_failed", f"the request {where} is nested too deeply") from exc
+
+
+def _render(spec: RouteSpec, result: Any) -> idempotency.StoredResponse:
+    if isinstance(result, Reply):
+        status = result.status or spec.status
+        body = result.model if isinstance(result.model, str) else _json_text(result.model)
+        return idempotency.StoredResponse(status, body, result.content_type)
+    model = spec.render(result) if spec.render else result
+    if model is None:
+        return idempotency.StoredResponse(204 if spec.status == 204 else spec.status, "", JSON)
+    return idempotency.StoredResponse(spec.status, _json_text(model), JSON)
+
+
+def _to_response(stored: idempotency.StoredResponse, extra: dict[str, str] | None = None) -> Response:
+    headers: dict[str, str | list[str]] = {"Content-Type": stored.content_type or JSON, **(extra or {})}
+    return Response(body=stored.body, status_code=stored.status, headers=headers)
+
+
+def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Response:
+    for value in params.values():
+        if not PATH_PARAM.match(value or ""):
+            raise errors.not_found("not_found", "no such resource")
+    principal = None
+    if spec.roles:
+        principal = auth.verify(request.headers.get("authorization"))
+        auth.require_role(principal, spec.roles)
+        bind_request(_request_id(request), request.headers.get("x-correlation-id"), user_id=principal.user_id)
+    body = _parse_body(request, spec)
+    query = None
+    if spec.query is not None:
+        query = _validate(spec.query, dict(request.query_params or {}), strict=False, where="query")
+    elif request.query_params and spec.method == "GET":
+        unknown = sorted(request.query_params)
+        raise errors.bad_request(
+            "validation_failed",
+            "this route takes no query parameters",
+            [FieldError(name, "unknown query parameter") for name in unknown],
+        )
+    ctx = Ctx(principal=principal, body=body, query=query, request=request)
+    if not spec.idempotent:
+        return _to_response(_render(spec, spec.handler(ctx, **params)))
+
+    key = idempotency.validate_key(request.headers.get("idempotency-key"))
+    assert principal is not None
+    body_doc = body.model_dump(mode="json") if isinstance(body, BaseModel) else None
+    claim = idempotency.begin(
+        user_id=principal.user_id,
+        route=f"{spec.method} {spec.path}",
+        key=key,
+        req_hash=idempotency.request_hash(spec.method, spec.path, [params, body_doc]),
+        now=clock.now(),
+        render=lambda result: _render(spec, result),
+    )
+    if isinstance(claim, idempotency.StoredResponse):
+        return _to_response(claim, {"Idempotent-Replayed": "true"})
+    ctx.idem = claim
+    try:
+        result = spec.handler(ctx, **params)
+    except ApiError as err:
+        if err.status >= 500:
+            idempotency.abandon(claim)
+        else:
+            idempotency.finish(claim, idempotency.StoredResponse(err.status, err.render(), PROBLEM_JSON))
+        raise
+    except Exception:
+        idempotency.abandon(claim)
+        raise
+    stored = claim.staged or _render(spec, result)
+    if claim.staged is None:
+        idempotency.finish(claim, stored)
+    return _to_response(stored)
+
+
+def _request_id(request: Request) -> str:
+    ctx = getattr(request, "context", None) or {}
+    return str(ctx.get("requestId") or uuid.uuid4())
+
+
+def _view(spec: RouteSpec) -> Callable[..., Response]:
+    from .db import is_retryable
+
+    def view(app: Chalice, **params: str) -> Response:
+        request = app.current_request
+        assert request is not None
+        bind_request(_request_id(request), request.headers.get("x-correlation-id"), route=f"{spec.method} {spec.path}")
+        try:
+            return _execute(spec, request, params)
+        except ApiError as err:
+            if err.status >= 500:
+                logger.warning("request failed", extra={"code": err.code, "status": err.status})
+            return problem_response(err)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: never a stack trace
+            if is_retryable(exc):
+                logger.warning("store busy", extra={"error": type(exc).__name__})
+                return problem_response(errors.unavailable("temporarily_unavailable", "the store is busy; retry"))
+            logger.error(
+                "unhandled error",
+                extra={"error": type(exc).__name__, "where": traceback.format_tb(exc.__traceback__)[-3:]},
+            )
+            return problem_response(ApiError(500, "internal_error", "something went wrong on our side"))
+
+    return view
+
+
+def mount(app: Chalice, routers: Iterable[Router]) -> None:
+    for router in routers:
+        for spec in router.routes:
+            view = _view(spec)
+
+            def bound(_view: Callable[..., Response] = view, **params: str) -> Response:
+                return _view(app, **params)
+
+            bound.__name__ = spec.name
+            app.route(spec.path, methods=[spec.method], content_types=ACCEPTED_CONTENT_TYPES, name=spec.name)(bound)
