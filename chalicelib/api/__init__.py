@@ -7,6 +7,8 @@ from ..web import Router
 
 def all_routers() -> list[Router]:
     """Every router, in the order the OpenAPI document lists them."""
-    from . import bnpl, dev, me, system, wallet
+    from . import bnpl, dev, me, notifications, payments, system, wallet
 
-    return [system.router, me.router, bnpl.router, wallet.router, dev.router]
+    routers = [system.router, me.router, bnpl.router, wallet.router]
+    routers += [payments.router, notifications.router]
+    return [*routers, dev.router]

@@ -9,8 +9,24 @@ def all_models() -> list[type[Model]]:
     from .coupons import Coupon
     from .idempotency import IdempotencyRecord
     from .ledger import Balance, Entry
+    from .notifications import Notification
     from .orders import Order
+    from .payments import ChannelInbox, PaymentAttempt
     from .timers import Timer
     from .users import BankCard, Device, UniqueClaim, User
 
-    return [User, BankCard, Device, UniqueClaim, IdempotencyRecord, Entry, Balance, Order, Timer, Coupon]
+    return [
+        User,
+        BankCard,
+        Device,
+        UniqueClaim,
+        IdempotencyRecord,
+        Entry,
+        Balance,
+        Order,
+        Timer,
+        Coupon,
+        PaymentAttempt,
+        ChannelInbox,
+        Notification,
+    ]
