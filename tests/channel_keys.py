@@ -47,6 +47,9 @@ def install() -> None:
             "WECHATPAY_PLATFORM_PUBLIC_KEY": _public_pem(WECHAT_PLATFORM),
             "WECHATPAY_API_V3_KEY": WECHAT_API_V3_KEY,
             "CARD_NOTIFY_HMAC_KEY": CARD_HMAC_KEY,
+            # What /v1/dev/payments/notify signs with when it plays the channel.
+            "ALIPAY_SANDBOX_PLATFORM_PRIVATE_KEY": _private_pem(ALIPAY_PLATFORM),
+            "WECHATPAY_SANDBOX_PLATFORM_PRIVATE_KEY": _private_pem(WECHAT_PLATFORM),
             # Never the repository's .local/: a missing key must fail, not be generated there.
             "CHANNEL_KEY_DIR": tempfile.mkdtemp(prefix="paylater-channel-keys-"),
         }

@@ -269,3 +269,25 @@ def test_a_second_payment_for_a_paid_order_is_refunded(api: Api, verified_user: 
     assert_balanced()
     assert payments.paid_attempt(order_id) is not None
     assert payments.paid_attempt(order_id).channel == "wallet"  # type: ignore[union-attr]
+
+
+# --- the local stage plays the channel ----------------------------------------------------
+
+
+@pytest.mark.parametrize("channel", ["alipay", "wechat_pay"])
+def test_local_stage_can_play_the_channel_to_settle_a_payment(api: Api, verified_user: str, channel: str) -> None:
+    order_id = sim.awaiting_payment_order(verified_user, AMOUNT, channel)
+    payment_id = pay(api, verified_user, order_id, channel).json["payment_id"]
+    r = api.post("/v1/dev/payments/notify", {"payment_id": payment_id})
+    assert r.status_code == 200, r.json
+    assert r.json["channel_status"] in (200, 204)
+    assert status_of(order_id) == "paid"
+
+
+def test_local_stage_can_settle_a_timed_out_card_charge_as_declined(api: Api, activated_user: str) -> None:
+    use_card(api, activated_user, "0003")
+    order_id = sim.awaiting_payment_order(activated_user, AMOUNT, "card")
+    payment_id = pay(api, activated_user, order_id, "card").json["payment_id"]
+    r = api.post("/v1/dev/payments/notify", {"payment_id": payment_id, "outcome": "failed"})
+    assert r.json["channel_status"] == 200
+    assert PaymentAttempt.get(payment_id).status == "failed"

@@ -11,4 +11,4 @@ def all_routers() -> list[Router]:
 
     routers = [system.router, me.router, bnpl.router, wallet.router]
     routers += [payments.router, notifications.router]
-    return [*routers, dev.router]
+    return [*routers, dev.router, payments.sandbox_router]

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from typing import Annotated, Literal
+
+from pydantic import StringConstraints
+
+from .. import errors
 from ..channels.base import NotifyReply
 from ..clock import clock
 from ..models.payments import PaymentAttempt
+from ..schemas.common import Body, View
 from ..schemas.payments import PaymentView, PayNowIn
 from ..services import payments
 from ..web import CONSUMER, PUBLIC, Ctx, Reply, Router
@@ -103,3 +110,43 @@ def wechatpay_notify(ctx: Ctx) -> Reply:
 def card_notify(ctx: Ctx) -> Reply:
     """The bank-card gateway's notification (JSON, HMAC-SHA256 in X-Gateway-Signature)."""
     return _notify(ctx, "card")
+
+
+# --- local stage: play the channel -------------------------------------------------------
+
+sandbox_router = Router("dev (local stage only)", local_only=True)
+
+
+class SimulateIn(Body):
+    payment_id: Annotated[str, StringConstraints(pattern=r"^pa[0-9a-f]{30}$")]
+    outcome: Literal["succeeded", "failed"] = "succeeded"
+
+
+class SimulateView(View):
+    channel_status: int
+    channel_answer: str
+
+
+@sandbox_router.route(
+    "/v1/dev/payments/notify",
+    "POST",
+    roles=PUBLIC,
+    body=SimulateIn,
+    response=SimulateView,
+    errors={404: ["payment_not_found"]},
+)
+def simulate_channel_notification(ctx: Ctx) -> SimulateView:
+    """Play the channel: send the payment's signed sandbox notification through the real notify path."""
+    from ..channels import sandbox
+
+    body: SimulateIn = ctx.body
+    attempt = payments.get_attempt(body.payment_id)
+    if attempt is None or attempt.channel == "wallet":
+        raise errors.not_found("payment_not_found", "no such channel payment")
+    now = clock.now()
+    path, raw, headers = sandbox.notification(
+        attempt.channel, attempt.attempt_id, int(attempt.amount_fen), attempt.currency, body.outcome, now
+    )
+    answer = payments.handle_notification(path, headers, raw, now)
+    text = answer.body if isinstance(answer.body, str) else json.dumps(answer.body)
+    return SimulateView(channel_status=answer.status, channel_answer=text)

@@ -10,10 +10,10 @@ then retries, 8 times over about 25 hours, with the same `notify_id`).
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..config import ConfigError, settings
@@ -34,6 +34,7 @@ from .base import (
 from .card import notify_url
 
 BEIJING = timezone(timedelta(hours=8))
+AMOUNT = re.compile(r"^(\d{1,12})(?:\.(\d{1,2}))?$")
 TRADE_STATUS = {
     "TRADE_SUCCESS": SUCCEEDED,
     "TRADE_FINISHED": SUCCEEDED,
@@ -52,15 +53,12 @@ def yuan(amount_fen: int) -> str:
 
 
 def fen(amount: str) -> int:
-    """'12.34' -> 1234, exactly; anything else is malformed."""
-    try:
-        value = Decimal(amount)
-    except InvalidOperation as exc:
-        raise ValueError("not an amount") from exc
-    cents = value * 100
-    if not value.is_finite() or cents != cents.to_integral_value() or value < 0:
-        raise ValueError("not an amount in fen")
-    return int(cents)
+    """'12.34' -> 1234, exactly; anything else (more decimals, signs, exponents) is malformed."""
+    match = AMOUNT.match(amount)
+    if match is None:
+        raise ValueError("not an amount in yuan")
+    whole, cents = match.group(1), (match.group(2) or "").ljust(2, "0")
+    return int(whole) * 100 + int(cents)
 
 
 def _app_id() -> str:
