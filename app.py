@@ -6,10 +6,11 @@ schemas and error codes, which also feed the OpenAPI document) and mounted here.
 
 from __future__ import annotations
 
-from chalice.app import Chalice
+from chalice.app import Chalice, Rate
 
-from chalicelib import web
+from chalicelib import jobs, web
 from chalicelib.api import all_routers
+from chalicelib.clock import clock
 from chalicelib.config import settings
 
 app = Chalice(app_name="paylater")
@@ -21,3 +22,8 @@ if _cfg.is_local:
     from chalicelib.api import dev
 
     dev.QUEUE_HANDLERS.update({})
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="refund_unapplied_payments")
+def refund_unapplied_payments(event: object) -> None:
+    jobs.run("refund_unapplied_payments", clock.now())

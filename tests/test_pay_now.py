@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from chalicelib import channels, ledger
+from chalicelib import channels, errors, ledger
 from chalicelib.clock import clock
 from chalicelib.db import Tx
 from chalicelib.ledger import CASH, PLATFORM, Leg, user_account
@@ -19,6 +19,7 @@ from chalicelib.models.ledger import Balance
 from chalicelib.models.notifications import Notification
 from chalicelib.models.orders import Order
 from chalicelib.models.payments import PaymentAttempt
+from chalicelib.models.timers import Timer
 from chalicelib.models.users import User
 from chalicelib.services import payments
 from tests import channel_keys
@@ -267,8 +268,10 @@ def test_a_second_payment_for_a_paid_order_is_refunded(api: Api, verified_user: 
     kinds = [n.kind for n in Notification.query(verified_user)]
     assert sorted(kinds) == ["payment_refunded", "payment_succeeded"]
     assert_balanced()
-    assert payments.paid_attempt(order_id) is not None
-    assert payments.paid_attempt(order_id).channel == "wallet"  # type: ignore[union-attr]
+    paid_by = payments.paid_attempt(order_id)
+    assert paid_by is not None
+    assert paid_by.channel == "wallet"
+    assert not list(Timer.scan())  # the refund took its retry timer with it
 
 
 # --- the local stage plays the channel ----------------------------------------------------
@@ -291,3 +294,24 @@ def test_local_stage_can_settle_a_timed_out_card_charge_as_declined(api: Api, ac
     r = api.post("/v1/dev/payments/notify", {"payment_id": payment_id, "outcome": "failed"})
     assert r.json["channel_status"] == 200
     assert PaymentAttempt.get(payment_id).status == "failed"
+
+
+def test_refunding_the_same_refund_id_twice_moves_money_once(api: Api, verified_user: str) -> None:
+    top_up(verified_user, AMOUNT)
+    order_id = sim.awaiting_payment_order(verified_user, AMOUNT, "wallet")
+    payment_id = pay(api, verified_user, order_id, "wallet").json["payment_id"]
+    first = payments.refund(payment_id, 1000, "rf-1", clock.now())
+    second = payments.refund(payment_id, 1000, "rf-1", clock.now())
+    assert (first.status, second.status) == ("succeeded", "succeeded")
+    assert cash(verified_user) == 1000
+    assert int(PaymentAttempt.get(payment_id).refunded_fen) == 1000
+    with pytest.raises(errors.ApiError) as err:
+        payments.refund(payment_id, AMOUNT, "rf-2", clock.now())
+    assert err.value.code == "refund_exceeds_payment"
+    assert_balanced()
+
+
+def test_refund_unapplied_payments_is_a_job_the_local_stage_can_run(api: Api) -> None:
+    r = api.post("/v1/dev/jobs/refund_unapplied_payments")
+    assert r.status_code == 200, r.json
+    assert r.json["result"]["complete"] == 1

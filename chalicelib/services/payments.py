@@ -31,7 +31,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from .. import channels, errors, ledger
+from .. import channels, errors, jobs, ledger, timers
 from ..channels import base as ch
 from ..channels import wallet as wallet_channel
 from ..clock import iso, parse_iso
@@ -41,13 +41,18 @@ from ..idempotency import IdemScope
 from ..ledger import PLATFORM, Leg
 from ..models import orders as o
 from ..models import payments as pm
+from ..models.ledger import Entry
 from ..models.orders import Order
 from ..models.payments import ChannelInbox, PaymentAttempt
+from ..models.timers import Timer
 from ..observability import count, logger
 from . import accounts, notifications
 
 CONSUMER_PAYMENTS = "consumer_payments"
 SETTLE_TRIES = 3
+# A timer per payment that arrived for an order that could not take it: refunded at once,
+# and by `refund_unapplied_payments` until the channel confirms the refund.
+UNAPPLIED_REFUND = "unapplied_refund"
 
 
 # --- attempts ---------------------------------------------------------------------------
@@ -412,6 +417,8 @@ def _succeed(
             f"payment:{attempt.attempt_id}:succeeded",
             now,
         )
+    if outcome == pm.UNAPPLIED:
+        timers.schedule(tx, UNAPPLIED_REFUND, attempt.attempt_id, now)
     attempt.status, attempt.outcome = pm.SUCCEEDED, outcome
     if event.channel_txn_id:
         attempt.channel_txn_id = event.channel_txn_id
@@ -426,7 +433,7 @@ def _succeed(
     )
     if outcome == pm.UNAPPLIED:
         _flag(event, "order_not_payable", "UnappliedPayment", order_status=order_status or "missing")
-        refund(attempt.attempt_id, int(attempt.amount_fen), f"{attempt.attempt_id}-unapplied", now)
+        _refund_unapplied(timers.timer(UNAPPLIED_REFUND, attempt.attempt_id, now), now)
         attempt = get_attempt(attempt.attempt_id) or attempt
     return Settlement("succeeded", True, attempt, order_status)
 
@@ -456,7 +463,13 @@ class RefundOutcome:
 
 
 def refund(
-    attempt_id: str, amount_fen: int, refund_id: str, now: datetime, *, notify_user: bool = True
+    attempt_id: str,
+    amount_fen: int,
+    refund_id: str,
+    now: datetime,
+    *,
+    notify_user: bool = True,
+    also: Callable[[Tx], None] | None = None,
 ) -> RefundOutcome:
     """Give back (part of) a succeeded attempt through its channel, once per refund id.
 
@@ -466,6 +479,12 @@ def refund(
     attempt = get_attempt(attempt_id)
     if attempt is None:
         raise errors.not_found("payment_not_found", "no such payment")
+    if _refund_recorded(attempt, refund_id):
+        if also is not None:
+            tx = Tx()
+            also(tx)
+            tx.commit()
+        return RefundOutcome(ch.SUCCEEDED, attempt)
     already = int(attempt.refunded_fen or 0)
     if attempt.status not in (pm.SUCCEEDED, pm.REFUNDED) or already + amount_fen > int(attempt.amount_fen):
         raise errors.conflict("refund_exceeds_payment", "the refund is more than what is left of the payment")
@@ -499,6 +518,8 @@ def refund(
         legs=_refund_legs(attempt, amount_fen),
         ref=attempt.order_id,
     )
+    if also is not None:
+        also(tx)
     if notify_user:
         notifications.notify(
             tx,
@@ -518,6 +539,39 @@ def refund(
         return RefundOutcome(ch.SUCCEEDED, get_attempt(attempt_id) or attempt)  # an earlier run recorded it
     count("PaymentsRefunded", channel=attempt.channel)
     return RefundOutcome(ch.SUCCEEDED, get_attempt(attempt_id) or attempt)
+
+
+def _refund_recorded(attempt: PaymentAttempt, refund_id: str) -> bool:
+    event_id = f"refund:{refund_id}"
+    try:
+        Entry.get(ledger.physical_account(PLATFORM, event_id), f"{event_id}#clearing_{attempt.channel}")
+    except DoesNotExist:
+        return False
+    return True
+
+
+def _refund_unapplied(timer: Timer, now: datetime) -> bool:
+    """Refund a payment its order could not take; the timer goes with the refund's record."""
+    attempt = get_attempt(timer.ref)
+    if attempt is None or attempt.status == pm.REFUNDED:
+        tx = Tx()
+        timers.take(tx, timer)
+        tx.commit()
+        return True
+    outcome = refund(
+        attempt.attempt_id,
+        int(attempt.amount_fen) - int(attempt.refunded_fen or 0),
+        f"{attempt.attempt_id}-unapplied",
+        now,
+        also=lambda tx: timers.take(tx, timer),
+    )
+    return outcome.status == ch.SUCCEEDED
+
+
+@jobs.job("refund_unapplied_payments")
+def refund_unapplied_payments(now: datetime) -> dict[str, int]:
+    """Retry refunds of payments that arrived for orders that could no longer take them."""
+    return timers.sweep(UNAPPLIED_REFUND, now, lambda timer: _refund_unapplied(timer, now))
 
 
 # --- notifications from channels --------------------------------------------------------
