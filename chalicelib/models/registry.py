@@ -6,6 +6,7 @@ from pynamodb.models import Model
 
 
 def all_models() -> list[type[Model]]:
+    from .aftersale import Refund, ReturnRequest, Review, ReviewSummary
     from .coupons import Coupon
     from .idempotency import IdempotencyRecord
     from .ledger import Balance, Entry
@@ -13,4 +14,19 @@ def all_models() -> list[type[Model]]:
     from .timers import Timer
     from .users import BankCard, Device, UniqueClaim, User
 
-    return [User, BankCard, Device, UniqueClaim, IdempotencyRecord, Entry, Balance, Order, Timer, Coupon]
+    return [
+        User,
+        BankCard,
+        Device,
+        UniqueClaim,
+        IdempotencyRecord,
+        Entry,
+        Balance,
+        Order,
+        Timer,
+        Coupon,
+        ReturnRequest,
+        Refund,
+        Review,
+        ReviewSummary,
+    ]
