@@ -6,6 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chalicelib import jobs
 from chalicelib.clock import clock, iso
@@ -14,7 +16,9 @@ from chalicelib.models.coupons import Coupon
 from chalicelib.models.ledger import Entry
 from chalicelib.models.orders import Order
 from chalicelib.models.users import User
+from chalicelib.services import catalog as catalog_service
 from chalicelib.services import checkout as checkout_service
+from chalicelib.services import orders as orders_service
 from chalicelib.services.checkout import Line
 from tests.conftest import Api, new_key
 from tests.shopping import (
@@ -546,3 +550,42 @@ def test_every_channel_method_confirms_to_awaiting_payment(api: Api, verified_us
     black = sku_ids(create_product(api))[0]
     order = checkout(api, verified_user, [(black, 1)], method=method).json["orders"][0]
     assert confirm(api, verified_user, order).json["payment"]["channel"] == method
+
+
+# --- property: stock is conserved -------------------------------------------------------
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    stock=st.integers(min_value=0, max_value=6),
+    wants=st.lists(st.tuples(st.integers(min_value=1, max_value=4), st.booleans()), max_size=5),
+)
+def test_stock_is_never_oversold_and_cancelling_gives_it_back(
+    api: Api, stock: int, wants: list[tuple[int, bool]]
+) -> None:
+    detail = catalog_service.create_product(MERCHANT, "壳", "", [catalog_service.SkuSpec({}, 100, stock)], clock.now())
+    sku = detail.skus[0].sku_id
+    left, sold = stock, 0
+    for quantity, cancel_it in wants:
+        try:
+            result = checkout_service.checkout(
+                "u-prop",
+                items=[Line(sku, quantity)],
+                from_cart=False,
+                payment_method="card",
+                coupon_id=None,
+                address=ADDRESS,
+                now=clock.now(),
+            )
+        except ApiError as err:
+            assert err.code == "out_of_stock"
+            assert quantity > left
+            continue
+        assert quantity <= left
+        left -= quantity
+        if cancel_it:
+            orders_service.cancel("u-prop", result.orders[0].order_id, clock.now())
+            left += quantity
+        else:
+            sold += quantity
+    assert catalog_service.get_skus([sku])[sku].stock == left == stock - sold
