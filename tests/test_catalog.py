@@ -114,6 +114,7 @@ def test_cart_takes_prices_from_the_server_and_totals_the_selection(api: Api) ->
     black, pink = sku_ids(product)
     r = api.put(f"/v1/cart/items/{black}", {"quantity": 2}, as_="u-1")
     assert r.status_code == 200, r.json
+    clock.advance(1)  # lines are listed in the order they were added
     r = api.put(f"/v1/cart/items/{pink}", {"quantity": 1, "selected": False}, as_="u-1")
     cart = r.json
     assert [(i["sku_id"], i["unit_price_fen"], i["line_total_fen"]) for i in cart["items"]] == [
