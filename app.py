@@ -6,16 +6,33 @@ schemas and error codes, which also feed the OpenAPI document) and mounted here.
 
 from __future__ import annotations
 
-from chalice.app import Chalice
+from chalice.app import Chalice, Rate
 
-from chalicelib import web
+from chalicelib import jobs, web
 from chalicelib.api import all_routers
+from chalicelib.clock import clock
 from chalicelib.config import settings
 
 app = Chalice(app_name="paylater")
 _cfg = settings()
 
 web.mount(app, [r for r in all_routers() if _cfg.is_local or not r.local_only])
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="expire_checkouts")
+def expire_checkouts(event: object) -> None:
+    jobs.run("expire_checkouts", clock.now())
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="auto_confirm_receipts")
+def auto_confirm_receipts(event: object) -> None:
+    jobs.run("auto_confirm_receipts", clock.now())
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="complete_orders")
+def complete_orders(event: object) -> None:
+    jobs.run("complete_orders", clock.now())
+
 
 if _cfg.is_local:
     from chalicelib.api import dev

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -24,10 +23,16 @@ ADDRESS = {"name": "张三", "phone": "13800138000", "line1": "中关村大街1�
 def product(api: Api) -> dict[str, Any]:
     r = api.post(
         "/v1/merchant/products",
-        {"name": "手机壳", "description": "硅胶手机壳",
-         "skus": [{"attributes": {"colour": "black"}, "price_fen": 3990, "stock": 50},
-                  {"attributes": {"colour": "pink"}, "price_fen": 2990, "stock": 50}]},
-        as_=MERCHANT, roles=["merchant"],
+        {
+            "name": "手机壳",
+            "description": "硅胶手机壳",
+            "skus": [
+                {"attributes": {"colour": "black"}, "price_fen": 3990, "stock": 50},
+                {"attributes": {"colour": "pink"}, "price_fen": 2990, "stock": 50},
+            ],
+        },
+        as_=MERCHANT,
+        roles=["merchant"],
     )
     assert r.status_code == 201, r.json
     return r.json
@@ -35,19 +40,28 @@ def product(api: Api) -> dict[str, Any]:
 
 def place(api: Api, user: str, product: dict[str, Any], method: str = "bnpl", qty: tuple[int, int] = (1, 0)) -> str:
     items = [{"sku_id": s["sku_id"], "quantity": q} for s, q in zip(product["skus"], qty, strict=True) if q]
-    r = api.post("/v1/checkout", {"items": items, "payment_method": method, "address": ADDRESS}, as_=user,
-                 idem=new_key())
+    r = api.post(
+        "/v1/checkout", {"items": items, "payment_method": method, "address": ADDRESS}, as_=user, idem=new_key()
+    )
     assert r.status_code == 201, r.json
     order = r.json["orders"][0]
-    c = api.post(f"/v1/orders/{order['order_id']}/confirmation",
-                 {"challenge_id": order["challenge"]["challenge_id"], "password": "135790"}, as_=user, idem=new_key())
+    c = api.post(
+        f"/v1/orders/{order['order_id']}/confirmation",
+        {"challenge_id": order["challenge"]["challenge_id"], "password": "135790"},
+        as_=user,
+        idem=new_key(),
+    )
     assert c.status_code in (200, 201), c.json
     return str(order["order_id"])
 
 
 def ship(api: Api, order_id: str) -> Any:
-    return api.post(f"/v1/merchant/orders/{order_id}/shipment", {"carrier": "SF", "tracking_number": "SF1234567890"},
-                    as_=MERCHANT, roles=["merchant"])
+    return api.post(
+        f"/v1/merchant/orders/{order_id}/shipment",
+        {"carrier": "SF", "tracking_number": "SF1234567890"},
+        as_=MERCHANT,
+        roles=["merchant"],
+    )
 
 
 def payable(merchant: str = MERCHANT) -> int:
@@ -77,8 +91,16 @@ def test_merchant_ships_a_placed_bnpl_order(api: Api, activated_user: str, place
 
 
 def test_an_order_cannot_ship_twice_or_before_it_is_placed(api: Api, activated_user: str, product: dict) -> None:
-    r = api.post("/v1/checkout", {"items": [{"sku_id": product["skus"][0]["sku_id"], "quantity": 1}],
-                                  "payment_method": "bnpl", "address": ADDRESS}, as_=activated_user, idem=new_key())
+    r = api.post(
+        "/v1/checkout",
+        {
+            "items": [{"sku_id": product["skus"][0]["sku_id"], "quantity": 1}],
+            "payment_method": "bnpl",
+            "address": ADDRESS,
+        },
+        as_=activated_user,
+        idem=new_key(),
+    )
     unconfirmed = r.json["orders"][0]["order_id"]
     assert ship(api, unconfirmed).json["code"] == "illegal_transition"
     order_id = place(api, activated_user, product)
@@ -93,15 +115,22 @@ def test_an_unpaid_channel_order_does_not_ship(api: Api, activated_user: str, pr
 
 
 def test_another_merchant_cannot_see_or_ship_the_order(api: Api, placed: str) -> None:
-    r = api.post(f"/v1/merchant/orders/{placed}/shipment", {"carrier": "SF", "tracking_number": "SF1234567890"},
-                 as_="m-other", roles=["merchant"])
+    r = api.post(
+        f"/v1/merchant/orders/{placed}/shipment",
+        {"carrier": "SF", "tracking_number": "SF1234567890"},
+        as_="m-other",
+        roles=["merchant"],
+    )
     assert r.status_code == 404
     assert api.get("/v1/merchant/orders", as_="m-other", roles=["merchant"]).json["items"] == []
 
 
 def test_consumers_cannot_ship(api: Api, activated_user: str, placed: str) -> None:
-    r = api.post(f"/v1/merchant/orders/{placed}/shipment", {"carrier": "SF", "tracking_number": "SF1234567890"},
-                 as_=activated_user)
+    r = api.post(
+        f"/v1/merchant/orders/{placed}/shipment",
+        {"carrier": "SF", "tracking_number": "SF1234567890"},
+        as_=activated_user,
+    )
     assert r.status_code == 403
 
 
@@ -152,8 +181,10 @@ def test_overlapping_auto_confirm_runs_settle_once(api: Api, activated_user: str
     ship(api, placed)
     clock.advance(settings().rules.auto_confirm_receipt_seconds + 1)
     results: list[dict] = []
-    threads = [threading.Thread(target=lambda: results.append(jobs.run("auto_confirm_receipts", clock.now())))
-               for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda: results.append(jobs.run("auto_confirm_receipts", clock.now())))
+        for _ in range(3)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -183,14 +214,22 @@ def test_full_return_of_an_unpaid_bnpl_order_releases_credit_and_reverses_settle
     assert api.get(f"/v1/orders/{placed}", as_=activated_user).json["status"] == "return_requested"
     listed = api.get("/v1/merchant/return-requests?status=pending", as_=MERCHANT, roles=["merchant"]).json
     assert [x["request_id"] for x in listed["items"]] == [r.json["request_id"]]
-    d = api.post(f"/v1/merchant/return-requests/{r.json['request_id']}/decision",
-                 {"decision": "approve", "note": "ok"}, as_=MERCHANT, roles=["merchant"])
+    d = api.post(
+        f"/v1/merchant/return-requests/{r.json['request_id']}/decision",
+        {"decision": "approve", "note": "ok"},
+        as_=MERCHANT,
+        roles=["merchant"],
+    )
     assert d.status_code == 200 and d.json["status"] == "approved"
     assert api.get(f"/v1/orders/{placed}", as_=activated_user).json["status"] == "returned"
     assert credit_used(activated_user) == 0
     assert payable() == 0
-    again = api.post(f"/v1/merchant/return-requests/{r.json['request_id']}/decision",
-                     {"decision": "reject", "note": "no"}, as_=MERCHANT, roles=["merchant"])
+    again = api.post(
+        f"/v1/merchant/return-requests/{r.json['request_id']}/decision",
+        {"decision": "reject", "note": "no"},
+        as_=MERCHANT,
+        roles=["merchant"],
+    )
     assert again.status_code == 409
 
 
@@ -198,11 +237,18 @@ def test_partial_return_reduces_the_amount_due(api: Api, activated_user: str, pl
     ship(api, placed)
     api.post(f"/v1/orders/{placed}/receipt", as_=activated_user)
     pink = product["skus"][1]["sku_id"]
-    r = api.post(f"/v1/orders/{placed}/return-requests",
-                 {"reason": "颜色不对", "items": [{"sku_id": pink, "quantity": 1}]}, as_=activated_user)
+    r = api.post(
+        f"/v1/orders/{placed}/return-requests",
+        {"reason": "颜色不对", "items": [{"sku_id": pink, "quantity": 1}]},
+        as_=activated_user,
+    )
     assert r.json["amount_fen"] == 2990
-    api.post(f"/v1/merchant/return-requests/{r.json['request_id']}/decision", {"decision": "approve", "note": ""},
-             as_=MERCHANT, roles=["merchant"])
+    api.post(
+        f"/v1/merchant/return-requests/{r.json['request_id']}/decision",
+        {"decision": "approve", "note": ""},
+        as_=MERCHANT,
+        roles=["merchant"],
+    )
     order = api.get(f"/v1/orders/{placed}", as_=activated_user).json
     assert order["status"] == "received"
     assert credit_used(activated_user) == 2 * 3990
@@ -211,16 +257,23 @@ def test_partial_return_reduces_the_amount_due(api: Api, activated_user: str, pl
 def test_rejected_return_restores_the_order(api: Api, activated_user: str, placed: str) -> None:
     ship(api, placed)
     r = api.post(f"/v1/orders/{placed}/return-requests", {"reason": "不想要了"}, as_=activated_user)
-    d = api.post(f"/v1/merchant/return-requests/{r.json['request_id']}/decision",
-                 {"decision": "reject", "note": "已拆封"}, as_=MERCHANT, roles=["merchant"])
+    d = api.post(
+        f"/v1/merchant/return-requests/{r.json['request_id']}/decision",
+        {"decision": "reject", "note": "已拆封"},
+        as_=MERCHANT,
+        roles=["merchant"],
+    )
     assert d.json["status"] == "rejected"
     assert api.get(f"/v1/orders/{placed}", as_=activated_user).json["status"] == "shipped"
 
 
 def test_one_pending_return_at_a_time_and_only_own_goods(api: Api, activated_user: str, placed: str) -> None:
     ship(api, placed)
-    bad = api.post(f"/v1/orders/{placed}/return-requests",
-                   {"reason": "x", "items": [{"sku_id": "sku_nope", "quantity": 1}]}, as_=activated_user)
+    bad = api.post(
+        f"/v1/orders/{placed}/return-requests",
+        {"reason": "x", "items": [{"sku_id": "sku_nope", "quantity": 1}]},
+        as_=activated_user,
+    )
     assert bad.status_code == 422 and bad.json["code"] == "invalid_return_items"
     assert api.post(f"/v1/orders/{placed}/return-requests", {"reason": "x"}, as_=activated_user).status_code == 201
     assert api.post(f"/v1/orders/{placed}/return-requests", {"reason": "x"}, as_=activated_user).status_code == 409
@@ -235,8 +288,12 @@ def test_no_return_before_shipment(api: Api, activated_user: str, placed: str) -
 def test_another_merchant_cannot_decide(api: Api, activated_user: str, placed: str) -> None:
     ship(api, placed)
     r = api.post(f"/v1/orders/{placed}/return-requests", {"reason": "x"}, as_=activated_user)
-    d = api.post(f"/v1/merchant/return-requests/{r.json['request_id']}/decision",
-                 {"decision": "approve", "note": ""}, as_="m-other", roles=["merchant"])
+    d = api.post(
+        f"/v1/merchant/return-requests/{r.json['request_id']}/decision",
+        {"decision": "approve", "note": ""},
+        as_="m-other",
+        roles=["merchant"],
+    )
     assert d.status_code == 404
 
 
@@ -251,8 +308,11 @@ def test_review_after_receipt_once_per_item_and_shown_on_the_product(
     assert early.status_code == 409 and early.json["code"] == "not_received"
     api.post(f"/v1/orders/{placed}/receipt", as_=activated_user)
     black = product["skus"][0]["sku_id"]
-    r = api.post(f"/v1/orders/{placed}/review", {"rating": 4, "text": "<script>alert(1)</script> 不错",
-                                                "sku_id": black}, as_=activated_user)
+    r = api.post(
+        f"/v1/orders/{placed}/review",
+        {"rating": 4, "text": "<script>alert(1)</script> 不错", "sku_id": black},
+        as_=activated_user,
+    )
     assert r.status_code == 201, r.json
     assert r.json["items"][0]["text"] == "&lt;script&gt;alert(1)&lt;/script&gt; 不错"
     again = api.post(f"/v1/orders/{placed}/review", {"rating": 1, "text": "x", "sku_id": black}, as_=activated_user)
@@ -278,5 +338,3 @@ def test_every_step_is_in_the_history_with_time_and_actor(api: Api, activated_us
     assert [h["status"] for h in history] == ["awaiting_confirmation", "placed", "shipped", "received"]
     assert history[2]["actor"] == f"merchant:{MERCHANT}" and history[3]["actor"] == f"user:{activated_user}"
     assert all(h["at"].endswith("Z") for h in history)
-
-

@@ -7,6 +7,15 @@ from ..web import Router
 
 def all_routers() -> list[Router]:
     """Every router, in the order the OpenAPI document lists them."""
-    from . import bnpl, dev, fulfilment, me, system, wallet
+    from . import bnpl, catalog, dev, fulfilment, me, orders, system, wallet
 
-    return [system.router, me.router, bnpl.router, wallet.router, fulfilment.router, dev.router]
+    return [
+        system.router,
+        me.router,
+        bnpl.router,
+        wallet.router,
+        catalog.router,
+        orders.router,
+        fulfilment.router,
+        dev.router,
+    ]

@@ -9,6 +9,7 @@ from ..clock import clock
 from ..models.aftersale import Review
 from ..models.ledger import Entry
 from ..models.orders import Order
+from ..schemas.common import PageQuery
 from ..schemas.fulfilment import (
     DecisionIn,
     MerchantOrdersQuery,
@@ -25,7 +26,6 @@ from ..schemas.fulfilment import (
     SettlementsView,
     ShipmentIn,
 )
-from ..schemas.common import PageQuery
 from ..schemas.orders import OrderList, OrderSummaryView, OrderView
 from ..services import fulfilment
 from ..services.fulfilment import ReturnLine
@@ -37,24 +37,43 @@ router = Router("fulfilment")
 
 def summary_view(order: Order) -> OrderSummaryView:
     return OrderSummaryView(
-        order_id=order.order_id, merchant_id=order.merchant_id, status=order.status,
-        payment_method=order.payment_method, total_fen=int(order.total_fen),
-        item_count=sum(int(i["quantity"]) for i in order.items), created_at=order.created_at, due_at=order.due_at,
+        order_id=order.order_id,
+        merchant_id=order.merchant_id,
+        status=order.status,
+        payment_method=order.payment_method,
+        total_fen=int(order.total_fen),
+        item_count=sum(int(i["quantity"]) for i in order.items),
+        created_at=order.created_at,
+        due_at=order.due_at,
     )
 
 
 def return_view(r: Any) -> ReturnRequestView:
     return ReturnRequestView(
-        request_id=r.request_id, order_id=r.order_id, status=r.status, reason=r.reason,
-        items=[ReturnLineView(sku_id=i["sku_id"], quantity=int(i["quantity"]), amount_fen=int(i["amount_fen"]))
-               for i in r.items],
-        amount_fen=int(r.amount_fen), note=r.note, created_at=r.created_at, decided_at=r.decided_at,
+        request_id=r.request_id,
+        order_id=r.order_id,
+        status=r.status,
+        reason=r.reason,
+        items=[
+            ReturnLineView(sku_id=i["sku_id"], quantity=int(i["quantity"]), amount_fen=int(i["amount_fen"]))
+            for i in r.items
+        ],
+        amount_fen=int(r.amount_fen),
+        note=r.note,
+        created_at=r.created_at,
+        decided_at=r.decided_at,
     )
 
 
 def review_view(r: Review) -> ReviewView:
-    return ReviewView(product_id=r.product_id, order_id=r.order_id, sku_id=r.sku_id, rating=int(r.rating),
-                      text=fulfilment.escape(r.text), created_at=r.created_at)
+    return ReviewView(
+        product_id=r.product_id,
+        order_id=r.order_id,
+        sku_id=r.sku_id,
+        rating=int(r.rating),
+        text=fulfilment.escape(r.text),
+        created_at=r.created_at,
+    )
 
 
 # --- merchant ------------------------------------------------------------------------------------
@@ -69,7 +88,11 @@ def list_merchant_orders(ctx: Ctx) -> OrderList:
 
 
 @router.route(
-    "/v1/merchant/orders/{order_id}/shipment", "POST", roles=MERCHANT, body=ShipmentIn, response=OrderView,
+    "/v1/merchant/orders/{order_id}/shipment",
+    "POST",
+    roles=MERCHANT,
+    body=ShipmentIn,
+    response=OrderView,
     errors={404: ["order_not_found"], 409: ["illegal_transition"]},
 )
 def ship_order(ctx: Ctx, order_id: str) -> OrderView:
@@ -78,8 +101,9 @@ def ship_order(ctx: Ctx, order_id: str) -> OrderView:
     return order_view(fulfilment.ship(ctx.user_id, order_id, body.carrier, body.tracking_number, clock.now()))
 
 
-@router.route("/v1/merchant/return-requests", "GET", roles=MERCHANT, query=ReturnRequestsQuery,
-              response=ReturnRequestList)
+@router.route(
+    "/v1/merchant/return-requests", "GET", roles=MERCHANT, query=ReturnRequestsQuery, response=ReturnRequestList
+)
 def list_return_requests(ctx: Ctx) -> ReturnRequestList:
     """Return requests for the merchant's orders, newest first (beside the contract: the
     merchant needs the request ids to decide)."""
@@ -89,8 +113,12 @@ def list_return_requests(ctx: Ctx) -> ReturnRequestList:
 
 
 @router.route(
-    "/v1/merchant/return-requests/{request_id}/decision", "POST", roles=MERCHANT, body=DecisionIn,
-    response=ReturnRequestView, errors={404: ["return_request_not_found"], 409: ["illegal_transition"]},
+    "/v1/merchant/return-requests/{request_id}/decision",
+    "POST",
+    roles=MERCHANT,
+    body=DecisionIn,
+    response=ReturnRequestView,
+    errors={404: ["return_request_not_found"], 409: ["illegal_transition"]},
 )
 def decide_return(ctx: Ctx, request_id: str) -> ReturnRequestView:
     """Approve (credit released, or money refunded) or reject a return request."""
@@ -106,14 +134,19 @@ def list_settlements(ctx: Ctx) -> SettlementsView:
     q: PageQuery = ctx.query
     account = ledger.merchant_account(ctx.user_id)
     scope = f"settlements:{ctx.user_id}"
-    page = Entry.by_time.query(account, scan_index_forward=False, limit=q.limit,
-                               last_evaluated_key=pagination.decode(q.cursor, scope))
+    page = Entry.by_time.query(
+        account, scan_index_forward=False, limit=q.limit, last_evaluated_key=pagination.decode(q.cursor, scope)
+    )
     entries = list(page)
     payable = ledger.balances(account).get(ledger.PAYABLE)
     return SettlementsView(
         payable_fen=int(payable.balance) if payable else 0,
-        items=[SettlementEntryView(event_id=e.event_id, kind=e.event_kind, order_id=e.ref, amount_fen=int(e.amount),
-                                   posted_at=e.posted_at) for e in entries],
+        items=[
+            SettlementEntryView(
+                event_id=e.event_id, kind=e.event_kind, order_id=e.ref, amount_fen=int(e.amount), posted_at=e.posted_at
+            )
+            for e in entries
+        ],
         next_cursor=pagination.encode(page.last_evaluated_key, scope),
     )
 
@@ -122,7 +155,10 @@ def list_settlements(ctx: Ctx) -> SettlementsView:
 
 
 @router.route(
-    "/v1/orders/{order_id}/receipt", "POST", roles=CONSUMER, response=OrderView,
+    "/v1/orders/{order_id}/receipt",
+    "POST",
+    roles=CONSUMER,
+    response=OrderView,
     errors={404: ["order_not_found"], 409: ["illegal_transition"]},
 )
 def confirm_receipt(ctx: Ctx, order_id: str) -> OrderView:
@@ -131,10 +167,17 @@ def confirm_receipt(ctx: Ctx, order_id: str) -> OrderView:
 
 
 @router.route(
-    "/v1/orders/{order_id}/return-requests", "POST", roles=CONSUMER, body=ReturnRequestIn,
-    response=ReturnRequestView, status=201,
-    errors={404: ["order_not_found"], 409: ["illegal_transition", "return_already_pending", "nothing_to_return"],
-            422: ["invalid_return_items"]},
+    "/v1/orders/{order_id}/return-requests",
+    "POST",
+    roles=CONSUMER,
+    body=ReturnRequestIn,
+    response=ReturnRequestView,
+    status=201,
+    errors={
+        404: ["order_not_found"],
+        409: ["illegal_transition", "return_already_pending", "nothing_to_return"],
+        422: ["invalid_return_items"],
+    },
 )
 def request_return(ctx: Ctx, order_id: str) -> ReturnRequestView:
     """Ask for a return (all remaining goods, or the listed items); collection pauses meanwhile."""
@@ -144,9 +187,17 @@ def request_return(ctx: Ctx, order_id: str) -> ReturnRequestView:
 
 
 @router.route(
-    "/v1/orders/{order_id}/review", "POST", roles=CONSUMER, body=ReviewIn, response=ReviewsWritten, status=201,
-    errors={404: ["order_not_found"], 409: ["not_received", "already_reviewed"],
-            422: ["invalid_review_item", "invalid_review_text"]},
+    "/v1/orders/{order_id}/review",
+    "POST",
+    roles=CONSUMER,
+    body=ReviewIn,
+    response=ReviewsWritten,
+    status=201,
+    errors={
+        404: ["order_not_found"],
+        409: ["not_received", "already_reviewed"],
+        422: ["invalid_review_item", "invalid_review_text"],
+    },
 )
 def review_order(ctx: Ctx, order_id: str) -> ReviewsWritten:
     """Rate 1-5 and review the goods after receipt, once per order item."""

@@ -69,13 +69,3 @@ class Review(Model):
     rating = NumberAttribute()
     text = UnicodeAttribute()
     created_at = UnicodeAttribute()
-
-
-class ReviewSummary(Model):
-    """Count and rating sum per product, updated in the review's transaction."""
-
-    Meta = table_meta("review_summaries")
-
-    product_id = UnicodeAttribute(hash_key=True)
-    review_count = NumberAttribute(default=0)
-    rating_sum = NumberAttribute(default=0)

@@ -110,6 +110,8 @@ class Order(Model):
     # What receipt settled to the merchant (so returns reverse exactly that).
     settled_payable_fen = NumberAttribute(default=0)
     settled_fee_fen = NumberAttribute(default=0)
+    # A channel order's deadline to pay (its `checkout_expiry` timer fires then).
+    payment_expires_at = UnicodeAttribute(null=True)
 
     by_user = OrdersByUser()
     by_merchant = OrdersByMerchant()

@@ -6,7 +6,9 @@ from pynamodb.models import Model
 
 
 def all_models() -> list[type[Model]]:
-    from .aftersale import Refund, ReturnRequest, Review, ReviewSummary
+    from .aftersale import Refund, ReturnRequest, Review
+    from .cart import CartItem
+    from .catalog import Product, Sku
     from .coupons import Coupon
     from .idempotency import IdempotencyRecord
     from .ledger import Balance, Entry
@@ -28,5 +30,7 @@ def all_models() -> list[type[Model]]:
         ReturnRequest,
         Refund,
         Review,
-        ReviewSummary,
+        Product,
+        Sku,
+        CartItem,
     ]

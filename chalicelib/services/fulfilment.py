@@ -23,7 +23,8 @@ from ..db import Tx
 from ..jobs import job
 from ..ledger import PLATFORM, Leg
 from ..models import orders as o
-from ..models.aftersale import APPROVED, PENDING, REJECTED, Refund, ReturnRequest, Review, ReviewSummary
+from ..models.aftersale import APPROVED, PENDING, REJECTED, Refund, ReturnRequest, Review
+from ..models.catalog import Product
 from ..models.orders import Order
 from ..models.timers import Timer
 from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
@@ -67,7 +68,11 @@ def ship(merchant_id: str, order_id: str, carrier: str, tracking_number: str, no
         f"merchant:{merchant_id}",
         allowed_from=(ready,),
         verb="ship",
-        actions=[Order.shipped_at.set(iso(now)), Order.carrier.set(carrier), Order.tracking_number.set(tracking_number)],
+        actions=[
+            Order.shipped_at.set(iso(now)),
+            Order.carrier.set(carrier),
+            Order.tracking_number.set(tracking_number),
+        ],
     )
     timers.schedule(
         tx, "auto_confirm", order_id, now + timedelta(seconds=settings().rules.auto_confirm_receipt_seconds)
@@ -493,9 +498,11 @@ def write_review(
     for item in items:
         per_product[item["product_id"]] = per_product.get(item["product_id"], 0) + 1
     for product_id, n in per_product.items():
+        # Counters only: the product's `updated_at` (a merchant edit's guard) stays as it is.
         tx.update(
-            ReviewSummary(product_id),
-            [ReviewSummary.review_count.add(n), ReviewSummary.rating_sum.add(rating * n)],
+            Product(product_id),
+            [Product.review_count.add(n), Product.rating_sum.add(rating * n)],
+            condition=Product.product_id.exists(),
         )
     tx.commit()
     return reviews
@@ -503,16 +510,6 @@ def write_review(
 
 def escape(text: str) -> str:
     return html.escape(text, quote=True)
-
-
-def review_summary(product_id: str) -> tuple[int, float | None]:
-    """(count, average rating) shown on the product page."""
-    try:
-        summary = ReviewSummary.get(product_id)
-    except DoesNotExist:
-        return 0, None
-    n = int(summary.review_count or 0)
-    return n, (round(int(summary.rating_sum or 0) / n, 2) if n else None)
 
 
 def list_reviews(
@@ -528,7 +525,10 @@ def merchant_orders(
 ) -> tuple[list[Order], str | None]:
     scope = f"merchant-orders:{merchant_id}:{status or '*'}"
     page = Order.by_merchant.query(
-        merchant_id, scan_index_forward=False, limit=limit, page_size=limit,
+        merchant_id,
+        scan_index_forward=False,
+        limit=limit,
+        page_size=limit,
         filter_condition=(Order.status == status) if status else None,
         last_evaluated_key=pagination.decode(cursor, scope),
     )
@@ -541,7 +541,10 @@ def merchant_returns(
 ) -> tuple[list[ReturnRequest], str | None]:
     scope = f"merchant-returns:{merchant_id}:{status or '*'}"
     page = ReturnRequest.by_merchant.query(
-        merchant_id, scan_index_forward=False, limit=limit, page_size=limit,
+        merchant_id,
+        scan_index_forward=False,
+        limit=limit,
+        page_size=limit,
         filter_condition=(ReturnRequest.status == status) if status else None,
         last_evaluated_key=pagination.decode(cursor, scope),
     )

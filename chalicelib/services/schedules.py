@@ -2,4 +2,7 @@
 
 from __future__ import annotations
 
-from . import fulfilment  # noqa: F401,E402  auto_confirm_receipts, complete_orders
+from . import (
+    checkout,  # noqa: F401  (expire_checkouts)
+    fulfilment,  # noqa: F401  auto_confirm_receipts, complete_orders
+)
