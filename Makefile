@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest clean
+.PHONY: install run test lint typecheck pytest clean demo
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,6 @@ test: lint typecheck pytest  ## what CI runs
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .local
+
+demo: install  ## walk the whole story over HTTP against `make run` (start it in another terminal)
+	$(PY) scripts/demo.py

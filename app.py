@@ -18,12 +18,28 @@ _cfg = settings()
 
 web.mount(app, [r for r in all_routers() if _cfg.is_local or not r.local_only])
 
-if _cfg.is_local:
-    from chalicelib.api import dev
 
-    dev.QUEUE_HANDLERS.update({})
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="expire_checkouts")
+def expire_checkouts(event: object) -> None:
+    jobs.run("expire_checkouts", clock.now())
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="auto_confirm_receipts")
+def auto_confirm_receipts(event: object) -> None:
+    jobs.run("auto_confirm_receipts", clock.now())
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="complete_orders")
+def complete_orders(event: object) -> None:
+    jobs.run("complete_orders", clock.now())
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="refund_unapplied_payments")
 def refund_unapplied_payments(event: object) -> None:
     jobs.run("refund_unapplied_payments", clock.now())
+
+
+if _cfg.is_local:
+    from chalicelib.api import dev
+
+    dev.QUEUE_HANDLERS.update({})

@@ -7,8 +7,18 @@ from ..web import Router
 
 def all_routers() -> list[Router]:
     """Every router, in the order the OpenAPI document lists them."""
-    from . import bnpl, dev, me, notifications, payments, system, wallet
+    from . import bnpl, catalog, dev, fulfilment, me, notifications, orders, payments, system, wallet
 
-    routers = [system.router, me.router, bnpl.router, wallet.router]
-    routers += [payments.router, notifications.router]
-    return [*routers, dev.router, payments.sandbox_router]
+    return [
+        system.router,
+        me.router,
+        bnpl.router,
+        wallet.router,
+        catalog.router,
+        orders.router,
+        fulfilment.router,
+        payments.router,
+        notifications.router,
+        dev.router,
+        payments.sandbox_router,
+    ]

@@ -2,4 +2,8 @@
 
 from __future__ import annotations
 
-from . import payments  # noqa: F401  refund_unapplied_payments
+from . import (
+    checkout,  # noqa: F401  (expire_checkouts)
+    fulfilment,  # noqa: F401  auto_confirm_receipts, complete_orders
+    payments,  # noqa: F401  refund_unapplied_payments
+)
