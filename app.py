@@ -39,6 +39,11 @@ def refund_unapplied_payments(event: object) -> None:
     jobs.run("refund_unapplied_payments", clock.now())
 
 
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="process_refunds")
+def process_refunds(event: object) -> None:
+    jobs.run("process_refunds", clock.now())
+
+
 if _cfg.is_local:
     from chalicelib.api import dev
 

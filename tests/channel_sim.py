@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import urllib.parse
 import uuid
 from datetime import datetime
@@ -19,7 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from chalicelib.clock import clock, iso
 from chalicelib.config import settings
-from chalicelib.models.orders import Order
+from chalicelib.models.users import User
 from tests import channel_keys
 
 
@@ -163,40 +162,31 @@ def card_notification(
     return body, {"Content-Type": "application/json", "X-Gateway-Signature": mac}
 
 
-# --- orders awaiting payment (until checkout lands on main) -----------------------------
+# --- orders awaiting payment, through the real checkout ---------------------------------
 
 
-def awaiting_payment_order(user_id: str, total_fen: int, method: str = "alipay") -> str:
-    order_id = "ord_" + os.urandom(8).hex()
-    now = iso(clock.now())
-    Order(
-        order_id,
-        checkout_id="chk_" + os.urandom(6).hex(),
-        user_id=user_id,
-        merchant_id="demo-merchant",
-        created_key=f"{now}#{order_id}",
-        status="awaiting_payment",
-        payment_method=method,
-        items=[
-            {
-                "sku_id": "sku_1",
-                "product_id": "p_1",
-                "name": "茶杯",
-                "attributes": {},
-                "unit_price_fen": total_fen,
-                "quantity": 1,
-                "line_total_fen": total_fen,
-                "returned_quantity": 0,
-            }
-        ],
-        subtotal_fen=total_fen,
-        total_fen=total_fen,
-        address={"name": "张三", "phone": "13800000000", "line1": "1 Road", "city": "北京"},
-        created_at=now,
-        updated_at=now,
-        history=[{"status": "awaiting_payment", "at": now, "actor": "user"}],
-    ).save()
-    return order_id
+def awaiting_payment_order(api: Any, user_id: str, total_fen: int, method: str = "alipay") -> str:
+    """Check out one item priced `total_fen` with `method` and confirm it: awaiting_payment."""
+    from tests.shopping import PASSWORD, checkout, confirm, create_product, sku_ids
+
+    if not _has_password(user_id):
+        assert api.put("/v1/me/payment-password", {"password": PASSWORD}, as_=user_id).status_code == 200
+    product = create_product(api, skus=[{"attributes": {"规格": "标准"}, "price_fen": total_fen, "stock": 50}])
+    placed = checkout(api, user_id, [(sku_ids(product)[0], 1)], method=method)
+    assert placed.status_code == 201, placed.json
+    order = placed.json["orders"][0]
+    confirmed = confirm(api, user_id, order)
+    assert confirmed.status_code == 200, confirmed.json
+    assert confirmed.json["status"] == "awaiting_payment"
+    assert confirmed.json["total_fen"] == total_fen
+    return str(order["order_id"])
+
+
+def _has_password(user_id: str) -> bool:
+    try:
+        return bool(User.get(user_id).password_hash)
+    except User.DoesNotExist:
+        return False
 
 
 def luhn_card(prefix: str, last4: str) -> str:

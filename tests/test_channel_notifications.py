@@ -47,8 +47,8 @@ def platform_book(book: str) -> int:
     return sum(int(e.amount) for e in Entry.scan() if e.account.startswith("platform#") and e.book == book)
 
 
-def alipay_attempt(user: str = "u-alipay", amount: int = AMOUNT) -> tuple[str, str]:
-    order_id = sim.awaiting_payment_order(user, amount, "alipay")
+def alipay_attempt(api: Api, user: str = "u-alipay", amount: int = AMOUNT) -> tuple[str, str]:
+    order_id = sim.awaiting_payment_order(api, user, amount, "alipay")
     launch = channels.start_payment("alipay", order_id=order_id, user_id=user, amount_fen=amount)
     return order_id, launch["out_trade_no"]
 
@@ -85,7 +85,7 @@ def nothing_changed(order_id: str, attempt_id: str) -> None:
 
 
 def test_alipay_notification_with_a_valid_rsa2_signature_pays_the_order(api: Api) -> None:
-    order_id, attempt_id = alipay_attempt()
+    order_id, attempt_id = alipay_attempt(api)
     r = post_alipay(api, sim.alipay_sign(sim.alipay_params(attempt_id, AMOUNT)))
     assert r.status_code == 200
     assert r.text == "success"
@@ -100,7 +100,7 @@ def test_alipay_notification_with_a_valid_rsa2_signature_pays_the_order(api: Api
 
 
 def test_alipay_notification_signed_with_another_key_is_refused(api: Api) -> None:
-    order_id, attempt_id = alipay_attempt()
+    order_id, attempt_id = alipay_attempt(api)
     forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     r = post_alipay(api, sim.alipay_sign(sim.alipay_params(attempt_id, AMOUNT), key=forger))
     assert (r.status_code, r.text) == (400, "failure")
@@ -108,7 +108,7 @@ def test_alipay_notification_signed_with_another_key_is_refused(api: Api) -> Non
 
 
 def test_alipay_notification_with_a_tampered_amount_is_refused(api: Api) -> None:
-    order_id, attempt_id = alipay_attempt()
+    order_id, attempt_id = alipay_attempt(api)
     params = sim.alipay_sign(sim.alipay_params(attempt_id, AMOUNT))
     params["total_amount"] = "0.01"
     assert post_alipay(api, params).status_code == 400
@@ -116,14 +116,14 @@ def test_alipay_notification_with_a_tampered_amount_is_refused(api: Api) -> None
 
 
 def test_alipay_notification_signed_but_for_another_amount_is_rejected(api: Api) -> None:
-    order_id, attempt_id = alipay_attempt()
+    order_id, attempt_id = alipay_attempt(api)
     r = post_alipay(api, sim.alipay_sign(sim.alipay_params(attempt_id, AMOUNT - 1)))
     assert r.status_code == 400
     nothing_changed(order_id, attempt_id)
 
 
 def test_alipay_notification_without_sign_type_rsa2_is_refused(api: Api) -> None:
-    order_id, attempt_id = alipay_attempt()
+    order_id, attempt_id = alipay_attempt(api)
     params = sim.alipay_sign(sim.alipay_params(attempt_id, AMOUNT))
     params["sign_type"] = "RSA"
     assert post_alipay(api, params).status_code == 400
@@ -131,7 +131,7 @@ def test_alipay_notification_without_sign_type_rsa2_is_refused(api: Api) -> None
 
 
 def test_alipay_notification_for_another_app_is_refused(api: Api) -> None:
-    order_id, attempt_id = alipay_attempt()
+    order_id, attempt_id = alipay_attempt(api)
     r = post_alipay(api, sim.alipay_sign(sim.alipay_params(attempt_id, AMOUNT, app_id="2099000000000000")))
     assert r.status_code == 400
     nothing_changed(order_id, attempt_id)
@@ -139,7 +139,7 @@ def test_alipay_notification_for_another_app_is_refused(api: Api) -> None:
 
 def test_alipay_replays_the_same_notify_id_and_it_has_one_effect(api: Api) -> None:
     # Alipay re-sends with the same notify_id for ~25 h; a replay days later is the same.
-    order_id, attempt_id = alipay_attempt()
+    order_id, attempt_id = alipay_attempt(api)
     params = sim.alipay_sign(sim.alipay_params(attempt_id, AMOUNT))
     assert post_alipay(api, params).status_code == 200
     clock.advance(3 * 86400)
@@ -152,7 +152,7 @@ def test_alipay_replays_the_same_notify_id_and_it_has_one_effect(api: Api) -> No
 
 
 def test_alipay_closed_trade_fails_the_attempt_and_leaves_the_order_awaiting_payment(api: Api) -> None:
-    order_id, attempt_id = alipay_attempt()
+    order_id, attempt_id = alipay_attempt(api)
     r = post_alipay(api, sim.alipay_sign(sim.alipay_params(attempt_id, AMOUNT, trade_status="TRADE_CLOSED")))
     assert r.status_code == 200
     assert PaymentAttempt.get(attempt_id).status == "failed"
@@ -175,8 +175,8 @@ def test_malformed_alipay_body_is_a_failure_not_a_500(api: Api) -> None:
 # --- WeChat Pay -------------------------------------------------------------------------
 
 
-def wechat_attempt(user: str = "u-wechat", amount: int = AMOUNT) -> tuple[str, str]:
-    order_id = sim.awaiting_payment_order(user, amount, "wechat_pay")
+def wechat_attempt(api: Api, user: str = "u-wechat", amount: int = AMOUNT) -> tuple[str, str]:
+    order_id = sim.awaiting_payment_order(api, user, amount, "wechat_pay")
     launch = channels.start_payment("wechat_pay", order_id=order_id, user_id=user, amount_fen=amount)
     return order_id, launch["out_trade_no"]
 
@@ -186,7 +186,7 @@ def post_wechat(api: Api, body: bytes, headers: dict[str, str]) -> Any:
 
 
 def test_wechat_pay_notification_verified_and_decrypted_pays_the_order(api: Api) -> None:
-    order_id, attempt_id = wechat_attempt()
+    order_id, attempt_id = wechat_attempt(api)
     r = post_wechat(api, *sim.wechat_notification(sim.wechat_transaction(attempt_id, AMOUNT)))
     assert r.status_code == 204
     assert order_status(order_id) == "paid"
@@ -195,7 +195,7 @@ def test_wechat_pay_notification_verified_and_decrypted_pays_the_order(api: Api)
 
 
 def test_wechat_pay_notification_with_a_forged_signature_is_refused(api: Api) -> None:
-    order_id, attempt_id = wechat_attempt()
+    order_id, attempt_id = wechat_attempt(api)
     forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     r = post_wechat(api, *sim.wechat_notification(sim.wechat_transaction(attempt_id, AMOUNT), key=forger))
     assert r.status_code == 401
@@ -204,7 +204,7 @@ def test_wechat_pay_notification_with_a_forged_signature_is_refused(api: Api) ->
 
 
 def test_wechat_pay_notification_with_a_stale_timestamp_is_refused(api: Api) -> None:
-    order_id, attempt_id = wechat_attempt()
+    order_id, attempt_id = wechat_attempt(api)
     max_age = 300  # rules.channel_notify_max_age_seconds
     old = clock.now() - timedelta(seconds=max_age + 1)
     r = post_wechat(api, *sim.wechat_notification(sim.wechat_transaction(attempt_id, AMOUNT), at=old))
@@ -214,7 +214,7 @@ def test_wechat_pay_notification_with_a_stale_timestamp_is_refused(api: Api) -> 
 
 
 def test_wechat_pay_notification_replayed_has_one_effect(api: Api) -> None:
-    order_id, attempt_id = wechat_attempt()
+    order_id, attempt_id = wechat_attempt(api)
     body, headers = sim.wechat_notification(sim.wechat_transaction(attempt_id, AMOUNT))
     assert post_wechat(api, body, headers).status_code == 204
     assert post_wechat(api, body, headers).status_code == 204
@@ -228,7 +228,7 @@ def test_wechat_pay_notification_replayed_has_one_effect(api: Api) -> None:
 
 
 def test_wechat_pay_notification_with_a_swapped_body_fails_the_signature(api: Api) -> None:
-    order_id, attempt_id = wechat_attempt()
+    order_id, attempt_id = wechat_attempt(api)
     _, headers = sim.wechat_notification(sim.wechat_transaction(attempt_id, AMOUNT))
     cheaper, _ = sim.wechat_notification(sim.wechat_transaction(attempt_id, 1))
     assert post_wechat(api, cheaper, headers).status_code == 401
@@ -236,7 +236,7 @@ def test_wechat_pay_notification_with_a_swapped_body_fails_the_signature(api: Ap
 
 
 def test_wechat_pay_notification_signed_for_another_amount_is_rejected(api: Api) -> None:
-    order_id, attempt_id = wechat_attempt()
+    order_id, attempt_id = wechat_attempt(api)
     r = post_wechat(api, *sim.wechat_notification(sim.wechat_transaction(attempt_id, AMOUNT + 100)))
     assert r.status_code == 400
     assert r.json["code"] == "FAIL"
@@ -244,14 +244,14 @@ def test_wechat_pay_notification_signed_for_another_amount_is_rejected(api: Api)
 
 
 def test_wechat_pay_notification_in_another_currency_is_rejected(api: Api) -> None:
-    order_id, attempt_id = wechat_attempt()
+    order_id, attempt_id = wechat_attempt(api)
     r = post_wechat(api, *sim.wechat_notification(sim.wechat_transaction(attempt_id, AMOUNT, currency="USD")))
     assert r.status_code == 400
     nothing_changed(order_id, attempt_id)
 
 
 def test_wechat_pay_resource_under_another_api_v3_key_is_refused(api: Api) -> None:
-    order_id, attempt_id = wechat_attempt()
+    order_id, attempt_id = wechat_attempt(api)
     wrong = uuid.uuid4().hex  # 32 characters, not ours
     r = post_wechat(api, *sim.wechat_notification(sim.wechat_transaction(attempt_id, AMOUNT), api_v3_key=wrong))
     assert r.status_code == 400
@@ -260,7 +260,7 @@ def test_wechat_pay_resource_under_another_api_v3_key_is_refused(api: Api) -> No
 
 
 def test_wechat_pay_notification_from_an_unknown_certificate_serial_is_refused(api: Api) -> None:
-    order_id, attempt_id = wechat_attempt()
+    order_id, attempt_id = wechat_attempt(api)
     r = post_wechat(api, *sim.wechat_notification(sim.wechat_transaction(attempt_id, AMOUNT), serial="OTHER"))
     assert r.status_code == 401
     nothing_changed(order_id, attempt_id)
@@ -279,7 +279,7 @@ def pending_card_payment(api: Api, activated_user: str) -> tuple[str, str, str]:
     from chalicelib.models.users import User
 
     User(user).update(actions=[User.default_card_id.set(r.json["card_id"])])
-    order_id = sim.awaiting_payment_order(user, AMOUNT, "card")
+    order_id = sim.awaiting_payment_order(api, user, AMOUNT, "card")
     pay = api.post(f"/v1/orders/{order_id}/payments", {"channel": "card"}, as_=user, idem="key-" + uuid.uuid4().hex)
     assert pay.status_code == 201, pay.json
     assert pay.json["status"] == "pending"

@@ -72,7 +72,7 @@ def top_up(user: str, amount: int) -> None:
 
 
 def test_card_pay_now_charges_the_default_card_and_pays_the_order(api: Api, activated_user: str) -> None:
-    order_id = sim.awaiting_payment_order(activated_user, AMOUNT, "card")
+    order_id = sim.awaiting_payment_order(api, activated_user, AMOUNT, "card")
     r = pay(api, activated_user, order_id, "card")
     assert r.status_code == 201, r.json
     assert r.json["status"] == "succeeded"
@@ -85,7 +85,7 @@ def test_card_pay_now_charges_the_default_card_and_pays_the_order(api: Api, acti
 
 
 def test_card_pay_now_replays_with_the_same_idempotency_key(api: Api, activated_user: str) -> None:
-    order_id = sim.awaiting_payment_order(activated_user, AMOUNT, "card")
+    order_id = sim.awaiting_payment_order(api, activated_user, AMOUNT, "card")
     k = key()
     first = pay(api, activated_user, order_id, "card", idem=k)
     second = pay(api, activated_user, order_id, "card", idem=k)
@@ -97,7 +97,7 @@ def test_card_pay_now_replays_with_the_same_idempotency_key(api: Api, activated_
 
 def test_declined_card_is_a_402_and_the_order_still_awaits_payment(api: Api, activated_user: str) -> None:
     use_card(api, activated_user, "0002")
-    order_id = sim.awaiting_payment_order(activated_user, AMOUNT, "card")
+    order_id = sim.awaiting_payment_order(api, activated_user, AMOUNT, "card")
     k = key()
     r = pay(api, activated_user, order_id, "card", idem=k)
     assert r.status_code == 402
@@ -115,7 +115,7 @@ def test_card_timeout_is_pending_and_a_retry_asks_the_gateway_instead_of_chargin
     api: Api, activated_user: str
 ) -> None:
     use_card(api, activated_user, "0003")
-    order_id = sim.awaiting_payment_order(activated_user, AMOUNT, "card")
+    order_id = sim.awaiting_payment_order(api, activated_user, AMOUNT, "card")
     first = pay(api, activated_user, order_id, "card")
     assert first.status_code == 201
     assert (first.json["status"], first.json["order_status"]) == ("pending", "awaiting_payment")
@@ -128,7 +128,7 @@ def test_card_timeout_is_pending_and_a_retry_asks_the_gateway_instead_of_chargin
 
 def test_card_timeout_that_the_gateway_later_declines_lets_the_user_try_again(api: Api, activated_user: str) -> None:
     use_card(api, activated_user, "0004")
-    order_id = sim.awaiting_payment_order(activated_user, AMOUNT, "card")
+    order_id = sim.awaiting_payment_order(api, activated_user, AMOUNT, "card")
     first = pay(api, activated_user, order_id, "card")
     assert first.json["status"] == "pending"
     second = pay(api, activated_user, order_id, "card")
@@ -138,7 +138,7 @@ def test_card_timeout_that_the_gateway_later_declines_lets_the_user_try_again(ap
 
 
 def test_card_pay_now_without_a_card_is_422(api: Api, verified_user: str) -> None:
-    order_id = sim.awaiting_payment_order(verified_user, AMOUNT, "card")
+    order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, "card")
     r = pay(api, verified_user, order_id, "card")
     assert (r.status_code, r.json["code"]) == (422, "no_bank_card")
 
@@ -148,7 +148,7 @@ def test_card_pay_now_without_a_card_is_422(api: Api, verified_user: str) -> Non
 
 def test_wallet_pay_now_debits_cash_and_pays_in_one_transaction(api: Api, verified_user: str) -> None:
     top_up(verified_user, 10_000)
-    order_id = sim.awaiting_payment_order(verified_user, AMOUNT, "wallet")
+    order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, "wallet")
     r = pay(api, verified_user, order_id, "wallet")
     assert r.status_code == 201, r.json
     assert (r.json["status"], r.json["order_status"]) == ("succeeded", "paid")
@@ -159,7 +159,7 @@ def test_wallet_pay_now_debits_cash_and_pays_in_one_transaction(api: Api, verifi
 
 def test_wallet_pay_now_with_too_little_cash_changes_nothing(api: Api, verified_user: str) -> None:
     top_up(verified_user, AMOUNT - 1)
-    order_id = sim.awaiting_payment_order(verified_user, AMOUNT, "wallet")
+    order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, "wallet")
     r = pay(api, verified_user, order_id, "wallet")
     assert (r.status_code, r.json["code"]) == (409, "insufficient_balance")
     assert status_of(order_id) == "awaiting_payment"
@@ -171,7 +171,7 @@ def test_wallet_pay_now_with_too_little_cash_changes_nothing(api: Api, verified_
 
 
 def test_alipay_pay_now_answers_a_signed_order_string(api: Api, verified_user: str) -> None:
-    order_id = sim.awaiting_payment_order(verified_user, AMOUNT, "alipay")
+    order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, "alipay")
     r = pay(api, verified_user, order_id, "alipay")
     assert r.status_code == 201
     assert r.json["status"] == "pending"
@@ -191,7 +191,7 @@ def test_alipay_pay_now_answers_a_signed_order_string(api: Api, verified_user: s
 
 
 def test_alipay_pay_now_twice_reuses_the_open_trade(api: Api, verified_user: str) -> None:
-    order_id = sim.awaiting_payment_order(verified_user, AMOUNT, "alipay")
+    order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, "alipay")
     first = pay(api, verified_user, order_id, "alipay")
     second = pay(api, verified_user, order_id, "alipay")
     assert first.json["payment_id"] == second.json["payment_id"]
@@ -199,7 +199,7 @@ def test_alipay_pay_now_twice_reuses_the_open_trade(api: Api, verified_user: str
 
 
 def test_wechat_pay_now_answers_app_parameters_signed_by_the_merchant_key(api: Api, verified_user: str) -> None:
-    order_id = sim.awaiting_payment_order(verified_user, AMOUNT, "wechat_pay")
+    order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, "wechat_pay")
     r = pay(api, verified_user, order_id, "wechat_pay")
     assert r.status_code == 201
     launch = r.json["launch"]
@@ -210,12 +210,14 @@ def test_wechat_pay_now_answers_app_parameters_signed_by_the_merchant_key(api: A
     assert launch["package"] == "Sign=WXPay"
 
 
-def test_checkout_start_payment_opens_one_attempt_per_order_and_channel(verified_user: str) -> None:
-    order_id = sim.awaiting_payment_order(verified_user, AMOUNT, "alipay")
+def test_checkout_start_payment_opens_one_attempt_per_order_and_channel(api: Api, verified_user: str) -> None:
+    order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, "alipay")
+    [opened] = PaymentAttempt.by_order.query(order_id)  # checkout's confirmation opened it
     a = channels.start_payment("alipay", order_id=order_id, user_id=verified_user, amount_fen=AMOUNT)
     b = channels.start_payment("alipay", order_id=order_id, user_id=verified_user, amount_fen=AMOUNT)
     assert a == b
-    assert a["amount_fen"] == AMOUNT
+    assert (a["out_trade_no"], a["amount_fen"]) == (opened.attempt_id, AMOUNT)
+    assert pay(api, verified_user, order_id, "alipay").json["payment_id"] == opened.attempt_id
     card = channels.start_payment("card", order_id=order_id, user_id=verified_user, amount_fen=AMOUNT)
     assert card["pay_now"] == f"/v1/orders/{order_id}/payments"
 
@@ -224,14 +226,14 @@ def test_checkout_start_payment_opens_one_attempt_per_order_and_channel(verified
 
 
 def test_another_users_order_is_404(api: Api, verified_user: str) -> None:
-    order_id = sim.awaiting_payment_order("someone-else", AMOUNT, "alipay")
+    order_id = sim.awaiting_payment_order(api, "someone-else", AMOUNT, "alipay")
     r = pay(api, verified_user, order_id, "alipay")
     assert (r.status_code, r.json["code"]) == (404, "order_not_found")
 
 
 def test_a_paid_order_cannot_be_paid_again(api: Api, verified_user: str) -> None:
     top_up(verified_user, 2 * AMOUNT)
-    order_id = sim.awaiting_payment_order(verified_user, AMOUNT, "wallet")
+    order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, "wallet")
     assert pay(api, verified_user, order_id, "wallet").status_code == 201
     r = pay(api, verified_user, order_id, "wallet")
     assert (r.status_code, r.json["code"]) == (409, "illegal_transition")
@@ -240,13 +242,13 @@ def test_a_paid_order_cannot_be_paid_again(api: Api, verified_user: str) -> None
 
 @pytest.mark.parametrize("body", [{"channel": "bnpl"}, {"channel": "paypal"}, {}, {"channel": "card", "x": 1}])
 def test_pay_now_refuses_bad_bodies(api: Api, verified_user: str, body: dict[str, Any]) -> None:
-    order_id = sim.awaiting_payment_order(verified_user, AMOUNT, "card")
+    order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, "card")
     r = api.post(f"/v1/orders/{order_id}/payments", body, as_=verified_user, idem=key())
     assert r.status_code == 400
 
 
 def test_pay_now_needs_an_idempotency_key(api: Api, verified_user: str) -> None:
-    order_id = sim.awaiting_payment_order(verified_user, AMOUNT, "card")
+    order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, "card")
     r = api.post(f"/v1/orders/{order_id}/payments", {"channel": "card"}, as_=verified_user)
     assert (r.status_code, r.json["code"]) == (400, "missing_idempotency_key")
 
@@ -255,7 +257,7 @@ def test_pay_now_needs_an_idempotency_key(api: Api, verified_user: str) -> None:
 
 
 def test_a_second_payment_for_a_paid_order_is_refunded(api: Api, verified_user: str) -> None:
-    order_id = sim.awaiting_payment_order(verified_user, AMOUNT, "alipay")
+    order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, "alipay")
     alipay = pay(api, verified_user, order_id, "alipay").json["payment_id"]
     top_up(verified_user, AMOUNT)
     assert pay(api, verified_user, order_id, "wallet").json["order_status"] == "paid"
@@ -279,7 +281,7 @@ def test_a_second_payment_for_a_paid_order_is_refunded(api: Api, verified_user: 
 
 @pytest.mark.parametrize("channel", ["alipay", "wechat_pay"])
 def test_local_stage_can_play_the_channel_to_settle_a_payment(api: Api, verified_user: str, channel: str) -> None:
-    order_id = sim.awaiting_payment_order(verified_user, AMOUNT, channel)
+    order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, channel)
     payment_id = pay(api, verified_user, order_id, channel).json["payment_id"]
     r = api.post("/v1/dev/payments/notify", {"payment_id": payment_id})
     assert r.status_code == 200, r.json
@@ -289,7 +291,7 @@ def test_local_stage_can_play_the_channel_to_settle_a_payment(api: Api, verified
 
 def test_local_stage_can_settle_a_timed_out_card_charge_as_declined(api: Api, activated_user: str) -> None:
     use_card(api, activated_user, "0003")
-    order_id = sim.awaiting_payment_order(activated_user, AMOUNT, "card")
+    order_id = sim.awaiting_payment_order(api, activated_user, AMOUNT, "card")
     payment_id = pay(api, activated_user, order_id, "card").json["payment_id"]
     r = api.post("/v1/dev/payments/notify", {"payment_id": payment_id, "outcome": "failed"})
     assert r.json["channel_status"] == 200
@@ -298,7 +300,7 @@ def test_local_stage_can_settle_a_timed_out_card_charge_as_declined(api: Api, ac
 
 def test_refunding_the_same_refund_id_twice_moves_money_once(api: Api, verified_user: str) -> None:
     top_up(verified_user, AMOUNT)
-    order_id = sim.awaiting_payment_order(verified_user, AMOUNT, "wallet")
+    order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, "wallet")
     payment_id = pay(api, verified_user, order_id, "wallet").json["payment_id"]
     first = payments.refund(payment_id, 1000, "rf-1", clock.now())
     second = payments.refund(payment_id, 1000, "rf-1", clock.now())
@@ -315,3 +317,43 @@ def test_refund_unapplied_payments_is_a_job_the_local_stage_can_run(api: Api) ->
     r = api.post("/v1/dev/jobs/refund_unapplied_payments")
     assert r.status_code == 200, r.json
     assert r.json["result"]["complete"] == 1
+
+
+# --- refunds owed on returned orders ------------------------------------------------------
+
+
+def test_an_approved_return_of_a_paid_order_is_refunded_through_the_channel_that_was_paid(
+    api: Api, verified_user: str
+) -> None:
+    from chalicelib.models.aftersale import Refund
+    from tests.shopping import MERCHANT
+
+    top_up(verified_user, AMOUNT)
+    order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, "card")  # chose card, paid from the wallet
+    assert pay(api, verified_user, order_id, "wallet").status_code == 201
+    assert Order.get(order_id).paid_channel == "wallet"
+    assert cash(verified_user) == 0
+    merchant = {"as_": MERCHANT, "roles": ["merchant"]}
+    shipped = api.post(
+        f"/v1/merchant/orders/{order_id}/shipment", {"carrier": "SF", "tracking_number": "SF1234567890"}, **merchant
+    )
+    assert shipped.status_code == 200, shipped.json
+    asked = api.post(f"/v1/orders/{order_id}/return-requests", {"reason": "不合适"}, as_=verified_user)
+    assert asked.status_code == 201, asked.json
+    decided = api.post(
+        f"/v1/merchant/return-requests/{asked.json['request_id']}/decision",
+        {"decision": "approve", "note": "ok"},
+        **merchant,
+    )
+    assert decided.status_code == 200, decided.json
+    first = api.post("/v1/dev/jobs/process_refunds").json["result"]
+    again = api.post("/v1/dev/jobs/process_refunds").json["result"]
+    assert (first["processed"], again["processed"]) == (1, 0)
+    assert cash(verified_user) == AMOUNT
+    [owed] = Refund.scan()
+    assert owed.status == "succeeded"
+    paid_by = payments.paid_attempt(order_id)
+    assert paid_by is not None
+    assert int(paid_by.refunded_fen) == AMOUNT
+    assert "payment_refunded" in [n.kind for n in Notification.query(verified_user)]
+    assert_balanced()

@@ -41,18 +41,22 @@ from ..idempotency import IdemScope
 from ..ledger import PLATFORM, Leg
 from ..models import orders as o
 from ..models import payments as pm
+from ..models.aftersale import PENDING as REFUND_PENDING
+from ..models.aftersale import Refund
 from ..models.ledger import Entry
 from ..models.orders import Order
 from ..models.payments import ChannelInbox, PaymentAttempt
 from ..models.timers import Timer
 from ..observability import count, logger
-from . import accounts, notifications
+from . import accounts, notifications, orders
 
 CONSUMER_PAYMENTS = "consumer_payments"
 SETTLE_TRIES = 3
 # A timer per payment that arrived for an order that could not take it: refunded at once,
 # and by `refund_unapplied_payments` until the channel confirms the refund.
 UNAPPLIED_REFUND = "unapplied_refund"
+# Refunds owed on returned orders (`models/aftersale.Refund`, set by fulfilment).
+REFUND_TIMER = "refund"
 
 
 # --- attempts ---------------------------------------------------------------------------
@@ -439,18 +443,21 @@ def _succeed(
 
 
 def _mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> None:
-    history = [*list(order.history or []), {"status": o.PAID, "at": iso(now), "actor": f"channel:{attempt.channel}"}]
-    tx.update(
+    """awaiting_payment -> paid, recording the channel that paid; its expiry timer goes."""
+    expires = order.payment_expires_at
+    orders.transition(
+        tx,
         order,
-        [
-            Order.status.set(o.PAID),
-            Order.paid_at.set(iso(now)),
-            Order.updated_at.set(iso(now)),
-            Order.history.set(history),
-        ],
-        condition=Order.status == order.status,
+        o.PAID,
+        now,
+        f"channel:{attempt.channel}",
+        allowed_from=(order.status,),
+        actions=[Order.paid_at.set(iso(now)), Order.paid_channel.set(attempt.channel)],
         on_fail=errors.conflict(_ORDER_MOVED, "the order changed meanwhile"),
+        verb="pay",
     )
+    if expires:
+        timers.cancel(tx, orders.CHECKOUT_EXPIRY, order.order_id, expires)
 
 
 # --- refunds ------------------------------------------------------------------------------
@@ -572,6 +579,51 @@ def _refund_unapplied(timer: Timer, now: datetime) -> bool:
 def refund_unapplied_payments(now: datetime) -> dict[str, int]:
     """Retry refunds of payments that arrived for orders that could no longer take them."""
     return timers.sweep(UNAPPLIED_REFUND, now, lambda timer: _refund_unapplied(timer, now))
+
+
+def _carry_out_refund(timer: Timer, now: datetime) -> bool:
+    """A refund owed on a returned order, through the attempt that paid it."""
+    try:
+        owed = Refund.get(timer.ref, consistent_read=True)
+    except DoesNotExist:
+        owed = None
+    if owed is None or owed.status != REFUND_PENDING:
+        tx = Tx()
+        timers.take(tx, timer)
+        tx.commit()
+        return False
+    attempt = paid_attempt(owed.order_id)
+    if attempt is None:
+        logger.warning("refund has no payment to go back through", extra={"refund_id": owed.refund_id})
+        count("RefundsWithoutPayment")
+        return False
+
+    def settle_refund(status: str) -> Callable[[Tx], None]:
+        def add(tx: Tx) -> None:
+            timers.take(tx, timer)
+            tx.update(
+                owed,
+                [Refund.status.set(status), Refund.settled_at.set(iso(now))],
+                condition=Refund.status == REFUND_PENDING,
+                on_fail=errors.conflict("refund_settled", "the refund was settled meanwhile"),
+            )
+
+        return add
+
+    outcome = refund(attempt.attempt_id, int(owed.amount_fen), owed.refund_id, now, also=settle_refund(ch.SUCCEEDED))
+    if outcome.status == ch.FAILED:
+        # Refused by the channel for good: recorded for people to resolve, not retried.
+        tx = Tx()
+        settle_refund(ch.FAILED)(tx)
+        tx.commit()
+        return False
+    return outcome.status == ch.SUCCEEDED
+
+
+@jobs.job("process_refunds")
+def process_refunds(now: datetime) -> dict[str, int]:
+    """Carry out refunds owed on returned orders through the channel that was paid."""
+    return timers.sweep(REFUND_TIMER, now, lambda timer: _carry_out_refund(timer, now))
 
 
 # --- notifications from channels --------------------------------------------------------
