@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from chalice.app import Chalice
 
-from chalicelib import web
+from chalicelib import observability, web
 from chalicelib.api import all_routers
 from chalicelib.config import settings
 
 app = Chalice(app_name="paylater")
 _cfg = settings()
+observability.install(app)
 
 web.mount(app, [r for r in all_routers() if _cfg.is_local or not r.local_only])
 
