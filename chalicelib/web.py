@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalice.app import Chalice, Request, Response
+from chalice.app import Chalice, CORSConfig, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from . import auth, errors, idempotency
@@ -314,7 +314,21 @@ def _view(spec: RouteSpec) -> Callable[..., Response]:
     return view
 
 
-def mount(app: Chalice, routers: Iterable[Router]) -> None:
+def console_cors(origin: str | None) -> CORSConfig | None:
+    """CORS for the reviewer console's browser; the mobile app needs none."""
+    if not origin:
+        return None
+    return CORSConfig(
+        allow_origin=origin,
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Correlation-Id"],
+        expose_headers=["Idempotent-Replayed", "Retry-After"],
+        max_age=600,
+    )
+
+
+def mount(app: Chalice, routers: Iterable[Router], *, console_origin: str | None = None) -> None:
+    """Mount every route; reviewer routes answer CORS for `console_origin` (default: the stage's)."""
+    cors = console_cors(console_origin or settings().console_origin)
     for router in routers:
         for spec in router.routes:
             view = _view(spec)
@@ -323,4 +337,11 @@ def mount(app: Chalice, routers: Iterable[Router]) -> None:
                 return _view(app, **params)
 
             bound.__name__ = spec.name
-            app.route(spec.path, methods=[spec.method], content_types=ACCEPTED_CONTENT_TYPES, name=spec.name)(bound)
+            route_cors = cors if cors is not None and "reviewer" in spec.roles else None
+            app.route(
+                spec.path,
+                methods=[spec.method],
+                content_types=ACCEPTED_CONTENT_TYPES,
+                name=spec.name,
+                cors=route_cors,
+            )(bound)

@@ -71,6 +71,10 @@ SKIP_LAMBDA_DLQ_SCHEDULE = {
     "comment": "Schedules are idempotent sweeps over due timers: a failed run leaves its timers due, "
     "the next run picks them up, and the Errors alarm pages; an event in a DLQ would have nothing to redo.",
 }
+SKIP_TABLE_PROTECTION = {
+    "id": "CKV_PAYLATER_1",
+    "comment": "Only prod tables are protected: dev tables hold test data and go with their stack.",
+}
 SKIP_API_CACHE = {
     "id": "CKV_AWS_120",
     "comment": "Responses are per user and money-moving; caching them at the gateway would serve one "
@@ -240,7 +244,10 @@ def _tables(t: Template, tables: list[Any]) -> None:
             props["LocalSecondaryIndexes"] = table.local_indexes
         if table.ttl_attribute:
             props["TimeToLiveSpecification"] = {"AttributeName": table.ttl_attribute, "Enabled": True}
-        t.add(table.logical_id, {"Type": "AWS::DynamoDB::Table", **t.retain(), "Properties": props})
+        resource: dict[str, Any] = {"Type": "AWS::DynamoDB::Table", **t.retain(), "Properties": props}
+        if not t.infra.protect_data:
+            resource["Metadata"] = {"checkov": {"skip": [SKIP_TABLE_PROTECTION]}}
+        t.add(table.logical_id, resource)
 
 
 def _queues(t: Template, queues: list[Any]) -> None:
