@@ -54,7 +54,7 @@ infra-check: package $(CHECKOV_STAMP)
 	$(CHECKOV) -f $(PACKAGE_DIR)/sam.json --framework cloudformation --skip-download --quiet --compact \
 		--external-checks-dir infra/checkov
 	PAYLATER_PACKAGED=$(PACKAGE_DIR) PAYLATER_STAGE=$(STAGE) CHECKOV=$(CHECKOV) \
-		$(PY) -m pytest -q tests/test_packaged_template.py
+		$(PY) -m pytest tests/test_packaged_template.py
 
 test: lint typecheck pytest infra-check  ## what CI runs
 

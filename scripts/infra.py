@@ -461,6 +461,8 @@ def _function(t: Template, fn: Function, tables: list[Any], queues: list[Any], e
     }
     if fn.kind == "sqs":
         assert fn.event_id is not None
+        # Chalice names the queue by ARN text, which orders nothing: create the queue first.
+        merged["DependsOn"] += [q.logical_id for q in queues if q.name == fn.queue]
         # Chalice has no option for partial batch responses: failed records alone are retried.
         merged["Properties"]["Events"] = {
             fn.event_id: {"Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}

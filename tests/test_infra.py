@@ -226,6 +226,7 @@ def test_new_schedules_and_queue_handlers_are_picked_up_with_their_own_roles(wor
     assert worker["Properties"]["Role"] == {"Fn::GetAtt": ["ReviewRedemptionsRole", "Arn"]}
     event = worker["Properties"]["Events"]["ReviewRedemptionsSqsEventSource"]
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert "ReviewQueue" in worker["DependsOn"]  # the event source mapping needs the queue to exist
     consume = {st["Sid"]: st for st in _statements(template, "ReviewRedemptions")}
     assert consume["ConsumeOwnQueue"]["Resource"] == [{"Fn::GetAtt": ["ReviewQueue", "Arn"]}]
     assert "EnqueueWork" not in consume
