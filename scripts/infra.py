@@ -209,7 +209,6 @@ def _key(t: Template, app_name: str) -> None:
                             "Principal": {"Service": "cloudwatch.amazonaws.com"},
                             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                             "Resource": "*",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}},
                         },
                     ],
                 },
