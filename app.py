@@ -6,10 +6,11 @@ schemas and error codes, which also feed the OpenAPI document) and mounted here.
 
 from __future__ import annotations
 
-from chalice.app import Chalice
+from chalice.app import Chalice, Rate
 
-from chalicelib import observability, web
+from chalicelib import jobs, observability, web
 from chalicelib.api import all_routers
+from chalicelib.clock import clock
 from chalicelib.config import settings
 
 app = Chalice(app_name="paylater")
@@ -17,6 +18,12 @@ _cfg = settings()
 observability.install(app)
 
 web.mount(app, [r for r in all_routers() if _cfg.is_local or not r.local_only])
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="expire_checkouts")
+def expire_checkouts(event: object) -> None:
+    jobs.run("expire_checkouts", clock.now())
+
 
 if _cfg.is_local:
     from chalicelib.api import dev

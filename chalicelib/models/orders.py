@@ -103,6 +103,8 @@ class Order(Model):
     collection_attempts = NumberAttribute(default=0)
     pending_return_id = UnicodeAttribute(null=True)
     refunded_fen = NumberAttribute(default=0)
+    # A channel order's deadline to pay (its `checkout_expiry` timer fires then).
+    payment_expires_at = UnicodeAttribute(null=True)
 
     by_user = OrdersByUser()
     by_merchant = OrdersByMerchant()

@@ -6,6 +6,8 @@ from pynamodb.models import Model
 
 
 def all_models() -> list[type[Model]]:
+    from .cart import CartItem
+    from .catalog import Product, Sku
     from .coupons import Coupon
     from .idempotency import IdempotencyRecord
     from .ledger import Balance, Entry
@@ -13,4 +15,18 @@ def all_models() -> list[type[Model]]:
     from .timers import Timer
     from .users import BankCard, Device, UniqueClaim, User
 
-    return [User, BankCard, Device, UniqueClaim, IdempotencyRecord, Entry, Balance, Order, Timer, Coupon]
+    return [
+        User,
+        BankCard,
+        Device,
+        UniqueClaim,
+        IdempotencyRecord,
+        Entry,
+        Balance,
+        Order,
+        Timer,
+        Coupon,
+        Product,
+        Sku,
+        CartItem,
+    ]
