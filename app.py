@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from chalice.app import Chalice, Rate
 
-from chalicelib import jobs, web
+from chalicelib import jobs, observability, web
 from chalicelib.api import all_routers
 from chalicelib.clock import clock
 from chalicelib.config import settings
 
 app = Chalice(app_name="paylater")
 _cfg = settings()
+observability.install(app)
 
 web.mount(app, [r for r in all_routers() if _cfg.is_local or not r.local_only])
 

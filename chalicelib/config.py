@@ -112,6 +112,8 @@ class Settings:
     pii_secret_arn: str | None = None
     notification_topic_arn: str | None = None
     channels: ChannelSettings = field(default_factory=ChannelSettings)
+    # The reviewer console's origin when it is served from elsewhere (CORS); unset: no CORS.
+    console_origin: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -186,6 +188,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
             card_gateway_url=env.get("CARD_GATEWAY_URL") or None,
             http_timeout_seconds=int(env.get("CHANNEL_HTTP_TIMEOUT_SECONDS") or "5"),
         ),
+        console_origin=env.get("CONSOLE_ORIGIN") or None,
     )
 
 
