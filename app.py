@@ -45,6 +45,16 @@ def process_refunds(event: object) -> None:
     jobs.run("process_refunds", clock.now())
 
 
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="close_payment_windows")
+def close_payment_windows(event: object) -> None:
+    jobs.run("close_payment_windows", clock.now())
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="send_due_reminders")
+def send_due_reminders(event: object) -> None:
+    jobs.run("send_due_reminders", clock.now())
+
+
 if _cfg.is_local:
     from chalicelib.api import dev
 

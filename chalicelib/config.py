@@ -70,6 +70,7 @@ class Rules:
     sweep_max_seconds: int
     return_window_paid_seconds: int
     channel_notify_max_age_seconds: int
+    collection_query_seconds: int
 
 
 _RULE_INTS = [name for name, f in Rules.__dataclass_fields__.items() if f.type in ("int", int)]

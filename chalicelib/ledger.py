@@ -16,6 +16,19 @@ Accounts and books:
   `services/payments.py`).
 Stored balances exist for user and merchant books; platform books are derived only
 (a single platform balance item would be every write's hot key).
+
+Paying a 先用后付 order (`services/payments.py`) posts two events in one transaction, each
+balanced on its own: `payment:<attempt>:in`, the money arriving as for any order through
+that channel (card / Alipay / WeChat Pay: platform `clearing_<channel>` +x against
+`consumer_payments` -x; wallet: user `cash` -x against platform `clearing_wallet` +x), and
+`order:<id>:credit_repaid`, the credit given back (user `credit_used` -x against platform
+`credit_extended` +x, the reverse of the reservation). Each user-book leg has its own
+platform contra and a user book never balances against another user book: `cash` (what
+we owe the user) and `credit_used` (what the user owes us) are both stored positive but
+sit on opposite sides, so "cash -x, credit_used -x" would be one-sided, not balanced.
+A wallet payment of a 先用后付 order thus leaves `clearing_wallet` +x and `credit_extended`
++x on the platform, which is the signs a card payment leaves on `clearing_card` and
+`credit_extended` too.
 """
 
 from __future__ import annotations
@@ -80,11 +93,14 @@ def post(
     legs: Sequence[Leg],
     ref: str | None = None,
     insufficient: errors.ApiError | None = None,
+    credit_limit: tuple[int, int] | None = None,
 ) -> None:
     """Add one event's balanced legs and their balance updates to `tx`.
 
     `insufficient` is the error raised when a stored balance would go below zero, or
-    credit above its limit.
+    credit above its limit. `credit_limit=(old, new)` also moves the limit of the user
+    whose `credit_used` the event changes, in that same balance update (DynamoDB takes one
+    operation per item in a transaction); it applies only if the limit is still `old`.
     """
     legs = [leg for leg in legs if leg.amount != 0]
     if not legs:
@@ -121,15 +137,28 @@ def post(
             on_fail=errors.conflict("event_already_posted", f"event {event_id} was already posted"),
         )
         if leg.account != PLATFORM and leg.book in STORED_BOOKS:
-            _update_balance(tx, account, leg.book, leg.amount, posted_at, short)
+            limit = credit_limit if leg.book == CREDIT else None
+            _update_balance(tx, account, leg.book, leg.amount, posted_at, short, limit)
 
 
-def _update_balance(tx: Tx, account: str, book: str, amount: int, posted_at: str, short: errors.ApiError) -> None:
+def _update_balance(
+    tx: Tx,
+    account: str,
+    book: str,
+    amount: int,
+    posted_at: str,
+    short: errors.ApiError,
+    limit: tuple[int, int] | None = None,
+) -> None:
     item = Balance(account, book)
     actions: list[Action] = [Balance.balance.add(amount), Balance.updated_at.set(posted_at)]
     if book == CREDIT:
-        actions.append(Balance.headroom.add(-amount))
-        condition = Balance.headroom >= amount if amount > 0 else Balance.balance >= -amount
+        raise_by = 0 if limit is None else limit[1] - limit[0]
+        actions.append(Balance.headroom.add(raise_by - amount))
+        condition = Balance.headroom >= amount - raise_by if amount > 0 else Balance.balance >= -amount
+        if limit is not None:
+            actions.append(Balance.limit.set(limit[1]))
+            condition &= Balance.limit == limit[0]
         tx.update(item, actions, condition=condition, on_fail=short)
     elif amount < 0:
         tx.update(item, actions, condition=Balance.balance >= -amount, on_fail=short)

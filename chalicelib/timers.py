@@ -54,17 +54,26 @@ def due(kind: str, now: datetime) -> Iterator[Timer]:
         yield from Timer.query(_bucket(kind, shard), Timer.key <= upper, consistent_read=True)
 
 
-def sweep(kind: str, now: datetime, act: Callable[[Timer], bool]) -> dict[str, int]:
+def sweep(
+    kind: str,
+    now: datetime,
+    act: Callable[[Timer], bool],
+    *,
+    max_items: int | None = None,
+    max_seconds: float | None = None,
+) -> dict[str, int]:
     """Run `act` on due timers, bounded by the configured item count and time.
 
     `act` returns True when it settled the timer, False when another run or a state
-    change got there first. What is left is picked up by the next run.
+    change got there first. What is left is picked up by the next run. A job that sweeps
+    several kinds passes what is left of its own budget as `max_items`/`max_seconds`.
     """
     rules = settings().rules
-    deadline = time.monotonic() + rules.sweep_max_seconds
+    limit = rules.sweep_max_items if max_items is None else max_items
+    deadline = time.monotonic() + (rules.sweep_max_seconds if max_seconds is None else max_seconds)
     done = skipped = failed = 0
     for item in due(kind, now):
-        if done + skipped + failed >= rules.sweep_max_items or time.monotonic() > deadline:
+        if done + skipped + failed >= limit or time.monotonic() > deadline:
             return {"processed": done, "skipped": skipped, "failed": failed, "complete": 0}
         try:
             if act(item):

@@ -72,6 +72,11 @@ def order_view(order: Order) -> OrderView:
         challenge=challenge_view(order) if open_challenge else None,
         payment_expires_at=order.payment_expires_at,
         due_at=order.due_at,
+        amount_due_fen=int(order.amount_due_fen or 0),
+        paid_at=order.paid_at,
+        paid_channel=order.paid_channel,
+        paid_on_time=order.paid_on_time,
+        collection_attempts=int(order.collection_attempts or 0),
         created_at=order.created_at,
         updated_at=order.updated_at,
     )

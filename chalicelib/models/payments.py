@@ -52,6 +52,9 @@ class PaymentAttempt(Model):
     card_last4 = UnicodeAttribute(null=True)
     outcome = UnicodeAttribute(null=True)  # applied | unapplied (succeeded attempts)
     refunded_fen = NumberAttribute(default=0)
+    # Collection attempts: which charge of the order's collection this is (1 = the window's
+    # close, 2.. = the daily retries after a decline).
+    collection_round = NumberAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     settled_at = UnicodeAttribute(null=True)

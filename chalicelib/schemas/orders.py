@@ -148,6 +148,11 @@ class OrderView(View):
     challenge: ChallengeView | None = Field(default=None, description="while awaiting confirmation")
     payment_expires_at: str | None = None
     due_at: str | None = None
+    amount_due_fen: int = Field(default=0, description="先用后付: what is still owed (0 once paid)")
+    paid_at: str | None = None
+    paid_channel: str | None = None
+    paid_on_time: bool | None = Field(default=None, description="先用后付: paid in its window (not overdue)")
+    collection_attempts: int = Field(default=0, description="先用后付: auto-debit charges made so far")
     created_at: str
     updated_at: str
 

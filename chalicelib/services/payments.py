@@ -17,8 +17,11 @@ and WeChat Pay. A payment the order can no longer take (paid meanwhile by anothe
 attempt, or cancelled) is recorded the same way and refunded at once.
 
 Which orders are payable, from which status, is `_plan`: channel orders from
-`awaiting_payment`. 先用后付 orders (`received`/`overdue` -> `paid`, with the credit
-released) plug in there.
+`awaiting_payment` for their total; 先用后付 orders from `received` or `overdue` for what
+they still owe (`amount_due_fen`). Paying a 先用后付 order also gives its credit back, counts
+toward the credit limit and may lift a freeze: `services/collection.py::mark_paid`, in the
+same transaction. A declined collection charge (window close or daily retry) makes the
+order overdue: `collection.on_declined`, in the transaction that records the decline.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ from ..observability import count, logger
 from . import accounts, notifications, orders
 
 CONSUMER_PAYMENTS = "consumer_payments"
+# Attempt purposes: the user paying now, checkout's channel payment, the auto-debit.
+COLLECTION = "collection"
 SETTLE_TRIES = 3
 # A timer per payment that arrived for an order that could not take it: refunded at once,
 # and by `refund_unapplied_payments` until the channel confirms the refund.
@@ -86,7 +91,7 @@ def paid_attempt(order_id: str) -> PaymentAttempt | None:
     return None
 
 
-def _new_attempt(
+def new_attempt(
     order_id: str,
     user_id: str,
     channel: str,
@@ -97,6 +102,7 @@ def _new_attempt(
     card_token: str | None = None,
     card_last4: str | None = None,
     status: str = pm.PENDING,
+    collection_round: int | None = None,
 ) -> PaymentAttempt:
     attempt_no = max((int(a.attempt_no) for a in attempts_for(order_id)), default=0) + 1
     return PaymentAttempt(
@@ -111,12 +117,13 @@ def _new_attempt(
         status=status,
         instrument_token=card_token,
         card_last4=card_last4,
+        collection_round=collection_round,
         created_at=iso(now),
         updated_at=iso(now),
     )
 
 
-def _save_attempt(tx: Tx, attempt: PaymentAttempt) -> None:
+def save_attempt(tx: Tx, attempt: PaymentAttempt) -> None:
     tx.save(
         attempt,
         condition=PaymentAttempt.attempt_id.does_not_exist(),
@@ -151,8 +158,11 @@ class Plan:
 def _plan(order: Order) -> Plan | None:
     if order.payment_method != o.BNPL:
         return Plan((o.AWAITING_PAYMENT,), int(order.total_fen))
-    # 先用后付 orders (received/overdue) are paid through the collection flow.
-    return None
+    # In the window (received) or after a failed collection (overdue); a pending return
+    # pauses payment, and a fully returned order owes nothing.
+    if int(order.amount_due_fen or 0) <= 0:
+        return None
+    return Plan((o.RECEIVED, o.OVERDUE), int(order.amount_due_fen))
 
 
 def _payable(order: Order) -> Plan | None:
@@ -160,7 +170,7 @@ def _payable(order: Order) -> Plan | None:
     return plan if plan is not None and order.status in plan.from_statuses else None
 
 
-def _load_order(order_id: str) -> Order | None:
+def load_order(order_id: str) -> Order | None:
     try:
         return Order.get(order_id, consistent_read=True)
     except DoesNotExist:
@@ -168,7 +178,7 @@ def _load_order(order_id: str) -> Order | None:
 
 
 def _owned_order(user_id: str, order_id: str) -> Order:
-    order = _load_order(order_id)
+    order = load_order(order_id)
     if order is None or order.user_id != user_id:
         raise errors.not_found("order_not_found", "no such order")
     return order
@@ -190,7 +200,7 @@ def _refund_legs(attempt: PaymentAttempt, amount_fen: int) -> list[Leg]:
     return [Leg(PLATFORM, f"clearing_{attempt.channel}", -amount_fen), Leg(PLATFORM, CONSUMER_PAYMENTS, amount_fen)]
 
 
-def _yuan(amount_fen: int) -> str:
+def yuan(amount_fen: int) -> str:
     return f"¥{amount_fen // 100}.{amount_fen % 100:02d}"
 
 
@@ -212,7 +222,10 @@ class Settlement:
 
 _DUPLICATE = "notification_duplicate"
 _ATTEMPT_MOVED = "attempt_settled"
-_ORDER_MOVED = "order_changed"
+# A settlement's transaction lost a race on the order or the user: re-read and retry.
+ORDER_MOVED = "order_changed"
+USER_MOVED = "account_changed"
+_ORDER_MOVED = ORDER_MOVED
 
 
 def _inbox(tx: Tx, event: ch.ChannelEvent, result: str, now: datetime) -> None:
@@ -343,22 +356,26 @@ def _fail(event: ch.ChannelEvent, attempt: PaymentAttempt, now: datetime) -> Set
         condition=_attempt_condition(attempt),
         on_fail=errors.conflict(_ATTEMPT_MOVED, "the attempt was settled meanwhile"),
     )
-    notifications.notify(
-        tx,
-        attempt.user_id,
+    note = (
         notifications.PAYMENT_FAILED,
         "支付失败",
         f"订单 {attempt.order_id} 的{CHANNEL_NAMES.get(attempt.channel, '')}支付未成功（{code}），请重新支付。",
-        attempt.order_id,
-        f"payment:{attempt.attempt_id}:failed",
-        now,
+    )
+    order = load_order(attempt.order_id)
+    if attempt.purpose == COLLECTION and order is not None:
+        from . import collection
+
+        note = collection.on_declined(tx, order, attempt, code, now) or note
+    kind, title, body = note
+    notifications.notify(
+        tx, attempt.user_id, kind, title, body, attempt.order_id, f"payment:{attempt.attempt_id}:failed", now
     )
     if not _commit(tx):
         return None
     count("PaymentsFailed", channel=attempt.channel)
     logger.info("payment failed", extra={"attempt_id": attempt.attempt_id, "order_id": attempt.order_id, "code": code})
     attempt.status, attempt.failure_code = pm.FAILED, code
-    order = _load_order(attempt.order_id)
+    order = load_order(attempt.order_id)
     return Settlement("failed", True, attempt, order.status if order else None)
 
 
@@ -367,7 +384,14 @@ def _commit(tx: Tx) -> bool:
     try:
         tx.commit()
     except errors.ApiError as err:
-        if err.code in (_DUPLICATE, _ATTEMPT_MOVED, _ORDER_MOVED, "event_already_posted", "already_notified"):
+        if err.code in (
+            _DUPLICATE,
+            _ATTEMPT_MOVED,
+            ORDER_MOVED,
+            USER_MOVED,
+            "event_already_posted",
+            "already_notified",
+        ):
             return False
         raise
     return True
@@ -380,8 +404,10 @@ def _succeed(
     idem: IdemScope | None,
     render: Callable[[PaymentAttempt, str], Any] | None,
 ) -> Settlement | None:
-    order = _load_order(attempt.order_id)
+    order = load_order(attempt.order_id)
     plan = _payable(order) if order is not None else None
+    if plan is not None and plan.amount_fen != int(attempt.amount_fen):
+        plan = None  # the amount owed changed (a partial return) since the attempt began
     tx = Tx()
     _inbox(tx, event, "succeeded", now)
     outcome = pm.APPLIED if plan is not None else pm.UNAPPLIED
@@ -410,13 +436,14 @@ def _succeed(
     if order is not None and plan is not None:
         _mark_paid(tx, order, attempt, now)
         order_status = o.PAID
+        collected = attempt.purpose == COLLECTION
         notifications.notify(
             tx,
             attempt.user_id,
             notifications.PAYMENT_SUCCEEDED,
-            "支付成功",
-            f"订单 {order.order_id} 已通过{CHANNEL_NAMES.get(attempt.channel, '')}"
-            f"支付 {_yuan(int(attempt.amount_fen))}。",
+            "自动扣款成功" if collected else "支付成功",
+            f"订单 {order.order_id} 已{'自动从' if collected else '通过'}{CHANNEL_NAMES.get(attempt.channel, '')}"
+            f"{'扣款' if collected else '支付'} {yuan(int(attempt.amount_fen))}。",
             order.order_id,
             f"payment:{attempt.attempt_id}:succeeded",
             now,
@@ -443,7 +470,13 @@ def _succeed(
 
 
 def _mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> None:
-    """awaiting_payment -> paid, recording the channel that paid; its expiry timer goes."""
+    """awaiting_payment -> paid, recording the channel that paid; its expiry timer goes.
+    先用后付: received/overdue -> paid with the credit given back (`collection.mark_paid`)."""
+    if order.payment_method == o.BNPL:
+        from . import collection
+
+        collection.mark_paid(tx, order, attempt, now)
+        return
     expires = order.payment_expires_at
     orders.transition(
         tx,
@@ -533,7 +566,7 @@ def refund(
             attempt.user_id,
             notifications.PAYMENT_REFUNDED,
             "退款成功",
-            f"订单 {attempt.order_id} 的 {_yuan(amount_fen)} 已退回{CHANNEL_NAMES.get(attempt.channel, '')}。",
+            f"订单 {attempt.order_id} 的 {yuan(amount_fen)} 已退回{CHANNEL_NAMES.get(attempt.channel, '')}。",
             attempt.order_id,
             f"refund:{refund_id}",
             now,
@@ -721,10 +754,10 @@ def pay_now(
 
 
 def _pay_from_wallet(order: Order, plan: Plan, now: datetime, idem: IdemScope | None) -> PaymentResult:
-    attempt = _new_attempt(order.order_id, order.user_id, ch.WALLET, plan.amount_fen, "pay_now", now)
+    attempt = new_attempt(order.order_id, order.user_id, ch.WALLET, plan.amount_fen, "pay_now", now)
     answer = channels.get(ch.WALLET).charge(payment_ref(attempt))
     tx = Tx()
-    _save_attempt(tx, attempt)
+    save_attempt(tx, attempt)
     event = ch.ChannelEvent(
         ch.WALLET,
         f"wallet:{attempt.attempt_id}",
@@ -753,7 +786,7 @@ def _pay_from_wallet(order: Order, plan: Plan, now: datetime, idem: IdemScope | 
         order.user_id,
         notifications.PAYMENT_SUCCEEDED,
         "支付成功",
-        f"订单 {order.order_id} 已通过钱包余额支付 {_yuan(plan.amount_fen)}。",
+        f"订单 {order.order_id} 已通过钱包余额支付 {yuan(plan.amount_fen)}。",
         order.order_id,
         f"payment:{attempt.attempt_id}:succeeded",
         now,
@@ -764,7 +797,7 @@ def _pay_from_wallet(order: Order, plan: Plan, now: datetime, idem: IdemScope | 
     try:
         tx.commit()
     except errors.ApiError as err:
-        if err.code == _ORDER_MOVED:
+        if err.code in (ORDER_MOVED, USER_MOVED):
             raise errors.conflict("state_changed", "the order changed meanwhile; reload and retry") from err
         raise
     count("PaymentsSucceeded", channel=ch.WALLET)
@@ -776,7 +809,7 @@ def _pay_by_card(order: Order, plan: Plan, now: datetime, idem: IdemScope | None
     card = accounts.default_card(user)
     if card is None:
         raise errors.unprocessable("no_bank_card", "bind a bank card to pay by card")
-    attempt = _new_attempt(
+    attempt = new_attempt(
         order.order_id,
         order.user_id,
         ch.CARD,
@@ -787,7 +820,7 @@ def _pay_by_card(order: Order, plan: Plan, now: datetime, idem: IdemScope | None
         card_last4=card.last4,
     )
     tx = Tx()
-    _save_attempt(tx, attempt)
+    save_attempt(tx, attempt)
     tx.commit()  # recorded before the gateway is asked: a crash leaves a pending attempt to query
     answer = channels.get(ch.CARD).charge(payment_ref(attempt))
     if answer.status == ch.PENDING:
@@ -821,8 +854,8 @@ def _launch(
     if reusable:
         attempt = reusable[-1]  # same out_trade_no: the channel itself will not take it twice
     else:
-        attempt = _new_attempt(order.order_id, order.user_id, channel, plan.amount_fen, "pay_now", now)
-        _save_attempt(tx, attempt)
+        attempt = new_attempt(order.order_id, order.user_id, channel, plan.amount_fen, "pay_now", now)
+        save_attempt(tx, attempt)
     launch = channels.get(channel).start_payment(payment_ref(attempt))
     result = PaymentResult(attempt, order.status, launch)
     if idem is not None:
@@ -848,9 +881,9 @@ def start_channel_payment(channel: str, *, order_id: str, user_id: str, amount_f
     if open_attempts:
         attempt = open_attempts[-1]
     else:
-        attempt = _new_attempt(order_id, user_id, channel, amount_fen, "checkout", now)
+        attempt = new_attempt(order_id, user_id, channel, amount_fen, "checkout", now)
         tx = Tx()
-        _save_attempt(tx, attempt)
+        save_attempt(tx, attempt)
         tx.commit()
     data = channels.get(channel).start_payment(payment_ref(attempt))
     return {**data, "amount_fen": amount_fen}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import (
     checkout,  # noqa: F401  (expire_checkouts)
+    collection,  # noqa: F401  close_payment_windows, send_due_reminders
     fulfilment,  # noqa: F401  auto_confirm_receipts, complete_orders
     payments,  # noqa: F401  refund_unapplied_payments
 )
