@@ -121,12 +121,14 @@ def dynamodb_calls() -> Iterator[Counter[str]]:
 
 
 @contextmanager
-def racing_transactions(parties: int) -> Iterator[None]:
+def racing_transactions(parties: int, *, first_only: bool = False) -> Iterator[None]:
     """Make `parties` threads send their TransactWriteItems only once all have read.
 
     moto applies a transaction in steps and rolls back by restoring whole tables, which
     is not atomic under threads; DynamoDB is. Each moto DynamoDB request is serialised
     here so moto behaves like the service, and the barrier makes the race certain.
+    `first_only`: only each thread's first transaction waits (the winner's later ones,
+    which no other thread sends, go straight through instead of timing out the barrier).
     """
     from moto.dynamodb.responses import DynamoHandler
 
@@ -138,7 +140,12 @@ def racing_transactions(parties: int) -> Iterator[None]:
         with lock:
             return original(self)
 
+    waited = threading.local()
+
     def wait(**_: Any) -> None:
+        if first_only and getattr(waited, "done", False):
+            return
+        waited.done = True
         try:
             barrier.wait()
         except threading.BrokenBarrierError:
