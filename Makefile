@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest clean
+.PHONY: install run test lint typecheck pytest clean redrive
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ install: $(STAMP)
 
 run: install  ## the whole product on http://127.0.0.1:8000 (Ctrl-C stops it)
 	$(PY) -m chalicelib.local.stack
+
+redrive: install  ## the review DLQ: `make redrive` lists it, `make redrive ACTION=move` re-drives it
+	$(PY) -m chalicelib.local.redrive $(or $(ACTION),list)
 
 lint: install
 	$(VENV)/bin/ruff check .

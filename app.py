@@ -6,18 +6,38 @@ schemas and error codes, which also feed the OpenAPI document) and mounted here.
 
 from __future__ import annotations
 
-from chalice.app import Chalice
+from typing import Any
 
-from chalicelib import web
+from chalice.app import Chalice, Rate, SQSEvent
+
+from chalicelib import jobs, web
 from chalicelib.api import all_routers
+from chalicelib.clock import clock
 from chalicelib.config import settings
+from chalicelib.services import redemption
 
 app = Chalice(app_name="paylater")
 _cfg = settings()
 
 web.mount(app, [r for r in all_routers() if _cfg.is_local or not r.local_only])
 
+
+@app.on_sqs_message(queue=_cfg.review_queue_name, batch_size=10)
+def review_redemptions(event: SQSEvent) -> dict[str, Any]:
+    return redemption.review_batch(event.to_dict(), event.context)
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def reconcile_ledger(event: Any) -> dict[str, Any]:
+    return jobs.run("reconcile_ledger", clock.now())
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def enqueue_pending_redemptions(event: Any) -> dict[str, Any]:
+    return jobs.run("enqueue_pending_redemptions", clock.now())
+
+
 if _cfg.is_local:
     from chalicelib.api import dev
 
-    dev.QUEUE_HANDLERS.update({})
+    dev.QUEUE_HANDLERS.update({_cfg.review_queue_name: redemption.review_batch})

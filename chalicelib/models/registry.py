@@ -8,9 +8,25 @@ from pynamodb.models import Model
 def all_models() -> list[type[Model]]:
     from .coupons import Coupon
     from .idempotency import IdempotencyRecord
+    from .jobstate import JobState
     from .ledger import Balance, Entry
     from .orders import Order
+    from .redemptions import Redemption, RedemptionDay
     from .timers import Timer
     from .users import BankCard, Device, UniqueClaim, User
 
-    return [User, BankCard, Device, UniqueClaim, IdempotencyRecord, Entry, Balance, Order, Timer, Coupon]
+    return [
+        User,
+        BankCard,
+        Device,
+        UniqueClaim,
+        IdempotencyRecord,
+        Entry,
+        Balance,
+        Order,
+        Timer,
+        Coupon,
+        Redemption,
+        RedemptionDay,
+        JobState,
+    ]
