@@ -19,7 +19,7 @@ import os
 import sys
 from typing import Any
 
-PEEK_VISIBILITY_SECONDS = 1
+PEEK_VISIBILITY_SECONDS = 30
 
 
 def _client(stage: str) -> tuple[Any, str, str]:
@@ -41,27 +41,35 @@ def _client(stage: str) -> tuple[Any, str, str]:
 
 
 def peek(sqs: Any, dlq_url: str, max_messages: int = 100) -> list[dict[str, Any]]:
-    """The DLQ's messages (id, body, receive count, first sent); they stay in the DLQ."""
+    """The DLQ's messages (id, body, receive count, first sent); they stay in the DLQ.
+
+    Each is hidden while the peek goes on (so the next receive finds the next ones), then
+    made visible again at once."""
     seen: dict[str, dict[str, Any]] = {}
-    while len(seen) < max_messages:
-        resp = sqs.receive_message(
-            QueueUrl=dlq_url,
-            MaxNumberOfMessages=min(10, max_messages - len(seen)),
-            AttributeNames=["All"],
-            VisibilityTimeout=PEEK_VISIBILITY_SECONDS,
-        )
-        batch = [m for m in resp.get("Messages", []) if m["MessageId"] not in seen]
-        if not batch:
-            break
-        for m in batch:
-            attrs = m.get("Attributes", {})
-            seen[m["MessageId"]] = {
-                "message_id": m["MessageId"],
-                "body": m["Body"],
-                "receive_count": int(attrs.get("ApproximateReceiveCount", 0)),
-                "sent_at_ms": int(attrs.get("SentTimestamp", 0)),
-            }
-            sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+    handles: list[str] = []
+    try:
+        while len(seen) < max_messages:
+            resp = sqs.receive_message(
+                QueueUrl=dlq_url,
+                MaxNumberOfMessages=min(10, max_messages - len(seen)),
+                AttributeNames=["All"],
+                VisibilityTimeout=PEEK_VISIBILITY_SECONDS,
+            )
+            batch = [m for m in resp.get("Messages", []) if m["MessageId"] not in seen]
+            if not batch:
+                break
+            for m in batch:
+                attrs = m.get("Attributes", {})
+                handles.append(m["ReceiptHandle"])
+                seen[m["MessageId"]] = {
+                    "message_id": m["MessageId"],
+                    "body": m["Body"],
+                    "receive_count": int(attrs.get("ApproximateReceiveCount", 0)),
+                    "sent_at_ms": int(attrs.get("SentTimestamp", 0)),
+                }
+    finally:
+        for handle in handles:
+            sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=handle, VisibilityTimeout=0)
     return list(seen.values())
 
 
