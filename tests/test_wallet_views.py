@@ -78,3 +78,19 @@ def test_used_coupons_are_listed_as_used(api: Api, activated_user: str) -> None:
     assert [(c["status"], c["order_id"]) for c in used] == [("used", "ord_1")]
     assert api.get("/v1/wallet/coupons?status=available", as_=activated_user).json["items"] == []
     assert api.get("/v1/wallet/coupons?status=lost", as_=activated_user).status_code == 400
+
+
+def test_the_openapi_document_covers_the_wallet_and_review_routes(api: Api) -> None:
+    doc = api.get("/v1/openapi.json").json
+    for path, method in [
+        ("/v1/wallet/entries", "get"),
+        ("/v1/wallet/coupons", "get"),
+        ("/v1/wallet/redemptions", "post"),
+        ("/v1/wallet/redemptions", "get"),
+        ("/v1/wallet/redemptions/{redemption_id}", "get"),
+        ("/v1/review/redemptions", "get"),
+        ("/v1/review/redemptions/{redemption_id}/decision", "post"),
+    ]:
+        assert method in doc["paths"][path], (path, method)
+    kind = next(p for p in doc["paths"]["/v1/wallet/entries"]["get"]["parameters"] if p["name"] == "kind")
+    assert "points_earned" in kind["schema"]["description"]
