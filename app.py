@@ -10,7 +10,7 @@ from typing import Any
 
 from chalice.app import Chalice, Rate, SQSEvent
 
-from chalicelib import jobs, web
+from chalicelib import jobs, observability, web
 from chalicelib.api import all_routers
 from chalicelib.clock import clock
 from chalicelib.config import settings
@@ -18,23 +18,39 @@ from chalicelib.services import redemption
 
 app = Chalice(app_name="paylater")
 _cfg = settings()
+observability.install(app)
 
 web.mount(app, [r for r in all_routers() if _cfg.is_local or not r.local_only])
 
 
-@app.on_sqs_message(queue=_cfg.review_queue_name, batch_size=10)
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="expire_checkouts")
+def expire_checkouts(event: object) -> None:
+    jobs.run("expire_checkouts", clock.now())
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="auto_confirm_receipts")
+def auto_confirm_receipts(event: object) -> None:
+    jobs.run("auto_confirm_receipts", clock.now())
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="complete_orders")
+def complete_orders(event: object) -> None:
+    jobs.run("complete_orders", clock.now())
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS), name="reconcile_ledger")
+def reconcile_ledger(event: object) -> None:
+    jobs.run("reconcile_ledger", clock.now())
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="enqueue_pending_redemptions")
+def enqueue_pending_redemptions(event: object) -> None:
+    jobs.run("enqueue_pending_redemptions", clock.now())
+
+
+@app.on_sqs_message(queue=_cfg.review_queue_name, batch_size=10, name="review_redemptions")
 def review_redemptions(event: SQSEvent) -> dict[str, Any]:
     return redemption.review_batch(event.to_dict(), event.context)
-
-
-@app.schedule(Rate(1, unit=Rate.DAYS))
-def reconcile_ledger(event: Any) -> dict[str, Any]:
-    return jobs.run("reconcile_ledger", clock.now())
-
-
-@app.schedule(Rate(5, unit=Rate.MINUTES))
-def enqueue_pending_redemptions(event: Any) -> dict[str, Any]:
-    return jobs.run("enqueue_pending_redemptions", clock.now())
 
 
 if _cfg.is_local:

@@ -103,6 +103,8 @@ class Settings:
     _secrets: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     pii_secret_arn: str | None = None
     notification_topic_arn: str | None = None
+    # The reviewer console's origin when it is served from elsewhere (CORS); unset: no CORS.
+    console_origin: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -164,6 +166,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         rules=Rules(**rule_values),
         pii_secret_arn=env.get("PII_SECRET_ARN") or None,
         notification_topic_arn=env.get("NOTIFICATION_TOPIC_ARN") or None,
+        console_origin=env.get("CONSOLE_ORIGIN") or None,
     )
 
 

@@ -33,10 +33,18 @@ RETRYABLE_CODES = frozenset(
 )
 
 
-def table_meta(name: str) -> Any:
-    """A PynamoDB `Meta` for the stage's table `name` (read from settings at import)."""
+def table_meta(name: str, *, ttl: str | None = None, append_only: bool = False) -> Any:
+    """A PynamoDB `Meta` for the stage's table `name` (read from settings at import).
+
+    `ttl` names a number attribute (epoch seconds) DynamoDB expires items by; a
+    `TTLAttribute` on the model is found without it. `append_only` tables get no
+    update or delete permission in the deployed IAM policy (`chalicelib/definitions.py`).
+    """
     cfg = settings()
     attrs: dict[str, Any] = {
+        "resource_name": name,
+        "ttl_attribute": ttl,
+        "append_only": append_only,
         "table_name": cfg.table(name),
         "region": cfg.region,
         "billing_mode": "PAY_PER_REQUEST",

@@ -7,6 +7,16 @@ from ..web import Router
 
 def all_routers() -> list[Router]:
     """Every router, in the order the OpenAPI document lists them."""
-    from . import bnpl, dev, me, review, system, wallet
+    from . import bnpl, catalog, dev, fulfilment, me, orders, review, system, wallet
 
-    return [system.router, me.router, bnpl.router, wallet.router, review.router, dev.router]
+    return [
+        system.router,
+        me.router,
+        bnpl.router,
+        wallet.router,
+        catalog.router,
+        orders.router,
+        fulfilment.router,
+        review.router,
+        dev.router,
+    ]

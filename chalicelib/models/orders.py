@@ -102,7 +102,16 @@ class Order(Model):
     cancelled_at = UnicodeAttribute(null=True)
     collection_attempts = NumberAttribute(default=0)
     pending_return_id = UnicodeAttribute(null=True)
+    # Value of goods returned so far (consumer terms: released credit or refunded money).
     refunded_fen = NumberAttribute(default=0)
+    # The channel that took the consumer's money (channel orders: the payment method;
+    # 先用后付: the channel that paid it, set by collection).
+    paid_channel = UnicodeAttribute(null=True)
+    # What receipt settled to the merchant (so returns reverse exactly that).
+    settled_payable_fen = NumberAttribute(default=0)
+    settled_fee_fen = NumberAttribute(default=0)
+    # A channel order's deadline to pay (its `checkout_expiry` timer fires then).
+    payment_expires_at = UnicodeAttribute(null=True)
 
     by_user = OrdersByUser()
     by_merchant = OrdersByMerchant()

@@ -62,9 +62,9 @@ class Redemption(Model):
 class RedemptionDay(Model):
     """How many requests and how much a user asked for on one (China-time) day."""
 
-    Meta = table_meta("redemption_days")
+    Meta = table_meta("redemption_days", ttl="expires_at")
 
     user_day = UnicodeAttribute(hash_key=True)  # "<user_id>#<YYYY-MM-DD>"
     requests = NumberAttribute(default=0)
     amount_fen = NumberAttribute(default=0)
-    expires_at = NumberAttribute(null=True)  # epoch seconds (TTL attribute in the cloud)
+    expires_at = NumberAttribute(null=True)  # epoch seconds: DynamoDB's TTL removes old days

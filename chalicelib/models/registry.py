@@ -6,6 +6,9 @@ from pynamodb.models import Model
 
 
 def all_models() -> list[type[Model]]:
+    from .aftersale import Refund, ReturnRequest, Review
+    from .cart import CartItem
+    from .catalog import Product, Sku
     from .coupons import Coupon
     from .idempotency import IdempotencyRecord
     from .jobstate import JobState
@@ -26,6 +29,12 @@ def all_models() -> list[type[Model]]:
         Order,
         Timer,
         Coupon,
+        ReturnRequest,
+        Refund,
+        Review,
+        Product,
+        Sku,
+        CartItem,
         Redemption,
         RedemptionDay,
         JobState,

@@ -2,4 +2,9 @@
 
 from __future__ import annotations
 
-from . import reconcile, redemption  # noqa: F401  (reconcile_ledger, enqueue_pending_redemptions)
+from . import (
+    checkout,  # noqa: F401  (expire_checkouts)
+    fulfilment,  # noqa: F401  auto_confirm_receipts, complete_orders
+    reconcile,  # noqa: F401  (reconcile_ledger)
+    redemption,  # noqa: F401  (enqueue_pending_redemptions)
+)

@@ -1,0 +1,215 @@
+"""Fulfilment and after-sale: shipment, receipt, returns, reviews, settlements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import ledger, pagination
+from ..clock import clock
+from ..models.aftersale import Review
+from ..models.ledger import Entry
+from ..models.orders import Order
+from ..schemas.common import PageQuery
+from ..schemas.fulfilment import (
+    DecisionIn,
+    MerchantOrdersQuery,
+    ReturnLineView,
+    ReturnRequestIn,
+    ReturnRequestList,
+    ReturnRequestsQuery,
+    ReturnRequestView,
+    ReviewIn,
+    ReviewList,
+    ReviewsWritten,
+    ReviewView,
+    SettlementEntryView,
+    SettlementsView,
+    ShipmentIn,
+)
+from ..schemas.orders import OrderList, OrderSummaryView, OrderView
+from ..services import fulfilment
+from ..services.fulfilment import ReturnLine
+from ..web import CONSUMER, MERCHANT, PUBLIC, Ctx, Router
+from .orders import order_view
+
+router = Router("fulfilment")
+
+
+def summary_view(order: Order) -> OrderSummaryView:
+    return OrderSummaryView(
+        order_id=order.order_id,
+        merchant_id=order.merchant_id,
+        status=order.status,
+        payment_method=order.payment_method,
+        total_fen=int(order.total_fen),
+        item_count=sum(int(i["quantity"]) for i in order.items),
+        created_at=order.created_at,
+        due_at=order.due_at,
+    )
+
+
+def return_view(r: Any) -> ReturnRequestView:
+    return ReturnRequestView(
+        request_id=r.request_id,
+        order_id=r.order_id,
+        status=r.status,
+        reason=r.reason,
+        items=[
+            ReturnLineView(sku_id=i["sku_id"], quantity=int(i["quantity"]), amount_fen=int(i["amount_fen"]))
+            for i in r.items
+        ],
+        amount_fen=int(r.amount_fen),
+        note=r.note,
+        created_at=r.created_at,
+        decided_at=r.decided_at,
+    )
+
+
+def review_view(r: Review) -> ReviewView:
+    return ReviewView(
+        product_id=r.product_id,
+        order_id=r.order_id,
+        sku_id=r.sku_id,
+        rating=int(r.rating),
+        text=fulfilment.escape(r.text),
+        created_at=r.created_at,
+    )
+
+
+# --- merchant ------------------------------------------------------------------------------------
+
+
+@router.route("/v1/merchant/orders", "GET", roles=MERCHANT, query=MerchantOrdersQuery, response=OrderList)
+def list_merchant_orders(ctx: Ctx) -> OrderList:
+    """The merchant's orders, newest first; `status` narrows to one status."""
+    q: MerchantOrdersQuery = ctx.query
+    items, cursor = fulfilment.merchant_orders(ctx.user_id, q.status, q.limit, q.cursor)
+    return OrderList(items=[summary_view(o) for o in items], next_cursor=cursor)
+
+
+@router.route(
+    "/v1/merchant/orders/{order_id}/shipment",
+    "POST",
+    roles=MERCHANT,
+    body=ShipmentIn,
+    response=OrderView,
+    errors={404: ["order_not_found"], 409: ["illegal_transition"]},
+)
+def ship_order(ctx: Ctx, order_id: str) -> OrderView:
+    """Ship a placed 先用后付 order or a paid channel order (carrier and tracking number)."""
+    body: ShipmentIn = ctx.body
+    return order_view(fulfilment.ship(ctx.user_id, order_id, body.carrier, body.tracking_number, clock.now()))
+
+
+@router.route(
+    "/v1/merchant/return-requests", "GET", roles=MERCHANT, query=ReturnRequestsQuery, response=ReturnRequestList
+)
+def list_return_requests(ctx: Ctx) -> ReturnRequestList:
+    """Return requests for the merchant's orders, newest first (beside the contract: the
+    merchant needs the request ids to decide)."""
+    q: ReturnRequestsQuery = ctx.query
+    items, cursor = fulfilment.merchant_returns(ctx.user_id, q.status, q.limit, q.cursor)
+    return ReturnRequestList(items=[return_view(r) for r in items], next_cursor=cursor)
+
+
+@router.route(
+    "/v1/merchant/return-requests/{request_id}/decision",
+    "POST",
+    roles=MERCHANT,
+    body=DecisionIn,
+    response=ReturnRequestView,
+    errors={404: ["return_request_not_found"], 409: ["illegal_transition"]},
+)
+def decide_return(ctx: Ctx, request_id: str) -> ReturnRequestView:
+    """Approve (credit released, or money refunded) or reject a return request."""
+    body: DecisionIn = ctx.body
+    return return_view(
+        fulfilment.decide_return(ctx.user_id, request_id, body.decision == "approve", body.note, clock.now())
+    )
+
+
+@router.route("/v1/merchant/settlements", "GET", roles=MERCHANT, query=PageQuery, response=SettlementsView)
+def list_settlements(ctx: Ctx) -> SettlementsView:
+    """What the platform owes the merchant: the payable balance and its entries, newest first."""
+    q: PageQuery = ctx.query
+    account = ledger.merchant_account(ctx.user_id)
+    scope = f"settlements:{ctx.user_id}"
+    page = Entry.by_time.query(
+        account, scan_index_forward=False, limit=q.limit, last_evaluated_key=pagination.decode(q.cursor, scope)
+    )
+    entries = list(page)
+    payable = ledger.balances(account).get(ledger.PAYABLE)
+    return SettlementsView(
+        payable_fen=int(payable.balance) if payable else 0,
+        items=[
+            SettlementEntryView(
+                event_id=e.event_id, kind=e.event_kind, order_id=e.ref, amount_fen=int(e.amount), posted_at=e.posted_at
+            )
+            for e in entries
+        ],
+        next_cursor=pagination.encode(page.last_evaluated_key, scope),
+    )
+
+
+# --- consumer --------------------------------------------------------------------------------------
+
+
+@router.route(
+    "/v1/orders/{order_id}/receipt",
+    "POST",
+    roles=CONSUMER,
+    response=OrderView,
+    errors={404: ["order_not_found"], 409: ["illegal_transition"]},
+)
+def confirm_receipt(ctx: Ctx, order_id: str) -> OrderView:
+    """Confirm receipt (确认收货); a 先用后付 order's payment window opens."""
+    return order_view(fulfilment.receive(ctx.user_id, order_id, clock.now()))
+
+
+@router.route(
+    "/v1/orders/{order_id}/return-requests",
+    "POST",
+    roles=CONSUMER,
+    body=ReturnRequestIn,
+    response=ReturnRequestView,
+    status=201,
+    errors={
+        404: ["order_not_found"],
+        409: ["illegal_transition", "return_already_pending", "nothing_to_return"],
+        422: ["invalid_return_items"],
+    },
+)
+def request_return(ctx: Ctx, order_id: str) -> ReturnRequestView:
+    """Ask for a return (all remaining goods, or the listed items); collection pauses meanwhile."""
+    body: ReturnRequestIn = ctx.body
+    lines = [ReturnLine(i.sku_id, i.quantity) for i in body.items] if body.items else None
+    return return_view(fulfilment.request_return(ctx.user_id, order_id, body.reason, lines, clock.now()))
+
+
+@router.route(
+    "/v1/orders/{order_id}/review",
+    "POST",
+    roles=CONSUMER,
+    body=ReviewIn,
+    response=ReviewsWritten,
+    status=201,
+    errors={
+        404: ["order_not_found"],
+        409: ["not_received", "already_reviewed"],
+        422: ["invalid_review_item", "invalid_review_text"],
+    },
+)
+def review_order(ctx: Ctx, order_id: str) -> ReviewsWritten:
+    """Rate 1-5 and review the goods after receipt, once per order item."""
+    body: ReviewIn = ctx.body
+    reviews = fulfilment.write_review(ctx.user_id, order_id, body.rating, body.text, body.sku_id, clock.now())
+    return ReviewsWritten(items=[review_view(r) for r in reviews])
+
+
+@router.route("/v1/products/{product_id}/reviews", "GET", roles=PUBLIC, query=PageQuery, response=ReviewList)
+def list_reviews(ctx: Ctx, product_id: str) -> ReviewList:
+    """A product's reviews, newest order first (beside the contract's summary on the product page)."""
+    q: PageQuery = ctx.query
+    scope = f"reviews:{product_id}"
+    items, last = fulfilment.list_reviews(product_id, q.limit, pagination.decode(q.cursor, scope))
+    return ReviewList(items=[review_view(r) for r in items], next_cursor=pagination.encode(last, scope))

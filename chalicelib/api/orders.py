@@ -1,0 +1,235 @@
+"""Orders: checkout, confirmation, list, detail, cancel."""
+
+from __future__ import annotations
+
+from ..clock import clock, parse_iso
+from ..models.orders import AWAITING_CONFIRMATION, Order
+from ..schemas.orders import (
+    AddressView,
+    ChallengeView,
+    CheckoutIn,
+    CheckoutOrderView,
+    CheckoutView,
+    ConfirmationIn,
+    ConfirmationView,
+    HistoryView,
+    OrderItemView,
+    OrderList,
+    OrdersQuery,
+    OrderSummaryView,
+    OrderView,
+)
+from ..services import checkout, orders
+from ..services.checkout import CheckoutResult, Confirmation, Line
+from ..web import CONSUMER, Ctx, Router
+
+router = Router("orders")
+
+
+def challenge_view(order: Order) -> ChallengeView:
+    return ChallengeView(
+        challenge_id=str(order.challenge_id),
+        nonce=str(order.challenge_nonce),
+        expires_at=str(order.challenge_expires_at),
+    )
+
+
+def order_view(order: Order) -> OrderView:
+    open_challenge = (
+        order.status == AWAITING_CONFIRMATION
+        and not order.challenge_used
+        and order.challenge_expires_at
+        and parse_iso(order.challenge_expires_at) > clock.now()
+    )
+    return OrderView(
+        order_id=order.order_id,
+        checkout_id=order.checkout_id,
+        merchant_id=order.merchant_id,
+        status=order.status,
+        payment_method=order.payment_method,
+        items=[
+            OrderItemView(
+                sku_id=i["sku_id"],
+                product_id=i["product_id"],
+                name=i["name"],
+                attributes=dict(i.get("attributes") or {}),
+                unit_price_fen=int(i["unit_price_fen"]),
+                quantity=int(i["quantity"]),
+                line_total_fen=int(i["line_total_fen"]),
+            )
+            for i in order.items
+        ],
+        subtotal_fen=int(order.subtotal_fen),
+        discount_fen=int(order.discount_fen or 0),
+        total_fen=int(order.total_fen),
+        credit_reserved_fen=int(order.credit_reserved_fen or 0),
+        coupon_id=order.coupon_id,
+        address=AddressView(**{k: str(order.address.get(k, "")) for k in ("name", "phone", "line1", "city")}),
+        history=[
+            HistoryView(status=h["status"], at=h["at"], actor=h["actor"], note=h.get("note"))
+            for h in order.history or []
+        ],
+        challenge=challenge_view(order) if open_challenge else None,
+        payment_expires_at=order.payment_expires_at,
+        due_at=order.due_at,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+    )
+
+
+def render_checkout(result: CheckoutResult) -> CheckoutView:
+    return CheckoutView(
+        orders=[
+            CheckoutOrderView(
+                order_id=o.order_id,
+                merchant_id=o.merchant_id,
+                status=o.status,
+                payment_method=o.payment_method,
+                subtotal_fen=int(o.subtotal_fen),
+                discount_fen=int(o.discount_fen or 0),
+                total_fen=int(o.total_fen),
+                challenge=challenge_view(o),
+            )
+            for o in result.orders
+        ]
+    )
+
+
+def render_confirmation(result: Confirmation) -> ConfirmationView:
+    o = result.order
+    return ConfirmationView(
+        order_id=o.order_id,
+        status=o.status,
+        total_fen=int(o.total_fen),
+        credit_reserved_fen=int(o.credit_reserved_fen or 0),
+        payment=result.payment,
+    )
+
+
+@router.route(
+    "/v1/checkout",
+    "POST",
+    roles=CONSUMER,
+    body=CheckoutIn,
+    response=CheckoutView,
+    status=201,
+    idempotent=True,
+    render=render_checkout,
+    errors={
+        409: [
+            "out_of_stock",
+            "bnpl_frozen",
+            "bnpl_not_activated",
+            "credit_insufficient",
+            "coupon_not_available",
+            "coupon_expired",
+        ],
+        422: [
+            "cart_empty",
+            "duplicate_sku",
+            "unknown_sku",
+            "too_many_lines",
+            "coupon_not_found",
+            "coupon_min_spend_not_met",
+        ],
+    },
+)
+def create_checkout(ctx: Ctx) -> CheckoutResult:
+    """Check out the selected cart lines or a buy-now list: one order per merchant, each
+    awaiting confirmation with a single-use challenge."""
+    body: CheckoutIn = ctx.body
+    return checkout.checkout(
+        ctx.user_id,
+        items=[Line(i.sku_id, i.quantity) for i in body.items] if body.items is not None else None,
+        from_cart=bool(body.from_cart),
+        payment_method=body.payment_method,
+        coupon_id=body.coupon_id,
+        address=body.address.model_dump(),
+        now=clock.now(),
+        idem=ctx.idem,
+    )
+
+
+@router.route(
+    "/v1/orders/{order_id}/confirmation",
+    "POST",
+    roles=CONSUMER,
+    body=ConfirmationIn,
+    response=ConfirmationView,
+    idempotent=True,
+    render=render_confirmation,
+    errors={
+        404: ["order_not_found"],
+        409: [
+            "challenge_used",
+            "challenge_mismatch",
+            "challenge_expired",
+            "illegal_transition",
+            "credit_insufficient",
+            "bnpl_frozen",
+            "bnpl_not_activated",
+            "coupon_not_available",
+        ],
+        422: [
+            "payment_password_incorrect",
+            "payment_password_not_set",
+            "device_not_registered",
+            "signature_invalid",
+        ],
+        423: ["payment_password_locked"],
+    },
+)
+def confirm_order(ctx: Ctx, order_id: str) -> Confirmation:
+    """Confirm an order with the payment password or a device signature over the nonce."""
+    body: ConfirmationIn = ctx.body
+    return checkout.confirm(
+        ctx.user_id,
+        order_id,
+        challenge_id=body.challenge_id,
+        password=body.password,
+        device_id=body.device_id,
+        signature=body.signature,
+        now=clock.now(),
+        idem=ctx.idem,
+    )
+
+
+@router.route("/v1/orders", "GET", roles=CONSUMER, query=OrdersQuery, response=OrderList)
+def list_orders(ctx: Ctx) -> OrderList:
+    """The caller's orders, newest first; `status` narrows to one status."""
+    q: OrdersQuery = ctx.query
+    page = orders.list_orders(ctx.user_id, q.status, q.limit, q.cursor)
+    return OrderList(
+        items=[
+            OrderSummaryView(
+                order_id=o.order_id,
+                merchant_id=o.merchant_id,
+                status=o.status,
+                payment_method=o.payment_method,
+                total_fen=int(o.total_fen),
+                item_count=sum(int(i["quantity"]) for i in o.items),
+                created_at=o.created_at,
+                due_at=o.due_at,
+            )
+            for o in page.items
+        ],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.route("/v1/orders/{order_id}", "GET", roles=CONSUMER, response=OrderView, errors={404: ["order_not_found"]})
+def get_order(ctx: Ctx, order_id: str) -> OrderView:
+    """One order: items, amounts, payment method, status and its history, due date."""
+    return order_view(orders.get_own(ctx.user_id, order_id))
+
+
+@router.route(
+    "/v1/orders/{order_id}/cancel",
+    "POST",
+    roles=CONSUMER,
+    response=OrderView,
+    errors={404: ["order_not_found"], 409: ["illegal_transition"]},
+)
+def cancel_order(ctx: Ctx, order_id: str) -> OrderView:
+    """Cancel an order before shipment; its stock, credit and coupon are released."""
+    return order_view(orders.cancel(ctx.user_id, order_id, clock.now()))

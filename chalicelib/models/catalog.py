@@ -1,0 +1,84 @@
+"""The catalog: products and their SKUs (spec attributes, price, stock).
+
+Stock lives on the SKU item, so a reservation is one conditional update
+(`stock >= quantity`) inside the checkout transaction: never oversold.
+
+Listing without scans:
+- `by_merchant` (merchant_id, created_key): a merchant's products, newest first.
+- `feed` (feed, created_key): every product, newest first, for consumers. Its hash key is
+  one constant value, so the whole feed is one GSI partition: fine for product
+  creation and edits (far below ~1,000 writes/s per partition key), but every Product
+  write (review counters included, since the projection is ALL) is replicated into it;
+  if the catalog grows past that, shard `feed` by month ("feed#YYYYMM") and walk months
+  backwards in the cursor.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from ..db import table_meta
+
+FEED_ALL = "all"
+
+
+class ProductsByMerchant(GlobalSecondaryIndex["Product"]):
+    class Meta:
+        index_name = "by_merchant"
+        projection = AllProjection()
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)  # "<created_at>#<product_id>"
+
+
+class ProductsFeed(GlobalSecondaryIndex["Product"]):
+    class Meta:
+        index_name = "feed"
+        projection = AllProjection()
+
+    feed = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class Product(Model):
+    Meta = table_meta("products")
+
+    product_id = UnicodeAttribute(hash_key=True)
+    merchant_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    sku_ids = ListAttribute[str](default=list)  # the active SKUs, in display order
+    price_from_fen = NumberAttribute()  # lowest active SKU price, for lists
+    feed = UnicodeAttribute(default=FEED_ALL)
+    created_key = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    # Review summary, maintained by the review flow: average = rating_sum / review_count.
+    review_count = NumberAttribute(default=0)
+    rating_sum = NumberAttribute(default=0)
+
+    by_merchant = ProductsByMerchant()
+    by_feed = ProductsFeed()
+
+
+class Sku(Model):
+    Meta = table_meta("skus")
+
+    sku_id = UnicodeAttribute(hash_key=True)
+    product_id = UnicodeAttribute()
+    merchant_id = UnicodeAttribute()
+    product_name = UnicodeAttribute()  # denormalised for carts and order lines
+    attributes = JSONAttribute(default=dict)  # {"颜色": "黑色", "尺码": "M"}
+    price_fen = NumberAttribute()
+    stock = NumberAttribute(default=0)  # units free to reserve; checkout decrements it
+    active = BooleanAttribute(default=True)  # a SKU dropped from its product stays readable for orders
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()

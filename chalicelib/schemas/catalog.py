@@ -1,0 +1,110 @@
+"""Catalog and cart: products with SKUs, and cart lines."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from .common import Body, Id, PageQuery, PositiveFen, ShortText, View
+
+AttrName = Annotated[str, StringConstraints(min_length=1, max_length=20, strip_whitespace=True)]
+AttrValue = Annotated[str, StringConstraints(min_length=1, max_length=40, strip_whitespace=True)]
+Attributes = Annotated[
+    dict[AttrName, AttrValue], Field(max_length=5, description='spec attributes, e.g. {"颜色": "黑色"}')
+]
+Stock = Annotated[int, Field(ge=0, le=1_000_000, description="units available to sell")]
+Quantity = Annotated[int, Field(ge=1, le=99)]
+Description = Annotated[str, StringConstraints(max_length=5000)]
+# A product's SKUs are written in one transaction with the product (DynamoDB: 100 items).
+MAX_SKUS = 30
+
+
+class SkuIn(Body):
+    attributes: Attributes = Field(default_factory=dict)
+    price_fen: PositiveFen
+    stock: Stock
+
+
+class SkuEditIn(SkuIn):
+    sku_id: Id | None = Field(default=None, description="an existing SKU to change; omit to add one")
+
+
+class ProductIn(Body):
+    name: ShortText
+    description: Description = ""
+    skus: Annotated[list[SkuIn], Field(min_length=1, max_length=MAX_SKUS)]
+
+
+class ProductEditIn(Body):
+    """The product as it should be: listed SKUs are kept or added, unlisted ones withdrawn."""
+
+    name: ShortText
+    description: Description = ""
+    skus: Annotated[list[SkuEditIn], Field(min_length=1, max_length=MAX_SKUS)]
+
+
+class ProductsQuery(PageQuery):
+    merchant_id: Id | None = None
+
+
+class SkuView(View):
+    sku_id: str
+    attributes: dict[str, str]
+    price_fen: int
+    stock: int
+
+
+class ReviewSummary(View):
+    count: int
+    average: float | None = Field(description="mean rating 1-5, one decimal; null before the first review")
+
+
+class ProductView(View):
+    product_id: str
+    merchant_id: str
+    name: str
+    description: str
+    price_from_fen: int
+    skus: list[SkuView]
+    reviews: ReviewSummary
+    created_at: str
+    updated_at: str
+
+
+class ProductSummaryView(View):
+    product_id: str
+    merchant_id: str
+    name: str
+    price_from_fen: int
+    reviews: ReviewSummary
+    created_at: str
+
+
+class ProductList(View):
+    items: list[ProductSummaryView]
+    next_cursor: str | None = None
+
+
+class CartItemIn(Body):
+    quantity: Quantity
+    selected: bool = True
+
+
+class CartLineView(View):
+    sku_id: str
+    product_id: str
+    product_name: str
+    attributes: dict[str, str]
+    unit_price_fen: int
+    quantity: int
+    selected: bool
+    line_total_fen: int
+    stock: int
+    available: bool = Field(description="false when the SKU was withdrawn or has less stock than the quantity")
+
+
+class CartView(View):
+    items: list[CartLineView]
+    selected_count: int
+    selected_total_fen: int

@@ -1,0 +1,100 @@
+"""Shipment, receipt, returns, reviews and settlements."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from .common import Body, Id, PageQuery, View
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+
+
+class ShipmentIn(Body):
+    carrier: Annotated[str, StringConstraints(min_length=1, max_length=40, strip_whitespace=True)]
+    tracking_number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\-]{4,40}$")]
+
+
+class ReturnLineIn(Body):
+    sku_id: Id
+    quantity: Annotated[int, Field(gt=0, le=999)]
+
+
+class ReturnRequestIn(Body):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+    items: Annotated[list[ReturnLineIn], Field(min_length=1, max_length=50)] | None = None
+
+
+class DecisionIn(Body):
+    decision: Literal["approve", "reject"]
+    note: Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)] = ""
+
+
+class ReviewIn(Body):
+    rating: Annotated[int, Field(ge=1, le=5)]
+    text: Text
+    sku_id: Id | None = Field(default=None, description="one item of the order; all items when absent")
+
+
+class MerchantOrdersQuery(PageQuery):
+    status: str | None = Field(default=None, max_length=32)
+
+
+class ReturnRequestsQuery(PageQuery):
+    status: Literal["pending", "approved", "rejected"] | None = None
+
+
+class ReturnLineView(View):
+    sku_id: str
+    quantity: int
+    amount_fen: int
+
+
+class ReturnRequestView(View):
+    request_id: str
+    order_id: str
+    status: str
+    reason: str
+    items: list[ReturnLineView]
+    amount_fen: int
+    note: str | None = None
+    created_at: str
+    decided_at: str | None = None
+
+
+class ReturnRequestList(View):
+    items: list[ReturnRequestView]
+    next_cursor: str | None = None
+
+
+class ReviewView(View):
+    product_id: str
+    order_id: str
+    sku_id: str
+    rating: int
+    text: str = Field(description="HTML-escaped")
+    created_at: str
+
+
+class ReviewList(View):
+    items: list[ReviewView]
+    next_cursor: str | None = None
+
+
+class ReviewsWritten(View):
+    items: list[ReviewView]
+
+
+class SettlementEntryView(View):
+    event_id: str
+    kind: str
+    order_id: str | None
+    amount_fen: int
+    posted_at: str
+
+
+class SettlementsView(View):
+    payable_fen: int
+    items: list[SettlementEntryView]
+    next_cursor: str | None = None

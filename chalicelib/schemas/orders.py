@@ -1,0 +1,168 @@
+"""Checkout, confirmation and orders."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import Field, StringConstraints, model_validator
+
+from ..models.orders import STATUSES
+from ..services.checkout import MAX_CHECKOUT_LINES
+from .catalog import Quantity
+from .common import Body, Id, PageQuery, View
+
+PaymentMethod = Literal["bnpl", "alipay", "wechat_pay", "card", "wallet"]
+OrderStatus = Literal[
+    "awaiting_confirmation",
+    "awaiting_payment",
+    "placed",
+    "paid",
+    "shipped",
+    "received",
+    "completed",
+    "cancelled",
+    "return_requested",
+    "returned",
+    "overdue",
+]
+assert set(OrderStatus.__args__) == set(STATUSES)  # type: ignore[attr-defined]
+
+
+class LineIn(Body):
+    sku_id: Id
+    quantity: Quantity
+
+
+class AddressIn(Body):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=50, strip_whitespace=True)]
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{4,19}$")]
+    line1: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+    city: Annotated[str, StringConstraints(min_length=1, max_length=50, strip_whitespace=True)]
+
+
+class CheckoutIn(Body):
+    """Either `items` (buy now) or `"from_cart": true` (the selected cart lines)."""
+
+    items: Annotated[list[LineIn], Field(min_length=1, max_length=MAX_CHECKOUT_LINES)] | None = None
+    from_cart: bool | None = None
+    payment_method: PaymentMethod
+    coupon_id: Id | None = None
+    address: AddressIn
+
+    @model_validator(mode="after")
+    def one_source(self) -> Self:
+        if (self.items is not None) == bool(self.from_cart):
+            raise ValueError('give either "items" or "from_cart": true')
+        return self
+
+
+class ConfirmationIn(Body):
+    """The payment password, or a device signature over the challenge's nonce."""
+
+    challenge_id: Id
+    password: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] | None = None
+    device_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{4,64}$")] | None = None
+    signature: Annotated[str, StringConstraints(min_length=8, max_length=400)] | None = Field(
+        default=None, description="base64 DER ECDSA-SHA256 over the nonce's UTF-8 bytes"
+    )
+
+    @model_validator(mode="after")
+    def one_method(self) -> Self:
+        by_device = self.device_id is not None or self.signature is not None
+        if (self.password is not None) == by_device or (by_device and not (self.device_id and self.signature)):
+            raise ValueError('give either "password" or both "device_id" and "signature"')
+        return self
+
+
+class OrdersQuery(PageQuery):
+    status: OrderStatus | None = None
+
+
+class ChallengeView(View):
+    challenge_id: str
+    nonce: str
+    expires_at: str
+
+
+class CheckoutOrderView(View):
+    order_id: str
+    merchant_id: str
+    status: str
+    payment_method: str
+    subtotal_fen: int
+    discount_fen: int
+    total_fen: int
+    challenge: ChallengeView
+
+
+class CheckoutView(View):
+    orders: list[CheckoutOrderView]
+
+
+class ConfirmationView(View):
+    order_id: str
+    status: str
+    total_fen: int
+    credit_reserved_fen: int
+    payment: dict[str, Any] | None = Field(default=None, description="what the app needs to open the channel")
+
+
+class OrderItemView(View):
+    sku_id: str
+    product_id: str
+    name: str
+    attributes: dict[str, str]
+    unit_price_fen: int
+    quantity: int
+    line_total_fen: int
+
+
+class HistoryView(View):
+    status: str
+    at: str
+    actor: str
+    note: str | None = None
+
+
+class AddressView(View):
+    name: str
+    phone: str
+    line1: str
+    city: str
+
+
+class OrderView(View):
+    order_id: str
+    checkout_id: str
+    merchant_id: str
+    status: str
+    payment_method: str
+    items: list[OrderItemView]
+    subtotal_fen: int
+    discount_fen: int
+    total_fen: int
+    credit_reserved_fen: int
+    coupon_id: str | None = None
+    address: AddressView
+    history: list[HistoryView]
+    challenge: ChallengeView | None = Field(default=None, description="while awaiting confirmation")
+    payment_expires_at: str | None = None
+    due_at: str | None = None
+    created_at: str
+    updated_at: str
+
+
+class OrderSummaryView(View):
+    order_id: str
+    merchant_id: str
+    status: str
+    payment_method: str
+    total_fen: int
+    item_count: int
+    created_at: str
+    due_at: str | None = None
+
+
+class OrderList(View):
+    items: list[OrderSummaryView]
+    next_cursor: str | None = None

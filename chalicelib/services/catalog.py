@@ -1,0 +1,246 @@
+"""The catalog: merchants create and edit products with SKUs; everyone browses them.
+
+Prices and stock are the server's: checkout reads them here, never from the client.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from .. import errors, pagination
+from ..clock import iso
+from ..db import Tx
+from ..errors import FieldError
+from ..models.catalog import FEED_ALL, Product, Sku
+
+
+@dataclass(frozen=True)
+class SkuSpec:
+    attributes: dict[str, str]
+    price_fen: int
+    stock: int
+    sku_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ProductPage:
+    items: list[Product]
+    next_cursor: str | None
+
+
+@dataclass
+class ProductDetail:
+    product: Product
+    skus: list[Sku] = field(default_factory=list)
+
+
+def new_product_id() -> str:
+    return "p_" + uuid.uuid4().hex[:20]
+
+
+def new_sku_id() -> str:
+    return "sku_" + uuid.uuid4().hex[:20]
+
+
+def review_average(product: Product) -> float | None:
+    count = int(product.review_count or 0)
+    return round(int(product.rating_sum or 0) / count, 1) if count else None
+
+
+def product_not_found() -> errors.ApiError:
+    return errors.not_found("product_not_found", "no such product")
+
+
+def _check_distinct(specs: Sequence[SkuSpec]) -> None:
+    seen: set[tuple[tuple[str, str], ...]] = set()
+    for i, spec in enumerate(specs):
+        key = tuple(sorted(spec.attributes.items()))
+        if key in seen:
+            raise errors.unprocessable(
+                "duplicate_sku",
+                "two SKUs have the same attributes",
+                [FieldError(f"skus.{i}.attributes", "same as another SKU")],
+            )
+        seen.add(key)
+
+
+def create_product(
+    merchant_id: str,
+    name: str,
+    description: str,
+    skus: Sequence[SkuSpec],
+    now: datetime,
+    *,
+    product_id: str | None = None,
+) -> ProductDetail:
+    """A new product and its SKUs, written together; each SKU gains a `sku_id`."""
+    _check_distinct(skus)
+    pid = product_id or new_product_id()
+    at = iso(now)
+    sku_items = [
+        Sku(
+            spec.sku_id or new_sku_id(),
+            product_id=pid,
+            merchant_id=merchant_id,
+            product_name=name,
+            attributes=dict(spec.attributes),
+            price_fen=spec.price_fen,
+            stock=spec.stock,
+            active=True,
+            created_at=at,
+            updated_at=at,
+        )
+        for spec in skus
+    ]
+    product = Product(
+        pid,
+        merchant_id=merchant_id,
+        name=name,
+        description=description,
+        sku_ids=[s.sku_id for s in sku_items],
+        price_from_fen=min(s.price_fen for s in sku_items),
+        feed=FEED_ALL,
+        created_key=f"{at}#{pid}",
+        created_at=at,
+        updated_at=at,
+        review_count=0,
+        rating_sum=0,
+    )
+    exists = errors.conflict("product_exists", "a product with this id already exists")
+    tx = Tx()
+    tx.save(product, condition=Product.product_id.does_not_exist(), on_fail=exists)
+    for sku in sku_items:
+        tx.save(sku, condition=Sku.sku_id.does_not_exist(), on_fail=exists)
+    tx.commit()
+    return ProductDetail(product, sku_items)
+
+
+def update_product(
+    merchant_id: str, product_id: str, name: str, description: str, skus: Sequence[SkuSpec], now: datetime
+) -> ProductDetail:
+    """Replace a product's details: listed SKUs are changed or added, unlisted ones withdrawn.
+
+    A SKU's stock is set to the merchant's count only if no checkout moved it since it was
+    read (otherwise 409 `state_changed`: reload and retry).
+    """
+    product = _get_product(product_id, consistent=True)
+    if product.merchant_id != merchant_id:
+        raise product_not_found()
+    _check_distinct(skus)
+    current = {s.sku_id: s for s in _skus_of(product.sku_ids, consistent=True)}
+    for i, spec in enumerate(skus):
+        if spec.sku_id is not None and spec.sku_id not in current:
+            raise errors.unprocessable(
+                "unknown_sku", "this SKU is not one of the product's", [FieldError(f"skus.{i}.sku_id", "unknown")]
+            )
+    at = iso(now)
+    changed = errors.conflict("state_changed", "the product changed meanwhile; reload and retry")
+    tx = Tx()
+    kept: list[Sku] = []
+    for spec in skus:
+        if spec.sku_id is None:
+            sku = Sku(
+                new_sku_id(),
+                product_id=product_id,
+                merchant_id=merchant_id,
+                product_name=name,
+                attributes=dict(spec.attributes),
+                price_fen=spec.price_fen,
+                stock=spec.stock,
+                active=True,
+                created_at=at,
+                updated_at=at,
+            )
+            tx.save(sku, condition=Sku.sku_id.does_not_exist(), on_fail=changed)
+        else:
+            sku = current[spec.sku_id]
+            tx.update(
+                sku,
+                [
+                    Sku.product_name.set(name),
+                    Sku.attributes.set(dict(spec.attributes)),
+                    Sku.price_fen.set(spec.price_fen),
+                    Sku.stock.set(spec.stock),
+                    Sku.active.set(True),
+                    Sku.updated_at.set(at),
+                ],
+                condition=(Sku.stock == sku.stock) & (Sku.product_id == product_id),
+                on_fail=changed,
+            )
+            sku.product_name, sku.attributes, sku.price_fen, sku.stock = (
+                name,
+                dict(spec.attributes),
+                spec.price_fen,
+                spec.stock,
+            )
+        kept.append(sku)
+    kept_ids = {s.sku_id for s in kept}
+    for sku_id, sku in current.items():
+        if sku_id not in kept_ids:
+            tx.update(sku, [Sku.active.set(False), Sku.updated_at.set(at)], condition=Sku.product_id == product_id)
+    tx.update(
+        product,
+        [
+            Product.name.set(name),
+            Product.description.set(description),
+            Product.sku_ids.set([s.sku_id for s in kept]),
+            Product.price_from_fen.set(min(s.price_fen for s in kept)),
+            Product.updated_at.set(at),
+        ],
+        condition=Product.updated_at == product.updated_at,
+        on_fail=changed,
+    )
+    tx.commit()
+    return get_product(product_id)
+
+
+def _get_product(product_id: str, *, consistent: bool = False) -> Product:
+    try:
+        return Product.get(product_id, consistent_read=consistent)
+    except DoesNotExist as exc:
+        raise product_not_found() from exc
+
+
+def _skus_of(sku_ids: Iterable[str], *, consistent: bool = False) -> list[Sku]:
+    ids = list(sku_ids)
+    found = {s.sku_id: s for s in Sku.batch_get(ids, consistent_read=consistent)} if ids else {}
+    return [found[i] for i in ids if i in found]
+
+
+def get_product(product_id: str) -> ProductDetail:
+    product = _get_product(product_id)
+    return ProductDetail(product, [s for s in _skus_of(product.sku_ids) if s.active])
+
+
+def get_skus(sku_ids: Iterable[str]) -> dict[str, Sku]:
+    """SKUs by id (strongly consistent: checkout prices and stock come from here)."""
+    return {s.sku_id: s for s in _skus_of(sku_ids, consistent=True)}
+
+
+def get_sku(sku_id: str) -> Sku | None:
+    try:
+        return Sku.get(sku_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def list_products(merchant_id: str | None, limit: int, cursor: str | None) -> ProductPage:
+    """Newest first; all products, or one merchant's."""
+    scope = f"products:{merchant_id or '*'}"
+    last_key: Any = pagination.decode(cursor, scope)
+    if merchant_id:
+        result = Product.by_merchant.query(
+            merchant_id, scan_index_forward=False, limit=limit, page_size=limit, last_evaluated_key=last_key
+        )
+    else:
+        result = Product.by_feed.query(
+            FEED_ALL, scan_index_forward=False, limit=limit, page_size=limit, last_evaluated_key=last_key
+        )
+    items = list(result)
+    return ProductPage(items, pagination.encode(result.last_evaluated_key, scope))

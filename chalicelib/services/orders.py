@@ -1,0 +1,181 @@
+"""Orders: read, list, cancel, and the one way an order changes status.
+
+Every transition goes through `transition`: a conditional write on the status the order
+was read in, with a history entry; an illegal one is 409 `illegal_transition`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+
+from .. import errors, ledger, pagination, timers
+from ..clock import iso
+from ..db import Tx
+from ..models.catalog import Sku
+from ..models.coupons import AVAILABLE, Coupon
+from ..models.orders import AWAITING_CONFIRMATION, AWAITING_PAYMENT, BNPL, CANCELLED, PLACED, Order
+from ..models.timers import Timer
+from ..models.users import User
+from ..observability import count
+
+CHECKOUT_EXPIRY = "checkout_expiry"
+# Before shipment, an order can be cancelled by its buyer.
+CANCELLABLE = (AWAITING_CONFIRMATION, AWAITING_PAYMENT, PLACED)
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    items: list[Order]
+    next_cursor: str | None
+
+
+def order_not_found() -> errors.ApiError:
+    return errors.not_found("order_not_found", "no such order")
+
+
+def get_own(user_id: str, order_id: str) -> Order:
+    """The caller's order (another user's is a 404, like a missing one)."""
+    try:
+        order = Order.get(order_id, consistent_read=True)
+    except DoesNotExist as exc:
+        raise order_not_found() from exc
+    if order.user_id != user_id:
+        raise order_not_found()
+    return order
+
+
+def list_orders(user_id: str, status: str | None, limit: int, cursor: str | None) -> OrderPage:
+    """The caller's orders, newest first, optionally of one status."""
+    scope = f"orders:{user_id}:{status or '*'}"
+    last_key: Any = pagination.decode(cursor, scope)
+    result = Order.by_user.query(
+        user_id,
+        scan_index_forward=False,
+        filter_condition=(Order.status == status) if status else None,
+        limit=limit,
+        page_size=limit,
+        last_evaluated_key=last_key,
+    )
+    items = list(result)
+    return OrderPage(items, pagination.encode(result.last_evaluated_key, scope))
+
+
+def history_entry(status: str, at: datetime, actor: str, note: str | None = None) -> dict[str, str]:
+    entry = {"status": status, "at": iso(at), "actor": actor}
+    if note:
+        entry["note"] = note
+    return entry
+
+
+def transition(
+    tx: Tx,
+    order: Order,
+    to: str,
+    now: datetime,
+    actor: str,
+    *,
+    allowed_from: Collection[str],
+    actions: Sequence[Action] = (),
+    condition: Condition | None = None,
+    on_fail: errors.ApiError | None = None,
+    note: str | None = None,
+    verb: str = "change",
+) -> None:
+    """Move `order` to `to` in `tx`, only from the status it was read in, appending history.
+
+    The in-memory order is updated too, so the caller can render the result.
+    """
+    if order.status not in allowed_from:
+        raise errors.illegal_transition("order", order.status, verb)
+    history = [*(order.history or []), history_entry(to, now, actor, note)]
+    guard = Order.status == order.status
+    if condition is not None:
+        guard &= condition
+    tx.update(
+        order,
+        [Order.status.set(to), Order.updated_at.set(iso(now)), Order.history.set(history), *actions],
+        condition=guard,
+        on_fail=on_fail or errors.ApiError(409, "illegal_transition", f"the order is no longer {order.status}; reload"),
+    )
+    order.status, order.history, order.updated_at = to, history, iso(now)
+
+
+def expiry_deadline(order: Order) -> str | None:
+    """When an unfinished checkout lapses: the challenge's expiry, or the channel payment's."""
+    if order.status == AWAITING_CONFIRMATION:
+        return str(order.challenge_expires_at) if order.challenge_expires_at else None
+    if order.status == AWAITING_PAYMENT:
+        return str(order.payment_expires_at) if order.payment_expires_at else None
+    return None
+
+
+def release(
+    tx: Tx,
+    order: Order,
+    now: datetime,
+    actor: str,
+    *,
+    allowed_from: Collection[str] = CANCELLABLE,
+    note: str | None = None,
+    taken: Timer | None = None,
+) -> None:
+    """Cancel `order` in `tx` and give back what it holds: stock, reserved credit, coupon.
+
+    `taken` is the expiry timer the calling sweep already claims in `tx`.
+    """
+    was = order.status
+    deadline = expiry_deadline(order)
+    reserved = int(order.credit_reserved_fen or 0)
+    transition(
+        tx,
+        order,
+        CANCELLED,
+        now,
+        actor,
+        allowed_from=allowed_from,
+        actions=[Order.cancelled_at.set(iso(now)), Order.credit_reserved_fen.set(0), Order.amount_due_fen.set(0)],
+        note=note,
+        verb="cancel",
+    )
+    order.cancelled_at, order.credit_reserved_fen, order.amount_due_fen = iso(now), 0, 0
+    for line in order.items:
+        tx.update(Sku(line["sku_id"]), [Sku.stock.add(int(line["quantity"]))], condition=Sku.sku_id.exists())
+    if was == PLACED and order.payment_method == BNPL:
+        if reserved > 0:
+            ledger.post(
+                tx,
+                event_id=f"order:{order.order_id}:credit_released",
+                kind="credit_released",
+                at=now,
+                legs=[
+                    ledger.Leg(ledger.user_account(order.user_id), ledger.CREDIT, -reserved),
+                    ledger.Leg(ledger.PLATFORM, "credit_extended", reserved),
+                ],
+                ref=order.order_id,
+            )
+        tx.update(User(order.user_id), [User.unpaid_bnpl_count.add(-1)], condition=User.unpaid_bnpl_count >= 1)
+    if order.coupon_id:
+        tx.update(
+            Coupon(order.user_id, order.coupon_id),
+            [Coupon.status.set(AVAILABLE), Coupon.order_id.remove(), Coupon.used_at.remove()],
+            condition=Coupon.order_id == order.order_id,
+        )
+    if deadline and (taken is None or taken.due_at != deadline):
+        timers.cancel(tx, CHECKOUT_EXPIRY, order.order_id, deadline)
+
+
+def cancel(user_id: str, order_id: str, now: datetime) -> Order:
+    """Cancel an order before shipment: its stock, credit and coupon are released."""
+    order = get_own(user_id, order_id)
+    tx = Tx()
+    release(tx, order, now, "user")
+    tx.commit()
+    count("OrdersCancelled")
+    return order

@@ -1,0 +1,172 @@
+"""Helpers for the shopping tests: a merchant's products, checkouts, confirmations,
+and tools to watch DynamoDB (call counts, a race barrier, moto made atomic per request)."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from chalicelib.db import connection
+from chalicelib.models.registry import all_models
+from tests.conftest import Api, new_key
+
+MERCHANT = "m-shop-1"
+MERCHANT_2 = "m-shop-2"
+ADDRESS = {"name": "张三", "phone": "13800138000", "line1": "朝阳区建国路 1 号", "city": "北京"}
+PASSWORD = "135790"  # the activated_user fixture's payment password
+
+
+def create_product(
+    api: Api, merchant: str = MERCHANT, name: str = "手机壳", skus: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    body = {
+        "name": name,
+        "description": "silicone",
+        "skus": skus
+        or [
+            {"attributes": {"颜色": "黑色"}, "price_fen": 2990, "stock": 5},
+            {"attributes": {"颜色": "粉色"}, "price_fen": 3290, "stock": 1},
+        ],
+    }
+    r = api.post("/v1/merchant/products", body, as_=merchant, roles=["merchant"])
+    assert r.status_code == 201, r.json
+    return dict(r.json)
+
+
+def sku_ids(product: dict[str, Any]) -> list[str]:
+    return [s["sku_id"] for s in product["skus"]]
+
+
+def checkout(
+    api: Api,
+    user: str,
+    items: list[tuple[str, int]] | None = None,
+    *,
+    method: str = "bnpl",
+    coupon_id: str | None = None,
+    idem: str | None = None,
+) -> Any:
+    body: dict[str, Any] = {"payment_method": method, "address": ADDRESS}
+    if items is None:
+        body["from_cart"] = True
+    else:
+        body["items"] = [{"sku_id": s, "quantity": q} for s, q in items]
+    if coupon_id:
+        body["coupon_id"] = coupon_id
+    return api.post("/v1/checkout", body, as_=user, idem=idem or new_key())
+
+
+def confirm(api: Api, user: str, order: dict[str, Any], *, password: str = PASSWORD, idem: str | None = None) -> Any:
+    body = {"challenge_id": order["challenge"]["challenge_id"], "password": password}
+    return api.post(f"/v1/orders/{order['order_id']}/confirmation", body, as_=user, idem=idem or new_key())
+
+
+def credit(api: Api, user: str) -> dict[str, int]:
+    return dict(api.get("/v1/wallet", as_=user).json["credit"])
+
+
+def stock_of(api: Api, product: dict[str, Any]) -> dict[str, int]:
+    r = api.get(f"/v1/products/{product['product_id']}", as_="anyone")
+    return {s["sku_id"]: s["stock"] for s in r.json["skus"]}
+
+
+class DeviceKey:
+    def __init__(self) -> None:
+        self.private = ec.generate_private_key(ec.SECP256R1())
+
+    @property
+    def public_pem(self) -> str:
+        return (
+            self.private.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
+
+    def sign(self, nonce: str) -> str:
+        return base64.b64encode(self.private.sign(nonce.encode("utf-8"), ec.ECDSA(hashes.SHA256()))).decode()
+
+
+def _clients() -> list[Any]:
+    clients = [connection().client]
+    for model in all_models():
+        client = model._get_connection().connection.client
+        if all(client is not c for c in clients):
+            clients.append(client)
+    return clients
+
+
+@contextmanager
+def dynamodb_calls() -> Iterator[Counter[str]]:
+    """Count DynamoDB API calls by operation (a botocore `before-call` hook on every client)."""
+    seen: Counter[str] = Counter()
+
+    def hook(model: Any, **_: Any) -> None:
+        seen[model.name] += 1
+
+    clients = _clients()
+    for client in clients:
+        client.meta.events.register("before-call.dynamodb", hook, unique_id="count-calls")
+    try:
+        yield seen
+    finally:
+        for client in clients:
+            client.meta.events.unregister("before-call.dynamodb", unique_id="count-calls")
+
+
+@contextmanager
+def racing_transactions(parties: int) -> Iterator[None]:
+    """Make `parties` threads send their TransactWriteItems only once all have read.
+
+    moto applies a transaction in steps and rolls back by restoring whole tables, which
+    is not atomic under threads; DynamoDB is. Each moto DynamoDB request is serialised
+    here so moto behaves like the service, and the barrier makes the race certain.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    barrier = threading.Barrier(parties, timeout=10)
+    lock = threading.RLock()
+    original = DynamoHandler.call_action
+
+    def atomic(self: Any) -> Any:
+        with lock:
+            return original(self)
+
+    def wait(**_: Any) -> None:
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            pass
+
+    client = connection().client
+    client.meta.events.register("before-call.dynamodb.TransactWriteItems", wait, unique_id="race")
+    DynamoHandler.call_action = atomic  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        DynamoHandler.call_action = original  # type: ignore[method-assign]
+        client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="race")
+
+
+def run_together(*fns: Any) -> list[Any]:
+    """Run each function in its own thread; each result is its value or the exception raised."""
+    results: list[Any] = [None] * len(fns)
+
+    def run(i: int) -> None:
+        try:
+            results[i] = fns[i]()
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(fns))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return results
