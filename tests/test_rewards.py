@@ -14,6 +14,7 @@ from chalicelib.models.ledger import Entry
 from chalicelib.models.users import User
 from chalicelib.services import accounts, rewards
 from tests.conftest import Api
+from tests.test_fulfilment import MERCHANT, place, product, ship  # noqa: F401  (product is a fixture)
 from tests.wallet_support import balance, earn, paid_order, refund
 
 
@@ -173,3 +174,34 @@ def test_a_refund_of_an_order_that_earned_nothing_changes_nothing() -> None:
     order = paid_order("u-none", 10_000)
     refund(order, 10_000)
     assert list(Entry.query(ledger.user_account("u-none"))) == []
+
+
+def test_a_return_of_an_order_paid_on_time_takes_its_points_back(
+    api: Api, activated_user: str, request: pytest.FixtureRequest
+) -> None:
+    goods = request.getfixturevalue("product")
+    from chalicelib.models.orders import PAID, Order
+
+    uid = activated_user
+    oid = place(api, uid, goods, qty=(1, 0))  # 39.90 yuan
+    ship(api, oid)
+    api.post(f"/v1/orders/{oid}/receipt", as_=uid)
+    # Paid on time, the way collection does it: order paid and rewards in one transaction.
+    order = Order.get(oid)
+    tx = Tx()
+    tx.update(order, [Order.status.set(PAID), Order.paid_on_time.set(True)], condition=Order.status == order.status)
+    rewards.on_paid_on_time(tx, order, clock.now()).apply(tx, accounts.get(uid))
+    tx.commit()
+    assert balance(uid, ledger.POINTS) == 39
+    r = api.post(f"/v1/orders/{oid}/return-requests", {"reason": "不合适"}, as_=uid)
+    assert r.status_code == 201, r.json
+    d = api.post(
+        f"/v1/merchant/return-requests/{r.json['request_id']}/decision",
+        {"decision": "approve", "note": "ok"},
+        as_=MERCHANT,
+        roles=["merchant"],
+    )
+    assert d.status_code == 200, d.json
+    assert balance(uid, ledger.POINTS) == 0
+    kinds = [e["kind"] for e in api.get("/v1/wallet/entries?kind=points", as_=uid).json["items"]]
+    assert kinds == ["points_reversed", "points_earned"]
