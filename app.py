@@ -38,6 +38,16 @@ def complete_orders(event: object) -> None:
     jobs.run("complete_orders", clock.now())
 
 
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="refund_unapplied_payments")
+def refund_unapplied_payments(event: object) -> None:
+    jobs.run("refund_unapplied_payments", clock.now())
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="process_refunds")
+def process_refunds(event: object) -> None:
+    jobs.run("process_refunds", clock.now())
+
+
 @app.schedule(Rate(1, unit=Rate.DAYS), name="reconcile_ledger")
 def reconcile_ledger(event: object) -> None:
     jobs.run("reconcile_ledger", clock.now())

@@ -85,6 +85,7 @@ class Tx:
         self._ops: list[tuple[str, Callable[[TransactWrite], None], errors.ApiError | None]] = []
         self._token = client_request_token
         self._before_commit: dict[str, Callable[[], None]] = {}
+        self._after: list[Callable[[], None]] = []
 
     def __len__(self) -> int:
         return len(self._ops)
@@ -125,6 +126,10 @@ class Tx:
     ) -> None:
         self._ops.append(("delete", lambda tw: tw.delete(model, condition=condition), on_fail))
 
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run `fn` once the transaction has committed (best effort: e.g. a push fan-out)."""
+        self._after.append(fn)
+
     def commit(self) -> None:
         hooks, self._before_commit = list(self._before_commit.values()), {}
         for hook in hooks:
@@ -147,3 +152,10 @@ class Tx:
             if is_retryable(exc):
                 raise errors.unavailable("temporarily_unavailable", "the store is busy; retry shortly") from exc
             raise
+        for fn in self._after:
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - the transaction stands; a side effect may fail
+                from .observability import logger
+
+                logger.warning("after-commit step failed", extra={"error": type(exc).__name__})

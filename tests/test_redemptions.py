@@ -170,6 +170,10 @@ def test_a_small_request_of_an_established_user_is_auto_approved(api: Api) -> No
     assert (wallet["cash_balance_fen"], wallet["points"], wallet["points_held"]) == (amount, 20_000 - amount, 0)
     kinds = {e["kind"] for e in api.get("/v1/wallet/entries", as_=uid).json["items"]}
     assert {"redemption_held", "redemption_credited", "redemption_points_consumed"} <= kinds
+    notes = api.get("/v1/me/notifications", as_=uid).json["items"]
+    assert [(n["kind"], n["ref"]) for n in notes if n["kind"].startswith("redemption")] == [
+        ("redemption_approved", rid)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -202,6 +206,8 @@ def test_a_frozen_users_request_is_rejected_and_the_points_come_back(api: Api) -
     shown = api.get(f"/v1/wallet/redemptions/{rid}", as_=uid).json
     assert (shown["status"], shown["reason"]) == ("rejected", "bnpl_frozen")
     assert (balance(uid, ledger.POINTS), balance(uid, ledger.POINTS_HELD), balance(uid, ledger.CASH)) == (20_000, 0, 0)
+    notes = api.get("/v1/me/notifications", as_=uid).json["items"]
+    assert [n["kind"] for n in notes if n["kind"].startswith("redemption")] == ["redemption_rejected"]
 
 
 # --- queue semantics ---------------------------------------------------------------------
@@ -215,6 +221,8 @@ def test_duplicate_deliveries_credit_once(api: Api) -> None:
     assert result == {"batchItemFailures": []}
     assert redemption.review_batch(sqs_event([body])) == {"batchItemFailures": []}
     assert balance(uid, ledger.CASH) == 1_000 and balance(uid, ledger.POINTS_HELD) == 0
+    notes = api.get("/v1/me/notifications", as_=uid).json["items"]
+    assert [n["kind"] for n in notes if n["kind"].startswith("redemption")] == ["redemption_approved"]
     credited = [e for e in api.get("/v1/wallet/entries?kind=redemption_credited", as_=uid).json["items"]]
     assert len(credited) == 1
 

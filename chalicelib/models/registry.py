@@ -13,7 +13,9 @@ def all_models() -> list[type[Model]]:
     from .idempotency import IdempotencyRecord
     from .jobstate import JobState
     from .ledger import Balance, Entry
+    from .notifications import Notification
     from .orders import Order
+    from .payments import ChannelInbox, PaymentAttempt
     from .redemptions import Redemption, RedemptionDay
     from .timers import Timer
     from .users import BankCard, Device, UniqueClaim, User
@@ -35,6 +37,9 @@ def all_models() -> list[type[Model]]:
         Product,
         Sku,
         CartItem,
+        PaymentAttempt,
+        ChannelInbox,
+        Notification,
         Redemption,
         RedemptionDay,
         JobState,

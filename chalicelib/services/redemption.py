@@ -42,7 +42,7 @@ from ..models.redemptions import APPROVED, MANUAL_REVIEW, OPEN, PENDING, REJECTE
 from ..models.timers import Timer
 from ..models.users import BNPL_FROZEN, User
 from ..observability import count, logger
-from . import accounts
+from . import accounts, notifications
 
 ENQUEUE_TIMER = "redemption_enqueue"
 # The daily limits count calendar days in China (UTC+8, no daylight saving).
@@ -409,6 +409,7 @@ def _decide(
         body=body.format(yuan=f"{amount / 100:.2f}", points=points),
         ref=rid,
         event_id=f"redemption:{rid}:{to}",
+        now=now,
     )
     item.status = to
     item.reason = reason
@@ -432,12 +433,9 @@ OUTCOME_MESSAGES = {
 }
 
 
-def notify_user(tx: Tx, user_id: str, *, kind: str, title: str, body: str, ref: str, event_id: str) -> None:
-    """Tell the user about a redemption outcome, inside the transaction that decides it.
-
-    Redirect point: `services/notifications.py::notify(tx, user_id, kind, title, body, ref,
-    event_id)` is being built by the collection issue; when it lands this body becomes that
-    one call. Until then the outcome is logged (ids and codes only) and counted.
-    """
-    logger.info("redemption outcome", extra={"user_id": user_id, "kind": kind, "ref": ref, "event_id": event_id})
-    count("RedemptionNotification", kind=kind)
+def notify_user(
+    tx: Tx, user_id: str, *, kind: str, title: str, body: str, ref: str, event_id: str, now: datetime
+) -> None:
+    """Tell the user about a redemption outcome, inside the transaction that decides it
+    (so a duplicate delivery cannot notify twice)."""
+    notifications.notify(tx, user_id, kind, title, body, ref, event_id, now)
