@@ -16,7 +16,7 @@ AWS_DEFAULT_REGION ?= cn-north-1
 export AWS_DEFAULT_REGION
 PACKAGE_DIR := build/$(STAGE)/package
 
-.PHONY: install run test lint typecheck pytest package infra-check clean demo
+.PHONY: install run test lint typecheck pytest package infra-check clean demo redrive
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ install: $(STAMP)
 
 run: install  ## the whole product on http://127.0.0.1:8000 (Ctrl-C stops it)
 	$(PY) -m chalicelib.local.stack
+
+redrive: install  ## the review DLQ: `make redrive` lists it, `make redrive ACTION=move` re-drives it
+	$(PY) -m chalicelib.local.redrive $(or $(ACTION),list)
 
 lint: install
 	$(VENV)/bin/ruff check .
