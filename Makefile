@@ -66,3 +66,7 @@ clean:
 
 demo: install  ## walk the whole story over HTTP against `make run` (start it in another terminal)
 	$(PY) scripts/demo.py
+
+soak: install  ## the model-based money test, long: ≥ 5,000 steps with ~1 % DynamoDB faults (not in make test)
+	MODEL_EXAMPLES=$${MODEL_EXAMPLES:-50} MODEL_STEPS=$${MODEL_STEPS:-100} \
+		$(PY) -m pytest -m slow -s -p no:logging tests/test_model_based.py

@@ -25,7 +25,9 @@ def _run(api: Api, examples: int, steps: int, faults: Faults | None = None) -> N
 
 def test_money_invariants_hold_over_random_stories(api: Api) -> None:
     examples, steps = steps_from_env(4, 30)
+    MoneyMachine.reached.clear()
     _run(api, examples, steps)
+    assert MoneyMachine.reached["order:placed"] + MoneyMachine.reached["order:shipped"] > 0, MoneyMachine.reached
 
 
 def test_money_invariants_hold_when_one_percent_of_store_calls_fail(api: Api) -> None:
@@ -36,6 +38,7 @@ def test_money_invariants_hold_when_one_percent_of_store_calls_fail(api: Api) ->
         _run(api, examples, steps, faults)
     finally:
         faults.remove()
+    assert faults.injected > 0
 
 
 @pytest.mark.slow
@@ -44,7 +47,11 @@ def test_soak(api: Api) -> None:
     examples, steps = steps_from_env(50, 100)
     faults = Faults(rate=0.01, seed=21)
     faults.install()
+    MoneyMachine.reached.clear()
     try:
         _run(api, examples, steps, faults)
     finally:
         faults.remove()
+    print(f"\nsoak: {examples} stories x {steps} steps, {faults.injected} injected faults")
+    for what, n in sorted(MoneyMachine.reached.items()):
+        print(f"  {what:45} {n}")
