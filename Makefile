@@ -16,7 +16,7 @@ AWS_DEFAULT_REGION ?= cn-north-1
 export AWS_DEFAULT_REGION
 PACKAGE_DIR := build/$(STAGE)/package
 
-.PHONY: install run test lint typecheck pytest package infra-check clean demo redrive
+.PHONY: install run test lint typecheck pytest package infra-check clean demo redrive soak
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
