@@ -20,7 +20,6 @@ from chalicelib.models.orders import Order
 from chalicelib.models.payments import PaymentAttempt
 from chalicelib.models.timers import Timer
 from chalicelib.models.users import User
-from chalicelib.services import collection
 from tests import channel_sim as sim
 from tests.conftest import Api, new_key
 from tests.shopping import MERCHANT, checkout, confirm, create_product, racing_transactions, run_together, sku_ids
@@ -229,6 +228,7 @@ def test_a_retry_that_succeeds_pays_the_overdue_order_late_and_lifts_the_freeze(
     assert (result["retries_processed"], result["paid"]) == (1, 1)
     paid = order(order_id)
     assert (paid.status, paid.paid_on_time) == ("paid", False)
+    assert api.get("/v1/wallet", as_=activated_user).json["points"] == 0  # paid late: no points
     me = user(activated_user)
     assert (me.bnpl_status, me.overdue_open_count, me.unpaid_bnpl_count, me.on_time_paid_count) == (
         "active",
@@ -408,6 +408,7 @@ def test_pay_now_in_the_window(api: Api, activated_user: str, channel: str) -> N
     assert credit(activated_user).balance == 0
     me = user(activated_user)
     assert (me.unpaid_bnpl_count, me.on_time_paid_count) == (0, 1)
+    assert api.get("/v1/wallet", as_=activated_user).json["points"] == PRICE // 100  # 1 point per yuan
     book = "clearing_wallet" if channel == "wallet" else f"clearing_{channel}"
     assert platform_book(book) == PRICE
     if channel == "wallet":
@@ -430,6 +431,7 @@ def test_pay_now_an_overdue_order_lifts_the_freeze(api: Api, activated_user: str
     pay_through(api, activated_user, order_id, channel)
     paid = order(order_id)
     assert (paid.status, paid.paid_on_time) == ("paid", False)
+    assert api.get("/v1/wallet", as_=activated_user).json["points"] == 0  # paid late: no points
     me = user(activated_user)
     assert (me.bnpl_status, me.overdue_open_count, me.unpaid_bnpl_count, me.on_time_paid_count) == (
         "active",
@@ -574,29 +576,6 @@ def test_late_payments_do_not_count_toward_the_limit(api: Api, activated_user: s
         pay_through(api, activated_user, order_id, "wallet", 1_000)
     assert int(credit(activated_user).limit) == settings().rules.credit_start_fen
     assert user(activated_user).on_time_paid_count == 0
-
-
-@pytest.mark.parametrize(
-    "paid_before, limit, expected",
-    [
-        (0, 50_000, None),
-        (1, 50_000, None),
-        (2, 50_000, (50_000, 100_000)),
-        (5, 100_000, (100_000, 150_000)),
-        (26, 480_000, (480_000, 500_000)),
-        (29, 500_000, None),
-    ],
-)
-def test_the_limit_steps_every_third_on_time_order_up_to_the_maximum(
-    activated_user: str, paid_before: int, limit: int, expected: tuple[int, int] | None
-) -> None:
-    Balance(ledger.user_account(activated_user), ledger.CREDIT).update(
-        actions=[Balance.limit.set(limit), Balance.headroom.set(limit)]
-    )
-    me = user(activated_user)
-    me.on_time_paid_count = paid_before
-    bnpl = Order("o_x", payment_method="bnpl", user_id=activated_user)
-    assert collection.rewards_on_paid_on_time(bnpl, me).credit_limit == expected
 
 
 # --- reminders ------------------------------------------------------------------------------

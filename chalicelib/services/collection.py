@@ -27,10 +27,8 @@ Timers (see `timers.py`), swept by `close_payment_windows` - never a scan:
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
@@ -42,13 +40,12 @@ from ..db import Tx
 from ..ledger import PLATFORM, Leg
 from ..models import orders as o
 from ..models import payments as pm
-from ..models.ledger import Balance
 from ..models.orders import Order
 from ..models.payments import PaymentAttempt
 from ..models.timers import Timer
 from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 from ..observability import count, logger
-from . import accounts, notifications, orders, payments
+from . import accounts, notifications, orders, payments, rewards
 
 PAYMENT_DUE = "payment_due"
 COLLECTION_RETRY = "collection_retry"
@@ -71,47 +68,6 @@ def collectable(order: Order | None) -> bool:
 # --- paying a 先用后付 order ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class OnTimeReward:
-    """What an on-time payment changes: the user's on-time count (merged into the caller's
-    update of the user item, with the condition it relies on) and, every
-    `credit_step_every_on_time` orders, the credit limit `(from, to)` (merged into the
-    credit release's balance update: DynamoDB takes one operation per item in a
-    transaction)."""
-
-    user_actions: list[Action] = field(default_factory=list)
-    user_condition: Condition | None = None
-    credit_limit: tuple[int, int] | None = None
-
-
-def rewards_on_paid_on_time(order: Order, user: User) -> OnTimeReward:
-    """The credit-limit rule for a 先用后付 order paid on time (SPEC "starting credit limit"):
-    the on-time count goes up by one, and each `rules.credit_step_every_on_time`-th on-time
-    order raises the limit by `rules.credit_step_fen`, up to `rules.credit_max_fen`.
-
-    Points and coupons for on-time payment are `services/rewards.py`'s, where it exists.
-    """
-    if order.payment_method != o.BNPL:
-        return OnTimeReward()
-    rules = settings().rules
-    done = int(user.on_time_paid_count or 0)
-    condition: Condition = User.on_time_paid_count == done
-    if done == 0:
-        condition = condition | User.on_time_paid_count.does_not_exist()
-    limit: tuple[int, int] | None = None
-    if (done + 1) % rules.credit_step_every_on_time == 0:
-        try:
-            credit: Balance | None = Balance.get(ledger.user_account(user.user_id), ledger.CREDIT, consistent_read=True)
-        except DoesNotExist:
-            credit = None
-        if credit is not None and credit.limit is not None:
-            old = int(credit.limit)
-            new = min(old + rules.credit_step_fen, rules.credit_max_fen)
-            if new > old:
-                limit = (old, new)
-    return OnTimeReward([User.on_time_paid_count.add(1)], condition, limit)
-
-
 def mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> None:
     """received/overdue -> paid, in the settling transaction `tx`.
 
@@ -120,7 +76,8 @@ def mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> N
     - the credit it held is given back (event `order:<id>:credit_repaid`, see `ledger.py`);
     - on time = paid while the order was in its window (never overdue): by `due_at`, or by
       the auto-debit at the window's close, which is the window's own payment. On-time
-      payments count toward the credit limit (`rewards_on_paid_on_time`);
+      payments earn points and count toward the credit limit (`rewards.on_paid_on_time`,
+      whose user-item change is merged into the one update of the user here);
     - the user: one unpaid 先用后付 order fewer; an overdue one also leaves the overdue
       count, and the freeze lifts when it was the last - conditional on the count read,
       so a concurrent decline elsewhere makes this transaction retry, never lose the freeze;
@@ -154,35 +111,30 @@ def mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> N
     order.paid_at, order.paid_channel, order.paid_on_time = iso(now), attempt.channel, on_time
 
     user = accounts.get(order.user_id)
-    reward = rewards_on_paid_on_time(order, user) if on_time else OnTimeReward()
-    if reserved > 0:
-        ledger.post(
-            tx,
-            event_id=f"order:{order.order_id}:credit_repaid",
-            kind="credit_repaid",
-            at=now,
-            legs=[
-                Leg(ledger.user_account(order.user_id), ledger.CREDIT, -reserved),
-                Leg(PLATFORM, "credit_extended", reserved),
-            ],
-            ref=order.order_id,
-            credit_limit=reward.credit_limit,
-            # Giving credit back cannot run short; a failed condition means the limit moved.
-            insufficient=errors.conflict(payments.USER_MOVED, "the credit limit changed meanwhile"),
-        )
-    elif reward.credit_limit is not None:
-        ledger.change_credit_limit(tx, order.user_id, *reward.credit_limit, now)
+    ledger.post(
+        tx,
+        event_id=f"order:{order.order_id}:credit_repaid",
+        kind="credit_repaid",
+        at=now,
+        legs=[
+            Leg(ledger.user_account(order.user_id), ledger.CREDIT, -reserved),
+            Leg(PLATFORM, "credit_extended", reserved),
+        ],
+        ref=order.order_id,
+        # Giving credit back cannot run short; a failed condition means the balance moved.
+        insufficient=errors.conflict(payments.USER_MOVED, "the credit balance changed meanwhile"),
+    )
+    reward = rewards.on_paid_on_time(tx, order, now, user=user, paid_fen=amount) if on_time else rewards.UserChange()
 
-    actions: list[Action] = [User.unpaid_bnpl_count.add(-1), *reward.user_actions]
-    condition: Condition = User.unpaid_bnpl_count > 0
+    actions: list[Action] = [User.unpaid_bnpl_count.add(-1)]
+    condition: Condition | None = User.unpaid_bnpl_count > 0
     if was == o.OVERDUE:
         overdue = int(user.overdue_open_count or 0)
         actions.append(User.overdue_open_count.add(-1))
         condition &= User.overdue_open_count == overdue
         if overdue <= 1 and user.bnpl_status == BNPL_FROZEN:
             actions.append(User.bnpl_status.set(BNPL_ACTIVE))
-    if reward.user_condition is not None:
-        condition &= reward.user_condition
+    actions, condition = reward.merged(actions, condition)
     tx.update(
         user,
         actions,

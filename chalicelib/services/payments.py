@@ -389,6 +389,7 @@ def _commit(tx: Tx) -> bool:
             _ATTEMPT_MOVED,
             ORDER_MOVED,
             USER_MOVED,
+            "state_changed",  # e.g. the points or credit limit moved under a reward: re-read
             "event_already_posted",
             "already_notified",
         ):
