@@ -230,6 +230,7 @@ class MoneyMachine(RuleBasedStateMachine):
             as_=uid,
             idem=new_key(),
         )
+        self.reached[f"checkout:{r.status_code}:{(r.json or {}).get('code', '')}"] += 1
         if r.status_code == 201:
             for order in r.json["orders"]:
                 self.orders.append((order["order_id"], uid))
@@ -261,6 +262,7 @@ class MoneyMachine(RuleBasedStateMachine):
         key = new_key()
         body = {"challenge_id": order["challenge"]["challenge_id"], "password": PASSWORD}
         first = self._call("POST", f"/v1/orders/{order_id}/confirmation", body, as_=uid, idem=key)
+        self.reached[f"confirm:{first.status_code}:{(first.json or {}).get('code', '')}"] += 1
         if twice:
             again = self._call("POST", f"/v1/orders/{order_id}/confirmation", body, as_=uid, idem=key)
             if first.status_code < 300 and again.status_code < 300:
