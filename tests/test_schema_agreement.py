@@ -1,0 +1,66 @@
+"""The OpenAPI document and the validators agree: a value the document calls valid is
+accepted, and one it calls invalid is refused (what the fuzzer checks, as a property)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
+
+from chalicelib.schemas.catalog import AttrName, AttrValue
+from chalicelib.schemas.common import Id, ShortText
+from chalicelib.schemas.fulfilment import Text
+from chalicelib.schemas.me import Digits6, IdentityIn
+
+# Whitespace the dialects disagree on (U+001C-001F, U+0085, U+FEFF...) is over-represented.
+AWKWARD = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u200b\u2028\u3000\ufeff"
+texts = st.text(alphabet=st.one_of(st.sampled_from(AWKWARD), st.characters()), max_size=45) | st.sampled_from(
+    ["", " ", "\x1e", "a", " a ", "张三", "x" * 40, " " + "x" * 40]
+)
+
+FIELDS: dict[str, Any] = {
+    "ShortText": ShortText,
+    "AttrName": AttrName,
+    "AttrValue": AttrValue,
+    "review Text": Text,
+    "Id": Id,
+    "Digits6": Digits6,
+}
+ADAPTERS = {name: TypeAdapter(tp) for name, tp in FIELDS.items()}
+
+
+def _accepted(adapter: TypeAdapter[Any], value: str) -> bool:
+    try:
+        adapter.validate_python(value, strict=True)
+        return True
+    except ValidationError:
+        return False
+
+
+@given(value=texts, name=st.sampled_from(sorted(FIELDS)))
+def test_the_document_and_the_validator_agree_on_text(value: str, name: str) -> None:
+    adapter = ADAPTERS[name]
+    documented = jsonschema.Draft202012Validator(adapter.json_schema()).is_valid(value)
+    assert documented == _accepted(adapter, value), (name, value)
+
+
+@given(value=texts)
+def test_the_document_and_the_identity_body_agree_on_the_name(value: str) -> None:
+    documented = jsonschema.Draft202012Validator(IdentityIn.model_json_schema()["properties"]["real_name"]).is_valid(
+        value
+    )
+    try:
+        IdentityIn.model_validate({"real_name": value, "id_number": "11010519491231002X"}, strict=True)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    assert documented == accepted, value
+
+
+def test_blank_text_is_refused_and_text_is_stored_stripped() -> None:
+    adapter = ADAPTERS["ShortText"]
+    assert not _accepted(adapter, " \t\x1e ")
+    assert adapter.validate_python("  手机壳 ", strict=True) == "手机壳"
