@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest clean
+.PHONY: install run test lint typecheck pytest fuzz bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,13 @@ typecheck: install
 pytest: install
 	$(PY) -m pytest -m "not slow"
 
-test: lint typecheck pytest  ## what CI runs
+test: lint typecheck pytest  ## what CI runs (includes a short fuzz run: tests/test_fuzz.py)
+
+fuzz: install  ## schemathesis against the local stack, long run (FUZZ_ARGS="--max-time 600 --seed N")
+	$(PY) -m scripts.fuzz --max-examples 300 $(FUZZ_ARGS)
+
+bench: install  ## import time, DynamoDB calls per route, sweeper reads, requests/s, hot partitions
+	$(PY) -m scripts.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .local
