@@ -5,14 +5,30 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
+# checkov pins an old boto3 that clashes with moto and chalice: its own venv.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: install run test lint typecheck pytest fuzz bench clean
+# `make package STAGE=dev` for the dev stage. chalice package needs a region even offline.
+STAGE ?= prod
+AWS_DEFAULT_REGION ?= cn-north-1
+export AWS_DEFAULT_REGION
+PACKAGE_DIR := build/$(STAGE)/package
+
+.PHONY: install run test lint typecheck pytest package infra-check clean demo fuzz bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements-dev.txt
 	touch $(STAMP)
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install -q -r requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
 
 install: $(STAMP)
 
@@ -28,13 +44,28 @@ typecheck: install
 pytest: install
 	$(PY) -m pytest -m "not slow"
 
-test: lint typecheck pytest  ## what CI runs (includes a short fuzz run: tests/test_fuzz.py)
-
 fuzz: install  ## schemathesis against the local stack, long run (FUZZ_ARGS="--max-time 600 --seed N")
 	$(PY) -m scripts.fuzz --max-examples 300 $(FUZZ_ARGS)
 
 bench: install  ## import time, DynamoDB calls per route, sweeper reads, requests/s, hot partitions
 	$(PY) -m scripts.bench $(BENCH_ARGS)
 
+package: install  ## build/$(STAGE)/package/{sam.json,deployment.zip} and how to deploy them
+	$(PY) scripts/infra.py package --stage $(STAGE)
+
+# Offline checks of the deployable template: cfn-lint, checkov (stock rules plus ours in
+# infra/checkov), tests on the packaged output (they also run our checks on a known-bad template).
+infra-check: package $(CHECKOV_STAMP)
+	$(VENV)/bin/cfn-lint --regions $(AWS_DEFAULT_REGION) -- $(PACKAGE_DIR)/sam.json
+	$(CHECKOV) -f $(PACKAGE_DIR)/sam.json --framework cloudformation --skip-download --quiet --compact \
+		--external-checks-dir infra/checkov
+	PAYLATER_PACKAGED=$(PACKAGE_DIR) PAYLATER_STAGE=$(STAGE) CHECKOV=$(CHECKOV) \
+		$(PY) -m pytest tests/test_packaged_template.py
+
+test: lint typecheck pytest infra-check  ## what CI runs (pytest includes a short fuzz run: tests/test_fuzz.py)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .local
+	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .local build
+
+demo: install  ## walk the whole story over HTTP against `make run` (start it in another terminal)
+	$(PY) scripts/demo.py

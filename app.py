@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from chalice.app import Chalice, Rate
 
-from chalicelib import jobs, web
+from chalicelib import jobs, observability, web
 from chalicelib.api import all_routers
 from chalicelib.clock import clock
 from chalicelib.config import settings
 
 app = Chalice(app_name="paylater")
 _cfg = settings()
+observability.install(app)
 
 web.mount(app, [r for r in all_routers() if _cfg.is_local or not r.local_only])
 
@@ -32,6 +33,16 @@ def auto_confirm_receipts(event: object) -> None:
 @app.schedule(Rate(1, unit=Rate.HOURS), name="complete_orders")
 def complete_orders(event: object) -> None:
     jobs.run("complete_orders", clock.now())
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="refund_unapplied_payments")
+def refund_unapplied_payments(event: object) -> None:
+    jobs.run("refund_unapplied_payments", clock.now())
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="process_refunds")
+def process_refunds(event: object) -> None:
+    jobs.run("process_refunds", clock.now())
 
 
 if _cfg.is_local:

@@ -76,6 +76,23 @@ _RULE_INTS = [name for name, f in Rules.__dataclass_fields__.items() if f.type i
 
 
 @dataclass(frozen=True)
+class ChannelSettings:
+    """Payment channel ids and endpoints (not secrets: keys come from `Settings.secret`)."""
+
+    notify_base_url: str | None = None  # public base URL the channels call back
+    key_dir: str | None = None  # local stage only: where generated sandbox keys live
+    alipay_app_id: str | None = None
+    alipay_gateway_url: str | None = None
+    wechatpay_app_id: str | None = None
+    wechatpay_mch_id: str | None = None
+    wechatpay_mch_serial: str | None = None
+    wechatpay_platform_serial: str | None = None
+    wechatpay_api_base: str | None = None
+    card_gateway_url: str | None = None
+    http_timeout_seconds: int = 5
+
+
+@dataclass(frozen=True)
 class Settings:
     stage: str
     region: str
@@ -94,6 +111,9 @@ class Settings:
     _secrets: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     pii_secret_arn: str | None = None
     notification_topic_arn: str | None = None
+    channels: ChannelSettings = field(default_factory=ChannelSettings)
+    # The reviewer console's origin when it is served from elsewhere (CORS); unset: no CORS.
+    console_origin: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -155,6 +175,20 @@ def load(env: dict[str, str] | None = None) -> Settings:
         rules=Rules(**rule_values),
         pii_secret_arn=env.get("PII_SECRET_ARN") or None,
         notification_topic_arn=env.get("NOTIFICATION_TOPIC_ARN") or None,
+        channels=ChannelSettings(
+            notify_base_url=env.get("CHANNEL_NOTIFY_BASE_URL") or None,
+            key_dir=env.get("CHANNEL_KEY_DIR") or None,
+            alipay_app_id=env.get("ALIPAY_APP_ID") or None,
+            alipay_gateway_url=env.get("ALIPAY_GATEWAY_URL") or None,
+            wechatpay_app_id=env.get("WECHATPAY_APP_ID") or None,
+            wechatpay_mch_id=env.get("WECHATPAY_MCH_ID") or None,
+            wechatpay_mch_serial=env.get("WECHATPAY_MCH_SERIAL") or None,
+            wechatpay_platform_serial=env.get("WECHATPAY_PLATFORM_SERIAL") or None,
+            wechatpay_api_base=env.get("WECHATPAY_API_BASE") or None,
+            card_gateway_url=env.get("CARD_GATEWAY_URL") or None,
+            http_timeout_seconds=int(env.get("CHANNEL_HTTP_TIMEOUT_SECONDS") or "5"),
+        ),
+        console_origin=env.get("CONSOLE_ORIGIN") or None,
     )
 
 

@@ -33,10 +33,18 @@ RETRYABLE_CODES = frozenset(
 )
 
 
-def table_meta(name: str) -> Any:
-    """A PynamoDB `Meta` for the stage's table `name` (read from settings at import)."""
+def table_meta(name: str, *, ttl: str | None = None, append_only: bool = False) -> Any:
+    """A PynamoDB `Meta` for the stage's table `name` (read from settings at import).
+
+    `ttl` names a number attribute (epoch seconds) DynamoDB expires items by; a
+    `TTLAttribute` on the model is found without it. `append_only` tables get no
+    update or delete permission in the deployed IAM policy (`chalicelib/definitions.py`).
+    """
     cfg = settings()
     attrs: dict[str, Any] = {
+        "resource_name": name,
+        "ttl_attribute": ttl,
+        "append_only": append_only,
         "table_name": cfg.table(name),
         "region": cfg.region,
         "billing_mode": "PAY_PER_REQUEST",
@@ -76,6 +84,7 @@ class Tx:
     def __init__(self, client_request_token: str | None = None) -> None:
         self._ops: list[tuple[str, Callable[[TransactWrite], None], errors.ApiError | None]] = []
         self._token = client_request_token
+        self._after: list[Callable[[], None]] = []
 
     def __len__(self) -> int:
         return len(self._ops)
@@ -111,6 +120,10 @@ class Tx:
     ) -> None:
         self._ops.append(("delete", lambda tw: tw.delete(model, condition=condition), on_fail))
 
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run `fn` once the transaction has committed (best effort: e.g. a push fan-out)."""
+        self._after.append(fn)
+
     def commit(self) -> None:
         if not self._ops:
             return
@@ -130,3 +143,10 @@ class Tx:
             if is_retryable(exc):
                 raise errors.unavailable("temporarily_unavailable", "the store is busy; retry shortly") from exc
             raise
+        for fn in self._after:
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - the transaction stands; a side effect may fail
+                from .observability import logger
+
+                logger.warning("after-commit step failed", extra={"error": type(exc).__name__})

@@ -10,7 +10,10 @@ Accounts and books:
   balance), `points`, `points_held` (points held by a pending redemption).
 - `merchant#<id>`: `payable` (what the platform owes the merchant).
 - `platform` (sharded on write): contra books - `credit_extended`, `clearing_<channel>`,
-  `fee_revenue`, `merchant_funding`, `points_issued`, `rewards_expense`, `refunds`.
+  `fee_revenue`, `merchant_funding`, `points_issued`, `rewards_expense`, `refunds`,
+  `consumer_payments` (what consumers paid from outside the wallet: card, Alipay, WeChat
+  Pay; the contra of `clearing_<channel>` when a channel order is paid, see
+  `services/payments.py`).
 Stored balances exist for user and merchant books; platform books are derived only
 (a single platform balance item would be every write's hot key).
 """

@@ -5,6 +5,7 @@ Only ids, codes and counts are logged: never names, ID numbers, card numbers or 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -31,6 +32,33 @@ def count(name: str, value: int = 1, **dimensions: str) -> None:
         logger.warning("metric flush failed", extra={"metric": name})
 
 
+REQUEST_KEYS = ["request_id", "correlation_id", "user_id", "route", "function_request_id"]
+
+
 def bind_request(request_id: str | None, correlation_id: str | None, **keys: Any) -> None:
-    logger.remove_keys(["request_id", "correlation_id", "user_id", "route"])
+    logger.remove_keys([k for k in REQUEST_KEYS if k != "function_request_id"])
     logger.append_keys(request_id=request_id, correlation_id=correlation_id or request_id, **keys)
+
+
+def bind_invocation(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Chalice middleware for every event type: each log line of an invocation carries the
+    Lambda request id, and nothing from the previous invocation of a warm container.
+
+    HTTP views rebind with API Gateway's request id (the one in the access log) and the
+    caller's X-Correlation-Id; schedules and queue handlers keep the Lambda request id.
+    """
+    context = getattr(event, "lambda_context", None) or getattr(event, "context", None)
+    function_request_id = getattr(context, "aws_request_id", None)
+    logger.remove_keys(REQUEST_KEYS)
+    logger.append_keys(
+        function_request_id=function_request_id, request_id=function_request_id, correlation_id=function_request_id
+    )
+    try:
+        return get_response(event)
+    finally:
+        logger.remove_keys(REQUEST_KEYS)
+
+
+def install(app: Any) -> None:
+    """Bind request ids for every handler of `app` (API, schedules, queue handlers)."""
+    app.register_middleware(bind_invocation, "all")

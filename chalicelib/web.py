@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalice.app import Chalice, Request, Response
+from chalice.app import Chalice, CORSConfig, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from . import auth, errors, idempotency
@@ -262,13 +262,39 @@ def _request_id(request: Request) -> str:
     return str(ctx.get("requestId") or uuid.uuid4())
 
 
+CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def _correlation_id(request: Request) -> str | None:
+    """The caller's X-Correlation-Id when it looks like an id (it is logged on every line)."""
+    value = request.headers.get("x-correlation-id")
+    return value if value and CORRELATION_ID.match(value) else None
+
+
+def _problem_code(body: str) -> str | None:
+    try:
+        code = json.loads(body).get("code")
+    except (ValueError, AttributeError):
+        return None
+    return code if isinstance(code, str) else None
+
+
 def _view(spec: RouteSpec) -> Callable[..., Response]:
     from .db import is_retryable
 
     def view(app: Chalice, **params: str) -> Response:
         request = app.current_request
         assert request is not None
-        bind_request(_request_id(request), request.headers.get("x-correlation-id"), route=f"{spec.method} {spec.path}")
+        bind_request(_request_id(request), _correlation_id(request), route=f"{spec.method} {spec.path}")
+        response = _answer(request, params)
+        # One line per request: the status and, for a problem, its stable code (never the body).
+        code = None
+        if response.status_code >= 400 and isinstance(response.body, str):
+            code = _problem_code(response.body)
+        logger.info("request handled", extra={"status": response.status_code, "code": code})
+        return response
+
+    def _answer(request: Request, params: dict[str, str]) -> Response:
         try:
             return _execute(spec, request, params)
         except ApiError as err:
@@ -288,7 +314,21 @@ def _view(spec: RouteSpec) -> Callable[..., Response]:
     return view
 
 
-def mount(app: Chalice, routers: Iterable[Router]) -> None:
+def console_cors(origin: str | None) -> CORSConfig | None:
+    """CORS for the reviewer console's browser; the mobile app needs none."""
+    if not origin:
+        return None
+    return CORSConfig(
+        allow_origin=origin,
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Correlation-Id"],
+        expose_headers=["Idempotent-Replayed", "Retry-After"],
+        max_age=600,
+    )
+
+
+def mount(app: Chalice, routers: Iterable[Router], *, console_origin: str | None = None) -> None:
+    """Mount every route; reviewer routes answer CORS for `console_origin` (default: the stage's)."""
+    cors = console_cors(console_origin or settings().console_origin)
     for router in routers:
         for spec in router.routes:
             view = _view(spec)
@@ -297,4 +337,11 @@ def mount(app: Chalice, routers: Iterable[Router]) -> None:
                 return _view(app, **params)
 
             bound.__name__ = spec.name
-            app.route(spec.path, methods=[spec.method], content_types=ACCEPTED_CONTENT_TYPES, name=spec.name)(bound)
+            route_cors = cors if cors is not None and "reviewer" in spec.roles else None
+            app.route(
+                spec.path,
+                methods=[spec.method],
+                content_types=ACCEPTED_CONTENT_TYPES,
+                name=spec.name,
+                cors=route_cors,
+            )(bound)

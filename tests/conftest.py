@@ -149,3 +149,9 @@ def activated_user(api: Api, verified_user: str) -> str:
     r = api.post("/v1/bnpl/activation", {"agreement_version": settings().rules.agreement_version}, as_=uid)
     assert r.status_code == 201, r.json
     return uid
+
+
+# --- payment channels: keys generated for this test session (tests/channel_keys.py) -----
+from tests import channel_keys  # noqa: E402
+
+channel_keys.install()

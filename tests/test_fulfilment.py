@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +13,7 @@ from chalicelib.config import settings
 from chalicelib.models.ledger import Entry
 from chalicelib.models.timers import Timer
 from tests.conftest import Api, new_key
+from tests.shopping import racing_transactions, run_together
 
 MERCHANT = "m-shop"
 ADDRESS = {"name": "张三", "phone": "13800138000", "line1": "中关村大街1号", "city": "北京"}
@@ -180,15 +180,8 @@ def test_receipt_is_confirmed_automatically_ten_days_after_shipment(api: Api, ac
 def test_overlapping_auto_confirm_runs_settle_once(api: Api, activated_user: str, placed: str) -> None:
     ship(api, placed)
     clock.advance(settings().rules.auto_confirm_receipt_seconds + 1)
-    results: list[dict] = []
-    threads = [
-        threading.Thread(target=lambda: results.append(jobs.run("auto_confirm_receipts", clock.now())))
-        for _ in range(3)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with racing_transactions(3):
+        results = run_together(*[lambda: jobs.run("auto_confirm_receipts", clock.now())] * 3)
     assert sum(r["processed"] for r in results) == 1
     assert len(list(Entry.query(ledger.merchant_account(MERCHANT)))) == 1
 

@@ -7,7 +7,7 @@ from ..web import Router
 
 def all_routers() -> list[Router]:
     """Every router, in the order the OpenAPI document lists them."""
-    from . import bnpl, catalog, dev, fulfilment, me, orders, system, wallet
+    from . import bnpl, catalog, dev, fulfilment, me, notifications, orders, payments, system, wallet
 
     return [
         system.router,
@@ -17,5 +17,8 @@ def all_routers() -> list[Router]:
         catalog.router,
         orders.router,
         fulfilment.router,
+        payments.router,
+        notifications.router,
         dev.router,
+        payments.sandbox_router,
     ]

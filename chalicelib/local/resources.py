@@ -1,5 +1,5 @@
-"""Create every table and queue of the stage (local stack and tests; the cloud uses the
-CloudFormation in `infra/`)."""
+"""Create every table and queue of the stage (local stack and tests) from the same
+definitions the CloudFormation template is generated from (`chalicelib/definitions.py`)."""
 
 from __future__ import annotations
 
@@ -9,31 +9,56 @@ from typing import Any
 import boto3
 
 from ..config import settings
-from ..models.registry import all_models
+from ..definitions import MAX_RECEIVES, all_queues, all_tables
 
-# After this many receives a review message goes to the dead-letter queue.
-MAX_RECEIVES = 5
+__all__ = ["MAX_RECEIVES", "create_all", "create_queues", "create_tables"]
 
 
-def create_tables() -> None:
-    for model in all_models():
-        if not model.exists():
-            model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+def _dynamodb() -> Any:
+    cfg = settings()
+    return boto3.client("dynamodb", region_name=cfg.region, endpoint_url=cfg.dynamodb_endpoint)
+
+
+def create_tables(ddb: Any | None = None) -> None:
+    ddb = ddb or _dynamodb()
+    existing = set(ddb.list_tables()["TableNames"])
+    for table in all_tables():
+        if table.table_name in existing:
+            continue
+        ddb.create_table(**table.create_table_args())
+        ddb.get_waiter("table_exists").wait(TableName=table.table_name, WaiterConfig={"Delay": 1})
+        if table.ttl_attribute:
+            ddb.update_time_to_live(
+                TableName=table.table_name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+            )
 
 
 def create_queues(sqs: Any | None = None) -> dict[str, str]:
     cfg = settings()
     sqs = sqs or boto3.client("sqs", region_name=cfg.region, endpoint_url=cfg.sqs_endpoint)
-    dlq_url = sqs.create_queue(QueueName=cfg.review_dlq_name)["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(
-        QueueName=cfg.review_queue_name,
-        Attributes={
-            "VisibilityTimeout": "60",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}),
-        },
-    )["QueueUrl"]
-    return {"queue": queue_url, "dlq": dlq_url}
+    urls: dict[str, str] = {}
+    for queue in all_queues(cfg):
+        dlq_url = sqs.create_queue(
+            QueueName=queue.dlq_name, Attributes={"MessageRetentionPeriod": str(queue.dlq_retention_seconds)}
+        )["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_url = sqs.create_queue(
+            QueueName=queue.name,
+            Attributes={
+                "VisibilityTimeout": str(queue.visibility_timeout),
+                "MessageRetentionPeriod": str(queue.retention_seconds),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue.max_receives)}
+                ),
+            },
+        )["QueueUrl"]
+        # The first queue keeps the names the local worker and tests already use.
+        urls.setdefault("queue", queue_url)
+        urls.setdefault("dlq", dlq_url)
+        urls[queue.name] = queue_url
+        urls[queue.dlq_name] = dlq_url
+    return urls
 
 
 def create_all() -> None:

@@ -12,7 +12,7 @@ DONE = "done"
 
 
 class IdempotencyRecord(Model):
-    Meta = table_meta("idempotency")
+    Meta = table_meta("idempotency", ttl="expires_at")
 
     key = UnicodeAttribute(hash_key=True)
     request_hash = UnicodeAttribute()

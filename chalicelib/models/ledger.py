@@ -30,7 +30,7 @@ class EntriesByHour(GlobalSecondaryIndex["Entry"]):
 
 
 class Entry(Model):
-    Meta = table_meta("entries")
+    Meta = table_meta("entries", append_only=True)  # entries are never changed or removed
 
     account = UnicodeAttribute(hash_key=True)  # "user#<id>", "merchant#<id>", "platform#<shard>"
     entry_id = UnicodeAttribute(range_key=True)  # "<event_id>#<book>": one leg per event and book

@@ -12,7 +12,9 @@ def all_models() -> list[type[Model]]:
     from .coupons import Coupon
     from .idempotency import IdempotencyRecord
     from .ledger import Balance, Entry
+    from .notifications import Notification
     from .orders import Order
+    from .payments import ChannelInbox, PaymentAttempt
     from .timers import Timer
     from .users import BankCard, Device, UniqueClaim, User
 
@@ -33,4 +35,7 @@ def all_models() -> list[type[Model]]:
         Product,
         Sku,
         CartItem,
+        PaymentAttempt,
+        ChannelInbox,
+        Notification,
     ]

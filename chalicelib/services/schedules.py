@@ -5,4 +5,5 @@ from __future__ import annotations
 from . import (
     checkout,  # noqa: F401  (expire_checkouts)
     fulfilment,  # noqa: F401  auto_confirm_receipts, complete_orders
+    payments,  # noqa: F401  refund_unapplied_payments
 )

@@ -1,0 +1,221 @@
+"""Alipay (支付宝) App payment: a signed order string to launch, RSA2 notifications.
+
+RSA2 = SHA256withRSA over the parameters sorted by name as `k=v&...` (values as sent,
+empty values left out). Requests we sign include `sign_type`; the asynchronous
+notification's check leaves out both `sign` and `sign_type` and is verified with the
+configured Alipay public key. We answer the plain text `success`, or `failure` (Alipay
+then retries, 8 times over about 25 hours, with the same `notify_id`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ..config import ConfigError, settings
+from . import http, keys
+from .base import (
+    ALIPAY,
+    FAILED,
+    PENDING,
+    SUCCEEDED,
+    ChannelEvent,
+    ChargeResult,
+    NotificationRejected,
+    NotifyReply,
+    PaymentRef,
+    RefundResult,
+    UnsupportedOperation,
+)
+from .card import notify_url
+
+BEIJING = timezone(timedelta(hours=8))
+AMOUNT = re.compile(r"^(\d{1,12})(?:\.(\d{1,2}))?$")
+TRADE_STATUS = {
+    "TRADE_SUCCESS": SUCCEEDED,
+    "TRADE_FINISHED": SUCCEEDED,
+    "TRADE_CLOSED": FAILED,
+    "WAIT_BUYER_PAY": PENDING,
+}
+
+
+def sign_content(params: Mapping[str, str], exclude: tuple[str, ...]) -> str:
+    """The string RSA2 signs: sorted `k=v` pairs joined by `&`, empty values left out."""
+    return "&".join(f"{k}={params[k]}" for k in sorted(params) if k not in exclude and params[k] not in ("", None))
+
+
+def yuan(amount_fen: int) -> str:
+    return f"{amount_fen // 100}.{amount_fen % 100:02d}"
+
+
+def fen(amount: str) -> int:
+    """'12.34' -> 1234, exactly; anything else (more decimals, signs, exponents) is malformed."""
+    match = AMOUNT.match(amount)
+    if match is None:
+        raise ValueError("not an amount in yuan")
+    whole, cents = match.group(1), (match.group(2) or "").ljust(2, "0")
+    return int(whole) * 100 + int(cents)
+
+
+def _app_id() -> str:
+    app_id = settings().channels.alipay_app_id
+    if not app_id:
+        raise ConfigError("missing setting ALIPAY_APP_ID")
+    return app_id
+
+
+def _request_params(method: str, biz: dict[str, Any], at: datetime, with_notify: bool = False) -> dict[str, str]:
+    params = {
+        "app_id": _app_id(),
+        "method": method,
+        "format": "JSON",
+        "charset": "utf-8",
+        "sign_type": "RSA2",
+        "timestamp": at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+        "version": "1.0",
+        "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
+    }
+    if with_notify:
+        params["notify_url"] = notify_url("alipay")
+    params["sign"] = keys.rsa_sign(keys.secret(keys.ALIPAY_APP_PRIVATE_KEY), sign_content(params, ("sign",)).encode())
+    return params
+
+
+class AlipayChannel:
+    name = ALIPAY
+
+    def start_payment(self, ref: PaymentRef) -> dict[str, Any]:
+        biz = {
+            "out_trade_no": ref.attempt_id,
+            "total_amount": yuan(ref.amount_fen),
+            "subject": ref.description,
+            "product_code": "QUICK_MSECURITY_PAY",
+        }
+        params = _request_params("alipay.trade.app.pay", biz, ref.created_at, with_notify=True)
+        return {"channel": ALIPAY, "out_trade_no": ref.attempt_id, "order_string": urllib.parse.urlencode(params)}
+
+    def charge(self, ref: PaymentRef) -> ChargeResult:
+        raise UnsupportedOperation("Alipay payments are made by the user in the Alipay app")
+
+    def _call(self, method: str, biz: dict[str, Any]) -> dict[str, Any] | None:
+        """Call the Alipay gateway and verify its signed answer; None if there is none."""
+        from ..clock import clock
+
+        gateway = settings().channels.alipay_gateway_url
+        if not gateway:
+            raise ConfigError("missing setting ALIPAY_GATEWAY_URL")
+        params = _request_params(method, biz, clock.now())
+        try:
+            answer = http.request(
+                "POST",
+                gateway,
+                body=urllib.parse.urlencode(params).encode(),
+                headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"},
+            )
+        except http.ChannelUnavailable:
+            return None
+        text = answer.body.decode("utf-8")
+        node = method.replace(".", "_") + "_response"
+        raw, doc = _response_node(text, node)
+        if raw is None or not keys.rsa_verify(keys.secret(keys.ALIPAY_PUBLIC_KEY), raw.encode(), str(doc.get("sign"))):
+            return None  # an unsigned or forged answer is no answer
+        result: dict[str, Any] = doc[node]
+        return result
+
+    def query(self, ref: PaymentRef) -> ChargeResult:
+        if settings().channel_sandbox:
+            return ChargeResult(PENDING)  # the sandbox settles Alipay only by notification
+        node = self._call("alipay.trade.query", {"out_trade_no": ref.attempt_id})
+        if node is None:
+            return ChargeResult(PENDING)
+        if node.get("code") != "10000":
+            return ChargeResult(PENDING)  # e.g. ACQ.TRADE_NOT_EXIST: the user has not opened it yet
+        status = TRADE_STATUS.get(str(node.get("trade_status")), PENDING)
+        return ChargeResult(
+            status, node.get("trade_no"), amount_fen=fen(str(node.get("total_amount", "0"))), currency="CNY"
+        )
+
+    def refund(self, ref: PaymentRef, *, refund_id: str, amount_fen: int, channel_txn_id: str) -> RefundResult:
+        if settings().channel_sandbox:
+            return RefundResult(SUCCEEDED, f"sbx_alipay_rf_{refund_id}")
+        node = self._call(
+            "alipay.trade.refund",
+            {"out_trade_no": ref.attempt_id, "refund_amount": yuan(amount_fen), "out_request_no": refund_id},
+        )
+        if node is None:
+            return RefundResult(PENDING)
+        if node.get("code") == "10000" and node.get("fund_change") == "Y":
+            return RefundResult(SUCCEEDED, node.get("trade_no"))
+        if node.get("code") == "10000":
+            return RefundResult(PENDING)
+        return RefundResult(FAILED, failure_code=str(node.get("sub_code") or node.get("code")))
+
+    def parse_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> ChannelEvent:
+        params = parse_form(body)
+        if params.get("sign_type") != "RSA2" or not params.get("sign"):
+            raise NotificationRejected("bad_signature")
+        content = sign_content(params, ("sign", "sign_type")).encode("utf-8")
+        if not keys.rsa_verify(keys.secret(keys.ALIPAY_PUBLIC_KEY), content, params["sign"]):
+            raise NotificationRejected("bad_signature")
+        if params.get("app_id") != _app_id():
+            raise NotificationRejected("not_ours")
+        try:
+            notify_id, attempt_id = params["notify_id"], params["out_trade_no"]
+            amount = fen(params["total_amount"])
+        except (KeyError, ValueError) as exc:
+            raise NotificationRejected("malformed") from exc
+        status = TRADE_STATUS.get(params.get("trade_status", ""), PENDING)
+        return ChannelEvent(
+            channel=ALIPAY,
+            event_id=notify_id,
+            attempt_id=attempt_id,
+            channel_txn_id=params.get("trade_no"),
+            amount_fen=amount,
+            currency=params.get("trans_currency") or "CNY",
+            status=status,
+            failure_code="trade_closed" if status == FAILED else None,
+        )
+
+    def reply(self, accepted: bool, reason: str = "") -> NotifyReply:
+        if accepted:
+            return NotifyReply(200, "success", "text/plain")
+        return NotifyReply(400, "failure", "text/plain")
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    """A form-encoded body in its declared charset; repeated or undecodable keys are malformed."""
+    try:
+        text = body.decode("ascii")
+        first = urllib.parse.parse_qsl(text, keep_blank_values=True, encoding="latin-1")
+        charset = dict(first).get("charset") or "utf-8"
+        pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, encoding=charset, errors="strict")
+    except (UnicodeDecodeError, LookupError, ValueError) as exc:
+        raise NotificationRejected("malformed") from exc
+    params = dict(pairs)
+    if len(params) != len(pairs):
+        raise NotificationRejected("malformed")
+    return params
+
+
+def _response_node(text: str, node: str) -> tuple[str | None, dict[str, Any]]:
+    """The raw JSON text of `node` in a gateway answer (what its `sign` covers) and the doc."""
+    try:
+        doc: dict[str, Any] = json.loads(text)
+    except ValueError:
+        return None, {}
+    marker = f'"{node}":'
+    start = text.find(marker)
+    if start < 0 or node not in doc:
+        return None, doc
+    start += len(marker)
+    while text[start] in " \t\r\n":
+        start += 1
+    try:
+        _, end = json.JSONDecoder().raw_decode(text, start)
+    except ValueError:
+        return None, doc
+    return text[start:end], doc

@@ -1,0 +1,105 @@
+"""The sandbox channels' side (local stage only): signed notifications as Alipay, WeChat
+Pay and the card gateway would send them, so the local stack can show a payment settling.
+
+Signs with the sandbox platform keys (`keys.ALIPAY_SANDBOX_PLATFORM_PRIVATE_KEY`, ...),
+which exist only where `CHANNEL_SANDBOX` is on; verification is the production code path.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import urllib.parse
+from datetime import datetime
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ..clock import iso
+from ..config import ConfigError, settings
+from . import card, keys
+from .alipay import BEIJING, sign_content, yuan
+from .base import ALIPAY, CARD, SUCCEEDED, WECHAT_PAY
+from .wechat_pay import signed_message
+
+
+def notification(
+    channel: str, attempt_id: str, amount_fen: int, currency: str, outcome: str, now: datetime
+) -> tuple[str, bytes, dict[str, str]]:
+    """(notify path, body, headers) of a signed sandbox notification about an attempt."""
+    if not settings().channel_sandbox:
+        raise ConfigError("sandbox notifications exist only on sandbox stages")
+    event = os.urandom(12).hex()
+    ok = outcome == SUCCEEDED
+    if channel == ALIPAY:
+        params = {
+            "notify_time": now.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+            "notify_type": "trade_status_sync",
+            "notify_id": event,
+            "app_id": settings().channels.alipay_app_id or "",
+            "charset": "utf-8",
+            "version": "1.0",
+            "trade_no": f"sbx{event}",
+            "out_trade_no": attempt_id,
+            "total_amount": yuan(amount_fen),
+            "trade_status": "TRADE_SUCCESS" if ok else "TRADE_CLOSED",
+        }
+        content = sign_content(params, ("sign", "sign_type")).encode()
+        params["sign_type"] = "RSA2"
+        params["sign"] = keys.rsa_sign(keys.secret(keys.ALIPAY_SANDBOX_PLATFORM_PRIVATE_KEY), content)
+        body = urllib.parse.urlencode(params).encode()
+        return "alipay", body, {"content-type": "application/x-www-form-urlencoded"}
+    if channel == WECHAT_PAY:
+        c = settings().channels
+        txn = {
+            "mchid": c.wechatpay_mch_id,
+            "appid": c.wechatpay_app_id,
+            "out_trade_no": attempt_id,
+            "transaction_id": f"sbx{event}",
+            "trade_state": "SUCCESS" if ok else "CLOSED",
+            "amount": {"total": amount_fen, "currency": currency},
+        }
+        nonce = os.urandom(6).hex()
+        sealed = AESGCM(keys.secret(keys.WECHATPAY_API_V3_KEY).encode()).encrypt(
+            nonce.encode(), json.dumps(txn).encode(), b"transaction"
+        )
+        body = json.dumps(
+            {
+                "id": event,
+                "event_type": "TRANSACTION.SUCCESS" if ok else "TRANSACTION.CLOSED",
+                "resource_type": "encrypt-resource",
+                "resource": {
+                    "algorithm": "AEAD_AES_256_GCM",
+                    "ciphertext": base64.b64encode(sealed).decode(),
+                    "associated_data": "transaction",
+                    "nonce": nonce,
+                },
+            }
+        ).encode()
+        ts, header_nonce = str(int(now.timestamp())), os.urandom(16).hex()
+        signature = keys.rsa_sign(
+            keys.secret(keys.WECHATPAY_SANDBOX_PLATFORM_PRIVATE_KEY), signed_message(ts, header_nonce, body)
+        )
+        headers = {
+            "content-type": "application/json",
+            "wechatpay-timestamp": ts,
+            "wechatpay-nonce": header_nonce,
+            "wechatpay-signature": signature,
+            "wechatpay-serial": c.wechatpay_platform_serial or "",
+        }
+        return "wechatpay", body, headers
+    if channel == CARD:
+        doc = {
+            "event_id": f"evt_{event}",
+            "type": "charge.succeeded" if ok else "charge.failed",
+            "merchant_ref": attempt_id,
+            "txn_id": f"sbx_txn_{event}",
+            "amount_fen": amount_fen,
+            "currency": currency,
+            "sent_at": iso(now),
+        }
+        if not ok:
+            doc["failure_code"] = card.DECLINED
+        body = json.dumps(doc).encode()
+        return "card", body, {"content-type": "application/json", card.SIGNATURE_HEADER: card.sign(body)}
+    raise ValueError(f"{channel} sends no notifications")

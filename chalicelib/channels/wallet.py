@@ -1,0 +1,60 @@
+"""The wallet: pays from the user's wallet cash balance through the ledger, no external call.
+
+Its "charge" is the ledger legs below, posted inside the same transaction as the payment's
+effect; the balance check is the ledger's own condition (cash never goes below zero).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from ..ledger import CASH, PLATFORM, Leg, user_account
+from .base import (
+    FAILED,
+    SUCCEEDED,
+    WALLET,
+    ChannelEvent,
+    ChargeResult,
+    NotificationRejected,
+    NotifyReply,
+    PaymentRef,
+    RefundResult,
+)
+
+CLEARING = f"clearing_{WALLET}"
+
+
+def debit_legs(user_id: str, amount_fen: int) -> list[Leg]:
+    """Cash leaves the user's wallet into wallet clearing."""
+    return [Leg(user_account(user_id), CASH, -amount_fen), Leg(PLATFORM, CLEARING, amount_fen)]
+
+
+def credit_legs(user_id: str, amount_fen: int) -> list[Leg]:
+    """A refund to the wallet: the reverse of `debit_legs`."""
+    return [Leg(user_account(user_id), CASH, amount_fen), Leg(PLATFORM, CLEARING, -amount_fen)]
+
+
+class WalletChannel:
+    name = WALLET
+
+    def charge(self, ref: PaymentRef) -> ChargeResult:
+        # Approved here; the money moves by `debit_legs` in the settling transaction.
+        return ChargeResult(SUCCEEDED, f"wallet_{ref.attempt_id}", amount_fen=ref.amount_fen, currency=ref.currency)
+
+    def query(self, ref: PaymentRef) -> ChargeResult:
+        # A wallet attempt is created and settled in one transaction: none is ever pending.
+        return ChargeResult(FAILED, failure_code="not_found")
+
+    def refund(self, ref: PaymentRef, *, refund_id: str, amount_fen: int, channel_txn_id: str) -> RefundResult:
+        return RefundResult(SUCCEEDED, f"wallet_{refund_id}")
+
+    def start_payment(self, ref: PaymentRef) -> dict[str, Any]:
+        return {"channel": WALLET, "out_trade_no": ref.attempt_id, "pay_now": f"/v1/orders/{ref.order_id}/payments"}
+
+    def parse_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> ChannelEvent:
+        raise NotificationRejected("no_notifications")
+
+    def reply(self, accepted: bool, reason: str = "") -> NotifyReply:
+        return NotifyReply(404, {"code": "not_found"})

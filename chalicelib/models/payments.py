@@ -1,0 +1,75 @@
+"""Payment attempts (one per order and attempt number) and the channel notification inbox."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from ..db import table_meta
+
+PENDING = "pending"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+REFUNDED = "refunded"
+STATUSES = (PENDING, SUCCEEDED, FAILED, REFUNDED)
+
+# What a succeeded attempt did to its order.
+APPLIED = "applied"  # it paid the order
+UNAPPLIED = "unapplied"  # the order was no longer payable (paid by another attempt, cancelled): refunded
+
+
+class AttemptsByOrder(GlobalSecondaryIndex["PaymentAttempt"]):
+    class Meta:
+        index_name = "by_order"
+        projection = AllProjection()
+
+    order_id = UnicodeAttribute(hash_key=True)
+    attempt_no = NumberAttribute(range_key=True)
+
+
+class PaymentAttempt(Model):
+    """One try at paying one order through one channel.
+
+    `attempt_id` is derived from (order id, attempt number), so attempt n of an order can
+    be created once only; it is the out_trade_no / merchant reference the channel sees.
+    """
+
+    Meta = table_meta("payments")
+
+    attempt_id = UnicodeAttribute(hash_key=True)
+    order_id = UnicodeAttribute()
+    attempt_no = NumberAttribute()
+    user_id = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    purpose = UnicodeAttribute(default="pay_now")  # pay_now | checkout | collection
+    amount_fen = NumberAttribute()
+    currency = UnicodeAttribute()
+    status = UnicodeAttribute(default=PENDING)
+    channel_txn_id = UnicodeAttribute(null=True)
+    failure_code = UnicodeAttribute(null=True)
+    instrument_token = UnicodeAttribute(null=True)  # the card gateway token; never logged or shown
+    card_last4 = UnicodeAttribute(null=True)
+    outcome = UnicodeAttribute(null=True)  # applied | unapplied (succeeded attempts)
+    refunded_fen = NumberAttribute(default=0)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    settled_at = UnicodeAttribute(null=True)
+
+    by_order = AttemptsByOrder()
+
+
+class ChannelInbox(Model):
+    """Each channel notification we acted on, keyed on the channel's own id.
+
+    Written in the same transaction as the notification's effect, on condition that it
+    is new: the same notification delivered twice has one effect.
+    """
+
+    Meta = table_meta("channel_inbox")
+
+    key = UnicodeAttribute(hash_key=True)  # "<channel>#<channel event id>"
+    channel = UnicodeAttribute()
+    attempt_id = UnicodeAttribute()
+    result = UnicodeAttribute()  # succeeded | failed | ignored | mismatch | ...
+    received_at = UnicodeAttribute()

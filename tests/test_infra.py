@@ -1,0 +1,296 @@
+"""The deployable template is generated from the code: every model's table, every queue,
+every function with its own least-privilege role, and the alarms. These tests build the
+merge template in process (no AWS, no packaging); tests/test_packaged_template.py checks
+what `chalice package` made of it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from chalice.app import Chalice, Rate
+from pynamodb.attributes import TTLAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+from chalicelib.config import load, settings, stage_environment
+from chalicelib.db import table_meta
+from chalicelib.definitions import MAX_RECEIVES, all_queues, all_tables, table_def
+from chalicelib.models.registry import all_models
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_infra() -> Any:
+    spec = importlib.util.spec_from_file_location("paylater_infra", ROOT / "scripts" / "infra.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["paylater_infra"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+infra = _load_infra()
+
+
+def _resources_of(template: dict[str, Any], type_: str) -> dict[str, Any]:
+    return {k: v for k, v in template["Resources"].items() if v.get("Type") == type_}
+
+
+@pytest.fixture(scope="module")
+def prod(app_module: Any) -> dict[str, Any]:
+    return infra.build("prod", app_module.app)
+
+
+@pytest.fixture(scope="module")
+def worker_app() -> Chalice:
+    """An app with the handlers other parts add (a schedule and a review queue handler)."""
+    app = Chalice(app_name="paylater")
+    queue = stage_environment("prod")["REVIEW_QUEUE_NAME"]
+
+    @app.route("/v1/health")
+    def health() -> dict[str, str]:
+        return {}
+
+    @app.schedule(Rate(5, unit=Rate.MINUTES))
+    def close_payment_windows(event: Any) -> None:
+        return None
+
+    @app.on_sqs_message(queue=queue, batch_size=10)
+    def review_redemptions(event: Any) -> None:
+        return None
+
+    return app
+
+
+def _statements(template: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    role = template["Resources"][f"{function}Role"]
+    return [s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_every_model_has_a_table_named_from_the_stage_prefix(prod: dict[str, Any]) -> None:
+    tables = _resources_of(prod, "AWS::DynamoDB::Table")
+    prefix = stage_environment("prod")["TABLE_PREFIX"]
+    names = {t["Properties"]["TableName"] for t in tables.values()}
+    assert names == {f"{prefix}-{m.Meta.resource_name}" for m in all_models()}
+    assert len(tables) == len(all_models())
+
+
+def test_tables_are_on_demand_encrypted_recoverable_and_protected_in_prod(prod: dict[str, Any]) -> None:
+    for name, table in _resources_of(prod, "AWS::DynamoDB::Table").items():
+        props = table["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST", name
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": {"Ref": "DataKey"}}
+        assert props["DeletionProtectionEnabled"] is True
+        assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+
+
+def test_dev_tables_can_be_torn_down(app_module: Any) -> None:
+    dev = infra.build("dev", app_module.app)
+    for table in _resources_of(dev, "AWS::DynamoDB::Table").values():
+        assert table["Properties"]["DeletionProtectionEnabled"] is False
+        assert table["Properties"]["TableName"].startswith(stage_environment("dev")["TABLE_PREFIX"] + "-")
+
+
+def test_deployed_key_schema_is_the_one_the_tests_run_on(prod: dict[str, Any]) -> None:
+    """The tables the tests use were created from the same definitions as the template."""
+    ddb = boto3.client("dynamodb", region_name=settings().region)
+    template_tables = {
+        t["Properties"]["TableName"].split("-", 2)[2]: t["Properties"]
+        for t in _resources_of(prod, "AWS::DynamoDB::Table").values()
+    }
+    for td in all_tables():
+        live = ddb.describe_table(TableName=td.table_name)["Table"]
+        props = template_tables[td.name]
+        assert live["KeySchema"] == props["KeySchema"]
+        assert sorted(live["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == props["AttributeDefinitions"]
+        live_gsis = {g["IndexName"]: (g["KeySchema"], g["Projection"]) for g in live.get("GlobalSecondaryIndexes", [])}
+        assert live_gsis == {
+            g["IndexName"]: (g["KeySchema"], g["Projection"]) for g in props.get("GlobalSecondaryIndexes", [])
+        }
+        live_lsis = {i["IndexName"]: i["KeySchema"] for i in live.get("LocalSecondaryIndexes", [])}
+        assert live_lsis == {i["IndexName"]: i["KeySchema"] for i in props.get("LocalSecondaryIndexes", [])}
+        ttl = ddb.describe_time_to_live(TableName=td.table_name)["TimeToLiveDescription"]
+        if "TimeToLiveSpecification" in props:
+            assert ttl == {
+                "TimeToLiveStatus": "ENABLED",
+                "AttributeName": props["TimeToLiveSpecification"]["AttributeName"],
+            }
+        else:
+            assert ttl["TimeToLiveStatus"] == "DISABLED"
+
+
+def test_idempotency_records_expire_by_ttl(prod: dict[str, Any]) -> None:
+    props = prod["Resources"]["IdempotencyTable"]["Properties"]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_a_model_with_a_ttl_attribute_gets_ttl_without_declaring_it() -> None:
+    class Challenge(Model):
+        Meta = table_meta("challenges")
+        challenge_id = UnicodeAttribute(hash_key=True)
+        expires = TTLAttribute()
+
+    td = table_def(Challenge)
+    assert td.ttl_attribute == "expires"
+    assert td.logical_id == "ChallengesTable"
+    assert td.create_table_args()["KeySchema"] == [{"AttributeName": "challenge_id", "KeyType": "HASH"}]
+
+
+def test_review_queue_moves_failures_to_an_encrypted_dead_letter_queue(prod: dict[str, Any]) -> None:
+    env = stage_environment("prod")
+    queue = prod["Resources"]["ReviewQueue"]["Properties"]
+    dlq = prod["Resources"]["ReviewQueueDeadLetter"]["Properties"]
+    assert queue["QueueName"] == env["REVIEW_QUEUE_NAME"]
+    assert dlq["QueueName"] == env["REVIEW_DLQ_NAME"]
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["ReviewQueueDeadLetter", "Arn"]},
+        "maxReceiveCount": MAX_RECEIVES,
+    }
+    assert MAX_RECEIVES == 5
+    assert queue["KmsMasterKeyId"] == dlq["KmsMasterKeyId"] == {"Ref": "DataKey"}
+    assert dlq["RedriveAllowPolicy"]["redrivePermission"] == "byQueue"
+
+
+def test_local_queues_have_the_same_redrive_as_the_template() -> None:
+    sqs = boto3.client("sqs", region_name=settings().region)
+    for q in all_queues():
+        url = sqs.get_queue_url(QueueName=q.name)["QueueUrl"]
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        redrive = json.loads(attrs["RedrivePolicy"])
+        assert int(redrive["maxReceiveCount"]) == q.max_receives
+        assert redrive["deadLetterTargetArn"].endswith(":" + q.dlq_name)
+        assert int(attrs["VisibilityTimeout"]) == q.visibility_timeout
+
+
+def test_no_policy_grants_scan_wildcards_or_table_administration(prod: dict[str, Any]) -> None:
+    for name, role in _resources_of(prod, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            for st in policy["PolicyDocument"]["Statement"]:
+                actions = _as_list(st["Action"])
+                assert all("*" not in a for a in actions), (name, actions)
+                assert "dynamodb:Scan" not in actions
+                assert not {"dynamodb:DeleteTable", "dynamodb:CreateTable", "dynamodb:UpdateTable"} & set(actions)
+                if st["Resource"] == "*":
+                    assert all(a.startswith("xray:") for a in actions), (name, st)
+
+
+def test_the_api_role_reaches_every_table_and_index_and_nothing_else(prod: dict[str, Any]) -> None:
+    statements = _statements(prod, "APIHandler")
+    granted = [
+        r for st in statements if any(a.startswith("dynamodb:") for a in _as_list(st["Action"])) for r in st["Resource"]
+    ]
+    expected = []
+    for td in all_tables():
+        expected.append({"Fn::GetAtt": [td.logical_id, "Arn"]})
+        expected += [{"Fn::Sub": f"${{{td.logical_id}.Arn}}/index/{i}"} for i in td.index_names]
+    assert sorted(map(json.dumps, granted)) == sorted(map(json.dumps, expected))
+    assert any(td.index_names for td in all_tables())
+
+
+def test_ledger_entries_can_be_appended_but_never_changed(prod: dict[str, Any]) -> None:
+    entries = {"Fn::GetAtt": ["EntriesTable", "Arn"]}
+    for st in _statements(prod, "APIHandler"):
+        if entries in _as_list(st["Resource"]):
+            assert "dynamodb:PutItem" in st["Action"]
+            assert not {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & set(st["Action"])
+
+
+def test_api_role_sends_to_the_queue_reads_the_stage_secret_and_publishes(prod: dict[str, Any]) -> None:
+    by_sid = {st["Sid"]: st for st in _statements(prod, "APIHandler")}
+    assert by_sid["EnqueueWork"]["Resource"] == [{"Fn::GetAtt": ["ReviewQueue", "Arn"]}]
+    assert "sqs:ReceiveMessage" not in by_sid["EnqueueWork"]["Action"]
+    assert by_sid["StageSecret"] == {
+        "Sid": "StageSecret",
+        "Effect": "Allow",
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": {"Fn::Sub": "${PiiSecretArn}*"},
+    }
+    assert by_sid["Notify"]["Resource"] == {"Ref": "NotificationTopic"}
+    assert by_sid["OwnLogGroup"]["Resource"] == {"Fn::GetAtt": ["APIHandlerLogGroup", "Arn"]}
+
+
+def test_new_schedules_and_queue_handlers_are_picked_up_with_their_own_roles(worker_app: Chalice) -> None:
+    template = infra.build("prod", worker_app)
+    res = template["Resources"]
+    worker = res["ReviewRedemptions"]
+    assert worker["Properties"]["Role"] == {"Fn::GetAtt": ["ReviewRedemptionsRole", "Arn"]}
+    event = worker["Properties"]["Events"]["ReviewRedemptionsSqsEventSource"]
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert "ReviewQueue" in worker["DependsOn"]  # the event source mapping needs the queue to exist
+    consume = {st["Sid"]: st for st in _statements(template, "ReviewRedemptions")}
+    assert consume["ConsumeOwnQueue"]["Resource"] == [{"Fn::GetAtt": ["ReviewQueue", "Arn"]}]
+    assert "EnqueueWork" not in consume
+    assert res["ClosePaymentWindows"]["Properties"]["FunctionName"] == "paylater-prod-close-payment-windows"
+    for fn in ("APIHandler", "ReviewRedemptions", "ClosePaymentWindows"):
+        assert f"{fn}ErrorsAlarm" in res and f"{fn}ThrottlesAlarm" in res and f"{fn}LogGroup" in res
+
+
+def test_a_queue_handler_on_an_undeclared_queue_gets_that_queue_and_a_dead_letter_queue() -> None:
+    app = Chalice(app_name="paylater")
+
+    @app.on_sqs_message(queue="paylater-prod-receipts")
+    def handle_receipts(event: Any) -> None:
+        return None
+
+    res = infra.build("prod", app)["Resources"]
+    queue = res["PaylaterProdReceiptsQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["PaylaterProdReceiptsQueueDeadLetter", "Arn"]
+    }
+    assert res["PaylaterProdReceiptsQueueDeadLetter"]["Properties"]["QueueName"] == "paylater-prod-receipts-dlq"
+
+
+def test_alarms_cover_errors_throttles_dead_letters_and_ledger_drift(prod: dict[str, Any]) -> None:
+    alarms = _resources_of(prod, "AWS::CloudWatch::Alarm")
+    drift = alarms["LedgerDriftAlarm"]["Properties"]
+    env = stage_environment("prod")
+    assert (drift["Namespace"], drift["MetricName"]) == ("PayLater", "LedgerDrift")
+    assert drift["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"]
+    assert drift["Dimensions"] == [{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}]
+    dlq = alarms["ReviewQueueDeadLetterNotEmptyAlarm"]["Properties"]
+    assert dlq["MetricName"] == "ApproximateNumberOfMessagesVisible" and dlq["Threshold"] == 1
+    assert {"APIHandlerErrorsAlarm", "APIHandlerThrottlesAlarm", "ApiServerErrorsAlarm"} <= set(alarms)
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_api_stage_traces_throttles_and_writes_encrypted_access_logs(prod: dict[str, Any]) -> None:
+    api = prod["Resources"]["RestAPI"]["Properties"]
+    assert api["TracingEnabled"] is True
+    assert api["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    assert "$context.requestId" in api["AccessLogSetting"]["Format"]
+    (method,) = api["MethodSettings"]
+    assert method["ThrottlingRateLimit"] > 0 and method["ThrottlingBurstLimit"] >= method["ThrottlingRateLimit"]
+    logs = _resources_of(prod, "AWS::Logs::LogGroup")
+    for group in logs.values():
+        assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
+        assert group["Properties"]["RetentionInDays"] == 365
+
+
+def test_functions_get_stage_parameters_through_their_environment(prod: dict[str, Any]) -> None:
+    env = prod["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert env["PII_SECRET_ARN"] == {"Ref": "PiiSecretArn"}
+    assert env["NOTIFICATION_TOPIC_ARN"] == {"Ref": "NotificationTopic"}
+    assert set(infra.deploy_parameters("prod")) == set(prod["Parameters"])
+
+
+def test_every_checkov_skip_says_why(prod: dict[str, Any]) -> None:
+    skips = [s for r in prod["Resources"].values() for s in r.get("Metadata", {}).get("checkov", {}).get("skip", [])]
+    assert skips
+    assert all(s["id"].startswith("CKV_") and len(s["comment"]) > 40 for s in skips)
+
+
+def test_stage_settings_name_the_same_resources_as_the_template(prod: dict[str, Any]) -> None:
+    cfg = load({**stage_environment("prod"), "AWS_REGION": "cn-north-1"})
+    names = {r["Properties"].get("QueueName") for r in _resources_of(prod, "AWS::SQS::Queue").values()}
+    assert names == {cfg.review_queue_name, cfg.review_dlq_name}

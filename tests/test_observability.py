@@ -1,0 +1,124 @@
+"""Logs are JSON with a request id and correlation id on every line and never carry PII;
+business metrics leave as EMF within the invocation that counted them."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from chalicelib.config import settings
+from chalicelib.observability import bind_invocation, count, logger, metrics
+from tests.conftest import ADULT_ID
+
+REAL_NAME = "张三丰"
+CARD = "6222020200112233446"
+PIN = "135790"
+
+
+Lines = Callable[[], list[dict[str, Any]]]
+
+
+@pytest.fixture
+def log_lines() -> Iterator[Lines]:
+    """Reads every line the app logged since the test began, parsed (each must be JSON)."""
+    handler = logger.handlers[0]
+    buf = io.StringIO()
+    old = handler.setStream(buf)  # type: ignore[attr-defined]
+    level = logger.log_level
+    logger.setLevel("DEBUG")
+    try:
+        yield lambda: [json.loads(line) for line in buf.getvalue().splitlines() if line.strip()]
+    finally:
+        handler.setStream(old)  # type: ignore[attr-defined]
+        logger.setLevel(level)
+
+
+def test_an_activation_story_logs_ids_on_every_line_and_no_pii(api: Any, log_lines: Lines) -> None:
+    uid = "u-obs-1"
+    token = api.token(uid)
+    headers = {"X-Correlation-Id": "app-session-42"}
+    steps = [
+        ("POST", "/v1/me/identity", {"real_name": REAL_NAME, "id_number": ADULT_ID}),
+        ("POST", "/v1/me/identity", {"real_name": REAL_NAME, "id_number": "110105194912310021"}),  # bad check digit
+        ("POST", "/v1/me/bank-cards", {"card_number": CARD}),
+        ("PUT", "/v1/me/payment-password", {"password": PIN}),
+        ("POST", "/v1/bnpl/activation", {"agreement_version": settings().rules.agreement_version}),
+        ("GET", "/v1/wallet", None),
+        ("GET", "/v1/me", None),
+    ]
+    statuses = []
+    for method, path, body in steps:
+        r = api.call(method, path, as_=uid, json_body=body, headers=headers)
+        statuses.append(r.status_code)
+    assert statuses[0] == 200 and statuses[1] >= 400 and statuses[-1] == 200
+    # The unauthenticated and the malformed requests are logged too.
+    api.call("GET", "/v1/me", headers={"Authorization": f"Bearer {token}x"})
+    api.call("GET", "/v1/health")
+
+    lines = log_lines()
+    handled = [line for line in lines if line["message"] == "request handled"]
+    assert len(handled) == len(steps) + 2
+    for line in lines:
+        assert line["request_id"], line
+        assert line["correlation_id"], line
+        assert line["service"] == "paylater"
+    assert {line["correlation_id"] for line in handled[: len(steps)]} == {"app-session-42"}
+    assert [line["status"] for line in handled[: len(steps)]] == statuses
+    assert handled[len(steps)]["code"] == "token_invalid"
+    text = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines)
+    escaped_name = json.dumps(REAL_NAME)[1:-1]  # as a JSON encoder would write it
+    for secret in (REAL_NAME, escaped_name, ADULT_ID, ADULT_ID[:14], CARD, CARD[:12], PIN, token, token.split(".")[2]):
+        assert secret not in text
+
+
+def test_a_correlation_id_that_is_not_an_id_is_not_logged(api: Any, log_lines: Lines) -> None:
+    api.call("GET", "/v1/health", headers={"X-Correlation-Id": f"name={REAL_NAME} id={ADULT_ID}"})
+    (line,) = [x for x in log_lines() if x["message"] == "request handled"]
+    assert line["correlation_id"] == line["request_id"]
+    assert ADULT_ID not in json.dumps(line)
+
+
+class _Context:
+    aws_request_id = "lambda-req-7"
+
+
+class _Event:
+    context = _Context()
+
+
+def test_schedule_and_queue_invocations_log_their_lambda_request_id(log_lines: Lines) -> None:
+    def handler(event: Any) -> str:
+        logger.info("job finished", extra={"job": "close_payment_windows", "closed": 3})
+        return "done"
+
+    assert bind_invocation(_Event(), handler) == "done"
+    logger.info("between invocations")
+    first, after = log_lines()
+    assert (first["request_id"], first["correlation_id"], first["function_request_id"]) == ("lambda-req-7",) * 3
+    assert "request_id" not in after and "function_request_id" not in after
+
+
+def test_count_flushes_one_emf_document_per_metric_within_the_call(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    metrics.cache_clear()
+    try:
+        count("RedemptionsDecided", outcome="approved")
+        count("OrdersPlaced", 2)
+    finally:
+        metrics.cache_clear()
+    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert len(docs) == 2
+    first, second = docs
+    assert first["_aws"]["CloudWatchMetrics"][0]["Namespace"] == os.environ["POWERTOOLS_METRICS_NAMESPACE"]
+    assert first["RedemptionsDecided"] == [1.0] or first["RedemptionsDecided"] == 1.0
+    assert first["outcome"] == "approved" and first["service"] == "paylater"
+    assert second["OrdersPlaced"] in (2.0, [2.0])
+    # Dimensions do not leak from one metric into the next.
+    assert "outcome" not in second
