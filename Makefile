@@ -16,7 +16,7 @@ AWS_DEFAULT_REGION ?= cn-north-1
 export AWS_DEFAULT_REGION
 PACKAGE_DIR := build/$(STAGE)/package
 
-.PHONY: install run test lint typecheck pytest package infra-check clean demo fuzz bench
+.PHONY: install run test lint typecheck pytest package infra-check clean demo redrive soak fuzz bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ install: $(STAMP)
 
 run: install  ## the whole product on http://127.0.0.1:8000 (Ctrl-C stops it)
 	$(PY) -m chalicelib.local.stack
+
+redrive: install  ## the review DLQ: `make redrive` lists it, `make redrive ACTION=move` re-drives it
+	$(PY) -m chalicelib.local.redrive $(or $(ACTION),list)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -69,3 +72,7 @@ clean:
 
 demo: install  ## walk the whole story over HTTP against `make run` (start it in another terminal)
 	$(PY) scripts/demo.py
+
+soak: install  ## the model-based money test, long: ≥ 5,000 steps with ~1 % DynamoDB faults (not in make test)
+	MODEL_EXAMPLES=$${MODEL_EXAMPLES:-50} MODEL_STEPS=$${MODEL_STEPS:-100} \
+		$(PY) -m pytest -m slow -s -p no:logging tests/test_model_based.py

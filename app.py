@@ -6,12 +6,15 @@ schemas and error codes, which also feed the OpenAPI document) and mounted here.
 
 from __future__ import annotations
 
-from chalice.app import Chalice, Rate
+from typing import Any
+
+from chalice.app import Chalice, Rate, SQSEvent
 
 from chalicelib import jobs, observability, web
 from chalicelib.api import all_routers
 from chalicelib.clock import clock
 from chalicelib.config import settings
+from chalicelib.services import redemption
 
 app = Chalice(app_name="paylater")
 _cfg = settings()
@@ -45,7 +48,22 @@ def process_refunds(event: object) -> None:
     jobs.run("process_refunds", clock.now())
 
 
+@app.schedule(Rate(1, unit=Rate.DAYS), name="reconcile_ledger")
+def reconcile_ledger(event: object) -> None:
+    jobs.run("reconcile_ledger", clock.now())
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="enqueue_pending_redemptions")
+def enqueue_pending_redemptions(event: object) -> None:
+    jobs.run("enqueue_pending_redemptions", clock.now())
+
+
+@app.on_sqs_message(queue=_cfg.review_queue_name, batch_size=10, name="review_redemptions")
+def review_redemptions(event: SQSEvent) -> dict[str, Any]:
+    return redemption.review_batch(event.to_dict(), event.context)
+
+
 if _cfg.is_local:
     from chalicelib.api import dev
 
-    dev.QUEUE_HANDLERS.update({})
+    dev.QUEUE_HANDLERS.update({_cfg.review_queue_name: redemption.review_batch})

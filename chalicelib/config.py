@@ -70,6 +70,15 @@ class Rules:
     sweep_max_seconds: int
     return_window_paid_seconds: int
     channel_notify_max_age_seconds: int
+    welcome_coupon_fen: int
+    welcome_coupon_min_spend_fen: int
+    welcome_coupon_valid_seconds: int
+    on_time_coupon_after: int
+    on_time_coupon_fen: int
+    on_time_coupon_min_spend_fen: int
+    on_time_coupon_valid_seconds: int
+    redemption_enqueue_grace_seconds: int
+    reconcile_first_lookback_seconds: int
 
 
 _RULE_INTS = [name for name, f in Rules.__dataclass_fields__.items() if f.type in ("int", int)]

@@ -84,10 +84,16 @@ class Tx:
     def __init__(self, client_request_token: str | None = None) -> None:
         self._ops: list[tuple[str, Callable[[TransactWrite], None], errors.ApiError | None]] = []
         self._token = client_request_token
+        self._before_commit: dict[str, Callable[[], None]] = {}
         self._after: list[Callable[[], None]] = []
 
     def __len__(self) -> int:
         return len(self._ops)
+
+    def before_commit(self, name: str, fn: Callable[[], None]) -> None:
+        """Run `fn` once, just before commit, to add ops gathered while the tx was built
+        (the ledger merges several changes to one balance item into one update)."""
+        self._before_commit.setdefault(name, fn)
 
     def check(
         self,
@@ -125,6 +131,9 @@ class Tx:
         self._after.append(fn)
 
     def commit(self) -> None:
+        hooks, self._before_commit = list(self._before_commit.values()), {}
+        for hook in hooks:
+            hook()
         if not self._ops:
             return
         # PynamoDB sends condition checks, deletes, puts, then updates: keep that order to

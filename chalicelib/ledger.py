@@ -7,7 +7,9 @@ its money movement commit or fail as one. An event posts once: each leg's key is
 
 Accounts and books:
 - `user#<id>`: `credit_used` (先用后付 credit in use; bounded by the limit), `cash` (wallet
-  balance), `points`, `points_held` (points held by a pending redemption).
+  balance), `points`, `points_held` (points held by a pending redemption), `points_owed`
+  (never above zero: points a refund reversed after they had been spent; later earnings
+  settle it first).
 - `merchant#<id>`: `payable` (what the platform owes the merchant).
 - `platform` (sharded on write): contra books - `credit_extended`, `clearing_<channel>`,
   `fee_revenue`, `merchant_funding`, `points_issued`, `rewards_expense`, `refunds`,
@@ -16,15 +18,26 @@ Accounts and books:
   `services/payments.py`).
 Stored balances exist for user and merchant books; platform books are derived only
 (a single platform balance item would be every write's hot key).
+
+Units: the books in `POINT_BOOKS` count points, every other book counts fen; one event's
+legs are all in one unit (so "sums to zero" means something).
+
+Several events in one transaction may move the same stored balance (a collection releases
+credit and raises the limit in one go): their changes are merged into one update per
+balance item when the transaction commits, since DynamoDB refuses two operations on one
+item in a transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from . import errors
@@ -38,8 +51,16 @@ CREDIT = "credit_used"
 CASH = "cash"
 POINTS = "points"
 POINTS_HELD = "points_held"
+POINTS_OWED = "points_owed"
 PAYABLE = "payable"
-STORED_BOOKS = frozenset({CREDIT, CASH, POINTS, POINTS_HELD, PAYABLE})
+POINTS_ISSUED = "points_issued"
+REWARDS_EXPENSE = "rewards_expense"
+STORED_BOOKS = frozenset({CREDIT, CASH, POINTS, POINTS_HELD, POINTS_OWED, PAYABLE})
+POINT_BOOKS = frozenset({POINTS, POINTS_HELD, POINTS_OWED, POINTS_ISSUED})
+
+
+def unit(book: str) -> str:
+    return "points" if book in POINT_BOOKS else "fen"
 
 
 def user_account(user_id: str) -> str:
@@ -93,6 +114,8 @@ def post(
         raise TypeError("ledger amounts are integers")
     if sum(leg.amount for leg in legs) != 0:
         raise ValueError(f"unbalanced event {event_id}")
+    if len({unit(leg.book) for leg in legs}) != 1:
+        raise ValueError(f"event {event_id} mixes points and fen")
     seen = {(leg.account, leg.book) for leg in legs}
     if len(seen) != len(legs):
         raise ValueError(f"event {event_id} has two legs on one account and book")
@@ -124,17 +147,76 @@ def post(
             _update_balance(tx, account, leg.book, leg.amount, posted_at, short)
 
 
+@dataclass
+class _Change:
+    """What one transaction does to one stored balance item, merged over its events."""
+
+    delta: int = 0
+    posted_at: str = ""
+    short: errors.ApiError | None = None
+    limit_from: int | None = None
+    limit_to: int | None = None
+
+
+_PENDING: weakref.WeakKeyDictionary[Tx, dict[tuple[str, str], _Change]] = weakref.WeakKeyDictionary()
+
+
+def _change(tx: Tx, account: str, book: str) -> _Change:
+    changes = _PENDING.get(tx)
+    if changes is None:
+        changes = _PENDING[tx] = {}
+        tx.before_commit("ledger.balances", lambda: _flush(tx))
+    return changes.setdefault((account, book), _Change())
+
+
 def _update_balance(tx: Tx, account: str, book: str, amount: int, posted_at: str, short: errors.ApiError) -> None:
+    change = _change(tx, account, book)
+    change.delta += amount
+    change.posted_at = max(change.posted_at, posted_at)
+    change.short = change.short or short
+
+
+def _flush(tx: Tx) -> None:
+    for (account, book), change in _PENDING.pop(tx, {}).items():
+        _write_balance(tx, account, book, change)
+
+
+def _write_balance(tx: Tx, account: str, book: str, change: _Change) -> None:
+    delta = change.delta
+    raised = change.limit_to is not None and change.limit_from is not None
+    if delta == 0 and not raised:
+        return
     item = Balance(account, book)
-    actions: list[Action] = [Balance.balance.add(amount), Balance.updated_at.set(posted_at)]
+    actions: list[Action] = [Balance.updated_at.set(change.posted_at)]
+    conditions: list[Condition] = []
+    if delta:
+        actions.append(Balance.balance.add(delta))
+    short = change.short or errors.conflict("insufficient_balance", "the balance is too low for this")
+    on_fail = short
     if book == CREDIT:
-        actions.append(Balance.headroom.add(-amount))
-        condition = Balance.headroom >= amount if amount > 0 else Balance.balance >= -amount
-        tx.update(item, actions, condition=condition, on_fail=short)
-    elif amount < 0:
-        tx.update(item, actions, condition=Balance.balance >= -amount, on_fail=short)
-    else:
-        tx.update(item, actions)
+        increase = 0
+        if change.limit_from is not None and change.limit_to is not None:
+            increase = change.limit_to - change.limit_from
+            actions.append(Balance.limit.set(change.limit_to))
+            conditions.append(Balance.limit == change.limit_from)
+            if delta <= 0:
+                on_fail = errors.conflict("state_changed", "the credit limit changed; retry")
+        if increase - delta:
+            actions.append(Balance.headroom.add(increase - delta))
+        if delta > 0:
+            # headroom after = headroom - delta + increase must stay >= 0
+            conditions.append(Balance.headroom >= delta - increase)
+        elif delta < 0:
+            conditions.append(Balance.balance >= -delta)
+    elif book == POINTS_OWED:
+        if delta > 0:  # settling a debt never turns it into a credit
+            conditions.append(Balance.balance <= -delta)
+    elif delta < 0:
+        conditions.append(Balance.balance >= -delta)
+    condition: Condition | None = None
+    for c in conditions:
+        condition = c if condition is None else condition & c
+    tx.update(item, actions, condition=condition, on_fail=on_fail if condition is not None else None)
 
 
 def open_credit(tx: Tx, user_id: str, limit_fen: int, at: datetime) -> None:
@@ -147,12 +229,22 @@ def open_credit(tx: Tx, user_id: str, limit_fen: int, at: datetime) -> None:
 
 
 def change_credit_limit(tx: Tx, user_id: str, old_limit: int, new_limit: int, at: datetime) -> None:
-    tx.update(
-        Balance(user_account(user_id), CREDIT),
-        [Balance.limit.set(new_limit), Balance.headroom.add(new_limit - old_limit), Balance.updated_at.set(iso(at))],
-        condition=Balance.limit == old_limit,
-        on_fail=errors.conflict("state_changed", "the credit limit changed; retry"),
-    )
+    """Set a new credit limit (conditional on the old one), merged with any credit legs
+    the same transaction posts."""
+    change = _change(tx, user_account(user_id), CREDIT)
+    if change.limit_to is not None:
+        raise ValueError("one credit-limit change per transaction")
+    change.limit_from, change.limit_to = old_limit, new_limit
+    change.posted_at = max(change.posted_at, iso(at))
+
+
+def leg_amount(account: str, event_id: str, book: str) -> int | None:
+    """The amount an event posted to `account`'s `book`, or None if it did not."""
+    try:
+        entry = Entry.get(physical_account(account, event_id), f"{event_id}#{book}", consistent_read=True)
+    except DoesNotExist:
+        return None
+    return int(entry.amount)
 
 
 def balances(account: str) -> dict[str, Balance]:

@@ -5,12 +5,18 @@ Only ids, codes and counts are logged: never names, ID numbers, card numbers or 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+
+# SDK debug logs print request parameters (names, ID ciphertexts, card tokens): they stay
+# off whatever LOG_LEVEL says.
+for _sdk in ("pynamodb", "botocore", "boto3", "urllib3"):
+    logging.getLogger(_sdk).setLevel(logging.WARNING)
 
 logger = Logger(service="paylater", use_rfc3339=True)
 

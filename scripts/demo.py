@@ -193,6 +193,7 @@ def main() -> None:
             "POST",
             f"/v1/review/redemptions/{redemption['redemption_id']}/decision",
             {"decision": "approve", "note": "demo"},
+            idem=True,
         )
         redemption = me.call("GET", f"/v1/wallet/redemptions/{redemption['redemption_id']}")
         say(f"reviewer approved → {redemption['status']}")

@@ -638,7 +638,7 @@ def _api(t: Template, app_name: str) -> dict[str, Any]:
 
 def build(stage: str, app: Any, region: str = DEFAULT_REGION) -> dict[str, Any]:
     """The merge template for `stage`, from the stage's configuration, the models and `app`."""
-    from chalicelib.config import load, stage_environment
+    from chalicelib.config import load, settings, stage_environment
     from chalicelib.definitions import VISIBILITY_TIMEOUT_SECONDS, QueueDef, all_queues, all_tables
 
     if stage not in STAGES:
@@ -656,6 +656,15 @@ def build(stage: str, app: Any, region: str = DEFAULT_REGION) -> dict[str, Any]:
     tables = [dataclasses.replace(td, table_name=cfg.table(td.name)) for td in all_tables()]
     queues = list(all_queues(cfg))
     fns = functions(app, app_name, stage)
+    # An app imported under another stage's settings (the tests import it as `local`)
+    # names that stage's review queue in its queue handler: it is this stage's one.
+    imported = settings()
+    fns = [
+        dataclasses.replace(fn, queue=cfg.review_queue_name)
+        if fn.kind == "sqs" and fn.queue == imported.review_queue_name
+        else fn
+        for fn in fns
+    ]
     for fn in fns:
         if fn.kind == "sqs" and fn.queue not in {q.name for q in queues}:
             dlq = f"{fn.queue}-dlq"

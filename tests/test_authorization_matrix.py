@@ -32,6 +32,7 @@ from chalicelib.errors import PROBLEM_JSON
 from chalicelib.web import RouteSpec
 from tests.conftest import ADULT_ID, Api, new_key
 from tests.shopping import ADDRESS, PASSWORD, DeviceKey
+from tests.wallet_support import earn
 
 CONSUMER_A, CONSUMER_B = "u-matrix-a", "u-matrix-b"
 MERCHANT, OTHER_MERCHANT, REVIEWER = "m-matrix-1", "m-matrix-2", "r-matrix-1"
@@ -150,6 +151,14 @@ CASES: dict[str, Case] = {
         params=lambda w: {"order_id": w["to_pay"]}, body=lambda w: {"channel": "alipay"}, owners=("consumer A",)
     ),
     "mark_notifications_read": Case(body=lambda w: {"all": True}),
+    # wallet and review
+    "request_redemption": Case(body=lambda w: {"amount_fen": 100}),
+    "get_redemption": Case(params=lambda w: {"redemption_id": w["redemption"]}, owners=("consumer A",)),
+    # Any reviewer decides any request: the resource belongs to the review queue.
+    "decide": Case(
+        params=lambda w: {"redemption_id": w["redemption_for_review"]},
+        body=lambda w: {"decision": "approve", "note": "ok"},
+    ),
 }
 
 
@@ -217,6 +226,10 @@ def build_world(api: Api) -> World:
             _ok(api.post(f"/v1/orders/{order_id}/receipt", as_=CONSUMER_A))
         w.ids[name] = order_id
     w.ids["to_pay"] = _order(api, w, method="alipay")["order_id"]  # awaiting payment
+    earn(CONSUMER_A, 50_000)  # paid on time the way collection pays: 500 points
+    for name in ("redemption", "redemption_for_review"):
+        r = _ok(api.post("/v1/wallet/redemptions", {"amount_fen": 100}, as_=CONSUMER_A, idem=new_key()))
+        w.ids[name] = r["redemption_id"]
     r = _ok(api.post(f"/v1/orders/{w['returning']}/return-requests", {"reason": "坏了"}, as_=CONSUMER_A))
     w.ids["return_request"] = r["request_id"]
     return w
@@ -315,7 +328,7 @@ def test_every_route_that_needs_a_resource_or_a_body_has_a_case() -> None:
     assert not stale, f"CASES names routes that no longer exist: {stale}"
     unowned = [s.name for s in routes() if s.roles and _has_params(s) and CASES[s.name].owners == ANYONE]
     # Resources readable by everyone with the role (the catalog) are the only exceptions.
-    assert set(unowned) <= {"get_product", "put_cart_item"}, unowned
+    assert set(unowned) <= {"get_product", "put_cart_item", "decide"}, unowned
 
 
 def test_authorization_matrix(api: Api) -> None:

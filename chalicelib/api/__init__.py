@@ -7,7 +7,7 @@ from ..web import Router
 
 def all_routers() -> list[Router]:
     """Every router, in the order the OpenAPI document lists them."""
-    from . import bnpl, catalog, dev, fulfilment, me, notifications, orders, payments, system, wallet
+    from . import bnpl, catalog, dev, fulfilment, me, notifications, orders, payments, review, system, wallet
 
     return [
         system.router,
@@ -19,6 +19,7 @@ def all_routers() -> list[Router]:
         fulfilment.router,
         payments.router,
         notifications.router,
+        review.router,
         dev.router,
         payments.sandbox_router,
     ]

@@ -11,10 +11,12 @@ def all_models() -> list[type[Model]]:
     from .catalog import Product, Sku
     from .coupons import Coupon
     from .idempotency import IdempotencyRecord
+    from .jobstate import JobState
     from .ledger import Balance, Entry
     from .notifications import Notification
     from .orders import Order
     from .payments import ChannelInbox, PaymentAttempt
+    from .redemptions import Redemption, RedemptionDay
     from .timers import Timer
     from .users import BankCard, Device, UniqueClaim, User
 
@@ -38,4 +40,7 @@ def all_models() -> list[type[Model]]:
         PaymentAttempt,
         ChannelInbox,
         Notification,
+        Redemption,
+        RedemptionDay,
+        JobState,
     ]

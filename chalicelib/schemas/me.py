@@ -98,4 +98,7 @@ class WalletView(View):
     points: int
     points_held: int
     redeemable_fen: int = Field(description="what the spendable points are worth in fen")
+    points_owed: int = Field(
+        default=0, description="points a refund reversed after they were spent; later earnings settle them first"
+    )
     coupons_available: int

@@ -29,7 +29,7 @@ from ..models.orders import Order
 from ..models.timers import Timer
 from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 from ..observability import count
-from . import orders
+from . import orders, rewards
 from .orders import transition
 
 SYSTEM = "system"
@@ -390,6 +390,8 @@ def _approve(tx: Tx, order: Order, request: ReturnRequest, now: datetime, actor:
         )
         tx.save(refund, condition=Refund.refund_id.does_not_exist())
         timers.schedule(tx, "refund", refund.refund_id, now)
+        # Points earned when the order was paid on time go back with the money.
+        rewards.on_refunded(tx, order, amount, now)
     if order.received_at:
         extra += _reverse_settlement(tx, order, request, full, now)
     transition(

@@ -1,0 +1,113 @@
+"""Wallet entries, coupons and redemption (兑现) requests; the reviewer's views."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from .common import Body, Page, PageQuery, PositiveFen, View
+
+Kind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
+class EntriesQuery(PageQuery):
+    kind: Kind | None = Field(
+        default=None,
+        description=(
+            "only entries whose book or event kind is this. Books: `credit_used`, `cash`, `points`, "
+            "`points_held`, `points_owed`. Event kinds, e.g. `points_earned`, `points_reversed`, "
+            "`redemption_held`, `redemption_credited`, `redemption_points_consumed`, `redemption_released`, "
+            "`credit_reserved`, `credit_released`."
+        ),
+    )
+
+
+class EntryView(View):
+    event_id: str = Field(description="the business event; all its legs share it and sum to zero")
+    kind: str = Field(description="the event kind")
+    book: str
+    amount: int = Field(description="signed; fen or points as `unit` says")
+    unit: Literal["fen", "points"]
+    posted_at: str
+    ref: str | None = Field(default=None, description="the order or redemption the event is about")
+
+
+class EntryPage(Page[EntryView]):
+    pass
+
+
+CouponStatus = Literal["available", "reserved", "used", "expired"]
+
+
+class CouponsQuery(PageQuery):
+    status: CouponStatus | None = Field(
+        default=None, description="`expired` = unused and past `expires_at` (computed from the clock)"
+    )
+
+
+class CouponView(View):
+    coupon_id: str
+    title: str
+    discount_fen: int
+    min_spend_fen: int
+    expires_at: str
+    status: CouponStatus
+    issued_at: str
+    used_at: str | None = None
+    order_id: str | None = None
+
+
+class CouponPage(Page[CouponView]):
+    pass
+
+
+class RedemptionIn(Body):
+    """Exactly one of `amount_fen` (SPEC) or `points` (the points to redeem)."""
+
+    amount_fen: PositiveFen | None = None
+    points: Annotated[int, Field(gt=0, le=10**12, description="points to redeem instead of an amount")] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RedemptionIn:
+        if (self.amount_fen is None) == (self.points is None):
+            raise ValueError("give exactly one of amount_fen and points")
+        return self
+
+
+RedemptionStatus = Literal["pending", "manual_review", "approved", "rejected"]
+
+
+class RedemptionView(View):
+    redemption_id: str
+    status: RedemptionStatus
+    amount_fen: int
+    points: int
+    reason: str | None = Field(default=None, description="why it is in manual review, or why it was decided so")
+    created_at: str
+    updated_at: str
+    decided_at: str | None = None
+
+
+class RedemptionPage(Page[RedemptionView]):
+    pass
+
+
+class ReviewQuery(PageQuery):
+    status: Literal["manual_review", "pending"] = "manual_review"
+
+
+class ReviewRedemptionView(RedemptionView):
+    user_id: str
+    decided_by: str | None = None
+    decision_note: str | None = None
+    history: list[dict[str, Any]]
+
+
+class ReviewRedemptionPage(Page[ReviewRedemptionView]):
+    pass
+
+
+class DecisionIn(Body):
+    decision: Literal["approve", "reject"]
+    note: Annotated[str, StringConstraints(max_length=500, strip_whitespace=True)] | None = None

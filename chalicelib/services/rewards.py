@@ -1,0 +1,240 @@
+"""Rewards for 先用后付 orders paid on time: points, the credit-limit step, coupons.
+
+Called by the collection code inside the transaction that marks the order paid (or
+refunds it), so a reward commits or fails with the payment. The caller usually updates
+the user item in that transaction too, and DynamoDB refuses two operations on one item
+in a transaction, so these functions never write the user item themselves: they return a
+`UserChange` (actions plus the condition they rely on) for the caller to merge into its
+own update of the user, or to `apply` when it has none.
+
+Points (SPEC "points"): `points_per_yuan_paid` per whole yuan paid, event
+`order:<id>:points_earned`, legs user `points` +p / platform `points_issued` -p.
+A refund reverses the points of the refunded whole yuan (event
+`order:<id>:points_reversed:<refunded total>`). Points may not go negative: if the user has
+already spent (or holds for a redemption) some of them, what is there is taken and the
+shortfall is booked to the user's `points_owed` book (at most zero), which the next points
+earned settle first. So the ledger explains every point, and no balance goes below zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+
+from .. import errors, ledger
+from ..clock import iso
+from ..config import settings
+from ..db import Tx
+from ..ledger import PLATFORM, POINTS, POINTS_ISSUED, POINTS_OWED, Leg
+from ..models.coupons import AVAILABLE, Coupon
+from ..models.ledger import Balance
+from ..models.orders import BNPL, Order
+from ..models.users import User
+from . import accounts, activation
+
+WELCOME = "welcome"
+ON_TIME = "on_time"
+
+
+@dataclass
+class UserChange:
+    """Updates to the user item that a reward needs, and the condition they assume."""
+
+    actions: list[Action] = field(default_factory=list)
+    condition: Condition | None = None
+
+    def merged(self, actions: list[Action], condition: Condition | None) -> tuple[list[Action], Condition | None]:
+        """The caller's own actions and condition with these added."""
+        if self.condition is None:
+            return [*actions, *self.actions], condition
+        return [*actions, *self.actions], self.condition if condition is None else condition & self.condition
+
+    def apply(self, tx: Tx, user: User) -> None:
+        """Write the change alone (for a caller that does not update the user itself)."""
+        if self.actions:
+            tx.update(
+                user,
+                self.actions,
+                condition=self.condition,
+                on_fail=errors.conflict("state_changed", "the account changed meanwhile; retry"),
+            )
+
+
+def points_for(fen: int) -> int:
+    return fen // 100 * settings().rules.points_per_yuan_paid
+
+
+def earned_event(order_id: str) -> str:
+    return f"order:{order_id}:points_earned"
+
+
+def on_paid_on_time(
+    tx: Tx, order: Order, now: datetime, *, user: User | None = None, paid_fen: int | None = None
+) -> UserChange:
+    """Reward a 先用后付 order paid on time: points, the credit-limit step, coupon rules.
+
+    `order` is the order as read before the payment, so `amount_due_fen` is what is being
+    paid (pass `paid_fen` to say otherwise). Returns the user-item change to merge.
+    """
+    if order.payment_method != BNPL:
+        return UserChange()
+    user = user or accounts.get(order.user_id)
+    rules = settings().rules
+    account = ledger.user_account(user.user_id)
+    paid = int(order.amount_due_fen if paid_fen is None else paid_fen)
+    points = points_for(paid)
+    if points > 0:
+        owed = -int((ledger.balances(account).get(POINTS_OWED) or _zero()).balance)
+        settle = min(points, owed)
+        ledger.post(
+            tx,
+            event_id=earned_event(order.order_id),
+            kind="points_earned",
+            at=now,
+            legs=[
+                Leg(account, POINTS, points - settle),
+                Leg(account, POINTS_OWED, settle),
+                Leg(PLATFORM, POINTS_ISSUED, -points),
+            ],
+            ref=order.order_id,
+            insufficient=errors.conflict("state_changed", "the points balance changed meanwhile; retry"),
+        )
+
+    count = int(user.on_time_paid_count or 0)
+    new_count = count + 1
+    condition = User.on_time_paid_count == count
+    if count == 0:
+        condition = condition | User.on_time_paid_count.does_not_exist()
+    change = UserChange([User.on_time_paid_count.add(1)], condition)
+
+    if new_count % rules.credit_step_every_on_time == 0:
+        credit = ledger.balances(account).get(ledger.CREDIT)
+        if credit is not None and credit.limit is not None:
+            old_limit = int(credit.limit)
+            new_limit = min(old_limit + rules.credit_step_fen, rules.credit_max_fen)
+            if new_limit > old_limit:
+                ledger.change_credit_limit(tx, user.user_id, old_limit, new_limit, now)
+
+    if rules.on_time_coupon_fen > 0 and new_count >= rules.on_time_coupon_after:
+        issue_coupon(
+            tx,
+            user.user_id,
+            rule=f"{ON_TIME}_{rules.on_time_coupon_after}",
+            title=f"按时还款满{rules.on_time_coupon_after}单奖励券",
+            discount_fen=rules.on_time_coupon_fen,
+            min_spend_fen=rules.on_time_coupon_min_spend_fen,
+            valid_seconds=rules.on_time_coupon_valid_seconds,
+            now=now,
+        )
+    return change
+
+
+def on_refunded(tx: Tx, order: Order, refund_fen: int, now: datetime) -> UserChange:
+    """Reverse the points earned on the refunded whole yuan of an order.
+
+    `order` is as read before this refund (`refunded_fen` excludes it). Nothing happens if
+    the order earned no points (not 先用后付, paid late, or not paid yet). Returns the
+    user-item change to merge (currently none: the points live in the ledger).
+    """
+    if refund_fen <= 0:
+        return UserChange()
+    event = earned_event(order.order_id)
+    issued = ledger.leg_amount(PLATFORM, event, POINTS_ISSUED)
+    if not issued:
+        return UserChange()
+    earned = -issued
+    before = int(order.refunded_fen or 0)
+    after = before + refund_fen
+    reverse = min(earned, points_for(after)) - min(earned, points_for(before))
+    if reverse <= 0:
+        return UserChange()
+    account = ledger.user_account(order.user_id)
+    have = int((ledger.balances(account).get(POINTS) or _zero()).balance)
+    take = min(reverse, max(have, 0))
+    ledger.post(
+        tx,
+        event_id=f"order:{order.order_id}:points_reversed:{after}",
+        kind="points_reversed",
+        at=now,
+        legs=[
+            Leg(account, POINTS, -take),
+            Leg(account, POINTS_OWED, -(reverse - take)),
+            Leg(PLATFORM, POINTS_ISSUED, reverse),
+        ],
+        ref=order.order_id,
+        insufficient=errors.conflict("state_changed", "the points balance changed meanwhile; retry"),
+    )
+    return UserChange()
+
+
+# --- coupons ------------------------------------------------------------------------------
+
+
+def coupon_id_for(rule: str) -> str:
+    """One coupon per rule and user: the id is the rule's, inside the user's partition."""
+    return f"cpn_{rule}"
+
+
+def issue_coupon(
+    tx: Tx,
+    user_id: str,
+    *,
+    rule: str,
+    title: str,
+    discount_fen: int,
+    min_spend_fen: int,
+    valid_seconds: int,
+    now: datetime,
+) -> bool:
+    """Add the coupon a rule grants to `tx`, unless the user already has it."""
+    coupon_id = coupon_id_for(rule)
+    try:
+        Coupon.get(user_id, coupon_id, consistent_read=True)
+        return False
+    except DoesNotExist:
+        pass
+    tx.save(
+        Coupon(
+            user_id,
+            coupon_id,
+            rule=rule,
+            title=title,
+            discount_fen=discount_fen,
+            min_spend_fen=min_spend_fen,
+            expires_at=iso(now + timedelta(seconds=valid_seconds)),
+            status=AVAILABLE,
+            issued_at=iso(now),
+        ),
+        condition=Coupon.coupon_id.does_not_exist(),
+        on_fail=errors.conflict("state_changed", "the coupon was issued meanwhile; retry"),
+    )
+    return True
+
+
+def issue_welcome_coupon(tx: Tx, user: User, now: datetime) -> None:
+    """Activation hook: the welcome coupon (a zero value in config turns it off)."""
+    rules = settings().rules
+    if rules.welcome_coupon_fen <= 0:
+        return
+    issue_coupon(
+        tx,
+        user.user_id,
+        rule=WELCOME,
+        title="先用后付新人券",
+        discount_fen=rules.welcome_coupon_fen,
+        min_spend_fen=rules.welcome_coupon_min_spend_fen,
+        valid_seconds=rules.welcome_coupon_valid_seconds,
+        now=now,
+    )
+
+
+def _zero() -> Balance:
+    return Balance("", "", balance=0)
+
+
+if issue_welcome_coupon not in activation.ACTIVATION_HOOKS:
+    activation.ACTIVATION_HOOKS.append(issue_welcome_coupon)

@@ -1,0 +1,523 @@
+"""The model-based money test: a hypothesis state machine that drives the real app through
+chalice.test.Client (HTTP, schedules, queue and channel notifications) and checks the
+money invariants after every step, optionally with ~1 % of DynamoDB calls failing.
+
+The "model" tracks ids only; every invariant is a conservation law computed from what the
+store holds (entries, balances, orders, stock), so it holds whether or not a failed
+request took effect.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import uuid
+from collections import Counter, defaultdict
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from chalicelib import jobs, ledger
+from chalicelib.clock import clock
+from chalicelib.config import settings
+from chalicelib.db import connection
+from chalicelib.models import orders as o
+from chalicelib.models.registry import all_models
+from tests.conftest import Api, new_key
+
+PASSWORD = "135790"
+GOOD_CARD = "6222020200112233446"  # sandbox: succeeds
+DECLINING_LAST4 = "0002"  # sandbox: a card ending 0002 declines
+ADDRESS = {"name": "张三", "phone": "13800138000", "line1": "建国路 1 号", "city": "北京"}
+JOBS = (
+    "expire_checkouts",
+    "auto_confirm_receipts",
+    "complete_orders",
+    "close_payment_windows",
+    "send_due_reminders",
+    "process_refunds",
+    "reconcile_ledger",
+)
+# Legal status changes (SPEC.md "Order lifecycle").
+LEGAL = {
+    o.AWAITING_CONFIRMATION: {o.PLACED, o.AWAITING_PAYMENT, o.CANCELLED},
+    o.AWAITING_PAYMENT: {o.PAID, o.CANCELLED},
+    o.PLACED: {o.SHIPPED, o.CANCELLED},
+    o.PAID: {o.SHIPPED, o.COMPLETED, o.RETURN_REQUESTED, o.RETURNED},
+    o.SHIPPED: {o.RECEIVED, o.RETURN_REQUESTED},
+    o.RECEIVED: {o.PAID, o.OVERDUE, o.COMPLETED, o.RETURN_REQUESTED},
+    o.OVERDUE: {o.PAID, o.RETURN_REQUESTED},
+    o.RETURN_REQUESTED: {o.SHIPPED, o.RECEIVED, o.OVERDUE, o.PAID, o.RETURNED},
+    o.COMPLETED: set(),
+    o.CANCELLED: set(),
+    o.RETURNED: set(),
+}
+OPEN_BNPL = (o.PLACED, o.SHIPPED, o.RECEIVED, o.OVERDUE, o.RETURN_REQUESTED)
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = sum(
+        (int(c) * 2 - 9 if int(c) * 2 > 9 else int(c) * 2) if i % 2 else int(c) for i, c in enumerate(reversed(digits))
+    )
+    return total % 10 == 0
+
+
+def card_ending(last4: str) -> str:
+    """A Luhn-valid card number with the given last four digits (a middle digit adjusted)."""
+    for d in "0123456789":
+        digits = f"62220202001122{d}{last4}"
+        if _luhn_ok(digits):
+            return digits
+    raise AssertionError("unreachable")
+
+
+_ID_SEQ = iter(range(10**6))
+
+
+def unique_id_number() -> str:
+    n = next(_ID_SEQ)
+    first17 = f"1101051990{1 + n // 28 % 12:02d}{1 + n % 28:02d}{n // 336 % 1000:03d}"
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return first17 + "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights, strict=True)) % 11]
+
+
+class Faults:
+    """Make a fraction of DynamoDB calls fail as the service does under load."""
+
+    CODES = ("ProvisionedThroughputExceededException", "ThrottlingException", "InternalServerError")
+
+    def __init__(self, rate: float, seed: int) -> None:
+        self.rate = rate
+        self.random = random.Random(seed)
+        self.injected = 0
+        self.enabled = False
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        if self.enabled and self.random.random() < self.rate:
+            self.injected += 1
+            code = self.random.choice(self.CODES)
+            raise ClientError({"Error": {"Code": code, "Message": "injected fault"}}, model.name)
+
+    def clients(self) -> list[Any]:
+        seen = [connection().client]
+        for model in all_models():
+            client = model._get_connection().connection.client
+            if all(client is not c for c in seen):
+                seen.append(client)
+        return seen
+
+    def install(self) -> None:
+        for client in self.clients():
+            client.meta.events.register("before-call.dynamodb", self, unique_id="faults")
+
+    def remove(self) -> None:
+        for client in self.clients():
+            client.meta.events.unregister("before-call.dynamodb", unique_id="faults")
+
+
+def _scan(table: str) -> list[dict[str, Any]]:
+    ddb = boto3.client("dynamodb", region_name=settings().region)
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": settings().table(table)}
+    while True:  # tests may scan; the product never does
+        page = ddb.scan(**kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _n(item: dict[str, Any], name: str, default: int = 0) -> int:
+    return int(item[name]["N"]) if name in item else default
+
+
+def _s(item: dict[str, Any], name: str) -> str | None:
+    return item[name]["S"] if name in item else None
+
+
+class MoneyMachine(RuleBasedStateMachine):
+    api: Api
+    faults: Faults | None = None
+    # What the runs reached (order statuses, event kinds): proof the stories went somewhere.
+    reached: Counter[str] = Counter()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tag = uuid.uuid4().hex[:6]
+        self.merchant = f"m-{self.tag}"
+        self.users = [f"u-{self.tag}-a", f"u-{self.tag}-b"]
+        self.orders: list[tuple[str, str]] = []  # (order_id, user)
+        self.status: dict[str, str] = {}  # last status seen per order (a hint; the store decides)
+        self.returns: list[str] = []
+        self.redemptions: list[str] = []
+        self.messages: list[dict[str, Any]] = []
+        self.server_errors: list[str] = []
+        self._setup()
+
+    # --- setup (faults off) -----------------------------------------------------------------
+    def _ok(self, r: Any, what: str) -> Any:
+        assert r.status_code < 300, (what, r.status_code, r.body)
+        return r.json
+
+    def _setup(self) -> None:
+        if self.faults:
+            self.faults.enabled = False
+        for i, uid in enumerate(self.users):
+            id_number = unique_id_number()
+            self._ok(self.api.post("/v1/me/identity", {"real_name": "张三", "id_number": id_number}, as_=uid), "id")
+            card = GOOD_CARD if i == 0 else card_ending(DECLINING_LAST4)
+            self._ok(self.api.post("/v1/me/bank-cards", {"card_number": card}, as_=uid), "card")
+            self._ok(self.api.put("/v1/me/payment-password", {"password": PASSWORD}, as_=uid), "password")
+            self._ok(
+                self.api.post(
+                    "/v1/bnpl/activation", {"agreement_version": settings().rules.agreement_version}, as_=uid
+                ),
+                "activation",
+            )
+        product = self._ok(
+            self.api.post(
+                "/v1/merchant/products",
+                {
+                    "name": "手机壳",
+                    "description": "model",
+                    "skus": [
+                        {"attributes": {"c": "黑"}, "price_fen": 12900, "stock": 6},
+                        {"attributes": {"c": "粉"}, "price_fen": 4990, "stock": 4},
+                    ],
+                },
+                as_=self.merchant,
+                roles=["merchant"],
+            ),
+            "product",
+        )
+        self.skus = [s["sku_id"] for s in product["skus"]]
+        self.initial_stock = {s["sku_id"]: s["stock"] for s in product["skus"]}
+        if self.faults:
+            self.faults.enabled = True
+
+    def _call(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
+        r = self.api.call(method, path, json_body=body, **kw)
+        self._check_response(method, path, r)
+        if r.status_code < 300 and isinstance(r.json, dict) and "order_id" in r.json and "status" in r.json:
+            self.status[r.json["order_id"]] = r.json["status"]
+        return r
+
+    def _check_response(self, method: str, path: str, r: Any) -> None:
+        if r.status_code >= 500 and not (r.status_code == 503 and self.faults):
+            self.server_errors.append(f"{method} {path} → {r.status_code} {r.body[:300]!r}")
+        if r.status_code >= 400:
+            assert r.headers["Content-Type"] == "application/problem+json", (path, r.status_code, r.body)
+        if r.status_code == 503:
+            assert r.json["code"] == "temporarily_unavailable"
+
+    # --- rules ----------------------------------------------------------------------------------
+    @rule(
+        user=st.integers(0, 1),
+        sku=st.integers(0, 1),
+        qty=st.integers(1, 3),
+        method=st.sampled_from(["bnpl", "bnpl", "bnpl", "card", "wallet", "alipay"]),
+    )
+    def checkout(self, user: int, sku: int, qty: int, method: str) -> None:
+        uid = self.users[user]
+        r = self._call(
+            "POST",
+            "/v1/checkout",
+            {"items": [{"sku_id": self.skus[sku], "quantity": qty}], "payment_method": method, "address": ADDRESS},
+            as_=uid,
+            idem=new_key(),
+        )
+        if r.status_code == 201:
+            for order in r.json["orders"]:
+                self.orders.append((order["order_id"], uid))
+                self.status[order["order_id"]] = order["status"]
+
+    def _pick(self, i: int, *statuses: str) -> tuple[str, str]:
+        """An order last seen in one of `statuses` (any order if none is)."""
+        fitting = [(oid, uid) for oid, uid in self.orders if self.status.get(oid) in statuses]
+        pool = fitting or self.orders
+        return pool[i % len(pool)]
+
+    def _order(self, i: int, *statuses: str) -> tuple[str, str, dict[str, Any] | None]:
+        order_id, uid = self._pick(i, *statuses)
+        r = self._call("GET", f"/v1/orders/{order_id}", as_=uid)
+        return order_id, uid, (r.json if r.status_code == 200 else None)
+
+    def _refresh(self) -> None:
+        for order_id, uid in self.orders[-12:]:
+            r = self.api.call("GET", f"/v1/orders/{order_id}", as_=uid)
+            if r.status_code == 200:
+                self.status[order_id] = r.json["status"]
+
+    @precondition(lambda self: self.orders)
+    @rule(i=st.integers(0, 50), twice=st.booleans())
+    def confirm(self, i: int, twice: bool) -> None:
+        order_id, uid, order = self._order(i, o.AWAITING_CONFIRMATION)
+        if not order or not order.get("challenge"):
+            return
+        key = new_key()
+        body = {"challenge_id": order["challenge"]["challenge_id"], "password": PASSWORD}
+        first = self._call("POST", f"/v1/orders/{order_id}/confirmation", body, as_=uid, idem=key)
+        if twice:
+            again = self._call("POST", f"/v1/orders/{order_id}/confirmation", body, as_=uid, idem=key)
+            if first.status_code < 300 and again.status_code < 300:
+                assert first.body == again.body
+
+    @precondition(lambda self: self.orders)
+    @rule(i=st.integers(0, 50))
+    def cancel(self, i: int) -> None:
+        order_id, uid = self._pick(i, o.AWAITING_CONFIRMATION, o.AWAITING_PAYMENT, o.PLACED)
+        self._call("POST", f"/v1/orders/{order_id}/cancel", {}, as_=uid)
+
+    @precondition(lambda self: self.orders)
+    @rule(i=st.integers(0, 50), channel=st.sampled_from(["card", "wallet", "alipay"]))
+    def pay_now(self, i: int, channel: str) -> None:
+        order_id, uid = self._pick(i, o.AWAITING_PAYMENT, o.RECEIVED, o.OVERDUE)
+        self._call("POST", f"/v1/orders/{order_id}/payments", {"channel": channel}, as_=uid, idem=new_key())
+
+    @precondition(lambda self: self.orders)
+    @rule(i=st.integers(0, 50), outcome=st.sampled_from(["succeeded", "succeeded", "failed"]), times=st.integers(1, 2))
+    def channel_notification(self, i: int, outcome: str, times: int) -> None:
+        from chalicelib.channels import sandbox
+        from chalicelib.models.payments import PaymentAttempt
+
+        order_id, _ = self._pick(i, o.AWAITING_PAYMENT, o.RECEIVED, o.OVERDUE)
+        if self.faults:
+            self.faults.enabled = False
+        attempts = [a for a in PaymentAttempt.by_order.query(order_id) if a.channel in ("alipay", "card")]
+        if self.faults:
+            self.faults.enabled = True
+        for attempt in attempts[:1]:
+            path, raw, headers = sandbox.notification(
+                attempt.channel, attempt.attempt_id, int(attempt.amount_fen), attempt.currency, outcome, clock.now()
+            )
+            for _ in range(times):
+                r = self.api.call("POST", path, raw=raw, headers=headers)
+                assert r.status_code < 500 or (r.status_code == 503 and self.faults), r.body
+
+    @precondition(lambda self: self.orders)
+    @rule(i=st.integers(0, 50))
+    def ship(self, i: int) -> None:
+        order_id, _ = self._pick(i, o.PLACED, o.PAID)
+        self._call(
+            "POST",
+            f"/v1/merchant/orders/{order_id}/shipment",
+            {"carrier": "SF", "tracking_number": "SF123456"},
+            as_=self.merchant,
+            roles=["merchant"],
+        )
+
+    @precondition(lambda self: self.orders)
+    @rule(i=st.integers(0, 50))
+    def receive(self, i: int) -> None:
+        order_id, uid = self._pick(i, o.SHIPPED)
+        self._call("POST", f"/v1/orders/{order_id}/receipt", {}, as_=uid)
+
+    @precondition(lambda self: self.orders)
+    @rule(i=st.integers(0, 50), partial=st.booleans())
+    def request_return(self, i: int, partial: bool) -> None:
+        order_id, uid, order = self._order(i, o.SHIPPED, o.RECEIVED, o.OVERDUE, o.PAID)
+        if not order:
+            return
+        body: dict[str, Any] = {"reason": "不合适"}
+        if partial and order["items"] and order["items"][0]["quantity"] > 1:
+            body["items"] = [{"sku_id": order["items"][0]["sku_id"], "quantity": 1}]
+        r = self._call("POST", f"/v1/orders/{order_id}/return-requests", body, as_=uid)
+        if r.status_code == 201:
+            self.returns.append(r.json["request_id"])
+
+    @precondition(lambda self: self.returns)
+    @rule(i=st.integers(0, 50), approve=st.booleans())
+    def decide_return(self, i: int, approve: bool) -> None:
+        request_id = self.returns[i % len(self.returns)]
+        self._call(
+            "POST",
+            f"/v1/merchant/return-requests/{request_id}/decision",
+            {"decision": "approve" if approve else "reject", "note": "model"},
+            as_=self.merchant,
+            roles=["merchant"],
+        )
+
+    @rule(seconds=st.sampled_from([60, 900, 3600, 86400, 3 * 86400, 8 * 86400]))
+    def advance_clock(self, seconds: int) -> None:
+        clock.advance(seconds)
+        self._refresh()
+
+    @rule(job=st.sampled_from(JOBS), twice=st.booleans())
+    def run_job(self, job: str, twice: bool) -> None:
+        if job not in jobs.names():
+            return
+        for _ in range(2 if twice else 1):
+            try:
+                jobs.run(job, clock.now())
+            except Exception as exc:  # a job may fail under injected faults; the next run resumes
+                if not (self.faults and _caused_by_injected_fault(exc)):
+                    raise
+        self._refresh()
+
+    @rule(user=st.integers(0, 1), amount=st.integers(1, 300))
+    def redeem(self, user: int, amount: int) -> None:
+        if not _has_route("/v1/wallet/redemptions"):
+            return
+        uid = self.users[user]
+        r = self._call("POST", "/v1/wallet/redemptions", {"amount_fen": amount}, as_=uid, idem=new_key())
+        if r.status_code in (200, 201, 202):
+            self.redemptions.append(r.json["redemption_id"])
+
+    @rule(times=st.integers(1, 2))
+    def drain_queue(self, times: int) -> None:
+        """Deliver waiting review messages (twice = a duplicate delivery)."""
+        from chalicelib.api import dev
+        from chalicelib.local import worker
+
+        if not dev.QUEUE_HANDLERS:
+            return
+        if self.faults:
+            self.faults.enabled = False
+        try:
+            for name, handler in dev.QUEUE_HANDLERS.items():
+                url = worker.queue_url(name)
+                msgs = worker.sqs().receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+                if not msgs:
+                    continue
+                event = worker.to_lambda_event(msgs, worker.queue_arn(name))
+                for _ in range(times):
+                    if self.faults:
+                        self.faults.enabled = True
+                    try:
+                        handler(json.loads(json.dumps(event)), None)
+                    finally:
+                        if self.faults:
+                            self.faults.enabled = False
+                result = handler(event, None) or {}
+                failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+                for m in msgs:
+                    if m["MessageId"] not in failed:
+                        worker.sqs().delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        finally:
+            if self.faults:
+                self.faults.enabled = True
+
+    @precondition(lambda self: self.redemptions)
+    @rule(i=st.integers(0, 50), approve=st.booleans())
+    def review_redemption(self, i: int, approve: bool) -> None:
+        rid = self.redemptions[i % len(self.redemptions)]
+        self._call(
+            "POST",
+            f"/v1/review/redemptions/{rid}/decision",
+            {"decision": "approve" if approve else "reject", "note": "model"},
+            as_="reviewer-1",
+            roles=["reviewer"],
+        )
+
+    # --- invariants (faults off while reading) -------------------------------------------------
+    @invariant()
+    def money_holds(self) -> None:
+        if self.faults:
+            self.faults.enabled = False
+        try:
+            check_invariants(self)
+        finally:
+            if self.faults:
+                self.faults.enabled = True
+
+    def teardown(self) -> None:
+        if self.faults:
+            self.faults.enabled = False
+
+
+def check_invariants(m: MoneyMachine) -> None:
+    assert not m.server_errors, m.server_errors
+    entries = _scan("entries")
+    by_event: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    derived: dict[tuple[str, str], int] = defaultdict(int)
+    for e in entries:
+        by_event[_s(e, "event_id") or ""].append(e)
+        derived[(e["account"]["S"], e["book"]["S"])] += _n(e, "amount")
+    for event_id, legs in by_event.items():
+        m.reached[f"event:{_s(legs[0], 'event_kind')}"] += 1
+        assert sum(_n(leg, "amount") for leg in legs) == 0, f"event {event_id} does not balance"
+        assert len(legs) == _n(legs[0], "legs"), f"event {event_id} is missing legs"
+    balances = _scan("balances")
+    for b in balances:
+        key = (b["account"]["S"], b["book"]["S"])
+        assert _n(b, "balance") == derived.get(key, 0), (
+            f"stored {key} = {_n(b, 'balance')} ≠ derived {derived.get(key)}"
+        )
+        assert _n(b, "balance") >= 0, f"{key} is negative"
+        if key[1] == ledger.CREDIT:
+            assert _n(b, "headroom") == _n(b, "limit") - _n(b, "balance"), f"credit headroom of {key}"
+    for (account, book), total in derived.items():
+        if account.startswith(("user#", "merchant#")) and book in ledger.STORED_BOOKS:
+            assert any((b["account"]["S"], b["book"]["S"]) == (account, book) for b in balances) or total == 0
+
+    orders = [x for x in _scan("orders") if _s(x, "merchant_id") == m.merchant]
+    reserved_units: dict[str, int] = defaultdict(int)
+    open_credit: dict[str, int] = defaultdict(int)
+    for order in orders:
+        status = _s(order, "status") or ""
+        assert status in o.STATUSES, status
+        m.reached[f"order:{status}"] += 1
+        history = json.loads(order["history"]["S"]) if "history" in order else []
+        for a, b in zip(history, history[1:], strict=False):
+            assert b["status"] in LEGAL[a["status"]], f"{order['order_id']['S']}: {a['status']} → {b['status']}"
+        items = json.loads(order["items"]["S"])
+        if status not in (o.CANCELLED,):
+            for item in items:
+                reserved_units[item["sku_id"]] += int(item["quantity"])
+        if _s(order, "payment_method") == o.BNPL and status in OPEN_BNPL:
+            open_credit[_s(order, "user_id") or ""] += _n(order, "credit_reserved_fen")
+    skus = {x["sku_id"]["S"]: _n(x, "stock") for x in _scan("skus") if x["sku_id"]["S"] in m.initial_stock}
+    for sku_id, initial in m.initial_stock.items():
+        assert skus[sku_id] >= 0, f"stock of {sku_id} is negative"
+        assert skus[sku_id] + reserved_units[sku_id] == initial, f"stock of {sku_id} is not conserved"
+    for uid in m.users:
+        used = derived.get((ledger.user_account(uid), ledger.CREDIT), 0)
+        assert used == open_credit.get(uid, 0), (
+            f"{uid}: credit used {used} ≠ open 先用后付 obligations {open_credit.get(uid)}"
+        )
+
+    succeeded: dict[str, int] = defaultdict(int)
+    for attempt in _scan("payments") if "payments" in _tables() else []:
+        if _s(attempt, "status") == "succeeded" and _s(attempt, "outcome") != "unapplied":
+            succeeded[_s(attempt, "order_id") or ""] += 1
+    for order_id, n in succeeded.items():
+        assert n <= 1, f"order {order_id} was charged {n} times"
+    if "redemptions" in _tables():
+        for event_id, legs in by_event.items():
+            if event_id.startswith("redemption:") and event_id.endswith(":credited"):
+                assert len(legs) == _n(legs[0], "legs")
+        credited = [e for e in by_event if e.startswith("redemption:") and "cash" in e]
+        assert len(credited) == len(set(credited))
+
+
+def _caused_by_injected_fault(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 10:
+        if "injected fault" in str(exc) or getattr(exc, "code", None) == "temporarily_unavailable":
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def _has_route(path: str) -> bool:
+    import app
+
+    return path in app.app.routes
+
+
+def _tables() -> set[str]:
+    prefix = settings().table("")
+    return {
+        name[len(prefix) :]
+        for name in boto3.client("dynamodb", region_name=settings().region).list_tables()["TableNames"]
+        if name.startswith(prefix)
+    }
+
+
+def steps_from_env(default_examples: int, default_steps: int) -> tuple[int, int]:
+    return int(os.environ.get("MODEL_EXAMPLES", default_examples)), int(os.environ.get("MODEL_STEPS", default_steps))
