@@ -17,10 +17,11 @@ from chalicelib.schemas.fulfilment import Text
 from chalicelib.schemas.me import Digits6, IdentityIn
 
 # Whitespace the dialects disagree on (U+001C-001F, U+0085, U+FEFF...) is over-represented.
+# Lone surrogates are not text (I-JSON, RFC 7493), and no schema describes them: left out.
 AWKWARD = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u200b\u2028\u3000\ufeff"
-texts = st.text(alphabet=st.one_of(st.sampled_from(AWKWARD), st.characters()), max_size=45) | st.sampled_from(
-    ["", " ", "\x1e", "a", " a ", "张三", "x" * 40, " " + "x" * 40]
-)
+texts = st.text(
+    alphabet=st.one_of(st.sampled_from(AWKWARD), st.characters(exclude_categories=["Cs"])), max_size=45
+) | st.sampled_from(["", " ", "\x1e", "a", " a ", "张三", "x" * 40, " " + "x" * 40])
 
 FIELDS: dict[str, Any] = {
     "ShortText": ShortText,
