@@ -16,7 +16,7 @@ AWS_DEFAULT_REGION ?= cn-north-1
 export AWS_DEFAULT_REGION
 PACKAGE_DIR := build/$(STAGE)/package
 
-.PHONY: install run test lint typecheck pytest package infra-check clean demo redrive soak
+.PHONY: install run test lint typecheck pytest package infra-check clean demo redrive soak fuzz bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ typecheck: install
 pytest: install
 	$(PY) -m pytest -m "not slow"
 
+fuzz: install  ## schemathesis against the local stack, long run (FUZZ_ARGS="--max-time 600 --seed N")
+	$(PY) -m scripts.fuzz --max-examples 300 $(FUZZ_ARGS)
+
+bench: install  ## import time, DynamoDB calls per route, sweeper reads, requests/s, hot partitions
+	$(PY) -m scripts.bench $(BENCH_ARGS)
+
 package: install  ## build/$(STAGE)/package/{sam.json,deployment.zip} and how to deploy them
 	$(PY) scripts/infra.py package --stage $(STAGE)
 
@@ -59,7 +65,7 @@ infra-check: package $(CHECKOV_STAMP)
 	PAYLATER_PACKAGED=$(PACKAGE_DIR) PAYLATER_STAGE=$(STAGE) CHECKOV=$(CHECKOV) \
 		$(PY) -m pytest tests/test_packaged_template.py
 
-test: lint typecheck pytest infra-check  ## what CI runs
+test: lint typecheck pytest infra-check  ## what CI runs (pytest includes a short fuzz run: tests/test_fuzz.py)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .local build

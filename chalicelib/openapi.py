@@ -35,6 +35,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
+# A raw-body route is a payment channel's callback: it answers in the channel's protocol
+# (Alipay: text "success"/"failure"; WeChat Pay and the card gateway: JSON), not problem+json.
+CHANNEL_CONTENT: dict[str, Any] = {"text/plain": {"schema": {"type": "string"}}, JSON: {"schema": {"type": "object"}}}
+
+
 def _error_statuses(spec: RouteSpec) -> dict[int, list[str]]:
     statuses: dict[int, list[str]] = {}
     statuses.setdefault(400, []).extend(COMMON_CODES[400])
@@ -118,12 +123,20 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
                 "description": "OK",
                 "content": {JSON: {"schema": refs[(spec.response, "serialization")]}},
             }
+        elif spec.raw_body and spec.status != 204:
+            op["responses"][str(spec.status)] = {
+                "description": "OK, in the channel's protocol",
+                "content": CHANNEL_CONTENT,
+            }
         else:
             op["responses"][str(spec.status)] = {"description": "OK"}
         for status, codes in _error_statuses(spec).items():
+            content: dict[str, Any] = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+            if spec.raw_body and status in spec.errors:
+                content = {**CHANNEL_CONTENT, **content}
             op["responses"][str(status)] = {
                 "description": f"{TITLES.get(status, 'Error')}: " + ", ".join(codes),
-                "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                "content": content,
             }
         if not op["parameters"]:
             del op["parameters"]

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from .common import Body, Id, PageQuery, PositiveFen, ShortText, View
+from .common import NOT_BLANK, STRIP, Body, Id, PageQuery, PositiveFen, ShortText, View
 
-AttrName = Annotated[str, StringConstraints(min_length=1, max_length=20, strip_whitespace=True)]
-AttrValue = Annotated[str, StringConstraints(min_length=1, max_length=40, strip_whitespace=True)]
+AttrName = Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=NOT_BLANK), STRIP]
+AttrValue = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=NOT_BLANK), STRIP]
 Attributes = Annotated[
     dict[AttrName, AttrValue], Field(max_length=5, description='spec attributes, e.g. {"颜色": "黑色"}')
 ]

@@ -6,13 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from .common import Body, Id, PageQuery, View
+from .common import NOT_BLANK, STRIP, Body, Id, PageQuery, View
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=NOT_BLANK), STRIP]
 
 
 class ShipmentIn(Body):
-    carrier: Annotated[str, StringConstraints(min_length=1, max_length=40, strip_whitespace=True)]
+    carrier: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=NOT_BLANK), STRIP]
     tracking_number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\-]{4,40}$")]
 
 
@@ -22,13 +22,13 @@ class ReturnLineIn(Body):
 
 
 class ReturnRequestIn(Body):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK), STRIP]
     items: Annotated[list[ReturnLineIn], Field(min_length=1, max_length=50)] | None = None
 
 
 class DecisionIn(Body):
     decision: Literal["approve", "reject"]
-    note: Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)] = ""
+    note: Annotated[str, StringConstraints(max_length=200), STRIP] = ""
 
 
 class ReviewIn(Body):

@@ -6,14 +6,14 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from .common import Body, View
+from .common import NOT_BLANK, STRIP, Body, View
 
 Digits6 = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
 
 
 class IdentityIn(Body):
-    real_name: Annotated[str, StringConstraints(min_length=2, max_length=30, strip_whitespace=True)]
-    id_number: Annotated[str, StringConstraints(min_length=18, max_length=18, strip_whitespace=True)]
+    real_name: Annotated[str, StringConstraints(min_length=2, max_length=30, pattern=NOT_BLANK), STRIP]
+    id_number: Annotated[str, StringConstraints(min_length=18, max_length=18, pattern=NOT_BLANK), STRIP]
 
 
 class BankCardIn(Body):

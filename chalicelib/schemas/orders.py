@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from ..models.orders import STATUSES
 from ..services.checkout import MAX_CHECKOUT_LINES
 from .catalog import Quantity
-from .common import Body, Id, PageQuery, View
+from .common import NOT_BLANK, STRIP, Body, Id, PageQuery, View
 
 PaymentMethod = Literal["bnpl", "alipay", "wechat_pay", "card", "wallet"]
 OrderStatus = Literal[
@@ -34,14 +34,27 @@ class LineIn(Body):
 
 
 class AddressIn(Body):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=50, strip_whitespace=True)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=NOT_BLANK), STRIP]
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{4,19}$")]
-    line1: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
-    city: Annotated[str, StringConstraints(min_length=1, max_length=50, strip_whitespace=True)]
+    line1: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK), STRIP]
+    city: Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=NOT_BLANK), STRIP]
 
 
 class CheckoutIn(Body):
     """Either `items` (buy now) or `"from_cart": true` (the selected cart lines)."""
+
+    # The document says what `one_source` enforces, so clients and fuzzers see the rule.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["items"],
+                    "properties": {"items": {"type": "array"}, "from_cart": {"enum": [False, None]}},
+                },
+                {"required": ["from_cart"], "properties": {"from_cart": {"const": True}, "items": {"type": "null"}}},
+            ]
+        }
+    )
 
     items: Annotated[list[LineIn], Field(min_length=1, max_length=MAX_CHECKOUT_LINES)] | None = None
     from_cart: bool | None = None
@@ -58,6 +71,30 @@ class CheckoutIn(Body):
 
 class ConfirmationIn(Body):
     """The payment password, or a device signature over the challenge's nonce."""
+
+    # The document says what `one_method` enforces, so clients and fuzzers see the rule.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["password"],
+                    "properties": {
+                        "password": {"type": "string"},
+                        "device_id": {"type": "null"},
+                        "signature": {"type": "null"},
+                    },
+                },
+                {
+                    "required": ["device_id", "signature"],
+                    "properties": {
+                        "password": {"type": "null"},
+                        "device_id": {"type": "string"},
+                        "signature": {"type": "string"},
+                    },
+                },
+            ]
+        }
+    )
 
     challenge_id: Id
     password: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] | None = None

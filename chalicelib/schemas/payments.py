@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from .common import Body, PageQuery, View
 
@@ -54,6 +54,19 @@ class NotificationQuery(PageQuery):
 
 
 class MarkReadIn(Body):
+    # The document says what `one_of` enforces, so clients and fuzzers see the rule.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["notification_ids"],
+                    "properties": {"notification_ids": {"type": "array"}, "all": {"enum": [False, None]}},
+                },
+                {"required": ["all"], "properties": {"all": {"const": True}, "notification_ids": {"type": "null"}}},
+            ]
+        }
+    )
+
     notification_ids: Annotated[list[NotificationId], Field(min_length=1, max_length=100)] | None = None
     all: bool | None = None
 

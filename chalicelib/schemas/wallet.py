@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
-from .common import Body, Page, PageQuery, PositiveFen, View
+from .common import STRIP, Body, Page, PageQuery, PositiveFen, View
 
 Kind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
@@ -65,6 +65,19 @@ class CouponPage(Page[CouponView]):
 class RedemptionIn(Body):
     """Exactly one of `amount_fen` (SPEC) or `points` (the points to redeem)."""
 
+    # The document says what `_exactly_one` enforces, so clients and fuzzers see the rule.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["amount_fen"],
+                    "properties": {"amount_fen": {"type": "integer"}, "points": {"type": "null"}},
+                },
+                {"required": ["points"], "properties": {"points": {"type": "integer"}, "amount_fen": {"type": "null"}}},
+            ]
+        }
+    )
+
     amount_fen: PositiveFen | None = None
     points: Annotated[int, Field(gt=0, le=10**12, description="points to redeem instead of an amount")] | None = None
 
@@ -110,4 +123,4 @@ class ReviewRedemptionPage(Page[ReviewRedemptionView]):
 
 class DecisionIn(Body):
     decision: Literal["approve", "reject"]
-    note: Annotated[str, StringConstraints(max_length=500, strip_whitespace=True)] | None = None
+    note: Annotated[str, StringConstraints(max_length=500), STRIP] | None = None

@@ -1,0 +1,624 @@
+"""`make bench`: what a request costs, measured side by side in one run.
+
+Sections (each runs in-process under moto unless it says otherwise):
+  imports    `import app` vs `import boto3`, fresh processes, median of N
+  calls      DynamoDB calls per operation for every route (a botocore hook on every client)
+  sweeper    items read per closed window: 100,000 timers, 1 % due, swept to the end
+  rps        requests/s of checkout and order read vs replaying their DynamoDB calls bare
+  capacity   every write of N purchases (checkout + confirmation) by N users, scaled to
+             10,000 purchases/s: the hottest partition key of every table and GSI
+Numbers are printed, never asserted (tests/test_bench.py only runs a tiny `--quick`).
+
+Usage: python -m scripts.bench [--quick] [--only imports,calls,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = ("imports", "calls", "sweeper", "rps", "capacity")
+PARTITION_WCU_LIMIT = 1000  # DynamoDB: per partition, per second
+TARGET_RATE = 10_000  # purchases per second in the capacity simulation
+WRITE_OPS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+
+
+def _env() -> None:
+    """The test environment (moto, the local stage's settings) before chalicelib is imported,
+    with request logs off: one line per request would drown the tables."""
+    import tests.conftest  # noqa: F401  (sets the environment exactly as the tests do)
+
+    os.environ["LOG_LEVEL"] = os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    from chalicelib.observability import logger
+
+    logger.setLevel("WARNING")
+
+
+# --- a botocore hook on every DynamoDB client ------------------------------------------------------
+
+
+@dataclass
+class Call:
+    op: str
+    params: dict[str, Any]
+    parsed: dict[str, Any] = field(default_factory=dict)
+
+
+def _clients() -> list[Any]:
+    from tests.shopping import _clients
+
+    return _clients()
+
+
+@contextmanager
+def recording() -> Iterator[list[Call]]:
+    """Every DynamoDB call made inside, with its parameters and its parsed response."""
+    calls: list[Call] = []
+    pending: dict[int, Call] = {}
+
+    def before(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        call = Call(model.name, json.loads(json.dumps(params, default=str)))
+        calls.append(call)
+        context["bench_call"] = id(call)
+        pending[id(call)] = call
+
+    def after(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        call = pending.pop(context.get("bench_call", 0), None)
+        if call is not None:
+            call.parsed = parsed
+
+    clients = _clients()
+    for client in clients:
+        client.meta.events.register("before-parameter-build.dynamodb", before, unique_id="bench-before")
+        client.meta.events.register("after-call.dynamodb", after, unique_id="bench-after")
+    try:
+        yield calls
+    finally:
+        for client in clients:
+            client.meta.events.unregister("before-parameter-build.dynamodb", unique_id="bench-before")
+            client.meta.events.unregister("after-call.dynamodb", unique_id="bench-after")
+
+
+@contextmanager
+def world() -> Iterator[Any]:
+    """A fresh moto account with every table, the clock frozen, and the app's test client."""
+    from chalice.test import Client
+    from moto import mock_aws
+
+    import app
+    from chalicelib.clock import clock
+    from chalicelib.local.resources import create_all
+    from tests.conftest import T0, Api
+
+    with mock_aws():
+        create_all()
+        clock.freeze(T0)
+        try:
+            with Client(app.app) as client:
+                yield Api(client)
+        finally:
+            clock.reset()
+
+
+def table_of(name: str) -> str:
+    from chalicelib.config import settings
+
+    prefix = settings().table_prefix + "-"
+    return name[len(prefix) :] if name.startswith(prefix) else name
+
+
+def _median_ms(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1000:8.1f} ms"
+
+
+# --- imports ----------------------------------------------------------------------------------------
+
+
+def bench_imports(runs: int) -> list[str]:
+    from chalicelib.config import stage_environment
+
+    env = {**os.environ, **stage_environment("local"), "PYTHONPATH": str(ROOT)}
+    probe = (
+        "import sys, time; t = time.perf_counter(); import {mod}; "
+        "print(time.perf_counter() - t, 'boto3' in sys.modules, len(sys.modules))"
+    )
+    rows = [f"{'module':<8} {'import (in process)':>20} {'whole process':>15}  boto3 loaded  modules", "-" * 72]
+    for mod in ("app", "boto3"):
+        inside: list[float] = []
+        whole: list[float] = []
+        extra = ""
+        for _ in range(runs):
+            start = time.perf_counter()
+            out = subprocess.run(
+                [sys.executable, "-c", probe.format(mod=mod)],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+            whole.append(time.perf_counter() - start)
+            inside.append(float(out[0]))
+            extra = f"{out[1]:>12}  {out[2]:>7}"
+        rows.append(f"{mod:<8} {_median_ms(inside):>20} {_median_ms(whole):>15}  {extra}")
+    rows.append(f"(median of {runs} fresh processes each)")
+    return rows
+
+
+# --- DynamoDB calls per route -------------------------------------------------------------------
+
+
+def _caller(spec: Any, case: Any) -> str:
+    from tests.test_authorization_matrix import BAD_TOKENS, CALLERS, expectation
+
+    if not spec.roles:
+        return next(iter(BAD_TOKENS))  # "no token": a public route
+    return next(who for who in CALLERS if expectation(spec, case, who) == "pass")
+
+
+def bench_calls() -> list[str]:
+    from tests.test_authorization_matrix import CASES, Case, Tokens, build_world, call, routes
+
+    rows = [f"{'route':<58} {'status':>6} {'calls':>5}  by operation (tables)", "-" * 120]
+    with world() as api:
+        w = build_world(api)
+        tokens = Tokens(api)
+        for spec in routes():
+            case = CASES.get(spec.name, Case())
+            who = _caller(spec, case)
+            with recording() as calls:
+                r = call(api, tokens, spec, case, w, who)
+            ops: dict[str, set[str]] = defaultdict(set)
+            counts: Counter[str] = Counter()
+            for c in calls:
+                counts[c.op] += 1
+                ops[c.op].update(_tables_of(c))
+            detail = ", ".join(f"{op} {n} ({'/'.join(sorted(ops[op]))})" for op, n in counts.most_common())
+            rows.append(f"{spec.method + ' ' + spec.path:<58} {r.status_code:>6} {len(calls):>5}  {detail or '-'}")
+    rows.append("(each route called once by its owner against a world built over the API; JWT checks make no calls)")
+    return rows
+
+
+def _tables_of(call: Call) -> list[str]:
+    p = call.params
+    if "TableName" in p:
+        return [table_of(p["TableName"])]
+    if "RequestItems" in p:
+        return [table_of(t) for t in p["RequestItems"]]
+    if "TransactItems" in p:
+        return sorted({table_of(next(iter(i.values()))["TableName"]) for i in p["TransactItems"]})
+    return []
+
+
+# --- sweeper -------------------------------------------------------------------------------------------
+
+
+def bench_sweeper(orders: int, due_fraction: float) -> list[str]:
+    from chalicelib import timers
+    from chalicelib.clock import clock
+    from chalicelib.config import settings
+    from chalicelib.models.timers import Timer
+
+    kind = "payment_due"
+    due = int(orders * due_fraction)
+    with world():
+        now = clock.now()
+        rnd = random.Random(8)
+        start = time.perf_counter()
+        with Timer.batch_write() as batch:
+            for i in range(orders):
+                seconds = rnd.randint(1, 6 * 86400)
+                at = now - timedelta(seconds=seconds) if i < due else now + timedelta(seconds=seconds)
+                batch.save(timers.timer(kind, f"o_bench_{i:06d}", at))
+        seeded = time.perf_counter() - start
+
+        settled = 0
+
+        def act(timer: Timer) -> bool:
+            # The claim a real job makes (timers.take: delete if it still exists), sent as
+            # a single conditional delete: moto copies whole tables for every transaction,
+            # which at 100,000 timers measures the emulator, not us. Reads are unchanged.
+            nonlocal settled
+            timer.delete(condition=Timer.key.exists())
+            settled += 1
+            return True
+
+        runs = 0
+        with recording() as calls:
+            start = time.perf_counter()
+            while True:
+                runs += 1
+                if timers.sweep(kind, now, act)["complete"]:
+                    break
+            swept = time.perf_counter() - start
+        queries = [c for c in calls if c.op == "Query"]
+        scanned = sum(int(c.parsed.get("ScannedCount", 0)) for c in queries)
+        returned = sum(int(c.parsed.get("Count", 0)) for c in queries)
+        capacity = sum(float((c.parsed.get("ConsumedCapacity") or {}).get("CapacityUnits", 0)) for c in queries)
+        rules = settings().rules
+    return [
+        f"timers seeded        {orders:>9,} ({kind}, {rules.timer_shards} shards; batch-written in {seeded:.1f} s)",
+        f"due now              {due:>9,} ({due_fraction:.0%})",
+        f"settled              {settled:>9,} in {runs} sweep runs"
+        f" (sweep_max_items={rules.sweep_max_items}), {swept:.2f} s",
+        f"Query calls          {len(queries):>9,}",
+        f"items read           {scanned:>9,} (ScannedCount; returned {returned:,})",
+        f"items read per due   {scanned / max(due, 1):>9.3f}",
+        f"read capacity        {capacity:>9.1f} RCU reported by the store"
+        + ("" if capacity else " (moto reports none; DynamoDB: 0.5 RCU per 4 KB consistent page)"),
+        "(the not-yet-due 99 % are never read: each shard's query stops at key <= now)",
+    ]
+
+
+# --- requests per second vs bare calls ----------------------------------------------------------
+
+
+NAME = re.compile(r"[#:][A-Za-z0-9_]+")
+
+
+def _strip_conditions(params: dict[str, Any]) -> dict[str, Any] | None:
+    """A write made repeatable: conditions, client tokens and pure condition checks removed,
+    and expression names/values no remaining expression uses pruned."""
+    p = json.loads(json.dumps(params))
+    p.pop("ClientRequestToken", None)
+    p.pop("ConditionExpression", None)
+    if "TransactItems" in p:
+        items = []
+        for item in p["TransactItems"]:
+            if "ConditionCheck" in item:
+                continue
+            ((kind, body),) = item.items()
+            body.pop("ConditionExpression", None)
+            _prune(body)
+            items.append({kind: body})
+        p["TransactItems"] = items
+        return p if items else None
+    _prune(p)
+    return p
+
+
+def _prune(body: dict[str, Any]) -> None:
+    used = set()
+    for key in ("UpdateExpression", "ProjectionExpression", "KeyConditionExpression", "FilterExpression"):
+        used.update(NAME.findall(body.get(key, "")))
+    for key in ("ExpressionAttributeNames", "ExpressionAttributeValues"):
+        if key in body:
+            body[key] = {k: v for k, v in body[key].items() if k in used}
+            if not body[key]:
+                del body[key]
+
+
+def _replayable(calls: list[Call]) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for c in calls:
+        params = _strip_conditions(c.params) if c.op in WRITE_OPS else c.params
+        if params is not None:
+            out.append((c.op, params))
+    return out
+
+
+def bench_rps(n: int) -> list[str]:
+    from chalicelib.db import connection
+    from tests.conftest import new_key
+    from tests.test_authorization_matrix import CONSUMER_A, _checkout_body, build_world
+
+    rows = [f"{'operation':<34} {'via the API':>12} {'bare calls':>12}  calls per request", "-" * 90]
+    with world() as api:
+        w = build_world(api)
+        stocked = api.post(
+            "/v1/merchant/products",
+            {"name": "库存充足", "skus": [{"attributes": {}, "price_fen": 990, "stock": 1_000_000}]},
+            as_="m-bench",
+            roles=["merchant"],
+        ).json
+        body = _checkout_body(w)
+        body["items"] = [{"sku_id": stocked["skus"][0]["sku_id"], "quantity": 1}]
+        body["payment_method"] = "alipay"  # no credit limit in the way of n checkouts
+
+        def checkout(_: int) -> Any:
+            r = api.post("/v1/checkout", body, as_=CONSUMER_A, idem=new_key())
+            assert r.status_code == 201, r.json
+            return r
+
+        def read(_: int) -> Any:
+            r = api.get(f"/v1/orders/{w['placed']}", as_=CONSUMER_A)
+            assert r.status_code == 200, r.json
+            return r
+
+        conn = connection()
+        for label, fn in (("POST /v1/checkout", checkout), ("GET /v1/orders/{order_id}", read)):
+            fn(0)  # warm caches (keys, settings, connections)
+            with recording() as calls:
+                fn(0)
+            replay = _replayable(calls)
+            for op, params in replay:  # the replay itself must work before it is timed
+                conn.dispatch(op, params)
+            # Interleaved, so both see the same table sizes (moto slows as tables grow).
+            api_time = bare_time = 0.0
+            for i in range(n):
+                start = time.perf_counter()
+                fn(i)
+                middle = time.perf_counter()
+                for op, params in replay:
+                    conn.dispatch(op, params)
+                api_time += middle - start
+                bare_time += time.perf_counter() - middle
+            api_rate, bare_rate = n / api_time, n / bare_time
+            ops = Counter(c.op for c in calls)
+            rows.append(
+                f"{label:<34} {api_rate:>8.0f} r/s {bare_rate:>8.0f} r/s  "
+                + ", ".join(f"{op} {k}" for op, k in ops.most_common())
+            )
+    rows.append(
+        f"({n} requests each through chalice.test.Client in one process; 'bare' replays the same DynamoDB "
+        "calls through PynamoDB's connection, writes with their conditions removed so they can repeat; "
+        "both against in-process moto, so the store's own latency is not in either figure; moto copies "
+        "whole tables on every TransactWriteItems, which dominates both checkout figures)"
+    )
+    return rows
+
+
+# --- capacity simulation -------------------------------------------------------------------------------
+
+
+def _id_number(i: int) -> str:
+    from chalicelib.services.validators import id_check_char
+
+    first17 = f"11010519900307{i:03d}"
+    return first17 + id_check_char(first17)
+
+
+def _item_kb(item: dict[str, Any]) -> int:
+    """Write units of one item: 1 per started KB (attribute names + values, approximated by JSON)."""
+    return max(1, math.ceil(len(json.dumps(item, ensure_ascii=False).encode()) / 1024))
+
+
+@dataclass
+class Write:
+    table: str
+    key: str  # the base table's partition key value
+    item: dict[str, Any]  # the whole item as written (Put) or the key (Update/Delete)
+    wcu: int
+    op: str
+    touched: set[str]  # attribute names an update sets (for KEYS_ONLY indexes)
+
+
+def _writes(calls: list[Call], schemas: dict[str, Any]) -> list[Write]:
+    out: list[Write] = []
+
+    def add(table_name: str, kind: str, body: dict[str, Any], transactional: bool) -> None:
+        table = table_of(table_name)
+        pk = schemas[table]["pk"]
+        item = body.get("Item") or body.get("Key") or {}
+        names = set((body.get("ExpressionAttributeNames") or {}).values())
+        wcu = _item_kb(item) * (2 if transactional else 1)
+        out.append(Write(table, _value(item.get(pk)), item, wcu, kind, names))
+
+    for c in calls:
+        p = c.params
+        if c.op in ("PutItem", "UpdateItem", "DeleteItem"):
+            add(p["TableName"], c.op, p, False)
+        elif c.op == "BatchWriteItem":
+            for table_name, requests in p["RequestItems"].items():
+                for req in requests:
+                    ((kind, body),) = req.items()
+                    add(table_name, "Put" if kind == "PutRequest" else "Delete", body, False)
+        elif c.op == "TransactWriteItems":
+            for item in p["TransactItems"]:
+                ((kind, body),) = item.items()
+                add(body["TableName"], kind, body, True)
+    return out
+
+
+def _value(attr: Any) -> str:
+    if not isinstance(attr, dict) or not attr:
+        return "?"
+    return str(next(iter(attr.values())))
+
+
+def _schemas() -> dict[str, Any]:
+    """Partition keys and GSIs of every table, from the store's own description."""
+    from chalicelib.db import connection
+    from chalicelib.models.registry import all_models
+
+    out: dict[str, Any] = {}
+    client = connection().client
+    for model in all_models():
+        desc = client.describe_table(TableName=model.Meta.table_name)["Table"]
+        pk = next(k["AttributeName"] for k in desc["KeySchema"] if k["KeyType"] == "HASH")
+        indexes = {
+            g["IndexName"]: {
+                "pk": next(k["AttributeName"] for k in g["KeySchema"] if k["KeyType"] == "HASH"),
+                "keys": {k["AttributeName"] for k in g["KeySchema"]},
+                "projection": g["Projection"]["ProjectionType"],
+            }
+            for g in desc.get("GlobalSecondaryIndexes", [])
+        }
+        out[table_of(desc["TableName"])] = {
+            "pk": pk,
+            "key": [k["AttributeName"] for k in desc["KeySchema"]],
+            "gsi": indexes,
+        }
+    return out
+
+
+def _current(table: str, key_names: list[str], item: dict[str, Any]) -> dict[str, Any]:
+    from chalicelib.config import settings
+    from chalicelib.db import connection
+
+    key = {k: item[k] for k in key_names if k in item}
+    got = connection().client.get_item(TableName=settings().table(table), Key=key, ConsistentRead=True)
+    return dict(got.get("Item") or item)
+
+
+def bench_capacity(n: int) -> list[str]:
+    from chalicelib.config import settings
+    from tests.conftest import new_key
+    from tests.shopping import ADDRESS, PASSWORD
+
+    merchants, products_each = 10, 5
+    with world() as api:
+        schemas = _schemas()
+        skus: list[str] = []
+        for m in range(merchants):
+            for p in range(products_each):
+                body = {
+                    "name": f"商品 {m}-{p}",
+                    "skus": [
+                        {"attributes": {"颜色": c}, "price_fen": 1990 + 100 * p, "stock": 100_000} for c in ("黑", "白")
+                    ],
+                }
+                r = api.post("/v1/merchant/products", body, as_=f"m-bench-{m}", roles=["merchant"])
+                skus += [s["sku_id"] for s in r.json["skus"]]
+        users = [f"u-bench-{i:04d}" for i in range(n)]
+        for i, user in enumerate(users):
+            api.post("/v1/me/identity", {"real_name": "张三", "id_number": _id_number(i)}, as_=user)
+            api.post("/v1/me/bank-cards", {"card_number": "6222020200112233446"}, as_=user)
+            api.put("/v1/me/payment-password", {"password": PASSWORD}, as_=user)
+            r = api.post("/v1/bnpl/activation", {"agreement_version": settings().rules.agreement_version}, as_=user)
+            assert r.status_code == 201, r.json
+        rnd = random.Random(10_000)
+        per_checkout: list[list[Write]] = []
+        failures = 0
+        for user in users:
+            body = {
+                "items": [{"sku_id": rnd.choice(skus), "quantity": 1}],
+                "payment_method": "bnpl",
+                "address": ADDRESS,
+            }
+            with recording() as calls:
+                r = api.post("/v1/checkout", body, as_=user, idem=new_key())
+                order = r.json["orders"][0]
+                c = api.post(
+                    f"/v1/orders/{order['order_id']}/confirmation",
+                    {"challenge_id": order["challenge"]["challenge_id"], "password": PASSWORD},
+                    as_=user,
+                    idem=new_key(),
+                )
+            failures += r.status_code != 201 or c.status_code != 200
+            per_checkout.append(_writes(calls, schemas))
+
+        # index name -> partition key -> (writes, wcu, checkouts touching it)
+        stats: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, set()]))
+        for i, writes in enumerate(per_checkout):
+            for wr in writes:
+                s = stats[wr.table][wr.key]
+                s[0] += 1
+                s[1] += wr.wcu
+                s[2].add(i)
+                schema = schemas[wr.table]
+                for name, gsi in schema["gsi"].items():
+                    current = _current(wr.table, schema["key"], wr.item) if wr.op != "Put" else wr.item
+                    if gsi["pk"] not in current:
+                        continue  # sparse index: this item is not in it
+                    if gsi["projection"] != "ALL" and wr.op not in ("Put", "Delete") and not (gsi["keys"] & wr.touched):
+                        continue  # the update changed nothing this index holds
+                    g = stats[f"{wr.table}.{name}"][_value(current[gsi["pk"]])]
+                    g[0] += 1
+                    g[1] += _item_kb(current)  # index writes are not transactional
+                    g[2].add(i)
+
+    rows = [
+        f"{n} purchases (checkout + confirmation, 先用后付) by {n} users"
+        f" over {len(skus)} SKUs of {merchants} merchants; failures: {failures}",
+        f"scaled to {TARGET_RATE:,} purchases/s; limit {PARTITION_WCU_LIMIT} WCU/s per partition "
+        "(transactional writes cost 2 WCU per KB)",
+        f"{'table / index':<28} {'hottest partition key':<44} {'share':>6} {'writes/s':>9} {'WCU/s':>8}  verdict",
+        "-" * 120,
+    ]
+    tables = sorted({*schemas, *(f"{t}.{g}" for t, s in schemas.items() for g in s["gsi"])})
+    for name in tables:
+        keys = stats.get(name)
+        if not keys:
+            rows.append(f"{name:<28} {'(no writes in a purchase)':<44}")
+            continue
+        key, (writes, wcu, touching) = max(keys.items(), key=lambda kv: (kv[1][1], kv[1][0]))
+        share = len(touching) / n
+        per_sec, wcu_sec = writes / n * TARGET_RATE, wcu / n * TARGET_RATE
+        if len(touching) == 1 and n > 1:
+            verdict = f"per-purchase key: its rate is one caller's, not {TARGET_RATE:,}/s × share"
+        elif wcu_sec > PARTITION_WCU_LIMIT:
+            saturates = PARTITION_WCU_LIMIT / (wcu / len(touching)) / share
+            verdict = f"HOT: over the limit (saturates at ~{saturates:,.0f} purchases/s)"
+        else:
+            verdict = "ok"
+        rows.append(f"{name:<28} {key[:44]:<44} {share:>6.1%} {per_sec:>9,.0f} {wcu_sec:>8,.0f}  {verdict}")
+    rows.append(
+        "(share = purchases in the sample writing that key; a key every purchase shares is the one that caps "
+        "throughput. SKU stock keys scale with one SKU's popularity: a flash sale on one SKU hits its limit "
+        "at ~1000 / (its WCU per purchase) purchases/s)"
+    )
+    return rows
+
+
+# --- main ---------------------------------------------------------------------------------------------
+
+
+def run(sections: list[str], quick: bool = False) -> str:
+    _env()
+    sizes = {
+        "runs": 2 if quick else 7,
+        "orders": 2_000 if quick else 100_000,
+        "rps": 20 if quick else 300,
+        "capacity": 8 if quick else 200,
+    }
+    out: list[str] = []
+    titles = {
+        "imports": "import time: app vs boto3",
+        "calls": "DynamoDB calls per route",
+        "sweeper": f"sweeper: items read per closed window ({sizes['orders']:,} orders, 1 % due)",
+        "rps": "in-process requests/s vs the bare DynamoDB calls they make",
+        "capacity": f"capacity simulation: {TARGET_RATE:,} purchases/s",
+    }
+    for name in sections:
+        start = time.perf_counter()
+        with open(os.devnull, "w") as quiet, redirect_stdout(quiet):  # EMF metric lines
+            rows = _section(name, sizes)
+        out += ["", f"== {titles[name]}  ({time.perf_counter() - start:.1f} s)", *rows]
+    return "\n".join(out)
+
+
+def _section(name: str, sizes: dict[str, int]) -> list[str]:
+    if name == "imports":
+        return bench_imports(sizes["runs"])
+    if name == "calls":
+        return bench_calls()
+    if name == "sweeper":
+        return bench_sweeper(sizes["orders"], 0.01)
+    if name == "rps":
+        return bench_rps(sizes["rps"])
+    return bench_capacity(sizes["capacity"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test, not a measurement)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
+    args = parser.parse_args(argv)
+    sections = [s for s in args.only.split(",") if s]
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {sorted(unknown)}")
+    sys.path.insert(0, str(ROOT))
+    print(run(sections, quick=args.quick))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

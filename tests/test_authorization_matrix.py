@@ -1,0 +1,377 @@
+"""Authorization matrix: every route × every kind of caller, with real resources.
+
+The routes come from `chalicelib.api.all_routers()`, so a new route is in the matrix the
+day it is declared. A route that takes a body or a path parameter needs an entry in
+`CASES` (a minimal valid body, the resource to put in the path, and who owns it); the
+test fails until it has one, so nobody can add an unchecked route.
+
+Expected status per cell: 401 for no / expired / forged token; 403 for a caller without
+the route's role; 404 for a caller with the role on someone else's resource; and for the
+owner "authorization passed" (anything but 401/403/404 — a 409 for a state is fine).
+One world of users, products and orders is built per run and every cell runs against it,
+collecting failures into one message (moto is per test, so the cells share one test).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from chalicelib.api import all_routers
+from chalicelib.clock import clock
+from chalicelib.config import settings
+from chalicelib.errors import PROBLEM_JSON
+from chalicelib.web import RouteSpec
+from tests.conftest import ADULT_ID, Api, new_key
+from tests.shopping import ADDRESS, PASSWORD, DeviceKey
+from tests.wallet_support import earn
+
+CONSUMER_A, CONSUMER_B = "u-matrix-a", "u-matrix-b"
+MERCHANT, OTHER_MERCHANT, REVIEWER = "m-matrix-1", "m-matrix-2", "r-matrix-1"
+CARD, CARD_2 = "6222020200112233446", "6217001234567890122"
+ADULT_ID_B = "110105199003070017"  # GB 11643 check digit computed, born 1990
+
+BAD_TOKENS = {"no token": "token_missing", "expired": "token_expired", "forged": "token_invalid"}
+# Caller name → (subject, roles).
+CALLERS: dict[str, tuple[str, str]] = {
+    "consumer A": (CONSUMER_A, "consumer"),
+    "consumer B": (CONSUMER_B, "consumer"),
+    "merchant": (MERCHANT, "merchant"),
+    "other merchant": (OTHER_MERCHANT, "merchant"),
+    "reviewer": (REVIEWER, "reviewer"),
+}
+ANYONE = "anyone with the role"
+
+
+@dataclass
+class World:
+    """Resources owned by consumer A and the merchant, one per route that acts on one."""
+
+    ids: dict[str, str] = field(default_factory=dict)
+    challenge: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> str:
+        return self.ids[name]
+
+
+@dataclass(frozen=True)
+class Case:
+    """How to call one route: its path parameters, a valid body, and who owns the resource."""
+
+    params: Callable[[World], dict[str, str]] = lambda w: {}
+    body: Callable[[World], Any] | None = None
+    # Callers for whom authorization must pass; others with the role get a 404.
+    owners: tuple[str, ...] | str = ANYONE
+
+
+def _product_body(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "description": "硅胶",
+        "skus": [
+            {"attributes": {"颜色": "黑色"}, "price_fen": 2990, "stock": 100},
+            {"attributes": {"颜色": "粉色"}, "price_fen": 3290, "stock": 100},
+        ],
+    }
+
+
+def _checkout_body(w: World) -> dict[str, Any]:
+    return {"items": [{"sku_id": w["sku1"], "quantity": 1}], "payment_method": "bnpl", "address": ADDRESS}
+
+
+# Keyed by operationId (the handler's name). Routes without a body or path parameter need
+# no entry: every caller with the role owns "their own" view of them.
+CASES: dict[str, Case] = {
+    # me
+    "submit_identity": Case(body=lambda w: {"real_name": "张三", "id_number": ADULT_ID}),
+    "add_bank_card": Case(body=lambda w: {"card_number": CARD}),
+    "remove_bank_card": Case(params=lambda w: {"card_id": w["card_a_spare"]}, owners=("consumer A",)),
+    "set_payment_password": Case(body=lambda w: {"password": PASSWORD, "old_password": PASSWORD}),
+    "register_device": Case(body=lambda w: {"device_id": f"dev-{uuid.uuid4().hex[:8]}", "public_key_pem": w["pem"]}),
+    # bnpl
+    "activate": Case(body=lambda w: {"agreement_version": settings().rules.agreement_version}),
+    # catalog and cart
+    "get_product": Case(params=lambda w: {"product_id": w["product"]}),
+    "create_product": Case(body=lambda w: _product_body("新品")),
+    "update_product": Case(
+        params=lambda w: {"product_id": w["product"]},
+        body=lambda w: {
+            "name": "手机壳",
+            "skus": [
+                {"sku_id": w["sku1"], "attributes": {"颜色": "黑色"}, "price_fen": 2990, "stock": 100},
+                {"sku_id": w["sku2"], "attributes": {"颜色": "粉色"}, "price_fen": 3290, "stock": 100},
+            ],
+        },
+        owners=("merchant",),
+    ),
+    "put_cart_item": Case(params=lambda w: {"sku_id": w["sku1"]}, body=lambda w: {"quantity": 1, "selected": True}),
+    "delete_cart_item": Case(params=lambda w: {"sku_id": w["sku2"]}, owners=("consumer A",)),
+    # orders
+    "create_checkout": Case(body=_checkout_body),
+    "confirm_order": Case(
+        params=lambda w: {"order_id": w["awaiting"]},
+        body=lambda w: {"challenge_id": w.challenge["awaiting"], "password": PASSWORD},
+        owners=("consumer A",),
+    ),
+    "get_order": Case(params=lambda w: {"order_id": w["placed"]}, owners=("consumer A",)),
+    "cancel_order": Case(params=lambda w: {"order_id": w["to_cancel"]}, owners=("consumer A",)),
+    # fulfilment
+    "ship_order": Case(
+        params=lambda w: {"order_id": w["to_ship"]},
+        body=lambda w: {"carrier": "SF", "tracking_number": "SF1234567890"},
+        owners=("merchant",),
+    ),
+    "decide_return": Case(
+        params=lambda w: {"request_id": w["return_request"]},
+        body=lambda w: {"decision": "approve", "note": "ok"},
+        owners=("merchant",),
+    ),
+    "confirm_receipt": Case(params=lambda w: {"order_id": w["shipped"]}, owners=("consumer A",)),
+    "request_return": Case(
+        params=lambda w: {"order_id": w["received_for_return"]},
+        body=lambda w: {"reason": "尺码不合适"},
+        owners=("consumer A",),
+    ),
+    "review_order": Case(
+        params=lambda w: {"order_id": w["received_for_review"]},
+        body=lambda w: {"rating": 5, "text": "很好"},
+        owners=("consumer A",),
+    ),
+    "list_reviews": Case(params=lambda w: {"product_id": w["product"]}),
+    # payments and notifications
+    "pay_now": Case(
+        params=lambda w: {"order_id": w["to_pay"]}, body=lambda w: {"channel": "alipay"}, owners=("consumer A",)
+    ),
+    "mark_notifications_read": Case(body=lambda w: {"all": True}),
+    # wallet and review
+    "request_redemption": Case(body=lambda w: {"amount_fen": 100}),
+    "get_redemption": Case(params=lambda w: {"redemption_id": w["redemption"]}, owners=("consumer A",)),
+    # Any reviewer decides any request: the resource belongs to the review queue.
+    "decide": Case(
+        params=lambda w: {"redemption_id": w["redemption_for_review"]},
+        body=lambda w: {"decision": "approve", "note": "ok"},
+    ),
+}
+
+
+def routes() -> list[RouteSpec]:
+    """Every route the deployed stages serve (the local-only dev router is not deployed)."""
+    return [s for r in all_routers() if not r.local_only for s in r.routes]
+
+
+def _has_params(spec: RouteSpec) -> bool:
+    return "{" in spec.path
+
+
+# --- building the world through the API ------------------------------------------------------
+
+
+def _ok(r: Any, *statuses: int) -> Any:
+    assert r.status_code in (statuses or (200, 201)), (r.status_code, r.json)
+    return r.json
+
+
+def _activate(api: Api, user: str, id_number: str) -> None:
+    _ok(api.post("/v1/me/identity", {"real_name": "张三", "id_number": id_number}, as_=user))
+    _ok(api.post("/v1/me/bank-cards", {"card_number": CARD}, as_=user))
+    _ok(api.put("/v1/me/payment-password", {"password": PASSWORD}, as_=user))
+    _ok(api.post("/v1/bnpl/activation", {"agreement_version": settings().rules.agreement_version}, as_=user))
+
+
+def _order(api: Api, w: World, *, confirm: bool = True, method: str = "bnpl") -> dict[str, Any]:
+    r = _ok(api.post("/v1/checkout", {**_checkout_body(w), "payment_method": method}, as_=CONSUMER_A, idem=new_key()))
+    order = dict(r["orders"][0])
+    if confirm:
+        body = {"challenge_id": order["challenge"]["challenge_id"], "password": PASSWORD}
+        _ok(api.post(f"/v1/orders/{order['order_id']}/confirmation", body, as_=CONSUMER_A, idem=new_key()))
+    return order
+
+
+def _merchant(api: Api, method: str, path: str, body: Any = None) -> Any:
+    return _ok(api.call(method, path, json_body=body, as_=MERCHANT, roles=["merchant"]))
+
+
+def build_world(api: Api) -> World:
+    w = World()
+    _activate(api, CONSUMER_A, ADULT_ID)
+    _activate(api, CONSUMER_B, ADULT_ID_B)
+    w.ids["card_a_spare"] = _ok(api.post("/v1/me/bank-cards", {"card_number": CARD_2}, as_=CONSUMER_A))["card_id"]
+    w.ids["pem"] = DeviceKey().public_pem
+    product = _merchant(api, "POST", "/v1/merchant/products", _product_body("手机壳"))
+    w.ids["product"] = product["product_id"]
+    w.ids["sku1"], w.ids["sku2"] = (s["sku_id"] for s in product["skus"])
+    _ok(api.put(f"/v1/cart/items/{w['sku2']}", {"quantity": 1, "selected": True}, as_=CONSUMER_A))
+
+    awaiting = _order(api, w, confirm=False)
+    w.ids["awaiting"], w.challenge["awaiting"] = awaiting["order_id"], awaiting["challenge"]["challenge_id"]
+    for name in ("placed", "to_cancel", "to_ship"):
+        w.ids[name] = _order(api, w)["order_id"]
+    for name in ("shipped", "received_for_return", "received_for_review", "returning"):
+        order_id = _order(api, w)["order_id"]
+        _merchant(
+            api,
+            "POST",
+            f"/v1/merchant/orders/{order_id}/shipment",
+            {"carrier": "SF", "tracking_number": "SF1234567890"},
+        )
+        if name != "shipped":
+            _ok(api.post(f"/v1/orders/{order_id}/receipt", as_=CONSUMER_A))
+        w.ids[name] = order_id
+    w.ids["to_pay"] = _order(api, w, method="alipay")["order_id"]  # awaiting payment
+    earn(CONSUMER_A, 50_000)  # paid on time the way collection pays: 500 points
+    for name in ("redemption", "redemption_for_review"):
+        r = _ok(api.post("/v1/wallet/redemptions", {"amount_fen": 100}, as_=CONSUMER_A, idem=new_key()))
+        w.ids[name] = r["redemption_id"]
+    r = _ok(api.post(f"/v1/orders/{w['returning']}/return-requests", {"reason": "坏了"}, as_=CONSUMER_A))
+    w.ids["return_request"] = r["request_id"]
+    return w
+
+
+# --- calling a cell ----------------------------------------------------------------------------
+
+
+class Tokens:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def header(self, who: str) -> dict[str, str]:
+        cfg = settings()
+        if who == "no token":
+            return {}
+        if who == "expired":
+            token = self.api.token(
+                CONSUMER_A, ["consumer", "merchant", "reviewer"], now=clock.now() - timedelta(days=400)
+            )
+        elif who == "forged":
+            now = int(clock.now().timestamp())
+            claims = {
+                "sub": CONSUMER_A,
+                cfg.jwt_roles_claim: ["consumer", "merchant", "reviewer"],
+                "iss": cfg.jwt_issuer,
+                "aud": cfg.jwt_audience,
+                "iat": now,
+                "exp": now + 3600,
+            }
+            token = jwt.encode(claims, self.forger, algorithm="RS256", headers={"kid": "local"})
+        else:
+            sub, role = CALLERS[who]
+            token = self.api.token(sub, [role])
+        return {"Authorization": f"Bearer {token}"}
+
+
+def call(api: Api, tokens: Tokens, spec: RouteSpec, case: Case, world: World, who: str) -> Any:
+    path = spec.path.format(**case.params(world))
+    headers = {"Content-Type": "application/json", **tokens.header(who)}
+    if spec.idempotent:
+        headers["Idempotency-Key"] = new_key()
+    body = json.dumps(case.body(world)) if case.body else b""
+    r = api.client.http.request(method=spec.method, path=path, headers=headers, body=body)
+    # Channel notification routes answer in the channel's own format (text, empty).
+    is_json = "json" in (r.headers.get("Content-Type") or "") and r.body
+    r.json = json.loads(r.body) if is_json else None
+    return r
+
+
+def expectation(spec: RouteSpec, case: Case, who: str) -> str:
+    """'401' / '403' / '404', or 'pass' when authorization must let the caller through."""
+    if who in BAD_TOKENS:
+        return "401"
+    if CALLERS[who][1] not in spec.roles:
+        return "403"
+    if case.owners == ANYONE or who in case.owners:
+        return "pass"
+    return "404"
+
+
+def check(spec: RouteSpec, who: str, want: str, r: Any) -> str | None:
+    got = r.status_code
+    code = (r.json or {}).get("code") if isinstance(r.json, dict) else None
+    cell = f"{spec.method} {spec.path} as {who}: expected {want}, got {got} {code or ''}".rstrip()
+    if want == "pass":
+        return cell if got in (401, 403, 404) or got >= 500 else None
+    if str(got) != want or r.headers.get("Content-Type") != PROBLEM_JSON:
+        return cell
+    if want == "401" and code != BAD_TOKENS[who]:
+        return cell + f" (code should be {BAD_TOKENS[who]})"
+    if want == "403" and code != "forbidden_role":
+        return cell + " (code should be forbidden_role)"
+    return None
+
+
+def order_of_callers(spec: RouteSpec, case: Case) -> list[str]:
+    """Callers expected to be refused first, the owners last: a refused call changes
+    nothing, so the owner still finds the resource as the world built it."""
+    everyone = [*BAD_TOKENS, *CALLERS]
+    return sorted(everyone, key=lambda who: expectation(spec, case, who) == "pass")
+
+
+# --- the tests ----------------------------------------------------------------------------------
+
+
+def test_every_route_that_needs_a_resource_or_a_body_has_a_case() -> None:
+    missing = [
+        f"{s.method} {s.path} ({s.name})"
+        for s in routes()
+        if s.roles and (_has_params(s) or s.body is not None) and s.name not in CASES
+    ]
+    assert not missing, "add these routes to CASES in tests/test_authorization_matrix.py: " + ", ".join(missing)
+    stale = sorted(set(CASES) - {s.name for s in routes()})
+    assert not stale, f"CASES names routes that no longer exist: {stale}"
+    unowned = [s.name for s in routes() if s.roles and _has_params(s) and CASES[s.name].owners == ANYONE]
+    # Resources readable by everyone with the role (the catalog) are the only exceptions.
+    assert set(unowned) <= {"get_product", "put_cart_item", "decide"}, unowned
+
+
+def test_authorization_matrix(api: Api) -> None:
+    world = build_world(api)
+    tokens = Tokens(api)
+    failures: list[str] = []
+    cells = 0
+    for spec in routes():
+        if not spec.roles:
+            continue
+        case = CASES.get(spec.name, Case())
+        for who in order_of_callers(spec, case):
+            want = expectation(spec, case, who)
+            failure = check(spec, who, want, call(api, tokens, spec, case, world, who))
+            cells += 1
+            if failure:
+                failures.append(failure)
+    assert cells >= 8 * 20, cells
+    assert not failures, f"{len(failures)} of {cells} cells wrong:\n" + "\n".join(failures)
+
+
+def test_public_routes_ignore_the_authorization_header(api: Api) -> None:
+    """A PUBLIC route answers the same whoever calls, with or without a token."""
+    world = build_world(api)
+    tokens = Tokens(api)
+    failures: list[str] = []
+    public = [s for s in routes() if not s.roles]
+    assert public, "expected the health and OpenAPI routes at least"
+    for spec in public:
+        case = CASES.get(spec.name, Case())
+        seen = {who: call(api, tokens, spec, case, world, who).status_code for who in [*BAD_TOKENS, *CALLERS]}
+        if len(set(seen.values())) != 1:
+            failures.append(f"{spec.method} {spec.path}: status depends on the caller: {seen}")
+        elif not spec.raw_body and next(iter(seen.values())) >= 400:
+            failures.append(f"{spec.method} {spec.path}: a public read failed: {seen}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("who", list(CALLERS))
+def test_expectations_cover_each_caller_kind(who: str) -> None:
+    """The matrix asks for every outcome somewhere: a 403 and a pass for every caller, and a
+    404 for every caller that owns nothing in a route of its role."""
+    outcomes = {expectation(s, CASES.get(s.name, Case()), who) for s in routes() if s.roles}
+    assert {"403", "pass"} <= outcomes
+    if who in ("consumer B", "other merchant"):
+        assert "404" in outcomes
