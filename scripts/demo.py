@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import sys
+import time
 import uuid
 from typing import Any
 
@@ -185,8 +186,13 @@ def main() -> None:
     amount = min(w["redeemable_fen"], 5000) or w["points"] * 100 // 100
     redemption = me.call("POST", "/v1/wallet/redemptions", {"amount_fen": amount}, idem=True)
     say(f"redemption {redemption['redemption_id']} for {yuan(amount)} → {redemption['status']} (points held)")
-    dev("/v1/dev/queue/drain")
-    redemption = me.call("GET", f"/v1/wallet/redemptions/{redemption['redemption_id']}")
+    # The stack's own queue worker may take the message first: drain, then wait for the review.
+    for _ in range(20):
+        dev("/v1/dev/queue/drain")
+        redemption = me.call("GET", f"/v1/wallet/redemptions/{redemption['redemption_id']}")
+        if redemption["status"] != "pending":
+            break
+        time.sleep(0.5)
     say(f"after review queue → {redemption['status']}")
     if redemption["status"] == "manual_review":
         reviewer.call(
