@@ -7,7 +7,7 @@ from scripts import bench
 
 def test_the_bench_runs_a_small_sweeper_section() -> None:
     out = bench.run(["sweeper"], quick=True)
-    assert "items read per due" in out
+    assert "items read per item settled" in out
     assert "due now                     20" in out, out
 
 
