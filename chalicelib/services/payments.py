@@ -843,9 +843,10 @@ def _pay_by_card(order: Order, plan: Plan, now: datetime, idem: IdemScope | None
         settle(event, now)
         raise errors.ApiError(402, "payment_declined", f"the card was declined ({answer.failure_code or 'declined'})")
     outcome = settle(event, now, idem=idem, render=lambda a, status: PaymentResult(a, status))
-    # The gateway's notification may have settled it first ("duplicate"): answer what it did.
-    status = outcome.order_status or (load_order(order.order_id) or order).status
-    result = PaymentResult(get_attempt(attempt.attempt_id) or outcome.attempt or attempt, status)
+    status = outcome.order_status
+    if status is None:  # the gateway's notification settled it first: answer what that did
+        status = (load_order(order.order_id) or order).status
+    result = PaymentResult(outcome.attempt or attempt, status)
     if idem is not None and idem.staged is None:
         _stage_only(idem, result)
     return result
