@@ -95,7 +95,9 @@ CASES: dict[str, Case] = {
     "add_bank_card": Case(body=lambda w: {"card_number": CARD}),
     "remove_bank_card": Case(params=lambda w: {"card_id": w["card_a_spare"]}, owners=("consumer A",)),
     "set_payment_password": Case(body=lambda w: {"password": PASSWORD, "old_password": PASSWORD}),
-    "register_device": Case(body=lambda w: {"device_id": f"dev-{uuid.uuid4().hex[:8]}", "public_key_pem": w["pem"]}),
+    "register_device": Case(
+        body=lambda w: {"device_id": f"dev-{uuid.uuid4().hex[:8]}", "public_key_pem": w["pem"], "password": PASSWORD}
+    ),
     # bnpl
     "activate": Case(body=lambda w: {"agreement_version": settings().rules.agreement_version}),
     # catalog and cart
