@@ -97,6 +97,7 @@ def wechat_notification(
     key: rsa.RSAPrivateKey | None = None,
     api_v3_key: str | None = None,
     serial: str | None = None,
+    event_type: str = "TRANSACTION.SUCCESS",
 ) -> tuple[bytes, dict[str, str]]:
     nonce = uuid.uuid4().hex[:12]
     aad = "transaction"
@@ -108,7 +109,7 @@ def wechat_notification(
             "id": event_id or str(uuid.uuid4()),
             "create_time": "2026-11-25T16:00:05+08:00",
             "resource_type": "encrypt-resource",
-            "event_type": "TRANSACTION.SUCCESS",
+            "event_type": event_type,
             "summary": "支付成功",
             "resource": {
                 "original_type": "transaction",

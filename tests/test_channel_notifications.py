@@ -344,3 +344,25 @@ def test_card_decline_notification_fails_the_pending_attempt(api: Api, pending_c
     attempt = PaymentAttempt.get(attempt_id)
     assert (attempt.status, attempt.failure_code) == ("failed", "card_declined")
     assert order_status(order_id) == "awaiting_payment"
+
+
+# --- signed, but naming no trade of ours ---------------------------------------------------
+
+
+def test_signed_notifications_with_an_empty_reference_are_acknowledged_and_change_nothing(
+    api: Api, pending_card_payment: Any
+) -> None:
+    """Validly signed, no reference: an unknown trade (ack, flag, nothing changes), never a 500."""
+    user, order_id, attempt_id = pending_card_payment
+    r = post_card(api, *sim.card_notification("", AMOUNT))
+    assert (r.status_code, r.json) == (200, {"received": True})
+    r = post_alipay(api, sim.alipay_sign(sim.alipay_params("", AMOUNT)))
+    assert (r.status_code, r.text) == (200, "success")
+    txn = sim.wechat_transaction("", AMOUNT)
+    assert post_wechat(api, *sim.wechat_notification(txn)).status_code == 204
+    del txn["out_trade_no"]
+    refund_event = sim.wechat_notification(txn, event_type="REFUND.SUCCESS")
+    assert post_wechat(api, *refund_event).status_code == 204
+    assert order_status(order_id) == "awaiting_payment"
+    assert PaymentAttempt.get(attempt_id).status == "pending"
+    assert {i.result for i in ChannelInbox.scan()} == {"unknown_attempt"}

@@ -27,6 +27,7 @@ order overdue: `collection.on_declined`, in the transaction that records the dec
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -67,6 +68,9 @@ REFUND_TIMER = "refund"
 # --- attempts ---------------------------------------------------------------------------
 
 
+ATTEMPT_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+
+
 def attempt_id_for(order_id: str, attempt_no: int) -> str:
     """Attempt n of an order has one id: 32 characters, valid as any channel's out_trade_no."""
     return "pa" + hashlib.sha256(f"{order_id}#{attempt_no}".encode()).hexdigest()[:30]
@@ -77,6 +81,10 @@ def attempts_for(order_id: str) -> list[PaymentAttempt]:
 
 
 def get_attempt(attempt_id: str) -> PaymentAttempt | None:
+    """Our attempt by id; None for an id we could never have issued (a channel's signed but
+    empty or odd reference is an unknown trade: acknowledged and flagged, never a 500)."""
+    if not ATTEMPT_ID.fullmatch(attempt_id):
+        return None
     try:
         return PaymentAttempt.get(attempt_id, consistent_read=True)
     except DoesNotExist:
