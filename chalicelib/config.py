@@ -93,6 +93,7 @@ class ChannelSettings:
     key_dir: str | None = None  # local stage only: where generated sandbox keys live
     alipay_app_id: str | None = None
     alipay_gateway_url: str | None = None
+    alipay_seller_id: str | None = None
     wechatpay_app_id: str | None = None
     wechatpay_mch_id: str | None = None
     wechatpay_mch_serial: str | None = None
@@ -190,6 +191,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
             key_dir=env.get("CHANNEL_KEY_DIR") or None,
             alipay_app_id=env.get("ALIPAY_APP_ID") or None,
             alipay_gateway_url=env.get("ALIPAY_GATEWAY_URL") or None,
+            alipay_seller_id=env.get("ALIPAY_SELLER_ID") or None,
             wechatpay_app_id=env.get("WECHATPAY_APP_ID") or None,
             wechatpay_mch_id=env.get("WECHATPAY_MCH_ID") or None,
             wechatpay_mch_serial=env.get("WECHATPAY_MCH_SERIAL") or None,

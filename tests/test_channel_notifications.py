@@ -137,6 +137,26 @@ def test_alipay_notification_for_another_app_is_refused(api: Api) -> None:
     nothing_changed(order_id, attempt_id)
 
 
+def test_alipay_notification_for_another_seller_is_refused(api: Api) -> None:
+    order_id, attempt_id = alipay_attempt(api)
+    r = post_alipay(api, sim.alipay_sign(sim.alipay_params(attempt_id, AMOUNT, seller_id="2088999999999999")))
+    assert (r.status_code, r.text) == (400, "failure")
+    unsigned_seller = sim.alipay_params(attempt_id, AMOUNT)
+    del unsigned_seller["seller_id"]
+    assert post_alipay(api, sim.alipay_sign(unsigned_seller)).status_code == 400
+    nothing_changed(order_id, attempt_id)
+
+
+def test_alipay_check_string_keeps_the_empty_parameters_alipay_signed(api: Api) -> None:
+    """Alipay signs every notified parameter but sign/sign_type, empty ones too (SDK
+    getSignCheckContentV1); dropping them (the rule for signing requests) refuses real payments."""
+    order_id, attempt_id = alipay_attempt(api)
+    params = sim.alipay_params(attempt_id, AMOUNT, buyer_logon_id="", body="", passback_params="")
+    r = post_alipay(api, sim.alipay_sign(params))
+    assert (r.status_code, r.text) == (200, "success")
+    assert order_status(order_id) == "paid"
+
+
 def test_alipay_replays_the_same_notify_id_and_it_has_one_effect(api: Api) -> None:
     # Alipay re-sends with the same notify_id for ~25 h; a replay days later is the same.
     order_id, attempt_id = alipay_attempt(api)

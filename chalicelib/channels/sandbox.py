@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ..clock import iso
 from ..config import ConfigError, settings
 from . import card, keys
-from .alipay import BEIJING, sign_content, yuan
+from .alipay import BEIJING, notification_check_content, seller_id, yuan
 from .base import ALIPAY, CARD, SUCCEEDED, WECHAT_PAY
 from .wechat_pay import signed_message
 
@@ -37,6 +37,7 @@ def notification(
             "notify_type": "trade_status_sync",
             "notify_id": event,
             "app_id": settings().channels.alipay_app_id or "",
+            "seller_id": seller_id(),
             "charset": "utf-8",
             "version": "1.0",
             "trade_no": f"sbx{event}",
@@ -44,7 +45,7 @@ def notification(
             "total_amount": yuan(amount_fen),
             "trade_status": "TRADE_SUCCESS" if ok else "TRADE_CLOSED",
         }
-        content = sign_content(params, ("sign", "sign_type")).encode()
+        content = notification_check_content(params).encode()
         params["sign_type"] = "RSA2"
         params["sign"] = keys.rsa_sign(keys.secret(keys.ALIPAY_SANDBOX_PLATFORM_PRIVATE_KEY), content)
         body = urllib.parse.urlencode(params).encode()
