@@ -97,7 +97,9 @@ class ChannelSettings:
     wechatpay_app_id: str | None = None
     wechatpay_mch_id: str | None = None
     wechatpay_mch_serial: str | None = None
-    wechatpay_platform_serial: str | None = None
+    # The platform certificate / public key serials we accept (a second one while WeChat Pay
+    # rotates its key); the first is the one whose key is `WECHATPAY_PLATFORM_PUBLIC_KEY`.
+    wechatpay_platform_serials: tuple[str, ...] = ()
     wechatpay_api_base: str | None = None
     card_gateway_url: str | None = None
     http_timeout_seconds: int = 5
@@ -195,7 +197,9 @@ def load(env: dict[str, str] | None = None) -> Settings:
             wechatpay_app_id=env.get("WECHATPAY_APP_ID") or None,
             wechatpay_mch_id=env.get("WECHATPAY_MCH_ID") or None,
             wechatpay_mch_serial=env.get("WECHATPAY_MCH_SERIAL") or None,
-            wechatpay_platform_serial=env.get("WECHATPAY_PLATFORM_SERIAL") or None,
+            wechatpay_platform_serials=tuple(
+                serial.strip() for serial in env.get("WECHATPAY_PLATFORM_SERIALS", "").split(",") if serial.strip()
+            ),
             wechatpay_api_base=env.get("WECHATPAY_API_BASE") or None,
             card_gateway_url=env.get("CARD_GATEWAY_URL") or None,
             http_timeout_seconds=int(env.get("CHANNEL_HTTP_TIMEOUT_SECONDS") or "5"),

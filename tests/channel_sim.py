@@ -130,7 +130,7 @@ def wechat_notification(
         "Wechatpay-Timestamp": ts,
         "Wechatpay-Nonce": header_nonce,
         "Wechatpay-Signature": rsa_sign(key or channel_keys.WECHAT_PLATFORM, message),
-        "Wechatpay-Serial": serial or settings().channels.wechatpay_platform_serial or "",
+        "Wechatpay-Serial": serial or settings().channels.wechatpay_platform_serials[0],
         "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
     }
     return body, headers

@@ -17,10 +17,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from chalicelib import channels
 from chalicelib.clock import clock
+from chalicelib.config import settings
 from chalicelib.models.ledger import Entry
 from chalicelib.models.notifications import Notification
 from chalicelib.models.orders import Order
 from chalicelib.models.payments import ChannelInbox, PaymentAttempt
+from tests import channel_keys
 from tests import channel_sim as sim
 from tests.conftest import Api
 
@@ -283,6 +285,29 @@ def test_wechat_pay_notification_from_an_unknown_certificate_serial_is_refused(a
     order_id, attempt_id = wechat_attempt(api)
     r = post_wechat(api, *sim.wechat_notification(sim.wechat_transaction(attempt_id, AMOUNT), serial="OTHER"))
     assert r.status_code == 401
+    nothing_changed(order_id, attempt_id)
+
+
+def test_wechat_pay_key_rotation_accepts_the_second_platform_serial_with_its_own_key(api: Api) -> None:
+    """While WeChat Pay rotates its platform key, notifications come under either serial."""
+    order_id, attempt_id = wechat_attempt(api)
+    nxt = channel_keys.WECHAT_NEXT_SERIAL
+    assert settings().channels.wechatpay_platform_serials[1] == nxt
+    txn = sim.wechat_transaction(attempt_id, AMOUNT)
+    # Each serial verifies with its own key only.
+    wrong_key = sim.wechat_notification(txn, key=channel_keys.WECHAT_PLATFORM_NEXT)  # under the first serial
+    assert post_wechat(api, *wrong_key).status_code == 401
+    assert post_wechat(api, *sim.wechat_notification(txn, serial=nxt)).status_code == 401
+    nothing_changed(order_id, attempt_id)
+    rotated = sim.wechat_notification(txn, key=channel_keys.WECHAT_PLATFORM_NEXT, serial=nxt)
+    assert post_wechat(api, *rotated).status_code == 204
+    assert order_status(order_id) == "paid"
+
+
+def test_wechat_pay_notification_with_another_signature_type_is_refused(api: Api) -> None:
+    order_id, attempt_id = wechat_attempt(api)
+    body, headers = sim.wechat_notification(sim.wechat_transaction(attempt_id, AMOUNT))
+    assert post_wechat(api, body, {**headers, "Wechatpay-Signature-Type": "WECHATPAY2-SM2-WITH-SM3"}).status_code == 401
     nothing_changed(order_id, attempt_id)
 
 

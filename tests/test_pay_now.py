@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import urllib.parse
 import uuid
 from typing import Any
@@ -13,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from chalicelib import channels, errors, ledger
 from chalicelib.clock import clock
+from chalicelib.config import settings
 from chalicelib.db import Tx
 from chalicelib.ledger import CASH, PLATFORM, Leg, user_account
 from chalicelib.models.ledger import Balance
@@ -287,6 +289,24 @@ def test_local_stage_can_play_the_channel_to_settle_a_payment(api: Api, verified
     assert r.status_code == 200, r.json
     assert r.json["channel_status"] in (200, 204)
     assert status_of(order_id) == "paid"
+
+
+def test_the_local_wechat_pay_notification_looks_like_the_real_one(api: Api, verified_user: str) -> None:
+    """The body fields and headers WeChat Pay really sends, and never TRANSACTION.CLOSED
+    (WeChat Pay notifies paid trades only)."""
+    from chalicelib.channels import sandbox
+
+    order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, "wechat_pay")
+    payment_id = pay(api, verified_user, order_id, "wechat_pay").json["payment_id"]
+    path, body, headers = sandbox.notification("wechat_pay", payment_id, AMOUNT, "CNY", "succeeded", clock.now())
+    doc = json.loads(body)
+    assert {"id", "create_time", "event_type", "resource_type", "summary", "resource"} <= set(doc)
+    assert doc["event_type"] == "TRANSACTION.SUCCESS" and doc["resource"]["original_type"] == "transaction"
+    assert headers["wechatpay-signature-type"] == "WECHATPAY2-SHA256-RSA2048"
+    assert headers["wechatpay-serial"] == settings().channels.wechatpay_platform_serials[0]
+    r = api.post("/v1/dev/payments/notify", {"payment_id": payment_id, "outcome": "failed"})
+    assert (r.status_code, r.json["code"]) == (422, "no_such_notification")
+    assert status_of(order_id) == "awaiting_payment"
 
 
 def test_local_stage_can_settle_a_timed_out_card_charge_as_declined(api: Api, activated_user: str) -> None:

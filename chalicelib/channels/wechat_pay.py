@@ -1,7 +1,9 @@
 """WeChat Pay (微信支付) API v3: App payment, signed notifications, encrypted resources.
 
-A notification is accepted only when `Wechatpay-Signature` (SHA256withRSA) verifies over
-`timestamp\\nnonce\\nbody\\n` with the platform key of the configured serial, the
+A notification is accepted only when `Wechatpay-Signature` (SHA256withRSA,
+`Wechatpay-Signature-Type: WECHATPAY2-SHA256-RSA2048`) verifies over
+`timestamp\\nnonce\\nbody\\n` with the platform key of the `Wechatpay-Serial` it names
+(one of the configured serials: two while WeChat Pay rotates its key), the
 timestamp is fresh (`rules.channel_notify_max_age_seconds`), and the `resource` decrypts
 (AEAD_AES_256_GCM, the API v3 key, its nonce and associated data). We answer 204 with no
 body, or a 4xx JSON `{"code", "message"}` (WeChat Pay then retries: 15 times over 24 h).
@@ -39,6 +41,7 @@ from .base import (
 )
 from .card import notify_url
 
+SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 TRADE_STATE = {
     "SUCCESS": SUCCEEDED,
     "CLOSED": FAILED,
@@ -123,7 +126,8 @@ class WechatPayChannel:
             answer.headers.get("wechatpay-timestamp", ""), answer.headers.get("wechatpay-nonce", ""), answer.body
         )
         signature = answer.headers.get("wechatpay-signature", "")
-        if not keys.rsa_verify(keys.secret(keys.WECHATPAY_PLATFORM_PUBLIC_KEY), message, signature):
+        platform_key = keys.wechatpay_platform_key(answer.headers.get("wechatpay-serial", ""))
+        if platform_key is None or not keys.rsa_verify(platform_key, message, signature):
             return None
         if not answer.body:
             return {"_status": answer.status}
@@ -216,13 +220,15 @@ class WechatPayChannel:
         serial = headers.get("wechatpay-serial", "")
         if not (timestamp and nonce and signature) or not timestamp.isdigit():
             raise NotificationRejected("bad_signature")
-        expected_serial = cfg.channels.wechatpay_platform_serial
-        if expected_serial and serial != expected_serial:
+        if headers.get("wechatpay-signature-type", SIGNATURE_TYPE) != SIGNATURE_TYPE:
+            raise NotificationRejected("bad_signature")
+        platform_key = keys.wechatpay_platform_key(serial)
+        if platform_key is None:
             raise NotificationRejected("unknown_serial")
         if abs(now.timestamp() - int(timestamp)) > cfg.rules.channel_notify_max_age_seconds:
             raise NotificationRejected("stale")
         message = signed_message(timestamp, nonce, body)
-        if not keys.rsa_verify(keys.secret(keys.WECHATPAY_PLATFORM_PUBLIC_KEY), message, signature):
+        if not keys.rsa_verify(platform_key, message, signature):
             raise NotificationRejected("bad_signature")
         try:
             doc = json.loads(body.decode("utf-8"))
