@@ -590,8 +590,9 @@ def test_dynamodb_calls_made_by_one_checkout_and_one_confirmation(api: Api, acti
     print(f"\ncheckout: {dict(at_checkout)}\nconfirmation: {dict(at_confirmation)}")
     # idempotency claim, user, SKUs, coupon, credit headroom, then one transaction.
     assert at_checkout == {"PutItem": 1, "GetItem": 3, "BatchGetItem": 1, "TransactWriteItems": 1}
-    # idempotency claim, order, user, then one transaction.
-    assert at_confirmation == {"PutItem": 1, "GetItem": 2, "TransactWriteItems": 1}
+    # idempotency claim, order, user, the password try claimed before the KDF and released
+    # after a match (so parallel guesses cannot outrun the lockout), then one transaction.
+    assert at_confirmation == {"PutItem": 1, "GetItem": 2, "UpdateItem": 2, "TransactWriteItems": 1}
 
 
 @pytest.mark.parametrize("method", ["card", "wallet"])

@@ -6,14 +6,16 @@ import base64
 import json
 import urllib.parse
 import uuid
+from datetime import timedelta, timezone
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from chalicelib import channels, errors, ledger
-from chalicelib.clock import clock
+from chalicelib import channels, errors, jobs, ledger
+from chalicelib.channels import wechat_pay
+from chalicelib.clock import clock, parse_iso
 from chalicelib.config import settings
 from chalicelib.db import Tx
 from chalicelib.ledger import CASH, PLATFORM, Leg, user_account
@@ -190,6 +192,26 @@ def test_alipay_pay_now_answers_a_signed_order_string(api: Api, verified_user: s
     notify = sim.alipay_sign(sim.alipay_params(r.json["payment_id"], AMOUNT))
     assert post_alipay(api, notify).status_code == 200
     assert status_of(order_id) == "paid"
+
+
+def test_channel_trades_carry_the_orders_payment_deadline_and_close_when_it_lapses(
+    api: Api, verified_user: str
+) -> None:
+    """Alipay / WeChat Pay refuse payment after the order's deadline (time_expire, Beijing
+    time), and the lapse sweep closes the trade and the attempt."""
+    order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, "alipay")
+    deadline = Order.get(order_id).payment_expires_at
+    r = pay(api, verified_user, order_id, "alipay")
+    biz = json.loads(dict(urllib.parse.parse_qsl(r.json["launch"]["order_string"]))["biz_content"])
+    beijing = parse_iso(deadline).astimezone(timezone(timedelta(hours=8)))
+    assert biz["time_expire"] == beijing.strftime("%Y-%m-%d %H:%M:%S")
+    wechat = wechat_pay.prepay_body(payments.payment_ref(PaymentAttempt.get(r.json["payment_id"]), deadline))
+    assert wechat["time_expire"] == beijing.isoformat(timespec="seconds")
+    clock.advance(settings().rules.checkout_ttl_seconds)
+    assert jobs.run("expire_checkouts", clock.now())["processed"] == 1
+    assert status_of(order_id) == "cancelled"
+    attempt = PaymentAttempt.get(r.json["payment_id"])
+    assert (attempt.status, attempt.failure_code) == ("failed", "closed")
 
 
 def test_alipay_pay_now_twice_reuses_the_open_trade(api: Api, verified_user: str) -> None:

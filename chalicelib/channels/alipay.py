@@ -112,6 +112,8 @@ class AlipayChannel:
             "subject": ref.description,
             "product_code": "QUICK_MSECURITY_PAY",
         }
+        if ref.expires_at is not None:
+            biz["time_expire"] = ref.expires_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
         params = _request_params("alipay.trade.app.pay", biz, ref.created_at, with_notify=True)
         return {"channel": ALIPAY, "out_trade_no": ref.attempt_id, "order_string": urllib.parse.urlencode(params)}
 
@@ -155,6 +157,18 @@ class AlipayChannel:
         return ChargeResult(
             status, node.get("trade_no"), amount_fen=fen(str(node.get("total_amount", "0"))), currency="CNY"
         )
+
+    def close(self, ref: PaymentRef) -> str:
+        if settings().channel_sandbox:
+            return SUCCEEDED
+        node = self._call("alipay.trade.close", {"out_trade_no": ref.attempt_id})
+        if node is None:
+            return PENDING
+        if node.get("code") == "10000" or node.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
+            return SUCCEEDED  # closed, or the user never opened it (nothing to pay)
+        if node.get("sub_code") == "ACQ.TRADE_STATUS_ERROR":
+            return FAILED  # paid or finished: the notification settles it
+        return PENDING
 
     def refund(self, ref: PaymentRef, *, refund_id: str, amount_fen: int, channel_txn_id: str) -> RefundResult:
         if settings().channel_sandbox:

@@ -17,7 +17,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -42,6 +42,7 @@ from .base import (
 from .card import notify_url
 
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
+BEIJING = timezone(timedelta(hours=8))
 TRADE_STATE = {
     "SUCCESS": SUCCEEDED,
     "CLOSED": FAILED,
@@ -88,6 +89,22 @@ def decrypt_resource(resource: Mapping[str, Any]) -> dict[str, Any]:
     except (KeyError, ValueError, TypeError) as exc:
         raise NotificationRejected("malformed") from exc
     return doc
+
+
+def prepay_body(ref: PaymentRef) -> dict[str, Any]:
+    """The App order (`POST /v3/pay/transactions/app`), bounded by the order's deadline."""
+    app_id, mch_id = _ids()
+    body: dict[str, Any] = {
+        "appid": app_id,
+        "mchid": mch_id,
+        "description": ref.description,
+        "out_trade_no": ref.attempt_id,
+        "notify_url": notify_url("wechatpay"),
+        "amount": {"total": ref.amount_fen, "currency": ref.currency},
+    }
+    if ref.expires_at is not None:
+        body["time_expire"] = ref.expires_at.astimezone(BEIJING).isoformat(timespec="seconds")
+    return body
 
 
 class WechatPayChannel:
@@ -140,18 +157,7 @@ class WechatPayChannel:
         if settings().channel_sandbox:
             prepay_id = f"sbx_wx{_nonce('prepay', ref.attempt_id)[:24]}"
         else:
-            doc = self._call(
-                "POST",
-                "/v3/pay/transactions/app",
-                {
-                    "appid": app_id,
-                    "mchid": mch_id,
-                    "description": ref.description,
-                    "out_trade_no": ref.attempt_id,
-                    "notify_url": notify_url("wechatpay"),
-                    "amount": {"total": ref.amount_fen, "currency": ref.currency},
-                },
-            )
+            doc = self._call("POST", "/v3/pay/transactions/app", prepay_body(ref))
             if doc is None or not doc.get("prepay_id"):
                 raise http.ChannelUnavailable("no prepay id")
             prepay_id = str(doc["prepay_id"])
@@ -189,6 +195,19 @@ class WechatPayChannel:
             amount_fen=amount.get("total"),
             currency=amount.get("currency"),
         )
+
+    def close(self, ref: PaymentRef) -> str:
+        if settings().channel_sandbox:
+            return SUCCEEDED
+        _, mch_id = _ids()
+        doc = self._call("POST", f"/v3/pay/transactions/out-trade-no/{ref.attempt_id}/close", {"mchid": mch_id})
+        if doc is None:
+            return PENDING
+        if doc.get("_status") == 204:
+            return SUCCEEDED
+        if doc.get("code") == "ORDERPAID":
+            return FAILED  # paid: its notification settles it
+        return PENDING
 
     def refund(self, ref: PaymentRef, *, refund_id: str, amount_fen: int, channel_txn_id: str) -> RefundResult:
         if settings().channel_sandbox:

@@ -139,7 +139,8 @@ def save_attempt(tx: Tx, attempt: PaymentAttempt) -> None:
     )
 
 
-def payment_ref(attempt: PaymentAttempt) -> ch.PaymentRef:
+def payment_ref(attempt: PaymentAttempt, expires_at: str | None = None) -> ch.PaymentRef:
+    """What a channel needs about an attempt; `expires_at`: the order's payment deadline."""
     return ch.PaymentRef(
         attempt_id=attempt.attempt_id,
         order_id=attempt.order_id,
@@ -149,6 +150,7 @@ def payment_ref(attempt: PaymentAttempt) -> ch.PaymentRef:
         created_at=parse_iso(attempt.created_at),
         instrument_token=attempt.instrument_token,
         description=f"PayLater {attempt.order_id}",
+        expires_at=parse_iso(expires_at) if expires_at else None,
     )
 
 
@@ -865,7 +867,8 @@ def _launch(
     else:
         attempt = new_attempt(order.order_id, order.user_id, channel, plan.amount_fen, "pay_now", now)
         save_attempt(tx, attempt)
-    launch = channels.get(channel).start_payment(payment_ref(attempt))
+    deadline = order.payment_expires_at if order.status == o.AWAITING_PAYMENT else None
+    launch = channels.get(channel).start_payment(payment_ref(attempt, deadline))
     result = PaymentResult(attempt, order.status, launch)
     if idem is not None:
         idem.stage(tx, result)
@@ -873,8 +876,10 @@ def _launch(
     return result
 
 
-def start_channel_payment(channel: str, *, order_id: str, user_id: str, amount_fen: int) -> dict[str, Any]:
-    """Checkout's entry: the launch data for an order awaiting a channel payment."""
+def start_channel_payment(
+    channel: str, *, order_id: str, user_id: str, amount_fen: int, expires_at: str | None = None
+) -> dict[str, Any]:
+    """Checkout's entry: the launch data for an order awaiting a channel payment until `expires_at`."""
     from ..clock import clock
 
     if channel not in ch.CHANNELS:
@@ -894,5 +899,5 @@ def start_channel_payment(channel: str, *, order_id: str, user_id: str, amount_f
         tx = Tx()
         save_attempt(tx, attempt)
         tx.commit()
-    data = channels.get(channel).start_payment(payment_ref(attempt))
+    data = channels.get(channel).start_payment(payment_ref(attempt, expires_at))
     return {**data, "amount_fen": amount_fen}
