@@ -35,7 +35,7 @@ from ..models.timers import Timer
 from ..models.users import User
 from ..observability import count
 
-CHECKOUT_EXPIRY = "checkout_expiry"
+CHECKOUT_EXPIRY = timers.CHECKOUT_EXPIRY
 # Before shipment, an order can be cancelled by its buyer.
 CANCELLABLE = (AWAITING_CONFIRMATION, AWAITING_PAYMENT, PLACED)
 # A channel order is `paid` until it ships: cancelling it then refunds through that channel.
