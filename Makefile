@@ -16,7 +16,12 @@ AWS_DEFAULT_REGION ?= cn-north-1
 export AWS_DEFAULT_REGION
 PACKAGE_DIR := build/$(STAGE)/package
 
-.PHONY: install run test lint typecheck pytest package infra-check clean demo redrive soak fuzz bench
+.PHONY: install run test lint typecheck pytest package infra-check clean demo redrive soak fuzz bench chromium console-shots
+
+# The console's browser tests drive Debian's Chromium through Playwright (which never
+# downloads a browser here); CI machines start without it.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +37,12 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 
 install: $(STAMP)
 
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+chromium: $(CHROMIUM)
+
 run: install  ## the whole product on http://127.0.0.1:8000 (Ctrl-C stops it)
 	$(PY) -m chalicelib.local.stack
 
@@ -44,7 +55,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-pytest: install
+pytest: install $(CHROMIUM)
 	$(PY) -m pytest -m "not slow"
 
 fuzz: install  ## schemathesis against the local stack, long run (FUZZ_ARGS="--max-time 600 --seed N")
@@ -69,6 +80,10 @@ test: lint typecheck pytest infra-check  ## what CI runs (pytest includes a shor
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .local build
+
+console-shots: install $(CHROMIUM)  ## docs/console-*.png: each console screen against a fresh local stack
+	fc-list 2>/dev/null | grep -qi "wqy\|noto.*cjk" || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-wqy-microhei
+	$(PY) -m scripts.console shots
 
 demo: install  ## walk the whole story over HTTP against `make run` (start it in another terminal)
 	$(PY) scripts/demo.py
