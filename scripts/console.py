@@ -195,12 +195,14 @@ def shots(out: Path) -> list[Path]:
             console.page.screenshot(path=str(path), full_page=False)
             taken.append(path)
 
-        def screen(who: str, name: str, viewport: dict[str, int] = DESKTOP) -> Console:
+        def screen(who: str, name: str, ready: str, viewport: dict[str, int] = DESKTOP) -> Console:
             c = Console(chromium, base, viewport)
             c.sign_in(who)
-            expect(
-                c.page.get_by_role("main").get_by_role("article").first.or_(c.page.get_by_role("status").first)
-            ).to_be_visible()
+            # `ready`: a button's name, or the text of a status (the support screen has no button)
+            if ready.startswith("status:"):
+                expect(c.page.get_by_role("status").filter(has_text=ready[7:]).first).to_be_visible()
+            else:
+                expect(c.page.get_by_role("button", name=ready).first).to_be_visible()
             snap(c, name)
             return c
 
@@ -209,9 +211,9 @@ def shots(out: Path) -> list[Path]:
         expect(c.page.get_by_role("button", name="登录 Sign in")).to_be_visible()
         snap(c, "sign-in")
         c.close()
-        screen(REVIEWER, "reviewer").close()
-        screen(REVIEWER, "reviewer-phone", PHONE).close()
-        m = screen(MERCHANT, "merchant-orders")
+        screen(REVIEWER, "reviewer", "批准 Approve").close()
+        screen(REVIEWER, "reviewer-phone", "批准 Approve", PHONE).close()
+        m = screen(MERCHANT, "merchant-orders", "发货 Ship")
         m.page.get_by_role("button", name="退货 Returns").click()
         expect(m.page.get_by_role("button", name="同意退货 Approve").first).to_be_visible()
         snap(m, "merchant-returns")
@@ -219,7 +221,7 @@ def shots(out: Path) -> list[Path]:
         expect(m.page.locator("svg.chart")).to_be_visible()
         snap(m, "merchant-settlements")
         m.close()
-        screen(SUPPORT, "support").close()
+        screen(SUPPORT, "support", "status:Disputes are not").close()
     return taken
 
 

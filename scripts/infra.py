@@ -31,6 +31,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from scripts import dashboard  # noqa: E402
+
 DEFAULT_REGION = "cn-north-1"
 LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
 
@@ -682,8 +685,20 @@ def build(stage: str, app: Any, region: str = DEFAULT_REGION) -> dict[str, Any]:
     }
     merged_functions = {fn.logical_id: _function(t, fn, tables, queues, env_overrides) for fn in fns}
     _queue_alarms(t, queues)
-    _business_alarms(
-        t, app_name, env.get("POWERTOOLS_SERVICE_NAME", app_name), env.get("POWERTOOLS_METRICS_NAMESPACE", "PayLater")
+    service, namespace = (
+        env.get("POWERTOOLS_SERVICE_NAME", app_name),
+        env.get("POWERTOOLS_METRICS_NAMESPACE", "PayLater"),
+    )
+    _business_alarms(t, app_name, service, namespace)
+    t.add(
+        "OperationsDashboard",
+        dashboard.resource(
+            dashboard_name=f"{app_name}-{stage}",
+            namespace=namespace,
+            service=service,
+            review_queue=cfg.review_queue_name,
+            review_dlq=cfg.review_dlq_name,
+        ),
     )
     api_merge = _api(t, app_name) if any(fn.kind == "api" for fn in fns) else None
     resources = dict(t.resources)

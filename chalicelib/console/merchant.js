@@ -6,6 +6,7 @@ import { chinaDate, dailyBars, lastDays } from "./chart.js";
 import { ORDER_STATUS, h, pagedList, problemText, say, statusLine, when, yuan } from "./ui.js";
 
 const SHIPPABLE = new Set(["placed", "paid"]);
+const RETURN_STATUS = { pending: "待处理 pending", approved: "已同意 approved", rejected: "已拒绝 rejected" };
 const CARRIERS = [
   ["SF", "顺丰 SF Express"],
   ["YTO", "圆通 YTO"],
@@ -66,7 +67,7 @@ function orderCard(order) {
 
 function returnCard(r) {
   const titleId = `return-${r.request_id}`;
-  const state = h("dd", {}, r.status);
+  const state = h("dd", {}, RETURN_STATUS[r.status] || r.status);
   const card = h("article", { class: "card return", "aria-labelledby": titleId },
     h("header", {}, h("h3", { id: titleId }, `退货申请 Return ${r.request_id}`), h("span", { class: "amount" }, yuan(r.amount_fen))),
     h("dl", { class: "facts" },
@@ -90,7 +91,7 @@ function returnCard(r) {
       const done = await call("POST", `/v1/merchant/return-requests/${r.request_id}/decision`, {
         body: { decision, note: note.value.trim() },
       });
-      state.textContent = done.status;
+      state.textContent = RETURN_STATUS[done.status] || done.status;
       say(status, done.status === "approved" ? "已同意退货 Return approved" : "已拒绝 Return rejected", "ok");
     } catch (err) {
       say(status, problemText(err), "error");
