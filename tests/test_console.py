@@ -141,3 +141,71 @@ def test_on_a_phone_the_queue_fits_the_screen_and_support_waits_for_its_api(chro
         assert phone.errors == [], phone.failed
     finally:
         phone.close()
+
+
+def test_the_hosted_ui_sign_in_uses_pkce_and_leaves_no_code_in_the_address(
+    world: World, console: Console, stack: str
+) -> None:
+    """A deployed stage's sign-in, with Cognito played by the browser's request routing: the
+    authorize request carries an S256 challenge and a state, the code comes back once, is
+    exchanged with the matching verifier, and is gone from the address bar afterwards."""
+    import base64
+    import hashlib
+    from urllib.parse import parse_qs, urlencode, urlparse
+
+    from playwright.sync_api import expect
+
+    domain = "auth.console.test"
+    config = {
+        "stage": "dev",
+        "sign_in": "cognito",
+        "cognito_domain": domain,
+        "client_id": "console-client",
+        "roles_claim": "roles",
+    }
+    seen: dict[str, Any] = {}
+    page = console.page
+
+    def page_with_the_stage_csp(route: Any) -> None:
+        # The local stage's CSP names no Cognito domain; a stage with one names it like this.
+        response = route.fetch()
+        csp = response.headers["content-security-policy"].replace(
+            "connect-src 'self'", f"connect-src 'self' https://{domain}"
+        )
+        route.fulfill(response=response, headers={**response.headers, "content-security-policy": csp})
+
+    def authorize(route: Any) -> None:
+        seen["authorize"] = query = {k: v[0] for k, v in parse_qs(urlparse(route.request.url).query).items()}
+        back = f"{stack}/console/?" + urlencode({"code": "code-from-cognito", "state": query["state"]})
+        # The hosted UI sends the browser back (a fulfilled redirect would skip routing).
+        route.fulfill(content_type="text/html", body=f'<meta http-equiv="refresh" content="0;url={back}">')
+
+    def token(route: Any) -> None:
+        seen["token"] = form = {k: v[0] for k, v in parse_qs(route.request.post_data).items()}
+        seen["page_url_at_exchange"] = page.url
+        id_token = world.token("demo-reviewer", "reviewer")
+        route.fulfill(
+            json={"id_token": id_token, "access_token": "unused", "expires_in": 3600, "token_type": "Bearer"},
+            headers={"Access-Control-Allow-Origin": "*"},
+        )
+        assert form["grant_type"] == "authorization_code"
+
+    page.route("**/console/config.json", lambda r: r.fulfill(json=config))
+    page.route(lambda url: urlparse(url).path == "/console/", page_with_the_stage_csp)
+    page.route(f"https://{domain}/oauth2/authorize*", authorize)
+    page.route(f"https://{domain}/oauth2/token", token)
+
+    page.goto("/console/")
+    page.get_by_role("button", name="登录 Sign in").click()
+    expect(page.get_by_role("button", name="退出 Sign out")).to_be_visible()
+    expect(page.get_by_role("heading", name="兑现审核 Redemption review")).to_be_visible()
+
+    query, form = seen["authorize"], seen["token"]
+    assert query["response_type"] == "code" and query["client_id"] == "console-client"
+    assert query["code_challenge_method"] == "S256" and query["redirect_uri"] == f"{stack}/console/"
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(form["code_verifier"].encode()).digest()).rstrip(b"=")
+    assert challenge.decode() == query["code_challenge"]
+    assert form["code"] == "code-from-cognito" and form["redirect_uri"] == f"{stack}/console/"
+    assert "code=" not in seen["page_url_at_exchange"] and "code=" not in page.url
+    assert page.evaluate("sessionStorage.getItem('paylater.console.pkce')") is None
+    assert console.errors == [], console.failed
