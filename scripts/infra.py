@@ -682,6 +682,8 @@ def build(stage: str, app: Any, region: str = DEFAULT_REGION) -> dict[str, Any]:
         "PII_SECRET_ARN": ref("PiiSecretArn"),
         "JWT_ISSUER": ref("JwtIssuer"),
         "JWT_AUDIENCE": ref("JwtAudience"),
+        "CONSOLE_COGNITO_DOMAIN": ref("ConsoleCognitoDomain"),
+        "CONSOLE_CLIENT_ID": ref("ConsoleClientId"),
     }
     merged_functions = {fn.logical_id: _function(t, fn, tables, queues, env_overrides) for fn in fns}
     _queue_alarms(t, queues)
@@ -717,6 +719,18 @@ def build(stage: str, app: Any, region: str = DEFAULT_REGION) -> dict[str, Any]:
                 "AllowedPattern": "^https://.+$",
             },
             "JwtAudience": {"Type": "String", "Description": "The user pool's app client id", "MinLength": 1},
+            "ConsoleCognitoDomain": {
+                "Type": "String",
+                "Default": "",
+                "Description": "The web console's hosted UI domain (<prefix>.auth.<region>.amazoncognito.com); "
+                "empty: the console cannot sign in",
+            },
+            "ConsoleClientId": {
+                "Type": "String",
+                "Default": "",
+                "Description": "The console's app client (public, authorization code + PKCE, callback "
+                "https://<api>/<stage>/console/); its ID tokens are accepted beside JwtAudience's",
+            },
             "PiiSecretArn": {
                 "Type": "String",
                 "Description": "Secrets Manager secret (JSON) holding PII_HASH_KEY, PII_DATA_KEY, CURSOR_SECRET "
@@ -747,6 +761,8 @@ def deploy_parameters(stage: str) -> dict[str, str]:
     return {
         "JwtIssuer": env.get("JWT_ISSUER", "<https://cognito-idp.REGION.amazonaws.com/POOL_ID>"),
         "JwtAudience": env.get("JWT_AUDIENCE", "<app client id>"),
+        "ConsoleCognitoDomain": env.get("CONSOLE_COGNITO_DOMAIN", "<hosted UI domain>"),
+        "ConsoleClientId": env.get("CONSOLE_CLIENT_ID", "<console app client id>"),
         "PiiSecretArn": env.get("PII_SECRET_ARN", "<arn of the stage secret>"),
         "AlarmEmail": "<ops@your-company>",
     }

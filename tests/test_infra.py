@@ -282,6 +282,8 @@ def test_functions_get_stage_parameters_through_their_environment(prod: dict[str
     env = prod["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert env["PII_SECRET_ARN"] == {"Ref": "PiiSecretArn"}
     assert env["NOTIFICATION_TOPIC_ARN"] == {"Ref": "NotificationTopic"}
+    assert env["CONSOLE_COGNITO_DOMAIN"] == {"Ref": "ConsoleCognitoDomain"}
+    assert env["CONSOLE_CLIENT_ID"] == {"Ref": "ConsoleClientId"}
     assert set(infra.deploy_parameters("prod")) == set(prod["Parameters"])
 
 

@@ -81,6 +81,10 @@ export function hostedSignOutUrl(config) {
 // The sign-in screen: a demo user (local) or the hosted UI's button (cloud).
 export function signInForm(config, onSignedIn) {
   const status = h("p", { class: "status", role: "status", "aria-live": "polite" });
+  if (config.sign_in !== "local" && !config.cognito_domain) {
+    return h("p", { class: "card status", "data-kind": "error", role: "alert" },
+      "此部署未配置登录 Console sign-in is not configured for this stage (ConsoleCognitoDomain).");
+  }
   if (config.sign_in !== "local") {
     const button = h("button", { type: "button" }, "登录 Sign in");
     button.addEventListener("click", () => startHostedSignIn(config));
