@@ -53,6 +53,11 @@ def reconcile_ledger(event: object) -> None:
     jobs.run("reconcile_ledger", clock.now())
 
 
+@app.schedule(Rate(1, unit=Rate.DAYS), name="check_obligations")
+def check_obligations(event: object) -> None:
+    jobs.run("check_obligations", clock.now())
+
+
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="enqueue_pending_redemptions")
 def enqueue_pending_redemptions(event: object) -> None:
     jobs.run("enqueue_pending_redemptions", clock.now())

@@ -54,7 +54,9 @@ class IdemScope:
             condition=(IdempotencyRecord.state == IN_FLIGHT) & (IdempotencyRecord.request_hash == self.request_hash),
             on_fail=errors.conflict("idempotency_conflict", "this Idempotency-Key was completed by another request"),
         )
-        self.staged = response
+        # Staged only if `tx` commits: a transaction that lost a race (and is retried, or
+        # answered another way) must leave the response to be stored by what follows.
+        tx.after_commit(lambda: setattr(self, "staged", response))
 
 
 def request_hash(method: str, path: str, body: Any) -> str:

@@ -1,7 +1,9 @@
 """Set, clear and sweep timers (see `models/timers.py` for the key design).
 
 Kinds used by the schedules: `checkout_expiry`, `auto_confirm`, `payment_due`,
-`due_reminder`, `collection_retry`.
+`due_reminder`, `collection_retry`, `order_completion` (the order timers: which ones an
+order needs is derived from its state in `services/obligations.py`), and `refund`,
+`unapplied_refund` (payments).
 """
 
 from __future__ import annotations
@@ -17,6 +19,14 @@ from .clock import iso
 from .config import settings
 from .db import Tx
 from .models.timers import Timer
+
+CHECKOUT_EXPIRY = "checkout_expiry"
+AUTO_CONFIRM = "auto_confirm"
+PAYMENT_DUE = "payment_due"
+COLLECTION_RETRY = "collection_retry"
+DUE_REMINDER = "due_reminder"
+ORDER_COMPLETION = "order_completion"
+REFUND = "refund"
 
 
 def shard_of(ref: str) -> int:
@@ -40,6 +50,17 @@ def cancel(tx: Tx, kind: str, ref: str, at: datetime | str) -> None:
     """Remove a timer set for `at` (a no-op if it already fired or never existed)."""
     due = at if isinstance(at, str) else iso(at)
     tx.delete(Timer(_bucket(kind, shard_of(ref)), f"{due}#{ref}"))
+
+
+def live(ref: str) -> list[Timer]:
+    """The timers set for `ref` (by the `by_ref` index: eventually consistent, kind and due_at)."""
+    return list(Timer.by_ref.query(ref))
+
+
+def exists(kind: str, ref: str, at: datetime | str) -> bool:
+    """Whether the timer of `kind` for `ref` at `at` is set (a consistent read of its key)."""
+    due = at if isinstance(at, str) else iso(at)
+    return Timer.count(_bucket(kind, shard_of(ref)), Timer.key == f"{due}#{ref}", consistent_read=True) > 0
 
 
 def take(tx: Tx, item: Timer) -> None:

@@ -32,6 +32,7 @@ from tests.conftest import Api, new_key
 PASSWORD = "135790"
 GOOD_CARD = "6222020200112233446"  # sandbox: succeeds
 DECLINING_LAST4 = "0002"  # sandbox: a card ending 0002 declines
+PENDING_LAST4 = "0003"  # sandbox: times out (pending), a later query or notification says succeeded
 ADDRESS = {"name": "张三", "phone": "13800138000", "line1": "建国路 1 号", "city": "北京"}
 JOBS = (
     "expire_checkouts",
@@ -41,13 +42,15 @@ JOBS = (
     "send_due_reminders",
     "process_refunds",
     "reconcile_ledger",
+    "check_obligations",
 )
 # Legal status changes (SPEC.md "Order lifecycle").
 LEGAL = {
     o.AWAITING_CONFIRMATION: {o.PLACED, o.AWAITING_PAYMENT, o.CANCELLED},
     o.AWAITING_PAYMENT: {o.PAID, o.CANCELLED},
     o.PLACED: {o.SHIPPED, o.CANCELLED},
-    o.PAID: {o.SHIPPED, o.COMPLETED, o.RETURN_REQUESTED, o.RETURNED},
+    # cancelled from paid: a channel order before shipment, refunded through its channel
+    o.PAID: {o.SHIPPED, o.COMPLETED, o.RETURN_REQUESTED, o.RETURNED, o.CANCELLED},
     o.SHIPPED: {o.RECEIVED, o.RETURN_REQUESTED},
     o.RECEIVED: {o.PAID, o.OVERDUE, o.COMPLETED, o.RETURN_REQUESTED},
     o.OVERDUE: {o.PAID, o.RETURN_REQUESTED},
@@ -220,13 +223,17 @@ class MoneyMachine(RuleBasedStateMachine):
         sku=st.integers(0, 1),
         qty=st.integers(1, 3),
         method=st.sampled_from(["bnpl", "bnpl", "bnpl", "card", "wallet", "alipay"]),
+        both=st.booleans(),
     )
-    def checkout(self, user: int, sku: int, qty: int, method: str) -> None:
+    def checkout(self, user: int, sku: int, qty: int, method: str, both: bool = False) -> None:
         uid = self.users[user]
+        items = [{"sku_id": self.skus[sku], "quantity": qty}]
+        if both:  # two lines: a partial return of one of them is possible at every stage
+            items.append({"sku_id": self.skus[1 - sku], "quantity": 1})
         r = self._call(
             "POST",
             "/v1/checkout",
-            {"items": [{"sku_id": self.skus[sku], "quantity": qty}], "payment_method": method, "address": ADDRESS},
+            {"items": items, "payment_method": method, "address": ADDRESS},
             as_=uid,
             idem=new_key(),
         )
@@ -271,8 +278,9 @@ class MoneyMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.orders)
     @rule(i=st.integers(0, 50))
     def cancel(self, i: int) -> None:
-        order_id, uid = self._pick(i, o.AWAITING_CONFIRMATION, o.AWAITING_PAYMENT, o.PLACED)
-        self._call("POST", f"/v1/orders/{order_id}/cancel", {}, as_=uid)
+        order_id, uid = self._pick(i, o.AWAITING_CONFIRMATION, o.AWAITING_PAYMENT, o.PLACED, o.PAID)
+        r = self._call("POST", f"/v1/orders/{order_id}/cancel", {}, as_=uid)
+        self.reached[f"cancel:{r.status_code}"] += 1
 
     @precondition(lambda self: self.orders)
     @rule(i=st.integers(0, 50), channel=st.sampled_from(["card", "wallet", "alipay"]))
@@ -324,12 +332,19 @@ class MoneyMachine(RuleBasedStateMachine):
         order_id, uid, order = self._order(i, o.SHIPPED, o.RECEIVED, o.OVERDUE, o.PAID)
         if not order:
             return
+        self._ask_return(order_id, uid, order, partial)
+
+    def _ask_return(self, order_id: str, uid: str, order: dict[str, Any], partial: bool) -> str | None:
         body: dict[str, Any] = {"reason": "不合适"}
-        if partial and order["items"] and order["items"][0]["quantity"] > 1:
-            body["items"] = [{"sku_id": order["items"][0]["sku_id"], "quantity": 1}]
+        left = [i for i in order["items"] if i["quantity"] - i.get("returned_quantity", 0) > 0]
+        if partial and (len(left) > 1 or (left and left[0]["quantity"] - left[0].get("returned_quantity", 0) > 1)):
+            body["items"] = [{"sku_id": left[-1]["sku_id"], "quantity": 1}]
         r = self._call("POST", f"/v1/orders/{order_id}/return-requests", body, as_=uid)
+        self.reached[f"return:{order['status']}:{'partial' if 'items' in body else 'full'}:{r.status_code}"] += 1
         if r.status_code == 201:
             self.returns.append(r.json["request_id"])
+            return str(r.json["request_id"])
+        return None
 
     @precondition(lambda self: self.returns)
     @rule(i=st.integers(0, 50), approve=st.booleans())
@@ -354,10 +369,12 @@ class MoneyMachine(RuleBasedStateMachine):
             return
         for _ in range(2 if twice else 1):
             try:
-                jobs.run(job, clock.now())
+                result = jobs.run(job, clock.now())
             except Exception as exc:  # a job may fail under injected faults; the next run resumes
                 if not (self.faults and _caused_by_injected_fault(exc)):
                     raise
+            else:  # the production check agrees with `nothing_owed_is_forgotten`
+                assert job != "check_obligations" or result["without_timer"] == 0, result
         self._refresh()
 
     @rule(user=st.integers(0, 1), amount=st.integers(1, 300))
@@ -415,7 +432,111 @@ class MoneyMachine(RuleBasedStateMachine):
             roles=["reviewer"],
         )
 
+    @precondition(lambda self: self.orders)
+    @rule(
+        i=st.integers(0, 50),
+        partial=st.booleans(),
+        past=st.sampled_from(["due", "retry", "auto_confirm"]),
+        approve=st.booleans(),
+    )
+    def return_pending_across_a_due_date(self, i: int, partial: bool, past: str, approve: bool) -> None:
+        """A return request waits while the order's due time (window close, daily retry, or
+        auto-confirmation) passes and its sweep runs; then the merchant decides."""
+        order_id, uid, order = self._order(i, o.SHIPPED, o.RECEIVED, o.OVERDUE)
+        if order and order["status"] in (o.SHIPPED, o.RECEIVED, o.OVERDUE):
+            self._return_across(order_id, uid, order, partial, past, approve)
+
+    @rule(
+        user=st.integers(0, 1),
+        receive=st.booleans(),
+        partial=st.booleans(),
+        past=st.sampled_from(["due", "retry", "auto_confirm"]),
+        approve=st.booleans(),
+    )
+    def story_of_a_return_across_a_due_date(
+        self, user: int, receive: bool, partial: bool, past: str, approve: bool
+    ) -> None:
+        """The whole story in one step: a two-line 先用后付 order shipped (and received), a
+        return asked, the due time passing while it waits, the decision."""
+        uid = self.users[user]
+        items = [{"sku_id": sku, "quantity": 1} for sku in self.skus]
+        r = self._call(
+            "POST",
+            "/v1/checkout",
+            {"items": items, "payment_method": "bnpl", "address": ADDRESS},
+            as_=uid,
+            idem=new_key(),
+        )
+        if r.status_code != 201:
+            return
+        [order] = r.json["orders"]
+        order_id = order["order_id"]
+        self.orders.append((order_id, uid))
+        body = {"challenge_id": order["challenge"]["challenge_id"], "password": PASSWORD}
+        if self._call("POST", f"/v1/orders/{order_id}/confirmation", body, as_=uid, idem=new_key()).status_code >= 300:
+            return
+        shipment = {"carrier": "SF", "tracking_number": "SF123456"}
+        path = f"/v1/merchant/orders/{order_id}/shipment"
+        if self._call("POST", path, shipment, as_=self.merchant, roles=["merchant"]).status_code >= 300:
+            return
+        if receive:
+            self._call("POST", f"/v1/orders/{order_id}/receipt", {}, as_=uid)
+        seen = self._call("GET", f"/v1/orders/{order_id}", as_=uid)
+        if seen.status_code == 200:
+            self._return_across(order_id, uid, seen.json, partial, past, approve)
+
+    def _return_across(
+        self, order_id: str, uid: str, order: dict[str, Any], partial: bool, past: str, approve: bool
+    ) -> None:
+        request_id = self._ask_return(order_id, uid, order, partial)
+        if request_id is None:
+            return
+        rules = settings().rules
+        clock.advance(
+            {
+                "due": rules.payment_window_seconds,
+                "retry": rules.collection_retry_seconds,
+                "auto_confirm": rules.auto_confirm_receipt_seconds,
+            }[past]
+            + 60
+        )
+        for job in ("close_payment_windows", "auto_confirm_receipts", "complete_orders"):
+            self.run_job(job, False)
+        self.decide_return(self.returns.index(request_id), approve)
+        self._refresh()
+
+    @rule(user=st.integers(0, 1), last4=st.sampled_from(["3446", DECLINING_LAST4, PENDING_LAST4]))
+    def use_card(self, user: int, last4: str) -> None:
+        """Make a card the default: one that pays, one that declines, or one whose charge
+        times out (pending) and later succeeds."""
+        from chalicelib.models.users import User
+
+        uid = self.users[user]
+        number = GOOD_CARD if last4 == "3446" else card_ending(last4)
+        r = self._call("POST", "/v1/me/bank-cards", {"card_number": number}, as_=uid)
+        if self.faults:
+            self.faults.enabled = False
+        try:
+            cards = self.api.call("GET", "/v1/me/bank-cards", as_=uid).json["items"]
+            found = [c["card_id"] for c in cards if c["last4"] == last4]
+            if found:  # the app's "make default" is not a route yet: set it as the test helpers do
+                User(uid).update(actions=[User.default_card_id.set(found[0])])
+                self.reached[f"card:{last4}:{r.status_code}"] += 1
+        finally:
+            if self.faults:
+                self.faults.enabled = True
+
     # --- invariants (faults off while reading) -------------------------------------------------
+    @invariant()
+    def nothing_owed_is_forgotten(self) -> None:
+        if self.faults:
+            self.faults.enabled = False
+        try:
+            check_nothing_owed_is_forgotten(self)
+        finally:
+            if self.faults:
+                self.faults.enabled = True
+
     @invariant()
     def money_holds(self) -> None:
         if self.faults:
@@ -494,6 +615,33 @@ def check_invariants(m: MoneyMachine) -> None:
                 assert len(legs) == _n(legs[0], "legs")
         credited = [e for e in by_event if e.startswith("redemption:") and "cash" in e]
         assert len(credited) == len(set(credited))
+
+
+def check_nothing_owed_is_forgotten(m: MoneyMachine) -> None:
+    """An order with money due, or goods awaiting receipt, and no open after-sale request
+    has a live timer that will act on it (services/obligations.py says which kinds)."""
+    from chalicelib.models.orders import Order
+    from chalicelib.services import obligations
+
+    live: dict[str, set[str]] = defaultdict(set)
+    for t in _scan("timers"):
+        live[_s(t, "ref") or ""].add(_s(t, "kind") or "")
+    for item in _scan("orders"):
+        if _s(item, "merchant_id") != m.merchant:
+            continue
+        order = Order.from_raw_data(item)
+        if not obligations.owes(order):
+            continue
+        assert order.obligation, f"{order.order_id} ({order.status}) owes something but is not in the obligation index"
+        if obligations.retries_spent(order):
+            m.reached["obligation:retries_spent"] += 1
+            continue
+        kinds = set(obligations.ACTING[order.status])
+        assert live[order.order_id] & kinds, (
+            f"{order.order_id} ({order.status}, due {order.amount_due_fen}) owes something and no "
+            f"{sorted(kinds)} timer will act on it; its timers: {sorted(live[order.order_id])}"
+        )
+        m.reached[f"obligation:{order.status}"] += 1
 
 
 def _caused_by_injected_fault(exc: BaseException | None) -> bool:

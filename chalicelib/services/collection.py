@@ -47,10 +47,10 @@ from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 from ..observability import count, logger
 from . import accounts, notifications, orders, payments, rewards
 
-PAYMENT_DUE = "payment_due"
-COLLECTION_RETRY = "collection_retry"
-DUE_REMINDER = "due_reminder"
-ORDER_COMPLETION = "order_completion"
+PAYMENT_DUE = timers.PAYMENT_DUE
+COLLECTION_RETRY = timers.COLLECTION_RETRY
+DUE_REMINDER = timers.DUE_REMINDER
+ORDER_COMPLETION = timers.ORDER_COMPLETION
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 

@@ -29,7 +29,7 @@ from ..models.orders import Order
 from ..models.timers import Timer
 from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 from ..observability import count
-from . import orders, rewards
+from . import obligations, orders, rewards
 from .orders import transition
 
 SYSTEM = "system"
@@ -335,10 +335,8 @@ def decide_return(merchant_id: str, request_id: str, approve: bool, note: str, n
             actions=[Order.pending_return_id.remove()],
             note=note,
         )
-        if order.payment_method == o.BNPL and before in (o.RECEIVED, o.OVERDUE) and order.due_at:
-            # The window may have closed while the request paused collection: collect now.
-            if parse_iso(order.due_at) <= now:
-                timers.schedule(tx, "payment_due", order.order_id, now)
+        # Timers that fell due while the request paused the order were dropped: set them again.
+        obligations.rearm(tx, order)
         tx.commit()
         return ReturnRequest.get(request_id, consistent_read=True)
 
@@ -405,6 +403,9 @@ def _approve(tx: Tx, order: Order, request: ReturnRequest, now: datetime, actor:
         actions=extra,
         note=note,
     )
+    if unpaid_bnpl:
+        order.amount_due_fen = int(order.amount_due_fen or 0) - amount
+    obligations.rearm(tx, order)  # a partial return leaves the rest owed: its timers again
 
 
 def _close_unpaid_bnpl(tx: Tx, user_id: str, *, was_overdue: bool) -> None:
