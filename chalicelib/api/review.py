@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from ..clock import clock
 from ..models.redemptions import Redemption
-from ..schemas.wallet import DecisionIn, ReviewQuery, ReviewRedemptionPage, ReviewRedemptionView
+from ..schemas.wallet import (
+    RedemptionDecisionIn,
+    RedemptionHistoryView,
+    ReviewQuery,
+    ReviewRedemptionPage,
+    ReviewRedemptionView,
+)
 from ..services import redemption
 from ..web import REVIEWER, Ctx, Router
 
@@ -24,12 +30,17 @@ def review_view(r: Redemption) -> ReviewRedemptionView:
         decided_at=r.decided_at,
         decided_by=r.decided_by,
         decision_note=r.decision_note,
-        history=list(r.history or []),
+        history=[
+            RedemptionHistoryView(
+                status=h["status"], at=h["at"], actor=h["actor"], reason=h.get("reason"), note=h.get("note")
+            )
+            for h in r.history or []
+        ],
     )
 
 
 @router.route("/v1/review/redemptions", "GET", roles=REVIEWER, query=ReviewQuery, response=ReviewRedemptionPage)
-def list_for_review(ctx: Ctx) -> ReviewRedemptionPage:
+def list_redemptions_for_review(ctx: Ctx) -> ReviewRedemptionPage:
     """Undecided redemption requests (default `manual_review`), oldest first."""
     q: ReviewQuery = ctx.query
     items, cursor = redemption.list_open(q.status, limit=q.limit, cursor=q.cursor)
@@ -40,15 +51,15 @@ def list_for_review(ctx: Ctx) -> ReviewRedemptionPage:
     "/v1/review/redemptions/{redemption_id}/decision",
     "POST",
     roles=REVIEWER,
-    body=DecisionIn,
+    body=RedemptionDecisionIn,
     response=ReviewRedemptionView,
     idempotent=True,
     render=review_view,
     errors={404: ["redemption_not_found"], 409: ["illegal_transition"]},
 )
-def decide(ctx: Ctx, redemption_id: str) -> Redemption:
+def decide_redemption(ctx: Ctx, redemption_id: str) -> Redemption:
     """Approve (cash credited, points consumed) or reject (points released), once."""
-    body: DecisionIn = ctx.body
+    body: RedemptionDecisionIn = ctx.body
     return redemption.reviewer_decision(
         ctx.user_id, redemption_id, body.decision, body.note, clock.now(), idem=ctx.idem
     )
