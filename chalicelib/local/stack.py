@@ -59,6 +59,7 @@ def banner(base: str, aws: str, schedule_every: float, jobs: list[str], queue: s
     return f"""
 PayLater local stack
   API          {base}   (OpenAPI: {base}/v1/openapi.json)
+  console      {base}/console/   (sign in as a demo reviewer, merchant or support user)
   moto (AWS)   {aws}
   schedules    every {schedule_every:.0f}s: {", ".join(jobs) or "none yet"}
   queue worker polling {queue}

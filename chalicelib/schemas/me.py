@@ -37,11 +37,15 @@ class DeviceIn(Body):
         {
             "device_id": "iphone-01",
             "public_key_pem": "-----BEGIN PUBLIC KEY-----\n(base64 of a P-256 key)\n-----END PUBLIC KEY-----",
+            "password": "135790",
         }
     )
 
     device_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{4,64}$")]
     public_key_pem: Annotated[str, StringConstraints(min_length=50, max_length=1000)]
+    password: Digits6 = Field(
+        description="the payment password: registering a device is a step-up (same lockout as confirmation)"
+    )
 
 
 class ActivationIn(Body):

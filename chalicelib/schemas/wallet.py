@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from .common import STRIP, Body, Page, PageQuery, PositiveFen, View, example, one_of
-from .kinds import CouponStatus, EventKind, RedemptionStatus
+from .kinds import BnplStatus, CouponStatus, EventKind, RedemptionStatus
 
 Kind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
@@ -107,11 +107,23 @@ class RedemptionHistoryView(View):
     note: str | None = None
 
 
+class UserStandingView(View):
+    """What a reviewer weighs about the requester (no personal data)."""
+
+    bnpl_status: BnplStatus
+    account_created_at: str
+    on_time_paid_count: int
+    overdue_open_count: int
+    unpaid_bnpl_count: int
+
+
 class ReviewRedemptionView(RedemptionView):
     user_id: str
     decided_by: str | None = None
     decision_note: str | None = None
     history: list[RedemptionHistoryView]
+    standing: UserStandingView | None = Field(default=None, description="the requester's standing (in the queue)")
+    waiting_seconds: int | None = Field(default=None, description="time since the request, by the service clock")
 
 
 class ReviewRedemptionPage(Page[ReviewRedemptionView]):
