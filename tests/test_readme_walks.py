@@ -15,7 +15,7 @@ RUNNABLE = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
 # Strict: a failing command, an unset variable or an HTTP error stops the walk.
 PRELUDE = """set -euo pipefail
 shopt -s inherit_errexit
-curl() { command curl --fail-with-body --show-error --max-time 60 "$@"; }
+curl() { command curl --fail-with-body --show-error --max-time 300 "$@"; }
 """
 
 
