@@ -13,6 +13,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from chalice.app import Chalice, CORSConfig, Request, Response
@@ -169,6 +170,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Beyond any amount or count we take; larger integral literals stay floats (and fail as such).
+_INTEGRAL_LIMIT = Decimal(10**15)
+
+
+def _number(text: str) -> int | float:
+    """JSON Schema counts 26.0 as an integer, and so does the OpenAPI document's `integer`:
+    an integral literal (26.0, 2.6e1) is the integer; a fractional one stays a float,
+    which an integer field refuses with a 400."""
+    value = Decimal(text)
+    if value.is_finite() and abs(value) <= _INTEGRAL_LIMIT and value == value.to_integral_value():
+        return int(value)
+    return float(text)
+
+
 def _parse_body(request: Request, spec: RouteSpec) -> Any:
     raw = request.raw_body or b""
     if isinstance(raw, str):
@@ -185,7 +200,7 @@ def _parse_body(request: Request, spec: RouteSpec) -> Any:
     if not raw.strip():
         raise errors.bad_request("malformed_json", "a JSON body is required")
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_number)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise errors.bad_request("malformed_json", "the body is not valid UTF-8 JSON") from exc
     return _validate(spec.body, data, strict=True, where="body")
@@ -310,7 +325,8 @@ def _view(spec: RouteSpec) -> Callable[..., Response]:
         code = None
         if response.status_code >= 400 and isinstance(response.body, str):
             code = _problem_code(response.body)
-        logger.info("request handled", extra={"status": response.status_code, "code": code})
+        route = f"{spec.method} {spec.path}"
+        logger.info("request handled", extra={"route": route, "status": response.status_code, "code": code})
         return response
 
     def _answer(request: Request, params: dict[str, str]) -> Response:
