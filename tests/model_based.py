@@ -190,9 +190,9 @@ class MoneyMachine(RuleBasedStateMachine):
                     "description": "model",
                     # Odd prices: shares of a coupon and of the fee never come out even.
                     "skus": [
-                        {"attributes": {"c": "黑"}, "price_fen": 6667, "stock": 8},
-                        {"attributes": {"c": "粉"}, "price_fen": 3333, "stock": 6},
-                        {"attributes": {"c": "白"}, "price_fen": 4991, "stock": 6},
+                        {"attributes": {"c": "黑"}, "price_fen": 6667, "stock": 30},
+                        {"attributes": {"c": "粉"}, "price_fen": 3333, "stock": 30},
+                        {"attributes": {"c": "白"}, "price_fen": 4991, "stock": 30},
                     ],
                 },
                 as_=self.merchant,
@@ -201,6 +201,7 @@ class MoneyMachine(RuleBasedStateMachine):
             "product",
         )
         self.skus = [s["sku_id"] for s in product["skus"]]
+        self.prices = [s["price_fen"] for s in product["skus"]]
         self.initial_stock = {s["sku_id"]: s["stock"] for s in product["skus"]}
         if self.faults:
             self.faults.enabled = True
@@ -238,9 +239,11 @@ class MoneyMachine(RuleBasedStateMachine):
             "address": ADDRESS,
         }
         if use_coupon:
+            subtotal = sum(self.prices[sku] * qty for sku, qty in basket)
             coupons = self._call("GET", "/v1/wallet/coupons?status=available", as_=uid)
-            if coupons.status_code == 200 and coupons.json["items"]:
-                body["coupon_id"] = coupons.json["items"][0]["coupon_id"]
+            fitting = [c for c in (coupons.json or {}).get("items", []) if c["min_spend_fen"] <= subtotal]
+            if coupons.status_code == 200 and fitting:
+                body["coupon_id"] = fitting[0]["coupon_id"]
         r = self._call("POST", "/v1/checkout", body, as_=uid, idem=new_key())
         self.reached[f"checkout:{r.status_code}:{(r.json or {}).get('code', '')}"] += 1
         if r.status_code != 201:
@@ -254,7 +257,7 @@ class MoneyMachine(RuleBasedStateMachine):
         user=st.integers(0, 1),
         basket=BASKETS,
         use_coupon=st.booleans(),
-        until=st.sampled_from([o.PLACED, o.SHIPPED, o.RECEIVED, o.RECEIVED]),
+        until=st.sampled_from([o.PLACED, o.SHIPPED, o.RECEIVED, o.RECEIVED, o.PAID]),
     )
     def buy(self, user: int, basket: list[tuple[int, int]], use_coupon: bool, until: str) -> None:
         """A 先用后付 story in one step, as far as `until` (each step may fail under faults)."""
@@ -264,8 +267,10 @@ class MoneyMachine(RuleBasedStateMachine):
         self.confirm(len(self.orders) - 1, twice=False, order_id=order_id)
         if until in (o.SHIPPED, o.RECEIVED) and self.status.get(order_id) == o.PLACED:
             self.ship(0, order_id=order_id)
-        if until == o.RECEIVED and self.status.get(order_id) == o.SHIPPED:
+        if until in (o.RECEIVED, o.PAID) and self.status.get(order_id) == o.SHIPPED:
             self.receive(0, order_id=order_id)
+        if until == o.PAID and self.status.get(order_id) == o.RECEIVED:
+            self.pay_now(0, "card", order_id=order_id)
 
     def _pick(self, i: int, *statuses: str, order_id: str | None = None) -> tuple[str, str]:
         """An order last seen in one of `statuses` (any order if none is), or that one."""
@@ -309,8 +314,8 @@ class MoneyMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.orders)
     @rule(i=st.integers(0, 50), channel=st.sampled_from(["card", "wallet", "alipay"]))
-    def pay_now(self, i: int, channel: str) -> None:
-        order_id, uid = self._pick(i, o.AWAITING_PAYMENT, o.RECEIVED, o.OVERDUE)
+    def pay_now(self, i: int, channel: str, order_id: str | None = None) -> None:
+        order_id, uid = self._pick(i, o.AWAITING_PAYMENT, o.RECEIVED, o.OVERDUE, order_id=order_id)
         self._call("POST", f"/v1/orders/{order_id}/payments", {"channel": channel}, as_=uid, idem=new_key())
 
     @precondition(lambda self: self.orders)
@@ -381,16 +386,29 @@ class MoneyMachine(RuleBasedStateMachine):
     @rule(i=st.integers(0, 50), partial=st.booleans(), line=st.integers(0, 2), units=st.integers(1, 3))
     def request_return(self, i: int, partial: bool, line: int, units: int) -> None:
         """A full return, or some units of one line: before receipt, in the window, after payment."""
-        order_id, uid, order = self._order(i, o.SHIPPED, o.RECEIVED, o.OVERDUE, o.PAID)
+        self._request_return(i, partial, line, units)
+
+    @precondition(lambda self: self.orders)
+    @rule(i=st.integers(0, 50), partial=st.booleans(), line=st.integers(0, 2), approve=st.booleans())
+    def return_and_decide(self, i: int, partial: bool, line: int, approve: bool) -> None:
+        """A return the merchant decides at once (so stories reach refunds of paid orders)."""
+        request_id = self._request_return(i, partial, line, 1)
+        if request_id is not None:
+            self.decide_return(len(self.returns) - 1, approve)
+
+    def _request_return(self, i: int, partial: bool, line: int, units: int) -> str | None:
+        order_id, uid, order = self._order(i, o.PAID, o.RECEIVED, o.SHIPPED, o.OVERDUE)
         if not order:
-            return
+            return None
         body: dict[str, Any] = {"reason": "不合适"}
         if partial and order["items"]:
             item = order["items"][line % len(order["items"])]
             body["items"] = [{"sku_id": item["sku_id"], "quantity": min(units, item["quantity"])}]
         r = self._call("POST", f"/v1/orders/{order_id}/return-requests", body, as_=uid)
-        if r.status_code == 201:
-            self.returns.append(r.json["request_id"])
+        if r.status_code != 201:
+            return None
+        self.returns.append(r.json["request_id"])
+        return str(r.json["request_id"])
 
     @precondition(lambda self: self.returns)
     @rule(i=st.integers(0, 50), approve=st.booleans())
