@@ -16,7 +16,7 @@ from . import errors
 from .clock import clock
 from .config import Settings, settings
 
-ROLES = ("consumer", "merchant", "reviewer")
+ROLES = ("consumer", "merchant", "reviewer", "support")
 CLOCK_SKEW_SECONDS = 30
 
 
@@ -80,7 +80,7 @@ def verify(authorization: str | None, cfg: Settings | None = None) -> Principal:
             token,
             key=_keys(cfg).key_for(token),
             algorithms=["RS256"],
-            audience=cfg.jwt_audience,
+            audience=cfg.jwt_audiences,
             issuer=cfg.jwt_issuer,
             leeway=CLOCK_SKEW_SECONDS,
             # Time claims are checked below against the service clock, which the local
@@ -101,6 +101,11 @@ def verify(authorization: str | None, cfg: Settings | None = None) -> Principal:
     if exp + CLOCK_SKEW_SECONDS < now:
         raise errors.unauthorized("token_expired", "the token has expired")
     if iat - CLOCK_SKEW_SECONDS > now:
+        raise errors.unauthorized("token_invalid", "the token is not valid yet")
+    nbf = claims.get("nbf")
+    if nbf is not None and (
+        not isinstance(nbf, int | float) or isinstance(nbf, bool) or nbf - CLOCK_SKEW_SECONDS > now
+    ):
         raise errors.unauthorized("token_invalid", "the token is not valid yet")
     raw_roles = claims.get(cfg.jwt_roles_claim) or []
     if isinstance(raw_roles, str):

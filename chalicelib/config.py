@@ -93,10 +93,13 @@ class ChannelSettings:
     key_dir: str | None = None  # local stage only: where generated sandbox keys live
     alipay_app_id: str | None = None
     alipay_gateway_url: str | None = None
+    alipay_seller_id: str | None = None
     wechatpay_app_id: str | None = None
     wechatpay_mch_id: str | None = None
     wechatpay_mch_serial: str | None = None
-    wechatpay_platform_serial: str | None = None
+    # The platform certificate / public key serials we accept (a second one while WeChat Pay
+    # rotates its key); the first is the one whose key is `WECHATPAY_PLATFORM_PUBLIC_KEY`.
+    wechatpay_platform_serials: tuple[str, ...] = ()
     wechatpay_api_base: str | None = None
     card_gateway_url: str | None = None
     http_timeout_seconds: int = 5
@@ -122,8 +125,17 @@ class Settings:
     pii_secret_arn: str | None = None
     notification_topic_arn: str | None = None
     channels: ChannelSettings = field(default_factory=ChannelSettings)
-    # The reviewer console's origin when it is served from elsewhere (CORS); unset: no CORS.
+    # The web console's origin when it is served from elsewhere (CORS); unset: no CORS.
     console_origin: str | None = None
+    # Deployed stages: the console signs in through this Cognito hosted UI domain and app
+    # client (authorization code + PKCE); its ID tokens carry the client id as audience.
+    console_cognito_domain: str | None = None
+    console_client_id: str | None = None
+
+    @property
+    def jwt_audiences(self) -> list[str]:
+        """Audiences a token may name: the app's client, and the console's when it has its own."""
+        return [self.jwt_audience, *([self.console_client_id] if self.console_client_id else [])]
 
     @property
     def is_local(self) -> bool:
@@ -190,15 +202,20 @@ def load(env: dict[str, str] | None = None) -> Settings:
             key_dir=env.get("CHANNEL_KEY_DIR") or None,
             alipay_app_id=env.get("ALIPAY_APP_ID") or None,
             alipay_gateway_url=env.get("ALIPAY_GATEWAY_URL") or None,
+            alipay_seller_id=env.get("ALIPAY_SELLER_ID") or None,
             wechatpay_app_id=env.get("WECHATPAY_APP_ID") or None,
             wechatpay_mch_id=env.get("WECHATPAY_MCH_ID") or None,
             wechatpay_mch_serial=env.get("WECHATPAY_MCH_SERIAL") or None,
-            wechatpay_platform_serial=env.get("WECHATPAY_PLATFORM_SERIAL") or None,
+            wechatpay_platform_serials=tuple(
+                serial.strip() for serial in env.get("WECHATPAY_PLATFORM_SERIALS", "").split(",") if serial.strip()
+            ),
             wechatpay_api_base=env.get("WECHATPAY_API_BASE") or None,
             card_gateway_url=env.get("CARD_GATEWAY_URL") or None,
             http_timeout_seconds=int(env.get("CHANNEL_HTTP_TIMEOUT_SECONDS") or "5"),
         ),
         console_origin=env.get("CONSOLE_ORIGIN") or None,
+        console_cognito_domain=env.get("CONSOLE_COGNITO_DOMAIN") or None,
+        console_client_id=env.get("CONSOLE_CLIENT_ID") or None,
     )
 
 

@@ -308,6 +308,25 @@ def test_reviewers_list_requests_waiting_for_them_oldest_first(api: Api) -> None
     assert api.get("/v1/review/redemptions?status=approved", as_="rev-1", roles=["reviewer"]).status_code == 400
 
 
+def test_the_queue_shows_each_requesters_standing_and_how_long_it_waited(api: Api) -> None:
+    rid = manual_request(api, "u-standing")
+    set_user("u-standing", on_time_paid_count=4, overdue_open_count=1)
+    clock.advance(3600)
+    item = api.get("/v1/review/redemptions", as_="rev-1", roles=["reviewer"]).json["items"][0]
+    assert item["redemption_id"] == rid
+    assert item["waiting_seconds"] == 3600
+    standing = item["standing"]
+    assert standing["on_time_paid_count"] == 4 and standing["overdue_open_count"] == 1
+    assert standing["bnpl_status"] == "inactive" and standing["account_created_at"] <= item["created_at"]
+    assert set(standing) == {
+        "bnpl_status",
+        "account_created_at",
+        "on_time_paid_count",
+        "overdue_open_count",
+        "unpaid_bnpl_count",
+    }, "no personal data beside the standing"
+
+
 def test_only_reviewers_review(api: Api) -> None:
     rid = manual_request(api, "u-role")
     assert api.get("/v1/review/redemptions", as_="u-role").status_code == 403
@@ -326,6 +345,23 @@ def test_a_reviewer_approval_credits_the_cash_once(api: Api) -> None:
     assert again.status_code == 409 and again.json["code"] == "illegal_transition"
     assert (balance("u-approve", ledger.CASH), balance("u-approve", ledger.POINTS_HELD)) == (6_000, 0)
     assert api.get("/v1/review/redemptions", as_="rev-1", roles=["reviewer"]).json["items"] == []
+
+
+def test_a_reviewer_never_decides_their_own_redemption(api: Api) -> None:
+    """A token with both roles: the consumer's own request waits for another reviewer."""
+    rid = manual_request(api, "u-both-roles")
+    for decision in ("approve", "reject"):
+        r = api.post(
+            f"/v1/review/redemptions/{rid}/decision",
+            {"decision": decision, "note": "mine"},
+            as_="u-both-roles",
+            roles=["consumer", "reviewer"],
+            idem=new_key(),
+        )
+        assert (r.status_code, r.json["code"]) == (403, "own_case"), r.json
+    assert Redemption.get(rid).status == "manual_review"
+    assert balance("u-both-roles", ledger.CASH) == 0
+    assert decide(api, rid, "approve").json["decided_by"] == "rev-1"
 
 
 def test_a_reviewer_rejection_releases_the_points(api: Api) -> None:
