@@ -6,13 +6,12 @@ Kinds used by the schedules: `checkout_expiry`, `auto_confirm`, `payment_due`,
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from . import errors
+from . import errors, sharding
 from .clock import iso
 from .config import settings
 from .db import Tx
@@ -20,7 +19,13 @@ from .models.timers import Timer
 
 
 def shard_of(ref: str) -> int:
-    return int(hashlib.sha256(ref.encode()).hexdigest()[:8], 16) % settings().rules.timer_shards
+    return sharding.shard_of(ref, settings().rules.timer_shards)
+
+
+def read_shards() -> range:
+    """The shards a sweep reads: those of the current count and of the previous one."""
+    rules = settings().rules
+    return sharding.read_range(rules.timer_shards, rules.timer_shards_previous)
 
 
 def _bucket(kind: str, shard: int) -> str:
@@ -37,9 +42,14 @@ def schedule(tx: Tx, kind: str, ref: str, at: datetime, data: dict[str, Any] | N
 
 
 def cancel(tx: Tx, kind: str, ref: str, at: datetime | str) -> None:
-    """Remove a timer set for `at` (a no-op if it already fired or never existed)."""
+    """Remove a timer set for `at` (a no-op if it already fired or never existed).
+
+    While the shard count moves, the timer may sit under the previous count: both go.
+    """
     due = at if isinstance(at, str) else iso(at)
-    tx.delete(Timer(_bucket(kind, shard_of(ref)), f"{due}#{ref}"))
+    rules = settings().rules
+    for shard in sharding.candidates(ref, rules.timer_shards, rules.timer_shards_previous):
+        tx.delete(Timer(_bucket(kind, shard), f"{due}#{ref}"))
 
 
 def take(tx: Tx, item: Timer) -> None:
@@ -47,11 +57,23 @@ def take(tx: Tx, item: Timer) -> None:
     tx.delete(item, condition=Timer.key.exists(), on_fail=errors.conflict("timer_taken", "another run took it"))
 
 
-def due(kind: str, now: datetime) -> Iterator[Timer]:
-    """Timers of `kind` due at `now`, shard by shard, oldest first within a shard."""
+def due(kind: str, now: datetime, limit: int | None = None) -> Iterator[Timer]:
+    """Timers of `kind` due at `now`, shard by shard, oldest first within a shard.
+
+    With `limit`, at most that many are read in all: each shard's query asks the store
+    for no more than what is left, so a bounded sweep never reads what it cannot act on.
+    """
     upper = iso(now) + "#\uffff"
-    for shard in range(settings().rules.timer_shards):
-        yield from Timer.query(_bucket(kind, shard), Timer.key <= upper, consistent_read=True)
+    left = limit
+    for shard in read_shards():
+        if left is not None and left <= 0:
+            return
+        for item in Timer.query(
+            _bucket(kind, shard), Timer.key <= upper, consistent_read=True, limit=left, page_size=left
+        ):
+            if left is not None:
+                left -= 1
+            yield item
 
 
 def sweep(
@@ -72,8 +94,8 @@ def sweep(
     limit = rules.sweep_max_items if max_items is None else max_items
     deadline = time.monotonic() + (rules.sweep_max_seconds if max_seconds is None else max_seconds)
     done = skipped = failed = 0
-    for item in due(kind, now):
-        if done + skipped + failed >= limit or time.monotonic() > deadline:
+    for item in due(kind, now, limit):
+        if time.monotonic() > deadline:
             return {"processed": done, "skipped": skipped, "failed": failed, "complete": 0}
         try:
             if act(item):
@@ -85,4 +107,6 @@ def sweep(
                 skipped += 1
             else:
                 failed += 1
-    return {"processed": done, "skipped": skipped, "failed": failed, "complete": 1}
+    # A run that used its whole budget may have left some: the next run looks again.
+    complete = int(done + skipped + failed < limit)
+    return {"processed": done, "skipped": skipped, "failed": failed, "complete": complete}
