@@ -17,6 +17,8 @@ from .config import settings
 from .db import Tx
 from .models.timers import Timer
 
+PAGE = 100  # timers per Query page: what a sweep past its deadline may still act on
+
 
 def shard_of(ref: str) -> int:
     return sharding.shard_of(ref, settings().rules.timer_shards)
@@ -57,23 +59,37 @@ def take(tx: Tx, item: Timer) -> None:
     tx.delete(item, condition=Timer.key.exists(), on_fail=errors.conflict("timer_taken", "another run took it"))
 
 
-def due(kind: str, now: datetime, limit: int | None = None) -> Iterator[Timer]:
+def due(
+    kind: str, now: datetime, limit: int | None = None, until: float | None = None, cut: list[bool] | None = None
+) -> Iterator[Timer]:
     """Timers of `kind` due at `now`, shard by shard, oldest first within a shard.
 
     With `limit`, at most that many are read in all: each shard's query asks the store
-    for no more than what is left, so a bounded sweep never reads what it cannot act on.
+    for no more than what is left. With `until` (a `time.monotonic()` deadline), no query
+    starts after it. So a bounded sweep acts on everything it reads. Stopping early for
+    either appends to `cut`.
     """
     upper = iso(now) + "#\uffff"
     left = limit
     for shard in read_shards():
-        if left is not None and left <= 0:
+        if (left is not None and left <= 0) or (until is not None and time.monotonic() > until):
+            if cut is not None:
+                cut.append(True)
             return
-        for item in Timer.query(
-            _bucket(kind, shard), Timer.key <= upper, consistent_read=True, limit=left, page_size=left
-        ):
+        page = min(left, PAGE) if left is not None else PAGE
+        items = Timer.query(_bucket(kind, shard), Timer.key <= upper, consistent_read=True, limit=left, page_size=page)
+        for n, item in enumerate(items, 1):
             if left is not None:
                 left -= 1
             yield item
+            if n % page == 0 and until is not None and time.monotonic() > until:
+                if cut is not None:
+                    cut.append(True)
+                return  # the next item would be the next page's query
+        if left is not None and left <= 0:  # the budget is used up: there may be more
+            if cut is not None:
+                cut.append(True)
+            return
 
 
 def sweep(
@@ -94,9 +110,8 @@ def sweep(
     limit = rules.sweep_max_items if max_items is None else max_items
     deadline = time.monotonic() + (rules.sweep_max_seconds if max_seconds is None else max_seconds)
     done = skipped = failed = 0
-    for item in due(kind, now, limit):
-        if time.monotonic() > deadline:
-            return {"processed": done, "skipped": skipped, "failed": failed, "complete": 0}
+    cut: list[bool] = []
+    for item in due(kind, now, limit, deadline, cut):
         try:
             if act(item):
                 done += 1
@@ -107,6 +122,6 @@ def sweep(
                 skipped += 1
             else:
                 failed += 1
-    # A run that used its whole budget may have left some: the next run looks again.
-    complete = int(done + skipped + failed < limit)
+    # A run cut short by its budget may have left some: the next run looks again.
+    complete = int(not cut)
     return {"processed": done, "skipped": skipped, "failed": failed, "complete": complete}

@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from chalicelib import ledger, sharding, timers
 from chalicelib.clock import clock, iso
-from chalicelib.config import settings
 from chalicelib.db import Tx
 from chalicelib.models.orders import Order
 from chalicelib.models.timers import Timer
 from chalicelib.services import order_index, reconcile
 
 Rules = Callable[..., None]
-
-
-@pytest.fixture
-def rules() -> Iterator[Rules]:
-    """Change stage rules for one test (as a new deployment of the stage would)."""
-    cfg = settings()
-    original = cfg.rules
-
-    def change(**values: Any) -> None:
-        object.__setattr__(cfg, "rules", dataclasses.replace(cfg.rules, **values))
-
-    yield change
-    object.__setattr__(cfg, "rules", original)
 
 
 def _moving(old: int, new: int, prefix: str) -> str:
