@@ -39,7 +39,7 @@ from ..models.orders import AWAITING_CONFIRMATION, AWAITING_PAYMENT, BNPL, PLACE
 from ..models.timers import Timer
 from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 from ..observability import count, logger
-from . import accounts, orders
+from . import accounts, channel_trades, orders
 from .order_index import merchant_key
 from .orders import CHECKOUT_EXPIRY
 
@@ -300,89 +300,99 @@ def confirm(
     if not isinstance(found_user, User):
         raise errors.not_found("user_not_found", "no such user")
     user = found_user
-    if password is not None:
-        accounts.verify_password(user, password, now)
+    if password is not None:  # the try is released by the transaction below (or after it fails)
+        accounts.verify_password(user, password, now, release_later=True)
     else:
         assert device_id is not None and signature is not None
         _verify_device_signature(user_id, device_id, signature, str(order.challenge_nonce))
 
-    at = iso(now)
-    total = int(order.total_fen)
-    challenge_open = (
-        (Order.challenge_used == False)  # noqa: E712 - a DynamoDB condition
-        & (Order.challenge_id == challenge_id)
-        & (Order.challenge_expires_at > at)
-    )
-    confirmed = [Order.challenge_used.set(True), Order.confirmed_at.set(at)]
-    tx = Tx()
-    payment: dict[str, Any] | None = None
-    if order.payment_method == BNPL:
-        if refusal := _bnpl_refusal(user):
-            raise refusal
-        orders.transition(
-            tx,
-            order,
-            PLACED,
-            now,
-            "user",
-            allowed_from=(AWAITING_CONFIRMATION,),
-            actions=[*confirmed, Order.credit_reserved_fen.set(total), Order.amount_due_fen.set(total)],
-            condition=challenge_open,
-            on_fail=used,
-            verb="confirm",
+    released = accounts.tries_released() if password is not None else []
+    try:
+        at = iso(now)
+        total = int(order.total_fen)
+        challenge_open = (
+            (Order.challenge_used == False)  # noqa: E712 - a DynamoDB condition
+            & (Order.challenge_id == challenge_id)
+            & (Order.challenge_expires_at > at)
         )
-        order.credit_reserved_fen = order.amount_due_fen = total
-        ledger.post(
-            tx,
-            event_id=f"order:{order_id}:credit_reserved",
-            kind="credit_reserved",
-            at=now,
-            legs=[
-                ledger.Leg(ledger.user_account(user_id), ledger.CREDIT, total),
-                ledger.Leg(ledger.PLATFORM, "credit_extended", -total),
-            ],
-            ref=order_id,
-            insufficient=credit_insufficient(),
-        )
-        tx.update(
-            user,
-            [User.unpaid_bnpl_count.add(1)],
-            condition=User.bnpl_status == BNPL_ACTIVE,
-            on_fail=errors.conflict("bnpl_frozen", "先用后付 was paused meanwhile"),
-        )
-    else:
-        pay_by = now + timedelta(seconds=settings().rules.checkout_ttl_seconds)
-        orders.transition(
-            tx,
-            order,
-            AWAITING_PAYMENT,
-            now,
-            "user",
-            allowed_from=(AWAITING_CONFIRMATION,),
-            actions=[*confirmed, Order.payment_expires_at.set(iso(pay_by))],
-            condition=challenge_open,
-            on_fail=used,
-            verb="confirm",
-        )
-        order.payment_expires_at = iso(pay_by)
-        # An unpaid channel order lapses like an unconfirmed one (one timer if the times meet).
-        if iso(pay_by) != order.challenge_expires_at:
-            timers.schedule(tx, CHECKOUT_EXPIRY, order_id, pay_by)
-        payment = channels.start_payment(order.payment_method, order_id=order_id, user_id=user_id, amount_fen=total)
-    order.challenge_used, order.confirmed_at = True, at
-    if order.coupon_id:
-        tx.update(
-            Coupon(user_id, order.coupon_id),
-            [Coupon.status.set(USED), Coupon.used_at.set(at)],
-            condition=(Coupon.status == RESERVED) & (Coupon.order_id == order_id),
-            on_fail=errors.conflict("coupon_not_available", "the order's coupon is no longer held for it"),
-        )
-    if order.payment_expires_at != order.challenge_expires_at:
-        timers.cancel(tx, CHECKOUT_EXPIRY, order_id, str(order.challenge_expires_at))
-    result = Confirmation(order, payment)
-    if idem is not None:
-        idem.stage(tx, result)
-    tx.commit()
+        confirmed = [Order.challenge_used.set(True), Order.confirmed_at.set(at)]
+        tx = Tx()
+        payment: dict[str, Any] | None = None
+        if order.payment_method == BNPL:
+            if refusal := _bnpl_refusal(user):
+                raise refusal
+            orders.transition(
+                tx,
+                order,
+                PLACED,
+                now,
+                "user",
+                allowed_from=(AWAITING_CONFIRMATION,),
+                actions=[*confirmed, Order.credit_reserved_fen.set(total), Order.amount_due_fen.set(total)],
+                condition=challenge_open,
+                on_fail=used,
+                verb="confirm",
+            )
+            order.credit_reserved_fen = order.amount_due_fen = total
+            ledger.post(
+                tx,
+                event_id=f"order:{order_id}:credit_reserved",
+                kind="credit_reserved",
+                at=now,
+                legs=[
+                    ledger.Leg(ledger.user_account(user_id), ledger.CREDIT, total),
+                    ledger.Leg(ledger.PLATFORM, "credit_extended", -total),
+                ],
+                ref=order_id,
+                insufficient=credit_insufficient(),
+            )
+            tx.update(
+                user,
+                [User.unpaid_bnpl_count.add(1), *released],
+                condition=User.bnpl_status == BNPL_ACTIVE,
+                on_fail=errors.conflict("bnpl_frozen", "先用后付 was paused meanwhile"),
+            )
+        else:
+            pay_by = now + timedelta(seconds=settings().rules.checkout_ttl_seconds)
+            orders.transition(
+                tx,
+                order,
+                AWAITING_PAYMENT,
+                now,
+                "user",
+                allowed_from=(AWAITING_CONFIRMATION,),
+                actions=[*confirmed, Order.payment_expires_at.set(iso(pay_by))],
+                condition=challenge_open,
+                on_fail=used,
+                verb="confirm",
+            )
+            order.payment_expires_at = iso(pay_by)
+            if released:
+                tx.update(user, released)
+            # An unpaid channel order lapses like an unconfirmed one (one timer if the times meet).
+            if iso(pay_by) != order.challenge_expires_at:
+                timers.schedule(tx, CHECKOUT_EXPIRY, order_id, pay_by)
+            payment = channels.start_payment(
+                order.payment_method, order_id=order_id, user_id=user_id, amount_fen=total, expires_at=iso(pay_by)
+            )
+        order.challenge_used, order.confirmed_at = True, at
+        if order.coupon_id:
+            tx.update(
+                Coupon(user_id, order.coupon_id),
+                [Coupon.status.set(USED), Coupon.used_at.set(at)],
+                condition=(Coupon.status == RESERVED) & (Coupon.order_id == order_id),
+                on_fail=errors.conflict("coupon_not_available", "the order's coupon is no longer held for it"),
+            )
+        if order.payment_expires_at != order.challenge_expires_at:
+            timers.cancel(tx, CHECKOUT_EXPIRY, order_id, str(order.challenge_expires_at))
+        result = Confirmation(order, payment)
+        if idem is not None:
+            idem.stage(tx, result)
+        tx.commit()
+    except BaseException:
+        if released:
+            accounts.release_try(user)
+        raise
     count("OrdersPlaced" if order.status == PLACED else "OrdersAwaitingPayment")
     return result
 
@@ -390,7 +400,8 @@ def confirm(
 @jobs.job("expire_checkouts")
 def expire_checkouts(now: datetime) -> dict[str, int]:
     """Cancel checkouts not confirmed (or channel orders not paid) by their deadline,
-    releasing their stock and coupon. Overlapping runs are safe: each timer is taken once."""
+    releasing their stock and coupon, and close their open channel trades. Overlapping
+    runs are safe: each timer is taken once."""
     return timers.sweep(CHECKOUT_EXPIRY, now, lambda timer: _expire(timer, now))
 
 
@@ -408,4 +419,6 @@ def _expire(timer: Timer, now: datetime) -> bool:
     orders.release(tx, order, now, "system", allowed_from=(order.status,), note="checkout expired", taken=timer)
     tx.commit()
     count("CheckoutsExpired")
+    if order.payment_method in channel_trades.OPEN_TRADE_CHANNELS:
+        channel_trades.close_open_trades(order.order_id, now)
     return True
