@@ -33,14 +33,14 @@ class Route(NamedTuple):
     method: str
     path: str
     name: str
-    reviewer: bool = False  # answers CORS for the reviewer console
+    console: bool = False  # a console role may call it: answers CORS for the console's origin
     local_only: bool = False
 
 
 ROUTES = [
     Route("system", "GET", "/v1/health", "health"),
     Route("system", "GET", "/v1/openapi.json", "openapi_document"),
-    Route("me", "GET", "/v1/me", "get_me", reviewer=True),
+    Route("me", "GET", "/v1/me", "get_me", console=True),
     Route("me", "POST", "/v1/me/identity", "submit_identity"),
     Route("me", "POST", "/v1/me/bank-cards", "add_bank_card"),
     Route("me", "GET", "/v1/me/bank-cards", "list_bank_cards"),
@@ -55,10 +55,10 @@ ROUTES = [
     Route("wallet", "POST", "/v1/wallet/redemptions", "request_redemption"),
     Route("wallet", "GET", "/v1/wallet/redemptions", "list_redemptions"),
     Route("wallet", "GET", "/v1/wallet/redemptions/{redemption_id}", "get_redemption"),
-    Route("catalog", "GET", "/v1/products", "list_products", reviewer=True),
-    Route("catalog", "GET", "/v1/products/{product_id}", "get_product", reviewer=True),
-    Route("catalog", "POST", "/v1/merchant/products", "create_product"),
-    Route("catalog", "PUT", "/v1/merchant/products/{product_id}", "update_product"),
+    Route("catalog", "GET", "/v1/products", "list_products", console=True),
+    Route("catalog", "GET", "/v1/products/{product_id}", "get_product", console=True),
+    Route("catalog", "POST", "/v1/merchant/products", "create_product", console=True),
+    Route("catalog", "PUT", "/v1/merchant/products/{product_id}", "update_product", console=True),
     Route("catalog", "GET", "/v1/cart", "get_cart"),
     Route("catalog", "PUT", "/v1/cart/items/{sku_id}", "put_cart_item"),
     Route("catalog", "DELETE", "/v1/cart/items/{sku_id}", "delete_cart_item"),
@@ -67,11 +67,11 @@ ROUTES = [
     Route("orders", "GET", "/v1/orders", "list_orders"),
     Route("orders", "GET", "/v1/orders/{order_id}", "get_order"),
     Route("orders", "POST", "/v1/orders/{order_id}/cancel", "cancel_order"),
-    Route("fulfilment", "GET", "/v1/merchant/orders", "list_merchant_orders"),
-    Route("fulfilment", "POST", "/v1/merchant/orders/{order_id}/shipment", "ship_order"),
-    Route("fulfilment", "GET", "/v1/merchant/return-requests", "list_return_requests"),
-    Route("fulfilment", "POST", "/v1/merchant/return-requests/{request_id}/decision", "decide_return"),
-    Route("fulfilment", "GET", "/v1/merchant/settlements", "list_settlements"),
+    Route("fulfilment", "GET", "/v1/merchant/orders", "list_merchant_orders", console=True),
+    Route("fulfilment", "POST", "/v1/merchant/orders/{order_id}/shipment", "ship_order", console=True),
+    Route("fulfilment", "GET", "/v1/merchant/return-requests", "list_return_requests", console=True),
+    Route("fulfilment", "POST", "/v1/merchant/return-requests/{request_id}/decision", "decide_return", console=True),
+    Route("fulfilment", "GET", "/v1/merchant/settlements", "list_settlements", console=True),
     Route("fulfilment", "POST", "/v1/orders/{order_id}/receipt", "confirm_receipt"),
     Route("fulfilment", "POST", "/v1/orders/{order_id}/return-requests", "request_return"),
     Route("fulfilment", "POST", "/v1/orders/{order_id}/review", "review_order"),
@@ -82,8 +82,8 @@ ROUTES = [
     Route("payments", "POST", "/v1/channels/card/notify", "card_notify"),
     Route("notifications", "GET", "/v1/me/notifications", "list_notifications"),
     Route("notifications", "POST", "/v1/me/notifications/read", "mark_notifications_read"),
-    Route("review", "GET", "/v1/review/redemptions", "list_for_review", reviewer=True),
-    Route("review", "POST", "/v1/review/redemptions/{redemption_id}/decision", "decide", reviewer=True),
+    Route("review", "GET", "/v1/review/redemptions", "list_for_review", console=True),
+    Route("review", "POST", "/v1/review/redemptions/{redemption_id}/decision", "decide", console=True),
     Route("dev", "POST", "/v1/dev/tokens", "issue_token", local_only=True),
     Route("dev", "GET", "/v1/dev/clock", "read_clock", local_only=True),
     Route("dev", "POST", "/v1/dev/clock", "advance_clock", local_only=True),
@@ -92,11 +92,19 @@ ROUTES = [
     Route(
         "payments.sandbox_router", "POST", "/v1/dev/payments/notify", "simulate_channel_notification", local_only=True
     ),
+    Route("console", "GET", "/console", "console_page"),
+    Route("console", "GET", "/console/config.json", "console_config"),
+    Route("console", "GET", "/console/{asset}", "console_asset"),
 ]
 
 
+# Roles whose routes the web console calls: only these answer CORS for the console's origin.
+CONSOLE_ROLES = frozenset({"merchant", "reviewer", "support"})
+
+
 def console_cors(origin: str | None) -> CORSConfig | None:
-    """CORS for the reviewer console's browser; the mobile app needs none."""
+    """CORS for the web console's browser when it is served from another origin; the
+    mobile app needs none."""
     if not origin:
         return None
     return CORSConfig(
@@ -135,14 +143,14 @@ def mount(app: Chalice, *, include_local: bool, console_origin: str | None) -> N
             methods=[route.method],
             content_types=ACCEPTED_CONTENT_TYPES,
             name=route.name,
-            cors=cors if cors is not None and route.reviewer else None,
+            cors=cors if cors is not None and route.console else None,
         )(_loader(app, route))
 
 
 def table_of(routers: list[Any], where: dict[int, str]) -> list[Route]:
     """The table the routers describe (`where`: id(router) -> "<module>[.<router>]")."""
     return [
-        Route(where[id(r)], s.method, s.path, s.name, "reviewer" in s.roles, r.local_only)
+        Route(where[id(r)], s.method, s.path, s.name, bool(CONSOLE_ROLES.intersection(s.roles)), r.local_only)
         for r in routers
         for s in r.routes
     ]

@@ -23,7 +23,7 @@ from .clock import clock
 from .config import settings
 from .errors import PROBLEM_JSON, ApiError, FieldError
 from .observability import bind_request, logger
-from .routes import ACCEPTED_CONTENT_TYPES, console_cors
+from .routes import ACCEPTED_CONTENT_TYPES, CONSOLE_ROLES, console_cors
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -33,6 +33,7 @@ PUBLIC: tuple[str, ...] = ()
 CONSUMER = ("consumer",)
 MERCHANT = ("merchant",)
 REVIEWER = ("reviewer",)
+SUPPORT = ("support",)
 
 
 @dataclass
@@ -79,14 +80,29 @@ class RouteSpec:
     raw_body: bool
     tag: str
     local_only: bool
+    documented: bool = True
+    param_pattern: re.Pattern[str] = PATH_PARAM
     # The Idempotency-Key is claimed by the effect's own transaction (idempotency.TxClaim).
     claim_in_tx: bool = False
 
 
 class Router:
-    def __init__(self, tag: str, *, local_only: bool = False) -> None:
+    """Routes of one part of the story. `documented=False` keeps them out of the OpenAPI
+    document (the console's files are not API); `param_pattern` is what a path parameter
+    must match before the handler runs (ids by default)."""
+
+    def __init__(
+        self,
+        tag: str,
+        *,
+        local_only: bool = False,
+        documented: bool = True,
+        param_pattern: re.Pattern[str] = PATH_PARAM,
+    ) -> None:
         self.tag = tag
         self.local_only = local_only
+        self.documented = documented
+        self.param_pattern = param_pattern
         self.routes: list[RouteSpec] = []
 
     def route(
@@ -124,6 +140,8 @@ class Router:
                     raw_body=raw_body,
                     tag=self.tag,
                     local_only=self.local_only,
+                    documented=self.documented,
+                    param_pattern=self.param_pattern,
                     claim_in_tx=claim_in_tx,
                 )
             )
@@ -199,7 +217,7 @@ def _to_response(stored: idempotency.StoredResponse, extra: dict[str, str] | Non
 
 def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Response:
     for value in params.values():
-        if not PATH_PARAM.match(value or ""):
+        if not spec.param_pattern.match(value or ""):
             raise errors.not_found("not_found", "no such resource")
     principal = None
     if spec.roles:
@@ -219,7 +237,8 @@ def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respo
         )
     ctx = Ctx(principal=principal, body=body, query=query, request=request)
     if not spec.idempotent:
-        return _to_response(_render(spec, spec.handler(ctx, **params)))
+        result = spec.handler(ctx, **params)
+        return _to_response(_render(spec, result), result.headers if isinstance(result, Reply) else None)
 
     key = idempotency.validate_key(request.headers.get("idempotency-key"))
     assert principal is not None
@@ -348,7 +367,8 @@ def _view(spec: RouteSpec) -> Callable[..., Response]:
 
 
 def mount(app: Chalice, routers: Iterable[Router], *, console_origin: str | None = None) -> None:
-    """Mount every route; reviewer routes answer CORS for `console_origin` (default: the stage's)."""
+    """Mount every route; the console's routes (merchant, reviewer, support) answer CORS for
+    `console_origin` (default: the stage's)."""
     cors = console_cors(console_origin or settings().console_origin)
     for router in routers:
         for spec in router.routes:
@@ -358,7 +378,7 @@ def mount(app: Chalice, routers: Iterable[Router], *, console_origin: str | None
                 return _view(app, **params)
 
             bound.__name__ = spec.name
-            route_cors = cors if cors is not None and "reviewer" in spec.roles else None
+            route_cors = cors if cors is not None and CONSOLE_ROLES.intersection(spec.roles) else None
             app.route(
                 spec.path,
                 methods=[spec.method],

@@ -7,7 +7,7 @@ from ..web import Router
 
 def all_routers() -> list[Router]:
     """Every router, in the order the OpenAPI document lists them."""
-    from . import bnpl, catalog, dev, fulfilment, me, notifications, orders, payments, review, system, wallet
+    from . import bnpl, catalog, console, dev, fulfilment, me, notifications, orders, payments, review, system, wallet
 
     return [
         system.router,
@@ -22,4 +22,5 @@ def all_routers() -> list[Router]:
         review.router,
         dev.router,
         payments.sandbox_router,
+        console.router,
     ]
