@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from chalice.app import Chalice, CORSConfig, Request, Response
+from chalice.app import Chalice, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from . import auth, errors, idempotency
@@ -24,19 +24,10 @@ from .clock import clock
 from .config import settings
 from .errors import PROBLEM_JSON, ApiError, FieldError
 from .observability import bind_request, logger
+from .routes import ACCEPTED_CONTENT_TYPES, CONSOLE_ROLES, console_cors
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
-# Chalice answers a content type outside this list itself (not as problem+json), so every
-# route accepts these and checks the type it needs in `_parse_body`.
-ACCEPTED_CONTENT_TYPES = [
-    JSON,
-    FORM,
-    "text/plain",
-    "application/octet-stream",
-    "multipart/form-data",
-    "application/xml",
-]
 PATH_PARAM = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 PUBLIC: tuple[str, ...] = ()
@@ -92,6 +83,8 @@ class RouteSpec:
     local_only: bool
     documented: bool = True
     param_pattern: re.Pattern[str] = PATH_PARAM
+    # The Idempotency-Key is claimed by the effect's own transaction (idempotency.TxClaim).
+    claim_in_tx: bool = False
 
 
 class Router:
@@ -127,6 +120,7 @@ class Router:
         idempotent: bool = False,
         render: Callable[[Any], BaseModel] | None = None,
         raw_body: bool = False,
+        claim_in_tx: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             self.routes.append(
@@ -149,6 +143,7 @@ class Router:
                     local_only=self.local_only,
                     documented=self.documented,
                     param_pattern=self.param_pattern,
+                    claim_in_tx=claim_in_tx,
                 )
             )
             return fn
@@ -263,6 +258,8 @@ def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respo
     key = idempotency.validate_key(request.headers.get("idempotency-key"))
     assert principal is not None
     body_doc = body.model_dump(mode="json") if isinstance(body, BaseModel) else None
+    if spec.claim_in_tx:
+        return _execute_claimed_in_tx(spec, ctx, params, principal.user_id, key, body_doc)
     claim = idempotency.begin(
         user_id=principal.user_id,
         route=f"{spec.method} {spec.path}",
@@ -291,6 +288,37 @@ def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respo
     return _to_response(stored)
 
 
+def _execute_claimed_in_tx(
+    spec: RouteSpec, ctx: Ctx, params: dict[str, str], user_id: str, key: str, body_doc: Any
+) -> Response:
+    """An idempotent route whose service stages the claim in its transaction: no claim call."""
+    claim = idempotency.claim_in_tx(
+        user_id=user_id,
+        route=f"{spec.method} {spec.path}",
+        key=key,
+        req_hash=idempotency.request_hash(spec.method, spec.path, [params, body_doc]),
+        now=clock.now(),
+        render=lambda result: _render(spec, result),
+    )
+    ctx.idem = claim
+    replayed = {"Idempotent-Replayed": "true"}
+    try:
+        result = spec.handler(ctx, **params)
+    except idempotency.KeyTaken:
+        return _to_response(idempotency.earlier(claim), replayed)
+    except ApiError as err:
+        if err.status < 500:
+            earlier = idempotency.store(claim, idempotency.StoredResponse(err.status, err.render(), PROBLEM_JSON))
+            if earlier is not None:
+                return _to_response(earlier, replayed)
+        raise
+    if claim.staged is not None:
+        return _to_response(claim.staged)
+    stored = _render(spec, result)
+    earlier = idempotency.store(claim, stored)
+    return _to_response(earlier, replayed) if earlier is not None else _to_response(stored)
+
+
 def _request_id(request: Request) -> str:
     ctx = getattr(request, "context", None) or {}
     return str(ctx.get("requestId") or uuid.uuid4())
@@ -311,6 +339,11 @@ def _problem_code(body: str) -> str | None:
     except (ValueError, AttributeError):
         return None
     return code if isinstance(code, str) else None
+
+
+def view_of(spec: RouteSpec) -> Callable[..., Response]:
+    """The Chalice view of one route (called with the app and the path parameters)."""
+    return _view(spec)
 
 
 def _view(spec: RouteSpec) -> Callable[..., Response]:
@@ -347,23 +380,6 @@ def _view(spec: RouteSpec) -> Callable[..., Response]:
             return problem_response(ApiError(500, "internal_error", "something went wrong on our side"))
 
     return view
-
-
-# Roles whose routes the web console calls: only these answer CORS for the console's origin.
-CONSOLE_ROLES = frozenset({"merchant", "reviewer", "support"})
-
-
-def console_cors(origin: str | None) -> CORSConfig | None:
-    """CORS for the web console's browser when it is served from another origin; the
-    mobile app needs none."""
-    if not origin:
-        return None
-    return CORSConfig(
-        allow_origin=origin,
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Correlation-Id"],
-        expose_headers=["Idempotent-Replayed", "Retry-After"],
-        max_age=600,
-    )
 
 
 def mount(app: Chalice, routers: Iterable[Router], *, console_origin: str | None = None) -> None:

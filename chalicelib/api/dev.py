@@ -12,13 +12,13 @@ from pydantic import Field, StringConstraints
 from .. import errors, jobs
 from ..clock import clock, iso
 from ..config import settings
-from ..local import worker
+from ..local import handlers, worker
 from ..local.issuer import mint
 from ..schemas.common import Body, View, example
 from ..web import PUBLIC, Ctx, Reply, Router
 
 router = Router("dev", local_only=True)  # served by the local stage only
-QUEUE_HANDLERS: dict[str, worker.QueueHandler] = {}
+QUEUE_HANDLERS: dict[str, worker.QueueHandler] = handlers.QUEUE_HANDLERS  # filled by app.py
 
 
 class TokenIn(Body):

@@ -92,6 +92,7 @@ def main() -> None:
     moto_server.start()
 
     from ..config import settings
+    from . import serial  # noqa: F401 - importing it serialises moto's DynamoDB (see serial.py)
 
     cfg = settings()
     assert cfg.local_jwt_key_file

@@ -59,11 +59,14 @@ class OrdersByUser(GlobalSecondaryIndex["Order"]):
 
 
 class OrdersByMerchant(GlobalSecondaryIndex["Order"]):
+    """A merchant's orders, newest first, on `merchant_key` = "<merchant_id>#<shard>": a very
+    large merchant's orders spread over several partitions (`services/order_index.py`)."""
+
     class Meta:
-        index_name = "by_merchant"
+        index_name = "by_merchant_key"
         projection = AllProjection()
 
-    merchant_id = UnicodeAttribute(hash_key=True)
+    merchant_key = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
 
 
@@ -88,6 +91,7 @@ class Order(Model):
     checkout_id = UnicodeAttribute()
     user_id = UnicodeAttribute()
     merchant_id = UnicodeAttribute()
+    merchant_key = UnicodeAttribute(null=True)  # "<merchant_id>#<shard>" (services/order_index.py)
     created_key = UnicodeAttribute()
     status = UnicodeAttribute()
     payment_method = UnicodeAttribute()

@@ -509,17 +509,9 @@ def list_reviews(
 def merchant_orders(
     merchant_id: str, status: str | None, limit: int, cursor: str | None
 ) -> tuple[list[Order], str | None]:
-    scope = f"merchant-orders:{merchant_id}:{status or '*'}"
-    page = Order.by_merchant.query(
-        merchant_id,
-        scan_index_forward=False,
-        limit=limit,
-        page_size=limit,
-        filter_condition=(Order.status == status) if status else None,
-        last_evaluated_key=pagination.decode(cursor, scope),
-    )
-    items = list(page)
-    return items, pagination.encode(page.last_evaluated_key, scope)
+    from .order_index import merchant_orders as sharded
+
+    return sharded(merchant_id, status, limit, cursor)
 
 
 def merchant_returns(

@@ -47,7 +47,6 @@ from ..models import orders as o
 from ..models import payments as pm
 from ..models.aftersale import PENDING as REFUND_PENDING
 from ..models.aftersale import Refund
-from ..models.ledger import Entry
 from ..models.orders import Order
 from ..models.payments import ChannelInbox, PaymentAttempt
 from ..models.timers import Timer
@@ -595,12 +594,7 @@ def refund(
 
 
 def _refund_recorded(attempt: PaymentAttempt, refund_id: str) -> bool:
-    event_id = f"refund:{refund_id}"
-    try:
-        Entry.get(ledger.physical_account(PLATFORM, event_id), f"{event_id}#clearing_{attempt.channel}")
-    except DoesNotExist:
-        return False
-    return True
+    return ledger.leg_amount(PLATFORM, f"refund:{refund_id}", f"clearing_{attempt.channel}") is not None
 
 
 def _refund_unapplied(timer: Timer, now: datetime) -> bool:
