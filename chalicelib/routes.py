@@ -38,8 +38,8 @@ class Route(NamedTuple):
 
 
 ROUTES = [
-    Route("system", "GET", "/v1/health", "health"),
-    Route("system", "GET", "/v1/openapi.json", "openapi_document"),
+    Route("system", "GET", "/v1/health", "get_health"),
+    Route("system", "GET", "/v1/openapi.json", "get_openapi_document"),
     Route("me", "GET", "/v1/me", "get_me", console=True),
     Route("me", "POST", "/v1/me/identity", "submit_identity"),
     Route("me", "POST", "/v1/me/bank-cards", "add_bank_card"),
@@ -48,9 +48,9 @@ ROUTES = [
     Route("me", "PUT", "/v1/me/payment-password", "set_payment_password"),
     Route("me", "POST", "/v1/me/devices", "register_device"),
     Route("bnpl", "GET", "/v1/bnpl/agreement", "get_agreement"),
-    Route("bnpl", "POST", "/v1/bnpl/activation", "activate"),
+    Route("bnpl", "POST", "/v1/bnpl/activation", "activate_bnpl"),
     Route("wallet", "GET", "/v1/wallet", "get_wallet"),
-    Route("wallet", "GET", "/v1/wallet/entries", "list_entries"),
+    Route("wallet", "GET", "/v1/wallet/entries", "list_wallet_entries"),
     Route("wallet", "GET", "/v1/wallet/coupons", "list_coupons"),
     Route("wallet", "POST", "/v1/wallet/redemptions", "request_redemption"),
     Route("wallet", "GET", "/v1/wallet/redemptions", "list_redemptions"),
@@ -82,8 +82,8 @@ ROUTES = [
     Route("payments", "POST", "/v1/channels/card/notify", "card_notify"),
     Route("notifications", "GET", "/v1/me/notifications", "list_notifications"),
     Route("notifications", "POST", "/v1/me/notifications/read", "mark_notifications_read"),
-    Route("review", "GET", "/v1/review/redemptions", "list_for_review", console=True),
-    Route("review", "POST", "/v1/review/redemptions/{redemption_id}/decision", "decide", console=True),
+    Route("review", "GET", "/v1/review/redemptions", "list_redemptions_for_review", console=True),
+    Route("review", "POST", "/v1/review/redemptions/{redemption_id}/decision", "decide_redemption", console=True),
     Route("dev", "POST", "/v1/dev/tokens", "issue_token", local_only=True),
     Route("dev", "GET", "/v1/dev/clock", "read_clock", local_only=True),
     Route("dev", "POST", "/v1/dev/clock", "advance_clock", local_only=True),
