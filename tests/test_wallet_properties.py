@@ -69,7 +69,7 @@ class WalletMachine(RuleBasedStateMachine):
         total = 0
         for oid, paid in self.orders.items():
             earned = paid // 100 * ppy
-            total += earned - min(earned, self.refunded[oid] // 100 * ppy)
+            total += min(earned, (paid - self.refunded[oid]) // 100 * ppy)  # points of the yuan still paid for
         consumed = sum(int(r.points) for r in items if r.status == APPROVED)
         return total - consumed
 
