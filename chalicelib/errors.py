@@ -105,7 +105,13 @@ def illegal_transition(entity: str, current: str, action: str) -> ApiError:
 
 # Every code the API can answer with, for the OpenAPI document and client authors.
 COMMON_CODES = {
-    400: ["malformed_json", "validation_failed", "invalid_cursor", "missing_idempotency_key"],
+    400: [
+        "malformed_json",
+        "validation_failed",
+        "invalid_cursor",
+        "missing_idempotency_key",
+        "invalid_idempotency_key",
+    ],
     401: ["token_missing", "token_invalid", "token_expired"],
     403: ["forbidden_role"],
     413: ["payload_too_large"],

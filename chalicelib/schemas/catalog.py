@@ -11,7 +11,16 @@ from .common import NOT_BLANK, STRIP, Body, Id, PageQuery, PositiveFen, ShortTex
 AttrName = Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=NOT_BLANK), STRIP]
 AttrValue = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=NOT_BLANK), STRIP]
 Attributes = Annotated[
-    dict[AttrName, AttrValue], Field(max_length=5, description='spec attributes, e.g. {"颜色": "黑色"}')
+    dict[AttrName, AttrValue],
+    Field(
+        max_length=5,
+        description='spec attributes, e.g. {"颜色": "黑色"}',
+        # The document names the key rule too (pydantic renders it as patternProperties only).
+        json_schema_extra={
+            "propertyNames": {"minLength": 1, "maxLength": 20, "pattern": NOT_BLANK},
+            "additionalProperties": False,
+        },
+    ),
 ]
 Stock = Annotated[int, Field(ge=0, le=1_000_000, description="units available to sell")]
 Quantity = Annotated[int, Field(ge=1, le=99)]
