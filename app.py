@@ -53,6 +53,18 @@ def reconcile_ledger(event: object) -> None:
     jobs.run("reconcile_ledger", clock.now())
 
 
+@app.schedule(Rate(1, unit=Rate.HOURS), name="run_payouts")
+def run_payouts(event: object) -> None:
+    # Hourly: the due keys fall at the daily China-time cut-off (stage setting), so the
+    # first run after it pays; the others only ask about payouts whose answer is overdue.
+    jobs.run("run_payouts", clock.now())
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS), name="purge_closed_accounts")
+def purge_closed_accounts(event: object) -> None:
+    jobs.run("purge_closed_accounts", clock.now())
+
+
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="enqueue_pending_redemptions")
 def enqueue_pending_redemptions(event: object) -> None:
     jobs.run("enqueue_pending_redemptions", clock.now())

@@ -106,7 +106,7 @@ def illegal_transition(entity: str, current: str, action: str) -> ApiError:
 # Every code the API can answer with, for the OpenAPI document and client authors.
 COMMON_CODES = {
     400: ["malformed_json", "validation_failed", "invalid_cursor", "missing_idempotency_key"],
-    401: ["token_missing", "token_invalid", "token_expired"],
+    401: ["token_missing", "token_invalid", "token_expired", "account_closed"],
     403: ["forbidden_role"],
     413: ["payload_too_large"],
     415: ["unsupported_media_type"],

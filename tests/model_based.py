@@ -24,6 +24,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from chalicelib import jobs, ledger
 from chalicelib.clock import clock
 from chalicelib.config import settings
+from chalicelib.cutoff import next_cutoff
 from chalicelib.db import connection
 from chalicelib.models import orders as o
 from chalicelib.models.registry import all_models
@@ -144,6 +145,7 @@ class MoneyMachine(RuleBasedStateMachine):
     faults: Faults | None = None
     # What the runs reached (order statuses, event kinds): proof the stories went somewhere.
     reached: Counter[str] = Counter()
+    payout_account_set = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -415,6 +417,33 @@ class MoneyMachine(RuleBasedStateMachine):
             roles=["reviewer"],
         )
 
+    # --- payouts (T+1) ----------------------------------------------------------------------------
+    @rule(ending=st.sampled_from(["3446", "0002", "0003", "0004"]))
+    def set_payout_account(self, ending: str) -> None:
+        """The merchant's payout account: the sandbox pays, fails or times out by its ending."""
+        body = {"account_name": "某某科技", "account_number": "62220202001" + ending, "bank": "招商银行"}
+        r = self._call("PUT", "/v1/merchant/payout-account", body, as_=self.merchant, roles=["merchant"])
+        self.payout_account_set = self.payout_account_set or r.status_code == 200
+
+    @rule(twice=st.booleans(), to_cutoff=st.booleans())
+    def run_payouts(self, twice: bool, to_cutoff: bool) -> None:
+        """Run the payouts, at once or just after the next China-time cut-off."""
+        if not self.payout_account_set:
+            self.set_payout_account("3446")
+        if to_cutoff:
+            clock.advance(int((next_cutoff(clock.now()) - clock.now()).total_seconds()) + 60)
+        self.run_job("run_payouts", twice)
+
+    @invariant()
+    def payouts_hold(self) -> None:
+        if self.faults:
+            self.faults.enabled = False
+        try:
+            check_payouts(self)
+        finally:
+            if self.faults:
+                self.faults.enabled = True
+
     # --- invariants (faults off while reading) -------------------------------------------------
     @invariant()
     def money_holds(self) -> None:
@@ -449,7 +478,7 @@ def check_invariants(m: MoneyMachine) -> None:
         assert _n(b, "balance") == derived.get(key, 0), (
             f"stored {key} = {_n(b, 'balance')} ≠ derived {derived.get(key)}"
         )
-        assert _n(b, "balance") >= 0, f"{key} is negative"
+        assert _n(b, "balance") >= 0 or key[1] in ledger.OVERDRAFT_BOOKS, f"{key} is negative"
         if key[1] == ledger.CREDIT:
             assert _n(b, "headroom") == _n(b, "limit") - _n(b, "balance"), f"credit headroom of {key}"
     for (account, book), total in derived.items():
@@ -494,6 +523,28 @@ def check_invariants(m: MoneyMachine) -> None:
                 assert len(legs) == _n(legs[0], "legs")
         credited = [e for e in by_event if e.startswith("redemption:") and "cash" in e]
         assert len(credited) == len(set(credited))
+
+
+def check_payouts(m: MoneyMachine) -> None:
+    """Paid out per the ledger = per the payout records; each payout sent once; never more
+    than was settled; one payout per merchant and cut-off."""
+    if "payouts" not in _tables():
+        return
+    account = ledger.merchant_account(m.merchant)
+    legs = [e for e in _scan("entries") if e["account"]["S"] == account and _s(e, "book") == ledger.PAYABLE]
+    by_kind: dict[str, int] = defaultdict(int)
+    for e in legs:
+        by_kind[_s(e, "event_kind") or ""] += _n(e, "amount")
+    payouts = [x for x in _scan("payouts") if x["merchant_id"]["S"] == m.merchant]
+    for x in payouts:
+        m.reached[f"payout:{_s(x, 'status')}"] += 1
+        assert _n(x, "amount_fen") > 0, x
+    out = sum(_n(x, "amount_fen") for x in payouts if _s(x, "status") in ("sending", "paid"))
+    assert -(by_kind["payout_sent"] + by_kind["payout_returned"]) == out, (dict(by_kind), out)
+    assert out <= by_kind["merchant_settlement"], "paid out more than was ever settled"
+    sent = [e for e in legs if _s(e, "event_kind") == "payout_sent"]
+    assert len(sent) == len(payouts), "a payout record without its posting, or the reverse"
+    assert len({_s(x, "cutoff") for x in payouts}) == len(payouts), "two payouts for one cut-off"
 
 
 def _caused_by_injected_fault(exc: BaseException | None) -> bool:

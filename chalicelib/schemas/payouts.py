@@ -1,0 +1,56 @@
+"""Merchant payouts: the payout account and the payouts list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+from .common import Body, ShortText, View
+
+AccountNumber = Annotated[str, StringConstraints(pattern=r"^[0-9 ]{8,40}$")]
+AccountName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class PayoutAccountIn(Body):
+    account_name: AccountName
+    account_number: AccountNumber
+    bank: ShortText
+
+
+class PayoutAccountView(View):
+    """Never the account number: its last four digits and the bank."""
+
+    account_name_masked: str
+    last4: str
+    bank: str
+    updated_at: str
+
+
+class PayoutEntryView(View):
+    event_id: str
+    kind: str
+    order_id: str | None
+    amount_fen: int
+    posted_at: str
+
+
+class PayoutView(View):
+    payout_id: str
+    amount_fen: int
+    currency: str
+    status: str  # sending | paid | failed
+    cutoff: str
+    last4: str
+    bank: str
+    entries: list[PayoutEntryView]
+    entry_count: int
+    failure_reason: str | None = None
+    created_at: str
+    settled_at: str | None = None
+
+
+class PayoutList(View):
+    payable_fen: int
+    items: list[PayoutView]
+    next_cursor: str | None = None
