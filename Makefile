@@ -44,8 +44,11 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+# Both cores: one pytest worker (and one in-process moto) per core; a file's tests stay on one
+# worker so module fixtures (a started local stack) are built once. PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= auto
 pytest: install
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile
 
 fuzz: install  ## schemathesis against the local stack, long run (FUZZ_ARGS="--max-time 600 --seed N")
 	$(PY) -m scripts.fuzz --max-examples 300 $(FUZZ_ARGS)

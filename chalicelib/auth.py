@@ -102,6 +102,11 @@ def verify(authorization: str | None, cfg: Settings | None = None) -> Principal:
         raise errors.unauthorized("token_expired", "the token has expired")
     if iat - CLOCK_SKEW_SECONDS > now:
         raise errors.unauthorized("token_invalid", "the token is not valid yet")
+    nbf = claims.get("nbf")
+    if nbf is not None and (
+        not isinstance(nbf, int | float) or isinstance(nbf, bool) or nbf - CLOCK_SKEW_SECONDS > now
+    ):
+        raise errors.unauthorized("token_invalid", "the token is not valid yet")
     raw_roles = claims.get(cfg.jwt_roles_claim) or []
     if isinstance(raw_roles, str):
         raw_roles = raw_roles.split(",")

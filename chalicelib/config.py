@@ -96,10 +96,13 @@ class ChannelSettings:
     key_dir: str | None = None  # local stage only: where generated sandbox keys live
     alipay_app_id: str | None = None
     alipay_gateway_url: str | None = None
+    alipay_seller_id: str | None = None
     wechatpay_app_id: str | None = None
     wechatpay_mch_id: str | None = None
     wechatpay_mch_serial: str | None = None
-    wechatpay_platform_serial: str | None = None
+    # The platform certificate / public key serials we accept (a second one while WeChat Pay
+    # rotates its key); the first is the one whose key is `WECHATPAY_PLATFORM_PUBLIC_KEY`.
+    wechatpay_platform_serials: tuple[str, ...] = ()
     wechatpay_api_base: str | None = None
     card_gateway_url: str | None = None
     http_timeout_seconds: int = 5
@@ -193,10 +196,13 @@ def load(env: dict[str, str] | None = None) -> Settings:
             key_dir=env.get("CHANNEL_KEY_DIR") or None,
             alipay_app_id=env.get("ALIPAY_APP_ID") or None,
             alipay_gateway_url=env.get("ALIPAY_GATEWAY_URL") or None,
+            alipay_seller_id=env.get("ALIPAY_SELLER_ID") or None,
             wechatpay_app_id=env.get("WECHATPAY_APP_ID") or None,
             wechatpay_mch_id=env.get("WECHATPAY_MCH_ID") or None,
             wechatpay_mch_serial=env.get("WECHATPAY_MCH_SERIAL") or None,
-            wechatpay_platform_serial=env.get("WECHATPAY_PLATFORM_SERIAL") or None,
+            wechatpay_platform_serials=tuple(
+                serial.strip() for serial in env.get("WECHATPAY_PLATFORM_SERIALS", "").split(",") if serial.strip()
+            ),
             wechatpay_api_base=env.get("WECHATPAY_API_BASE") or None,
             card_gateway_url=env.get("CARD_GATEWAY_URL") or None,
             http_timeout_seconds=int(env.get("CHANNEL_HTTP_TIMEOUT_SECONDS") or "5"),

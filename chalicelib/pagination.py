@@ -1,4 +1,9 @@
-"""Opaque, tamper-proof list cursors: DynamoDB's last key, signed and bound to its list."""
+"""Opaque, tamper-proof list cursors: DynamoDB's last key, sealed and bound to its list.
+
+The last key can name things the list does not show (a public review's key holds the
+buyer's order id), so a cursor is encrypted (AES-256-GCM under a key derived from
+`CURSOR_SECRET`, the list's scope as associated data), not only signed.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,35 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+from functools import lru_cache
 from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from . import errors
 from .config import settings
 
+_NONCE = 12
 
-def _mac(payload: bytes) -> bytes:
-    return hmac.new(settings().secret_bytes("CURSOR_SECRET"), payload, hashlib.sha256).digest()[:16]
+
+@lru_cache(maxsize=4)
+def _aead(secret: bytes) -> AESGCM:
+    return AESGCM(hmac.new(secret, b"paylater list cursor v2", hashlib.sha256).digest())
+
+
+def _key() -> AESGCM:
+    return _aead(settings().secret_bytes("CURSOR_SECRET"))
 
 
 def encode(last_key: dict[str, Any] | None, scope: str) -> str | None:
     if not last_key:
         return None
-    payload = json.dumps({"s": scope, "k": last_key}, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(_mac(payload) + payload).decode().rstrip("=")
+    payload = json.dumps(last_key, separators=(",", ":"), sort_keys=True).encode()
+    nonce = os.urandom(_NONCE)
+    sealed = _key().encrypt(nonce, payload, scope.encode())
+    return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
 
 def decode(cursor: str | None, scope: str) -> dict[str, Any] | None:
@@ -31,14 +50,12 @@ def decode(cursor: str | None, scope: str) -> dict[str, Any] | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     except (ValueError, TypeError) as exc:
         raise bad from exc
-    mac, payload = raw[:16], raw[16:]
-    if len(mac) != 16 or not hmac.compare_digest(mac, _mac(payload)):
+    if len(raw) <= _NONCE:
         raise bad
     try:
-        doc = json.loads(payload)
-    except ValueError as exc:
+        key = json.loads(_key().decrypt(raw[:_NONCE], raw[_NONCE:], scope.encode()))
+    except (InvalidTag, ValueError) as exc:
         raise bad from exc
-    if not isinstance(doc, dict) or doc.get("s") != scope or not isinstance(doc.get("k"), dict):
+    if not isinstance(key, dict):
         raise bad
-    key: dict[str, Any] = doc["k"]
     return key

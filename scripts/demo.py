@@ -131,8 +131,10 @@ def main() -> None:
     say("payment password set (6 digits, scrypt-hashed)")
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    me.call("POST", "/v1/me/devices", {"device_id": "xiaoming-phone", "public_key_pem": pem.decode()})
-    say("device key registered for fingerprint/face confirmation")
+    me.call(
+        "POST", "/v1/me/devices", {"device_id": "xiaoming-phone", "public_key_pem": pem.decode(), "password": "135790"}
+    )
+    say("device key registered for fingerprint/face confirmation (a step-up: the payment password)")
     agreement = me.call("GET", "/v1/bnpl/agreement")
     say(f"agreement {agreement['version']}: {agreement['title']}")
     me.call("POST", "/v1/bnpl/activation", {"agreement_version": agreement["version"]})

@@ -33,6 +33,8 @@ def _public_pem(key: rsa.RSAPrivateKey) -> str:
 ALIPAY_PLATFORM = _rsa()  # Alipay's own key: signs notifications
 ALIPAY_APP = _rsa()  # our app key: signs order strings
 WECHAT_PLATFORM = _rsa()  # WeChat Pay platform key: signs notifications
+WECHAT_PLATFORM_NEXT = _rsa()  # its next key, accepted beside it while WeChat Pay rotates
+WECHAT_NEXT_SERIAL = "SANDBOXPLATFORMSERIAL0002"  # the local stage lists it second
 WECHAT_MCH = _rsa()  # our merchant API key
 WECHAT_API_V3_KEY = secrets.token_hex(16)  # 32 ASCII characters
 CARD_HMAC_KEY = secrets.token_hex(32)
@@ -45,6 +47,7 @@ def install() -> None:
             "ALIPAY_PUBLIC_KEY": _public_pem(ALIPAY_PLATFORM),
             "WECHATPAY_MCH_PRIVATE_KEY": _private_pem(WECHAT_MCH),
             "WECHATPAY_PLATFORM_PUBLIC_KEY": _public_pem(WECHAT_PLATFORM),
+            f"WECHATPAY_PLATFORM_PUBLIC_KEY_{WECHAT_NEXT_SERIAL}": _public_pem(WECHAT_PLATFORM_NEXT),
             "WECHATPAY_API_V3_KEY": WECHAT_API_V3_KEY,
             "CARD_NOTIFY_HMAC_KEY": CARD_HMAC_KEY,
             # What /v1/dev/payments/notify signs with when it plays the channel.

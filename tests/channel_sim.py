@@ -39,6 +39,7 @@ def alipay_params(out_trade_no: str, amount_fen: int, **overrides: str) -> dict[
         "notify_type": "trade_status_sync",
         "notify_id": uuid.uuid4().hex,
         "app_id": settings().channels.alipay_app_id or "",
+        "seller_id": settings().channels.alipay_seller_id or "",
         "charset": "utf-8",
         "version": "1.0",
         "trade_no": "2026112522001" + uuid.uuid4().hex[:12],
@@ -47,7 +48,7 @@ def alipay_params(out_trade_no: str, amount_fen: int, **overrides: str) -> dict[
         "receipt_amount": f"{amount_fen / 100:.2f}",
         "trade_status": "TRADE_SUCCESS",
         "subject": "PayLater 订单",
-        "buyer_logon_id": "",  # empty values are left out of the signed string
+        "buyer_logon_id": "",  # sent empty, and signed empty: the check string keeps it
         "sign_type": "RSA2",
     }
     params.update(overrides)
@@ -55,7 +56,8 @@ def alipay_params(out_trade_no: str, amount_fen: int, **overrides: str) -> dict[
 
 
 def alipay_sign(params: dict[str, str], key: rsa.RSAPrivateKey | None = None) -> dict[str, str]:
-    content = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k not in ("sign", "sign_type") and v != "")
+    # Alipay's check string: every parameter but sign and sign_type, empty values included.
+    content = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k not in ("sign", "sign_type"))
     signed = dict(params)
     signed["sign"] = rsa_sign(key or channel_keys.ALIPAY_PLATFORM, content.encode("utf-8"))
     return signed
@@ -97,6 +99,7 @@ def wechat_notification(
     key: rsa.RSAPrivateKey | None = None,
     api_v3_key: str | None = None,
     serial: str | None = None,
+    event_type: str = "TRANSACTION.SUCCESS",
 ) -> tuple[bytes, dict[str, str]]:
     nonce = uuid.uuid4().hex[:12]
     aad = "transaction"
@@ -108,7 +111,7 @@ def wechat_notification(
             "id": event_id or str(uuid.uuid4()),
             "create_time": "2026-11-25T16:00:05+08:00",
             "resource_type": "encrypt-resource",
-            "event_type": "TRANSACTION.SUCCESS",
+            "event_type": event_type,
             "summary": "支付成功",
             "resource": {
                 "original_type": "transaction",
@@ -127,7 +130,7 @@ def wechat_notification(
         "Wechatpay-Timestamp": ts,
         "Wechatpay-Nonce": header_nonce,
         "Wechatpay-Signature": rsa_sign(key or channel_keys.WECHAT_PLATFORM, message),
-        "Wechatpay-Serial": serial or settings().channels.wechatpay_platform_serial or "",
+        "Wechatpay-Serial": serial or settings().channels.wechatpay_platform_serials[0],
         "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
     }
     return body, headers

@@ -121,18 +121,14 @@ def dynamodb_calls() -> Iterator[Counter[str]]:
 
 
 @contextmanager
-def racing_transactions(parties: int, *, first_only: bool = False) -> Iterator[None]:
-    """Make `parties` threads send their TransactWriteItems only once all have read.
+def atomic_moto() -> Iterator[None]:
+    """Serialise each moto DynamoDB request, as DynamoDB applies each atomically.
 
-    moto applies a transaction in steps and rolls back by restoring whole tables, which
-    is not atomic under threads; DynamoDB is. Each moto DynamoDB request is serialised
-    here so moto behaves like the service, and the barrier makes the race certain.
-    `first_only`: only each thread's first transaction waits (the winner's later ones,
-    which no other thread sends, go straight through instead of timing out the barrier).
+    moto applies a request in steps (a condition check, then the write; a transaction's
+    rollback restores whole tables), which is not atomic under threads.
     """
     from moto.dynamodb.responses import DynamoHandler
 
-    barrier = threading.Barrier(parties, timeout=10)
     lock = threading.RLock()
     original = DynamoHandler.call_action
 
@@ -140,6 +136,23 @@ def racing_transactions(parties: int, *, first_only: bool = False) -> Iterator[N
         with lock:
             return original(self)
 
+    DynamoHandler.call_action = atomic  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        DynamoHandler.call_action = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def racing_transactions(parties: int, *, first_only: bool = False) -> Iterator[None]:
+    """Make `parties` threads send their TransactWriteItems only once all have read.
+
+    Each moto DynamoDB request is serialised (`atomic_moto`) so moto behaves like the
+    service, and the barrier makes the race certain.
+    `first_only`: only each thread's first transaction waits (the winner's later ones,
+    which no other thread sends, go straight through instead of timing out the barrier).
+    """
+    barrier = threading.Barrier(parties, timeout=10)
     waited = threading.local()
 
     def wait(**_: Any) -> None:
@@ -153,11 +166,10 @@ def racing_transactions(parties: int, *, first_only: bool = False) -> Iterator[N
 
     client = connection().client
     client.meta.events.register("before-call.dynamodb.TransactWriteItems", wait, unique_id="race")
-    DynamoHandler.call_action = atomic  # type: ignore[method-assign]
     try:
-        yield
+        with atomic_moto():
+            yield
     finally:
-        DynamoHandler.call_action = original  # type: ignore[method-assign]
         client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="race")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import boto3
 from cryptography.hazmat.primitives import serialization
@@ -17,6 +18,7 @@ from tests.conftest import ADULT_ID, ADULT_ID_2, Api
 
 CARD = "6222020200112233446"
 CARD_2 = "6217001234567890122"  # Luhn-valid
+PIN = "135790"
 
 
 def _with_check_digit(first17: str) -> str:
@@ -163,6 +165,29 @@ def test_the_only_card_of_a_user_with_unpaid_bnpl_orders_cannot_be_removed(api: 
     assert r.status_code == 409 and r.json["code"] == "card_in_use"
 
 
+def test_removing_both_cards_at_once_keeps_one_for_unpaid_bnpl_orders(api: Api, activated_user: str) -> None:
+    from chalicelib.errors import ApiError
+    from chalicelib.models.users import User
+    from chalicelib.services import accounts
+    from tests.shopping import racing_transactions, run_together
+
+    other = api.post("/v1/me/bank-cards", {"card_number": CARD_2}, as_=activated_user).json
+    User(activated_user).update(actions=[User.unpaid_bnpl_count.set(1)])
+    cards = [c["card_id"] for c in api.get("/v1/me/bank-cards", as_=activated_user).json["items"]]
+    assert other["card_id"] in cards and len(cards) == 2
+
+    def remove(card_id: str) -> Any:
+        return lambda: accounts.remove_card(activated_user, card_id, clock.now())
+
+    with racing_transactions(2, first_only=True):
+        results = run_together(*(remove(c) for c in cards))
+    refused = [r for r in results if isinstance(r, ApiError)]
+    assert len(refused) == 1 and refused[0].code == "card_in_use", results
+    left = api.get("/v1/me/bank-cards", as_=activated_user).json["items"]
+    assert len(left) == 1 and left[0]["is_default"]
+    assert api.get("/v1/me", as_=activated_user).json["default_card_id"] == left[0]["card_id"]
+
+
 # --- payment password -------------------------------------------------------------------------
 
 
@@ -216,17 +241,41 @@ def _pem(key: object) -> str:
 
 
 def test_device_key_must_be_p256(api: Api) -> None:
+    api.put("/v1/me/payment-password", {"password": PIN}, as_="u1")
     good = _pem(ec.generate_private_key(ec.SECP256R1()))
-    assert api.post("/v1/me/devices", {"device_id": "iphone-1", "public_key_pem": good}, as_="u1").status_code == 201
-    r = api.post("/v1/me/devices", {"device_id": "iphone-1", "public_key_pem": good}, as_="u1")
+    body = {"device_id": "iphone-1", "public_key_pem": good, "password": PIN}
+    assert api.post("/v1/me/devices", body, as_="u1").status_code == 201
+    r = api.post("/v1/me/devices", body, as_="u1")
     assert r.status_code == 409 and r.json["code"] == "device_already_registered"
     for bad in (
         _pem(ec.generate_private_key(ec.SECP384R1())),
         _pem(rsa.generate_private_key(65537, 2048)),
         "-----BEGIN PUBLIC KEY-----\nnot a key at all, just some text here\n-----END PUBLIC KEY-----",
     ):
-        r = api.post("/v1/me/devices", {"device_id": "other-1", "public_key_pem": bad}, as_="u1")
+        r = api.post("/v1/me/devices", {"device_id": "other-1", "public_key_pem": bad, "password": PIN}, as_="u1")
         assert r.status_code == 422 and r.json["code"] == "invalid_public_key"
+
+
+def test_registering_a_device_is_a_step_up_that_takes_the_payment_password(api: Api) -> None:
+    """A stolen session token alone cannot add a key that confirms orders without the password."""
+    api.put("/v1/me/payment-password", {"password": PIN}, as_="u1")
+    key = _pem(ec.generate_private_key(ec.SECP256R1()))
+    r = api.post("/v1/me/devices", {"device_id": "thief-1", "public_key_pem": key}, as_="u1")
+    assert r.status_code == 400 and {e["field"] for e in r.json["errors"]} == {"password"}
+    wrong = {"device_id": "thief-1", "public_key_pem": key, "password": "000001"}
+    codes = [api.post("/v1/me/devices", wrong, as_="u1").json["code"] for _ in range(5)]
+    # The confirmation's lockout: 5 wrong tries lock it, the right one is then refused too.
+    assert codes == ["payment_password_incorrect"] * 4 + ["payment_password_locked"]
+    r = api.post("/v1/me/devices", {**wrong, "password": PIN}, as_="u1")
+    assert r.status_code == 423 and r.json["code"] == "payment_password_locked"
+    clock.advance(settings().rules.password_lock_seconds + 1)
+    assert api.post("/v1/me/devices", {**wrong, "password": PIN}, as_="u1").status_code == 201
+
+
+def test_a_device_needs_a_payment_password_to_exist(api: Api) -> None:
+    key = _pem(ec.generate_private_key(ec.SECP256R1()))
+    r = api.post("/v1/me/devices", {"device_id": "iphone-1", "public_key_pem": key, "password": PIN}, as_="u1")
+    assert r.status_code == 422 and r.json["code"] == "payment_password_not_set"
 
 
 # --- activation ----------------------------------------------------------------------------------

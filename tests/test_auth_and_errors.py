@@ -76,6 +76,24 @@ def test_unsigned_token_is_401(api: Api) -> None:
     _assert_problem(api.get("/v1/me", headers={"Authorization": f"Bearer {token}"}), 401, "token_invalid")
 
 
+def test_a_token_not_valid_before_a_future_time_is_401(api: Api) -> None:
+    from chalicelib.local import issuer
+
+    cfg = settings()
+    assert cfg.local_jwt_key_file
+    now = int(clock.now().timestamp())
+    claims = {"sub": "u1", "roles": ["consumer"], "iss": cfg.jwt_issuer, "aud": cfg.jwt_audience, "iat": now}
+    key = issuer._private_key(cfg.local_jwt_key_file)
+
+    def token(**extra: object) -> str:
+        return jwt.encode({**claims, "exp": now + 7200, **extra}, key, algorithm="RS256", headers={"kid": "local"})
+
+    for nbf in (now + 3600, "soon"):
+        r = api.get("/v1/me", headers={"Authorization": f"Bearer {token(nbf=nbf)}"})
+        _assert_problem(r, 401, "token_invalid")
+    assert api.get("/v1/me", headers={"Authorization": f"Bearer {token(nbf=now - 60)}"}).status_code == 200
+
+
 def test_wrong_audience_is_401(api: Api) -> None:
     token = api.token("u1", audience="someone-else")
     _assert_problem(api.get("/v1/me", headers={"Authorization": f"Bearer {token}"}), 401, "token_invalid")

@@ -95,7 +95,9 @@ CASES: dict[str, Case] = {
     "add_bank_card": Case(body=lambda w: {"card_number": CARD}),
     "remove_bank_card": Case(params=lambda w: {"card_id": w["card_a_spare"]}, owners=("consumer A",)),
     "set_payment_password": Case(body=lambda w: {"password": PASSWORD, "old_password": PASSWORD}),
-    "register_device": Case(body=lambda w: {"device_id": f"dev-{uuid.uuid4().hex[:8]}", "public_key_pem": w["pem"]}),
+    "register_device": Case(
+        body=lambda w: {"device_id": f"dev-{uuid.uuid4().hex[:8]}", "public_key_pem": w["pem"], "password": PASSWORD}
+    ),
     # bnpl
     "activate": Case(body=lambda w: {"agreement_version": settings().rules.agreement_version}),
     # catalog and cart
@@ -372,6 +374,30 @@ def test_public_routes_ignore_the_authorization_header(api: Api) -> None:
         elif not spec.raw_body and next(iter(seen.values())) >= 400:
             failures.append(f"{spec.method} {spec.path}: a public read failed: {seen}")
     assert not failures, "\n".join(failures)
+
+
+# Decision routes: how to make a case owned by the caller who will try to decide it. Nobody
+# decides their own case (a reviewer their redemption, support their order's dispute).
+def _own_redemption(api: Api, owner: str) -> dict[str, str]:
+    earn(owner, 50_000)
+    r = _ok(api.post("/v1/wallet/redemptions", {"amount_fen": 100}, as_=owner, idem=new_key()))
+    return {"redemption_id": r["redemption_id"]}
+
+
+OWN_CASES: dict[str, Callable[[Api, str], dict[str, str]]] = {"decide": _own_redemption}
+
+
+def test_nobody_decides_their_own_case(api: Api) -> None:
+    """Every decision route of a staff role refuses a caller deciding their own case."""
+    staff = {"reviewer", "support"}
+    decisions = [s for s in routes() if s.path.endswith("/decision") and staff & set(s.roles)]
+    assert decisions and {s.name for s in decisions} <= set(OWN_CASES), [s.name for s in decisions]
+    owner = "u-matrix-staff"
+    for spec in decisions:
+        path = spec.path.format(**OWN_CASES[spec.name](api, owner))
+        roles = ["consumer", *sorted(staff & set(spec.roles))]
+        r = api.post(path, {"decision": "approve", "note": "mine"}, as_=owner, roles=roles, idem=new_key())
+        assert (r.status_code, r.json["code"]) == (403, "own_case"), (spec.name, r.json)
 
 
 @pytest.mark.parametrize("who", list(CALLERS))

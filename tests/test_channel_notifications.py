@@ -17,10 +17,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from chalicelib import channels
 from chalicelib.clock import clock
+from chalicelib.config import settings
 from chalicelib.models.ledger import Entry
 from chalicelib.models.notifications import Notification
 from chalicelib.models.orders import Order
 from chalicelib.models.payments import ChannelInbox, PaymentAttempt
+from tests import channel_keys
 from tests import channel_sim as sim
 from tests.conftest import Api
 
@@ -135,6 +137,26 @@ def test_alipay_notification_for_another_app_is_refused(api: Api) -> None:
     r = post_alipay(api, sim.alipay_sign(sim.alipay_params(attempt_id, AMOUNT, app_id="2099000000000000")))
     assert r.status_code == 400
     nothing_changed(order_id, attempt_id)
+
+
+def test_alipay_notification_for_another_seller_is_refused(api: Api) -> None:
+    order_id, attempt_id = alipay_attempt(api)
+    r = post_alipay(api, sim.alipay_sign(sim.alipay_params(attempt_id, AMOUNT, seller_id="2088999999999999")))
+    assert (r.status_code, r.text) == (400, "failure")
+    unsigned_seller = sim.alipay_params(attempt_id, AMOUNT)
+    del unsigned_seller["seller_id"]
+    assert post_alipay(api, sim.alipay_sign(unsigned_seller)).status_code == 400
+    nothing_changed(order_id, attempt_id)
+
+
+def test_alipay_check_string_keeps_the_empty_parameters_alipay_signed(api: Api) -> None:
+    """Alipay signs every notified parameter but sign/sign_type, empty ones too (SDK
+    getSignCheckContentV1); dropping them (the rule for signing requests) refuses real payments."""
+    order_id, attempt_id = alipay_attempt(api)
+    params = sim.alipay_params(attempt_id, AMOUNT, buyer_logon_id="", body="", passback_params="")
+    r = post_alipay(api, sim.alipay_sign(params))
+    assert (r.status_code, r.text) == (200, "success")
+    assert order_status(order_id) == "paid"
 
 
 def test_alipay_replays_the_same_notify_id_and_it_has_one_effect(api: Api) -> None:
@@ -266,6 +288,29 @@ def test_wechat_pay_notification_from_an_unknown_certificate_serial_is_refused(a
     nothing_changed(order_id, attempt_id)
 
 
+def test_wechat_pay_key_rotation_accepts_the_second_platform_serial_with_its_own_key(api: Api) -> None:
+    """While WeChat Pay rotates its platform key, notifications come under either serial."""
+    order_id, attempt_id = wechat_attempt(api)
+    nxt = channel_keys.WECHAT_NEXT_SERIAL
+    assert settings().channels.wechatpay_platform_serials[1] == nxt
+    txn = sim.wechat_transaction(attempt_id, AMOUNT)
+    # Each serial verifies with its own key only.
+    wrong_key = sim.wechat_notification(txn, key=channel_keys.WECHAT_PLATFORM_NEXT)  # under the first serial
+    assert post_wechat(api, *wrong_key).status_code == 401
+    assert post_wechat(api, *sim.wechat_notification(txn, serial=nxt)).status_code == 401
+    nothing_changed(order_id, attempt_id)
+    rotated = sim.wechat_notification(txn, key=channel_keys.WECHAT_PLATFORM_NEXT, serial=nxt)
+    assert post_wechat(api, *rotated).status_code == 204
+    assert order_status(order_id) == "paid"
+
+
+def test_wechat_pay_notification_with_another_signature_type_is_refused(api: Api) -> None:
+    order_id, attempt_id = wechat_attempt(api)
+    body, headers = sim.wechat_notification(sim.wechat_transaction(attempt_id, AMOUNT))
+    assert post_wechat(api, body, {**headers, "Wechatpay-Signature-Type": "WECHATPAY2-SM2-WITH-SM3"}).status_code == 401
+    nothing_changed(order_id, attempt_id)
+
+
 # --- card gateway -----------------------------------------------------------------------
 
 
@@ -344,3 +389,25 @@ def test_card_decline_notification_fails_the_pending_attempt(api: Api, pending_c
     attempt = PaymentAttempt.get(attempt_id)
     assert (attempt.status, attempt.failure_code) == ("failed", "card_declined")
     assert order_status(order_id) == "awaiting_payment"
+
+
+# --- signed, but naming no trade of ours ---------------------------------------------------
+
+
+def test_signed_notifications_with_an_empty_reference_are_acknowledged_and_change_nothing(
+    api: Api, pending_card_payment: Any
+) -> None:
+    """Validly signed, no reference: an unknown trade (ack, flag, nothing changes), never a 500."""
+    user, order_id, attempt_id = pending_card_payment
+    r = post_card(api, *sim.card_notification("", AMOUNT))
+    assert (r.status_code, r.json) == (200, {"received": True})
+    r = post_alipay(api, sim.alipay_sign(sim.alipay_params("", AMOUNT)))
+    assert (r.status_code, r.text) == (200, "success")
+    txn = sim.wechat_transaction("", AMOUNT)
+    assert post_wechat(api, *sim.wechat_notification(txn)).status_code == 204
+    del txn["out_trade_no"]
+    refund_event = sim.wechat_notification(txn, event_type="REFUND.SUCCESS")
+    assert post_wechat(api, *refund_event).status_code == 204
+    assert order_status(order_id) == "awaiting_payment"
+    assert PaymentAttempt.get(attempt_id).status == "pending"
+    assert {i.result for i in ChannelInbox.scan()} == {"unknown_attempt"}

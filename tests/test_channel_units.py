@@ -25,12 +25,23 @@ def test_alipay_amounts_that_are_not_whole_fen_are_refused(text: str) -> None:
 
 
 @given(st.dictionaries(st.text("abcdefghij_", min_size=1, max_size=8), st.text("xyz=", max_size=5), max_size=8))
-def test_alipay_sign_content_ignores_order_and_leaves_out_sign_and_empty_values(params: dict[str, str]) -> None:
+def test_alipay_request_sign_content_ignores_order_and_leaves_out_sign_and_empty_values(
+    params: dict[str, str],
+) -> None:
     shuffled = dict(reversed(list(params.items())))
-    content = alipay.sign_content({**params, "sign": "x", "sign_type": "RSA2"}, ("sign", "sign_type"))
-    assert content == alipay.sign_content(shuffled, ("sign", "sign_type"))
+    content = alipay.request_sign_content({**params, "sign": "x"})
+    assert content == alipay.request_sign_content(shuffled)
     pairs = content.split("&") if content else []
     assert pairs == [f"{k}={params[k]}" for k in sorted(params) if params[k]]
+
+
+@given(st.dictionaries(st.text("abcdefghij_", min_size=1, max_size=8), st.text("xyz=", max_size=5), max_size=8))
+def test_alipay_notification_check_content_keeps_empty_values_and_leaves_out_sign_and_sign_type(
+    params: dict[str, str],
+) -> None:
+    content = alipay.notification_check_content({**params, "sign": "x", "sign_type": "RSA2"})
+    pairs = content.split("&") if content else []
+    assert pairs == [f"{k}={params[k]}" for k in sorted(params)]
 
 
 def ref(last4: str) -> PaymentRef:

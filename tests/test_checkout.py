@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +14,7 @@ from hypothesis import strategies as st
 
 from chalicelib import jobs
 from chalicelib.clock import clock, iso
+from chalicelib.config import settings as settings_of
 from chalicelib.errors import ApiError
 from chalicelib.models.coupons import Coupon
 from chalicelib.models.ledger import Entry
@@ -27,6 +31,7 @@ from tests.shopping import (
     MERCHANT_2,
     PASSWORD,
     DeviceKey,
+    atomic_moto,
     checkout,
     confirm,
     create_product,
@@ -218,7 +223,11 @@ def test_password_confirmation_places_a_bnpl_order_and_reserves_credit(api: Api,
 
 def test_device_signature_over_the_nonce_confirms(api: Api, activated_user: str) -> None:
     key = DeviceKey()
-    r = api.post("/v1/me/devices", {"device_id": "phone-1", "public_key_pem": key.public_pem}, as_=activated_user)
+    r = api.post(
+        "/v1/me/devices",
+        {"device_id": "phone-1", "public_key_pem": key.public_pem, "password": PASSWORD},
+        as_=activated_user,
+    )
     assert r.status_code == 201
     black = sku_ids(create_product(api))[0]
     order = checkout(api, activated_user, [(black, 1)]).json["orders"][0]
@@ -322,6 +331,47 @@ def test_two_concurrent_confirmations_cannot_both_spend_the_last_credit(api: Api
     assert lost[0].code == "credit_insufficient"
     assert credit(api, activated_user)["used_fen"] == 30000
     assert User.get(activated_user).unpaid_bnpl_count == 1
+
+
+def test_parallel_confirmations_check_at_most_five_passwords_per_lock_period(
+    api: Api, activated_user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20 guesses at once: each try is claimed before the KDF runs, so no more than the
+    rule's 5 passwords are ever checked before the lock (the attack found 13 + 1)."""
+    black = sku_ids(create_product(api))[0]
+    order = checkout(api, activated_user, [(black, 1)]).json["orders"][0]
+    checked: list[int] = []
+    real_scrypt = hashlib.scrypt
+
+    def counting_scrypt(*args: Any, **kwargs: Any) -> bytes:
+        checked.append(1)
+        return real_scrypt(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "scrypt", counting_scrypt)
+    start = threading.Barrier(20, timeout=10)
+
+    def guess(pin: str) -> Any:
+        def go() -> Any:
+            start.wait()
+            return checkout_service.confirm(
+                activated_user,
+                order["order_id"],
+                challenge_id=order["challenge"]["challenge_id"],
+                password=pin,
+                device_id=None,
+                signature=None,
+                now=clock.now(),
+            )
+
+        return go
+
+    with atomic_moto():
+        results = run_together(*(guess(f"{n:06d}") for n in range(246801, 246821)))
+    codes = Counter(r.code if isinstance(r, ApiError) else "confirmed" for r in results)
+    assert len(checked) <= settings_of().rules.password_max_tries, codes
+    assert codes == {"payment_password_incorrect": 4, "payment_password_locked": 16}, codes
+    # Locked: the right password waits for the end of the lock period too.
+    assert confirm(api, activated_user, order).status_code == 423
 
 
 def test_channel_confirmation_awaits_payment_with_launch_data(api: Api, verified_user: str) -> None:
@@ -540,8 +590,9 @@ def test_dynamodb_calls_made_by_one_checkout_and_one_confirmation(api: Api, acti
     print(f"\ncheckout: {dict(at_checkout)}\nconfirmation: {dict(at_confirmation)}")
     # idempotency claim, user, SKUs, coupon, credit headroom, then one transaction.
     assert at_checkout == {"PutItem": 1, "GetItem": 3, "BatchGetItem": 1, "TransactWriteItems": 1}
-    # idempotency claim, order, user, then one transaction.
-    assert at_confirmation == {"PutItem": 1, "GetItem": 2, "TransactWriteItems": 1}
+    # idempotency claim, order, user, the password try claimed before the KDF and released
+    # after a match (so parallel guesses cannot outrun the lockout), then one transaction.
+    assert at_confirmation == {"PutItem": 1, "GetItem": 2, "UpdateItem": 2, "TransactWriteItems": 1}
 
 
 @pytest.mark.parametrize("method", ["card", "wallet"])

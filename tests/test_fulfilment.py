@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 from typing import Any
 
@@ -315,6 +316,24 @@ def test_review_after_receipt_once_per_item_and_shown_on_the_product(
     assert page["reviews"]["count"] == 1 and page["reviews"]["average"] == 4
     listed = api.get(f"/v1/products/{product['product_id']}/reviews").json
     assert len(listed["items"]) == 1
+
+
+def test_public_reviews_do_not_show_the_buyer_or_their_order(
+    api: Api, activated_user: str, placed: str, product: dict
+) -> None:
+    ship(api, placed)
+    api.post(f"/v1/orders/{placed}/receipt", as_=activated_user)
+    assert api.post(f"/v1/orders/{placed}/review", {"rating": 5, "text": "好"}, as_=activated_user).status_code == 201
+    r = api.get(f"/v1/products/{product['product_id']}/reviews?limit=1")
+    assert r.status_code == 200 and r.json["items"][0]["rating"] == 5
+    assert set(r.json["items"][0]) == {"product_id", "sku_id", "rating", "text", "created_at"}
+    assert placed not in r.body.decode() and activated_user not in r.body.decode()
+    # The cursor carries the last review's key (order id # sku id): sealed, not just signed.
+    cursor = r.json["next_cursor"]
+    assert cursor
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    assert placed.encode() not in raw and placed[2:].encode() not in raw
+    assert api.get(f"/v1/products/{product['product_id']}/reviews?limit=1&cursor={cursor}").status_code == 200
 
 
 @pytest.mark.parametrize("rating", [0, 6, 4.5, "5"])

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import base64
+import json
 import urllib.parse
 import uuid
+from datetime import timedelta, timezone
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from chalicelib import channels, errors, ledger
-from chalicelib.clock import clock
+from chalicelib import channels, errors, jobs, ledger
+from chalicelib.channels import wechat_pay
+from chalicelib.clock import clock, parse_iso
+from chalicelib.config import settings
 from chalicelib.db import Tx
 from chalicelib.ledger import CASH, PLATFORM, Leg, user_account
 from chalicelib.models.ledger import Balance
@@ -190,6 +194,26 @@ def test_alipay_pay_now_answers_a_signed_order_string(api: Api, verified_user: s
     assert status_of(order_id) == "paid"
 
 
+def test_channel_trades_carry_the_orders_payment_deadline_and_close_when_it_lapses(
+    api: Api, verified_user: str
+) -> None:
+    """Alipay / WeChat Pay refuse payment after the order's deadline (time_expire, Beijing
+    time), and the lapse sweep closes the trade and the attempt."""
+    order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, "alipay")
+    deadline = Order.get(order_id).payment_expires_at
+    r = pay(api, verified_user, order_id, "alipay")
+    biz = json.loads(dict(urllib.parse.parse_qsl(r.json["launch"]["order_string"]))["biz_content"])
+    beijing = parse_iso(deadline).astimezone(timezone(timedelta(hours=8)))
+    assert biz["time_expire"] == beijing.strftime("%Y-%m-%d %H:%M:%S")
+    wechat = wechat_pay.prepay_body(payments.payment_ref(PaymentAttempt.get(r.json["payment_id"]), deadline))
+    assert wechat["time_expire"] == beijing.isoformat(timespec="seconds")
+    clock.advance(settings().rules.checkout_ttl_seconds)
+    assert jobs.run("expire_checkouts", clock.now())["processed"] == 1
+    assert status_of(order_id) == "cancelled"
+    attempt = PaymentAttempt.get(r.json["payment_id"])
+    assert (attempt.status, attempt.failure_code) == ("failed", "closed")
+
+
 def test_alipay_pay_now_twice_reuses_the_open_trade(api: Api, verified_user: str) -> None:
     order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, "alipay")
     first = pay(api, verified_user, order_id, "alipay")
@@ -287,6 +311,24 @@ def test_local_stage_can_play_the_channel_to_settle_a_payment(api: Api, verified
     assert r.status_code == 200, r.json
     assert r.json["channel_status"] in (200, 204)
     assert status_of(order_id) == "paid"
+
+
+def test_the_local_wechat_pay_notification_looks_like_the_real_one(api: Api, verified_user: str) -> None:
+    """The body fields and headers WeChat Pay really sends, and never TRANSACTION.CLOSED
+    (WeChat Pay notifies paid trades only)."""
+    from chalicelib.channels import sandbox
+
+    order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, "wechat_pay")
+    payment_id = pay(api, verified_user, order_id, "wechat_pay").json["payment_id"]
+    path, body, headers = sandbox.notification("wechat_pay", payment_id, AMOUNT, "CNY", "succeeded", clock.now())
+    doc = json.loads(body)
+    assert {"id", "create_time", "event_type", "resource_type", "summary", "resource"} <= set(doc)
+    assert doc["event_type"] == "TRANSACTION.SUCCESS" and doc["resource"]["original_type"] == "transaction"
+    assert headers["wechatpay-signature-type"] == "WECHATPAY2-SHA256-RSA2048"
+    assert headers["wechatpay-serial"] == settings().channels.wechatpay_platform_serials[0]
+    r = api.post("/v1/dev/payments/notify", {"payment_id": payment_id, "outcome": "failed"})
+    assert (r.status_code, r.json["code"]) == (422, "no_such_notification")
+    assert status_of(order_id) == "awaiting_payment"
 
 
 def test_local_stage_can_settle_a_timed_out_card_charge_as_declined(api: Api, activated_user: str) -> None:

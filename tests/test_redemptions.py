@@ -328,6 +328,23 @@ def test_a_reviewer_approval_credits_the_cash_once(api: Api) -> None:
     assert api.get("/v1/review/redemptions", as_="rev-1", roles=["reviewer"]).json["items"] == []
 
 
+def test_a_reviewer_never_decides_their_own_redemption(api: Api) -> None:
+    """A token with both roles: the consumer's own request waits for another reviewer."""
+    rid = manual_request(api, "u-both-roles")
+    for decision in ("approve", "reject"):
+        r = api.post(
+            f"/v1/review/redemptions/{rid}/decision",
+            {"decision": decision, "note": "mine"},
+            as_="u-both-roles",
+            roles=["consumer", "reviewer"],
+            idem=new_key(),
+        )
+        assert (r.status_code, r.json["code"]) == (403, "own_case"), r.json
+    assert Redemption.get(rid).status == "manual_review"
+    assert balance("u-both-roles", ledger.CASH) == 0
+    assert decide(api, rid, "approve").json["decided_by"] == "rev-1"
+
+
 def test_a_reviewer_rejection_releases_the_points(api: Api) -> None:
     rid = manual_request(api, "u-reject")
     assert decide(api, rid, "reject").json["status"] == "rejected"

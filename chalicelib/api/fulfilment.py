@@ -13,6 +13,7 @@ from ..schemas.common import PageQuery
 from ..schemas.fulfilment import (
     DecisionIn,
     MerchantOrdersQuery,
+    PublicReviewView,
     ReturnLineView,
     ReturnRequestIn,
     ReturnRequestList,
@@ -69,6 +70,16 @@ def review_view(r: Review) -> ReviewView:
     return ReviewView(
         product_id=r.product_id,
         order_id=r.order_id,
+        sku_id=r.sku_id,
+        rating=int(r.rating),
+        text=fulfilment.escape(r.text),
+        created_at=r.created_at,
+    )
+
+
+def public_review_view(r: Review) -> PublicReviewView:
+    return PublicReviewView(
+        product_id=r.product_id,
         sku_id=r.sku_id,
         rating=int(r.rating),
         text=fulfilment.escape(r.text),
@@ -208,8 +219,9 @@ def review_order(ctx: Ctx, order_id: str) -> ReviewsWritten:
 
 @router.route("/v1/products/{product_id}/reviews", "GET", roles=PUBLIC, query=PageQuery, response=ReviewList)
 def list_reviews(ctx: Ctx, product_id: str) -> ReviewList:
-    """A product's reviews, newest order first (beside the contract's summary on the product page)."""
+    """A product's reviews, newest first (beside the contract's summary on the product page);
+    public, so nothing in an item or the cursor identifies the buyer or their order."""
     q: PageQuery = ctx.query
     scope = f"reviews:{product_id}"
     items, last = fulfilment.list_reviews(product_id, q.limit, pagination.decode(q.cursor, scope))
-    return ReviewList(items=[review_view(r) for r in items], next_cursor=pagination.encode(last, scope))
+    return ReviewList(items=[public_review_view(r) for r in items], next_cursor=pagination.encode(last, scope))

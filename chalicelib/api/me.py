@@ -134,10 +134,15 @@ def set_payment_password(ctx: Ctx) -> PasswordView:
     body=DeviceIn,
     response=DeviceView,
     status=201,
-    errors={409: ["device_already_registered"], 422: ["invalid_public_key"]},
+    errors={
+        409: ["device_already_registered"],
+        422: ["invalid_public_key", "payment_password_not_set", "payment_password_incorrect"],
+        423: ["payment_password_locked"],
+    },
 )
 def register_device(ctx: Ctx) -> DeviceView:
-    """Register a device key (ECDSA P-256) for fingerprint/face confirmation."""
+    """Register a device key (ECDSA P-256) for fingerprint/face confirmation: a step-up that
+    takes the payment password (5 wrong tries lock it, as for confirmation)."""
     body: DeviceIn = ctx.body
-    device = accounts.register_device(ctx.user_id, body.device_id, body.public_key_pem, clock.now())
+    device = accounts.register_device(ctx.user_id, body.device_id, body.public_key_pem, body.password, clock.now())
     return DeviceView(device_id=device.device_id, created_at=device.created_at)

@@ -133,7 +133,7 @@ class SimulateView(View):
     roles=PUBLIC,
     body=SimulateIn,
     response=SimulateView,
-    errors={404: ["payment_not_found"]},
+    errors={404: ["payment_not_found"], 422: ["no_such_notification"]},
 )
 def simulate_channel_notification(ctx: Ctx) -> SimulateView:
     """Play the channel: send the payment's signed sandbox notification through the real notify path."""
@@ -144,9 +144,12 @@ def simulate_channel_notification(ctx: Ctx) -> SimulateView:
     if attempt is None or attempt.channel == "wallet":
         raise errors.not_found("payment_not_found", "no such channel payment")
     now = clock.now()
-    path, raw, headers = sandbox.notification(
-        attempt.channel, attempt.attempt_id, int(attempt.amount_fen), attempt.currency, body.outcome, now
-    )
+    try:
+        path, raw, headers = sandbox.notification(
+            attempt.channel, attempt.attempt_id, int(attempt.amount_fen), attempt.currency, body.outcome, now
+        )
+    except sandbox.NoSuchNotification as exc:
+        raise errors.unprocessable("no_such_notification", str(exc), [errors.FieldError("outcome", str(exc))]) from exc
     answer = payments.handle_notification(path, headers, raw, now)
     text = answer.body if isinstance(answer.body, str) else json.dumps(answer.body)
     return SimulateView(channel_status=answer.status, channel_answer=text)

@@ -44,10 +44,11 @@ def list_for_review(ctx: Ctx) -> ReviewRedemptionPage:
     response=ReviewRedemptionView,
     idempotent=True,
     render=review_view,
-    errors={404: ["redemption_not_found"], 409: ["illegal_transition"]},
+    errors={403: ["own_case"], 404: ["redemption_not_found"], 409: ["illegal_transition"]},
 )
 def decide(ctx: Ctx, redemption_id: str) -> Redemption:
-    """Approve (cash credited, points consumed) or reject (points released), once."""
+    """Approve (cash credited, points consumed) or reject (points released), once; a reviewer
+    never decides their own request (403 `own_case`)."""
     body: DecisionIn = ctx.body
     return redemption.reviewer_decision(
         ctx.user_id, redemption_id, body.decision, body.note, clock.now(), idem=ctx.idem

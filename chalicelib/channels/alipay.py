@@ -1,10 +1,13 @@
 """Alipay (支付宝) App payment: a signed order string to launch, RSA2 notifications.
 
-RSA2 = SHA256withRSA over the parameters sorted by name as `k=v&...` (values as sent,
-empty values left out). Requests we sign include `sign_type`; the asynchronous
-notification's check leaves out both `sign` and `sign_type` and is verified with the
-configured Alipay public key. We answer the plain text `success`, or `failure` (Alipay
-then retries, 8 times over about 25 hours, with the same `notify_id`).
+RSA2 = SHA256withRSA over the parameters sorted by name as `k=v&...`, values as sent.
+Two strings, as Alipay's own SDKs build them (`AlipaySignature.getSignContent` /
+`getSignCheckContentV1`): a request we sign leaves out `sign` and empty values and keeps
+`sign_type`; an asynchronous notification's check leaves out only `sign` and `sign_type`
+and keeps every other parameter, empty ones too (Alipay signed them). A notification is
+ours only when its `app_id` and `seller_id` are our app and our seller (收款支付宝账号,
+`ALIPAY_SELLER_ID`). We answer the plain text `success`, or `failure` (Alipay then
+retries, 8 times over about 25 hours, with the same `notify_id`).
 """
 
 from __future__ import annotations
@@ -43,9 +46,15 @@ TRADE_STATUS = {
 }
 
 
-def sign_content(params: Mapping[str, str], exclude: tuple[str, ...]) -> str:
-    """The string RSA2 signs: sorted `k=v` pairs joined by `&`, empty values left out."""
-    return "&".join(f"{k}={params[k]}" for k in sorted(params) if k not in exclude and params[k] not in ("", None))
+def request_sign_content(params: Mapping[str, str]) -> str:
+    """The string we sign for a request: sorted `k=v` pairs but `sign`, empty values left out."""
+    return "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "sign" and params[k] not in ("", None))
+
+
+def notification_check_content(params: Mapping[str, str]) -> str:
+    """The string a notification's `sign` covers: every parameter but `sign` and `sign_type`,
+    sorted, empty values kept."""
+    return "&".join(f"{k}={params[k]}" for k in sorted(params) if k not in ("sign", "sign_type"))
 
 
 def yuan(amount_fen: int) -> str:
@@ -68,6 +77,14 @@ def _app_id() -> str:
     return app_id
 
 
+def seller_id() -> str:
+    """Our seller's Alipay user id (2088…): a notification for another seller is not ours."""
+    value = settings().channels.alipay_seller_id
+    if not value:
+        raise ConfigError("missing setting ALIPAY_SELLER_ID")
+    return value
+
+
 def _request_params(method: str, biz: dict[str, Any], at: datetime, with_notify: bool = False) -> dict[str, str]:
     params = {
         "app_id": _app_id(),
@@ -81,7 +98,7 @@ def _request_params(method: str, biz: dict[str, Any], at: datetime, with_notify:
     }
     if with_notify:
         params["notify_url"] = notify_url("alipay")
-    params["sign"] = keys.rsa_sign(keys.secret(keys.ALIPAY_APP_PRIVATE_KEY), sign_content(params, ("sign",)).encode())
+    params["sign"] = keys.rsa_sign(keys.secret(keys.ALIPAY_APP_PRIVATE_KEY), request_sign_content(params).encode())
     return params
 
 
@@ -95,6 +112,8 @@ class AlipayChannel:
             "subject": ref.description,
             "product_code": "QUICK_MSECURITY_PAY",
         }
+        if ref.expires_at is not None:
+            biz["time_expire"] = ref.expires_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
         params = _request_params("alipay.trade.app.pay", biz, ref.created_at, with_notify=True)
         return {"channel": ALIPAY, "out_trade_no": ref.attempt_id, "order_string": urllib.parse.urlencode(params)}
 
@@ -139,6 +158,18 @@ class AlipayChannel:
             status, node.get("trade_no"), amount_fen=fen(str(node.get("total_amount", "0"))), currency="CNY"
         )
 
+    def close(self, ref: PaymentRef) -> str:
+        if settings().channel_sandbox:
+            return SUCCEEDED
+        node = self._call("alipay.trade.close", {"out_trade_no": ref.attempt_id})
+        if node is None:
+            return PENDING
+        if node.get("code") == "10000" or node.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
+            return SUCCEEDED  # closed, or the user never opened it (nothing to pay)
+        if node.get("sub_code") == "ACQ.TRADE_STATUS_ERROR":
+            return FAILED  # paid or finished: the notification settles it
+        return PENDING
+
     def refund(self, ref: PaymentRef, *, refund_id: str, amount_fen: int, channel_txn_id: str) -> RefundResult:
         if settings().channel_sandbox:
             return RefundResult(SUCCEEDED, f"sbx_alipay_rf_{refund_id}")
@@ -158,10 +189,10 @@ class AlipayChannel:
         params = parse_form(body)
         if params.get("sign_type") != "RSA2" or not params.get("sign"):
             raise NotificationRejected("bad_signature")
-        content = sign_content(params, ("sign", "sign_type")).encode("utf-8")
+        content = notification_check_content(params).encode("utf-8")
         if not keys.rsa_verify(keys.secret(keys.ALIPAY_PUBLIC_KEY), content, params["sign"]):
             raise NotificationRejected("bad_signature")
-        if params.get("app_id") != _app_id():
+        if params.get("app_id") != _app_id() or params.get("seller_id") != seller_id():
             raise NotificationRejected("not_ours")
         try:
             notify_id, attempt_id = params["notify_id"], params["out_trade_no"]

@@ -1,7 +1,8 @@
 """The one small interface every payment channel adapter implements.
 
 A channel moves money (`charge`, `refund`), answers what happened to a payment (`query`),
-gives the app what it needs to pay in the channel's own app (`start_payment`), and turns
+gives the app what it needs to pay in the channel's own app (`start_payment`, bounded by
+the order's payment deadline) and closes a trade whose order lapsed (`close`), and turns
 a signed asynchronous notification into a verified `ChannelEvent`
 (`parse_notification`) or refuses it (`NotificationRejected`).
 """
@@ -37,6 +38,8 @@ class PaymentRef:
     created_at: datetime
     instrument_token: str | None = None  # the card gateway token (card only)
     description: str = "PayLater order"
+    # The order's payment deadline: the channel refuses payment after it (time_expire).
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,14 @@ class Channel(Protocol):
 
     def start_payment(self, ref: PaymentRef) -> dict[str, Any]:
         """What the app needs to pay in the channel's own app."""
+        ...
+
+    def close(self, ref: PaymentRef) -> Outcome:
+        """Close an unpaid trade so it can no longer be paid (its order lapsed).
+
+        SUCCEEDED: closed (or never opened); FAILED: it cannot be closed, it was paid (its
+        notification or a query will settle it); PENDING: no answer.
+        """
         ...
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> ChannelEvent:

@@ -195,6 +195,9 @@ class CardChannel:
     def refund(self, ref: PaymentRef, *, refund_id: str, amount_fen: int, channel_txn_id: str) -> RefundResult:
         return self.gateway.refund(ref, refund_id, amount_fen, channel_txn_id)
 
+    def close(self, ref: PaymentRef) -> str:
+        return SUCCEEDED  # we take the money ourselves: no trade stays open at the channel
+
     def start_payment(self, ref: PaymentRef) -> dict[str, Any]:
         # A card payment is taken by us, not in another app: the app calls pay now.
         return {"channel": CARD, "out_trade_no": ref.attempt_id, "pay_now": f"/v1/orders/{ref.order_id}/payments"}

@@ -43,6 +43,36 @@ _DERIVED_PUBLIC = {
 }
 
 
+def wechatpay_platform_key(serial: str) -> str | None:
+    """The WeChat Pay platform public key of `serial`, or None for a serial we do not accept.
+
+    Configuration lists the accepted serials (two while WeChat Pay rotates its key). Each
+    serial's key is the secret `WECHATPAY_PLATFORM_PUBLIC_KEY_<serial>`; the first serial's
+    may also be the plain `WECHATPAY_PLATFORM_PUBLIC_KEY`. With no list, the plain key
+    verifies whatever serial is named.
+    """
+    serials = settings().channels.wechatpay_platform_serials
+    if not serials:
+        return secret(WECHATPAY_PLATFORM_PUBLIC_KEY)
+    if serial not in serials:
+        return None
+    own = f"{WECHATPAY_PLATFORM_PUBLIC_KEY}_{serial}"
+    if serial != serials[0]:
+        return secret(own)
+    try:
+        return settings().secret(own)  # a stage secret only: the sandbox generates the plain one
+    except ConfigError:
+        return secret(WECHATPAY_PLATFORM_PUBLIC_KEY)
+
+
+def wechatpay_sandbox_signing_key(serial: str) -> str:
+    """Sandbox only: the private key the channel side signs with under `serial`."""
+    serials = settings().channels.wechatpay_platform_serials
+    if not serials or serial == serials[0]:
+        return secret(WECHATPAY_SANDBOX_PLATFORM_PRIVATE_KEY)
+    return secret(f"{WECHATPAY_SANDBOX_PLATFORM_PRIVATE_KEY}_{serial}")
+
+
 def secret(name: str) -> str:
     """A channel key or key id from the stage's secrets (or the local sandbox)."""
     cfg = settings()
@@ -54,13 +84,22 @@ def secret(name: str) -> str:
     return _sandbox_value(cfg.channels.key_dir, name)
 
 
+def _rotated(name: str, base: str) -> bool:
+    """`name` is `base` + `_<serial>`: a key of another WeChat Pay platform serial."""
+    return name.startswith(base + "_") and name[len(base) + 1 :].isalnum()
+
+
 def _sandbox_value(key_dir: str, name: str) -> str:
     if name in _DERIVED_PUBLIC:
         private = load_private_key(_sandbox_value(key_dir, _DERIVED_PUBLIC[name]))
         return public_pem(private)
-    path = os.path.join(key_dir, f"{name.lower()}.pem" if name in _GENERATED_RSA else name.lower())
+    if _rotated(name, WECHATPAY_PLATFORM_PUBLIC_KEY):
+        suffix = name[len(WECHATPAY_PLATFORM_PUBLIC_KEY) :]
+        return public_pem(load_private_key(_sandbox_value(key_dir, WECHATPAY_SANDBOX_PLATFORM_PRIVATE_KEY + suffix)))
+    rsa_key = name in _GENERATED_RSA or _rotated(name, WECHATPAY_SANDBOX_PLATFORM_PRIVATE_KEY)
+    path = os.path.join(key_dir, f"{name.lower()}.pem" if rsa_key else name.lower())
     if not os.path.exists(path):
-        if name in _GENERATED_RSA:
+        if rsa_key:
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             data = private_pem(key).encode()
         elif name == WECHATPAY_API_V3_KEY:

@@ -18,9 +18,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ..clock import iso
 from ..config import ConfigError, settings
 from . import card, keys
-from .alipay import BEIJING, sign_content, yuan
+from .alipay import BEIJING, notification_check_content, seller_id, yuan
 from .base import ALIPAY, CARD, SUCCEEDED, WECHAT_PAY
-from .wechat_pay import signed_message
+from .wechat_pay import SIGNATURE_TYPE, signed_message
+
+
+class NoSuchNotification(ValueError):
+    """The real channel sends no notification for that outcome."""
 
 
 def notification(
@@ -37,6 +41,7 @@ def notification(
             "notify_type": "trade_status_sync",
             "notify_id": event,
             "app_id": settings().channels.alipay_app_id or "",
+            "seller_id": seller_id(),
             "charset": "utf-8",
             "version": "1.0",
             "trade_no": f"sbx{event}",
@@ -44,48 +49,66 @@ def notification(
             "total_amount": yuan(amount_fen),
             "trade_status": "TRADE_SUCCESS" if ok else "TRADE_CLOSED",
         }
-        content = sign_content(params, ("sign", "sign_type")).encode()
+        content = notification_check_content(params).encode()
         params["sign_type"] = "RSA2"
         params["sign"] = keys.rsa_sign(keys.secret(keys.ALIPAY_SANDBOX_PLATFORM_PRIVATE_KEY), content)
         body = urllib.parse.urlencode(params).encode()
         return "alipay", body, {"content-type": "application/x-www-form-urlencoded"}
     if channel == WECHAT_PAY:
+        if not ok:
+            # WeChat Pay notifies successful payments only: an unpaid trade just closes.
+            raise NoSuchNotification("WeChat Pay sends no notification for an unpaid trade; it closes")
         c = settings().channels
+        beijing = now.astimezone(BEIJING).isoformat(timespec="seconds")
         txn = {
             "mchid": c.wechatpay_mch_id,
             "appid": c.wechatpay_app_id,
             "out_trade_no": attempt_id,
             "transaction_id": f"sbx{event}",
-            "trade_state": "SUCCESS" if ok else "CLOSED",
-            "amount": {"total": amount_fen, "currency": currency},
+            "trade_type": "APP",
+            "trade_state": "SUCCESS",
+            "trade_state_desc": "支付成功",
+            "bank_type": "OTHERS",
+            "success_time": beijing,
+            "payer": {"openid": f"sbx_openid_{event[:8]}"},
+            "amount": {
+                "total": amount_fen,
+                "payer_total": amount_fen,
+                "currency": currency,
+                "payer_currency": currency,
+            },
         }
         nonce = os.urandom(6).hex()
         sealed = AESGCM(keys.secret(keys.WECHATPAY_API_V3_KEY).encode()).encrypt(
-            nonce.encode(), json.dumps(txn).encode(), b"transaction"
+            nonce.encode(), json.dumps(txn, ensure_ascii=False).encode(), b"transaction"
         )
         body = json.dumps(
             {
                 "id": event,
-                "event_type": "TRANSACTION.SUCCESS" if ok else "TRANSACTION.CLOSED",
+                "create_time": beijing,
+                "event_type": "TRANSACTION.SUCCESS",
                 "resource_type": "encrypt-resource",
+                "summary": "支付成功",
                 "resource": {
+                    "original_type": "transaction",
                     "algorithm": "AEAD_AES_256_GCM",
                     "ciphertext": base64.b64encode(sealed).decode(),
                     "associated_data": "transaction",
                     "nonce": nonce,
                 },
-            }
+            },
+            ensure_ascii=False,
         ).encode()
+        serial = c.wechatpay_platform_serials[0] if c.wechatpay_platform_serials else "SANDBOX"
         ts, header_nonce = str(int(now.timestamp())), os.urandom(16).hex()
-        signature = keys.rsa_sign(
-            keys.secret(keys.WECHATPAY_SANDBOX_PLATFORM_PRIVATE_KEY), signed_message(ts, header_nonce, body)
-        )
+        signature = keys.rsa_sign(keys.wechatpay_sandbox_signing_key(serial), signed_message(ts, header_nonce, body))
         headers = {
             "content-type": "application/json",
             "wechatpay-timestamp": ts,
             "wechatpay-nonce": header_nonce,
             "wechatpay-signature": signature,
-            "wechatpay-serial": c.wechatpay_platform_serial or "",
+            "wechatpay-serial": serial,
+            "wechatpay-signature-type": SIGNATURE_TYPE,
         }
         return "wechatpay", body, headers
     if channel == CARD:

@@ -50,6 +50,9 @@ class WalletChannel:
     def refund(self, ref: PaymentRef, *, refund_id: str, amount_fen: int, channel_txn_id: str) -> RefundResult:
         return RefundResult(SUCCEEDED, f"wallet_{refund_id}")
 
+    def close(self, ref: PaymentRef) -> str:
+        return SUCCEEDED  # we take the money ourselves: no trade stays open at the channel
+
     def start_payment(self, ref: PaymentRef) -> dict[str, Any]:
         return {"channel": WALLET, "out_trade_no": ref.attempt_id, "pay_now": f"/v1/orders/{ref.order_id}/payments"}
 

@@ -1,7 +1,9 @@
 """WeChat Pay (微信支付) API v3: App payment, signed notifications, encrypted resources.
 
-A notification is accepted only when `Wechatpay-Signature` (SHA256withRSA) verifies over
-`timestamp\\nnonce\\nbody\\n` with the platform key of the configured serial, the
+A notification is accepted only when `Wechatpay-Signature` (SHA256withRSA,
+`Wechatpay-Signature-Type: WECHATPAY2-SHA256-RSA2048`) verifies over
+`timestamp\\nnonce\\nbody\\n` with the platform key of the `Wechatpay-Serial` it names
+(one of the configured serials: two while WeChat Pay rotates its key), the
 timestamp is fresh (`rules.channel_notify_max_age_seconds`), and the `resource` decrypts
 (AEAD_AES_256_GCM, the API v3 key, its nonce and associated data). We answer 204 with no
 body, or a 4xx JSON `{"code", "message"}` (WeChat Pay then retries: 15 times over 24 h).
@@ -15,7 +17,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -39,6 +41,8 @@ from .base import (
 )
 from .card import notify_url
 
+SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
+BEIJING = timezone(timedelta(hours=8))
 TRADE_STATE = {
     "SUCCESS": SUCCEEDED,
     "CLOSED": FAILED,
@@ -87,6 +91,22 @@ def decrypt_resource(resource: Mapping[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def prepay_body(ref: PaymentRef) -> dict[str, Any]:
+    """The App order (`POST /v3/pay/transactions/app`), bounded by the order's deadline."""
+    app_id, mch_id = _ids()
+    body: dict[str, Any] = {
+        "appid": app_id,
+        "mchid": mch_id,
+        "description": ref.description,
+        "out_trade_no": ref.attempt_id,
+        "notify_url": notify_url("wechatpay"),
+        "amount": {"total": ref.amount_fen, "currency": ref.currency},
+    }
+    if ref.expires_at is not None:
+        body["time_expire"] = ref.expires_at.astimezone(BEIJING).isoformat(timespec="seconds")
+    return body
+
+
 class WechatPayChannel:
     name = WECHAT_PAY
 
@@ -123,7 +143,8 @@ class WechatPayChannel:
             answer.headers.get("wechatpay-timestamp", ""), answer.headers.get("wechatpay-nonce", ""), answer.body
         )
         signature = answer.headers.get("wechatpay-signature", "")
-        if not keys.rsa_verify(keys.secret(keys.WECHATPAY_PLATFORM_PUBLIC_KEY), message, signature):
+        platform_key = keys.wechatpay_platform_key(answer.headers.get("wechatpay-serial", ""))
+        if platform_key is None or not keys.rsa_verify(platform_key, message, signature):
             return None
         if not answer.body:
             return {"_status": answer.status}
@@ -136,18 +157,7 @@ class WechatPayChannel:
         if settings().channel_sandbox:
             prepay_id = f"sbx_wx{_nonce('prepay', ref.attempt_id)[:24]}"
         else:
-            doc = self._call(
-                "POST",
-                "/v3/pay/transactions/app",
-                {
-                    "appid": app_id,
-                    "mchid": mch_id,
-                    "description": ref.description,
-                    "out_trade_no": ref.attempt_id,
-                    "notify_url": notify_url("wechatpay"),
-                    "amount": {"total": ref.amount_fen, "currency": ref.currency},
-                },
-            )
+            doc = self._call("POST", "/v3/pay/transactions/app", prepay_body(ref))
             if doc is None or not doc.get("prepay_id"):
                 raise http.ChannelUnavailable("no prepay id")
             prepay_id = str(doc["prepay_id"])
@@ -186,6 +196,19 @@ class WechatPayChannel:
             currency=amount.get("currency"),
         )
 
+    def close(self, ref: PaymentRef) -> str:
+        if settings().channel_sandbox:
+            return SUCCEEDED
+        _, mch_id = _ids()
+        doc = self._call("POST", f"/v3/pay/transactions/out-trade-no/{ref.attempt_id}/close", {"mchid": mch_id})
+        if doc is None:
+            return PENDING
+        if doc.get("_status") == 204:
+            return SUCCEEDED
+        if doc.get("code") == "ORDERPAID":
+            return FAILED  # paid: its notification settles it
+        return PENDING
+
     def refund(self, ref: PaymentRef, *, refund_id: str, amount_fen: int, channel_txn_id: str) -> RefundResult:
         if settings().channel_sandbox:
             return RefundResult(SUCCEEDED, f"sbx_wx_rf_{refund_id}")
@@ -216,13 +239,15 @@ class WechatPayChannel:
         serial = headers.get("wechatpay-serial", "")
         if not (timestamp and nonce and signature) or not timestamp.isdigit():
             raise NotificationRejected("bad_signature")
-        expected_serial = cfg.channels.wechatpay_platform_serial
-        if expected_serial and serial != expected_serial:
+        if headers.get("wechatpay-signature-type", SIGNATURE_TYPE) != SIGNATURE_TYPE:
+            raise NotificationRejected("bad_signature")
+        platform_key = keys.wechatpay_platform_key(serial)
+        if platform_key is None:
             raise NotificationRejected("unknown_serial")
         if abs(now.timestamp() - int(timestamp)) > cfg.rules.channel_notify_max_age_seconds:
             raise NotificationRejected("stale")
         message = signed_message(timestamp, nonce, body)
-        if not keys.rsa_verify(keys.secret(keys.WECHATPAY_PLATFORM_PUBLIC_KEY), message, signature):
+        if not keys.rsa_verify(platform_key, message, signature):
             raise NotificationRejected("bad_signature")
         try:
             doc = json.loads(body.decode("utf-8"))

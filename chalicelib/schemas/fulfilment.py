@@ -77,8 +77,18 @@ class ReviewView(View):
     created_at: str
 
 
+class PublicReviewView(View):
+    """A review as anyone sees it: no order id, nothing that names or traces the buyer."""
+
+    product_id: str
+    sku_id: str
+    rating: int
+    text: str = Field(description="HTML-escaped")
+    created_at: str
+
+
 class ReviewList(View):
-    items: list[ReviewView]
+    items: list[PublicReviewView]
     next_cursor: str | None = None
 
 

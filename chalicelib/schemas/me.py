@@ -28,6 +28,9 @@ class PasswordIn(Body):
 class DeviceIn(Body):
     device_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{4,64}$")]
     public_key_pem: Annotated[str, StringConstraints(min_length=50, max_length=1000)]
+    password: Digits6 = Field(
+        description="the payment password: registering a device is a step-up (same lockout as confirmation)"
+    )
 
 
 class ActivationIn(Body):

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import os
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -138,30 +139,58 @@ def add_card(user_id: str, card_number: str, now: datetime) -> BankCard:
     return card
 
 
+_CARDS_MOVED = "cards_changed"
+REMOVE_TRIES = 3
+
+
 def remove_card(user_id: str, card_id: str, now: datetime) -> None:
-    """Unbind a card; the auto-debit card stays while an unpaid 先用后付 order needs it."""
+    """Unbind a card; the auto-debit card stays while an unpaid 先用后付 order needs it.
+
+    Every removal is conditioned on the user item (which card is the default), so two
+    removals at once cannot leave `default_card_id` naming a deleted card, nor a user with
+    unpaid 先用后付 orders without a card: the later one re-reads and decides again.
+    """
+    for _ in range(REMOVE_TRIES):
+        try:
+            _remove_card_once(user_id, card_id)
+            return
+        except errors.ApiError as err:
+            if err.code != _CARDS_MOVED:
+                raise
+    raise errors.conflict("state_changed", "the cards changed meanwhile; retry")
+
+
+def _remove_card_once(user_id: str, card_id: str) -> None:
     try:
         card = BankCard.get(user_id, card_id, consistent_read=True)
     except DoesNotExist as exc:
         raise errors.not_found("card_not_found", "no such card") from exc
     user = get(user_id)
+    moved = errors.conflict(_CARDS_MOVED, "the cards changed meanwhile")
     tx = Tx()
     tx.delete(card, condition=BankCard.card_id.exists(), on_fail=errors.not_found("card_not_found", "no such card"))
     if user.default_card_id == card_id:
         others = [c for c in list_cards(user_id) if c.card_id != card_id]
         successor = others[-1] if others else None
-        in_use = errors.conflict(
-            "card_in_use", "this card pays unpaid 先用后付 orders; pay them or bind another card first"
-        )
         condition = User.default_card_id == card_id
         if successor is None:
             condition &= (User.unpaid_bnpl_count == 0) | User.unpaid_bnpl_count.does_not_exist()
             if user.bnpl_status != "inactive" and (user.unpaid_bnpl_count or 0) > 0:
-                raise in_use
+                raise errors.conflict(
+                    "card_in_use", "this card pays unpaid 先用后付 orders; pay them or bind another card first"
+                )
         actions = [User.default_card_id.set(successor.card_id) if successor else User.default_card_id.remove()]
-        tx.update(user, actions, condition=condition, on_fail=in_use)
+        tx.update(user, actions, condition=condition, on_fail=moved)
         if successor:
-            tx.update(successor, [BankCard.is_default.set(True)], condition=BankCard.card_id.exists())
+            tx.update(successor, [BankCard.is_default.set(True)], condition=BankCard.card_id.exists(), on_fail=moved)
+    else:
+        # Not the default now: it must not become the default (another removal's successor) meanwhile.
+        tx.check(
+            User,
+            user_id,
+            condition=User.default_card_id.does_not_exist() | (User.default_card_id != card_id),
+            on_fail=moved,
+        )
     tx.commit()
 
 
@@ -228,37 +257,82 @@ def set_password(user_id: str, password: str, old_password: str | None, now: dat
 
 
 def verify_password(user: User, password: str, now: datetime) -> None:
-    """Check the payment password; 5 wrong tries lock it for 3 hours (configured)."""
+    """Check the payment password; 5 wrong tries lock it for 3 hours (configured).
+
+    Each try is claimed first (a conditional increment: not locked, fewer than the maximum
+    counted), and only a claimed try runs the slow KDF: parallel tries cannot check more
+    passwords than the rule allows in one lock period.
+    """
     rules = settings().rules
     if not user.password_hash:
         raise errors.unprocessable("payment_password_not_set", "set a payment password first")
-    if user.password_locked_until and parse_iso(user.password_locked_until) > now:
-        raise errors.ApiError(
-            423, "payment_password_locked", f"too many wrong tries; locked until {user.password_locked_until}"
-        )
-    if _password_matches(password, user.password_hash):
-        if user.password_failures:
-            user.update(actions=[User.password_failures.set(0), User.password_locked_until.remove()])
+    stored = user.password_hash
+    tries = _claim_try(user, now)
+    if _password_matches(password, stored):
+        user.update(actions=[User.password_failures.set(0), User.password_locked_until.remove()])
         return
-    user.update(actions=[User.password_failures.add(1)])
-    if user.password_failures >= rules.password_max_tries:
-        until = iso(now + timedelta(seconds=rules.password_lock_seconds))
-        user.update(actions=[User.password_locked_until.set(until), User.password_failures.set(0)])
-        raise errors.ApiError(423, "payment_password_locked", f"too many wrong tries; locked until {until}")
-    left = rules.password_max_tries - user.password_failures
+    if tries >= rules.password_max_tries:
+        raise _lock(user, now)
     raise errors.unprocessable(
         "payment_password_incorrect",
-        f"the payment password is wrong; {left} tries left",
+        f"the payment password is wrong; {rules.password_max_tries - tries} tries left",
         [FieldError("password", "incorrect")],
     )
+
+
+def _locked(until: str) -> errors.ApiError:
+    return errors.ApiError(423, "payment_password_locked", f"too many wrong tries; locked until {until}")
+
+
+def _unlocked(at: str) -> Any:
+    return User.password_locked_until.does_not_exist() | (User.password_locked_until <= at)
+
+
+def _claim_try(user: User, now: datetime) -> int:
+    """Count one try before checking it; the count including it, or 423 when none is left."""
+    max_tries = settings().rules.password_max_tries
+    at = iso(now)
+    room = User.password_failures.does_not_exist() | (User.password_failures < max_tries)
+    try:
+        user.update(actions=[User.password_failures.add(1)], condition=_unlocked(at) & room)
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+        fresh = get(user.user_id)
+        if fresh.password_locked_until and parse_iso(fresh.password_locked_until) > now:
+            raise _locked(fresh.password_locked_until) from exc
+        # Every try of the period is claimed, the lock not yet written (the last check is
+        # still running, or never finished): lock now.
+        raise _lock(fresh, now) from exc
+    return int(user.password_failures)
+
+
+def _lock(user: User, now: datetime) -> errors.ApiError:
+    """Start the lock period (the counter starts again when it ends); the 423 to raise."""
+    rules = settings().rules
+    until = iso(now + timedelta(seconds=rules.password_lock_seconds))
+    try:
+        user.update(
+            actions=[User.password_locked_until.set(until), User.password_failures.set(0)],
+            condition=_unlocked(iso(now)),
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+        until = get(user.user_id).password_locked_until or until  # locked meanwhile by another try
+    return _locked(until)
 
 
 # --- devices (biometric confirmation keys) ----------------------------------------------
 
 
-def register_device(user_id: str, device_id: str, public_key_pem: str, now: datetime) -> Device:
-    """Register a device's ECDSA P-256 public key once; it signs confirmation challenges."""
-    get_or_create(user_id, now)
+def register_device(user_id: str, device_id: str, public_key_pem: str, password: str, now: datetime) -> Device:
+    """Register a device's ECDSA P-256 public key once; it signs confirmation challenges.
+
+    A device key confirms orders without the password, so registering one is a step-up:
+    the payment password, with its lockout (a stolen session token alone is not enough).
+    """
+    user = get_or_create(user_id, now)
     try:
         key = serialization.load_pem_public_key(public_key_pem.encode())
     except (ValueError, TypeError) as exc:
@@ -273,6 +347,7 @@ def register_device(user_id: str, device_id: str, public_key_pem: str, now: date
             "the device key must be ECDSA P-256",
             [FieldError("public_key_pem", "not an ECDSA P-256 key")],
         )
+    verify_password(user, password, now)
     device = Device(user_id, device_id, public_key_pem=public_key_pem, created_at=iso(now))
     try:
         device.save(condition=Device.device_id.does_not_exist())

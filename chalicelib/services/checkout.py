@@ -39,7 +39,7 @@ from ..models.orders import AWAITING_CONFIRMATION, AWAITING_PAYMENT, BNPL, PLACE
 from ..models.timers import Timer
 from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 from ..observability import count, logger
-from . import accounts, catalog, orders
+from . import accounts, catalog, channel_trades, orders
 from .orders import CHECKOUT_EXPIRY
 
 # A checkout is one DynamoDB transaction (at most 100 items): per line a stock update and a
@@ -356,7 +356,9 @@ def confirm(
         # An unpaid channel order lapses like an unconfirmed one (one timer if the times meet).
         if iso(pay_by) != order.challenge_expires_at:
             timers.schedule(tx, CHECKOUT_EXPIRY, order_id, pay_by)
-        payment = channels.start_payment(order.payment_method, order_id=order_id, user_id=user_id, amount_fen=total)
+        payment = channels.start_payment(
+            order.payment_method, order_id=order_id, user_id=user_id, amount_fen=total, expires_at=iso(pay_by)
+        )
     order.challenge_used, order.confirmed_at = True, at
     if order.coupon_id:
         tx.update(
@@ -378,7 +380,8 @@ def confirm(
 @jobs.job("expire_checkouts")
 def expire_checkouts(now: datetime) -> dict[str, int]:
     """Cancel checkouts not confirmed (or channel orders not paid) by their deadline,
-    releasing their stock and coupon. Overlapping runs are safe: each timer is taken once."""
+    releasing their stock and coupon, and close their open channel trades. Overlapping
+    runs are safe: each timer is taken once."""
     return timers.sweep(CHECKOUT_EXPIRY, now, lambda timer: _expire(timer, now))
 
 
@@ -396,4 +399,6 @@ def _expire(timer: Timer, now: datetime) -> bool:
     orders.release(tx, order, now, "system", allowed_from=(order.status,), note="checkout expired", taken=timer)
     tx.commit()
     count("CheckoutsExpired")
+    if order.payment_method in channel_trades.OPEN_TRADE_CHANNELS:
+        channel_trades.close_open_trades(order.order_id, now)
     return True

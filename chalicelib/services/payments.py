@@ -27,6 +27,7 @@ order overdue: `collection.on_declined`, in the transaction that records the dec
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -67,6 +68,9 @@ REFUND_TIMER = "refund"
 # --- attempts ---------------------------------------------------------------------------
 
 
+ATTEMPT_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+
+
 def attempt_id_for(order_id: str, attempt_no: int) -> str:
     """Attempt n of an order has one id: 32 characters, valid as any channel's out_trade_no."""
     return "pa" + hashlib.sha256(f"{order_id}#{attempt_no}".encode()).hexdigest()[:30]
@@ -77,6 +81,10 @@ def attempts_for(order_id: str) -> list[PaymentAttempt]:
 
 
 def get_attempt(attempt_id: str) -> PaymentAttempt | None:
+    """Our attempt by id; None for an id we could never have issued (a channel's signed but
+    empty or odd reference is an unknown trade: acknowledged and flagged, never a 500)."""
+    if not ATTEMPT_ID.fullmatch(attempt_id):
+        return None
     try:
         return PaymentAttempt.get(attempt_id, consistent_read=True)
     except DoesNotExist:
@@ -131,7 +139,8 @@ def save_attempt(tx: Tx, attempt: PaymentAttempt) -> None:
     )
 
 
-def payment_ref(attempt: PaymentAttempt) -> ch.PaymentRef:
+def payment_ref(attempt: PaymentAttempt, expires_at: str | None = None) -> ch.PaymentRef:
+    """What a channel needs about an attempt; `expires_at`: the order's payment deadline."""
     return ch.PaymentRef(
         attempt_id=attempt.attempt_id,
         order_id=attempt.order_id,
@@ -141,6 +150,7 @@ def payment_ref(attempt: PaymentAttempt) -> ch.PaymentRef:
         created_at=parse_iso(attempt.created_at),
         instrument_token=attempt.instrument_token,
         description=f"PayLater {attempt.order_id}",
+        expires_at=parse_iso(expires_at) if expires_at else None,
     )
 
 
@@ -857,7 +867,8 @@ def _launch(
     else:
         attempt = new_attempt(order.order_id, order.user_id, channel, plan.amount_fen, "pay_now", now)
         save_attempt(tx, attempt)
-    launch = channels.get(channel).start_payment(payment_ref(attempt))
+    deadline = order.payment_expires_at if order.status == o.AWAITING_PAYMENT else None
+    launch = channels.get(channel).start_payment(payment_ref(attempt, deadline))
     result = PaymentResult(attempt, order.status, launch)
     if idem is not None:
         idem.stage(tx, result)
@@ -865,8 +876,10 @@ def _launch(
     return result
 
 
-def start_channel_payment(channel: str, *, order_id: str, user_id: str, amount_fen: int) -> dict[str, Any]:
-    """Checkout's entry: the launch data for an order awaiting a channel payment."""
+def start_channel_payment(
+    channel: str, *, order_id: str, user_id: str, amount_fen: int, expires_at: str | None = None
+) -> dict[str, Any]:
+    """Checkout's entry: the launch data for an order awaiting a channel payment until `expires_at`."""
     from ..clock import clock
 
     if channel not in ch.CHANNELS:
@@ -886,5 +899,5 @@ def start_channel_payment(channel: str, *, order_id: str, user_id: str, amount_f
         tx = Tx()
         save_attempt(tx, attempt)
         tx.commit()
-    data = channels.get(channel).start_payment(payment_ref(attempt))
+    data = channels.get(channel).start_payment(payment_ref(attempt, expires_at))
     return {**data, "amount_fen": amount_fen}

@@ -42,7 +42,7 @@ from ..models.redemptions import APPROVED, MANUAL_REVIEW, OPEN, PENDING, REJECTE
 from ..models.timers import Timer
 from ..models.users import BNPL_FROZEN, User
 from ..observability import count, logger
-from . import accounts, notifications
+from . import accounts, duties, notifications
 
 ENQUEUE_TIMER = "redemption_enqueue"
 # The daily limits count calendar days in China (UTC+8, no daylight saving).
@@ -313,10 +313,11 @@ def auto_decision(item: Redemption, user: User, now: datetime) -> tuple[str, str
 def reviewer_decision(
     reviewer_id: str, redemption_id: str, decision: str, note: str | None, now: datetime, idem: IdemScope | None = None
 ) -> Redemption:
-    """A reviewer approves or rejects a request held for manual review, once."""
+    """A reviewer approves or rejects a request held for manual review, once; never their own."""
     item = find(redemption_id)
     if item is None:
         raise errors.not_found("redemption_not_found", "no such redemption request")
+    duties.refuse_own_case(reviewer_id, item.user_id, "redemption request")
     action = "approve" if decision == "approve" else "reject"
     if item.status != MANUAL_REVIEW:
         raise errors.illegal_transition("redemption", str(item.status), action)
