@@ -31,6 +31,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from scripts import dashboard  # noqa: E402
+
 DEFAULT_REGION = "cn-north-1"
 LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
 
@@ -515,17 +518,43 @@ def _queue_alarms(t: Template, queues: list[Any]) -> None:
         )
 
 
-def _business_alarms(t: Template, app_name: str, service: str, namespace: str) -> None:
-    t.add(
+# Daily checks that report, never fix: (logical id, alarm name suffix, metric, description).
+BUSINESS_ALARMS = (
+    (
         "LedgerDriftAlarm",
+        "ledger-drift",
+        "LedgerDrift",
+        "Reconciliation found stored balances that differ from the sum of their "
+        "wallet entries (metric LedgerDrift). Money may be wrong: stop and investigate.",
+    ),
+    (
+        "ObligationWithoutTimerAlarm",
+        "obligation-without-timer",
+        "ObligationWithoutTimer",
+        "check_obligations found orders that owe money or await receipt with no timer that will act "
+        "on them (metric ObligationWithoutTimer; the order ids are in its error log). A debt is being "
+        "forgotten: find the transition that dropped its timer.",
+    ),
+)
+
+
+def _business_alarms(t: Template, app_name: str, service: str, namespace: str) -> None:
+    for logical_id, suffix, metric, description in BUSINESS_ALARMS:
+        _business_alarm(t, logical_id, f"{app_name}-{t.stage}-{suffix}", metric, description, service, namespace)
+
+
+def _business_alarm(
+    t: Template, logical_id: str, name: str, metric: str, description: str, service: str, namespace: str
+) -> None:
+    t.add(
+        logical_id,
         {
             "Type": "AWS::CloudWatch::Alarm",
             "Properties": {
-                "AlarmName": f"{app_name}-{t.stage}-ledger-drift",
-                "AlarmDescription": "Reconciliation found stored balances that differ from the sum of their "
-                "wallet entries (metric LedgerDrift). Money may be wrong: stop and investigate.",
+                "AlarmName": name,
+                "AlarmDescription": description,
                 "Namespace": namespace,
-                "MetricName": "LedgerDrift",
+                "MetricName": metric,
                 "Dimensions": [{"Name": "service", "Value": service}],
                 "Statistic": "Sum",
                 "Period": 3600,
@@ -679,11 +708,25 @@ def build(stage: str, app: Any, region: str = DEFAULT_REGION) -> dict[str, Any]:
         "PII_SECRET_ARN": ref("PiiSecretArn"),
         "JWT_ISSUER": ref("JwtIssuer"),
         "JWT_AUDIENCE": ref("JwtAudience"),
+        "CONSOLE_COGNITO_DOMAIN": ref("ConsoleCognitoDomain"),
+        "CONSOLE_CLIENT_ID": ref("ConsoleClientId"),
     }
     merged_functions = {fn.logical_id: _function(t, fn, tables, queues, env_overrides) for fn in fns}
     _queue_alarms(t, queues)
-    _business_alarms(
-        t, app_name, env.get("POWERTOOLS_SERVICE_NAME", app_name), env.get("POWERTOOLS_METRICS_NAMESPACE", "PayLater")
+    service, namespace = (
+        env.get("POWERTOOLS_SERVICE_NAME", app_name),
+        env.get("POWERTOOLS_METRICS_NAMESPACE", "PayLater"),
+    )
+    _business_alarms(t, app_name, service, namespace)
+    t.add(
+        "OperationsDashboard",
+        dashboard.resource(
+            dashboard_name=f"{app_name}-{stage}",
+            namespace=namespace,
+            service=service,
+            review_queue=cfg.review_queue_name,
+            review_dlq=cfg.review_dlq_name,
+        ),
     )
     api_merge = _api(t, app_name) if any(fn.kind == "api" for fn in fns) else None
     resources = dict(t.resources)
@@ -702,6 +745,18 @@ def build(stage: str, app: Any, region: str = DEFAULT_REGION) -> dict[str, Any]:
                 "AllowedPattern": "^https://.+$",
             },
             "JwtAudience": {"Type": "String", "Description": "The user pool's app client id", "MinLength": 1},
+            "ConsoleCognitoDomain": {
+                "Type": "String",
+                "Default": "",
+                "Description": "The web console's hosted UI domain (<prefix>.auth.<region>.amazoncognito.com); "
+                "empty: the console cannot sign in",
+            },
+            "ConsoleClientId": {
+                "Type": "String",
+                "Default": "",
+                "Description": "The console's app client (public, authorization code + PKCE, callback "
+                "https://<api>/<stage>/console/); its ID tokens are accepted beside JwtAudience's",
+            },
             "PiiSecretArn": {
                 "Type": "String",
                 "Description": "Secrets Manager secret (JSON) holding PII_HASH_KEY, PII_DATA_KEY, CURSOR_SECRET "
@@ -732,6 +787,8 @@ def deploy_parameters(stage: str) -> dict[str, str]:
     return {
         "JwtIssuer": env.get("JWT_ISSUER", "<https://cognito-idp.REGION.amazonaws.com/POOL_ID>"),
         "JwtAudience": env.get("JWT_AUDIENCE", "<app client id>"),
+        "ConsoleCognitoDomain": env.get("CONSOLE_COGNITO_DOMAIN", "<hosted UI domain>"),
+        "ConsoleClientId": env.get("CONSOLE_CLIENT_ID", "<console app client id>"),
         "PiiSecretArn": env.get("PII_SECRET_ARN", "<arn of the stage secret>"),
         "AlarmEmail": "<ops@your-company>",
     }

@@ -13,14 +13,15 @@ from ..services import accounts
 DEMO_CONSUMER = "demo-consumer"
 DEMO_MERCHANT = "demo-merchant"
 DEMO_REVIEWER = "demo-reviewer"
+DEMO_SUPPORT = "demo-support"
 
 SEEDERS: list[Callable[[datetime], list[str]]] = []
 
 
 def seed_users(now: datetime) -> list[str]:
-    for uid in (DEMO_CONSUMER, DEMO_MERCHANT, DEMO_REVIEWER):
+    for uid in (DEMO_CONSUMER, DEMO_MERCHANT, DEMO_REVIEWER, DEMO_SUPPORT):
         accounts.get_or_create(uid, now)
-    return [f"users {DEMO_CONSUMER}, {DEMO_MERCHANT}, {DEMO_REVIEWER}"]
+    return [f"users {DEMO_CONSUMER}, {DEMO_MERCHANT}, {DEMO_REVIEWER}, {DEMO_SUPPORT}"]
 
 
 SEEDERS.append(seed_users)
@@ -89,6 +90,7 @@ def seed_rewards(now: datetime) -> list[str]:
     from ..db import Tx
     from ..models.orders import BNPL, PAID, Order
     from ..services import rewards
+    from ..services.order_index import merchant_key
 
     points = 0
     for n, amount in ((1, 680_000), (2, 320_000)):
@@ -103,6 +105,7 @@ def seed_rewards(now: datetime) -> list[str]:
             checkout_id=f"demo-checkout-{n}",
             user_id=DEMO_CONSUMER,
             merchant_id=DEMO_MERCHANT,
+            merchant_key=merchant_key(DEMO_MERCHANT, oid),
             created_key=f"{iso(now)}#{oid}",
             status=PAID,
             payment_method=BNPL,

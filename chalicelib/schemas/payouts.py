@@ -6,13 +6,18 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-from .common import Body, ShortText, View
+from .common import Body, ShortText, View, example
+from .kinds import EventKind, PayoutStatus
 
 AccountNumber = Annotated[str, StringConstraints(pattern=r"^[0-9 ]{8,40}$")]
 AccountName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class PayoutAccountIn(Body):
+    model_config = example(
+        {"account_name": "示例商贸有限公司", "account_number": "6222020200112233446", "bank": "工商银行"}
+    )
+
     account_name: AccountName
     account_number: AccountNumber
     bank: ShortText
@@ -29,7 +34,7 @@ class PayoutAccountView(View):
 
 class PayoutEntryView(View):
     event_id: str
-    kind: str
+    kind: EventKind
     order_id: str | None
     amount_fen: int
     posted_at: str
@@ -39,7 +44,7 @@ class PayoutView(View):
     payout_id: str
     amount_fen: int
     currency: str
-    status: str  # sending | paid | failed
+    status: PayoutStatus
     cutoff: str
     last4: str
     bank: str
