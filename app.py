@@ -80,6 +80,18 @@ def check_obligations(event: object) -> None:
     _run("check_obligations")
 
 
+@app.schedule(Rate(1, unit=Rate.HOURS), name="run_payouts")
+def run_payouts(event: object) -> None:
+    # Hourly: the due keys fall at the daily China-time cut-off (stage setting), so the
+    # first run after it pays; the others only ask about payouts whose answer is overdue.
+    _run("run_payouts")
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS), name="purge_closed_accounts")
+def purge_closed_accounts(event: object) -> None:
+    _run("purge_closed_accounts")
+
+
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="enqueue_pending_redemptions")
 def enqueue_pending_redemptions(event: object) -> None:
     _run("enqueue_pending_redemptions")

@@ -85,6 +85,9 @@ class Rules:
     redemption_enqueue_grace_seconds: int
     reconcile_first_lookback_seconds: int
     collection_query_seconds: int
+    payout_cutoff_hour_cn: int
+    payout_query_seconds: int
+    closed_account_retention_seconds: int
 
 
 _RULE_INTS = [name for name, f in Rules.__dataclass_fields__.items() if f.type in ("int", int)]

@@ -31,6 +31,9 @@ READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "
 APPEND_ACTIONS = ("dynamodb:PutItem",)
 # BatchWriteItem can delete too, so it sits with the changing actions.
 CHANGE_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+# The one function that may delete from append-only tables: it removes a closed account's
+# wallet entries once their retention period is over (services/privacy.py).
+RETENTION_PURGE_FUNCTION = "purge_closed_accounts"
 
 
 def camel(name: str) -> str:
@@ -76,6 +79,12 @@ class TableDef:
     @property
     def actions(self) -> tuple[str, ...]:
         return READ_ACTIONS + APPEND_ACTIONS + (() if self.append_only else CHANGE_ACTIONS)
+
+    def actions_for(self, handler: str) -> tuple[str, ...]:
+        """The actions one function gets on this table."""
+        if self.append_only and handler == RETENTION_PURGE_FUNCTION:
+            return (*self.actions, "dynamodb:DeleteItem")
+        return self.actions
 
     def create_table_args(self) -> dict[str, Any]:
         """Keyword arguments for boto3's `create_table` (on-demand billing)."""

@@ -112,7 +112,7 @@ COMMON_CODES = {
         "missing_idempotency_key",
         "invalid_idempotency_key",
     ],
-    401: ["token_missing", "token_invalid", "token_expired"],
+    401: ["token_missing", "token_invalid", "token_expired", "account_closed"],
     403: ["forbidden_role"],
     413: ["payload_too_large"],
     415: ["unsupported_media_type"],

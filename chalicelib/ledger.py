@@ -10,12 +10,18 @@ Accounts and books:
   balance), `points`, `points_held` (points held by a pending redemption), `points_owed`
   (never above zero: points a refund reversed after they had been spent; later earnings
   settle it first).
-- `merchant#<id>`: `payable` (what the platform owes the merchant).
+- `merchant#<id>`: `payable` (what the platform owes the merchant). The one stored book
+  that may go below zero (a return or dispute after the money was paid out): the
+  negative is carried and settled by later sales, never paid (`services/payouts.py`).
+  Every positive credit to a payable arms the merchant's `payout` key for the next
+  cut-off in the same transaction (the due-index `run_payouts` sweeps).
 - `platform` (sharded on write): contra books - `credit_extended`, `clearing_<channel>`,
   `fee_revenue`, `merchant_funding`, `points_issued`, `rewards_expense`, `refunds`,
   `consumer_payments` (what consumers paid from outside the wallet: card, Alipay, WeChat
   Pay; the contra of `clearing_<channel>` when a channel order is paid, see
-  `services/payments.py`).
+  `services/payments.py`), `payout_clearing` (payouts sent to the gateway, not yet
+  confirmed) and `merchant_payouts` (money that left for merchants' bank accounts), see
+  `services/payouts.py`.
 Stored balances exist for user and merchant books; platform books are derived only
 (a single platform balance item would be every write's hot key).
 
@@ -51,9 +57,10 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from . import errors, sharding
+from . import errors, sharding, timers
 from .clock import iso
 from .config import settings
+from .cutoff import next_cutoff
 from .db import Tx
 from .models.ledger import Balance, Entry
 
@@ -67,6 +74,8 @@ PAYABLE = "payable"
 POINTS_ISSUED = "points_issued"
 REWARDS_EXPENSE = "rewards_expense"
 STORED_BOOKS = frozenset({CREDIT, CASH, POINTS, POINTS_HELD, POINTS_OWED, PAYABLE})
+# Stored books that may go below zero unless the posting event asks for a floor.
+OVERDRAFT_BOOKS = frozenset({PAYABLE})
 POINT_BOOKS = frozenset({POINTS, POINTS_HELD, POINTS_OWED, POINTS_ISSUED})
 
 
@@ -125,11 +134,13 @@ def post(
     legs: Sequence[Leg],
     ref: str | None = None,
     insufficient: errors.ApiError | None = None,
+    floor: frozenset[str] = frozenset(),
 ) -> None:
     """Add one event's balanced legs and their balance updates to `tx`.
 
     `insufficient` is the error raised when a stored balance would go below zero, or
-    credit above its limit.
+    credit above its limit. `floor` names overdraft books (`OVERDRAFT_BOOKS`) this event
+    must not take below zero (a payout never pays more than the payable).
     """
     legs = [leg for leg in legs if leg.amount != 0]
     if not legs:
@@ -168,7 +179,20 @@ def post(
             on_fail=errors.conflict("event_already_posted", f"event {event_id} was already posted"),
         )
         if leg.account != PLATFORM and leg.book in STORED_BOOKS:
-            _update_balance(tx, account, leg.book, leg.amount, posted_at, short)
+            _update_balance(tx, account, leg.book, leg.amount, posted_at, short, leg.book in floor)
+        if leg.book == PAYABLE and leg.amount > 0:
+            _arm_payout(tx, account.removeprefix("merchant#"), at)
+
+
+_ARMED: weakref.WeakKeyDictionary[Tx, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _arm_payout(tx: Tx, merchant_id: str, at: datetime) -> None:
+    """Put the merchant on the next cut-off's payout due-index (once per transaction)."""
+    armed = _ARMED.setdefault(tx, set())
+    if merchant_id not in armed:
+        armed.add(merchant_id)
+        timers.schedule(tx, "payout", merchant_id, next_cutoff(at))
 
 
 @dataclass
@@ -180,6 +204,7 @@ class _Change:
     short: errors.ApiError | None = None
     limit_from: int | None = None
     limit_to: int | None = None
+    floor: bool = False
 
 
 _PENDING: weakref.WeakKeyDictionary[Tx, dict[tuple[str, str], _Change]] = weakref.WeakKeyDictionary()
@@ -193,9 +218,12 @@ def _change(tx: Tx, account: str, book: str) -> _Change:
     return changes.setdefault((account, book), _Change())
 
 
-def _update_balance(tx: Tx, account: str, book: str, amount: int, posted_at: str, short: errors.ApiError) -> None:
+def _update_balance(
+    tx: Tx, account: str, book: str, amount: int, posted_at: str, short: errors.ApiError, floor: bool = False
+) -> None:
     change = _change(tx, account, book)
     change.delta += amount
+    change.floor = change.floor or floor
     change.posted_at = max(change.posted_at, posted_at)
     change.short = change.short or short
 
@@ -235,7 +263,7 @@ def _write_balance(tx: Tx, account: str, book: str, change: _Change) -> None:
     elif book == POINTS_OWED:
         if delta > 0:  # settling a debt never turns it into a credit
             conditions.append(Balance.balance <= -delta)
-    elif delta < 0:
+    elif delta < 0 and (book not in OVERDRAFT_BOOKS or change.floor):
         conditions.append(Balance.balance >= -delta)
     condition: Condition | None = None
     for c in conditions:

@@ -19,7 +19,7 @@ from typing import Any
 from chalice.app import Chalice, Request, Response
 from pydantic import BaseModel, ValidationError
 
-from . import auth, errors, idempotency
+from . import auth, errors, idempotency, revocation
 from .clock import clock
 from .config import settings
 from .errors import PROBLEM_JSON, ApiError, FieldError
@@ -238,6 +238,7 @@ def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respo
     if spec.roles:
         principal = auth.verify(request.headers.get("authorization"))
         auth.require_role(principal, spec.roles)
+        revocation.ensure_open(principal.user_id)
         bind_request(_request_id(request), request.headers.get("x-correlation-id"), user_id=principal.user_id)
     body = _parse_body(request, spec)
     query = None

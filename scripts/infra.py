@@ -349,7 +349,7 @@ def _policy(t: Template, fn: Function, tables: list[Any], queues: list[Any]) -> 
         arns = [get_att(table.logical_id)] + [
             sub(f"${{{table.logical_id}.Arn}}/index/{name}") for name in table.index_names
         ]
-        by_actions.setdefault(table.actions, []).extend(arns)
+        by_actions.setdefault(table.actions_for(fn.handler), []).extend(arns)
     for n, (actions, arns) in enumerate(sorted(by_actions.items(), key=lambda kv: -len(kv[0]))):
         statements.append({"Sid": f"Tables{n}", "Effect": "Allow", "Action": list(actions), "Resource": arns})
     if fn.kind in ("api", "schedule", "other"):

@@ -44,6 +44,7 @@ JOBS = (
     "send_due_reminders",
     "process_refunds",
     "reconcile_ledger",
+    "run_payouts",
     "check_obligations",
 )
 # Legal status changes (SPEC.md "Order lifecycle").
@@ -204,6 +205,7 @@ class MoneyMachine(RuleBasedStateMachine):
             "product",
         )
         self.skus = [s["sku_id"] for s in product["skus"]]
+        self._set_payout_account()
         self.prices = [s["price_fen"] for s in product["skus"]]
         self.initial_stock = {s["sku_id"]: s["stock"] for s in product["skus"]}
         if self.faults:
@@ -602,6 +604,24 @@ class MoneyMachine(RuleBasedStateMachine):
             if self.faults:
                 self.faults.enabled = True
 
+    # --- payouts (T+1): run_payouts is one of JOBS; the merchant's account is set in _setup ---
+    def _set_payout_account(self) -> None:
+        if _has_route("/v1/merchant/payout-account"):
+            body = {"account_name": "某某科技", "account_number": "6222020200112233446", "bank": "招商银行"}
+            self._ok(
+                self.api.put("/v1/merchant/payout-account", body, as_=self.merchant, roles=["merchant"]), "payouts"
+            )
+
+    @invariant()
+    def payouts_hold(self) -> None:
+        if self.faults:
+            self.faults.enabled = False
+        try:
+            check_payouts(self)
+        finally:
+            if self.faults:
+                self.faults.enabled = True
+
     # --- invariants (faults off while reading) -------------------------------------------------
     @invariant()
     def nothing_owed_is_forgotten(self) -> None:
@@ -646,7 +666,7 @@ def check_invariants(m: MoneyMachine) -> None:
         assert _n(b, "balance") == derived.get(key, 0), (
             f"stored {key} = {_n(b, 'balance')} ≠ derived {derived.get(key)}"
         )
-        assert _n(b, "balance") >= 0, f"{key} is negative"
+        assert _n(b, "balance") >= 0 or key[1] in ledger.OVERDRAFT_BOOKS, f"{key} is negative"
         if key[1] == ledger.CREDIT:
             assert _n(b, "headroom") == _n(b, "limit") - _n(b, "balance"), f"credit headroom of {key}"
     for (account, book), total in derived.items():
@@ -692,6 +712,28 @@ def check_invariants(m: MoneyMachine) -> None:
                 assert len(legs) == _n(legs[0], "legs")
         credited = [e for e in by_event if e.startswith("redemption:") and "cash" in e]
         assert len(credited) == len(set(credited))
+
+
+def check_payouts(m: MoneyMachine) -> None:
+    """Paid out per the ledger = per the payout records; each payout sent once; never more
+    than was settled; one payout per merchant and cut-off."""
+    if "payouts" not in _tables():
+        return
+    account = ledger.merchant_account(m.merchant)
+    legs = [e for e in _scan("entries") if e["account"]["S"] == account and _s(e, "book") == ledger.PAYABLE]
+    by_kind: dict[str, int] = defaultdict(int)
+    for e in legs:
+        by_kind[_s(e, "event_kind") or ""] += _n(e, "amount")
+    payouts = [x for x in _scan("payouts") if x["merchant_id"]["S"] == m.merchant]
+    for x in payouts:
+        m.reached[f"payout:{_s(x, 'status')}"] += 1
+        assert _n(x, "amount_fen") > 0, x
+    out = sum(_n(x, "amount_fen") for x in payouts if _s(x, "status") in ("sending", "paid"))
+    assert -(by_kind["payout_sent"] + by_kind["payout_returned"]) == out, (dict(by_kind), out)
+    assert out <= by_kind["merchant_settlement"], "paid out more than was ever settled"
+    sent = [e for e in legs if _s(e, "event_kind") == "payout_sent"]
+    assert len(sent) == len(payouts), "a payout record without its posting, or the reverse"
+    assert len({_s(x, "cutoff") for x in payouts}) == len(payouts), "two payouts for one cut-off"
 
 
 def check_nothing_owed_is_forgotten(m: MoneyMachine) -> None:
@@ -803,8 +845,19 @@ def check_amounts(
             points_due[uid] += rewards.points_for(cost)
             if status != o.RETURNED:
                 on_time_kept[uid] += 1
-    payable_book = derived.get((ledger.merchant_account(m.merchant), ledger.PAYABLE), 0)
-    assert payable_book == payable_total, f"merchant payable {payable_book} ≠ settled {payable_total}"
+    # Payouts (T+1) take from the payable book: what was sent and not returned is gone from it.
+    merchant = ledger.merchant_account(m.merchant)
+    paid_out = -sum(
+        _n(e, "amount")
+        for e in entries
+        if e["account"]["S"] == merchant
+        and e["book"]["S"] == ledger.PAYABLE
+        and _s(e, "event_kind") in ("payout_sent", "payout_returned")
+    )
+    payable_book = derived.get((merchant, ledger.PAYABLE), 0)
+    assert payable_book == payable_total - paid_out, (
+        f"merchant payable {payable_book} ≠ settled {payable_total} − paid out {paid_out}"
+    )
 
     users = {x["user_id"]["S"]: x for x in _scan("users") if x["user_id"]["S"] in m.users}
     limits = {b["account"]["S"]: _n(b, "limit") for b in balances if b["book"]["S"] == ledger.CREDIT}

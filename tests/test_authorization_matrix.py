@@ -155,6 +155,10 @@ CASES: dict[str, Case] = {
         params=lambda w: {"order_id": w["to_pay"]}, body=lambda w: {"channel": "alipay"}, owners=("consumer A",)
     ),
     "mark_notifications_read": Case(body=lambda w: {"all": True}),
+    # payouts and privacy (closing consumer B's account is refused: B has an open order)
+    "put_payout_account": Case(
+        body=lambda w: {"account_name": "某某科技有限公司", "account_number": CARD, "bank": "招商银行"}
+    ),
     # wallet and review
     "request_redemption": Case(body=lambda w: {"amount_fen": 100}),
     "get_redemption": Case(params=lambda w: {"redemption_id": w["redemption"]}, owners=("consumer A",)),
@@ -236,6 +240,9 @@ def build_world(api: Api) -> World:
         w.ids[name] = r["redemption_id"]
     r = _ok(api.post(f"/v1/orders/{w['returning']}/return-requests", {"reason": "坏了"}, as_=CONSUMER_A))
     w.ids["return_request"] = r["request_id"]
+    # An open order keeps consumer B's account from closing (a closed account would
+    # answer every later cell with 401 account_closed).
+    _ok(api.post("/v1/checkout", _checkout_body(w), as_=CONSUMER_B, idem=new_key()))
     return w
 
 

@@ -206,6 +206,19 @@ def test_ledger_entries_can_be_appended_but_never_changed(prod: dict[str, Any]) 
             assert not {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & set(st["Action"])
 
 
+def test_only_the_retention_purge_may_delete_ledger_entries(prod: dict[str, Any]) -> None:
+    entries = {"Fn::GetAtt": ["EntriesTable", "Arn"]}
+    functions = [k for k, v in prod["Resources"].items() if v.get("Type") == "AWS::IAM::Role"]
+    deleting = set()
+    for role in functions:
+        for policy in prod["Resources"][role]["Properties"].get("Policies", []):
+            for st in policy["PolicyDocument"]["Statement"]:
+                if entries in _as_list(st.get("Resource", [])) and "dynamodb:DeleteItem" in _as_list(st["Action"]):
+                    deleting.add(role)
+                    assert not {"dynamodb:UpdateItem", "dynamodb:BatchWriteItem"} & set(_as_list(st["Action"]))
+    assert deleting and all("PurgeClosedAccounts" in role for role in deleting), deleting
+
+
 def test_api_role_sends_to_the_queue_reads_the_stage_secret_and_publishes(prod: dict[str, Any]) -> None:
     by_sid = {st["Sid"]: st for st in _statements(prod, "APIHandler")}
     assert by_sid["EnqueueWork"]["Resource"] == [{"Fn::GetAtt": ["ReviewQueue", "Arn"]}]

@@ -7,16 +7,33 @@ from ..web import Router
 
 def all_routers() -> list[Router]:
     """Every router, in the order the OpenAPI document lists them."""
-    from . import bnpl, catalog, console, dev, fulfilment, me, notifications, orders, payments, review, system, wallet
+    from . import (
+        bnpl,
+        catalog,
+        console,
+        dev,
+        fulfilment,
+        me,
+        notifications,
+        orders,
+        payments,
+        payouts,
+        privacy,
+        review,
+        system,
+        wallet,
+    )
 
     return [
         system.router,
         me.router,
+        privacy.router,
         bnpl.router,
         wallet.router,
         catalog.router,
         orders.router,
         fulfilment.router,
+        payouts.router,
         payments.router,
         notifications.router,
         review.router,

@@ -54,6 +54,14 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
 
+def api_headers(idem: str | None = None) -> dict[str, str]:
+    """Headers of a call to the gateway's API (charges, refunds, payouts)."""
+    h = {"Authorization": f"Bearer {keys.secret(keys.CARD_GATEWAY_API_KEY)}", "Content-Type": "application/json"}
+    if idem:
+        h["Idempotency-Key"] = idem
+    return h
+
+
 def sign(body: bytes) -> str:
     """The gateway's signature over a raw notification body."""
     return hmac.new(keys.secret(keys.CARD_NOTIFY_HMAC_KEY).encode(), body, hashlib.sha256).hexdigest()
@@ -97,10 +105,7 @@ class HttpGateway:
         self.base_url = base_url.rstrip("/")
 
     def _headers(self, idem: str | None = None) -> dict[str, str]:
-        h = {"Authorization": f"Bearer {keys.secret(keys.CARD_GATEWAY_API_KEY)}", "Content-Type": "application/json"}
-        if idem:
-            h["Idempotency-Key"] = idem
-        return h
+        return api_headers(idem)
 
     @staticmethod
     def _result(doc: dict[str, Any]) -> ChargeResult:

@@ -22,6 +22,17 @@ class ReturnsByMerchant(GlobalSecondaryIndex["ReturnRequest"]):
     created_key = UnicodeAttribute(range_key=True)
 
 
+class ReturnsByUser(GlobalSecondaryIndex["ReturnRequest"]):
+    """A consumer's return requests (their data export, account closure)."""
+
+    class Meta:
+        index_name = "by_user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
 class ReturnRequest(Model):
     Meta = table_meta("return_requests")
 
@@ -40,6 +51,7 @@ class ReturnRequest(Model):
     decided_at = UnicodeAttribute(null=True)
 
     by_merchant = ReturnsByMerchant()
+    by_user = ReturnsByUser()
 
 
 class Refund(Model):

@@ -16,6 +16,7 @@ def all_models() -> list[type[Model]]:
     from .notifications import Notification
     from .orders import Order
     from .payments import ChannelInbox, PaymentAttempt
+    from .payouts import Payout, PayoutAccount
     from .redemptions import Redemption, RedemptionDay
     from .timers import Timer
     from .users import BankCard, Device, UniqueClaim, User
@@ -43,4 +44,6 @@ def all_models() -> list[type[Model]]:
         Redemption,
         RedemptionDay,
         JobState,
+        PayoutAccount,
+        Payout,
     ]

@@ -38,6 +38,9 @@ class User(Model):
     on_time_paid_count = NumberAttribute(default=0)
     overdue_open_count = NumberAttribute(default=0)
     unpaid_bnpl_count = NumberAttribute(default=0)
+    # Account closure (PIPL): personal data erased, orders and entries kept until then.
+    closed_at = UnicodeAttribute(null=True)
+    retention_until = UnicodeAttribute(null=True)
 
 
 class BankCard(Model):

@@ -11,6 +11,7 @@ from typing import Literal
 
 from ..channels.base import CHANNELS
 from ..models.orders import STATUSES
+from ..models.payouts import STATUSES as PAYOUT_STATUSES
 
 OrderStatus = Literal[
     "awaiting_confirmation",
@@ -35,6 +36,8 @@ ReturnStatus = Literal["pending", "approved", "rejected"]
 RedemptionStatus = Literal["pending", "manual_review", "approved", "rejected"]
 BnplStatus = Literal["inactive", "active", "frozen"]
 CouponStatus = Literal["available", "reserved", "used", "expired"]
+PayoutStatus = Literal["sending", "paid", "failed"]
+assert set(PayoutStatus.__args__) == set(PAYOUT_STATUSES)  # type: ignore[attr-defined]
 
 NotificationKind = Literal[
     "payment_succeeded",
@@ -54,10 +57,14 @@ EventKind = Literal[
     "credit_repaid",
     "merchant_settlement",
     "merchant_settlement_reversed",
+    "payout_sent",
+    "payout_paid",
+    "payout_returned",
     "payment_received",
     "payment_refunded",
     "points_earned",
     "points_reversed",
+    "points_forfeited",
     "redemption_held",
     "redemption_credited",
     "redemption_points_consumed",

@@ -4,7 +4,9 @@ Walk: every entry posted since the last run's watermark (less one hour, for tran
 that committed late) through the `by_hour` index, each hour's shards in turn: never a scan.
 Then, for every touched user or merchant account, sum all its entries per book and compare
 with the stored `Balance` items (both ways: a book with entries but no balance item, and a
-balance item no entries explain). For every touched event: its legs sum to zero, are all
+balance item no entries explain). For a merchant, payable = settled − reversed − paid out,
+and what the ledger says was paid out equals what the payout records say (sending or
+paid). For every touched event: its legs sum to zero, are all
 in one unit, and there are as many as each leg says. Platform accounts are checked through
 their touched legs only (they carry every event: summing them whole would not scale).
 
@@ -69,7 +71,10 @@ def _balance_drift(account: str, entries: list[Entry]) -> list[dict[str, Any]]:
 
 def check(touched: dict[str, set[str]]) -> dict[str, Any]:
     """Recompute the touched balances and events; returns counts and the drifting ids."""
+    from .payouts import payable_drift
+
     balance_drift: list[dict[str, Any]] = []
+    payout_drift: list[dict[str, Any]] = []
     event_legs: dict[str, list[Entry]] = defaultdict(list)
     for account, entry_ids in sorted(touched.items()):
         entries = _entries_of(account, entry_ids)
@@ -84,6 +89,8 @@ def check(touched: dict[str, set[str]]) -> dict[str, Any]:
             # balances: look once more before calling it drift.
             drifting = _balance_drift(account, list(Entry.query(account, consistent_read=True)))
         balance_drift.extend(drifting)
+        if account.startswith("merchant#") and (found := payable_drift(account, entries)) is not None:
+            payout_drift.append(found)
     event_drift: list[dict[str, Any]] = []
     for event_id, legs in sorted(event_legs.items()):
         total = sum(int(e.amount) for e in legs)
@@ -98,6 +105,7 @@ def check(touched: dict[str, set[str]]) -> dict[str, Any]:
         "events": len(event_legs),
         "balance_drift": balance_drift,
         "event_drift": event_drift,
+        "payout_drift": payout_drift,
     }
 
 
@@ -113,7 +121,7 @@ def reconcile_ledger(now: datetime) -> dict[str, Any]:
     else:
         start = now - timedelta(seconds=settings().rules.reconcile_first_lookback_seconds)
     result = check(touched_since(start, now))
-    drift = len(result["balance_drift"]) + len(result["event_drift"])
+    drift = len(result["balance_drift"]) + len(result["event_drift"]) + len(result["payout_drift"])
     if drift:
         count("LedgerDrift", drift)
         logger.error(
@@ -121,6 +129,7 @@ def reconcile_ledger(now: datetime) -> dict[str, Any]:
             extra={
                 "balances": [f"{d['account']}/{d['book']}" for d in result["balance_drift"]],
                 "events": [d["event_id"] for d in result["event_drift"]],
+                "payouts": [d["merchant_id"] for d in result["payout_drift"]],
             },
         )
     summary = {"accounts": result["accounts"], "events": result["events"], "drift": drift, "from": iso(start)}

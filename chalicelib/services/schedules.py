@@ -8,6 +8,8 @@ from . import (
     fulfilment,  # noqa: F401  auto_confirm_receipts, complete_orders
     obligations,  # noqa: F401  (check_obligations)
     payments,  # noqa: F401  refund_unapplied_payments
+    payouts,  # noqa: F401  (run_payouts)
+    privacy,  # noqa: F401  (purge_closed_accounts)
     reconcile,  # noqa: F401  (reconcile_ledger)
     redemption,  # noqa: F401  (enqueue_pending_redemptions)
 )

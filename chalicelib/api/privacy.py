@@ -1,0 +1,45 @@
+"""PIPL rights: download everything held about me, close my account."""
+
+from __future__ import annotations
+
+from .. import errors, pagination
+from ..clock import clock, iso
+from ..schemas.privacy import ClosureView, DataExportView, ExportQuery
+from ..services import privacy
+from ..web import CONSUMER, Ctx, Router
+
+router = Router("privacy")
+ANY_ROLE = ("consumer", "merchant", "reviewer")
+ERASED = ["real_name", "id_number", "payment_password", "bank_cards", "devices", "addresses", "cart", "notifications"]
+
+
+@router.route("/v1/me/data-export", "GET", roles=ANY_ROLE, query=ExportQuery, response=DataExportView)
+def data_export(ctx: Ctx) -> DataExportView:
+    """Everything held about the caller as JSON, page by page (ID and card numbers masked)."""
+    q: ExportQuery = ctx.query
+    scope = f"export:{ctx.user_id}"
+    start = pagination.decode(q.cursor, scope) or {"section": 0, "key": None}
+    section, key = start.get("section"), start.get("key")
+    if type(section) is not int or section < 0 or not (key is None or isinstance(key, dict)):
+        raise errors.bad_request("invalid_cursor", "the cursor is not one this list issued")
+    data, following = privacy.export_page(ctx.user_id, section, key, q.limit)
+    cursor = None
+    if following is not None:
+        cursor = pagination.encode({"section": following[0], "key": following[1]}, scope)
+    return DataExportView(user_id=ctx.user_id, generated_at=iso(clock.now()), sections=data, next_cursor=cursor)
+
+
+@router.route(
+    "/v1/me/closure",
+    "POST",
+    roles=CONSUMER,
+    response=ClosureView,
+    errors={409: ["account_not_closable", "account_closed", "state_changed"]},
+)
+def close_account(ctx: Ctx) -> ClosureView:
+    """Close the account (refused, naming each open item, until nothing is open)."""
+    user = privacy.close(ctx.user_id, clock.now())
+    assert user.closed_at and user.retention_until
+    return ClosureView(
+        user_id=user.user_id, closed_at=user.closed_at, retention_until=user.retention_until, erased=ERASED
+    )

@@ -1,0 +1,343 @@
+"""PIPL rights: a user's data export and account closure, and the retention purge.
+
+Export: every table holding a user's data is a section (`SECTIONS`), read by the user's
+keys (never a scan) and paged across sections with one signed cursor; the full ID and card
+numbers are never held, so never exported (masked forms and last four digits are). A model
+that carries a user key must be a section or be listed in `NOT_EXPORTED` with the reason
+(tests/test_privacy.py fails otherwise).
+
+Closure: refused (409 `account_not_closable`, one field error per obstacle) while anything
+is open. Then one transaction erases the name, the ID data (masked forms, keyed hash and
+its uniqueness claim, ciphertexts), the payment password, cards and devices, forfeits
+points, marks the account closed (its tokens get `401 account_closed`, `revocation.py`)
+and arms two timers: `closure_scrub` (now: erase the shipping addresses on the kept
+orders; done at once by the request, the timer only covers a crash) and
+`account_retention` (3 years, `rules.closed_account_retention_seconds`: delete the kept
+orders, payment attempts, returns, refunds, wallet entries and balances). Both are swept
+by `purge_closed_accounts`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.models import Model
+
+from .. import errors, ledger, revocation, timers
+from ..clock import iso
+from ..config import settings
+from ..db import Tx
+from ..errors import FieldError
+from ..jobs import job
+from ..ledger import PLATFORM, Leg
+from ..models import orders as o
+from ..models.aftersale import Refund, ReturnRequest, Review
+from ..models.cart import CartItem
+from ..models.coupons import Coupon
+from ..models.idempotency import IdempotencyRecord
+from ..models.jobstate import JobState
+from ..models.ledger import Balance, Entry
+from ..models.notifications import Notification
+from ..models.orders import Order
+from ..models.payments import ChannelInbox, PaymentAttempt
+from ..models.payouts import Payout, PayoutAccount
+from ..models.redemptions import OPEN as OPEN_REDEMPTIONS
+from ..models.redemptions import Redemption, RedemptionDay
+from ..models.timers import Timer
+from ..models.users import BankCard, Device, UniqueClaim, User
+from ..observability import count
+
+Page = tuple[list[dict[str, Any]], dict[str, Any] | None]
+SCRUB, RETENTION = "closure_scrub", "account_retention"
+ERASED_ADDRESS = {"name": "已注销", "phone": "***", "line1": "已注销", "city": "已注销"}
+# Never exported: secrets and the gateway's tokens (usable to charge), challenge nonces.
+SECRET_FIELDS = frozenset(
+    {
+        "real_name_cipher",
+        "id_number_cipher",
+        "id_number_hash",
+        "password_hash",
+        "gateway_token",
+        "instrument_token",
+        "challenge_nonce",
+        "account_name_cipher",
+    }
+)
+
+
+def _doc(item: Model) -> dict[str, Any]:
+    return {k: v for k, v in sorted(item.attribute_values.items()) if k not in SECRET_FIELDS}
+
+
+def _query(fn: Callable[..., Any], *args: Any, **kw: Any) -> Callable[[int, dict[str, Any] | None], Page]:
+    def page(limit: int, last_key: dict[str, Any] | None) -> Page:
+        result = fn(*args, limit=limit, last_evaluated_key=last_key, **kw)
+        return [_doc(x) for x in result], result.last_evaluated_key
+
+    return page
+
+
+def _orders(user_id: str) -> Iterable[Order]:
+    return Order.by_user.query(user_id)
+
+
+def _per_order(fetch: Callable[[Order], Iterable[Model]], user_id: str) -> Callable[[int, Any], Page]:
+    """A section found through the user's orders (payment attempts, reviews): one page
+    per order, the cursor carries the last order's index key."""
+
+    def page(limit: int, last_key: dict[str, Any] | None) -> Page:
+        result = Order.by_user.query(user_id, limit=max(1, limit // 5), last_evaluated_key=last_key)
+        return [_doc(x) for order in result for x in fetch(order)], result.last_evaluated_key
+
+    return page
+
+
+def _reviews(order: Order) -> Iterable[Review]:
+    lines = [line for line in order.items or [] if line.get("product_id") and line.get("sku_id")]
+    keys = [(line["product_id"], f"{order.order_id}#{line['sku_id']}") for line in lines]
+    return Review.batch_get(keys) if keys else []
+
+
+def _profile(user_id: str) -> Callable[[int, Any], Page]:
+    def page(limit: int, last_key: dict[str, Any] | None) -> Page:
+        try:
+            return [_doc(User.get(user_id, consistent_read=True))], None
+        except DoesNotExist:
+            return [], None
+
+    return page
+
+
+def sections(user_id: str) -> dict[str, Callable[[int, dict[str, Any] | None], Page]]:
+    """Every section of a user's export, in order, each read by the user's keys."""
+    account = ledger.user_account(user_id)
+    return {
+        "profile": _profile(user_id),
+        "bank_cards": _query(BankCard.query, user_id),
+        "devices": _query(Device.query, user_id),
+        "orders": _query(Order.by_user.query, user_id),
+        "payment_attempts": _per_order(lambda order: PaymentAttempt.by_order.query(order.order_id), user_id),
+        "return_requests": _query(ReturnRequest.by_user.query, user_id),
+        "refunds": _per_order(lambda order: _refunds_of(order), user_id),
+        "reviews": _per_order(_reviews, user_id),
+        "wallet_balances": _query(Balance.query, account),
+        "wallet_entries": _query(Entry.by_time.query, account),
+        "redemptions": _query(Redemption.by_user.query, user_id),
+        "coupons": _query(Coupon.query, user_id),
+        "cart": _query(CartItem.query, user_id),
+        "notifications": _query(Notification.query, user_id),
+    }
+
+
+def _refunds_of(order: Order) -> Iterable[Refund]:
+    requests = ReturnRequest.by_user.query(order.user_id)
+    keys = [f"refund_{r.request_id}" for r in requests if r.order_id == order.order_id]
+    return Refund.batch_get(keys) if keys else []
+
+
+# Models read by each section (what the completeness test checks against the registry).
+EXPORTED: dict[type[Model], str] = {
+    User: "profile",
+    BankCard: "bank_cards",
+    Device: "devices",
+    Order: "orders",
+    PaymentAttempt: "payment_attempts",
+    ReturnRequest: "return_requests",
+    Refund: "refunds",
+    Review: "reviews",
+    Balance: "wallet_balances",
+    Entry: "wallet_entries",
+    Redemption: "redemptions",
+    Coupon: "coupons",
+    CartItem: "cart",
+    Notification: "notifications",
+}
+NOT_EXPORTED: dict[type[Model], str] = {
+    UniqueClaim: "the keyed hash of the ID number (uniqueness only); the export shows the masked ID",
+    RedemptionDay: "daily counters derived from the redemptions section (expire by TTL)",
+    IdempotencyRecord: "replay copies of responses already shown to the user (expire within a day by TTL)",
+    Timer: "scheduling keys about orders and accounts, no personal data",
+    ChannelInbox: "channel notification de-duplication keys",
+    JobState: "job watermarks",
+    PayoutAccount: "merchants' payout accounts (a business, not a consumer)",
+    Payout: "merchants' payouts (a business, not a consumer)",
+}
+
+
+def export_page(user_id: str, section: int, last_key: dict[str, Any] | None, limit: int) -> tuple[dict[str, Any], Any]:
+    """Up to `limit` items from section `section` on; returns (data, (section, key) or None)."""
+    names = list(sections(user_id).items())
+    data: dict[str, list[dict[str, Any]]] = {}
+    left = limit
+    while section < len(names) and left > 0:
+        name, page = names[section]
+        items, last_key = page(left, last_key)
+        data.setdefault(name, []).extend(items)
+        left -= max(len(items), 1)
+        if last_key is None:
+            section += 1
+    return data, ((section, last_key) if section < len(names) else None)
+
+
+# --- closure ----------------------------------------------------------------------------------------
+
+OPEN_ORDER_STATUSES = (o.AWAITING_CONFIRMATION, o.AWAITING_PAYMENT, o.PLACED, o.SHIPPED, o.RETURN_REQUESTED)
+
+
+def obstacles(user: User) -> list[FieldError]:
+    """What keeps the account open, one entry per kind (empty: it may close)."""
+    found: list[FieldError] = []
+    user_id = user.user_id
+    unpaid = int(user.unpaid_bnpl_count or 0)
+    if unpaid:
+        found.append(FieldError("unpaid_bnpl_orders", f"{unpaid} unpaid 先用后付 order(s): pay them first"))
+    open_redemptions = sum(1 for r in Redemption.by_user.query(user_id) if r.status in OPEN_REDEMPTIONS)
+    if open_redemptions:
+        found.append(FieldError("pending_redemptions", f"{open_redemptions} redemption(s) still being reviewed"))
+    orders = list(_orders(user_id))
+    returns = sum(1 for x in orders if x.pending_return_id or x.status == o.RETURN_REQUESTED)
+    if returns:
+        found.append(FieldError("open_returns", f"{returns} order(s) with an open return request"))
+    in_flight = sum(
+        1
+        for x in orders
+        if x.status in OPEN_ORDER_STATUSES[:4]
+        or (x.status == o.PAID and not x.received_at and x.payment_method != o.BNPL)
+    )
+    if in_flight:
+        found.append(FieldError("open_orders", f"{in_flight} order(s) not yet delivered"))
+    cash = ledger.balances(ledger.user_account(user_id)).get(ledger.CASH)
+    if cash is not None and int(cash.balance or 0) != 0:
+        found.append(FieldError("cash_balance", "the wallet holds cash: spend it first"))
+    return found
+
+
+def close(user_id: str, now: datetime) -> User:
+    """Close the account: refuse while anything is open, else erase and revoke in one go."""
+    try:
+        user = User.get(user_id, consistent_read=True)
+    except DoesNotExist:
+        user = User(user_id, created_at=iso(now))
+        user.save(condition=User.user_id.does_not_exist())
+    if user.closed_at:
+        raise errors.conflict("account_closed", "this account is already closed")
+    blocking = obstacles(user)
+    if blocking:
+        raise errors.ApiError(
+            409, "account_not_closable", "the account has open items: " + ", ".join(f.field for f in blocking), blocking
+        )
+    retention_until = now + timedelta(seconds=settings().rules.closed_account_retention_seconds)
+    tx = Tx()
+    tx.update(
+        user,
+        [
+            User.real_name_masked.remove(),
+            User.real_name_cipher.remove(),
+            User.id_number_masked.remove(),
+            User.id_number_hash.remove(),
+            User.id_number_cipher.remove(),
+            User.birth_date.remove(),
+            User.password_hash.remove(),
+            User.default_card_id.remove(),
+            User.closed_at.set(iso(now)),
+            User.retention_until.set(iso(retention_until)),
+        ],
+        condition=User.closed_at.does_not_exist()
+        & ((User.unpaid_bnpl_count == 0) | User.unpaid_bnpl_count.does_not_exist()),
+        on_fail=errors.conflict("state_changed", "the account changed meanwhile; retry"),
+    )
+    if user.id_number_hash:
+        tx.delete(UniqueClaim(f"id_number#{user.id_number_hash}"))
+    for model in (*BankCard.query(user_id), *Device.query(user_id), *CartItem.query(user_id)):
+        tx.delete(model)
+    tx.check(
+        Balance,
+        ledger.user_account(user_id),
+        ledger.CASH,
+        condition=Balance.balance.does_not_exist() | (Balance.balance == 0),
+        on_fail=errors.conflict("state_changed", "the wallet changed meanwhile; retry"),
+    )
+    _forfeit_points(tx, user_id, now)
+    timers.schedule(tx, SCRUB, user_id, now)
+    timers.schedule(tx, RETENTION, user_id, retention_until)
+    tx.commit()
+    revocation.forget(user_id)
+    count("AccountsClosed")
+    scrub(user_id)
+    tx = Tx()
+    timers.cancel(tx, SCRUB, user_id, now)
+    tx.commit()
+    return User.get(user_id, consistent_read=True)
+
+
+def _forfeit_points(tx: Tx, user_id: str, now: datetime) -> None:
+    books = ledger.balances(ledger.user_account(user_id))
+    points = int(books[ledger.POINTS].balance or 0) if ledger.POINTS in books else 0
+    owed = int(books[ledger.POINTS_OWED].balance or 0) if ledger.POINTS_OWED in books else 0
+    legs = [Leg(ledger.user_account(user_id), ledger.POINTS, -points)]
+    legs.append(Leg(ledger.user_account(user_id), ledger.POINTS_OWED, -owed))
+    legs.append(Leg(PLATFORM, ledger.POINTS_ISSUED, points + owed))
+    # The platform's legs outlive the purge: their ids must not name the user.
+    event_id = "closure:" + hashlib.sha256(user_id.encode()).hexdigest()[:24] + ":points_forfeited"
+    ledger.post(tx, event_id=event_id, kind="points_forfeited", at=now, legs=legs)
+
+
+def scrub(user_id: str) -> int:
+    """Erase the shipping addresses (names, phones) on the orders kept after closure, and the
+    card tokens on their payment attempts (the cards are gone; nothing is open to refund)."""
+    done = 0
+    for order in _orders(user_id):
+        if order.address != ERASED_ADDRESS:
+            order.update(actions=[Order.address.set(ERASED_ADDRESS)])
+            done += 1
+        for attempt in PaymentAttempt.by_order.query(order.order_id):
+            if attempt.instrument_token:
+                attempt.update(actions=[PaymentAttempt.instrument_token.remove()])
+    for note in Notification.query(user_id):
+        note.delete()
+    return done
+
+
+def purge(user_id: str) -> int:
+    """Delete what closure kept, once the retention period is over."""
+    account = ledger.user_account(user_id)
+    doomed: list[Model] = []
+    for order in _orders(user_id):
+        doomed += [order, *PaymentAttempt.by_order.query(order.order_id), *_refunds_of(order)]
+    doomed += list(ReturnRequest.by_user.query(user_id))
+    doomed += list(Redemption.by_user.query(user_id))
+    doomed += list(Coupon.query(user_id))
+    doomed += list(Entry.query(account))
+    doomed += list(Balance.query(account))
+    for item in doomed:
+        item.delete()
+    User(user_id).delete()
+    return len(doomed)
+
+
+@job("purge_closed_accounts")
+def purge_closed_accounts(now: datetime) -> dict[str, Any]:
+    """Finish closures' address erasure, and delete closed accounts' kept data after retention."""
+
+    def act(fn: Callable[[str], int]) -> Callable[[Timer], bool]:
+        def run(timer: Timer) -> bool:
+            fn(timer.ref)
+            tx = Tx()
+            timers.take(tx, timer)
+            tx.commit()
+            return True
+
+        return run
+
+    scrubbed = timers.sweep(SCRUB, now, act(scrub))
+    purged = timers.sweep(RETENTION, now, act(purge))
+    return {
+        "scrubbed": scrubbed["processed"],
+        "purged": purged["processed"],
+        "failed": scrubbed["failed"] + purged["failed"],
+        "complete": int(scrubbed["complete"] and purged["complete"]),
+    }
