@@ -16,7 +16,7 @@ from . import errors
 from .clock import clock
 from .config import Settings, settings
 
-ROLES = ("consumer", "merchant", "reviewer")
+ROLES = ("consumer", "merchant", "reviewer", "support")
 CLOCK_SKEW_SECONDS = 30
 
 
@@ -118,5 +118,6 @@ def verify(authorization: str | None, cfg: Settings | None = None) -> Principal:
 
 
 def require_role(principal: Principal, allowed: tuple[str, ...]) -> None:
+    """The guard every route runs (`chalicelib/web.py`): support routes declare `SUPPORT`."""
     if not any(principal.has(r) for r in allowed):
         raise errors.forbidden("forbidden_role", f"this action needs the role {' or '.join(allowed)}")

@@ -42,6 +42,11 @@ PUBLIC: tuple[str, ...] = ()
 CONSUMER = ("consumer",)
 MERCHANT = ("merchant",)
 REVIEWER = ("reviewer",)
+# Platform customer service (快手客服): reads any order's case, decides disputes.
+SUPPORT = ("support",)
+ANY_ROLE = auth.ROLES
+# Roles of the web console's users: their routes answer CORS for the console's origin.
+CONSOLE_ROLES = frozenset({"reviewer", "support"})
 
 
 @dataclass
@@ -337,7 +342,7 @@ def mount(app: Chalice, routers: Iterable[Router], *, console_origin: str | None
                 return _view(app, **params)
 
             bound.__name__ = spec.name
-            route_cors = cors if cors is not None and "reviewer" in spec.roles else None
+            route_cors = cors if cors is not None and CONSOLE_ROLES & set(spec.roles) else None
             app.route(
                 spec.path,
                 methods=[spec.method],

@@ -7,16 +7,32 @@ from ..web import Router
 
 def all_routers() -> list[Router]:
     """Every router, in the order the OpenAPI document lists them."""
-    from . import bnpl, catalog, dev, fulfilment, me, notifications, orders, payments, review, system, wallet
+    from . import (
+        addresses,
+        bnpl,
+        catalog,
+        dev,
+        fulfilment,
+        me,
+        messages,
+        notifications,
+        orders,
+        payments,
+        review,
+        system,
+        wallet,
+    )
 
     return [
         system.router,
         me.router,
+        addresses.router,
         bnpl.router,
         wallet.router,
         catalog.router,
         orders.router,
         fulfilment.router,
+        messages.router,
         payments.router,
         notifications.router,
         review.router,

@@ -23,7 +23,7 @@ QUEUE_HANDLERS: dict[str, worker.QueueHandler] = {}
 
 class TokenIn(Body):
     sub: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
-    roles: Annotated[list[Literal["consumer", "merchant", "reviewer"]], Field(min_length=1, max_length=3)]
+    roles: Annotated[list[Literal["consumer", "merchant", "reviewer", "support"]], Field(min_length=1, max_length=4)]
 
 
 class TokenView(View):

@@ -13,14 +13,15 @@ from ..services import accounts
 DEMO_CONSUMER = "demo-consumer"
 DEMO_MERCHANT = "demo-merchant"
 DEMO_REVIEWER = "demo-reviewer"
+DEMO_SUPPORT = "demo-support"  # platform customer service (role `support`)
 
 SEEDERS: list[Callable[[datetime], list[str]]] = []
 
 
 def seed_users(now: datetime) -> list[str]:
-    for uid in (DEMO_CONSUMER, DEMO_MERCHANT, DEMO_REVIEWER):
+    for uid in (DEMO_CONSUMER, DEMO_MERCHANT, DEMO_REVIEWER, DEMO_SUPPORT):
         accounts.get_or_create(uid, now)
-    return [f"users {DEMO_CONSUMER}, {DEMO_MERCHANT}, {DEMO_REVIEWER}"]
+    return [f"users {DEMO_CONSUMER}, {DEMO_MERCHANT}, {DEMO_REVIEWER}, {DEMO_SUPPORT}"]
 
 
 SEEDERS.append(seed_users)

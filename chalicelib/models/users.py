@@ -38,6 +38,9 @@ class User(Model):
     on_time_paid_count = NumberAttribute(default=0)
     overdue_open_count = NumberAttribute(default=0)
     unpaid_bnpl_count = NumberAttribute(default=0)
+    # Address book (models/addresses.py): the default's id and how many are saved (capped).
+    default_address_id = UnicodeAttribute(null=True)
+    address_count = NumberAttribute(null=True)
 
 
 class BankCard(Model):

@@ -46,12 +46,25 @@ class CheckoutIn(Body):
     # The document says what `one_source` enforces, so clients and fuzzers see the rule.
     model_config = ConfigDict(
         json_schema_extra={
-            "oneOf": [
+            "allOf": [
                 {
-                    "required": ["items"],
-                    "properties": {"items": {"type": "array"}, "from_cart": {"enum": [False, None]}},
+                    "oneOf": [
+                        {
+                            "required": ["items"],
+                            "properties": {"items": {"type": "array"}, "from_cart": {"enum": [False, None]}},
+                        },
+                        {
+                            "required": ["from_cart"],
+                            "properties": {"from_cart": {"const": True}, "items": {"type": "null"}},
+                        },
+                    ]
                 },
-                {"required": ["from_cart"], "properties": {"from_cart": {"const": True}, "items": {"type": "null"}}},
+                {
+                    "oneOf": [
+                        {"required": ["address"], "properties": {"address_id": {"type": "null"}}},
+                        {"required": ["address_id"], "properties": {"address": {"type": "null"}}},
+                    ]
+                },
             ]
         }
     )
@@ -60,12 +73,15 @@ class CheckoutIn(Body):
     from_cart: bool | None = None
     payment_method: PaymentMethod
     coupon_id: Id | None = None
-    address: AddressIn
+    address: AddressIn | None = Field(default=None, description="or `address_id` from the address book")
+    address_id: Id | None = None
 
     @model_validator(mode="after")
     def one_source(self) -> Self:
         if (self.items is not None) == bool(self.from_cart):
             raise ValueError('give either "items" or "from_cart": true')
+        if (self.address is None) == (self.address_id is None):
+            raise ValueError('give either "address" or "address_id"')
         return self
 
 
