@@ -155,6 +155,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.returns: list[str] = []
         self.redemptions: list[str] = []
         self.messages: list[dict[str, Any]] = []
+        self.address_ids: dict[str, str] = {}  # user → a saved address (checkout by address_id)
         self.server_errors: list[str] = []
         self._setup()
 
@@ -178,6 +179,8 @@ class MoneyMachine(RuleBasedStateMachine):
                 ),
                 "activation",
             )
+            saved = self._ok(self.api.post("/v1/me/addresses", ADDRESS, as_=uid), "address")
+            self.address_ids[uid] = saved["address_id"]
         product = self._ok(
             self.api.post(
                 "/v1/merchant/products",
@@ -223,10 +226,12 @@ class MoneyMachine(RuleBasedStateMachine):
     )
     def checkout(self, user: int, sku: int, qty: int, method: str) -> None:
         uid = self.users[user]
+        # The second user checks out from the address book; the order keeps a copy.
+        where = {"address_id": self.address_ids[uid]} if user else {"address": ADDRESS}
         r = self._call(
             "POST",
             "/v1/checkout",
-            {"items": [{"sku_id": self.skus[sku], "quantity": qty}], "payment_method": method, "address": ADDRESS},
+            {"items": [{"sku_id": self.skus[sku], "quantity": qty}], "payment_method": method, **where},
             as_=uid,
             idem=new_key(),
         )
@@ -415,6 +420,17 @@ class MoneyMachine(RuleBasedStateMachine):
             roles=["reviewer"],
         )
 
+    @precondition(lambda self: self.orders)
+    @rule(i=st.integers(0, 50), from_merchant=st.booleans())
+    def send_message(self, i: int, from_merchant: bool) -> None:
+        order_id, uid = self._pick(i, *o.STATUSES)
+        if from_merchant:
+            path, who = f"/v1/merchant/orders/{order_id}/messages", {"as_": self.merchant, "roles": ["merchant"]}
+        else:
+            path, who = f"/v1/orders/{order_id}/messages", {"as_": uid}
+        r = self._call("POST", path, {"text": "请问什么时候发货？"}, **who)
+        self.reached[f"message:{r.status_code}"] += 1
+
     # --- invariants (faults off while reading) -------------------------------------------------
     @invariant()
     def money_holds(self) -> None:
@@ -481,6 +497,16 @@ def check_invariants(m: MoneyMachine) -> None:
         assert used == open_credit.get(uid, 0), (
             f"{uid}: credit used {used} ≠ open 先用后付 obligations {open_credit.get(uid)}"
         )
+
+    for order in orders:
+        assert json.loads(order["address"]["S"]) == ADDRESS, f"{order['order_id']['S']} lost its address copy"
+    # Every message is one notification to the other side (written in the same transaction).
+    order_ids = {_s(x, "order_id") for x in orders}
+    posted = [x for x in _scan("order_messages") if _s(x, "order_id") in order_ids]
+    notified = {_s(n, "event_id") for n in _scan("notifications") if _s(n, "kind") == "order_message"}
+    for message in posted:
+        assert f"order_message:{_s(message, 'message_id')}" in notified, "a message without its notification"
+    m.reached["messages"] += len(posted)
 
     succeeded: dict[str, int] = defaultdict(int)
     for attempt in _scan("payments") if "payments" in _tables() else []:
