@@ -16,7 +16,12 @@ AWS_DEFAULT_REGION ?= cn-north-1
 export AWS_DEFAULT_REGION
 PACKAGE_DIR := build/$(STAGE)/package
 
-.PHONY: install run test lint typecheck pytest package infra-check clean demo redrive soak fuzz bench
+.PHONY: install run test lint typecheck pytest package infra-check clean demo redrive soak fuzz bench chromium console-shots
+
+# The console's browser tests drive Debian's Chromium through Playwright (which never
+# downloads a browser here); CI machines start without it.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +36,12 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 	touch $(CHECKOV_STAMP)
 
 install: $(STAMP)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+chromium: $(CHROMIUM)
 
 run: install  ## the whole product on http://127.0.0.1:8000 (Ctrl-C stops it)
 	$(PY) -m chalicelib.local.stack
@@ -47,7 +58,7 @@ typecheck: install
 # Both cores: one pytest worker (and one in-process moto) per core; a file's tests stay on one
 # worker so module fixtures (a started local stack) are built once. PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= auto
-pytest: install
+pytest: install $(CHROMIUM)
 	$(PY) -m pytest -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile
 
 fuzz: install  ## schemathesis against the local stack, long run (FUZZ_ARGS="--max-time 600 --seed N")
@@ -72,6 +83,10 @@ test: lint typecheck pytest infra-check  ## what CI runs (pytest includes a shor
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .local build
+
+console-shots: install $(CHROMIUM)  ## docs/console-*.png: each console screen against a fresh local stack
+	fc-list 2>/dev/null | grep -qi "wqy\|noto.*cjk" || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-wqy-microhei
+	$(PY) -m scripts.console shots
 
 demo: install  ## walk the whole story over HTTP against `make run` (start it in another terminal)
 	$(PY) scripts/demo.py

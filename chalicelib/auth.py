@@ -80,7 +80,7 @@ def verify(authorization: str | None, cfg: Settings | None = None) -> Principal:
             token,
             key=_keys(cfg).key_for(token),
             algorithms=["RS256"],
-            audience=cfg.jwt_audience,
+            audience=cfg.jwt_audiences,
             issuer=cfg.jwt_issuer,
             leeway=CLOCK_SKEW_SECONDS,
             # Time claims are checked below against the service clock, which the local

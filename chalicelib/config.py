@@ -125,8 +125,17 @@ class Settings:
     pii_secret_arn: str | None = None
     notification_topic_arn: str | None = None
     channels: ChannelSettings = field(default_factory=ChannelSettings)
-    # The reviewer console's origin when it is served from elsewhere (CORS); unset: no CORS.
+    # The web console's origin when it is served from elsewhere (CORS); unset: no CORS.
     console_origin: str | None = None
+    # Deployed stages: the console signs in through this Cognito hosted UI domain and app
+    # client (authorization code + PKCE); its ID tokens carry the client id as audience.
+    console_cognito_domain: str | None = None
+    console_client_id: str | None = None
+
+    @property
+    def jwt_audiences(self) -> list[str]:
+        """Audiences a token may name: the app's client, and the console's when it has its own."""
+        return [self.jwt_audience, *([self.console_client_id] if self.console_client_id else [])]
 
     @property
     def is_local(self) -> bool:
@@ -205,6 +214,8 @@ def load(env: dict[str, str] | None = None) -> Settings:
             http_timeout_seconds=int(env.get("CHANNEL_HTTP_TIMEOUT_SECONDS") or "5"),
         ),
         console_origin=env.get("CONSOLE_ORIGIN") or None,
+        console_cognito_domain=env.get("CONSOLE_COGNITO_DOMAIN") or None,
+        console_client_id=env.get("CONSOLE_CLIENT_ID") or None,
     )
 
 

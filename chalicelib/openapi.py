@@ -61,7 +61,7 @@ def _error_statuses(spec: RouteSpec) -> dict[int, list[str]]:
 
 
 def build(routers: Iterable[Router], *, title: str, version: str, include_local: bool) -> dict[str, Any]:
-    specs = [s for r in routers for s in r.routes if include_local or not s.local_only]
+    specs = [s for r in routers for s in r.routes if s.documented and (include_local or not s.local_only)]
     models: list[tuple[type[BaseModel], Any]] = []
     for spec in specs:
         for model, mode in ((spec.body, "validation"), (spec.response, "serialization")):

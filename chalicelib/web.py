@@ -45,8 +45,6 @@ REVIEWER = ("reviewer",)
 # Platform customer service (快手客服): reads any order's case, decides disputes.
 SUPPORT = ("support",)
 ANY_ROLE = auth.ROLES
-# Roles of the web console's users: their routes answer CORS for the console's origin.
-CONSOLE_ROLES = frozenset({"reviewer", "support"})
 
 
 @dataclass
@@ -93,12 +91,27 @@ class RouteSpec:
     raw_body: bool
     tag: str
     local_only: bool
+    documented: bool = True
+    param_pattern: re.Pattern[str] = PATH_PARAM
 
 
 class Router:
-    def __init__(self, tag: str, *, local_only: bool = False) -> None:
+    """Routes of one part of the story. `documented=False` keeps them out of the OpenAPI
+    document (the console's files are not API); `param_pattern` is what a path parameter
+    must match before the handler runs (ids by default)."""
+
+    def __init__(
+        self,
+        tag: str,
+        *,
+        local_only: bool = False,
+        documented: bool = True,
+        param_pattern: re.Pattern[str] = PATH_PARAM,
+    ) -> None:
         self.tag = tag
         self.local_only = local_only
+        self.documented = documented
+        self.param_pattern = param_pattern
         self.routes: list[RouteSpec] = []
 
     def route(
@@ -135,6 +148,8 @@ class Router:
                     raw_body=raw_body,
                     tag=self.tag,
                     local_only=self.local_only,
+                    documented=self.documented,
+                    param_pattern=self.param_pattern,
                 )
             )
             return fn
@@ -209,7 +224,7 @@ def _to_response(stored: idempotency.StoredResponse, extra: dict[str, str] | Non
 
 def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Response:
     for value in params.values():
-        if not PATH_PARAM.match(value or ""):
+        if not spec.param_pattern.match(value or ""):
             raise errors.not_found("not_found", "no such resource")
     principal = None
     if spec.roles:
@@ -229,7 +244,8 @@ def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respo
         )
     ctx = Ctx(principal=principal, body=body, query=query, request=request)
     if not spec.idempotent:
-        return _to_response(_render(spec, spec.handler(ctx, **params)))
+        result = spec.handler(ctx, **params)
+        return _to_response(_render(spec, result), result.headers if isinstance(result, Reply) else None)
 
     key = idempotency.validate_key(request.headers.get("idempotency-key"))
     assert principal is not None
@@ -319,8 +335,13 @@ def _view(spec: RouteSpec) -> Callable[..., Response]:
     return view
 
 
+# Roles whose routes the web console calls: only these answer CORS for the console's origin.
+CONSOLE_ROLES = frozenset({"merchant", "reviewer", "support"})
+
+
 def console_cors(origin: str | None) -> CORSConfig | None:
-    """CORS for the reviewer console's browser; the mobile app needs none."""
+    """CORS for the web console's browser when it is served from another origin; the
+    mobile app needs none."""
     if not origin:
         return None
     return CORSConfig(
@@ -332,7 +353,8 @@ def console_cors(origin: str | None) -> CORSConfig | None:
 
 
 def mount(app: Chalice, routers: Iterable[Router], *, console_origin: str | None = None) -> None:
-    """Mount every route; reviewer routes answer CORS for `console_origin` (default: the stage's)."""
+    """Mount every route; the console's routes (merchant, reviewer, support) answer CORS for
+    `console_origin` (default: the stage's)."""
     cors = console_cors(console_origin or settings().console_origin)
     for router in routers:
         for spec in router.routes:
@@ -342,7 +364,7 @@ def mount(app: Chalice, routers: Iterable[Router], *, console_origin: str | None
                 return _view(app, **params)
 
             bound.__name__ = spec.name
-            route_cors = cors if cors is not None and CONSOLE_ROLES & set(spec.roles) else None
+            route_cors = cors if cors is not None and CONSOLE_ROLES.intersection(spec.roles) else None
             app.route(
                 spec.path,
                 methods=[spec.method],

@@ -31,6 +31,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from scripts import dashboard  # noqa: E402
+
 DEFAULT_REGION = "cn-north-1"
 LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
 
@@ -679,11 +682,25 @@ def build(stage: str, app: Any, region: str = DEFAULT_REGION) -> dict[str, Any]:
         "PII_SECRET_ARN": ref("PiiSecretArn"),
         "JWT_ISSUER": ref("JwtIssuer"),
         "JWT_AUDIENCE": ref("JwtAudience"),
+        "CONSOLE_COGNITO_DOMAIN": ref("ConsoleCognitoDomain"),
+        "CONSOLE_CLIENT_ID": ref("ConsoleClientId"),
     }
     merged_functions = {fn.logical_id: _function(t, fn, tables, queues, env_overrides) for fn in fns}
     _queue_alarms(t, queues)
-    _business_alarms(
-        t, app_name, env.get("POWERTOOLS_SERVICE_NAME", app_name), env.get("POWERTOOLS_METRICS_NAMESPACE", "PayLater")
+    service, namespace = (
+        env.get("POWERTOOLS_SERVICE_NAME", app_name),
+        env.get("POWERTOOLS_METRICS_NAMESPACE", "PayLater"),
+    )
+    _business_alarms(t, app_name, service, namespace)
+    t.add(
+        "OperationsDashboard",
+        dashboard.resource(
+            dashboard_name=f"{app_name}-{stage}",
+            namespace=namespace,
+            service=service,
+            review_queue=cfg.review_queue_name,
+            review_dlq=cfg.review_dlq_name,
+        ),
     )
     api_merge = _api(t, app_name) if any(fn.kind == "api" for fn in fns) else None
     resources = dict(t.resources)
@@ -702,6 +719,18 @@ def build(stage: str, app: Any, region: str = DEFAULT_REGION) -> dict[str, Any]:
                 "AllowedPattern": "^https://.+$",
             },
             "JwtAudience": {"Type": "String", "Description": "The user pool's app client id", "MinLength": 1},
+            "ConsoleCognitoDomain": {
+                "Type": "String",
+                "Default": "",
+                "Description": "The web console's hosted UI domain (<prefix>.auth.<region>.amazoncognito.com); "
+                "empty: the console cannot sign in",
+            },
+            "ConsoleClientId": {
+                "Type": "String",
+                "Default": "",
+                "Description": "The console's app client (public, authorization code + PKCE, callback "
+                "https://<api>/<stage>/console/); its ID tokens are accepted beside JwtAudience's",
+            },
             "PiiSecretArn": {
                 "Type": "String",
                 "Description": "Secrets Manager secret (JSON) holding PII_HASH_KEY, PII_DATA_KEY, CURSOR_SECRET "
@@ -732,6 +761,8 @@ def deploy_parameters(stage: str) -> dict[str, str]:
     return {
         "JwtIssuer": env.get("JWT_ISSUER", "<https://cognito-idp.REGION.amazonaws.com/POOL_ID>"),
         "JwtAudience": env.get("JWT_AUDIENCE", "<app client id>"),
+        "ConsoleCognitoDomain": env.get("CONSOLE_COGNITO_DOMAIN", "<hosted UI domain>"),
+        "ConsoleClientId": env.get("CONSOLE_CLIENT_ID", "<console app client id>"),
         "PiiSecretArn": env.get("PII_SECRET_ARN", "<arn of the stage secret>"),
         "AlarmEmail": "<ops@your-company>",
     }

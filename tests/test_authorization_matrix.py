@@ -167,6 +167,8 @@ CASES: dict[str, Case] = {
         params=lambda w: {"order_id": w["placed"]}, body=lambda w: {"text": "明天发货"}, owners=("merchant",)
     ),
     "support_order_messages": Case(params=lambda w: {"order_id": w["placed"]}),
+    # the web console's files are public; every action in them is an API call authorized here
+    "console_asset": Case(params=lambda w: {"asset": "app.js"}),
     # payments and notifications
     "pay_now": Case(
         params=lambda w: {"order_id": w["to_pay"]}, body=lambda w: {"channel": "alipay"}, owners=("consumer A",)

@@ -308,6 +308,25 @@ def test_reviewers_list_requests_waiting_for_them_oldest_first(api: Api) -> None
     assert api.get("/v1/review/redemptions?status=approved", as_="rev-1", roles=["reviewer"]).status_code == 400
 
 
+def test_the_queue_shows_each_requesters_standing_and_how_long_it_waited(api: Api) -> None:
+    rid = manual_request(api, "u-standing")
+    set_user("u-standing", on_time_paid_count=4, overdue_open_count=1)
+    clock.advance(3600)
+    item = api.get("/v1/review/redemptions", as_="rev-1", roles=["reviewer"]).json["items"][0]
+    assert item["redemption_id"] == rid
+    assert item["waiting_seconds"] == 3600
+    standing = item["standing"]
+    assert standing["on_time_paid_count"] == 4 and standing["overdue_open_count"] == 1
+    assert standing["bnpl_status"] == "inactive" and standing["account_created_at"] <= item["created_at"]
+    assert set(standing) == {
+        "bnpl_status",
+        "account_created_at",
+        "on_time_paid_count",
+        "overdue_open_count",
+        "unpaid_bnpl_count",
+    }, "no personal data beside the standing"
+
+
 def test_only_reviewers_review(api: Api) -> None:
     rid = manual_request(api, "u-role")
     assert api.get("/v1/review/redemptions", as_="u-role").status_code == 403

@@ -11,6 +11,7 @@ def all_routers() -> list[Router]:
         addresses,
         bnpl,
         catalog,
+        console,
         dev,
         fulfilment,
         me,
@@ -38,4 +39,5 @@ def all_routers() -> list[Router]:
         review.router,
         dev.router,
         payments.sandbox_router,
+        console.router,
     ]

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from ..clock import clock
+from datetime import datetime
+
+from ..clock import clock, parse_iso
 from ..models.redemptions import Redemption
-from ..schemas.wallet import DecisionIn, ReviewQuery, ReviewRedemptionPage, ReviewRedemptionView
-from ..services import redemption
+from ..models.users import User
+from ..schemas.wallet import (
+    DecisionIn,
+    ReviewQuery,
+    ReviewRedemptionPage,
+    ReviewRedemptionView,
+    UserStandingView,
+)
+from ..services import accounts, redemption
 from ..web import REVIEWER, Ctx, Router
 
 router = Router("review")
@@ -28,12 +37,32 @@ def review_view(r: Redemption) -> ReviewRedemptionView:
     )
 
 
+def standing_view(user: User) -> UserStandingView:
+    return UserStandingView(
+        bnpl_status=user.bnpl_status,
+        account_created_at=user.created_at,
+        on_time_paid_count=int(user.on_time_paid_count or 0),
+        overdue_open_count=int(user.overdue_open_count or 0),
+        unpaid_bnpl_count=int(user.unpaid_bnpl_count or 0),
+    )
+
+
+def queue_view(r: Redemption, user: User | None, now: datetime) -> ReviewRedemptionView:
+    view = review_view(r)
+    view.standing = standing_view(user) if user else None
+    view.waiting_seconds = max(0, int((now - parse_iso(r.created_at)).total_seconds()))
+    return view
+
+
 @router.route("/v1/review/redemptions", "GET", roles=REVIEWER, query=ReviewQuery, response=ReviewRedemptionPage)
 def list_for_review(ctx: Ctx) -> ReviewRedemptionPage:
-    """Undecided redemption requests (default `manual_review`), oldest first."""
+    """Undecided redemption requests (default `manual_review`), oldest first, each with the
+    requester's standing and how long it has waited."""
     q: ReviewQuery = ctx.query
     items, cursor = redemption.list_open(q.status, limit=q.limit, cursor=q.cursor)
-    return ReviewRedemptionPage(items=[review_view(r) for r in items], next_cursor=cursor)
+    users = accounts.standings([r.user_id for r in items])
+    now = clock.now()
+    return ReviewRedemptionPage(items=[queue_view(r, users.get(r.user_id), now) for r in items], next_cursor=cursor)
 
 
 @router.route(

@@ -116,6 +116,7 @@ def main() -> None:
         f"""
 PayLater local stack
   API          {base}   (OpenAPI: {base}/v1/openapi.json)
+  console      {base}/console/   (sign in as a demo reviewer, merchant or support user)
   moto (AWS)   http://{HOST}:{aws_port}
   schedules    every {schedule_every:.0f}s: {", ".join(jobs.names()) or "none yet"}
   queue worker polling {cfg.review_queue_name}

@@ -110,11 +110,23 @@ class ReviewQuery(PageQuery):
     status: Literal["manual_review", "pending"] = "manual_review"
 
 
+class UserStandingView(View):
+    """What a reviewer weighs about the requester (no personal data)."""
+
+    bnpl_status: str
+    account_created_at: str
+    on_time_paid_count: int
+    overdue_open_count: int
+    unpaid_bnpl_count: int
+
+
 class ReviewRedemptionView(RedemptionView):
     user_id: str
     decided_by: str | None = None
     decision_note: str | None = None
     history: list[dict[str, Any]]
+    standing: UserStandingView | None = Field(default=None, description="the requester's standing (in the queue)")
+    waiting_seconds: int | None = Field(default=None, description="time since the request, by the service clock")
 
 
 class ReviewRedemptionPage(Page[ReviewRedemptionView]):

@@ -1,0 +1,81 @@
+// The console's shell: read how this stage signs in, sign in, then one tab per screen the
+// user's roles open. A new screen is one module in SCREENS (its `role`, `title`, `render`).
+
+import { call, currentSession, endSession, whenUnauthorized } from "./api.js";
+import { completeHostedSignIn, hostedSignOutUrl, signInForm } from "./auth.js";
+import { merchantScreen } from "./merchant.js";
+import { reviewerScreen } from "./reviewer.js";
+import { supportScreen } from "./support.js";
+import { h, problemText } from "./ui.js";
+
+const SCREENS = [reviewerScreen, merchantScreen, supportScreen];
+
+const main = document.getElementById("main");
+const tabs = document.getElementById("tabs");
+const who = document.getElementById("who");
+let config = null;
+
+function showSignIn(message) {
+  tabs.replaceChildren();
+  who.replaceChildren();
+  main.replaceChildren(
+    ...(message ? [h("p", { class: "status", "data-kind": "error", role: "alert" }, message)] : []),
+    signInForm(config, showConsole));
+}
+
+function signOut() {
+  endSession();
+  if (config.sign_in === "cognito") {
+    window.location.assign(hostedSignOutUrl(config));
+    return;
+  }
+  showSignIn();
+}
+
+function showConsole(session) {
+  const screens = SCREENS.filter((s) => session.roles.includes(s.role));
+  const out = h("button", { type: "button", class: "secondary" }, "退出 Sign out");
+  out.addEventListener("click", signOut);
+  who.replaceChildren(h("span", {}, `${session.sub} · ${session.roles.join(", ")}`), out);
+  if (!screens.length) {
+    tabs.replaceChildren();
+    main.replaceChildren(h("p", { class: "card" }, "此账号没有管理台角色 This account has no console role (merchant, reviewer, support)."));
+    return;
+  }
+  const buttons = screens.map((screen) => {
+    const b = h("button", { type: "button", "aria-pressed": "false" }, screen.title);
+    b.addEventListener("click", () => open(screen, b));
+    return b;
+  });
+  function open(screen, button) {
+    for (const b of buttons) b.setAttribute("aria-pressed", String(b === button));
+    Promise.resolve(screen.render(main)).catch((err) => {
+      main.replaceChildren(h("p", { class: "status", "data-kind": "error" }, problemText(err)));
+    });
+  }
+  tabs.replaceChildren(...buttons);
+  open(screens[0], buttons[0]);
+}
+
+async function boot() {
+  try {
+    config = await call("GET", "/console/config.json", { anonymous: true });
+  } catch (err) {
+    main.replaceChildren(h("p", { class: "status", "data-kind": "error" }, problemText(err)));
+    return;
+  }
+  whenUnauthorized((err) => {
+    endSession();
+    showSignIn(`请重新登录 Please sign in again (${err.message})`);
+  });
+  try {
+    const back = config.sign_in === "cognito" ? await completeHostedSignIn(config) : null;
+    const session = back || currentSession();
+    if (session) showConsole(session);
+    else showSignIn();
+  } catch (err) {
+    showSignIn(problemText(err));
+  }
+}
+
+boot();

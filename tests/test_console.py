@@ -1,0 +1,211 @@
+"""The web console in a real Chromium (Debian's package, driven by Playwright for Python).
+
+One local stack (moto server + `chalice local`, on free ports) serves the whole module; each
+test builds what it needs over HTTP, acts in the browser as a person would (by the buttons'
+and fields' accessible names), then checks the outcome through the API and that the page
+showed no script error. Under pytest-xdist each worker that runs a test here starts its own
+stack and browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from scripts.console import MERCHANT, PHONE, REVIEWER, SUPPORT, Console, World, browser
+from scripts.fuzz import Http, local_stack
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def aws() -> None:
+    """The stack runs its own moto server: the in-process moto of the other tests is not needed."""
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[str]:
+    with local_stack() as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    with browser() as b:
+        yield b
+
+
+@pytest.fixture
+def world(stack: str) -> World:
+    return World(Http(stack))
+
+
+@pytest.fixture
+def console(chromium: Any, stack: str) -> Iterator[Console]:
+    c = Console(chromium, stack)
+    yield c
+    c.close()
+
+
+def test_a_reviewer_approves_a_held_redemption_and_sees_a_stale_decision_refused(
+    world: World, console: Console
+) -> None:
+    from playwright.sync_api import expect
+
+    held, decided_elsewhere = world.held_redemption(3000), world.held_redemption(2000)
+    console.sign_in(REVIEWER)
+    card = console.card(f"兑现申请 Redemption {held}")
+    expect(card).to_contain_text("¥30.00")
+    expect(card).to_contain_text("account younger than 24 h")
+    expect(card).to_contain_text("demo-consumer")
+    card.get_by_role("textbox", name="备注 Note").fill("已核实 checked")
+    card.get_by_role("button", name="批准 Approve").click()
+    expect(card.get_by_role("status")).to_contain_text("已批准 Approved")
+
+    mine = world.as_("demo-consumer", "consumer", "GET", f"/v1/wallet/redemptions/{held}")
+    assert mine["status"] == "approved"
+    queue = world.as_("demo-reviewer", "reviewer", "GET", "/v1/review/redemptions")
+    assert held not in [r["redemption_id"] for r in queue["items"]]
+    assert world.as_("demo-consumer", "consumer", "GET", "/v1/wallet")["cash_balance_fen"] >= 3000
+
+    # Another reviewer decides the second one first: the console shows the API's detail.
+    other = world.as_("demo-consumer", "consumer", "GET", f"/v1/wallet/redemptions/{decided_elsewhere}")
+    assert other["status"] == "manual_review"
+    stale = console.card(f"兑现申请 Redemption {decided_elsewhere}")
+    world.as_(
+        "other-reviewer",
+        "reviewer",
+        "POST",
+        f"/v1/review/redemptions/{decided_elsewhere}/decision",
+        {"decision": "reject", "note": "dup"},
+        idem=True,
+    )
+    stale.get_by_role("button", name="批准 Approve").click()
+    expect(stale.get_by_role("status")).to_contain_text("cannot approve a redemption that is rejected")
+    assert (
+        world.as_("demo-consumer", "consumer", "GET", f"/v1/wallet/redemptions/{decided_elsewhere}")["status"]
+        == "rejected"
+    )
+    # The browser logs the refused request itself; nothing else may show up.
+    assert [e for e in console.errors if "status of 409" not in e] == [], (console.errors, console.failed)
+
+
+def test_a_merchant_ships_an_order_and_approves_a_return(world: World, console: Console) -> None:
+    from playwright.sync_api import expect
+
+    buyer = world.consumer()
+    to_ship = world.placed_order(buyer)
+    returned_order, request = world.return_request(buyer)
+    credit_before = world.as_(buyer, "consumer", "GET", "/v1/wallet")["credit"]["used_fen"]
+
+    console.sign_in(MERCHANT)
+    order = console.card(f"订单 Order {to_ship}")
+    order.get_by_role("combobox", name="快递公司 Carrier").select_option("ZTO")
+    order.get_by_role("textbox", name="运单号 Tracking number").fill("ZT20261129001")
+    order.get_by_role("button", name="发货 Ship").click()
+    expect(order.get_by_role("status")).to_contain_text("已发货 Shipped")
+    shipped = world.as_(buyer, "consumer", "GET", f"/v1/orders/{to_ship}")
+    assert shipped["status"] == "shipped"
+
+    console.page.get_by_role("button", name="退货 Returns").click()
+    ret = console.card(f"退货申请 Return {request}")
+    expect(ret).to_contain_text(returned_order)
+    ret.get_by_role("textbox", name="备注 Note").fill("同意")
+    ret.get_by_role("button", name="同意退货 Approve").click()
+    expect(ret.get_by_role("status")).to_contain_text("已同意退货 Return approved")
+    assert world.as_(buyer, "consumer", "GET", f"/v1/orders/{returned_order}")["status"] == "returned"
+    credit_after = world.as_(buyer, "consumer", "GET", "/v1/wallet")["credit"]["used_fen"]
+    assert credit_after < credit_before  # the returned order's credit was released
+
+    console.page.get_by_role("button", name="结算 Settlements", exact=True).click()
+    expect(console.page.get_by_role("img", name="近 30 天结算 Settlements, last 30 days")).to_be_visible()
+    entries = console.page.get_by_role("list", name="结算明细 Settlement entries")
+    expect(entries.get_by_role("listitem").filter(has_text=returned_order).first).to_contain_text("reversed")
+    assert console.errors == [], console.failed
+
+
+def test_on_a_phone_the_queue_fits_the_screen_and_support_waits_for_its_api(chromium: Any, stack: str) -> None:
+    from playwright.sync_api import expect
+
+    phone = Console(chromium, stack, PHONE)
+    try:
+        phone.sign_in(SUPPORT)
+        expect(phone.page.get_by_role("status").last).to_contain_text("Disputes are not in this deployment's API yet")
+        phone.page.get_by_role("button", name="退出 Sign out").click()
+        phone.sign_in(REVIEWER)
+        expect(phone.page.get_by_role("button", name="刷新 Refresh")).to_be_visible()
+        overflow = phone.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page scrolls sideways by {overflow}px on a phone"
+        assert phone.errors == [], phone.failed
+    finally:
+        phone.close()
+
+
+def test_the_hosted_ui_sign_in_uses_pkce_and_leaves_no_code_in_the_address(
+    world: World, console: Console, stack: str
+) -> None:
+    """A deployed stage's sign-in, with Cognito played by the browser's request routing: the
+    authorize request carries an S256 challenge and a state, the code comes back once, is
+    exchanged with the matching verifier, and is gone from the address bar afterwards."""
+    import base64
+    import hashlib
+    from urllib.parse import parse_qs, urlencode, urlparse
+
+    from playwright.sync_api import expect
+
+    domain = "auth.console.test"
+    config = {
+        "stage": "dev",
+        "sign_in": "cognito",
+        "cognito_domain": domain,
+        "client_id": "console-client",
+        "roles_claim": "roles",
+    }
+    seen: dict[str, Any] = {}
+    page = console.page
+
+    def page_with_the_stage_csp(route: Any) -> None:
+        # The local stage's CSP names no Cognito domain; a stage with one names it like this.
+        response = route.fetch()
+        csp = response.headers["content-security-policy"].replace(
+            "connect-src 'self'", f"connect-src 'self' https://{domain}"
+        )
+        route.fulfill(response=response, headers={**response.headers, "content-security-policy": csp})
+
+    def authorize(route: Any) -> None:
+        seen["authorize"] = query = {k: v[0] for k, v in parse_qs(urlparse(route.request.url).query).items()}
+        back = f"{stack}/console/?" + urlencode({"code": "code-from-cognito", "state": query["state"]})
+        # The hosted UI sends the browser back (a fulfilled redirect would skip routing).
+        route.fulfill(content_type="text/html", body=f'<meta http-equiv="refresh" content="0;url={back}">')
+
+    def token(route: Any) -> None:
+        seen["token"] = form = {k: v[0] for k, v in parse_qs(route.request.post_data).items()}
+        seen["page_url_at_exchange"] = page.url
+        id_token = world.token("demo-reviewer", "reviewer")
+        route.fulfill(
+            json={"id_token": id_token, "access_token": "unused", "expires_in": 3600, "token_type": "Bearer"},
+            headers={"Access-Control-Allow-Origin": "*"},
+        )
+        assert form["grant_type"] == "authorization_code"
+
+    page.route("**/console/config.json", lambda r: r.fulfill(json=config))
+    page.route(lambda url: urlparse(url).path == "/console/", page_with_the_stage_csp)
+    page.route(f"https://{domain}/oauth2/authorize*", authorize)
+    page.route(f"https://{domain}/oauth2/token", token)
+
+    page.goto("/console/")
+    page.get_by_role("button", name="登录 Sign in").click()
+    expect(page.get_by_role("button", name="退出 Sign out")).to_be_visible()
+    expect(page.get_by_role("heading", name="兑现审核 Redemption review")).to_be_visible()
+
+    query, form = seen["authorize"], seen["token"]
+    assert query["response_type"] == "code" and query["client_id"] == "console-client"
+    assert query["code_challenge_method"] == "S256" and query["redirect_uri"] == f"{stack}/console/"
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(form["code_verifier"].encode()).digest()).rstrip(b"=")
+    assert challenge.decode() == query["code_challenge"]
+    assert form["code"] == "code-from-cognito" and form["redirect_uri"] == f"{stack}/console/"
+    assert "code=" not in seen["page_url_at_exchange"] and "code=" not in page.url
+    assert page.evaluate("sessionStorage.getItem('paylater.console.pkce')") is None
+    assert console.errors == [], console.failed
