@@ -61,8 +61,14 @@ class CheckoutIn(Body):
                 },
                 {
                     "oneOf": [
-                        {"required": ["address"], "properties": {"address_id": {"type": "null"}}},
-                        {"required": ["address_id"], "properties": {"address": {"type": "null"}}},
+                        {
+                            "required": ["address"],
+                            "properties": {"address": {"type": "object"}, "address_id": {"type": "null"}},
+                        },
+                        {
+                            "required": ["address_id"],
+                            "properties": {"address_id": {"type": "string"}, "address": {"type": "null"}},
+                        },
                     ]
                 },
             ]
