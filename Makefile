@@ -89,7 +89,7 @@ console-shots: install $(CHROMIUM)  ## docs/console-*.png: each console screen a
 	$(PY) -m scripts.console shots
 
 demo: install  ## walk the whole story over HTTP against `make run` (start it in another terminal)
-	$(PY) scripts/demo.py
+	$(PY) -m scripts.demo
 
 soak: install  ## the model-based money test, long: ≥ 5,000 steps with ~1 % DynamoDB faults (not in make test)
 	MODEL_EXAMPLES=$${MODEL_EXAMPLES:-50} MODEL_STEPS=$${MODEL_STEPS:-100} \

@@ -1,7 +1,11 @@
 """PayLater API: routes, schedules and queue handlers. Each one parses, delegates, renders.
 
 Routes are declared in `chalicelib/api/` (one router per part of the story, with their
-schemas and error codes, which also feed the OpenAPI document) and mounted here.
+schemas and error codes, which also feed the OpenAPI document) and mounted here from the
+route table in `chalicelib/routes.py`: a cold start imports Chalice and the settings only;
+each router, its schemas and services load on the first request that needs them, and the
+schedules and queue handler load their job when they first run. The local stage alone
+mounts the dev routes.
 """
 
 from __future__ import annotations
@@ -10,70 +14,93 @@ from typing import Any
 
 from chalice.app import Chalice, Rate, SQSEvent
 
-from chalicelib import jobs, observability, web
-from chalicelib.api import all_routers
-from chalicelib.clock import clock
+from chalicelib import routes
 from chalicelib.config import settings
-from chalicelib.services import redemption
 
 app = Chalice(app_name="paylater")
 _cfg = settings()
-observability.install(app)
 
-web.mount(app, [r for r in all_routers() if _cfg.is_local or not r.local_only])
+
+@app.middleware("all")
+def bind_invocation(event: Any, get_response: Any) -> Any:
+    """Request ids on every log line of an invocation (`observability.bind_invocation`)."""
+    from chalicelib import observability
+
+    return observability.bind_invocation(event, get_response)
+
+
+routes.mount(app, include_local=_cfg.is_local, console_origin=_cfg.console_origin)
+
+
+def _run(job: str) -> None:
+    from chalicelib import jobs
+    from chalicelib.clock import clock
+
+    jobs.run(job, clock.now())
+
+
+def _review_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from chalicelib.services import redemption
+
+    return redemption.review_batch(event, context)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="expire_checkouts")
 def expire_checkouts(event: object) -> None:
-    jobs.run("expire_checkouts", clock.now())
+    _run("expire_checkouts")
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="auto_confirm_receipts")
 def auto_confirm_receipts(event: object) -> None:
-    jobs.run("auto_confirm_receipts", clock.now())
+    _run("auto_confirm_receipts")
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="complete_orders")
 def complete_orders(event: object) -> None:
-    jobs.run("complete_orders", clock.now())
+    _run("complete_orders")
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="refund_unapplied_payments")
 def refund_unapplied_payments(event: object) -> None:
-    jobs.run("refund_unapplied_payments", clock.now())
+    _run("refund_unapplied_payments")
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="process_refunds")
 def process_refunds(event: object) -> None:
-    jobs.run("process_refunds", clock.now())
+    _run("process_refunds")
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS), name="reconcile_ledger")
 def reconcile_ledger(event: object) -> None:
-    jobs.run("reconcile_ledger", clock.now())
+    _run("reconcile_ledger")
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS), name="check_obligations")
+def check_obligations(event: object) -> None:
+    _run("check_obligations")
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="enqueue_pending_redemptions")
 def enqueue_pending_redemptions(event: object) -> None:
-    jobs.run("enqueue_pending_redemptions", clock.now())
+    _run("enqueue_pending_redemptions")
 
 
 @app.on_sqs_message(queue=_cfg.review_queue_name, batch_size=10, name="review_redemptions")
 def review_redemptions(event: SQSEvent) -> dict[str, Any]:
-    return redemption.review_batch(event.to_dict(), event.context)
+    return _review_batch(event.to_dict(), event.context)
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="close_payment_windows")
 def close_payment_windows(event: object) -> None:
-    jobs.run("close_payment_windows", clock.now())
+    _run("close_payment_windows")
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="send_due_reminders")
 def send_due_reminders(event: object) -> None:
-    jobs.run("send_due_reminders", clock.now())
+    _run("send_due_reminders")
 
 
 if _cfg.is_local:
-    from chalicelib.api import dev
+    from chalicelib.local.handlers import QUEUE_HANDLERS
 
-    dev.QUEUE_HANDLERS.update({_cfg.review_queue_name: redemption.review_batch})
+    QUEUE_HANDLERS[_cfg.review_queue_name] = _review_batch

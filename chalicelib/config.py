@@ -65,7 +65,12 @@ class Rules:
     max_body_bytes: int
     page_limit_max: int
     timer_shards: int
+    timer_shards_previous: int
     ledger_shards: int
+    ledger_shards_previous: int
+    # "<default>,<merchant_id>=<n>,...": order-index shards per merchant (large ones > 1)
+    merchant_order_shards: str
+    merchant_order_shards_previous: str
     sweep_max_items: int
     sweep_max_seconds: int
     return_window_paid_seconds: int

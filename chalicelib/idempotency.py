@@ -54,7 +54,9 @@ class IdemScope:
             condition=(IdempotencyRecord.state == IN_FLIGHT) & (IdempotencyRecord.request_hash == self.request_hash),
             on_fail=errors.conflict("idempotency_conflict", "this Idempotency-Key was completed by another request"),
         )
-        self.staged = response
+        # Staged only if `tx` commits: a transaction that lost a race (and is retried, or
+        # answered another way) must leave the response to be stored by what follows.
+        tx.after_commit(lambda: setattr(self, "staged", response))
 
 
 def request_hash(method: str, path: str, body: Any) -> str:
@@ -136,3 +138,75 @@ def abandon(scope: IdemScope) -> None:
     except DeleteError as exc:
         if not condition_failed(exc):
             raise
+
+
+# --- the claim written by the effect's own transaction -------------------------------------------
+#
+# For routes whose effect is one transaction (checkout, confirmation), the claim costs no call
+# of its own: the record is written once, already `done` with its response, by the effect's
+# transaction, on condition the key is free. A duplicate loses that condition and answers
+# with what the winner stored; a request that fails before its transaction stores its error
+# the same way, or answers with the earlier outcome when the key was already used.
+
+
+class KeyTaken(errors.ApiError):
+    """The transaction lost the claim: the key was used first (never sent to a client)."""
+
+
+@dataclass
+class TxClaim(IdemScope):
+    now_ts: int = 0
+
+    def stage(self, tx: Tx, result: Any) -> None:
+        response = self.render(result)
+        tx.save(
+            self._record(response),
+            condition=self._free(),
+            on_fail=KeyTaken(409, "idempotency_key_taken", "this Idempotency-Key was used first by another request"),
+        )
+        self.staged = response
+
+    def _free(self) -> Any:
+        return IdempotencyRecord.key.does_not_exist() | (IdempotencyRecord.expires_at < self.now_ts)
+
+    def _record(self, response: StoredResponse) -> IdempotencyRecord:
+        return IdempotencyRecord(
+            self.record_key,
+            request_hash=self.request_hash,
+            state=DONE,
+            locked_until=self.now_ts,
+            expires_at=self.now_ts + settings().rules.idempotency_ttl_seconds,
+            response_status=response.status,
+            response_body=response.body,
+            response_content_type=response.content_type,
+        )
+
+
+def claim_in_tx(
+    *, user_id: str, route: str, key: str, req_hash: str, now: datetime, render: Callable[[Any], StoredResponse]
+) -> TxClaim:
+    """A claim the service stages into its effect's transaction (`TxClaim.stage`): no call yet."""
+    return TxClaim(f"{user_id}|{route}|{key}", req_hash, render, now_ts=int(now.timestamp()))
+
+
+def earlier(claim: TxClaim) -> StoredResponse:
+    """What the request that used the key first answered (after this one lost the claim)."""
+    existing = IdempotencyRecord.get(claim.record_key, consistent_read=True)
+    if existing.request_hash != claim.request_hash:
+        raise errors.unprocessable("idempotency_key_reused", "this Idempotency-Key was used with a different request")
+    if existing.state == DONE and existing.response_status is not None:
+        return StoredResponse(
+            int(existing.response_status), existing.response_body or "", existing.response_content_type or ""
+        )
+    raise errors.conflict("idempotency_in_flight", "a request with this Idempotency-Key is still being processed")
+
+
+def store(claim: TxClaim, response: StoredResponse) -> StoredResponse | None:
+    """Record a response no transaction staged; the earlier response if the key was used first."""
+    try:
+        claim._record(response).save(condition=claim._free())
+    except PutError as exc:
+        if not condition_failed(exc):
+            raise
+        return earlier(claim)
+    return None

@@ -42,7 +42,6 @@ item in a transaction.
 
 from __future__ import annotations
 
-import hashlib
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,7 +51,7 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from . import errors
+from . import errors, sharding
 from .clock import iso
 from .config import settings
 from .db import Tx
@@ -90,18 +89,31 @@ class Leg:
     amount: int
 
 
-def _shard(event_id: str, shards: int) -> int:
-    return int(hashlib.sha256(event_id.encode()).hexdigest()[:8], 16) % shards
-
-
 def physical_account(account: str, event_id: str) -> str:
+    """Where a leg of `event_id` on `account` is written (the platform is sharded by event)."""
     if account == PLATFORM:
-        return f"{PLATFORM}#{_shard(event_id, settings().rules.ledger_shards):02d}"
+        return f"{PLATFORM}#{sharding.shard_of(event_id, settings().rules.ledger_shards):02d}"
     return account
 
 
+def physical_accounts(account: str, event_id: str) -> list[str]:
+    """Where such a leg may have been written: under the current shard count and the previous."""
+    if account != PLATFORM:
+        return [account]
+    rules = settings().rules
+    shards = sharding.candidates(event_id, rules.ledger_shards, rules.ledger_shards_previous)
+    return [f"{PLATFORM}#{shard:02d}" for shard in shards]
+
+
 def hour_bucket(at: datetime, key: str) -> str:
-    return f"{at.strftime('%Y%m%d%H')}#{_shard(key, settings().rules.ledger_shards):02d}"
+    return f"{at.strftime('%Y%m%d%H')}#{sharding.shard_of(key, settings().rules.ledger_shards):02d}"
+
+
+def hour_buckets(hour: datetime) -> list[str]:
+    """Every `by_hour` partition of one hour (the shards of the current and previous count)."""
+    rules = settings().rules
+    stamp = hour.strftime("%Y%m%d%H")
+    return [f"{stamp}#{shard:02d}" for shard in sharding.read_range(rules.ledger_shards, rules.ledger_shards_previous)]
 
 
 def post(
@@ -252,11 +264,12 @@ def change_credit_limit(tx: Tx, user_id: str, old_limit: int, new_limit: int, at
 
 def leg_amount(account: str, event_id: str, book: str) -> int | None:
     """The amount an event posted to `account`'s `book`, or None if it did not."""
-    try:
-        entry = Entry.get(physical_account(account, event_id), f"{event_id}#{book}", consistent_read=True)
-    except DoesNotExist:
-        return None
-    return int(entry.amount)
+    for physical in physical_accounts(account, event_id):
+        try:
+            return int(Entry.get(physical, f"{event_id}#{book}", consistent_read=True).amount)
+        except DoesNotExist:
+            continue
+    return None
 
 
 def balances(account: str) -> dict[str, Balance]:

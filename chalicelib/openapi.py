@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -60,6 +61,26 @@ def _error_statuses(spec: RouteSpec) -> dict[int, list[str]]:
     return {s: sorted(set(c)) for s, c in sorted(statuses.items())}
 
 
+def problem_schema(codes: list[str]) -> dict[str, Any]:
+    """The problem document with the codes this response can carry, as an enum."""
+    schema = copy.deepcopy(PROBLEM_SCHEMA)
+    schema["properties"]["code"]["enum"] = codes
+    return schema
+
+
+# The answers most operations share are one named component each (`UnauthorizedProblem`);
+# an operation's own codes make an inline schema (`CreateCheckoutResponse409` in a client).
+SHARED_PROBLEMS: dict[int, list[str]] = {
+    **{status: sorted(codes) for status, codes in COMMON_CODES.items()},
+    404: ["not_found"],
+    500: ["internal_error"],
+}
+
+
+def _shared_problem_name(status: int) -> str:
+    return TITLES[status].title().replace(" ", "") + "Problem"
+
+
 def build(routers: Iterable[Router], *, title: str, version: str, include_local: bool) -> dict[str, Any]:
     specs = [s for r in routers for s in r.routes if s.documented and (include_local or not s.local_only)]
     models: list[tuple[type[BaseModel], Any]] = []
@@ -106,10 +127,11 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
         else:
             op["security"] = []
         if spec.body is not None:
-            op["requestBody"] = {
-                "required": True,
-                "content": {JSON: {"schema": refs[(spec.body, "validation")]}},
-            }
+            media: dict[str, Any] = {"schema": refs[(spec.body, "validation")]}
+            examples = spec.body.model_json_schema().get("examples")
+            if examples:
+                media["example"] = examples[0]
+            op["requestBody"] = {"required": True, "content": {JSON: media}}
         elif spec.raw_body:
             op["requestBody"] = {
                 "required": True,
@@ -131,7 +153,10 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
         else:
             op["responses"][str(spec.status)] = {"description": "OK"}
         for status, codes in _error_statuses(spec).items():
-            content: dict[str, Any] = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+            schema = problem_schema(codes)
+            if SHARED_PROBLEMS.get(status) == codes:
+                schema = {"$ref": f"#/components/schemas/{_shared_problem_name(status)}"}
+            content: dict[str, Any] = {PROBLEM_JSON: {"schema": schema}}
             if spec.raw_body and status in spec.errors:
                 content = {**CHANNEL_CONTENT, **content}
             op["responses"][str(status)] = {
@@ -141,8 +166,10 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
         if not op["parameters"]:
             del op["parameters"]
         paths.setdefault(spec.path, {})[spec.method.lower()] = op
-    schemas = dict(defs.get("$defs", {}))
+    schemas = _tidy(dict(defs.get("$defs", {})))
     schemas["Problem"] = PROBLEM_SCHEMA
+    for status, codes in SHARED_PROBLEMS.items():
+        schemas[_shared_problem_name(status)] = problem_schema(codes)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
@@ -153,3 +180,32 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }
+
+
+NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+# Timestamps are named `at` or `*_at`; the service writes them as RFC 3339 (clock.iso).
+TIMESTAMP = re.compile(r"^(at|.+_at)$")
+
+
+def _tidy(schemas: dict[str, Any]) -> dict[str, Any]:
+    """Name each `one_of` branch as its own component, mark timestamps `date-time`, and
+    refuse names a generated client could not use (pydantic prefixes a module path when two
+    models share a name)."""
+    for schema in list(schemas.values()):
+        for i, branch in enumerate(schema.get("oneOf", [])):
+            if branch.get("type") == "object" and "title" in branch:
+                schemas[branch["title"]] = branch
+                schema["oneOf"][i] = {"$ref": f"#/components/schemas/{branch['title']}"}
+    for name, schema in schemas.items():
+        if not NAME.match(name):
+            raise ValueError(f"component name {name!r}: give the model a unique class name")
+        for prop_name, prop in schema.get("properties", {}).items():
+            if TIMESTAMP.match(prop_name):
+                _mark_date_time(prop)
+    return schemas
+
+
+def _mark_date_time(prop: dict[str, Any]) -> None:
+    for option in [prop, *prop.get("anyOf", [])]:
+        if option.get("type") == "string":
+            option["format"] = "date-time"

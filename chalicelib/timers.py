@@ -1,26 +1,43 @@
 """Set, clear and sweep timers (see `models/timers.py` for the key design).
 
 Kinds used by the schedules: `checkout_expiry`, `auto_confirm`, `payment_due`,
-`due_reminder`, `collection_retry`.
+`due_reminder`, `collection_retry`, `order_completion` (the order timers: which ones an
+order needs is derived from its state in `services/obligations.py`), and `refund`,
+`unapplied_refund` (payments).
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from . import errors
+from . import errors, sharding
 from .clock import iso
 from .config import settings
 from .db import Tx
 from .models.timers import Timer
 
+CHECKOUT_EXPIRY = "checkout_expiry"
+AUTO_CONFIRM = "auto_confirm"
+PAYMENT_DUE = "payment_due"
+COLLECTION_RETRY = "collection_retry"
+DUE_REMINDER = "due_reminder"
+ORDER_COMPLETION = "order_completion"
+REFUND = "refund"
+
+PAGE = 100  # timers per Query page: what a sweep past its deadline may still act on
+
 
 def shard_of(ref: str) -> int:
-    return int(hashlib.sha256(ref.encode()).hexdigest()[:8], 16) % settings().rules.timer_shards
+    return sharding.shard_of(ref, settings().rules.timer_shards)
+
+
+def read_shards() -> range:
+    """The shards a sweep reads: those of the current count and of the previous one."""
+    rules = settings().rules
+    return sharding.read_range(rules.timer_shards, rules.timer_shards_previous)
 
 
 def _bucket(kind: str, shard: int) -> str:
@@ -37,9 +54,29 @@ def schedule(tx: Tx, kind: str, ref: str, at: datetime, data: dict[str, Any] | N
 
 
 def cancel(tx: Tx, kind: str, ref: str, at: datetime | str) -> None:
-    """Remove a timer set for `at` (a no-op if it already fired or never existed)."""
+    """Remove a timer set for `at` (a no-op if it already fired or never existed).
+
+    While the shard count moves, the timer may sit under the previous count: both go.
+    """
     due = at if isinstance(at, str) else iso(at)
-    tx.delete(Timer(_bucket(kind, shard_of(ref)), f"{due}#{ref}"))
+    rules = settings().rules
+    for shard in sharding.candidates(ref, rules.timer_shards, rules.timer_shards_previous):
+        tx.delete(Timer(_bucket(kind, shard), f"{due}#{ref}"))
+
+
+def live(ref: str) -> list[Timer]:
+    """The timers set for `ref` (by the `by_ref` index: eventually consistent, kind and due_at)."""
+    return list(Timer.by_ref.query(ref))
+
+
+def exists(kind: str, ref: str, at: datetime | str) -> bool:
+    """Whether the timer of `kind` for `ref` at `at` is set (a consistent read of its key)."""
+    due = at if isinstance(at, str) else iso(at)
+    rules = settings().rules
+    return any(
+        Timer.count(_bucket(kind, shard), Timer.key == f"{due}#{ref}", consistent_read=True) > 0
+        for shard in sharding.candidates(ref, rules.timer_shards, rules.timer_shards_previous)
+    )
 
 
 def take(tx: Tx, item: Timer) -> None:
@@ -47,11 +84,37 @@ def take(tx: Tx, item: Timer) -> None:
     tx.delete(item, condition=Timer.key.exists(), on_fail=errors.conflict("timer_taken", "another run took it"))
 
 
-def due(kind: str, now: datetime) -> Iterator[Timer]:
-    """Timers of `kind` due at `now`, shard by shard, oldest first within a shard."""
+def due(
+    kind: str, now: datetime, limit: int | None = None, until: float | None = None, cut: list[bool] | None = None
+) -> Iterator[Timer]:
+    """Timers of `kind` due at `now`, shard by shard, oldest first within a shard.
+
+    With `limit`, at most that many are read in all: each shard's query asks the store
+    for no more than what is left. With `until` (a `time.monotonic()` deadline), no query
+    starts after it. So a bounded sweep acts on everything it reads. Stopping early for
+    either appends to `cut`.
+    """
     upper = iso(now) + "#\uffff"
-    for shard in range(settings().rules.timer_shards):
-        yield from Timer.query(_bucket(kind, shard), Timer.key <= upper, consistent_read=True)
+    left = limit
+    for shard in read_shards():
+        if (left is not None and left <= 0) or (until is not None and time.monotonic() > until):
+            if cut is not None:
+                cut.append(True)
+            return
+        page = min(left, PAGE) if left is not None else PAGE
+        items = Timer.query(_bucket(kind, shard), Timer.key <= upper, consistent_read=True, limit=left, page_size=page)
+        for n, item in enumerate(items, 1):
+            if left is not None:
+                left -= 1
+            yield item
+            if n % page == 0 and until is not None and time.monotonic() > until:
+                if cut is not None:
+                    cut.append(True)
+                return  # the next item would be the next page's query
+        if left is not None and left <= 0:  # the budget is used up: there may be more
+            if cut is not None:
+                cut.append(True)
+            return
 
 
 def sweep(
@@ -72,9 +135,8 @@ def sweep(
     limit = rules.sweep_max_items if max_items is None else max_items
     deadline = time.monotonic() + (rules.sweep_max_seconds if max_seconds is None else max_seconds)
     done = skipped = failed = 0
-    for item in due(kind, now):
-        if done + skipped + failed >= limit or time.monotonic() > deadline:
-            return {"processed": done, "skipped": skipped, "failed": failed, "complete": 0}
+    cut: list[bool] = []
+    for item in due(kind, now, limit, deadline, cut):
         try:
             if act(item):
                 done += 1
@@ -85,4 +147,6 @@ def sweep(
                 skipped += 1
             else:
                 failed += 1
-    return {"processed": done, "skipped": skipped, "failed": failed, "complete": 1}
+    # A run cut short by its budget may have left some: the next run looks again.
+    complete = int(not cut)
+    return {"processed": done, "skipped": skipped, "failed": failed, "complete": complete}

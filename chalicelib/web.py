@@ -13,9 +13,10 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
-from chalice.app import Chalice, CORSConfig, Request, Response
+from chalice.app import Chalice, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from . import auth, errors, idempotency
@@ -23,19 +24,10 @@ from .clock import clock
 from .config import settings
 from .errors import PROBLEM_JSON, ApiError, FieldError
 from .observability import bind_request, logger
+from .routes import ACCEPTED_CONTENT_TYPES, CONSOLE_ROLES, console_cors
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
-# Chalice answers a content type outside this list itself (not as problem+json), so every
-# route accepts these and checks the type it needs in `_parse_body`.
-ACCEPTED_CONTENT_TYPES = [
-    JSON,
-    FORM,
-    "text/plain",
-    "application/octet-stream",
-    "multipart/form-data",
-    "application/xml",
-]
 PATH_PARAM = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 PUBLIC: tuple[str, ...] = ()
@@ -93,6 +85,8 @@ class RouteSpec:
     local_only: bool
     documented: bool = True
     param_pattern: re.Pattern[str] = PATH_PARAM
+    # The Idempotency-Key is claimed by the effect's own transaction (idempotency.TxClaim).
+    claim_in_tx: bool = False
 
 
 class Router:
@@ -128,6 +122,7 @@ class Router:
         idempotent: bool = False,
         render: Callable[[Any], BaseModel] | None = None,
         raw_body: bool = False,
+        claim_in_tx: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             self.routes.append(
@@ -150,6 +145,7 @@ class Router:
                     local_only=self.local_only,
                     documented=self.documented,
                     param_pattern=self.param_pattern,
+                    claim_in_tx=claim_in_tx,
                 )
             )
             return fn
@@ -171,6 +167,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Beyond any amount or count we take; larger integral literals stay floats (and fail as such).
+_INTEGRAL_LIMIT = Decimal(10**15)
+
+
+def _number(text: str) -> int | float:
+    """JSON Schema counts 26.0 as an integer, and so does the OpenAPI document's `integer`:
+    an integral literal (26.0, 2.6e1) is the integer; a fractional one stays a float,
+    which an integer field refuses with a 400."""
+    value = Decimal(text)
+    if value.is_finite() and abs(value) <= _INTEGRAL_LIMIT and value == value.to_integral_value():
+        return int(value)
+    return float(text)
+
+
 def _parse_body(request: Request, spec: RouteSpec) -> Any:
     raw = request.raw_body or b""
     if isinstance(raw, str):
@@ -187,7 +197,7 @@ def _parse_body(request: Request, spec: RouteSpec) -> Any:
     if not raw.strip():
         raise errors.bad_request("malformed_json", "a JSON body is required")
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_number)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise errors.bad_request("malformed_json", "the body is not valid UTF-8 JSON") from exc
     return _validate(spec.body, data, strict=True, where="body")
@@ -250,6 +260,8 @@ def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respo
     key = idempotency.validate_key(request.headers.get("idempotency-key"))
     assert principal is not None
     body_doc = body.model_dump(mode="json") if isinstance(body, BaseModel) else None
+    if spec.claim_in_tx:
+        return _execute_claimed_in_tx(spec, ctx, params, principal.user_id, key, body_doc)
     claim = idempotency.begin(
         user_id=principal.user_id,
         route=f"{spec.method} {spec.path}",
@@ -278,6 +290,37 @@ def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respo
     return _to_response(stored)
 
 
+def _execute_claimed_in_tx(
+    spec: RouteSpec, ctx: Ctx, params: dict[str, str], user_id: str, key: str, body_doc: Any
+) -> Response:
+    """An idempotent route whose service stages the claim in its transaction: no claim call."""
+    claim = idempotency.claim_in_tx(
+        user_id=user_id,
+        route=f"{spec.method} {spec.path}",
+        key=key,
+        req_hash=idempotency.request_hash(spec.method, spec.path, [params, body_doc]),
+        now=clock.now(),
+        render=lambda result: _render(spec, result),
+    )
+    ctx.idem = claim
+    replayed = {"Idempotent-Replayed": "true"}
+    try:
+        result = spec.handler(ctx, **params)
+    except idempotency.KeyTaken:
+        return _to_response(idempotency.earlier(claim), replayed)
+    except ApiError as err:
+        if err.status < 500:
+            earlier = idempotency.store(claim, idempotency.StoredResponse(err.status, err.render(), PROBLEM_JSON))
+            if earlier is not None:
+                return _to_response(earlier, replayed)
+        raise
+    if claim.staged is not None:
+        return _to_response(claim.staged)
+    stored = _render(spec, result)
+    earlier = idempotency.store(claim, stored)
+    return _to_response(earlier, replayed) if earlier is not None else _to_response(stored)
+
+
 def _request_id(request: Request) -> str:
     ctx = getattr(request, "context", None) or {}
     return str(ctx.get("requestId") or uuid.uuid4())
@@ -300,6 +343,11 @@ def _problem_code(body: str) -> str | None:
     return code if isinstance(code, str) else None
 
 
+def view_of(spec: RouteSpec) -> Callable[..., Response]:
+    """The Chalice view of one route (called with the app and the path parameters)."""
+    return _view(spec)
+
+
 def _view(spec: RouteSpec) -> Callable[..., Response]:
     from .db import is_retryable
 
@@ -312,7 +360,8 @@ def _view(spec: RouteSpec) -> Callable[..., Response]:
         code = None
         if response.status_code >= 400 and isinstance(response.body, str):
             code = _problem_code(response.body)
-        logger.info("request handled", extra={"status": response.status_code, "code": code})
+        route = f"{spec.method} {spec.path}"
+        logger.info("request handled", extra={"route": route, "status": response.status_code, "code": code})
         return response
 
     def _answer(request: Request, params: dict[str, str]) -> Response:
@@ -333,23 +382,6 @@ def _view(spec: RouteSpec) -> Callable[..., Response]:
             return problem_response(ApiError(500, "internal_error", "something went wrong on our side"))
 
     return view
-
-
-# Roles whose routes the web console calls: only these answer CORS for the console's origin.
-CONSOLE_ROLES = frozenset({"merchant", "reviewer", "support"})
-
-
-def console_cors(origin: str | None) -> CORSConfig | None:
-    """CORS for the web console's browser when it is served from another origin; the
-    mobile app needs none."""
-    if not origin:
-        return None
-    return CORSConfig(
-        allow_origin=origin,
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Correlation-Id"],
-        expose_headers=["Idempotent-Replayed", "Retry-After"],
-        max_age=600,
-    )
 
 
 def mount(app: Chalice, routers: Iterable[Router], *, console_origin: str | None = None) -> None:

@@ -1,14 +1,14 @@
 """`make demo`: walk the guide's whole story over HTTP against the running local stack.
 
-Start `make run` in another terminal first. Every run uses a fresh consumer, so it can be
-repeated; the service clock is moved forward (it stays moved until `make run` restarts).
+Start `make run` in another terminal first (with the same `PORT`, if you chose one).
+Every run uses a fresh consumer, so it can be repeated; the service clock is moved forward
+(it stays moved until `make run` restarts).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import sys
 import time
 import uuid
@@ -18,7 +18,9 @@ import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-API = os.environ.get("PAYLATER_API", "http://127.0.0.1:8000")
+from chalicelib.local.ports import api_base
+
+API = api_base()  # PORT, as `make run` reads it
 ID_NUMBER = "11010519491231002X"
 CARD = "6222020200112233446"
 ADDRESS = {"name": "小明", "phone": "13800138000", "line1": "中关村大街 1 号", "city": "北京"}

@@ -518,17 +518,43 @@ def _queue_alarms(t: Template, queues: list[Any]) -> None:
         )
 
 
-def _business_alarms(t: Template, app_name: str, service: str, namespace: str) -> None:
-    t.add(
+# Daily checks that report, never fix: (logical id, alarm name suffix, metric, description).
+BUSINESS_ALARMS = (
+    (
         "LedgerDriftAlarm",
+        "ledger-drift",
+        "LedgerDrift",
+        "Reconciliation found stored balances that differ from the sum of their "
+        "wallet entries (metric LedgerDrift). Money may be wrong: stop and investigate.",
+    ),
+    (
+        "ObligationWithoutTimerAlarm",
+        "obligation-without-timer",
+        "ObligationWithoutTimer",
+        "check_obligations found orders that owe money or await receipt with no timer that will act "
+        "on them (metric ObligationWithoutTimer; the order ids are in its error log). A debt is being "
+        "forgotten: find the transition that dropped its timer.",
+    ),
+)
+
+
+def _business_alarms(t: Template, app_name: str, service: str, namespace: str) -> None:
+    for logical_id, suffix, metric, description in BUSINESS_ALARMS:
+        _business_alarm(t, logical_id, f"{app_name}-{t.stage}-{suffix}", metric, description, service, namespace)
+
+
+def _business_alarm(
+    t: Template, logical_id: str, name: str, metric: str, description: str, service: str, namespace: str
+) -> None:
+    t.add(
+        logical_id,
         {
             "Type": "AWS::CloudWatch::Alarm",
             "Properties": {
-                "AlarmName": f"{app_name}-{t.stage}-ledger-drift",
-                "AlarmDescription": "Reconciliation found stored balances that differ from the sum of their "
-                "wallet entries (metric LedgerDrift). Money may be wrong: stop and investigate.",
+                "AlarmName": name,
+                "AlarmDescription": description,
                 "Namespace": namespace,
-                "MetricName": "LedgerDrift",
+                "MetricName": metric,
                 "Dimensions": [{"Name": "service", "Value": service}],
                 "Statistic": "Sum",
                 "Period": 3600,

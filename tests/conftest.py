@@ -104,6 +104,21 @@ def aws(_moto: None) -> Iterator[None]:
     clock.reset()
 
 
+@pytest.fixture
+def rules() -> Iterator[Any]:
+    """`rules(name=value, ...)` changes stage rules for one test, as a new deployment would."""
+    import dataclasses
+
+    cfg = settings()
+    original = cfg.rules
+
+    def change(**values: Any) -> None:
+        object.__setattr__(cfg, "rules", dataclasses.replace(cfg.rules, **values))
+
+    yield change
+    object.__setattr__(cfg, "rules", original)
+
+
 @pytest.fixture(scope="session")
 def app_module() -> Any:
     import app

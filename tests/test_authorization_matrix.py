@@ -108,7 +108,7 @@ CASES: dict[str, Case] = {
         body=lambda w: {"device_id": f"dev-{uuid.uuid4().hex[:8]}", "public_key_pem": w["pem"], "password": PASSWORD}
     ),
     # bnpl
-    "activate": Case(body=lambda w: {"agreement_version": settings().rules.agreement_version}),
+    "activate_bnpl": Case(body=lambda w: {"agreement_version": settings().rules.agreement_version}),
     # catalog and cart
     "get_product": Case(params=lambda w: {"product_id": w["product"]}),
     "create_product": Case(body=lambda w: _product_body("新品")),
@@ -178,7 +178,7 @@ CASES: dict[str, Case] = {
     "request_redemption": Case(body=lambda w: {"amount_fen": 100}),
     "get_redemption": Case(params=lambda w: {"redemption_id": w["redemption"]}, owners=("consumer A",)),
     # Any reviewer decides any request: the resource belongs to the review queue.
-    "decide": Case(
+    "decide_redemption": Case(
         params=lambda w: {"redemption_id": w["redemption_for_review"]},
         body=lambda w: {"decision": "approve", "note": "ok"},
     ),
@@ -354,7 +354,7 @@ def test_every_route_that_needs_a_resource_or_a_body_has_a_case() -> None:
     assert not stale, f"CASES names routes that no longer exist: {stale}"
     unowned = [s.name for s in routes() if s.roles and _has_params(s) and CASES[s.name].owners == ANYONE]
     # Resources readable by everyone with the role (the catalog) are the only exceptions.
-    assert set(unowned) <= {"get_product", "put_cart_item", "decide", "support_order_messages"}, unowned
+    assert set(unowned) <= {"get_product", "put_cart_item", "decide_redemption", "support_order_messages"}, unowned
 
 
 def test_authorization_matrix(api: Api) -> None:
@@ -401,7 +401,7 @@ def _own_redemption(api: Api, owner: str) -> dict[str, str]:
     return {"redemption_id": r["redemption_id"]}
 
 
-OWN_CASES: dict[str, Callable[[Api, str], dict[str, str]]] = {"decide": _own_redemption}
+OWN_CASES: dict[str, Callable[[Api, str], dict[str, str]]] = {"decide_redemption": _own_redemption}
 
 
 def test_nobody_decides_their_own_case(api: Api) -> None:

@@ -265,6 +265,29 @@ def test_alarms_cover_errors_throttles_dead_letters_and_ledger_drift(prod: dict[
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
 
 
+def test_forgotten_obligations_raise_an_alarm(prod: dict[str, Any]) -> None:
+    alarms = _resources_of(prod, "AWS::CloudWatch::Alarm")
+    alarm = alarms["ObligationWithoutTimerAlarm"]["Properties"]
+    env = stage_environment("prod")
+    assert (alarm["Namespace"], alarm["MetricName"]) == (env["POWERTOOLS_METRICS_NAMESPACE"], "ObligationWithoutTimer")
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_the_obligation_check_runs_daily_and_reads_orders_by_a_sparse_index(app_module: Any) -> None:
+    from chalicelib.definitions import all_tables
+
+    [orders] = [t for t in all_tables() if t.name == "orders"]
+    [index] = [i for i in orders.global_indexes if i["IndexName"] == "by_obligation"]
+    assert index["KeySchema"][0] == {"AttributeName": "obligation", "KeyType": "HASH"}
+    [timers_table] = [t for t in all_tables() if t.name == "timers"]
+    assert "by_ref" in timers_table.index_names
+    [source] = [s for s in app_module.app.event_sources if s.name == "check_obligations"]
+    assert source.schedule_expression.to_string() == "rate(1 day)"
+    assert "CheckObligations" in [f.logical_id for f in infra.functions(app_module.app, "paylater", "prod")]
+
+
 def test_api_stage_traces_throttles_and_writes_encrypted_access_logs(prod: dict[str, Any]) -> None:
     api = prod["Resources"]["RestAPI"]["Properties"]
     assert api["TracingEnabled"] is True

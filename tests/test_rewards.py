@@ -133,7 +133,7 @@ def test_a_coupon_is_issued_once_after_n_on_time_orders() -> None:
 def test_a_refund_reverses_the_points_of_the_refunded_yuan() -> None:
     order = earn("u-refund", 10_000)
     refund(order, 2_550)
-    assert balance("u-refund", ledger.POINTS) == 100 - 25
+    assert balance("u-refund", ledger.POINTS) == 74  # of the ¥74.50 still paid for
     refund(order, 7_450)
     assert balance("u-refund", ledger.POINTS) == 0
     kinds = sorted(e.event_kind for e in Entry.query(ledger.user_account("u-refund")))

@@ -3,6 +3,7 @@ accepted, and one it calls invalid is refused (what the fuzzer checks, as a prop
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jsonschema
@@ -15,6 +16,8 @@ from chalicelib.schemas.catalog import AttrName, AttrValue
 from chalicelib.schemas.common import Id, ShortText
 from chalicelib.schemas.fulfilment import Text
 from chalicelib.schemas.me import Digits6, IdentityIn
+from tests.conftest import Api
+from tests.shopping import create_product, sku_ids
 
 # Whitespace the dialects disagree on (U+001C-001F, U+0085, U+FEFF...) is over-represented.
 # Lone surrogates are not text (I-JSON, RFC 7493), and no schema describes them: left out.
@@ -90,7 +93,7 @@ def test_every_cross_field_rule_is_in_the_document() -> None:
     assert not undocumented, undocumented
 
 
-@pytest.mark.parametrize("model_name", ["CheckoutIn", "ConfirmationIn", "MarkReadIn"])
+@pytest.mark.parametrize("model_name", ["CheckoutIn", "ConfirmationIn", "MarkReadIn", "RedemptionIn"])
 def test_either_or_bodies_agree_with_their_document(model_name: str) -> None:
     model = next(m for m in _bodies() if m.__name__ == model_name)
     validator = jsonschema.Draft202012Validator(model.model_json_schema())
@@ -116,6 +119,15 @@ def test_either_or_bodies_agree_with_their_document(model_name: str) -> None:
             {},
             {"all": False},
             {"all": True, "notification_ids": ["n1"]},
+            {"all": None, "notification_ids": ["n_0123456789abcdef01234567"]},
+        ],
+        "RedemptionIn": [
+            {"amount_fen": 100},
+            {"points": 100},
+            {},
+            {"amount_fen": 100, "points": None},
+            {"amount_fen": None, "points": None},
+            {"amount_fen": 100, "points": 100},
         ],
     }[model_name]
     base = {
@@ -125,6 +137,7 @@ def test_either_or_bodies_agree_with_their_document(model_name: str) -> None:
         },
         "ConfirmationIn": {"challenge_id": "c1"},
         "MarkReadIn": {},
+        "RedemptionIn": {},
     }[model_name]
     for sample in samples:
         body = {**base, **sample}
@@ -134,3 +147,23 @@ def test_either_or_bodies_agree_with_their_document(model_name: str) -> None:
         except ValidationError:
             accepted = False
         assert validator.is_valid(body) == accepted, body
+
+
+@pytest.mark.parametrize(
+    ("sent", "status"),
+    [("2", 200), ("2.0", 200), ("2e0", 200), ("0.2e1", 200), ("2.5", 400), ('"2"', 400), ("true", 400), ("1e400", 400)],
+)
+def test_an_integral_number_is_an_integer_and_a_fraction_is_refused(
+    api: Api, activated_user: str, sent: str, status: int
+) -> None:
+    """JSON Schema (and so the document) counts 2.0 as an integer: the API takes it as 2.
+    A fractional amount, a string or a boolean stays a 400."""
+    sku = sku_ids(create_product(api))[0]
+    r = api.call("PUT", f"/v1/cart/items/{sku}", as_=activated_user, raw=f'{{"quantity": {sent}}}')
+    assert r.status_code == status, r.json
+    documented = jsonschema.Draft202012Validator({"type": "integer", "minimum": 1, "maximum": 99}).is_valid(
+        json.loads(sent)
+    )
+    assert documented == (status == 200)
+    if status == 200:
+        assert r.json["items"][0]["quantity"] == 2

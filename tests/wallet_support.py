@@ -14,6 +14,7 @@ from chalicelib.db import Tx
 from chalicelib.models.orders import BNPL, PAID, Order
 from chalicelib.models.users import User
 from chalicelib.services import accounts, rewards
+from chalicelib.services.order_index import merchant_key
 
 
 def paid_order(user_id: str, amount_fen: int, *, method: str = BNPL, refunded_fen: int = 0) -> Order:
@@ -24,6 +25,7 @@ def paid_order(user_id: str, amount_fen: int, *, method: str = BNPL, refunded_fe
         checkout_id="chk_" + oid,
         user_id=user_id,
         merchant_id="m-1",
+        merchant_key=merchant_key("m-1", oid),
         created_key=f"{iso(now)}#{oid}",
         status=PAID,
         payment_method=method,

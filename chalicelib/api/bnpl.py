@@ -27,7 +27,7 @@ def get_agreement(ctx: Ctx) -> AgreementView:
     status=201,
     errors={409: ["already_activated"], 422: ["not_eligible"]},
 )
-def activate(ctx: Ctx) -> MeView:
+def activate_bnpl(ctx: Ctx) -> MeView:
     """Activate 先用后付 (开通): eligibility checked, starting credit limit granted."""
     body: ActivationIn = ctx.body
     return me_view(activation.activate(ctx.user_id, body.agreement_version, clock.now()))

@@ -12,16 +12,18 @@ from pydantic import Field, StringConstraints
 from .. import errors, jobs
 from ..clock import clock, iso
 from ..config import settings
-from ..local import worker
+from ..local import handlers, worker
 from ..local.issuer import mint
-from ..schemas.common import Body, View
+from ..schemas.common import Body, View, example
 from ..web import PUBLIC, Ctx, Reply, Router
 
-router = Router("dev (local stage only)", local_only=True)
-QUEUE_HANDLERS: dict[str, worker.QueueHandler] = {}
+router = Router("dev", local_only=True)  # served by the local stage only
+QUEUE_HANDLERS: dict[str, worker.QueueHandler] = handlers.QUEUE_HANDLERS  # filled by app.py
 
 
 class TokenIn(Body):
+    model_config = example({"sub": "demo-consumer", "roles": ["consumer"]})
+
     sub: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
     roles: Annotated[list[Literal["consumer", "merchant", "reviewer", "support"]], Field(min_length=1, max_length=4)]
 
@@ -33,6 +35,8 @@ class TokenView(View):
 
 
 class ClockIn(Body):
+    model_config = example({"advance_seconds": 86400})
+
     advance_seconds: Annotated[int, Field(ge=0, le=400 * 86400)]
 
 
@@ -47,7 +51,8 @@ class JobView(View):
 
 
 class DrainView(View):
-    processed: dict[str, int]
+    processed: dict[str, int] = Field(description="messages this call handled, per queue")
+    outstanding: int = Field(description="messages still waiting or in flight (0 unless the drain timed out)")
 
 
 @router.route("/v1/dev/tokens", "POST", roles=PUBLIC, body=TokenIn, response=TokenView, status=201)
@@ -94,5 +99,6 @@ def run_job(ctx: Ctx, job: str) -> JobView:
 
 @router.route("/v1/dev/queue/drain", "POST", roles=PUBLIC, response=DrainView)
 def drain_queues(ctx: Ctx) -> Reply:
-    """Process what is waiting on the queues now."""
-    return Reply(DrainView(processed=worker.drain(QUEUE_HANDLERS)))
+    """A barrier: process the queues and return once nothing waits or is in flight."""
+    processed = worker.drain(QUEUE_HANDLERS)
+    return Reply(DrainView(processed=processed, outstanding=worker.outstanding(QUEUE_HANDLERS)))

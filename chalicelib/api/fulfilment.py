@@ -11,9 +11,9 @@ from ..models.ledger import Entry
 from ..models.orders import Order
 from ..schemas.common import PageQuery
 from ..schemas.fulfilment import (
-    DecisionIn,
     MerchantOrdersQuery,
     PublicReviewView,
+    ReturnDecisionIn,
     ReturnLineView,
     ReturnRequestIn,
     ReturnRequestList,
@@ -127,13 +127,13 @@ def list_return_requests(ctx: Ctx) -> ReturnRequestList:
     "/v1/merchant/return-requests/{request_id}/decision",
     "POST",
     roles=MERCHANT,
-    body=DecisionIn,
+    body=ReturnDecisionIn,
     response=ReturnRequestView,
     errors={404: ["return_request_not_found"], 409: ["illegal_transition"]},
 )
 def decide_return(ctx: Ctx, request_id: str) -> ReturnRequestView:
     """Approve (credit released, or money refunded) or reject a return request."""
-    body: DecisionIn = ctx.body
+    body: ReturnDecisionIn = ctx.body
     return return_view(
         fulfilment.decide_return(ctx.user_id, request_id, body.decision == "approve", body.note, clock.now())
     )

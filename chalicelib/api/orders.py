@@ -119,6 +119,7 @@ def render_confirmation(result: Confirmation) -> ConfirmationView:
     response=CheckoutView,
     status=201,
     idempotent=True,
+    claim_in_tx=True,
     render=render_checkout,
     errors={
         404: ["address_not_found"],
@@ -164,6 +165,7 @@ def create_checkout(ctx: Ctx) -> CheckoutResult:
     body=ConfirmationIn,
     response=ConfirmationView,
     idempotent=True,
+    claim_in_tx=True,
     render=render_confirmation,
     errors={
         404: ["order_not_found"],

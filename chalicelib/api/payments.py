@@ -11,7 +11,7 @@ from .. import errors
 from ..channels.base import NotifyReply
 from ..clock import clock
 from ..models.payments import PaymentAttempt
-from ..schemas.common import Body, View
+from ..schemas.common import Body, View, example
 from ..schemas.payments import PaymentView, PayNowIn
 from ..services import payments
 from ..web import CONSUMER, PUBLIC, Ctx, Reply, Router
@@ -114,10 +114,12 @@ def card_notify(ctx: Ctx) -> Reply:
 
 # --- local stage: play the channel -------------------------------------------------------
 
-sandbox_router = Router("dev (local stage only)", local_only=True)
+sandbox_router = Router("dev", local_only=True)  # served by the local stage only
 
 
 class SimulateIn(Body):
+    model_config = example({"payment_id": "pa0123456789abcdef0123456789abcd", "outcome": "succeeded"})
+
     payment_id: Annotated[str, StringConstraints(pattern=r"^pa[0-9a-f]{30}$")]
     outcome: Literal["succeeded", "failed"] = "succeeded"
 

@@ -8,7 +8,8 @@ from ..clock import clock, parse_iso
 from ..models.redemptions import Redemption
 from ..models.users import User
 from ..schemas.wallet import (
-    DecisionIn,
+    RedemptionDecisionIn,
+    RedemptionHistoryView,
     ReviewQuery,
     ReviewRedemptionPage,
     ReviewRedemptionView,
@@ -33,7 +34,12 @@ def review_view(r: Redemption) -> ReviewRedemptionView:
         decided_at=r.decided_at,
         decided_by=r.decided_by,
         decision_note=r.decision_note,
-        history=list(r.history or []),
+        history=[
+            RedemptionHistoryView(
+                status=h["status"], at=h["at"], actor=h["actor"], reason=h.get("reason"), note=h.get("note")
+            )
+            for h in r.history or []
+        ],
     )
 
 
@@ -55,7 +61,7 @@ def queue_view(r: Redemption, user: User | None, now: datetime) -> ReviewRedempt
 
 
 @router.route("/v1/review/redemptions", "GET", roles=REVIEWER, query=ReviewQuery, response=ReviewRedemptionPage)
-def list_for_review(ctx: Ctx) -> ReviewRedemptionPage:
+def list_redemptions_for_review(ctx: Ctx) -> ReviewRedemptionPage:
     """Undecided redemption requests (default `manual_review`), oldest first, each with the
     requester's standing and how long it has waited."""
     q: ReviewQuery = ctx.query
@@ -69,16 +75,16 @@ def list_for_review(ctx: Ctx) -> ReviewRedemptionPage:
     "/v1/review/redemptions/{redemption_id}/decision",
     "POST",
     roles=REVIEWER,
-    body=DecisionIn,
+    body=RedemptionDecisionIn,
     response=ReviewRedemptionView,
     idempotent=True,
     render=review_view,
     errors={403: ["own_case"], 404: ["redemption_not_found"], 409: ["illegal_transition"]},
 )
-def decide(ctx: Ctx, redemption_id: str) -> Redemption:
+def decide_redemption(ctx: Ctx, redemption_id: str) -> Redemption:
     """Approve (cash credited, points consumed) or reject (points released), once; a reviewer
     never decides their own request (403 `own_case`)."""
-    body: DecisionIn = ctx.body
+    body: RedemptionDecisionIn = ctx.body
     return redemption.reviewer_decision(
         ctx.user_id, redemption_id, body.decision, body.note, clock.now(), idem=ctx.idem
     )

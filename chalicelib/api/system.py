@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from ..config import settings
 from ..schemas.common import View
@@ -13,12 +13,12 @@ router = Router("system")
 
 
 class Health(View):
-    status: str
+    status: Literal["ok"]
     stage: str
 
 
 @router.route("/v1/health", "GET", roles=PUBLIC, response=Health)
-def health(ctx: Ctx) -> Health:
+def get_health(ctx: Ctx) -> Health:
     """Liveness: the API answers (no store access)."""
     return Health(status="ok", stage=settings().stage)
 
@@ -32,6 +32,6 @@ def _document() -> dict[str, Any]:
 
 
 @router.route("/v1/openapi.json", "GET", roles=PUBLIC)
-def openapi_document(ctx: Ctx) -> Reply:
+def get_openapi_document(ctx: Ctx) -> Reply:
     """The OpenAPI 3.1 document of this stage's API."""
     return Reply(_document())

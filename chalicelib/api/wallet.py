@@ -60,7 +60,7 @@ def entry_view(e: Entry) -> EntryView:
 
 
 @router.route("/v1/wallet/entries", "GET", roles=CONSUMER, query=EntriesQuery, response=EntryPage)
-def list_entries(ctx: Ctx) -> EntryPage:
+def list_wallet_entries(ctx: Ctx) -> EntryPage:
     """The wallet entries behind the balances, newest first; filter by book or event kind."""
     q: EntriesQuery = ctx.query
     items, cursor = wallet.list_entries(ctx.user_id, kind=q.kind, limit=q.limit, cursor=q.cursor)

@@ -30,7 +30,12 @@ def _client(stage: str) -> tuple[Any, str, str]:
     env = stage_environment(stage)
     endpoint = None
     if stage == "local":
-        endpoint = os.environ.get("SQS_ENDPOINT") or f"http://127.0.0.1:{os.environ.get('LOCAL_AWS_PORT', '5055')}"
+        from .ports import aws_endpoint, require_running
+
+        endpoint = os.environ.get("SQS_ENDPOINT") or None
+        if endpoint is None:
+            require_running("LOCAL_AWS_PORT")
+            endpoint = aws_endpoint()
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "cn-north-1"
@@ -96,12 +101,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", default="local")
     parser.add_argument("--max", type=int, default=100, dest="max_messages")
     args = parser.parse_args(argv)
-    sqs, queue, dlq = _client(args.stage)
-    if args.action == "list":
-        messages = peek(sqs, dlq, args.max_messages)
-        print(json.dumps({"dead_letters": len(messages), "messages": messages}, ensure_ascii=False, indent=2))
-    else:
-        print(json.dumps({"moved": move(sqs, dlq, queue, args.max_messages)}))
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        sqs, queue, dlq = _client(args.stage)
+        if args.action == "list":
+            messages = peek(sqs, dlq, args.max_messages)
+            print(json.dumps({"dead_letters": len(messages), "messages": messages}, ensure_ascii=False, indent=2))
+        else:
+            print(json.dumps({"moved": move(sqs, dlq, queue, args.max_messages)}))
+    except (BotoCoreError, ClientError) as exc:
+        print(f"the {args.stage} stage's queues did not answer: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -90,6 +90,7 @@ def seed_rewards(now: datetime) -> list[str]:
     from ..db import Tx
     from ..models.orders import BNPL, PAID, Order
     from ..services import rewards
+    from ..services.order_index import merchant_key
 
     points = 0
     for n, amount in ((1, 680_000), (2, 320_000)):
@@ -104,6 +105,7 @@ def seed_rewards(now: datetime) -> list[str]:
             checkout_id=f"demo-checkout-{n}",
             user_id=DEMO_CONSUMER,
             merchant_id=DEMO_MERCHANT,
+            merchant_key=merchant_key(DEMO_MERCHANT, oid),
             created_key=f"{iso(now)}#{oid}",
             status=PAID,
             payment_method=BNPL,

@@ -1,49 +1,40 @@
 """`make run`: the whole product on one machine.
 
 An embedded AWS (moto server) with every table and queue, the Chalice app on
-http://127.0.0.1:8000, the schedules on a timer, a queue worker, and demo data.
+http://127.0.0.1:$PORT (8000), the schedules on a timer, a queue worker, and demo data.
 All parts share one process, so the movable service clock is the same for all of them.
+SIGINT (Ctrl-C) and SIGTERM stop it at once.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 import threading
-import time
 from typing import Any
 
-HOST = "127.0.0.1"
+from .ports import HOST, require_free
 
 
-def _free_port(preferred: int) -> int:
-    with socket.socket() as s:
-        try:
-            s.bind((HOST, preferred))
-            return preferred
-        except OSError:
-            s.bind((HOST, 0))
-            return int(s.getsockname()[1])
-
-
-def _environment(aws_port: int) -> None:
+def _environment(api_port: int, aws_port: int) -> dict[str, str]:
     from ..config import stage_environment
 
-    os.environ.update(stage_environment("local"))
     endpoint = f"http://{HOST}:{aws_port}"
-    os.environ.update(
-        {
-            "DYNAMODB_ENDPOINT": endpoint,
-            "SQS_ENDPOINT": endpoint,
-            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "cn-north-1"),
-            "AWS_REGION": os.environ.get("AWS_REGION", "cn-north-1"),
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-        }
-    )
+    env = {
+        **stage_environment("local"),
+        "DYNAMODB_ENDPOINT": endpoint,
+        "SQS_ENDPOINT": endpoint,
+        # Channel notifications (Alipay's notify_url, …) come back to this API's port.
+        "CHANNEL_NOTIFY_BASE_URL": f"http://{HOST}:{api_port}",
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "cn-north-1"),
+        "AWS_REGION": os.environ.get("AWS_REGION", "cn-north-1"),
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+    os.environ.update(env)
+    return env
 
 
 def _loop(name: str, every: float, stop: threading.Event, fn: Any) -> threading.Thread:
@@ -54,7 +45,8 @@ def _loop(name: str, every: float, stop: threading.Event, fn: Any) -> threading.
             try:
                 fn()
             except Exception as exc:  # noqa: BLE001 - a local loop logs and keeps going
-                logger.warning(f"{name} round failed", extra={"error": type(exc).__name__})
+                if not stop.is_set():  # a round cut short by the shutdown is no error
+                    logger.warning(f"{name} round failed", extra={"error": type(exc).__name__})
             stop.wait(every)
 
     thread = threading.Thread(target=run, name=name, daemon=True)
@@ -62,21 +54,45 @@ def _loop(name: str, every: float, stop: threading.Event, fn: Any) -> threading.
     return thread
 
 
+def banner(base: str, aws: str, schedule_every: float, jobs: list[str], queue: str, seeded: list[str]) -> str:
+    json_header = "-H 'Content-Type: application/json'"
+    return f"""
+PayLater local stack
+  API          {base}   (OpenAPI: {base}/v1/openapi.json)
+  console      {base}/console/   (sign in as a demo reviewer, merchant or support user)
+  moto (AWS)   {aws}
+  schedules    every {schedule_every:.0f}s: {", ".join(jobs) or "none yet"}
+  queue worker polling {queue}
+  demo data    {"; ".join(seeded)}
+
+Get a token:
+  curl -s -X POST {base}/v1/dev/tokens {json_header} \\
+       -d '{{"sub": "demo-consumer", "roles": ["consumer"]}}'
+Move the clock:  curl -s -X POST {base}/v1/dev/clock {json_header} -d '{{"advance_seconds": 86400}}'
+The whole story: make demo{"" if base.endswith(":8000") else f" PORT={base.rsplit(':', 1)[1]}"}
+Ctrl-C stops everything.
+"""
+
+
 def main() -> None:
-    api_port = int(os.environ.get("PORT", "8000"))
-    aws_port = _free_port(int(os.environ.get("LOCAL_AWS_PORT", "5055")))
-    _environment(aws_port)
+    api_port = require_free("PORT")
+    aws_port = require_free("LOCAL_AWS_PORT")
+    env = _environment(api_port, aws_port)
 
     import logging
 
     from moto.server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from ..observability import logger
+    from .logs import use_terminal_lines
 
+    use_terminal_lines(logger)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto_server = ThreadedMotoServer(ip_address=HOST, port=aws_port, verbose=False)
     moto_server.start()
 
     from ..config import settings
+    from . import serial  # noqa: F401 - importing it serialises moto's DynamoDB (see serial.py)
 
     cfg = settings()
     assert cfg.local_jwt_key_file
@@ -85,51 +101,40 @@ def main() -> None:
     ensure_key(cfg.local_jwt_key_file)
 
     from chalice.cli.factory import CLIFactory
+    from chalice.local import LocalDevServer
 
     from .. import jobs
     from ..clock import clock
     from . import seed, worker
+    from .http import LocalRequestHandler
     from .resources import create_all
 
     create_all()
     project_dir = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
     factory = CLIFactory(project_dir=project_dir)
     config = factory.create_config_obj(chalice_stage_name="local")
-    app = factory.load_chalice_app(config.environment_variables)
+    app = factory.load_chalice_app({**config.environment_variables, **env})
     seeded = seed.seed_all(clock.now())
 
     from ..api import dev
 
     stop = threading.Event()
-    schedule_every = float(os.environ.get("LOCAL_SCHEDULE_SECONDS", "30"))
+    schedule_every = float(os.environ.get("LOCAL_SCHEDULE_SECONDS", "60"))  # an idle stack stays under 5 % of a core
 
     def run_jobs() -> None:
         for name in jobs.names():
+            if stop.is_set():
+                return
             jobs.run(name, clock.now())
 
     _loop("scheduler", schedule_every, stop, run_jobs)
-    _loop("queue-worker", 1.0, stop, lambda: worker.poll_once(dev.QUEUE_HANDLERS, wait_seconds=1))
+    # A short receive each second: moto's long poll spins, which an idle stack would pay for.
+    _loop("queue-worker", 1.0, stop, lambda: worker.poll_once(dev.QUEUE_HANDLERS))
 
-    server = factory.create_local_server(app, config, HOST, api_port)
+    server = LocalDevServer(app, config, HOST, api_port, handler_cls=LocalRequestHandler)
     base = f"http://{HOST}:{api_port}"
-    print(
-        f"""
-PayLater local stack
-  API          {base}   (OpenAPI: {base}/v1/openapi.json)
-  console      {base}/console/   (sign in as a demo reviewer, merchant or support user)
-  moto (AWS)   http://{HOST}:{aws_port}
-  schedules    every {schedule_every:.0f}s: {", ".join(jobs.names()) or "none yet"}
-  queue worker polling {cfg.review_queue_name}
-  demo data    {"; ".join(seeded)}
-
-Get a token:
-  curl -s -X POST {base}/v1/dev/tokens -H 'Content-Type: application/json' \\
-       -d '{{"sub": "{seed.DEMO_CONSUMER}", "roles": ["consumer"]}}'
-Move the clock:  curl -s -X POST {base}/v1/dev/clock -d '{{"advance_seconds": 86400}}'
-Ctrl-C stops everything.
-""",
-        flush=True,
-    )
+    aws = f"http://{HOST}:{aws_port}"
+    print(banner(base, aws, schedule_every, jobs.names(), cfg.review_queue_name, seeded), flush=True)
 
     def shutdown(*_: Any) -> None:
         stop.set()
@@ -137,13 +142,14 @@ Ctrl-C stops everything.
 
     signal.signal(signal.SIGINT, shutdown)
     signal.signal(signal.SIGTERM, shutdown)
-    try:
-        server.serve_forever()
-    finally:
-        stop.set()
-        moto_server.stop()
-        time.sleep(0.1)
-        print("PayLater local stack stopped.", file=sys.stderr)
+    server.server.serve_forever(poll_interval=0.1)
+    stop.set()
+    server.server.server_close()
+    print("PayLater local stack stopped.", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    # Nothing is left to save (moto keeps its state in memory), and tearing down the
+    # interpreter's heap of moto objects takes seconds: leave now.
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ with the event Lambda would send, deleting what they report as done."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -77,13 +78,33 @@ def poll_once(handlers: dict[str, QueueHandler], wait_seconds: int = 0) -> dict[
     return seen
 
 
-def drain(handlers: dict[str, QueueHandler], max_rounds: int = 20) -> dict[str, int]:
-    """Process what is waiting now (failed messages get at most `max_rounds` tries here)."""
+def outstanding(handlers: dict[str, QueueHandler]) -> int:
+    """Messages waiting, delayed or in flight (received by anyone and not yet deleted)."""
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+    total = 0
+    for name in handlers:
+        attrs = sqs().get_queue_attributes(QueueUrl=queue_url(name), AttributeNames=names)["Attributes"]
+        total += sum(int(attrs.get(n, 0)) for n in names)
+    return total
+
+
+def drain(handlers: dict[str, QueueHandler], timeout_seconds: float = 30.0) -> dict[str, int]:
+    """A barrier: process what is waiting, and return once nothing waits or is in flight,
+    whoever holds it (the local stack's own worker may be handling a message right now),
+    or at the timeout (`outstanding` then says what is left). A message that keeps failing
+    goes to the DLQ after its receives. Answers what this call processed."""
     total: dict[str, int] = {}
-    for _ in range(max_rounds):
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
         seen = poll_once(handlers)
-        if not seen:
-            break
         for k, v in seen.items():
             total[k] = total.get(k, 0) + v
+        if not seen:
+            if outstanding(handlers) == 0:
+                break
+            time.sleep(0.05)
     return total

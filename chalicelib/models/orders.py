@@ -8,7 +8,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from ..db import table_meta
@@ -43,6 +43,12 @@ BNPL = "bnpl"
 PAYMENT_METHODS = ("bnpl", "alipay", "wechat_pay", "card", "wallet")
 
 
+def obligated(status: str, payment_method: str) -> bool:
+    """An order something is still owed on: goods awaiting receipt, or 先用后付 money due.
+    Such an order carries `obligation` (the sparse `by_obligation` index's key)."""
+    return status == SHIPPED or (payment_method == BNPL and status in (RECEIVED, OVERDUE))
+
+
 class OrdersByUser(GlobalSecondaryIndex["Order"]):
     class Meta:
         index_name = "by_user"
@@ -53,12 +59,29 @@ class OrdersByUser(GlobalSecondaryIndex["Order"]):
 
 
 class OrdersByMerchant(GlobalSecondaryIndex["Order"]):
+    """A merchant's orders, newest first, on `merchant_key` = "<merchant_id>#<shard>": a very
+    large merchant's orders spread over several partitions (`services/order_index.py`)."""
+
     class Meta:
-        index_name = "by_merchant"
+        index_name = "by_merchant_key"
         projection = AllProjection()
 
-    merchant_id = UnicodeAttribute(hash_key=True)
+    merchant_key = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
+
+
+class OrdersByObligation(GlobalSecondaryIndex["Order"]):
+    """Sparse: only orders that still owe something carry `obligation` ("obl#<shard>"), so
+    the daily obligation check reads them by key, shard by shard, never a scan."""
+
+    class Meta:
+        index_name = "by_obligation"
+        projection = IncludeProjection(
+            ["status", "payment_method", "shipped_at", "due_at", "amount_due_fen", "collection_attempts"]
+        )
+
+    obligation = UnicodeAttribute(hash_key=True)
+    order_id = UnicodeAttribute(range_key=True)
 
 
 class Order(Model):
@@ -68,6 +91,7 @@ class Order(Model):
     checkout_id = UnicodeAttribute()
     user_id = UnicodeAttribute()
     merchant_id = UnicodeAttribute()
+    merchant_key = UnicodeAttribute(null=True)  # "<merchant_id>#<shard>" (services/order_index.py)
     created_key = UnicodeAttribute()
     status = UnicodeAttribute()
     payment_method = UnicodeAttribute()
@@ -112,6 +136,9 @@ class Order(Model):
     settled_fee_fen = NumberAttribute(default=0)
     # A channel order's deadline to pay (its `checkout_expiry` timer fires then).
     payment_expires_at = UnicodeAttribute(null=True)
+    # Set while the order is `obligated` (see `OrdersByObligation`), by `orders.transition`.
+    obligation = UnicodeAttribute(null=True)
 
     by_user = OrdersByUser()
     by_merchant = OrdersByMerchant()
+    by_obligation = OrdersByObligation()

@@ -9,9 +9,21 @@ deleted in the same transaction as the state change that sets or settles it.
 from __future__ import annotations
 
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from ..db import table_meta
+
+
+class TimersByRef(GlobalSecondaryIndex["Timer"]):
+    """The live timers of one thing (an order, a refund): what the obligation check asks."""
+
+    class Meta:
+        index_name = "by_ref"
+        projection = IncludeProjection(["kind", "due_at"])
+
+    ref = UnicodeAttribute(hash_key=True)
+    bucket = UnicodeAttribute(range_key=True)
 
 
 class Timer(Model):
@@ -23,3 +35,5 @@ class Timer(Model):
     ref = UnicodeAttribute()
     due_at = UnicodeAttribute()
     data = JSONAttribute(null=True)
+
+    by_ref = TimersByRef()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from .common import View
+from .common import View, example
 from .orders import AddressIn
 
 
 class SavedAddressIn(AddressIn):
     """An address to save; `is_default: true` makes it the default (the first one is anyway)."""
+
+    model_config = example(
+        {"name": "张三", "phone": "13800138000", "line1": "建国路 1 号", "city": "北京"},
+        {"name": "张三", "phone": "13800138000", "line1": "世纪大道 100 号", "city": "上海", "is_default": True},
+    )
 
     is_default: bool | None = None
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from .common import NOT_BLANK, STRIP, Body, Id, PageQuery, PositiveFen, ShortText, View
+from .common import NOT_BLANK, STRIP, Body, Id, PageQuery, PositiveFen, ShortText, View, example
 
 AttrName = Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=NOT_BLANK), STRIP]
 AttrValue = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=NOT_BLANK), STRIP]
@@ -31,6 +31,14 @@ class SkuEditIn(SkuIn):
 
 
 class ProductIn(Body):
+    model_config = example(
+        {
+            "name": "手机壳",
+            "description": "硅胶",
+            "skus": [{"attributes": {"颜色": "黑色"}, "price_fen": 2990, "stock": 100}],
+        }
+    )
+
     name: ShortText
     description: Description = ""
     skus: Annotated[list[SkuIn], Field(min_length=1, max_length=MAX_SKUS)]
@@ -38,6 +46,16 @@ class ProductIn(Body):
 
 class ProductEditIn(Body):
     """The product as it should be: listed SKUs are kept or added, unlisted ones withdrawn."""
+
+    model_config = example(
+        {
+            "name": "手机壳",
+            "skus": [
+                {"sku_id": "sku_demo_case_black", "attributes": {"颜色": "黑色"}, "price_fen": 2590, "stock": 80},
+                {"attributes": {"颜色": "白色"}, "price_fen": 2990, "stock": 50},
+            ],
+        }
+    )
 
     name: ShortText
     description: Description = ""
@@ -87,6 +105,8 @@ class ProductList(View):
 
 
 class CartItemIn(Body):
+    model_config = example({"quantity": 2, "selected": True})
+
     quantity: Quantity
     selected: bool = True
 

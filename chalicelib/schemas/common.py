@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from collections.abc import Mapping
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.config import JsonDict
 
 T = TypeVar("T")
 
@@ -41,3 +43,65 @@ class PageQuery(BaseModel):
 class Page(View, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
+
+
+# A boolean switch: true in the branch it selects; false or null in the other.
+TRUE: JsonDict = {"type": "boolean", "const": True}
+NOT_TRUE: JsonDict = {"anyOf": [{"type": "boolean", "const": False}, {"type": "null"}]}
+
+
+def example(*examples: dict[str, Any]) -> ConfigDict:
+    """A request body's examples, shown in the OpenAPI document (the first one on the operation)."""
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
+Branch = tuple[str, Mapping[str, JsonDict | None]] | tuple[str, Mapping[str, JsonDict | None], Mapping[str, JsonDict]]
+
+
+def one_of(*branches: Branch, examples: list[JsonDict]) -> ConfigDict:
+    """The document's form of a `model_validator` that picks one of several field sets: one
+    complete object schema per branch, named by its title, holding the shared fields, its
+    own required ones (`None` keeps the field's schema without its null; a dict replaces it)
+    and the other branches' fields as null, unless the optional third dict says otherwise.
+    A generated client then gets one typed model per branch."""
+    own = {name for branch in branches for name in branch[1]}
+
+    def split(schema: JsonDict) -> None:
+        props: dict[str, Any] = dict(schema.pop("properties"))  # type: ignore[arg-type]
+        required = [r for r in schema.pop("required", []) if r not in own]  # type: ignore[union-attr]
+        schema.pop("additionalProperties", None)
+        variants: list[JsonDict] = []
+        for branch in branches:
+            title, fields = branch[0], branch[1]
+            allowed = branch[2] if len(branch) == 3 else {}
+            branch_props: dict[str, Any] = {}
+            for name, prop in props.items():
+                if name in fields:
+                    override = fields[name]
+                    branch_props[name] = override if override is not None else _non_null(prop)
+                elif name in own:
+                    branch_props[name] = allowed.get(name, {"type": "null"})
+                else:
+                    branch_props[name] = prop
+            variants.append(
+                {
+                    "title": title,
+                    "type": "object",
+                    "properties": branch_props,
+                    "required": [*required, *fields],
+                    "additionalProperties": False,
+                }
+            )
+        schema["oneOf"] = variants  # type: ignore[assignment]
+        schema["examples"] = examples  # type: ignore[assignment]
+
+    return ConfigDict(json_schema_extra=split)
+
+
+def _non_null(prop: Any) -> JsonDict:
+    """`X | None` without its null: the branch that needs the field needs a value."""
+    options = [o for o in prop.get("anyOf", []) if o != {"type": "null"}]
+    if len(options) != 1:
+        return dict(prop)
+    rest = {k: v for k, v in prop.items() if k not in ("anyOf", "default")}
+    return {**options[0], **rest}

@@ -6,12 +6,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from .common import NOT_BLANK, STRIP, Body, Id, PageQuery, View
+from .common import NOT_BLANK, STRIP, Body, Id, PageQuery, View, example
+from .kinds import EventKind, ReturnStatus
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=NOT_BLANK), STRIP]
 
 
 class ShipmentIn(Body):
+    model_config = example({"carrier": "SF", "tracking_number": "SF1234567890"})
+
     carrier: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=NOT_BLANK), STRIP]
     tracking_number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\-]{4,40}$")]
 
@@ -22,16 +25,24 @@ class ReturnLineIn(Body):
 
 
 class ReturnRequestIn(Body):
+    model_config = example(
+        {"reason": "尺码不合适"}, {"reason": "少发一件", "items": [{"sku_id": "sku_demo_tee_m", "quantity": 1}]}
+    )
+
     reason: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK), STRIP]
     items: Annotated[list[ReturnLineIn], Field(min_length=1, max_length=50)] | None = None
 
 
-class DecisionIn(Body):
+class ReturnDecisionIn(Body):
+    model_config = example({"decision": "approve", "note": "同意"})
+
     decision: Literal["approve", "reject"]
     note: Annotated[str, StringConstraints(max_length=200), STRIP] = ""
 
 
 class ReviewIn(Body):
+    model_config = example({"rating": 5, "text": "很好用"})
+
     rating: Annotated[int, Field(ge=1, le=5)]
     text: Text
     sku_id: Id | None = Field(default=None, description="one item of the order; all items when absent")
@@ -42,7 +53,7 @@ class MerchantOrdersQuery(PageQuery):
 
 
 class ReturnRequestsQuery(PageQuery):
-    status: Literal["pending", "approved", "rejected"] | None = None
+    status: ReturnStatus | None = None
 
 
 class ReturnLineView(View):
@@ -54,7 +65,7 @@ class ReturnLineView(View):
 class ReturnRequestView(View):
     request_id: str
     order_id: str
-    status: str
+    status: ReturnStatus
     reason: str
     items: list[ReturnLineView]
     amount_fen: int
@@ -98,7 +109,7 @@ class ReviewsWritten(View):
 
 class SettlementEntryView(View):
     event_id: str
-    kind: str
+    kind: EventKind
     order_id: str | None
     amount_fen: int
     posted_at: str

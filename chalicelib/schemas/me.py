@@ -2,30 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from .common import NOT_BLANK, STRIP, Body, View
+from .common import NOT_BLANK, STRIP, Body, View, example
+from .kinds import BnplStatus
 
 Digits6 = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
 
 
 class IdentityIn(Body):
+    model_config = example({"real_name": "张三", "id_number": "11010519491231002X"})
+
     real_name: Annotated[str, StringConstraints(min_length=2, max_length=30, pattern=NOT_BLANK), STRIP]
     id_number: Annotated[str, StringConstraints(min_length=18, max_length=18, pattern=NOT_BLANK), STRIP]
 
 
 class BankCardIn(Body):
+    model_config = example({"card_number": "6222020200112233446"})
+
     card_number: Annotated[str, StringConstraints(pattern=r"^[0-9 ]{12,23}$")]
 
 
 class PasswordIn(Body):
+    model_config = example({"password": "135790"}, {"password": "246801", "old_password": "135790"})
+
     password: Digits6
     old_password: Digits6 | None = None
 
 
 class DeviceIn(Body):
+    model_config = example(
+        {
+            "device_id": "iphone-01",
+            "public_key_pem": "-----BEGIN PUBLIC KEY-----\n(base64 of a P-256 key)\n-----END PUBLIC KEY-----",
+            "password": "135790",
+        }
+    )
+
     device_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{4,64}$")]
     public_key_pem: Annotated[str, StringConstraints(min_length=50, max_length=1000)]
     password: Digits6 = Field(
@@ -34,6 +49,8 @@ class DeviceIn(Body):
 
 
 class ActivationIn(Body):
+    model_config = example({"agreement_version": "2026-11-01"})
+
     agreement_version: Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
 
@@ -45,7 +62,7 @@ class IdentityView(View):
 
 
 class BnplView(View):
-    status: Literal["inactive", "active", "frozen"]
+    status: BnplStatus
     agreement_version: str | None = None
     activated_at: str | None = None
 
@@ -95,7 +112,7 @@ class CreditView(View):
 
 class WalletView(View):
     currency: str
-    bnpl_status: Literal["inactive", "active", "frozen"]
+    bnpl_status: BnplStatus
     credit: CreditView
     cash_balance_fen: int
     points: int

@@ -7,10 +7,12 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from ..services.messages import MAX_TEXT
-from .common import NOT_BLANK, STRIP, Body, View
+from .common import NOT_BLANK, STRIP, Body, View, example
 
 
 class MessageIn(Body):
+    model_config = example({"text": "请问什么时候发货？"})
+
     text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT, pattern=NOT_BLANK), STRIP]
 
 

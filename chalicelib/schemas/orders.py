@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Self
 
-from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
-from ..models.orders import STATUSES
 from ..services.checkout import MAX_CHECKOUT_LINES
 from .catalog import Quantity
-from .common import NOT_BLANK, STRIP, Body, Id, PageQuery, View
+from .common import NOT_BLANK, NOT_TRUE, STRIP, TRUE, Body, Id, PageQuery, View, one_of
+from .kinds import Channel, OrderStatus, PaymentMethod
+from .payments import CheckoutPayment
 
-PaymentMethod = Literal["bnpl", "alipay", "wechat_pay", "card", "wallet"]
-OrderStatus = Literal[
-    "awaiting_confirmation",
-    "awaiting_payment",
-    "placed",
-    "paid",
-    "shipped",
-    "received",
-    "completed",
-    "cancelled",
-    "return_requested",
-    "returned",
-    "overdue",
-]
-assert set(OrderStatus.__args__) == set(STATUSES)  # type: ignore[attr-defined]
+__all__ = ["OrderStatus", "PaymentMethod"]
 
 
 class LineIn(Body):
@@ -43,36 +30,26 @@ class AddressIn(Body):
 class CheckoutIn(Body):
     """Either `items` (buy now) or `"from_cart": true` (the selected cart lines)."""
 
-    # The document says what `one_source` enforces, so clients and fuzzers see the rule.
-    model_config = ConfigDict(
-        json_schema_extra={
-            "allOf": [
-                {
-                    "oneOf": [
-                        {
-                            "required": ["items"],
-                            "properties": {"items": {"type": "array"}, "from_cart": {"enum": [False, None]}},
-                        },
-                        {
-                            "required": ["from_cart"],
-                            "properties": {"from_cart": {"const": True}, "items": {"type": "null"}},
-                        },
-                    ]
-                },
-                {
-                    "oneOf": [
-                        {
-                            "required": ["address"],
-                            "properties": {"address": {"type": "object"}, "address_id": {"type": "null"}},
-                        },
-                        {
-                            "required": ["address_id"],
-                            "properties": {"address_id": {"type": "string"}, "address": {"type": "null"}},
-                        },
-                    ]
-                },
-            ]
-        }
+    # The document says what `one_source` enforces: one object schema per way of buying
+    # (items or the cart) and of addressing (a new address or one from the address book).
+    model_config = one_of(
+        ("CheckoutItemsIn", {"items": None, "address": None}, {"from_cart": NOT_TRUE}),
+        ("CheckoutCartIn", {"from_cart": TRUE, "address": None}),
+        ("CheckoutItemsSavedAddressIn", {"items": None, "address_id": None}, {"from_cart": NOT_TRUE}),
+        ("CheckoutCartSavedAddressIn", {"from_cart": TRUE, "address_id": None}),
+        examples=[
+            {
+                "from_cart": True,
+                "payment_method": "bnpl",
+                "address": {"name": "张三", "phone": "13800138000", "line1": "建国路 1 号", "city": "北京"},
+            },
+            {
+                "items": [{"sku_id": "sku_demo_case_black", "quantity": 1}],
+                "payment_method": "alipay",
+                "address": {"name": "张三", "phone": "13800138000", "line1": "建国路 1 号", "city": "北京"},
+            },
+            {"from_cart": True, "payment_method": "bnpl", "address_id": "addr_0123456789abcdef"},
+        ],
     )
 
     items: Annotated[list[LineIn], Field(min_length=1, max_length=MAX_CHECKOUT_LINES)] | None = None
@@ -94,28 +71,14 @@ class CheckoutIn(Body):
 class ConfirmationIn(Body):
     """The payment password, or a device signature over the challenge's nonce."""
 
-    # The document says what `one_method` enforces, so clients and fuzzers see the rule.
-    model_config = ConfigDict(
-        json_schema_extra={
-            "oneOf": [
-                {
-                    "required": ["password"],
-                    "properties": {
-                        "password": {"type": "string"},
-                        "device_id": {"type": "null"},
-                        "signature": {"type": "null"},
-                    },
-                },
-                {
-                    "required": ["device_id", "signature"],
-                    "properties": {
-                        "password": {"type": "null"},
-                        "device_id": {"type": "string"},
-                        "signature": {"type": "string"},
-                    },
-                },
-            ]
-        }
+    # The document says what `one_method` enforces: one object schema per method.
+    model_config = one_of(
+        ("PasswordConfirmationIn", {"password": None}),
+        ("DeviceConfirmationIn", {"device_id": None, "signature": None}),
+        examples=[
+            {"challenge_id": "ch_0123456789abcdef", "password": "135790"},
+            {"challenge_id": "ch_0123456789abcdef", "device_id": "iphone-01", "signature": "MEUCIQDx…(base64)"},
+        ],
     )
 
     challenge_id: Id
@@ -146,8 +109,8 @@ class ChallengeView(View):
 class CheckoutOrderView(View):
     order_id: str
     merchant_id: str
-    status: str
-    payment_method: str
+    status: OrderStatus
+    payment_method: PaymentMethod
     subtotal_fen: int
     discount_fen: int
     total_fen: int
@@ -160,10 +123,10 @@ class CheckoutView(View):
 
 class ConfirmationView(View):
     order_id: str
-    status: str
+    status: OrderStatus
     total_fen: int
     credit_reserved_fen: int
-    payment: dict[str, Any] | None = Field(default=None, description="what the app needs to open the channel")
+    payment: CheckoutPayment | None = Field(default=None, description="what the app needs to open the channel")
 
 
 class OrderItemView(View):
@@ -177,7 +140,7 @@ class OrderItemView(View):
 
 
 class HistoryView(View):
-    status: str
+    status: OrderStatus
     at: str
     actor: str
     note: str | None = None
@@ -194,8 +157,8 @@ class OrderView(View):
     order_id: str
     checkout_id: str
     merchant_id: str
-    status: str
-    payment_method: str
+    status: OrderStatus
+    payment_method: PaymentMethod
     items: list[OrderItemView]
     subtotal_fen: int
     discount_fen: int
@@ -209,7 +172,7 @@ class OrderView(View):
     due_at: str | None = None
     amount_due_fen: int = Field(default=0, description="先用后付: what is still owed (0 once paid)")
     paid_at: str | None = None
-    paid_channel: str | None = None
+    paid_channel: Channel | None = None
     paid_on_time: bool | None = Field(default=None, description="先用后付: paid in its window (not overdue)")
     collection_attempts: int = Field(default=0, description="先用后付: auto-debit charges made so far")
     created_at: str
@@ -219,8 +182,8 @@ class OrderView(View):
 class OrderSummaryView(View):
     order_id: str
     merchant_id: str
-    status: str
-    payment_method: str
+    status: OrderStatus
+    payment_method: PaymentMethod
     total_fen: int
     item_count: int
     created_at: str

@@ -2,39 +2,88 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
-from .common import Body, PageQuery, View
+from .common import NOT_TRUE, TRUE, Body, PageQuery, View, example, one_of
+from .kinds import Channel, NotificationKind, OrderStatus, PaymentStatus
 
 NotificationId = Annotated[str, StringConstraints(pattern=r"^n_[0-9a-f]{24}$")]
 
 
 class PayNowIn(Body):
+    model_config = example({"channel": "card"}, {"channel": "alipay"})
+
     channel: Literal["card", "alipay", "wechat_pay", "wallet"]
+
+
+class AlipayLaunch(View):
+    """Alipay App payment: pass `order_string` to the Alipay SDK's payV2."""
+
+    channel: Literal["alipay"]
+    out_trade_no: str
+    order_string: str
+
+
+class WechatPayLaunch(View):
+    """WeChat Pay App payment: the fields of the SDK's PayReq."""
+
+    channel: Literal["wechat_pay"]
+    out_trade_no: str
+    appid: str
+    partnerid: str
+    prepayid: str
+    package: str
+    noncestr: str
+    timestamp: str
+    sign: str
+
+
+# What the app opens the channel's SDK with, one schema per channel (`channel` tells which).
+Launch = Annotated[AlipayLaunch | WechatPayLaunch, Field(discriminator="channel")]
+
+
+class AlipayPayment(AlipayLaunch):
+    amount_fen: int
+
+
+class WechatPayPayment(WechatPayLaunch):
+    amount_fen: int
+
+
+class PayNowPayment(View):
+    """Card or wallet: nothing to launch; the app pays with `POST pay_now`."""
+
+    channel: Literal["card", "wallet"]
+    amount_fen: int
+    pay_now: str = Field(description="the path to POST {channel} to, with an Idempotency-Key")
+
+
+# A confirmed channel order's payment, one schema per channel (`channel` tells which).
+CheckoutPayment = Annotated[AlipayPayment | WechatPayPayment | PayNowPayment, Field(discriminator="channel")]
 
 
 class PaymentView(View):
     payment_id: str
     order_id: str
-    channel: str
+    channel: Channel
     amount_fen: int
     currency: str
-    status: Literal["pending", "succeeded", "failed", "refunded"]
-    order_status: str
+    status: PaymentStatus
+    order_status: OrderStatus
     card_last4: str | None = None
     failure_code: str | None = None
     created_at: str
     settled_at: str | None = None
-    launch: dict[str, Any] | None = Field(
+    launch: Launch | None = Field(
         default=None, description="what the app passes to the Alipay / WeChat Pay SDK to pay in that app"
     )
 
 
 class NotificationView(View):
     notification_id: str
-    kind: str
+    kind: NotificationKind
     title: str
     body: str
     ref: str | None = None
@@ -54,17 +103,11 @@ class NotificationQuery(PageQuery):
 
 
 class MarkReadIn(Body):
-    # The document says what `one_of` enforces, so clients and fuzzers see the rule.
-    model_config = ConfigDict(
-        json_schema_extra={
-            "oneOf": [
-                {
-                    "required": ["notification_ids"],
-                    "properties": {"notification_ids": {"type": "array"}, "all": {"enum": [False, None]}},
-                },
-                {"required": ["all"], "properties": {"all": {"const": True}, "notification_ids": {"type": "null"}}},
-            ]
-        }
+    # The document says what `one_of` enforces: one object schema per form.
+    model_config = one_of(
+        ("MarkNotificationsReadIn", {"notification_ids": None}, {"all": NOT_TRUE}),
+        ("MarkAllReadIn", {"all": TRUE}),
+        examples=[{"all": True}, {"notification_ids": ["n_0123456789abcdef01234567"]}],
     )
 
     notification_ids: Annotated[list[NotificationId], Field(min_length=1, max_length=100)] | None = None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
-from .common import STRIP, Body, Page, PageQuery, PositiveFen, View
+from .common import STRIP, Body, Page, PageQuery, PositiveFen, View, example, one_of
+from .kinds import BnplStatus, CouponStatus, EventKind, RedemptionStatus
 
 Kind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
@@ -25,7 +26,7 @@ class EntriesQuery(PageQuery):
 
 class EntryView(View):
     event_id: str = Field(description="the business event; all its legs share it and sum to zero")
-    kind: str = Field(description="the event kind")
+    kind: EventKind = Field(description="the event kind")
     book: str
     amount: int = Field(description="signed; fen or points as `unit` says")
     unit: Literal["fen", "points"]
@@ -35,9 +36,6 @@ class EntryView(View):
 
 class EntryPage(Page[EntryView]):
     pass
-
-
-CouponStatus = Literal["available", "reserved", "used", "expired"]
 
 
 class CouponsQuery(PageQuery):
@@ -65,17 +63,11 @@ class CouponPage(Page[CouponView]):
 class RedemptionIn(Body):
     """Exactly one of `amount_fen` (SPEC) or `points` (the points to redeem)."""
 
-    # The document says what `_exactly_one` enforces, so clients and fuzzers see the rule.
-    model_config = ConfigDict(
-        json_schema_extra={
-            "oneOf": [
-                {
-                    "required": ["amount_fen"],
-                    "properties": {"amount_fen": {"type": "integer"}, "points": {"type": "null"}},
-                },
-                {"required": ["points"], "properties": {"points": {"type": "integer"}, "amount_fen": {"type": "null"}}},
-            ]
-        }
+    # The document says what `_exactly_one` enforces: one object schema per form.
+    model_config = one_of(
+        ("RedemptionAmountIn", {"amount_fen": None}),
+        ("RedemptionPointsIn", {"points": None}),
+        examples=[{"amount_fen": 3000}, {"points": 3000}],
     )
 
     amount_fen: PositiveFen | None = None
@@ -86,9 +78,6 @@ class RedemptionIn(Body):
         if (self.amount_fen is None) == (self.points is None):
             raise ValueError("give exactly one of amount_fen and points")
         return self
-
-
-RedemptionStatus = Literal["pending", "manual_review", "approved", "rejected"]
 
 
 class RedemptionView(View):
@@ -110,10 +99,18 @@ class ReviewQuery(PageQuery):
     status: Literal["manual_review", "pending"] = "manual_review"
 
 
+class RedemptionHistoryView(View):
+    status: RedemptionStatus
+    at: str
+    actor: str
+    reason: str | None = None
+    note: str | None = None
+
+
 class UserStandingView(View):
     """What a reviewer weighs about the requester (no personal data)."""
 
-    bnpl_status: str
+    bnpl_status: BnplStatus
     account_created_at: str
     on_time_paid_count: int
     overdue_open_count: int
@@ -124,7 +121,7 @@ class ReviewRedemptionView(RedemptionView):
     user_id: str
     decided_by: str | None = None
     decision_note: str | None = None
-    history: list[dict[str, Any]]
+    history: list[RedemptionHistoryView]
     standing: UserStandingView | None = Field(default=None, description="the requester's standing (in the queue)")
     waiting_seconds: int | None = Field(default=None, description="time since the request, by the service clock")
 
@@ -133,6 +130,8 @@ class ReviewRedemptionPage(Page[ReviewRedemptionView]):
     pass
 
 
-class DecisionIn(Body):
+class RedemptionDecisionIn(Body):
+    model_config = example({"decision": "approve", "note": "ok"})
+
     decision: Literal["approve", "reject"]
     note: Annotated[str, StringConstraints(max_length=500), STRIP] | None = None

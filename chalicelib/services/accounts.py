@@ -301,12 +301,13 @@ def set_password(user_id: str, password: str, old_password: str | None, now: dat
     return user
 
 
-def verify_password(user: User, password: str, now: datetime) -> None:
+def verify_password(user: User, password: str, now: datetime, *, release_later: bool = False) -> None:
     """Check the payment password; 5 wrong tries lock it for 3 hours (configured).
 
     Each try is claimed first (a conditional increment: not locked, fewer than the maximum
     counted), and only a claimed try runs the slow KDF: parallel tries cannot check more
-    passwords than the rule allows in one lock period.
+    passwords than the rule allows in one lock period. `release_later`: a matching try is
+    released by the caller (`tries_released()` in its transaction, else `release_try`).
     """
     rules = settings().rules
     if not user.password_hash:
@@ -314,7 +315,8 @@ def verify_password(user: User, password: str, now: datetime) -> None:
     stored = user.password_hash
     tries = _claim_try(user, now)
     if _password_matches(password, stored):
-        user.update(actions=[User.password_failures.set(0), User.password_locked_until.remove()])
+        if not release_later:
+            release_try(user)
         return
     if tries >= rules.password_max_tries:
         raise _lock(user, now)
@@ -323,6 +325,15 @@ def verify_password(user: User, password: str, now: datetime) -> None:
         f"the payment password is wrong; {rules.password_max_tries - tries} tries left",
         [FieldError("password", "incorrect")],
     )
+
+
+def tries_released() -> list[Any]:
+    """The update that releases the tries after a matching password."""
+    return [User.password_failures.set(0), User.password_locked_until.remove()]
+
+
+def release_try(user: User) -> None:
+    user.update(actions=tries_released())
 
 
 def _locked(until: str) -> errors.ApiError:

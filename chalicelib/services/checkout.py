@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from pynamodb.exceptions import DoesNotExist
 
-from .. import channels, errors, jobs, ledger, timers
+from .. import batch, channels, errors, jobs, ledger, timers
 from ..clock import iso, parse_iso
 from ..config import settings
 from ..db import Tx
@@ -39,7 +39,8 @@ from ..models.orders import AWAITING_CONFIRMATION, AWAITING_PAYMENT, BNPL, PLACE
 from ..models.timers import Timer
 from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 from ..observability import count, logger
-from . import accounts, catalog, channel_trades, orders
+from . import accounts, channel_trades, orders
+from .order_index import merchant_key
 from .orders import CHECKOUT_EXPIRY
 
 # A checkout is one DynamoDB transaction (at most 100 items): per line a stock update and a
@@ -98,13 +99,11 @@ def _lines(user_id: str, items: Sequence[Line] | None, from_cart: bool) -> tuple
     return lines, False
 
 
-def _usable_coupon(user_id: str, coupon_id: str, now: datetime) -> Coupon:
-    try:
-        coupon = Coupon.get(user_id, coupon_id, consistent_read=True)
-    except DoesNotExist as exc:
+def _usable_coupon(coupon: Coupon | None, now: datetime) -> Coupon:
+    if coupon is None:
         raise errors.unprocessable(
             "coupon_not_found", "you have no such coupon", [FieldError("coupon_id", "not yours or unknown")]
-        ) from exc
+        )
     if coupon.status != AVAILABLE:
         raise errors.conflict("coupon_not_available", "this coupon is already used or held by another order")
     if coupon.expires_at <= iso(now):
@@ -129,13 +128,24 @@ def checkout(
     A coupon applies to the checkout's largest order and must meet its minimum spend.
     """
     rules = settings().rules
-    user = accounts.get_or_create(user_id, now)
-    if payment_method == BNPL and (refusal := _bnpl_refusal(user)):
-        raise refusal
     lines, from_cart = _lines(user_id, items, from_cart)
     if len(lines) > MAX_CHECKOUT_LINES:
         raise errors.unprocessable("too_many_lines", f"check out at most {MAX_CHECKOUT_LINES} SKUs at once")
-    skus = catalog.get_skus(line.sku_id for line in lines)
+    # One round trip for everything checkout reads: the user, the SKUs, and only when the
+    # request needs them the credit book and the coupon.
+    keys: list[batch.Key] = [(User, user_id, None), *((Sku, line.sku_id, None) for line in lines)]
+    if payment_method == BNPL:
+        keys.append((Balance, ledger.user_account(user_id), ledger.CREDIT))
+    if coupon_id:
+        keys.append((Coupon, user_id, coupon_id))
+    got = batch.get_many(keys)
+    found_user = got[0]
+    user = found_user if isinstance(found_user, User) else accounts.get_or_create(user_id, now)
+    if payment_method == BNPL and (refusal := _bnpl_refusal(user)):
+        raise refusal
+    skus = {s.sku_id: s for s in got[1 : 1 + len(lines)] if isinstance(s, Sku)}
+    credit = next((b for b in got if isinstance(b, Balance)), None)
+    found_coupon = next((c for c in got if isinstance(c, Coupon)), None)
     for i, line in enumerate(lines):
         sku = skus.get(line.sku_id)
         if sku is None or not sku.active:
@@ -163,6 +173,7 @@ def checkout(
                 checkout_id=checkout_id,
                 user_id=user_id,
                 merchant_id=merchant_id,
+                merchant_key=merchant_key(merchant_id, order_id),
                 created_key=f"{at}#{order_id}",
                 status=AWAITING_CONFIRMATION,
                 payment_method=payment_method,
@@ -185,7 +196,7 @@ def checkout(
 
     coupon: Coupon | None = None
     if coupon_id:
-        coupon = _usable_coupon(user_id, coupon_id, now)
+        coupon = _usable_coupon(found_coupon, now)
         target = max(new_orders, key=lambda o: int(o.subtotal_fen))
         if int(target.subtotal_fen) < int(coupon.min_spend_fen):
             raise errors.unprocessable(
@@ -200,11 +211,7 @@ def checkout(
 
     if payment_method == BNPL:
         grand_total = sum(int(o.total_fen) for o in new_orders)
-        try:
-            credit = Balance.get(ledger.user_account(user_id), ledger.CREDIT, consistent_read=True)
-            headroom = int(credit.headroom or 0)
-        except DoesNotExist:
-            headroom = 0
+        headroom = int(credit.headroom or 0) if credit is not None else 0
         if grand_total > headroom:
             raise credit_insufficient()
 
@@ -277,7 +284,10 @@ def confirm(
     idem: IdemScope | None = None,
 ) -> Confirmation:
     """Confirm an order with its single-use challenge: password or device signature."""
-    order = orders.get_own(user_id, order_id)
+    found_order, found_user = batch.get_many([(Order, order_id, None), (User, user_id, None)])
+    if not isinstance(found_order, Order) or found_order.user_id != user_id:
+        raise orders.order_not_found()
+    order = found_order
     used = errors.conflict("challenge_used", "this challenge was already used")
     if order.status != AWAITING_CONFIRMATION:
         if order.challenge_used and order.challenge_id == challenge_id:
@@ -287,92 +297,102 @@ def confirm(
         raise errors.conflict("challenge_mismatch", "this is not the order's current challenge")
     if not order.challenge_expires_at or parse_iso(order.challenge_expires_at) <= now:
         raise errors.conflict("challenge_expired", "the challenge expired; check out again")
-    user = accounts.get(user_id)
-    if password is not None:
-        accounts.verify_password(user, password, now)
+    if not isinstance(found_user, User):
+        raise errors.not_found("user_not_found", "no such user")
+    user = found_user
+    if password is not None:  # the try is released by the transaction below (or after it fails)
+        accounts.verify_password(user, password, now, release_later=True)
     else:
         assert device_id is not None and signature is not None
         _verify_device_signature(user_id, device_id, signature, str(order.challenge_nonce))
 
-    at = iso(now)
-    total = int(order.total_fen)
-    challenge_open = (
-        (Order.challenge_used == False)  # noqa: E712 - a DynamoDB condition
-        & (Order.challenge_id == challenge_id)
-        & (Order.challenge_expires_at > at)
-    )
-    confirmed = [Order.challenge_used.set(True), Order.confirmed_at.set(at)]
-    tx = Tx()
-    payment: dict[str, Any] | None = None
-    if order.payment_method == BNPL:
-        if refusal := _bnpl_refusal(user):
-            raise refusal
-        orders.transition(
-            tx,
-            order,
-            PLACED,
-            now,
-            "user",
-            allowed_from=(AWAITING_CONFIRMATION,),
-            actions=[*confirmed, Order.credit_reserved_fen.set(total), Order.amount_due_fen.set(total)],
-            condition=challenge_open,
-            on_fail=used,
-            verb="confirm",
+    released = accounts.tries_released() if password is not None else []
+    try:
+        at = iso(now)
+        total = int(order.total_fen)
+        challenge_open = (
+            (Order.challenge_used == False)  # noqa: E712 - a DynamoDB condition
+            & (Order.challenge_id == challenge_id)
+            & (Order.challenge_expires_at > at)
         )
-        order.credit_reserved_fen = order.amount_due_fen = total
-        ledger.post(
-            tx,
-            event_id=f"order:{order_id}:credit_reserved",
-            kind="credit_reserved",
-            at=now,
-            legs=[
-                ledger.Leg(ledger.user_account(user_id), ledger.CREDIT, total),
-                ledger.Leg(ledger.PLATFORM, "credit_extended", -total),
-            ],
-            ref=order_id,
-            insufficient=credit_insufficient(),
-        )
-        tx.update(
-            user,
-            [User.unpaid_bnpl_count.add(1)],
-            condition=User.bnpl_status == BNPL_ACTIVE,
-            on_fail=errors.conflict("bnpl_frozen", "先用后付 was paused meanwhile"),
-        )
-    else:
-        pay_by = now + timedelta(seconds=settings().rules.checkout_ttl_seconds)
-        orders.transition(
-            tx,
-            order,
-            AWAITING_PAYMENT,
-            now,
-            "user",
-            allowed_from=(AWAITING_CONFIRMATION,),
-            actions=[*confirmed, Order.payment_expires_at.set(iso(pay_by))],
-            condition=challenge_open,
-            on_fail=used,
-            verb="confirm",
-        )
-        order.payment_expires_at = iso(pay_by)
-        # An unpaid channel order lapses like an unconfirmed one (one timer if the times meet).
-        if iso(pay_by) != order.challenge_expires_at:
-            timers.schedule(tx, CHECKOUT_EXPIRY, order_id, pay_by)
-        payment = channels.start_payment(
-            order.payment_method, order_id=order_id, user_id=user_id, amount_fen=total, expires_at=iso(pay_by)
-        )
-    order.challenge_used, order.confirmed_at = True, at
-    if order.coupon_id:
-        tx.update(
-            Coupon(user_id, order.coupon_id),
-            [Coupon.status.set(USED), Coupon.used_at.set(at)],
-            condition=(Coupon.status == RESERVED) & (Coupon.order_id == order_id),
-            on_fail=errors.conflict("coupon_not_available", "the order's coupon is no longer held for it"),
-        )
-    if order.payment_expires_at != order.challenge_expires_at:
-        timers.cancel(tx, CHECKOUT_EXPIRY, order_id, str(order.challenge_expires_at))
-    result = Confirmation(order, payment)
-    if idem is not None:
-        idem.stage(tx, result)
-    tx.commit()
+        confirmed = [Order.challenge_used.set(True), Order.confirmed_at.set(at)]
+        tx = Tx()
+        payment: dict[str, Any] | None = None
+        if order.payment_method == BNPL:
+            if refusal := _bnpl_refusal(user):
+                raise refusal
+            orders.transition(
+                tx,
+                order,
+                PLACED,
+                now,
+                "user",
+                allowed_from=(AWAITING_CONFIRMATION,),
+                actions=[*confirmed, Order.credit_reserved_fen.set(total), Order.amount_due_fen.set(total)],
+                condition=challenge_open,
+                on_fail=used,
+                verb="confirm",
+            )
+            order.credit_reserved_fen = order.amount_due_fen = total
+            ledger.post(
+                tx,
+                event_id=f"order:{order_id}:credit_reserved",
+                kind="credit_reserved",
+                at=now,
+                legs=[
+                    ledger.Leg(ledger.user_account(user_id), ledger.CREDIT, total),
+                    ledger.Leg(ledger.PLATFORM, "credit_extended", -total),
+                ],
+                ref=order_id,
+                insufficient=credit_insufficient(),
+            )
+            tx.update(
+                user,
+                [User.unpaid_bnpl_count.add(1), *released],
+                condition=User.bnpl_status == BNPL_ACTIVE,
+                on_fail=errors.conflict("bnpl_frozen", "先用后付 was paused meanwhile"),
+            )
+        else:
+            pay_by = now + timedelta(seconds=settings().rules.checkout_ttl_seconds)
+            orders.transition(
+                tx,
+                order,
+                AWAITING_PAYMENT,
+                now,
+                "user",
+                allowed_from=(AWAITING_CONFIRMATION,),
+                actions=[*confirmed, Order.payment_expires_at.set(iso(pay_by))],
+                condition=challenge_open,
+                on_fail=used,
+                verb="confirm",
+            )
+            order.payment_expires_at = iso(pay_by)
+            if released:
+                tx.update(user, released)
+            # An unpaid channel order lapses like an unconfirmed one (one timer if the times meet).
+            if iso(pay_by) != order.challenge_expires_at:
+                timers.schedule(tx, CHECKOUT_EXPIRY, order_id, pay_by)
+            payment = channels.start_payment(
+                order.payment_method, order_id=order_id, user_id=user_id, amount_fen=total, expires_at=iso(pay_by)
+            )
+        order.challenge_used, order.confirmed_at = True, at
+        if order.coupon_id:
+            tx.update(
+                Coupon(user_id, order.coupon_id),
+                [Coupon.status.set(USED), Coupon.used_at.set(at)],
+                condition=(Coupon.status == RESERVED) & (Coupon.order_id == order_id),
+                on_fail=errors.conflict("coupon_not_available", "the order's coupon is no longer held for it"),
+            )
+        if order.payment_expires_at != order.challenge_expires_at:
+            timers.cancel(tx, CHECKOUT_EXPIRY, order_id, str(order.challenge_expires_at))
+        result = Confirmation(order, payment)
+        if idem is not None:
+            idem.stage(tx, result)
+        tx.commit()
+    except BaseException:
+        if released:
+            accounts.release_try(user)
+        raise
     count("OrdersPlaced" if order.status == PLACED else "OrdersAwaitingPayment")
     return result
 

@@ -47,10 +47,10 @@ from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 from ..observability import count, logger
 from . import accounts, notifications, orders, payments, rewards
 
-PAYMENT_DUE = "payment_due"
-COLLECTION_RETRY = "collection_retry"
-DUE_REMINDER = "due_reminder"
-ORDER_COMPLETION = "order_completion"
+PAYMENT_DUE = timers.PAYMENT_DUE
+COLLECTION_RETRY = timers.COLLECTION_RETRY
+DUE_REMINDER = timers.DUE_REMINDER
+ORDER_COMPLETION = timers.ORDER_COMPLETION
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
@@ -74,10 +74,13 @@ def mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> N
     - the order: `paid_at`, `paid_channel`, `paid_on_time`, nothing left due or reserved;
       conditional on the status and the amount due it was read with;
     - the credit it held is given back (event `order:<id>:credit_repaid`, see `ledger.py`);
-    - on time = paid while the order was in its window (never overdue): by `due_at`, or by
-      the auto-debit at the window's close, which is the window's own payment. On-time
-      payments earn points and count toward the credit limit (`rewards.on_paid_on_time`,
-      whose user-item change is merged into the one update of the user here);
+    - on time = never overdue, and either paid by `due_at` or by the auto-debit while the
+      order is still in its window (the window's own payment: charged at the close, or as
+      soon as a return that paused the window ends; a declined one makes it overdue),
+      however late that charge settles. Anything else after `due_at` is late, even when a
+      return kept the order out of `overdue`. On-time payments earn points and count toward
+      the credit limit (`rewards.on_paid_on_time`, whose user-item change is merged into
+      the one update of the user here);
     - the user: one unpaid 先用后付 order fewer; an overdue one also leaves the overdue
       count, and the freeze lifts when it was the last - conditional on the count read,
       so a concurrent decline elsewhere makes this transaction retry, never lose the freeze;
@@ -89,7 +92,7 @@ def mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> N
     was = order.status
     amount = int(order.amount_due_fen or 0)
     reserved = int(order.credit_reserved_fen or 0)
-    on_time = was == o.RECEIVED
+    on_time = was == o.RECEIVED and (attempt.purpose == payments.COLLECTION or _by_due(order, now))
     orders.transition(
         tx,
         order,
@@ -150,6 +153,10 @@ def mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> N
         else:
             timers.schedule(tx, ORDER_COMPLETION, order.order_id, due)
     count("BnplOrdersPaid", on_time=str(on_time).lower(), channel=attempt.channel)
+
+
+def _by_due(order: Order, now: datetime) -> bool:
+    return not order.due_at or now <= parse_iso(order.due_at)
 
 
 def on_declined(tx: Tx, order: Order, attempt: PaymentAttempt, code: str, now: datetime) -> tuple[str, str, str] | None:

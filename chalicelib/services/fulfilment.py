@@ -29,7 +29,7 @@ from ..models.orders import Order
 from ..models.timers import Timer
 from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 from ..observability import count
-from . import orders, rewards
+from . import apportion, obligations, orders, rewards
 from .orders import transition
 
 SYSTEM = "system"
@@ -85,16 +85,13 @@ def ship(merchant_id: str, order_id: str, carrier: str, tracking_number: str, no
 # --- receipt and settlement -----------------------------------------------------------------
 
 
-def fee_of(amount_fen: int) -> int:
-    return amount_fen * settings().rules.platform_fee_bps // 10_000
-
-
 def confirm_receipt(actor: str, order: Order, now: datetime, *, fired: Timer | None = None) -> Order:
     """Receipt (确认收货): opens the 先用后付 payment window and settles the merchant.
 
     The merchant is owed the goods' value less the platform fee from this moment, whether
     or not collection later succeeds (the platform carries the collection risk; coupons are
-    platform-funded, so the fee and payable are on the subtotal).
+    platform-funded, so the fee and payable are on the list price of the goods kept: see
+    `apportion`).
     """
     rules = settings().rules
     tx = Tx()
@@ -111,11 +108,9 @@ def confirm_receipt(actor: str, order: Order, now: datetime, *, fired: Timer | N
         timers.schedule(
             tx, "order_completion", order.order_id, now + timedelta(seconds=rules.return_window_paid_seconds)
         )
-    goods = int(order.subtotal_fen) - int(order.refunded_fen or 0) * int(order.subtotal_fen) // max(
-        int(order.total_fen), 1
-    )
-    fee = fee_of(goods)
-    extra += [Order.settled_payable_fen.set(goods - fee), Order.settled_fee_fen.set(fee)]
+    goods = apportion.kept_goods_fen(order.items)
+    payable, fee = apportion.settlement(goods)
+    extra += [Order.settled_payable_fen.set(payable), Order.settled_fee_fen.set(fee)]
     transition(tx, order, o.RECEIVED, now, actor, allowed_from=(o.SHIPPED,), verb="confirm receipt of", actions=extra)
     if fired is not None:
         timers.take(tx, fired)
@@ -133,7 +128,7 @@ def confirm_receipt(actor: str, order: Order, now: datetime, *, fired: Timer | N
         at=now,
         ref=order.order_id,
         legs=[
-            Leg(ledger.merchant_account(order.merchant_id), ledger.PAYABLE, goods - fee),
+            Leg(ledger.merchant_account(order.merchant_id), ledger.PAYABLE, payable),
             Leg(PLATFORM, "fee_revenue", fee),
             Leg(PLATFORM, "merchant_funding", -goods),
         ],
@@ -240,13 +235,6 @@ def _lines_to_return(order: Order, requested: list[ReturnLine] | None) -> list[d
     return [{"sku_id": sku, "quantity": q, "goods_fen": prices[sku] * q} for sku, q in lines]
 
 
-def _consumer_amount(order: Order, goods_fen: int, full: bool) -> int:
-    """What the consumer gets back for goods worth `goods_fen` (the discount shared pro rata)."""
-    if full:
-        return int(order.total_fen) - int(order.refunded_fen or 0)
-    return goods_fen * int(order.total_fen) // max(int(order.subtotal_fen), 1)
-
-
 def request_return(
     user_id: str, order_id: str, reason: str, items: list[ReturnLine] | None, now: datetime
 ) -> ReturnRequest:
@@ -257,10 +245,9 @@ def request_return(
     if not _return_window_open(order, now):
         raise errors.illegal_transition("order", order.status, "return")
     lines = _lines_to_return(order, items)
-    remaining_total = sum(int(i["quantity"]) - int(i.get("returned_quantity", 0)) for i in order.items)
-    full = sum(int(line["quantity"]) for line in lines) == remaining_total
-    goods = sum(int(line["goods_fen"]) for line in lines)
-    amount = _consumer_amount(order, goods, full)
+    # The discount shared so that all returns together give back exactly the total.
+    amounts = apportion.return_amounts(order, [(line["sku_id"], int(line["quantity"])) for line in lines])
+    amount = sum(amounts)
     request = ReturnRequest(
         "ret_" + uuid.uuid4().hex[:20],
         order_id=order_id,
@@ -269,10 +256,7 @@ def request_return(
         created_key=f"{iso(now)}#{order_id}",
         status=PENDING,
         reason=reason,
-        items=[
-            {**line, "amount_fen": amount if full else _consumer_amount(order, int(line["goods_fen"]), False)}
-            for line in lines
-        ],
+        items=[{**line, "amount_fen": line_amount} for line, line_amount in zip(lines, amounts, strict=True)],
         amount_fen=amount,
         order_status_before=order.status,
         created_at=iso(now),
@@ -335,10 +319,8 @@ def decide_return(merchant_id: str, request_id: str, approve: bool, note: str, n
             actions=[Order.pending_return_id.remove()],
             note=note,
         )
-        if order.payment_method == o.BNPL and before in (o.RECEIVED, o.OVERDUE) and order.due_at:
-            # The window may have closed while the request paused collection: collect now.
-            if parse_iso(order.due_at) <= now:
-                timers.schedule(tx, "payment_due", order.order_id, now)
+        # Timers that fell due while the request paused the order were dropped: set them again.
+        obligations.rearm(tx, order)
         tx.commit()
         return ReturnRequest.get(request_id, consistent_read=True)
 
@@ -390,10 +372,10 @@ def _approve(tx: Tx, order: Order, request: ReturnRequest, now: datetime, actor:
         )
         tx.save(refund, condition=Refund.refund_id.does_not_exist())
         timers.schedule(tx, "refund", refund.refund_id, now)
-        # Points earned when the order was paid on time go back with the money.
-        rewards.on_refunded(tx, order, amount, now)
+        # Points, the on-time count and the limit step it earned follow the money back.
+        rewards.on_refunded(tx, order, amount, now, full=full).apply(tx, User(order.user_id))
     if order.received_at:
-        extra += _reverse_settlement(tx, order, request, full, now)
+        extra += _reverse_settlement(tx, order, request, items, now)
     transition(
         tx,
         order,
@@ -405,6 +387,9 @@ def _approve(tx: Tx, order: Order, request: ReturnRequest, now: datetime, actor:
         actions=extra,
         note=note,
     )
+    if unpaid_bnpl:
+        order.amount_due_fen = int(order.amount_due_fen or 0) - amount
+    obligations.rearm(tx, order)  # a partial return leaves the rest owed: its timers again
 
 
 def _close_unpaid_bnpl(tx: Tx, user_id: str, *, was_overdue: bool) -> None:
@@ -425,14 +410,13 @@ def _close_unpaid_bnpl(tx: Tx, user_id: str, *, was_overdue: bool) -> None:
     )
 
 
-def _reverse_settlement(tx: Tx, order: Order, request: ReturnRequest, full: bool, now: datetime) -> list[Action]:
-    goods = sum(int(line["goods_fen"]) for line in request.items)
-    payable_left, fee_left = int(order.settled_payable_fen or 0), int(order.settled_fee_fen or 0)
-    if full:
-        payable, fee = payable_left, fee_left
-    else:
-        fee = min(fee_of(goods), fee_left)
-        payable = min(goods - fee, payable_left)
+def _reverse_settlement(
+    tx: Tx, order: Order, request: ReturnRequest, items: list[dict[str, Any]], now: datetime
+) -> list[Action]:
+    """Take back what was settled less the settlement of the goods still kept (`items`)."""
+    payable, fee = apportion.settlement_reversal(
+        int(order.settled_payable_fen or 0), int(order.settled_fee_fen or 0), apportion.kept_goods_fen(items)
+    )
     ledger.post(
         tx,
         event_id=f"return:{request.request_id}:settlement_reversed",
@@ -525,17 +509,9 @@ def list_reviews(
 def merchant_orders(
     merchant_id: str, status: str | None, limit: int, cursor: str | None
 ) -> tuple[list[Order], str | None]:
-    scope = f"merchant-orders:{merchant_id}:{status or '*'}"
-    page = Order.by_merchant.query(
-        merchant_id,
-        scan_index_forward=False,
-        limit=limit,
-        page_size=limit,
-        filter_condition=(Order.status == status) if status else None,
-        last_evaluated_key=pagination.decode(cursor, scope),
-    )
-    items = list(page)
-    return items, pagination.encode(page.last_evaluated_key, scope)
+    from .order_index import merchant_orders as sharded
+
+    return sharded(merchant_id, status, limit, cursor)
 
 
 def merchant_returns(

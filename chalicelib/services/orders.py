@@ -18,16 +18,28 @@ from pynamodb.expressions.update import Action
 from .. import errors, ledger, pagination, timers
 from ..clock import iso
 from ..db import Tx
+from ..models.aftersale import Refund
 from ..models.catalog import Sku
 from ..models.coupons import AVAILABLE, Coupon
-from ..models.orders import AWAITING_CONFIRMATION, AWAITING_PAYMENT, BNPL, CANCELLED, PLACED, Order
+from ..models.orders import (
+    AWAITING_CONFIRMATION,
+    AWAITING_PAYMENT,
+    BNPL,
+    CANCELLED,
+    PAID,
+    PLACED,
+    Order,
+    obligated,
+)
 from ..models.timers import Timer
 from ..models.users import User
 from ..observability import count
 
-CHECKOUT_EXPIRY = "checkout_expiry"
+CHECKOUT_EXPIRY = timers.CHECKOUT_EXPIRY
 # Before shipment, an order can be cancelled by its buyer.
 CANCELLABLE = (AWAITING_CONFIRMATION, AWAITING_PAYMENT, PLACED)
+# A channel order is `paid` until it ships: cancelling it then refunds through that channel.
+CANCELLABLE_PAID = (*CANCELLABLE, PAID)
 
 
 @dataclass(frozen=True)
@@ -98,9 +110,12 @@ def transition(
     guard = Order.status == order.status
     if condition is not None:
         guard &= condition
+    # The sparse obligation index follows the status in the same write (services/obligations.py).
+    obliged = obligated(to, order.payment_method)
+    mark = Order.obligation.set(f"obl#{timers.shard_of(order.order_id):02d}") if obliged else Order.obligation.remove()
     tx.update(
         order,
-        [Order.status.set(to), Order.updated_at.set(iso(now)), Order.history.set(history), *actions],
+        [Order.status.set(to), Order.updated_at.set(iso(now)), Order.history.set(history), mark, *actions],
         condition=guard,
         on_fail=on_fail or errors.ApiError(409, "illegal_transition", f"the order is no longer {order.status}; reload"),
     )
@@ -133,6 +148,7 @@ def release(
     was = order.status
     deadline = expiry_deadline(order)
     reserved = int(order.credit_reserved_fen or 0)
+    paid = was == PAID and order.payment_method != BNPL
     transition(
         tx,
         order,
@@ -140,10 +156,13 @@ def release(
         now,
         actor,
         allowed_from=allowed_from,
-        actions=[Order.cancelled_at.set(iso(now)), Order.credit_reserved_fen.set(0), Order.amount_due_fen.set(0)],
+        actions=[Order.cancelled_at.set(iso(now)), Order.credit_reserved_fen.set(0), Order.amount_due_fen.set(0)]
+        + ([Order.refunded_fen.set(int(order.total_fen))] if paid else []),
         note=note,
         verb="cancel",
     )
+    if paid:
+        _refund_whole(tx, order, now)
     order.cancelled_at, order.credit_reserved_fen, order.amount_due_fen = iso(now), 0, 0
     for line in order.items:
         tx.update(Sku(line["sku_id"]), [Sku.stock.add(int(line["quantity"]))], condition=Sku.sku_id.exists())
@@ -171,11 +190,27 @@ def release(
         timers.cancel(tx, CHECKOUT_EXPIRY, order.order_id, deadline)
 
 
+def _refund_whole(tx: Tx, order: Order, now: datetime) -> None:
+    """A paid channel order cancelled before shipment: all of it goes back through the channel
+    that paid (`process_refunds` carries it out; nothing was settled to the merchant yet)."""
+    refund = Refund(
+        f"refund_cancel_{order.order_id}",
+        order_id=order.order_id,
+        user_id=order.user_id,
+        channel=order.paid_channel or order.payment_method,
+        amount_fen=int(order.total_fen),
+        created_at=iso(now),
+    )
+    tx.save(refund, condition=Refund.refund_id.does_not_exist())
+    timers.schedule(tx, timers.REFUND, refund.refund_id, now)
+
+
 def cancel(user_id: str, order_id: str, now: datetime) -> Order:
-    """Cancel an order before shipment: its stock, credit and coupon are released."""
+    """Cancel an order before shipment: its stock, credit and coupon are released, and what a
+    channel order paid is refunded through that channel."""
     order = get_own(user_id, order_id)
     tx = Tx()
-    release(tx, order, now, "user")
+    release(tx, order, now, "user", allowed_from=CANCELLABLE if order.payment_method == BNPL else CANCELLABLE_PAID)
     tx.commit()
     count("OrdersCancelled")
     return order

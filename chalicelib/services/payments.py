@@ -47,12 +47,11 @@ from ..models import orders as o
 from ..models import payments as pm
 from ..models.aftersale import PENDING as REFUND_PENDING
 from ..models.aftersale import Refund
-from ..models.ledger import Entry
 from ..models.orders import Order
 from ..models.payments import ChannelInbox, PaymentAttempt
 from ..models.timers import Timer
 from ..observability import count, logger
-from . import accounts, notifications, orders
+from . import accounts, notifications, obligations, orders
 
 CONSUMER_PAYMENTS = "consumer_payments"
 # Attempt purposes: the user paying now, checkout's channel payment, the auto-debit.
@@ -62,7 +61,7 @@ SETTLE_TRIES = 3
 # and by `refund_unapplied_payments` until the channel confirms the refund.
 UNAPPLIED_REFUND = "unapplied_refund"
 # Refunds owed on returned orders (`models/aftersale.Refund`, set by fulfilment).
-REFUND_TIMER = "refund"
+REFUND_TIMER = timers.REFUND
 
 
 # --- attempts ---------------------------------------------------------------------------
@@ -461,6 +460,8 @@ def _succeed(
         )
     if outcome == pm.UNAPPLIED:
         timers.schedule(tx, UNAPPLIED_REFUND, attempt.attempt_id, now)
+        if order is not None:
+            obligations.rearm(tx, order)  # still owed (e.g. a return changed the amount): collect the rest
     attempt.status, attempt.outcome = pm.SUCCEEDED, outcome
     if event.channel_txn_id:
         attempt.channel_txn_id = event.channel_txn_id
@@ -593,12 +594,7 @@ def refund(
 
 
 def _refund_recorded(attempt: PaymentAttempt, refund_id: str) -> bool:
-    event_id = f"refund:{refund_id}"
-    try:
-        Entry.get(ledger.physical_account(PLATFORM, event_id), f"{event_id}#clearing_{attempt.channel}")
-    except DoesNotExist:
-        return False
-    return True
+    return ledger.leg_amount(PLATFORM, f"refund:{refund_id}", f"clearing_{attempt.channel}") is not None
 
 
 def _refund_unapplied(timer: Timer, now: datetime) -> bool:
@@ -851,7 +847,10 @@ def _pay_by_card(order: Order, plan: Plan, now: datetime, idem: IdemScope | None
         settle(event, now)
         raise errors.ApiError(402, "payment_declined", f"the card was declined ({answer.failure_code or 'declined'})")
     outcome = settle(event, now, idem=idem, render=lambda a, status: PaymentResult(a, status))
-    result = PaymentResult(outcome.attempt or attempt, outcome.order_status or order.status)
+    status = outcome.order_status
+    if status is None:  # the gateway's notification settled it first: answer what that did
+        status = (load_order(order.order_id) or order).status
+    result = PaymentResult(outcome.attempt or attempt, status)
     if idem is not None and idem.staged is None:
         _stage_only(idem, result)
     return result

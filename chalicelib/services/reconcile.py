@@ -42,9 +42,8 @@ def touched_since(start: datetime, end: datetime) -> dict[str, set[str]]:
     """Entry ids (by account) posted in the hours from `start` to `end`."""
     touched: dict[str, set[str]] = defaultdict(set)
     for hour in _hours(start, end):
-        stamp = hour.strftime("%Y%m%d%H")
-        for shard in range(settings().rules.ledger_shards):
-            for key in Entry.by_hour.query(f"{stamp}#{shard:02d}"):
+        for bucket in ledger.hour_buckets(hour):
+            for key in Entry.by_hour.query(bucket):
                 touched[key.account].add(key.entry_id)
     return touched
 

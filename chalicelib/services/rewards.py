@@ -9,11 +9,23 @@ own update of the user, or to `apply` when it has none.
 
 Points (SPEC "points"): `points_per_yuan_paid` per whole yuan paid, event
 `order:<id>:points_earned`, legs user `points` +p / platform `points_issued` -p.
-A refund reverses the points of the refunded whole yuan (event
-`order:<id>:points_reversed:<refunded total>`). Points may not go negative: if the user has
-already spent (or holds for a redemption) some of them, what is there is taken and the
-shortfall is booked to the user's `points_owed` book (at most zero), which the next points
-earned settle first. So the ledger explains every point, and no balance goes below zero.
+Points follow the money: an order paid on time keeps the points of the whole yuan still
+paid for, i.e. of its total less everything returned (credit released before payment or
+money refunded after it), never more than it earned. A refund reverses the difference
+(event `order:<id>:points_reversed:<refunded total>`), so a full refund leaves none. Points
+may not go negative: if the user has already spent (or holds for a redemption) some of
+them, what is there is taken and the shortfall is booked to the user's `points_owed` book
+(at most zero), which the next points earned settle first. So the ledger explains every
+point, and no balance goes below zero.
+
+The credit limit (SPEC "starting credit limit") follows the on-time orders kept:
+`limit_for(n)` = the starting limit plus one step for every `credit_step_every_on_time` of
+them, up to the maximum, where n (`on_time_paid_count`) counts the 先用后付 orders paid on
+time and not fully returned. Paying one on time adds it (and may raise the limit); a full
+return of one takes it out again and lowers the limit to `limit_for(n - 1)` if that is
+lower - also when more credit is in use than the new limit: the user then has no credit
+available until enough is repaid, and nothing already bought changes. A partial return
+keeps the order in the count.
 """
 
 from __future__ import annotations
@@ -68,6 +80,23 @@ def points_for(fen: int) -> int:
     return fen // 100 * settings().rules.points_per_yuan_paid
 
 
+def limit_for(on_time_kept: int) -> int:
+    """The credit limit earned by `on_time_kept` 先用后付 orders paid on time and kept."""
+    rules = settings().rules
+    steps = max(on_time_kept, 0) // rules.credit_step_every_on_time
+    return min(rules.credit_start_fen + steps * rules.credit_step_fen, rules.credit_max_fen)
+
+
+def _set_limit(tx: Tx, user_id: str, target: int, now: datetime, *, up: bool) -> None:
+    """Move the credit limit to `target` if that is a move in the direction asked."""
+    credit = ledger.balances(ledger.user_account(user_id)).get(ledger.CREDIT)
+    if credit is None or credit.limit is None:
+        return
+    old_limit = int(credit.limit)
+    if (target > old_limit) if up else (target < old_limit):
+        ledger.change_credit_limit(tx, user_id, old_limit, target, now)
+
+
 def earned_event(order_id: str) -> str:
     return f"order:{order_id}:points_earned"
 
@@ -111,13 +140,7 @@ def on_paid_on_time(
         condition = condition | User.on_time_paid_count.does_not_exist()
     change = UserChange([User.on_time_paid_count.add(1)], condition)
 
-    if new_count % rules.credit_step_every_on_time == 0:
-        credit = ledger.balances(account).get(ledger.CREDIT)
-        if credit is not None and credit.limit is not None:
-            old_limit = int(credit.limit)
-            new_limit = min(old_limit + rules.credit_step_fen, rules.credit_max_fen)
-            if new_limit > old_limit:
-                ledger.change_credit_limit(tx, user.user_id, old_limit, new_limit, now)
+    _set_limit(tx, user.user_id, limit_for(new_count), now, up=True)
 
     if rules.on_time_coupon_fen > 0 and new_count >= rules.on_time_coupon_after:
         issue_coupon(
@@ -133,25 +156,41 @@ def on_paid_on_time(
     return change
 
 
-def on_refunded(tx: Tx, order: Order, refund_fen: int, now: datetime) -> UserChange:
-    """Reverse the points earned on the refunded whole yuan of an order.
+def on_refunded(
+    tx: Tx, order: Order, refund_fen: int, now: datetime, *, full: bool = False, user: User | None = None
+) -> UserChange:
+    """A return of a paid order was approved: its points and its place in the on-time count
+    follow the money (see the module's docstring).
 
-    `order` is as read before this refund (`refunded_fen` excludes it). Nothing happens if
-    the order earned no points (not 先用后付, paid late, or not paid yet). Returns the
-    user-item change to merge (currently none: the points live in the ledger).
+    `order` is as read before this refund (`refunded_fen` excludes it); `full`: nothing of
+    the order is kept any more. Nothing happens to an order that was not paid on time (not
+    先用后付, paid late, or not paid yet). Returns the user-item change to merge.
     """
-    if refund_fen <= 0:
+    if refund_fen <= 0 or order.payment_method != BNPL or not order.paid_on_time:
         return UserChange()
-    event = earned_event(order.order_id)
-    issued = ledger.leg_amount(PLATFORM, event, POINTS_ISSUED)
+    _reverse_points(tx, order, refund_fen, now)
+    if not full:
+        return UserChange()
+    user = user or accounts.get(order.user_id)
+    count = int(user.on_time_paid_count or 0)
+    if count <= 0:
+        return UserChange()
+    _set_limit(tx, user.user_id, limit_for(count - 1), now, up=False)
+    return UserChange([User.on_time_paid_count.add(-1)], User.on_time_paid_count == count)
+
+
+def _reverse_points(tx: Tx, order: Order, refund_fen: int, now: datetime) -> None:
+    issued = ledger.leg_amount(PLATFORM, earned_event(order.order_id), POINTS_ISSUED)
     if not issued:
-        return UserChange()
+        return
     earned = -issued
+    total = int(order.total_fen)
     before = int(order.refunded_fen or 0)
     after = before + refund_fen
-    reverse = min(earned, points_for(after)) - min(earned, points_for(before))
+    # What the order still pays for, whether the rest was released before payment or refunded after.
+    reverse = min(earned, points_for(total - before)) - min(earned, points_for(total - after))
     if reverse <= 0:
-        return UserChange()
+        return
     account = ledger.user_account(order.user_id)
     have = int((ledger.balances(account).get(POINTS) or _zero()).balance)
     take = min(reverse, max(have, 0))
@@ -168,7 +207,6 @@ def on_refunded(tx: Tx, order: Order, refund_fen: int, now: datetime) -> UserCha
         ref=order.order_id,
         insufficient=errors.conflict("state_changed", "the points balance changed meanwhile; retry"),
     )
-    return UserChange()
 
 
 # --- coupons ------------------------------------------------------------------------------

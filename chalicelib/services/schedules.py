@@ -6,6 +6,7 @@ from . import (
     checkout,  # noqa: F401  (expire_checkouts)
     collection,  # noqa: F401  close_payment_windows, send_due_reminders
     fulfilment,  # noqa: F401  auto_confirm_receipts, complete_orders
+    obligations,  # noqa: F401  (check_obligations)
     payments,  # noqa: F401  refund_unapplied_payments
     reconcile,  # noqa: F401  (reconcile_ledger)
     redemption,  # noqa: F401  (enqueue_pending_redemptions)

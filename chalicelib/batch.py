@@ -1,0 +1,54 @@
+"""Several items of several tables in one round trip (BatchGetItem, strongly consistent)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pynamodb.models import Model
+
+from . import errors
+from .db import connection
+
+Key = tuple[type[Model], Any, Any]  # (model, hash key, range key or None)
+MAX_TRIES = 5
+
+
+def _key_of(model: type[Model], raw: dict[str, Any]) -> tuple[str, str, str]:
+    names = [model._hash_keyname, model._range_keyname]
+    return (model.Meta.table_name, *(str(raw[n]) if n and n in raw else "" for n in names))  # type: ignore[return-value]
+
+
+def get_many(keys: Sequence[Key]) -> list[Model | None]:
+    """The items at `keys`, in order (None where there is none), read in one BatchGetItem
+    (more only when the store leaves some unprocessed)."""
+    request: dict[str, dict[str, Any]] = {}
+    wanted: list[tuple[str, str, str]] = []
+    models: dict[str, type[Model]] = {}
+    for model, hash_key, range_key in keys:
+        attrs: dict[str, Any] = {str(model._hash_keyname): hash_key}
+        if model._range_keyname:
+            attrs[str(model._range_keyname)] = range_key
+        item = model(**attrs)
+        serialized = item.serialize(null_check=False)
+        key = {name: serialized[name] for name in attrs}
+        table = model.Meta.table_name
+        models[table] = model
+        entry = request.setdefault(table, {"Keys": [], "ConsistentRead": True})
+        if key not in entry["Keys"]:
+            entry["Keys"].append(key)
+        wanted.append(_key_of(model, attrs))
+    found: dict[tuple[str, str, str], Model] = {}
+    for _ in range(MAX_TRIES):
+        if not request:
+            break
+        data = connection().dispatch("BatchGetItem", {"RequestItems": request})
+        for table, items in (data.get("Responses") or {}).items():
+            model = models[table]
+            for raw in items:
+                obj = model.from_raw_data(raw)
+                found[_key_of(model, obj.attribute_values)] = obj
+        request = data.get("UnprocessedKeys") or {}
+    if request:
+        raise errors.unavailable("temporarily_unavailable", "the store is busy; retry shortly")
+    return [found.get(k) for k in wanted]

@@ -1,0 +1,53 @@
+"""The local API server: Chalice's, answering as API Gateway does where Chalice does not.
+
+API Gateway answers a method or path no route declares with 403 (its "Missing
+Authentication Token"); Chalice's local server answers an unknown method with an HTML 501
+and a known path's other method with its own 405 JSON. Here every one of those is a
+problem+json 403 with the stable code `no_such_operation`, and malformed requests are
+problem+json 400s. The app logs one line per request, so the server's own line is off.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.local import ChaliceRequestHandler, LocalGatewayException
+
+from ..errors import PROBLEM_JSON, ApiError
+
+NO_SUCH_OPERATION = ApiError(403, "no_such_operation", "no operation has this method and path")
+
+
+class LocalRequestHandler(ChaliceRequestHandler):
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("do_"):  # a method Chalice's server has no handler for (TRACE, …)
+            return self._undeclared
+        raise AttributeError(name)
+
+    def _undeclared(self) -> None:
+        self._parse_payload()  # read the body, so the connection can carry the next request
+        self._problem(NO_SUCH_OPERATION)
+
+    def _send_error_response(self, error: LocalGatewayException) -> None:
+        self._problem(NO_SUCH_OPERATION)
+
+    def _send_http_response(self, code: int, headers: Any, body: str | bytes | None) -> None:
+        if (
+            code == 405
+            and body is not None
+            and b"MethodNotAllowedError" in (body if isinstance(body, bytes) else body.encode())
+        ):
+            self._problem(NO_SUCH_OPERATION)
+            return
+        super()._send_http_response(code, headers, body)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """A request the HTTP layer cannot read (bad request line, headers too long)."""
+        self.close_connection = True
+        self._problem(ApiError(400 if code == 501 else code, "bad_request", message or "the request is malformed"))
+
+    def _problem(self, err: ApiError) -> None:
+        super()._send_http_response(err.status, {"Content-Type": PROBLEM_JSON}, err.render())
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the app logs one line per request."""

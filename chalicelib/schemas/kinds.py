@@ -1,0 +1,66 @@
+"""The closed sets a client switches on: statuses, kinds and channels, one Literal each.
+
+Responses declare these as enums in the OpenAPI document, so a generated client gets an
+enum type. A new value is added here first (tests/test_openapi_contract.py finds every
+`kind="..."` and notification kind in the services and checks it is listed).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from ..channels.base import CHANNELS
+from ..models.orders import STATUSES
+
+OrderStatus = Literal[
+    "awaiting_confirmation",
+    "awaiting_payment",
+    "placed",
+    "paid",
+    "shipped",
+    "received",
+    "completed",
+    "cancelled",
+    "return_requested",
+    "returned",
+    "overdue",
+]
+assert set(OrderStatus.__args__) == set(STATUSES)  # type: ignore[attr-defined]
+
+PaymentMethod = Literal["bnpl", "alipay", "wechat_pay", "card", "wallet"]
+Channel = Literal["card", "alipay", "wechat_pay", "wallet"]
+assert set(Channel.__args__) == set(CHANNELS)  # type: ignore[attr-defined]
+PaymentStatus = Literal["pending", "succeeded", "failed", "refunded"]
+ReturnStatus = Literal["pending", "approved", "rejected"]
+RedemptionStatus = Literal["pending", "manual_review", "approved", "rejected"]
+BnplStatus = Literal["inactive", "active", "frozen"]
+CouponStatus = Literal["available", "reserved", "used", "expired"]
+
+NotificationKind = Literal[
+    "payment_succeeded",
+    "payment_failed",
+    "payment_refunded",
+    "payment_overdue",
+    "payment_due_soon",
+    "redemption_approved",
+    "redemption_rejected",
+    "redemption_manual_review",
+    "order_message",
+]
+
+# Ledger event kinds: all legs of one event share it.
+EventKind = Literal[
+    "credit_reserved",
+    "credit_released",
+    "credit_repaid",
+    "merchant_settlement",
+    "merchant_settlement_reversed",
+    "payment_received",
+    "payment_refunded",
+    "points_earned",
+    "points_reversed",
+    "redemption_held",
+    "redemption_credited",
+    "redemption_points_consumed",
+    "redemption_released",
+]

@@ -1,0 +1,62 @@
+"""The local stack's tools: the drain is a barrier, and a bad port or a stack that is not
+running is one sentence, not a traceback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib import queues
+from chalicelib.config import settings
+from chalicelib.local import worker
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_drain_waits_for_a_message_another_worker_holds() -> None:
+    name = settings().review_queue_name
+    sqs, url = queues.client(), queues.url(name)
+    sqs.send_message(QueueUrl=url, MessageBody="{}")
+    # The stack's own worker has just received it: in flight, invisible to the drain.
+    held = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=30)["Messages"][0]
+    handled: list[Any] = []
+    done = threading.Event()
+    drainer = threading.Thread(target=lambda: (worker.drain({name: lambda e, c: handled.append(e)}), done.set()))
+    drainer.start()
+    assert not done.wait(0.5), "the drain returned while a message was in flight"
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=held["ReceiptHandle"])  # the other worker finishes
+    drainer.join(timeout=30)
+    assert done.is_set() and handled == [] and worker.outstanding({name: lambda e, c: None}) == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("module", "given", "says"),
+    [
+        ("chalicelib.local.stack", {"PORT": "eighty"}, "PORT='eighty' is not a port"),
+        ("chalicelib.local.stack", {"LOCAL_AWS_PORT": "70000"}, "LOCAL_AWS_PORT='70000' is not a port"),
+        ("chalicelib.local.redrive", {"LOCAL_AWS_PORT": "{free}"}, "start the stack with `make run`"),
+        ("scripts.demo", {"PORT": "{free}"}, "start `make run` in another terminal"),
+    ],
+)
+def test_a_bad_port_or_no_stack_is_one_sentence(module: str, given: dict[str, str], says: str) -> None:
+    values = {k: v.format(free=_free_port()) for k, v in given.items()}
+    args = [sys.executable, "-m", module] + (["list"] if module.endswith("redrive") else [])
+    clean = {k: v for k, v in os.environ.items() if k not in ("SQS_ENDPOINT", "PORT", "LOCAL_AWS_PORT")}
+    env = {**clean, **values}
+    run = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode != 0
+    assert says in run.stderr and "Traceback" not in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
