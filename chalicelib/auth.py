@@ -118,5 +118,6 @@ def verify(authorization: str | None, cfg: Settings | None = None) -> Principal:
 
 
 def require_role(principal: Principal, allowed: tuple[str, ...]) -> None:
+    """The guard every route runs (`chalicelib/web.py`): support routes declare `SUPPORT`."""
     if not any(principal.has(r) for r in allowed):
         raise errors.forbidden("forbidden_role", f"this action needs the role {' or '.join(allowed)}")

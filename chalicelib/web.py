@@ -34,7 +34,9 @@ PUBLIC: tuple[str, ...] = ()
 CONSUMER = ("consumer",)
 MERCHANT = ("merchant",)
 REVIEWER = ("reviewer",)
+# Platform customer service (快手客服): reads any order's case, decides disputes.
 SUPPORT = ("support",)
+ANY_ROLE = auth.ROLES
 
 
 @dataclass

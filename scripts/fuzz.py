@@ -121,7 +121,7 @@ def prepare(base: str) -> dict[str, Any]:
     """Tokens per role and real resource ids, built through the API like the app would."""
     http = Http(base)
     run = uuid.uuid4().hex[:6]
-    subs = {"consumer": f"fuzz-consumer-{run}", "merchant": f"fuzz-merchant-{run}", "reviewer": f"fuzz-reviewer-{run}"}
+    subs = {role: f"fuzz-{role}-{run}" for role in ("consumer", "merchant", "reviewer", "support")}
     tokens = {
         role: http.call("POST", "/v1/dev/tokens", {"sub": sub, "roles": [role]})["token"] for role, sub in subs.items()
     }
@@ -165,6 +165,7 @@ def prepare(base: str) -> dict[str, Any]:
     http.call("POST", f"/v1/merchant/orders/{returning}/shipment", {"carrier": "SF", "tracking_number": "SF123456"}, m)
     http.call("POST", f"/v1/orders/{returning}/receipt", token=c)
     request = http.call("POST", f"/v1/orders/{returning}/return-requests", {"reason": "坏了"}, c)
+    address = http.call("POST", "/v1/me/addresses", ADDRESS, c)
     return {
         "tokens": tokens,
         "ids": {
@@ -173,6 +174,7 @@ def prepare(base: str) -> dict[str, Any]:
             "sku_id": skus,
             "card_id": [card["card_id"]],
             "request_id": [request["request_id"]],
+            "address_id": [address["address_id"]],
         },
     }
 

@@ -163,6 +163,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.returns: list[str] = []
         self.redemptions: list[str] = []
         self.messages: list[dict[str, Any]] = []
+        self.address_ids: dict[str, str] = {}  # user → a saved address (checkout by address_id)
         self.server_errors: list[str] = []
         self._setup()
 
@@ -186,6 +187,8 @@ class MoneyMachine(RuleBasedStateMachine):
                 ),
                 "activation",
             )
+            saved = self._ok(self.api.post("/v1/me/addresses", ADDRESS, as_=uid), "address")
+            self.address_ids[uid] = saved["address_id"]
         product = self._ok(
             self.api.post(
                 "/v1/merchant/products",
@@ -241,8 +244,12 @@ class MoneyMachine(RuleBasedStateMachine):
         body: dict[str, Any] = {
             "items": [{"sku_id": self.skus[sku], "quantity": qty} for sku, qty in basket],
             "payment_method": method,
-            "address": ADDRESS,
         }
+        # The second user checks out from the address book; the order keeps a copy.
+        if user:
+            body["address_id"] = self.address_ids[uid]
+        else:
+            body["address"] = ADDRESS
         if use_coupon:
             subtotal = sum(self.prices[sku] * qty for sku, qty in basket)
             coupons = self._call("GET", "/v1/wallet/coupons?status=available", as_=uid)
@@ -511,6 +518,17 @@ class MoneyMachine(RuleBasedStateMachine):
         )
 
     @precondition(lambda self: self.orders)
+    @rule(i=st.integers(0, 50), from_merchant=st.booleans())
+    def send_message(self, i: int, from_merchant: bool) -> None:
+        order_id, uid = self._pick(i, *o.STATUSES)
+        if from_merchant:
+            path, who = f"/v1/merchant/orders/{order_id}/messages", {"as_": self.merchant, "roles": ["merchant"]}
+        else:
+            path, who = f"/v1/orders/{order_id}/messages", {"as_": uid}
+        r = self._call("POST", path, {"text": "请问什么时候发货？"}, **who)
+        self.reached[f"message:{r.status_code}"] += 1
+
+    @precondition(lambda self: self.orders)
     @rule(
         i=st.integers(0, 50),
         partial=st.booleans(),
@@ -587,8 +605,6 @@ class MoneyMachine(RuleBasedStateMachine):
     def use_card(self, user: int, last4: str) -> None:
         """Make a card the default: one that pays, one that declines, or one whose charge
         times out (pending) and later succeeds."""
-        from chalicelib.models.users import User
-
         uid = self.users[user]
         number = GOOD_CARD if last4 == "3446" else card_ending(last4)
         r = self._call("POST", "/v1/me/bank-cards", {"card_number": number}, as_=uid)
@@ -597,8 +613,9 @@ class MoneyMachine(RuleBasedStateMachine):
         try:
             cards = self.api.call("GET", "/v1/me/bank-cards", as_=uid).json["items"]
             found = [c["card_id"] for c in cards if c["last4"] == last4]
-            if found:  # the app's "make default" is not a route yet: set it as the test helpers do
-                User(uid).update(actions=[User.default_card_id.set(found[0])])
+            if found:  # the app's "make default" route
+                made = self.api.call("PUT", f"/v1/me/bank-cards/{found[0]}/default", as_=uid)
+                assert made.status_code == 200, made.json
                 self.reached[f"card:{last4}:{r.status_code}"] += 1
         finally:
             if self.faults:
@@ -698,6 +715,16 @@ def check_invariants(m: MoneyMachine) -> None:
         assert used == open_credit.get(uid, 0), (
             f"{uid}: credit used {used} ≠ open 先用后付 obligations {open_credit.get(uid)}"
         )
+
+    for order in orders:
+        assert json.loads(order["address"]["S"]) == ADDRESS, f"{order['order_id']['S']} lost its address copy"
+    # Every message is one notification to the other side (written in the same transaction).
+    order_ids = {_s(x, "order_id") for x in orders}
+    posted = [x for x in _scan("order_messages") if _s(x, "order_id") in order_ids]
+    notified = {_s(n, "event_id") for n in _scan("notifications") if _s(n, "kind") == "order_message"}
+    for message in posted:
+        assert f"order_message:{_s(message, 'message_id')}" in notified, "a message without its notification"
+    m.reached["messages"] += len(posted)
 
     succeeded: dict[str, int] = defaultdict(int)
     for attempt in _scan("payments") if "payments" in _tables() else []:

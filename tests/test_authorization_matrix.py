@@ -35,7 +35,7 @@ from tests.shopping import ADDRESS, PASSWORD, DeviceKey
 from tests.wallet_support import earn
 
 CONSUMER_A, CONSUMER_B = "u-matrix-a", "u-matrix-b"
-MERCHANT, OTHER_MERCHANT, REVIEWER = "m-matrix-1", "m-matrix-2", "r-matrix-1"
+MERCHANT, OTHER_MERCHANT, REVIEWER, SUPPORT = "m-matrix-1", "m-matrix-2", "r-matrix-1", "s-matrix-1"
 CARD, CARD_2 = "6222020200112233446", "6217001234567890122"
 ADULT_ID_B = "110105199003070017"  # GB 11643 check digit computed, born 1990
 
@@ -47,6 +47,7 @@ CALLERS: dict[str, tuple[str, str]] = {
     "merchant": (MERCHANT, "merchant"),
     "other merchant": (OTHER_MERCHANT, "merchant"),
     "reviewer": (REVIEWER, "reviewer"),
+    "support": (SUPPORT, "support"),
 }
 ANYONE = "anyone with the role"
 
@@ -94,6 +95,14 @@ CASES: dict[str, Case] = {
     "submit_identity": Case(body=lambda w: {"real_name": "张三", "id_number": ADULT_ID}),
     "add_bank_card": Case(body=lambda w: {"card_number": CARD}),
     "remove_bank_card": Case(params=lambda w: {"card_id": w["card_a_spare"]}, owners=("consumer A",)),
+    "set_default_bank_card": Case(params=lambda w: {"card_id": w["card_a_first"]}, owners=("consumer A",)),
+    "add_address": Case(body=lambda w: ADDRESS),
+    "update_address": Case(
+        params=lambda w: {"address_id": w["address_a"]},
+        body=lambda w: {**ADDRESS, "is_default": True},
+        owners=("consumer A",),
+    ),
+    "delete_address": Case(params=lambda w: {"address_id": w["address_a_spare"]}, owners=("consumer A",)),
     "set_payment_password": Case(body=lambda w: {"password": PASSWORD, "old_password": PASSWORD}),
     "register_device": Case(
         body=lambda w: {"device_id": f"dev-{uuid.uuid4().hex[:8]}", "public_key_pem": w["pem"], "password": PASSWORD}
@@ -148,6 +157,16 @@ CASES: dict[str, Case] = {
         owners=("consumer A",),
     ),
     "list_reviews": Case(params=lambda w: {"product_id": w["product"]}),
+    # order messages; support reads any order's thread
+    "list_order_messages": Case(params=lambda w: {"order_id": w["placed"]}, owners=("consumer A",)),
+    "send_order_message": Case(
+        params=lambda w: {"order_id": w["placed"]}, body=lambda w: {"text": "几号发货？"}, owners=("consumer A",)
+    ),
+    "list_merchant_order_messages": Case(params=lambda w: {"order_id": w["placed"]}, owners=("merchant",)),
+    "send_merchant_order_message": Case(
+        params=lambda w: {"order_id": w["placed"]}, body=lambda w: {"text": "明天发货"}, owners=("merchant",)
+    ),
+    "support_order_messages": Case(params=lambda w: {"order_id": w["placed"]}),
     # the web console's files are public; every action in them is an API call authorized here
     "console_asset": Case(params=lambda w: {"asset": "app.js"}),
     # payments and notifications
@@ -211,6 +230,9 @@ def build_world(api: Api) -> World:
     w = World()
     _activate(api, CONSUMER_A, ADULT_ID)
     _activate(api, CONSUMER_B, ADULT_ID_B)
+    w.ids["card_a_first"] = _ok(api.get("/v1/me", as_=CONSUMER_A))["default_card_id"]
+    for name in ("address_a", "address_a_spare"):
+        w.ids[name] = _ok(api.post("/v1/me/addresses", ADDRESS, as_=CONSUMER_A))["address_id"]
     w.ids["card_a_spare"] = _ok(api.post("/v1/me/bank-cards", {"card_number": CARD_2}, as_=CONSUMER_A))["card_id"]
     w.ids["pem"] = DeviceKey().public_pem
     product = _merchant(api, "POST", "/v1/merchant/products", _product_body("手机壳"))
@@ -339,7 +361,7 @@ def test_every_route_that_needs_a_resource_or_a_body_has_a_case() -> None:
     assert not stale, f"CASES names routes that no longer exist: {stale}"
     unowned = [s.name for s in routes() if s.roles and _has_params(s) and CASES[s.name].owners == ANYONE]
     # Resources readable by everyone with the role (the catalog) are the only exceptions.
-    assert set(unowned) <= {"get_product", "put_cart_item", "decide_redemption"}, unowned
+    assert set(unowned) <= {"get_product", "put_cart_item", "decide_redemption", "support_order_messages"}, unowned
 
 
 def test_authorization_matrix(api: Api) -> None:

@@ -597,6 +597,25 @@ def test_dynamodb_calls_made_by_one_checkout_and_one_confirmation(api: Api, acti
     assert at_confirmation == {"BatchGetItem": 1, "UpdateItem": 1, "TransactWriteItems": 1}
 
 
+def test_dynamodb_calls_made_by_a_checkout_from_the_address_book(api: Api, activated_user: str) -> None:
+    black = sku_ids(create_product(api))[0]
+    saved = api.post("/v1/me/addresses", ADDRESS, as_=activated_user)
+    assert saved.status_code == 201, saved.json
+    body = {
+        "items": [{"sku_id": black, "quantity": 1}],
+        "payment_method": "bnpl",
+        "address_id": saved.json["address_id"],
+    }
+    with dynamodb_calls() as at_checkout:
+        r = api.post("/v1/checkout", body, as_=activated_user, idem=new_key())
+    assert r.status_code == 201, r.json
+    order_id = r.json["orders"][0]["order_id"]
+    assert api.get(f"/v1/orders/{order_id}", as_=activated_user).json["address"] == ADDRESS
+    # The saved address is read first (one GetItem, in the handler), then the same batch and
+    # transaction as a checkout with an inline address.
+    assert at_checkout == {"GetItem": 1, "BatchGetItem": 1, "TransactWriteItems": 1}
+
+
 @pytest.mark.parametrize("method", ["card", "wallet"])
 def test_every_channel_method_confirms_to_awaiting_payment(api: Api, verified_user: str, method: str) -> None:
     api.put("/v1/me/payment-password", {"password": PASSWORD}, as_=verified_user)

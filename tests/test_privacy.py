@@ -17,6 +17,7 @@ from chalicelib.clock import clock
 from chalicelib.config import settings
 from chalicelib.definitions import all_tables
 from chalicelib.local import worker
+from chalicelib.models.addresses import Address
 from chalicelib.models.orders import Order
 from chalicelib.models.registry import all_models
 from chalicelib.models.timers import Timer
@@ -79,6 +80,10 @@ def _story(api: Api, uid: str, product: dict[str, Any]) -> str:
     order_id = order["order_id"]
     challenge = {"challenge_id": order["challenge"]["challenge_id"], "password": PASSWORD}
     assert api.post(f"/v1/orders/{order_id}/confirmation", challenge, as_=uid, idem=new_key()).status_code == 200
+    saved = api.post("/v1/me/addresses", {**MY_ADDRESS, "line1": "望京SOHO 2号"}, as_=uid)
+    assert saved.status_code == 201, saved.json
+    said = api.post(f"/v1/orders/{order_id}/messages", {"text": f"我是{NAME}，电话{PHONE}"}, as_=uid)
+    assert said.status_code == 201, said.json
     ship(api, order_id)
     assert api.post(f"/v1/orders/{order_id}/receipt", as_=uid).status_code == 200
     r = api.post(f"/v1/orders/{order_id}/payments", {"channel": "card"}, as_=uid, idem=new_key())
@@ -140,6 +145,7 @@ def test_the_export_holds_every_item_about_the_user_and_no_full_number(api: Api,
     assert [c["last4"] for c in export["bank_cards"]] == ["3446"]
     assert export["devices"] and export["orders"] and export["wallet_entries"] and export["notifications"]
     assert export["payment_attempts"] and export["cart"]
+    assert export["addresses"][0]["line1"] == "望京SOHO 2号" and NAME in export["order_messages"][0]["text"]
     dump = json.dumps(export, ensure_ascii=False)
     for secret in (ADULT_ID, CARD, card_vault.tokenize(CARD).token):  # their own address may show
         assert secret not in dump, secret
@@ -166,6 +172,8 @@ def test_the_export_holds_every_item_about_the_user_and_no_full_number(api: Api,
                         "coupon_id",
                         "sku_id",
                         "book",
+                        "address_id",
+                        "message_id",
                     )
                 ]
                 assert all(next(iter(v.values())) in section for v in keys), (table, item)
@@ -235,7 +243,7 @@ def test_closure_erases_personal_data_revokes_the_account_and_keeps_orders_for_r
     assert all(int(i["expires_at"]["N"]) <= clock.now().timestamp() + ttl for i in left.get("idempotency", []))
     assert _items_mentioning(ADULT_ID) == {} and _items_mentioning(ADULT_ID[-6:]) == {}
     assert _items_mentioning(card_vault.tokenize(CARD).token) == {}  # cards and their tokens are gone
-    assert not list(BankCard.query(uid)) and not list(Device.query(uid))
+    assert not list(BankCard.query(uid)) and not list(Device.query(uid)) and not list(Address.query(uid))
     # The account is revoked: its tokens get a clear 401 everywhere.
     for method, path in [("GET", "/v1/me"), ("GET", "/v1/orders"), ("POST", "/v1/me/closure")]:
         denied = api.call(method, path, as_=uid)

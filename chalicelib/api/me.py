@@ -18,10 +18,9 @@ from ..schemas.me import (
     PasswordView,
 )
 from ..services import accounts
-from ..web import CONSUMER, Ctx, Router
+from ..web import ANY_ROLE, CONSUMER, Ctx, Router
 
 router = Router("me")
-ANY_ROLE = ("consumer", "merchant", "reviewer")
 
 
 def me_view(user: User) -> MeView:
@@ -107,6 +106,18 @@ def list_bank_cards(ctx: Ctx) -> BankCardList:
 def remove_bank_card(ctx: Ctx, card_id: str) -> None:
     """Unbind a card (not the auto-debit card of unpaid 先用后付 orders)."""
     accounts.remove_card(ctx.user_id, card_id, clock.now())
+
+
+@router.route(
+    "/v1/me/bank-cards/{card_id}/default",
+    "PUT",
+    roles=CONSUMER,
+    response=BankCardView,
+    errors={404: ["card_not_found"], 409: ["state_changed"]},
+)
+def set_default_bank_card(ctx: Ctx, card_id: str) -> BankCardView:
+    """Choose the card the 先用后付 window's close charges (auto-debit)."""
+    return card_view(accounts.set_default_card(ctx.user_id, card_id))
 
 
 @router.route(

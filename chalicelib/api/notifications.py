@@ -6,9 +6,11 @@ from ..clock import clock
 from ..models.notifications import Notification
 from ..schemas.payments import MarkReadIn, MarkReadView, NotificationPageView, NotificationQuery, NotificationView
 from ..services import notifications
-from ..web import CONSUMER, Ctx, Router
+from ..web import Ctx, Router
 
 router = Router("notifications")
+# Merchants are told of buyers' messages (services/messages.py).
+CONSUMER_OR_MERCHANT = ("consumer", "merchant")
 
 
 def notification_view(n: Notification) -> NotificationView:
@@ -24,7 +26,9 @@ def notification_view(n: Notification) -> NotificationView:
     )
 
 
-@router.route("/v1/me/notifications", "GET", roles=CONSUMER, query=NotificationQuery, response=NotificationPageView)
+@router.route(
+    "/v1/me/notifications", "GET", roles=CONSUMER_OR_MERCHANT, query=NotificationQuery, response=NotificationPageView
+)
 def list_notifications(ctx: Ctx) -> NotificationPageView:
     """The caller's notifications, newest first, with the unread count."""
     q: NotificationQuery = ctx.query
@@ -37,7 +41,7 @@ def list_notifications(ctx: Ctx) -> NotificationPageView:
 @router.route(
     "/v1/me/notifications/read",
     "POST",
-    roles=CONSUMER,
+    roles=CONSUMER_OR_MERCHANT,
     body=MarkReadIn,
     response=MarkReadView,
     errors={404: ["notification_not_found"]},

@@ -19,7 +19,7 @@ from ..schemas.orders import (
     OrderSummaryView,
     OrderView,
 )
-from ..services import checkout, orders
+from ..services import addresses, checkout, orders
 from ..services.checkout import CheckoutResult, Confirmation, Line
 from ..web import CONSUMER, Ctx, Router
 
@@ -122,6 +122,7 @@ def render_confirmation(result: Confirmation) -> ConfirmationView:
     claim_in_tx=True,
     render=render_checkout,
     errors={
+        404: ["address_not_found"],
         409: [
             "out_of_stock",
             "bnpl_frozen",
@@ -150,7 +151,8 @@ def create_checkout(ctx: Ctx) -> CheckoutResult:
         from_cart=bool(body.from_cart),
         payment_method=body.payment_method,
         coupon_id=body.coupon_id,
-        address=body.address.model_dump(),
+        # The order keeps a copy: editing the address book later does not change it.
+        address=body.address.model_dump() if body.address else addresses.snapshot(ctx.user_id, str(body.address_id)),
         now=clock.now(),
         idem=ctx.idem,
     )

@@ -13,7 +13,7 @@ from ..services import accounts
 DEMO_CONSUMER = "demo-consumer"
 DEMO_MERCHANT = "demo-merchant"
 DEMO_REVIEWER = "demo-reviewer"
-DEMO_SUPPORT = "demo-support"
+DEMO_SUPPORT = "demo-support"  # platform customer service (role `support`)
 
 SEEDERS: list[Callable[[datetime], list[str]]] = []
 

@@ -6,6 +6,7 @@ from pynamodb.models import Model
 
 
 def all_models() -> list[type[Model]]:
+    from .addresses import Address
     from .aftersale import Refund, ReturnRequest, Review
     from .cart import CartItem
     from .catalog import Product, Sku
@@ -13,6 +14,7 @@ def all_models() -> list[type[Model]]:
     from .idempotency import IdempotencyRecord
     from .jobstate import JobState
     from .ledger import Balance, Entry
+    from .messages import OrderMessage
     from .notifications import Notification
     from .orders import Order
     from .payments import ChannelInbox, PaymentAttempt
@@ -46,4 +48,6 @@ def all_models() -> list[type[Model]]:
         JobState,
         PayoutAccount,
         Payout,
+        Address,
+        OrderMessage,
     ]

@@ -41,6 +41,9 @@ class User(Model):
     # Account closure (PIPL): personal data erased, orders and entries kept until then.
     closed_at = UnicodeAttribute(null=True)
     retention_until = UnicodeAttribute(null=True)
+    # Address book (models/addresses.py): the default's id and how many are saved (capped).
+    default_address_id = UnicodeAttribute(null=True)
+    address_count = NumberAttribute(null=True)
 
 
 class BankCard(Model):

@@ -48,6 +48,7 @@ NotificationKind = Literal[
     "redemption_approved",
     "redemption_rejected",
     "redemption_manual_review",
+    "order_message",
 ]
 
 # Ledger event kinds: all legs of one event share it.

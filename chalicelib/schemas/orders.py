@@ -30,10 +30,13 @@ class AddressIn(Body):
 class CheckoutIn(Body):
     """Either `items` (buy now) or `"from_cart": true` (the selected cart lines)."""
 
-    # The document says what `one_source` enforces: one object schema per way of buying.
+    # The document says what `one_source` enforces: one object schema per way of buying
+    # (items or the cart) and of addressing (a new address or one from the address book).
     model_config = one_of(
-        ("CheckoutItemsIn", {"items": None}, {"from_cart": NOT_TRUE}),
-        ("CheckoutCartIn", {"from_cart": TRUE}),
+        ("CheckoutItemsIn", {"items": None, "address": None}, {"from_cart": NOT_TRUE}),
+        ("CheckoutCartIn", {"from_cart": TRUE, "address": None}),
+        ("CheckoutItemsSavedAddressIn", {"items": None, "address_id": None}, {"from_cart": NOT_TRUE}),
+        ("CheckoutCartSavedAddressIn", {"from_cart": TRUE, "address_id": None}),
         examples=[
             {
                 "from_cart": True,
@@ -45,6 +48,7 @@ class CheckoutIn(Body):
                 "payment_method": "alipay",
                 "address": {"name": "张三", "phone": "13800138000", "line1": "建国路 1 号", "city": "北京"},
             },
+            {"from_cart": True, "payment_method": "bnpl", "address_id": "addr_0123456789abcdef"},
         ],
     )
 
@@ -52,12 +56,15 @@ class CheckoutIn(Body):
     from_cart: bool | None = None
     payment_method: PaymentMethod
     coupon_id: Id | None = None
-    address: AddressIn
+    address: AddressIn | None = Field(default=None, description="or `address_id` from the address book")
+    address_id: Id | None = None
 
     @model_validator(mode="after")
     def one_source(self) -> Self:
         if (self.items is not None) == bool(self.from_cart):
             raise ValueError('give either "items" or "from_cart": true')
+        if (self.address is None) == (self.address_id is None):
+            raise ValueError('give either "address" or "address_id"')
         return self
 
 

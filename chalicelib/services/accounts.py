@@ -203,6 +203,42 @@ def _remove_card_once(user_id: str, card_id: str) -> None:
     tx.commit()
 
 
+def set_default_card(user_id: str, card_id: str) -> BankCard:
+    """Choose the card the 先用后付 window's close charges (`default_card_id`).
+
+    One transaction: the chosen card must still exist (a removal racing this one fails one
+    of the two), the old default's flag drops, and the user's pointer moves from the
+    default it was read with.
+    """
+    try:
+        card = BankCard.get(user_id, card_id, consistent_read=True)
+    except DoesNotExist as exc:
+        raise errors.not_found("card_not_found", "no such card") from exc
+    user = get(user_id)
+    if user.default_card_id == card_id:
+        return card
+    moved = errors.conflict("state_changed", "the cards changed meanwhile; retry")
+    tx = Tx()
+    tx.update(
+        card,
+        [BankCard.is_default.set(True)],
+        condition=BankCard.card_id.exists(),
+        on_fail=errors.not_found("card_not_found", "no such card"),
+    )
+    old = user.default_card_id
+    if old:
+        tx.update(BankCard(user_id, old), [BankCard.is_default.set(False)], condition=BankCard.card_id.exists())
+    tx.update(
+        user,
+        [User.default_card_id.set(card_id)],
+        condition=(User.default_card_id == old) if old else User.default_card_id.does_not_exist(),
+        on_fail=moved,
+    )
+    tx.commit()
+    card.is_default = True
+    return card
+
+
 def default_card(user: User) -> BankCard | None:
     if not user.default_card_id:
         return None

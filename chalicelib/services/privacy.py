@@ -35,12 +35,14 @@ from ..errors import FieldError
 from ..jobs import job
 from ..ledger import PLATFORM, Leg
 from ..models import orders as o
+from ..models.addresses import Address
 from ..models.aftersale import Refund, ReturnRequest, Review
 from ..models.cart import CartItem
 from ..models.coupons import Coupon
 from ..models.idempotency import IdempotencyRecord
 from ..models.jobstate import JobState
 from ..models.ledger import Balance, Entry
+from ..models.messages import CONSUMER, OrderMessage
 from ..models.notifications import Notification
 from ..models.orders import Order
 from ..models.payments import ChannelInbox, PaymentAttempt
@@ -53,6 +55,7 @@ from ..observability import count
 
 Page = tuple[list[dict[str, Any]], dict[str, Any] | None]
 SCRUB, RETENTION = "closure_scrub", "account_retention"
+ERASED_TEXT = "（用户已注销 account closed）"
 ERASED_ADDRESS = {"name": "已注销", "phone": "***", "line1": "已注销", "city": "已注销"}
 # Never exported: secrets and the gateway's tokens (usable to charge), challenge nonces.
 SECRET_FIELDS = frozenset(
@@ -119,11 +122,13 @@ def sections(user_id: str) -> dict[str, Callable[[int, dict[str, Any] | None], P
         "profile": _profile(user_id),
         "bank_cards": _query(BankCard.query, user_id),
         "devices": _query(Device.query, user_id),
+        "addresses": _query(Address.query, user_id),
         "orders": _query(Order.by_user.query, user_id),
         "payment_attempts": _per_order(lambda order: PaymentAttempt.by_order.query(order.order_id), user_id),
         "return_requests": _query(ReturnRequest.by_user.query, user_id),
         "refunds": _per_order(lambda order: _refunds_of(order), user_id),
         "reviews": _per_order(_reviews, user_id),
+        "order_messages": _per_order(lambda order: OrderMessage.query(order.order_id), user_id),
         "wallet_balances": _query(Balance.query, account),
         "wallet_entries": _query(Entry.by_time.query, account),
         "redemptions": _query(Redemption.by_user.query, user_id),
@@ -144,11 +149,13 @@ EXPORTED: dict[type[Model], str] = {
     User: "profile",
     BankCard: "bank_cards",
     Device: "devices",
+    Address: "addresses",
     Order: "orders",
     PaymentAttempt: "payment_attempts",
     ReturnRequest: "return_requests",
     Refund: "refunds",
     Review: "reviews",
+    OrderMessage: "order_messages",
     Balance: "wallet_balances",
     Entry: "wallet_entries",
     Redemption: "redemptions",
@@ -243,6 +250,8 @@ def close(user_id: str, now: datetime) -> User:
             User.birth_date.remove(),
             User.password_hash.remove(),
             User.default_card_id.remove(),
+            User.default_address_id.remove(),
+            User.address_count.remove(),
             User.closed_at.set(iso(now)),
             User.retention_until.set(iso(retention_until)),
         ],
@@ -252,7 +261,7 @@ def close(user_id: str, now: datetime) -> User:
     )
     if user.id_number_hash:
         tx.delete(UniqueClaim(f"id_number#{user.id_number_hash}"))
-    for model in (*BankCard.query(user_id), *Device.query(user_id), *CartItem.query(user_id)):
+    for model in (*BankCard.query(user_id), *Device.query(user_id), *Address.query(user_id), *CartItem.query(user_id)):
         tx.delete(model)
     tx.check(
         Balance,
@@ -287,8 +296,9 @@ def _forfeit_points(tx: Tx, user_id: str, now: datetime) -> None:
 
 
 def scrub(user_id: str) -> int:
-    """Erase the shipping addresses (names, phones) on the orders kept after closure, and the
-    card tokens on their payment attempts (the cards are gone; nothing is open to refund)."""
+    """Erase the shipping addresses (names, phones) on the orders kept after closure, the
+    card tokens on their payment attempts (the cards are gone; nothing is open to refund) and
+    the text of the consumer's messages to merchants (free text may hold personal data)."""
     done = 0
     for order in _orders(user_id):
         if order.address != ERASED_ADDRESS:
@@ -297,6 +307,9 @@ def scrub(user_id: str) -> int:
         for attempt in PaymentAttempt.by_order.query(order.order_id):
             if attempt.instrument_token:
                 attempt.update(actions=[PaymentAttempt.instrument_token.remove()])
+        for message in OrderMessage.query(order.order_id):
+            if message.author == CONSUMER and message.text != ERASED_TEXT:
+                message.update(actions=[OrderMessage.text.set(ERASED_TEXT)])
     for note in Notification.query(user_id):
         note.delete()
     return done
@@ -308,6 +321,7 @@ def purge(user_id: str) -> int:
     doomed: list[Model] = []
     for order in _orders(user_id):
         doomed += [order, *PaymentAttempt.by_order.query(order.order_id), *_refunds_of(order)]
+        doomed += list(OrderMessage.query(order.order_id))
     doomed += list(ReturnRequest.by_user.query(user_id))
     doomed += list(Redemption.by_user.query(user_id))
     doomed += list(Coupon.query(user_id))

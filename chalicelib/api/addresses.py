@@ -1,0 +1,80 @@
+"""Me: the address book."""
+
+from __future__ import annotations
+
+from ..clock import clock
+from ..models.addresses import Address
+from ..schemas.addresses import AddressBookView, SavedAddressIn, SavedAddressView
+from ..services import addresses
+from ..web import CONSUMER, Ctx, Router
+
+router = Router("me")
+
+
+def address_view(address: Address, default_address_id: str | None) -> SavedAddressView:
+    return SavedAddressView(
+        address_id=address.address_id,
+        **address.fields(),
+        is_default=address.address_id == default_address_id,
+        created_at=address.created_at,
+        updated_at=address.updated_at,
+    )
+
+
+def _fields(body: SavedAddressIn) -> dict[str, str]:
+    return body.model_dump(exclude={"is_default"})
+
+
+def _saved(ctx: Ctx, address: Address) -> SavedAddressView:
+    return address_view(address, addresses.book(ctx.user_id, clock.now()).default_address_id)
+
+
+@router.route("/v1/me/addresses", "GET", roles=CONSUMER, response=AddressBookView)
+def list_addresses(ctx: Ctx) -> AddressBookView:
+    """The caller's saved addresses (at most 20), oldest first, and the default."""
+    book = addresses.book(ctx.user_id, clock.now())
+    return AddressBookView(
+        items=[address_view(a, book.default_address_id) for a in book.items],
+        default_address_id=book.default_address_id,
+    )
+
+
+@router.route(
+    "/v1/me/addresses",
+    "POST",
+    roles=CONSUMER,
+    body=SavedAddressIn,
+    response=SavedAddressView,
+    status=201,
+    errors={409: ["address_book_full", "state_changed"]},
+)
+def add_address(ctx: Ctx) -> SavedAddressView:
+    """Save an address; the first one (or one sent with `is_default: true`) is the default."""
+    body: SavedAddressIn = ctx.body
+    return _saved(ctx, addresses.add(ctx.user_id, _fields(body), body.is_default, clock.now()))
+
+
+@router.route(
+    "/v1/me/addresses/{address_id}",
+    "PUT",
+    roles=CONSUMER,
+    body=SavedAddressIn,
+    response=SavedAddressView,
+    errors={404: ["address_not_found"], 409: ["default_address_required"]},
+)
+def update_address(ctx: Ctx, address_id: str) -> SavedAddressView:
+    """Replace a saved address; `is_default: true` moves the default to it."""
+    body: SavedAddressIn = ctx.body
+    return _saved(ctx, addresses.update(ctx.user_id, address_id, _fields(body), body.is_default, clock.now()))
+
+
+@router.route(
+    "/v1/me/addresses/{address_id}",
+    "DELETE",
+    roles=CONSUMER,
+    status=204,
+    errors={404: ["address_not_found"], 409: ["state_changed"]},
+)
+def delete_address(ctx: Ctx, address_id: str) -> None:
+    """Delete a saved address; deleting the default promotes the most recently added other one."""
+    addresses.delete(ctx.user_id, address_id)

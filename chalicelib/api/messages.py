@@ -1,0 +1,100 @@
+"""Order messages: consumer ↔ merchant about one order (联系商家客服); support reads them."""
+
+from __future__ import annotations
+
+from ..clock import clock
+from ..models.messages import CONSUMER as CONSUMER_SIDE
+from ..models.messages import MERCHANT as MERCHANT_SIDE
+from ..models.messages import OrderMessage
+from ..schemas.common import PageQuery
+from ..schemas.messages import MessageIn, MessageList, MessageView
+from ..services import fulfilment, messages
+from ..web import CONSUMER, MERCHANT, SUPPORT, Ctx, Router
+
+router = Router("messages")
+SUPPORT_SIDE = "support"
+NOT_FOUND = {404: ["order_not_found"]}
+SEND_ERRORS = {**NOT_FOUND, 422: ["invalid_message_text"]}
+
+
+def message_view(m: OrderMessage) -> MessageView:
+    return MessageView(
+        message_id=m.message_id,
+        order_id=m.order_id,
+        author=m.author,
+        text=fulfilment.escape(m.text),
+        created_at=m.created_at,
+    )
+
+
+def _thread(ctx: Ctx, side: str, order_id: str) -> MessageList:
+    q: PageQuery = ctx.query
+    page = messages.thread(side, ctx.user_id, order_id, q.limit, q.cursor)
+    return MessageList(items=[message_view(m) for m in page.items], next_cursor=page.next_cursor)
+
+
+def _send(ctx: Ctx, side: str, order_id: str) -> MessageView:
+    body: MessageIn = ctx.body
+    return message_view(messages.send(side, ctx.user_id, order_id, body.text, clock.now()))
+
+
+@router.route(
+    "/v1/orders/{order_id}/messages", "GET", roles=CONSUMER, query=PageQuery, response=MessageList, errors=NOT_FOUND
+)
+def list_order_messages(ctx: Ctx, order_id: str) -> MessageList:
+    """The order's conversation with the merchant, newest first."""
+    return _thread(ctx, CONSUMER_SIDE, order_id)
+
+
+@router.route(
+    "/v1/orders/{order_id}/messages",
+    "POST",
+    roles=CONSUMER,
+    body=MessageIn,
+    response=MessageView,
+    status=201,
+    errors=SEND_ERRORS,
+)
+def send_order_message(ctx: Ctx, order_id: str) -> MessageView:
+    """Write to the merchant about the order (≤ 1,000 characters); the merchant is notified."""
+    return _send(ctx, CONSUMER_SIDE, order_id)
+
+
+@router.route(
+    "/v1/merchant/orders/{order_id}/messages",
+    "GET",
+    roles=MERCHANT,
+    query=PageQuery,
+    response=MessageList,
+    errors=NOT_FOUND,
+)
+def list_merchant_order_messages(ctx: Ctx, order_id: str) -> MessageList:
+    """The order's conversation with the buyer, newest first."""
+    return _thread(ctx, MERCHANT_SIDE, order_id)
+
+
+@router.route(
+    "/v1/merchant/orders/{order_id}/messages",
+    "POST",
+    roles=MERCHANT,
+    body=MessageIn,
+    response=MessageView,
+    status=201,
+    errors=SEND_ERRORS,
+)
+def send_merchant_order_message(ctx: Ctx, order_id: str) -> MessageView:
+    """Answer the buyer about the order (≤ 1,000 characters); the buyer is notified."""
+    return _send(ctx, MERCHANT_SIDE, order_id)
+
+
+@router.route(
+    "/v1/support/orders/{order_id}/messages",
+    "GET",
+    roles=SUPPORT,
+    query=PageQuery,
+    response=MessageList,
+    errors=NOT_FOUND,
+)
+def support_order_messages(ctx: Ctx, order_id: str) -> MessageList:
+    """Platform support (快手客服) reads any order's conversation (read-only), newest first."""
+    return _thread(ctx, SUPPORT_SIDE, order_id)
