@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from chalicelib import jobs, ledger
+from chalicelib import ledger, schedules
 from chalicelib.clock import clock, iso
 from chalicelib.config import settings
 from chalicelib.models.jobstate import JobState
@@ -15,7 +15,7 @@ from tests.wallet_support import earn, refund
 
 
 def run() -> dict[str, object]:
-    return jobs.run("reconcile_ledger", clock.now())
+    return schedules.run("reconcile_ledger", clock.now())
 
 
 def catch_up() -> dict[str, int]:

@@ -53,7 +53,7 @@ def review_average(product: Product) -> float | None:
     return round(int(product.rating_sum or 0) / count, 1) if count else None
 
 
-def product_not_found() -> errors.ApiError:
+def product_not_found() -> errors.DomainError:
     return errors.not_found("product_not_found", "no such product")
 
 
@@ -140,7 +140,7 @@ def update_product(
                 "unknown_sku", "this SKU is not one of the product's", [FieldError(f"skus.{i}.sku_id", "unknown")]
             )
     at = iso(now)
-    changed = errors.conflict("state_changed", "the product changed meanwhile; reload and retry")
+    changed = errors.state_changed("the product changed meanwhile; reload and retry")
     tx = Tx()
     kept: list[Sku] = []
     for spec in skus:

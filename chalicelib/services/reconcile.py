@@ -21,7 +21,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from .. import jobs, ledger
+from .. import ledger
 from ..clock import iso, parse_iso
 from ..config import settings
 from ..models.jobstate import JobState
@@ -109,7 +109,6 @@ def check(touched: dict[str, set[str]]) -> dict[str, Any]:
     }
 
 
-@jobs.job(JOB)
 def reconcile_ledger(now: datetime) -> dict[str, Any]:
     """Check every balance and event the ledger touched since the last run."""
     try:
