@@ -70,6 +70,22 @@ def _check_distinct(specs: Sequence[SkuSpec]) -> None:
         seen.add(key)
 
 
+def _new_sku(spec: SkuSpec, product_id: str, merchant_id: str, name: str, at: str) -> Sku:
+    """A SKU as first written (its id given by the spec or new)."""
+    return Sku(
+        spec.sku_id or new_sku_id(),
+        product_id=product_id,
+        merchant_id=merchant_id,
+        product_name=name,
+        attributes=dict(spec.attributes),
+        price_fen=spec.price_fen,
+        stock=spec.stock,
+        active=True,
+        created_at=at,
+        updated_at=at,
+    )
+
+
 def create_product(
     merchant_id: str,
     name: str,
@@ -83,21 +99,7 @@ def create_product(
     _check_distinct(skus)
     pid = product_id or new_product_id()
     at = iso(now)
-    sku_items = [
-        Sku(
-            spec.sku_id or new_sku_id(),
-            product_id=pid,
-            merchant_id=merchant_id,
-            product_name=name,
-            attributes=dict(spec.attributes),
-            price_fen=spec.price_fen,
-            stock=spec.stock,
-            active=True,
-            created_at=at,
-            updated_at=at,
-        )
-        for spec in skus
-    ]
+    sku_items = [_new_sku(spec, pid, merchant_id, name, at) for spec in skus]
     product = Product(
         pid,
         merchant_id=merchant_id,
@@ -145,18 +147,7 @@ def update_product(
     kept: list[Sku] = []
     for spec in skus:
         if spec.sku_id is None:
-            sku = Sku(
-                new_sku_id(),
-                product_id=product_id,
-                merchant_id=merchant_id,
-                product_name=name,
-                attributes=dict(spec.attributes),
-                price_fen=spec.price_fen,
-                stock=spec.stock,
-                active=True,
-                created_at=at,
-                updated_at=at,
-            )
+            sku = _new_sku(spec, product_id, merchant_id, name, at)
             tx.save(sku, condition=Sku.sku_id.does_not_exist(), on_fail=changed)
         else:
             sku = current[spec.sku_id]
