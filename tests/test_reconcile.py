@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from chalicelib import ledger, schedules
 from chalicelib.clock import clock, iso
@@ -100,10 +101,11 @@ def test_the_first_run_looks_back_a_configured_while() -> None:
     assert run()["events"] == 0
 
 
-def test_a_run_that_fell_behind_catches_up_over_bounded_runs() -> None:
+def test_a_run_that_fell_behind_catches_up_over_bounded_runs(rules: Any) -> None:
     """A clock moved weeks (or a job stalled): each run covers at most the configured hours
     (one `by_hour` query per shard per hour), and the runs together miss nothing."""
     run()
+    rules(reconcile_max_hours_per_run=2)
     hours = settings().rules.reconcile_max_hours_per_run
     clock.advance(3 * hours * 3600)
     earn("u-late", 1_000)  # posted now: only the run that reaches now sees it
