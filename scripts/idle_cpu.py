@@ -15,14 +15,12 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from scripts.bench_http import ADDRESS, PASSWORD, PRICE_FEN, Http, _activated_user, _free_port, _stop
+from scripts.bench_http import ADDRESS, PASSWORD, PRICE_FEN, Http, _activated_user, _start_stack, _stop
 
 ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -30,38 +28,12 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _start(log: Path, schedule_seconds: str | None) -> tuple[subprocess.Popen[bytes], str]:
-    from chalicelib.config import stage_environment
-
-    api_port = _free_port()
-    env = {
-        **os.environ,
-        **stage_environment("local"),
-        "PORT": str(api_port),
-        "LOCAL_AWS_PORT": str(_free_port()),
-        "PYTHONPATH": str(ROOT),
-    }
-    if schedule_seconds:
-        env["LOCAL_SCHEDULE_SECONDS"] = schedule_seconds
-    for name in ("DYNAMODB_ENDPOINT", "SQS_ENDPOINT", "LOG_LEVEL", "POWERTOOLS_LOG_LEVEL"):
-        env.pop(name, None)
+def _start(log: Path, schedule_seconds: str | None, module: str) -> tuple[subprocess.Popen[bytes], str]:
+    """The stack with its default schedule and log level (or LOCAL_SCHEDULE_SECONDS), logging to `log`."""
+    overrides: dict[str, str | None] = {"LOCAL_SCHEDULE_SECONDS": schedule_seconds, "LOG_LEVEL": None}
+    overrides["POWERTOOLS_LOG_LEVEL"] = None
     with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "chalicelib.local.stack"], cwd=ROOT, env=env, stdout=out, stderr=out
-        )
-    base = f"http://{HOST}:{api_port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the local stack exited during start-up (see {log})")
-        try:
-            if Http(base).call("GET", "/v1/health")[0] == 200:
-                return proc, base
-        except OSError:
-            pass
-        time.sleep(0.5)
-    _stop(proc)
-    raise RuntimeError("the local stack did not answer /v1/health within 120 s")
+        return _start_stack(overrides, out, module)
 
 
 def _orders(http: Http, count: int) -> None:
@@ -100,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--max-windows", type=int, default=8)
     parser.add_argument("--schedule-seconds", default=None, help="LOCAL_SCHEDULE_SECONDS for the stack")
+    parser.add_argument("--module", default="chalicelib.local.stack", help="the stack to start (to compare versions)")
     parser.add_argument("--log", default=".local/idle_cpu.log")
     args = parser.parse_args(argv)
     from chalicelib.config import stage_environment
@@ -107,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update({k: v for k, v in stage_environment("local").items() if k not in os.environ})
     log = ROOT / args.log
     log.parent.mkdir(parents=True, exist_ok=True)
-    proc, base = _start(log, args.schedule_seconds)
+    proc, base = _start(log, args.schedule_seconds, args.module)
     try:
         http = Http(base)
         started = time.perf_counter()
