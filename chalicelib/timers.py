@@ -1,9 +1,9 @@
 """Set, clear and sweep timers (see `models/timers.py` for the key design).
 
-Kinds used by the schedules: `checkout_expiry`, `auto_confirm`, `payment_due`,
-`due_reminder`, `collection_retry`, `order_completion` (the order timers: which ones an
-order needs is derived from its state in `services/obligations.py`), and `refund`,
-`unapplied_refund` (payments).
+`KINDS` lists every timer kind; writers and sweepers name them by these constants only.
+The order timers (`checkout_expiry` .. `order_completion`: which ones an order needs is
+derived from its state in `services/obligations.py`), the payments' (`refund`,
+`unapplied_refund`), the points redemption's, the payouts' and the account closure's.
 """
 
 from __future__ import annotations
@@ -26,6 +26,29 @@ COLLECTION_RETRY = "collection_retry"
 DUE_REMINDER = "due_reminder"
 ORDER_COMPLETION = "order_completion"
 REFUND = "refund"
+UNAPPLIED_REFUND = "unapplied_refund"
+REDEMPTION_ENQUEUE = "redemption_enqueue"
+PAYOUT = "payout"
+PAYOUT_QUERY = "payout_query"
+CLOSURE_SCRUB = "closure_scrub"
+ACCOUNT_RETENTION = "account_retention"
+KINDS = frozenset(
+    {
+        CHECKOUT_EXPIRY,
+        AUTO_CONFIRM,
+        PAYMENT_DUE,
+        COLLECTION_RETRY,
+        DUE_REMINDER,
+        ORDER_COMPLETION,
+        REFUND,
+        UNAPPLIED_REFUND,
+        REDEMPTION_ENQUEUE,
+        PAYOUT,
+        PAYOUT_QUERY,
+        CLOSURE_SCRUB,
+        ACCOUNT_RETENTION,
+    }
+)
 
 PAGE = 100  # timers per Query page: what a sweep past its deadline may still act on
 
@@ -142,8 +165,8 @@ def sweep(
                 done += 1
             else:
                 skipped += 1
-        except errors.ApiError as err:
-            if err.status == 409:
+        except errors.DomainError as err:
+            if isinstance(err, errors.Conflict):
                 skipped += 1
             else:
                 failed += 1
