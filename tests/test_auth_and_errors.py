@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from chalicelib.clock import clock
 from chalicelib.config import settings
-from chalicelib.errors import ApiError
+from chalicelib.errors import Unauthorized
 from tests.conftest import Api
 
 
@@ -69,7 +69,7 @@ def test_a_remembered_token_vouches_for_no_other_token_or_settings(api: Api, mon
         _assert_problem(api.get("/v1/me", headers={"Authorization": f"Bearer {bad}"}), 401, "token_invalid")
     # The same token under settings that expect another audience is verified afresh, and refused.
     elsewhere = dataclasses.replace(settings(), jwt_audience="someone-else", console_client_id=None)
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(Unauthorized) as refused:
         auth.verify(f"Bearer {token}", elsewhere)
     assert refused.value.code == "token_invalid"
     # Bounded: the oldest entries leave as new tokens arrive.

@@ -109,7 +109,7 @@ def main() -> None:
     from . import seed, worker
     from .http import LocalRequestHandler
     from .resources import create_all
-    from .schedules import Scheduler, cloud_rates
+    from .scheduler import Scheduler, cloud_rates
 
     create_all()
     project_dir = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -121,7 +121,7 @@ def main() -> None:
     from ..api import dev
 
     stop = threading.Event()
-    # Each tick runs the jobs whose cloud rate has passed on the service clock (schedules.py).
+    # Each tick runs the jobs whose cloud rate has passed on the service clock (scheduler.py).
     schedule_every = float(os.environ.get("LOCAL_SCHEDULE_SECONDS", "60"))
     scheduler = Scheduler(jobs.names(), cloud_rates(app), schedule_every)
     _loop("scheduler", schedule_every, stop, lambda: scheduler.round(clock.now(), jobs.run, stop.is_set))

@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from chalicelib import jobs
-from chalicelib.local.schedules import Scheduler, cloud_rates
+from chalicelib import schedules
+from chalicelib.local.scheduler import Scheduler, cloud_rates
 from tests.conftest import T0
 
 
 def test_every_job_has_its_cloud_rate(app_module: Any) -> None:
     rates = cloud_rates(app_module.app)
-    assert set(jobs.names()) <= set(rates), set(jobs.names()) - set(rates)
+    assert set(schedules.names()) <= set(rates), set(schedules.names()) - set(rates)
     assert rates["expire_checkouts"] == 60 and rates["close_payment_windows"] == 300
     assert rates["auto_confirm_receipts"] == 3600 and rates["reconcile_ledger"] == 86400
 
