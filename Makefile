@@ -43,6 +43,19 @@ $(CHROMIUM):
 
 chromium: $(CHROMIUM)
 
+# tests/test_typescript_types.py: openapi-typescript and tsc, pinned by clients/typescript's
+# package-lock.json, installed there (never globally); Node and npm from Debian if missing.
+NPM := $(or $(shell command -v npm 2>/dev/null),/usr/bin/npm)
+NODE_MODULES := clients/typescript/node_modules/.installed
+
+$(NPM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm
+
+$(NODE_MODULES): clients/typescript/package.json clients/typescript/package-lock.json | $(NPM)
+	cd clients/typescript && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 run: install  ## the whole product on http://127.0.0.1:8000 (Ctrl-C stops it)
 	$(PY) -m chalicelib.local.stack
 
@@ -58,8 +71,8 @@ typecheck: install
 # Both cores: one pytest worker (and one in-process moto) per core; a file's tests stay on one
 # worker so module fixtures (a started local stack) are built once. PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= auto
-pytest: install $(CHROMIUM)
-	$(PY) -m pytest -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile
+pytest: install $(CHROMIUM) $(NODE_MODULES)
+	PAYLATER_REQUIRE_NODE=1 $(PY) -m pytest -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile
 
 fuzz: install  ## schemathesis against the local stack, long run (FUZZ_ARGS="--max-time 600 --seed N")
 	$(PY) -m scripts.fuzz --max-examples 300 $(FUZZ_ARGS)

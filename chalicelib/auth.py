@@ -2,10 +2,19 @@
 
 In the cloud the JWKS is the Cognito user pool's; in the local stage it is the local
 issuer's key. The verification code is the same for both.
+
+A token whose signature and claims verified is remembered in this process (a bounded LRU
+keyed by the SHA-256 of the whole token, per settings object), so an app's repeated calls
+with one token skip the RSA check and the JSON decoding. Only successes are remembered, and
+the time claims are checked against the service clock on every request, cached or not: a
+token expires on time however often it was seen. Closed accounts are refused after this
+(chalicelib/revocation.py), never from here.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -18,6 +27,7 @@ from .config import Settings, settings
 
 ROLES = ("consumer", "merchant", "reviewer", "support")
 CLOCK_SKEW_SECONDS = 30
+VERIFIED_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,20 @@ def _keys(cfg: Settings) -> _KeySource:
     return _JwksKeys(cfg.jwt_jwks_url)
 
 
+@dataclass(frozen=True)
+class _Verified:
+    """What a verified token grants, and the time claims still to check at each use."""
+
+    cfg: Settings
+    principal: Principal
+    exp: float
+    iat: float
+    nbf: float | None
+
+
+_verified: OrderedDict[bytes, _Verified] = OrderedDict()
+
+
 def verify(authorization: str | None, cfg: Settings | None = None) -> Principal:
     """The principal of a `Bearer` header, or a 401 problem."""
     cfg = cfg or settings()
@@ -72,6 +96,21 @@ def verify(authorization: str | None, cfg: Settings | None = None) -> Principal:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise errors.unauthorized("token_invalid", "the Authorization header must be 'Bearer <token>'")
+    digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+    seen = _verified.get(digest)
+    if seen is None or seen.cfg is not cfg:
+        seen = _verify_token(token, cfg)
+        _verified[digest] = seen
+        while len(_verified) > VERIFIED_CACHE_SIZE:
+            _verified.popitem(last=False)
+    else:
+        _verified.move_to_end(digest)
+    _check_times(seen)
+    return seen.principal
+
+
+def _verify_token(token: str, cfg: Settings) -> _Verified:
+    """Signature, algorithm, issuer, audience, the claims' shapes: everything but the clock."""
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != "RS256":
@@ -94,18 +133,10 @@ def verify(authorization: str | None, cfg: Settings | None = None) -> Principal:
         )
     except jwt.PyJWTError as exc:
         raise errors.unauthorized("token_invalid", "the token could not be verified") from exc
-    now = clock.now().timestamp()
-    exp, iat = claims.get("exp"), claims.get("iat")
+    exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
     if not isinstance(exp, int | float) or not isinstance(iat, int | float):
         raise errors.unauthorized("token_invalid", "the token's time claims are malformed")
-    if exp + CLOCK_SKEW_SECONDS < now:
-        raise errors.unauthorized("token_expired", "the token has expired")
-    if iat - CLOCK_SKEW_SECONDS > now:
-        raise errors.unauthorized("token_invalid", "the token is not valid yet")
-    nbf = claims.get("nbf")
-    if nbf is not None and (
-        not isinstance(nbf, int | float) or isinstance(nbf, bool) or nbf - CLOCK_SKEW_SECONDS > now
-    ):
+    if nbf is not None and (not isinstance(nbf, int | float) or isinstance(nbf, bool)):
         raise errors.unauthorized("token_invalid", "the token is not valid yet")
     raw_roles = claims.get(cfg.jwt_roles_claim) or []
     if isinstance(raw_roles, str):
@@ -114,7 +145,15 @@ def verify(authorization: str | None, cfg: Settings | None = None) -> Principal:
     sub = claims["sub"]
     if not isinstance(sub, str) or not sub or len(sub) > 128:
         raise errors.unauthorized("token_invalid", "the token has no usable subject")
-    return Principal(user_id=sub, roles=roles)
+    return _Verified(cfg, Principal(user_id=sub, roles=roles), exp, iat, nbf)
+
+
+def _check_times(seen: _Verified) -> None:
+    now = clock.now().timestamp()
+    if seen.exp + CLOCK_SKEW_SECONDS < now:
+        raise errors.unauthorized("token_expired", "the token has expired")
+    if seen.iat - CLOCK_SKEW_SECONDS > now or (seen.nbf is not None and seen.nbf - CLOCK_SKEW_SECONDS > now):
+        raise errors.unauthorized("token_invalid", "the token is not valid yet")
 
 
 def require_role(principal: Principal, allowed: tuple[str, ...]) -> None:

@@ -81,7 +81,13 @@ def _id_number(i: int) -> str:
     return first17 + id_check_char(first17)
 
 
-def _start_stack() -> tuple[subprocess.Popen[bytes], str]:
+def _start_stack(
+    overrides: dict[str, str | None] | None = None,
+    output: Any = subprocess.DEVNULL,
+    module: str = "chalicelib.local.stack",
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The local stack on free loopback ports, answering /v1/health; `overrides` changes its
+    environment (None removes a variable), `output` takes its stdout and stderr."""
     from chalicelib.config import stage_environment
 
     api_port = _free_port()
@@ -97,12 +103,17 @@ def _start_stack() -> tuple[subprocess.Popen[bytes], str]:
     }
     env.pop("DYNAMODB_ENDPOINT", None)
     env.pop("SQS_ENDPOINT", None)
+    for name, value in (overrides or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.local.stack"],
+        [sys.executable, "-m", module],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
     )
     base = f"http://{HOST}:{api_port}"
     http = Http(base)

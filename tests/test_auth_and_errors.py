@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from chalicelib.clock import clock
 from chalicelib.config import settings
+from chalicelib.errors import Unauthorized
 from tests.conftest import Api
 
 
@@ -37,6 +38,44 @@ def test_garbage_token_is_401(api: Api) -> None:
 def test_expired_token_is_401(api: Api) -> None:
     token = api.token("u1", now=clock.now() - timedelta(days=365))
     _assert_problem(api.get("/v1/me", headers={"Authorization": f"Bearer {token}"}), 401, "token_expired")
+
+
+def test_a_token_seen_before_still_expires_on_the_service_clock(api: Api) -> None:
+    bearer = {"Authorization": f"Bearer {api.token('u-seen', lifetime=timedelta(hours=1))}"}
+    assert api.get("/v1/me", headers=bearer).status_code == 200
+    assert api.get("/v1/me", headers=bearer).status_code == 200  # remembered as verified
+    clock.advance(3600 + 120)
+    _assert_problem(api.get("/v1/me", headers=bearer), 401, "token_expired")
+
+
+def test_a_token_seen_before_is_refused_once_its_account_is_closed(api: Api) -> None:
+    bearer = {"Authorization": f"Bearer {api.token('u-closes')}"}
+    assert api.get("/v1/me", headers=bearer).status_code == 200
+    assert api.post("/v1/me/closure", headers=bearer).status_code == 200
+    _assert_problem(api.get("/v1/me", headers=bearer), 401, "account_closed")
+
+
+def test_a_remembered_token_vouches_for_no_other_token_or_settings(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from chalicelib import auth
+
+    monkeypatch.setattr(auth, "VERIFIED_CACHE_SIZE", 2)
+    token = api.token("u-once")
+    assert api.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    head, payload, signature = token.split(".")
+    altered = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
+    for bad in (f"{head}.{payload}.{altered}", f"{head}.{payload}.", f"{head}.{payload}.{signature}x"):
+        _assert_problem(api.get("/v1/me", headers={"Authorization": f"Bearer {bad}"}), 401, "token_invalid")
+    # The same token under settings that expect another audience is verified afresh, and refused.
+    elsewhere = dataclasses.replace(settings(), jwt_audience="someone-else", console_client_id=None)
+    with pytest.raises(Unauthorized) as refused:
+        auth.verify(f"Bearer {token}", elsewhere)
+    assert refused.value.code == "token_invalid"
+    # Bounded: the oldest entries leave as new tokens arrive.
+    for sub in ("u-a", "u-b", "u-c"):
+        auth.verify(f"Bearer {api.token(sub)}")
+    assert len(auth._verified) <= 2
 
 
 def test_token_signed_by_another_key_is_401(api: Api) -> None:

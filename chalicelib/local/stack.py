@@ -61,7 +61,8 @@ PayLater local stack
   API          {base}   (OpenAPI: {base}/v1/openapi.json)
   console      {base}/console/   (sign in as a demo reviewer, merchant or support user)
   moto (AWS)   {aws}
-  schedules    every {schedule_every:.0f}s: {", ".join(jobs) or "none yet"}
+  schedules    checked every {schedule_every:.0f}s, each job at its cloud rate on the service clock:
+               {", ".join(jobs) or "none yet"}
   queue worker polling {queue}
   demo data    {"; ".join(seeded)}
 
@@ -108,6 +109,7 @@ def main() -> None:
     from . import seed, worker
     from .http import LocalRequestHandler
     from .resources import create_all
+    from .scheduler import Scheduler, cloud_rates
 
     create_all()
     project_dir = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -119,15 +121,10 @@ def main() -> None:
     from ..api import dev
 
     stop = threading.Event()
-    schedule_every = float(os.environ.get("LOCAL_SCHEDULE_SECONDS", "60"))  # an idle stack stays under 5 % of a core
-
-    def run_jobs() -> None:
-        for name in jobs.names():
-            if stop.is_set():
-                return
-            jobs.run(name, clock.now())
-
-    _loop("scheduler", schedule_every, stop, run_jobs)
+    # Each tick runs the jobs whose cloud rate has passed on the service clock (scheduler.py).
+    schedule_every = float(os.environ.get("LOCAL_SCHEDULE_SECONDS", "60"))
+    scheduler = Scheduler(jobs.names(), cloud_rates(app), schedule_every)
+    _loop("scheduler", schedule_every, stop, lambda: scheduler.round(clock.now(), jobs.run, stop.is_set))
     # A short receive each second: moto's long poll spins, which an idle stack would pay for.
     _loop("queue-worker", 1.0, stop, lambda: worker.poll_once(dev.QUEUE_HANDLERS))
 

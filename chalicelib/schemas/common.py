@@ -10,9 +10,11 @@ from pydantic.config import JsonDict
 
 T = TypeVar("T")
 
-# Money is integer fen: strict mode refuses floats, strings and booleans.
-Fen = Annotated[int, Field(ge=0, le=10**12, description="amount in fen (1/100 CNY), an integer")]
-PositiveFen = Annotated[int, Field(gt=0, le=10**12, description="amount in fen (1/100 CNY), an integer")]
+# Money is integer fen: strict mode refuses fractions, strings and booleans (the JSON edge reads
+# an integral literal such as 26.0 as the integer 26, as JSON Schema does: chalicelib/web.py).
+FEN_DESCRIPTION = "amount in fen (1/100 CNY), an integer; a fractional amount or a string is a 400"
+Fen = Annotated[int, Field(ge=0, le=10**12, description=FEN_DESCRIPTION)]
+PositiveFen = Annotated[int, Field(gt=0, le=10**12, description=FEN_DESCRIPTION)]
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
 # Free text is checked as sent, so the limits in the OpenAPI document are the ones applied,
 # and stored stripped. NOT_BLANK is one character `str.strip()` keeps, spelled so Python's
