@@ -3,7 +3,8 @@
 Kinds used by the schedules: `checkout_expiry`, `auto_confirm`, `payment_due`,
 `due_reminder`, `collection_retry`, `order_completion` (the order timers: which ones an
 order needs is derived from its state in `services/obligations.py`), and `refund`,
-`unapplied_refund` (payments).
+`unapplied_refund` (payments), and the after-sale waits `aftersale_answer`,
+`aftersale_ship_back`, `aftersale_arrival` (keyed by order; services/aftersale/sweep.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ COLLECTION_RETRY = "collection_retry"
 DUE_REMINDER = "due_reminder"
 ORDER_COMPLETION = "order_completion"
 REFUND = "refund"
+AFTERSALE_ANSWER = "aftersale_answer"  # the merchant answers a request (else approved)
+AFTERSALE_SHIP_BACK = "aftersale_ship_back"  # the consumer ships the goods back (else closed)
+AFTERSALE_ARRIVAL = "aftersale_arrival"  # the merchant confirms arrival (else refunded)
+AFTERSALE = (AFTERSALE_ANSWER, AFTERSALE_SHIP_BACK, AFTERSALE_ARRIVAL)
 
 PAGE = 100  # timers per Query page: what a sweep past its deadline may still act on
 

@@ -9,6 +9,7 @@ def all_routers() -> list[Router]:
     """Every router, in the order the OpenAPI document lists them."""
     from . import (
         addresses,
+        aftersale,
         bnpl,
         catalog,
         console,
@@ -36,6 +37,7 @@ def all_routers() -> list[Router]:
         catalog.router,
         orders.router,
         fulfilment.router,
+        aftersale.router,
         payouts.router,
         messages.router,
         payments.router,

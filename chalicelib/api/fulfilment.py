@@ -29,7 +29,8 @@ from ..schemas.fulfilment import (
 )
 from ..schemas.orders import OrderList, OrderSummaryView, OrderView
 from ..services import fulfilment
-from ..services.fulfilment import ReturnLine
+from ..services.aftersale import requests as returns
+from ..services.aftersale.requests import ReturnLine
 from ..web import CONSUMER, MERCHANT, PUBLIC, Ctx, Router
 from .orders import order_view
 
@@ -53,6 +54,7 @@ def return_view(r: Any) -> ReturnRequestView:
     return ReturnRequestView(
         request_id=r.request_id,
         order_id=r.order_id,
+        kind=r.kind or "refund_only",
         status=r.status,
         reason=r.reason,
         items=[
@@ -63,6 +65,12 @@ def return_view(r: Any) -> ReturnRequestView:
         note=r.note,
         created_at=r.created_at,
         decided_at=r.decided_at,
+        return_carrier=r.return_carrier,
+        return_tracking_number=r.return_tracking_number,
+        shipped_back_at=r.shipped_back_at,
+        arrived_at=r.arrived_at,
+        closed_at=r.closed_at,
+        escalated_at=r.escalated_at,
     )
 
 
@@ -119,7 +127,7 @@ def list_return_requests(ctx: Ctx) -> ReturnRequestList:
     """Return requests for the merchant's orders, newest first (beside the contract: the
     merchant needs the request ids to decide)."""
     q: ReturnRequestsQuery = ctx.query
-    items, cursor = fulfilment.merchant_returns(ctx.user_id, q.status, q.limit, q.cursor)
+    items, cursor = returns.merchant_returns(ctx.user_id, q.status, q.limit, q.cursor)
     return ReturnRequestList(items=[return_view(r) for r in items], next_cursor=cursor)
 
 
@@ -132,10 +140,11 @@ def list_return_requests(ctx: Ctx) -> ReturnRequestList:
     errors={404: ["return_request_not_found"], 409: ["illegal_transition"]},
 )
 def decide_return(ctx: Ctx, request_id: str) -> ReturnRequestView:
-    """Approve (credit released, or money refunded) or reject a return request."""
+    """Approve or reject a pending return request: `refund_only` refunds (or releases credit)
+    at once, `return_goods` waits for the goods to come back; a rejection resumes collection."""
     body: ReturnDecisionIn = ctx.body
     return return_view(
-        fulfilment.decide_return(ctx.user_id, request_id, body.decision == "approve", body.note, clock.now())
+        returns.decide_return(ctx.user_id, request_id, body.decision == "approve", body.note, clock.now())
     )
 
 
@@ -191,10 +200,11 @@ def confirm_receipt(ctx: Ctx, order_id: str) -> OrderView:
     },
 )
 def request_return(ctx: Ctx, order_id: str) -> ReturnRequestView:
-    """Ask for a return (all remaining goods, or the listed items); collection pauses meanwhile."""
+    """Ask for a return (all remaining goods, or the listed items) of a `kind`: `refund_only`
+    (default) or `return_goods`; collection pauses meanwhile, the merchant answers in 48 h."""
     body: ReturnRequestIn = ctx.body
     lines = [ReturnLine(i.sku_id, i.quantity) for i in body.items] if body.items else None
-    return return_view(fulfilment.request_return(ctx.user_id, order_id, body.reason, lines, clock.now()))
+    return return_view(returns.request_return(ctx.user_id, order_id, body.reason, lines, clock.now(), body.kind))
 
 
 @router.route(

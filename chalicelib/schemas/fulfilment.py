@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from .common import NOT_BLANK, STRIP, Body, Id, PageQuery, View, example
-from .kinds import EventKind, ReturnStatus
+from .kinds import EventKind, ReturnKind, ReturnStatus
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=NOT_BLANK), STRIP]
 
@@ -26,11 +26,17 @@ class ReturnLineIn(Body):
 
 class ReturnRequestIn(Body):
     model_config = example(
-        {"reason": "尺码不合适"}, {"reason": "少发一件", "items": [{"sku_id": "sku_demo_tee_m", "quantity": 1}]}
+        {"reason": "尺码不合适"},
+        {"reason": "少发一件", "items": [{"sku_id": "sku_demo_tee_m", "quantity": 1}]},
+        {"reason": "不想要了", "kind": "return_goods"},
     )
 
     reason: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK), STRIP]
     items: Annotated[list[ReturnLineIn], Field(min_length=1, max_length=50)] | None = None
+    kind: ReturnKind = Field(
+        default="refund_only",
+        description="refund_only: money back on approval; return_goods: after the goods ship back and arrive",
+    )
 
 
 class ReturnDecisionIn(Body):
@@ -65,6 +71,7 @@ class ReturnLineView(View):
 class ReturnRequestView(View):
     request_id: str
     order_id: str
+    kind: ReturnKind = "refund_only"
     status: ReturnStatus
     reason: str
     items: list[ReturnLineView]
@@ -72,6 +79,12 @@ class ReturnRequestView(View):
     note: str | None = None
     created_at: str
     decided_at: str | None = None
+    return_carrier: str | None = None
+    return_tracking_number: str | None = None
+    shipped_back_at: str | None = None
+    arrived_at: str | None = None
+    closed_at: str | None = None
+    escalated_at: str | None = None
 
 
 class ReturnRequestList(View):

@@ -13,3 +13,4 @@ from . import (
     reconcile,  # noqa: F401  (reconcile_ledger)
     redemption,  # noqa: F401  (enqueue_pending_redemptions)
 )
+from .aftersale import sweep  # noqa: F401  (advance_aftersale)
