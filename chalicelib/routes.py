@@ -88,6 +88,7 @@ ROUTES = [
         "aftersale", "POST", "/v1/merchant/return-requests/{request_id}/arrival", "confirm_return_arrival", console=True
     ),
     Route("aftersale", "POST", "/v1/orders/{order_id}/return-requests/{request_id}/shipment", "ship_back"),
+    Route("aftersale", "POST", "/v1/merchant/return-requests/{request_id}/reshipment", "reship_exchange", console=True),
     Route("aftersale", "POST", "/v1/orders/{order_id}/disputes", "open_dispute"),
     Route("aftersale", "GET", "/v1/orders/{order_id}/disputes", "list_order_disputes"),
     Route("aftersale", "GET", "/v1/support/disputes", "list_disputes", console=True),

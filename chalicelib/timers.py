@@ -4,7 +4,8 @@ Kinds used by the schedules: `checkout_expiry`, `auto_confirm`, `payment_due`,
 `due_reminder`, `collection_retry`, `order_completion` (the order timers: which ones an
 order needs is derived from its state in `services/obligations.py`), and `refund`,
 `unapplied_refund` (payments), and the after-sale waits `aftersale_answer`,
-`aftersale_ship_back`, `aftersale_arrival` (keyed by order; services/aftersale/sweep.py).
+`aftersale_ship_back`, `aftersale_arrival`, `aftersale_reship`, `aftersale_replacement`
+(keyed by order; services/aftersale/sweep.py).
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ REFUND = "refund"
 AFTERSALE_ANSWER = "aftersale_answer"  # the merchant answers a request (else approved)
 AFTERSALE_SHIP_BACK = "aftersale_ship_back"  # the consumer ships the goods back (else closed)
 AFTERSALE_ARRIVAL = "aftersale_arrival"  # the merchant confirms arrival (else refunded)
-AFTERSALE = (AFTERSALE_ANSWER, AFTERSALE_SHIP_BACK, AFTERSALE_ARRIVAL)
+AFTERSALE_RESHIP = "aftersale_reship"  # exchange: the merchant reships (else refunded)
+AFTERSALE_REPLACEMENT = "aftersale_replacement"  # exchange: the consumer confirms receipt (else confirmed)
+AFTERSALE = (AFTERSALE_ANSWER, AFTERSALE_SHIP_BACK, AFTERSALE_ARRIVAL, AFTERSALE_RESHIP, AFTERSALE_REPLACEMENT)
 
 PAGE = 100  # timers per Query page: what a sweep past its deadline may still act on
 

@@ -3,6 +3,7 @@ the after-sale timers and disputes (平台介入) decided by support."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -296,3 +297,102 @@ def test_a_dispute_refund_after_payout_leaves_the_payable_negative(
 def test_support_sees_a_404_for_a_missing_dispute_and_consumers_cannot_list(api: Api, activated_user: str) -> None:
     assert api.get("/v1/support/disputes/dsp_missing", **S).json["code"] == "dispute_not_found"
     assert api.get("/v1/support/disputes", as_=activated_user).status_code == 403
+
+
+# --- exchange -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tees(api: Api) -> dict[str, Any]:
+    body = {
+        "name": "T恤",
+        "description": "纯棉",
+        "skus": [
+            {"attributes": {"尺码": "M"}, "price_fen": 5990, "stock": 10},
+            {"attributes": {"尺码": "L"}, "price_fen": 5990, "stock": 10},
+            {"attributes": {"尺码": "XL"}, "price_fen": 6990, "stock": 10},
+        ],
+    }
+    r = api.post("/v1/merchant/products", body, **M)
+    assert r.status_code == 201, r.json
+    return dict(r.json)
+
+
+def stock(api: Api, product: dict[str, Any]) -> list[int]:
+    skus = api.get(f"/v1/products/{product['product_id']}", **M).json["skus"]
+    return [int(s["stock"]) for s in skus]
+
+
+def exchange_for(api: Api, user: str, order_id: str, sku: str, to: str) -> Any:
+    body = {"reason": "换个尺码", "kind": "exchange", "items": [{"sku_id": sku, "quantity": 1, "to_sku_id": to}]}
+    return api.post(f"/v1/orders/{order_id}/return-requests", body, as_=user)
+
+
+def test_an_exchange_ships_back_reships_and_restarts_the_window(
+    api: Api, activated_user: str, tees: dict[str, Any]
+) -> None:
+    m, lg, xl = (s["sku_id"] for s in tees["skus"])
+    order_id = place(api, activated_user, tees, qty=(2, 0, 0))  # type: ignore[arg-type]
+    ship(api, order_id)
+    api.post(f"/v1/orders/{order_id}/receipt", as_=activated_user)
+    assert stock(api, tees) == [8, 10, 10]
+    assert exchange_for(api, activated_user, order_id, m, xl).json["code"] == "invalid_exchange_items"  # price
+    assert exchange_for(api, activated_user, order_id, m, m).json["code"] == "invalid_exchange_items"
+    r = exchange_for(api, activated_user, order_id, m, lg)
+    assert r.status_code == 201 and r.json["kind"] == "exchange" and r.json["items"][0]["to_sku_id"] == lg, r.json
+    request_id = r.json["request_id"]
+    decide(api, request_id, "approve")
+    clock.advance(86400)
+    ship_back(api, activated_user, order_id, request_id)
+    a = api.post(f"/v1/merchant/return-requests/{request_id}/arrival", **M)
+    assert a.json["status"] == "awaiting_reshipment", a.json
+    assert stock(api, tees) == [8, 10, 10]  # nothing moves until the replacement leaves
+    body = {"carrier": "SF", "tracking_number": "SF5555555555"}
+    rs = api.post(f"/v1/merchant/return-requests/{request_id}/reshipment", body, **M)
+    assert rs.status_code == 200 and rs.json["status"] == "reshipped", rs.json
+    assert stock(api, tees) == [9, 9, 10]
+    assert api.post(f"/v1/merchant/return-requests/{request_id}/reshipment", body, **M).status_code == 409
+    lines = {i["sku_id"]: i["quantity"] for i in order_of(api, activated_user, order_id)["items"]}
+    assert lines == {m: 1, lg: 1}
+    clock.advance(3600)
+    got = api.post(f"/v1/orders/{order_id}/receipt", as_=activated_user)
+    assert got.status_code == 200 and got.json["status"] == "received", got.json
+    due = got.json["due_at"]
+    assert due == (clock.now() + timedelta(seconds=rules().payment_window_seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert [t.due_at for t in charges(order_id)] == [due]  # the old window's timer is gone
+    assert credit_used(activated_user) == 2 * 5990  # nothing refunded: the same price
+
+
+def exchanged_goods_back(api: Api, user: str, tees: dict[str, Any]) -> tuple[str, str]:
+    """A received order of one M tee, exchanged for an L: the M is back at the merchant."""
+    m, lg, _ = (s["sku_id"] for s in tees["skus"])
+    order_id = place(api, user, tees, qty=(1, 0, 0))  # type: ignore[arg-type]
+    ship(api, order_id)
+    api.post(f"/v1/orders/{order_id}/receipt", as_=user)
+    request_id = exchange_for(api, user, order_id, m, lg).json["request_id"]
+    decide(api, request_id, "approve")
+    ship_back(api, user, order_id, request_id)
+    assert api.post(f"/v1/merchant/return-requests/{request_id}/arrival", **M).json["status"] == "awaiting_reshipment"
+    return order_id, request_id
+
+
+def test_an_exchange_the_merchant_never_reships_is_refunded(
+    api: Api, activated_user: str, tees: dict[str, Any]
+) -> None:
+    order_id, request_id = exchanged_goods_back(api, activated_user, tees)
+    clock.advance(rules().aftersale_answer_seconds + 1)
+    assert advance()["processed"] == 1
+    assert order_of(api, activated_user, order_id)["status"] == "returned" and credit_used(activated_user) == 0
+
+
+def test_a_replacement_nobody_confirms_is_confirmed_by_the_sweep(
+    api: Api, activated_user: str, tees: dict[str, Any]
+) -> None:
+    order_id, request_id = exchanged_goods_back(api, activated_user, tees)
+    api.post(
+        f"/v1/merchant/return-requests/{request_id}/reshipment", {"carrier": "SF", "tracking_number": "SF55555"}, **M
+    )
+    clock.advance(rules().auto_confirm_receipt_seconds + 1)
+    assert advance()["processed"] == 1
+    order = order_of(api, activated_user, order_id)
+    assert order["status"] == "received" and [i["sku_id"] for i in order["items"]] == [tees["skus"][1]["sku_id"]]

@@ -165,6 +165,11 @@ CASES: dict[str, Case] = {
         owners=("consumer A",),
     ),
     "confirm_return_arrival": Case(params=lambda w: {"request_id": w["return_goods_request"]}, owners=("merchant",)),
+    "reship_exchange": Case(
+        params=lambda w: {"request_id": w["return_goods_request"]},
+        body=lambda w: {"carrier": "SF", "tracking_number": "SF1234567890"},
+        owners=("merchant",),
+    ),
     "open_dispute": Case(
         params=lambda w: {"order_id": w["disputed"]}, body=lambda w: {"reason": "质量问题"}, owners=("consumer A",)
     ),

@@ -13,7 +13,7 @@ from ..schemas.aftersale import (
     DisputeView,
 )
 from ..schemas.fulfilment import ReturnRequestView, ShipmentIn
-from ..services.aftersale import disputes, shipments
+from ..services.aftersale import disputes, exchange, shipments
 from ..web import CONSUMER, MERCHANT, SUPPORT, Ctx, Router
 from .fulfilment import return_view
 from .messages import message_view
@@ -63,6 +63,21 @@ def ship_back(ctx: Ctx, order_id: str, request_id: str) -> ReturnRequestView:
 def confirm_return_arrival(ctx: Ctx, request_id: str) -> ReturnRequestView:
     """The returned goods arrived: the refund (or credit release) happens now."""
     return return_view(shipments.confirm_arrival(ctx.user_id, request_id, clock.now()))
+
+
+@router.route(
+    "/v1/merchant/return-requests/{request_id}/reshipment",
+    "POST",
+    roles=MERCHANT,
+    body=ShipmentIn,
+    response=ReturnRequestView,
+    errors={404: ["return_request_not_found"], 409: ["illegal_transition", "out_of_stock"]},
+)
+def reship_exchange(ctx: Ctx, request_id: str) -> ReturnRequestView:
+    """An exchange's replacement is on its way (carrier and tracking number): stock moves to
+    the new SKU; the buyer confirms its receipt with `POST /v1/orders/{order_id}/receipt`."""
+    body: ShipmentIn = ctx.body
+    return return_view(exchange.reship(ctx.user_id, request_id, body.carrier, body.tracking_number, clock.now()))
 
 
 @router.route(

@@ -58,7 +58,12 @@ def return_view(r: Any) -> ReturnRequestView:
         status=r.status,
         reason=r.reason,
         items=[
-            ReturnLineView(sku_id=i["sku_id"], quantity=int(i["quantity"]), amount_fen=int(i["amount_fen"]))
+            ReturnLineView(
+                sku_id=i["sku_id"],
+                quantity=int(i["quantity"]),
+                amount_fen=int(i["amount_fen"]),
+                to_sku_id=i.get("to_sku_id"),
+            )
             for i in r.items
         ],
         amount_fen=int(r.amount_fen),
@@ -71,6 +76,10 @@ def return_view(r: Any) -> ReturnRequestView:
         arrived_at=r.arrived_at,
         closed_at=r.closed_at,
         escalated_at=r.escalated_at,
+        reship_carrier=r.reship_carrier,
+        reship_tracking_number=r.reship_tracking_number,
+        reshipped_at=r.reshipped_at,
+        exchanged_at=r.exchanged_at,
     )
 
 
@@ -182,7 +191,8 @@ def list_settlements(ctx: Ctx) -> SettlementsView:
     errors={404: ["order_not_found"], 409: ["illegal_transition"]},
 )
 def confirm_receipt(ctx: Ctx, order_id: str) -> OrderView:
-    """Confirm receipt (确认收货); a 先用后付 order's payment window opens."""
+    """Confirm receipt (确认收货); a 先用后付 order's payment window opens. During an exchange:
+    receipt of the replacement, and the window restarts."""
     return order_view(fulfilment.receive(ctx.user_id, order_id, clock.now()))
 
 
@@ -196,14 +206,15 @@ def confirm_receipt(ctx: Ctx, order_id: str) -> OrderView:
     errors={
         404: ["order_not_found"],
         409: ["illegal_transition", "return_already_pending", "nothing_to_return"],
-        422: ["invalid_return_items"],
+        422: ["invalid_return_items", "invalid_exchange_items"],
     },
 )
 def request_return(ctx: Ctx, order_id: str) -> ReturnRequestView:
     """Ask for a return (all remaining goods, or the listed items) of a `kind`: `refund_only`
-    (default) or `return_goods`; collection pauses meanwhile, the merchant answers in 48 h."""
+    (default), `return_goods` or `exchange` (each item with its `to_sku_id`: same product and
+    price); collection pauses meanwhile, the merchant answers in 48 h."""
     body: ReturnRequestIn = ctx.body
-    lines = [ReturnLine(i.sku_id, i.quantity) for i in body.items] if body.items else None
+    lines = [ReturnLine(i.sku_id, i.quantity, i.to_sku_id) for i in body.items] if body.items else None
     return return_view(returns.request_return(ctx.user_id, order_id, body.reason, lines, clock.now(), body.kind))
 
 

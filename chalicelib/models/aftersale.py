@@ -18,13 +18,29 @@ RETURNING = "returning"
 REFUNDED = "refunded"
 CLOSED = "closed"
 DISPUTED = "disputed"  # escalated to the platform (平台介入); support's decision ends it
-STATUSES = (PENDING, APPROVED, REJECTED, AWAITING_RETURN, RETURNING, REFUNDED, CLOSED, DISPUTED)
-OPEN = (PENDING, AWAITING_RETURN, RETURNING, DISPUTED)
+# exchange: … returning → (arrived: stock moved) awaiting_reshipment → reshipped → (received) exchanged.
+AWAITING_RESHIPMENT = "awaiting_reshipment"
+RESHIPPED = "reshipped"
+EXCHANGED = "exchanged"
+STATUSES = (
+    PENDING,
+    APPROVED,
+    REJECTED,
+    AWAITING_RETURN,
+    RETURNING,
+    REFUNDED,
+    CLOSED,
+    DISPUTED,
+    AWAITING_RESHIPMENT,
+    RESHIPPED,
+    EXCHANGED,
+)
+OPEN = (PENDING, AWAITING_RETURN, RETURNING, DISPUTED, AWAITING_RESHIPMENT, RESHIPPED)
 
 REFUND_ONLY = "refund_only"
 RETURN_GOODS = "return_goods"
 EXCHANGE = "exchange"
-KINDS = (REFUND_ONLY, RETURN_GOODS)
+KINDS = (REFUND_ONLY, RETURN_GOODS, EXCHANGE)
 
 
 class ReturnsByMerchant(GlobalSecondaryIndex["ReturnRequest"]):
@@ -57,7 +73,7 @@ class ReturnRequest(Model):
     created_key = UnicodeAttribute()
     status = UnicodeAttribute(default=PENDING)
     reason = UnicodeAttribute()
-    items = JSONAttribute()  # [{sku_id, quantity, amount_fen}]
+    items = JSONAttribute()  # [{sku_id, quantity, amount_fen, to_sku_id?}] (to_sku_id: exchange)
     amount_fen = NumberAttribute()
     order_status_before = UnicodeAttribute()
     note = UnicodeAttribute(null=True)
@@ -71,6 +87,11 @@ class ReturnRequest(Model):
     arrived_at = UnicodeAttribute(null=True)
     closed_at = UnicodeAttribute(null=True)
     escalated_at = UnicodeAttribute(null=True)  # once per request (services/aftersale/disputes.py)
+    # exchange: the replacement's shipment and its receipt.
+    reship_carrier = UnicodeAttribute(null=True)
+    reship_tracking_number = UnicodeAttribute(null=True)
+    reshipped_at = UnicodeAttribute(null=True)
+    exchanged_at = UnicodeAttribute(null=True)
 
     by_merchant = ReturnsByMerchant()
     by_user = ReturnsByUser()

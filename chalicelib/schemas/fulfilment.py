@@ -22,6 +22,7 @@ class ShipmentIn(Body):
 class ReturnLineIn(Body):
     sku_id: Id
     quantity: Annotated[int, Field(gt=0, le=999)]
+    to_sku_id: Id | None = Field(default=None, description="exchange: the SKU wanted instead (same product and price)")
 
 
 class ReturnRequestIn(Body):
@@ -29,13 +30,19 @@ class ReturnRequestIn(Body):
         {"reason": "尺码不合适"},
         {"reason": "少发一件", "items": [{"sku_id": "sku_demo_tee_m", "quantity": 1}]},
         {"reason": "不想要了", "kind": "return_goods"},
+        {
+            "reason": "换个颜色",
+            "kind": "exchange",
+            "items": [{"sku_id": "sku_demo_tee_m", "quantity": 1, "to_sku_id": "sku_demo_tee_l"}],
+        },
     )
 
     reason: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK), STRIP]
     items: Annotated[list[ReturnLineIn], Field(min_length=1, max_length=50)] | None = None
     kind: ReturnKind = Field(
         default="refund_only",
-        description="refund_only: money back on approval; return_goods: after the goods ship back and arrive",
+        description="refund_only: money back on approval; return_goods: after the goods ship back and arrive; "
+        "exchange: the goods ship back, the merchant reships the `to_sku_id` of each item",
     )
 
 
@@ -66,6 +73,7 @@ class ReturnLineView(View):
     sku_id: str
     quantity: int
     amount_fen: int
+    to_sku_id: str | None = None
 
 
 class ReturnRequestView(View):
@@ -85,6 +93,10 @@ class ReturnRequestView(View):
     arrived_at: str | None = None
     closed_at: str | None = None
     escalated_at: str | None = None
+    reship_carrier: str | None = None
+    reship_tracking_number: str | None = None
+    reshipped_at: str | None = None
+    exchanged_at: str | None = None
 
 
 class ReturnRequestList(View):

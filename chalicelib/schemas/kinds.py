@@ -35,10 +35,20 @@ Channel = Literal["card", "alipay", "wechat_pay", "wallet"]
 assert set(Channel.__args__) == set(CHANNELS)  # type: ignore[attr-defined]
 PaymentStatus = Literal["pending", "succeeded", "failed", "refunded"]
 ReturnStatus = Literal[
-    "pending", "approved", "rejected", "awaiting_return", "returning", "refunded", "closed", "disputed"
+    "pending",
+    "approved",
+    "rejected",
+    "awaiting_return",
+    "returning",
+    "refunded",
+    "closed",
+    "disputed",
+    "awaiting_reshipment",
+    "reshipped",
+    "exchanged",
 ]
 assert set(ReturnStatus.__args__) == set(RETURN_STATUSES)  # type: ignore[attr-defined]
-ReturnKind = Literal["refund_only", "return_goods"]
+ReturnKind = Literal["refund_only", "return_goods", "exchange"]
 DisputeStatus = Literal["open", "refunded", "rejected"]
 assert set(DisputeStatus.__args__) == set(DISPUTE_STATUSES)  # type: ignore[attr-defined]
 RedemptionStatus = Literal["pending", "manual_review", "approved", "rejected"]

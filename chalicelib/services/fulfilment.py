@@ -135,7 +135,14 @@ def confirm_receipt(actor: str, order: Order, now: datetime, *, fired: Timer | N
 
 
 def receive(user_id: str, order_id: str, now: datetime) -> Order:
+    """Receipt of the goods, or of an exchange's replacement (services/aftersale/exchange.py)."""
+    from .aftersale import exchange  # after-sale builds on fulfilment, not the reverse
+
     order = orders.get_own(user_id, order_id)
+    replacement = exchange.pending_replacement(order)
+    if replacement is not None:
+        exchange.receive_replacement(replacement, order, now, f"user:{user_id}")
+        return Order.get(order_id, consistent_read=True)
     return confirm_receipt(f"user:{user_id}", order, now)
 
 

@@ -25,6 +25,7 @@ from ...db import Tx
 from ...idempotency import IdemScope
 from ...models import orders as o
 from ...models.aftersale import (
+    AWAITING_RESHIPMENT,
     DISPUTE_OPEN,
     DISPUTE_REFUNDED,
     DISPUTE_REJECTED,
@@ -39,10 +40,10 @@ from ...models.aftersale import (
 from ...models.messages import OrderMessage
 from ...models.orders import Order
 from .. import duties, notifications, orders
+from .records import load, move
 from .refunds import pause, resume, settle, stage
-from .requests import load, move
 
-STALLED = (PENDING, RETURNING)  # waits the merchant leaves hanging
+STALLED = (PENDING, RETURNING, AWAITING_RESHIPMENT)  # waits the merchant leaves hanging
 
 
 def not_found() -> errors.ApiError:

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
-
 from ... import errors, pagination, timers
 from ...clock import iso, parse_iso
 from ...config import settings
@@ -23,6 +21,7 @@ from ...models import orders as o
 from ...models.aftersale import (
     APPROVED,
     AWAITING_RETURN,
+    EXCHANGE,
     PENDING,
     REFUND_ONLY,
     REJECTED,
@@ -32,6 +31,8 @@ from ...models.orders import Order
 from ...models.timers import Timer
 from ...observability import count
 from .. import apportion, orders
+from .exchange import check as exchange_check
+from .records import move, return_request_of_merchant
 from .refunds import deadline, pause, resume, settle, stage
 
 
@@ -39,6 +40,7 @@ from .refunds import deadline, pause, resume, settle, stage
 class ReturnLine:
     sku_id: str
     quantity: int
+    to_sku_id: str | None = None  # exchange: the SKU wanted instead
 
 
 def _return_window_open(order: Order, now: datetime) -> bool:
@@ -92,7 +94,12 @@ def request_return(
         raise errors.conflict("return_already_pending", "this order already has a return request waiting")
     if not _return_window_open(order, now):
         raise errors.illegal_transition("order", order.status, "return")
+    if kind == EXCHANGE:
+        exchange_check(order, [(line.sku_id, line.quantity, line.to_sku_id) for line in items or []])
     lines = _lines_to_return(order, items)
+    if kind == EXCHANGE:
+        targets = {line.sku_id: line.to_sku_id for line in items or []}
+        lines = [{**line, "to_sku_id": targets[line["sku_id"]]} for line in lines]
     # The discount shared so that all returns together give back exactly the total.
     amounts = apportion.return_amounts(order, [(line["sku_id"], int(line["quantity"])) for line in lines])
     request = ReturnRequest(
@@ -120,35 +127,6 @@ def request_return(
     pause(tx, order, now, f"user:{user_id}", "return", actions, reason)
     tx.commit()
     return request
-
-
-def not_found() -> errors.ApiError:
-    return errors.not_found("return_request_not_found", "no such return request")
-
-
-def load(request_id: str) -> ReturnRequest:
-    try:
-        return ReturnRequest.get(request_id, consistent_read=True)
-    except DoesNotExist as exc:
-        raise not_found() from exc
-
-
-def return_request_of_merchant(merchant_id: str, request_id: str) -> ReturnRequest:
-    request = load(request_id)
-    if request.merchant_id != merchant_id:
-        raise not_found()
-    return request
-
-
-def move(tx: Tx, request: ReturnRequest, frm: str, to: str, *actions: Any) -> None:
-    """The request's own conditional step `frm` → `to` (a second, racing step is a 409)."""
-    tx.update(
-        request,
-        [ReturnRequest.status.set(to), *actions],
-        condition=ReturnRequest.status == frm,
-        on_fail=errors.conflict("illegal_transition", f"this return request is no longer {frm}"),
-    )
-    request.status = to
 
 
 def decide_return(merchant_id: str, request_id: str, approve: bool, note: str, now: datetime) -> ReturnRequest:

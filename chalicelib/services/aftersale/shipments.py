@@ -12,13 +12,22 @@ from ... import errors, timers
 from ...clock import iso
 from ...config import settings
 from ...db import Tx
-from ...models.aftersale import AWAITING_RETURN, CLOSED, REFUNDED, RETURNING, ReturnRequest
+from ...models.aftersale import (
+    AWAITING_RESHIPMENT,
+    AWAITING_RETURN,
+    CLOSED,
+    EXCHANGE,
+    REFUNDED,
+    RETURNING,
+    ReturnRequest,
+)
 from ...models.orders import Order
 from ...models.timers import Timer
 from ...observability import count
 from .. import orders
+from .exchange import arrived
+from .records import load, move, not_found, return_request_of_merchant
 from .refunds import deadline, pause, resume, settle, stage
-from .requests import load, move, not_found, return_request_of_merchant
 
 
 def ship_back(
@@ -50,17 +59,34 @@ def ship_back(
 
 
 def confirm_arrival(merchant_id: str, request_id: str, now: datetime) -> ReturnRequest:
-    """The returned goods arrived: the refund (or credit release) happens now."""
+    """The returned goods arrived: the refund (or credit release) happens now; an exchange
+    waits for the merchant to reship the replacement."""
     request = return_request_of_merchant(merchant_id, request_id)
     if request.status != RETURNING:
         raise errors.illegal_transition("return request", request.status, "confirm arrival of")
-    arrive(request, Order.get(request.order_id, consistent_read=True), now, f"merchant:{merchant_id}")
+    order = Order.get(request.order_id, consistent_read=True)
+    actor = f"merchant:{merchant_id}"
+    if request.kind == EXCHANGE:
+        tx = Tx()
+        move(tx, request, RETURNING, AWAITING_RESHIPMENT, ReturnRequest.arrived_at.set(iso(now)))
+        arrived(tx, request, order, now, actor)
+        tx.commit()
+    else:
+        arrive(request, order, now, actor)
     return load(request_id)
 
 
-def arrive(request: ReturnRequest, order: Order, now: datetime, actor: str, fired: Timer | None = None) -> None:
+def arrive(
+    request: ReturnRequest,
+    order: Order,
+    now: datetime,
+    actor: str,
+    fired: Timer | None = None,
+    waiting: str = RETURNING,
+) -> None:
+    """Refund the request's goods (they arrived, or the merchant let a wait run out)."""
     tx = Tx()
-    move(tx, request, RETURNING, REFUNDED, ReturnRequest.arrived_at.set(iso(now)))
+    move(tx, request, waiting, REFUNDED, ReturnRequest.arrived_at.set(request.arrived_at or iso(now)))
     settle(tx, order, request, now, actor, "returned goods arrived", stage(tx, order, fired, None))
     tx.commit()
     count("ReturnsApproved")

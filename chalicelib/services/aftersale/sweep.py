@@ -3,6 +3,9 @@
 - `aftersale_answer`: the merchant did not answer → the request is approved.
 - `aftersale_ship_back`: the goods were not shipped back → the request closes.
 - `aftersale_arrival`: the merchant did not confirm arrival → the refund happens.
+- `aftersale_reship`: the merchant took an exchange's goods back and reshipped nothing →
+  the refund happens.
+- `aftersale_replacement`: the consumer did not confirm the replacement → confirmed.
 
 A timer acts only if the order is still in that wait, at that deadline (a person who
 acted first moved it on, and their transaction cancelled the timer or will lose to this
@@ -18,9 +21,10 @@ from ... import timers
 from ...db import Tx
 from ...jobs import job
 from ...models import orders as o
-from ...models.aftersale import AWAITING_RETURN, PENDING, RETURNING, ReturnRequest
+from ...models.aftersale import AWAITING_RESHIPMENT, AWAITING_RETURN, PENDING, RESHIPPED, RETURNING, ReturnRequest
 from ...models.orders import Order
 from ...models.timers import Timer
+from .exchange import receive_replacement
 from .refunds import SYSTEM
 from .requests import decide
 from .shipments import arrive, close
@@ -36,10 +40,20 @@ def _arrive(request: ReturnRequest, order: Order, now: datetime, fired: Timer) -
     arrive(request, order, now, SYSTEM, fired)
 
 
+def _refund_unreshipped(request: ReturnRequest, order: Order, now: datetime, fired: Timer) -> None:
+    arrive(request, order, now, SYSTEM, fired, waiting=AWAITING_RESHIPMENT)
+
+
+def _replacement_received(request: ReturnRequest, order: Order, now: datetime, fired: Timer) -> None:
+    receive_replacement(request, order, now, SYSTEM, fired)
+
+
 ACTIONS: dict[str, tuple[str, Callable[[ReturnRequest, Order, datetime, Timer], None]]] = {
     timers.AFTERSALE_ANSWER: (PENDING, _approve),
     timers.AFTERSALE_SHIP_BACK: (AWAITING_RETURN, close),
     timers.AFTERSALE_ARRIVAL: (RETURNING, _arrive),
+    timers.AFTERSALE_RESHIP: (AWAITING_RESHIPMENT, _refund_unreshipped),
+    timers.AFTERSALE_REPLACEMENT: (RESHIPPED, _replacement_received),
 }
 
 
