@@ -181,11 +181,16 @@ def shots(out: Path) -> list[Path]:
         world = World(Http(base))
         world.held_redemption(3000)  # held: the account is new; it then waits a week
         buyer = world.consumer()
-        for days in range(5):  # settlements spread over a few days for the chart
+        account = {"account_name": "深圳示例商贸有限公司", "account_number": "6222020200112233446", "bank": "招商银行"}
+        world.as_("demo-merchant", "merchant", "PUT", "/v1/merchant/payout-account", account)
+        for days in range(5):  # settlements and payouts spread over a few days for the chart
             world.received_order(buyer, quantity=1 + days % 3)
             world.advance(86400 * (2 if days % 2 else 1))
-        for _ in range(3):
-            world.placed_order(buyer)
+            world.http.call("POST", "/v1/dev/jobs/run_payouts", {})
+        asked = world.placed_order(buyer)  # three orders to ship, one with a question
+        world.placed_order(buyer)
+        world.placed_order(buyer)
+        world.as_(buyer, "consumer", "POST", f"/v1/orders/{asked}/messages", {"text": "请问今天能发货吗？"})
         world.return_request(buyer)
         world.return_request(buyer, "颜色与图片不符")
         world.held_redemption(6000)  # held: above the automatic limit
@@ -214,12 +219,22 @@ def shots(out: Path) -> list[Path]:
         screen(REVIEWER, "reviewer", "批准 Approve").close()
         screen(REVIEWER, "reviewer-phone", "批准 Approve", PHONE).close()
         m = screen(MERCHANT, "merchant-orders", "发货 Ship")
+        order = m.card(f"订单 Order {asked}")
+        order.get_by_role("button", name="留言 Messages").click()
+        order.get_by_role("textbox", name="回复 Reply").fill("今天下午发出，顺丰 SF")
+        order.get_by_role("button", name="发送 Send").click()
+        expect(order.get_by_role("listitem")).to_have_count(2)
+        order.scroll_into_view_if_needed()
+        snap(m, "merchant-messages")
         m.page.get_by_role("button", name="退货 Returns").click()
         expect(m.page.get_by_role("button", name="同意退货 Approve").first).to_be_visible()
         snap(m, "merchant-returns")
         m.page.get_by_role("button", name="结算 Settlements", exact=True).click()
         expect(m.page.locator("svg.chart")).to_be_visible()
         snap(m, "merchant-settlements")
+        m.page.get_by_role("button", name="打款 Payouts", exact=True).click()
+        expect(m.page.get_by_role("article").first).to_be_visible()
+        snap(m, "merchant-payouts")
         m.close()
         screen(SUPPORT, "support", "status:Disputes are not").close()
     return taken

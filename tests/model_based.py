@@ -130,7 +130,19 @@ class Faults:
             client.meta.events.unregister("before-call.dynamodb", unique_id="faults")
 
 
+# While the invariants read (one step's end), a table is scanned once: they only read.
+_SNAPSHOT: dict[str, list[dict[str, Any]]] = {}
+
+
 def _scan(table: str) -> list[dict[str, Any]]:
+    if "on" in _SNAPSHOT:
+        if table not in _SNAPSHOT:
+            _SNAPSHOT[table] = _scan_now(table)
+        return _SNAPSHOT[table]
+    return _scan_now(table)
+
+
+def _scan_now(table: str) -> list[dict[str, Any]]:
     ddb = boto3.client("dynamodb", region_name=settings().region)
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"TableName": settings().table(table)}
@@ -770,34 +782,19 @@ class MoneyMachine(RuleBasedStateMachine):
                 self.api.put("/v1/merchant/payout-account", body, as_=self.merchant, roles=["merchant"]), "payouts"
             )
 
-    @invariant()
-    def payouts_hold(self) -> None:
-        if self.faults:
-            self.faults.enabled = False
-        try:
-            check_payouts(self)
-        finally:
-            if self.faults:
-                self.faults.enabled = True
-
-    # --- invariants (faults off while reading) -------------------------------------------------
-    @invariant()
-    def nothing_owed_is_forgotten(self) -> None:
-        if self.faults:
-            self.faults.enabled = False
-        try:
-            check_nothing_owed_is_forgotten(self)
-        finally:
-            if self.faults:
-                self.faults.enabled = True
-
+    # --- invariants (faults off while reading; each table scanned once per step) ---------------
     @invariant()
     def money_holds(self) -> None:
         if self.faults:
             self.faults.enabled = False
+        _SNAPSHOT.clear()
+        _SNAPSHOT["on"] = []
         try:
             check_invariants(self)
+            check_nothing_owed_is_forgotten(self)
+            check_payouts(self)
         finally:
+            _SNAPSHOT.clear()
             if self.faults:
                 self.faults.enabled = True
 

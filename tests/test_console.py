@@ -9,7 +9,9 @@ stack and browser.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +20,17 @@ from scripts.console import MERCHANT, PHONE, REVIEWER, SUPPORT, Console, World, 
 from scripts.fuzz import Http, local_stack
 
 pytestmark = pytest.mark.browser
+
+CHART = "近 30 天结算与打款 Settlements and payouts, last 30 days"
+ACCOUNT_NUMBER = "6222020200112233446"  # the sandbox gateway pays an account ending 3446
+
+
+def yuan(fen: int) -> str:
+    return f"{'-' if fen < 0 else ''}¥{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+def china_date(stamp: str) -> str:
+    return (datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(hours=8)).date().isoformat()
 
 
 @pytest.fixture(autouse=True)
@@ -120,10 +133,114 @@ def test_a_merchant_ships_an_order_and_approves_a_return(world: World, console: 
     assert credit_after < credit_before  # the returned order's credit was released
 
     console.page.get_by_role("button", name="结算 Settlements", exact=True).click()
-    expect(console.page.get_by_role("img", name="近 30 天结算 Settlements, last 30 days")).to_be_visible()
+    expect(console.page.get_by_role("img", name=CHART)).to_be_visible()
     entries = console.page.get_by_role("list", name="结算明细 Settlement entries")
     expect(entries.get_by_role("listitem").filter(has_text=returned_order).first).to_contain_text("reversed")
     assert console.errors == [], console.failed
+
+
+def test_a_merchant_answers_a_message_shown_as_text_and_the_buyer_reads_the_answer(
+    world: World, console: Console
+) -> None:
+    from playwright.sync_api import expect
+
+    buyer = world.consumer()
+    order = world.placed_order(buyer)
+    question = '<img src=x onerror="document.title=\'pwned\'"> 什么时候发货？ Tom & "Jerry"'
+    world.as_(buyer, "consumer", "POST", f"/v1/orders/{order}/messages", {"text": question})
+
+    console.sign_in(MERCHANT)
+    card = console.card(f"订单 Order {order}")
+    card.get_by_role("button", name="留言 Messages").click()
+    thread = card.get_by_role("list", name="留言 Messages")
+    # The buyer's words as typed: neither markup nor HTML entities.
+    expect(thread.get_by_role("listitem").first).to_contain_text(question)
+    expect(thread.locator("img")).to_have_count(0)
+
+    send = card.get_by_role("form", name="发送留言 Send a message")
+    send.get_by_role("textbox", name="回复 Reply").fill("   ")
+    send.get_by_role("button", name="发送 Send").click()
+    expect(send.get_by_role("status")).to_contain_text("the request body is invalid · text:")  # the API's detail
+    answer = "今天发货 <b>today</b>"
+    send.get_by_role("textbox", name="回复 Reply").fill(answer)
+    send.get_by_role("button", name="发送 Send").click()
+    expect(send.get_by_role("status")).to_contain_text("已发送 Sent")
+    expect(thread.get_by_role("listitem").first).to_contain_text(answer)
+    expect(thread.get_by_role("listitem")).to_have_count(2)
+
+    read = world.as_(buyer, "consumer", "GET", f"/v1/orders/{order}/messages")["items"]
+    assert [(m["author"], m["text"]) for m in read] == [
+        ("merchant", html.escape(answer)),
+        ("consumer", html.escape(question)),
+    ]
+    assert console.page.title() != "pwned"
+    assert [e for e in console.errors if "status of 400" not in e] == [], (console.errors, console.failed)
+
+
+@pytest.fixture
+def own_stack() -> Iterator[str]:
+    """A stack of its own for a test that moves the service clock a day: the other tests'
+    held redemptions count on the demo consumer's account being younger than a day."""
+    with local_stack() as base:
+        yield base
+
+
+def test_a_merchant_saves_the_payout_account_then_sees_the_payout_and_the_chart(chromium: Any, own_stack: str) -> None:
+    from playwright.sync_api import expect
+
+    world = World(Http(own_stack))
+    desk, phone = Console(chromium, own_stack), Console(chromium, own_stack, PHONE)
+    try:
+        desk.sign_in(MERCHANT)
+        desk.page.get_by_role("button", name="打款 Payouts", exact=True).click()
+        account = desk.page.get_by_role("form", name="收款账户 Payout account")
+        account.get_by_role("textbox", name="户名 Account name").fill("深圳某某科技有限公司")
+        account.get_by_role("textbox", name="账号 Account number").fill(ACCOUNT_NUMBER)
+        account.get_by_role("textbox", name="开户行 Bank").fill("招商银行")
+        account.get_by_role("button", name="保存 Save").click()
+        expect(account.get_by_role("status")).to_contain_text("招商银行 •••• 3446")
+        expect(account.get_by_role("textbox", name="账号 Account number")).to_have_value("")
+        assert ACCOUNT_NUMBER not in desk.page.content()
+        desk.page.get_by_role("button", name="退出 Sign out").click()
+
+        order = world.received_order(world.consumer())  # settled to the merchant's payable
+        world.advance(86400)  # past the next cut-off: T+1
+        world.http.call("POST", "/v1/dev/jobs/run_payouts", {})
+        payout = world.as_("demo-merchant", "merchant", "GET", "/v1/merchant/payouts")["items"][0]
+        assert payout["status"] == "paid" and payout["last4"] == "3446", payout
+
+        desk.sign_in(MERCHANT)
+        desk.page.get_by_role("button", name="打款 Payouts", exact=True).click()
+        card = desk.card(f"打款 Payout {payout['payout_id']}")
+        expect(card).to_contain_text(yuan(payout["amount_fen"]))
+        expect(card).to_contain_text("已打款 Paid")
+        expect(card).to_contain_text("招商银行 •••• 3446")
+        card.get_by_text(f"Covers {payout['entry_count']} settlement entries").click()
+        expect(card.get_by_role("listitem").filter(has_text=order)).to_have_count(1)
+
+        desk.page.get_by_role("button", name="结算 Settlements", exact=True).click()
+        chart = desk.page.get_by_role("img", name=CHART)
+        expect(chart).to_be_visible()
+        # One bar per day and series (the stack is a day old: everything is in the 30 days).
+        entries = world.as_("demo-merchant", "merchant", "GET", "/v1/merchant/settlements?limit=100")["items"]
+        settled = [e for e in entries if e["amount_fen"] > 0 and not e["kind"].startswith("payout_")]
+        settled_days = {china_date(e["posted_at"]) for e in settled}
+        expect(chart.locator("rect.s-settled")).to_have_count(len(settled_days))
+        expect(chart.locator("rect.s-reversed")).to_have_count(0)
+        expect(chart.locator("rect.s-payouts")).to_have_count(1)
+        bar = chart.locator(f"rect.s-payouts[data-date='{china_date(payout['settled_at'])}'] title")
+        expect(bar).to_contain_text(yuan(payout["amount_fen"]))
+        assert desk.errors == [], desk.failed
+
+        phone.sign_in(MERCHANT)
+        phone.page.get_by_role("button", name="打款 Payouts", exact=True).click()
+        expect(phone.card(f"打款 Payout {payout['payout_id']}")).to_be_visible()
+        overflow = phone.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the payouts scroll sideways by {overflow}px on a phone"
+        assert phone.errors == [], phone.failed
+    finally:
+        desk.close()
+        phone.close()
 
 
 def test_on_a_phone_the_queue_fits_the_screen_and_support_waits_for_its_api(chromium: Any, stack: str) -> None:

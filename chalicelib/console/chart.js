@@ -53,6 +53,7 @@ export function dailyBars({ title, dates, series }) {
         width: barW,
         height: barH,
         class: `bar ${x.className}`,
+        "data-date": date,
       });
       rect.append(s("title", {}, `${date} ${x.name}: ${yuan(x.values[date])}`));
       svg.append(rect);

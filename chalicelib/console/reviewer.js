@@ -1,8 +1,8 @@
 // Reviewer (审核): redemption requests held for manual review, oldest first, with the
 // requester's standing and how long each has waited; approve or reject with a note.
 
-import { call, newIdempotencyKey } from "./api.js";
-import { duration, h, pagedList, problemText, say, statusLine, when, yuan } from "./ui.js";
+import { call } from "./api.js";
+import { decisionForm, duration, h, pagedList, when, yuan } from "./ui.js";
 
 const REASONS = {
   account_too_new: "账户未满 24 小时 account younger than 24 h",
@@ -24,33 +24,18 @@ function standing(st) {
 
 function requestCard(r, maxWait) {
   const titleId = `rd-${r.redemption_id}`;
-  const note = h("input", { type: "text", name: "note", maxlength: 500, autocomplete: "off" });
-  const status = statusLine();
-  const approve = h("button", { type: "submit", value: "approve" }, "批准 Approve");
-  const reject = h("button", { type: "submit", value: "reject", class: "danger" }, "拒绝 Reject");
-  // One key per decision: a retry after a lost answer replays it instead of deciding twice.
-  const keys = {};
-  const form = h("form", { class: "decide" },
-    h("label", {}, "备注 Note ", note), h("div", { class: "actions" }, approve, reject), status);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const decision = event.submitter ? event.submitter.value : "approve";
-    keys[decision] ||= newIdempotencyKey();
-    approve.disabled = reject.disabled = true;
-    say(status, "提交中… Submitting…", "busy");
-    try {
-      const body = { decision, ...(note.value.trim() ? { note: note.value.trim() } : {}) };
+  const form = decisionForm({
+    choices: [["approve", "批准 Approve"], ["reject", "拒绝 Reject", "danger"]],
+    note: h("input", { type: "text", name: "note", maxlength: 500, autocomplete: "off" }),
+    decide: async (decision, note, idempotencyKey) => {
       const done = await call("POST", `/v1/review/redemptions/${r.redemption_id}/decision`, {
-        body,
-        idempotencyKey: keys[decision],
+        body: { decision, ...(note ? { note } : {}) },
+        idempotencyKey,
       });
-      const verb = done.status === "approved" ? "已批准 Approved" : "已拒绝 Rejected";
-      say(status, `${verb} · ${yuan(done.amount_fen)} · ${when(done.decided_at)}`, "ok");
       card.dataset.decided = done.status;
-    } catch (err) {
-      say(status, problemText(err), "error");
-      approve.disabled = reject.disabled = false;
-    }
+      const verb = done.status === "approved" ? "已批准 Approved" : "已拒绝 Rejected";
+      return `${verb} · ${yuan(done.amount_fen)} · ${when(done.decided_at)}`;
+    },
   });
   const wait = r.waiting_seconds || 0;
   const card = h("article", { class: "card request", "aria-labelledby": titleId },

@@ -1,6 +1,8 @@
 // Small DOM helpers. Text always goes in as text (never as HTML), so nothing the API
 // returns can run as script.
 
+import { newIdempotencyKey } from "./api.js";
+
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs || {})) {
@@ -41,6 +43,13 @@ export function problemText(err) {
   return [err.message || String(err), ...fields].join(" · ");
 }
 
+// The API returns people's free text HTML-escaped (Python's html.escape): decode those five
+// entities back to the characters the person typed; the result only ever goes in as text.
+const ENTITIES = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#x27;": "'", "&#39;": "'" };
+export function unescapeHtml(text) {
+  return String(text ?? "").replace(/&(?:amp|lt|gt|quot|#x27|#39);/g, (m) => ENTITIES[m]);
+}
+
 export function statusLine() {
   return h("p", { class: "status", role: "status", "aria-live": "polite" });
 }
@@ -50,30 +59,58 @@ export function say(el, text, kind = "ok") {
   el.dataset.kind = kind;
 }
 
+// A note and one submit button per choice ([value, label, class]); `decide(decision, note,
+// idempotencyKey)` calls the API and returns the text to show. One key per decision: a retry
+// after a lost answer replays it instead of deciding twice.
+export function decisionForm({ choices, decide, note, label }) {
+  const buttons = choices.map(([value, text, cls]) => h("button", { type: "submit", value, class: cls || null }, text));
+  const status = statusLine();
+  const keys = {};
+  const form = h("form", { class: "decide", "aria-label": label || null },
+    h("label", {}, "备注 Note ", note), h("div", { class: "actions" }, buttons), status);
+  const enable = (on) => buttons.forEach((b) => { b.disabled = !on; });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const decision = event.submitter ? event.submitter.value : choices[0][0];
+    keys[decision] ||= newIdempotencyKey();
+    enable(false);
+    say(status, "提交中… Submitting…", "busy");
+    try {
+      say(status, await decide(decision, note.value.trim(), keys[decision]), "ok");
+    } catch (err) {
+      say(status, problemText(err), "error");
+      enable(true);
+    }
+  });
+  return form;
+}
+
 // A list that pages with the API's cursors: `load(cursor)` returns {items, next_cursor};
-// `row(item)` renders one. "更多 More" appends the next page.
+// `row(item)` renders one. "更多 More" appends the next page; `reload()` starts over, and
+// an answer to a load that a later reload overtook is dropped (no item shown twice).
 export function pagedList({ label, load, row, empty }) {
   const list = h("div", { class: "list", role: "list", "aria-label": label });
   const more = h("button", { type: "button", class: "secondary", hidden: true }, "加载更多 Load more");
   const status = statusLine();
   let cursor = null;
+  let generation = 0;
   async function page(reset) {
-    if (reset) {
-      list.replaceChildren();
-      cursor = null;
-    }
+    if (reset) generation += 1;
+    const mine = generation;
     more.disabled = true;
     say(status, "加载中… Loading…", "busy");
     try {
-      const data = await load(cursor);
+      const data = await load(reset ? null : cursor);
+      if (mine !== generation) return;
+      if (reset) list.replaceChildren();
       for (const item of data.items) list.append(h("div", { role: "listitem" }, row(item)));
       cursor = data.next_cursor || null;
       more.hidden = !cursor;
       say(status, list.children.length ? "" : empty, "ok");
     } catch (err) {
-      say(status, problemText(err), "error");
+      if (mine === generation) say(status, problemText(err), "error");
     } finally {
-      more.disabled = false;
+      if (mine === generation) more.disabled = false;
     }
   }
   more.addEventListener("click", () => page(false));

@@ -1,0 +1,101 @@
+// Merchant (商家) after-sale: return and exchange requests to approve or reject; for goods
+// sent back (退货退款 return_goods, 换货 exchange), confirming their arrival and, for an
+// exchange, reshipping the replacement (SPEC "After-sale, payouts and privacy"). A request
+// without a `kind` is the first release's refund-only one. What the API refuses (a step not
+// due yet, or a deployment without these routes) is shown as its problem detail.
+
+import { call, newIdempotencyKey } from "./api.js";
+import { carrierForm } from "./shipping.js";
+import { decisionForm, h, pagedList, problemText, say, statusLine, when, yuan } from "./ui.js";
+
+const RETURN_STATUS = { pending: "待处理 pending", approved: "已同意 approved", rejected: "已拒绝 rejected" };
+const KINDS = { refund_only: "仅退款 Refund only", return_goods: "退货退款 Return goods", exchange: "换货 Exchange" };
+// Where no goods are on their way (or they were dealt with already), no arrival or reshipment.
+const SETTLED = new Set(["pending", "rejected", "closed", "refunded", "completed", "cancelled", "reshipped"]);
+
+function items(r) {
+  return (r.items || []).map((i) => `${i.sku_id} × ${i.quantity}${i.to_sku_id ? ` → ${i.to_sku_id}` : ""}`).join(", ");
+}
+
+// The first release's decision route takes no Idempotency-Key.
+function returnDecision(r, state) {
+  return decisionForm({
+    choices: [["approve", "同意退货 Approve"], ["reject", "拒绝 Reject", "danger"]],
+    note: h("input", { type: "text", name: "note", maxlength: 200, autocomplete: "off" }),
+    decide: async (decision, note) => {
+      const done = await call("POST", `/v1/merchant/return-requests/${r.request_id}/decision`, { body: { decision, note } });
+      state.textContent = RETURN_STATUS[done.status] || done.status;
+      return done.status === "approved" ? "已同意退货 Return approved" : "已拒绝 Return rejected";
+    },
+  });
+}
+
+// Goods sent back: confirm they arrived (a return_goods refund happens then: one
+// Idempotency-Key for this confirmation, so a retry replays it); an exchange's replacement
+// is reshipped with its carrier and tracking number.
+function afterSaleActions(r, state) {
+  const status = statusLine();
+  const arrived = h("button", { type: "button" }, "确认收到退货 Confirm arrival");
+  let key = null;
+  arrived.addEventListener("click", async () => {
+    key ||= newIdempotencyKey();
+    arrived.disabled = true;
+    say(status, "提交中… Submitting…", "busy");
+    try {
+      const done = await call("POST", `/v1/merchant/return-requests/${r.request_id}/arrival`, { idempotencyKey: key });
+      state.textContent = RETURN_STATUS[done.status] || done.status;
+      say(status, `已确认收货 Arrival confirmed · ${done.status}`, "ok");
+    } catch (err) {
+      say(status, problemText(err), "error");
+      arrived.disabled = false;
+    }
+  });
+  const box = h("div", { class: "aftersale" }, h("div", { class: "actions" }, arrived), status);
+  if (r.kind === "exchange") {
+    box.append(h("h4", {}, "换货发出 Reship the replacement"),
+      carrierForm("补发 Reship", async (body) => {
+        const done = await call("POST", `/v1/merchant/return-requests/${r.request_id}/reshipment`, { body });
+        state.textContent = RETURN_STATUS[done.status] || done.status;
+        return `已补发 Reshipped · ${done.status}`;
+      }));
+  }
+  return box;
+}
+
+function returnCard(r) {
+  const titleId = `return-${r.request_id}`;
+  const state = h("dd", {}, RETURN_STATUS[r.status] || r.status);
+  const back = r.return_shipment || r.shipment;
+  const card = h("article", { class: "card return", "aria-labelledby": titleId },
+    h("header", {}, h("h3", { id: titleId }, `退货申请 Return ${r.request_id}`), h("span", { class: "amount" }, yuan(r.amount_fen))),
+    h("dl", { class: "facts" },
+      h("dt", {}, "订单 Order"), h("dd", {}, r.order_id),
+      h("dt", {}, "类型 Kind"), h("dd", {}, KINDS[r.kind || "refund_only"] || r.kind),
+      h("dt", {}, "原因 Reason"), h("dd", {}, r.reason || "—"),
+      h("dt", {}, "商品 Items"), h("dd", {}, items(r)),
+      back ? [h("dt", {}, "寄回 Sent back"), h("dd", {}, `${back.carrier} ${back.tracking_number}`)] : null,
+      h("dt", {}, "状态 Status"), state,
+      h("dt", {}, "申请于 Requested"), h("dd", {}, when(r.created_at))));
+  if (r.status === "pending") card.append(returnDecision(r, state));
+  else if ((r.kind === "return_goods" || r.kind === "exchange") && !SETTLED.has(r.status)) card.append(afterSaleActions(r, state));
+  return card;
+}
+
+export function returnsSection() {
+  const filter = h("select", { name: "return-status" },
+    h("option", { value: "pending" }, "待处理 Pending"),
+    h("option", { value: "approved" }, "已同意 Approved"),
+    h("option", { value: "rejected" }, "已拒绝 Rejected"),
+    h("option", { value: "" }, "全部 All"));
+  const list = pagedList({
+    label: "退货申请 Return requests",
+    empty: "没有退货申请 No return requests",
+    load: (cursor) => call("GET", "/v1/merchant/return-requests", { query: { status: filter.value, limit: 20, cursor } }),
+    row: returnCard,
+  });
+  filter.addEventListener("change", () => list.reload());
+  list.reload();
+  return h("section", { "aria-labelledby": "returns-title" },
+    h("h3", { id: "returns-title" }, "退货 Returns"),
+    h("div", { class: "toolbar" }, h("label", {}, "状态 Status ", filter)), list.element);
+}
