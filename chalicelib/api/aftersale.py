@@ -28,11 +28,14 @@ def dispute_view(d: Dispute) -> DisputeView:
         dispute_id=d.dispute_id,
         order_id=d.order_id,
         request_id=d.request_id,
+        user_id=d.user_id,
+        merchant_id=d.merchant_id,
         status=d.status,
         reason=d.reason,
         amount_fen=int(d.amount_fen),
         created_at=d.created_at,
         decided_at=d.decided_at,
+        decided_by=d.decided_by,
         note=d.note,
     )
 

@@ -34,11 +34,14 @@ class DisputeView(View):
     dispute_id: str
     order_id: str
     request_id: str
+    user_id: str
+    merchant_id: str
     status: DisputeStatus
     reason: str
     amount_fen: int
     created_at: str
     decided_at: str | None = None
+    decided_by: str | None = None
     note: str | None = None
 
 
