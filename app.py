@@ -33,10 +33,10 @@ routes.mount(app, include_local=_cfg.is_local, console_origin=_cfg.console_origi
 
 
 def _run(job: str) -> None:
-    from chalicelib import jobs
+    from chalicelib import schedules
     from chalicelib.clock import clock
 
-    jobs.run(job, clock.now())
+    schedules.run(job, clock.now())
 
 
 def _review_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -84,6 +84,7 @@ class Rules:
     on_time_coupon_valid_seconds: int
     redemption_enqueue_grace_seconds: int
     reconcile_first_lookback_seconds: int
+    reconcile_max_hours_per_run: int
     collection_query_seconds: int
     payout_cutoff_hour_cn: int
     payout_query_seconds: int

@@ -82,7 +82,7 @@ class Tx:
     """
 
     def __init__(self, client_request_token: str | None = None) -> None:
-        self._ops: list[tuple[str, Callable[[TransactWrite], None], errors.ApiError | None]] = []
+        self._ops: list[tuple[str, Callable[[TransactWrite], None], errors.DomainError | None]] = []
         self._token = client_request_token
         self._before_commit: dict[str, Callable[[], None]] = {}
         self._after: list[Callable[[], None]] = []
@@ -102,13 +102,15 @@ class Tx:
         range_key: Any = None,
         *,
         condition: Condition,
-        on_fail: errors.ApiError | None = None,
+        on_fail: errors.DomainError | None = None,
     ) -> None:
         self._ops.append(
             ("check", lambda tw: tw.condition_check(model_cls, hash_key, range_key, condition=condition), on_fail)
         )
 
-    def save(self, model: Model, *, condition: Condition | None = None, on_fail: errors.ApiError | None = None) -> None:
+    def save(
+        self, model: Model, *, condition: Condition | None = None, on_fail: errors.DomainError | None = None
+    ) -> None:
         self._ops.append(("save", lambda tw: tw.save(model, condition=condition), on_fail))
 
     def update(
@@ -117,12 +119,12 @@ class Tx:
         actions: Sequence[Action],
         *,
         condition: Condition | None = None,
-        on_fail: errors.ApiError | None = None,
+        on_fail: errors.DomainError | None = None,
     ) -> None:
         self._ops.append(("update", lambda tw: tw.update(model, list(actions), condition=condition), on_fail))
 
     def delete(
-        self, model: Model, *, condition: Condition | None = None, on_fail: errors.ApiError | None = None
+        self, model: Model, *, condition: Condition | None = None, on_fail: errors.DomainError | None = None
     ) -> None:
         self._ops.append(("delete", lambda tw: tw.delete(model, condition=condition), on_fail))
 
@@ -148,7 +150,7 @@ class Tx:
             reasons = exc.cancellation_reasons
             for (_, _, fail), reason in zip(ops, reasons, strict=False):
                 if reason is not None and reason.code == "ConditionalCheckFailed":
-                    raise (fail or errors.conflict("state_changed", "the resource changed; reload and retry")) from exc
+                    raise (fail or errors.state_changed("the resource changed; reload and retry")) from exc
             if is_retryable(exc):
                 raise errors.unavailable("temporarily_unavailable", "the store is busy; retry shortly") from exc
             raise

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 PROBLEM_JSON = "application/problem+json"
@@ -19,18 +19,73 @@ class FieldError:
         return {"field": self.field, "message": self.message}
 
 
-@dataclass
-class ApiError(Exception):
-    """Any failure a client can see. `code` is the stable machine-readable name."""
+class DomainError(Exception):
+    """A refusal by the product's rules, by kind (the subclasses below); `code` is the
+    stable machine-readable name, `detail` the sentence for people. Services, the ledger
+    and the store raise these and know no HTTP: the edge gives each kind its status, in
+    one table (`web.STATUS`), and renders it as RFC 9457 problem+json."""
 
-    status: int
-    code: str
-    detail: str
-    errors: list[FieldError] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
+    def __init__(self, code: str, detail: str, errors: list[FieldError] | None = None, *, retryable: bool = False):
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+        self.errors = errors or []
+        # A lost race on a conditional write (the item moved since it was read): a caller
+        # that re-reads may retry. Settlement retries on exactly these.
+        self.retryable = retryable
 
-    def __post_init__(self) -> None:
-        super().__init__(f"{self.code}: {self.detail}")
+
+class BadRequest(DomainError):
+    """The request itself is malformed."""
+
+
+class Unauthorized(DomainError):
+    """No valid credentials."""
+
+
+class Forbidden(DomainError):
+    """Credentials valid, but not for this."""
+
+
+class NotFound(DomainError):
+    """No such thing (or not the caller's)."""
+
+
+class Conflict(DomainError):
+    """The state does not allow it (an illegal transition, a lost race, a duplicate)."""
+
+
+class PaymentDeclined(DomainError):
+    """The payment channel refused the money."""
+
+
+class Unprocessable(DomainError):
+    """Well-formed, but against a rule of the product."""
+
+
+class Locked(DomainError):
+    """Locked for a while (too many wrong tries)."""
+
+
+class Unavailable(DomainError):
+    """A dependency is busy; retry shortly."""
+
+
+class ApiError(DomainError):
+    """A problem with its HTTP status: what the edge renders (and raises itself for what
+    only HTTP knows: a body too large, a content type)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(code, detail, errors)
+        self.status = status
+        self.headers = headers or {}
 
     @property
     def title(self) -> str:
@@ -70,37 +125,47 @@ TITLES = {
 }
 
 
-def bad_request(code: str, detail: str, errors: list[FieldError] | None = None) -> ApiError:
-    return ApiError(400, code, detail, errors or [])
+def bad_request(code: str, detail: str, errors: list[FieldError] | None = None) -> DomainError:
+    return BadRequest(code, detail, errors)
 
 
-def unauthorized(code: str, detail: str) -> ApiError:
-    return ApiError(401, code, detail, headers={"WWW-Authenticate": 'Bearer realm="paylater"'})
+def unauthorized(code: str, detail: str) -> DomainError:
+    return Unauthorized(code, detail)
 
 
-def forbidden(code: str, detail: str) -> ApiError:
-    return ApiError(403, code, detail)
+def forbidden(code: str, detail: str) -> DomainError:
+    return Forbidden(code, detail)
 
 
-def not_found(code: str, detail: str) -> ApiError:
-    return ApiError(404, code, detail)
+def not_found(code: str, detail: str) -> DomainError:
+    return NotFound(code, detail)
 
 
-def conflict(code: str, detail: str) -> ApiError:
-    return ApiError(409, code, detail)
+def conflict(code: str, detail: str, *, retryable: bool = False) -> DomainError:
+    return Conflict(code, detail, retryable=retryable)
 
 
-def unprocessable(code: str, detail: str, errors: list[FieldError] | None = None) -> ApiError:
-    return ApiError(422, code, detail, errors or [])
+def moved(code: str, detail: str) -> DomainError:
+    """Conflict: what the transaction was conditioned on changed meanwhile; re-read and retry."""
+    return conflict(code, detail, retryable=True)
 
 
-def unavailable(code: str, detail: str) -> ApiError:
-    return ApiError(503, code, detail, headers={"Retry-After": "1"})
+def state_changed(detail: str) -> DomainError:
+    """The common `moved` code, `state_changed`."""
+    return moved("state_changed", detail)
 
 
-def illegal_transition(entity: str, current: str, action: str) -> ApiError:
+def unprocessable(code: str, detail: str, errors: list[FieldError] | None = None) -> DomainError:
+    return Unprocessable(code, detail, errors)
+
+
+def unavailable(code: str, detail: str) -> DomainError:
+    return Unavailable(code, detail)
+
+
+def illegal_transition(entity: str, current: str, action: str) -> DomainError:
     """The state machine refused: stable code `illegal_transition`."""
-    return ApiError(409, "illegal_transition", f"cannot {action} a {entity} that is {current}")
+    return Conflict("illegal_transition", f"cannot {action} a {entity} that is {current}")
 
 
 # Every code the API can answer with, for the OpenAPI document and client authors.

@@ -149,7 +149,7 @@ def abandon(scope: IdemScope) -> None:
 # the same way, or answers with the earlier outcome when the key was already used.
 
 
-class KeyTaken(errors.ApiError):
+class KeyTaken(errors.Conflict):
     """The transaction lost the claim: the key was used first (never sent to a client)."""
 
 
@@ -162,7 +162,7 @@ class TxClaim(IdemScope):
         tx.save(
             self._record(response),
             condition=self._free(),
-            on_fail=KeyTaken(409, "idempotency_key_taken", "this Idempotency-Key was used first by another request"),
+            on_fail=KeyTaken("idempotency_key_taken", "this Idempotency-Key was used first by another request"),
         )
         self.staged = response
 

@@ -19,13 +19,13 @@ Accounts and books:
   `fee_revenue`, `merchant_funding`, `points_issued`, `rewards_expense`, `refunds`,
   `consumer_payments` (what consumers paid from outside the wallet: card, Alipay, WeChat
   Pay; the contra of `clearing_<channel>` when a channel order is paid, see
-  `services/payments.py`), `payout_clearing` (payouts sent to the gateway, not yet
+  `services/payments/`), `payout_clearing` (payouts sent to the gateway, not yet
   confirmed) and `merchant_payouts` (money that left for merchants' bank accounts), see
   `services/payouts.py`.
 Stored balances exist for user and merchant books; platform books are derived only
 (a single platform balance item would be every write's hot key).
 
-Paying a 先用后付 order (`services/collection.py::mark_paid`) posts two events in one
+Paying a 先用后付 order (`services/payments/repayment.py::mark_paid`) posts two events in one
 transaction, each balanced on its own: `payment:<attempt>:in`, the money arriving as for any
 order through that channel (card / Alipay / WeChat Pay: platform `clearing_<channel>` +x
 against `consumer_payments` -x; wallet: user `cash` -x against platform `clearing_wallet`
@@ -73,6 +73,13 @@ POINTS_OWED = "points_owed"
 PAYABLE = "payable"
 POINTS_ISSUED = "points_issued"
 REWARDS_EXPENSE = "rewards_expense"
+# Platform contra books (derived only, never stored).
+CREDIT_EXTENDED = "credit_extended"
+FEE_REVENUE = "fee_revenue"
+MERCHANT_FUNDING = "merchant_funding"
+CONSUMER_PAYMENTS = "consumer_payments"
+PAYOUT_CLEARING = "payout_clearing"
+MERCHANT_PAYOUTS = "merchant_payouts"
 STORED_BOOKS = frozenset({CREDIT, CASH, POINTS, POINTS_HELD, POINTS_OWED, PAYABLE})
 # Stored books that may go below zero unless the posting event asks for a floor.
 OVERDRAFT_BOOKS = frozenset({PAYABLE})
@@ -96,6 +103,44 @@ class Leg:
     account: str
     book: str
     amount: int
+
+
+# --- the recurring postings --------------------------------------------------------------
+
+
+def clearing(channel: str) -> str:
+    """The platform book of money in transit through a payment channel."""
+    return f"clearing_{channel}"
+
+
+def credit_reserved(user_id: str, amount_fen: int) -> list[Leg]:
+    """A 先用后付 order takes credit: user `credit_used` +x against `credit_extended` -x."""
+    return [Leg(user_account(user_id), CREDIT, amount_fen), Leg(PLATFORM, CREDIT_EXTENDED, -amount_fen)]
+
+
+def credit_released(user_id: str, amount_fen: int) -> list[Leg]:
+    """Credit given back (paid, cancelled or returned): the reverse of `credit_reserved`."""
+    return [Leg(user_account(user_id), CREDIT, -amount_fen), Leg(PLATFORM, CREDIT_EXTENDED, amount_fen)]
+
+
+def money_in(channel: str, amount_fen: int) -> list[Leg]:
+    """A consumer paid through an outside channel (card, Alipay, WeChat Pay)."""
+    return [Leg(PLATFORM, clearing(channel), amount_fen), Leg(PLATFORM, CONSUMER_PAYMENTS, -amount_fen)]
+
+
+def money_out(channel: str, amount_fen: int) -> list[Leg]:
+    """A refund back through an outside channel: the reverse of `money_in`."""
+    return [Leg(PLATFORM, clearing(channel), -amount_fen), Leg(PLATFORM, CONSUMER_PAYMENTS, amount_fen)]
+
+
+def merchant_settled(merchant_id: str, payable_fen: int, fee_fen: int) -> list[Leg]:
+    """A completed order's goods become the merchant's payable, less the platform's fee
+    (negative amounts reverse it: a return after settlement)."""
+    return [
+        Leg(merchant_account(merchant_id), PAYABLE, payable_fen),
+        Leg(PLATFORM, FEE_REVENUE, fee_fen),
+        Leg(PLATFORM, MERCHANT_FUNDING, -(payable_fen + fee_fen)),
+    ]
 
 
 def physical_account(account: str, event_id: str) -> str:
@@ -133,7 +178,7 @@ def post(
     at: datetime,
     legs: Sequence[Leg],
     ref: str | None = None,
-    insufficient: errors.ApiError | None = None,
+    insufficient: errors.DomainError | None = None,
     floor: frozenset[str] = frozenset(),
 ) -> None:
     """Add one event's balanced legs and their balance updates to `tx`.
@@ -176,7 +221,7 @@ def post(
         tx.save(
             entry,
             condition=Entry.account.does_not_exist(),
-            on_fail=errors.conflict("event_already_posted", f"event {event_id} was already posted"),
+            on_fail=errors.moved("event_already_posted", f"event {event_id} was already posted"),
         )
         if leg.account != PLATFORM and leg.book in STORED_BOOKS:
             _update_balance(tx, account, leg.book, leg.amount, posted_at, short, leg.book in floor)
@@ -192,7 +237,7 @@ def _arm_payout(tx: Tx, merchant_id: str, at: datetime) -> None:
     armed = _ARMED.setdefault(tx, set())
     if merchant_id not in armed:
         armed.add(merchant_id)
-        timers.schedule(tx, "payout", merchant_id, next_cutoff(at))
+        timers.schedule(tx, timers.PAYOUT, merchant_id, next_cutoff(at))
 
 
 @dataclass
@@ -201,7 +246,7 @@ class _Change:
 
     delta: int = 0
     posted_at: str = ""
-    short: errors.ApiError | None = None
+    short: errors.DomainError | None = None
     limit_from: int | None = None
     limit_to: int | None = None
     floor: bool = False
@@ -219,7 +264,7 @@ def _change(tx: Tx, account: str, book: str) -> _Change:
 
 
 def _update_balance(
-    tx: Tx, account: str, book: str, amount: int, posted_at: str, short: errors.ApiError, floor: bool = False
+    tx: Tx, account: str, book: str, amount: int, posted_at: str, short: errors.DomainError, floor: bool = False
 ) -> None:
     change = _change(tx, account, book)
     change.delta += amount
@@ -252,7 +297,7 @@ def _write_balance(tx: Tx, account: str, book: str, change: _Change) -> None:
             actions.append(Balance.limit.set(change.limit_to))
             conditions.append(Balance.limit == change.limit_from)
             if delta <= 0:
-                on_fail = errors.conflict("state_changed", "the credit limit changed; retry")
+                on_fail = errors.state_changed("the credit limit changed; retry")
         if increase - delta:
             actions.append(Balance.headroom.add(increase - delta))
         if delta > 0:

@@ -5,7 +5,7 @@ schemas (pydantic) and services (PynamoDB, botocore, cryptography) before the fi
 request. So `app.py` mounts this table: each route's view imports its router module on
 its first request (`chalicelib/api/<module>.py`) and from then on is that router's view.
 `tests/test_route_table.py` checks the table lists exactly the routers' routes (it prints
-the lines to add); `chalicelib.api.all_routers()` still loads every router (OpenAPI).
+the lines to add); `chalicelib.api.all_routers()` (`api/document.py`) still loads every router (OpenAPI).
 """
 
 from __future__ import annotations
@@ -14,18 +14,9 @@ import importlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from chalice.app import Chalice, CORSConfig, Response
+from chalice.app import Chalice, Response
 
-# Chalice answers a content type outside this list itself (not as problem+json), so every
-# route accepts these and checks the type it needs in `web._parse_body`.
-ACCEPTED_CONTENT_TYPES = [
-    "application/json",
-    "application/x-www-form-urlencoded",
-    "text/plain",
-    "application/octet-stream",
-    "multipart/form-data",
-    "application/xml",
-]
+from .edge import ACCEPTED_CONTENT_TYPES, CONSOLE_ROLES, console_cors
 
 
 class Route(NamedTuple):
@@ -39,7 +30,7 @@ class Route(NamedTuple):
 
 ROUTES = [
     Route("system", "GET", "/v1/health", "get_health"),
-    Route("system", "GET", "/v1/openapi.json", "get_openapi_document"),
+    Route("document", "GET", "/v1/openapi.json", "get_openapi_document"),
     Route("me", "GET", "/v1/me", "get_me", console=True),
     Route("me", "POST", "/v1/me/identity", "submit_identity"),
     Route("me", "POST", "/v1/me/bank-cards", "add_bank_card"),
@@ -120,23 +111,6 @@ ROUTES = [
     Route("console", "GET", "/console/config.json", "console_config"),
     Route("console", "GET", "/console/{asset}", "console_asset"),
 ]
-
-
-# Roles whose routes the web console calls: only these answer CORS for the console's origin.
-CONSOLE_ROLES = frozenset({"merchant", "reviewer", "support"})
-
-
-def console_cors(origin: str | None) -> CORSConfig | None:
-    """CORS for the web console's browser when it is served from another origin; the
-    mobile app needs none."""
-    if not origin:
-        return None
-    return CORSConfig(
-        allow_origin=origin,
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Correlation-Id"],
-        expose_headers=["Idempotent-Replayed", "Retry-After"],
-        max_age=600,
-    )
 
 
 def _loader(app: Chalice, route: Route) -> Callable[..., Response]:

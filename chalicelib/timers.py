@@ -1,11 +1,10 @@
 """Set, clear and sweep timers (see `models/timers.py` for the key design).
 
-Kinds used by the schedules: `checkout_expiry`, `auto_confirm`, `payment_due`,
-`due_reminder`, `collection_retry`, `order_completion` (the order timers: which ones an
-order needs is derived from its state in `services/obligations.py`), and `refund`,
-`unapplied_refund` (payments), and the after-sale waits `aftersale_answer`,
-`aftersale_ship_back`, `aftersale_arrival`, `aftersale_reship`, `aftersale_replacement`
-(keyed by order; services/aftersale/sweep.py).
+`KINDS` lists every timer kind; writers and sweepers name them by these constants only.
+The order timers (`checkout_expiry` .. `order_completion`: which ones an order needs is
+derived from its state in `services/obligations.py`), the payments' (`refund`,
+`unapplied_refund`), the points redemption's, the payouts', the account closure's, and
+the after-sale waits (`aftersale_*`, keyed by order: services/aftersale/sweep.py).
 """
 
 from __future__ import annotations
@@ -34,6 +33,30 @@ AFTERSALE_ARRIVAL = "aftersale_arrival"  # the merchant confirms arrival (else r
 AFTERSALE_RESHIP = "aftersale_reship"  # exchange: the merchant reships (else refunded)
 AFTERSALE_REPLACEMENT = "aftersale_replacement"  # exchange: the consumer confirms receipt (else confirmed)
 AFTERSALE = (AFTERSALE_ANSWER, AFTERSALE_SHIP_BACK, AFTERSALE_ARRIVAL, AFTERSALE_RESHIP, AFTERSALE_REPLACEMENT)
+UNAPPLIED_REFUND = "unapplied_refund"
+REDEMPTION_ENQUEUE = "redemption_enqueue"
+PAYOUT = "payout"
+PAYOUT_QUERY = "payout_query"
+CLOSURE_SCRUB = "closure_scrub"
+ACCOUNT_RETENTION = "account_retention"
+KINDS = frozenset(
+    {
+        CHECKOUT_EXPIRY,
+        AUTO_CONFIRM,
+        PAYMENT_DUE,
+        COLLECTION_RETRY,
+        DUE_REMINDER,
+        ORDER_COMPLETION,
+        REFUND,
+        UNAPPLIED_REFUND,
+        REDEMPTION_ENQUEUE,
+        PAYOUT,
+        PAYOUT_QUERY,
+        CLOSURE_SCRUB,
+        ACCOUNT_RETENTION,
+        *AFTERSALE,
+    }
+)
 
 PAGE = 100  # timers per Query page: what a sweep past its deadline may still act on
 
@@ -150,8 +173,8 @@ def sweep(
                 done += 1
             else:
                 skipped += 1
-        except errors.ApiError as err:
-            if err.status == 409:
+        except errors.DomainError as err:
+            if isinstance(err, errors.Conflict):
                 skipped += 1
             else:
                 failed += 1

@@ -22,9 +22,9 @@ from pydantic import BaseModel, ValidationError
 from . import auth, errors, idempotency, revocation
 from .clock import clock
 from .config import settings
-from .errors import PROBLEM_JSON, ApiError, FieldError
+from .edge import ACCEPTED_CONTENT_TYPES, CONSOLE_ROLES, console_cors
+from .errors import PROBLEM_JSON, ApiError, DomainError, FieldError
 from .observability import bind_request, logger
-from .routes import ACCEPTED_CONTENT_TYPES, CONSOLE_ROLES, console_cors
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -158,9 +158,39 @@ def _json_text(model: BaseModel | dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def problem_response(err: ApiError) -> Response:
-    headers: dict[str, str | list[str]] = {"Content-Type": PROBLEM_JSON, **err.headers}
-    return Response(body=err.render(), status_code=err.status, headers=headers)
+# The one table from a domain error's kind to its HTTP status (and the headers that kind
+# always carries); the `code` goes on the wire unchanged.
+STATUS: dict[type[DomainError], int] = {
+    errors.BadRequest: 400,
+    errors.Unauthorized: 401,
+    errors.PaymentDeclined: 402,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.Unprocessable: 422,
+    errors.Locked: 423,
+    errors.Unavailable: 503,
+}
+KIND_HEADERS: dict[type[DomainError], dict[str, str]] = {
+    errors.Unauthorized: {"WWW-Authenticate": 'Bearer realm="paylater"'},
+    errors.Unavailable: {"Retry-After": "1"},
+}
+
+
+def problem(err: DomainError) -> ApiError:
+    """The problem+json a domain error is on the wire."""
+    if isinstance(err, ApiError):
+        return err
+    kind = next((k for k in type(err).__mro__ if k in STATUS), None)
+    if kind is None:
+        return ApiError(500, "internal_error", "something went wrong on our side")
+    return ApiError(STATUS[kind], err.code, err.detail, err.errors, dict(KIND_HEADERS.get(kind, {})))
+
+
+def problem_response(err: DomainError) -> Response:
+    answer = problem(err)
+    headers: dict[str, str | list[str]] = {"Content-Type": PROBLEM_JSON, **answer.headers}
+    return Response(body=answer.render(), status_code=answer.status, headers=headers)
 
 
 def _reject_constant(name: str) -> Any:
@@ -276,11 +306,12 @@ def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respo
     ctx.idem = claim
     try:
         result = spec.handler(ctx, **params)
-    except ApiError as err:
-        if err.status >= 500:
+    except DomainError as err:
+        answer = problem(err)
+        if answer.status >= 500:
             idempotency.abandon(claim)
         else:
-            idempotency.finish(claim, idempotency.StoredResponse(err.status, err.render(), PROBLEM_JSON))
+            idempotency.finish(claim, idempotency.StoredResponse(answer.status, answer.render(), PROBLEM_JSON))
         raise
     except Exception:
         idempotency.abandon(claim)
@@ -309,9 +340,10 @@ def _execute_claimed_in_tx(
         result = spec.handler(ctx, **params)
     except idempotency.KeyTaken:
         return _to_response(idempotency.earlier(claim), replayed)
-    except ApiError as err:
-        if err.status < 500:
-            earlier = idempotency.store(claim, idempotency.StoredResponse(err.status, err.render(), PROBLEM_JSON))
+    except DomainError as err:
+        answer = problem(err)
+        if answer.status < 500:
+            earlier = idempotency.store(claim, idempotency.StoredResponse(answer.status, answer.render(), PROBLEM_JSON))
             if earlier is not None:
                 return _to_response(earlier, replayed)
         raise
@@ -368,10 +400,11 @@ def _view(spec: RouteSpec) -> Callable[..., Response]:
     def _answer(request: Request, params: dict[str, str]) -> Response:
         try:
             return _execute(spec, request, params)
-        except ApiError as err:
-            if err.status >= 500:
-                logger.warning("request failed", extra={"code": err.code, "status": err.status})
-            return problem_response(err)
+        except DomainError as err:
+            answer = problem(err)
+            if answer.status >= 500:
+                logger.warning("request failed", extra={"code": answer.code, "status": answer.status})
+            return problem_response(answer)
         except Exception as exc:  # noqa: BLE001 - the last line of defence: never a stack trace
             if is_retryable(exc):
                 logger.warning("store busy", extra={"error": type(exc).__name__})

@@ -244,7 +244,7 @@ def bench_sweeper(orders: int, due_fraction: float, max_runs: int = 10) -> list[
     from chalicelib.config import settings
     from chalicelib.models.timers import Timer
 
-    kind = "payment_due"
+    kind = timers.PAYMENT_DUE
     due = int(orders * due_fraction)
     with world():
         now = clock.now()

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from chalicelib import jobs, ledger
+from chalicelib import ledger, schedules
 from chalicelib.clock import clock
 from chalicelib.config import settings
 from chalicelib.db import connection
@@ -603,11 +603,11 @@ class MoneyMachine(RuleBasedStateMachine):
 
     @rule(job=st.sampled_from(JOBS), twice=st.booleans())
     def run_job(self, job: str, twice: bool) -> None:
-        if job not in jobs.names():
+        if job not in schedules.names():
             return
         for _ in range(2 if twice else 1):
             try:
-                result = jobs.run(job, clock.now())
+                result = schedules.run(job, clock.now())
             except Exception as exc:  # a job may fail under injected faults; the next run resumes
                 if not (self.faults and _caused_by_injected_fault(exc)):
                     raise

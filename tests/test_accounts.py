@@ -166,7 +166,7 @@ def test_the_only_card_of_a_user_with_unpaid_bnpl_orders_cannot_be_removed(api: 
 
 
 def test_removing_both_cards_at_once_keeps_one_for_unpaid_bnpl_orders(api: Api, activated_user: str) -> None:
-    from chalicelib.errors import ApiError
+    from chalicelib.errors import DomainError
     from chalicelib.models.users import User
     from chalicelib.services import accounts
     from tests.shopping import racing_transactions, run_together
@@ -181,7 +181,7 @@ def test_removing_both_cards_at_once_keeps_one_for_unpaid_bnpl_orders(api: Api, 
 
     with racing_transactions(2, first_only=True):
         results = run_together(*(remove(c) for c in cards))
-    refused = [r for r in results if isinstance(r, ApiError)]
+    refused = [r for r in results if isinstance(r, DomainError)]
     assert len(refused) == 1 and refused[0].code == "card_in_use", results
     left = api.get("/v1/me/bank-cards", as_=activated_user).json["items"]
     assert len(left) == 1 and left[0]["is_default"]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib.clock import clock
-from chalicelib.errors import ApiError
+from chalicelib.errors import DomainError
 from chalicelib.models.users import User
 from chalicelib.services import addresses
 from tests.conftest import Api, new_key
@@ -97,7 +97,7 @@ def test_concurrent_adds_cannot_pass_the_cap(api: Api) -> None:
     now = clock.now()
     with racing_transactions(2, first_only=True):
         results = run_together(*[lambda: addresses.add("u-addr", HOME, None, now)] * 2)
-    refused = [r for r in results if isinstance(r, ApiError)]
+    refused = [r for r in results if isinstance(r, DomainError)]
     assert len(refused) == 1 and refused[0].code == "address_book_full", results
     assert len(book(api, "u-addr")["items"]) == addresses.MAX_ADDRESSES
     assert int(User.get("u-addr").address_count) == addresses.MAX_ADDRESSES

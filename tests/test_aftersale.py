@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import jobs, timers
+from chalicelib import schedules, timers
 from chalicelib.clock import clock
 from chalicelib.config import settings
 from chalicelib.models.orders import Order
@@ -27,7 +27,7 @@ def rules() -> Any:
 
 
 def advance() -> dict[str, int]:
-    return jobs.run("advance_aftersale", clock.now())
+    return schedules.run("advance_aftersale", clock.now())
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def test_goods_not_shipped_back_close_the_request_and_collection_resumes_on_its_
     decide(api, req["request_id"], "approve")
     # The window's close passes while the request is open: no debit, never overdue.
     clock.advance(rules().payment_window_seconds + 60)
-    jobs.run("close_payment_windows", clock.now())
+    schedules.run("close_payment_windows", clock.now())
     order = order_of(api, activated_user, received)
     assert order["status"] == "return_requested" and order["collection_attempts"] == 0
     clock.advance(rules().aftersale_ship_back_seconds)
@@ -150,7 +150,7 @@ def test_goods_not_shipped_back_close_the_request_and_collection_resumes_on_its_
     assert [x["request_id"] for x in listed] == [req["request_id"]]
     # Collection resumes at the due date it always had (already past: at the next run).
     assert [t.due_at for t in charges(received)] == [due_at]
-    jobs.run("close_payment_windows", clock.now())
+    schedules.run("close_payment_windows", clock.now())
     assert order_of(api, activated_user, received)["status"] == "paid"
 
 
@@ -247,7 +247,7 @@ def test_a_rejected_dispute_resumes_collection_and_cannot_be_escalated_again(
     rejected(api, activated_user, received)
     dispute_id = escalate(api, activated_user, received).json["dispute_id"]
     clock.advance(rules().payment_window_seconds + 60)
-    jobs.run("close_payment_windows", clock.now())  # paused: the sweep drops its timer
+    schedules.run("close_payment_windows", clock.now())  # paused: the sweep drops its timer
     assert order_of(api, activated_user, received)["collection_attempts"] == 0 and not charges(received)
     d = api.post(f"/v1/support/disputes/{dispute_id}/decision", {"decision": "reject"}, idem=new_key(), **S)
     assert d.status_code == 200 and d.json["status"] == "rejected"
@@ -285,13 +285,13 @@ def test_a_dispute_refund_after_payout_leaves_the_payable_negative(
     set_account(api, GOOD)
     owed = payable()
     clock.advance(int(TO_CUTOFF.total_seconds()))
-    jobs.run("run_payouts", clock.now())
+    schedules.run("run_payouts", clock.now())
     assert payable() == 0
     rejected(api, activated_user, received)
     dispute_id = escalate(api, activated_user, received).json["dispute_id"]
     api.post(f"/v1/support/disputes/{dispute_id}/decision", {"decision": "refund"}, idem=new_key(), **S)
     assert payable() == -owed
-    assert jobs.run("reconcile_ledger", clock.now())["drift"] == 0
+    assert schedules.run("reconcile_ledger", clock.now())["drift"] == 0
 
 
 def test_support_sees_a_404_for_a_missing_dispute_and_consumers_cannot_list(api: Api, activated_user: str) -> None:

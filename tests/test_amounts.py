@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib import jobs
+from chalicelib import schedules
 from chalicelib.clock import clock
 from chalicelib.config import settings as config
 from chalicelib.services import apportion
@@ -102,7 +102,7 @@ def test_points_do_not_survive_a_full_refund_after_credit_was_released(api: Api,
     return_and_approve(api, uid, order_id, b)  # paid: ¥50 refunded
     assert order(order_id).status == "returned"
     assert points(api, uid) == 0
-    jobs.run("process_refunds", clock.now())
+    schedules.run("process_refunds", clock.now())
     assert credit(uid).balance == 0
 
 

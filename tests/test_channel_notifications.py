@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chalicelib import channels
 from chalicelib.clock import clock
 from chalicelib.config import settings
 from chalicelib.models.ledger import Entry
 from chalicelib.models.notifications import Notification
 from chalicelib.models.orders import Order
 from chalicelib.models.payments import ChannelInbox, PaymentAttempt
+from chalicelib.services import payments
 from tests import channel_keys
 from tests import channel_sim as sim
 from tests.conftest import Api
@@ -51,7 +51,7 @@ def platform_book(book: str) -> int:
 
 def alipay_attempt(api: Api, user: str = "u-alipay", amount: int = AMOUNT) -> tuple[str, str]:
     order_id = sim.awaiting_payment_order(api, user, amount, "alipay")
-    launch = channels.start_payment("alipay", order_id=order_id, user_id=user, amount_fen=amount)
+    launch = payments.start_channel_payment("alipay", order_id=order_id, user_id=user, amount_fen=amount)
     return order_id, launch["out_trade_no"]
 
 
@@ -199,7 +199,7 @@ def test_malformed_alipay_body_is_a_failure_not_a_500(api: Api) -> None:
 
 def wechat_attempt(api: Api, user: str = "u-wechat", amount: int = AMOUNT) -> tuple[str, str]:
     order_id = sim.awaiting_payment_order(api, user, amount, "wechat_pay")
-    launch = channels.start_payment("wechat_pay", order_id=order_id, user_id=user, amount_fen=amount)
+    launch = payments.start_channel_payment("wechat_pay", order_id=order_id, user_id=user, amount_fen=amount)
     return order_id, launch["out_trade_no"]
 
 

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import jobs
+from chalicelib import schedules
 from chalicelib.clock import clock, iso
 from chalicelib.config import settings as settings_of
-from chalicelib.errors import ApiError
+from chalicelib.errors import DomainError
 from chalicelib.models.coupons import Coupon
 from chalicelib.models.ledger import Entry
 from chalicelib.models.orders import Order
@@ -191,7 +191,7 @@ def test_two_concurrent_checkouts_cannot_both_take_the_last_unit(api: Api, activ
     with racing_transactions(2):
         results = run_together(buy, buy)
     won = [r for r in results if isinstance(r, checkout_service.CheckoutResult)]
-    lost = [r for r in results if isinstance(r, ApiError)]
+    lost = [r for r in results if isinstance(r, DomainError)]
     assert len(won) == 1 and len(lost) == 1, results
     assert lost[0].code == "out_of_stock"
     assert stock_of(api, product)[pink] == 0
@@ -326,7 +326,7 @@ def test_two_concurrent_confirmations_cannot_both_spend_the_last_credit(api: Api
 
     with racing_transactions(2):
         results = run_together(confirm_directly(one), confirm_directly(two))
-    lost = [r for r in results if isinstance(r, ApiError)]
+    lost = [r for r in results if isinstance(r, DomainError)]
     assert len(lost) == 1, results
     assert lost[0].code == "credit_insufficient"
     assert credit(api, activated_user)["used_fen"] == 30000
@@ -367,7 +367,7 @@ def test_parallel_confirmations_check_at_most_five_passwords_per_lock_period(
 
     with atomic_moto():
         results = run_together(*(guess(f"{n:06d}") for n in range(246801, 246821)))
-    codes = Counter(r.code if isinstance(r, ApiError) else "confirmed" for r in results)
+    codes = Counter(r.code if isinstance(r, DomainError) else "confirmed" for r in results)
     assert len(checked) <= settings_of().rules.password_max_tries, codes
     assert codes == {"payment_password_incorrect": 4, "payment_password_locked": 16}, codes
     # Locked: the right password waits for the end of the lock period too.
@@ -470,7 +470,7 @@ def test_an_unconfirmed_order_can_be_cancelled_and_then_not_confirmed(api: Api, 
     assert stock_of(api, product)[black] == 5
     # Its expiry timer went with it: the sweep finds nothing.
     clock.advance(TTL)
-    assert jobs.run("expire_checkouts", clock.now())["processed"] == 0
+    assert schedules.run("expire_checkouts", clock.now())["processed"] == 0
 
 
 # --- coupons ----------------------------------------------------------------------------
@@ -524,9 +524,9 @@ def test_expire_checkouts_cancels_unconfirmed_orders_past_the_deadline(api: Api,
     give_coupon(activated_user)
     order = checkout(api, activated_user, [(black, 2)], coupon_id="cp-1").json["orders"][0]
     clock.advance(TTL - 1)
-    assert jobs.run("expire_checkouts", clock.now())["processed"] == 0
+    assert schedules.run("expire_checkouts", clock.now())["processed"] == 0
     clock.advance(1)
-    assert jobs.run("expire_checkouts", clock.now())["processed"] == 1
+    assert schedules.run("expire_checkouts", clock.now())["processed"] == 1
     detail = api.get(f"/v1/orders/{order['order_id']}", as_=activated_user).json
     assert detail["status"] == "cancelled"
     assert detail["history"][-1] == {
@@ -537,7 +537,7 @@ def test_expire_checkouts_cancels_unconfirmed_orders_past_the_deadline(api: Api,
     }
     assert stock_of(api, product)[black] == 5
     assert coupon_state(activated_user) == ("available", None)
-    assert jobs.run("expire_checkouts", clock.now())["processed"] == 0  # a second run changes nothing
+    assert schedules.run("expire_checkouts", clock.now())["processed"] == 0  # a second run changes nothing
 
 
 def test_confirmed_orders_do_not_expire(api: Api, activated_user: str) -> None:
@@ -545,7 +545,7 @@ def test_confirmed_orders_do_not_expire(api: Api, activated_user: str) -> None:
     order = checkout(api, activated_user, [(black, 1)]).json["orders"][0]
     confirm(api, activated_user, order)
     clock.advance(TTL * 4)
-    assert jobs.run("expire_checkouts", clock.now())["processed"] == 0
+    assert schedules.run("expire_checkouts", clock.now())["processed"] == 0
     assert api.get(f"/v1/orders/{order['order_id']}", as_=activated_user).json["status"] == "placed"
 
 
@@ -557,9 +557,9 @@ def test_an_unpaid_channel_order_expires_after_its_payment_deadline(api: Api, ve
     clock.advance(TTL - 60)
     assert confirm(api, verified_user, order).json["status"] == "awaiting_payment"
     clock.advance(60)  # the challenge's deadline: nothing lapses, the order is confirmed
-    assert jobs.run("expire_checkouts", clock.now())["processed"] == 0
+    assert schedules.run("expire_checkouts", clock.now())["processed"] == 0
     clock.advance(TTL)
-    assert jobs.run("expire_checkouts", clock.now())["processed"] == 1
+    assert schedules.run("expire_checkouts", clock.now())["processed"] == 1
     assert api.get(f"/v1/orders/{order['order_id']}", as_=verified_user).json["status"] == "cancelled"
     assert stock_of(api, product)[black] == 5
 
@@ -572,7 +572,9 @@ def test_overlapping_expiry_runs_cancel_each_order_once(api: Api, activated_user
     clock.advance(TTL)
     now = clock.now()
     with racing_transactions(2):
-        results = run_together(lambda: jobs.run("expire_checkouts", now), lambda: jobs.run("expire_checkouts", now))
+        results = run_together(
+            lambda: schedules.run("expire_checkouts", now), lambda: schedules.run("expire_checkouts", now)
+        )
     assert sum(r["processed"] for r in results) == 2, results
     assert stock_of(api, product)[black] == 5  # each unit returned once
 
@@ -649,7 +651,7 @@ def test_stock_is_never_oversold_and_cancelling_gives_it_back(
                 address=ADDRESS,
                 now=clock.now(),
             )
-        except ApiError as err:
+        except DomainError as err:
             assert err.code == "out_of_stock"
             assert quantity > left
             continue

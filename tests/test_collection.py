@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import jobs, ledger, timers
+from chalicelib import ledger, schedules, timers
 from chalicelib.clock import clock, iso, parse_iso
 from chalicelib.config import settings
 from chalicelib.models.ledger import Balance, Entry
@@ -90,7 +90,7 @@ def timers_of(kind: str, ref: str) -> list[Timer]:
 
 
 def close_windows() -> dict[str, Any]:
-    return jobs.run("close_payment_windows", clock.now())
+    return schedules.run("close_payment_windows", clock.now())
 
 
 def to_the_close(order_id: str, extra: int = 60) -> None:
@@ -170,7 +170,7 @@ def test_the_window_closes_and_the_default_card_pays_the_order(api: Api, activat
     assert close_windows()["processed"] == 0  # the check timer went with the settlement
     assert timers_of("payment_due", order_id) == []
     # the order completes once the window it was paid in is over
-    assert jobs.run("complete_orders", clock.now())["processed"] == 1
+    assert schedules.run("complete_orders", clock.now())["processed"] == 1
     assert order(order_id).status == "completed"
 
 
@@ -239,7 +239,7 @@ def test_a_retry_that_succeeds_pays_the_overdue_order_late_and_lifts_the_freeze(
     assert credit(activated_user).balance == 0
     assert_balanced()
     # paid after the window: the order still completes
-    assert jobs.run("complete_orders", clock.now())["processed"] == 1
+    assert schedules.run("complete_orders", clock.now())["processed"] == 1
     assert order(order_id).status == "completed"
 
 
@@ -419,8 +419,8 @@ def test_pay_now_in_the_window(api: Api, activated_user: str, channel: str) -> N
     assert timers_of("payment_due", order_id) == [] and timers_of("due_reminder", order_id) == []
     to_the_close(order_id)
     assert close_windows()["processed"] == 0
-    assert jobs.run("send_due_reminders", clock.now())["processed"] == 0
-    assert jobs.run("complete_orders", clock.now())["processed"] == 1
+    assert schedules.run("send_due_reminders", clock.now())["processed"] == 0
+    assert schedules.run("complete_orders", clock.now())["processed"] == 1
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
@@ -586,10 +586,10 @@ def test_a_reminder_one_day_before_the_window_closes(api: Api, activated_user: s
     due = parse_iso(order(order_id).due_at)
     lead = settings().rules.due_reminder_lead_seconds
     clock.advance((due - clock.now()).total_seconds() - lead - 60)
-    assert jobs.run("send_due_reminders", clock.now())["processed"] == 0
+    assert schedules.run("send_due_reminders", clock.now())["processed"] == 0
     clock.advance(120)
-    assert jobs.run("send_due_reminders", clock.now())["processed"] == 1
-    assert jobs.run("send_due_reminders", clock.now())["processed"] == 0
+    assert schedules.run("send_due_reminders", clock.now())["processed"] == 1
+    assert schedules.run("send_due_reminders", clock.now())["processed"] == 0
     [note] = [n for n in Notification.query(activated_user) if n.kind == "payment_due_soon"]
     assert note.ref == order_id and "¥129.00" in note.body
     page = api.get("/v1/me/notifications", as_=activated_user).json
@@ -601,7 +601,12 @@ def test_no_reminder_for_an_order_already_paid(api: Api, activated_user: str) ->
     # paid another way without the reminder timer being cleared (e.g. a race): it checks
     Order(order_id).update(actions=[Order.status.set("paid")])
     to_the_close(order_id, extra=-settings().rules.due_reminder_lead_seconds + 60)
-    assert jobs.run("send_due_reminders", clock.now()) == {"processed": 0, "skipped": 1, "failed": 0, "complete": 1}
+    assert schedules.run("send_due_reminders", clock.now()) == {
+        "processed": 0,
+        "skipped": 1,
+        "failed": 0,
+        "complete": 1,
+    }
     assert "payment_due_soon" not in kinds(activated_user)
 
 
@@ -711,7 +716,7 @@ def test_the_sweeper_reads_only_the_due_orders_of_ten_thousand(activated_user: s
             if due == closed_at:
                 due_ids.append(order_id)
             orders_batch.save(Order(order_id, created_key=f"x#{order_id}", due_at=iso(due), **template))
-            timers_batch.save(timers.timer("payment_due", order_id, due))
+            timers_batch.save(timers.timer(timers.PAYMENT_DUE, order_id, due))
     for order_id in due_ids:  # the credit the due orders hold, through the ledger
         tx = Tx()
         ledger.post(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import jobs, ledger
+from chalicelib import ledger, schedules
 from chalicelib.clock import clock, parse_iso
 from chalicelib.config import settings
 from chalicelib.models.ledger import Entry
@@ -170,19 +170,19 @@ def test_receipt_before_shipment_is_409_and_another_user_gets_404(api: Api, acti
 def test_receipt_is_confirmed_automatically_ten_days_after_shipment(api: Api, activated_user: str, placed: str) -> None:
     ship(api, placed)
     clock.advance(settings().rules.auto_confirm_receipt_seconds - 60)
-    assert jobs.run("auto_confirm_receipts", clock.now())["processed"] == 0
+    assert schedules.run("auto_confirm_receipts", clock.now())["processed"] == 0
     clock.advance(120)
-    assert jobs.run("auto_confirm_receipts", clock.now())["processed"] == 1
+    assert schedules.run("auto_confirm_receipts", clock.now())["processed"] == 1
     order = api.get(f"/v1/orders/{placed}", as_=activated_user).json
     assert order["status"] == "received" and order["history"][-1]["actor"] == "system"
-    assert jobs.run("auto_confirm_receipts", clock.now())["processed"] == 0
+    assert schedules.run("auto_confirm_receipts", clock.now())["processed"] == 0
 
 
 def test_overlapping_auto_confirm_runs_settle_once(api: Api, activated_user: str, placed: str) -> None:
     ship(api, placed)
     clock.advance(settings().rules.auto_confirm_receipt_seconds + 1)
     with racing_transactions(3):
-        results = run_together(*[lambda: jobs.run("auto_confirm_receipts", clock.now())] * 3)
+        results = run_together(*[lambda: schedules.run("auto_confirm_receipts", clock.now())] * 3)
     assert sum(r["processed"] for r in results) == 1
     assert len(list(Entry.query(ledger.merchant_account(MERCHANT)))) == 1
 
@@ -191,7 +191,12 @@ def test_manual_receipt_clears_the_auto_confirm_timer(api: Api, activated_user: 
     ship(api, placed)
     api.post(f"/v1/orders/{placed}/receipt", as_=activated_user)
     clock.advance(settings().rules.auto_confirm_receipt_seconds + 1)
-    assert jobs.run("auto_confirm_receipts", clock.now()) == {"processed": 0, "skipped": 0, "failed": 0, "complete": 1}
+    assert schedules.run("auto_confirm_receipts", clock.now()) == {
+        "processed": 0,
+        "skipped": 0,
+        "failed": 0,
+        "complete": 1,
+    }
 
 
 # --- returns --------------------------------------------------------------------------------------

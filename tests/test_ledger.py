@@ -33,16 +33,16 @@ def test_float_amounts_are_refused() -> None:
 def test_an_event_posts_once() -> None:
     legs = [Leg(user_account("u"), ledger.CASH, 5), Leg(PLATFORM, "x", -5)]
     _post("e1", legs)
-    with pytest.raises(errors.ApiError) as err:
+    with pytest.raises(errors.DomainError) as err:
         _post("e1", legs)
     assert err.value.code == "event_already_posted"
     assert ledger.balances(user_account("u"))[ledger.CASH].balance == 5
 
 
 def test_cash_cannot_go_negative() -> None:
-    with pytest.raises(errors.ApiError) as err:
+    with pytest.raises(errors.DomainError) as err:
         _post("e1", [Leg(user_account("u"), ledger.CASH, -1), Leg(PLATFORM, "x", 1)])
-    assert err.value.status == 409
+    assert isinstance(err.value, errors.Conflict)  # 409 at the HTTP edge
     assert list(Entry.query(user_account("u"))) == []
 
 
@@ -51,7 +51,7 @@ def test_credit_cannot_exceed_the_limit() -> None:
     ledger.open_credit(tx, "u", 1000, clock.now())
     tx.commit()
     _post("r1", [Leg(user_account("u"), CREDIT, 600), Leg(PLATFORM, "credit_extended", -600)])
-    with pytest.raises(errors.ApiError):
+    with pytest.raises(errors.DomainError):
         _post("r2", [Leg(user_account("u"), CREDIT, 401), Leg(PLATFORM, "credit_extended", -401)])
     _post("r3", [Leg(user_account("u"), CREDIT, 400), Leg(PLATFORM, "credit_extended", -400)])
     credit = ledger.balances(user_account("u"))[CREDIT]
@@ -67,7 +67,7 @@ def test_stored_balance_equals_the_sum_of_entries(moves: list[int]) -> None:
         try:
             _post(f"{account}:{i}", [Leg(account, ledger.CASH, amount), Leg(PLATFORM, "x", -amount)])
             expected += amount
-        except errors.ApiError:
+        except errors.DomainError:
             assert expected + amount < 0
     stored = ledger.balances(account).get(ledger.CASH)
     derived = sum(int(e.amount) for e in Entry.query(account) if e.book == ledger.CASH)

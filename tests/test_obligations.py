@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import jobs, timers
+from chalicelib import schedules, timers
 from chalicelib.clock import clock, parse_iso
 from chalicelib.config import settings
 from tests import channel_sim as sim
@@ -75,7 +75,7 @@ def pay_card(api: Api, user_id: str, order_id: str) -> str:
 
 
 def auto_confirm() -> dict[str, Any]:
-    return jobs.run("auto_confirm_receipts", clock.now())
+    return schedules.run("auto_confirm_receipts", clock.now())
 
 
 # --- defect 2: a partial return approved after the due date --------------------------------
@@ -110,7 +110,7 @@ def test_a_pending_charge_for_the_old_amount_is_refunded_and_the_rest_collected(
     for _ in range(4):  # the old charge is asked about, the new one pends and is asked about
         clock.advance(settings().rules.collection_query_seconds)
         close_windows()
-        jobs.run("refund_unapplied_payments", clock.now())
+        schedules.run("refund_unapplied_payments", clock.now())
     first, second = attempts(order_id)
     assert (int(first.amount_fen), first.outcome, first.status) == (2 * HALF, "unapplied", "refunded")
     assert (int(second.amount_fen), second.outcome, second.status) == (HALF, "applied", "succeeded")
@@ -190,9 +190,9 @@ def test_a_paid_order_rejected_return_still_completes(api: Api, activated_user: 
     )
     request_id = ask_return(api, activated_user, order_id, skus[0])
     clock.advance((parse_iso(order(order_id).due_at) - clock.now()).total_seconds() + 60)
-    jobs.run("complete_orders", clock.now())
+    schedules.run("complete_orders", clock.now())
     decide(api, request_id, "reject")
-    assert jobs.run("complete_orders", clock.now())["processed"] == 1
+    assert schedules.run("complete_orders", clock.now())["processed"] == 1
     assert order(order_id).status == "completed"
 
 
@@ -211,7 +211,7 @@ def test_a_card_paid_order_cancelled_before_shipment_is_refunded_in_full(api: Ap
     assert cancelled.status_code == 200, cancelled.json
     assert cancelled.json["status"] == "cancelled"
     assert stock_of(api, product)[sku] == 5
-    assert jobs.run("process_refunds", clock.now())["processed"] == 1
+    assert schedules.run("process_refunds", clock.now())["processed"] == 1
     [attempt] = attempts(o["order_id"])
     assert (attempt.status, int(attempt.refunded_fen)) == ("refunded", 2 * HALF)
     assert platform_book("clearing_card") == 0
@@ -279,7 +279,7 @@ def test_pay_now_replays_when_the_notification_lands_during_its_own_settle(
 
 
 def check() -> dict[str, Any]:
-    r = jobs.run("check_obligations", clock.now())
+    r = schedules.run("check_obligations", clock.now())
     return dict(r)
 
 

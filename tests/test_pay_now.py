@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from chalicelib import channels, errors, jobs, ledger
+from chalicelib import errors, ledger, schedules
 from chalicelib.channels import wechat_pay
 from chalicelib.clock import clock, parse_iso
 from chalicelib.config import settings
@@ -208,7 +208,7 @@ def test_channel_trades_carry_the_orders_payment_deadline_and_close_when_it_laps
     wechat = wechat_pay.prepay_body(payments.payment_ref(PaymentAttempt.get(r.json["payment_id"]), deadline))
     assert wechat["time_expire"] == beijing.isoformat(timespec="seconds")
     clock.advance(settings().rules.checkout_ttl_seconds)
-    assert jobs.run("expire_checkouts", clock.now())["processed"] == 1
+    assert schedules.run("expire_checkouts", clock.now())["processed"] == 1
     assert status_of(order_id) == "cancelled"
     attempt = PaymentAttempt.get(r.json["payment_id"])
     assert (attempt.status, attempt.failure_code) == ("failed", "closed")
@@ -237,12 +237,12 @@ def test_wechat_pay_now_answers_app_parameters_signed_by_the_merchant_key(api: A
 def test_checkout_start_payment_opens_one_attempt_per_order_and_channel(api: Api, verified_user: str) -> None:
     order_id = sim.awaiting_payment_order(api, verified_user, AMOUNT, "alipay")
     [opened] = PaymentAttempt.by_order.query(order_id)  # checkout's confirmation opened it
-    a = channels.start_payment("alipay", order_id=order_id, user_id=verified_user, amount_fen=AMOUNT)
-    b = channels.start_payment("alipay", order_id=order_id, user_id=verified_user, amount_fen=AMOUNT)
+    a = payments.start_channel_payment("alipay", order_id=order_id, user_id=verified_user, amount_fen=AMOUNT)
+    b = payments.start_channel_payment("alipay", order_id=order_id, user_id=verified_user, amount_fen=AMOUNT)
     assert a == b
     assert (a["out_trade_no"], a["amount_fen"]) == (opened.attempt_id, AMOUNT)
     assert pay(api, verified_user, order_id, "alipay").json["payment_id"] == opened.attempt_id
-    card = channels.start_payment("card", order_id=order_id, user_id=verified_user, amount_fen=AMOUNT)
+    card = payments.start_channel_payment("card", order_id=order_id, user_id=verified_user, amount_fen=AMOUNT)
     assert card["pay_now"] == f"/v1/orders/{order_id}/payments"
 
 
@@ -349,7 +349,7 @@ def test_refunding_the_same_refund_id_twice_moves_money_once(api: Api, verified_
     assert (first.status, second.status) == ("succeeded", "succeeded")
     assert cash(verified_user) == 1000
     assert int(PaymentAttempt.get(payment_id).refunded_fen) == 1000
-    with pytest.raises(errors.ApiError) as err:
+    with pytest.raises(errors.DomainError) as err:
         payments.refund(payment_id, AMOUNT, "rf-2", clock.now())
     assert err.value.code == "refund_exceeds_payment"
     assert_balanced()

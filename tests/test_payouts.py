@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import jobs, ledger
+from chalicelib import ledger, schedules
 from chalicelib.channels import payouts as gateway_api
 from chalicelib.clock import clock
 from chalicelib.config import settings
@@ -53,7 +53,7 @@ def settle(amount: int, ref: str, merchant: str = MERCHANT) -> None:
 
 
 def run() -> dict[str, Any]:
-    return jobs.run("run_payouts", clock.now())
+    return schedules.run("run_payouts", clock.now())
 
 
 def listed(api: Api, merchant: str = MERCHANT) -> dict[str, Any]:
@@ -115,7 +115,7 @@ def test_a_receipt_is_paid_out_after_the_next_cut_off(
     clock.advance(3600)
     assert run()["paid"] == 0
     assert len(transfers) == 1
-    assert jobs.run("reconcile_ledger", clock.now())["drift"] == 0
+    assert schedules.run("reconcile_ledger", clock.now())["drift"] == 0
 
 
 def test_only_what_was_settled_before_the_cut_off_is_paid(api: Api) -> None:
@@ -149,7 +149,7 @@ def test_a_failed_transfer_restores_the_payable_and_is_retried_next_day(api: Api
     assert paid["status"] == "paid" and paid["amount_fen"] == 1000 and failed_again["status"] == "failed"
     assert {e["kind"] for e in paid["entries"]} == {"payout_returned"}
     assert payable_of() == 0
-    assert jobs.run("reconcile_ledger", clock.now())["drift"] == 0
+    assert schedules.run("reconcile_ledger", clock.now())["drift"] == 0
 
 
 @pytest.mark.parametrize(("number", "outcome", "left"), [(LATE_OK, "paid", 0), (LATE_FAIL, "failed", 1000)])
@@ -168,7 +168,7 @@ def test_a_timeout_is_queried_never_sent_twice(
     [done] = listed(api)["items"]
     assert done["status"] == outcome and payable_of() == left
     assert len(transfers) == 1
-    assert jobs.run("reconcile_ledger", clock.now())["drift"] == 0
+    assert schedules.run("reconcile_ledger", clock.now())["drift"] == 0
 
 
 def test_overlapping_runs_pay_once(api: Api, transfers: list[str]) -> None:
@@ -176,7 +176,7 @@ def test_overlapping_runs_pay_once(api: Api, transfers: list[str]) -> None:
     settle(1000, "o-1")
     clock.advance(int(TO_CUTOFF.total_seconds()))
     now = clock.now()
-    results = run_together(*[lambda: jobs.run("run_payouts", now)] * 3)
+    results = run_together(*[lambda: schedules.run("run_payouts", now)] * 3)
     assert sum(r["paid"] for r in results) == 1
     assert len(transfers) == 1 and payable_of() == 0
     assert [x["amount_fen"] for x in listed(api)["items"]] == [1000]
@@ -207,7 +207,7 @@ def test_a_negative_payable_is_carried_not_paid(api: Api, activated_user: str, p
     clock.advance(86400)
     assert run()["paid"] == 1
     assert listed(api)["items"][0]["amount_fen"] == owed // 2 and payable_of() == 0
-    assert jobs.run("reconcile_ledger", clock.now())["drift"] == 0
+    assert schedules.run("reconcile_ledger", clock.now())["drift"] == 0
 
 
 def test_without_an_account_nothing_is_paid_until_one_is_set(api: Api) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib import jobs
+from chalicelib import schedules
 from chalicelib.clock import clock
 from chalicelib.config import settings
 from chalicelib.definitions import all_tables
@@ -83,8 +83,8 @@ def test_the_whole_story_leaks_no_pii(api: Api, seen: Any) -> None:
     call("POST", f"/v1/orders/{order['order_id']}/review", {"rating": 5, "text": "好"}, as_=uid)
     call("GET", f"/v1/orders/{order['order_id']}", as_=uid)
     clock.advance(8 * 86400)
-    for job in jobs.names():
-        jobs.run(job, clock.now())
+    for job in schedules.names():
+        schedules.run(job, clock.now())
     call("POST", f"/v1/orders/{order['order_id']}/payments", {"channel": "card"}, as_=uid, idem=new_key())
     call("GET", "/v1/wallet", as_=uid)
     call("GET", "/v1/wallet/entries", as_=uid)

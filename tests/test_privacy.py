@@ -10,7 +10,7 @@ import boto3
 import pytest
 from pynamodb.models import Model
 
-from chalicelib import jobs
+from chalicelib import schedules
 from chalicelib.api import dev
 from chalicelib.channels import card_vault
 from chalicelib.clock import clock
@@ -251,10 +251,10 @@ def test_closure_erases_personal_data_revokes_the_account_and_keeps_orders_for_r
     # Orders and wallet entries stay under the pseudonymous id until the retention timer.
     kept = Order.get(order_id)
     assert kept.user_id == uid and kept.address == privacy.ERASED_ADDRESS
-    assert jobs.run("purge_closed_accounts", clock.now())["purged"] == 0
+    assert schedules.run("purge_closed_accounts", clock.now())["purged"] == 0
     clock.advance(settings().rules.closed_account_retention_seconds + 60)
-    assert jobs.run("purge_closed_accounts", clock.now())["purged"] == 1
+    assert schedules.run("purge_closed_accounts", clock.now())["purged"] == 1
     assert list(Order.by_user.query(uid)) == []
     assert _items_mentioning(uid).keys() <= {"idempotency", "reviews"}
-    assert jobs.run("purge_closed_accounts", clock.now())["purged"] == 0
+    assert schedules.run("purge_closed_accounts", clock.now())["purged"] == 0
     assert not [t for t in Timer.scan() if t.ref == uid]

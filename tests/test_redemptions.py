@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import jobs, ledger, queues
+from chalicelib import ledger, queues, schedules
 from chalicelib.clock import clock
 from chalicelib.config import settings
 from chalicelib.local import redrive, worker
@@ -136,19 +136,19 @@ def test_a_request_whose_message_was_never_sent_is_sent_by_the_enqueue_job(api: 
     from chalicelib.local.resources import create_queues
 
     create_queues()
-    assert jobs.run("enqueue_pending_redemptions", clock.now())["processed"] == 0  # not due yet
+    assert schedules.run("enqueue_pending_redemptions", clock.now())["processed"] == 0  # not due yet
     clock.advance(settings().rules.redemption_enqueue_grace_seconds + 1)
-    assert jobs.run("enqueue_pending_redemptions", clock.now())["processed"] == 1
+    assert schedules.run("enqueue_pending_redemptions", clock.now())["processed"] == 1
     drain(api)
     assert api.get(f"/v1/wallet/redemptions/{r.json['redemption_id']}", as_=uid).json["status"] == "approved"
-    assert jobs.run("enqueue_pending_redemptions", clock.now())["processed"] == 0
+    assert schedules.run("enqueue_pending_redemptions", clock.now())["processed"] == 0
 
 
 def test_a_sent_request_leaves_no_enqueue_timer(api: Api) -> None:
     uid = rich_user("u-sent")
     redeem(api, uid, {"amount_fen": 800})
     clock.advance(settings().rules.redemption_enqueue_grace_seconds + 1)
-    assert jobs.run("enqueue_pending_redemptions", clock.now()) == {
+    assert schedules.run("enqueue_pending_redemptions", clock.now()) == {
         "processed": 0,
         "skipped": 0,
         "failed": 0,

@@ -39,7 +39,7 @@ def test_the_same_payment_cannot_earn_twice() -> None:
     order = earn("u-twice", 5_000)
     tx = Tx()
     rewards.on_paid_on_time(tx, order, clock.now()).apply(tx, accounts.get("u-twice"))
-    with pytest.raises(errors.ApiError) as err:
+    with pytest.raises(errors.DomainError) as err:
         tx.commit()
     assert err.value.code == "event_already_posted"
     assert balance("u-twice", ledger.POINTS) == 50
@@ -74,7 +74,7 @@ def test_a_stale_user_read_fails_the_whole_transaction() -> None:
     earn("u-stale", 1_000)
     tx = Tx()
     rewards.on_paid_on_time(tx, paid_order("u-stale", 1_000), clock.now(), user=stale).apply(tx, stale)
-    with pytest.raises(errors.ApiError):
+    with pytest.raises(errors.DomainError):
         tx.commit()
     assert balance("u-stale", ledger.POINTS) == 10 and accounts.get("u-stale").on_time_paid_count == 1
 

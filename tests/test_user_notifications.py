@@ -22,7 +22,7 @@ def tell(event_id: str, user: str = USER, title: str = "t") -> None:
 
 def test_the_same_event_notifies_once() -> None:
     tell("payment:pa1:succeeded")
-    with pytest.raises(errors.ApiError) as err:
+    with pytest.raises(errors.DomainError) as err:
         tell("payment:pa1:succeeded")
     assert err.value.code == "already_notified"
     assert len(list(Notification.query(USER))) == 1

@@ -111,7 +111,7 @@ class WalletMachine(RuleBasedStateMachine):
         spendable = self._balance(ledger.POINTS)
         try:
             item = redemption.request(self.uid, amount_fen=amount, points=None, now=clock.now())
-        except errors.ApiError as err:
+        except errors.DomainError as err:
             event(f"redeem refused: {err.code}")
             assert err.code in ("insufficient_points", "daily_limit_reached"), err.code
             if err.code == "insufficient_points":
@@ -146,7 +146,7 @@ class WalletMachine(RuleBasedStateMachine):
         decision = "approve" if approve else "reject"
         try:
             item = redemption.reviewer_decision("rev-h", rid, decision, None, clock.now())
-        except errors.ApiError as err:
+        except errors.DomainError as err:
             assert before != "manual_review" and err.code == "illegal_transition"
             event("decision refused")
             return

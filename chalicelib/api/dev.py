@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from .. import errors, jobs
+from .. import errors, schedules
 from ..clock import clock, iso
 from ..config import settings
 from ..local import handlers, worker
@@ -92,9 +92,9 @@ def advance_clock(ctx: Ctx) -> ClockView:
 @router.route("/v1/dev/jobs/{job}", "POST", roles=PUBLIC, response=JobView, errors={404: ["unknown_job"]})
 def run_job(ctx: Ctx, job: str) -> JobView:
     """Run one scheduled job now."""
-    if job not in jobs.names():
-        raise errors.not_found("unknown_job", f"jobs are: {', '.join(jobs.names())}")
-    return JobView(job=job, result=jobs.run(job, clock.now()))
+    if job not in schedules.names():
+        raise errors.not_found("unknown_job", f"jobs are: {', '.join(schedules.names())}")
+    return JobView(job=job, result=schedules.run(job, clock.now()))
 
 
 @router.route("/v1/dev/queue/drain", "POST", roles=PUBLIC, response=DrainView)

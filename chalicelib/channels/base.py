@@ -78,6 +78,20 @@ class ChannelEvent:
     status: Outcome
     failure_code: str | None = None
 
+    @classmethod
+    def answered(cls, channel: str, event_id: str, attempt_id: str, answer: ChargeResult) -> ChannelEvent:
+        """Our own event for a channel's synchronous answer (a charge's or a query's)."""
+        return cls(
+            channel,
+            event_id,
+            attempt_id,
+            answer.channel_txn_id,
+            answer.amount_fen,
+            answer.currency,
+            answer.status,
+            answer.failure_code,
+        )
+
 
 # Refusals that mean "not from the channel, or not now": answered 401 where HTTP status matters.
 SIGNATURE_REASONS = frozenset({"bad_signature", "stale", "unknown_serial"})

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from ..ledger import CASH, PLATFORM, Leg, user_account
+from ..ledger import CASH, PLATFORM, Leg, clearing, user_account
 from .base import (
     FAILED,
     SUCCEEDED,
@@ -23,7 +23,7 @@ from .base import (
     RefundResult,
 )
 
-CLEARING = f"clearing_{WALLET}"
+CLEARING = clearing(WALLET)
 
 
 def debit_legs(user_id: str, amount_fen: int) -> list[Leg]:

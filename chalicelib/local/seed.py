@@ -63,7 +63,7 @@ DEMO_PRODUCTS = [
 
 
 def seed_catalog(now: datetime) -> list[str]:
-    from ..errors import ApiError
+    from ..errors import DomainError
     from ..services import catalog
 
     created = 0
@@ -72,7 +72,7 @@ def seed_catalog(now: datetime) -> list[str]:
         try:
             catalog.create_product(DEMO_MERCHANT, name, description, specs, now, product_id=product_id)
             created += 1
-        except ApiError as err:
+        except DomainError as err:
             if err.code != "product_exists":
                 raise
     return [f"catalog: {len(DEMO_PRODUCTS)} products of {DEMO_MERCHANT} ({created} new), e.g. p_demo_phone_case"]

@@ -103,7 +103,7 @@ def main() -> None:
     from chalice.cli.factory import CLIFactory
     from chalice.local import LocalDevServer
 
-    from .. import jobs
+    from .. import schedules as jobs
     from ..clock import clock
     from . import seed, worker
     from .http import LocalRequestHandler

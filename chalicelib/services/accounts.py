@@ -142,7 +142,7 @@ def add_card(user_id: str, card_number: str, now: datetime) -> BankCard:
             user,
             [User.default_card_id.set(card_id)],
             condition=User.default_card_id.does_not_exist(),
-            on_fail=errors.conflict("state_changed", "another card was bound at the same time; retry"),
+            on_fail=errors.state_changed("another card was bound at the same time; retry"),
         )
     tx.commit()
     return card
@@ -163,10 +163,10 @@ def remove_card(user_id: str, card_id: str, now: datetime) -> None:
         try:
             _remove_card_once(user_id, card_id)
             return
-        except errors.ApiError as err:
+        except errors.DomainError as err:
             if err.code != _CARDS_MOVED:
                 raise
-    raise errors.conflict("state_changed", "the cards changed meanwhile; retry")
+    raise errors.state_changed("the cards changed meanwhile; retry")
 
 
 def _remove_card_once(user_id: str, card_id: str) -> None:
@@ -217,7 +217,7 @@ def set_default_card(user_id: str, card_id: str) -> BankCard:
     user = get(user_id)
     if user.default_card_id == card_id:
         return card
-    moved = errors.conflict("state_changed", "the cards changed meanwhile; retry")
+    moved = errors.state_changed("the cards changed meanwhile; retry")
     tx = Tx()
     tx.update(
         card,
@@ -296,7 +296,7 @@ def set_password(user_id: str, password: str, old_password: str | None, now: dat
         )
     except UpdateError as exc:
         if condition_failed(exc):
-            raise errors.conflict("state_changed", "the password changed meanwhile; retry") from exc
+            raise errors.state_changed("the password changed meanwhile; retry") from exc
         raise
     return user
 
@@ -336,8 +336,8 @@ def release_try(user: User) -> None:
     user.update(actions=tries_released())
 
 
-def _locked(until: str) -> errors.ApiError:
-    return errors.ApiError(423, "payment_password_locked", f"too many wrong tries; locked until {until}")
+def _locked(until: str) -> errors.DomainError:
+    return errors.Locked("payment_password_locked", f"too many wrong tries; locked until {until}")
 
 
 def _unlocked(at: str) -> Any:
@@ -363,7 +363,7 @@ def _claim_try(user: User, now: datetime) -> int:
     return int(user.password_failures)
 
 
-def _lock(user: User, now: datetime) -> errors.ApiError:
+def _lock(user: User, now: datetime) -> errors.DomainError:
     """Start the lock period (the counter starts again when it ends); the 423 to raise."""
     rules = settings().rules
     until = iso(now + timedelta(seconds=rules.password_lock_seconds))

@@ -39,7 +39,7 @@ class AddressBook:
     default_address_id: str | None
 
 
-def address_not_found() -> errors.ApiError:
+def address_not_found() -> errors.DomainError:
     return errors.not_found("address_not_found", "no such address")
 
 
@@ -71,10 +71,10 @@ def _retrying(write: Callable[[], None]) -> None:
         try:
             write()
             return
-        except errors.ApiError as err:
+        except errors.DomainError as err:
             if err.code != _MOVED:
                 raise
-    raise errors.conflict("state_changed", "the address book changed meanwhile; retry")
+    raise errors.state_changed("the address book changed meanwhile; retry")
 
 
 def add(user_id: str, fields: dict[str, str], is_default: bool | None, now: datetime) -> Address:

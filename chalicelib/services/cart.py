@@ -38,7 +38,7 @@ class CartLine:
         return self.unit_price_fen * int(self.item.quantity)
 
 
-def sku_not_found() -> errors.ApiError:
+def sku_not_found() -> errors.DomainError:
     return errors.not_found("sku_not_found", "no such SKU")
 
 

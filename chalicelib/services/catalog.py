@@ -53,7 +53,7 @@ def review_average(product: Product) -> float | None:
     return round(int(product.rating_sum or 0) / count, 1) if count else None
 
 
-def product_not_found() -> errors.ApiError:
+def product_not_found() -> errors.DomainError:
     return errors.not_found("product_not_found", "no such product")
 
 
@@ -70,6 +70,22 @@ def _check_distinct(specs: Sequence[SkuSpec]) -> None:
         seen.add(key)
 
 
+def _new_sku(spec: SkuSpec, product_id: str, merchant_id: str, name: str, at: str) -> Sku:
+    """A SKU as first written (its id given by the spec or new)."""
+    return Sku(
+        spec.sku_id or new_sku_id(),
+        product_id=product_id,
+        merchant_id=merchant_id,
+        product_name=name,
+        attributes=dict(spec.attributes),
+        price_fen=spec.price_fen,
+        stock=spec.stock,
+        active=True,
+        created_at=at,
+        updated_at=at,
+    )
+
+
 def create_product(
     merchant_id: str,
     name: str,
@@ -83,21 +99,7 @@ def create_product(
     _check_distinct(skus)
     pid = product_id or new_product_id()
     at = iso(now)
-    sku_items = [
-        Sku(
-            spec.sku_id or new_sku_id(),
-            product_id=pid,
-            merchant_id=merchant_id,
-            product_name=name,
-            attributes=dict(spec.attributes),
-            price_fen=spec.price_fen,
-            stock=spec.stock,
-            active=True,
-            created_at=at,
-            updated_at=at,
-        )
-        for spec in skus
-    ]
+    sku_items = [_new_sku(spec, pid, merchant_id, name, at) for spec in skus]
     product = Product(
         pid,
         merchant_id=merchant_id,
@@ -140,23 +142,12 @@ def update_product(
                 "unknown_sku", "this SKU is not one of the product's", [FieldError(f"skus.{i}.sku_id", "unknown")]
             )
     at = iso(now)
-    changed = errors.conflict("state_changed", "the product changed meanwhile; reload and retry")
+    changed = errors.state_changed("the product changed meanwhile; reload and retry")
     tx = Tx()
     kept: list[Sku] = []
     for spec in skus:
         if spec.sku_id is None:
-            sku = Sku(
-                new_sku_id(),
-                product_id=product_id,
-                merchant_id=merchant_id,
-                product_name=name,
-                attributes=dict(spec.attributes),
-                price_fen=spec.price_fen,
-                stock=spec.stock,
-                active=True,
-                created_at=at,
-                updated_at=at,
-            )
+            sku = _new_sku(spec, product_id, merchant_id, name, at)
             tx.save(sku, condition=Sku.sku_id.does_not_exist(), on_fail=changed)
         else:
             sku = current[spec.sku_id]

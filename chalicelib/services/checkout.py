@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from pynamodb.exceptions import DoesNotExist
 
-from .. import batch, channels, errors, jobs, ledger, timers
+from .. import batch, errors, ledger, timers
 from ..clock import iso, parse_iso
 from ..config import settings
 from ..db import Tx
@@ -39,7 +39,7 @@ from ..models.orders import AWAITING_CONFIRMATION, AWAITING_PAYMENT, BNPL, PLACE
 from ..models.timers import Timer
 from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 from ..observability import count, logger
-from . import accounts, channel_trades, orders
+from . import accounts, channel_trades, orders, payments, standing
 from .order_index import merchant_key
 from .orders import CHECKOUT_EXPIRY
 
@@ -65,7 +65,7 @@ class Confirmation:
     payment: dict[str, Any] | None
 
 
-def _bnpl_refusal(user: User) -> errors.ApiError | None:
+def _bnpl_refusal(user: User) -> errors.DomainError | None:
     if user.bnpl_status == BNPL_FROZEN:
         return errors.conflict("bnpl_frozen", "先用后付 is paused until your overdue orders are paid")
     if user.bnpl_status != BNPL_ACTIVE:
@@ -73,11 +73,11 @@ def _bnpl_refusal(user: User) -> errors.ApiError | None:
     return None
 
 
-def credit_insufficient() -> errors.ApiError:
+def credit_insufficient() -> errors.DomainError:
     return errors.conflict("credit_insufficient", "the order is more than your available 先用后付 credit")
 
 
-def out_of_stock(sku_id: str) -> errors.ApiError:
+def out_of_stock(sku_id: str) -> errors.DomainError:
     return errors.conflict("out_of_stock", f"not enough stock left of SKU {sku_id}")
 
 
@@ -339,16 +339,13 @@ def confirm(
                 event_id=f"order:{order_id}:credit_reserved",
                 kind="credit_reserved",
                 at=now,
-                legs=[
-                    ledger.Leg(ledger.user_account(user_id), ledger.CREDIT, total),
-                    ledger.Leg(ledger.PLATFORM, "credit_extended", -total),
-                ],
+                legs=ledger.credit_reserved(user_id, total),
                 ref=order_id,
                 insufficient=credit_insufficient(),
             )
             tx.update(
                 user,
-                [User.unpaid_bnpl_count.add(1), *released],
+                [*standing.opened(), *released],
                 condition=User.bnpl_status == BNPL_ACTIVE,
                 on_fail=errors.conflict("bnpl_frozen", "先用后付 was paused meanwhile"),
             )
@@ -372,7 +369,7 @@ def confirm(
             # An unpaid channel order lapses like an unconfirmed one (one timer if the times meet).
             if iso(pay_by) != order.challenge_expires_at:
                 timers.schedule(tx, CHECKOUT_EXPIRY, order_id, pay_by)
-            payment = channels.start_payment(
+            payment = payments.start_channel_payment(
                 order.payment_method, order_id=order_id, user_id=user_id, amount_fen=total, expires_at=iso(pay_by)
             )
         order.challenge_used, order.confirmed_at = True, at
@@ -397,7 +394,6 @@ def confirm(
     return result
 
 
-@jobs.job("expire_checkouts")
 def expire_checkouts(now: datetime) -> dict[str, int]:
     """Cancel checkouts not confirmed (or channel orders not paid) by their deadline,
     releasing their stock and coupon, and close their open channel trades. Overlapping

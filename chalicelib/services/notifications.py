@@ -65,7 +65,7 @@ def notify(
             created_at=iso(now),
         ),
         condition=Notification.notification_id.does_not_exist(),
-        on_fail=errors.conflict("already_notified", f"event {event_id} was already notified"),
+        on_fail=errors.moved("already_notified", f"event {event_id} was already notified"),
     )
     if settings().notification_topic_arn:
         tx.after_commit(lambda: _publish(user_id, nid, kind, title, body, ref))

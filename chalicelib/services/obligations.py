@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .. import jobs, timers
+from .. import timers
 from ..clock import parse_iso
 from ..config import settings
 from ..db import Tx
@@ -134,7 +134,6 @@ def obliged_orders() -> Any:
         yield from Order.by_obligation.query(f"obl#{shard:02d}")
 
 
-@jobs.job(JOB)
 def check_obligations(now: datetime) -> dict[str, Any]:
     """Report every order that owes money or awaits receipt with no live timer to act on it."""
     walked = spent = 0

@@ -32,8 +32,8 @@ from ..models.orders import (
     obligated,
 )
 from ..models.timers import Timer
-from ..models.users import User
 from ..observability import count
+from . import standing
 
 CHECKOUT_EXPIRY = timers.CHECKOUT_EXPIRY
 # Before shipment, an order can be cancelled by its buyer.
@@ -48,7 +48,7 @@ class OrderPage:
     next_cursor: str | None
 
 
-def order_not_found() -> errors.ApiError:
+def order_not_found() -> errors.DomainError:
     return errors.not_found("order_not_found", "no such order")
 
 
@@ -96,7 +96,7 @@ def transition(
     allowed_from: Collection[str],
     actions: Sequence[Action] = (),
     condition: Condition | None = None,
-    on_fail: errors.ApiError | None = None,
+    on_fail: errors.DomainError | None = None,
     note: str | None = None,
     verb: str = "change",
 ) -> None:
@@ -117,7 +117,7 @@ def transition(
         order,
         [Order.status.set(to), Order.updated_at.set(iso(now)), Order.history.set(history), mark, *actions],
         condition=guard,
-        on_fail=on_fail or errors.ApiError(409, "illegal_transition", f"the order is no longer {order.status}; reload"),
+        on_fail=on_fail or errors.Conflict("illegal_transition", f"the order is no longer {order.status}; reload"),
     )
     order.status, order.history, order.updated_at = to, history, iso(now)
 
@@ -173,13 +173,10 @@ def release(
                 event_id=f"order:{order.order_id}:credit_released",
                 kind="credit_released",
                 at=now,
-                legs=[
-                    ledger.Leg(ledger.user_account(order.user_id), ledger.CREDIT, -reserved),
-                    ledger.Leg(ledger.PLATFORM, "credit_extended", reserved),
-                ],
+                legs=ledger.credit_released(order.user_id, reserved),
                 ref=order.order_id,
             )
-        tx.update(User(order.user_id), [User.unpaid_bnpl_count.add(-1)], condition=User.unpaid_bnpl_count >= 1)
+        standing.cancelled(tx, order.user_id)
     if order.coupon_id:
         tx.update(
             Coupon(order.user_id, order.coupon_id),

@@ -39,7 +39,6 @@ from ..config import settings
 from ..cutoff import china_day, last_cutoff, next_cutoff
 from ..db import Tx
 from ..errors import FieldError
-from ..jobs import job
 from ..ledger import PLATFORM, Leg
 from ..models import payouts as p
 from ..models.ledger import Entry
@@ -47,11 +46,11 @@ from ..models.payouts import Payout, PayoutAccount
 from ..models.timers import Timer
 from ..observability import count, logger
 
-DUE = "payout"
-QUERY = "payout_query"
+DUE = timers.PAYOUT
+QUERY = timers.PAYOUT_QUERY
 SENT, PAID, RETURNED = "payout_sent", "payout_paid", "payout_returned"
 PAYOUT_KINDS = frozenset({SENT, RETURNED})  # the event kinds that move a payable out and back
-CLEARING, PAID_OUT = "payout_clearing", "merchant_payouts"
+CLEARING, PAID_OUT = ledger.PAYOUT_CLEARING, ledger.MERCHANT_PAYOUTS
 MAX_ENTRIES = 200  # covered entries kept on a payout record (the count is always kept)
 ACCOUNT_NUMBER = re.compile(r"^[0-9]{8,30}$")
 
@@ -209,7 +208,7 @@ def pay_merchant(timer: Timer, now: datetime) -> bool:
         at=now,
         ref=pid,
         legs=[Leg(ledger.merchant_account(merchant_id), ledger.PAYABLE, -amount), Leg(PLATFORM, CLEARING, amount)],
-        insufficient=errors.conflict("state_changed", "the payable changed meanwhile; the next run pays it"),
+        insufficient=errors.state_changed("the payable changed meanwhile; the next run pays it"),
         floor=frozenset({ledger.PAYABLE}),
     )
     timers.take(tx, timer)
@@ -297,7 +296,6 @@ def query_payout(timer: Timer, now: datetime) -> bool:
     return True
 
 
-@job("run_payouts")
 def run_payouts(now: datetime) -> dict[str, Any]:
     """Ask about payouts whose answer is overdue, then pay every merchant due by the last cut-off."""
     rules = settings().rules

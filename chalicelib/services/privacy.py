@@ -32,7 +32,6 @@ from ..clock import iso
 from ..config import settings
 from ..db import Tx
 from ..errors import FieldError
-from ..jobs import job
 from ..ledger import PLATFORM, Leg
 from ..models import orders as o
 from ..models.addresses import Address
@@ -54,7 +53,7 @@ from ..models.users import BankCard, Device, UniqueClaim, User
 from ..observability import count
 
 Page = tuple[list[dict[str, Any]], dict[str, Any] | None]
-SCRUB, RETENTION = "closure_scrub", "account_retention"
+SCRUB, RETENTION = timers.CLOSURE_SCRUB, timers.ACCOUNT_RETENTION
 ERASED_TEXT = "（用户已注销 account closed）"
 ERASED_ADDRESS = {"name": "已注销", "phone": "***", "line1": "已注销", "city": "已注销"}
 # Never exported: secrets and the gateway's tokens (usable to charge), challenge nonces.
@@ -236,8 +235,8 @@ def close(user_id: str, now: datetime) -> User:
         raise errors.conflict("account_closed", "this account is already closed")
     blocking = obstacles(user)
     if blocking:
-        raise errors.ApiError(
-            409, "account_not_closable", "the account has open items: " + ", ".join(f.field for f in blocking), blocking
+        raise errors.Conflict(
+            "account_not_closable", "the account has open items: " + ", ".join(f.field for f in blocking), blocking
         )
     retention_until = now + timedelta(seconds=settings().rules.closed_account_retention_seconds)
     tx = Tx()
@@ -259,7 +258,7 @@ def close(user_id: str, now: datetime) -> User:
         ],
         condition=User.closed_at.does_not_exist()
         & ((User.unpaid_bnpl_count == 0) | User.unpaid_bnpl_count.does_not_exist()),
-        on_fail=errors.conflict("state_changed", "the account changed meanwhile; retry"),
+        on_fail=errors.state_changed("the account changed meanwhile; retry"),
     )
     if user.id_number_hash:
         tx.delete(UniqueClaim(f"id_number#{user.id_number_hash}"))
@@ -270,7 +269,7 @@ def close(user_id: str, now: datetime) -> User:
         ledger.user_account(user_id),
         ledger.CASH,
         condition=Balance.balance.does_not_exist() | (Balance.balance == 0),
-        on_fail=errors.conflict("state_changed", "the wallet changed meanwhile; retry"),
+        on_fail=errors.state_changed("the wallet changed meanwhile; retry"),
     )
     _forfeit_points(tx, user_id, now)
     timers.schedule(tx, SCRUB, user_id, now)
@@ -336,7 +335,6 @@ def purge(user_id: str) -> int:
     return len(doomed)
 
 
-@job("purge_closed_accounts")
 def purge_closed_accounts(now: datetime) -> dict[str, Any]:
     """Finish closures' address erasure, and delete closed accounts' kept data after retention."""
 

@@ -32,7 +32,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
-from .. import errors, jobs, ledger, pagination, queues, timers
+from .. import errors, ledger, pagination, queues, timers
 from ..clock import clock, iso, parse_iso
 from ..config import settings
 from ..db import Tx
@@ -44,7 +44,7 @@ from ..models.users import BNPL_FROZEN, User
 from ..observability import count, logger
 from . import accounts, duties, notifications
 
-ENQUEUE_TIMER = "redemption_enqueue"
+ENQUEUE_TIMER = timers.REDEMPTION_ENQUEUE
 # The daily limits count calendar days in China (UTC+8, no daylight saving).
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 AUTO = "auto"
@@ -183,7 +183,6 @@ def _enqueue_after_commit(item: Redemption) -> None:
         )
 
 
-@jobs.job("enqueue_pending_redemptions")
 def enqueue_pending_redemptions(now: datetime) -> dict[str, Any]:
     """Send again the review message of requests whose first send was not confirmed."""
 
@@ -287,7 +286,7 @@ def review(redemption_id: str, now: datetime) -> str:
             _decide(item, REJECTED, actor=AUTO, reason=reason, note=None, now=now)
         else:
             _decide(item, MANUAL_REVIEW, actor=AUTO, reason=reason, note=None, now=now)
-    except errors.ApiError as err:
+    except errors.DomainError as err:
         if err.code == "illegal_transition":
             count("RedemptionDuplicateDelivery")
             return "duplicate"

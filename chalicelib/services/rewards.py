@@ -72,7 +72,7 @@ class UserChange:
                 user,
                 self.actions,
                 condition=self.condition,
-                on_fail=errors.conflict("state_changed", "the account changed meanwhile; retry"),
+                on_fail=errors.state_changed("the account changed meanwhile; retry"),
             )
 
 
@@ -130,7 +130,7 @@ def on_paid_on_time(
                 Leg(PLATFORM, POINTS_ISSUED, -points),
             ],
             ref=order.order_id,
-            insufficient=errors.conflict("state_changed", "the points balance changed meanwhile; retry"),
+            insufficient=errors.state_changed("the points balance changed meanwhile; retry"),
         )
 
     count = int(user.on_time_paid_count or 0)
@@ -205,7 +205,7 @@ def _reverse_points(tx: Tx, order: Order, refund_fen: int, now: datetime) -> Non
             Leg(PLATFORM, POINTS_ISSUED, reverse),
         ],
         ref=order.order_id,
-        insufficient=errors.conflict("state_changed", "the points balance changed meanwhile; retry"),
+        insufficient=errors.state_changed("the points balance changed meanwhile; retry"),
     )
 
 
@@ -248,7 +248,7 @@ def issue_coupon(
             issued_at=iso(now),
         ),
         condition=Coupon.coupon_id.does_not_exist(),
-        on_fail=errors.conflict("state_changed", "the coupon was issued meanwhile; retry"),
+        on_fail=errors.state_changed("the coupon was issued meanwhile; retry"),
     )
     return True
 

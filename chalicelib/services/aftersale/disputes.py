@@ -46,7 +46,7 @@ from .refunds import pause, resume, settle, stage
 STALLED = (PENDING, RETURNING, AWAITING_RESHIPMENT)  # waits the merchant leaves hanging
 
 
-def not_found() -> errors.ApiError:
+def not_found() -> errors.DomainError:
     return errors.not_found("dispute_not_found", "no such dispute")
 
 

@@ -36,7 +36,7 @@ from .refunds import deadline, pause, resume, stage
 EXCHANGEABLE = (o.RECEIVED, o.PAID)
 
 
-def _invalid(message: str) -> errors.ApiError:
+def _invalid(message: str) -> errors.DomainError:
     return errors.unprocessable("invalid_exchange_items", message, [errors.FieldError("items", message)])
 
 

@@ -12,7 +12,7 @@ from ...db import Tx
 from ...models.aftersale import ReturnRequest
 
 
-def not_found() -> errors.ApiError:
+def not_found() -> errors.DomainError:
     return errors.not_found("return_request_not_found", "no such return request")
 
 

@@ -19,7 +19,6 @@ from datetime import datetime
 
 from ... import timers
 from ...db import Tx
-from ...jobs import job
 from ...models import orders as o
 from ...models.aftersale import AWAITING_RESHIPMENT, AWAITING_RETURN, PENDING, RESHIPPED, RETURNING, ReturnRequest
 from ...models.orders import Order
@@ -64,7 +63,6 @@ def _drop(timer: Timer) -> bool:
     return False
 
 
-@job(JOB)
 def advance_aftersale(now: datetime) -> dict[str, int]:
     """Act on every after-sale wait that ran out (auto-approve, close, auto-refund)."""
     totals = {"processed": 0, "skipped": 0, "failed": 0, "complete": 1}

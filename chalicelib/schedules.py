@@ -1,0 +1,52 @@
+"""Every scheduled job, by name, in one table: the cloud schedules in app.py,
+`/v1/dev/jobs/{job}` and the local stack's scheduler all run them through here, with the
+service clock's "now". This module imports the services; no service imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from .observability import logger
+from .services import (
+    checkout,
+    collection,
+    fulfilment,
+    obligations,
+    payments,
+    payouts,
+    privacy,
+    reconcile,
+    redemption,
+)
+from .services.aftersale import sweep
+
+JobFn = Callable[[datetime], dict[str, Any]]
+
+JOBS: dict[str, JobFn] = {
+    "expire_checkouts": checkout.expire_checkouts,
+    "auto_confirm_receipts": fulfilment.auto_confirm_receipts,
+    "complete_orders": fulfilment.complete_orders,
+    "close_payment_windows": collection.close_payment_windows,
+    "send_due_reminders": collection.send_due_reminders,
+    "refund_unapplied_payments": payments.refund_unapplied_payments,
+    "process_refunds": payments.process_refunds,
+    obligations.JOB: obligations.check_obligations,
+    reconcile.JOB: reconcile.reconcile_ledger,
+    "enqueue_pending_redemptions": redemption.enqueue_pending_redemptions,
+    "run_payouts": payouts.run_payouts,
+    "purge_closed_accounts": privacy.purge_closed_accounts,
+    sweep.JOB: sweep.advance_aftersale,
+}
+
+
+def run(name: str, now: datetime) -> dict[str, Any]:
+    result = JOBS[name](now)
+    logger.info("job finished", extra={"job": name, **{k: v for k, v in result.items() if isinstance(v, int)}})
+    return result
+
+
+def names() -> list[str]:
+    return sorted(JOBS)

@@ -1,0 +1,70 @@
+"""Payments: pay now, channel notifications, refunds, and the settlement they share.
+
+One concept per module:
+- `attempts`: the attempt store (`PaymentAttempt`), `payment_ref`, the legs money in and
+  refunds post;
+- `payable`: which orders are payable, from which status, for how much;
+- `settlement`: `settle`, the one way money arriving for an order is applied (once);
+- `repayment`: the 先用后付 rules settlement applies (`mark_paid`, `on_declined`);
+- `refunds`: `refund` through the channel paid, and the refund sweepers;
+- `intake`: channel notifications and queries;
+- `pay_now`: the user paying an order now;
+- `launch`: checkout's launch data for a channel payment.
+
+Ledger (see `ledger.py`): money arriving through channel C is `ledger.money_in(C, x)`
+(platform `clearing_C` +x against `consumer_payments` -x) for card, Alipay and WeChat Pay,
+and the wallet's `cash` -x against `clearing_wallet` +x.
+
+Other modules import from this package, never from its modules' internals.
+"""
+
+from __future__ import annotations
+
+from .attempts import (
+    CHANNEL_NAMES,
+    COLLECTION,
+    attempt_id_for,
+    attempts_for,
+    get_attempt,
+    new_attempt,
+    paid_attempt,
+    payment_ref,
+    save_attempt,
+    yuan,
+)
+from .intake import handle_notification, reconcile
+from .launch import start_channel_payment
+from .pay_now import PaymentResult, pay_now
+from .payable import ORDER_MOVED, USER_MOVED, load_order, order_moved, user_moved
+from .refunds import RefundOutcome, process_refunds, refund, refund_unapplied_payments
+from .settlement import Result, Settlement, settle
+
+__all__ = [
+    "CHANNEL_NAMES",
+    "COLLECTION",
+    "ORDER_MOVED",
+    "USER_MOVED",
+    "PaymentResult",
+    "RefundOutcome",
+    "Result",
+    "Settlement",
+    "attempt_id_for",
+    "attempts_for",
+    "get_attempt",
+    "handle_notification",
+    "load_order",
+    "new_attempt",
+    "order_moved",
+    "paid_attempt",
+    "pay_now",
+    "payment_ref",
+    "process_refunds",
+    "reconcile",
+    "refund",
+    "refund_unapplied_payments",
+    "save_attempt",
+    "settle",
+    "start_channel_payment",
+    "user_moved",
+    "yuan",
+]

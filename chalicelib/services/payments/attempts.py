@@ -1,0 +1,139 @@
+"""The payment attempt store: one `PaymentAttempt` per try at paying an order, its id (the
+channel's out_trade_no), and what a channel needs to know about it (`payment_ref`).
+
+Also the ledger legs money arriving through an attempt posts (`money_in_legs`), and how a
+payment reads in a notification (`yuan`, `CHANNEL_NAMES`)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+
+from pynamodb.exceptions import DoesNotExist
+
+from ... import errors, ledger
+from ...channels import base as ch
+from ...channels import wallet as wallet_channel
+from ...clock import iso, parse_iso
+from ...config import settings
+from ...db import Tx
+from ...ledger import Leg
+from ...models import payments as pm
+from ...models.payments import PaymentAttempt
+
+# Attempt purposes: the user paying now, checkout's channel payment, the auto-debit.
+PAY_NOW = "pay_now"
+CHECKOUT = "checkout"
+COLLECTION = "collection"
+
+# --- attempts ---------------------------------------------------------------------------
+
+
+ATTEMPT_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+
+
+def attempt_id_for(order_id: str, attempt_no: int) -> str:
+    """Attempt n of an order has one id: 32 characters, valid as any channel's out_trade_no."""
+    return "pa" + hashlib.sha256(f"{order_id}#{attempt_no}".encode()).hexdigest()[:30]
+
+
+def attempts_for(order_id: str) -> list[PaymentAttempt]:
+    return list(PaymentAttempt.by_order.query(order_id))
+
+
+def get_attempt(attempt_id: str) -> PaymentAttempt | None:
+    """Our attempt by id; None for an id we could never have issued (a channel's signed but
+    empty or odd reference is an unknown trade: acknowledged and flagged, never a 500)."""
+    if not ATTEMPT_ID.fullmatch(attempt_id):
+        return None
+    try:
+        return PaymentAttempt.get(attempt_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def paid_attempt(order_id: str) -> PaymentAttempt | None:
+    """The attempt that paid the order (refunds of a paid order go back through it)."""
+    for attempt in attempts_for(order_id):
+        if attempt.outcome == pm.APPLIED and attempt.status in (pm.SUCCEEDED, pm.REFUNDED):
+            return get_attempt(attempt.attempt_id)
+    return None
+
+
+def new_attempt(
+    order_id: str,
+    user_id: str,
+    channel: str,
+    amount_fen: int,
+    purpose: str,
+    now: datetime,
+    *,
+    card_token: str | None = None,
+    card_last4: str | None = None,
+    status: str = pm.PENDING,
+    collection_round: int | None = None,
+) -> PaymentAttempt:
+    attempt_no = max((int(a.attempt_no) for a in attempts_for(order_id)), default=0) + 1
+    return PaymentAttempt(
+        attempt_id_for(order_id, attempt_no),
+        order_id=order_id,
+        attempt_no=attempt_no,
+        user_id=user_id,
+        channel=channel,
+        purpose=purpose,
+        amount_fen=amount_fen,
+        currency=settings().rules.currency,
+        status=status,
+        instrument_token=card_token,
+        card_last4=card_last4,
+        collection_round=collection_round,
+        created_at=iso(now),
+        updated_at=iso(now),
+    )
+
+
+def save_attempt(tx: Tx, attempt: PaymentAttempt) -> None:
+    tx.save(
+        attempt,
+        condition=PaymentAttempt.attempt_id.does_not_exist(),
+        on_fail=errors.conflict("payment_in_progress", "another payment of this order started meanwhile; retry"),
+    )
+
+
+def payment_ref(attempt: PaymentAttempt, expires_at: str | None = None) -> ch.PaymentRef:
+    """What a channel needs about an attempt; `expires_at`: the order's payment deadline."""
+    return ch.PaymentRef(
+        attempt_id=attempt.attempt_id,
+        order_id=attempt.order_id,
+        user_id=attempt.user_id,
+        amount_fen=int(attempt.amount_fen),
+        currency=attempt.currency,
+        created_at=parse_iso(attempt.created_at),
+        instrument_token=attempt.instrument_token,
+        description=f"PayLater {attempt.order_id}",
+        expires_at=parse_iso(expires_at) if expires_at else None,
+    )
+
+
+# --- ledger legs and wording -----------------------------------------------------------------
+
+
+def money_in_legs(attempt: PaymentAttempt) -> list[Leg]:
+    amount = int(attempt.amount_fen)
+    if attempt.channel == ch.WALLET:
+        return wallet_channel.debit_legs(attempt.user_id, amount)
+    return ledger.money_in(attempt.channel, amount)
+
+
+def refund_legs(attempt: PaymentAttempt, amount_fen: int) -> list[Leg]:
+    if attempt.channel == ch.WALLET:
+        return wallet_channel.credit_legs(attempt.user_id, amount_fen)
+    return ledger.money_out(attempt.channel, amount_fen)
+
+
+def yuan(amount_fen: int) -> str:
+    return f"¥{amount_fen // 100}.{amount_fen % 100:02d}"
+
+
+CHANNEL_NAMES = {ch.CARD: "银行卡", ch.ALIPAY: "支付宝", ch.WECHAT_PAY: "微信支付", ch.WALLET: "钱包余额"}

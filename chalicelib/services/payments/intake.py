@@ -1,0 +1,40 @@
+"""What channels tell us: a notification (verified, de-duplicated, settled, answered as the
+channel expects) or the answer to our `query` about a pending attempt."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from ... import channels
+from ...channels import base as ch
+from ...models.payments import PaymentAttempt
+from ...observability import count, logger
+from .attempts import payment_ref
+from .settlement import Result, Settlement, settle
+
+
+def handle_notification(path: str, headers: Mapping[str, str], body: bytes, now: datetime) -> ch.NotifyReply:
+    """Verify, de-duplicate and settle one channel notification; answer as the channel expects."""
+    name = channels.NOTIFY_PATHS[path]
+    adapter = channels.get(name)
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        event = adapter.parse_notification(lowered, body, now)
+    except ch.NotificationRejected as rejected:
+        logger.warning("channel notification rejected", extra={"channel": name, "reason": rejected.reason})
+        count("ChannelNotificationRejected", channel=name, reason=rejected.reason)
+        return adapter.reply(False, rejected.reason)
+    outcome = settle(event, now)
+    return adapter.reply(outcome.ack, outcome.result)
+
+
+def reconcile(attempt: PaymentAttempt, now: datetime) -> Settlement:
+    """Ask the channel about a pending attempt and settle what it says (a timed-out charge)."""
+    answer = channels.get(attempt.channel).query(payment_ref(attempt))
+    if answer.status == ch.PENDING:
+        return Settlement(Result.IGNORED, True, attempt)
+    event = ch.ChannelEvent.answered(
+        attempt.channel, f"query:{attempt.attempt_id}:{answer.status}", attempt.attempt_id, answer
+    )
+    return settle(event, now)

@@ -1,0 +1,167 @@
+"""Pay now (`POST /v1/orders/{order_id}/payments`): card charges the default card, wallet
+debits the cash balance in one transaction, Alipay / WeChat Pay answer the launch data for
+the channel's app (its notification settles it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ... import channels, errors
+from ...channels import base as ch
+from ...clock import iso
+from ...db import Tx
+from ...idempotency import IdemScope
+from ...models import orders as o
+from ...models import payments as pm
+from ...models.orders import Order
+from ...models.payments import PaymentAttempt
+from ...observability import count, logger
+from .. import accounts
+from .attempts import PAY_NOW, attempts_for, get_attempt, new_attempt, payment_ref, save_attempt
+from .intake import reconcile
+from .payable import ORDER_MOVED, USER_MOVED, Plan, load_order, owned_order, payable
+from .settlement import Result, inbox, received, settle
+
+
+@dataclass
+class PaymentResult:
+    attempt: PaymentAttempt
+    order_status: str
+    launch: dict[str, Any] | None = field(default=None)
+
+
+def _stage_only(idem: IdemScope | None, result: PaymentResult) -> PaymentResult:
+    if idem is not None:
+        tx = Tx()
+        idem.stage(tx, result)
+        tx.commit()
+    return result
+
+
+def pay_now(
+    user_id: str,
+    order_id: str,
+    channel: str,
+    now: datetime,
+    idem: IdemScope | None = None,
+) -> PaymentResult:
+    """Pay an order now through `channel`.
+
+    Card: charges the default card now (a timed-out charge stays `pending` until the
+    gateway's notification or a query settles it; it is never charged twice). Wallet:
+    debits the cash balance in one transaction. Alipay / WeChat Pay: answers the launch
+    data for the channel's app; the channel's notification settles it.
+    """
+    order = owned_order(user_id, order_id)
+    plan = payable(order)
+    if plan is None:
+        raise errors.illegal_transition("order", order.status, "pay")
+    open_attempts = [a for a in attempts_for(order_id) if a.status == pm.PENDING]
+    for pending in open_attempts:
+        if pending.channel != ch.CARD:
+            continue
+        settled = reconcile(get_attempt(pending.attempt_id) or pending, now)
+        attempt = settled.attempt or pending
+        if settled.result == Result.IGNORED:
+            # Still in flight at the gateway: answer it rather than charge again.
+            return _stage_only(idem, PaymentResult(attempt, order.status))
+        if settled.result == Result.SUCCEEDED and attempt.outcome == pm.APPLIED:
+            return _stage_only(idem, PaymentResult(attempt, o.PAID))
+    order = owned_order(user_id, order_id)
+    plan = payable(order)
+    if plan is None:
+        raise errors.illegal_transition("order", order.status, "pay")
+    if channel == ch.WALLET:
+        return _pay_from_wallet(order, plan, now, idem)
+    if channel == ch.CARD:
+        return _pay_by_card(order, plan, now, idem)
+    return _launch(order, plan, channel, now, idem, open_attempts)
+
+
+def _pay_from_wallet(order: Order, plan: Plan, now: datetime, idem: IdemScope | None) -> PaymentResult:
+    attempt = new_attempt(order.order_id, order.user_id, ch.WALLET, plan.amount_fen, PAY_NOW, now)
+    answer = channels.get(ch.WALLET).charge(payment_ref(attempt))
+    tx = Tx()
+    save_attempt(tx, attempt)
+    event = ch.ChannelEvent(
+        ch.WALLET,
+        f"wallet:{attempt.attempt_id}",
+        attempt.attempt_id,
+        answer.channel_txn_id,
+        plan.amount_fen,
+        attempt.currency,
+        ch.SUCCEEDED,
+    )
+    # Created and settled at once: the attempt is written as succeeded in this transaction.
+    attempt.status, attempt.outcome, attempt.channel_txn_id = pm.SUCCEEDED, pm.APPLIED, answer.channel_txn_id
+    attempt.settled_at = iso(now)
+    inbox(tx, event, Result.SUCCEEDED, now)
+    received(tx, attempt, order, now)
+    result = PaymentResult(attempt, o.PAID)
+    if idem is not None:
+        idem.stage(tx, result)
+    try:
+        tx.commit()
+    except errors.DomainError as err:
+        if err.code in (ORDER_MOVED, USER_MOVED):
+            raise errors.state_changed("the order changed meanwhile; reload and retry") from err
+        raise
+    count("PaymentsSucceeded", channel=ch.WALLET)
+    return result
+
+
+def _pay_by_card(order: Order, plan: Plan, now: datetime, idem: IdemScope | None) -> PaymentResult:
+    user = accounts.get(order.user_id)
+    card = accounts.default_card(user)
+    if card is None:
+        raise errors.unprocessable("no_bank_card", "bind a bank card to pay by card")
+    attempt = new_attempt(
+        order.order_id,
+        order.user_id,
+        ch.CARD,
+        plan.amount_fen,
+        PAY_NOW,
+        now,
+        card_token=card.gateway_token,
+        card_last4=card.last4,
+    )
+    tx = Tx()
+    save_attempt(tx, attempt)
+    tx.commit()  # recorded before the gateway is asked: a crash leaves a pending attempt to query
+    answer = channels.get(ch.CARD).charge(payment_ref(attempt))
+    if answer.status == ch.PENDING:
+        logger.info("card charge pending", extra={"attempt_id": attempt.attempt_id, "order_id": order.order_id})
+        return _stage_only(idem, PaymentResult(attempt, order.status))
+    event = ch.ChannelEvent.answered(ch.CARD, f"charge:{attempt.attempt_id}", attempt.attempt_id, answer)
+    if answer.status == ch.FAILED:
+        settle(event, now)
+        raise errors.PaymentDeclined("payment_declined", f"the card was declined ({answer.failure_code or 'declined'})")
+    outcome = settle(event, now, idem=idem, render=lambda a, status: PaymentResult(a, status))
+    status = outcome.order_status
+    if status is None:  # the gateway's notification settled it first: answer what that did
+        status = (load_order(order.order_id) or order).status
+    result = PaymentResult(outcome.attempt or attempt, status)
+    if idem is not None and idem.staged is None:
+        _stage_only(idem, result)
+    return result
+
+
+def _launch(
+    order: Order, plan: Plan, channel: str, now: datetime, idem: IdemScope | None, open_attempts: list[PaymentAttempt]
+) -> PaymentResult:
+    reusable = [a for a in open_attempts if a.channel == channel and int(a.amount_fen) == plan.amount_fen]
+    tx = Tx()
+    if reusable:
+        attempt = reusable[-1]  # same out_trade_no: the channel itself will not take it twice
+    else:
+        attempt = new_attempt(order.order_id, order.user_id, channel, plan.amount_fen, PAY_NOW, now)
+        save_attempt(tx, attempt)
+    deadline = order.payment_expires_at if order.status == o.AWAITING_PAYMENT else None
+    launch = channels.get(channel).start_payment(payment_ref(attempt, deadline))
+    result = PaymentResult(attempt, order.status, launch)
+    if idem is not None:
+        idem.stage(tx, result)
+    tx.commit()
+    return result

@@ -1,0 +1,64 @@
+"""Which orders are payable, from which status and for how much (`plan`), and loading them.
+
+Channel orders are paid from `awaiting_payment` for their total; 先用后付 orders from
+`received` or `overdue` for what they still owe (`amount_due_fen`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pynamodb.exceptions import DoesNotExist
+
+from ... import errors
+from ...models import orders as o
+from ...models.orders import Order
+
+# A settlement's transaction lost a race on the order or the user: re-read and retry.
+ORDER_MOVED = "order_changed"
+USER_MOVED = "account_changed"
+
+
+def order_moved() -> errors.DomainError:
+    return errors.moved(ORDER_MOVED, "the order changed meanwhile")
+
+
+def user_moved(detail: str = "the account changed meanwhile") -> errors.DomainError:
+    return errors.moved(USER_MOVED, detail)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How an order is paid: from which statuses, and how much."""
+
+    from_statuses: tuple[str, ...]
+    amount_fen: int
+
+
+def plan(order: Order) -> Plan | None:
+    if order.payment_method != o.BNPL:
+        return Plan((o.AWAITING_PAYMENT,), int(order.total_fen))
+    # In the window (received) or after a failed collection (overdue); a pending return
+    # pauses payment, and a fully returned order owes nothing.
+    if int(order.amount_due_fen or 0) <= 0:
+        return None
+    return Plan((o.RECEIVED, o.OVERDUE), int(order.amount_due_fen))
+
+
+def payable(order: Order) -> Plan | None:
+    """The plan, if the order is payable right now."""
+    how = plan(order)
+    return how if how is not None and order.status in how.from_statuses else None
+
+
+def load_order(order_id: str) -> Order | None:
+    try:
+        return Order.get(order_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def owned_order(user_id: str, order_id: str) -> Order:
+    order = load_order(order_id)
+    if order is None or order.user_id != user_id:
+        raise errors.not_found("order_not_found", "no such order")
+    return order

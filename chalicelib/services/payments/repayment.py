@@ -1,0 +1,176 @@
+"""Paying a 先用后付 order, and a declined collection charge: the repayment rules settlement
+applies inside the transaction that records the outcome (`settlement.py`).
+
+`mark_paid`: received/overdue -> paid with the credit given back; `on_declined`: the order
+goes overdue and 先用后付 is frozen (`services/standing.py`), the next round is timed. The
+sweeper that charges the default card at the window's close is `services/collection.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from ... import ledger, timers
+from ...clock import iso, parse_iso
+from ...config import settings
+from ...db import Tx
+from ...models import orders as o
+from ...models.orders import Order
+from ...models.payments import PaymentAttempt
+from ...observability import count, logger
+from .. import accounts, notifications, orders, rewards, standing
+from .attempts import COLLECTION, yuan
+from .payable import order_moved, user_moved
+
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def collectable(order: Order | None) -> bool:
+    """A 先用后付 order that still owes money and may be charged: in its window or overdue
+    (a pending return pauses collection; a paid or returned order owes nothing)."""
+    return (
+        order is not None
+        and order.payment_method == o.BNPL
+        and order.status in (o.RECEIVED, o.OVERDUE)
+        and int(order.amount_due_fen or 0) > 0
+    )
+
+
+def mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> None:
+    """received/overdue -> paid, in the settling transaction `tx`.
+
+    - the order: `paid_at`, `paid_channel`, `paid_on_time`, nothing left due or reserved;
+      conditional on the status and the amount due it was read with;
+    - the credit it held is given back (event `order:<id>:credit_repaid`, see `ledger.py`);
+    - on time = never overdue, and either paid by `due_at` or by the auto-debit while the
+      order is still in its window (the window's own payment: charged at the close, or as
+      soon as a return that paused the window ends; a declined one makes it overdue),
+      however late that charge settles. Anything else after `due_at` is late, even when a
+      return kept the order out of `overdue`. On-time payments earn points and count toward
+      the credit limit (`rewards.on_paid_on_time`, whose user-item change is merged into
+      the one update of the user here);
+    - the user: one unpaid 先用后付 order fewer; an overdue one also leaves the overdue
+      count, and the freeze lifts when it was the last - conditional on the count read,
+      so a concurrent decline elsewhere makes this transaction retry, never lose the freeze;
+    - paid early: the window's timers go; paid after `due_at`: the completion timer is set
+      again at `due_at` (already due; the same key, so whether or not it already fired the
+      order completes once).
+    """
+    rules = settings().rules
+    was = order.status
+    amount = int(order.amount_due_fen or 0)
+    reserved = int(order.credit_reserved_fen or 0)
+    on_time = was == o.RECEIVED and (attempt.purpose == COLLECTION or _by_due(order, now))
+    orders.transition(
+        tx,
+        order,
+        o.PAID,
+        now,
+        "system" if attempt.purpose == COLLECTION else f"channel:{attempt.channel}",
+        allowed_from=(o.RECEIVED, o.OVERDUE),
+        actions=[
+            Order.paid_at.set(iso(now)),
+            Order.paid_channel.set(attempt.channel),
+            Order.paid_on_time.set(on_time),
+            Order.amount_due_fen.set(0),
+            Order.credit_reserved_fen.set(0),
+        ],
+        condition=Order.amount_due_fen == amount,
+        on_fail=order_moved(),
+        verb="pay",
+    )
+    order.paid_at, order.paid_channel, order.paid_on_time = iso(now), attempt.channel, on_time
+
+    user = accounts.get(order.user_id)
+    ledger.post(
+        tx,
+        event_id=f"order:{order.order_id}:credit_repaid",
+        kind="credit_repaid",
+        at=now,
+        legs=ledger.credit_released(order.user_id, reserved),
+        ref=order.order_id,
+        # Giving credit back cannot run short; a failed condition means the balance moved.
+        insufficient=user_moved("the credit balance changed meanwhile"),
+    )
+    reward = rewards.on_paid_on_time(tx, order, now, user=user, paid_fen=amount) if on_time else rewards.UserChange()
+
+    actions, condition = reward.merged(*standing.closed(user, was_overdue=was == o.OVERDUE))
+    tx.update(user, actions, condition=condition, on_fail=user_moved())
+
+    if order.due_at:
+        due = parse_iso(order.due_at)
+        if now < due:
+            timers.cancel(tx, timers.PAYMENT_DUE, order.order_id, due)
+            timers.cancel(
+                tx, timers.DUE_REMINDER, order.order_id, due - timedelta(seconds=rules.due_reminder_lead_seconds)
+            )
+        else:
+            timers.schedule(tx, timers.ORDER_COMPLETION, order.order_id, due)
+    count("BnplOrdersPaid", on_time=str(on_time).lower(), channel=attempt.channel)
+
+
+def _by_due(order: Order, now: datetime) -> bool:
+    return not order.due_at or now <= parse_iso(order.due_at)
+
+
+def on_declined(tx: Tx, order: Order, attempt: PaymentAttempt, code: str, now: datetime) -> tuple[str, str, str] | None:
+    """A collection charge was declined (in the transaction recording it): the order is
+    overdue, 先用后付 frozen for the user, and the next round is set a retry period later
+    while retries remain. Answers the notification to write (None: the order no longer
+    owes money, e.g. it was paid another way meanwhile or a return paused it)."""
+    if not collectable(order):
+        return None
+    rules = settings().rules
+    round_no = int(attempt.collection_round or 1)
+    retries_left = rules.collection_max_retries - (round_no - 1)
+    amount = int(order.amount_due_fen)
+    if order.status == o.RECEIVED:
+        orders.transition(
+            tx,
+            order,
+            o.OVERDUE,
+            now,
+            "system",
+            allowed_from=(o.RECEIVED,),
+            condition=Order.amount_due_fen == amount,
+            on_fail=order_moved(),
+            note=f"collection declined ({code})",
+            verb="mark overdue",
+        )
+        standing.went_overdue(tx, order.user_id)
+        count("OrdersOverdue")
+    else:
+        # Already overdue: the retry below stands only while it still is.
+        tx.update(
+            order,
+            [Order.updated_at.set(iso(now))],
+            condition=(Order.status == o.OVERDUE) & (Order.amount_due_fen == amount),
+            on_fail=order_moved(),
+        )
+    if retries_left > 0:
+        timers.schedule(
+            tx,
+            timers.COLLECTION_RETRY,
+            order.order_id,
+            now + timedelta(seconds=rules.collection_retry_seconds),
+            {"round": round_no + 1},
+        )
+        then = (
+            f"我们将于 {local_time(now + timedelta(seconds=rules.collection_retry_seconds))} 再次扣款，也可现在还款。"
+        )
+    else:
+        then = "自动扣款已停止，请尽快还款。"
+    logger.info(
+        "collection declined",
+        extra={"order_id": order.order_id, "round": round_no, "code": code, "retries_left": max(retries_left, 0)},
+    )
+    return (
+        notifications.PAYMENT_OVERDUE,
+        "扣款失败，订单已逾期",
+        f"订单 {order.order_id} 的 {yuan(amount)} 自动扣款未成功（{code}），订单已逾期，"
+        f"先用后付已暂停，还清后恢复。{then}",
+    )
+
+
+def local_time(at: datetime) -> str:
+    return at.astimezone(BEIJING).strftime("%m月%d日 %H:%M")
