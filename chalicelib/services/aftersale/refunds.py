@@ -124,7 +124,7 @@ def settle(
             ref=order.order_id,
             legs=[
                 Leg(ledger.user_account(order.user_id), ledger.CREDIT, -release),
-                Leg(PLATFORM, "credit_extended", release),
+                Leg(PLATFORM, ledger.CREDIT_EXTENDED, release),
             ],
         )
         if full:
@@ -196,8 +196,8 @@ def _reverse_settlement(
         ref=order.order_id,
         legs=[
             Leg(ledger.merchant_account(order.merchant_id), ledger.PAYABLE, -payable),
-            Leg(PLATFORM, "fee_revenue", -fee),
-            Leg(PLATFORM, "merchant_funding", payable + fee),
+            Leg(PLATFORM, ledger.FEE_REVENUE, -fee),
+            Leg(PLATFORM, ledger.MERCHANT_FUNDING, payable + fee),
         ],
     )
     return [Order.settled_payable_fen.add(-payable), Order.settled_fee_fen.add(-fee)]
