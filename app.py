@@ -87,6 +87,11 @@ def run_payouts(event: object) -> None:
     _run("run_payouts")
 
 
+@app.schedule(Rate(1, unit=Rate.HOURS), name="advance_aftersale")
+def advance_aftersale(event: object) -> None:
+    _run("advance_aftersale")
+
+
 @app.schedule(Rate(1, unit=Rate.DAYS), name="purge_closed_accounts")
 def purge_closed_accounts(event: object) -> None:
     _run("purge_closed_accounts")

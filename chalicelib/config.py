@@ -89,6 +89,11 @@ class Rules:
     payout_cutoff_hour_cn: int
     payout_query_seconds: int
     closed_account_retention_seconds: int
+    # After-sale (SPEC 'After-sale'): the merchant answers, the goods go back, they arrive.
+    aftersale_answer_seconds: int
+    aftersale_ship_back_seconds: int
+    aftersale_arrival_seconds: int
+    dispute_window_seconds: int
 
 
 _RULE_INTS = [name for name, f in Rules.__dataclass_fields__.items() if f.type in ("int", int)]

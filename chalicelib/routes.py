@@ -75,6 +75,16 @@ ROUTES = [
     Route("fulfilment", "GET", "/v1/merchant/return-requests", "list_return_requests", console=True),
     Route("fulfilment", "POST", "/v1/merchant/return-requests/{request_id}/decision", "decide_return", console=True),
     Route("fulfilment", "GET", "/v1/merchant/settlements", "list_settlements", console=True),
+    Route(
+        "aftersale", "POST", "/v1/merchant/return-requests/{request_id}/arrival", "confirm_return_arrival", console=True
+    ),
+    Route("aftersale", "POST", "/v1/orders/{order_id}/return-requests/{request_id}/shipment", "ship_back"),
+    Route("aftersale", "POST", "/v1/merchant/return-requests/{request_id}/reshipment", "reship_exchange", console=True),
+    Route("aftersale", "POST", "/v1/orders/{order_id}/disputes", "open_dispute"),
+    Route("aftersale", "GET", "/v1/orders/{order_id}/disputes", "list_order_disputes"),
+    Route("aftersale", "GET", "/v1/support/disputes", "list_disputes", console=True),
+    Route("aftersale", "GET", "/v1/support/disputes/{dispute_id}", "get_dispute", console=True),
+    Route("aftersale", "POST", "/v1/support/disputes/{dispute_id}/decision", "decide_dispute", console=True),
     Route("payouts", "PUT", "/v1/merchant/payout-account", "put_payout_account", console=True),
     Route("payouts", "GET", "/v1/merchant/payouts", "list_payouts", console=True),
     Route("fulfilment", "POST", "/v1/orders/{order_id}/receipt", "confirm_receipt"),

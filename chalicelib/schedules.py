@@ -21,6 +21,7 @@ from .services import (
     reconcile,
     redemption,
 )
+from .services.aftersale import sweep
 
 JobFn = Callable[[datetime], dict[str, Any]]
 
@@ -37,6 +38,7 @@ JOBS: dict[str, JobFn] = {
     "enqueue_pending_redemptions": redemption.enqueue_pending_redemptions,
     "run_payouts": payouts.run_payouts,
     "purge_closed_accounts": privacy.purge_closed_accounts,
+    sweep.JOB: sweep.advance_aftersale,
 }
 
 

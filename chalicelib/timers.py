@@ -3,7 +3,8 @@
 `KINDS` lists every timer kind; writers and sweepers name them by these constants only.
 The order timers (`checkout_expiry` .. `order_completion`: which ones an order needs is
 derived from its state in `services/obligations.py`), the payments' (`refund`,
-`unapplied_refund`), the points redemption's, the payouts' and the account closure's.
+`unapplied_refund`), the points redemption's, the payouts', the account closure's, and
+the after-sale waits (`aftersale_*`, keyed by order: services/aftersale/sweep.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ COLLECTION_RETRY = "collection_retry"
 DUE_REMINDER = "due_reminder"
 ORDER_COMPLETION = "order_completion"
 REFUND = "refund"
+AFTERSALE_ANSWER = "aftersale_answer"  # the merchant answers a request (else approved)
+AFTERSALE_SHIP_BACK = "aftersale_ship_back"  # the consumer ships the goods back (else closed)
+AFTERSALE_ARRIVAL = "aftersale_arrival"  # the merchant confirms arrival (else refunded)
+AFTERSALE_RESHIP = "aftersale_reship"  # exchange: the merchant reships (else refunded)
+AFTERSALE_REPLACEMENT = "aftersale_replacement"  # exchange: the consumer confirms receipt (else confirmed)
+AFTERSALE = (AFTERSALE_ANSWER, AFTERSALE_SHIP_BACK, AFTERSALE_ARRIVAL, AFTERSALE_RESHIP, AFTERSALE_REPLACEMENT)
 UNAPPLIED_REFUND = "unapplied_refund"
 REDEMPTION_ENQUEUE = "redemption_enqueue"
 PAYOUT = "payout"
@@ -47,6 +54,7 @@ KINDS = frozenset(
         PAYOUT_QUERY,
         CLOSURE_SCRUB,
         ACCOUNT_RETENTION,
+        *AFTERSALE,
     }
 )
 

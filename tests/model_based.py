@@ -46,6 +46,7 @@ JOBS = (
     "reconcile_ledger",
     "run_payouts",
     "check_obligations",
+    "advance_aftersale",
 )
 # Legal status changes (SPEC.md "Order lifecycle").
 LEGAL = {
@@ -57,8 +58,10 @@ LEGAL = {
     o.SHIPPED: {o.RECEIVED, o.RETURN_REQUESTED},
     o.RECEIVED: {o.PAID, o.OVERDUE, o.COMPLETED, o.RETURN_REQUESTED},
     o.OVERDUE: {o.PAID, o.RETURN_REQUESTED},
-    o.RETURN_REQUESTED: {o.SHIPPED, o.RECEIVED, o.OVERDUE, o.PAID, o.RETURNED},
-    o.COMPLETED: set(),
+    # return_requested → itself: the after-sale request moves on (approved, shipped back, escalated);
+    # → completed: a dispute about a completed order rejected.
+    o.RETURN_REQUESTED: {o.SHIPPED, o.RECEIVED, o.OVERDUE, o.PAID, o.RETURNED, o.RETURN_REQUESTED, o.COMPLETED},
+    o.COMPLETED: {o.RETURN_REQUESTED},  # a rejected return escalated within 15 days (平台介入)
     o.CANCELLED: set(),
     o.RETURNED: set(),
 }
@@ -173,6 +176,8 @@ class MoneyMachine(RuleBasedStateMachine):
         self.orders: list[tuple[str, str]] = []  # (order_id, user)
         self.status: dict[str, str] = {}  # last status seen per order (a hint; the store decides)
         self.returns: list[str] = []
+        self.return_orders: dict[str, tuple[str, str]] = {}  # request → (order, user)
+        self.disputes: list[str] = []
         self.redemptions: list[str] = []
         self.messages: list[dict[str, Any]] = []
         self.address_ids: dict[str, str] = {}  # user → a saved address (checkout by address_id)
@@ -212,6 +217,8 @@ class MoneyMachine(RuleBasedStateMachine):
                         {"attributes": {"c": "黑"}, "price_fen": 6667, "stock": 30},
                         {"attributes": {"c": "粉"}, "price_fen": 3333, "stock": 30},
                         {"attributes": {"c": "白"}, "price_fen": 4991, "stock": 30},
+                        # The black one's price: an exchange swaps these two (never in a basket).
+                        {"attributes": {"c": "红"}, "price_fen": 6667, "stock": 30},
                     ],
                 },
                 as_=self.merchant,
@@ -428,9 +435,16 @@ class MoneyMachine(RuleBasedStateMachine):
         return self._ask_return(order_id, uid, order, partial, line, units)
 
     def _ask_return(
-        self, order_id: str, uid: str, order: dict[str, Any], partial: bool, line: int = 0, units: int = 1
+        self,
+        order_id: str,
+        uid: str,
+        order: dict[str, Any],
+        partial: bool,
+        line: int = 0,
+        units: int = 1,
+        kind: str = "refund_only",
     ) -> str | None:
-        body: dict[str, Any] = {"reason": "不合适"}
+        body: dict[str, Any] = {"reason": "不合适", "kind": kind}
         left = [i for i in order["items"] if i["quantity"] - i.get("returned_quantity", 0) > 0]
         if partial and left:
             item = left[line % len(left)]
@@ -441,7 +455,134 @@ class MoneyMachine(RuleBasedStateMachine):
         if r.status_code != 201:
             return None
         self.returns.append(r.json["request_id"])
+        self.return_orders[r.json["request_id"]] = (order_id, uid)
         return str(r.json["request_id"])
+
+    # --- after-sale: the goods' way back, the waits running out, disputes ----------------------------
+    @precondition(lambda self: self.orders)
+    @rule(i=st.integers(0, 50), partial=st.booleans(), steps=st.integers(1, 3))
+    def return_goods(self, i: int, partial: bool, steps: int) -> None:
+        """A `return_goods` request taken `steps` far: approved, shipped back, arrived."""
+        order_id, uid, order = self._order(i, o.PAID, o.RECEIVED, o.SHIPPED, o.OVERDUE)
+        if not order:
+            return
+        request_id = self._ask_return(order_id, uid, order, partial, kind="return_goods")
+        if request_id is None:
+            return
+        self.decide_return(len(self.returns) - 1, True)
+        if steps >= 2:
+            self.ship_back(len(self.returns) - 1)
+        if steps >= 3:
+            self.confirm_arrival(len(self.returns) - 1)
+
+    @precondition(lambda self: self.returns)
+    @rule(i=st.integers(0, 50))
+    def ship_back(self, i: int) -> None:
+        request_id = self.returns[i % len(self.returns)]
+        order_id, uid = self.return_orders[request_id]
+        body = {"carrier": "SF", "tracking_number": "SF654321"}
+        r = self._call("POST", f"/v1/orders/{order_id}/return-requests/{request_id}/shipment", body, as_=uid)
+        self.reached[f"ship_back:{r.status_code}"] += 1
+
+    @precondition(lambda self: self.returns)
+    @rule(i=st.integers(0, 50))
+    def confirm_arrival(self, i: int) -> None:
+        request_id = self.returns[i % len(self.returns)]
+        path = f"/v1/merchant/return-requests/{request_id}/arrival"
+        r = self._call("POST", path, {}, as_=self.merchant, roles=["merchant"])
+        self.reached[f"arrival:{r.status_code}"] += 1
+
+    @rule(wait=st.sampled_from(["answer", "ship_back", "arrival", "reship", "replacement"]))
+    def aftersale_wait_runs_out(self, wait: str) -> None:
+        """The merchant stays silent, the goods never ship back or never get confirmed, the
+        replacement never ships, or its receipt is never confirmed."""
+        rules = settings().rules
+        seconds = {
+            "answer": rules.aftersale_answer_seconds,
+            "ship_back": rules.aftersale_ship_back_seconds,
+            "arrival": rules.aftersale_arrival_seconds,
+            "reship": rules.aftersale_answer_seconds,
+            "replacement": rules.auto_confirm_receipt_seconds,
+        }[wait]
+        clock.advance(seconds + 60)
+        self.run_job("advance_aftersale", False)
+
+    @precondition(lambda self: self.orders)
+    @rule(i=st.integers(0, 50), steps=st.integers(1, 6))
+    def exchange(self, i: int, steps: int) -> None:
+        """An exchange black ↔ red (same price) taken `steps` far: asked, approved, shipped
+        back, arrived, the replacement reshipped, its receipt confirmed."""
+        order_id, uid, order = self._order(i, o.RECEIVED, o.PAID)
+        if not order:
+            return
+        swap = {self.skus[0]: self.skus[3], self.skus[3]: self.skus[0]}
+        left = [x for x in order["items"] if x["sku_id"] in swap]
+        if not left:
+            return
+        line = {"sku_id": left[0]["sku_id"], "quantity": 1, "to_sku_id": swap[left[0]["sku_id"]]}
+        body = {"reason": "换颜色", "kind": "exchange", "items": [line]}
+        r = self._call("POST", f"/v1/orders/{order_id}/return-requests", body, as_=uid)
+        self.reached[f"exchange:{order['status']}:{r.status_code}:{(r.json or {}).get('code', '')}"] += 1
+        if r.status_code != 201:
+            return
+        request_id = r.json["request_id"]
+        self.returns.append(request_id)
+        self.return_orders[request_id] = (order_id, uid)
+        n = len(self.returns) - 1
+        if steps >= 2:
+            self.decide_return(n, True)
+        if steps >= 3:
+            self.ship_back(n)
+        if steps >= 4:
+            self.confirm_arrival(n)
+        if steps >= 5:
+            self.reship(n)
+        if steps >= 6:
+            got = self._call("POST", f"/v1/orders/{order_id}/receipt", {}, as_=uid)
+            self.reached[f"exchange:received:{got.status_code}"] += 1
+
+    @precondition(lambda self: self.returns)
+    @rule(i=st.integers(0, 50))
+    def reship(self, i: int) -> None:
+        request_id = self.returns[i % len(self.returns)]
+        path = f"/v1/merchant/return-requests/{request_id}/reshipment"
+        body = {"carrier": "SF", "tracking_number": "SF777777"}
+        r = self._call("POST", path, body, as_=self.merchant, roles=["merchant"])
+        self.reached[f"reship:{r.status_code}"] += 1
+
+    @precondition(lambda self: self.returns)
+    @rule(i=st.integers(0, 50))
+    def escalate(self, i: int) -> None:
+        request_id = self.returns[i % len(self.returns)]
+        order_id, uid = self.return_orders[request_id]
+        r = self._call("POST", f"/v1/orders/{order_id}/disputes", {"reason": "商家拒绝"}, as_=uid)
+        self.reached[f"escalate:{r.status_code}:{(r.json or {}).get('code', '')}"] += 1
+        if r.status_code == 201:
+            self.disputes.append(r.json["dispute_id"])
+
+    @precondition(lambda self: self.returns)
+    @rule(i=st.integers(0, 50), refund=st.booleans(), twice=st.booleans())
+    def reject_then_escalate_then_decide(self, i: int, refund: bool, twice: bool) -> None:
+        """The whole dispute story: the merchant rejects, the buyer escalates, support decides."""
+        self.decide_return(i, False)
+        before = len(self.disputes)
+        self.escalate(i)
+        if len(self.disputes) > before:
+            self.support_decides(len(self.disputes) - 1, refund, twice)
+
+    @precondition(lambda self: self.disputes)
+    @rule(i=st.integers(0, 50), refund=st.booleans(), twice=st.booleans())
+    def support_decides(self, i: int, refund: bool, twice: bool) -> None:
+        dispute_id = self.disputes[i % len(self.disputes)]
+        key, body = new_key(), {"decision": "refund" if refund else "reject", "note": "model"}
+        path = f"/v1/support/disputes/{dispute_id}/decision"
+        first = self._call("POST", path, body, as_="s-model", roles=["support"], idem=key)
+        self.reached[f"dispute:{body['decision']}:{first.status_code}"] += 1
+        if twice:
+            again = self._call("POST", path, body, as_="s-model", roles=["support"], idem=key)
+            if first.status_code < 300 and again.status_code < 300:
+                assert first.body == again.body
+        self._refresh()
 
     @precondition(lambda self: self.returns)
     @rule(i=st.integers(0, 50), approve=st.booleans())
@@ -773,6 +914,18 @@ def check_nothing_owed_is_forgotten(m: MoneyMachine) -> None:
         if _s(item, "merchant_id") != m.merchant:
             continue
         order = Order.from_raw_data(item)
+        if order.status == o.RETURN_REQUESTED:
+            # An after-sale wait has its timer; a dispute waits for support (no timer, no collection).
+            assert not (order.open_dispute_id and order.aftersale_timer), f"{order.order_id}: disputed and waiting"
+            if order.aftersale_timer:
+                assert order.aftersale_timer in live[order.order_id], (
+                    f"{order.order_id} waits for {order.aftersale_timer} and no such timer is set"
+                )
+                m.reached[f"aftersale:{order.aftersale_timer}"] += 1
+            if order.open_dispute_id:
+                m.reached["aftersale:disputed"] += 1
+        elif order.open_dispute_id:
+            raise AssertionError(f"{order.order_id} has an open dispute but is {order.status}")
         if not obligations.owes(order):
             continue
         assert order.obligation, f"{order.order_id} ({order.status}) owes something but is not in the obligation index"
@@ -882,6 +1035,17 @@ def check_amounts(
     assert payable_book == payable_total - paid_out, (
         f"merchant payable {payable_book} ≠ settled {payable_total} − paid out {paid_out}"
     )
+    # The same from the ledger alone: settled − reversed (returns, disputes) − paid out.
+    by_kind: dict[str, int] = defaultdict(int)
+    for e in entries:
+        if e["account"]["S"] == merchant and e["book"]["S"] == ledger.PAYABLE:
+            by_kind[_s(e, "event_kind") or ""] += _n(e, "amount")
+    settled, reversed_ = by_kind["merchant_settlement"], -by_kind["merchant_settlement_reversed"]
+    assert payable_book == settled - reversed_ - paid_out, (
+        f"merchant payable {payable_book} ≠ settled {settled} − reversed {reversed_} − paid out {paid_out}"
+    )
+    if reversed_ and payable_book < 0:
+        m.reached["amounts:payable_negative_after_reversal"] += 1
 
     users = {x["user_id"]["S"]: x for x in _scan("users") if x["user_id"]["S"] in m.users}
     limits = {b["account"]["S"]: _n(b, "limit") for b in balances if b["book"]["S"] == ledger.CREDIT}

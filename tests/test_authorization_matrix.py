@@ -38,6 +38,7 @@ CONSUMER_A, CONSUMER_B = "u-matrix-a", "u-matrix-b"
 MERCHANT, OTHER_MERCHANT, REVIEWER, SUPPORT = "m-matrix-1", "m-matrix-2", "r-matrix-1", "s-matrix-1"
 CARD, CARD_2 = "6222020200112233446", "6217001234567890122"
 ADULT_ID_B = "110105199003070017"  # GB 11643 check digit computed, born 1990
+ADULT_ID_STAFF = "110105198503070035"  # GB 11643 check digit computed, born 1985
 
 BAD_TOKENS = {"no token": "token_missing", "expired": "token_expired", "forged": "token_invalid"}
 # Caller name → (subject, roles).
@@ -157,6 +158,26 @@ CASES: dict[str, Case] = {
         owners=("consumer A",),
     ),
     "list_reviews": Case(params=lambda w: {"product_id": w["product"]}),
+    # after-sale: the goods' way back, disputes (support decides any dispute but their own)
+    "ship_back": Case(
+        params=lambda w: {"order_id": w["return_goods"], "request_id": w["return_goods_request"]},
+        body=lambda w: {"carrier": "SF", "tracking_number": "SF9876543210"},
+        owners=("consumer A",),
+    ),
+    "confirm_return_arrival": Case(params=lambda w: {"request_id": w["return_goods_request"]}, owners=("merchant",)),
+    "reship_exchange": Case(
+        params=lambda w: {"request_id": w["return_goods_request"]},
+        body=lambda w: {"carrier": "SF", "tracking_number": "SF1234567890"},
+        owners=("merchant",),
+    ),
+    "open_dispute": Case(
+        params=lambda w: {"order_id": w["disputed"]}, body=lambda w: {"reason": "质量问题"}, owners=("consumer A",)
+    ),
+    "list_order_disputes": Case(params=lambda w: {"order_id": w["disputed"]}, owners=("consumer A",)),
+    "get_dispute": Case(params=lambda w: {"dispute_id": w["dispute"]}),
+    "decide_dispute": Case(
+        params=lambda w: {"dispute_id": w["dispute"]}, body=lambda w: {"decision": "reject", "note": "ok"}
+    ),
     # order messages; support reads any order's thread
     "list_order_messages": Case(params=lambda w: {"order_id": w["placed"]}, owners=("consumer A",)),
     "send_order_message": Case(
@@ -244,7 +265,7 @@ def build_world(api: Api) -> World:
     w.ids["awaiting"], w.challenge["awaiting"] = awaiting["order_id"], awaiting["challenge"]["challenge_id"]
     for name in ("placed", "to_cancel", "to_ship"):
         w.ids[name] = _order(api, w)["order_id"]
-    for name in ("shipped", "received_for_return", "received_for_review", "returning"):
+    for name in ("shipped", "received_for_return", "received_for_review", "returning", "return_goods", "disputed"):
         order_id = _order(api, w)["order_id"]
         _merchant(
             api,
@@ -262,10 +283,22 @@ def build_world(api: Api) -> World:
         w.ids[name] = r["redemption_id"]
     r = _ok(api.post(f"/v1/orders/{w['returning']}/return-requests", {"reason": "坏了"}, as_=CONSUMER_A))
     w.ids["return_request"] = r["request_id"]
+    body = {"reason": "坏了", "kind": "return_goods"}
+    r = _ok(api.post(f"/v1/orders/{w['return_goods']}/return-requests", body, as_=CONSUMER_A))
+    w.ids["return_goods_request"] = r["request_id"]
+    _merchant(api, "POST", f"/v1/merchant/return-requests/{r['request_id']}/decision", {"decision": "approve"})
+    w.ids["dispute"] = _dispute(api, CONSUMER_A, w["disputed"])
     # An open order keeps consumer B's account from closing (a closed account would
     # answer every later cell with 401 account_closed).
     _ok(api.post("/v1/checkout", _checkout_body(w), as_=CONSUMER_B, idem=new_key()))
     return w
+
+
+def _dispute(api: Api, user: str, order_id: str) -> str:
+    """A return of `order_id` the merchant rejects, escalated by `user`: the dispute's id."""
+    r = _ok(api.post(f"/v1/orders/{order_id}/return-requests", {"reason": "坏了"}, as_=user))
+    _merchant(api, "POST", f"/v1/merchant/return-requests/{r['request_id']}/decision", {"decision": "reject"})
+    return str(_ok(api.post(f"/v1/orders/{order_id}/disputes", {"reason": "质量问题"}, as_=user))["dispute_id"])
 
 
 # --- calling a cell ----------------------------------------------------------------------------
@@ -361,7 +394,14 @@ def test_every_route_that_needs_a_resource_or_a_body_has_a_case() -> None:
     assert not stale, f"CASES names routes that no longer exist: {stale}"
     unowned = [s.name for s in routes() if s.roles and _has_params(s) and CASES[s.name].owners == ANYONE]
     # Resources readable by everyone with the role (the catalog) are the only exceptions.
-    assert set(unowned) <= {"get_product", "put_cart_item", "decide_redemption", "support_order_messages"}, unowned
+    assert set(unowned) <= {
+        "get_product",
+        "put_cart_item",
+        "decide_redemption",
+        "support_order_messages",
+        "get_dispute",
+        "decide_dispute",
+    }, unowned
 
 
 def test_authorization_matrix(api: Api) -> None:
@@ -408,7 +448,26 @@ def _own_redemption(api: Api, owner: str) -> dict[str, str]:
     return {"redemption_id": r["redemption_id"]}
 
 
-OWN_CASES: dict[str, Callable[[Api, str], dict[str, str]]] = {"decide_redemption": _own_redemption}
+def _own_dispute(api: Api, owner: str) -> dict[str, str]:
+    """The support agent's own order, its return rejected and escalated."""
+    _activate(api, owner, ADULT_ID_STAFF)
+    product = _merchant(api, "POST", "/v1/merchant/products", _product_body("手机壳"))
+    checkout = {"items": [{"sku_id": product["skus"][0]["sku_id"], "quantity": 1}], "payment_method": "bnpl"}
+    order = _ok(api.post("/v1/checkout", {**checkout, "address": ADDRESS}, as_=owner, idem=new_key()))["orders"][0]
+    body = {"challenge_id": order["challenge"]["challenge_id"], "password": PASSWORD}
+    _ok(api.post(f"/v1/orders/{order['order_id']}/confirmation", body, as_=owner, idem=new_key()))
+    shipment = {"carrier": "SF", "tracking_number": "SF1234567890"}
+    _merchant(api, "POST", f"/v1/merchant/orders/{order['order_id']}/shipment", shipment)
+    _ok(api.post(f"/v1/orders/{order['order_id']}/receipt", as_=owner))
+    return {"dispute_id": _dispute(api, owner, order["order_id"])}
+
+
+OWN_CASES: dict[str, Callable[[Api, str], dict[str, str]]] = {
+    "decide_redemption": _own_redemption,
+    "decide_dispute": _own_dispute,
+}
+# A decision each route accepts (the refusal must be for the case, not for the body).
+DECISIONS = {"decide_dispute": "refund"}
 
 
 def test_nobody_decides_their_own_case(api: Api) -> None:
@@ -420,7 +479,8 @@ def test_nobody_decides_their_own_case(api: Api) -> None:
     for spec in decisions:
         path = spec.path.format(**OWN_CASES[spec.name](api, owner))
         roles = ["consumer", *sorted(staff & set(spec.roles))]
-        r = api.post(path, {"decision": "approve", "note": "mine"}, as_=owner, roles=roles, idem=new_key())
+        body = {"decision": DECISIONS.get(spec.name, "approve"), "note": "mine"}
+        r = api.post(path, body, as_=owner, roles=roles, idem=new_key())
         assert (r.status_code, r.json["code"]) == (403, "own_case"), (spec.name, r.json)
 
 

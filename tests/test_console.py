@@ -243,13 +243,15 @@ def test_a_merchant_saves_the_payout_account_then_sees_the_payout_and_the_chart(
         phone.close()
 
 
-def test_on_a_phone_the_queue_fits_the_screen_and_support_waits_for_its_api(chromium: Any, stack: str) -> None:
+def test_on_a_phone_the_queue_fits_the_screen_and_support_sees_the_disputes(chromium: Any, stack: str) -> None:
     from playwright.sync_api import expect
 
     phone = Console(chromium, stack, PHONE)
     try:
         phone.sign_in(SUPPORT)
-        expect(phone.page.get_by_role("status").last).to_contain_text("Disputes are not in this deployment's API yet")
+        expect(phone.page.get_by_role("heading", name="平台介入 Disputes")).to_be_visible()
+        expect(phone.page.get_by_role("combobox")).to_be_visible()  # the status filter: the API has disputes
+        expect(phone.page.get_by_text("Disputes are not in this deployment's API yet")).to_have_count(0)
         phone.page.get_by_role("button", name="退出 Sign out").click()
         phone.sign_in(REVIEWER)
         expect(phone.page.get_by_role("button", name="刷新 Refresh")).to_be_visible()

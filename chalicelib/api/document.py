@@ -28,6 +28,7 @@ def all_routers() -> list[Router]:
     """Every router, in the order the OpenAPI document lists them."""
     from . import (
         addresses,
+        aftersale,
         bnpl,
         catalog,
         console,
@@ -56,6 +57,7 @@ def all_routers() -> list[Router]:
         catalog.router,
         orders.router,
         fulfilment.router,
+        aftersale.router,
         payouts.router,
         messages.router,
         payments.router,

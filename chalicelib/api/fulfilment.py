@@ -29,7 +29,8 @@ from ..schemas.fulfilment import (
 )
 from ..schemas.orders import OrderList, OrderSummaryView, OrderView
 from ..services import fulfilment
-from ..services.fulfilment import ReturnLine
+from ..services.aftersale import requests as returns
+from ..services.aftersale.requests import ReturnLine
 from ..web import CONSUMER, MERCHANT, PUBLIC, Ctx, Router
 from .orders import order_view
 
@@ -53,16 +54,32 @@ def return_view(r: Any) -> ReturnRequestView:
     return ReturnRequestView(
         request_id=r.request_id,
         order_id=r.order_id,
+        kind=r.kind or "refund_only",
         status=r.status,
         reason=r.reason,
         items=[
-            ReturnLineView(sku_id=i["sku_id"], quantity=int(i["quantity"]), amount_fen=int(i["amount_fen"]))
+            ReturnLineView(
+                sku_id=i["sku_id"],
+                quantity=int(i["quantity"]),
+                amount_fen=int(i["amount_fen"]),
+                to_sku_id=i.get("to_sku_id"),
+            )
             for i in r.items
         ],
         amount_fen=int(r.amount_fen),
         note=r.note,
         created_at=r.created_at,
         decided_at=r.decided_at,
+        return_carrier=r.return_carrier,
+        return_tracking_number=r.return_tracking_number,
+        shipped_back_at=r.shipped_back_at,
+        arrived_at=r.arrived_at,
+        closed_at=r.closed_at,
+        escalated_at=r.escalated_at,
+        reship_carrier=r.reship_carrier,
+        reship_tracking_number=r.reship_tracking_number,
+        reshipped_at=r.reshipped_at,
+        exchanged_at=r.exchanged_at,
     )
 
 
@@ -119,7 +136,7 @@ def list_return_requests(ctx: Ctx) -> ReturnRequestList:
     """Return requests for the merchant's orders, newest first (beside the contract: the
     merchant needs the request ids to decide)."""
     q: ReturnRequestsQuery = ctx.query
-    items, cursor = fulfilment.merchant_returns(ctx.user_id, q.status, q.limit, q.cursor)
+    items, cursor = returns.merchant_returns(ctx.user_id, q.status, q.limit, q.cursor)
     return ReturnRequestList(items=[return_view(r) for r in items], next_cursor=cursor)
 
 
@@ -132,10 +149,11 @@ def list_return_requests(ctx: Ctx) -> ReturnRequestList:
     errors={404: ["return_request_not_found"], 409: ["illegal_transition"]},
 )
 def decide_return(ctx: Ctx, request_id: str) -> ReturnRequestView:
-    """Approve (credit released, or money refunded) or reject a return request."""
+    """Approve or reject a pending return request: `refund_only` refunds (or releases credit)
+    at once, `return_goods` waits for the goods to come back; a rejection resumes collection."""
     body: ReturnDecisionIn = ctx.body
     return return_view(
-        fulfilment.decide_return(ctx.user_id, request_id, body.decision == "approve", body.note, clock.now())
+        returns.decide_return(ctx.user_id, request_id, body.decision == "approve", body.note, clock.now())
     )
 
 
@@ -173,7 +191,8 @@ def list_settlements(ctx: Ctx) -> SettlementsView:
     errors={404: ["order_not_found"], 409: ["illegal_transition"]},
 )
 def confirm_receipt(ctx: Ctx, order_id: str) -> OrderView:
-    """Confirm receipt (确认收货); a 先用后付 order's payment window opens."""
+    """Confirm receipt (确认收货); a 先用后付 order's payment window opens. During an exchange:
+    receipt of the replacement, and the window restarts."""
     return order_view(fulfilment.receive(ctx.user_id, order_id, clock.now()))
 
 
@@ -187,14 +206,16 @@ def confirm_receipt(ctx: Ctx, order_id: str) -> OrderView:
     errors={
         404: ["order_not_found"],
         409: ["illegal_transition", "return_already_pending", "nothing_to_return"],
-        422: ["invalid_return_items"],
+        422: ["invalid_return_items", "invalid_exchange_items"],
     },
 )
 def request_return(ctx: Ctx, order_id: str) -> ReturnRequestView:
-    """Ask for a return (all remaining goods, or the listed items); collection pauses meanwhile."""
+    """Ask for a return (all remaining goods, or the listed items) of a `kind`: `refund_only`
+    (default), `return_goods` or `exchange` (each item with its `to_sku_id`: same product and
+    price); collection pauses meanwhile, the merchant answers in 48 h."""
     body: ReturnRequestIn = ctx.body
-    lines = [ReturnLine(i.sku_id, i.quantity) for i in body.items] if body.items else None
-    return return_view(fulfilment.request_return(ctx.user_id, order_id, body.reason, lines, clock.now()))
+    lines = [ReturnLine(i.sku_id, i.quantity, i.to_sku_id) for i in body.items] if body.items else None
+    return return_view(returns.request_return(ctx.user_id, order_id, body.reason, lines, clock.now(), body.kind))
 
 
 @router.route(

@@ -126,6 +126,12 @@ class Order(Model):
     cancelled_at = UnicodeAttribute(null=True)
     collection_attempts = NumberAttribute(default=0)
     pending_return_id = UnicodeAttribute(null=True)
+    # The after-sale wait the open request is in: its timer kind and when it runs out
+    # (`obligations.needed` derives the timer from these; services/aftersale).
+    aftersale_timer = UnicodeAttribute(null=True)
+    aftersale_due_at = UnicodeAttribute(null=True)
+    last_return_id = UnicodeAttribute(null=True)  # the request a dispute escalates
+    open_dispute_id = UnicodeAttribute(null=True)  # one open dispute per order
     # Value of goods returned so far (consumer terms: released credit or refunded money).
     refunded_fen = NumberAttribute(default=0)
     # The channel that took the consumer's money (channel orders: the payment method;

@@ -7,7 +7,7 @@ from pynamodb.models import Model
 
 def all_models() -> list[type[Model]]:
     from .addresses import Address
-    from .aftersale import Refund, ReturnRequest, Review
+    from .aftersale import Dispute, Refund, ReturnRequest, Review
     from .cart import CartItem
     from .catalog import Product, Sku
     from .coupons import Coupon
@@ -50,4 +50,5 @@ def all_models() -> list[type[Model]]:
         Payout,
         Address,
         OrderMessage,
+        Dispute,
     ]

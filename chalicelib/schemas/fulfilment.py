@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from .common import NOT_BLANK, STRIP, Body, Id, PageQuery, View, example
-from .kinds import EventKind, ReturnStatus
+from .kinds import EventKind, ReturnKind, ReturnStatus
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=NOT_BLANK), STRIP]
 
@@ -22,15 +22,28 @@ class ShipmentIn(Body):
 class ReturnLineIn(Body):
     sku_id: Id
     quantity: Annotated[int, Field(gt=0, le=999)]
+    to_sku_id: Id | None = Field(default=None, description="exchange: the SKU wanted instead (same product and price)")
 
 
 class ReturnRequestIn(Body):
     model_config = example(
-        {"reason": "尺码不合适"}, {"reason": "少发一件", "items": [{"sku_id": "sku_demo_tee_m", "quantity": 1}]}
+        {"reason": "尺码不合适"},
+        {"reason": "少发一件", "items": [{"sku_id": "sku_demo_tee_m", "quantity": 1}]},
+        {"reason": "不想要了", "kind": "return_goods"},
+        {
+            "reason": "换个颜色",
+            "kind": "exchange",
+            "items": [{"sku_id": "sku_demo_tee_m", "quantity": 1, "to_sku_id": "sku_demo_tee_l"}],
+        },
     )
 
     reason: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK), STRIP]
     items: Annotated[list[ReturnLineIn], Field(min_length=1, max_length=50)] | None = None
+    kind: ReturnKind = Field(
+        default="refund_only",
+        description="refund_only: money back on approval; return_goods: after the goods ship back and arrive; "
+        "exchange: the goods ship back, the merchant reships the `to_sku_id` of each item",
+    )
 
 
 class ReturnDecisionIn(Body):
@@ -60,11 +73,13 @@ class ReturnLineView(View):
     sku_id: str
     quantity: int
     amount_fen: int
+    to_sku_id: str | None = None
 
 
 class ReturnRequestView(View):
     request_id: str
     order_id: str
+    kind: ReturnKind = "refund_only"
     status: ReturnStatus
     reason: str
     items: list[ReturnLineView]
@@ -72,6 +87,16 @@ class ReturnRequestView(View):
     note: str | None = None
     created_at: str
     decided_at: str | None = None
+    return_carrier: str | None = None
+    return_tracking_number: str | None = None
+    shipped_back_at: str | None = None
+    arrived_at: str | None = None
+    closed_at: str | None = None
+    escalated_at: str | None = None
+    reship_carrier: str | None = None
+    reship_tracking_number: str | None = None
+    reshipped_at: str | None = None
+    exchanged_at: str | None = None
 
 
 class ReturnRequestList(View):

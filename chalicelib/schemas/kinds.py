@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Literal
 
 from ..channels.base import CHANNELS
+from ..models.aftersale import DISPUTE_STATUSES
+from ..models.aftersale import STATUSES as RETURN_STATUSES
 from ..models.orders import STATUSES
 from ..models.payouts import STATUSES as PAYOUT_STATUSES
 
@@ -32,7 +34,23 @@ PaymentMethod = Literal["bnpl", "alipay", "wechat_pay", "card", "wallet"]
 Channel = Literal["card", "alipay", "wechat_pay", "wallet"]
 assert set(Channel.__args__) == set(CHANNELS)  # type: ignore[attr-defined]
 PaymentStatus = Literal["pending", "succeeded", "failed", "refunded"]
-ReturnStatus = Literal["pending", "approved", "rejected"]
+ReturnStatus = Literal[
+    "pending",
+    "approved",
+    "rejected",
+    "awaiting_return",
+    "returning",
+    "refunded",
+    "closed",
+    "disputed",
+    "awaiting_reshipment",
+    "reshipped",
+    "exchanged",
+]
+assert set(ReturnStatus.__args__) == set(RETURN_STATUSES)  # type: ignore[attr-defined]
+ReturnKind = Literal["refund_only", "return_goods", "exchange"]
+DisputeStatus = Literal["open", "refunded", "rejected"]
+assert set(DisputeStatus.__args__) == set(DISPUTE_STATUSES)  # type: ignore[attr-defined]
 RedemptionStatus = Literal["pending", "manual_review", "approved", "rejected"]
 BnplStatus = Literal["inactive", "active", "frozen"]
 CouponStatus = Literal["available", "reserved", "used", "expired"]
@@ -49,6 +67,8 @@ NotificationKind = Literal[
     "redemption_rejected",
     "redemption_manual_review",
     "order_message",
+    "dispute_opened",
+    "dispute_decided",
 ]
 
 # Ledger event kinds: all legs of one event share it.

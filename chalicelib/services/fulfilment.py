@@ -1,5 +1,5 @@
-"""Fulfilment and after-sale (guide 第三步/第四步): shipment, receipt, returns and refunds,
-reviews, merchant settlement.
+"""Fulfilment (guide 第三步): shipment, receipt, merchant settlement, reviews. Returns,
+exchanges and disputes are in services/aftersale.
 
 Every transition is one conditional transaction on the order's current status; the
 settlement and credit movements it causes are ledger entries in that same transaction.
@@ -8,32 +8,28 @@ settlement and credit movements it causes are ledger entries in that same transa
 from __future__ import annotations
 
 import html
-import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
-from .. import errors, ledger, pagination, timers
+from .. import errors, ledger, timers
 from ..clock import iso, parse_iso
 from ..config import settings
 from ..db import Tx
 from ..jobs import job
 from ..ledger import PLATFORM, Leg
 from ..models import orders as o
-from ..models.aftersale import APPROVED, PENDING, REJECTED, Refund, ReturnRequest, Review
+from ..models.aftersale import Review
 from ..models.catalog import Product
 from ..models.orders import Order
 from ..models.timers import Timer
-from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 from ..observability import count
-from . import apportion, obligations, orders, rewards
+from . import apportion, orders
 from .orders import transition
 
 SYSTEM = "system"
-UNPAID_BNPL = (o.SHIPPED, o.RECEIVED, o.OVERDUE)  # 先用后付 states where money is still owed
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -139,7 +135,14 @@ def confirm_receipt(actor: str, order: Order, now: datetime, *, fired: Timer | N
 
 
 def receive(user_id: str, order_id: str, now: datetime) -> Order:
+    """Receipt of the goods, or of an exchange's replacement (services/aftersale/exchange.py)."""
+    from .aftersale import exchange  # after-sale builds on fulfilment, not the reverse
+
     order = orders.get_own(user_id, order_id)
+    replacement = exchange.pending_replacement(order)
+    if replacement is not None:
+        exchange.receive_replacement(replacement, order, now, f"user:{user_id}")
+        return Order.get(order_id, consistent_read=True)
     return confirm_receipt(f"user:{user_id}", order, now)
 
 
@@ -187,249 +190,6 @@ def complete_orders(now: datetime) -> dict[str, int]:
         return True
 
     return timers.sweep("order_completion", now, act)
-
-
-# --- returns and refunds ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReturnLine:
-    sku_id: str
-    quantity: int
-
-
-def _return_window_open(order: Order, now: datetime) -> bool:
-    if order.payment_method == o.BNPL:
-        if order.status in (o.SHIPPED, o.RECEIVED, o.OVERDUE):
-            return True
-        return order.status == o.PAID and order.due_at is not None and now < parse_iso(order.due_at)
-    if order.status == o.SHIPPED:
-        return True
-    if order.status == o.RECEIVED and order.received_at:
-        window = timedelta(seconds=settings().rules.return_window_paid_seconds)
-        return now < parse_iso(order.received_at) + window
-    return False
-
-
-def _lines_to_return(order: Order, requested: list[ReturnLine] | None) -> list[dict[str, Any]]:
-    remaining = {i["sku_id"]: int(i["quantity"]) - int(i.get("returned_quantity", 0)) for i in order.items}
-    prices = {i["sku_id"]: int(i["unit_price_fen"]) for i in order.items}
-    if requested is None:
-        lines = [(sku, q) for sku, q in remaining.items() if q > 0]
-    else:
-        wanted: dict[str, int] = {}
-        for line in requested:
-            wanted[line.sku_id] = wanted.get(line.sku_id, 0) + line.quantity
-        field_errors = [
-            errors.FieldError("items", f"{sku} is not in this order, or not that many remain")
-            for sku, q in wanted.items()
-            if q > remaining.get(sku, 0)
-        ]
-        if field_errors:
-            raise errors.unprocessable(
-                "invalid_return_items", "the return asks for goods the order does not have", field_errors
-            )
-        lines = list(wanted.items())
-    if not lines:
-        raise errors.conflict("nothing_to_return", "every item of this order was already returned")
-    return [{"sku_id": sku, "quantity": q, "goods_fen": prices[sku] * q} for sku, q in lines]
-
-
-def request_return(
-    user_id: str, order_id: str, reason: str, items: list[ReturnLine] | None, now: datetime
-) -> ReturnRequest:
-    """Ask the merchant to take goods back; a pending request pauses collection."""
-    order = orders.get_own(user_id, order_id)
-    if order.pending_return_id:
-        raise errors.conflict("return_already_pending", "this order already has a return request waiting")
-    if not _return_window_open(order, now):
-        raise errors.illegal_transition("order", order.status, "return")
-    lines = _lines_to_return(order, items)
-    # The discount shared so that all returns together give back exactly the total.
-    amounts = apportion.return_amounts(order, [(line["sku_id"], int(line["quantity"])) for line in lines])
-    amount = sum(amounts)
-    request = ReturnRequest(
-        "ret_" + uuid.uuid4().hex[:20],
-        order_id=order_id,
-        user_id=user_id,
-        merchant_id=order.merchant_id,
-        created_key=f"{iso(now)}#{order_id}",
-        status=PENDING,
-        reason=reason,
-        items=[{**line, "amount_fen": line_amount} for line, line_amount in zip(lines, amounts, strict=True)],
-        amount_fen=amount,
-        order_status_before=order.status,
-        created_at=iso(now),
-    )
-    tx = Tx()
-    tx.save(request, condition=ReturnRequest.request_id.does_not_exist())
-    transition(
-        tx,
-        order,
-        o.RETURN_REQUESTED,
-        now,
-        f"user:{user_id}",
-        allowed_from=(order.status,),
-        verb="return",
-        actions=[Order.pending_return_id.set(request.request_id)],
-        note=reason,
-    )
-    tx.commit()
-    return request
-
-
-def return_request_of_merchant(merchant_id: str, request_id: str) -> ReturnRequest:
-    try:
-        request = ReturnRequest.get(request_id, consistent_read=True)
-    except DoesNotExist as exc:
-        raise errors.not_found("return_request_not_found", "no such return request") from exc
-    if request.merchant_id != merchant_id:
-        raise errors.not_found("return_request_not_found", "no such return request")
-    return request
-
-
-def decide_return(merchant_id: str, request_id: str, approve: bool, note: str, now: datetime) -> ReturnRequest:
-    """The merchant approves (credit released or money refunded) or rejects a return."""
-    request = return_request_of_merchant(merchant_id, request_id)
-    if request.status != PENDING:
-        raise errors.illegal_transition("return request", request.status, "decide")
-    order = Order.get(request.order_id, consistent_read=True)
-    actor = f"merchant:{merchant_id}"
-    tx = Tx()
-    tx.update(
-        request,
-        [
-            ReturnRequest.status.set(APPROVED if approve else REJECTED),
-            ReturnRequest.note.set(note),
-            ReturnRequest.decided_at.set(iso(now)),
-        ],
-        condition=ReturnRequest.status == PENDING,
-        on_fail=errors.conflict("illegal_transition", "this return request was already decided"),
-    )
-    before = request.order_status_before
-    if not approve:
-        transition(
-            tx,
-            order,
-            before,
-            now,
-            actor,
-            allowed_from=(o.RETURN_REQUESTED,),
-            verb="reject the return of",
-            actions=[Order.pending_return_id.remove()],
-            note=note,
-        )
-        # Timers that fell due while the request paused the order were dropped: set them again.
-        obligations.rearm(tx, order)
-        tx.commit()
-        return ReturnRequest.get(request_id, consistent_read=True)
-
-    _approve(tx, order, request, now, actor, note)
-    tx.commit()
-    count("ReturnsApproved")
-    return ReturnRequest.get(request_id, consistent_read=True)
-
-
-def _approve(tx: Tx, order: Order, request: ReturnRequest, now: datetime, actor: str, note: str) -> None:
-    before = request.order_status_before
-    amount = int(request.amount_fen)
-    returned = {line["sku_id"]: int(line["quantity"]) for line in request.items}
-    items = [
-        {**i, "returned_quantity": int(i.get("returned_quantity", 0)) + returned.get(i["sku_id"], 0)}
-        for i in order.items
-    ]
-    full = all(int(i["returned_quantity"]) >= int(i["quantity"]) for i in items)
-    unpaid_bnpl = order.payment_method == o.BNPL and before in UNPAID_BNPL
-    extra: list[Action] = [
-        Order.items.set(items),
-        Order.refunded_fen.add(amount),
-        Order.pending_return_id.remove(),
-    ]
-    if unpaid_bnpl:
-        release = min(amount, int(order.credit_reserved_fen or 0))
-        extra += [Order.amount_due_fen.add(-amount), Order.credit_reserved_fen.add(-release)]
-        ledger.post(
-            tx,
-            event_id=f"return:{request.request_id}:credit_released",
-            kind="credit_released",
-            at=now,
-            ref=order.order_id,
-            legs=[
-                Leg(ledger.user_account(order.user_id), ledger.CREDIT, -release),
-                Leg(PLATFORM, "credit_extended", release),
-            ],
-        )
-        if full:
-            _close_unpaid_bnpl(tx, order.user_id, was_overdue=before == o.OVERDUE)
-    else:
-        refund = Refund(
-            f"refund_{request.request_id}",
-            order_id=order.order_id,
-            user_id=order.user_id,
-            channel=order.paid_channel or order.payment_method,
-            amount_fen=amount,
-            created_at=iso(now),
-        )
-        tx.save(refund, condition=Refund.refund_id.does_not_exist())
-        timers.schedule(tx, "refund", refund.refund_id, now)
-        # Points, the on-time count and the limit step it earned follow the money back.
-        rewards.on_refunded(tx, order, amount, now, full=full).apply(tx, User(order.user_id))
-    if order.received_at:
-        extra += _reverse_settlement(tx, order, request, items, now)
-    transition(
-        tx,
-        order,
-        o.RETURNED if full else before,
-        now,
-        actor,
-        allowed_from=(o.RETURN_REQUESTED,),
-        verb="approve the return of",
-        actions=extra,
-        note=note,
-    )
-    if unpaid_bnpl:
-        order.amount_due_fen = int(order.amount_due_fen or 0) - amount
-    obligations.rearm(tx, order)  # a partial return leaves the rest owed: its timers again
-
-
-def _close_unpaid_bnpl(tx: Tx, user_id: str, *, was_overdue: bool) -> None:
-    """A 先用后付 order no longer owes anything: it stops counting as unpaid (and overdue)."""
-    user = User.get(user_id, consistent_read=True)
-    actions: list[Action] = [User.unpaid_bnpl_count.add(-1)]
-    condition = User.unpaid_bnpl_count > 0
-    if was_overdue:
-        actions.append(User.overdue_open_count.add(-1))
-        condition &= User.overdue_open_count == user.overdue_open_count
-        if int(user.overdue_open_count or 0) <= 1 and user.bnpl_status == BNPL_FROZEN:
-            actions.append(User.bnpl_status.set(BNPL_ACTIVE))
-    tx.update(
-        user,
-        actions,
-        condition=condition,
-        on_fail=errors.conflict("state_changed", "the account changed meanwhile; retry"),
-    )
-
-
-def _reverse_settlement(
-    tx: Tx, order: Order, request: ReturnRequest, items: list[dict[str, Any]], now: datetime
-) -> list[Action]:
-    """Take back what was settled less the settlement of the goods still kept (`items`)."""
-    payable, fee = apportion.settlement_reversal(
-        int(order.settled_payable_fen or 0), int(order.settled_fee_fen or 0), apportion.kept_goods_fen(items)
-    )
-    ledger.post(
-        tx,
-        event_id=f"return:{request.request_id}:settlement_reversed",
-        kind="merchant_settlement_reversed",
-        at=now,
-        ref=order.order_id,
-        legs=[
-            Leg(ledger.merchant_account(order.merchant_id), ledger.PAYABLE, -payable),
-            Leg(PLATFORM, "fee_revenue", -fee),
-            Leg(PLATFORM, "merchant_funding", payable + fee),
-        ],
-    )
-    return [Order.settled_payable_fen.add(-payable), Order.settled_fee_fen.add(-fee)]
 
 
 # --- reviews ----------------------------------------------------------------------------------
@@ -512,19 +272,3 @@ def merchant_orders(
     from .order_index import merchant_orders as sharded
 
     return sharded(merchant_id, status, limit, cursor)
-
-
-def merchant_returns(
-    merchant_id: str, status: str | None, limit: int, cursor: str | None
-) -> tuple[list[ReturnRequest], str | None]:
-    scope = f"merchant-returns:{merchant_id}:{status or '*'}"
-    page = ReturnRequest.by_merchant.query(
-        merchant_id,
-        scan_index_forward=False,
-        limit=limit,
-        page_size=limit,
-        filter_condition=(ReturnRequest.status == status) if status else None,
-        last_evaluated_key=pagination.decode(cursor, scope),
-    )
-    items = list(page)
-    return items, pagination.encode(page.last_evaluated_key, scope)

@@ -31,6 +31,8 @@ PAYMENT_REFUNDED = "payment_refunded"
 PAYMENT_OVERDUE = "payment_overdue"  # a collection charge was declined: the order is overdue
 PAYMENT_DUE_SOON = "payment_due_soon"  # the reminder before a 先用后付 window closes
 ORDER_MESSAGE = "order_message"  # the other side wrote about an order (services/messages.py)
+DISPUTE_OPENED = "dispute_opened"  # the buyer escalated (services/aftersale/disputes.py)
+DISPUTE_DECIDED = "dispute_decided"  # support decided: both sides hear it
 # How many unread notifications "mark all read" fetches per round.
 READ_BATCH = 25
 

@@ -2,15 +2,18 @@
 
 `needed(order)` is a pure function from an order to the timers it must have (kind, due
 time, data). Every transition that can leave an order waiting calls `rearm` in its own
-transaction: deciding a return (approve or reject), a pending charge settling without
-paying the order, and — when they come — withdrawing a return or closing an exchange or
-dispute. Sweepers drop a timer whose order is paused (a return request is open); the
+transaction: every after-sale step (a request, its answer, the goods' way back, a
+closed request, a dispute and its decision: services/aftersale) and a pending charge
+settling without paying the order. Sweepers drop a timer whose order is paused (a return request is open); the
 decision that ends the pause re-arms it here, at the time it always had (a time already
 past is simply due at the next run).
 
 The keys are deterministic (kind, order, time), so re-arming a timer that is still set
-writes the same item: a no-op. Collection keeps its own check timers while a charge is in
-flight; a second timer of a kind for a round already charged is dropped as `round_done`.
+writes the same item: a no-op. While an after-sale request is open the order needs
+only the timer of the wait it is in (`aftersale_timer` at `aftersale_due_at`, set by
+services/aftersale): the merchant's answer, the goods shipped back, their arrival.
+Collection keeps its own check timers while a charge is in flight; a second timer of a
+kind for a round already charged is dropped as `round_done`.
 
 `check_obligations` (daily) walks every order that still owes money or awaits receipt by
 the sparse `by_obligation` index and reports (metric `ObligationWithoutTimer`, order ids
@@ -65,9 +68,14 @@ def retries_spent(order: Order) -> bool:
 
 
 def needed(order: Order) -> list[Need]:
-    """The timers `order` must have in its current state (none while a return is open)."""
+    """The timers `order` must have in its current state (while a return is open: only
+    the after-sale wait it is in, if any; collection is paused)."""
     rules = settings().rules
     status = order.status
+    if status == o.RETURN_REQUESTED:
+        if order.aftersale_timer and order.aftersale_due_at:
+            return [Need(order.aftersale_timer, parse_iso(order.aftersale_due_at))]
+        return []
     if status in (o.AWAITING_CONFIRMATION, o.AWAITING_PAYMENT):
         deadline = expiry_deadline(order)
         return [Need(timers.CHECKOUT_EXPIRY, parse_iso(deadline))] if deadline else []

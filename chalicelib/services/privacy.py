@@ -35,7 +35,7 @@ from ..errors import FieldError
 from ..ledger import PLATFORM, Leg
 from ..models import orders as o
 from ..models.addresses import Address
-from ..models.aftersale import Refund, ReturnRequest, Review
+from ..models.aftersale import Dispute, Refund, ReturnRequest, Review
 from ..models.cart import CartItem
 from ..models.coupons import Coupon
 from ..models.idempotency import IdempotencyRecord
@@ -128,6 +128,7 @@ def sections(user_id: str) -> dict[str, Callable[[int, dict[str, Any] | None], P
         "refunds": _per_order(lambda order: _refunds_of(order), user_id),
         "reviews": _per_order(_reviews, user_id),
         "order_messages": _per_order(lambda order: OrderMessage.query(order.order_id), user_id),
+        "disputes": _per_order(lambda order: Dispute.by_order.query(order.order_id), user_id),
         "wallet_balances": _query(Balance.query, account),
         "wallet_entries": _query(Entry.by_time.query, account),
         "redemptions": _query(Redemption.by_user.query, user_id),
@@ -155,6 +156,7 @@ EXPORTED: dict[type[Model], str] = {
     Refund: "refunds",
     Review: "reviews",
     OrderMessage: "order_messages",
+    Dispute: "disputes",
     Balance: "wallet_balances",
     Entry: "wallet_entries",
     Redemption: "redemptions",
@@ -321,6 +323,7 @@ def purge(user_id: str) -> int:
     for order in _orders(user_id):
         doomed += [order, *PaymentAttempt.by_order.query(order.order_id), *_refunds_of(order)]
         doomed += list(OrderMessage.query(order.order_id))
+        doomed += list(Dispute.by_order.query(order.order_id))
     doomed += list(ReturnRequest.by_user.query(user_id))
     doomed += list(Redemption.by_user.query(user_id))
     doomed += list(Coupon.query(user_id))

@@ -1,0 +1,160 @@
+"""After-sale beyond the request and its answer: the goods' way back, disputes (平台介入)."""
+
+from __future__ import annotations
+
+from ..clock import clock
+from ..models.aftersale import Dispute
+from ..schemas.aftersale import (
+    DisputeCaseView,
+    DisputeDecisionIn,
+    DisputeIn,
+    DisputeList,
+    DisputesQuery,
+    DisputeView,
+)
+from ..schemas.fulfilment import ReturnRequestView, ShipmentIn
+from ..services.aftersale import disputes, exchange, shipments
+from ..web import CONSUMER, MERCHANT, SUPPORT, Ctx, Router
+from .fulfilment import return_view
+from .messages import message_view
+from .orders import order_view
+
+router = Router("aftersale")
+STEP_ERRORS = {404: ["return_request_not_found"], 409: ["illegal_transition"]}
+
+
+def dispute_view(d: Dispute) -> DisputeView:
+    return DisputeView(
+        dispute_id=d.dispute_id,
+        order_id=d.order_id,
+        request_id=d.request_id,
+        user_id=d.user_id,
+        merchant_id=d.merchant_id,
+        status=d.status,
+        reason=d.reason,
+        amount_fen=int(d.amount_fen),
+        created_at=d.created_at,
+        decided_at=d.decided_at,
+        decided_by=d.decided_by,
+        note=d.note,
+    )
+
+
+@router.route(
+    "/v1/orders/{order_id}/return-requests/{request_id}/shipment",
+    "POST",
+    roles=CONSUMER,
+    body=ShipmentIn,
+    response=ReturnRequestView,
+    errors={404: ["order_not_found", "return_request_not_found"], 409: ["illegal_transition"]},
+)
+def ship_back(ctx: Ctx, order_id: str, request_id: str) -> ReturnRequestView:
+    """The goods of an approved `return_goods` request are on their way back (carrier and
+    tracking number); the merchant has 10 days to confirm their arrival."""
+    body: ShipmentIn = ctx.body
+    request = shipments.ship_back(ctx.user_id, order_id, request_id, body.carrier, body.tracking_number, clock.now())
+    return return_view(request)
+
+
+@router.route(
+    "/v1/merchant/return-requests/{request_id}/arrival",
+    "POST",
+    roles=MERCHANT,
+    response=ReturnRequestView,
+    errors=STEP_ERRORS,
+)
+def confirm_return_arrival(ctx: Ctx, request_id: str) -> ReturnRequestView:
+    """The returned goods arrived: the refund (or credit release) happens now."""
+    return return_view(shipments.confirm_arrival(ctx.user_id, request_id, clock.now()))
+
+
+@router.route(
+    "/v1/merchant/return-requests/{request_id}/reshipment",
+    "POST",
+    roles=MERCHANT,
+    body=ShipmentIn,
+    response=ReturnRequestView,
+    errors={404: ["return_request_not_found"], 409: ["illegal_transition", "out_of_stock"]},
+)
+def reship_exchange(ctx: Ctx, request_id: str) -> ReturnRequestView:
+    """An exchange's replacement is on its way (carrier and tracking number): stock moves to
+    the new SKU; the buyer confirms its receipt with `POST /v1/orders/{order_id}/receipt`."""
+    body: ShipmentIn = ctx.body
+    return return_view(exchange.reship(ctx.user_id, request_id, body.carrier, body.tracking_number, clock.now()))
+
+
+@router.route(
+    "/v1/orders/{order_id}/disputes",
+    "POST",
+    roles=CONSUMER,
+    body=DisputeIn,
+    response=DisputeView,
+    status=201,
+    errors={
+        404: ["order_not_found", "return_request_not_found"],
+        409: [
+            "dispute_already_open",
+            "already_escalated",
+            "not_escalable",
+            "escalation_window_closed",
+            "illegal_transition",
+        ],
+    },
+)
+def open_dispute(ctx: Ctx, order_id: str) -> DisputeView:
+    """Ask the platform to step in (平台介入) on the order's rejected or stalled return
+    request, within 15 days; collection pauses until support decides."""
+    body: DisputeIn = ctx.body
+    return dispute_view(disputes.escalate(ctx.user_id, order_id, body.reason, clock.now()))
+
+
+@router.route(
+    "/v1/orders/{order_id}/disputes", "GET", roles=CONSUMER, response=DisputeList, errors={404: ["order_not_found"]}
+)
+def list_order_disputes(ctx: Ctx, order_id: str) -> DisputeList:
+    """The order's disputes, newest first."""
+    return DisputeList(items=[dispute_view(d) for d in disputes.order_disputes(ctx.user_id, order_id)])
+
+
+@router.route("/v1/support/disputes", "GET", roles=SUPPORT, query=DisputesQuery, response=DisputeList)
+def list_disputes(ctx: Ctx) -> DisputeList:
+    """Disputes waiting for support (or of `status`), oldest first."""
+    q: DisputesQuery = ctx.query
+    items, cursor = disputes.open_disputes(q.status, q.limit, q.cursor)
+    return DisputeList(items=[dispute_view(d) for d in items], next_cursor=cursor)
+
+
+@router.route(
+    "/v1/support/disputes/{dispute_id}",
+    "GET",
+    roles=SUPPORT,
+    response=DisputeCaseView,
+    errors={404: ["dispute_not_found"]},
+)
+def get_dispute(ctx: Ctx, dispute_id: str) -> DisputeCaseView:
+    """The whole case: the dispute, the order and its history, its return requests and messages."""
+    case = disputes.case(dispute_id)
+    return DisputeCaseView(
+        dispute=dispute_view(case.dispute),
+        order=order_view(case.order),
+        return_requests=[return_view(r) for r in case.requests],
+        messages=[message_view(m) for m in case.messages],
+    )
+
+
+@router.route(
+    "/v1/support/disputes/{dispute_id}/decision",
+    "POST",
+    roles=SUPPORT,
+    body=DisputeDecisionIn,
+    response=DisputeView,
+    idempotent=True,
+    render=dispute_view,
+    errors={403: ["own_case"], 404: ["dispute_not_found"], 409: ["illegal_transition"]},
+)
+def decide_dispute(ctx: Ctx, dispute_id: str) -> Dispute:
+    """Decide once: `refund` (the platform refunds or releases credit and takes the amount
+    back from the merchant's payable) or `reject` (collection resumes); support never
+    decides a dispute about their own order (403 `own_case`). Both sides are notified."""
+    body: DisputeDecisionIn = ctx.body
+    return disputes.decide(ctx.user_id, dispute_id, body.decision, body.note, clock.now(), idem=ctx.idem)

@@ -1,0 +1,215 @@
+"""Disputes (平台介入): the consumer asks the platform to step in; support decides.
+
+- Escalation: within `dispute_window_seconds` of a rejection, or of the deadline an open
+  request stalled past (the merchant's answer, or the goods' arrival). Once per request,
+  one open dispute per order. The order is (again) `return_requested`: collection pauses.
+- Support lists open disputes and reads the whole case; the decision (Idempotency-Key)
+  is `refund` (the platform refunds or releases credit, and takes the amount back from
+  the merchant's payable — a reversal, which may leave it negative) or `reject`
+  (collection resumes). Nobody decides their own case. Both sides are notified.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.update import Action
+
+from ... import errors, pagination
+from ...clock import iso, parse_iso
+from ...config import settings
+from ...db import Tx
+from ...idempotency import IdemScope
+from ...models import orders as o
+from ...models.aftersale import (
+    AWAITING_RESHIPMENT,
+    DISPUTE_OPEN,
+    DISPUTE_REFUNDED,
+    DISPUTE_REJECTED,
+    DISPUTED,
+    PENDING,
+    REFUNDED,
+    REJECTED,
+    RETURNING,
+    Dispute,
+    ReturnRequest,
+)
+from ...models.messages import OrderMessage
+from ...models.orders import Order
+from .. import duties, notifications, orders
+from .records import load, move
+from .refunds import pause, resume, settle, stage
+
+STALLED = (PENDING, RETURNING, AWAITING_RESHIPMENT)  # waits the merchant leaves hanging
+
+
+def not_found() -> errors.DomainError:
+    return errors.not_found("dispute_not_found", "no such dispute")
+
+
+def _escalation_opened(order: Order, request: ReturnRequest, now: datetime) -> datetime:
+    """When the consumer's right to escalate `request` began (409 if it has not, or ran out)."""
+    if request.escalated_at:
+        raise errors.conflict("already_escalated", "this request was already escalated")
+    if request.status == REJECTED and request.decided_at:
+        since = parse_iso(request.decided_at)
+    elif (
+        request.status in STALLED
+        and order.pending_return_id == request.request_id
+        and order.aftersale_due_at
+        and parse_iso(order.aftersale_due_at) <= now
+    ):
+        since = parse_iso(order.aftersale_due_at)
+    else:
+        raise errors.conflict("not_escalable", "only a rejected request, or one stalled past its deadline, escalates")
+    if now > since + timedelta(seconds=settings().rules.dispute_window_seconds):
+        raise errors.conflict("escalation_window_closed", "the time to ask the platform to step in has passed")
+    return since
+
+
+def escalate(user_id: str, order_id: str, reason: str, now: datetime) -> Dispute:
+    """Ask the platform to step in on the order's latest return request."""
+    order = orders.get_own(user_id, order_id)
+    if order.open_dispute_id:
+        raise errors.conflict("dispute_already_open", "this order already has an open dispute")
+    request_id = order.pending_return_id or order.last_return_id
+    if not request_id:
+        raise errors.conflict("not_escalable", "this order has no return request to escalate")
+    request = load(request_id)
+    _escalation_opened(order, request, now)
+    dispute_id = "dsp_" + uuid.uuid4().hex[:20]
+    dispute = Dispute(
+        dispute_id,
+        order_id=order_id,
+        request_id=request_id,
+        user_id=user_id,
+        merchant_id=order.merchant_id,
+        created_key=f"{iso(now)}#{dispute_id}",
+        status=DISPUTE_OPEN,
+        reason=reason,
+        amount_fen=int(request.amount_fen),
+        created_at=iso(now),
+    )
+    tx = Tx()
+    tx.save(dispute, condition=Dispute.dispute_id.does_not_exist())
+    escalated = ReturnRequest.escalated_at.set(iso(now))
+    guard = Order.open_dispute_id.does_not_exist()
+    if order.status == o.RETURN_REQUESTED:  # stalled: its wait ends, support decides
+        move(tx, request, request.status, DISPUTED, escalated)
+        actions = [Order.open_dispute_id.set(dispute_id), *stage(tx, order, None, None)]
+    else:  # rejected: the order pauses again, from where it is now
+        move(tx, request, REJECTED, DISPUTED, escalated, ReturnRequest.order_status_before.set(order.status))
+        request.order_status_before = order.status
+        actions = [Order.open_dispute_id.set(dispute_id), Order.pending_return_id.set(request_id)]
+        guard &= Order.pending_return_id.does_not_exist()
+    pause(tx, order, now, f"user:{user_id}", "escalate", actions, reason, guard)
+    notifications.notify(
+        tx,
+        order.merchant_id,
+        notifications.DISPUTE_OPENED,
+        "平台介入 (the platform steps in)",
+        f"the buyer asked the platform to step in on order {order_id}",
+        order_id,
+        f"dispute:{dispute_id}:opened",
+        now,
+    )
+    tx.commit()
+    return dispute
+
+
+def order_disputes(user_id: str, order_id: str) -> list[Dispute]:
+    orders.get_own(user_id, order_id)
+    return list(Dispute.by_order.query(order_id, scan_index_forward=False, limit=100))
+
+
+def open_disputes(status: str | None, limit: int, cursor: str | None) -> tuple[list[Dispute], str | None]:
+    """Disputes of `status` (default open), oldest first."""
+    wanted = status or DISPUTE_OPEN
+    scope = f"support-disputes:{wanted}"
+    page = Dispute.by_status.query(
+        wanted, limit=limit, page_size=limit, last_evaluated_key=pagination.decode(cursor, scope)
+    )
+    items = list(page)
+    return items, pagination.encode(page.last_evaluated_key, scope)
+
+
+def get(dispute_id: str) -> Dispute:
+    try:
+        return Dispute.get(dispute_id, consistent_read=True)
+    except DoesNotExist as exc:
+        raise not_found() from exc
+
+
+@dataclass(frozen=True)
+class Case:
+    dispute: Dispute
+    order: Order
+    requests: list[ReturnRequest]
+    messages: list[OrderMessage]
+
+
+def case(dispute_id: str) -> Case:
+    """The whole case: the dispute, the order (with its history), its requests and messages."""
+    dispute = get(dispute_id)
+    order = Order.get(dispute.order_id, consistent_read=True)
+    requests = list(
+        ReturnRequest.by_user.query(dispute.user_id, filter_condition=ReturnRequest.order_id == order.order_id)
+    )
+    messages = list(OrderMessage.query(order.order_id, scan_index_forward=False, limit=100))
+    return Case(dispute, order, requests, messages)
+
+
+def decide(
+    support_id: str, dispute_id: str, decision: str, note: str, now: datetime, idem: IdemScope | None = None
+) -> Dispute:
+    """Support's decision: `refund` or `reject`, once; never on their own order (403)."""
+    dispute = get(dispute_id)
+    duties.refuse_own_case(support_id, dispute.user_id, "order's dispute")
+    duties.refuse_own_case(support_id, dispute.merchant_id, "order's dispute")
+    if dispute.status != DISPUTE_OPEN:
+        raise errors.illegal_transition("dispute", dispute.status, "decide")
+    order = Order.get(dispute.order_id, consistent_read=True)
+    request = load(dispute.request_id)
+    actor = f"support:{support_id}"
+    refund = decision == "refund"
+    to = DISPUTE_REFUNDED if refund else DISPUTE_REJECTED
+    tx = Tx()
+    tx.update(
+        dispute,
+        [
+            Dispute.status.set(to),
+            Dispute.decided_at.set(iso(now)),
+            Dispute.decided_by.set(support_id),
+            Dispute.note.set(note),
+        ],
+        condition=Dispute.status == DISPUTE_OPEN,
+        on_fail=errors.conflict("illegal_transition", "this dispute was already decided"),
+    )
+    dispute.status, dispute.decided_at, dispute.decided_by, dispute.note = to, iso(now), support_id, note
+    closed: list[Action] = [Order.open_dispute_id.remove()]
+    order.open_dispute_id = None
+    if refund:
+        move(tx, request, DISPUTED, REFUNDED, ReturnRequest.note.set(note))
+        settle(tx, order, request, now, actor, note or "platform refund", closed)
+    else:
+        move(tx, request, DISPUTED, REJECTED, ReturnRequest.note.set(note))
+        resume(tx, order, request.order_status_before, now, actor, note or "platform rejected", closed)
+    outcome = "退款 (refunded)" if refund else "驳回 (rejected)"
+    for recipient in (dispute.user_id, dispute.merchant_id):
+        notifications.notify(
+            tx,
+            recipient,
+            notifications.DISPUTE_DECIDED,
+            "平台介入结果 (the platform decided)",
+            f"order {order.order_id}: {outcome}",
+            order.order_id,
+            f"dispute:{dispute_id}:decided:{recipient}",
+            now,
+        )
+    if idem is not None:
+        idem.stage(tx, dispute)
+    tx.commit()
+    return dispute

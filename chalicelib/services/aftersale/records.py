@@ -1,0 +1,41 @@
+"""Return requests as records: loading them (a missing or another merchant's is a 404) and
+their own conditional status steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from ... import errors
+from ...db import Tx
+from ...models.aftersale import ReturnRequest
+
+
+def not_found() -> errors.DomainError:
+    return errors.not_found("return_request_not_found", "no such return request")
+
+
+def load(request_id: str) -> ReturnRequest:
+    try:
+        return ReturnRequest.get(request_id, consistent_read=True)
+    except DoesNotExist as exc:
+        raise not_found() from exc
+
+
+def return_request_of_merchant(merchant_id: str, request_id: str) -> ReturnRequest:
+    request = load(request_id)
+    if request.merchant_id != merchant_id:
+        raise not_found()
+    return request
+
+
+def move(tx: Tx, request: ReturnRequest, frm: str, to: str, *actions: Any) -> None:
+    """The request's own conditional step `frm` → `to` (a second, racing step is a 409)."""
+    tx.update(
+        request,
+        [ReturnRequest.status.set(to), *actions],
+        condition=ReturnRequest.status == frm,
+        on_fail=errors.conflict("illegal_transition", f"this return request is no longer {frm}"),
+    )
+    request.status = to

@@ -1,0 +1,207 @@
+"""What a return gives back, and the end of an after-sale pause.
+
+`settle` releases 先用后付 credit (money not yet paid) or owes a refund through the channel
+that paid, reverses the merchant's settlement of the returned goods, and moves the order
+on, all in the caller's transaction. `resume` ends a pause without a return: the order
+goes back to the status it had and its timers are set again (`obligations.rearm`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+
+from ... import errors, ledger, timers
+from ...clock import iso, parse_iso
+from ...db import Tx
+from ...ledger import PLATFORM, Leg
+from ...models import orders as o
+from ...models.aftersale import Refund, ReturnRequest
+from ...models.orders import Order
+from ...models.timers import Timer
+from ...models.users import BNPL_ACTIVE, BNPL_FROZEN, User
+from .. import apportion, obligations, rewards
+from ..orders import transition
+
+SYSTEM = "system"
+UNPAID_BNPL = (o.SHIPPED, o.RECEIVED, o.OVERDUE)  # 先用后付 states where money is still owed
+
+
+def stage(tx: Tx, order: Order, fired: Timer | None, wait: tuple[str, datetime] | None) -> list[Action]:
+    """Leave the after-sale wait `order` is in (its timer taken or cancelled) and enter
+    `wait` (timer kind, deadline) or none; answers the order's actions. The in-memory
+    order follows, so `obligations.rearm` sets the new wait's timer."""
+    if fired is not None:
+        timers.take(tx, fired)
+    elif order.aftersale_timer and order.aftersale_due_at:
+        timers.cancel(tx, order.aftersale_timer, order.order_id, order.aftersale_due_at)
+    if wait is None:
+        order.aftersale_timer = order.aftersale_due_at = None
+        return [Order.aftersale_timer.remove(), Order.aftersale_due_at.remove()]
+    kind, due = wait
+    order.aftersale_timer, order.aftersale_due_at = kind, iso(due)
+    return [Order.aftersale_timer.set(kind), Order.aftersale_due_at.set(iso(due))]
+
+
+def deadline(seconds: int, now: datetime) -> datetime:
+    return now + timedelta(seconds=seconds)
+
+
+def pause(
+    tx: Tx,
+    order: Order,
+    now: datetime,
+    actor: str,
+    verb: str,
+    actions: list[Action],
+    note: str,
+    condition: Condition | None = None,
+) -> None:
+    """Move `order` into (or along) the after-sale pause and set the timer of its wait."""
+    transition(
+        tx,
+        order,
+        o.RETURN_REQUESTED,
+        now,
+        actor,
+        allowed_from=(order.status,),
+        verb=verb,
+        condition=condition,
+        actions=actions,
+        note=note,
+    )
+    obligations.rearm(tx, order)
+
+
+def resume(tx: Tx, order: Order, before: str, now: datetime, actor: str, note: str, actions: list[Action]) -> None:
+    """End the pause with nothing returned: back to `before`, collection resumes."""
+    transition(
+        tx,
+        order,
+        before,
+        now,
+        actor,
+        allowed_from=(o.RETURN_REQUESTED,),
+        verb="end the after-sale request of",
+        actions=[Order.pending_return_id.remove(), *actions],
+        note=note,
+    )
+    # Timers that fell due while the request paused the order were dropped: set them again.
+    obligations.rearm(tx, order)
+
+
+def settle(
+    tx: Tx, order: Order, request: ReturnRequest, now: datetime, actor: str, note: str, actions: list[Action]
+) -> None:
+    """The request's goods are returned: credit released or money refunded, settlement
+    reversed, the order `returned` (all goods) or back to where it was (some)."""
+    before = request.order_status_before
+    amount = int(request.amount_fen)
+    returned = {line["sku_id"]: int(line["quantity"]) for line in request.items}
+    items = [
+        {**i, "returned_quantity": int(i.get("returned_quantity", 0)) + returned.get(i["sku_id"], 0)}
+        for i in order.items
+    ]
+    full = all(int(i["returned_quantity"]) >= int(i["quantity"]) for i in items)
+    unpaid_bnpl = order.payment_method == o.BNPL and before in UNPAID_BNPL
+    extra: list[Action] = [
+        Order.items.set(items),
+        Order.refunded_fen.add(amount),
+        Order.pending_return_id.remove(),
+        *actions,
+    ]
+    if unpaid_bnpl:
+        release = min(amount, int(order.credit_reserved_fen or 0))
+        extra += [Order.amount_due_fen.add(-amount), Order.credit_reserved_fen.add(-release)]
+        ledger.post(
+            tx,
+            event_id=f"return:{request.request_id}:credit_released",
+            kind="credit_released",
+            at=now,
+            ref=order.order_id,
+            legs=[
+                Leg(ledger.user_account(order.user_id), ledger.CREDIT, -release),
+                Leg(PLATFORM, ledger.CREDIT_EXTENDED, release),
+            ],
+        )
+        if full:
+            _close_unpaid_bnpl(tx, order.user_id, was_overdue=before == o.OVERDUE)
+    else:
+        refund = Refund(
+            f"refund_{request.request_id}",
+            order_id=order.order_id,
+            user_id=order.user_id,
+            channel=order.paid_channel or order.payment_method,
+            amount_fen=amount,
+            created_at=iso(now),
+        )
+        tx.save(refund, condition=Refund.refund_id.does_not_exist())
+        timers.schedule(tx, timers.REFUND, refund.refund_id, now)
+        # Points, the on-time count and the limit step it earned follow the money back.
+        rewards.on_refunded(tx, order, amount, now, full=full).apply(tx, User(order.user_id))
+    if order.received_at:
+        extra += _reverse_settlement(tx, order, request, items, now)
+    transition(
+        tx,
+        order,
+        o.RETURNED if full else before,
+        now,
+        actor,
+        allowed_from=(o.RETURN_REQUESTED,),
+        verb="approve the return of",
+        actions=extra,
+        note=note,
+    )
+    if unpaid_bnpl:
+        order.amount_due_fen = int(order.amount_due_fen or 0) - amount
+    obligations.rearm(tx, order)  # a partial return leaves the rest owed: its timers again
+
+
+def _close_unpaid_bnpl(tx: Tx, user_id: str, *, was_overdue: bool) -> None:
+    """A 先用后付 order no longer owes anything: it stops counting as unpaid (and overdue)."""
+    user = User.get(user_id, consistent_read=True)
+    actions: list[Action] = [User.unpaid_bnpl_count.add(-1)]
+    condition = User.unpaid_bnpl_count > 0
+    if was_overdue:
+        actions.append(User.overdue_open_count.add(-1))
+        condition &= User.overdue_open_count == user.overdue_open_count
+        if int(user.overdue_open_count or 0) <= 1 and user.bnpl_status == BNPL_FROZEN:
+            actions.append(User.bnpl_status.set(BNPL_ACTIVE))
+    tx.update(
+        user,
+        actions,
+        condition=condition,
+        on_fail=errors.conflict("state_changed", "the account changed meanwhile; retry"),
+    )
+
+
+def _reverse_settlement(
+    tx: Tx, order: Order, request: ReturnRequest, items: list[dict[str, Any]], now: datetime
+) -> list[Action]:
+    """Take back what was settled less the settlement of the goods still kept (`items`).
+
+    The payable may go below zero (the merchant was already paid out): payouts carry it
+    until later sales cover it (services/payouts.py)."""
+    payable, fee = apportion.settlement_reversal(
+        int(order.settled_payable_fen or 0), int(order.settled_fee_fen or 0), apportion.kept_goods_fen(items)
+    )
+    ledger.post(
+        tx,
+        event_id=f"return:{request.request_id}:settlement_reversed",
+        kind="merchant_settlement_reversed",
+        at=now,
+        ref=order.order_id,
+        legs=[
+            Leg(ledger.merchant_account(order.merchant_id), ledger.PAYABLE, -payable),
+            Leg(PLATFORM, ledger.FEE_REVENUE, -fee),
+            Leg(PLATFORM, ledger.MERCHANT_FUNDING, payable + fee),
+        ],
+    )
+    return [Order.settled_payable_fen.add(-payable), Order.settled_fee_fen.add(-fee)]
+
+
+def passed(at: str | None, now: datetime) -> bool:
+    return at is not None and parse_iso(at) <= now

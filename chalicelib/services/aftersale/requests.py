@@ -1,0 +1,185 @@
+"""Return requests: the consumer asks (`refund_only` or `return_goods`), the merchant
+answers within `aftersale_answer_seconds` (else the sweep approves).
+
+`refund_only` approved: the money comes back at once. `return_goods` approved: the
+consumer has `aftersale_ship_back_seconds` to ship the goods back (services/aftersale/
+shipments.py). A rejection resumes collection. Every step is one conditional transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from ... import errors, pagination, timers
+from ...clock import iso, parse_iso
+from ...config import settings
+from ...db import Tx
+from ...models import orders as o
+from ...models.aftersale import (
+    APPROVED,
+    AWAITING_RETURN,
+    EXCHANGE,
+    PENDING,
+    REFUND_ONLY,
+    REJECTED,
+    ReturnRequest,
+)
+from ...models.orders import Order
+from ...models.timers import Timer
+from ...observability import count
+from .. import apportion, orders
+from .exchange import check as exchange_check
+from .records import move, return_request_of_merchant
+from .refunds import deadline, pause, resume, settle, stage
+
+
+@dataclass(frozen=True)
+class ReturnLine:
+    sku_id: str
+    quantity: int
+    to_sku_id: str | None = None  # exchange: the SKU wanted instead
+
+
+def _return_window_open(order: Order, now: datetime) -> bool:
+    if order.payment_method == o.BNPL:
+        if order.status in (o.SHIPPED, o.RECEIVED, o.OVERDUE):
+            return True
+        return order.status == o.PAID and order.due_at is not None and now < parse_iso(order.due_at)
+    if order.status == o.SHIPPED:
+        return True
+    if order.status == o.RECEIVED and order.received_at:
+        window = timedelta(seconds=settings().rules.return_window_paid_seconds)
+        return now < parse_iso(order.received_at) + window
+    return False
+
+
+def _lines_to_return(order: Order, requested: list[ReturnLine] | None) -> list[dict[str, Any]]:
+    remaining = {i["sku_id"]: int(i["quantity"]) - int(i.get("returned_quantity", 0)) for i in order.items}
+    prices = {i["sku_id"]: int(i["unit_price_fen"]) for i in order.items}
+    if requested is None:
+        lines = [(sku, q) for sku, q in remaining.items() if q > 0]
+    else:
+        wanted: dict[str, int] = {}
+        for line in requested:
+            wanted[line.sku_id] = wanted.get(line.sku_id, 0) + line.quantity
+        field_errors = [
+            errors.FieldError("items", f"{sku} is not in this order, or not that many remain")
+            for sku, q in wanted.items()
+            if q > remaining.get(sku, 0)
+        ]
+        if field_errors:
+            raise errors.unprocessable(
+                "invalid_return_items", "the return asks for goods the order does not have", field_errors
+            )
+        lines = list(wanted.items())
+    if not lines:
+        raise errors.conflict("nothing_to_return", "every item of this order was already returned")
+    return [{"sku_id": sku, "quantity": q, "goods_fen": prices[sku] * q} for sku, q in lines]
+
+
+def request_return(
+    user_id: str,
+    order_id: str,
+    reason: str,
+    items: list[ReturnLine] | None,
+    now: datetime,
+    kind: str = REFUND_ONLY,
+) -> ReturnRequest:
+    """Ask the merchant to take goods back; an open request pauses collection."""
+    order = orders.get_own(user_id, order_id)
+    if order.pending_return_id:
+        raise errors.conflict("return_already_pending", "this order already has a return request waiting")
+    if not _return_window_open(order, now):
+        raise errors.illegal_transition("order", order.status, "return")
+    if kind == EXCHANGE:
+        exchange_check(order, [(line.sku_id, line.quantity, line.to_sku_id) for line in items or []])
+    lines = _lines_to_return(order, items)
+    if kind == EXCHANGE:
+        targets = {line.sku_id: line.to_sku_id for line in items or []}
+        lines = [{**line, "to_sku_id": targets[line["sku_id"]]} for line in lines]
+    # The discount shared so that all returns together give back exactly the total.
+    amounts = apportion.return_amounts(order, [(line["sku_id"], int(line["quantity"])) for line in lines])
+    request = ReturnRequest(
+        "ret_" + uuid.uuid4().hex[:20],
+        order_id=order_id,
+        user_id=user_id,
+        merchant_id=order.merchant_id,
+        created_key=f"{iso(now)}#{order_id}",
+        status=PENDING,
+        kind=kind,
+        reason=reason,
+        items=[{**line, "amount_fen": line_amount} for line, line_amount in zip(lines, amounts, strict=True)],
+        amount_fen=sum(amounts),
+        order_status_before=order.status,
+        created_at=iso(now),
+    )
+    answer = (timers.AFTERSALE_ANSWER, deadline(settings().rules.aftersale_answer_seconds, now))
+    tx = Tx()
+    tx.save(request, condition=ReturnRequest.request_id.does_not_exist())
+    actions = [
+        Order.pending_return_id.set(request.request_id),
+        Order.last_return_id.set(request.request_id),
+        *stage(tx, order, None, answer),
+    ]
+    pause(tx, order, now, f"user:{user_id}", "return", actions, reason)
+    tx.commit()
+    return request
+
+
+def decide_return(merchant_id: str, request_id: str, approve: bool, note: str, now: datetime) -> ReturnRequest:
+    """The merchant approves or rejects a pending return request."""
+    request = return_request_of_merchant(merchant_id, request_id)
+    if request.status != PENDING:
+        raise errors.illegal_transition("return request", request.status, "decide")
+    order = Order.get(request.order_id, consistent_read=True)
+    decide(request, order, approve, note, now, f"merchant:{merchant_id}")
+    return ReturnRequest.get(request_id, consistent_read=True)
+
+
+def decide(
+    request: ReturnRequest,
+    order: Order,
+    approve: bool,
+    note: str,
+    now: datetime,
+    actor: str,
+    fired: Timer | None = None,
+) -> None:
+    """Answer a pending request: reject (collection resumes), approve a `refund_only` one
+    (money back now) or a `return_goods` one (the consumer ships the goods back)."""
+    tx = Tx()
+    decided = [ReturnRequest.note.set(note), ReturnRequest.decided_at.set(iso(now))]
+    if not approve:
+        move(tx, request, PENDING, REJECTED, *decided)
+        resume(tx, order, request.order_status_before, now, actor, note, stage(tx, order, fired, None))
+    elif request.kind == REFUND_ONLY:
+        move(tx, request, PENDING, APPROVED, *decided)
+        settle(tx, order, request, now, actor, note, stage(tx, order, fired, None))
+    else:
+        move(tx, request, PENDING, AWAITING_RETURN, *decided)
+        ship_back = (timers.AFTERSALE_SHIP_BACK, deadline(settings().rules.aftersale_ship_back_seconds, now))
+        mine = Order.pending_return_id == request.request_id
+        actions = stage(tx, order, fired, ship_back)
+        pause(tx, order, now, actor, "approve the return of", actions, note or "approved: ship the goods back", mine)
+    tx.commit()
+    if approve:
+        count("ReturnsApproved")
+
+
+def merchant_returns(
+    merchant_id: str, status: str | None, limit: int, cursor: str | None
+) -> tuple[list[ReturnRequest], str | None]:
+    scope = f"merchant-returns:{merchant_id}:{status or '*'}"
+    page = ReturnRequest.by_merchant.query(
+        merchant_id,
+        scan_index_forward=False,
+        limit=limit,
+        page_size=limit,
+        filter_condition=(ReturnRequest.status == status) if status else None,
+        last_evaluated_key=pagination.decode(cursor, scope),
+    )
+    items = list(page)
+    return items, pagination.encode(page.last_evaluated_key, scope)

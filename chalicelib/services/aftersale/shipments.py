@@ -1,0 +1,101 @@
+"""`return_goods`: the consumer ships the goods back (carrier and tracking number) within
+`aftersale_ship_back_seconds` of approval, else the request closes and collection resumes;
+the merchant confirms their arrival within `aftersale_arrival_seconds` of the shipment,
+else the sweep does it: the refund happens either way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ... import errors, timers
+from ...clock import iso
+from ...config import settings
+from ...db import Tx
+from ...models.aftersale import (
+    AWAITING_RESHIPMENT,
+    AWAITING_RETURN,
+    CLOSED,
+    EXCHANGE,
+    REFUNDED,
+    RETURNING,
+    ReturnRequest,
+)
+from ...models.orders import Order
+from ...models.timers import Timer
+from ...observability import count
+from .. import orders
+from .exchange import arrived
+from .records import load, move, not_found, return_request_of_merchant
+from .refunds import deadline, pause, resume, settle, stage
+
+
+def ship_back(
+    user_id: str, order_id: str, request_id: str, carrier: str, tracking_number: str, now: datetime
+) -> ReturnRequest:
+    """The consumer's goods are on their way back; the merchant has a deadline to confirm."""
+    order = orders.get_own(user_id, order_id)
+    request = load(request_id)
+    if request.order_id != order.order_id:
+        raise not_found()
+    if request.status != AWAITING_RETURN:
+        raise errors.illegal_transition("return request", request.status, "ship back")
+    arrival = (timers.AFTERSALE_ARRIVAL, deadline(settings().rules.aftersale_arrival_seconds, now))
+    tx = Tx()
+    move(
+        tx,
+        request,
+        AWAITING_RETURN,
+        RETURNING,
+        ReturnRequest.return_carrier.set(carrier),
+        ReturnRequest.return_tracking_number.set(tracking_number),
+        ReturnRequest.shipped_back_at.set(iso(now)),
+    )
+    mine = Order.pending_return_id == request.request_id
+    actions = stage(tx, order, None, arrival)
+    pause(tx, order, now, f"user:{user_id}", "ship back the goods of", actions, f"shipped back: {carrier}", mine)
+    tx.commit()
+    return load(request_id)
+
+
+def confirm_arrival(merchant_id: str, request_id: str, now: datetime) -> ReturnRequest:
+    """The returned goods arrived: the refund (or credit release) happens now; an exchange
+    waits for the merchant to reship the replacement."""
+    request = return_request_of_merchant(merchant_id, request_id)
+    if request.status != RETURNING:
+        raise errors.illegal_transition("return request", request.status, "confirm arrival of")
+    order = Order.get(request.order_id, consistent_read=True)
+    actor = f"merchant:{merchant_id}"
+    if request.kind == EXCHANGE:
+        tx = Tx()
+        move(tx, request, RETURNING, AWAITING_RESHIPMENT, ReturnRequest.arrived_at.set(iso(now)))
+        arrived(tx, request, order, now, actor)
+        tx.commit()
+    else:
+        arrive(request, order, now, actor)
+    return load(request_id)
+
+
+def arrive(
+    request: ReturnRequest,
+    order: Order,
+    now: datetime,
+    actor: str,
+    fired: Timer | None = None,
+    waiting: str = RETURNING,
+) -> None:
+    """Refund the request's goods (they arrived, or the merchant let a wait run out)."""
+    tx = Tx()
+    move(tx, request, waiting, REFUNDED, ReturnRequest.arrived_at.set(request.arrived_at or iso(now)))
+    settle(tx, order, request, now, actor, "returned goods arrived", stage(tx, order, fired, None))
+    tx.commit()
+    count("ReturnsApproved")
+
+
+def close(request: ReturnRequest, order: Order, now: datetime, fired: Timer) -> None:
+    """Nothing was shipped back in time: the request closes, collection resumes."""
+    tx = Tx()
+    move(tx, request, AWAITING_RETURN, CLOSED, ReturnRequest.closed_at.set(iso(now)))
+    note = "closed: the goods were not shipped back in time"
+    resume(tx, order, request.order_status_before, now, "system", note, stage(tx, order, fired, None))
+    tx.commit()
