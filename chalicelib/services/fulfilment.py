@@ -18,8 +18,6 @@ from .. import errors, ledger, timers
 from ..clock import iso, parse_iso
 from ..config import settings
 from ..db import Tx
-from ..jobs import job
-from ..ledger import PLATFORM, Leg
 from ..models import orders as o
 from ..models.aftersale import Review
 from ..models.catalog import Product
@@ -71,7 +69,7 @@ def ship(merchant_id: str, order_id: str, carrier: str, tracking_number: str, no
         ],
     )
     timers.schedule(
-        tx, "auto_confirm", order_id, now + timedelta(seconds=settings().rules.auto_confirm_receipt_seconds)
+        tx, timers.AUTO_CONFIRM, order_id, now + timedelta(seconds=settings().rules.auto_confirm_receipt_seconds)
     )
     tx.commit()
     count("OrdersShipped")
@@ -95,14 +93,14 @@ def confirm_receipt(actor: str, order: Order, now: datetime, *, fired: Timer | N
     if order.payment_method == o.BNPL:
         due = now + timedelta(seconds=rules.payment_window_seconds)
         extra.append(Order.due_at.set(iso(due)))
-        timers.schedule(tx, "payment_due", order.order_id, due)
+        timers.schedule(tx, timers.PAYMENT_DUE, order.order_id, due)
         reminder = due - timedelta(seconds=rules.due_reminder_lead_seconds)
         if reminder > now:
-            timers.schedule(tx, "due_reminder", order.order_id, reminder)
-        timers.schedule(tx, "order_completion", order.order_id, due)
+            timers.schedule(tx, timers.DUE_REMINDER, order.order_id, reminder)
+        timers.schedule(tx, timers.ORDER_COMPLETION, order.order_id, due)
     else:
         timers.schedule(
-            tx, "order_completion", order.order_id, now + timedelta(seconds=rules.return_window_paid_seconds)
+            tx, timers.ORDER_COMPLETION, order.order_id, now + timedelta(seconds=rules.return_window_paid_seconds)
         )
     goods = apportion.kept_goods_fen(order.items)
     payable, fee = apportion.settlement(goods)
@@ -113,7 +111,7 @@ def confirm_receipt(actor: str, order: Order, now: datetime, *, fired: Timer | N
     elif order.shipped_at:
         timers.cancel(
             tx,
-            "auto_confirm",
+            timers.AUTO_CONFIRM,
             order.order_id,
             parse_iso(order.shipped_at) + timedelta(seconds=rules.auto_confirm_receipt_seconds),
         )
@@ -123,11 +121,7 @@ def confirm_receipt(actor: str, order: Order, now: datetime, *, fired: Timer | N
         kind="merchant_settlement",
         at=now,
         ref=order.order_id,
-        legs=[
-            Leg(ledger.merchant_account(order.merchant_id), ledger.PAYABLE, payable),
-            Leg(PLATFORM, "fee_revenue", fee),
-            Leg(PLATFORM, "merchant_funding", -goods),
-        ],
+        legs=ledger.merchant_settled(order.merchant_id, payable, fee),
     )
     tx.commit()
     count("OrdersReceived", method=order.payment_method)
@@ -146,7 +140,6 @@ def receive(user_id: str, order_id: str, now: datetime) -> Order:
     return confirm_receipt(f"user:{user_id}", order, now)
 
 
-@job("auto_confirm_receipts")
 def auto_confirm_receipts(now: datetime) -> dict[str, int]:
     """Confirm receipt of orders shipped more than the configured days ago."""
 
@@ -160,10 +153,9 @@ def auto_confirm_receipts(now: datetime) -> dict[str, int]:
         confirm_receipt(SYSTEM, order, now, fired=timer)
         return True
 
-    return timers.sweep("auto_confirm", now, act)
+    return timers.sweep(timers.AUTO_CONFIRM, now, act)
 
 
-@job("complete_orders")
 def complete_orders(now: datetime) -> dict[str, int]:
     """Close orders whose return window has passed and that owe nothing: paid → completed
     (先用后付 paid early, at the window's close) and received → completed (paid channels)."""
@@ -189,7 +181,7 @@ def complete_orders(now: datetime) -> dict[str, int]:
         tx.commit()
         return True
 
-    return timers.sweep("order_completion", now, act)
+    return timers.sweep(timers.ORDER_COMPLETION, now, act)
 
 
 # --- reviews ----------------------------------------------------------------------------------

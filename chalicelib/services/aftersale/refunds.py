@@ -22,8 +22,8 @@ from ...models import orders as o
 from ...models.aftersale import Refund, ReturnRequest
 from ...models.orders import Order
 from ...models.timers import Timer
-from ...models.users import BNPL_ACTIVE, BNPL_FROZEN, User
-from .. import apportion, obligations, rewards
+from ...models.users import User
+from .. import apportion, obligations, rewards, standing
 from ..orders import transition
 
 SYSTEM = "system"
@@ -163,13 +163,7 @@ def settle(
 def _close_unpaid_bnpl(tx: Tx, user_id: str, *, was_overdue: bool) -> None:
     """A 先用后付 order no longer owes anything: it stops counting as unpaid (and overdue)."""
     user = User.get(user_id, consistent_read=True)
-    actions: list[Action] = [User.unpaid_bnpl_count.add(-1)]
-    condition = User.unpaid_bnpl_count > 0
-    if was_overdue:
-        actions.append(User.overdue_open_count.add(-1))
-        condition &= User.overdue_open_count == user.overdue_open_count
-        if int(user.overdue_open_count or 0) <= 1 and user.bnpl_status == BNPL_FROZEN:
-            actions.append(User.bnpl_status.set(BNPL_ACTIVE))
+    actions, condition = standing.closed(user, was_overdue=was_overdue)
     tx.update(
         user,
         actions,
