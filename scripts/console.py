@@ -86,8 +86,8 @@ class World:
         self.as_(sub, "consumer", "POST", "/v1/bnpl/activation", {"agreement_version": version})
         return sub
 
-    def placed_order(self, consumer: str, quantity: int = 1) -> str:
-        body = {"items": [{"sku_id": DEMO_SKU, "quantity": quantity}], "payment_method": "bnpl", "address": ADDRESS}
+    def placed_order(self, consumer: str, quantity: int = 1, sku: str = DEMO_SKU) -> str:
+        body = {"items": [{"sku_id": sku, "quantity": quantity}], "payment_method": "bnpl", "address": ADDRESS}
         order = self.as_(consumer, "consumer", "POST", "/v1/checkout", body, idem=True)["orders"][0]
         confirm = {"challenge_id": order["challenge"]["challenge_id"], "password": PASSWORD}
         self.as_(consumer, "consumer", "POST", f"/v1/orders/{order['order_id']}/confirmation", confirm, idem=True)
@@ -97,16 +97,25 @@ class World:
         body = {"carrier": "SF", "tracking_number": f"SF{uuid.uuid4().int % 10**10:010d}"}
         self.as_("demo-merchant", "merchant", "POST", f"/v1/merchant/orders/{order_id}/shipment", body)
 
-    def received_order(self, consumer: str, quantity: int = 1) -> str:
-        order_id = self.placed_order(consumer, quantity)
+    def received_order(self, consumer: str, quantity: int = 1, sku: str = DEMO_SKU) -> str:
+        order_id = self.placed_order(consumer, quantity, sku)
         self.ship(order_id)
         self.as_(consumer, "consumer", "POST", f"/v1/orders/{order_id}/receipt")
         return order_id
 
-    def return_request(self, consumer: str, reason: str = "尺码不合适") -> tuple[str, str]:
+    def return_request(self, consumer: str, reason: str = "尺码不合适", kind: str = "refund_only") -> tuple[str, str]:
         order_id = self.received_order(consumer)
-        made = self.as_(consumer, "consumer", "POST", f"/v1/orders/{order_id}/return-requests", {"reason": reason})
+        body = {"reason": reason, "kind": kind}
+        made = self.as_(consumer, "consumer", "POST", f"/v1/orders/{order_id}/return-requests", body)
         return order_id, str(made["request_id"])
+
+    def decide_return(self, request_id: str, decision: str, note: str = "") -> None:
+        body = {"decision": decision, "note": note}
+        self.as_("demo-merchant", "merchant", "POST", f"/v1/merchant/return-requests/{request_id}/decision", body)
+
+    def ship_back(self, consumer: str, order_id: str, request_id: str, tracking_number: str) -> None:
+        body = {"carrier": "SF", "tracking_number": tracking_number}
+        self.as_(consumer, "consumer", "POST", f"/v1/orders/{order_id}/return-requests/{request_id}/shipment", body)
 
     def held_redemption(self, amount_fen: int, consumer: str = "demo-consumer") -> str:
         """A redemption the review holds for a person (the demo consumer's account is new)."""

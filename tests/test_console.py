@@ -328,3 +328,99 @@ def test_the_hosted_ui_sign_in_uses_pkce_and_leaves_no_code_in_the_address(
     assert "code=" not in seen["page_url_at_exchange"] and "code=" not in page.url
     assert page.evaluate("sessionStorage.getItem('paylater.console.pkce')") is None
     assert console.errors == [], console.failed
+
+
+def credit_used(world: World, consumer: str) -> int:
+    return int(world.as_(consumer, "consumer", "GET", "/v1/wallet")["credit"]["used_fen"])
+
+
+def test_support_decides_a_dispute_on_the_case_screen(world: World, console: Console) -> None:
+    from playwright.sync_api import expect
+
+    buyer = world.consumer()
+    order, request = world.return_request(buyer, "商品有质量问题", kind="return_goods")
+    world.decide_return(request, "reject", "商品无问题")
+    world.as_(buyer, "consumer", "POST", f"/v1/orders/{order}/messages", {"text": "线头脱落 <see photo>"})
+    dispute = world.as_(buyer, "consumer", "POST", f"/v1/orders/{order}/disputes", {"reason": "商家拒绝退货"})
+    assert credit_used(world, buyer) > 0
+
+    console.sign_in(SUPPORT)
+    card = console.card(f"纠纷 Dispute {dispute['dispute_id']}")
+    expect(card).to_contain_text(order)
+    card.get_by_role("button", name="查看案件 View case").click()
+    case = console.page.get_by_role("article", name=f"案件 Case {dispute['dispute_id']}")
+    expect(case.get_by_role("region", name="纠纷 Dispute")).to_contain_text("商家拒绝退货")
+    expect(case.get_by_role("region", name="订单 Order")).to_contain_text("退货中 return requested")
+    expect(case.get_by_role("list", name="留言 Messages")).to_contain_text("线头脱落 <see photo>")
+    requests = case.get_by_role("region", name="退货申请 Return requests")
+    expect(requests).to_contain_text(f"{request} · 退货退款 Return goods · 平台介入 disputed · ¥29.90")
+    expect(requests).to_contain_text("商品无问题")  # the merchant's reason for rejecting
+    expect(case.get_by_role("region", name="经过 History")).to_contain_text("demo-merchant")
+    decision = case.get_by_role("form", name="裁决 Decision")
+    decision.get_by_role("textbox", name="备注 Note").fill("质量问题属实")
+    decision.get_by_role("button", name="退款 Refund").click()
+    expect(decision.get_by_role("status")).to_contain_text("已退款 Refunded")
+
+    decided = world.as_(buyer, "consumer", "GET", f"/v1/orders/{order}/disputes")["items"][0]
+    assert (decided["status"], decided["note"], decided["decided_by"]) == ("refunded", "质量问题属实", "demo-support")
+    assert world.as_(buyer, "consumer", "GET", f"/v1/orders/{order}")["status"] == "returned"
+    assert credit_used(world, buyer) == 0  # the order's credit is released
+    assert console.errors == [], console.failed
+
+
+def test_a_merchant_confirms_arrival_of_returned_goods(world: World, console: Console) -> None:
+    from playwright.sync_api import expect
+
+    buyer = world.consumer()
+    order, request = world.return_request(buyer, kind="return_goods")
+    world.decide_return(request, "approve")
+    world.ship_back(buyer, order, request, "SF9876543210")
+    assert credit_used(world, buyer) > 0
+
+    console.sign_in(MERCHANT)
+    console.page.get_by_role("button", name="退货 Returns").click()
+    returns = console.page.get_by_role("region", name="退货 Returns")
+    returns.get_by_role("combobox", name="状态 Status").select_option("returning")
+    card = console.card(f"退货申请 Return {request}")
+    expect(card).to_contain_text("SF SF9876543210")
+    card.get_by_role("button", name="确认收到退货 Confirm arrival").click()
+    expect(card.get_by_role("status")).to_contain_text("已确认收货 Arrival confirmed · 已退款 refunded")
+
+    assert world.as_(buyer, "consumer", "GET", f"/v1/orders/{order}")["status"] == "returned"
+    assert credit_used(world, buyer) == 0  # refunded on arrival: the credit is released
+    assert console.errors == [], console.failed
+
+
+def test_a_merchant_takes_back_an_exchange_and_reships_the_replacement(world: World, console: Console) -> None:
+    from playwright.sync_api import expect
+
+    tee = {"attributes": {"尺码": "M"}, "price_fen": 5990, "stock": 10}
+    product = {"name": "T恤", "description": "纯棉", "skus": [tee, {**tee, "attributes": {"尺码": "L"}}]}
+    made = world.as_("demo-merchant", "merchant", "POST", "/v1/merchant/products", product)
+    m, lg = (s["sku_id"] for s in made["skus"])
+    buyer = world.consumer()
+    order = world.received_order(buyer, sku=m)
+    body = {"reason": "换个尺码", "kind": "exchange", "items": [{"sku_id": m, "quantity": 1, "to_sku_id": lg}]}
+    request = world.as_(buyer, "consumer", "POST", f"/v1/orders/{order}/return-requests", body)["request_id"]
+    world.decide_return(request, "approve")
+    world.ship_back(buyer, order, request, "SF9876543211")
+
+    console.sign_in(MERCHANT)
+    console.page.get_by_role("button", name="退货 Returns").click()
+    returns = console.page.get_by_role("region", name="退货 Returns")
+    returns.get_by_role("combobox", name="状态 Status").select_option("returning")
+    card = console.card(f"退货申请 Return {request}")
+    expect(card).to_contain_text(f"{m} × 1 → {lg}")
+    card.get_by_role("button", name="确认收到退货 Confirm arrival").click()
+    expect(card.get_by_role("status").first).to_contain_text("待补发 awaiting reshipment")
+    reship = card.get_by_role("region", name="换货发出 Reship the replacement")
+    reship.get_by_role("combobox", name="快递公司 Carrier").select_option("ZTO")
+    reship.get_by_role("textbox", name="运单号 Tracking number").fill("ZT20261129002")
+    reship.get_by_role("button", name="补发 Reship").click()
+    expect(reship.get_by_role("status")).to_contain_text("已补发 Reshipped · ZTO ZT20261129002")
+
+    lines = {i["sku_id"]: i["quantity"] for i in world.as_(buyer, "consumer", "GET", f"/v1/orders/{order}")["items"]}
+    assert lines == {lg: 1}
+    mine = world.as_("demo-merchant", "merchant", "GET", "/v1/merchant/return-requests?status=reshipped")["items"]
+    assert [r["reship_tracking_number"] for r in mine if r["request_id"] == request] == ["ZT20261129002"]
+    assert console.errors == [], console.failed

@@ -8,10 +8,20 @@ import { call, newIdempotencyKey } from "./api.js";
 import { carrierForm } from "./shipping.js";
 import { decisionForm, h, pagedList, problemText, say, statusLine, when, yuan } from "./ui.js";
 
-const RETURN_STATUS = { pending: "待处理 pending", approved: "已同意 approved", rejected: "已拒绝 rejected" };
-const KINDS = { refund_only: "仅退款 Refund only", return_goods: "退货退款 Return goods", exchange: "换货 Exchange" };
-// Where no goods are on their way (or they were dealt with already), no arrival or reshipment.
-const SETTLED = new Set(["pending", "rejected", "closed", "refunded", "completed", "cancelled", "reshipped"]);
+export const RETURN_STATUS = {
+  pending: "待处理 pending",
+  approved: "已同意 approved",
+  rejected: "已拒绝 rejected",
+  awaiting_return: "待寄回 awaiting return",
+  returning: "寄回中 returning",
+  refunded: "已退款 refunded",
+  closed: "已关闭 closed",
+  disputed: "平台介入 disputed",
+  awaiting_reshipment: "待补发 awaiting reshipment",
+  reshipped: "已补发 reshipped",
+  exchanged: "已换货 exchanged",
+};
+export const KINDS = { refund_only: "仅退款 Refund only", return_goods: "退货退款 Return goods", exchange: "换货 Exchange" };
 
 function items(r) {
   return (r.items || []).map((i) => `${i.sku_id} × ${i.quantity}${i.to_sku_id ? ` → ${i.to_sku_id}` : ""}`).join(", ");
@@ -25,17 +35,27 @@ function returnDecision(r, state) {
     decide: async (decision, note) => {
       const done = await call("POST", `/v1/merchant/return-requests/${r.request_id}/decision`, { body: { decision, note } });
       state.textContent = RETURN_STATUS[done.status] || done.status;
-      return done.status === "approved" ? "已同意退货 Return approved" : "已拒绝 Return rejected";
+      return done.status === "rejected" ? "已拒绝 Return rejected" : "已同意退货 Return approved";
     },
   });
 }
 
-// Goods sent back: confirm they arrived (a return_goods refund happens then: one
-// Idempotency-Key for this confirmation, so a retry replays it); an exchange's replacement
-// is reshipped with its carrier and tracking number.
-function afterSaleActions(r, state) {
+function reshipForm(r, state) {
+  return h("section", { class: "aftersale", "aria-label": "换货发出 Reship the replacement" }, h("h4", {}, "换货发出 Reship the replacement"),
+    carrierForm("补发 Reship", async (body) => {
+      const done = await call("POST", `/v1/merchant/return-requests/${r.request_id}/reshipment`, { body });
+      state.textContent = RETURN_STATUS[done.status] || done.status;
+      return `已补发 Reshipped · ${done.reship_carrier} ${done.reship_tracking_number}`;
+    }));
+}
+
+// Goods on their way back (returning): confirm they arrived (a return_goods refund happens
+// then: one Idempotency-Key for this confirmation, so a retry replays it); an exchange then
+// awaits its replacement, reshipped with a carrier and tracking number.
+function arrivalAction(r, state) {
   const status = statusLine();
   const arrived = h("button", { type: "button" }, "确认收到退货 Confirm arrival");
+  const box = h("div", { class: "aftersale" }, h("div", { class: "actions" }, arrived), status);
   let key = null;
   arrived.addEventListener("click", async () => {
     key ||= newIdempotencyKey();
@@ -44,28 +64,20 @@ function afterSaleActions(r, state) {
     try {
       const done = await call("POST", `/v1/merchant/return-requests/${r.request_id}/arrival`, { idempotencyKey: key });
       state.textContent = RETURN_STATUS[done.status] || done.status;
-      say(status, `已确认收货 Arrival confirmed · ${done.status}`, "ok");
+      say(status, `已确认收货 Arrival confirmed · ${RETURN_STATUS[done.status] || done.status}`, "ok");
+      if (done.status === "awaiting_reshipment") box.append(reshipForm(done, state));
     } catch (err) {
       say(status, problemText(err), "error");
       arrived.disabled = false;
     }
   });
-  const box = h("div", { class: "aftersale" }, h("div", { class: "actions" }, arrived), status);
-  if (r.kind === "exchange") {
-    box.append(h("h4", {}, "换货发出 Reship the replacement"),
-      carrierForm("补发 Reship", async (body) => {
-        const done = await call("POST", `/v1/merchant/return-requests/${r.request_id}/reshipment`, { body });
-        state.textContent = RETURN_STATUS[done.status] || done.status;
-        return `已补发 Reshipped · ${done.status}`;
-      }));
-  }
   return box;
 }
 
 function returnCard(r) {
   const titleId = `return-${r.request_id}`;
   const state = h("dd", {}, RETURN_STATUS[r.status] || r.status);
-  const back = r.return_shipment || r.shipment;
+  const back = r.return_carrier ? `${r.return_carrier} ${r.return_tracking_number}` : null;
   const card = h("article", { class: "card return", "aria-labelledby": titleId },
     h("header", {}, h("h3", { id: titleId }, `退货申请 Return ${r.request_id}`), h("span", { class: "amount" }, yuan(r.amount_fen))),
     h("dl", { class: "facts" },
@@ -73,11 +85,12 @@ function returnCard(r) {
       h("dt", {}, "类型 Kind"), h("dd", {}, KINDS[r.kind || "refund_only"] || r.kind),
       h("dt", {}, "原因 Reason"), h("dd", {}, r.reason || "—"),
       h("dt", {}, "商品 Items"), h("dd", {}, items(r)),
-      back ? [h("dt", {}, "寄回 Sent back"), h("dd", {}, `${back.carrier} ${back.tracking_number}`)] : null,
+      back ? [h("dt", {}, "寄回 Sent back"), h("dd", {}, back)] : null,
       h("dt", {}, "状态 Status"), state,
       h("dt", {}, "申请于 Requested"), h("dd", {}, when(r.created_at))));
   if (r.status === "pending") card.append(returnDecision(r, state));
-  else if ((r.kind === "return_goods" || r.kind === "exchange") && !SETTLED.has(r.status)) card.append(afterSaleActions(r, state));
+  else if (r.status === "returning") card.append(arrivalAction(r, state));
+  else if (r.status === "awaiting_reshipment") card.append(reshipForm(r, state));
   return card;
 }
 
@@ -86,6 +99,8 @@ export function returnsSection() {
     h("option", { value: "pending" }, "待处理 Pending"),
     h("option", { value: "approved" }, "已同意 Approved"),
     h("option", { value: "rejected" }, "已拒绝 Rejected"),
+    h("option", { value: "returning" }, "寄回中 Returning"),
+    h("option", { value: "awaiting_reshipment" }, "待补发 Awaiting reshipment"),
     h("option", { value: "" }, "全部 All"));
   const list = pagedList({
     label: "退货申请 Return requests",

@@ -6,7 +6,8 @@
 // as its problem detail.
 
 import { call, hasOperation } from "./api.js";
-import { messageRow, messageThread } from "./messages.js";
+import { messageRow } from "./messages.js";
+import { KINDS, RETURN_STATUS } from "./returns.js";
 import { ORDER_STATUS, decisionForm, h, pagedList, problemText, say, statusLine, when, yuan } from "./ui.js";
 
 const DISPUTES = "/v1/support/disputes";
@@ -43,19 +44,17 @@ function listSection(title, rows) {
 
 // The whole case: the dispute, the order, the conversation, return requests and history.
 function caseView(c, back) {
-  const d = c.dispute || c;
-  const order = c.order || {};
-  const orderId = order.order_id || d.order_id;
+  const d = c.dispute;
+  const order = c.order;
+  const orderId = d.order_id;
   const state = h("p", { class: "big" }, DISPUTE_STATUS[d.status] || d.status || "—");
   const returns = items(c.return_requests).map((r) =>
-    `${r.request_id} · ${r.kind || "refund_only"} · ${r.status} · ${yuan(r.amount_fen || 0)} · ${r.reason || ""}`);
-  const history = items(c.history).map((e) =>
-    `${when(e.at || e.created_at || e.posted_at)} · ${e.event || e.kind || e.status || ""} ${e.note || e.detail || ""}`);
-  const messages = c.messages
-    ? h("section", { class: "thread", "aria-label": "留言 Messages" }, h("h4", {}, "留言 Messages"),
-      h("div", { class: "list", role: "list", "aria-label": "留言 Messages" },
-        items(c.messages).map((m) => h("div", { role: "listitem" }, messageRow(m)))))
-    : messageThread(`/v1/support/orders/${orderId}/messages`, { canSend: false });
+    `${r.request_id} · ${KINDS[r.kind] || r.kind} · ${RETURN_STATUS[r.status] || r.status} · ${yuan(r.amount_fen)} · ${r.reason}${r.note ? ` · ${r.note}` : ""}`);
+  const history = items(order.history).map((e) =>
+    `${when(e.at)} · ${ORDER_STATUS[e.status] || e.status} · ${e.actor}${e.note ? ` · ${e.note}` : ""}`);
+  const messages = h("section", { class: "thread", "aria-label": "留言 Messages" }, h("h4", {}, "留言 Messages"),
+    h("div", { class: "list", role: "list", "aria-label": "留言 Messages" },
+      items(c.messages).map((m) => h("div", { role: "listitem" }, messageRow(m)))));
   const titleId = `case-${d.dispute_id}`;
   return h("article", { class: "case", "aria-labelledby": titleId },
     h("div", { class: "toolbar" }, back),
@@ -64,12 +63,13 @@ function caseView(c, back) {
       h("section", { class: "card", "aria-label": "纠纷 Dispute" }, h("h4", {}, "纠纷 Dispute"), facts([
         ["订单 Order", orderId],
         ["原因 Reason", d.reason],
-        ["买家 Buyer", d.user_id || order.user_id],
-        ["商家 Merchant", d.merchant_id || order.merchant_id],
+        ["金额 Amount", yuan(d.amount_fen)],
+        ["买家 Buyer", d.user_id],
+        ["商家 Merchant", d.merchant_id],
         ["提交于 Opened", when(d.created_at)],
       ]), d.status === "open" ? decisionForm({
         label: "裁决 Decision",
-        choices: [["refund", "退款给买家 Refund"], ["reject", "驳回 Reject", "danger"]],
+        choices: [["refund", "退款 Refund"], ["reject", "驳回 Reject", "danger"]],
         note: h("textarea", { name: "note", rows: 2, maxlength: 500, autocomplete: "off" }),
         decide: async (decision, note, idempotencyKey) => {
           const done = await call("POST", `${DISPUTES}/${d.dispute_id}/decision`, { body: { decision, note }, idempotencyKey });
@@ -100,9 +100,9 @@ export const supportScreen = {
       return;
     }
     const body = h("div", {});
+    // The API lists one status at a time (its queue is by status): no "all".
     const filter = h("select", { name: "dispute-status" },
-      h("option", { value: "open" }, "待处理 Open"),
-      h("option", { value: "" }, "全部 All"));
+      Object.entries(DISPUTE_STATUS).map(([value, text]) => h("option", { value }, text)));
     const showList = () => body.replaceChildren(h("div", { class: "toolbar" }, h("label", {}, "状态 Status ", filter)), list.element);
     const back = h("button", { type: "button", class: "secondary" }, "返回列表 Back to disputes");
     back.addEventListener("click", () => {
