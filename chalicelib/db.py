@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
@@ -63,6 +64,8 @@ def connection() -> Connection:
 
 def is_retryable(exc: BaseException) -> bool:
     code = getattr(exc, "cause_response_code", None)
+    if code is None and isinstance(exc, ClientError):  # a raw call (`batch.get_many`'s BatchGetItem)
+        code = exc.response.get("Error", {}).get("Code")
     if code == "TransactionCanceledException" and isinstance(exc, TransactWriteError):
         reasons = [r.code for r in exc.cancellation_reasons if r is not None]
         return any(c in RETRYABLE_CODES or c == "TransactionConflict" for c in reasons) and not any(

@@ -4,8 +4,14 @@ table (`web.STATUS`), with the code unchanged."""
 from __future__ import annotations
 
 import json
+from typing import Any
+
+from botocore.exceptions import ClientError
 
 from chalicelib import errors, web
+from chalicelib.db import connection
+from tests.conftest import Api, new_key
+from tests.shopping import ADDRESS, create_product
 
 
 def kinds() -> set[type[errors.DomainError]]:
@@ -35,3 +41,21 @@ def test_retrying_is_a_property_of_the_error_not_of_its_code() -> None:
     assert errors.moved("attempt_settled", "settled").retryable
     assert errors.state_changed("the account changed meanwhile").retryable
     assert not errors.conflict("insufficient_balance", "the balance is too low").retryable
+
+
+def test_a_throttled_batch_read_is_a_503_to_retry_never_a_500(api: Api, activated_user: str) -> None:
+    """`batch.get_many` calls BatchGetItem itself: a throttle there is botocore's own
+    ClientError (not PynamoDB's), and must still answer 503 `temporarily_unavailable`."""
+    product = create_product(api)
+    client = connection().client
+
+    def throttle(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "BatchGetItem")
+
+    body = {"items": [{"sku_id": product["skus"][0]["sku_id"], "quantity": 1}], "payment_method": "bnpl"}
+    client.meta.events.register("before-call.dynamodb.BatchGetItem", throttle, unique_id="throttle")
+    try:
+        r = api.post("/v1/checkout", {**body, "address": ADDRESS}, as_=activated_user, idem=new_key())
+    finally:
+        client.meta.events.unregister("before-call.dynamodb.BatchGetItem", unique_id="throttle")
+    assert (r.status_code, r.json["code"]) == (503, "temporarily_unavailable"), r.json
