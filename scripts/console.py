@@ -202,6 +202,9 @@ def shots(out: Path) -> list[Path]:
         world.as_(buyer, "consumer", "POST", f"/v1/orders/{asked}/messages", {"text": "请问今天能发货吗？"})
         world.return_request(buyer)
         world.return_request(buyer, "颜色与图片不符")
+        disputed, rejected = world.return_request(buyer, "做工有瑕疵", kind="return_goods")
+        world.decide_return(rejected, "reject", "商品无质量问题")
+        case = world.as_(buyer, "consumer", "POST", f"/v1/orders/{disputed}/disputes", {"reason": "商家拒绝退货"})
         world.held_redemption(6000)  # held: above the automatic limit
 
         def snap(console: Console, name: str) -> None:
@@ -212,7 +215,7 @@ def shots(out: Path) -> list[Path]:
         def screen(who: str, name: str, ready: str, viewport: dict[str, int] = DESKTOP) -> Console:
             c = Console(chromium, base, viewport)
             c.sign_in(who)
-            # `ready`: a button's name, or the text of a status (the support screen has no button)
+            # `ready`: a button's name, or the text of a status
             if ready.startswith("status:"):
                 expect(c.page.get_by_role("status").filter(has_text=ready[7:]).first).to_be_visible()
             else:
@@ -245,7 +248,11 @@ def shots(out: Path) -> list[Path]:
         expect(m.page.get_by_role("article").first).to_be_visible()
         snap(m, "merchant-payouts")
         m.close()
-        screen(SUPPORT, "support", "status:Disputes are not").close()
+        s = screen(SUPPORT, "support", "查看案件 View case")
+        s.card(f"纠纷 Dispute {case['dispute_id']}").get_by_role("button", name="查看案件 View case").click()
+        expect(s.page.get_by_role("form", name="裁决 Decision")).to_be_visible()
+        snap(s, "support")
+        s.close()
     return taken
 
 
