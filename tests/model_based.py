@@ -177,6 +177,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.status: dict[str, str] = {}  # last status seen per order (a hint; the store decides)
         self.returns: list[str] = []
         self.return_orders: dict[str, tuple[str, str]] = {}  # request → (order, user)
+        self.request_status: dict[str, str] = {}  # last status seen per request (a hint)
         self.disputes: list[str] = []
         self.redemptions: list[str] = []
         self.messages: list[dict[str, Any]] = []
@@ -238,7 +239,16 @@ class MoneyMachine(RuleBasedStateMachine):
         self._check_response(method, path, r)
         if r.status_code < 300 and isinstance(r.json, dict) and "order_id" in r.json and "status" in r.json:
             self.status[r.json["order_id"]] = r.json["status"]
+        if r.status_code < 300 and isinstance(r.json, dict) and "request_id" in r.json and "status" in r.json:
+            self.request_status[r.json["request_id"]] = r.json["status"]
         return r
+
+    def _request(self, i: int, status: str) -> str:
+        """A return request last seen in `status` if any (else any): the after-sale steps
+        mostly act where they can, and sometimes where they cannot (a 409)."""
+        hinted = [r for r in self.returns if self.request_status.get(r) == status]
+        pool = hinted if hinted and i % 5 else self.returns
+        return pool[i % len(pool)]
 
     def _check_response(self, method: str, path: str, r: Any) -> None:
         if r.status_code >= 500 and not (r.status_code == 503 and self.faults):
@@ -471,14 +481,16 @@ class MoneyMachine(RuleBasedStateMachine):
             return
         self.decide_return(len(self.returns) - 1, True)
         if steps >= 2:
-            self.ship_back(len(self.returns) - 1)
+            self._ship_back(request_id)
         if steps >= 3:
-            self.confirm_arrival(len(self.returns) - 1)
+            self._confirm_arrival(request_id)
 
     @precondition(lambda self: self.returns)
     @rule(i=st.integers(0, 50))
     def ship_back(self, i: int) -> None:
-        request_id = self.returns[i % len(self.returns)]
+        self._ship_back(self._request(i, "awaiting_return"))
+
+    def _ship_back(self, request_id: str) -> None:
         order_id, uid = self.return_orders[request_id]
         body = {"carrier": "SF", "tracking_number": "SF654321"}
         r = self._call("POST", f"/v1/orders/{order_id}/return-requests/{request_id}/shipment", body, as_=uid)
@@ -487,7 +499,9 @@ class MoneyMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.returns)
     @rule(i=st.integers(0, 50))
     def confirm_arrival(self, i: int) -> None:
-        request_id = self.returns[i % len(self.returns)]
+        self._confirm_arrival(self._request(i, "returning"))
+
+    def _confirm_arrival(self, request_id: str) -> None:
         path = f"/v1/merchant/return-requests/{request_id}/arrival"
         r = self._call("POST", path, {}, as_=self.merchant, roles=["merchant"])
         self.reached[f"arrival:{r.status_code}"] += 1
@@ -532,11 +546,11 @@ class MoneyMachine(RuleBasedStateMachine):
         if steps >= 2:
             self.decide_return(n, True)
         if steps >= 3:
-            self.ship_back(n)
+            self._ship_back(request_id)
         if steps >= 4:
-            self.confirm_arrival(n)
+            self._confirm_arrival(request_id)
         if steps >= 5:
-            self.reship(n)
+            self._reship(request_id)
         if steps >= 6:
             got = self._call("POST", f"/v1/orders/{order_id}/receipt", {}, as_=uid)
             self.reached[f"exchange:received:{got.status_code}"] += 1
@@ -544,7 +558,9 @@ class MoneyMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.returns)
     @rule(i=st.integers(0, 50))
     def reship(self, i: int) -> None:
-        request_id = self.returns[i % len(self.returns)]
+        self._reship(self._request(i, "awaiting_reshipment"))
+
+    def _reship(self, request_id: str) -> None:
         path = f"/v1/merchant/return-requests/{request_id}/reshipment"
         body = {"carrier": "SF", "tracking_number": "SF777777"}
         r = self._call("POST", path, body, as_=self.merchant, roles=["merchant"])
@@ -553,7 +569,7 @@ class MoneyMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.returns)
     @rule(i=st.integers(0, 50))
     def escalate(self, i: int) -> None:
-        request_id = self.returns[i % len(self.returns)]
+        request_id = self._request(i, "rejected")
         order_id, uid = self.return_orders[request_id]
         r = self._call("POST", f"/v1/orders/{order_id}/disputes", {"reason": "商家拒绝"}, as_=uid)
         self.reached[f"escalate:{r.status_code}:{(r.json or {}).get('code', '')}"] += 1
