@@ -17,7 +17,6 @@ from pynamodb.expressions.update import Action
 from ... import errors, ledger, timers
 from ...clock import iso, parse_iso
 from ...db import Tx
-from ...ledger import PLATFORM, Leg
 from ...models import orders as o
 from ...models.aftersale import Refund, ReturnRequest
 from ...models.orders import Order
@@ -122,10 +121,7 @@ def settle(
             kind="credit_released",
             at=now,
             ref=order.order_id,
-            legs=[
-                Leg(ledger.user_account(order.user_id), ledger.CREDIT, -release),
-                Leg(PLATFORM, ledger.CREDIT_EXTENDED, release),
-            ],
+            legs=ledger.credit_released(order.user_id, release),
         )
         if full:
             _close_unpaid_bnpl(tx, order.user_id, was_overdue=before == o.OVERDUE)
@@ -188,11 +184,7 @@ def _reverse_settlement(
         kind="merchant_settlement_reversed",
         at=now,
         ref=order.order_id,
-        legs=[
-            Leg(ledger.merchant_account(order.merchant_id), ledger.PAYABLE, -payable),
-            Leg(PLATFORM, ledger.FEE_REVENUE, -fee),
-            Leg(PLATFORM, ledger.MERCHANT_FUNDING, payable + fee),
-        ],
+        legs=ledger.merchant_settled(order.merchant_id, -payable, -fee),
     )
     return [Order.settled_payable_fen.add(-payable), Order.settled_fee_fen.add(-fee)]
 
