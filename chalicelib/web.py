@@ -24,7 +24,7 @@ from .clock import clock
 from .config import settings
 from .edge import ACCEPTED_CONTENT_TYPES, CONSOLE_ROLES, console_cors
 from .errors import PROBLEM_JSON, ApiError, DomainError, FieldError
-from .observability import bind_request, logger
+from .observability import bind_request, bind_user, logger
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -271,7 +271,7 @@ def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respo
         principal = auth.verify(request.headers.get("authorization"))
         auth.require_role(principal, spec.roles)
         revocation.ensure_open(principal.user_id)
-        bind_request(_request_id(request), request.headers.get("x-correlation-id"), user_id=principal.user_id)
+        bind_user(principal.user_id)
     body = _parse_body(request, spec)
     query = None
     if spec.query is not None:
