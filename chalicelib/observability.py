@@ -6,6 +6,7 @@ Only ids, codes and counts are logged: never names, ID numbers, card numbers or 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -26,16 +27,23 @@ def metrics() -> Metrics:
     return Metrics(namespace="PayLater", service="paylater")
 
 
+_METRICS_LOCK = threading.Lock()
+
+
 def count(name: str, value: int = 1, **dimensions: str) -> None:
-    """Emit one business metric as EMF (flushed immediately: Chalice has no end hook)."""
+    """Emit one business metric as EMF (flushed immediately: Chalice has no end hook).
+
+    One at a time: the Metrics object collects dimensions and values until the flush, and
+    the local server answers requests in threads (a Lambda runs one at a time)."""
     m = metrics()
-    for k, v in dimensions.items():
-        m.add_dimension(name=k, value=v)
-    m.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    try:
-        m.flush_metrics()
-    except Exception:  # noqa: BLE001 - metrics must never break a request
-        logger.warning("metric flush failed", extra={"metric": name})
+    with _METRICS_LOCK:
+        for k, v in dimensions.items():
+            m.add_dimension(name=k, value=v)
+        m.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        try:
+            m.flush_metrics()
+        except Exception:  # noqa: BLE001 - metrics must never break a request
+            logger.warning("metric flush failed", extra={"metric": name})
 
 
 REQUEST_KEYS = ["request_id", "correlation_id", "user_id", "route", "function_request_id"]
