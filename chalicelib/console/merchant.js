@@ -21,9 +21,16 @@ export function shippable(order) {
   return order.status === ready && !order.shipment;
 }
 
-function shipForm(order, onShipped) {
+// Shipped (or cancelled) meanwhile: the 409 reloads the list, which shows the real status.
+function shipForm(order, onShipped, reload) {
   return carrierForm("发货 Ship", async (body) => {
-    const shipped = await call("POST", `/v1/merchant/orders/${order.order_id}/shipment`, { body });
+    let shipped;
+    try {
+      shipped = await call("POST", `/v1/merchant/orders/${order.order_id}/shipment`, { body });
+    } catch (err) {
+      if (err.status === 409 && reload) reload();
+      throw err;
+    }
     onShipped(shipped);
     return `已发货 Shipped · ${shipped.status}`;
   });
@@ -56,7 +63,7 @@ function detailToggle(order) {
   return { button, slot, refresh: () => (slot.firstChild ? load() : null) };
 }
 
-function orderCard(order) {
+function orderCard(order, reload) {
   const titleId = `order-${order.order_id}`;
   const state = h("dd", { "data-status": order.status }, ORDER_STATUS[order.status] || order.status);
   const detail = detailToggle(order);
@@ -73,7 +80,7 @@ function orderCard(order) {
       state.textContent = ORDER_STATUS[shipped.status] || shipped.status;
       state.dataset.status = shipped.status;
       detail.refresh();
-    });
+    }, reload);
     card.append(form);
   }
   card.append(...threadToggle(`/v1/merchant/orders/${order.order_id}/messages`, { canSend: true }));
