@@ -25,6 +25,7 @@ from .config import settings
 from .edge import ACCEPTED_CONTENT_TYPES, CONSOLE_ROLES, console_cors
 from .errors import PROBLEM_JSON, ApiError, DomainError, FieldError
 from .observability import bind_request, bind_user, logger
+from .schemas.common import PATTERN_MESSAGES
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -233,12 +234,18 @@ def _parse_body(request: Request, spec: RouteSpec) -> Any:
     return _validate(spec.body, data, strict=True, where="body")
 
 
+def _message(error: Any) -> str:
+    if error["type"] == "string_pattern_mismatch":
+        return PATTERN_MESSAGES.get(str(error.get("ctx", {}).get("pattern")), str(error["msg"]))
+    return str(error["msg"])
+
+
 def _validate(model: type[BaseModel], data: Any, *, strict: bool, where: str) -> BaseModel:
     try:
         return model.model_validate(data, strict=strict)
     except ValidationError as exc:
         field_errors = [
-            FieldError(".".join(str(p) for p in e["loc"]) or where, e["msg"])
+            FieldError(".".join(str(p) for p in e["loc"]) or where, _message(e))
             for e in exc.errors(include_url=False, include_input=False)
         ]
         raise errors.bad_request("validation_failed", f"the request {where} is invalid", field_errors) from exc
