@@ -99,7 +99,7 @@ def test_two_taps_on_pay_now_at_once_charge_the_card_once(api: Api, activated_us
         order_id = sim.awaiting_payment_order(api, activated_user, AMOUNT, "card")
         with atomic_moto():
             results = run_together(
-                *(lambda: payments.pay_now(activated_user, order_id, "card", clock.now()) for _ in range(2))
+                *(lambda o=order_id: payments.pay_now(activated_user, o, "card", clock.now()) for _ in range(2))
             )
         refused = [r for r in results if isinstance(r, Exception)]
         assert all(isinstance(r, errors.Conflict) for r in refused), results  # payment_in_progress or paid
