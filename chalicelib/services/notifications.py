@@ -66,6 +66,7 @@ def notify(
         ),
         condition=Notification.notification_id.does_not_exist(),
         on_fail=errors.moved("already_notified", f"event {event_id} was already notified"),
+        guard=True,
     )
     if settings().notification_topic_arn:
         tx.after_commit(lambda: _publish(user_id, nid, kind, title, body, ref))
