@@ -28,7 +28,7 @@ from ..schemas.fulfilment import (
     ShipmentIn,
 )
 from ..schemas.orders import OrderList, OrderSummaryView, OrderView
-from ..services import fulfilment, orders
+from ..services import fulfilment, orders, payouts
 from ..services.aftersale import records
 from ..services.aftersale import requests as returns
 from ..services.aftersale.requests import ReturnLine
@@ -36,6 +36,7 @@ from ..web import CONSUMER, MERCHANT, PUBLIC, Ctx, Router
 from .orders import order_view
 
 router = Router("fulfilment")
+PAYOUT_KINDS = frozenset({payouts.SENT, payouts.RETURNED})  # their ref is the payout, not an order
 
 
 def summary_view(order: Order) -> OrderSummaryView:
@@ -189,7 +190,12 @@ def list_settlements(ctx: Ctx) -> SettlementsView:
         payable_fen=int(payable.balance) if payable else 0,
         items=[
             SettlementEntryView(
-                event_id=e.event_id, kind=e.event_kind, order_id=e.ref, amount_fen=int(e.amount), posted_at=e.posted_at
+                event_id=e.event_id,
+                kind=e.event_kind,
+                order_id=None if e.event_kind in PAYOUT_KINDS else e.ref,
+                payout_id=e.ref if e.event_kind in PAYOUT_KINDS else None,
+                amount_fen=int(e.amount),
+                posted_at=e.posted_at,
             )
             for e in entries
         ],
