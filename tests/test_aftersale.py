@@ -11,6 +11,7 @@ import pytest
 from chalicelib import schedules, timers
 from chalicelib.clock import clock
 from chalicelib.config import settings
+from chalicelib.models.notifications import Notification
 from chalicelib.models.orders import Order
 from chalicelib.models.timers import Timer
 from tests.conftest import Api, new_key
@@ -56,6 +57,10 @@ def ship_back(api: Api, user: str, order_id: str, request_id: str) -> Any:
     return api.post(f"/v1/orders/{order_id}/return-requests/{request_id}/shipment", body, as_=user)
 
 
+def kinds(user: str) -> set[str]:
+    return {n.kind for n in Notification.query(user)}
+
+
 def order_of(api: Api, user: str, order_id: str) -> dict[str, Any]:
     return dict(api.get(f"/v1/orders/{order_id}", as_=user).json)
 
@@ -91,6 +96,9 @@ def test_return_goods_refunds_when_the_merchant_confirms_arrival(api: Api, activ
     assert credit_used(activated_user) == 0 and payable() == 0
     assert api.post(f"/v1/merchant/return-requests/{req['request_id']}/arrival", **M).status_code == 409
     assert not [t for t in timers.live(received) if t.kind in timers.AFTERSALE]
+    # Each side heard of each step the other took.
+    assert kinds(MERCHANT) >= {"return_requested", "return_shipped_back"}
+    assert kinds(activated_user) >= {"order_shipped", "return_answered"}
 
 
 def test_after_sale_steps_replay_with_an_idempotency_key(api: Api, activated_user: str, received: str) -> None:
@@ -397,6 +405,7 @@ def test_an_exchange_ships_back_reships_and_restarts_the_window(
     assert rs.status_code == 200 and rs.json["status"] == "reshipped", rs.json
     assert stock(api, tees) == [9, 9, 10]
     assert api.post(f"/v1/merchant/return-requests/{request_id}/reshipment", body, **M).status_code == 409
+    assert "replacement_shipped" in kinds(activated_user)
     lines = {i["sku_id"]: i["quantity"] for i in order_of(api, activated_user, order_id)["items"]}
     assert lines == {m: 1, lg: 1}
     clock.advance(3600)
