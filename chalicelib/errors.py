@@ -118,6 +118,7 @@ TITLES = {
     413: "Content Too Large",
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
+    423: "Locked",
     429: "Too Many Requests",
     500: "Internal Server Error",
     502: "Bad Gateway",
