@@ -25,7 +25,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
+	$(PIP) install -q --upgrade "pip<26.3"  # chalice 1.34 declares pip<26.3 (chalice package builds with it)
 	$(PIP) install -q -r requirements-dev.txt
 	touch $(STAMP)
 

@@ -143,6 +143,21 @@ def merchant_settled(merchant_id: str, payable_fen: int, fee_fen: int) -> list[L
     ]
 
 
+def payout_sent(merchant_id: str, amount_fen: int) -> list[Leg]:
+    """A transfer to the merchant's bank leaves: its payable −x into `payout_clearing` +x."""
+    return [Leg(merchant_account(merchant_id), PAYABLE, -amount_fen), Leg(PLATFORM, PAYOUT_CLEARING, amount_fen)]
+
+
+def payout_returned(merchant_id: str, amount_fen: int) -> list[Leg]:
+    """The bank refused the transfer: the reverse of `payout_sent` (the payable comes back)."""
+    return [Leg(merchant_account(merchant_id), PAYABLE, amount_fen), Leg(PLATFORM, PAYOUT_CLEARING, -amount_fen)]
+
+
+def payout_paid(amount_fen: int) -> list[Leg]:
+    """The bank confirmed the transfer: out of `payout_clearing` into `merchant_payouts`."""
+    return [Leg(PLATFORM, PAYOUT_CLEARING, -amount_fen), Leg(PLATFORM, MERCHANT_PAYOUTS, amount_fen)]
+
+
 def physical_account(account: str, event_id: str) -> str:
     """Where a leg of `event_id` on `account` is written (the platform is sharded by event)."""
     if account == PLATFORM:

@@ -24,7 +24,8 @@ from .clock import clock
 from .config import settings
 from .edge import ACCEPTED_CONTENT_TYPES, CONSOLE_ROLES, console_cors
 from .errors import PROBLEM_JSON, ApiError, DomainError, FieldError
-from .observability import bind_request, logger
+from .observability import bind_request, bind_user, logger
+from .schemas.common import PATTERN_MESSAGES
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -233,12 +234,18 @@ def _parse_body(request: Request, spec: RouteSpec) -> Any:
     return _validate(spec.body, data, strict=True, where="body")
 
 
+def _message(error: Any) -> str:
+    if error["type"] == "string_pattern_mismatch":
+        return PATTERN_MESSAGES.get(str(error.get("ctx", {}).get("pattern")), str(error["msg"]))
+    return str(error["msg"])
+
+
 def _validate(model: type[BaseModel], data: Any, *, strict: bool, where: str) -> BaseModel:
     try:
         return model.model_validate(data, strict=strict)
     except ValidationError as exc:
         field_errors = [
-            FieldError(".".join(str(p) for p in e["loc"]) or where, e["msg"])
+            FieldError(".".join(str(p) for p in e["loc"]) or where, _message(e))
             for e in exc.errors(include_url=False, include_input=False)
         ]
         raise errors.bad_request("validation_failed", f"the request {where} is invalid", field_errors) from exc
@@ -271,7 +278,7 @@ def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respo
         principal = auth.verify(request.headers.get("authorization"))
         auth.require_role(principal, spec.roles)
         revocation.ensure_open(principal.user_id)
-        bind_request(_request_id(request), request.headers.get("x-correlation-id"), user_id=principal.user_id)
+        bind_user(principal.user_id)
     body = _parse_body(request, spec)
     query = None
     if spec.query is not None:

@@ -213,8 +213,17 @@ def test_support_refunds_a_rejected_return_and_takes_it_back_from_the_merchant(
     assert queue.status_code == 200 and [d["dispute_id"] for d in queue.json["items"]] == [dispute_id]
     case = api.get(f"/v1/support/disputes/{dispute_id}", **S).json
     assert case["order"]["order_id"] == received and case["order"]["history"]
+    assert case["order"]["shipment"]["tracking_number"] and case["order"]["challenge"] is None
     assert [r["request_id"] for r in case["return_requests"]] == [req["request_id"]]
     assert [m["text"] for m in case["messages"]] == ["质量问题"]
+    # Support can also look the order up by its id: the same case, with every dispute.
+    looked_up = api.get(f"/v1/support/orders/{received}", **S)
+    assert looked_up.status_code == 200, looked_up.json
+    assert [d["dispute_id"] for d in looked_up.json["disputes"]] == [dispute_id]
+    assert {k: looked_up.json[k] for k in ("order", "return_requests", "messages")} == {
+        k: case[k] for k in ("order", "return_requests", "messages")
+    }
+    assert api.get("/v1/support/orders/o_missing", **S).json["code"] == "order_not_found"
     # Nobody decides their own case (the buyer, or the merchant, holding the support role).
     own = api.post(
         f"/v1/support/disputes/{dispute_id}/decision",
@@ -340,6 +349,9 @@ def test_an_exchange_ships_back_reships_and_restarts_the_window(
     assert exchange_for(api, activated_user, order_id, m, m).json["code"] == "invalid_exchange_items"
     r = exchange_for(api, activated_user, order_id, m, lg)
     assert r.status_code == 201 and r.json["kind"] == "exchange" and r.json["items"][0]["to_sku_id"] == lg, r.json
+    # The merchant sees what comes back and what to send, without looking SKUs up.
+    line = api.get("/v1/merchant/return-requests", **M).json["items"][0]["items"][0]
+    assert (line["name"], line["attributes"], line["to_attributes"]) == ("T恤", {"尺码": "M"}, {"尺码": "L"}), line
     request_id = r.json["request_id"]
     decide(api, request_id, "approve")
     clock.advance(86400)

@@ -136,6 +136,7 @@ CASES: dict[str, Case] = {
     "get_order": Case(params=lambda w: {"order_id": w["placed"]}, owners=("consumer A",)),
     "cancel_order": Case(params=lambda w: {"order_id": w["to_cancel"]}, owners=("consumer A",)),
     # fulfilment
+    "get_merchant_order": Case(params=lambda w: {"order_id": w["placed"]}, owners=("merchant",)),
     "ship_order": Case(
         params=lambda w: {"order_id": w["to_ship"]},
         body=lambda w: {"carrier": "SF", "tracking_number": "SF1234567890"},
@@ -188,6 +189,7 @@ CASES: dict[str, Case] = {
         params=lambda w: {"order_id": w["placed"]}, body=lambda w: {"text": "明天发货"}, owners=("merchant",)
     ),
     "support_order_messages": Case(params=lambda w: {"order_id": w["placed"]}),
+    "get_support_order": Case(params=lambda w: {"order_id": w["placed"]}),
     # the web console's files are public; every action in them is an API call authorized here
     "console_asset": Case(params=lambda w: {"asset": "app.js"}),
     # payments and notifications
@@ -399,6 +401,7 @@ def test_every_route_that_needs_a_resource_or_a_body_has_a_case() -> None:
         "put_cart_item",
         "decide_redemption",
         "support_order_messages",
+        "get_support_order",
         "get_dispute",
         "decide_dispute",
     }, unowned

@@ -83,12 +83,34 @@ def placed(api: Api, activated_user: str, product: dict[str, Any]) -> str:
 
 
 def test_merchant_ships_a_placed_bnpl_order(api: Api, activated_user: str, placed: str) -> None:
+    # What to ship and where: items by name and attributes, the delivery address.
+    before = api.get(f"/v1/merchant/orders/{placed}", as_=MERCHANT, roles=["merchant"])
+    assert before.status_code == 200, before.json
+    lines = [(i["name"], i["attributes"], i["quantity"]) for i in before.json["items"]]
+    assert lines == [("手机壳", {"colour": "black"}, 2), ("手机壳", {"colour": "pink"}, 1)], before.json
+    assert before.json["address"] == ADDRESS and before.json["shipment"] is None
     r = ship(api, placed)
     assert r.status_code == 200, r.json
     assert r.json["status"] == "shipped"
     assert [h["status"] for h in r.json["history"]][-2:] == ["placed", "shipped"]
     listed = api.get("/v1/merchant/orders?status=shipped", as_=MERCHANT, roles=["merchant"]).json
     assert [o["order_id"] for o in listed["items"]] == [placed]
+    for seen in (api.get(f"/v1/merchant/orders/{placed}", as_=MERCHANT, roles=["merchant"]), r):
+        shipment = seen.json["shipment"]
+        assert (shipment["carrier"], shipment["tracking_number"]) == ("SF", "SF1234567890") and shipment["shipped_at"]
+    assert api.get(f"/v1/orders/{placed}", as_=activated_user).json["shipment"] == r.json["shipment"]
+
+
+def test_a_tracking_number_needs_letters_or_digits_at_both_ends(api: Api, placed: str) -> None:
+    for bad in ("----", "-SF123", "SF123-", "SF 1234"):
+        r = api.post(
+            f"/v1/merchant/orders/{placed}/shipment",
+            {"carrier": "SF", "tracking_number": bad},
+            as_=MERCHANT,
+            roles=["merchant"],
+        )
+        assert r.status_code == 400 and r.json["errors"][0]["field"] == "tracking_number", (bad, r.json)
+        assert r.json["errors"][0]["message"].startswith("4-40 letters, digits or hyphens"), r.json
 
 
 def test_an_order_cannot_ship_twice_or_before_it_is_placed(api: Api, activated_user: str, product: dict) -> None:
@@ -124,6 +146,8 @@ def test_another_merchant_cannot_see_or_ship_the_order(api: Api, placed: str) ->
     )
     assert r.status_code == 404
     assert api.get("/v1/merchant/orders", as_="m-other", roles=["merchant"]).json["items"] == []
+    seen = api.get(f"/v1/merchant/orders/{placed}", as_="m-other", roles=["merchant"])
+    assert seen.status_code == 404 and seen.json["code"] == "order_not_found"
 
 
 def test_consumers_cannot_ship(api: Api, activated_user: str, placed: str) -> None:

@@ -98,6 +98,8 @@ def test_blank_or_too_long_text_is_refused(
     r = api.post(consumer_path(order_id), {"text": text}, as_=activated_user)
     assert (r.status_code, r.json["code"]) == (status, code)
     assert kinds(MERCHANT) == []
+    if text.isspace():  # said in words a person understands, not as the pattern
+        assert r.json["errors"] == [{"field": "text", "message": "must not be blank"}], r.json
 
 
 def test_control_characters_only_is_refused_and_a_thousand_characters_is_fine(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -122,3 +124,29 @@ def test_count_flushes_one_emf_document_per_metric_within_the_call(
     assert second["OrdersPlaced"] in (2.0, [2.0])
     # Dimensions do not leak from one metric into the next.
     assert "outcome" not in second
+
+
+def test_counts_from_concurrent_threads_keep_their_own_dimensions(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local server counts from request threads: each document carries its own channel."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    metrics.cache_clear()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads interleave as under load
+    try:
+        threads = [
+            threading.Thread(target=lambda i=i: [count("BnplOrdersPaid", channel=f"c{i}") for _ in range(25)])
+            for i in range(6)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+        metrics.cache_clear()
+    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert len(docs) == 150
+    assert sorted(d["channel"] for d in docs) == sorted(f"c{i}" for i in range(6) for _ in range(25))
+    assert all(d["BnplOrdersPaid"] in (1.0, [1.0]) for d in docs)

@@ -77,6 +77,8 @@ def transfers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 def test_the_account_is_kept_as_a_token_and_never_echoed(api: Api) -> None:
+    none_yet = api.get("/v1/merchant/payout-account", as_=MERCHANT, roles=["merchant"])
+    assert none_yet.status_code == 404 and none_yet.json["code"] == "payout_account_not_found"
     r = set_account(api, GOOD)
     assert r.status_code == 200, r.json
     assert r.json == {
@@ -86,6 +88,9 @@ def test_the_account_is_kept_as_a_token_and_never_echoed(api: Api) -> None:
         "updated_at": r.json["updated_at"],
     }
     assert GOOD.encode() not in r.body
+    on_file = api.get("/v1/merchant/payout-account", as_=MERCHANT, roles=["merchant"])
+    assert on_file.json == r.json and GOOD.encode() not in on_file.body
+    assert api.get("/v1/merchant/payout-account", as_="m-someone-else", roles=["merchant"]).status_code == 404
     bad = set_account(api, "12ab")
     assert bad.status_code == 400 and b"12ab" not in bad.body
     assert set_account(api, "1" * 33).json["code"] == "invalid_account_number"

@@ -11,6 +11,7 @@ from ..schemas.aftersale import (
     DisputeList,
     DisputesQuery,
     DisputeView,
+    SupportOrderView,
 )
 from ..schemas.fulfilment import ReturnRequestView, ShipmentIn
 from ..services.aftersale import disputes, exchange, shipments
@@ -136,8 +137,27 @@ def get_dispute(ctx: Ctx, dispute_id: str) -> DisputeCaseView:
     case = disputes.case(dispute_id)
     return DisputeCaseView(
         dispute=dispute_view(case.dispute),
-        order=order_view(case.order),
+        order=order_view(case.order, for_buyer=False),
         return_requests=[return_view(r) for r in case.requests],
+        messages=[message_view(m) for m in case.messages],
+    )
+
+
+@router.route(
+    "/v1/support/orders/{order_id}",
+    "GET",
+    roles=SUPPORT,
+    response=SupportOrderView,
+    errors={404: ["order_not_found"]},
+)
+def get_support_order(ctx: Ctx, order_id: str) -> SupportOrderView:
+    """Look an order up: the order with its shipment and history, its return requests,
+    disputes and latest messages (the whole thread pages at `/messages`)."""
+    case = disputes.order_case(order_id)
+    return SupportOrderView(
+        order=order_view(case.order, for_buyer=False),
+        return_requests=[return_view(r) for r in case.requests],
+        disputes=[dispute_view(d) for d in case.disputes],
         messages=[message_view(m) for m in case.messages],
     )
 

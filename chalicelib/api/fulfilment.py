@@ -60,9 +60,12 @@ def return_view(r: Any) -> ReturnRequestView:
         items=[
             ReturnLineView(
                 sku_id=i["sku_id"],
+                name=i.get("name"),
+                attributes=dict(i.get("attributes") or {}),
                 quantity=int(i["quantity"]),
                 amount_fen=int(i["amount_fen"]),
                 to_sku_id=i.get("to_sku_id"),
+                to_attributes=i.get("to_attributes"),
             )
             for i in r.items
         ],
@@ -116,6 +119,15 @@ def list_merchant_orders(ctx: Ctx) -> OrderList:
 
 
 @router.route(
+    "/v1/merchant/orders/{order_id}", "GET", roles=MERCHANT, response=OrderView, errors={404: ["order_not_found"]}
+)
+def get_merchant_order(ctx: Ctx, order_id: str) -> OrderView:
+    """One of the merchant's orders: what to ship (items, the delivery address), the
+    shipment, totals and history; another merchant's order is a 404."""
+    return order_view(fulfilment.order_of_merchant(ctx.user_id, order_id), for_buyer=False)
+
+
+@router.route(
     "/v1/merchant/orders/{order_id}/shipment",
     "POST",
     roles=MERCHANT,
@@ -126,7 +138,9 @@ def list_merchant_orders(ctx: Ctx) -> OrderList:
 def ship_order(ctx: Ctx, order_id: str) -> OrderView:
     """Ship a placed 先用后付 order or a paid channel order (carrier and tracking number)."""
     body: ShipmentIn = ctx.body
-    return order_view(fulfilment.ship(ctx.user_id, order_id, body.carrier, body.tracking_number, clock.now()))
+    return order_view(
+        fulfilment.ship(ctx.user_id, order_id, body.carrier, body.tracking_number, clock.now()), for_buyer=False
+    )
 
 
 @router.route(

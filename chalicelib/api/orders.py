@@ -18,6 +18,7 @@ from ..schemas.orders import (
     OrdersQuery,
     OrderSummaryView,
     OrderView,
+    ShipmentView,
 )
 from ..services import addresses, checkout, orders
 from ..services.checkout import CheckoutResult, Confirmation, Line
@@ -34,9 +35,11 @@ def challenge_view(order: Order) -> ChallengeView:
     )
 
 
-def order_view(order: Order) -> OrderView:
+def order_view(order: Order, *, for_buyer: bool = True) -> OrderView:
+    """The whole order; its open confirmation challenge only for the buyer."""
     open_challenge = (
-        order.status == AWAITING_CONFIRMATION
+        for_buyer
+        and order.status == AWAITING_CONFIRMATION
         and not order.challenge_used
         and order.challenge_expires_at
         and parse_iso(order.challenge_expires_at) > clock.now()
@@ -65,6 +68,11 @@ def order_view(order: Order) -> OrderView:
         credit_reserved_fen=int(order.credit_reserved_fen or 0),
         coupon_id=order.coupon_id,
         address=AddressView(**{k: str(order.address.get(k, "")) for k in ("name", "phone", "line1", "city")}),
+        shipment=(
+            ShipmentView(carrier=order.carrier, tracking_number=order.tracking_number, shipped_at=order.shipped_at)
+            if order.shipped_at and order.carrier and order.tracking_number
+            else None
+        ),
         history=[
             HistoryView(status=h["status"], at=h["at"], actor=h["actor"], note=h.get("note"))
             for h in order.history or []

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .. import pagination
+from .. import errors, pagination
 from ..clock import clock
-from ..models.payouts import Payout
+from ..models.payouts import Payout, PayoutAccount
 from ..schemas.common import PageQuery
 from ..schemas.payouts import PayoutAccountIn, PayoutAccountView, PayoutEntryView, PayoutList, PayoutView
 from ..services import payouts
@@ -41,7 +41,27 @@ def payout_view(x: Payout) -> PayoutView:
 def put_payout_account(ctx: Ctx) -> PayoutAccountView:
     """Set the bank account payouts go to (kept as a gateway token; never shown in full)."""
     body: PayoutAccountIn = ctx.body
-    account = payouts.set_account(ctx.user_id, body.account_name, body.account_number, body.bank, clock.now())
+    return account_view(
+        payouts.set_account(ctx.user_id, body.account_name, body.account_number, body.bank, clock.now())
+    )
+
+
+@router.route(
+    "/v1/merchant/payout-account",
+    "GET",
+    roles=MERCHANT,
+    response=PayoutAccountView,
+    errors={404: ["payout_account_not_found"]},
+)
+def get_payout_account(ctx: Ctx) -> PayoutAccountView:
+    """The account on file: bank, last four digits and the masked name (404 before one is set)."""
+    account = payouts.get_account(ctx.user_id)
+    if account is None:
+        raise errors.not_found("payout_account_not_found", "no payout account is set yet")
+    return account_view(account)
+
+
+def account_view(account: PayoutAccount) -> PayoutAccountView:
     return PayoutAccountView(
         account_name_masked=account.account_name_masked,
         last4=account.last4,

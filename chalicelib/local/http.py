@@ -5,13 +5,22 @@ Authentication Token"); Chalice's local server answers an unknown method with an
 and a known path's other method with its own 405 JSON. Here every one of those is a
 problem+json 403 with the stable code `no_such_operation`, and malformed requests are
 problem+json 400s. The app logs one line per request, so the server's own line is off.
+
+The server answers each connection in a thread, while a plain `Chalice` app keeps the request
+being answered in one attribute (`current_request`): two overlapping requests could each be
+answered with the other's headers and body (seen under `make bench`'s concurrent clients: a
+checkout answered with another user's order, replayed from that user's idempotency key).
+`chalice local` swaps in `LocalChalice`, whose `current_request` is per thread; `server()`
+does the same. A Lambda answers one request at a time, so the deployed app is unchanged.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalice.local import ChaliceRequestHandler, LocalGatewayException
+from chalice.app import Chalice
+from chalice.config import Config
+from chalice.local import ChaliceRequestHandler, LocalChalice, LocalDevServer, LocalGatewayException
 
 from ..errors import PROBLEM_JSON, ApiError
 
@@ -51,3 +60,10 @@ class LocalRequestHandler(ChaliceRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the app logs one line per request."""
+
+
+def server(app: Chalice, config: Config, host: str, port: int) -> LocalDevServer:
+    """Chalice's local server for `app`, each request's `current_request` its thread's own."""
+    if not isinstance(app, LocalChalice):
+        app.__class__ = type("LocalPayLater", (LocalChalice, type(app)), {})
+    return LocalDevServer(app, config, host, port, handler_cls=LocalRequestHandler)

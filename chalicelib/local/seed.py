@@ -6,7 +6,7 @@ Seeding functions register here; each is idempotent (safe on every start).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..services import accounts
 
@@ -93,6 +93,7 @@ def seed_rewards(now: datetime) -> list[str]:
     from ..services.order_index import merchant_key
 
     points = 0
+    placed, shipped, received = now - timedelta(days=12), now - timedelta(days=11), now - timedelta(days=9)
     for n, amount in ((1, 680_000), (2, 320_000)):
         oid = f"demo-paid-{n}"
         try:
@@ -109,15 +110,39 @@ def seed_rewards(now: datetime) -> list[str]:
             created_key=f"{iso(now)}#{oid}",
             status=PAID,
             payment_method=BNPL,
-            items=[{"sku_id": f"demo-sku-{n}", "quantity": 1, "unit_price_fen": amount, "line_total_fen": amount}],
+            items=[
+                {
+                    "sku_id": f"demo-sku-{n}",
+                    "product_id": "p_demo_history",
+                    "name": f"演示历史订单 (earlier purchase) {n}",
+                    "attributes": {},
+                    "quantity": 1,
+                    "unit_price_fen": amount,
+                    "line_total_fen": amount,
+                }
+            ],
             subtotal_fen=amount,
             total_fen=amount,
             amount_due_fen=amount,
             address={"name": "演示", "phone": "13800000000", "line1": "演示路1号", "city": "北京"},
-            created_at=iso(now),
+            created_at=iso(placed),
             updated_at=iso(now),
+            # An earlier purchase that went the whole way: shipped, received, paid in its window.
+            confirmed_at=iso(placed),
+            shipped_at=iso(shipped),
+            carrier="SF",
+            tracking_number=f"SF00000000{n:02d}",
+            received_at=iso(received),
+            due_at=iso(received + timedelta(days=7)),
             paid_at=iso(now),
+            paid_channel="card",
             paid_on_time=True,
+            history=[
+                {"status": "placed", "at": iso(placed), "actor": f"user:{DEMO_CONSUMER}"},
+                {"status": "shipped", "at": iso(shipped), "actor": f"merchant:{DEMO_MERCHANT}"},
+                {"status": "received", "at": iso(received), "actor": f"user:{DEMO_CONSUMER}"},
+                {"status": "paid", "at": iso(now), "actor": "channel:card"},
+            ],
         )
         tx = Tx()
         tx.save(order, condition=Order.order_id.does_not_exist())

@@ -102,12 +102,11 @@ def main() -> None:
     ensure_key(cfg.local_jwt_key_file)
 
     from chalice.cli.factory import CLIFactory
-    from chalice.local import LocalDevServer
 
     from .. import schedules as jobs
     from ..clock import clock
     from . import seed, worker
-    from .http import LocalRequestHandler
+    from .http import server as local_server
     from .resources import create_all
     from .scheduler import Scheduler, cloud_rates
 
@@ -128,7 +127,7 @@ def main() -> None:
     # A short receive each second: moto's long poll spins, which an idle stack would pay for.
     _loop("queue-worker", 1.0, stop, lambda: worker.poll_once(dev.QUEUE_HANDLERS))
 
-    server = LocalDevServer(app, config, HOST, api_port, handler_cls=LocalRequestHandler)
+    server = local_server(app, config, HOST, api_port)
     base = f"http://{HOST}:{api_port}"
     aws = f"http://{HOST}:{aws_port}"
     print(banner(base, aws, schedule_every, jobs.names(), cfg.review_queue_name, seeded), flush=True)

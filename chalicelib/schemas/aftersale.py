@@ -50,6 +50,13 @@ class DisputeList(View):
     next_cursor: str | None = None
 
 
+class SupportOrderView(View):
+    order: OrderView = Field(description="with its history and shipment")
+    return_requests: list[ReturnRequestView]
+    disputes: list[DisputeView] = Field(description="newest first")
+    messages: list[MessageView] = Field(description="newest first (the latest 100)")
+
+
 class DisputeCaseView(View):
     dispute: DisputeView
     order: OrderView = Field(description="with its history")

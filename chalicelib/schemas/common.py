@@ -22,6 +22,14 @@ Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
 # `\s` differs between them (e.g. U+001E).
 NOT_BLANK = r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 STRIP = AfterValidator(str.strip)
+# A carrier's tracking number: 4-40 letters, digits or hyphens, not starting or ending in one.
+TRACKING_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9\-]{2,38}[A-Za-z0-9]$"
+# What a field error says when a value does not match one of these patterns (instead of the
+# pattern itself, which means nothing to a person filling in a form).
+PATTERN_MESSAGES = {
+    NOT_BLANK: "must not be blank",
+    TRACKING_NUMBER: "4-40 letters, digits or hyphens, starting and ending with a letter or digit",
+}
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK), STRIP]
 
 

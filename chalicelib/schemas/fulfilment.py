@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from .common import NOT_BLANK, STRIP, Body, Id, PageQuery, View, example
+from .common import NOT_BLANK, STRIP, TRACKING_NUMBER, Body, Id, PageQuery, View, example
 from .kinds import EventKind, ReturnKind, ReturnStatus
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=NOT_BLANK), STRIP]
@@ -16,7 +16,7 @@ class ShipmentIn(Body):
     model_config = example({"carrier": "SF", "tracking_number": "SF1234567890"})
 
     carrier: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=NOT_BLANK), STRIP]
-    tracking_number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\-]{4,40}$")]
+    tracking_number: Annotated[str, StringConstraints(pattern=TRACKING_NUMBER)]
 
 
 class ReturnLineIn(Body):
@@ -71,9 +71,12 @@ class ReturnRequestsQuery(PageQuery):
 
 class ReturnLineView(View):
     sku_id: str
+    name: str | None = Field(default=None, description="the product's name as bought")
+    attributes: dict[str, str] = Field(default_factory=dict, description="the SKU's attributes as bought")
     quantity: int
     amount_fen: int
     to_sku_id: str | None = None
+    to_attributes: dict[str, str] | None = Field(default=None, description="exchange: the replacement's attributes")
 
 
 class ReturnRequestView(View):

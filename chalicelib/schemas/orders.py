@@ -153,6 +153,12 @@ class AddressView(View):
     city: str
 
 
+class ShipmentView(View):
+    carrier: str
+    tracking_number: str
+    shipped_at: str
+
+
 class OrderView(View):
     order_id: str
     checkout_id: str
@@ -166,6 +172,7 @@ class OrderView(View):
     credit_reserved_fen: int
     coupon_id: str | None = None
     address: AddressView
+    shipment: ShipmentView | None = Field(default=None, description="once the merchant shipped: carrier and tracking")
     history: list[HistoryView]
     challenge: ChallengeView | None = Field(default=None, description="while awaiting confirmation")
     payment_expires_at: str | None = None

@@ -39,7 +39,6 @@ from ..config import settings
 from ..cutoff import china_day, last_cutoff, next_cutoff
 from ..db import Tx
 from ..errors import FieldError
-from ..ledger import PLATFORM, Leg
 from ..models import payouts as p
 from ..models.ledger import Entry
 from ..models.payouts import Payout, PayoutAccount
@@ -50,7 +49,6 @@ DUE = timers.PAYOUT
 QUERY = timers.PAYOUT_QUERY
 SENT, PAID, RETURNED = "payout_sent", "payout_paid", "payout_returned"
 PAYOUT_KINDS = frozenset({SENT, RETURNED})  # the event kinds that move a payable out and back
-CLEARING, PAID_OUT = ledger.PAYOUT_CLEARING, ledger.MERCHANT_PAYOUTS
 MAX_ENTRIES = 200  # covered entries kept on a payout record (the count is always kept)
 ACCOUNT_NUMBER = re.compile(r"^[0-9]{8,30}$")
 
@@ -207,7 +205,7 @@ def pay_merchant(timer: Timer, now: datetime) -> bool:
         kind=SENT,
         at=now,
         ref=pid,
-        legs=[Leg(ledger.merchant_account(merchant_id), ledger.PAYABLE, -amount), Leg(PLATFORM, CLEARING, amount)],
+        legs=ledger.payout_sent(merchant_id, amount),
         insufficient=errors.state_changed("the payable changed meanwhile; the next run pays it"),
         floor=frozenset({ledger.PAYABLE}),
     )
@@ -247,7 +245,7 @@ def settle(payout: Payout, result: gateway_api.TransferResult, now: datetime, *,
             kind=PAID,
             at=now,
             ref=pid,
-            legs=[Leg(PLATFORM, CLEARING, -amount), Leg(PLATFORM, PAID_OUT, amount)],
+            legs=ledger.payout_paid(amount),
         )
     else:
         actions += [Payout.status.set(p.FAILED), Payout.failure_code.set(result.failure_code or "failed")]
@@ -257,7 +255,7 @@ def settle(payout: Payout, result: gateway_api.TransferResult, now: datetime, *,
             kind=RETURNED,
             at=now,
             ref=pid,
-            legs=[Leg(ledger.merchant_account(merchant_id), ledger.PAYABLE, amount), Leg(PLATFORM, CLEARING, -amount)],
+            legs=ledger.payout_returned(merchant_id, amount),
         )
     tx.update(
         payout,

@@ -151,15 +151,42 @@ class Case:
     messages: list[OrderMessage]
 
 
+@dataclass(frozen=True)
+class OrderCase:
+    order: Order
+    requests: list[ReturnRequest]
+    disputes: list[Dispute]
+    messages: list[OrderMessage]
+
+
+def order_case(order_id: str) -> OrderCase:
+    """What support looks up by order id: the order (with its history), its return
+    requests, disputes (newest first) and latest 100 messages."""
+    try:
+        order = Order.get(order_id, consistent_read=True)
+    except DoesNotExist as exc:
+        raise orders.order_not_found() from exc
+    return OrderCase(
+        order,
+        _requests_of(order),
+        list(Dispute.by_order.query(order_id, scan_index_forward=False, limit=100)),
+        _messages_of(order),
+    )
+
+
+def _requests_of(order: Order) -> list[ReturnRequest]:
+    return list(ReturnRequest.by_user.query(order.user_id, filter_condition=ReturnRequest.order_id == order.order_id))
+
+
+def _messages_of(order: Order) -> list[OrderMessage]:
+    return list(OrderMessage.query(order.order_id, scan_index_forward=False, limit=100))
+
+
 def case(dispute_id: str) -> Case:
     """The whole case: the dispute, the order (with its history), its requests and messages."""
     dispute = get(dispute_id)
     order = Order.get(dispute.order_id, consistent_read=True)
-    requests = list(
-        ReturnRequest.by_user.query(dispute.user_id, filter_condition=ReturnRequest.order_id == order.order_id)
-    )
-    messages = list(OrderMessage.query(order.order_id, scan_index_forward=False, limit=100))
-    return Case(dispute, order, requests, messages)
+    return Case(dispute, order, _requests_of(order), _messages_of(order))
 
 
 def decide(

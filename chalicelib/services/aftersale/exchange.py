@@ -40,8 +40,9 @@ def _invalid(message: str) -> errors.DomainError:
     return errors.unprocessable("invalid_exchange_items", message, [errors.FieldError("items", message)])
 
 
-def check(order: Order, lines: list[tuple[str, int, str | None]]) -> None:
-    """Every line names a replacement: another SKU of the same product at the same price."""
+def check(order: Order, lines: list[tuple[str, int, str | None]]) -> dict[str, dict[str, str]]:
+    """Every line names a replacement: another SKU of the same product at the same price.
+    Returns each replacement's attributes (what the merchant reships), by SKU id."""
     if order.status not in EXCHANGEABLE:
         raise errors.illegal_transition("order", order.status, "exchange")
     if not lines or any(to is None for _, _, to in lines):
@@ -61,6 +62,7 @@ def check(order: Order, lines: list[tuple[str, int, str | None]]) -> None:
             raise _invalid(f"{to} is not another SKU of the same product")
         if int(sku.price_fen) != int(item["unit_price_fen"]):
             raise _invalid(f"{to} does not cost what {sku_id} did")
+    return {to: dict(sku.attributes or {}) for to, sku in skus.items()}
 
 
 def arrived(tx: Tx, request: ReturnRequest, order: Order, now: datetime, actor: str) -> None:

@@ -77,7 +77,18 @@ def _lines_to_return(order: Order, requested: list[ReturnLine] | None) -> list[d
         lines = list(wanted.items())
     if not lines:
         raise errors.conflict("nothing_to_return", "every item of this order was already returned")
-    return [{"sku_id": sku, "quantity": q, "goods_fen": prices[sku] * q} for sku, q in lines]
+    # Named as bought, so the merchant and support see what comes back without a lookup.
+    bought = {i["sku_id"]: i for i in order.items}
+    return [
+        {
+            "sku_id": sku,
+            "quantity": q,
+            "goods_fen": prices[sku] * q,
+            "name": bought[sku].get("name"),
+            "attributes": dict(bought[sku].get("attributes") or {}),
+        }
+        for sku, q in lines
+    ]
 
 
 def request_return(
@@ -94,12 +105,16 @@ def request_return(
         raise errors.conflict("return_already_pending", "this order already has a return request waiting")
     if not _return_window_open(order, now):
         raise errors.illegal_transition("order", order.status, "return")
+    replacements: dict[str, dict[str, str]] = {}
     if kind == EXCHANGE:
-        exchange_check(order, [(line.sku_id, line.quantity, line.to_sku_id) for line in items or []])
+        replacements = exchange_check(order, [(line.sku_id, line.quantity, line.to_sku_id) for line in items or []])
     lines = _lines_to_return(order, items)
     if kind == EXCHANGE:
-        targets = {line.sku_id: line.to_sku_id for line in items or []}
-        lines = [{**line, "to_sku_id": targets[line["sku_id"]]} for line in lines]
+        targets = {line.sku_id: str(line.to_sku_id) for line in items or []}
+        lines = [
+            {**line, "to_sku_id": targets[line["sku_id"]], "to_attributes": replacements[targets[line["sku_id"]]]}
+            for line in lines
+        ]
     # The discount shared so that all returns together give back exactly the total.
     amounts = apportion.return_amounts(order, [(line["sku_id"], int(line["quantity"])) for line in lines])
     request = ReturnRequest(
