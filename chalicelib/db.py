@@ -81,11 +81,16 @@ def condition_failed(exc: PynamoDBException) -> bool:
 class Tx:
     """A write transaction whose operations each name the error their condition means.
 
-    `commit()` raises the `on_fail` error of the first operation whose condition failed.
+    `commit()` raises the `on_fail` error of the first operation whose condition failed,
+    preferring a state's condition over a guard's: a `guard` item exists only so an effect
+    happens once (a ledger event's entries, a notification). When a concurrent request made
+    the same transition first, both its guard and the state's condition fail, and the state's
+    error (e.g. `illegal_transition`) is the one the caller can act on.
     """
 
     def __init__(self, client_request_token: str | None = None) -> None:
         self._ops: list[tuple[str, Callable[[TransactWrite], None], errors.DomainError | None]] = []
+        self._guards: set[int] = set()  # indices in _ops of guard items
         self._token = client_request_token
         self._before_commit: dict[str, Callable[[], None]] = {}
         self._after: list[Callable[[], None]] = []
@@ -112,8 +117,15 @@ class Tx:
         )
 
     def save(
-        self, model: Model, *, condition: Condition | None = None, on_fail: errors.DomainError | None = None
+        self,
+        model: Model,
+        *,
+        condition: Condition | None = None,
+        on_fail: errors.DomainError | None = None,
+        guard: bool = False,
     ) -> None:
+        if guard:
+            self._guards.add(len(self._ops))
         self._ops.append(("save", lambda tw: tw.save(model, condition=condition), on_fail))
 
     def update(
@@ -144,16 +156,22 @@ class Tx:
         # PynamoDB sends condition checks, deletes, puts, then updates: keep that order to
         # match cancellation reasons to our operations.
         order = {"check": 0, "delete": 1, "save": 2, "update": 3}
-        ops = sorted(self._ops, key=lambda op: order[op[0]])
+        ranked = sorted(range(len(self._ops)), key=lambda i: order[self._ops[i][0]])
         try:
             with TransactWrite(connection=connection(), client_request_token=self._token) as tw:
-                for _, add, _fail in ops:
-                    add(tw)
+                for i in ranked:
+                    self._ops[i][1](tw)
         except TransactWriteError as exc:
             reasons = exc.cancellation_reasons
-            for (_, _, fail), reason in zip(ops, reasons, strict=False):
-                if reason is not None and reason.code == "ConditionalCheckFailed":
-                    raise (fail or errors.state_changed("the resource changed; reload and retry")) from exc
+            failed = [
+                i
+                for i, reason in zip(ranked, reasons, strict=False)
+                if reason is not None and reason.code == "ConditionalCheckFailed"
+            ]
+            if failed:
+                first = min(failed, key=lambda i: (i in self._guards, ranked.index(i)))
+                fail = self._ops[first][2]
+                raise (fail or errors.state_changed("the resource changed; reload and retry")) from exc
             if is_retryable(exc):
                 raise errors.unavailable("temporarily_unavailable", "the store is busy; retry shortly") from exc
             raise

@@ -118,6 +118,7 @@ TITLES = {
     413: "Content Too Large",
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
+    423: "Locked",
     429: "Too Many Requests",
     500: "Internal Server Error",
     502: "Bad Gateway",
@@ -165,7 +166,8 @@ def unavailable(code: str, detail: str) -> DomainError:
 
 def illegal_transition(entity: str, current: str, action: str) -> DomainError:
     """The state machine refused: stable code `illegal_transition`."""
-    return Conflict("illegal_transition", f"cannot {action} a {entity} that is {current}")
+    article = "an" if entity[:1] in "aeiou" else "a"
+    return Conflict("illegal_transition", f"cannot {action} {article} {entity} that is {current}")
 
 
 # Every code the API can answer with, for the OpenAPI document and client authors.

@@ -251,6 +251,7 @@ def post(
             entry,
             condition=Entry.account.does_not_exist(),
             on_fail=errors.moved("event_already_posted", f"event {event_id} was already posted"),
+            guard=True,
         )
         if leg.account != PLATFORM and leg.book in STORED_BOOKS:
             _update_balance(tx, account, leg.book, leg.amount, posted_at, short, leg.book in floor)

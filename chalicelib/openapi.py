@@ -117,7 +117,10 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
                 {
                     "name": "Idempotency-Key",
                     "in": "header",
-                    "required": True,
+                    "required": not spec.key_optional,
+                    "description": "the same key and body replays the first response; the same key with "
+                    "another body is a 422; one still in flight is a 409"
+                    + ("; optional here (without it a repeated call is answered afresh)" if spec.key_optional else ""),
                     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_\\-:.]{8,64}$"},
                 }
             )

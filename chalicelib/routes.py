@@ -92,6 +92,7 @@ ROUTES = [
     Route("payouts", "GET", "/v1/merchant/payouts", "list_payouts", console=True),
     Route("fulfilment", "POST", "/v1/orders/{order_id}/receipt", "confirm_receipt"),
     Route("fulfilment", "POST", "/v1/orders/{order_id}/return-requests", "request_return"),
+    Route("fulfilment", "GET", "/v1/orders/{order_id}/return-requests", "list_order_return_requests"),
     Route("fulfilment", "POST", "/v1/orders/{order_id}/review", "review_order"),
     Route("fulfilment", "GET", "/v1/products/{product_id}/reviews", "list_reviews"),
     Route("payments", "POST", "/v1/orders/{order_id}/payments", "pay_now"),

@@ -88,6 +88,8 @@ class RouteSpec:
     param_pattern: re.Pattern[str] = PATH_PARAM
     # The Idempotency-Key is claimed by the effect's own transaction (idempotency.TxClaim).
     claim_in_tx: bool = False
+    # The key may be left out (the effect is then not replayable); sent, it replays.
+    key_optional: bool = False
 
 
 class Router:
@@ -124,6 +126,7 @@ class Router:
         render: Callable[[Any], BaseModel] | None = None,
         raw_body: bool = False,
         claim_in_tx: bool = False,
+        key_optional: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             self.routes.append(
@@ -147,6 +150,7 @@ class Router:
                     documented=self.documented,
                     param_pattern=self.param_pattern,
                     claim_in_tx=claim_in_tx,
+                    key_optional=key_optional,
                 )
             )
             return fn
@@ -291,7 +295,7 @@ def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respo
             [FieldError(name, "unknown query parameter") for name in unknown],
         )
     ctx = Ctx(principal=principal, body=body, query=query, request=request)
-    if not spec.idempotent:
+    if not spec.idempotent or (spec.key_optional and not request.headers.get("idempotency-key")):
         result = spec.handler(ctx, **params)
         return _to_response(_render(spec, result), result.headers if isinstance(result, Reply) else None)
 

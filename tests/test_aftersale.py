@@ -11,6 +11,7 @@ import pytest
 from chalicelib import schedules, timers
 from chalicelib.clock import clock
 from chalicelib.config import settings
+from chalicelib.models.notifications import Notification
 from chalicelib.models.orders import Order
 from chalicelib.models.timers import Timer
 from tests.conftest import Api, new_key
@@ -56,6 +57,10 @@ def ship_back(api: Api, user: str, order_id: str, request_id: str) -> Any:
     return api.post(f"/v1/orders/{order_id}/return-requests/{request_id}/shipment", body, as_=user)
 
 
+def kinds(user: str) -> set[str]:
+    return {n.kind for n in Notification.query(user)}
+
+
 def order_of(api: Api, user: str, order_id: str) -> dict[str, Any]:
     return dict(api.get(f"/v1/orders/{order_id}", as_=user).json)
 
@@ -80,6 +85,10 @@ def test_return_goods_refunds_when_the_merchant_confirms_arrival(api: Api, activ
     assert early.status_code == 409
     s = ship_back(api, activated_user, received, req["request_id"])
     assert s.status_code == 200 and s.json["status"] == "returning" and s.json["return_carrier"] == "SF", s.json
+    # The app finds its requests again from the order (after a restart, say): newest first.
+    listed = api.get(f"/v1/orders/{received}/return-requests", as_=activated_user)
+    assert listed.status_code == 200 and listed.json["items"] == [s.json], listed.json
+    assert api.get(f"/v1/orders/{received}/return-requests", as_="u-stranger").status_code == 404
     assert ship_back(api, activated_user, received, req["request_id"]).status_code == 409
     a = api.post(f"/v1/merchant/return-requests/{req['request_id']}/arrival", **M)
     assert a.status_code == 200 and a.json["status"] == "refunded" and a.json["arrived_at"], a.json
@@ -87,6 +96,38 @@ def test_return_goods_refunds_when_the_merchant_confirms_arrival(api: Api, activ
     assert credit_used(activated_user) == 0 and payable() == 0
     assert api.post(f"/v1/merchant/return-requests/{req['request_id']}/arrival", **M).status_code == 409
     assert not [t for t in timers.live(received) if t.kind in timers.AFTERSALE]
+    # Each side heard of each step the other took.
+    assert kinds(MERCHANT) >= {"return_requested", "return_shipped_back"}
+    assert kinds(activated_user) >= {"order_shipped", "return_answered"}
+
+
+def test_after_sale_steps_replay_with_an_idempotency_key(api: Api, activated_user: str, received: str) -> None:
+    """Money-moving after-sale POSTs take an Idempotency-Key (SPEC): the same key and body
+    replays the first answer; another body is a 422. Without a key they answer afresh."""
+    asked_key = new_key()
+    body = {"reason": "不合适", "kind": "return_goods"}
+    path = f"/v1/orders/{received}/return-requests"
+    first = api.post(path, body, as_=activated_user, idem=asked_key)
+    again = api.post(path, body, as_=activated_user, idem=asked_key)
+    assert first.status_code == again.status_code == 201 and again.json == first.json, again.json
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert api.post(path, body, as_=activated_user).json["code"] == "return_already_pending"
+    request_id = first.json["request_id"]
+    decision = f"/v1/merchant/return-requests/{request_id}/decision"
+    key = new_key()
+    approved = api.post(decision, {"decision": "approve", "note": ""}, idem=key, **M)
+    replay = api.post(decision, {"decision": "approve", "note": ""}, idem=key, **M)
+    assert replay.json == approved.json and replay.headers.get("Idempotent-Replayed") == "true"
+    other = api.post(decision, {"decision": "reject", "note": ""}, idem=key, **M)
+    assert (other.status_code, other.json["code"]) == (422, "idempotency_key_reused")
+    ship_back(api, activated_user, received, request_id)
+    key = new_key()
+    arrival = f"/v1/merchant/return-requests/{request_id}/arrival"
+    refunded = api.post(arrival, idem=key, **M)
+    assert refunded.json["status"] == "refunded"
+    assert api.post(arrival, idem=key, **M).json == refunded.json  # not a 409: the same answer
+    assert api.post(arrival, **M).status_code == 409
+    assert credit_used(activated_user) == 0
 
 
 def test_only_the_order_owner_ships_back_and_only_its_merchant_confirms(
@@ -364,6 +405,7 @@ def test_an_exchange_ships_back_reships_and_restarts_the_window(
     assert rs.status_code == 200 and rs.json["status"] == "reshipped", rs.json
     assert stock(api, tees) == [9, 9, 10]
     assert api.post(f"/v1/merchant/return-requests/{request_id}/reshipment", body, **M).status_code == 409
+    assert "replacement_shipped" in kinds(activated_user)
     lines = {i["sku_id"]: i["quantity"] for i in order_of(api, activated_user, order_id)["items"]}
     assert lines == {m: 1, lg: 1}
     clock.advance(3600)

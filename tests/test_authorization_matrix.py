@@ -136,6 +136,7 @@ CASES: dict[str, Case] = {
     "get_order": Case(params=lambda w: {"order_id": w["placed"]}, owners=("consumer A",)),
     "cancel_order": Case(params=lambda w: {"order_id": w["to_cancel"]}, owners=("consumer A",)),
     # fulfilment
+    "list_order_return_requests": Case(params=lambda w: {"order_id": w["placed"]}, owners=("consumer A",)),
     "get_merchant_order": Case(params=lambda w: {"order_id": w["placed"]}, owners=("merchant",)),
     "ship_order": Case(
         params=lambda w: {"order_id": w["to_ship"]},

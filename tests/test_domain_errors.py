@@ -59,3 +59,11 @@ def test_a_throttled_batch_read_is_a_503_to_retry_never_a_500(api: Api, activate
     finally:
         client.meta.events.unregister("before-call.dynamodb.BatchGetItem", unique_id="throttle")
     assert (r.status_code, r.json["code"]) == (503, "temporarily_unavailable"), r.json
+
+
+def test_every_status_a_domain_error_maps_to_has_its_title() -> None:
+    """A 423 payment_password_locked said "title": "Error"; every status the edge answers
+    has its RFC 9110 name."""
+    for status in web.STATUS.values():
+        assert errors.ApiError(status, "x", "y").title == errors.TITLES[status] != "Error", status
+    assert errors.ApiError(423, "payment_password_locked", "y").title == "Locked"

@@ -98,7 +98,8 @@ def test_merchant_ships_a_placed_bnpl_order(api: Api, activated_user: str, place
     for seen in (api.get(f"/v1/merchant/orders/{placed}", as_=MERCHANT, roles=["merchant"]), r):
         shipment = seen.json["shipment"]
         assert (shipment["carrier"], shipment["tracking_number"]) == ("SF", "SF1234567890") and shipment["shipped_at"]
-    assert api.get(f"/v1/orders/{placed}", as_=activated_user).json["shipment"] == r.json["shipment"]
+    mine = api.get(f"/v1/orders/{placed}", as_=activated_user).json
+    assert mine["shipment"] == r.json["shipment"] and mine["received_at"] is None
 
 
 def test_a_tracking_number_needs_letters_or_digits_at_both_ends(api: Api, placed: str) -> None:
@@ -167,7 +168,7 @@ def test_receipt_opens_a_seven_day_window_and_settles_the_merchant(api: Api, act
     clock.advance(3600)
     r = api.post(f"/v1/orders/{placed}/receipt", as_=activated_user)
     assert r.status_code == 200, r.json
-    assert r.json["status"] == "received"
+    assert r.json["status"] == "received" and parse_iso(r.json["received_at"]) == clock.now()
     due = parse_iso(r.json["due_at"])
     assert due - clock.now() == timedelta(seconds=settings().rules.payment_window_seconds)
     subtotal = 2 * 3990 + 2990

@@ -88,6 +88,28 @@ def test_card_pay_now_charges_the_default_card_and_pays_the_order(api: Api, acti
     assert_balanced()
 
 
+def test_two_taps_on_pay_now_at_once_charge_the_card_once(api: Api, activated_user: str) -> None:
+    """Two requests with different keys at the same moment: one charges, the other is a 409
+    `payment_in_progress` (it numbered its attempt from the same view and built the same
+    attempt id); before, the second built the next id, the card was charged twice and the
+    second charge refunded. Also between a tap and the auto-debit (same numbering)."""
+    from tests.shopping import atomic_moto, run_together
+
+    for _ in range(3):
+        order_id = sim.awaiting_payment_order(api, activated_user, AMOUNT, "card")
+        with atomic_moto():
+            results = run_together(
+                *(lambda o=order_id: payments.pay_now(activated_user, o, "card", clock.now()) for _ in range(2))
+            )
+        refused = [r for r in results if isinstance(r, Exception)]
+        assert all(isinstance(r, errors.Conflict) for r in refused), results  # payment_in_progress or paid
+        attempts = list(PaymentAttempt.by_order.query(order_id))
+        assert [(a.status, a.outcome) for a in attempts] == [("succeeded", "applied")], attempts
+        assert status_of(order_id) == "paid"
+    assert platform_book("clearing_card") == 3 * AMOUNT
+    assert_balanced()
+
+
 def test_card_pay_now_replays_with_the_same_idempotency_key(api: Api, activated_user: str) -> None:
     order_id = sim.awaiting_payment_order(api, activated_user, AMOUNT, "card")
     k = key()

@@ -115,6 +115,10 @@ def test_a_receipt_is_paid_out_after_the_next_cut_off(
     assert payout["status"] == "paid" and payout["amount_fen"] == owed and payout["last4"] == "3446"
     assert [e["event_id"] for e in payout["entries"]] == [f"order:{order_id}:settled"]
     assert payout["entries"][0]["order_id"] == order_id
+    # The merchant's ledger names the payout by its id, not as an order.
+    sent = [e for e in api.get("/v1/merchant/settlements", as_=MERCHANT, roles=["merchant"]).json["items"]]
+    sent = [e for e in sent if e["kind"] == "payout_sent"]
+    assert [(e["payout_id"], e["order_id"], e["amount_fen"]) for e in sent] == [(payout["payout_id"], None, -owed)]
     # Running again (and again the next hour) pays nothing more.
     assert run()["paid"] == 0
     clock.advance(3600)

@@ -48,6 +48,8 @@ def dispute_view(d: Dispute) -> DisputeView:
     body=ShipmentIn,
     response=ReturnRequestView,
     errors={404: ["order_not_found", "return_request_not_found"], 409: ["illegal_transition"]},
+    idempotent=True,
+    key_optional=True,
 )
 def ship_back(ctx: Ctx, order_id: str, request_id: str) -> ReturnRequestView:
     """The goods of an approved `return_goods` request are on their way back (carrier and
@@ -63,6 +65,8 @@ def ship_back(ctx: Ctx, order_id: str, request_id: str) -> ReturnRequestView:
     roles=MERCHANT,
     response=ReturnRequestView,
     errors=STEP_ERRORS,
+    idempotent=True,
+    key_optional=True,
 )
 def confirm_return_arrival(ctx: Ctx, request_id: str) -> ReturnRequestView:
     """The returned goods arrived: the refund (or credit release) happens now."""
@@ -76,6 +80,8 @@ def confirm_return_arrival(ctx: Ctx, request_id: str) -> ReturnRequestView:
     body=ShipmentIn,
     response=ReturnRequestView,
     errors={404: ["return_request_not_found"], 409: ["illegal_transition", "out_of_stock"]},
+    idempotent=True,
+    key_optional=True,
 )
 def reship_exchange(ctx: Ctx, request_id: str) -> ReturnRequestView:
     """An exchange's replacement is on its way (carrier and tracking number): stock moves to
@@ -101,6 +107,8 @@ def reship_exchange(ctx: Ctx, request_id: str) -> ReturnRequestView:
             "illegal_transition",
         ],
     },
+    idempotent=True,
+    key_optional=True,
 )
 def open_dispute(ctx: Ctx, order_id: str) -> DisputeView:
     """Ask the platform to step in (平台介入) on the order's rejected or stalled return

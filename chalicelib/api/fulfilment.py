@@ -28,13 +28,15 @@ from ..schemas.fulfilment import (
     ShipmentIn,
 )
 from ..schemas.orders import OrderList, OrderSummaryView, OrderView
-from ..services import fulfilment
+from ..services import fulfilment, orders, payouts
+from ..services.aftersale import records
 from ..services.aftersale import requests as returns
 from ..services.aftersale.requests import ReturnLine
 from ..web import CONSUMER, MERCHANT, PUBLIC, Ctx, Router
 from .orders import order_view
 
 router = Router("fulfilment")
+PAYOUT_KINDS = frozenset({payouts.SENT, payouts.RETURNED})  # their ref is the payout, not an order
 
 
 def summary_view(order: Order) -> OrderSummaryView:
@@ -161,6 +163,8 @@ def list_return_requests(ctx: Ctx) -> ReturnRequestList:
     body=ReturnDecisionIn,
     response=ReturnRequestView,
     errors={404: ["return_request_not_found"], 409: ["illegal_transition"]},
+    idempotent=True,
+    key_optional=True,
 )
 def decide_return(ctx: Ctx, request_id: str) -> ReturnRequestView:
     """Approve or reject a pending return request: `refund_only` refunds (or releases credit)
@@ -186,7 +190,12 @@ def list_settlements(ctx: Ctx) -> SettlementsView:
         payable_fen=int(payable.balance) if payable else 0,
         items=[
             SettlementEntryView(
-                event_id=e.event_id, kind=e.event_kind, order_id=e.ref, amount_fen=int(e.amount), posted_at=e.posted_at
+                event_id=e.event_id,
+                kind=e.event_kind,
+                order_id=None if e.event_kind in PAYOUT_KINDS else e.ref,
+                payout_id=e.ref if e.event_kind in PAYOUT_KINDS else None,
+                amount_fen=int(e.amount),
+                posted_at=e.posted_at,
             )
             for e in entries
         ],
@@ -198,11 +207,27 @@ def list_settlements(ctx: Ctx) -> SettlementsView:
 
 
 @router.route(
+    "/v1/orders/{order_id}/return-requests",
+    "GET",
+    roles=CONSUMER,
+    response=ReturnRequestList,
+    errors={404: ["order_not_found"]},
+)
+def list_order_return_requests(ctx: Ctx, order_id: str) -> ReturnRequestList:
+    """The order's return requests, newest first: where each stands (e.g. `awaiting_return`:
+    ship the goods back), the return and replacement tracking numbers."""
+    orders.get_own(ctx.user_id, order_id)
+    return ReturnRequestList(items=[return_view(r) for r in records.of_order(ctx.user_id, order_id)])
+
+
+@router.route(
     "/v1/orders/{order_id}/receipt",
     "POST",
     roles=CONSUMER,
     response=OrderView,
     errors={404: ["order_not_found"], 409: ["illegal_transition"]},
+    idempotent=True,
+    key_optional=True,
 )
 def confirm_receipt(ctx: Ctx, order_id: str) -> OrderView:
     """Confirm receipt (确认收货); a 先用后付 order's payment window opens. During an exchange:
@@ -222,6 +247,8 @@ def confirm_receipt(ctx: Ctx, order_id: str) -> OrderView:
         409: ["illegal_transition", "return_already_pending", "nothing_to_return"],
         422: ["invalid_return_items", "invalid_exchange_items"],
     },
+    idempotent=True,
+    key_optional=True,
 )
 def request_return(ctx: Ctx, order_id: str) -> ReturnRequestView:
     """Ask for a return (all remaining goods, or the listed items) of a `kind`: `refund_only`

@@ -73,6 +73,7 @@ def order_view(order: Order, *, for_buyer: bool = True) -> OrderView:
             if order.shipped_at and order.carrier and order.tracking_number
             else None
         ),
+        received_at=order.received_at,
         history=[
             HistoryView(status=h["status"], at=h["at"], actor=h["actor"], note=h.get("note"))
             for h in order.history or []
@@ -246,6 +247,8 @@ def get_order(ctx: Ctx, order_id: str) -> OrderView:
     roles=CONSUMER,
     response=OrderView,
     errors={404: ["order_not_found"], 409: ["illegal_transition"]},
+    idempotent=True,
+    key_optional=True,
 )
 def cancel_order(ctx: Ctx, order_id: str) -> OrderView:
     """Cancel an order before shipment; its stock, credit and coupon are released."""

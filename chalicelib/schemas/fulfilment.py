@@ -138,7 +138,8 @@ class ReviewsWritten(View):
 class SettlementEntryView(View):
     event_id: str
     kind: EventKind
-    order_id: str | None
+    order_id: str | None = Field(description="the order the entry is about (null for a payout's entries)")
+    payout_id: str | None = Field(default=None, description="payout_sent / payout_returned: the payout")
     amount_fen: int
     posted_at: str
 

@@ -69,6 +69,11 @@ NotificationKind = Literal[
     "order_message",
     "dispute_opened",
     "dispute_decided",
+    "order_shipped",
+    "return_requested",
+    "return_answered",
+    "return_shipped_back",
+    "replacement_shipped",
 ]
 
 # Ledger event kinds: all legs of one event share it.

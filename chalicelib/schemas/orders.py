@@ -173,6 +173,7 @@ class OrderView(View):
     coupon_id: str | None = None
     address: AddressView
     shipment: ShipmentView | None = Field(default=None, description="once the merchant shipped: carrier and tracking")
+    received_at: str | None = Field(default=None, description="when receipt was confirmed (by hand or automatically)")
     history: list[HistoryView]
     challenge: ChallengeView | None = Field(default=None, description="while awaiting confirmation")
     payment_expires_at: str | None = None

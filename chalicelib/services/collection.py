@@ -38,6 +38,7 @@ from ..db import Tx
 from ..models import orders as o
 from ..models import payments as pm
 from ..models.orders import Order
+from ..models.payments import PaymentAttempt
 from ..models.timers import Timer
 from ..observability import count, logger
 from . import accounts, notifications, payments
@@ -98,10 +99,12 @@ def _collect(timer: Timer, now: datetime, tally: Counter[str]) -> bool:
         _drop(timer)  # this round was charged (and settled), or the retries are spent
         tally["round_done"] += 1
         return False
-    return _charge(timer, order, round_no, now, tally)
+    return _charge(timer, order, round_no, now, tally, attempts)
 
 
-def _charge(timer: Timer, order: Order, round_no: int, now: datetime, tally: Counter[str]) -> bool:
+def _charge(
+    timer: Timer, order: Order, round_no: int, now: datetime, tally: Counter[str], seen: list[PaymentAttempt]
+) -> bool:
     rules = settings().rules
     card = accounts.default_card(accounts.get(order.user_id))
     amount = int(order.amount_due_fen)
@@ -115,6 +118,7 @@ def _charge(timer: Timer, order: Order, round_no: int, now: datetime, tally: Cou
         card_token=card.gateway_token if card else None,
         card_last4=card.last4 if card else None,
         collection_round=round_no,
+        seen=seen,  # a pay-now card charge started since this read takes the same id: one of them charges
     )
     check_at = now + timedelta(seconds=rules.collection_query_seconds)
     done = int(order.collection_attempts or 0)

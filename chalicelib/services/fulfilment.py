@@ -24,7 +24,7 @@ from ..models.catalog import Product
 from ..models.orders import Order
 from ..models.timers import Timer
 from ..observability import count
-from . import apportion, orders
+from . import apportion, notifications, orders
 from .orders import transition
 
 SYSTEM = "system"
@@ -70,6 +70,16 @@ def ship(merchant_id: str, order_id: str, carrier: str, tracking_number: str, no
     )
     timers.schedule(
         tx, timers.AUTO_CONFIRM, order_id, now + timedelta(seconds=settings().rules.auto_confirm_receipt_seconds)
+    )
+    notifications.notify(
+        tx,
+        order.user_id,
+        notifications.ORDER_SHIPPED,
+        "已发货 (shipped)",
+        f"order {order_id}: {carrier} {tracking_number}",
+        order_id,
+        f"order:{order_id}:shipped",
+        now,
     )
     tx.commit()
     count("OrdersShipped")

@@ -33,6 +33,11 @@ PAYMENT_DUE_SOON = "payment_due_soon"  # the reminder before a 先用后付 wind
 ORDER_MESSAGE = "order_message"  # the other side wrote about an order (services/messages.py)
 DISPUTE_OPENED = "dispute_opened"  # the buyer escalated (services/aftersale/disputes.py)
 DISPUTE_DECIDED = "dispute_decided"  # support decided: both sides hear it
+ORDER_SHIPPED = "order_shipped"  # the merchant shipped: carrier and tracking number
+RETURN_REQUESTED = "return_requested"  # to the merchant: answer within AFTERSALE_ANSWER_SECONDS
+RETURN_ANSWERED = "return_answered"  # to the buyer: approved (by the merchant or the timer) or rejected
+RETURN_SHIPPED_BACK = "return_shipped_back"  # to the merchant: the goods are on their way back
+REPLACEMENT_SHIPPED = "replacement_shipped"  # to the buyer: an exchange's replacement left
 # How many unread notifications "mark all read" fetches per round.
 READ_BATCH = 25
 
@@ -66,6 +71,7 @@ def notify(
         ),
         condition=Notification.notification_id.does_not_exist(),
         on_fail=errors.moved("already_notified", f"event {event_id} was already notified"),
+        guard=True,
     )
     if settings().notification_topic_arn:
         tx.after_commit(lambda: _publish(user_id, nid, kind, title, body, ref))

@@ -40,7 +40,7 @@ from ...models.aftersale import (
 from ...models.messages import OrderMessage
 from ...models.orders import Order
 from .. import duties, notifications, orders
-from .records import load, move
+from .records import load, move, of_order
 from .refunds import pause, resume, settle, stage
 
 STALLED = (PENDING, RETURNING, AWAITING_RESHIPMENT)  # waits the merchant leaves hanging
@@ -175,7 +175,7 @@ def order_case(order_id: str) -> OrderCase:
 
 
 def _requests_of(order: Order) -> list[ReturnRequest]:
-    return list(ReturnRequest.by_user.query(order.user_id, filter_condition=ReturnRequest.order_id == order.order_id))
+    return of_order(order.user_id, order.order_id)
 
 
 def _messages_of(order: Order) -> list[OrderMessage]:

@@ -28,6 +28,7 @@ from ...models.aftersale import AWAITING_RESHIPMENT, EXCHANGED, RESHIPPED, Retur
 from ...models.catalog import Sku
 from ...models.orders import Order
 from ...models.timers import Timer
+from .. import notifications
 from ..catalog import get_skus
 from ..checkout import out_of_stock
 from .records import load, move, return_request_of_merchant
@@ -126,6 +127,16 @@ def reship(merchant_id: str, request_id: str, carrier: str, tracking_number: str
     actions: list[Action] = [Order.items.set(_swapped(order.items, request, skus)), *stage(tx, order, None, wait)]
     mine = Order.pending_return_id == request.request_id
     pause(tx, order, now, f"merchant:{merchant_id}", "reship", actions, f"replacement shipped: {carrier}", mine)
+    notifications.notify(
+        tx,
+        order.user_id,
+        notifications.REPLACEMENT_SHIPPED,
+        "换货已发出 (replacement shipped)",
+        f"order {order.order_id}: {carrier} {tracking_number}",
+        order.order_id,
+        f"return:{request_id}:reshipped",
+        now,
+    )
     tx.commit()
     return load(request_id)
 

@@ -23,6 +23,15 @@ def load(request_id: str) -> ReturnRequest:
         raise not_found() from exc
 
 
+def of_order(user_id: str, order_id: str) -> list[ReturnRequest]:
+    """An order's return requests, newest first (through the buyer's index: a buyer has few)."""
+    return list(
+        ReturnRequest.by_user.query(
+            user_id, filter_condition=ReturnRequest.order_id == order_id, scan_index_forward=False
+        )
+    )
+
+
 def return_request_of_merchant(merchant_id: str, request_id: str) -> ReturnRequest:
     request = load(request_id)
     if request.merchant_id != merchant_id:

@@ -30,7 +30,7 @@ from ...models.aftersale import (
 from ...models.orders import Order
 from ...models.timers import Timer
 from ...observability import count
-from .. import apportion, orders
+from .. import apportion, notifications, orders
 from .exchange import check as exchange_check
 from .records import move, return_request_of_merchant
 from .refunds import deadline, pause, resume, settle, stage
@@ -140,6 +140,17 @@ def request_return(
         *stage(tx, order, None, answer),
     ]
     pause(tx, order, now, f"user:{user_id}", "return", actions, reason)
+    hours = settings().rules.aftersale_answer_seconds // 3600
+    notifications.notify(
+        tx,
+        order.merchant_id,
+        notifications.RETURN_REQUESTED,
+        "售后申请 (a return request)",
+        f"order {order_id}: the buyer asks for {kind}; answer within {hours} h or it is approved",
+        order_id,
+        f"return:{request.request_id}:requested",
+        now,
+    )
     tx.commit()
     return request
 
@@ -152,6 +163,10 @@ def decide_return(merchant_id: str, request_id: str, approve: bool, note: str, n
     order = Order.get(request.order_id, consistent_read=True)
     decide(request, order, approve, note, now, f"merchant:{merchant_id}")
     return ReturnRequest.get(request_id, consistent_read=True)
+
+
+def _next_step(kind: str) -> str:
+    return "refunded" if kind == REFUND_ONLY else "ship the goods back with the carrier's tracking number"
 
 
 def decide(
@@ -179,6 +194,16 @@ def decide(
         mine = Order.pending_return_id == request.request_id
         actions = stage(tx, order, fired, ship_back)
         pause(tx, order, now, actor, "approve the return of", actions, note or "approved: ship the goods back", mine)
+    notifications.notify(
+        tx,
+        order.user_id,
+        notifications.RETURN_ANSWERED,
+        "售后已同意 (return approved)" if approve else "售后被拒绝 (return rejected)",
+        f"order {order.order_id}: " + (_next_step(request.kind) if approve else "rejected; collection resumes"),
+        order.order_id,
+        f"return:{request.request_id}:answered",
+        now,
+    )
     tx.commit()
     if approve:
         count("ReturnsApproved")

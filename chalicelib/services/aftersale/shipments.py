@@ -24,7 +24,7 @@ from ...models.aftersale import (
 from ...models.orders import Order
 from ...models.timers import Timer
 from ...observability import count
-from .. import orders
+from .. import notifications, orders
 from .exchange import arrived
 from .records import load, move, not_found, return_request_of_merchant
 from .refunds import deadline, pause, resume, settle, stage
@@ -54,6 +54,16 @@ def ship_back(
     mine = Order.pending_return_id == request.request_id
     actions = stage(tx, order, None, arrival)
     pause(tx, order, now, f"user:{user_id}", "ship back the goods of", actions, f"shipped back: {carrier}", mine)
+    notifications.notify(
+        tx,
+        order.merchant_id,
+        notifications.RETURN_SHIPPED_BACK,
+        "买家已寄回 (goods shipped back)",
+        f"order {order_id}: {carrier} {tracking_number}; confirm the arrival",
+        order_id,
+        f"return:{request_id}:shipped_back",
+        now,
+    )
     tx.commit()
     return load(request_id)
 

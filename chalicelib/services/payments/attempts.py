@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from datetime import datetime
 
 from pynamodb.exceptions import DoesNotExist
@@ -73,8 +74,18 @@ def new_attempt(
     card_last4: str | None = None,
     status: str = pm.PENDING,
     collection_round: int | None = None,
+    seen: Sequence[PaymentAttempt] | None = None,
 ) -> PaymentAttempt:
-    attempt_no = max((int(a.attempt_no) for a in attempts_for(order_id)), default=0) + 1
+    """The order's next attempt, numbered after the attempts `seen`.
+
+    Pass the attempts the caller decided on (it saw none pending): two callers that decided
+    on the same view then build the same attempt id, and `save_attempt`'s condition lets
+    only one of them charge (409 `payment_in_progress` for the other). Numbering from a
+    fresh read instead would give the second caller the next id: two taps on "pay now"
+    charged the card twice. A caller whose view includes the first's attempt saw it pending.
+    """
+    known = attempts_for(order_id) if seen is None else seen
+    attempt_no = max((int(a.attempt_no) for a in known), default=0) + 1
     return PaymentAttempt(
         attempt_id_for(order_id, attempt_no),
         order_id=order_id,

@@ -22,15 +22,14 @@ def start_channel_payment(
     if channel in (ch.CARD, ch.WALLET):
         return {"channel": channel, "amount_fen": amount_fen, "pay_now": f"/v1/orders/{order_id}/payments"}
     now = clock.now()
+    seen = attempts_for(order_id)
     open_attempts = [
-        a
-        for a in attempts_for(order_id)
-        if a.status == pm.PENDING and a.channel == channel and int(a.amount_fen) == amount_fen
+        a for a in seen if a.status == pm.PENDING and a.channel == channel and int(a.amount_fen) == amount_fen
     ]
     if open_attempts:
         attempt = open_attempts[-1]
     else:
-        attempt = new_attempt(order_id, user_id, channel, amount_fen, CHECKOUT, now)
+        attempt = new_attempt(order_id, user_id, channel, amount_fen, CHECKOUT, now, seen=seen)
         tx = Tx()
         save_attempt(tx, attempt)
         tx.commit()

@@ -58,7 +58,8 @@ def pay_now(
     plan = payable(order)
     if plan is None:
         raise errors.illegal_transition("order", order.status, "pay")
-    open_attempts = [a for a in attempts_for(order_id) if a.status == pm.PENDING]
+    seen = attempts_for(order_id)
+    open_attempts = [a for a in seen if a.status == pm.PENDING]
     for pending in open_attempts:
         if pending.channel != ch.CARD:
             continue
@@ -74,14 +75,16 @@ def pay_now(
     if plan is None:
         raise errors.illegal_transition("order", order.status, "pay")
     if channel == ch.WALLET:
-        return _pay_from_wallet(order, plan, now, idem)
+        return _pay_from_wallet(order, plan, now, idem, seen)
     if channel == ch.CARD:
-        return _pay_by_card(order, plan, now, idem)
-    return _launch(order, plan, channel, now, idem, open_attempts)
+        return _pay_by_card(order, plan, now, idem, seen)
+    return _launch(order, plan, channel, now, idem, seen)
 
 
-def _pay_from_wallet(order: Order, plan: Plan, now: datetime, idem: IdemScope | None) -> PaymentResult:
-    attempt = new_attempt(order.order_id, order.user_id, ch.WALLET, plan.amount_fen, PAY_NOW, now)
+def _pay_from_wallet(
+    order: Order, plan: Plan, now: datetime, idem: IdemScope | None, seen: list[PaymentAttempt]
+) -> PaymentResult:
+    attempt = new_attempt(order.order_id, order.user_id, ch.WALLET, plan.amount_fen, PAY_NOW, now, seen=seen)
     answer = channels.get(ch.WALLET).charge(payment_ref(attempt))
     tx = Tx()
     save_attempt(tx, attempt)
@@ -112,7 +115,9 @@ def _pay_from_wallet(order: Order, plan: Plan, now: datetime, idem: IdemScope | 
     return result
 
 
-def _pay_by_card(order: Order, plan: Plan, now: datetime, idem: IdemScope | None) -> PaymentResult:
+def _pay_by_card(
+    order: Order, plan: Plan, now: datetime, idem: IdemScope | None, seen: list[PaymentAttempt]
+) -> PaymentResult:
     user = accounts.get(order.user_id)
     card = accounts.default_card(user)
     if card is None:
@@ -126,6 +131,7 @@ def _pay_by_card(order: Order, plan: Plan, now: datetime, idem: IdemScope | None
         now,
         card_token=card.gateway_token,
         card_last4=card.last4,
+        seen=seen,
     )
     tx = Tx()
     save_attempt(tx, attempt)
@@ -149,14 +155,16 @@ def _pay_by_card(order: Order, plan: Plan, now: datetime, idem: IdemScope | None
 
 
 def _launch(
-    order: Order, plan: Plan, channel: str, now: datetime, idem: IdemScope | None, open_attempts: list[PaymentAttempt]
+    order: Order, plan: Plan, channel: str, now: datetime, idem: IdemScope | None, seen: list[PaymentAttempt]
 ) -> PaymentResult:
-    reusable = [a for a in open_attempts if a.channel == channel and int(a.amount_fen) == plan.amount_fen]
+    reusable = [
+        a for a in seen if a.status == pm.PENDING and a.channel == channel and int(a.amount_fen) == plan.amount_fen
+    ]
     tx = Tx()
     if reusable:
         attempt = reusable[-1]  # same out_trade_no: the channel itself will not take it twice
     else:
-        attempt = new_attempt(order.order_id, order.user_id, channel, plan.amount_fen, PAY_NOW, now)
+        attempt = new_attempt(order.order_id, order.user_id, channel, plan.amount_fen, PAY_NOW, now, seen=seen)
         save_attempt(tx, attempt)
     deadline = order.payment_expires_at if order.status == o.AWAITING_PAYMENT else None
     launch = channels.get(channel).start_payment(payment_ref(attempt, deadline))

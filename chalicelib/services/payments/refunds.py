@@ -103,8 +103,8 @@ def refund(
         )
     try:
         tx.commit()
-    except errors.DomainError as err:
-        if err.code != "event_already_posted":
+    except errors.DomainError:
+        if not _refund_recorded(attempt, refund_id):
             raise
         return RefundOutcome(ch.SUCCEEDED, get_attempt(attempt_id) or attempt)  # an earlier run recorded it
     count("PaymentsRefunded", channel=attempt.channel)
