@@ -10,6 +10,7 @@ import base64
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -68,6 +69,9 @@ class Rules:
     timer_shards_previous: int
     ledger_shards: int
     ledger_shards_previous: int
+    # RFC 3339 UTC time from which every ledger entry carries `day_bucket` (the `by_day`
+    # index); reconciliation walks `by_hour` before it. A table created with `by_day`: the epoch.
+    ledger_by_day_since: str
     # "<default>,<merchant_id>=<n>,...": order-index shards per merchant (large ones > 1)
     merchant_order_shards: str
     merchant_order_shards_previous: str
@@ -192,6 +196,10 @@ def load(env: dict[str, str] | None = None) -> Settings:
     for name in Rules.__dataclass_fields__:
         key = name.upper()
         rule_values[name] = _int(env, key) if name in _RULE_INTS else _req(env, key)
+    try:
+        datetime.strptime(rule_values["ledger_by_day_since"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    except ValueError as exc:
+        raise ConfigError("setting LEDGER_BY_DAY_SINCE must be like 2026-12-07T00:00:00.000000Z") from exc
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "cn-north-1"
     issuer = _req(env, "JWT_ISSUER")
     return Settings(

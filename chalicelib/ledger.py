@@ -51,7 +51,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
@@ -174,15 +174,28 @@ def physical_accounts(account: str, event_id: str) -> list[str]:
     return [f"{PLATFORM}#{shard:02d}" for shard in shards]
 
 
+def _buckets(stamp: str) -> list[str]:
+    rules = settings().rules
+    return [f"{stamp}#{shard:02d}" for shard in sharding.read_range(rules.ledger_shards, rules.ledger_shards_previous)]
+
+
 def hour_bucket(at: datetime, key: str) -> str:
     return f"{at.strftime('%Y%m%d%H')}#{sharding.shard_of(key, settings().rules.ledger_shards):02d}"
 
 
 def hour_buckets(hour: datetime) -> list[str]:
     """Every `by_hour` partition of one hour (the shards of the current and previous count)."""
-    rules = settings().rules
-    stamp = hour.strftime("%Y%m%d%H")
-    return [f"{stamp}#{shard:02d}" for shard in sharding.read_range(rules.ledger_shards, rules.ledger_shards_previous)]
+    return _buckets(hour.strftime("%Y%m%d%H"))
+
+
+def day_bucket(at: datetime, key: str) -> str:
+    """The entry's `by_day` partition: its UTC day (the day `posted_key` starts with) and shard."""
+    return f"{at.astimezone(UTC).strftime('%Y%m%d')}#{sharding.shard_of(key, settings().rules.ledger_shards):02d}"
+
+
+def day_buckets(day: datetime) -> list[str]:
+    """Every `by_day` partition of one UTC day (the shards of the current and previous count)."""
+    return _buckets(day.astimezone(UTC).strftime("%Y%m%d"))
 
 
 def post(
@@ -229,6 +242,7 @@ def post(
             posted_at=posted_at,
             posted_key=f"{posted_at}#{entry_id}",
             hour_bucket=hour_bucket(at, account),
+            day_bucket=day_bucket(at, account),
             entry_ref=f"{account}|{entry_id}",
             ref=ref,
             legs=len(legs),

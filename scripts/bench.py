@@ -539,7 +539,7 @@ def _current(table: str, key_names: list[str], item: dict[str, Any]) -> dict[str
 
 
 SHARDED = re.compile(r"^(.*)#(\d{2,})$")
-SHARDED_TABLES = ("timers", "entries", "entries.by_hour", "orders.by_merchant_key")
+SHARDED_TABLES = ("timers", "entries", "entries.by_day", "entries.by_hour", "orders.by_merchant_key")
 MERCHANT_SHARDS = 16
 
 
@@ -675,7 +675,7 @@ def bench_capacity(n: int) -> list[str]:
         rows.append(f"{name:<28} {key[:44]:<44} {share:>6.1%} {per_sec:>9,.0f} {wcu_sec:>8,.0f}  {verdict}")
     rules = settings().rules
     rows.append(
-        f"(sharded keys: timers {rules.timer_shards}, platform ledger and by_hour {rules.ledger_shards}, "
+        f"(sharded keys: timers {rules.timer_shards}, platform ledger, by_day and by_hour {rules.ledger_shards}, "
         f"order index of the merchants here {MERCHANT_SHARDS} (MERCHANT_ORDER_SHARDS: at 10,000 purchases/s each "
         "of these merchants sells ~1,000/s, a very large merchant); a sharded key's rate is its logical key's "
         "over its shard count, the mean a uniform hash gives at this rate; steady state, *_SHARDS_PREVIOUS = current)"

@@ -361,6 +361,30 @@ class MoneyMachine(RuleBasedStateMachine):
         self._call("POST", f"/v1/orders/{order_id}/payments", {"channel": channel}, as_=uid, idem=new_key())
 
     @precondition(lambda self: self.orders)
+    @rule(i=st.integers(0, 50), channel=st.sampled_from(["card", "card", "wallet"]))
+    def double_tap_pay_now(self, i: int, channel: str) -> None:
+        """Two pay-nows of one order at the same moment (two taps, two keys): at most one
+        charge succeeds. Through the service in two threads (the test client shares one
+        current request between threads)."""
+        from chalicelib.models.payments import PaymentAttempt
+        from chalicelib.services import payments
+        from tests.shopping import atomic_moto, run_together
+
+        order_id, uid = self._pick(i, o.AWAITING_PAYMENT, o.RECEIVED, o.OVERDUE)
+        before = {a.attempt_id for a in PaymentAttempt.by_order.query(order_id)}
+        with atomic_moto():
+            results = run_together(*(lambda: payments.pay_now(uid, order_id, channel, clock.now()) for _ in range(2)))
+        for r in results:
+            self.reached[f"double_tap:{getattr(r, 'code', None) or type(r).__name__}"] += 1
+        if self.faults:
+            self.faults.enabled = False
+        new = [a for a in PaymentAttempt.by_order.query(order_id) if a.attempt_id not in before]
+        if self.faults:
+            self.faults.enabled = True
+        succeeded = [a for a in new if a.status in ("succeeded", "refunded")]
+        assert len(succeeded) <= 1, [(a.attempt_id, a.channel, a.status, a.outcome) for a in new]
+
+    @precondition(lambda self: self.orders)
     @rule(i=st.integers(0, 50), outcome=st.sampled_from(["succeeded", "succeeded", "failed"]), times=st.integers(1, 2))
     def channel_notification(self, i: int, outcome: str, times: int) -> None:
         from chalicelib.channels import sandbox

@@ -13,7 +13,7 @@ def test_the_bench_runs_a_small_sweeper_section() -> None:
 
 def test_the_capacity_simulation_sees_the_tables_a_purchase_writes() -> None:
     out = bench.run(["capacity"], quick=True)
-    for table in ("orders ", "orders.by_user", "entries ", "timers ", "skus "):
+    for table in ("orders ", "orders.by_user", "entries ", "entries.by_day", "timers ", "skus "):
         line = next(line for line in out.splitlines() if line.startswith(table))
         assert "no writes" not in line, line
     assert "failures: 0" in out, out

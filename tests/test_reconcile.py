@@ -117,3 +117,64 @@ def test_a_run_that_fell_behind_catches_up_over_bounded_runs(rules: Any) -> None
     assert len(results) >= 3 and [r["drift"] for r in results[:-1]] == [0] * (len(results) - 1)
     assert results[-1]["drift"] == 1 and results[-1]["events"] == 1
     assert JobState.get("reconcile_ledger").watermark == iso(clock.now())
+
+
+def _strip_day_bucket(event_id: str, *accounts: str) -> None:
+    """Make an event's legs look as the release before `by_day` wrote them."""
+    for account in accounts:
+        for leg in Entry.query(account):
+            if leg.event_id == event_id:
+                leg.update(actions=[Entry.day_bucket.remove()])
+
+
+def test_entries_posted_before_the_day_index_are_walked_by_hour_and_none_twice(rules: Any) -> None:
+    """Migration: entries written before `LEDGER_BY_DAY_SINCE` lack `day_bucket`, those after
+    carry it (and `hour_bucket`, still written); one walk across the switch finds each once."""
+    old = earn("u-before", 10_000)
+    event = f"order:{old.order_id}:points_earned"
+    _strip_day_bucket(event, ledger.user_account("u-before"), ledger.physical_account(ledger.PLATFORM, event))
+    switch = clock.now() + timedelta(minutes=30)
+    clock.advance(3600)
+    new = earn("u-after", 10_000)  # in the hour after the switch's: both indexes hold it
+    clock.advance(2 * 86400)
+    newest = earn("u-later", 10_000)
+    events = sorted(f"order:{order.order_id}:points_earned" for order in (old, new, newest))
+
+    def walk() -> list[str]:
+        touched = reconcile.touched_since(switch - timedelta(hours=2), clock.now())
+        assert reconcile.check(touched)["event_drift"] == []
+        return sorted(entry_id.rsplit("#", 1)[0] for ids in touched.values() for entry_id in ids)
+
+    rules(ledger_by_day_since=iso(switch))
+    assert walk() == sorted(events * 2)  # two legs of each event, each leg once
+    # The switch is what finds them: with the day index alone, the old entries are missed.
+    rules(ledger_by_day_since="1970-01-01T00:00:00.000000Z")
+    assert walk() == sorted([e for e in events if e != event] * 2)
+
+
+def test_a_run_costs_a_query_per_shard_and_day_however_long_ago(rules: Any) -> None:
+    """Four weeks behind: each run covers at most the configured hours and queries each
+    `by_day` shard of each UTC day it touches once (by the hour it was 24 times that)."""
+    rules(reconcile_max_hours_per_run=168)
+    run()
+    clock.advance(28 * 86400)
+    earn("u-weeks", 1_000)
+    queries: list[str] = []
+    original = Entry.by_day.query
+
+    def counting(bucket: str, *args: Any, **kwargs: Any) -> Any:
+        queries.append(bucket)
+        return original(bucket, *args, **kwargs)
+
+    Entry.by_day.query = counting  # type: ignore[method-assign]
+    try:
+        results = [run()]
+        while not results[-1]["complete"]:
+            results.append(run())
+    finally:
+        Entry.by_day.query = original  # type: ignore[method-assign]
+    shards = len(ledger.day_buckets(clock.now()))
+    assert len(results) == 5  # 28 days and the hour of overlap, 167 new hours a run
+    assert len(queries) <= len(results) * 8 * shards  # 168 hours touch at most 8 UTC days
+    assert len(set(queries)) <= 30 * shards < 28 * 24 * shards
+    assert sum(int(r["events"]) for r in results) == 1 and sum(int(r["drift"]) for r in results) == 0

@@ -1,7 +1,9 @@
 """`reconcile_ledger`: recompute what the ledger touched since the last run, and report drift.
 
 Walk: every entry posted since the last run's watermark (less one hour, for transactions
-that committed late) through the `by_hour` index, each hour's shards in turn: never a scan.
+that committed late) through the `by_day` index, each day's shards in turn with a range on
+the posting time: never a scan. Entries posted before `LEDGER_BY_DAY_SINCE` may lack
+`day_bucket` (written before the index existed): that part of a walk uses `by_hour`.
 Then, for every touched user or merchant account, sum all its entries per book and compare
 with the stored `Balance` items (both ways: a book with entries but no balance item, and a
 balance item no entries explain). For a merchant, payable = settled − reversed − paid out,
@@ -16,7 +18,7 @@ Drift is counted (`LedgerDrift`) and logged with ids only; nothing is ever "fixe
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
@@ -25,28 +27,43 @@ from .. import ledger
 from ..clock import iso, parse_iso
 from ..config import settings
 from ..models.jobstate import JobState
-from ..models.ledger import Balance, Entry
+from ..models.ledger import Balance, EntriesByDay, Entry
 from ..observability import count, logger
 
 JOB = "reconcile_ledger"
 
 
-def _hours(start: datetime, end: datetime) -> list[datetime]:
-    hour = start.replace(minute=0, second=0, microsecond=0)
+def _steps(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
+    """The hours (or UTC days) from the one holding `start` to the one holding `end`."""
+    at = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if step >= timedelta(days=1):
+        at = at.replace(hour=0)
     out = []
-    while hour <= end:
-        out.append(hour)
-        hour += timedelta(hours=1)
+    while at <= end:
+        out.append(at)
+        at += step
     return out
 
 
 def touched_since(start: datetime, end: datetime) -> dict[str, set[str]]:
-    """Entry ids (by account) posted in the hours from `start` to `end`."""
+    """Entry ids (by account) posted from `start` to `end` (and, before `LEDGER_BY_DAY_SINCE`,
+    in the whole hours around them)."""
     touched: dict[str, set[str]] = defaultdict(set)
-    for hour in _hours(start, end):
-        for bucket in ledger.hour_buckets(hour):
-            for key in Entry.by_hour.query(bucket):
-                touched[key.account].add(key.entry_id)
+    since = parse_iso(settings().rules.ledger_by_day_since)
+    if start < since:
+        for hour in _steps(start, min(end, since), timedelta(hours=1)):
+            for bucket in ledger.hour_buckets(hour):
+                for key in Entry.by_hour.query(bucket):
+                    touched[key.account].add(key.entry_id)
+    if end >= since:
+        start = max(start, since)
+        # posted_key is "<posted_at>#<event_id>#<book>" with a fixed-width posted_at: every key
+        # posted at `end` sorts below "<end>$" ("$" follows "#").
+        posted = EntriesByDay.posted_key.between(iso(start), f"{iso(end)}$")
+        for day in _steps(start, end, timedelta(days=1)):
+            for bucket in ledger.day_buckets(day):
+                for key in Entry.by_day.query(bucket, posted):
+                    touched[key.account].add(key.entry_id)
     return touched
 
 
@@ -119,8 +136,8 @@ def reconcile_ledger(now: datetime) -> dict[str, Any]:
         start = parse_iso(state.watermark) - timedelta(hours=1)
     else:
         start = now - timedelta(seconds=settings().rules.reconcile_first_lookback_seconds)
-    # Bounded like every sweep: one hour is a query per `by_hour` shard, so a job that fell
-    # behind (or a clock moved weeks) catches up over several runs, never in one.
+    # Bounded like every sweep: each UTC day touched is a query per `by_day` shard, so a job
+    # that fell behind (or a clock moved weeks) catches up over several runs, never in one.
     end = min(now, start + timedelta(hours=settings().rules.reconcile_max_hours_per_run))
     result = check(touched_since(start, end))
     drift = len(result["balance_drift"]) + len(result["event_drift"]) + len(result["payout_drift"])
