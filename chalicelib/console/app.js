@@ -1,9 +1,11 @@
 // The console's shell: read how this stage signs in, sign in, then one tab per screen the
-// user's roles open. A new screen is one module in SCREENS (its `role`, `title`, `render`).
+// user's roles open. A new screen is one module in SCREENS (its `id`, `role`, `title`, and
+// `render(main, rest)`, where `rest` is the address hash after the screen's id: the view).
 
 import { call, currentSession, endSession, whenUnauthorized } from "./api.js";
 import { completeHostedSignIn, hostedSignOutUrl, signInForm } from "./auth.js";
 import { merchantScreen } from "./merchant.js";
+import { currentRoute, dropDrafts, focusHeading, go, onRoute } from "./nav.js";
 import { reviewerScreen } from "./reviewer.js";
 import { supportScreen } from "./support.js";
 import { h, problemText } from "./ui.js";
@@ -16,6 +18,7 @@ const who = document.getElementById("who");
 let config = null;
 
 function showSignIn(message) {
+  onRoute(() => {}); // Back on the sign-in page stays there
   tabs.replaceChildren();
   who.replaceChildren();
   main.replaceChildren(
@@ -25,6 +28,8 @@ function showSignIn(message) {
 
 function signOut() {
   endSession();
+  dropDrafts();
+  go([], { replace: true });
   if (config.sign_in === "cognito") {
     window.location.assign(hostedSignOutUrl(config));
     return;
@@ -44,17 +49,27 @@ function showConsole(session) {
   }
   const buttons = screens.map((screen) => {
     const b = h("button", { type: "button", "aria-pressed": "false" }, screen.title);
-    b.addEventListener("click", () => open(screen, b));
+    b.addEventListener("click", () => {
+      go([screen.id]);
+      open(screen, []);
+    });
     return b;
   });
-  function open(screen, button) {
-    for (const b of buttons) b.setAttribute("aria-pressed", String(b === button));
-    Promise.resolve(screen.render(main)).catch((err) => {
+  function open(screen, rest) {
+    buttons.forEach((b, i) => b.setAttribute("aria-pressed", String(screens[i] === screen)));
+    return Promise.resolve(screen.render(main, rest)).catch((err) => {
       main.replaceChildren(h("p", { class: "status", "data-kind": "error" }, problemText(err)));
     });
   }
+  // The address's view when it is one of this user's screens (back after a new sign-in).
+  const route = (parts) => {
+    const screen = screens.find((s) => s.id === parts[0]);
+    if (!screen) go([screens[0].id], { replace: true });
+    return open(screen || screens[0], screen ? parts.slice(1) : []);
+  };
+  onRoute(route);
   tabs.replaceChildren(...buttons);
-  open(screens[0], buttons[0]);
+  route(currentRoute()).then(() => focusHeading(main.querySelector("h2")));
 }
 
 async function boot() {

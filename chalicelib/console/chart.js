@@ -68,8 +68,8 @@ export function dailyBars({ title, dates, series }) {
     .map((d) => h("tr", {}, h("th", { scope: "row" }, d), series.map((x) => h("td", {}, yuan(x.values[d] || 0)))));
   const table = h("details", { class: "chart-data" },
     h("summary", {}, "数据 Data"),
-    h("table", {},
+    h("div", { class: "scroll" }, h("table", {},
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "日期 Date"), series.map((x) => h("th", { scope: "col" }, x.name)))),
-      h("tbody", {}, rows)));
+      h("tbody", {}, rows))));
   return h("figure", { class: "chart-box" }, svg, legend, table);
 }

@@ -1,6 +1,7 @@
-// Merchant (商家): orders by status with a ship form and the order's messages, return and
-// exchange requests (returns.js), settlements with a 30-day chart of settlements and
-// payouts, and payouts with the payout account (payouts.js).
+// Merchant (商家): orders to ship (or by status) with their detail, a ship form and the
+// order's messages; products with their SKUs, prices and stock (products.js); return and
+// exchange requests (returns.js); settlements with a 30-day chart of settlements and
+// payouts; and payouts with the payout account (payouts.js).
 
 import { call } from "./api.js";
 import { dailyBars } from "./chart.js";
@@ -8,47 +9,108 @@ import { threadToggle } from "./messages.js";
 import { moneyByDay, payoutsSection } from "./payouts.js";
 import { returnsSection } from "./returns.js";
 import { carrierForm } from "./shipping.js";
-import { ORDER_STATUS, h, pagedList, problemText, when, yuan } from "./ui.js";
+import { go } from "./nav.js";
+import { PAYMENT, orderDetail } from "./orders.js";
+import { productsSection } from "./products.js";
+import { ORDER_STATUS, h, pagedList, problemText, say, statusLine, when, yuan } from "./ui.js";
 
-const SHIPPABLE = new Set(["placed", "paid"]);
+// What the API ships (services/fulfilment.ship): a 先用后付 order once placed, a channel
+// order once paid and not shipped. A 先用后付 order in `paid` is finished.
+export function shippable(order) {
+  const ready = order.payment_method === "bnpl" ? "placed" : "paid";
+  return order.status === ready && !order.shipment;
+}
 
-function shipForm(order, onShipped) {
+// Shipped (or cancelled) meanwhile: the 409 reloads the list, which shows the real status.
+function shipForm(order, onShipped, reload) {
   return carrierForm("发货 Ship", async (body) => {
-    const shipped = await call("POST", `/v1/merchant/orders/${order.order_id}/shipment`, { body });
+    let shipped;
+    try {
+      shipped = await call("POST", `/v1/merchant/orders/${order.order_id}/shipment`, { body });
+    } catch (err) {
+      if (err.status === 409 && reload) reload();
+      throw err;
+    }
     onShipped(shipped);
     return `已发货 Shipped · ${shipped.status}`;
   });
 }
 
-function orderCard(order) {
+// The order's detail (GET /v1/merchant/orders/{id}), opened under its card; reloaded after
+// it ships.
+function detailToggle(order) {
+  const button = h("button", { type: "button", class: "secondary", "aria-expanded": "false" }, "详情 Details");
+  const slot = h("div", { class: "detail-slot", hidden: true });
+  const status = statusLine();
+  const load = async () => {
+    if (!slot.firstChild) {
+      say(status, "加载中… Loading…", "busy");
+      slot.replaceChildren(status);
+    }
+    try {
+      slot.replaceChildren(orderDetail(await call("GET", `/v1/merchant/orders/${order.order_id}`)));
+    } catch (err) {
+      say(status, problemText(err), "error");
+      slot.replaceChildren(status);
+    }
+  };
+  button.addEventListener("click", () => {
+    const open = slot.hidden;
+    if (open && !slot.firstChild) load();
+    slot.hidden = !open;
+    button.setAttribute("aria-expanded", String(open));
+  });
+  return { button, slot, refresh: () => (slot.firstChild ? load() : null) };
+}
+
+function orderCard(order, reload) {
   const titleId = `order-${order.order_id}`;
   const state = h("dd", { "data-status": order.status }, ORDER_STATUS[order.status] || order.status);
+  const detail = detailToggle(order);
   const card = h("article", { class: "card order", "aria-labelledby": titleId },
     h("header", {}, h("h3", { id: titleId }, `订单 Order ${order.order_id}`), h("span", { class: "amount" }, yuan(order.total_fen))),
     h("dl", { class: "facts" },
       h("dt", {}, "状态 Status"), state,
       h("dt", {}, "件数 Items"), h("dd", {}, String(order.item_count)),
-      h("dt", {}, "支付 Payment"), h("dd", {}, order.payment_method === "bnpl" ? "先用后付 BNPL" : order.payment_method),
-      h("dt", {}, "下单 Placed"), h("dd", {}, when(order.created_at))));
-  if (SHIPPABLE.has(order.status)) {
-    card.append(shipForm(order, (shipped) => {
+      h("dt", {}, "支付 Payment"), h("dd", {}, PAYMENT[order.payment_method] || order.payment_method),
+      h("dt", {}, "下单 Placed"), h("dd", {}, when(order.created_at))),
+    h("div", { class: "actions" }, detail.button), detail.slot);
+  if (shippable(order)) {
+    const form = shipForm(order, (shipped) => {
       state.textContent = ORDER_STATUS[shipped.status] || shipped.status;
       state.dataset.status = shipped.status;
-    }));
+      detail.refresh();
+    }, reload);
+    card.append(form);
   }
   card.append(...threadToggle(`/v1/merchant/orders/${order.order_id}/messages`, { canSend: true }));
   return card;
 }
 
+// "To ship" (the default): placed 先用后付 orders and paid channel orders, two lists merged
+// newest first; the cursor carries both lists' cursors.
+async function toShip(cursor) {
+  const at = cursor ? JSON.parse(cursor) : { placed: "", paid: "" };
+  const page = (status) => (at[status] === null ? { items: [], next_cursor: null }
+    : call("GET", "/v1/merchant/orders", { query: { status, limit: 20, cursor: at[status] || undefined } }));
+  const [placed, paid] = await Promise.all([page("placed"), page("paid")]);
+  const items = [...placed.items.filter(shippable), ...paid.items.filter(shippable)]
+    .sort((a, b) => b.created_at.localeCompare(a.created_at));
+  const next = { placed: placed.next_cursor || null, paid: paid.next_cursor || null };
+  return { items, next_cursor: next.placed || next.paid ? JSON.stringify(next) : null };
+}
+
 function ordersSection() {
   const filter = h("select", { name: "order-status" },
+    h("option", { value: "to_ship" }, "待发货 To ship"),
     h("option", { value: "" }, "全部 All"),
     Object.entries(ORDER_STATUS).map(([v, t]) => h("option", { value: v }, t)));
-  filter.value = "placed";
+  filter.value = "to_ship";
   const list = pagedList({
     label: "订单 Orders",
     empty: "没有订单 No orders",
-    load: (cursor) => call("GET", "/v1/merchant/orders", { query: { status: filter.value, limit: 20, cursor } }),
+    load: (cursor) => (filter.value === "to_ship" ? toShip(cursor)
+      : call("GET", "/v1/merchant/orders", { query: { status: filter.value, limit: 20, cursor } })),
     row: orderCard,
   });
   filter.addEventListener("change", () => list.reload());
@@ -90,6 +152,7 @@ function settlementsSection() {
 
 const SECTIONS = {
   orders: ["订单 Orders", ordersSection],
+  products: ["商品 Products", productsSection],
   returns: ["退货 Returns", returnsSection],
   settlements: ["结算 Settlements", settlementsSection],
   payouts: ["打款 Payouts", payoutsSection],
@@ -99,19 +162,26 @@ export const merchantScreen = {
   id: "merchant",
   role: "merchant",
   title: "商家 Merchant",
-  render(main) {
+  render(main, rest = []) {
     const body = h("div", {});
     const picker = h("div", { class: "subtabs", role: "group", "aria-label": "商家功能 Merchant sections" });
-    for (const [key, [label, build]] of Object.entries(SECTIONS)) {
+    const buttons = {};
+    const show = (key) => {
+      for (const [k, b] of Object.entries(buttons)) b.setAttribute("aria-pressed", String(k === key));
+      body.replaceChildren(SECTIONS[key][1]());
+    };
+    for (const [key, [label]] of Object.entries(SECTIONS)) {
       const button = h("button", { type: "button", class: "secondary", "aria-pressed": "false" }, label);
       button.addEventListener("click", () => {
-        for (const b of picker.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b === button));
-        body.replaceChildren(build());
+        go(["merchant", key]);
+        show(key);
       });
+      buttons[key] = button;
       picker.append(button);
-      if (key === "orders") button.setAttribute("aria-pressed", "true");
     }
     main.replaceChildren(h("h2", {}, this.title), picker, body);
-    body.append(ordersSection());
+    const key = SECTIONS[rest[0]] ? rest[0] : "orders";
+    go(["merchant", key], { replace: true });
+    show(key);
   },
 };

@@ -4,7 +4,7 @@
 
 import { call } from "./api.js";
 import { chinaDate, lastDays } from "./chart.js";
-import { h, pagedList, problemText, say, statusLine, when, yuan } from "./ui.js";
+import { h, hint, onSubmit, pagedList, problemText, statusLine, when, yuan } from "./ui.js";
 
 const PAYOUT_STATUS = { sending: "打款中 Sending", paid: "已打款 Paid", failed: "打款失败 Failed" };
 const FAILURES = { account_invalid: "账户无效 Account invalid", account_frozen: "账户冻结 Account frozen" };
@@ -17,11 +17,26 @@ function accountCard(account) {
     h("span", { class: "muted" }, account.account_name_masked || ""));
 }
 
-// The API never returns the account number: the form's number is cleared once it is saved.
-function accountForm(latest) {
-  const current = h("div", {}, latest
-    ? [h("p", { class: "muted" }, "最近打款至 Last paid to"), accountCard(latest)]
-    : h("p", { class: "muted" }, "尚未打款 No payout yet"));
+// The account on file (GET /v1/merchant/payout-account: masked name, last four, bank; 404
+// when none is set yet). The API never returns the account number: the form's number is
+// cleared once it is saved.
+async function accountOnFile() {
+  try {
+    return await call("GET", "/v1/merchant/payout-account");
+  } catch (err) {
+    if (err.status === 404) return null;
+    throw err;
+  }
+}
+
+function onFile(account) {
+  return account
+    ? [h("p", { class: "muted" }, `当前收款账户 Account on file · ${when(account.updated_at)}`), accountCard(account)]
+    : [h("p", { class: "muted" }, "尚未设置收款账户 No account yet")];
+}
+
+function accountForm(account) {
+  const current = h("div", {}, onFile(account));
   const name = h("input", { type: "text", name: "account_name", required: true, maxlength: 100, autocomplete: "organization" });
   const number = h("input", {
     type: "text", name: "account_number", required: true, inputmode: "numeric", pattern: "[0-9 ]{8,40}", autocomplete: "off",
@@ -32,27 +47,30 @@ function accountForm(latest) {
   const form = h("form", { class: "card account", "aria-labelledby": "account-title" },
     h("h4", { id: "account-title" }, "收款账户 Payout account"), current,
     h("label", {}, "户名 Account name ", name),
-    h("label", {}, "账号 Account number ", number),
+    h("label", {}, "账号 Account number ", number), hint(number, "8–40 位数字，可含空格 8–40 digits, spaces allowed"),
     h("label", {}, "开户行 Bank ", bank),
     h("div", { class: "actions" }, submit), status);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    submit.disabled = true;
-    say(status, "保存中… Saving…", "busy");
-    try {
-      const saved = await call("PUT", "/v1/merchant/payout-account", {
-        body: { account_name: name.value.trim(), account_number: number.value.trim(), bank: bank.value.trim() },
-      });
-      number.value = "";
-      current.replaceChildren(accountCard(saved));
-      say(status, `已保存 Saved · ${saved.bank} •••• ${saved.last4}`, "ok");
-    } catch (err) {
-      say(status, problemText(err), "error");
-    } finally {
-      submit.disabled = false;
-    }
-  });
+  onSubmit(form, submit, status, async () => {
+    const saved = await call("PUT", "/v1/merchant/payout-account", {
+      body: { account_name: name.value.trim(), account_number: number.value.trim(), bank: bank.value.trim() },
+    });
+    number.value = "";
+    current.replaceChildren(...onFile(saved));
+    return `已保存 Saved · ${saved.bank} •••• ${saved.last4}`;
+  }, { busy: "保存中… Saving…" });
   return form;
+}
+
+// Only a paid payout has a "paid at"; a failed one says when it failed and why.
+function outcome(p) {
+  if (p.status === "paid") return [h("dt", {}, "到账 Paid at"), h("dd", {}, when(p.settled_at))];
+  if (p.status === "failed") {
+    return [
+      h("dt", {}, "失败于 Failed at"), h("dd", { "data-kind": "bad" }, when(p.settled_at)),
+      h("dt", {}, "失败原因 Failure"), h("dd", { "data-kind": "bad" }, FAILURES[p.failure_reason] || p.failure_reason || "—"),
+    ];
+  }
+  return [h("dt", {}, "发出 Sent"), h("dd", {}, when(p.created_at))];
 }
 
 function payoutCard(p) {
@@ -63,10 +81,9 @@ function payoutCard(p) {
     h("header", {}, h("h3", { id: titleId }, `打款 Payout ${p.payout_id}`), h("span", { class: "amount" }, yuan(p.amount_fen))),
     h("dl", { class: "facts" },
       h("dt", {}, "状态 Status"), h("dd", { "data-kind": p.status === "failed" ? "bad" : null }, PAYOUT_STATUS[p.status] || p.status),
-      p.failure_reason ? [h("dt", {}, "失败原因 Failure"), h("dd", { "data-kind": "bad" }, FAILURES[p.failure_reason] || p.failure_reason)] : null,
       h("dt", {}, "截止 Cut-off"), h("dd", {}, when(p.cutoff)),
       h("dt", {}, "收款 To"), h("dd", {}, `${p.bank} •••• ${p.last4}`),
-      h("dt", {}, "到账 Paid at"), h("dd", {}, when(p.settled_at))),
+      outcome(p)),
     h("details", { class: "covered" },
       h("summary", {}, `含 ${p.entry_count} 笔结算 Covers ${p.entry_count} settlement entries`),
       h("ul", {}, covered)));
@@ -74,16 +91,16 @@ function payoutCard(p) {
 
 export function payoutsSection() {
   const payable = h("p", { class: "big" }, "—");
-  const accountSlot = h("div", {});
-  let first = true;
+  const accountSlot = h("div", {}, h("p", { class: "muted" }, "加载中… Loading…"));
+  accountOnFile().then(
+    (account) => accountSlot.replaceChildren(accountForm(account)),
+    (err) => accountSlot.replaceChildren(h("p", { class: "status", "data-kind": "error" }, problemText(err))));
   const list = pagedList({
     label: "打款记录 Payouts",
     empty: "暂无打款 No payouts yet",
     load: async (cursor) => {
       const page = await call("GET", PAYOUTS, { query: { limit: 20, cursor } });
       payable.textContent = `待打款 Payable ${yuan(page.payable_fen)}`;
-      if (first) accountSlot.replaceChildren(accountForm(page.items[0]));
-      first = false;
       return page;
     },
     row: payoutCard,

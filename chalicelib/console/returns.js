@@ -6,7 +6,8 @@
 
 import { call, newIdempotencyKey } from "./api.js";
 import { carrierForm } from "./shipping.js";
-import { decisionForm, h, pagedList, problemText, say, statusLine, when, yuan } from "./ui.js";
+import { attributesText, trackingText } from "./orders.js";
+import { decisionForm, h, pagedList, problemText, say, statusLine, unescapeHtml, when, yuan } from "./ui.js";
 
 export const RETURN_STATUS = {
   pending: "待处理 pending",
@@ -23,13 +24,25 @@ export const RETURN_STATUS = {
 };
 export const KINDS = { refund_only: "仅退款 Refund only", return_goods: "退货退款 Return goods", exchange: "换货 Exchange" };
 
-function items(r) {
-  return (r.items || []).map((i) => `${i.sku_id} × ${i.quantity}${i.to_sku_id ? ` → ${i.to_sku_id}` : ""}`).join(", ");
+// "T恤 (尺码: M) × 1 → 尺码: L": the product and its SKU's attributes (the replacement's for
+// an exchange); the SKU id where an older API gives no name.
+function sku(name, attributes, id) {
+  const attrs = attributesText(attributes);
+  return name ? `${unescapeHtml(name)}${attrs ? ` (${attrs})` : ""}` : id;
+}
+
+export function returnItems(r) {
+  return (r.items || []).map((i) => {
+    const to = i.to_sku_id ? ` → ${attributesText(i.to_attributes) || i.to_sku_id}` : "";
+    return `${sku(i.name, i.attributes, i.sku_id)} × ${i.quantity}${to}`;
+  }).join(", ");
 }
 
 // The first release's decision route takes no Idempotency-Key.
-function returnDecision(r, state) {
+function returnDecision(r, state, reload) {
   return decisionForm({
+    draftKey: `note:return:${r.request_id}`,
+    onConflict: reload,
     choices: [["approve", "同意退货 Approve"], ["reject", "拒绝 Reject", "danger"]],
     note: h("input", { type: "text", name: "note", maxlength: 200, autocomplete: "off" }),
     decide: async (decision, note) => {
@@ -52,7 +65,7 @@ function reshipForm(r, state) {
 // Goods on their way back (returning): confirm they arrived (a return_goods refund happens
 // then: one Idempotency-Key for this confirmation, so a retry replays it); an exchange then
 // awaits its replacement, reshipped with a carrier and tracking number.
-function arrivalAction(r, state) {
+function arrivalAction(r, state, reload) {
   const status = statusLine();
   const arrived = h("button", { type: "button" }, "确认收到退货 Confirm arrival");
   const box = h("div", { class: "aftersale" }, h("div", { class: "actions" }, arrived), status);
@@ -68,39 +81,39 @@ function arrivalAction(r, state) {
       if (done.status === "awaiting_reshipment") box.append(reshipForm(done, state));
     } catch (err) {
       say(status, problemText(err), "error");
-      arrived.disabled = false;
+      if (err.status === 409) reload();
+      else arrived.disabled = false;
     }
   });
   return box;
 }
 
-function returnCard(r) {
+function returnCard(r, reload) {
   const titleId = `return-${r.request_id}`;
   const state = h("dd", {}, RETURN_STATUS[r.status] || r.status);
-  const back = r.return_carrier ? `${r.return_carrier} ${r.return_tracking_number}` : null;
+  const back = trackingText(r.return_carrier, r.return_tracking_number);
+  const reshipped = trackingText(r.reship_carrier, r.reship_tracking_number);
   const card = h("article", { class: "card return", "aria-labelledby": titleId },
     h("header", {}, h("h3", { id: titleId }, `退货申请 Return ${r.request_id}`), h("span", { class: "amount" }, yuan(r.amount_fen))),
     h("dl", { class: "facts" },
       h("dt", {}, "订单 Order"), h("dd", {}, r.order_id),
       h("dt", {}, "类型 Kind"), h("dd", {}, KINDS[r.kind || "refund_only"] || r.kind),
       h("dt", {}, "原因 Reason"), h("dd", {}, r.reason || "—"),
-      h("dt", {}, "商品 Items"), h("dd", {}, items(r)),
+      h("dt", {}, "商品 Items"), h("dd", {}, returnItems(r)),
       back ? [h("dt", {}, "寄回 Sent back"), h("dd", {}, back)] : null,
+      reshipped ? [h("dt", {}, "补发 Reshipped"), h("dd", {}, reshipped)] : null,
       h("dt", {}, "状态 Status"), state,
       h("dt", {}, "申请于 Requested"), h("dd", {}, when(r.created_at))));
-  if (r.status === "pending") card.append(returnDecision(r, state));
-  else if (r.status === "returning") card.append(arrivalAction(r, state));
+  if (r.status === "pending") card.append(returnDecision(r, state, reload));
+  else if (r.status === "returning") card.append(arrivalAction(r, state, reload));
   else if (r.status === "awaiting_reshipment") card.append(reshipForm(r, state));
   return card;
 }
 
 export function returnsSection() {
+  // Every status the API filters by (schemas/kinds.py ReturnStatus), then all of them.
   const filter = h("select", { name: "return-status" },
-    h("option", { value: "pending" }, "待处理 Pending"),
-    h("option", { value: "approved" }, "已同意 Approved"),
-    h("option", { value: "rejected" }, "已拒绝 Rejected"),
-    h("option", { value: "returning" }, "寄回中 Returning"),
-    h("option", { value: "awaiting_reshipment" }, "待补发 Awaiting reshipment"),
+    Object.entries(RETURN_STATUS).map(([value, text]) => h("option", { value }, text)),
     h("option", { value: "" }, "全部 All"));
   const list = pagedList({
     label: "退货申请 Return requests",

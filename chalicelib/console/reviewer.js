@@ -2,7 +2,7 @@
 // requester's standing and how long each has waited; approve or reject with a note.
 
 import { call } from "./api.js";
-import { decisionForm, duration, h, pagedList, when, yuan } from "./ui.js";
+import { decisionForm, duration, h, pagedList, say, statusLine, when, yuan } from "./ui.js";
 
 const REASONS = {
   account_too_new: "账户未满 24 小时 account younger than 24 h",
@@ -22,9 +22,13 @@ function standing(st) {
     h("dt", {}, "未还订单 Unpaid"), h("dd", {}, String(st.unpaid_bnpl_count)));
 }
 
-function requestCard(r, maxWait) {
+// A 409 (another reviewer decided first) reloads the queue, where the request is gone, and
+// says why in the screen's status line.
+function requestCard(r, maxWait, onConflict) {
   const titleId = `rd-${r.redemption_id}`;
   const form = decisionForm({
+    draftKey: `note:redemption:${r.redemption_id}`,
+    onConflict: (err) => onConflict(r, err),
     choices: [["approve", "批准 Approve"], ["reject", "拒绝 Reject", "danger"]],
     note: h("input", { type: "text", name: "note", maxlength: 500, autocomplete: "off" }),
     decide: async (decision, note, idempotencyKey) => {
@@ -66,6 +70,7 @@ export const reviewerScreen = {
       h("option", { value: "pending" }, "待自动审核 Pending"));
     let maxWait = 0;
     const summary = h("p", { class: "muted" });
+    const notice = statusLine();
     const list = pagedList({
       label: "兑现申请 Redemption requests",
       empty: "队列为空 The queue is empty",
@@ -75,7 +80,10 @@ export const reviewerScreen = {
         summary.textContent = maxWait ? `最久等待 Oldest waiting: ${duration(maxWait)}` : "";
         return page;
       },
-      row: (r) => requestCard(r, maxWait),
+      row: (r) => requestCard(r, maxWait, (stale, err) => {
+        say(notice, `兑现申请 Redemption ${stale.redemption_id}: ${err.message} · 已刷新 Queue reloaded`, "error");
+        reload();
+      }),
     });
     const refresh = h("button", { type: "button", class: "secondary" }, "刷新 Refresh");
     const reload = () => {
@@ -88,6 +96,7 @@ export const reviewerScreen = {
       h("h2", {}, this.title),
       h("div", { class: "toolbar" }, h("label", {}, "状态 Status ", filter), refresh),
       summary,
+      notice,
       list.element);
     reload();
   },

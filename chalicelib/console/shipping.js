@@ -1,6 +1,6 @@
 // A carrier + tracking number form: the merchant's shipment and an exchange's reshipment.
 
-import { h, problemText, say, statusLine } from "./ui.js";
+import { h, hint, onSubmit, statusLine } from "./ui.js";
 
 export const CARRIERS = [
   ["SF", "顺丰 SF Express"],
@@ -16,24 +16,15 @@ export const CARRIERS = [
 export function carrierForm(buttonLabel, send) {
   const carrier = h("select", { name: "carrier", required: true }, CARRIERS.map(([v, t]) => h("option", { value: v }, t)));
   const tracking = h("input", {
-    type: "text", name: "tracking_number", required: true, pattern: "[A-Za-z0-9\\-]{4,40}", autocomplete: "off",
+    type: "text", name: "tracking_number", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9\\-]{2,38}[A-Za-z0-9]", autocomplete: "off",
   });
   const status = statusLine();
   const submit = h("button", { type: "submit" }, buttonLabel);
   const form = h("form", { class: "ship" },
     h("label", {}, "快递公司 Carrier ", carrier),
     h("label", {}, "运单号 Tracking number ", tracking),
+    hint(tracking, "4–40 位字母、数字或 -，首尾为字母或数字 4–40 letters, digits or -, starting and ending with a letter or digit"),
     submit, status);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    submit.disabled = true;
-    say(status, "提交中… Submitting…", "busy");
-    try {
-      say(status, await send({ carrier: carrier.value, tracking_number: tracking.value.trim() }), "ok");
-    } catch (err) {
-      say(status, problemText(err), "error");
-      submit.disabled = false;
-    }
-  });
+  onSubmit(form, submit, status, () => send({ carrier: carrier.value, tracking_number: tracking.value.trim() }), { once: true });
   return form;
 }

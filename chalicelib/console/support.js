@@ -1,14 +1,17 @@
 // Support (客服): disputes the consumer escalated (平台介入) and the whole case on one
 // screen, decided `refund` or `reject` with a note (SPEC "After-sale, payouts and privacy":
 // GET /v1/support/disputes?status=, GET /v1/support/disputes/{dispute_id} with the order,
-// its messages, return requests and history, POST .../{dispute_id}/decision). Until this
-// deployment's API has the disputes, the screen says so; whatever the API refuses is shown
-// as its problem detail.
+// its messages, return requests and history, POST .../{dispute_id}/decision); and any order
+// looked up by its id (GET /v1/support/orders/{order_id}: the order, its return requests,
+// disputes and latest messages). Until this deployment's API has the disputes, the screen
+// says so; whatever the API refuses is shown as its problem detail.
 
 import { call, hasOperation } from "./api.js";
 import { messageRow } from "./messages.js";
-import { KINDS, RETURN_STATUS } from "./returns.js";
-import { ORDER_STATUS, decisionForm, h, pagedList, problemText, say, statusLine, when, yuan } from "./ui.js";
+import { focusHeading, go } from "./nav.js";
+import { PAYMENT, historyRows, orderDetail, trackingText } from "./orders.js";
+import { KINDS, RETURN_STATUS, returnItems } from "./returns.js";
+import { ORDER_STATUS, decisionForm, h, pagedList, problemText, say, statusLine, unescapeHtml, when, yuan } from "./ui.js";
 
 const DISPUTES = "/v1/support/disputes";
 const DISPUTE_STATUS = { open: "待处理 Open", refunded: "已退款 Refunded", rejected: "已驳回 Rejected" };
@@ -42,19 +45,30 @@ function listSection(title, rows) {
     rows.length ? h("ul", { class: "plain" }, rows.map((r) => h("li", {}, r))) : h("p", { class: "muted" }, "—"));
 }
 
+// A return request in one line, with the goods' way back and a replacement's way out.
+function returnLine(r) {
+  const back = trackingText(r.return_carrier, r.return_tracking_number, r.shipped_back_at);
+  const out = trackingText(r.reship_carrier, r.reship_tracking_number, r.reshipped_at);
+  return [
+    r.request_id, KINDS[r.kind] || r.kind, RETURN_STATUS[r.status] || r.status, yuan(r.amount_fen), unescapeHtml(r.reason),
+    r.note ? unescapeHtml(r.note) : null, returnItems(r),
+    back ? `寄回 Sent back ${back}` : null, out ? `补发 Reshipped ${out}` : null,
+  ].filter(Boolean).join(" · ");
+}
+
+function threadSection(messages) {
+  return h("section", { class: "thread", "aria-label": "留言 Messages" }, h("h4", {}, "留言 Messages"),
+    h("div", { class: "list", role: "list", "aria-label": "留言 Messages" },
+      items(messages).map((m) => h("div", { role: "listitem" }, messageRow(m)))));
+}
+
 // The whole case: the dispute, the order, the conversation, return requests and history.
-function caseView(c, back) {
+// A 409 on the decision (someone decided first) reloads the case with its real status.
+function caseView(c, back, reload) {
   const d = c.dispute;
   const order = c.order;
   const orderId = d.order_id;
   const state = h("p", { class: "big" }, DISPUTE_STATUS[d.status] || d.status || "—");
-  const returns = items(c.return_requests).map((r) =>
-    `${r.request_id} · ${KINDS[r.kind] || r.kind} · ${RETURN_STATUS[r.status] || r.status} · ${yuan(r.amount_fen)} · ${r.reason}${r.note ? ` · ${r.note}` : ""}`);
-  const history = items(order.history).map((e) =>
-    `${when(e.at)} · ${ORDER_STATUS[e.status] || e.status} · ${e.actor}${e.note ? ` · ${e.note}` : ""}`);
-  const messages = h("section", { class: "thread", "aria-label": "留言 Messages" }, h("h4", {}, "留言 Messages"),
-    h("div", { class: "list", role: "list", "aria-label": "留言 Messages" },
-      items(c.messages).map((m) => h("div", { role: "listitem" }, messageRow(m)))));
   const titleId = `case-${d.dispute_id}`;
   return h("article", { class: "case", "aria-labelledby": titleId },
     h("div", { class: "toolbar" }, back),
@@ -62,13 +76,16 @@ function caseView(c, back) {
     h("div", { class: "case-grid" },
       h("section", { class: "card", "aria-label": "纠纷 Dispute" }, h("h4", {}, "纠纷 Dispute"), facts([
         ["订单 Order", orderId],
-        ["原因 Reason", d.reason],
+        ["原因 Reason", unescapeHtml(d.reason)],
         ["金额 Amount", yuan(d.amount_fen)],
         ["买家 Buyer", d.user_id],
         ["商家 Merchant", d.merchant_id],
         ["提交于 Opened", when(d.created_at)],
+        ["裁决 Decided", d.decided_at ? `${when(d.decided_at)} · ${d.decided_by || ""}${d.note ? ` · ${unescapeHtml(d.note)}` : ""}` : null],
       ]), d.status === "open" ? decisionForm({
         label: "裁决 Decision",
+        draftKey: `note:dispute:${d.dispute_id}`,
+        onConflict: reload,
         choices: [["refund", "退款 Refund"], ["reject", "驳回 Reject", "danger"]],
         note: h("textarea", { name: "note", rows: 2, maxlength: 500, autocomplete: "off" }),
         decide: async (decision, note, idempotencyKey) => {
@@ -80,45 +97,131 @@ function caseView(c, back) {
       h("section", { class: "card", "aria-label": "订单 Order" }, h("h4", {}, "订单 Order"), facts([
         ["状态 Status", ORDER_STATUS[order.status] || order.status],
         ["金额 Total", order.total_fen === undefined ? null : yuan(order.total_fen)],
-        ["支付 Payment", order.payment_method],
+        ["支付 Payment", PAYMENT[order.payment_method] || order.payment_method],
         ["下单 Placed", order.created_at ? when(order.created_at) : null],
-      ])),
-      h("section", { class: "card" }, messages),
-      h("section", { class: "card" }, listSection("退货申请 Return requests", returns)),
-      h("section", { class: "card" }, listSection("经过 History", history))));
+      ]), order.items ? orderDetail(order, { history: false }) : null),
+      h("section", { class: "card" }, threadSection(c.messages)),
+      h("section", { class: "card" }, listSection("退货申请 Return requests", items(c.return_requests).map(returnLine))),
+      h("section", { class: "card" }, listSection("经过 History", historyRows(order)))));
+}
+
+// Order lookup (GET /v1/support/orders/{id}): the order, its return requests with their
+// tracking, its disputes (each opens its case) and the latest 100 messages.
+function lookupView(found, openCase) {
+  const order = found.order;
+  const titleId = `lookup-${order.order_id}`;
+  const disputes = items(found.disputes).map((d) => {
+    const view = h("button", { type: "button", class: "secondary" }, "查看案件 View case");
+    view.addEventListener("click", () => openCase(d.dispute_id));
+    return h("li", {}, `${d.dispute_id} · ${DISPUTE_STATUS[d.status] || d.status} · ${unescapeHtml(d.reason)} · ${when(d.created_at)} `, view);
+  });
+  return h("article", { class: "case", "aria-labelledby": titleId },
+    h("h3", { id: titleId }, `订单 Order ${order.order_id}`),
+    h("div", { class: "case-grid" },
+      h("section", { class: "card", "aria-label": "订单 Order" }, h("h4", {}, "订单 Order"), facts([
+        ["状态 Status", ORDER_STATUS[order.status] || order.status],
+        ["商家 Merchant", order.merchant_id],
+        ["下单 Placed", when(order.created_at)],
+      ]), orderDetail(order)),
+      h("section", { class: "card" }, listSection("退货申请 Return requests", items(found.return_requests).map(returnLine))),
+      h("section", { class: "card", "aria-label": "纠纷 Disputes" }, h("h4", {}, "纠纷 Disputes"),
+        disputes.length ? h("ul", { class: "plain" }, disputes) : h("p", { class: "muted" }, "—")),
+      h("section", { class: "card" }, threadSection(found.messages))));
+}
+
+function lookupForm(initial, onLookup) {
+  const id = h("input", { type: "text", name: "order_id", required: true, autocomplete: "off", value: initial || "" });
+  const form = h("form", { class: "toolbar", role: "search", "aria-label": "订单查询 Order lookup" },
+    h("label", {}, "订单号 Order id ", id), h("button", { type: "submit" }, "查询 Look up"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (id.value.trim()) onLookup(id.value.trim());
+  });
+  return form;
 }
 
 export const supportScreen = {
   id: "support",
   role: "support",
-  title: "平台介入 Disputes",
-  async render(main) {
-    main.replaceChildren(h("h2", {}, this.title));
+  title: "客服 Support",
+  // rest: [] or ["disputes"], ["case", dispute_id], ["order"] or ["order", order_id].
+  async render(main, rest = []) {
+    const heading = h("h2", {}, "平台介入 Disputes");
+    main.replaceChildren(heading);
     if (!(await hasOperation("GET", DISPUTES))) {
       main.append(h("p", { class: "card muted", role: "status" },
         "此部署的 API 尚无纠纷处理功能。 Disputes are not in this deployment's API yet."));
       return;
     }
     const body = h("div", {});
+    const picker = h("div", { class: "subtabs", role: "group", "aria-label": "客服功能 Support sections" });
+    const disputesTab = h("button", { type: "button", class: "secondary", "aria-pressed": "false" }, "纠纷 Disputes");
+    const lookupTab = h("button", { type: "button", class: "secondary", "aria-pressed": "false" }, "订单查询 Order lookup");
+    picker.append(disputesTab, lookupTab);
+    const press = (tab) => {
+      for (const b of [disputesTab, lookupTab]) b.setAttribute("aria-pressed", String(b === tab));
+    };
     // The API lists one status at a time (its queue is by status): no "all".
     const filter = h("select", { name: "dispute-status" },
       Object.entries(DISPUTE_STATUS).map(([value, text]) => h("option", { value }, text)));
-    const showList = () => body.replaceChildren(h("div", { class: "toolbar" }, h("label", {}, "状态 Status ", filter)), list.element);
+    const showList = () => {
+      press(disputesTab);
+      heading.textContent = "平台介入 Disputes";
+      body.replaceChildren(h("div", { class: "toolbar" }, h("label", {}, "状态 Status ", filter)), list.element);
+      list.reload();
+    };
     const back = h("button", { type: "button", class: "secondary" }, "返回列表 Back to disputes");
     back.addEventListener("click", () => {
+      go(["support", "disputes"]);
       showList();
-      list.reload();
     });
-    const openCase = async (id) => {
+    const loading = (prefix) => {
       const status = statusLine();
-      body.replaceChildren(h("div", { class: "toolbar" }, back), status);
+      body.replaceChildren(...prefix, status);
       say(status, "加载中… Loading…", "busy");
+      return status;
+    };
+    const showCase = async (id) => {
+      press(disputesTab);
+      const status = loading([h("div", { class: "toolbar" }, back)]);
       try {
-        body.replaceChildren(caseView(await call("GET", `${DISPUTES}/${id}`), back));
+        body.replaceChildren(caseView(await call("GET", `${DISPUTES}/${id}`), back, () => showCase(id)));
+        focusHeading(body.querySelector("h3"));
       } catch (err) {
         say(status, problemText(err), "error");
       }
     };
+    const openCase = (id) => {
+      go(["support", "case", id]);
+      showCase(id);
+    };
+    const showLookup = async (orderId) => {
+      press(lookupTab);
+      heading.textContent = "订单查询 Order lookup";
+      const form = lookupForm(orderId, (id) => {
+        go(["support", "order", id]);
+        showLookup(id);
+      });
+      if (!orderId) {
+        body.replaceChildren(form);
+        return;
+      }
+      const status = loading([form]);
+      try {
+        body.replaceChildren(form, lookupView(await call("GET", `/v1/support/orders/${encodeURIComponent(orderId)}`), openCase));
+        focusHeading(body.querySelector("h3"));
+      } catch (err) {
+        say(status, problemText(err), "error");
+      }
+    };
+    disputesTab.addEventListener("click", () => {
+      go(["support", "disputes"]);
+      showList();
+    });
+    lookupTab.addEventListener("click", () => {
+      go(["support", "order"]);
+      showLookup(null);
+    });
     const list = pagedList({
       label: "纠纷 Disputes",
       empty: "没有待处理的纠纷 No open disputes",
@@ -126,8 +229,12 @@ export const supportScreen = {
       row: (d) => disputeCard(d, openCase),
     });
     filter.addEventListener("change", () => list.reload());
-    main.append(body);
-    showList();
-    list.reload();
+    main.append(picker, body);
+    if (rest[0] === "case" && rest[1]) showCase(rest[1]);
+    else if (rest[0] === "order") showLookup(rest[1] || null);
+    else {
+      go(["support", "disputes"], { replace: true });
+      showList();
+    }
   },
 };

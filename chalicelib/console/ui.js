@@ -2,6 +2,7 @@
 // returns can run as script.
 
 import { newIdempotencyKey } from "./api.js";
+import { keepDraft } from "./nav.js";
 
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -37,10 +38,70 @@ export function when(iso) {
   return iso.replace("T", " ").replace(/\.\d+/, "").replace("Z", " UTC");
 }
 
-// A problem+json error is shown as its `detail` (and the field messages, if any).
+// A problem+json error is shown as its `detail` (and the field messages, as given).
 export function problemText(err) {
   const fields = (err.errors || []).map((e) => `${e.field}: ${e.message}`);
   return [err.message || String(err), ...fields].join(" · ");
+}
+
+// Field errors beside their fields (a form's control named like the error's `field`); a
+// new submission clears the last one's, so no stale error of another field stays.
+export function clearFieldErrors(form) {
+  for (const el of form.querySelectorAll(".field-error")) el.remove();
+  for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+}
+
+export function showFieldErrors(form, err) {
+  for (const e of err.errors || []) {
+    const field = form.querySelector(`[name="${CSS.escape(String(e.field))}"]`);
+    if (!field) continue;
+    field.setAttribute("aria-invalid", "true");
+    field.after(h("span", { class: "field-error", role: "alert" }, e.message));
+  }
+}
+
+// A form's submission: the last answer's field errors cleared, the button off while the
+// API answers, then `run()`'s text shown, or the problem (and its field errors beside their
+// fields). A check before the call throws an Error whose message is shown. `once`: the button
+// stays off after a success (a shipment is sent once).
+export function onSubmit(form, submit, status, run, { busy = "提交中… Submitting…", once = false } = {}) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFieldErrors(form);
+    submit.disabled = true;
+    say(status, busy, "busy");
+    let done = false;
+    try {
+      say(status, await run(), "ok");
+      done = true;
+    } catch (err) {
+      say(status, problemText(err), "error");
+      showFieldErrors(form, err);
+    } finally {
+      submit.disabled = once && done;
+    }
+  });
+}
+
+// A hint beside a field's label (the format it expects), read with the field by screen readers.
+let hints = 0;
+export function hint(field, text) {
+  hints += 1;
+  const id = `hint-${hints}`;
+  field.setAttribute("aria-describedby", id);
+  return h("small", { class: "hint", id }, text);
+}
+
+// "29.90" (yuan, as typed) → 2990 fen, from the decimal digits (no float on the way); null
+// when it is not an amount with at most two decimals.
+export function fenFromYuan(text) {
+  const m = /^\s*(\d{1,10})(?:\.(\d{1,2}))?\s*$/.exec(String(text));
+  if (!m) return null;
+  return Number(m[1]) * 100 + Number((m[2] || "").padEnd(2, "0"));
+}
+
+export function yuanDigits(fen) {
+  return yuan(fen).replace("¥", "");
 }
 
 // The API returns people's free text HTML-escaped (Python's html.escape): decode those five
@@ -61,8 +122,11 @@ export function say(el, text, kind = "ok") {
 
 // A note and one submit button per choice ([value, label, class]); `decide(decision, note,
 // idempotencyKey)` calls the API and returns the text to show. One key per decision: a retry
-// after a lost answer replays it instead of deciding twice.
-export function decisionForm({ choices, decide, note, label }) {
+// after a lost answer replays it instead of deciding twice. A 409 (someone else decided
+// first) calls `onConflict(err)`, which reloads the item so it shows its real status. The
+// note is a draft kept across a sign-in (`draftKey`).
+export function decisionForm({ choices, decide, note, label, onConflict, draftKey }) {
+  const draft = draftKey ? keepDraft(note, draftKey) : null;
   const buttons = choices.map(([value, text, cls]) => h("button", { type: "submit", value, class: cls || null }, text));
   const status = statusLine();
   const keys = {};
@@ -77,9 +141,11 @@ export function decisionForm({ choices, decide, note, label }) {
     say(status, "提交中… Submitting…", "busy");
     try {
       say(status, await decide(decision, note.value.trim(), keys[decision]), "ok");
+      if (draft) draft.clear();
     } catch (err) {
       say(status, problemText(err), "error");
-      enable(true);
+      if (err.status === 409 && onConflict) onConflict(err);
+      else enable(true);
     }
   });
   return form;
@@ -89,6 +155,7 @@ export function decisionForm({ choices, decide, note, label }) {
 // `row(item)` renders one. "更多 More" appends the next page; `reload()` starts over, and
 // an answer to a load that a later reload overtook is dropped (no item shown twice).
 export function pagedList({ label, load, row, empty }) {
+  let reloadList = null;
   const list = h("div", { class: "list", role: "list", "aria-label": label });
   const more = h("button", { type: "button", class: "secondary", hidden: true }, "加载更多 Load more");
   const status = statusLine();
@@ -103,7 +170,7 @@ export function pagedList({ label, load, row, empty }) {
       const data = await load(reset ? null : cursor);
       if (mine !== generation) return;
       if (reset) list.replaceChildren();
-      for (const item of data.items) list.append(h("div", { role: "listitem" }, row(item)));
+      for (const item of data.items) list.append(h("div", { role: "listitem" }, row(item, reloadList)));
       cursor = data.next_cursor || null;
       more.hidden = !cursor;
       say(status, list.children.length ? "" : empty, "ok");
@@ -114,7 +181,8 @@ export function pagedList({ label, load, row, empty }) {
     }
   }
   more.addEventListener("click", () => page(false));
-  return { element: h("div", { class: "paged" }, list, status, more), reload: () => page(true) };
+  reloadList = () => page(true);
+  return { element: h("div", { class: "paged" }, list, status, more), reload: reloadList };
 }
 
 export const ORDER_STATUS = {
