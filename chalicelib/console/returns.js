@@ -53,10 +53,18 @@ function returnDecision(r, state, reload) {
   });
 }
 
-function reshipForm(r, state) {
+// A 409 (reshipped elsewhere, or refunded by the timer meanwhile) reloads the list, so the
+// card shows the request's real status instead of a form that can no longer work.
+function reshipForm(r, state, reload) {
   return h("section", { class: "aftersale", "aria-label": "换货发出 Reship the replacement" }, h("h4", {}, "换货发出 Reship the replacement"),
     carrierForm("补发 Reship", async (body) => {
-      const done = await call("POST", `/v1/merchant/return-requests/${r.request_id}/reshipment`, { body });
+      let done;
+      try {
+        done = await call("POST", `/v1/merchant/return-requests/${r.request_id}/reshipment`, { body });
+      } catch (err) {
+        if (err.status === 409) reload();
+        throw err;
+      }
       state.textContent = RETURN_STATUS[done.status] || done.status;
       return `已补发 Reshipped · ${done.reship_carrier} ${done.reship_tracking_number}`;
     }));
@@ -78,7 +86,7 @@ function arrivalAction(r, state, reload) {
       const done = await call("POST", `/v1/merchant/return-requests/${r.request_id}/arrival`, { idempotencyKey: key });
       state.textContent = RETURN_STATUS[done.status] || done.status;
       say(status, `已确认收货 Arrival confirmed · ${RETURN_STATUS[done.status] || done.status}`, "ok");
-      if (done.status === "awaiting_reshipment") box.append(reshipForm(done, state));
+      if (done.status === "awaiting_reshipment") box.append(reshipForm(done, state, reload));
     } catch (err) {
       say(status, problemText(err), "error");
       if (err.status === 409) reload();
@@ -106,7 +114,7 @@ function returnCard(r, reload) {
       h("dt", {}, "申请于 Requested"), h("dd", {}, when(r.created_at))));
   if (r.status === "pending") card.append(returnDecision(r, state, reload));
   else if (r.status === "returning") card.append(arrivalAction(r, state, reload));
-  else if (r.status === "awaiting_reshipment") card.append(reshipForm(r, state));
+  else if (r.status === "awaiting_reshipment") card.append(reshipForm(r, state, reload));
   return card;
 }
 
