@@ -232,7 +232,9 @@ def escalate(api: Api, user: str, order_id: str) -> Any:
 
 def rejected(api: Api, user: str, order_id: str) -> dict[str, Any]:
     req = ask(api, user, order_id, "return_goods")
-    assert decide(api, req["request_id"], "reject").status_code == 200
+    body = {"decision": "reject", "note": "不支持"}
+    r = api.post(f"/v1/merchant/return-requests/{req['request_id']}/decision", body, **M)
+    assert r.status_code == 200, r.json
     return req
 
 
@@ -284,6 +286,9 @@ def test_support_refunds_a_rejected_return_and_takes_it_back_from_the_merchant(
     assert again.status_code == 409
     assert order_of(api, activated_user, received)["status"] == "returned"
     assert credit_used(activated_user) == 0 and payable() == 0
+    # The request keeps the merchant's answer; support's note is the dispute's.
+    [request_now] = api.get(f"/v1/orders/{received}/return-requests", as_=activated_user).json["items"]
+    assert (request_now["status"], request_now["note"]) == ("refunded", "不支持")
     for who, roles in ((activated_user, ["consumer"]), (MERCHANT, ["merchant"])):
         kinds = [n["kind"] for n in api.get("/v1/me/notifications", as_=who, roles=roles).json["items"]]
         assert "dispute_decided" in kinds, (who, kinds)

@@ -218,11 +218,12 @@ def decide(
     dispute.status, dispute.decided_at, dispute.decided_by, dispute.note = to, iso(now), support_id, note
     closed: list[Action] = [Order.open_dispute_id.remove()]
     order.open_dispute_id = None
+    # The request keeps the merchant's note; support's is the dispute's (and the order history's).
     if refund:
-        move(tx, request, DISPUTED, REFUNDED, ReturnRequest.note.set(note))
+        move(tx, request, DISPUTED, REFUNDED)
         settle(tx, order, request, now, actor, note or "platform refund", closed)
     else:
-        move(tx, request, DISPUTED, REJECTED, ReturnRequest.note.set(note))
+        move(tx, request, DISPUTED, REJECTED)
         resume(tx, order, request.order_status_before, now, actor, note or "platform rejected", closed)
     outcome = "退款 (refunded)" if refund else "驳回 (rejected)"
     for recipient in (dispute.user_id, dispute.merchant_id):
