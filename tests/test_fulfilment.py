@@ -127,6 +127,11 @@ def test_an_order_cannot_ship_twice_or_before_it_is_placed(api: Api, activated_u
     )
     unconfirmed = r.json["orders"][0]["order_id"]
     assert ship(api, unconfirmed).json["code"] == "illegal_transition"
+    # Until the buyer confirms, the checkout (and its address) is not the merchant's to read.
+    seen = api.get(f"/v1/merchant/orders/{unconfirmed}", as_=MERCHANT, roles=["merchant"])
+    assert seen.status_code == 404 and seen.json["code"] == "order_not_found"
+    listed = api.get("/v1/merchant/orders", as_=MERCHANT, roles=["merchant"]).json["items"]
+    assert unconfirmed not in [o["order_id"] for o in listed]
     order_id = place(api, activated_user, product)
     assert ship(api, order_id).status_code == 200
     r = ship(api, order_id)

@@ -96,6 +96,7 @@ def _order(merchant: str, i: int) -> Order:
         address={},
         created_at=at,
         updated_at=at,
+        confirmed_at=at,  # the merchant's index lists confirmed orders only
     )
     order.save()
     return order

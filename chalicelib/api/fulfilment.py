@@ -125,8 +125,9 @@ def list_merchant_orders(ctx: Ctx) -> OrderList:
 )
 def get_merchant_order(ctx: Ctx, order_id: str) -> OrderView:
     """One of the merchant's orders: what to ship (items, the delivery address), the
-    shipment, totals and history; another merchant's order is a 404."""
-    return order_view(fulfilment.order_of_merchant(ctx.user_id, order_id), for_buyer=False)
+    shipment, totals and history; another merchant's order, or a checkout the buyer has not
+    confirmed, is a 404."""
+    return order_view(fulfilment.confirmed_order_of_merchant(ctx.user_id, order_id), for_buyer=False)
 
 
 @router.route(

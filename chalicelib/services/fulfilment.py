@@ -47,6 +47,15 @@ def order_of_merchant(merchant_id: str, order_id: str) -> Order:
 # --- shipment --------------------------------------------------------------------------------
 
 
+def confirmed_order_of_merchant(merchant_id: str, order_id: str) -> Order:
+    """The merchant's order once the buyer confirmed it (an unconfirmed checkout is a 404:
+    its delivery address is not the merchant's business yet)."""
+    order = order_of_merchant(merchant_id, order_id)
+    if not order.confirmed_at:
+        raise orders.order_not_found()
+    return order
+
+
 def ship(merchant_id: str, order_id: str, carrier: str, tracking_number: str, now: datetime) -> Order:
     """Ship a placed 先用后付 order or a paid channel order; receipt auto-confirms later."""
     order = order_of_merchant(merchant_id, order_id)

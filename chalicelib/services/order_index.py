@@ -34,11 +34,17 @@ def _read_range(merchant_id: str) -> range:
 def merchant_orders(
     merchant_id: str, status: str | None, limit: int, cursor: str | None
 ) -> tuple[list[Order], str | None]:
-    """One page of a merchant's orders, newest first, optionally of one status."""
+    """One page of a merchant's confirmed orders, newest first, optionally of one status."""
     scope = f"merchant-orders:{merchant_id}:{status or '*'}"
     after = (pagination.decode(cursor, scope) or {}).get("created_key")
     if after is not None and not isinstance(after, str):
         after = None
+
+    # Never a checkout the buyer did not confirm: the merchant has no business with its
+    # address until then (an expired one never becomes theirs).
+    seen = Order.confirmed_at.exists()
+    if status:
+        seen &= Order.status == status
 
     def shard(n: int) -> Iterator[Order]:
         return iter(
@@ -47,7 +53,7 @@ def merchant_orders(
                 Order.created_key < after if after else None,
                 scan_index_forward=False,
                 page_size=limit,
-                filter_condition=(Order.status == status) if status else None,
+                filter_condition=seen,
             )
         )
 
