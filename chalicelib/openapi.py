@@ -77,6 +77,13 @@ SHARED_PROBLEMS: dict[int, list[str]] = {
 }
 
 
+# On an answer replayed for a repeated Idempotency-Key (the first answer, byte for byte).
+REPLAYED = {
+    "description": "present (\"true\") when this is the stored answer to an earlier request with the same key",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
+
 def _shared_problem_name(status: int) -> str:
     return TITLES[status].title().replace(" ", "") + "Problem"
 
@@ -155,6 +162,8 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
             }
         else:
             op["responses"][str(spec.status)] = {"description": "OK"}
+        if spec.idempotent:
+            op["responses"][str(spec.status)]["headers"] = {"Idempotent-Replayed": REPLAYED}
         for status, codes in _error_statuses(spec).items():
             schema = problem_schema(codes)
             if SHARED_PROBLEMS.get(status) == codes:
@@ -166,6 +175,8 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
                 "description": f"{TITLES.get(status, 'Error')}: " + ", ".join(codes),
                 "content": content,
             }
+            if spec.idempotent and status < 500:  # a refusal is stored and replayed too
+                op["responses"][str(status)]["headers"] = {"Idempotent-Replayed": REPLAYED}
         if not op["parameters"]:
             del op["parameters"]
         paths.setdefault(spec.path, {})[spec.method.lower()] = op

@@ -106,3 +106,15 @@ def test_every_kind_the_services_write_is_listed() -> None:
     constants = {v for k, v in vars(notifications).items() if k.startswith("PAYMENT_") and isinstance(v, str)}
     redemption = {f"redemption_{s}" for s in ("approved", "rejected", "manual_review")}
     assert constants | redemption <= set(get_args(kinds.NotificationKind))
+
+
+def test_a_replayable_answer_declares_the_replay_header(doc: dict[str, Any]) -> None:
+    """Every route taking an Idempotency-Key declares `Idempotent-Replayed` on what it may
+    replay: its success and its refusals (a mobile tester found it only in the README)."""
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            if not any(p["name"] == "Idempotency-Key" for p in op.get("parameters", [])):
+                continue
+            for status, response in op["responses"].items():
+                if int(status) < 500:
+                    assert "Idempotent-Replayed" in response.get("headers", {}), (method, path, status)
