@@ -44,6 +44,10 @@ def count(name: str, value: int = 1, **dimensions: str) -> None:
             m.flush_metrics()
         except Exception:  # noqa: BLE001 - metrics must never break a request
             logger.warning("metric flush failed", extra={"metric": name})
+        finally:
+            # With metrics disabled (tests, the local stack) Powertools flushes nothing and
+            # keeps every value and dimension: a long-running stack grew without bound.
+            m.clear_metrics()
 
 
 REQUEST_KEYS = ["request_id", "correlation_id", "user_id", "route", "function_request_id"]

@@ -150,3 +150,17 @@ def test_counts_from_concurrent_threads_keep_their_own_dimensions(
     assert len(docs) == 150
     assert sorted(d["channel"] for d in docs) == sorted(f"c{i}" for i in range(6) for _ in range(25))
     assert all(d["BnplOrdersPaid"] in (1.0, [1.0]) for d in docs)
+
+
+def test_counts_with_metrics_disabled_keep_nothing(recwarn: pytest.WarningsRecorder) -> None:
+    """Disabled (tests, the local stack), Powertools' flush printed nothing and cleared
+    nothing: values piled up for the life of the process, with "dimension already added"."""
+    metrics.cache_clear()
+    try:
+        for channel in ("card", "alipay", "card"):
+            count("BnplOrdersPaid", channel=channel)
+        provider = metrics().provider
+        assert provider.metric_set == {} and provider.dimension_set == {}
+    finally:
+        metrics.cache_clear()
+    assert not [w for w in recwarn if "already been added" in str(w.message)]
