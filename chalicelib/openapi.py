@@ -79,7 +79,7 @@ SHARED_PROBLEMS: dict[int, list[str]] = {
 
 # On an answer replayed for a repeated Idempotency-Key (the first answer, byte for byte).
 REPLAYED = {
-    "description": "present (\"true\") when this is the stored answer to an earlier request with the same key",
+    "description": 'present ("true") when this is the stored answer to an earlier request with the same key',
     "schema": {"type": "string", "enum": ["true"]},
 }
 
