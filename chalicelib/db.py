@@ -89,8 +89,8 @@ class Tx:
     """
 
     def __init__(self, client_request_token: str | None = None) -> None:
-        self._ops: list[tuple[str, Callable[[TransactWrite], None], errors.DomainError | None]] = []
-        self._guards: set[int] = set()  # indices in _ops of guard items
+        # (kind, add to the TransactWrite, the error its failed condition means, is a guard)
+        self._ops: list[tuple[str, Callable[[TransactWrite], None], errors.DomainError | None, bool]] = []
         self._token = client_request_token
         self._before_commit: dict[str, Callable[[], None]] = {}
         self._after: list[Callable[[], None]] = []
@@ -112,9 +112,10 @@ class Tx:
         condition: Condition,
         on_fail: errors.DomainError | None = None,
     ) -> None:
-        self._ops.append(
-            ("check", lambda tw: tw.condition_check(model_cls, hash_key, range_key, condition=condition), on_fail)
-        )
+        def add(tw: TransactWrite) -> None:
+            tw.condition_check(model_cls, hash_key, range_key, condition=condition)
+
+        self._ops.append(("check", add, on_fail, False))
 
     def save(
         self,
@@ -124,9 +125,7 @@ class Tx:
         on_fail: errors.DomainError | None = None,
         guard: bool = False,
     ) -> None:
-        if guard:
-            self._guards.add(len(self._ops))
-        self._ops.append(("save", lambda tw: tw.save(model, condition=condition), on_fail))
+        self._ops.append(("save", lambda tw: tw.save(model, condition=condition), on_fail, guard))
 
     def update(
         self,
@@ -136,12 +135,12 @@ class Tx:
         condition: Condition | None = None,
         on_fail: errors.DomainError | None = None,
     ) -> None:
-        self._ops.append(("update", lambda tw: tw.update(model, list(actions), condition=condition), on_fail))
+        self._ops.append(("update", lambda tw: tw.update(model, list(actions), condition=condition), on_fail, False))
 
     def delete(
         self, model: Model, *, condition: Condition | None = None, on_fail: errors.DomainError | None = None
     ) -> None:
-        self._ops.append(("delete", lambda tw: tw.delete(model, condition=condition), on_fail))
+        self._ops.append(("delete", lambda tw: tw.delete(model, condition=condition), on_fail, False))
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Run `fn` once the transaction has committed (best effort: e.g. a push fan-out)."""
@@ -156,21 +155,20 @@ class Tx:
         # PynamoDB sends condition checks, deletes, puts, then updates: keep that order to
         # match cancellation reasons to our operations.
         order = {"check": 0, "delete": 1, "save": 2, "update": 3}
-        ranked = sorted(range(len(self._ops)), key=lambda i: order[self._ops[i][0]])
+        ops = sorted(self._ops, key=lambda op: order[op[0]])
         try:
             with TransactWrite(connection=connection(), client_request_token=self._token) as tw:
-                for i in ranked:
-                    self._ops[i][1](tw)
+                for _, add, _fail, _guard in ops:
+                    add(tw)
         except TransactWriteError as exc:
             reasons = exc.cancellation_reasons
             failed = [
-                i
-                for i, reason in zip(ranked, reasons, strict=False)
+                (guard, fail)
+                for (_, _, fail, guard), reason in zip(ops, reasons, strict=False)
                 if reason is not None and reason.code == "ConditionalCheckFailed"
             ]
             if failed:
-                first = min(failed, key=lambda i: (i in self._guards, ranked.index(i)))
-                fail = self._ops[first][2]
+                _, fail = min(failed, key=lambda f: f[0])  # the first non-guard failure, else the first
                 raise (fail or errors.state_changed("the resource changed; reload and retry")) from exc
             if is_retryable(exc):
                 raise errors.unavailable("temporarily_unavailable", "the store is busy; retry shortly") from exc
