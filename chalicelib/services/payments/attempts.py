@@ -74,7 +74,7 @@ def new_attempt(
     card_last4: str | None = None,
     status: str = pm.PENDING,
     collection_round: int | None = None,
-    seen: Sequence[PaymentAttempt] | None = None,
+    seen: Sequence[PaymentAttempt],
 ) -> PaymentAttempt:
     """The order's next attempt, numbered after the attempts `seen`.
 
@@ -84,8 +84,7 @@ def new_attempt(
     fresh read instead would give the second caller the next id: two taps on "pay now"
     charged the card twice. A caller whose view includes the first's attempt saw it pending.
     """
-    known = attempts_for(order_id) if seen is None else seen
-    attempt_no = max((int(a.attempt_no) for a in known), default=0) + 1
+    attempt_no = max((int(a.attempt_no) for a in seen), default=0) + 1
     return PaymentAttempt(
         attempt_id_for(order_id, attempt_no),
         order_id=order_id,
@@ -102,6 +101,13 @@ def new_attempt(
         created_at=iso(now),
         updated_at=iso(now),
     )
+
+
+def open_trade(seen: Sequence[PaymentAttempt], channel: str, amount_fen: int) -> PaymentAttempt | None:
+    """The latest pending attempt of `channel` for this amount: launched again, it is the same
+    out_trade_no, which the channel itself never takes twice."""
+    pending = [a for a in seen if a.status == pm.PENDING and a.channel == channel and int(a.amount_fen) == amount_fen]
+    return pending[-1] if pending else None
 
 
 def save_attempt(tx: Tx, attempt: PaymentAttempt) -> None:

@@ -9,8 +9,7 @@ from ... import channels
 from ...channels import base as ch
 from ...clock import clock
 from ...db import Tx
-from ...models import payments as pm
-from .attempts import CHECKOUT, attempts_for, new_attempt, payment_ref, save_attempt
+from .attempts import CHECKOUT, attempts_for, new_attempt, open_trade, payment_ref, save_attempt
 
 
 def start_channel_payment(
@@ -23,12 +22,8 @@ def start_channel_payment(
         return {"channel": channel, "amount_fen": amount_fen, "pay_now": f"/v1/orders/{order_id}/payments"}
     now = clock.now()
     seen = attempts_for(order_id)
-    open_attempts = [
-        a for a in seen if a.status == pm.PENDING and a.channel == channel and int(a.amount_fen) == amount_fen
-    ]
-    if open_attempts:
-        attempt = open_attempts[-1]
-    else:
+    attempt = open_trade(seen, channel, amount_fen)
+    if attempt is None:
         attempt = new_attempt(order_id, user_id, channel, amount_fen, CHECKOUT, now, seen=seen)
         tx = Tx()
         save_attempt(tx, attempt)

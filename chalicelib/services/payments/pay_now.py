@@ -19,7 +19,7 @@ from ...models.orders import Order
 from ...models.payments import PaymentAttempt
 from ...observability import count, logger
 from .. import accounts
-from .attempts import PAY_NOW, attempts_for, get_attempt, new_attempt, payment_ref, save_attempt
+from .attempts import PAY_NOW, attempts_for, get_attempt, new_attempt, open_trade, payment_ref, save_attempt
 from .intake import reconcile
 from .payable import ORDER_MOVED, USER_MOVED, Plan, load_order, owned_order, payable
 from .settlement import Result, inbox, received, settle
@@ -157,13 +157,9 @@ def _pay_by_card(
 def _launch(
     order: Order, plan: Plan, channel: str, now: datetime, idem: IdemScope | None, seen: list[PaymentAttempt]
 ) -> PaymentResult:
-    reusable = [
-        a for a in seen if a.status == pm.PENDING and a.channel == channel and int(a.amount_fen) == plan.amount_fen
-    ]
     tx = Tx()
-    if reusable:
-        attempt = reusable[-1]  # same out_trade_no: the channel itself will not take it twice
-    else:
+    attempt = open_trade(seen, channel, plan.amount_fen)
+    if attempt is None:
         attempt = new_attempt(order.order_id, order.user_id, channel, plan.amount_fen, PAY_NOW, now, seen=seen)
         save_attempt(tx, attempt)
     deadline = order.payment_expires_at if order.status == o.AWAITING_PAYMENT else None
