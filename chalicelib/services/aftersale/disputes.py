@@ -168,14 +168,10 @@ def order_case(order_id: str) -> OrderCase:
         raise orders.order_not_found() from exc
     return OrderCase(
         order,
-        _requests_of(order),
+        of_order(order.user_id, order.order_id),
         list(Dispute.by_order.query(order_id, scan_index_forward=False, limit=100)),
         _messages_of(order),
     )
-
-
-def _requests_of(order: Order) -> list[ReturnRequest]:
-    return of_order(order.user_id, order.order_id)
 
 
 def _messages_of(order: Order) -> list[OrderMessage]:
@@ -186,7 +182,7 @@ def case(dispute_id: str) -> Case:
     """The whole case: the dispute, the order (with its history), its requests and messages."""
     dispute = get(dispute_id)
     order = Order.get(dispute.order_id, consistent_read=True)
-    return Case(dispute, order, _requests_of(order), _messages_of(order))
+    return Case(dispute, order, of_order(order.user_id, order.order_id), _messages_of(order))
 
 
 def decide(
