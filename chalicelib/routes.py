@@ -43,6 +43,7 @@ ROUTES = [
     Route("me", "PUT", "/v1/me/bank-cards/{card_id}/default", "set_default_bank_card"),
     Route("bnpl", "GET", "/v1/bnpl/agreement", "get_agreement"),
     Route("bnpl", "POST", "/v1/bnpl/activation", "activate_bnpl"),
+    Route("bnpl", "GET", "/v1/bnpl/plans", "get_plans"),
     Route("wallet", "GET", "/v1/wallet", "get_wallet"),
     Route("wallet", "GET", "/v1/wallet/entries", "list_wallet_entries"),
     Route("wallet", "GET", "/v1/wallet/coupons", "list_coupons"),
