@@ -134,6 +134,7 @@ CASES: dict[str, Case] = {
         owners=("consumer A",),
     ),
     "get_order": Case(params=lambda w: {"order_id": w["placed"]}, owners=("consumer A",)),
+    "get_order_installments": Case(params=lambda w: {"order_id": w["placed"]}, owners=("consumer A",)),
     "cancel_order": Case(params=lambda w: {"order_id": w["to_cancel"]}, owners=("consumer A",)),
     # fulfilment
     "list_order_return_requests": Case(params=lambda w: {"order_id": w["placed"]}, owners=("consumer A",)),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Api
-from tests.shopping import MERCHANT, create_product
+from chalicelib import ledger
+from tests.conftest import Api, new_key
+from tests.shopping import ADDRESS, MERCHANT, confirm, create_product
 
 PRICE = 30_000  # ¥300: eligible (≥ ¥100)
 
@@ -57,3 +58,90 @@ def test_a_merchant_can_only_offer_plans_that_exist(api: Api) -> None:
     body = {"name": "耳机", "skus": [{"price_fen": PRICE, "stock": 1}], "interest_free_parts": [5]}
     r = api.post("/v1/merchant/products", body, as_=MERCHANT, roles=["merchant"])
     assert r.status_code == 422 and r.json["code"] == "unknown_plan"
+
+
+# --- buying in parts ----------------------------------------------------------------------
+
+
+def buy_in_parts(api: Api, user: str, parts: int = 3, price: int = PRICE, product: dict[str, Any] | None = None) -> Any:
+    """Check out one item in `parts` parts with the quote's checksum (the response)."""
+    product = product or create_product(api, skus=[{"attributes": {"规格": "标准"}, "price_fen": price, "stock": 20}])
+    quote = plans_of(api, user, price, product["product_id"])[parts]
+    body = {
+        "items": [{"sku_id": product["skus"][0]["sku_id"], "quantity": 1}],
+        "payment_method": "bnpl",
+        "address": ADDRESS,
+        "installments": {"parts": parts, "schedule_checksum": quote["schedule_checksum"]},
+    }
+    return api.post("/v1/checkout", body, as_=user, idem=new_key())
+
+
+def received_in_parts(api: Api, user: str, parts: int = 3, **kw: Any) -> str:
+    placed = buy_in_parts(api, user, parts, **kw)
+    assert placed.status_code == 201, placed.json
+    order = placed.json["orders"][0]
+    assert confirm(api, user, order).json["status"] == "placed"
+    oid = order["order_id"]
+    shipped = api.post(
+        f"/v1/merchant/orders/{oid}/shipment",
+        {"carrier": "SF", "tracking_number": "SF1234567890"},
+        as_=MERCHANT,
+        roles=["merchant"],
+    )
+    assert shipped.status_code == 200, shipped.json
+    assert api.post(f"/v1/orders/{oid}/receipt", as_=user).json["status"] == "received"
+    return str(oid)
+
+
+def schedule_of(api: Api, user: str, order_id: str) -> dict[str, Any]:
+    r = api.get(f"/v1/orders/{order_id}/installments", as_=user)
+    assert r.status_code == 200, r.json
+    return dict(r.json)
+
+
+def book(account: str, name: str) -> int:
+    found = ledger.balances(account).get(name)
+    return int(found.balance) if found is not None else 0
+
+
+def test_a_stale_checksum_is_plan_changed(api: Api, activated_user: str) -> None:
+    product = create_product(api, skus=[{"attributes": {}, "price_fen": PRICE, "stock": 5}])
+    body = {
+        "items": [{"sku_id": product["skus"][0]["sku_id"], "quantity": 1}],
+        "payment_method": "bnpl",
+        "address": ADDRESS,
+        "installments": {"parts": 3, "schedule_checksum": "0" * 32},
+    }
+    r = api.post("/v1/checkout", body, as_=activated_user, idem=new_key())
+    assert r.status_code == 409 and r.json["code"] == "plan_changed"
+
+
+def test_buying_in_three_parts_dates_the_parts_and_paying_them_closes_the_order(api: Api, activated_user: str) -> None:
+    user = activated_user
+    account = ledger.user_account(user)
+    oid = received_in_parts(api, user)
+    fee = 690  # 2.3 % of ¥300
+    assert book(account, ledger.INSTALLMENT_FEE_OWED) == fee
+    assert book(account, ledger.CREDIT) == PRICE  # the principal is reserved, not the fee
+    shown = schedule_of(api, user, oid)
+    assert [p["amount_fen"] for p in shown["parts"]] == [10_230, 10_230, 10_230]
+    assert [p["status"] for p in shown["parts"]] == ["scheduled"] * 3
+    assert all(p["due_at"] for p in shown["parts"])
+    assert shown["payoff_fen"] == PRICE + 230  # only part 1's month has begun
+
+    paid = api.post(f"/v1/orders/{oid}/payments", {"channel": "card"}, as_=user, idem=new_key())
+    assert paid.status_code == 201, paid.json
+    shown = schedule_of(api, user, oid)
+    assert [p["status"] for p in shown["parts"]] == ["paid", "scheduled", "scheduled"]
+    assert api.get(f"/v1/orders/{oid}", as_=user).json["status"] == "received"
+    assert book(account, ledger.CREDIT) == PRICE - 10_000
+    assert book(account, ledger.INSTALLMENT_FEE_OWED) == fee - 230
+    assert book(account, ledger.POINTS) == 100  # ¥100 of principal paid on time
+
+    for _ in range(2):
+        assert api.post(f"/v1/orders/{oid}/payments", {"channel": "card"}, as_=user, idem=new_key()).status_code == 201
+    shown = schedule_of(api, user, oid)
+    assert [p["status"] for p in shown["parts"]] == ["paid"] * 3
+    assert api.get(f"/v1/orders/{oid}", as_=user).json["status"] == "paid"
+    assert book(account, ledger.CREDIT) == 0 and book(account, ledger.INSTALLMENT_FEE_OWED) == 0
+    assert book(account, ledger.POINTS) == 300

@@ -101,7 +101,7 @@ def get_product(ctx: Ctx, product_id: str) -> ProductView:
     body=ProductIn,
     response=ProductView,
     status=201,
-    errors={422: ["duplicate_sku"]},
+    errors={422: ["duplicate_sku", "unknown_plan"]},
 )
 def create_product(ctx: Ctx) -> ProductView:
     """Create a product with its SKUs (price in fen, stock); SKUs gain a `sku_id`."""
@@ -125,7 +125,7 @@ def create_product(ctx: Ctx) -> ProductView:
     roles=MERCHANT,
     body=ProductEditIn,
     response=ProductView,
-    errors={404: ["product_not_found"], 409: ["state_changed"], 422: ["duplicate_sku", "unknown_sku"]},
+    errors={404: ["product_not_found"], 409: ["state_changed"], 422: ["duplicate_sku", "unknown_sku", "unknown_plan"]},
 )
 def update_product(ctx: Ctx, product_id: str) -> ProductView:
     """Edit one of the caller's products: name, description, SKUs, prices and stock."""

@@ -22,6 +22,7 @@ from ..schemas.orders import (
 )
 from ..services import addresses, checkout, orders
 from ..services.checkout import CheckoutResult, Confirmation, Line
+from ..services.installments import lifecycle as installments
 from ..web import CONSUMER, Ctx, Router
 
 router = Router("orders")
@@ -139,8 +140,13 @@ def render_confirmation(result: Confirmation) -> ConfirmationView:
             "credit_insufficient",
             "coupon_not_available",
             "coupon_expired",
+            "plan_changed",
         ],
         422: [
+            "installments_need_bnpl",
+            "installments_one_merchant",
+            "installments_not_eligible",
+            "unknown_plan",
             "cart_empty",
             "duplicate_sku",
             "unknown_sku",
@@ -164,6 +170,11 @@ def create_checkout(ctx: Ctx) -> CheckoutResult:
         address=body.address.model_dump() if body.address else addresses.snapshot(ctx.user_id, str(body.address_id)),
         now=clock.now(),
         idem=ctx.idem,
+        installment_plan=(
+            installments.Request(body.installments.parts, body.installments.schedule_checksum)
+            if body.installments
+            else None
+        ),
     )
 
 

@@ -31,3 +31,24 @@ class PlanView(View):
 
 class PlansView(View):
     plans: list[PlanView]
+
+
+class PartView(View):
+    seq: int
+    due_at: str | None = Field(description="null until receipt")
+    amount_fen: Fen
+    principal_fen: Fen
+    fee_fen: Fen
+    fee_waived_fen: Fen = 0
+    status: PartStatus
+    paid_at: str | None = None
+
+
+class InstallmentsView(View):
+    order_id: str
+    parts_count: int
+    fee_fen: Fen
+    fee_payer: FeePayer
+    apr_bps: int
+    parts: list[PartView]
+    payoff_fen: Fen = Field(description="what paying everything now costs (the fee of months not begun waived)")

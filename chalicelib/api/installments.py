@@ -1,0 +1,49 @@
+"""Installments (分期): an order's schedule."""
+
+from __future__ import annotations
+
+from ..clock import clock
+from ..schemas.installments import InstallmentsView, PartView
+from ..services.installments import views
+from ..web import CONSUMER, Ctx, Router
+
+router = Router("installments")
+
+
+def installments_view(found: views.Schedule) -> InstallmentsView:
+    plan = found.plan
+    return InstallmentsView(
+        order_id=found.order.order_id,
+        parts_count=plan.parts,
+        fee_fen=plan.fee_fen,
+        fee_payer=plan.fee_payer,
+        apr_bps=plan.apr_bps,
+        parts=[
+            PartView(
+                seq=row.part.seq,
+                due_at=row.part.due_at,
+                amount_fen=row.part.amount_fen,
+                principal_fen=row.part.principal_fen,
+                fee_fen=row.part.fee_fen,
+                fee_waived_fen=row.part.fee_waived_fen,
+                status=row.status,
+                paid_at=row.part.paid_at,
+            )
+            for row in found.parts
+        ],
+        payoff_fen=found.payoff_fen,
+    )
+
+
+@router.route(
+    "/v1/orders/{order_id}/installments",
+    "GET",
+    roles=CONSUMER,
+    response=InstallmentsView,
+    errors={404: ["order_not_found"]},
+)
+def get_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
+    """The order's parts (due date, amount, principal and fee share, status) and what paying
+    everything now costs (`payoff_fen`: the fee of each part whose month has not begun waived).
+    A single payment is a plan of one part."""
+    return installments_view(views.own_schedule(ctx.user_id, order_id, clock.now()))
