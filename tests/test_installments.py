@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import ledger
+from chalicelib import ledger, schedules
+from chalicelib.clock import clock, parse_iso
+from chalicelib.config import settings
+from chalicelib.models.orders import Order
+from chalicelib.models.payments import PaymentAttempt
+from chalicelib.models.users import User
 from tests.conftest import Api, new_key
 from tests.shopping import ADDRESS, MERCHANT, confirm, create_product
+from tests.test_collection import use_card
 
 PRICE = 30_000  # ¥300: eligible (≥ ¥100)
 
@@ -145,3 +151,69 @@ def test_buying_in_three_parts_dates_the_parts_and_paying_them_closes_the_order(
     assert api.get(f"/v1/orders/{oid}", as_=user).json["status"] == "paid"
     assert book(account, ledger.CREDIT) == 0 and book(account, ledger.INSTALLMENT_FEE_OWED) == 0
     assert book(account, ledger.POINTS) == 300
+
+
+# --- collection part by part --------------------------------------------------------------
+
+
+def to_due(order_id: str, extra: int = 60) -> None:
+    due = parse_iso(Order.get(order_id, consistent_read=True).due_at)
+    clock.advance((due - clock.now()).total_seconds() + extra)
+
+
+def test_each_part_is_auto_debited_on_its_date_and_a_decline_freezes_until_paid(api: Api, activated_user: str) -> None:
+    user = activated_user
+    oid = received_in_parts(api, user)
+    to_due(oid)
+    assert schedules.run("close_payment_windows", clock.now())["paid"] == 1
+    assert [p["status"] for p in schedule_of(api, user, oid)["parts"]] == ["paid", "scheduled", "scheduled"]
+    assert schedules.run("close_payment_windows", clock.now())["paid"] == 0  # part 2 is not due yet
+
+    use_card(api, user, "0002")  # the next charge is declined
+    to_due(oid)
+    assert schedules.run("close_payment_windows", clock.now())["declined"] == 1
+    shown = schedule_of(api, user, oid)
+    assert [p["status"] for p in shown["parts"]] == ["paid", "overdue", "scheduled"]
+    assert User.get(user, consistent_read=True).bnpl_status == "frozen"
+
+    use_card(api, user, "0001")
+    paid = api.post(f"/v1/orders/{oid}/payments", {"channel": "card"}, as_=user, idem=new_key())
+    assert paid.status_code == 201, paid.json
+    assert User.get(user, consistent_read=True).bnpl_status == "active"
+    assert api.get(f"/v1/orders/{oid}", as_=user).json["status"] == "received"
+    # Part 2's daily retry is still set: it finds part 2 paid and charges nothing.
+    clock.advance(settings().rules.collection_retry_seconds + 60)
+    result = schedules.run("close_payment_windows", clock.now())
+    assert result["paid"] == 0 and result["declined"] == 0
+    to_due(oid)
+    assert schedules.run("close_payment_windows", clock.now())["paid"] == 1
+    assert api.get(f"/v1/orders/{oid}", as_=user).json["status"] == "paid"
+    charged = [a for a in PaymentAttempt.by_order.query(oid) if a.status == "succeeded"]
+    assert sorted(int(a.amount_fen) for a in charged) == [10_230] * 3  # each part once
+
+
+def test_paying_everything_waives_the_fee_of_months_not_begun(api: Api, activated_user: str) -> None:
+    user = activated_user
+    account = ledger.user_account(user)
+    oid = received_in_parts(api, user, parts=6)
+    shown = schedule_of(api, user, oid)
+    fee = 1_350  # 4.5 % of ¥300
+    assert shown["payoff_fen"] == PRICE + shown["parts"][0]["fee_fen"]
+    paid = api.post(f"/v1/orders/{oid}/payments", {"channel": "card", "scope": "all"}, as_=user, idem=new_key())
+    assert paid.status_code == 201, paid.json
+    shown = schedule_of(api, user, oid)
+    assert [p["status"] for p in shown["parts"]] == ["paid"] * 6
+    assert sum(p["fee_waived_fen"] for p in shown["parts"]) == fee - shown["parts"][0]["fee_fen"]
+    assert api.get(f"/v1/orders/{oid}", as_=user).json["status"] == "paid"
+    assert book(account, ledger.CREDIT) == 0 and book(account, ledger.INSTALLMENT_FEE_OWED) == 0
+    assert book(account, ledger.POINTS) == 300
+
+
+def test_an_interest_free_plan_takes_its_fee_from_the_merchants_payable(api: Api, activated_user: str) -> None:
+    free = interest_free_product(api, [3])
+    oid = received_in_parts(api, activated_user, product=free)
+    shown = schedule_of(api, activated_user, oid)
+    assert shown["fee_payer"] == "merchant" and [p["amount_fen"] for p in shown["parts"]] == [10_000] * 3
+    assert book(ledger.user_account(activated_user), ledger.INSTALLMENT_FEE_OWED) == 0
+    fee = ledger.leg_amount(ledger.merchant_account(MERCHANT), f"order:{oid}:merchant_installment_fee", ledger.PAYABLE)
+    assert fee == -690

@@ -63,7 +63,7 @@ def pay_now(ctx: Ctx, order_id: str) -> payments.PaymentResult:
     user pays in the Alipay / WeChat app (the channel's notification settles it).
     """
     body: PayNowIn = ctx.body
-    return payments.pay_now(ctx.user_id, order_id, body.channel, clock.now(), idem=ctx.idem)
+    return payments.pay_now(ctx.user_id, order_id, body.channel, clock.now(), idem=ctx.idem, scope=body.scope)
 
 
 def _reply(answer: NotifyReply) -> Reply:

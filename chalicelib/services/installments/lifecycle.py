@@ -135,16 +135,6 @@ def on_receipt(tx: Tx, order: Order, first_due: datetime, now: datetime) -> list
     return [Order.installment_plan.set(dated.to_json()), Order.amount_due_fen.set(first.amount_fen)]
 
 
-def payoff_fen(order: Order, now: datetime) -> int | None:
-    """What paying everything left costs now (None for a single payment)."""
-    plan = plan_of(order)
-    if plan is None:
-        return None
-    if not plan.dues():
-        return plan.unpaid_fen  # not received yet: nothing has begun but part 1's month
-    return ar.payoff([p.arithmetic() for p in plan.schedule], plan.dues(), now).payoff_fen
-
-
 @dataclass
 class Closing:
     """What `mark_paid` needs to close an installment order whose last part was paid."""

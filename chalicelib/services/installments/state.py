@@ -109,6 +109,16 @@ def plan_of(order: Order) -> PlanState | None:
     return PlanState.from_json(data) if data else None
 
 
+def payoff_fen(order: Order, now: datetime) -> int | None:
+    """What paying everything left costs now (None for a single payment)."""
+    plan = plan_of(order)
+    if plan is None:
+        return None
+    if not plan.dues():
+        return plan.unpaid_fen  # not received yet: nothing has begun but part 1's month
+    return ar.payoff([p.arithmetic() for p in plan.schedule], plan.dues(), now).payoff_fen
+
+
 def part_tag(order: Order) -> dict[str, int]:
     """Timer data naming the part a collection timer is for ({} for a single payment)."""
     plan = plan_of(order)

@@ -11,8 +11,7 @@ from ...models.orders import Order
 from .. import orders
 from . import arithmetic as ar
 from . import quotes
-from .lifecycle import payoff_fen
-from .state import PartState, PlanState, plan_of
+from .state import PartState, PlanState, payoff_fen, plan_of
 
 
 @dataclass(frozen=True)

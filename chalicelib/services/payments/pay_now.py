@@ -21,7 +21,7 @@ from ...observability import count, logger
 from .. import accounts
 from .attempts import PAY_NOW, attempts_for, get_attempt, new_attempt, open_trade, payment_ref, save_attempt
 from .intake import reconcile
-from .payable import ORDER_MOVED, USER_MOVED, Plan, load_order, owned_order, payable
+from .payable import NEXT_PART, ORDER_MOVED, USER_MOVED, Plan, load_order, owned_order, payable
 from .settlement import Result, inbox, received, settle
 
 
@@ -46,6 +46,7 @@ def pay_now(
     channel: str,
     now: datetime,
     idem: IdemScope | None = None,
+    scope: str = NEXT_PART,
 ) -> PaymentResult:
     """Pay an order now through `channel`.
 
@@ -53,6 +54,8 @@ def pay_now(
     gateway's notification or a query settles it; it is never charged twice). Wallet:
     debits the cash balance in one transaction. Alipay / WeChat Pay: answers the launch
     data for the channel's app; the channel's notification settles it.
+    An installment order pays its next part, or with `scope` "all" everything left (the fee
+    of each part whose month has not begun waived).
     """
     order = owned_order(user_id, order_id)
     plan = payable(order)
@@ -71,7 +74,7 @@ def pay_now(
         if settled.result == Result.SUCCEEDED and attempt.outcome == pm.APPLIED:
             return _stage_only(idem, PaymentResult(attempt, o.PAID))
     order = owned_order(user_id, order_id)
-    plan = payable(order)
+    plan = payable(order, scope=scope, now=now)
     if plan is None:
         raise errors.illegal_transition("order", order.status, "pay")
     if channel == ch.WALLET:
@@ -102,7 +105,7 @@ def _pay_from_wallet(
     attempt.settled_at = iso(now)
     inbox(tx, event, Result.SUCCEEDED, now)
     received(tx, attempt, order, now)
-    result = PaymentResult(attempt, o.PAID)
+    result = PaymentResult(attempt, order.status)  # paid (received again after an installment part)
     if idem is not None:
         idem.stage(tx, result)
     try:

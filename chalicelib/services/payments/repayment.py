@@ -20,6 +20,7 @@ from ...models.payments import PaymentAttempt
 from ...observability import count, logger
 from .. import accounts, notifications, orders, rewards, standing
 from ..installments import lifecycle as installments
+from ..installments.state import part_tag
 from .attempts import COLLECTION, yuan
 from .payable import order_moved, user_moved
 
@@ -160,7 +161,7 @@ def on_declined(tx: Tx, order: Order, attempt: PaymentAttempt, code: str, now: d
             timers.COLLECTION_RETRY,
             order.order_id,
             now + timedelta(seconds=rules.collection_retry_seconds),
-            {"round": round_no + 1},
+            {"round": round_no + 1, **part_tag(order)},
         )
         then = (
             f"我们将于 {local_time(now + timedelta(seconds=rules.collection_retry_seconds))} 再次扣款，也可现在还款。"
