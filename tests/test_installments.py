@@ -217,3 +217,79 @@ def test_an_interest_free_plan_takes_its_fee_from_the_merchants_payable(api: Api
     assert book(ledger.user_account(activated_user), ledger.INSTALLMENT_FEE_OWED) == 0
     fee = ledger.leg_amount(ledger.merchant_account(MERCHANT), f"order:{oid}:merchant_installment_fee", ledger.PAYABLE)
     assert fee == -690
+
+
+# --- returns ------------------------------------------------------------------------------
+
+
+def two_items_in_parts(api: Api, user: str) -> str:
+    """A 3-part order of two ¥150 items (so half can be returned), received."""
+    product = create_product(api, skus=[{"attributes": {"规格": "标准"}, "price_fen": PRICE // 2, "stock": 20}])
+    quote = plans_of(api, user, PRICE, product["product_id"])[3]
+    body = {
+        "items": [{"sku_id": product["skus"][0]["sku_id"], "quantity": 2}],
+        "payment_method": "bnpl",
+        "address": ADDRESS,
+        "installments": {"parts": 3, "schedule_checksum": quote["schedule_checksum"]},
+    }
+    placed = api.post("/v1/checkout", body, as_=user, idem=new_key())
+    assert placed.status_code == 201, placed.json
+    order = placed.json["orders"][0]
+    assert confirm(api, user, order).json["status"] == "placed"
+    oid = str(order["order_id"])
+    api.post(
+        f"/v1/merchant/orders/{oid}/shipment",
+        {"carrier": "SF", "tracking_number": "SF1234567890"},
+        as_=MERCHANT,
+        roles=["merchant"],
+    )
+    assert api.post(f"/v1/orders/{oid}/receipt", as_=user).json["status"] == "received"
+    return oid
+
+
+def return_and_approve(api: Api, user: str, order_id: str, quantity: int) -> None:
+    sku = api.get(f"/v1/orders/{order_id}", as_=user).json["items"][0]["sku_id"]
+    body = {"reason": "不想要了", "items": [{"sku_id": sku, "quantity": quantity}]}
+    asked = api.post(f"/v1/orders/{order_id}/return-requests", body, as_=user)
+    assert asked.status_code == 201, asked.json
+    decided = api.post(
+        f"/v1/merchant/return-requests/{asked.json['request_id']}/decision",
+        {"decision": "approve", "note": "好的"},
+        as_=MERCHANT,
+        roles=["merchant"],
+    )
+    assert decided.status_code == 200, decided.json
+
+
+def test_a_partial_return_shrinks_the_last_parts_with_their_fee(api: Api, activated_user: str) -> None:
+    user = activated_user
+    account = ledger.user_account(user)
+    oid = two_items_in_parts(api, user)
+    assert api.post(f"/v1/orders/{oid}/payments", {"channel": "card"}, as_=user, idem=new_key()).status_code == 201
+    return_and_approve(api, user, oid, 1)  # ¥150 back: part 3 (¥100) gone, part 2 loses ¥50
+    shown = schedule_of(api, user, oid)
+    assert [p["status"] for p in shown["parts"]] == ["paid", "scheduled", "refunded"]
+    assert shown["parts"][1]["principal_fen"] == 5_000 and shown["parts"][1]["fee_fen"] == 115
+    assert api.get(f"/v1/orders/{oid}", as_=user).json["status"] == "received"
+    assert book(account, ledger.CREDIT) == 5_000
+    assert book(account, ledger.INSTALLMENT_FEE_OWED) == 115
+    # The other item back too: ¥50 unpaid goes, ¥100 already paid comes back to the card.
+    return_and_approve(api, user, oid, 1)
+    shown = schedule_of(api, user, oid)
+    assert [p["status"] for p in shown["parts"]] == ["paid", "refunded", "refunded"]
+    assert api.get(f"/v1/orders/{oid}", as_=user).json["status"] == "returned"
+    assert book(account, ledger.CREDIT) == 0 and book(account, ledger.INSTALLMENT_FEE_OWED) == 0
+    assert schedules.run("process_refunds", clock.now())["processed"] == 1
+    [paid] = [a for a in PaymentAttempt.by_order.query(oid) if a.status in ("succeeded", "refunded")]
+    assert int(PaymentAttempt.get(paid.attempt_id).refunded_fen) == 10_000
+
+
+def test_a_full_return_before_part_one_cancels_the_plan_and_its_fee(api: Api, activated_user: str) -> None:
+    user = activated_user
+    oid = two_items_in_parts(api, user)
+    return_and_approve(api, user, oid, 2)
+    shown = schedule_of(api, user, oid)
+    assert [p["status"] for p in shown["parts"]] == ["refunded"] * 3 and shown["payoff_fen"] == 0
+    account = ledger.user_account(user)
+    assert book(account, ledger.CREDIT) == 0 and book(account, ledger.INSTALLMENT_FEE_OWED) == 0
+    assert User.get(user, consistent_read=True).unpaid_bnpl_count == 0

@@ -285,3 +285,64 @@ def _move_timers(tx: Tx, order: Order, current: PartState, after: PlanState, now
     if after.current is None:
         # Closed: the return window measured from receipt completes it (the receipt's timer key).
         timers.schedule(tx, timers.ORDER_COMPLETION, order.order_id, parse_iso(str(after.schedule[0].due_at)))
+
+
+# --- returns -------------------------------------------------------------------------------
+
+
+@dataclass
+class Returned:
+    """What a return does to an installment order's plan (for `aftersale.refunds.settle`)."""
+
+    actions: list[Action]
+    release_fen: int  # credit given back: the principal taken off unpaid parts
+    refund_fen: int  # what exceeded the unpaid rest: money back to the payer
+    owes_nothing: bool  # no part is left to pay
+
+
+def on_returned(tx: Tx, order: Order, request_id: str, amount_fen: int, now: datetime) -> Returned | None:
+    """A return of `amount_fen` of the price: unpaid parts shrink from the last backwards with
+    their fee share (forgiven in the ledger), the excess is refunded; a 免息 plan gives the
+    merchant back the fee share of the returned goods. None for a single payment."""
+    plan = plan_of(order)
+    if plan is None:
+        return None
+    outcome = ar.apply_refund([p.arithmetic() for p in plan.schedule], amount_fen)
+    after = plan.with_parts(outcome.parts)
+    ledger.post(
+        tx,
+        event_id=f"return:{request_id}:installment_fee_forgiven",
+        kind="installment_fee_waived",
+        at=now,
+        legs=ledger.installment_fee_charged(order.user_id, -outcome.fee_reduced_fen),
+        ref=order.order_id,
+        insufficient=user_moved("the fee owed changed meanwhile"),
+    )
+    if plan.fee_payer == quotes.MERCHANT and order.received_at:
+        total, before = int(order.total_fen), int(order.refunded_fen or 0)
+        share = ar.fee_share(plan.fee_fen, total, before + amount_fen) - ar.fee_share(plan.fee_fen, total, before)
+        ledger.post(
+            tx,
+            event_id=f"return:{request_id}:merchant_installment_fee",
+            kind="merchant_installment_fee",
+            at=now,
+            legs=ledger.merchant_installment_fee(order.merchant_id, -share),
+            ref=order.order_id,
+        )
+    nxt = after.current
+    order.installment_plan = after.to_json()
+    return Returned(
+        actions=[Order.installment_plan.set(after.to_json())],
+        release_fen=outcome.principal_reduced_fen,
+        refund_fen=outcome.refund_to_payer_fen,
+        owes_nothing=nxt is None,
+    )
+
+
+def amount_due_fen(order: Order) -> int | None:
+    """What the order owes now by its plan (the current part), None for a single payment."""
+    plan = plan_of(order)
+    if plan is None:
+        return None
+    current = plan.current
+    return current.amount_fen if current is not None else 0
