@@ -45,6 +45,7 @@ ROUTES = [
     Route("bnpl", "POST", "/v1/bnpl/activation", "activate_bnpl"),
     Route("bnpl", "GET", "/v1/bnpl/plans", "get_plans"),
     Route("installments", "GET", "/v1/orders/{order_id}/installments", "get_order_installments"),
+    Route("installments", "GET", "/v1/bnpl/bills/{month}", "get_bill"),
     Route("wallet", "GET", "/v1/wallet", "get_wallet"),
     Route("wallet", "GET", "/v1/wallet/entries", "list_wallet_entries"),
     Route("wallet", "GET", "/v1/wallet/coupons", "list_coupons"),

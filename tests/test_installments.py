@@ -8,6 +8,7 @@ from chalicelib import ledger, schedules
 from chalicelib.clock import clock, parse_iso
 from chalicelib.config import settings
 from chalicelib.models.orders import Order
+from chalicelib.services.installments.arithmetic import CHINA
 from chalicelib.models.payments import PaymentAttempt
 from chalicelib.models.users import User
 from tests.conftest import Api, new_key
@@ -293,3 +294,24 @@ def test_a_full_return_before_part_one_cancels_the_plan_and_its_fee(api: Api, ac
     account = ledger.user_account(user)
     assert book(account, ledger.CREDIT) == 0 and book(account, ledger.INSTALLMENT_FEE_OWED) == 0
     assert User.get(user, consistent_read=True).unpaid_bnpl_count == 0
+
+
+# --- the monthly bill ---------------------------------------------------------------------
+
+
+def china_month(at: str) -> str:
+    return parse_iso(at).astimezone(CHINA).strftime("%Y-%m")
+
+
+def test_a_months_bill_lists_every_part_due_in_it_across_orders(api: Api, activated_user: str) -> None:
+    user = activated_user
+    first = received_in_parts(api, user)
+    second = received_in_parts(api, user, parts=6, price=15_000)
+    parts = schedule_of(api, user, first)["parts"]
+    month = china_month(parts[1]["due_at"])
+    bill = api.get(f"/v1/bnpl/bills/{month}", as_=user)
+    assert bill.status_code == 200, bill.json
+    lines = {(line["order_id"], line["seq"]) for line in bill.json["lines"]}
+    assert (first, 2) in lines and (second, 2) in lines
+    assert bill.json["unpaid_fen"] == sum(line["amount_fen"] for line in bill.json["lines"])
+    assert api.get("/v1/bnpl/bills/2026-13", as_=user).json["code"] == "invalid_month"

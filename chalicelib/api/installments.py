@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..clock import clock
-from ..schemas.installments import InstallmentsView, PartView
-from ..services.installments import views
+from ..schemas.installments import BillLineView, BillView, InstallmentsView, PartView
+from ..services.installments import bills, views
 from ..web import CONSUMER, Ctx, Router
 
 router = Router("installments")
@@ -47,3 +47,33 @@ def get_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
     everything now costs (`payoff_fen`: the fee of each part whose month has not begun waived).
     A single payment is a plan of one part."""
     return installments_view(views.own_schedule(ctx.user_id, order_id, clock.now()))
+
+
+@router.route(
+    "/v1/bnpl/bills/{month}",
+    "GET",
+    roles=CONSUMER,
+    response=BillView,
+    errors={422: ["invalid_month"]},
+)
+def get_bill(ctx: Ctx, month: str) -> BillView:
+    """The month's bill (账单, `YYYY-MM`, China time): every part due that month across the
+    caller's 先用后付 orders, with the total and what is still unpaid."""
+    found = bills.bill(ctx.user_id, month, clock.now())
+    return BillView(
+        month=found.month,
+        lines=[
+            BillLineView(
+                order_id=line.order.order_id,
+                seq=line.row.part.seq,
+                due_at=str(line.row.part.due_at),
+                amount_fen=line.row.part.amount_fen,
+                principal_fen=line.row.part.principal_fen,
+                fee_fen=line.row.part.fee_fen,
+                status=line.row.status,
+            )
+            for line in found.lines
+        ],
+        total_fen=found.total_fen,
+        unpaid_fen=found.unpaid_fen,
+    )

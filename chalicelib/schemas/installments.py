@@ -52,3 +52,20 @@ class InstallmentsView(View):
     apr_bps: int
     parts: list[PartView]
     payoff_fen: Fen = Field(description="what paying everything now costs (the fee of months not begun waived)")
+
+
+class BillLineView(View):
+    order_id: str
+    seq: int
+    due_at: str
+    amount_fen: Fen
+    principal_fen: Fen
+    fee_fen: Fen
+    status: PartStatus
+
+
+class BillView(View):
+    month: str = Field(description="YYYY-MM, China time")
+    lines: list[BillLineView]
+    total_fen: Fen
+    unpaid_fen: Fen
