@@ -8,9 +8,9 @@ from chalicelib import ledger, schedules
 from chalicelib.clock import clock, parse_iso
 from chalicelib.config import settings
 from chalicelib.models.orders import Order
-from chalicelib.services.installments.arithmetic import CHINA
 from chalicelib.models.payments import PaymentAttempt
 from chalicelib.models.users import User
+from chalicelib.services.installments.arithmetic import CHINA
 from tests.conftest import Api, new_key
 from tests.shopping import ADDRESS, MERCHANT, confirm, create_product
 from tests.test_collection import use_card
@@ -315,3 +315,14 @@ def test_a_months_bill_lists_every_part_due_in_it_across_orders(api: Api, activa
     assert (first, 2) in lines and (second, 2) in lines
     assert bill.json["unpaid_fen"] == sum(line["amount_fen"] for line in bill.json["lines"])
     assert api.get("/v1/bnpl/bills/2026-13", as_=user).json["code"] == "invalid_month"
+
+
+def test_cancelling_a_placed_installment_order_forgives_its_fee(api: Api, activated_user: str) -> None:
+    placed = buy_in_parts(api, activated_user)
+    order = placed.json["orders"][0]
+    assert confirm(api, activated_user, order).json["status"] == "placed"
+    assert book(ledger.user_account(activated_user), ledger.INSTALLMENT_FEE_OWED) == 690
+    assert api.post(f"/v1/orders/{order['order_id']}/cancel", as_=activated_user).json["status"] == "cancelled"
+    assert book(ledger.user_account(activated_user), ledger.INSTALLMENT_FEE_OWED) == 0
+    shown = schedule_of(api, activated_user, order["order_id"])
+    assert [p["status"] for p in shown["parts"]] == ["refunded"] * 3
