@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from ..clock import clock
 from ..schemas.installments import BillLineView, BillView, InstallmentsView, PartView
+from ..services import fulfilment
 from ..services.installments import bills, views
-from ..web import CONSUMER, Ctx, Router
+from ..web import CONSUMER, MERCHANT, SUPPORT, Ctx, Router
 
 router = Router("installments")
 
@@ -77,3 +78,28 @@ def get_bill(ctx: Ctx, month: str) -> BillView:
         total_fen=found.total_fen,
         unpaid_fen=found.unpaid_fen,
     )
+
+
+@router.route(
+    "/v1/merchant/orders/{order_id}/installments",
+    "GET",
+    roles=MERCHANT,
+    response=InstallmentsView,
+    errors={404: ["order_not_found"]},
+)
+def get_merchant_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
+    """One of the merchant's confirmed orders' schedule (who pays the fee: `fee_payer`)."""
+    order = fulfilment.confirmed_order_of_merchant(ctx.user_id, order_id)
+    return installments_view(views.schedule(order, clock.now()))
+
+
+@router.route(
+    "/v1/support/orders/{order_id}/installments",
+    "GET",
+    roles=SUPPORT,
+    response=InstallmentsView,
+    errors={404: ["order_not_found"]},
+)
+def get_support_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
+    """Any order's schedule, for support (客服) reading a case."""
+    return installments_view(views.any_schedule(order_id, clock.now()))

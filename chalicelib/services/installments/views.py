@@ -9,6 +9,7 @@ from ...clock import parse_iso
 from ...models import orders as o
 from ...models.orders import Order
 from .. import orders
+from ..payments.payable import load_order
 from . import arithmetic as ar
 from . import quotes
 from .state import PartState, PlanState, payoff_fen, plan_of
@@ -60,6 +61,14 @@ def schedule(order: Order, now: datetime) -> Schedule:
     owes = order.status in (o.RECEIVED, o.OVERDUE, o.PLACED, o.SHIPPED, o.AWAITING_CONFIRMATION)
     payoff = payoff_fen(order, now) if plan_of(order) else int(order.amount_due_fen or 0)
     return Schedule(order, plan, rows, (payoff or 0) if owes else 0)
+
+
+def any_schedule(order_id: str, now: datetime) -> Schedule:
+    """Any order's schedule (support): a missing order is a 404."""
+    found = load_order(order_id)
+    if found is None:
+        raise orders.order_not_found()
+    return schedule(found, now)
 
 
 def own_schedule(user_id: str, order_id: str, now: datetime) -> Schedule:
