@@ -158,7 +158,8 @@ def receive_replacement(
     move(tx, request, RESHIPPED, EXCHANGED, ReturnRequest.exchanged_at.set(iso(now)))
     actions = stage(tx, order, fired, None)
     before = request.order_status_before
-    if order.payment_method == o.BNPL and before == o.RECEIVED and order.due_at:
+    # Installment parts keep their calendar dates (the schedule shown at checkout).
+    if order.payment_method == o.BNPL and before == o.RECEIVED and order.due_at and not order.installment_plan:
         old = parse_iso(order.due_at)
         lead = timedelta(seconds=rules.due_reminder_lead_seconds)
         for kind, at in ((timers.PAYMENT_DUE, old), (timers.ORDER_COMPLETION, old), (timers.DUE_REMINDER, old - lead)):
