@@ -12,6 +12,7 @@ handler's `name=`). A function without an entry fails the template build.
         send=("ReviewQueue",),          # queues it sends to (QueueDef.logical_id)
         publish=("NotificationTopic",), # SNS topics
         secret=True,                    # reads the stage secret (PII keys, channel keys)
+        why={"orders/by_user": "..."},  # a grant the local run does not touch, and why it stays
     ),
 
 A queue handler is granted the queue its `on_sqs_message` reads (and nothing else of SQS)
@@ -46,6 +47,8 @@ class Needs:
     send: tuple[str, ...] = ()
     publish: tuple[str, ...] = ()
     secret: bool = False
+    # Why a table or index is granted though `make iam-check`'s run never touches it.
+    why: Mapping[str, str] = field(default_factory=dict)
 
 
 # A sweep takes each due timer it acts on (Query its bucket, delete the timer in the act's
@@ -107,6 +110,11 @@ GRANTS: dict[str, Needs] = {
         send=(REVIEW_QUEUE,),
         publish=(NOTIFICATIONS,),
         secret=True,
+        why={
+            "payout-accounts": "merchants' payout account routes (no local walk sets one)",
+            "payouts": "merchants' payout list",
+            "products/by_merchant": "a merchant's product list",
+        },
     ),
     # Cancel what was not confirmed or paid in time: stock, coupon and credit back, channel trade closed.
     "expire_checkouts": Needs(
@@ -121,12 +129,13 @@ GRANTS: dict[str, Needs] = {
             "payments/by_order": QUERY,
         },
         secret=True,  # the channel's keys close its open trade
+        why={
+            t: "releasing a checkout that held a coupon or left a channel trade open (not played locally)"
+            for t in ("balances", "coupons", "entries", "payments", "users")
+        },
     ),
     # Confirm receipt 10 days after shipment: the payment window opens, the merchant is owed.
-    "auto_confirm_receipts": Needs(
-        tables={**TIMERS, **LEDGER, "orders": WRITE, "notifications": WRITE},
-        publish=(NOTIFICATIONS,),
-    ),
+    "auto_confirm_receipts": Needs(tables={**TIMERS, **LEDGER, "orders": WRITE}),
     "complete_orders": Needs(tables={**TIMERS, "orders": WRITE}),
     # Charge the default card when the window closes; retries; overdue and its notices.
     "close_payment_windows": Needs(
@@ -154,12 +163,28 @@ GRANTS: dict[str, Needs] = {
         tables={**TIMERS, **LEDGER, "payments": WRITE, "orders": READ, "notifications": WRITE},
         publish=(NOTIFICATIONS,),
         secret=True,
+        why={
+            t: "a channel payment arriving for an order already paid or cancelled (not played locally)"
+            for t in ("balances", "entries", "notifications", "orders", "payments")
+        },
     ),
     # Refunds through the channel that paid.
     "process_refunds": Needs(
-        tables={**TIMERS, **LEDGER, "refunds": WRITE, "payments": WRITE, "orders": READ, "notifications": WRITE},
+        tables={
+            **TIMERS,
+            **LEDGER,
+            "refunds": WRITE,
+            "payments": WRITE,
+            "payments/by_order": QUERY,
+            "orders": READ,
+            "notifications": WRITE,
+        },
         publish=(NOTIFICATIONS,),
         secret=True,
+        why={
+            "balances": "a refund the channel declines puts the amount back on the books",
+            "orders": "reads the order a refund belongs to when it fails",
+        },
     ),
     # Reports, never fixes: reads the ledger, its indexes and the payout records; keeps a watermark.
     "reconcile_ledger": Needs(
@@ -171,9 +196,11 @@ GRANTS: dict[str, Needs] = {
             "payouts": READ,
             "job_state": WRITE,
         },
+        why={"entries/by_hour": "entries written before the by_day index existed (LEDGER_BY_DAY_SINCE)"},
     ),
     "check_obligations": Needs(
-        tables={"orders": READ, "orders/by_obligation": QUERY, "timers": READ, "timers/by_ref": QUERY},
+        tables={"orders": READ, "orders/by_obligation": QUERY, "timers/by_ref": QUERY},
+        why={"orders": "re-reads an order the index shows unwatched, before reporting it"},
     ),
     # T+1 transfers to merchants and the queries of unanswered ones.
     "run_payouts": Needs(
@@ -185,6 +212,7 @@ GRANTS: dict[str, Needs] = {
             "payouts": WRITE,
         },
         secret=True,  # the payout gateway's key; account tokens are decrypted with the PII key
+        why={"entries": "the payout's ledger legs, when a merchant is owed at the cut-off"},
     ),
     # Unanswered after-sale waits: auto-approve, close, auto-refund, confirm the replacement.
     "advance_aftersale": Needs(
@@ -201,6 +229,10 @@ GRANTS: dict[str, Needs] = {
             "notifications": WRITE,
         },
         publish=(NOTIFICATIONS,),
+        why={
+            t: "the automatic refund when a merchant never confirms a returned parcel (not reached locally)"
+            for t in ("balances", "coupons", "entries", "payments", "payments/by_order", "refunds", "users")
+        },
     ),
     # Closed accounts: erase addresses and message text, then delete what retention kept.
     "purge_closed_accounts": Needs(
@@ -224,18 +256,35 @@ GRANTS: dict[str, Needs] = {
             "coupons": WRITE,
             "notifications": WRITE,
         },
+        why={
+            t: "what a closed account kept (the local closed account had none of it)"
+            for t in (
+                "disputes",
+                "disputes/by_order",
+                "notifications",
+                "order_messages",
+                "orders",
+                "payments",
+                "payments/by_order",
+                "redemptions",
+                "refunds",
+                "return_requests",
+            )
+        },
     ),
     # Re-send the review message of requests whose first send was not confirmed.
-    "enqueue_pending_redemptions": Needs(tables={**TIMERS, "redemptions": READ}, send=(REVIEW_QUEUE,)),
+    "enqueue_pending_redemptions": Needs(
+        tables={**TIMERS, "redemptions": READ},
+        send=(REVIEW_QUEUE,),
+        why={"redemptions": "only when a review message's first send failed (not played locally)"},
+    ),
     # The review queue's worker: decide automatically or leave for a reviewer.
     "review_redemptions": Needs(
         tables={
             **LEDGER,
             "redemptions": WRITE,
             "users": READ,
-            "orders/by_user": QUERY,
             "notifications": WRITE,
-            "timers": WRITE,
         },
         publish=(NOTIFICATIONS,),
     ),

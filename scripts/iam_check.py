@@ -64,6 +64,15 @@ def acting_as(role: str) -> Iterator[None]:
         ROLE.reset(token)
 
 
+@contextmanager
+def doing(what: str) -> Iterator[None]:
+    token = DOING.set(what)
+    try:
+        yield
+    finally:
+        DOING.reset(token)
+
+
 def role_for_path(path: str) -> str:
     """Which deployed function answers this local request."""
     if m := re.fullmatch(r"/v1/dev/jobs/([a-z_]+)", path):
@@ -154,6 +163,8 @@ class Check:
         self.keys: dict[str, tuple[str, str]] = {}
         self.failures: list[str] = []
         self.expected_denies: list[iam_shim.Decision] = []
+        self.job_results: dict[str, list[dict[str, Any]]] = {}
+        self.unreasoned: list[str] = []
 
     # environment and moto
     def start(self) -> None:
@@ -314,7 +325,8 @@ class Check:
             if role != last[0]:  # each function is its own Lambda: it reads the stage secret itself
                 settings()._secrets.clear()
                 last[0] = role
-            route = f"{event.get('httpMethod', '')} {event.get('requestContext', {}).get('resourcePath', path)}"
+            route = event.get("requestContext", {}).get("resourcePath", path)
+            route = f"job {role}" if route == "/v1/dev/jobs/{job}" else f"{event.get('httpMethod', '')} {route}"
             token = DOING.set(route)
             try:
                 with acting_as(role):
@@ -346,22 +358,32 @@ class Check:
             if run.returncode != 0:
                 self.failures.append(f"{what} failed: {run.stdout[-1500:]}{run.stderr[-1500:]}")
         base = f"http://127.0.0.1:{self.api_port}"
+        try:
+            work_for_the_jobs(base)
+        except (requests.HTTPError, KeyError) as exc:
+            self.failures.append(f"setting up work for the jobs failed: {exc}")
         for days in ((31,), (400, 400, 400, 300)):
             for step in days:  # the dev clock moves at most 400 days at a time
                 requests.post(
                     f"{base}/v1/dev/clock", json={"advance_seconds": step * 86400}, timeout=30
                 ).raise_for_status()
             for job in schedules.names():
-                requests.post(f"{base}/v1/dev/jobs/{job}", json={}, timeout=120).raise_for_status()
+                answer = requests.post(f"{base}/v1/dev/jobs/{job}", json={}, timeout=120)
+                if answer.status_code != 200:  # the decision log names a denial
+                    self.failures.append(f"job {job} failed: {answer.status_code} {answer.text[:300]}")
+                    continue
+                self.job_results.setdefault(job, []).append(answer.json()["result"])
             requests.post(f"{base}/v1/dev/queue/drain", json={}, timeout=120).raise_for_status()
         print(f"walks, story and every job twice: {time.monotonic() - started:.1f}s", flush=True)
+        for job, results in sorted(self.job_results.items()):
+            print(f"  {job}: {results}")
 
     def expect(self, role: str, allowed: bool, what: str, call: Callable[[], Any]) -> None:
         """A control: `call` as `role` must be allowed (or denied)."""
         from botocore.exceptions import ClientError
 
         before = len(self.log.decisions)
-        with acting_as(role):
+        with acting_as(role), doing(f"control: {what}"):
             try:
                 call()
                 ok = True
@@ -477,20 +499,37 @@ class Check:
                 out[d.principal].used.add((d.action, d.resource))
         return out
 
-    def report(self) -> None:
+    def report(self) -> list[str]:
+        """Per role: granted vs used action/resource pairs, and the tables or indexes granted
+        that the run never touched (those need a reason; unused actions on a touched table are
+        the rest of its access level)."""
+        from chalicelib.grants import GRANTS
         from scripts.infra import UNUSED_LOCALLY
 
-        uses = self.uses()
-        print("\nper role: granted vs used action/resource pairs (a local run cannot see the reasons' calls)")
-        print(f"  {'role':<30} {'granted':>7} {'used':>5} {'unused':>6}  unused without a reason")
-        for role in sorted(uses):
-            use = uses[role]
+        lines = [
+            "| role | granted pairs | used | unused: rest of a level | unused: runtime (logs, X-Ray, KMS) "
+            "| granted tables/indexes never touched |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
+        for role, use in sorted(self.uses().items()):
             unused = use.unused()
-            bare = [u for u in unused if u[0] not in UNUSED_LOCALLY]
-            names = ", ".join(f"{a} {short(r)}" for _, a, r in bare[:6]) + (" …" if len(bare) > 6 else "")
-            print(f"  {role:<30} {len(use.granted):>7} {len(use.granted) - len(unused):>5} {len(unused):>6}  {names}")
+            runtime = [u for u in unused if u[0] in UNUSED_LOCALLY]
+            touched = {_table_of(r) for _, r in use.used}
+            tables = sorted({_table_of(r) for sid, _, r in use.granted if sid.startswith("Tables")})
+            why = GRANTS[role].why
+            untouched = [t if t in why else f"{t} (NO REASON)" for t in tables if t not in touched]
+            self.unreasoned += [f"{role}: {t}" for t in untouched if t.endswith("(NO REASON)")]
+            lines.append(
+                f"| {role} | {len(use.granted)} | {len(use.granted) - len(unused)} | {len(unused) - len(runtime)} "
+                f"| {len(runtime)} | {', '.join(untouched) or '-'} |"
+            )
+        print("\nper role: granted vs used action/resource pairs")
+        print("\n".join(lines))
         for sid, reason in UNUSED_LOCALLY.items():
             print(f"  {sid}: {reason}")
+        for item in self.unreasoned:  # a warning: the coordinator's next grant may not be run yet
+            print(f"WARNING granted, never touched, no reason in chalicelib/grants.py (`why`): {item}")
+        return lines
 
     def verdict(self) -> int:
         roles = set(self.policies)
@@ -510,6 +549,62 @@ class Check:
         for f in self.failures:
             print(f"FAIL {f}", file=sys.stderr)
         return 1 if self.failures else 0
+
+
+def work_for_the_jobs(base: str) -> None:
+    """What the walks leave finished, left waiting for a job: a paid order never received
+    (auto_confirm_receipts), a paid order cancelled (process_refunds), a return nobody
+    answers (advance_aftersale), a closed account (purge_closed_accounts, after retention)."""
+    import requests
+
+    def token(sub: str, role: str) -> dict[str, str]:
+        r = requests.post(f"{base}/v1/dev/tokens", json={"sub": sub, "roles": [role]}, timeout=30)
+        r.raise_for_status()
+        return {"Authorization": f"Bearer {r.json()['token']}", "Content-Type": "application/json"}
+
+    def call(headers: dict[str, str], method: str, path: str, body: Any = None, key: str | None = None) -> Any:
+        h = {**headers, **({"Idempotency-Key": key} if key else {})}
+        r = requests.request(method, f"{base}{path}", headers=h, json=body, timeout=60)
+        r.raise_for_status()
+        return r.json() if r.content else None
+
+    me, shop = token("demo-consumer", "consumer"), token("demo-merchant", "merchant")
+    address = {"name": "张三", "phone": "13800138000", "line1": "建国路 1 号", "city": "北京"}
+
+    def place(user: dict[str, str], sku: str, method: str, key: str) -> str:
+        body = {"items": [{"sku_id": sku, "quantity": 1}], "payment_method": method, "address": address}
+        order = call(user, "POST", "/v1/checkout", body, key)["orders"][0]
+        confirm = {"challenge_id": order["challenge"]["challenge_id"], "password": "135790"}
+        call(user, "POST", f"/v1/orders/{order['order_id']}/confirmation", confirm, f"{key}-confirm")
+        if method == "alipay":
+            pay = call(user, "POST", f"/v1/orders/{order['order_id']}/payments", {"channel": "alipay"}, f"{key}-pay")
+            call({}, "POST", "/v1/dev/payments/notify", {"payment_id": pay["payment_id"], "outcome": "succeeded"})
+        return str(order["order_id"])
+
+    shipment = {"carrier": "SF", "tracking_number": "SF0000000001"}
+    unreceived = place(me, "sku_demo_case_black", "alipay", "iam-unreceived")
+    call(shop, "POST", f"/v1/merchant/orders/{unreceived}/shipment", shipment)
+    refunded = place(me, "sku_demo_case_black", "alipay", "iam-refunded")
+    call(me, "POST", f"/v1/orders/{refunded}/cancel")
+    unanswered = place(me, "sku_demo_tee_l", "bnpl", "iam-unanswered")
+    call(shop, "POST", f"/v1/merchant/orders/{unanswered}/shipment", shipment)
+    call(me, "POST", f"/v1/orders/{unanswered}/receipt")
+    call(me, "POST", f"/v1/orders/{unanswered}/return-requests", {"reason": "不想要了", "kind": "return_goods"})
+
+    leaver = token("iam-leaver", "consumer")
+    call(leaver, "POST", "/v1/me/identity", {"real_name": "李四", "id_number": "110105199003070017"})
+    call(leaver, "POST", "/v1/me/bank-cards", {"card_number": "6217001234567890122"})
+    call(leaver, "PUT", "/v1/me/payment-password", {"password": "135790"})
+    call(leaver, "GET", "/v1/me/data-export?limit=100")
+    call(leaver, "POST", "/v1/me/closure")
+
+
+def _table_of(resource: str) -> str:
+    """`…:table/paylater-local-orders/index/by_user` → `orders/by_user`."""
+    name = short(resource).removeprefix("table/")
+    table, _, index = name.partition("/index/")
+    table = re.sub(r"^paylater-[a-z]+-", "", table)
+    return f"{table}/{index}" if index else table
 
 
 def _order_key() -> dict[str, Any]:
@@ -534,6 +629,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--log", default=None, help="append each decision to this file (JSON lines)")
     parser.add_argument("--no-story", action="store_true", help="controls and self-test only (quick)")
+    parser.add_argument("--table", default=None, help="write the granted-vs-used table (Markdown) here")
     args = parser.parse_args(argv)
     if args.log:
         Path(args.log).parent.mkdir(parents=True, exist_ok=True)
@@ -547,7 +643,9 @@ def main(argv: list[str] | None = None) -> int:
         check.story()
     check.controls()
     check.self_test()
-    check.report()
+    table = check.report()
+    if args.table:
+        Path(args.table).write_text("\n".join(table) + "\n", encoding="utf-8")
     code = check.verdict()
     print(f"iam-check {'passed' if code == 0 else 'FAILED'} in {time.monotonic() - started:.0f}s", flush=True)
     sys.stdout.flush()

@@ -347,6 +347,9 @@ def _table_statements(fn: Function, needs: Any, tables: list[Any]) -> list[dict[
 
     by_name = {t.name: t for t in tables}
     by_actions: dict[tuple[str, ...], list[Any]] = {}
+    for name in needs.why:
+        if name not in needs.tables:
+            raise SystemExit(f"chalicelib/grants.py: {fn.handler} gives a reason for {name!r}, which it is not granted")
     for name, actions in needs.tables.items():
         table_name, _, index = name.partition("/")
         table = by_name.get(table_name)

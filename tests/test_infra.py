@@ -442,6 +442,20 @@ def test_the_dashboard_draws_the_metrics_the_code_emits(prod: dict[str, Any]) ->
     assert queues == {cfg.review_queue_name, cfg.review_dlq_name}
 
 
+def test_a_reason_for_a_grant_not_made_fails_the_build() -> None:
+    from chalicelib.grants import READ, Needs
+
+    app = Chalice(app_name="paylater")
+
+    @app.schedule(Rate(1, unit=Rate.HOURS))
+    def some_job(event: Any) -> None:
+        return None
+
+    needs = Needs(tables={"orders": READ}, why={"payouts": "stale"})
+    with pytest.raises(SystemExit, match="gives a reason for 'payouts', which it is not granted"):
+        infra.build("prod", app, grants={"some_job": needs})
+
+
 # --- what a local IAM run cannot see (make iam-check): keys, logs, tracing, trust ----------
 
 
