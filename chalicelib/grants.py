@@ -153,6 +153,7 @@ GRANTS: dict[str, Needs] = {
         },
         publish=(NOTIFICATIONS,),
         secret=True,
+        why={"coupons": "the on-time reward coupon after ON_TIME_COUPON_AFTER on-time payments"},
     ),
     "send_due_reminders": Needs(
         tables={**TIMERS, "orders": READ, "notifications": WRITE},
@@ -200,7 +201,10 @@ GRANTS: dict[str, Needs] = {
     ),
     "check_obligations": Needs(
         tables={"orders": READ, "orders/by_obligation": QUERY, "timers/by_ref": QUERY},
-        why={"orders": "re-reads an order the index shows unwatched, before reporting it"},
+        why={
+            "orders": "re-reads an order the index shows unwatched, before reporting it",
+            "timers/by_ref": "the live timers of an order that owes something (none owed at the run's check)",
+        },
     ),
     # T+1 transfers to merchants and the queries of unanswered ones.
     "run_payouts": Needs(
