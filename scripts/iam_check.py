@@ -318,7 +318,7 @@ class Check:
         original = RequestSigner.get_auth_instance
 
         def get_auth_instance(signer: Any, *args: Any, **kwargs: Any) -> Any:
-            access, secret = keys[ROLE.get()]
+            access, secret = keys.get(ROLE.get()) or keys[NOBODY]  # a role with no user: every call denied
             kwargs["request_credentials"] = Credentials(access, secret)
             return original(signer, *args, **kwargs)
 

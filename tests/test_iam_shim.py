@@ -89,7 +89,7 @@ def test_not_resource_and_not_action_are_honoured_and_conditions_fail_closed() -
     assert not iam_shim.decide([_doc(allow), _doc(deny)], "dynamodb:GetItem", f"{ARN}/t")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def enforcing() -> Iterator[tuple[str, iam_shim.DecisionLog]]:
     """A moto server on loopback with the shim, enforcing after set-up (`reset-auth`)."""
     from moto import settings
@@ -201,3 +201,36 @@ def test_against_moto_a_transaction_needs_each_items_action_and_index_queries_th
         ("dynamodb:ListTables", "*", False),
     ]
     assert json.loads(log.decisions[-1].line())["allowed"] is False
+
+
+def test_the_iam_check_attributes_each_local_request_to_its_cloud_function() -> None:
+    from scripts.iam_check import LOCAL_DEV, role_for_path
+
+    assert role_for_path("/v1/orders/o1/receipt") == "api_handler"
+    assert role_for_path("/v1/channels/alipay/notify") == "api_handler"
+    assert role_for_path("/v1/dev/payments/notify") == "api_handler"  # the real notify path, played
+    assert role_for_path("/v1/dev/jobs/process_refunds") == "process_refunds"
+    assert role_for_path("/v1/dev/tokens") == LOCAL_DEV
+
+
+def test_the_iam_check_resolves_the_templates_intrinsics_to_local_arns() -> None:
+    from scripts.iam_check import _table_of, resolve
+
+    arns = {"OrdersTable": f"{ARN}/paylater-local-orders"}
+    refs = {"NotificationTopic": "arn:aws-cn:sns:cn-north-1:123456789012:t"}
+    doc = {
+        "Resource": [
+            {"Fn::GetAtt": ["OrdersTable", "Arn"]},
+            {"Fn::Sub": "${OrdersTable.Arn}/index/by_user"},
+            {"Ref": "NotificationTopic"},
+            {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:x"},
+        ]
+    }
+    assert resolve(doc, arns, refs)["Resource"] == [
+        f"{ARN}/paylater-local-orders",
+        f"{ARN}/paylater-local-orders/index/by_user",
+        refs["NotificationTopic"],
+        "arn:aws-cn:logs:cn-north-1:123456789012:x",
+    ]
+    assert _table_of(f"{ARN}/paylater-local-orders/index/by_user") == "orders/by_user"
+    assert _table_of(f"{ARN}/paylater-local-payout-accounts") == "payout-accounts"
