@@ -16,10 +16,13 @@ handler's `name=`). A function without an entry fails the template build.
     ),
 
 A queue handler is granted the queue its `on_sqs_message` reads (and nothing else of SQS)
-without saying so here. Tables by their short name (`chalicelib/definitions.py`: the model's resource name), an
-index as `table/index` (Query only). Access levels, not call lists: a level covers the code
-paths a local run does not reach (declines, races, retries) as well as the ones it does;
-`make iam-check` prints what each role used of what it was granted.
+without saying so here. Tables by their short name (`chalicelib/definitions.py`: the model's
+resource name), an index as `table/index` (Query only). Access levels, not call lists: a
+level covers the code paths a local run does not reach (declines, races, retries) as well as
+the ones it does; `make iam-check` prints what each role used of what it was granted.
+
+A new table the API serves goes in its list below; a new queue in `send` by its logical id
+(`definitions.all_queues`); a new topic also in `TOPICS` of scripts/infra.py.
 """
 
 from __future__ import annotations
