@@ -131,8 +131,8 @@ def on_receipt(tx: Tx, order: Order, first_due: datetime, now: datetime) -> list
             legs=ledger.merchant_installment_fee(order.merchant_id, plan.fee_fen),
             ref=order.order_id,
         )
-    first = dated.schedule[0]
-    return [Order.installment_plan.set(dated.to_json()), Order.amount_due_fen.set(first.amount_fen)]
+    first = dated.current  # part 1, unless a return before receipt took every part
+    return [Order.installment_plan.set(dated.to_json()), Order.amount_due_fen.set(first.amount_fen if first else 0)]
 
 
 @dataclass
