@@ -206,7 +206,9 @@ def on_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime, user: 
         ref=oid,
         insufficient=user_moved("the fee owed changed meanwhile"),
     )
-    earned = sum(p.principal_fen for p in paid_parts if next(a for a in after.schedule if a.seq == p.seq).on_time)
+    # 1 point per whole yuan of each part's principal paid on time.
+    on_time_seqs = {p.seq for p in after.schedule if p.on_time}
+    earned = sum(p.principal_fen // 100 * 100 for p in paid_parts if p.seq in on_time_seqs)
     rewards.earn_points(tx, order.user_id, oid, earned, now, event_id=f"{event}:points")
     _move_timers(tx, order, current, after, now)
     nxt = after.current
