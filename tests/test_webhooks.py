@@ -436,3 +436,41 @@ def test_the_body_is_the_same_json_the_log_shows(api: Api, receiver: Receiver) -
     event_id = api.post(f"{ENDPOINTS}/{endpoint}/test", **as_merchant()).json["event_id"]
     drain()
     assert json.loads(receiver.received[0].body) == api.get(f"{EVENTS}/{event_id}", **as_merchant()).json["body"]
+
+
+# --- every event type of today's code ----------------------------------------------------------
+
+
+def test_an_order_story_emits_its_events_in_sequence(api: Api, activated_user: str, receiver: Receiver) -> None:
+    subscribe(api, receiver)
+    order = confirmed_order(api, activated_user)
+    oid = order["order_id"]
+    api.post(f"/v1/merchant/orders/{oid}/messages", {"text": "明天发货"}, **as_merchant())
+    ship = {"carrier": "SF", "tracking_number": "SF1234567890"}
+    assert api.post(f"/v1/merchant/orders/{oid}/shipment", ship, **as_merchant()).status_code == 200
+    assert api.post(f"/v1/orders/{oid}/receipt", as_=activated_user).status_code == 200
+    r = api.post(f"/v1/orders/{oid}/return-requests", {"reason": "坏了"}, as_=activated_user)
+    assert r.status_code == 201, r.json
+    request_id = r.json["request_id"]
+    decision = {"decision": "reject", "note": "不支持"}
+    assert api.post(f"/v1/merchant/return-requests/{request_id}/decision", decision, **as_merchant()).status_code == 200
+    drain()
+    got = receiver.events()
+    assert [e["type"] for e in got] == [
+        "order.confirmed",
+        "message.created",
+        "order.received",
+        "return.requested",
+        "return.answered",
+    ]
+    answered = got[-1]["data"]["object"]
+    assert (answered["request_id"], answered["status"], answered["note"]) == (request_id, "rejected", "不支持")
+    assert got[1]["data"]["object"]["text"] == "明天发货"
+    order_seqs = [
+        e["sequence"]
+        for e in got
+        if e["data"]["object"].get("order_id") == oid
+        and "items" in e["data"]["object"]
+        and "history" in e["data"]["object"]
+    ]
+    assert order_seqs == sorted(order_seqs) and len(set(order_seqs)) == len(order_seqs)

@@ -82,14 +82,18 @@ def emit(
     obj: Model | dict[str, Any],
     now: datetime,
     *,
+    actions: Sequence[Action] = (),
     only_endpoint: str | None = None,
 ) -> str:
     """Add the event `event_type` about `obj` (as it is after this change) to `tx`.
 
-    Returns the event id. Call it from any service, beside the change, before `tx.commit()`.
+    `actions` are the change's updates of `obj` not yet applied to it in memory. Returns the
+    event id. Call it from any service, beside the change, before `tx.commit()`.
     """
     if event_type not in types.ALL and event_type != types.PING:
         raise ValueError(f"unknown webhook event type {event_type!r}")
+    if actions and not isinstance(obj, dict):
+        obj = applied(obj, actions)
     kind, object_id = types.identity(obj)
     event_id = new_event_id(now)
     tx.save(
