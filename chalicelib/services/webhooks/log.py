@@ -16,6 +16,7 @@ from .outbox import enqueue, event_id_floor
 
 # Events one replay resends (beyond it, replay again from the last one's time).
 REPLAY_MAX = 500
+BUSY_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,11 @@ def replay(merchant_id: str, endpoint_id: str | None, since: datetime, now: date
     for event in WebhookEvent.query(merchant_id, WebhookEvent.event_id >= event_id_floor(since), limit=REPLAY_MAX):
         if event.only_endpoint not in (None, endpoint_id):
             continue
-        _resend(event, endpoint_id, now)
+        for _ in range(BUSY_TRIES):  # the worker may be recording an attempt right now
+            try:
+                _resend(event, endpoint_id, now)
+                break
+            except errors.Conflict:
+                event = get(merchant_id, event.event_id)
         found += 1
     return found

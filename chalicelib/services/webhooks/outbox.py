@@ -42,13 +42,14 @@ def event_id_floor(since: datetime) -> str:
     return f"evt_{since.strftime('%Y%m%d%H%M%S%f')}"
 
 
-def sequence_of(obj: Model | dict[str, Any], now: datetime) -> int:
+def sequence_of(obj: Model | dict[str, Any], event_type: str, now: datetime) -> int:
     """Grows per object: an order's transitions count (each one is a conditional write on the
-    last), else the microsecond of the change (each change is made after the previous one)."""
+    last), else the microsecond of the change (each change is made after the previous one)
+    and the type's place in the object's life (two changes in one instant of a moved clock)."""
     history = obj.get("history") if isinstance(obj, dict) else getattr(obj, "history", None)
     if isinstance(history, list) and history:
         return len(history)
-    return int(now.timestamp() * 1_000_000)
+    return int(now.timestamp() * 1_000_000) * 16 + types.RANK.get(event_type, 0)
 
 
 def snapshot_of(obj: Model | dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +104,7 @@ def emit(
             type=event_type,
             object_kind=kind,
             object_id=object_id,
-            sequence=sequence_of(obj, now),
+            sequence=sequence_of(obj, event_type, now),
             created_at=iso(now),
             snapshot=snapshot_of(obj),
             only_endpoint=only_endpoint,

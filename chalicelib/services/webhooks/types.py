@@ -41,6 +41,18 @@ ALL = (
     PAYOUT_FAILED,
 )
 
+# Where a type falls in its object's life: orders the events of one object that share a
+# clock instant (a sequence is the change's microsecond, then this rank).
+RANK = {
+    RETURN_REQUESTED: 1,
+    DISPUTE_OPENED: 1,
+    RETURN_ANSWERED: 2,
+    DISPUTE_DECIDED: 2,
+    RETURN_SHIPPED_BACK: 3,
+    EXCHANGE_RESHIPPED: 4,
+    RETURN_REFUNDED: 5,
+}
+
 # Model class name -> (object kind, the attribute that is its id).
 OBJECTS = {
     "Order": ("order", "order_id"),
