@@ -65,4 +65,5 @@ class WebhookEvent(Model):
     # [{"endpoint_id", "at", "status", "latency_ms", "answer", "error"?}], newest last
     attempts = JSONAttribute(default=list)
     version = NumberAttribute(default=0)
+    timer_at = UnicodeAttribute(null=True)  # when its one `webhook_delivery` timer is due
     expires_at = TTLAttribute()

@@ -29,7 +29,7 @@ from ...models.webhooks import DELIVERED, DISABLED, ENABLED, FAILED, PENDING, We
 from ...observability import count, logger
 from .. import notifications
 from . import addresses, endpoints, sender, signing
-from .outbox import enqueue
+from .outbox import enqueue, retime
 
 # An endpoint kept from sending (disabled): its deliveries wait, and re-enabling resends them.
 HELD = "held"
@@ -167,14 +167,11 @@ def deliver(
             WebhookEvent.attempts.set(attempts[-MAX_ATTEMPTS_KEPT:]),
             WebhookEvent.delivery.set(summary(states)),
             WebhookEvent.version.set(int(event.version or 0) + 1),
+            retime(tx, event, next_at, taken),
         ],
         condition=WebhookEvent.version == int(event.version or 0),
         on_fail=errors.conflict("webhook_event_busy", "another worker recorded this event"),
     )
-    if taken is not None:
-        timers.take(tx, taken)
-    if next_at is not None:
-        timers.schedule(tx, timers.WEBHOOK_DELIVERY, event_id, parse_iso(next_at), {"merchant_id": merchant_id})
     tx.commit()
     count("WebhookAttempts", outcome.attempted)
     if next_at is not None and not settings().is_local:

@@ -8,11 +8,11 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from ... import errors, pagination, timers
+from ... import errors, pagination
 from ...clock import iso
 from ...db import Tx
 from ...models.webhooks import PENDING, WebhookEvent
-from .outbox import enqueue, event_id_floor
+from .outbox import enqueue, event_id_floor, retime
 
 # Events one replay resends (beyond it, replay again from the last one's time).
 REPLAY_MAX = 500
@@ -65,11 +65,11 @@ def _resend(event: WebhookEvent, endpoint_id: str | None, now: datetime) -> None
             WebhookEvent.deliveries.set(states),
             WebhookEvent.delivery.set(PENDING),
             WebhookEvent.version.set(int(event.version or 0) + 1),
+            retime(tx, event, iso(now)),
         ],
         condition=WebhookEvent.version == int(event.version or 0),
         on_fail=errors.conflict("webhook_event_busy", "the event is being delivered; retry shortly"),
     )
-    timers.schedule(tx, timers.WEBHOOK_DELIVERY, event.event_id, now, {"merchant_id": event.merchant_id})
     tx.after_commit(lambda: enqueue(str(event.merchant_id), str(event.event_id)))
     tx.commit()
 

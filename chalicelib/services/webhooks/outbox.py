@@ -18,9 +18,10 @@ from pynamodb.expressions.update import Action, RemoveAction, SetAction
 from pynamodb.models import Model
 
 from ... import queues, timers
-from ...clock import iso
+from ...clock import iso, parse_iso
 from ...config import settings
 from ...db import Tx
+from ...models.timers import Timer
 from ...models.webhooks import WebhookEvent
 from ...observability import logger
 from . import types
@@ -111,12 +112,27 @@ def emit(
             deliveries={},
             attempts=[],
             expires_at=now + RETENTION,
+            timer_at=iso(now + SAFETY_NET),
         ),
         condition=WebhookEvent.event_id.does_not_exist(),
     )
     timers.schedule(tx, timers.WEBHOOK_DELIVERY, event_id, now + SAFETY_NET, {"merchant_id": merchant_id})
     tx.after_commit(lambda: enqueue(merchant_id, event_id))
     return event_id
+
+
+def retime(tx: Tx, event: WebhookEvent, at: str | None, taken: Timer | None = None) -> Action:
+    """Move the event's one timer to `at` (None: no timer) in `tx`, claiming `taken` (the timer
+    a sweep acts on). Returns the update of the event's `timer_at`."""
+    old = str(event.timer_at) if event.timer_at else None
+    kept = {at}
+    if taken is not None and taken.due_at not in kept:
+        timers.take(tx, taken)
+    if old is not None and old not in kept and (taken is None or taken.due_at != old):
+        timers.cancel(tx, timers.WEBHOOK_DELIVERY, event.event_id, old)
+    if at is not None and at != old and (taken is None or taken.due_at != at):
+        timers.schedule(tx, timers.WEBHOOK_DELIVERY, event.event_id, parse_iso(at), {"merchant_id": event.merchant_id})
+    return WebhookEvent.timer_at.set(at) if at is not None else WebhookEvent.timer_at.remove()
 
 
 def enqueue(merchant_id: str, event_id: str, delay_seconds: int = 0) -> None:
