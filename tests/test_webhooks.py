@@ -474,3 +474,17 @@ def test_an_order_story_emits_its_events_in_sequence(api: Api, activated_user: s
         and "history" in e["data"]["object"]
     ]
     assert order_seqs == sorted(order_seqs) and len(set(order_seqs)) == len(order_seqs)
+
+
+def test_a_deleted_endpoint_is_owed_nothing_more(api: Api, receiver: Receiver) -> None:
+    receiver.answer = failing(500)
+    endpoint = subscribe(api, receiver)["endpoint_id"]
+    event_id = api.post(f"{ENDPOINTS}/{endpoint}/test", **as_merchant()).json["event_id"]
+    drain()
+    assert api.delete(f"{ENDPOINTS}/{endpoint}", **as_merchant()).status_code == 204
+    clock.advance(3600)
+    sweep()
+    view = api.get(f"{EVENTS}/{event_id}", **as_merchant()).json
+    assert (view["deliveries"], len(view["attempts"])) == ([], 1)
+    clock.advance(86400)
+    assert sweep()["processed"] == 0  # no timer left behind

@@ -123,7 +123,13 @@ def deliver(
         for e in endpoints.list_all(merchant_id)
         if endpoints.subscribed(e, str(event.type)) and event.only_endpoint in (None, e.endpoint_id)
     ]
-    states: dict[str, dict[str, Any]] = {k: dict(v) for k, v in dict(event.deliveries or {}).items()}
+    # An endpoint deleted (or no longer subscribed) is owed nothing more; what it got stays logged.
+    current = {e.endpoint_id for e in targets}
+    states: dict[str, dict[str, Any]] = {
+        k: dict(v)
+        for k, v in dict(event.deliveries or {}).items()
+        if k in current or v.get("state") in (DELIVERED, FAILED)
+    }
     attempts: list[dict[str, Any]] = list(event.attempts or [])
     body = body_of(event, render)
     tx = Tx()
