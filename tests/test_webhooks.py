@@ -137,6 +137,10 @@ def test_the_secret_is_shown_once(api: Api, receiver: Receiver) -> None:
     assert [e["endpoint_id"] for e in listed] == [created["endpoint_id"]]
     assert "secret" not in listed[0]
     assert "secret" not in api.get(f"{ENDPOINTS}/{created['endpoint_id']}", **as_merchant()).json
+    from chalicelib.models.webhooks import WebhookEndpoint
+
+    stored = str(WebhookEndpoint.get(MERCHANT, created["endpoint_id"]).secret)
+    assert created["secret"] not in stored  # kept encrypted with the stage's data key
 
 
 def test_a_merchant_has_at_most_ten_endpoints(api: Api, receiver: Receiver) -> None:

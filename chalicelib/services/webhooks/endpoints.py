@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
-from ... import errors
+from ... import errors, pii
 from ...clock import iso, parse_iso
 from ...config import settings
 from ...db import Tx
@@ -70,13 +70,14 @@ def create(merchant_id: str, url: str, events: list[str], description: str | Non
     addresses.check_literal(url, policy())
     limit = settings().webhooks.max_endpoints
     secret = signing.new_secret()
+    endpoint_id = f"we_{secrets.token_hex(8)}"
     endpoint = WebhookEndpoint(
         merchant_id,
-        f"we_{secrets.token_hex(8)}",
+        endpoint_id,
         url=url,
         events=check_events(events),
         description=description,
-        secret=secret,
+        secret=sealed(endpoint_id, secret),
         status=ENABLED,
         created_at=iso(now),
         updated_at=iso(now),
@@ -158,7 +159,7 @@ def roll_secret(merchant_id: str, endpoint_id: str, overlap_seconds: int | None,
     secret = signing.new_secret()
     endpoint.update(
         [
-            WebhookEndpoint.secret.set(secret),
+            WebhookEndpoint.secret.set(sealed(endpoint_id, secret)),
             WebhookEndpoint.previous_secret.set(str(endpoint.secret)),
             WebhookEndpoint.previous_expires_at.set(iso(now + timedelta(seconds=overlap))),
             WebhookEndpoint.updated_at.set(iso(now)),
@@ -168,12 +169,17 @@ def roll_secret(merchant_id: str, endpoint_id: str, overlap_seconds: int | None,
     return Created(get(merchant_id, endpoint_id), secret)
 
 
+def sealed(endpoint_id: str, secret: str) -> str:
+    """A signing secret as stored: encrypted with the stage's data key, bound to its endpoint."""
+    return pii.encrypt(secret, f"webhook-secret:{endpoint_id}")
+
+
 def active_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     """The secrets that sign now: the current one, and the previous one during a roll."""
     found = [str(endpoint.secret)]
     if endpoint.previous_secret and endpoint.previous_expires_at and str(endpoint.previous_expires_at) > iso(now):
         found.append(str(endpoint.previous_secret))
-    return found
+    return [pii.decrypt(s, f"webhook-secret:{endpoint.endpoint_id}") for s in found]
 
 
 def ping(merchant_id: str, endpoint_id: str, now: datetime) -> str:
