@@ -492,3 +492,29 @@ def test_a_deleted_endpoint_is_owed_nothing_more(api: Api, receiver: Receiver) -
     assert (view["deliveries"], len(view["attempts"])) == ([], 1)
     clock.advance(86400)
     assert sweep()["processed"] == 0  # no timer left behind
+
+
+def test_deployed_a_short_retry_rides_a_delayed_queue_message_and_a_long_one_a_timer(api: Api) -> None:
+    from chalicelib.services.webhooks import sender
+
+    created = api.post(ENDPOINTS, {"url": "https://hooks.example.com/x", "events": ["*"]}, **as_merchant()).json
+    event_id = api.post(f"{ENDPOINTS}/{created['endpoint_id']}/test", **as_merchant()).json["event_id"]
+    cfg = settings()
+    object.__setattr__(cfg, "stage", "dev")
+    try:
+        down = lambda url, body, headers: sender.Answer(503, 3, "busy")  # noqa: E731 - the receiver's answer
+        delivery.deliver(MERCHANT, event_id, clock.now(), render, down)  # next try in ~5 s: SQS delay
+        delivery.deliver(MERCHANT, event_id, clock.now() + timedelta(seconds=6), render, down)  # ~5 min: SQS
+        clock.advance(400)
+        delivery.deliver(MERCHANT, event_id, clock.now(), render, down)  # ~30 min: the timer only
+    finally:
+        object.__setattr__(cfg, "stage", "local")
+    attrs = worker.sqs().get_queue_attributes(
+        QueueUrl=worker.queue_url(cfg.webhook_queue_name), AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    assert int(attrs["ApproximateNumberOfMessagesDelayed"]) == 2
+    state = api.get(f"{EVENTS}/{event_id}", **as_merchant()).json["deliveries"][0]
+    assert state["attempts"] == 3
+    from chalicelib import timers
+
+    assert timers.exists(timers.WEBHOOK_DELIVERY, event_id, state["next_at"])
