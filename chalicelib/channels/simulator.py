@@ -74,6 +74,15 @@ class Simulator:
                 trade.state, trade.trade_no = PAID, trade.trade_no or _trade_no()
             return trade.trade_no
 
+    def open(self, out_trade_no: str, amount_fen: int) -> bool:
+        """The user opens the trade in the channel's app (Alipay creates it then); False when
+        it was closed before."""
+        with self._lock:
+            if out_trade_no in self.closed_unseen:
+                return False
+            trade = self.trades.setdefault(out_trade_no, Trade(out_trade_no, amount_fen))
+            return trade.state != CLOSED
+
     def record_paid(self, out_trade_no: str, amount_fen: int, trade_no: str) -> None:
         """The channel's record of a payment a test's own notification claims (the test is
         the channel: its word is the channel's state)."""
