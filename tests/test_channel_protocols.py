@@ -68,3 +68,25 @@ def test_a_lost_refund_query_answer_sends_nothing(paid_alipay: ch.PaymentRef) ->
         ch.PENDING
     )
     assert SIMULATOR.trades[paid_alipay.attempt_id].refunds == {}  # not sent without knowing
+
+
+# --- closing a trade ------------------------------------------------------------------------------
+
+
+def test_closing_a_trade_never_created_at_the_channel_is_a_confirmed_close() -> None:
+    """A WeChat Pay trade whose prepay never happened (ORDER_NOT_EXIST) and an Alipay trade
+    the user never opened (ACQ.TRADE_NOT_EXIST) cannot be paid any more once closed."""
+    wechat_trade, alipay_trade = ref(), ref()
+    assert WechatPayChannel().close(wechat_trade) == ch.SUCCEEDED
+    assert AlipayChannel().close(alipay_trade) == ch.SUCCEEDED
+    assert SIMULATOR.pay(alipay_trade.attempt_id, alipay_trade.amount_fen) is None
+
+
+def test_closing_a_paid_trade_is_refused_by_both_channels() -> None:
+    for adapter in (WechatPayChannel(), AlipayChannel()):
+        trade = ref()
+        if isinstance(adapter, WechatPayChannel):
+            adapter.start_payment(trade)
+        assert SIMULATOR.pay(trade.attempt_id, trade.amount_fen)
+        assert adapter.close(trade) == ch.FAILED
+        assert adapter.query(trade).status == ch.SUCCEEDED

@@ -200,8 +200,8 @@ class WechatPayChannel:
         doc = self._call("POST", f"/v3/pay/transactions/out-trade-no/{ref.attempt_id}/close", {"mchid": mch_id})
         if doc is None:
             return PENDING
-        if doc.get("_status") == 204:
-            return SUCCEEDED
+        if doc.get("_status") == 204 or doc.get("code") == "ORDER_NOT_EXIST":
+            return SUCCEEDED  # closed, or never created (no prepay: nothing can pay it)
         if doc.get("code") == "ORDERPAID":
             return FAILED  # paid: its notification settles it
         return PENDING
