@@ -831,13 +831,14 @@ class MoneyMachine(RuleBasedStateMachine):
     @rule(
         i=st.integers(0, 50),
         first=st.sampled_from(["alipay", "wechat_pay"]),
-        then=st.sampled_from(["card", "wallet", "alipay", "wechat_pay"]),
-        steps=st.lists(st.sampled_from(["pay_in_app", "notify", "tap", "tap"]), min_size=1, max_size=5),
+        then=st.sampled_from(["card", "card", "wallet", "alipay", "wechat_pay"]),
+        steps=st.lists(st.sampled_from(["pay_in_app", "notify", "tap"]), min_size=2, max_size=5),
     )
     def switch_channel_mid_payment(self, i: int, first: str, then: str, steps: list[str]) -> None:
-        """A trade opened in one channel's app, then, in any order: the user pays it there, its
-        notification arrives (once or again), the user taps pay now on another channel. The
-        invariant `one_captured_payment` says the buyer was charged at most once."""
+        """A trade opened in one channel's app, then, in any order: the user pays it there
+        (its notification late), the user pays and the notification arrives (or arrives
+        again), the user taps pay now on another channel. The invariant
+        `one_captured_payment` says the buyer was charged at most once."""
         from chalicelib.channels.sandbox import NoSuchNotification, notification
         from chalicelib.channels.simulator import SIMULATOR
 
@@ -851,12 +852,14 @@ class MoneyMachine(RuleBasedStateMachine):
         for step in steps:
             if step == "pay_in_app":
                 self.reached[f"switch:paid_in_app:{SIMULATOR.pay(trade, amount) is not None}"] += 1
-            elif step == "notify" and SIMULATOR.state(trade) == "paid":
+            elif step == "notify":  # the simulated channel refuses to pay (and notify) a closed trade
                 try:
                     path, raw, headers = notification(first, trade, amount, "CNY", "succeeded", clock.now())
                 except NoSuchNotification:
                     continue
-                notified = self.api.call("POST", path, raw=raw, headers=headers)
+                path = f"/v1/channels/{path}/notify"  # answered in the channel's format (Alipay: text)
+                notified = self.api.client.http.request(method="POST", path=path, headers=headers, body=raw)
+                self.reached[f"switch:notified:{notified.status_code}"] += 1
                 assert notified.status_code < 500 or (notified.status_code == 503 and self.faults), notified.body
             elif step == "tap":
                 tapped = self._call(

@@ -114,3 +114,25 @@ def test_collection_closes_an_open_pay_now_trade_before_charging_the_card(
     assert [a.channel for a in attempts(order_id)] == (["alipay"] if paid_in_app else ["alipay", "card"])
     assert SIMULATOR.pay(trade, amount) is (None if not paid_in_app else SIMULATOR.trades[trade].trade_no)
     assert_balanced()
+
+
+# --- the model-based story, told once by hand (tests/model_based.py draws many) -------------------
+
+
+@pytest.mark.parametrize(
+    ("then", "steps"),
+    [("card", ["tap", "notify"]), ("wallet", ["pay_in_app", "tap", "notify"]), ("card", ["tap", "pay_in_app"])],
+)
+def test_the_model_story_of_a_channel_switch_charges_once(api: Api, then: str, steps: list[str]) -> None:
+    from tests.model_based import MoneyMachine
+
+    MoneyMachine.api = api
+    machine = MoneyMachine()
+    machine.checkout(user=0, basket=[(0, 1)], method="alipay", use_coupon=False)
+    machine.confirm(i=0, twice=False)
+    order_id = machine.orders[0][0]
+    top_up(machine.users[0], 100_000)
+    machine.switch_channel_mid_payment(i=0, first="alipay", then=then, steps=steps)
+    assert order_id in machine.switched
+    machine.one_captured_payment()
+    machine.money_holds()
