@@ -405,7 +405,9 @@ class MoneyMachine(RuleBasedStateMachine):
             except sandbox.NoSuchNotification:
                 continue
             for _ in range(times):
-                r = self.api.call("POST", path, raw=raw, headers=headers)
+                r = self.api.client.http.request(
+                    method="POST", path=f"/v1/channels/{path}/notify", headers=headers, body=raw
+                )
                 assert r.status_code < 500 or (r.status_code == 503 and self.faults), r.body
 
     @precondition(lambda self: self.orders)
