@@ -274,6 +274,26 @@ def _first_request(event: dict[str, Any]) -> str:
     )
 
 
+def _modules_per_router(env: dict[str, str]) -> list[str]:
+    """Modules loaded by `import app` and one router (what its routes' first request imports
+    before its handler runs; a route with roles adds jwt, and its handler the store)."""
+    from chalicelib.routes import ROUTES
+
+    counts: dict[str, int] = {}
+    for where in dict.fromkeys(r.where.partition(".")[0] for r in ROUTES):
+        code = f"import sys, app, chalicelib.api.{where}; print(len(sys.modules))"
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+        counts[where] = int(out.stdout.split()[-1])
+    paths: dict[str, list[str]] = defaultdict(list)
+    for r in ROUTES:
+        paths[r.where.partition(".")[0]].append(f"{r.method} {r.path}")
+    rows = [f"{'router (its routes)':<16} modules after `import app` and the router"]
+    for where, n in sorted(counts.items(), key=lambda kv: kv[1]):
+        shown = ", ".join(paths[where][:2]) + (f", … ({len(paths[where])} routes)" if len(paths[where]) > 2 else "")
+        rows.append(f"{where:<16} {n:>5}  {shown}")
+    return rows
+
+
 HEALTH = "app + GET /v1/health"
 ORDER = "app + GET /v1/orders/{id}"
 
@@ -316,6 +336,7 @@ def bench_imports(runs: int) -> list[str]:
         medians[mod] = statistics.median(inside)
         whole = _median_ms([r[1] for r in runs_of])
         rows.append(f"{mod:<26} {_median_ms(inside):>20} {whole:>15}  {runs_of[-1][2]}")
+    rows += ["", *_modules_per_router(env)]
     base = medians["boto3"]
     rows.append(
         f"import app / import boto3: {medians['app'] / base:.2f}; first request / import boto3: "
