@@ -42,11 +42,7 @@ from ..observability import count, logger
 from . import accounts, channel_trades, orders, payments, standing
 from .installments import lifecycle as installments
 from .order_index import merchant_key
-from .orders import CHECKOUT_EXPIRY
-
-# A checkout is one DynamoDB transaction (at most 100 items): per line a stock update and a
-# cart delete, per order the order and its timer, plus the coupon and the idempotency record.
-MAX_CHECKOUT_LINES = 20
+from .orders import CHECKOUT_EXPIRY, MAX_CHECKOUT_LINES
 
 
 @dataclass(frozen=True)
