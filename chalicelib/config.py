@@ -99,6 +99,11 @@ class Rules:
     aftersale_ship_back_seconds: int
     aftersale_arrival_seconds: int
     dispute_window_seconds: int
+    # Installments (SPEC 'Installments'): "<parts>:<fee bps>,..." per plan, the smallest
+    # eligible principal, and the reminder's lead before each part's due date.
+    installment_plans: str
+    installment_min_fen: int
+    installment_reminder_lead_seconds: int
 
 
 _RULE_INTS = [name for name, f in Rules.__dataclass_fields__.items() if f.type in ("int", int)]
