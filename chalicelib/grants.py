@@ -116,6 +116,7 @@ GRANTS: dict[str, Needs] = {
             "redemptions/by_user": QUERY,
             "disputes/by_order": QUERY,
             "disputes/by_status": QUERY,
+            "webhook-events/by_order": QUERY,
         },
         send=(REVIEW_QUEUE, WEBHOOK_QUEUE),
         publish=(NOTIFICATIONS,),
@@ -124,6 +125,7 @@ GRANTS: dict[str, Needs] = {
             "payout-accounts": "merchants' payout account routes (no local walk sets one)",
             "payouts": "merchants' payout list",
             "products/by_merchant": "a merchant's product list",
+            "webhook-events/by_order": "account closure erases the order copies in merchants' webhook events",
         },
     ),
     # Cancel what was not confirmed or paid in time: stock, coupon and credit back, channel trade closed.
@@ -293,6 +295,8 @@ GRANTS: dict[str, Needs] = {
             "redemptions/by_user": QUERY,
             "coupons": WRITE,
             "notifications": WRITE,
+            "webhook-events": WRITE,
+            "webhook-events/by_order": QUERY,
         },
         why={
             t: "what a closed account kept (the local closed account had none of it)"
@@ -307,6 +311,8 @@ GRANTS: dict[str, Needs] = {
                 "redemptions",
                 "refunds",
                 "return_requests",
+                "webhook-events",
+                "webhook-events/by_order",
             )
         },
     ),

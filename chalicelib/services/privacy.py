@@ -14,7 +14,8 @@ and arms two timers: `closure_scrub` (now: erase the shipping addresses on the k
 orders; done at once by the request, the timer only covers a crash) and
 `account_retention` (3 years, `rules.closed_account_retention_seconds`: delete the kept
 orders, payment attempts, returns, refunds, wallet entries and balances). Both are swept
-by `purge_closed_accounts`.
+by `purge_closed_accounts`. The copies of the orders and messages in merchants' webhook
+events are erased and deleted with them (found through the `by_order` index).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from ..models.redemptions import OPEN as OPEN_REDEMPTIONS
 from ..models.redemptions import Redemption, RedemptionDay
 from ..models.timers import Timer
 from ..models.users import BankCard, Device, UniqueClaim, User
+from ..models.webhooks import WebhookEvent
 from ..observability import count
 
 Page = tuple[list[dict[str, Any]], dict[str, Any] | None]
@@ -173,6 +175,9 @@ NOT_EXPORTED: dict[type[Model], str] = {
     JobState: "job watermarks",
     PayoutAccount: "merchants' payout accounts (a business, not a consumer)",
     Payout: "merchants' payouts (a business, not a consumer)",
+    WebhookEvent: "the merchant's webhook log: copies of orders, returns, disputes and messages (each exported"
+    " in its own section) as sent to the merchant, kept 30 days; closure erases the address and message text"
+    " in them like in the originals, the retention purge deletes them (found by order, never a scan)",
 }
 
 
@@ -311,9 +316,32 @@ def scrub(user_id: str) -> int:
         for message in OrderMessage.query(order.order_id):
             if message.author == CONSUMER and message.text != ERASED_TEXT:
                 message.update(actions=[OrderMessage.text.set(ERASED_TEXT)])
+        for event in WebhookEvent.by_order.query(order.order_id):
+            _scrub_event(event)
     for note in Notification.query(user_id):
         note.delete()
     return done
+
+
+def _scrub_event(event: WebhookEvent) -> None:
+    """Erase in the object a webhook event carries what closure erases in the original. The
+    event's version is left alone: a delivery in flight still records its attempt."""
+    snapshot = dict(event.snapshot or {})
+    if "item" not in snapshot:
+        return
+    obj: Model
+    if event.object_kind == "order":
+        obj = Order.from_raw_data(snapshot["item"])
+        obj.address = ERASED_ADDRESS
+    elif event.object_kind == "message":
+        obj = OrderMessage.from_raw_data(snapshot["item"])
+        if obj.author == CONSUMER:
+            obj.text = ERASED_TEXT
+    else:
+        return
+    erased = {"item": obj.serialize()}
+    if erased != snapshot:
+        event.update(actions=[WebhookEvent.snapshot.set(erased)])
 
 
 def purge(user_id: str) -> int:
@@ -324,6 +352,7 @@ def purge(user_id: str) -> int:
         doomed += [order, *PaymentAttempt.by_order.query(order.order_id), *_refunds_of(order)]
         doomed += list(OrderMessage.query(order.order_id))
         doomed += list(Dispute.by_order.query(order.order_id))
+        doomed += list(WebhookEvent.by_order.query(order.order_id))
     doomed += list(ReturnRequest.by_user.query(user_id))
     doomed += list(Redemption.by_user.query(user_id))
     doomed += list(Coupon.query(user_id))
