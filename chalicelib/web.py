@@ -304,7 +304,8 @@ def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respo
             [FieldError(name, "unknown query parameter") for name in unknown],
         )
     ctx = Ctx(principal=principal, body=body, query=query, request=request)
-    if not spec.idempotent or (spec.key_optional and not request.headers.get("idempotency-key")):
+    # An optional key that is sent is checked like a required one (an empty one is a 400 too).
+    if not spec.idempotent or (spec.key_optional and request.headers.get("idempotency-key") is None):
         result = spec.handler(ctx, **params)
         return _to_response(_render(spec, result), result.headers if isinstance(result, Reply) else None)
 
