@@ -17,13 +17,14 @@ PARAM = re.compile(r"{([^}]+)}")
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["type", "title", "status", "code", "detail"],
+    "required": ["type", "title", "status", "code", "detail", "request_id"],
     "properties": {
         "type": {"type": "string"},
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "code": {"type": "string", "description": "stable machine-readable error code"},
         "detail": {"type": "string"},
+        "request_id": {"type": "string", "description": "the answer's X-Request-Id (quote it to support)"},
         "errors": {
             "type": "array",
             "items": {
@@ -46,6 +47,7 @@ def _error_statuses(spec: RouteSpec) -> dict[int, list[str]]:
     statuses.setdefault(400, []).extend(COMMON_CODES[400])
     statuses.setdefault(413, []).extend(COMMON_CODES[413])
     statuses.setdefault(415, []).extend(COMMON_CODES[415])
+    statuses.setdefault(429, []).extend(COMMON_CODES[429])
     statuses.setdefault(500, []).append("internal_error")
     statuses.setdefault(503, []).extend(COMMON_CODES[503])
     if spec.roles:
@@ -82,6 +84,34 @@ REPLAYED = {
     "description": 'present ("true") when this is the stored answer to an earlier request with the same key',
     "schema": {"type": "string", "enum": ["true"]},
 }
+
+
+# Headers every answer, or every answer of a kind, carries (components/headers).
+HEADERS: dict[str, Any] = {
+    "X-Request-Id": {
+        "description": "this request's id: the caller's X-Correlation-Id when it sent one, else a new one; "
+        "problem bodies carry it as `request_id`, and every log line of the request names it",
+        "schema": {"type": "string"},
+    },
+    "Retry-After": {
+        "description": "seconds to wait before retrying",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+}
+# The statuses that ask a caller to come back later.
+RETRY_AFTER = frozenset({429, 503})
+CORRELATION_PARAMETER: dict[str, Any] = {
+    "name": "X-Correlation-Id",
+    "in": "header",
+    "required": False,
+    "description": "the caller's id for this request: when it is 1-128 letters, digits, '.', '_', ':' "
+    "or '-', it is echoed as X-Request-Id and logged; any other value is ignored (not refused)",
+    "schema": {"type": "string"},
+}
+
+
+def _headers(*names: str) -> dict[str, Any]:
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
 
 
 def _shared_problem_name(status: int) -> str:
@@ -131,6 +161,7 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
                     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_\\-:.]{8,64}$"},
                 }
             )
+        op["parameters"].append(CORRELATION_PARAMETER)
         if spec.roles:
             op["security"] = [{"bearerAuth": []}]
             op["x-roles"] = list(spec.roles)
@@ -162,8 +193,9 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
             }
         else:
             op["responses"][str(spec.status)] = {"description": "OK"}
+        op["responses"][str(spec.status)]["headers"] = _headers("X-Request-Id")
         if spec.idempotent:
-            op["responses"][str(spec.status)]["headers"] = {"Idempotent-Replayed": REPLAYED}
+            op["responses"][str(spec.status)]["headers"]["Idempotent-Replayed"] = REPLAYED
         for status, codes in _error_statuses(spec).items():
             schema = problem_schema(codes)
             if SHARED_PROBLEMS.get(status) == codes:
@@ -171,14 +203,14 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
             content: dict[str, Any] = {PROBLEM_JSON: {"schema": schema}}
             if spec.raw_body and status in spec.errors:
                 content = {**CHANNEL_CONTENT, **content}
+            headers = _headers("X-Request-Id", *(["Retry-After"] if status in RETRY_AFTER else []))
+            if spec.idempotent and status < 500 and status != 429:  # a refusal is stored and replayed too
+                headers["Idempotent-Replayed"] = REPLAYED
             op["responses"][str(status)] = {
                 "description": f"{TITLES.get(status, 'Error')}: " + ", ".join(codes),
+                "headers": headers,
                 "content": content,
             }
-            if spec.idempotent and status < 500:  # a refusal is stored and replayed too
-                op["responses"][str(status)]["headers"] = {"Idempotent-Replayed": REPLAYED}
-        if not op["parameters"]:
-            del op["parameters"]
         paths.setdefault(spec.path, {})[spec.method.lower()] = op
     schemas = _tidy(dict(defs.get("$defs", {})))
     schemas["Problem"] = PROBLEM_SCHEMA
@@ -191,6 +223,7 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
         "paths": paths,
         "components": {
             "schemas": schemas,
+            "headers": HEADERS,
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }

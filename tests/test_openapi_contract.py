@@ -110,11 +110,26 @@ def test_every_kind_the_services_write_is_listed() -> None:
 
 def test_a_replayable_answer_declares_the_replay_header(doc: dict[str, Any]) -> None:
     """Every route taking an Idempotency-Key declares `Idempotent-Replayed` on what it may
-    replay: its success and its refusals (a mobile tester found it only in the README)."""
+    replay: its success and its refusals (a mobile tester found it only in the README); a
+    throttled request (429) never reached the route, and a 5xx is not stored."""
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             if not any(p["name"] == "Idempotency-Key" for p in op.get("parameters", [])):
                 continue
             for status, response in op["responses"].items():
-                if int(status) < 500:
+                if int(status) < 500 and status != "429":
                     assert "Idempotent-Replayed" in response.get("headers", {}), (method, path, status)
+
+
+def test_every_answer_declares_its_request_id_and_throttling_says_when_to_retry(doc: dict[str, Any]) -> None:
+    headers = doc["components"]["headers"]
+    assert set(headers) >= {"X-Request-Id", "Retry-After"}
+    assert "request_id" in doc["components"]["schemas"]["Problem"]["required"]
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            assert any(p["name"] == "X-Correlation-Id" and p["in"] == "header" for p in op["parameters"]), path
+            for status, response in op["responses"].items():
+                assert response["headers"]["X-Request-Id"] == {"$ref": "#/components/headers/X-Request-Id"}
+                if status in ("429", "503"):
+                    assert "Retry-After" in response["headers"], (method, path, status)
+            assert "rate_limited" in op["responses"]["429"]["description"], (method, path)
