@@ -112,7 +112,7 @@ class ReviewView(View):
     order_id: str
     sku_id: str
     rating: int
-    text: str = Field(description="HTML-escaped")
+    text: str = Field(description="exactly as sent; render it as text")
     created_at: str
 
 
@@ -122,7 +122,7 @@ class PublicReviewView(View):
     product_id: str
     sku_id: str
     rating: int
-    text: str = Field(description="HTML-escaped")
+    text: str = Field(description="exactly as sent; render it as text")
     created_at: str
 
 
