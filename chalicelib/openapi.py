@@ -230,8 +230,9 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
 
 
 NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
-# Timestamps are named `at` or `*_at`; the service writes them as RFC 3339 (clock.iso).
-TIMESTAMP = re.compile(r"^(at|.+_at)$")
+# Timestamps are named `at`, `*_at`, `*_until` or `cutoff`; the service writes them as
+# RFC 3339 (clock.iso).
+TIMESTAMP = re.compile(r"^(at|.+_at|.+_until|cutoff)$")
 
 
 def _tidy(schemas: dict[str, Any]) -> dict[str, Any]:

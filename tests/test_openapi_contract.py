@@ -39,10 +39,17 @@ def _options(prop: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_every_timestamp_is_a_date_time(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    for name, prop in (
+        ("ClosureView", "retention_until"),
+        ("MeView", "payment_password_locked_until"),
+        ("PayoutView", "cutoff"),
+    ):
+        assert any(o.get("format") == "date-time" for o in _options(schemas[name]["properties"][prop])), name
     untyped = [
         (name, p)
         for name, p, prop in _properties(doc)
-        if re.match(r"^(at|.+_at)$", p) and any(o.get("format") != "date-time" for o in _options(prop))
+        if re.match(r"^(at|.+_at|.+_until|cutoff)$", p) and any(o.get("format") != "date-time" for o in _options(prop))
     ]
     assert not untyped, untyped
 
