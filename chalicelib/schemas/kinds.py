@@ -34,6 +34,8 @@ PaymentMethod = Literal["bnpl", "alipay", "wechat_pay", "card", "wallet"]
 Channel = Literal["card", "alipay", "wechat_pay", "wallet"]
 assert set(Channel.__args__) == set(CHANNELS)  # type: ignore[attr-defined]
 PaymentStatus = Literal["pending", "succeeded", "failed", "refunded"]
+PaymentPurpose = Literal["pay_now", "checkout", "collection"]
+RefundStatus = Literal["pending", "succeeded", "failed"]
 ReturnStatus = Literal[
     "pending",
     "approved",
@@ -74,6 +76,7 @@ NotificationKind = Literal[
     "return_answered",
     "return_shipped_back",
     "replacement_shipped",
+    "return_completed",
 ]
 
 # Ledger event kinds: all legs of one event share it.

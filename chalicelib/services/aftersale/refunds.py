@@ -18,12 +18,13 @@ from ... import errors, ledger, timers
 from ...clock import iso, parse_iso
 from ...db import Tx
 from ...models import orders as o
-from ...models.aftersale import Refund, ReturnRequest
+from ...models.aftersale import Refund, ReturnRequest, return_refund_id
 from ...models.orders import Order
 from ...models.timers import Timer
 from ...models.users import User
-from .. import apportion, obligations, rewards, standing
+from .. import apportion, notifications, obligations, rewards, standing
 from ..orders import transition
+from ..payments.attempts import yuan
 
 SYSTEM = "system"
 UNPAID_BNPL = (o.SHIPPED, o.RECEIVED, o.OVERDUE)  # 先用后付 states where money is still owed
@@ -127,7 +128,7 @@ def settle(
             _close_unpaid_bnpl(tx, order.user_id, was_overdue=before == o.OVERDUE)
     else:
         refund = Refund(
-            f"refund_{request.request_id}",
+            return_refund_id(request.request_id),
             order_id=order.order_id,
             user_id=order.user_id,
             channel=order.paid_channel or order.payment_method,
@@ -153,7 +154,25 @@ def settle(
     )
     if unpaid_bnpl:
         order.amount_due_fen = int(order.amount_due_fen or 0) - amount
+        _notify_completed(tx, order, request, amount, now)
     obligations.rearm(tx, order)  # a partial return leaves the rest owed: its timers again
+
+
+def _notify_completed(tx: Tx, order: Order, request: ReturnRequest, amount: int, now: datetime) -> None:
+    """The buyer hears the return is done: no refund will follow (the money was never paid),
+    the amount due went down (a paid order's refund notifies when the money moves)."""
+    owed = int(order.amount_due_fen or 0)
+    notifications.notify(
+        tx,
+        order.user_id,
+        notifications.RETURN_COMPLETED,
+        "退货完成 (return completed)",
+        f"order {order.order_id}: {yuan(amount)} of 先用后付 credit released; "
+        + (f"{yuan(owed)} still due" if owed > 0 else "nothing left to pay"),
+        order.order_id,
+        f"return:{request.request_id}:completed",
+        now,
+    )
 
 
 def _close_unpaid_bnpl(tx: Tx, user_id: str, *, was_overdue: bool) -> None:
