@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -64,14 +63,19 @@ def _error_statuses(spec: RouteSpec) -> dict[int, list[str]]:
 
 
 def problem_schema(codes: list[str]) -> dict[str, Any]:
-    """The problem document with the codes this response can carry, as an enum."""
-    schema = copy.deepcopy(PROBLEM_SCHEMA)
-    schema["properties"]["code"]["enum"] = codes
-    return schema
+    """The one `Problem`, narrowed to the codes this response can carry (an enum): a client
+    handles every error as a Problem and may switch on an operation's codes."""
+    return {
+        "allOf": [
+            {"$ref": "#/components/schemas/Problem"},
+            {"type": "object", "properties": {"code": {"type": "string", "enum": codes}}},
+        ]
+    }
 
 
 # The answers most operations share are one named component each (`UnauthorizedProblem`);
-# an operation's own codes make an inline schema (`CreateCheckoutResponse409` in a client).
+# an operation's own codes make an inline schema (`CreateCheckoutResponse409` in a client);
+# each is `Problem` narrowed by `allOf`.
 SHARED_PROBLEMS: dict[int, list[str]] = {
     **{status: sorted(codes) for status, codes in COMMON_CODES.items()},
     404: ["not_found"],
@@ -127,6 +131,7 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
                 models.append((model, mode))
     refs, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
     paths: dict[str, Any] = {}
+    query_defs: dict[str, Any] = {}
     for spec in specs:
         op: dict[str, Any] = {
             "operationId": spec.name,
@@ -145,7 +150,9 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
                 }
             )
         if spec.query is not None:
-            qschema = spec.query.model_json_schema()
+            qschema = spec.query.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, definition in qschema.pop("$defs", {}).items():  # a named enum a filter takes
+                query_defs.setdefault(name, definition)
             required = set(qschema.get("required", []))
             for name, prop in qschema.get("properties", {}).items():
                 op["parameters"].append({"name": name, "in": "query", "required": name in required, "schema": prop})
@@ -212,7 +219,7 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
                 "content": content,
             }
         paths.setdefault(spec.path, {})[spec.method.lower()] = op
-    schemas = _tidy(dict(defs.get("$defs", {})))
+    schemas = _tidy({**query_defs, **defs.get("$defs", {})})
     schemas["Problem"] = PROBLEM_SCHEMA
     for status, codes in SHARED_PROBLEMS.items():
         schemas[_shared_problem_name(status)] = problem_schema(codes)
