@@ -144,3 +144,10 @@ def test_every_answer_declares_its_request_id_and_throttling_says_when_to_retry(
                 if status in ("429", "503"):
                     assert "Retry-After" in response["headers"], (method, path, status)
             assert "rate_limited" in op["responses"]["429"]["description"], (method, path)
+
+
+def test_the_changelog_describes_the_served_version(doc: dict[str, Any]) -> None:
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    newest = re.search(r"^## (\S+)", changelog, re.MULTILINE)
+    assert newest is not None and newest.group(1) == doc["info"]["version"]
+    assert (ROOT / "docs" / "deprecation.md").exists() and "docs/deprecation.md" in changelog
