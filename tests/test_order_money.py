@@ -54,3 +54,39 @@ def test_payments_refunds_and_returned_value_are_on_the_order(api: Api, activate
     # The merchant sees the same money, without the buyer's card.
     merchant = api.get(f"/v1/merchant/orders/{order_id}", as_=MERCHANT, roles=["merchant"]).json
     assert merchant["refunds"] == [settled] and merchant["payments"][0]["card_last4"] is None
+
+
+def test_the_history_names_each_step_and_who_took_it(api: Api, activated_user: str) -> None:
+    from tests.test_aftersale import ask, ship_back
+
+    m = {"as_": MERCHANT, "roles": ["merchant"]}
+
+    uid = activated_user
+    order_id, _ = bnpl_order(api, uid, [5_000])
+    ship(api, order_id)
+    receive(api, uid, order_id)
+    req = ask(api, uid, order_id, "return_goods")
+    decided = api.post(f"/v1/merchant/return-requests/{req['request_id']}/decision", {"decision": "approve"}, **m)
+    assert decided.status_code == 200, decided.json
+    assert ship_back(api, uid, order_id, req["request_id"]).status_code == 200
+    assert api.post(f"/v1/merchant/return-requests/{req['request_id']}/arrival", **m).status_code == 200
+    history = api.get(f"/v1/orders/{order_id}", as_=uid).json["history"]
+    assert [(h["event"], h["status"]) for h in history] == [
+        ("checked_out", "awaiting_confirmation"),
+        ("confirmed", "placed"),
+        ("shipped", "shipped"),
+        ("received", "received"),
+        ("return_requested", "return_requested"),
+        ("return_approved", "return_requested"),
+        ("return_shipped_back", "return_requested"),
+        ("return_arrived", "returned"),
+    ]
+    assert {h["actor"].split(":")[0] for h in history} <= {"user", "merchant", "system"}
+    assert [h["actor"] for h in history][-4:] == [
+        f"user:{uid}",
+        f"merchant:{MERCHANT}",
+        f"user:{uid}",
+        f"merchant:{MERCHANT}",
+    ]
+    # A note is the person's own words only: the reason they gave, nothing the system wrote.
+    assert [h.get("note") for h in history if h.get("note")] == ["不合适"]

@@ -40,6 +40,31 @@ def challenge_view(order: Order) -> ChallengeView:
     )
 
 
+# The event of a history step that names none: the status it reached (services/orders.history_entry).
+EVENT_OF_STATUS = {
+    "awaiting_confirmation": "checked_out",
+    "awaiting_payment": "confirmed",
+    "placed": "confirmed",
+    "paid": "paid",
+    "shipped": "shipped",
+    "received": "received",
+    "completed": "completed",
+    "cancelled": "cancelled",
+    "overdue": "payment_overdue",
+    "returned": "returned",
+    "return_requested": "return_requested",
+}
+
+
+def history_event(step: dict[str, str]) -> str:
+    return step.get("event") or EVENT_OF_STATUS[step["status"]]
+
+
+def actor_of(actor: str) -> str:
+    """One format: `<kind>:<id>` or `system` (a step written with a bare user id is the buyer's)."""
+    return actor if actor == "system" or ":" in actor else f"user:{actor}"
+
+
 def payment_view(attempt: PaymentAttempt, *, for_buyer: bool) -> OrderPaymentView:
     return OrderPaymentView(
         payment_id=attempt.attempt_id,
@@ -111,7 +136,9 @@ def order_view(order: Order, *, for_buyer: bool = True) -> OrderView:
         ),
         received_at=order.received_at,
         history=[
-            HistoryView(status=h["status"], at=h["at"], actor=h["actor"], note=h.get("note"))
+            HistoryView(
+                status=h["status"], event=history_event(h), at=h["at"], actor=actor_of(h["actor"]), note=h.get("note")
+            )
             for h in order.history or []
         ],
         challenge=challenge_view(order) if open_challenge else None,

@@ -75,6 +75,33 @@ CouponStatus = TypeAliasType("CouponStatus", Literal["available", "reserved", "u
 PayoutStatus = TypeAliasType("PayoutStatus", Literal["sending", "paid", "failed"])
 assert set(values(PayoutStatus)) == set(PAYOUT_STATUSES)
 
+# What happened at each step of an order's history (HistoryView.event).
+HistoryEvent = TypeAliasType(
+    "HistoryEvent",
+    Literal[
+        "checked_out",
+        "confirmed",
+        "paid",
+        "shipped",
+        "received",
+        "completed",
+        "cancelled",
+        "payment_overdue",
+        "returned",
+        "return_requested",
+        "return_approved",
+        "return_rejected",
+        "return_shipped_back",
+        "return_arrived",
+        "return_closed",
+        "replacement_shipped",
+        "replacement_received",
+        "dispute_opened",
+        "dispute_refunded",
+        "dispute_rejected",
+    ],
+)
+
 NotificationKind = TypeAliasType(
     "NotificationKind",
     Literal[

@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints, model_validator
 from ..services.checkout import MAX_CHECKOUT_LINES
 from .catalog import Quantity
 from .common import NOT_BLANK, NOT_TRUE, STRIP, TRUE, Body, Id, PageQuery, View, one_of
-from .kinds import Channel, OrderStatus, PaymentMethod, PaymentPurpose, PaymentStatus, RefundStatus
+from .kinds import Channel, HistoryEvent, OrderStatus, PaymentMethod, PaymentPurpose, PaymentStatus, RefundStatus
 from .payments import CheckoutPayment
 
 __all__ = ["OrderStatus", "PaymentMethod"]
@@ -140,10 +140,14 @@ class OrderItemView(View):
 
 
 class HistoryView(View):
-    status: OrderStatus
+    status: OrderStatus = Field(description="the order's status after this step")
+    event: HistoryEvent = Field(description="what happened (a step may leave the status as it was)")
     at: str
-    actor: str
-    note: str | None = None
+    actor: str = Field(
+        description="who did it: user:<id>, merchant:<id>, support:<id>, channel:<channel> or system",
+        json_schema_extra={"pattern": "^(system|(user|merchant|support|channel):.+)$"},
+    )
+    note: str | None = Field(default=None, description="the person's own words, as sent (a reason, a decision note)")
 
 
 class AddressView(View):

@@ -80,10 +80,16 @@ def list_orders(user_id: str, status: str | None, limit: int, cursor: str | None
     return OrderPage(items, pagination.encode(result.last_evaluated_key, scope))
 
 
-def history_entry(status: str, at: datetime, actor: str, note: str | None = None) -> dict[str, str]:
+def history_entry(
+    status: str, at: datetime, actor: str, note: str | None = None, event: str | None = None
+) -> dict[str, str]:
+    """One step of an order's history; `event` names it where the status alone does not
+    (the after-sale steps; HistoryView derives the others from the status)."""
     entry = {"status": status, "at": iso(at), "actor": actor}
     if note:
         entry["note"] = note
+    if event:
+        entry["event"] = event
     return entry
 
 
@@ -100,6 +106,7 @@ def transition(
     on_fail: errors.DomainError | None = None,
     note: str | None = None,
     verb: str = "change",
+    event: str | None = None,
 ) -> None:
     """Move `order` to `to` in `tx`, only from the status it was read in, appending history.
 
@@ -107,7 +114,7 @@ def transition(
     """
     if order.status not in allowed_from:
         raise errors.illegal_transition("order", order.status, verb)
-    history = [*(order.history or []), history_entry(to, now, actor, note)]
+    history = [*(order.history or []), history_entry(to, now, actor, note, event)]
     guard = Order.status == order.status
     if condition is not None:
         guard &= condition

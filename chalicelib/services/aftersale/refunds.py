@@ -59,8 +59,11 @@ def pause(
     actions: list[Action],
     note: str,
     condition: Condition | None = None,
+    *,
+    event: str,
 ) -> None:
-    """Move `order` into (or along) the after-sale pause and set the timer of its wait."""
+    """Move `order` into (or along) the after-sale pause and set the timer of its wait;
+    `event` names the step in the order's history."""
     transition(
         tx,
         order,
@@ -72,11 +75,14 @@ def pause(
         condition=condition,
         actions=actions,
         note=note,
+        event=event,
     )
     obligations.rearm(tx, order)
 
 
-def resume(tx: Tx, order: Order, before: str, now: datetime, actor: str, note: str, actions: list[Action]) -> None:
+def resume(
+    tx: Tx, order: Order, before: str, now: datetime, actor: str, note: str, actions: list[Action], *, event: str
+) -> None:
     """End the pause with nothing returned: back to `before`, collection resumes."""
     transition(
         tx,
@@ -88,13 +94,22 @@ def resume(tx: Tx, order: Order, before: str, now: datetime, actor: str, note: s
         verb="end the after-sale request of",
         actions=[Order.pending_return_id.remove(), *actions],
         note=note,
+        event=event,
     )
     # Timers that fell due while the request paused the order were dropped: set them again.
     obligations.rearm(tx, order)
 
 
 def settle(
-    tx: Tx, order: Order, request: ReturnRequest, now: datetime, actor: str, note: str, actions: list[Action]
+    tx: Tx,
+    order: Order,
+    request: ReturnRequest,
+    now: datetime,
+    actor: str,
+    note: str,
+    actions: list[Action],
+    *,
+    event: str,
 ) -> None:
     """The request's goods are returned: credit released or money refunded, settlement
     reversed, the order `returned` (all goods) or back to where it was (some)."""
@@ -151,6 +166,7 @@ def settle(
         verb="approve the return of",
         actions=extra,
         note=note,
+        event=event,
     )
     if unpaid_bnpl:
         order.amount_due_fen = int(order.amount_due_fen or 0) - amount
