@@ -63,7 +63,7 @@ def with_request_id(problem_body: str, request_id: str) -> str:
     if not (text.startswith("{") and text.endswith("}")) or '"request_id"' in text:
         return problem_body
     member = f'"request_id":{json.dumps(request_id)}'
-    return text[:-1] + ("," if text[:-1].strip() != "{" else "") + member + "}"
+    return text[:-1] + ("," if text[:-1].strip() != "{" else "") + member + "}" + problem_body[len(text) :]
 
 
 # API Gateway's own answers (throttling, a method or path no route declares, its 5xx) in

@@ -108,7 +108,7 @@ class ApiError(DomainError):
         return doc
 
     def render(self) -> str:
-        return json.dumps(self.body(), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(self.body(), ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 TITLES = {

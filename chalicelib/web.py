@@ -176,7 +176,7 @@ class Router:
 
 def _json_text(model: BaseModel | dict[str, Any]) -> str:
     data = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"  # a JSON answer ends its line
 
 
 # The one table from a domain error's kind to its HTTP status (and the headers that kind

@@ -195,3 +195,8 @@ def test_a_replayed_problem_names_the_request_it_answers(api: Any) -> None:
     assert {k: v for k, v in first.json.items() if k != "request_id"} == {
         k: v for k, v in again.json.items() if k != "request_id"
     }
+
+
+def test_json_answers_end_with_a_newline(api: Any) -> None:
+    for r in (api.call("GET", "/v1/health"), api.call("GET", "/v1/me"), api.call("GET", "/v1/openapi.json")):
+        assert r.body.endswith(b"}\n"), r.body[-40:]
