@@ -39,6 +39,7 @@ PAYOUT = "payout"
 PAYOUT_QUERY = "payout_query"
 CLOSURE_SCRUB = "closure_scrub"
 ACCOUNT_RETENTION = "account_retention"
+WEBHOOK_DELIVERY = "webhook_delivery"  # an event's next delivery attempt (services/webhooks)
 KINDS = frozenset(
     {
         CHECKOUT_EXPIRY,
@@ -54,6 +55,7 @@ KINDS = frozenset(
         PAYOUT_QUERY,
         CLOSURE_SCRUB,
         ACCOUNT_RETENTION,
+        WEBHOOK_DELIVERY,
         *AFTERSALE,
     }
 )

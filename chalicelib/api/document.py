@@ -46,6 +46,7 @@ def all_routers() -> list[Router]:
         review,
         system,
         wallet,
+        webhooks,
     )
 
     return [
@@ -68,4 +69,5 @@ def all_routers() -> list[Router]:
         dev.router,
         payments.sandbox_router,
         console.router,
+        webhooks.router,
     ]

@@ -72,6 +72,7 @@ assert set(values(DisputeStatus)) == set(DISPUTE_STATUSES)
 RedemptionStatus = TypeAliasType("RedemptionStatus", Literal["pending", "manual_review", "approved", "rejected"])
 BnplStatus = TypeAliasType("BnplStatus", Literal["inactive", "active", "frozen"])
 CouponStatus = TypeAliasType("CouponStatus", Literal["available", "reserved", "used", "expired"])
+EndpointStatus = TypeAliasType("EndpointStatus", Literal["enabled", "disabled"])  # a merchant's webhook endpoint
 PayoutStatus = TypeAliasType("PayoutStatus", Literal["sending", "paid", "failed"])
 assert set(values(PayoutStatus)) == set(PAYOUT_STATUSES)
 
@@ -122,6 +123,7 @@ NotificationKind = TypeAliasType(
         "return_shipped_back",
         "replacement_shipped",
         "return_completed",
+        "webhook_endpoint_disabled",
     ],
 )
 
