@@ -3,7 +3,7 @@
 - Each side sees only its own orders' threads (another's is a 404, like a missing one);
   support reads any thread.
 - Text: at most 1,000 characters, control characters removed, blank refused; stored as
-  sent and HTML-escaped when shown (like reviews).
+  sent and returned exactly as sent (every client renders it as text).
 - Each message notifies the other side in the transaction that writes it.
 - A thread lists newest first, cursor-paginated.
 """

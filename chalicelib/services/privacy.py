@@ -35,7 +35,7 @@ from ..errors import FieldError
 from ..ledger import PLATFORM, Leg
 from ..models import orders as o
 from ..models.addresses import Address
-from ..models.aftersale import Dispute, Refund, ReturnRequest, Review
+from ..models.aftersale import Dispute, Refund, ReturnRequest, Review, return_refund_id
 from ..models.cart import CartItem
 from ..models.coupons import Coupon
 from ..models.idempotency import IdempotencyRecord
@@ -140,7 +140,7 @@ def sections(user_id: str) -> dict[str, Callable[[int, dict[str, Any] | None], P
 
 def _refunds_of(order: Order) -> Iterable[Refund]:
     requests = ReturnRequest.by_user.query(order.user_id)
-    keys = [f"refund_{r.request_id}" for r in requests if r.order_id == order.order_id]
+    keys = [return_refund_id(r.request_id) for r in requests if r.order_id == order.order_id]
     return Refund.batch_get(keys) if keys else []
 
 
