@@ -25,7 +25,7 @@ from . import errors
 from .clock import clock
 from .config import Settings, settings
 
-ROLES = ("consumer", "merchant", "reviewer", "support")
+ROLES = ("consumer", "merchant", "reviewer", "support", "risk")
 CLOCK_SKEW_SECONDS = 30
 VERIFIED_CACHE_SIZE = 4096
 

@@ -19,7 +19,7 @@ ACCEPTED_CONTENT_TYPES = [
 
 
 # Roles whose routes the web console calls: only these answer CORS for the console's origin.
-CONSOLE_ROLES = frozenset({"merchant", "reviewer", "support"})
+CONSOLE_ROLES = frozenset({"merchant", "reviewer", "support", "risk"})
 
 
 def console_cors(origin: str | None) -> CORSConfig | None:

@@ -37,6 +37,8 @@ MERCHANT = ("merchant",)
 REVIEWER = ("reviewer",)
 # Platform customer service (快手客服): reads any order's case, decides disputes.
 SUPPORT = ("support",)
+# Risk operators (风控): decide 先用后付 orders held for review, keep block lists.
+RISK = ("risk",)
 ANY_ROLE = auth.ROLES
 
 
@@ -80,7 +82,7 @@ class RouteSpec:
     errors: dict[int, list[str]]
     idempotent: bool
     summary: str
-    render: Callable[[Any], BaseModel] | None
+    render: Callable[[Any], BaseModel | Reply] | None
     raw_body: bool
     tag: str
     local_only: bool
@@ -123,7 +125,7 @@ class Router:
         status: int = 200,
         errors: dict[int, list[str]] | None = None,
         idempotent: bool = False,
-        render: Callable[[Any], BaseModel] | None = None,
+        render: Callable[[Any], BaseModel | Reply] | None = None,
         raw_body: bool = False,
         claim_in_tx: bool = False,
         key_optional: bool = False,
@@ -263,6 +265,8 @@ def _render(spec: RouteSpec, result: Any) -> idempotency.StoredResponse:
         body = result.model if isinstance(result.model, str) else _json_text(result.model)
         return idempotency.StoredResponse(status, body, result.content_type)
     model = spec.render(result) if spec.render else result
+    if isinstance(model, Reply):  # a renderer that chose the status (e.g. 202 for a held order)
+        return _render(spec, model)
     if model is None:
         return idempotency.StoredResponse(204 if spec.status == 204 else spec.status, "", JSON)
     return idempotency.StoredResponse(spec.status, _json_text(model), JSON)

@@ -42,6 +42,7 @@ def all_routers() -> list[Router]:
         payouts,
         privacy,
         review,
+        risk,
         system,
         wallet,
     )
@@ -63,6 +64,7 @@ def all_routers() -> list[Router]:
         payments.router,
         notifications.router,
         review.router,
+        risk.router,
         dev.router,
         payments.sandbox_router,
         console.router,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..clock import clock, parse_iso
-from ..models.orders import AWAITING_CONFIRMATION, Order
+from ..models.orders import AWAITING_CONFIRMATION, RISK_REVIEW, Order
 from ..schemas.orders import (
     AddressView,
     ChallengeView,
@@ -22,7 +22,8 @@ from ..schemas.orders import (
 )
 from ..services import addresses, checkout, orders
 from ..services.checkout import CheckoutResult, Confirmation, Line
-from ..web import CONSUMER, Ctx, Router
+from ..services.risk import decide as risk
+from ..web import CONSUMER, Ctx, Reply, Router
 
 router = Router("orders")
 
@@ -109,15 +110,19 @@ def render_checkout(result: CheckoutResult) -> CheckoutView:
     )
 
 
-def render_confirmation(result: Confirmation) -> ConfirmationView:
+def render_confirmation(result: Confirmation) -> ConfirmationView | Reply:
     o = result.order
-    return ConfirmationView(
+    view = ConfirmationView(
         order_id=o.order_id,
         status=o.status,
         total_fen=int(o.total_fen),
         credit_reserved_fen=int(o.credit_reserved_fen or 0),
         payment=result.payment,
     )
+    if o.status == RISK_REVIEW:  # held for a risk operator: accepted, not yet placed
+        view.message = risk.REVIEW_MESSAGE
+        return Reply(view, status=202)
+    return view
 
 
 @router.route(
@@ -177,6 +182,7 @@ def create_checkout(ctx: Ctx) -> CheckoutResult:
     claim_in_tx=True,
     render=render_confirmation,
     errors={
+        402: ["bnpl_declined"],
         404: ["order_not_found"],
         409: [
             "challenge_used",
@@ -198,7 +204,10 @@ def create_checkout(ctx: Ctx) -> CheckoutResult:
     },
 )
 def confirm_order(ctx: Ctx, order_id: str) -> Confirmation:
-    """Confirm an order with the payment password or a device signature over the nonce."""
+    """Confirm an order with the payment password or a device signature over the nonce.
+
+    先用后付 is decided by the risk rules first: placed (200), held for an operator (202,
+    `risk_review`), or declined (402 `bnpl_declined`: the checkout is cancelled)."""
     body: ConfirmationIn = ctx.body
     return checkout.confirm(
         ctx.user_id,

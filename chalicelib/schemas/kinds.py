@@ -18,6 +18,7 @@ from ..models.payouts import STATUSES as PAYOUT_STATUSES
 OrderStatus = Literal[
     "awaiting_confirmation",
     "awaiting_payment",
+    "risk_review",
     "placed",
     "paid",
     "shipped",
@@ -63,6 +64,7 @@ NotificationKind = Literal[
     "payment_refunded",
     "payment_overdue",
     "payment_due_soon",
+    "risk_decided",
     "redemption_approved",
     "redemption_rejected",
     "redemption_manual_review",
