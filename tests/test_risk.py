@@ -339,3 +339,24 @@ def rules_version() -> str:
 def test_only_the_risk_role_reaches_risk_routes(api: Api, activated_user: str) -> None:
     for roles in (["consumer"], ["reviewer"], ["support"], ["merchant"]):
         assert api.get("/v1/risk/reviews", as_="someone", roles=roles).status_code == 403
+
+
+def test_the_back_test_replays_recorded_inputs_through_a_proposed_rule_set(api: Api, activated_user: str) -> None:
+    from scripts.risk_backtest import backtest
+
+    sku = sku_ids(product(api, 2990))[0]
+    for _ in range(3):
+        assert buy(api, activated_user, sku).status_code == 200
+    recorded = [
+        {"inputs": d.inputs, "outcome": d.outcome, "reasons": d.reasons, "rules_version": d.rules_version}
+        for d in RiskDecision.scan()
+    ]
+    stricter = json.loads(settings().rules.risk_rules)
+    stricter["version"] = "proposed"
+    stricter["rules"].insert(
+        2, {"id": "two_an_hour", "if": [["user_orders_1h", ">=", 2]], "outcome": "decline", "reason": "v"}
+    )
+    report = backtest(recorded, rules.parse(json.dumps(stricter)))
+    assert report.decisions == 3 and report.changed == 1
+    assert report.moves == {("approve", "approve"): 2, ("approve", "decline"): 1}
+    assert report.rules_now["two_an_hour"] == 1 and "would change" in report.lines()[0]
