@@ -360,3 +360,28 @@ def test_the_back_test_replays_recorded_inputs_through_a_proposed_rule_set(api: 
     assert report.decisions == 3 and report.changed == 1
     assert report.moves == {("approve", "approve"): 2, ("approve", "decline"): 1}
     assert report.rules_now["two_an_hour"] == 1 and "would change" in report.lines()[0]
+
+
+def test_velocity_per_device_counts_biometric_confirmations(api: Api, activated_user: str, rules: Any) -> None:
+    from tests.shopping import PASSWORD, DeviceKey
+
+    with_rules(
+        rules, {"id": "device_burst", "if": [["device_orders_24h", ">=", 2]], "outcome": "decline", "reason": "v"}
+    )
+    key = DeviceKey()
+    body = {"device_id": "phone-1", "public_key_pem": key.public_pem, "password": PASSWORD}
+    assert api.post("/v1/me/devices", body, as_=activated_user).status_code == 201
+    sku = sku_ids(product(api, 1000))[0]
+    answers = []
+    for _ in range(3):
+        order = checkout(api, activated_user, [(sku, 1)]).json["orders"][0]
+        signed = {
+            "challenge_id": order["challenge"]["challenge_id"],
+            "device_id": "phone-1",
+            "signature": key.sign(order["challenge"]["nonce"]),
+        }
+        answers.append(
+            api.post(f"/v1/orders/{order['order_id']}/confirmation", signed, as_=activated_user, idem=new_key())
+        )
+    assert [a.status_code for a in answers] == [200, 200, 402]
+    assert buy(api, activated_user, sku).status_code == 200  # the password path names no device
