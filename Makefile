@@ -113,6 +113,5 @@ console-shots: install $(CHROMIUM)  ## docs/console-*.png: each console screen a
 demo: install  ## walk the whole story over HTTP against `make run` (start it in another terminal)
 	$(PY) -m scripts.demo
 
-soak: install  ## the model-based money test, long: ≥ 5,000 steps with ~1 % DynamoDB faults (not in make test)
-	MODEL_EXAMPLES=$${MODEL_EXAMPLES:-50} MODEL_STEPS=$${MODEL_STEPS:-100} \
-		$(PY) -m pytest -m slow -s -p no:logging tests/test_model_based.py
+soak: install  ## the model-based money test, long: 5,000 steps with DynamoDB faults on every core (README "Soak")
+	MODEL_EXAMPLES=$${MODEL_EXAMPLES:-50} MODEL_STEPS=$${MODEL_STEPS:-100} $(PY) -m scripts.soak
