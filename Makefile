@@ -16,7 +16,7 @@ AWS_DEFAULT_REGION ?= cn-north-1
 export AWS_DEFAULT_REGION
 PACKAGE_DIR := build/$(STAGE)/package
 
-.PHONY: install run test lint typecheck pytest package infra-check iam-check clean demo redrive soak fuzz bench chromium console-shots
+.PHONY: install run test lint typecheck pytest package infra-check iam-check clean demo redrive soak fuzz bench chromium console-shots webhook-receiver
 
 # The console's browser tests drive Debian's Chromium through Playwright (which never
 # downloads a browser here); CI machines start without it.
@@ -58,6 +58,9 @@ $(NODE_MODULES): clients/typescript/package.json clients/typescript/package-lock
 
 run: install  ## the whole product on http://127.0.0.1:8000 (Ctrl-C stops it)
 	$(PY) -m chalicelib.local.stack
+
+webhook-receiver: install  ## a merchant's sample receiver on 127.0.0.1:8700: `make webhook-receiver SECRET=whsec_...`
+	$(PY) -m scripts.webhook_receiver --secret $(SECRET) --port $(or $(WEBHOOK_PORT),8700)
 
 redrive: install  ## the review DLQ: `make redrive` lists it, `make redrive ACTION=move` re-drives it
 	$(PY) -m chalicelib.local.redrive $(or $(ACTION),list)

@@ -111,6 +111,31 @@ ROUTES = [
     Route("risk", "POST", "/v1/risk/blocklist", "add_risk_list_entry", console=True),
     Route("risk", "DELETE", "/v1/risk/blocklist/{entry_id}", "remove_risk_list_entry", console=True),
     Route("risk", "GET", "/v1/risk/stats", "get_risk_stats", console=True),
+    Route("webhooks", "GET", "/v1/merchant/webhook-endpoints", "list_webhook_endpoints", console=True),
+    Route("webhooks", "POST", "/v1/merchant/webhook-endpoints", "create_webhook_endpoint", console=True),
+    Route("webhooks", "GET", "/v1/merchant/webhook-endpoints/{endpoint_id}", "get_webhook_endpoint", console=True),
+    Route("webhooks", "PUT", "/v1/merchant/webhook-endpoints/{endpoint_id}", "update_webhook_endpoint", console=True),
+    Route(
+        "webhooks", "DELETE", "/v1/merchant/webhook-endpoints/{endpoint_id}", "delete_webhook_endpoint", console=True
+    ),
+    Route(
+        "webhooks", "POST", "/v1/merchant/webhook-endpoints/{endpoint_id}/secret", "roll_webhook_secret", console=True
+    ),
+    Route(
+        "webhooks", "POST", "/v1/merchant/webhook-endpoints/{endpoint_id}/test", "test_webhook_endpoint", console=True
+    ),
+    Route(
+        "webhooks", "POST", "/v1/merchant/webhook-endpoints/{endpoint_id}/replay", "replay_webhook_events", console=True
+    ),
+    Route("webhooks", "GET", "/v1/merchant/webhook-events", "list_webhook_events", console=True),
+    Route("webhooks", "GET", "/v1/merchant/webhook-events/{event_id}", "get_webhook_event", console=True),
+    Route(
+        "webhooks",
+        "POST",
+        "/v1/merchant/webhook-events/{event_id}/redelivery",
+        "redeliver_webhook_event",
+        console=True,
+    ),
     Route("dev", "POST", "/v1/dev/tokens", "issue_token", local_only=True),
     Route("dev", "GET", "/v1/dev/clock", "read_clock", local_only=True),
     Route("dev", "POST", "/v1/dev/clock", "advance_clock", local_only=True),

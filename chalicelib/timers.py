@@ -40,6 +40,7 @@ PAYOUT_QUERY = "payout_query"
 CLOSURE_SCRUB = "closure_scrub"
 ACCOUNT_RETENTION = "account_retention"
 RISK_REVIEW = "risk_review"  # an operator decides a held 先用后付 order (else declined)
+WEBHOOK_DELIVERY = "webhook_delivery"  # an event's next delivery attempt (services/webhooks)
 KINDS = frozenset(
     {
         CHECKOUT_EXPIRY,
@@ -56,6 +57,7 @@ KINDS = frozenset(
         CLOSURE_SCRUB,
         ACCOUNT_RETENTION,
         RISK_REVIEW,
+        WEBHOOK_DELIVERY,
         *AFTERSALE,
     }
 )

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("imports", "calls", "sweeper", "rps", "capacity", "risk", "http")
+SECTIONS = ("imports", "calls", "sweeper", "rps", "capacity", "risk", "http", "webhooks")
 PARTITION_WCU_LIMIT = 1000  # DynamoDB: per partition, per second
 TARGET_RATE = 10_000  # purchases per second in the capacity simulation
 WRITE_OPS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
@@ -772,6 +772,7 @@ def run(sections: list[str], quick: bool = False) -> str:
         "seconds": 10 if quick else 30,
         "purchases": 3 if quick else 200,
         "decisions": 20 if quick else 1_000,
+        "webhooks": 5 if quick else 200,
     }
     out: list[str] = []
     titles = {
@@ -782,6 +783,7 @@ def run(sections: list[str], quick: bool = False) -> str:
         "capacity": f"capacity simulation: {TARGET_RATE:,} purchases/s",
         "http": "the purchase path over HTTP, concurrent clients, against the local stack",
         "risk": f"risk decision at confirmation: {sizes['decisions']:,} decisions in process",
+        "webhooks": "webhooks: the purchase path's calls with events, the delivery worker's throughput",
     }
     for name in sections:
         start = time.perf_counter()
@@ -806,6 +808,10 @@ def _section(name: str, sizes: dict[str, int]) -> list[str]:
         from scripts.bench_http import bench_http
 
         return bench_http(sizes["clients"], sizes["seconds"], sizes["purchases"])
+    if name == "webhooks":
+        from scripts.bench_webhooks import bench_webhooks
+
+        return bench_webhooks(sizes["webhooks"])
     return bench_capacity(sizes["capacity"])
 
 

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.control import current_build_context
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from chalicelib import ledger, schedules
 from chalicelib.clock import clock
@@ -985,6 +985,70 @@ class MoneyMachine(RuleBasedStateMachine):
         if self.risk_checks % FULL_EVERY == 1 or not self.faults:
             check_risk(self)
 
+    # --- merchant webhooks (issue 27): a receiver that fails and recovers at random -----------
+    webhook_endpoint: str = ""
+
+    @initialize()
+    def webhook_subscribe(self) -> None:
+        """The merchant listens to every event from the start (faults off: setup)."""
+        if not _has_route("/v1/merchant/webhook-endpoints"):
+            return
+        with _faults_off(self):
+            hooks = webhook_receiver()
+            body = {"url": hooks.url, "events": ["*"]}
+            made = self._ok(
+                self.api.post("/v1/merchant/webhook-endpoints", body, as_=self.merchant, roles=["merchant"]), "hook"
+            )
+        hooks.secrets.append(made["secret"])
+        self.webhook_endpoint = made["endpoint_id"]
+        WEBHOOK_ANSWER["status"] = 200
+
+    @precondition(lambda self: self.webhook_endpoint)
+    @rule(status=st.sampled_from([200, 200, 500, 503, 429, 410]))
+    def deliver_webhooks(self, status: int) -> None:
+        """The receiver is up (200) or down (5xx, 429 with Retry-After, 410 Gone) while the
+        worker takes what waits on its queue and the sweep sends what is due."""
+        from chalicelib.local import worker
+
+        WEBHOOK_ANSWER["status"] = status
+        handler = _webhook_handler()
+        try:
+            worker.poll_once({settings().webhook_queue_name: handler})
+            schedules.run("deliver_webhooks", clock.now())
+        except Exception as exc:  # a worker may fail under injected faults; SQS and the timer retry
+            if not (self.faults and _caused_by_injected_fault(exc)):
+                raise
+
+    @precondition(lambda self: self.webhook_endpoint)
+    @rule()
+    def webhook_receiver_recovers_and_everything_arrives(self) -> None:
+        """Once the receiver is back and the merchant re-enables and redelivers what failed,
+        every committed event has arrived at least once, signed."""
+        from chalicelib.local import worker
+        from chalicelib.models.webhooks import DELIVERED, WebhookEvent
+
+        WEBHOOK_ANSWER["status"] = 200
+        who = {"as_": self.merchant, "roles": ["merchant"]}
+        with _faults_off(self):
+            path = f"/v1/merchant/webhook-endpoints/{self.webhook_endpoint}"
+            if self._ok(self.api.get(path, **who), "endpoint")["status"] == "disabled":
+                self._ok(self.api.put(path, {"enabled": True}, **who), "re-enable")
+            for event in WebhookEvent.query(self.merchant, consistent_read=True):
+                if event.delivery != DELIVERED:
+                    self._ok(self.api.post(f"/v1/merchant/webhook-events/{event.event_id}/redelivery", **who), "redo")
+            worker.drain({settings().webhook_queue_name: _webhook_handler()})
+            stored = {e.event_id for e in WebhookEvent.query(self.merchant, consistent_read=True)}
+        arrived = {d.headers["webhook-id"] for d in webhook_receiver().received if d.verified}
+        assert stored <= arrived, sorted(stored - arrived)
+        self.reached["webhook:all_arrived"] += 1
+
+    @invariant()
+    def webhooks_hold(self) -> None:
+        if not self.webhook_endpoint:
+            return
+        with _faults_off(self):
+            check_webhooks(self)
+
     # --- invariants (faults off while reading; each table scanned once per full check) -------
     def check_invariants(self, settings: Any, output: Any, runtimes: dict[str, float]) -> None:
         """Every invariant with faults off; then the next step's faults, drawn from Hypothesis' data."""
@@ -1395,3 +1459,68 @@ def _tables() -> set[str]:
 
 def steps_from_env(default_examples: int, default_steps: int) -> tuple[int, int]:
     return int(os.environ.get("MODEL_EXAMPLES", default_examples)), int(os.environ.get("MODEL_STEPS", default_steps))
+
+
+# --- merchant webhooks (issue 27) ----------------------------------------------------------------
+# The receiver's answer while it is up (200) or down; one receiver on 127.0.0.1 for every story.
+WEBHOOK_ANSWER: dict[str, int] = {"status": 200}
+_WEBHOOK_RECEIVER: list[Any] = []
+
+
+def webhook_receiver() -> Any:
+    from scripts.webhook_receiver import Delivery, Receiver
+
+    def answer(_: Delivery) -> tuple[int, dict[str, str]]:
+        status = WEBHOOK_ANSWER["status"]
+        return status, ({"Retry-After": "30"} if status == 429 else {})
+
+    if not _WEBHOOK_RECEIVER:
+        _WEBHOOK_RECEIVER.append(Receiver([], answer).start())
+    return _WEBHOOK_RECEIVER[0]
+
+
+def _webhook_handler() -> Any:
+    from chalicelib.local.handlers import QUEUE_HANDLERS
+
+    return QUEUE_HANDLERS[settings().webhook_queue_name]
+
+
+class _faults_off:  # noqa: N801 - used as a `with` statement
+    def __init__(self, m: MoneyMachine) -> None:
+        self.m = m
+        self.was = False
+
+    def __enter__(self) -> None:
+        if self.m.faults:
+            self.was, self.m.faults.enabled = self.m.faults.enabled, False
+
+    def __exit__(self, *_: object) -> None:
+        if self.m.faults:
+            self.m.faults.enabled = self.was
+
+
+def check_webhooks(m: MoneyMachine) -> None:
+    """Nothing arrives that did not commit; every arrival verifies; per object, sequences grow
+    with the changes they report, and the body carries the stored sequence."""
+    from chalicelib.models.webhooks import WebhookEvent
+
+    stored = {e.event_id: e for e in WebhookEvent.query(m.merchant, consistent_read=True)}
+    mine = [d for d in webhook_receiver().received if d.headers.get("webhook-id", "").startswith("evt_")]
+    for d in mine:
+        assert d.verified, d.headers
+    for d in mine:
+        event = stored.get(d.headers["webhook-id"])
+        if event is None:
+            continue  # another story's merchant (the receiver is shared)
+        assert d.event is not None and d.event["sequence"] == int(event.sequence), d.event
+        assert d.event["type"] == event.type
+    by_object: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for e in stored.values():
+        by_object[(str(e.object_kind), str(e.object_id))].append(e)
+    for key, events in by_object.items():
+        seqs = [int(e.sequence) for e in events]
+        assert len(set(seqs)) == len(seqs), (key, seqs)
+        ordered = sorted(events, key=lambda e: int(e.sequence))
+        times = [str(e.created_at) for e in ordered]
+        assert times == sorted(times), (key, [(e.type, e.sequence, e.created_at) for e in ordered])
+        m.reached[f"webhook:{ordered[-1].type}"] += 1

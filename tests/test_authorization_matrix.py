@@ -222,6 +222,26 @@ CASES: dict[str, Case] = {
         body=lambda w: {"kind": "device", "value": f"dev-{uuid.uuid4().hex[:8]}", "reason": "test"}
     ),
     "remove_risk_list_entry": Case(params=lambda w: {"entry_id": w["list_entry"]}),
+    # merchant webhooks: another merchant's endpoints and events are 404
+    "create_webhook_endpoint": Case(body=lambda w: {"url": "https://hooks.example.com/x", "events": ["*"]}),
+    "get_webhook_endpoint": Case(params=lambda w: {"endpoint_id": w["webhook_endpoint"]}, owners=("merchant",)),
+    "update_webhook_endpoint": Case(
+        params=lambda w: {"endpoint_id": w["webhook_endpoint"]}, body=lambda w: {"events": ["*"]}, owners=("merchant",)
+    ),
+    "delete_webhook_endpoint": Case(
+        params=lambda w: {"endpoint_id": w["webhook_endpoint_spare"]}, owners=("merchant",)
+    ),
+    "roll_webhook_secret": Case(
+        params=lambda w: {"endpoint_id": w["webhook_endpoint"]}, body=lambda w: {}, owners=("merchant",)
+    ),
+    "test_webhook_endpoint": Case(params=lambda w: {"endpoint_id": w["webhook_endpoint"]}, owners=("merchant",)),
+    "replay_webhook_events": Case(
+        params=lambda w: {"endpoint_id": w["webhook_endpoint"]},
+        body=lambda w: {"since": "2026-01-01T00:00:00Z"},
+        owners=("merchant",),
+    ),
+    "get_webhook_event": Case(params=lambda w: {"event_id": w["webhook_event"]}, owners=("merchant",)),
+    "redeliver_webhook_event": Case(params=lambda w: {"event_id": w["webhook_event"]}, owners=("merchant",)),
 }
 
 
@@ -310,6 +330,10 @@ def build_world(api: Api) -> World:
     w.ids["review"] = _held_order(api, CONSUMER_B)["review_id"]
     entry = {"kind": "phone", "value": "13900000000", "reason": "test"}
     w.ids["list_entry"] = _ok(api.post("/v1/risk/blocklist", entry, as_=RISK_OPERATOR, roles=["risk"]))["entry_id"]
+    for name in ("webhook_endpoint", "webhook_endpoint_spare"):
+        hook = {"url": "https://hooks.example.com/x", "events": ["*"]}
+        w.ids[name] = _merchant(api, "POST", "/v1/merchant/webhook-endpoints", hook)["endpoint_id"]
+    w.ids["webhook_event"] = _merchant(api, "GET", "/v1/merchant/webhook-events")["items"][0]["event_id"]
     return w
 
 

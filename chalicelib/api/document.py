@@ -45,6 +45,7 @@ def all_routers() -> list[Router]:
         risk,
         system,
         wallet,
+        webhooks,
     )
 
     return [
@@ -68,4 +69,5 @@ def all_routers() -> list[Router]:
         dev.router,
         payments.sandbox_router,
         console.router,
+        webhooks.router,
     ]

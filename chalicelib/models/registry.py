@@ -23,6 +23,7 @@ def all_models() -> list[type[Model]]:
     from .risk import RiskCounter, RiskDecision, RiskListEntry
     from .timers import Timer
     from .users import BankCard, Device, UniqueClaim, User
+    from .webhooks import WebhookEndpoint, WebhookEvent
 
     return [
         User,
@@ -55,4 +56,6 @@ def all_models() -> list[type[Model]]:
         RiskCounter,
         RiskListEntry,
         RiskDecision,
+        WebhookEndpoint,
+        WebhookEvent,
     ]

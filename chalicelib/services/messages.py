@@ -21,7 +21,7 @@ from ..clock import iso
 from ..db import Tx
 from ..models.messages import CONSUMER, MERCHANT, OrderMessage
 from ..models.orders import Order
-from . import fulfilment, notifications, orders
+from . import fulfilment, notifications, orders, webhooks
 
 MAX_TEXT = 1000
 
@@ -73,6 +73,7 @@ def send(side: str, caller_id: str, order_id: str, text: str, now: datetime) -> 
     who = "买家 (the buyer)" if side == CONSUMER else "商家 (the merchant)"
     tx = Tx()
     tx.save(message, condition=OrderMessage.message_key.does_not_exist())
+    webhooks.emit(tx, order.merchant_id, webhooks.types.MESSAGE_CREATED, message, now)
     # The text stays out of the notification (it may be pushed through SNS): the app opens the thread.
     notifications.notify(
         tx,

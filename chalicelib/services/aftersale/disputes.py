@@ -39,7 +39,7 @@ from ...models.aftersale import (
 )
 from ...models.messages import OrderMessage
 from ...models.orders import Order
-from .. import duties, notifications, orders
+from .. import duties, notifications, orders, webhooks
 from .records import load, move, of_order
 from .refunds import pause, resume, settle, stage
 
@@ -95,6 +95,7 @@ def escalate(user_id: str, order_id: str, reason: str, now: datetime) -> Dispute
     )
     tx = Tx()
     tx.save(dispute, condition=Dispute.dispute_id.does_not_exist())
+    webhooks.emit(tx, order.merchant_id, webhooks.types.DISPUTE_OPENED, dispute, now)
     escalated = ReturnRequest.escalated_at.set(iso(now))
     guard = Order.open_dispute_id.does_not_exist()
     if order.status == o.RETURN_REQUESTED:  # stalled: its wait ends, support decides
@@ -212,11 +213,13 @@ def decide(
         on_fail=errors.conflict("illegal_transition", "this dispute was already decided"),
     )
     dispute.status, dispute.decided_at, dispute.decided_by, dispute.note = to, iso(now), support_id, note
+    webhooks.emit(tx, dispute.merchant_id, webhooks.types.DISPUTE_DECIDED, dispute, now)
     closed: list[Action] = [Order.open_dispute_id.remove()]
     order.open_dispute_id = None
     # The request keeps the merchant's note; support's is the dispute's (and the order history's).
     if refund:
         move(tx, request, DISPUTED, REFUNDED)
+        webhooks.emit(tx, dispute.merchant_id, webhooks.types.RETURN_REFUNDED, request, now)
         settle(tx, order, request, now, actor, note or "platform refund", closed)
     else:
         move(tx, request, DISPUTED, REJECTED)

@@ -28,7 +28,7 @@ from ...models.aftersale import AWAITING_RESHIPMENT, EXCHANGED, RESHIPPED, Retur
 from ...models.catalog import Sku
 from ...models.orders import Order
 from ...models.timers import Timer
-from .. import notifications
+from .. import notifications, webhooks
 from ..catalog import get_skus
 from ..checkout import out_of_stock
 from .records import load, move, return_request_of_merchant
@@ -106,15 +106,13 @@ def reship(merchant_id: str, request_id: str, carrier: str, tracking_number: str
     order = Order.get(request.order_id, consistent_read=True)
     skus = get_skus(line["to_sku_id"] for line in request.items)
     tx = Tx()
-    move(
-        tx,
-        request,
-        AWAITING_RESHIPMENT,
-        RESHIPPED,
+    reshipped = [
         ReturnRequest.reship_carrier.set(carrier),
         ReturnRequest.reship_tracking_number.set(tracking_number),
         ReturnRequest.reshipped_at.set(iso(now)),
-    )
+    ]
+    move(tx, request, AWAITING_RESHIPMENT, RESHIPPED, *reshipped)
+    webhooks.emit(tx, merchant_id, webhooks.types.EXCHANGE_RESHIPPED, request, now, actions=reshipped)
     moves: dict[tuple[str, str], int] = {}
     for line in request.items:
         moves[(line["sku_id"], line["to_sku_id"])] = moves.get((line["sku_id"], line["to_sku_id"]), 0) + int(

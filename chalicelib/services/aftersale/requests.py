@@ -30,7 +30,7 @@ from ...models.aftersale import (
 from ...models.orders import Order
 from ...models.timers import Timer
 from ...observability import count
-from .. import apportion, notifications, orders
+from .. import apportion, notifications, orders, webhooks
 from .exchange import check as exchange_check
 from .records import move, return_request_of_merchant
 from .refunds import deadline, pause, resume, settle, stage
@@ -134,6 +134,7 @@ def request_return(
     answer = (timers.AFTERSALE_ANSWER, deadline(settings().rules.aftersale_answer_seconds, now))
     tx = Tx()
     tx.save(request, condition=ReturnRequest.request_id.does_not_exist())
+    webhooks.emit(tx, order.merchant_id, webhooks.types.RETURN_REQUESTED, request, now)
     actions = [
         Order.pending_return_id.set(request.request_id),
         Order.last_return_id.set(request.request_id),
@@ -194,6 +195,7 @@ def decide(
         mine = Order.pending_return_id == request.request_id
         actions = stage(tx, order, fired, ship_back)
         pause(tx, order, now, actor, "approve the return of", actions, note or "approved: ship the goods back", mine)
+    webhooks.emit(tx, order.merchant_id, webhooks.types.RETURN_ANSWERED, request, now, actions=decided)
     notifications.notify(
         tx,
         order.user_id,
