@@ -932,6 +932,7 @@ class MoneyMachine(RuleBasedStateMachine):
         if added.status_code == 201:
             self._risk("DELETE", f"/v1/risk/blocklist/{added.json['entry_id']}")
 
+    @precondition(lambda self: len(self.users) < 4)  # two newcomers a story: stock is for everyone
     @rule()
     def risk_first_big_order(self) -> None:
         """A new buyer's first order above ¥300 is held for review (202, `risk_review`)."""
