@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..clock import clock, parse_iso
 from ..models.orders import AWAITING_CONFIRMATION, RISK_REVIEW, Order
 from ..schemas.orders import (
@@ -20,10 +22,11 @@ from ..schemas.orders import (
     OrderView,
     ShipmentView,
 )
-from ..services import addresses, checkout, orders
-from ..services.checkout import CheckoutResult, Confirmation, Line
-from ..services.risk import decide as risk
+from ..services import addresses, orders
 from ..web import CONSUMER, Ctx, Reply, Router
+
+if TYPE_CHECKING:  # the checkout service loads on a checkout or confirmation, not on a read
+    from ..services.checkout import CheckoutResult, Confirmation
 
 router = Router("orders")
 
@@ -120,7 +123,9 @@ def render_confirmation(result: Confirmation) -> ConfirmationView | Reply:
         payment=result.payment,
     )
     if o.status == RISK_REVIEW:  # held for a risk operator: accepted, not yet placed
-        view.message = risk.REVIEW_MESSAGE
+        from ..services.risk.decide import REVIEW_MESSAGE
+
+        view.message = REVIEW_MESSAGE
         return Reply(view, status=202)
     return view
 
@@ -158,10 +163,12 @@ def render_confirmation(result: Confirmation) -> ConfirmationView | Reply:
 def create_checkout(ctx: Ctx) -> CheckoutResult:
     """Check out the selected cart lines or a buy-now list: one order per merchant, each
     awaiting confirmation with a single-use challenge."""
+    from ..services import checkout
+
     body: CheckoutIn = ctx.body
     return checkout.checkout(
         ctx.user_id,
-        items=[Line(i.sku_id, i.quantity) for i in body.items] if body.items is not None else None,
+        items=[checkout.Line(i.sku_id, i.quantity) for i in body.items] if body.items is not None else None,
         from_cart=bool(body.from_cart),
         payment_method=body.payment_method,
         coupon_id=body.coupon_id,
@@ -208,6 +215,8 @@ def confirm_order(ctx: Ctx, order_id: str) -> Confirmation:
 
     先用后付 is decided by the risk rules first: placed (200), held for an operator (202,
     `risk_review`), or declined (402 `bnpl_declined`: the checkout is cancelled)."""
+    from ..services import checkout
+
     body: ConfirmationIn = ctx.body
     return checkout.confirm(
         ctx.user_id,
