@@ -938,7 +938,8 @@ class MoneyMachine(RuleBasedStateMachine):
         if added.status_code == 201:
             self._risk("DELETE", f"/v1/risk/blocklist/{added.json['entry_id']}")
 
-    @precondition(lambda self: len(self.users) < 4)  # two newcomers a story: stock is for everyone
+    # Two newcomers a story at most, once others have shopped: stock is for everyone.
+    @precondition(lambda self: len(self.users) < 4 and len(self.orders) >= 3)
     @rule()
     def risk_first_big_order(self) -> None:
         """A new buyer's first order above ¥300 is held for review (202, `risk_review`)."""
@@ -980,6 +981,7 @@ class MoneyMachine(RuleBasedStateMachine):
             self.reached[f"risk_review:{body['decision']}:{r.status_code}"] += 1
         self._refresh()
 
+    @precondition(lambda self: o.RISK_REVIEW in self.status.values())
     @rule()
     def risk_review_times_out(self) -> None:
         clock.advance(settings().rules.risk_review_seconds)
