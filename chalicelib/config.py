@@ -59,6 +59,10 @@ class Rules:
     redemption_min_account_age_seconds: int
     redemption_daily_max_count: int
     redemption_daily_max_fen: int
+    # Risk decisions (SPEC 'Risk decisions'): the rule set as versioned JSON
+    # (services/risk/rules.py) and how long a held order waits for an operator.
+    risk_rules: str
+    risk_review_seconds: int
     idempotency_ttl_seconds: int
     idempotency_lock_seconds: int
     platform_fee_bps: int

@@ -26,10 +26,10 @@ ACCEPTED_CONTENT_TYPES = [
 ]
 
 
-ROLES = ("consumer", "merchant", "reviewer", "support")
+ROLES = ("consumer", "merchant", "reviewer", "support", "risk")
 
 # Roles whose routes the web console calls: only these answer CORS for the console's origin.
-CONSOLE_ROLES = frozenset({"merchant", "reviewer", "support"})
+CONSOLE_ROLES = frozenset({"merchant", "reviewer", "support", "risk"})
 
 
 def console_cors(origin: str | None) -> CORSConfig | None:

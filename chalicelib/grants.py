@@ -98,6 +98,9 @@ GRANTS: dict[str, Needs] = {
                     "addresses",
                     "order_messages",
                     "disputes",
+                    "risk-counters",
+                    "risk-lists",
+                    "risk-decisions",
                     "webhook-endpoints",
                     "webhook-events",
                 )
@@ -116,6 +119,8 @@ GRANTS: dict[str, Needs] = {
             "redemptions/by_user": QUERY,
             "disputes/by_order": QUERY,
             "disputes/by_status": QUERY,
+            "risk-lists/by_list": QUERY,
+            "risk-decisions/by_review_status": QUERY,
         },
         send=(REVIEW_QUEUE, WEBHOOK_QUEUE),
         publish=(NOTIFICATIONS,),
@@ -293,6 +298,8 @@ GRANTS: dict[str, Needs] = {
             "redemptions/by_user": QUERY,
             "coupons": WRITE,
             "notifications": WRITE,
+            "risk-decisions": WRITE,
+            "risk-counters": WRITE,
         },
         why={
             t: "what a closed account kept (the local closed account had none of it)"
@@ -307,8 +314,27 @@ GRANTS: dict[str, Needs] = {
                 "redemptions",
                 "refunds",
                 "return_requests",
+                "risk-decisions",
+                "risk-counters",
             )
         },
+    ),
+    # Decline 先用后付 orders held for a risk review nobody decided in time: credit, stock and
+    # coupon back, the case closed, the buyer notified (services/risk/reviews.py).
+    "expire_risk_reviews": Needs(
+        tables={
+            **TIMERS,
+            **LEDGER,
+            "orders": WRITE,
+            "skus": WRITE,
+            "coupons": WRITE,
+            "users": WRITE,
+            "notifications": WRITE,
+            "risk-decisions": WRITE,
+            "risk-counters": WRITE,
+        },
+        publish=(NOTIFICATIONS,),
+        why={"coupons": "a held order that used a coupon (not played locally)"},
     ),
     # Re-send the review message of requests whose first send was not confirmed.
     "enqueue_pending_redemptions": Needs(

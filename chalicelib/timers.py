@@ -39,6 +39,7 @@ PAYOUT = "payout"
 PAYOUT_QUERY = "payout_query"
 CLOSURE_SCRUB = "closure_scrub"
 ACCOUNT_RETENTION = "account_retention"
+RISK_REVIEW = "risk_review"  # an operator decides a held 先用后付 order (else declined)
 WEBHOOK_DELIVERY = "webhook_delivery"  # an event's next delivery attempt (services/webhooks)
 KINDS = frozenset(
     {
@@ -55,6 +56,7 @@ KINDS = frozenset(
         PAYOUT_QUERY,
         CLOSURE_SCRUB,
         ACCOUNT_RETENTION,
+        RISK_REVIEW,
         WEBHOOK_DELIVERY,
         *AFTERSALE,
     }

@@ -53,6 +53,8 @@ MERCHANT = ("merchant",)
 REVIEWER = ("reviewer",)
 # Platform customer service (快手客服): reads any order's case, decides disputes.
 SUPPORT = ("support",)
+# Risk operators (风控): decide 先用后付 orders held for review, keep block lists.
+RISK = ("risk",)
 ANY_ROLE = ROLES
 # The methods that change state: each takes an Idempotency-Key (`Router.route`).
 WRITES = frozenset({"POST", "PUT"})
@@ -98,7 +100,7 @@ class RouteSpec:
     errors: dict[int, list[str]]
     idempotent: bool
     summary: str
-    render: Callable[[Any], BaseModel] | None
+    render: Callable[[Any], BaseModel | Reply] | None
     raw_body: bool
     tag: str
     local_only: bool
@@ -141,7 +143,7 @@ class Router:
         status: int = 200,
         errors: dict[int, list[str]] | None = None,
         idempotent: bool | None = None,
-        render: Callable[[Any], BaseModel] | None = None,
+        render: Callable[[Any], BaseModel | Reply] | None = None,
         raw_body: bool = False,
         claim_in_tx: bool = False,
         key_optional: bool | None = None,
@@ -290,6 +292,8 @@ def _render(spec: RouteSpec, result: Any) -> StoredResponse:
         body = result.model if isinstance(result.model, str) else _json_text(result.model)
         return StoredResponse(status, body, result.content_type)
     model = spec.render(result) if spec.render else result
+    if isinstance(model, Reply):  # a renderer that chose the status (e.g. 202 for a held order)
+        return _render(spec, model)
     if model is None:
         return StoredResponse(204 if spec.status == 204 else spec.status, "", JSON)
     return StoredResponse(spec.status, _json_text(model), JSON)

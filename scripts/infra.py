@@ -597,6 +597,51 @@ BUSINESS_ALARMS = (
 def _business_alarms(t: Template, app_name: str, service: str, namespace: str) -> None:
     for logical_id, suffix, metric, description in BUSINESS_ALARMS:
         _business_alarm(t, logical_id, f"{app_name}-{t.stage}-{suffix}", metric, description, service, namespace)
+    _risk_decline_alarm(t, f"{app_name}-{t.stage}-risk-decline-rate", service, namespace)
+
+
+# An hour with at least this many 先用后付 decisions, more than this share of them declined,
+# twice in a row: a rule (or its input) is probably broken, and good customers are refused.
+RISK_DECLINE_MIN_DECISIONS = 20
+RISK_DECLINE_RATE_PCT = 30
+
+
+def _risk_decline_alarm(t: Template, name: str, service: str, namespace: str) -> None:
+    def outcome(o: str) -> dict[str, Any]:
+        metric = {
+            "Namespace": namespace,
+            "MetricName": "RiskDecisions",
+            "Dimensions": [{"Name": "Outcome", "Value": o}, {"Name": "service", "Value": service}],
+        }
+        return {"Id": o, "MetricStat": {"Metric": metric, "Period": 3600, "Stat": "Sum"}, "ReturnData": False}
+
+    total = "FILL(approve, 0) + FILL(review, 0) + FILL(decline, 0)"
+    rate = f"IF({total} >= {RISK_DECLINE_MIN_DECISIONS}, 100 * FILL(decline, 0) / ({total}), 0)"
+    t.add(
+        "RiskDeclineRateAlarm",
+        {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmName": name,
+                "AlarmDescription": f"More than {RISK_DECLINE_RATE_PCT} % of 先用后付 confirmations were declined by "
+                "the risk rules two hours running (metric RiskDecisions by Outcome; RiskRuleMatches says which "
+                "rule). A rule or its input may be broken: see GET /v1/risk/stats and README: Risk decisions.",
+                "Metrics": [
+                    outcome("approve"),
+                    outcome("review"),
+                    outcome("decline"),
+                    {"Id": "rate", "Expression": rate, "Label": "decline rate %", "ReturnData": True},
+                ],
+                "EvaluationPeriods": 2,
+                "DatapointsToAlarm": 2,
+                "Threshold": RISK_DECLINE_RATE_PCT,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": [ref("AlarmTopic")],
+                "OKActions": [ref("AlarmTopic")],
+            },
+        },
+    )
 
 
 def _business_alarm(

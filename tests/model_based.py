@@ -67,6 +67,11 @@ LEGAL = {
     o.RETURNED: set(),
 }
 OPEN_BNPL = (o.PLACED, o.SHIPPED, o.RECEIVED, o.OVERDUE, o.RETURN_REQUESTED)
+# --- risk decisions (风控): a held order sits between confirmation and placement -----------
+LEGAL[o.AWAITING_CONFIRMATION] = LEGAL[o.AWAITING_CONFIRMATION] | {o.RISK_REVIEW}
+LEGAL[o.RISK_REVIEW] = {o.PLACED, o.CANCELLED}
+OPEN_BNPL = (*OPEN_BNPL, o.RISK_REVIEW)  # its credit is held while an operator decides
+JOBS = (*JOBS, "expire_risk_reviews")
 # (SKU index, quantity) lines of one checkout, each SKU once.
 BASKETS = st.lists(st.tuples(st.integers(0, 2), st.integers(1, 2)), min_size=1, max_size=3, unique_by=lambda t: t[0])
 
@@ -909,6 +914,86 @@ class MoneyMachine(RuleBasedStateMachine):
                 self.api.put("/v1/merchant/payout-account", body, as_=self.merchant, roles=["merchant"]), "payouts"
             )
 
+    # --- risk decisions (风控): bursts, a blocked card, a first big order, reviews -------------
+    def _risk(self, method: str, path: str, body: Any = None) -> Any:
+        idem = new_key() if method != "GET" else None
+        return self._call(method, path, body, as_=f"k-{self.tag}", roles=["risk"], idem=idem)
+
+    @rule(user=st.integers(0, 1), n=st.integers(5, 7))
+    def risk_burst(self, user: int, n: int) -> None:
+        """Many small 先用后付 orders at once: past 5 an hour the rules decline (402)."""
+        for _ in range(n):
+            self.buy(user, [(1, 1)], False, o.PLACED)
+
+    @rule(user=st.integers(0, 1))
+    def risk_blocked_card(self, user: int) -> None:
+        """The buyer's card on the block list: the confirmation is declined; then unblocked."""
+        uid = self.users[user]
+        me = self._call("GET", "/v1/me", as_=uid)
+        card = (me.json or {}).get("default_card_id") if me.status_code == 200 else None
+        if not card:
+            return
+        added = self._risk("POST", "/v1/risk/blocklist", {"kind": "card", "value": card, "reason": "model"})
+        self.buy(user, [(2, 1)], False, o.PLACED)
+        if added.status_code == 201:
+            self._risk("DELETE", f"/v1/risk/blocklist/{added.json['entry_id']}")
+
+    # Two newcomers a story at most, once others have shopped: stock is for everyone.
+    @precondition(lambda self: len(self.users) < 4 and len(self.orders) >= 3)
+    @rule()
+    def risk_first_big_order(self) -> None:
+        """A new buyer's first order above ¥300 is held for review (202, `risk_review`)."""
+        armed = bool(self.faults and self.faults.enabled)
+        if self.faults:
+            self.faults.enabled = False
+        uid = f"u-{self.tag}-{len(self.users)}"
+        try:
+            self._ok(
+                self.api.post("/v1/me/identity", {"real_name": "李四", "id_number": unique_id_number()}, as_=uid), "id"
+            )
+            self._ok(self.api.post("/v1/me/bank-cards", {"card_number": GOOD_CARD}, as_=uid), "card")
+            self._ok(self.api.put("/v1/me/payment-password", {"password": PASSWORD}, as_=uid), "password")
+            activation = {"agreement_version": settings().rules.agreement_version}
+            self._ok(self.api.post("/v1/bnpl/activation", activation, as_=uid), "activation")
+            self.address_ids[uid] = self._ok(self.api.post("/v1/me/addresses", ADDRESS, as_=uid), "address")[
+                "address_id"
+            ]
+        finally:
+            if self.faults:
+                self.faults.enabled = armed
+        self.users.append(uid)
+        self.buy(len(self.users) - 1, [(0, 5)], False, o.PLACED)  # 5 × ¥66.67
+
+    def _held(self, i: int) -> str | None:
+        r = self._risk("GET", "/v1/risk/reviews?status=pending&limit=100")
+        ours = {oid for oid, _ in self.orders}
+        cases = [c["review_id"] for c in (r.json or {}).get("items", []) if c["order_id"] in ours]
+        return cases[i % len(cases)] if r.status_code == 200 and cases else None
+
+    @rule(i=st.integers(0, 50), approve=st.booleans(), twice=st.booleans())
+    def risk_review_decided(self, i: int, approve: bool, twice: bool) -> None:
+        review_id = self._held(i)
+        if review_id is None:
+            return
+        body = {"decision": "approve" if approve else "decline", "note": "model"}
+        for _ in range(2 if twice else 1):
+            r = self._risk("POST", f"/v1/risk/reviews/{review_id}/decision", body)
+            self.reached[f"risk_review:{body['decision']}:{r.status_code}"] += 1
+        self._refresh()
+
+    @precondition(lambda self: o.RISK_REVIEW in self.status.values())
+    @rule()
+    def risk_review_times_out(self) -> None:
+        clock.advance(settings().rules.risk_review_seconds)
+        self.run_job("expire_risk_reviews", False)
+
+    @invariant()
+    def risk_holds(self) -> None:
+        """Scans two tables: every FULL_EVERY-th step under faults, every step without."""
+        self.risk_checks = getattr(self, "risk_checks", 0) + 1
+        if self.risk_checks % FULL_EVERY == 1 or not self.faults:
+            check_risk(self)
+
     # --- switching channel mid-payment (issue 22): the simulated channels decide what is paid ---
     @precondition(lambda self: self.orders)
     @rule(
@@ -1206,6 +1291,30 @@ def check_invariants(m: MoneyMachine) -> None:
                 assert len(legs) == _n(legs[0], "legs")
         credited = [e for e in by_event if e.startswith("redemption:") and "cash" in e]
         assert len(credited) == len(set(credited))
+
+
+def check_risk(m: MoneyMachine) -> None:
+    """Every 先用后付 confirmation was decided; credit is held only by an approved order or one
+    awaiting review; a declined or timed-out one holds nothing."""
+    orders = {x["order_id"]["S"]: x for x in _scan_now("orders") if _s(x, "merchant_id") == m.merchant}
+    decisions = {_s(d, "order_id"): d for d in _scan_now("risk-decisions") if _s(d, "order_id") in orders}
+    for order_id, order in orders.items():
+        if _s(order, "payment_method") != o.BNPL:
+            continue
+        status, reserved = _s(order, "status"), _n(order, "credit_reserved_fen")
+        decision = decisions.get(order_id)
+        if order.get("challenge_used", {}).get("BOOL") or status == o.RISK_REVIEW:
+            assert decision is not None, f"{order_id} was confirmed without a risk decision"
+        if decision is None:
+            assert reserved == 0, f"{order_id} holds {reserved} without a risk decision"
+            continue
+        outcome, review = _s(decision, "outcome"), _s(decision, "review_status")
+        m.reached[f"risk:{outcome}:{review or ''}"] += 1
+        if outcome == "decline" or review in ("declined", "expired"):
+            assert status == o.CANCELLED and reserved == 0, f"{order_id} ({outcome}/{review}) holds {reserved}"
+        if reserved > 0:
+            assert outcome == "approve" or review in ("pending", "approved"), f"{order_id} holds credit unapproved"
+        assert (status == o.RISK_REVIEW) == (review == "pending"), f"{order_id}: {status} but review {review}"
 
 
 def check_payouts(m: MoneyMachine) -> None:

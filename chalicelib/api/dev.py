@@ -29,7 +29,9 @@ class TokenIn(Body):
     model_config = example({"sub": "demo-consumer", "roles": ["consumer"]})
 
     sub: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
-    roles: Annotated[list[Literal["consumer", "merchant", "reviewer", "support"]], Field(min_length=1, max_length=4)]
+    roles: Annotated[
+        list[Literal["consumer", "merchant", "reviewer", "support", "risk"]], Field(min_length=1, max_length=5)
+    ]
 
 
 class TokenView(View):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ..clock import clock, parse_iso
 from ..config import settings
 from ..models.aftersale import Refund, cancel_refund_id
-from ..models.orders import AWAITING_CONFIRMATION, Order
+from ..models.orders import AWAITING_CONFIRMATION, RISK_REVIEW, Order
 from ..models.payments import PaymentAttempt
 from ..schemas.orders import (
     AddressView,
@@ -28,7 +28,7 @@ from ..schemas.orders import (
     ShipmentView,
 )
 from ..services import addresses, orders
-from ..web import CONSUMER, Ctx, Router
+from ..web import CONSUMER, Ctx, Reply, Router
 
 if TYPE_CHECKING:  # the checkout service loads on a checkout or confirmation, not on a read
     from ..services.checkout import CheckoutResult, Confirmation
@@ -48,6 +48,7 @@ def challenge_view(order: Order) -> ChallengeView:
 EVENT_OF_STATUS = {
     "awaiting_confirmation": "checked_out",
     "awaiting_payment": "confirmed",
+    "risk_review": "held_for_risk_review",
     "placed": "confirmed",
     "paid": "paid",
     "shipped": "shipped",
@@ -180,15 +181,21 @@ def render_checkout(result: CheckoutResult) -> CheckoutView:
     )
 
 
-def render_confirmation(result: Confirmation) -> ConfirmationView:
+def render_confirmation(result: Confirmation) -> ConfirmationView | Reply:
     o = result.order
-    return ConfirmationView(
+    view = ConfirmationView(
         order_id=o.order_id,
         status=o.status,
         total_fen=int(o.total_fen),
         credit_reserved_fen=int(o.credit_reserved_fen or 0),
         payment=result.payment,
     )
+    if o.status == RISK_REVIEW:  # held for a risk operator: accepted, not yet placed
+        from ..services.risk.decide import REVIEW_MESSAGE
+
+        view.message = REVIEW_MESSAGE
+        return Reply(view, status=202)
+    return view
 
 
 @router.route(
@@ -261,6 +268,7 @@ def create_checkout(ctx: Ctx) -> CheckoutResult:
     claim_in_tx=True,
     render=render_confirmation,
     errors={
+        402: ["bnpl_declined"],
         404: ["order_not_found"],
         409: [
             "challenge_used",
@@ -282,7 +290,10 @@ def create_checkout(ctx: Ctx) -> CheckoutResult:
     },
 )
 def confirm_order(ctx: Ctx, order_id: str) -> Confirmation:
-    """Confirm an order with the payment password or a device signature over the nonce."""
+    """Confirm an order with the payment password or a device signature over the nonce.
+
+    先用后付 is decided by the risk rules first: placed (200), held for an operator (202,
+    `risk_review`), or declined (402 `bnpl_declined`: the checkout is cancelled)."""
     from ..services import checkout
 
     body: ConfirmationIn = ctx.body

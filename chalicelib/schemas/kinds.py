@@ -29,6 +29,7 @@ OrderStatus = TypeAliasType(
     Literal[
         "awaiting_confirmation",
         "awaiting_payment",
+        "risk_review",
         "placed",
         "paid",
         "shipped",
@@ -81,6 +82,7 @@ HistoryEvent = TypeAliasType(
     "HistoryEvent",
     Literal[
         "checked_out",
+        "held_for_risk_review",
         "confirmed",
         "paid",
         "shipped",
@@ -111,6 +113,7 @@ NotificationKind = TypeAliasType(
         "payment_refunded",
         "payment_overdue",
         "payment_due_soon",
+        "risk_decided",
         "redemption_approved",
         "redemption_rejected",
         "redemption_manual_review",

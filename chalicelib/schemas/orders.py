@@ -133,6 +133,9 @@ class ConfirmationView(View):
     total_fen: int
     credit_reserved_fen: int
     payment: CheckoutPayment | None = Field(default=None, description="what the app needs to open the channel")
+    message: str | None = Field(
+        default=None, description="for an order held for a risk check (202, `risk_review`): what the buyer is told"
+    )
 
 
 class OrderItemView(View):

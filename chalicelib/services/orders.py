@@ -28,6 +28,7 @@ from ..models.orders import (
     CANCELLED,
     PAID,
     PLACED,
+    RISK_REVIEW,
     Order,
     obligated,
 )
@@ -164,8 +165,8 @@ def release(
     deadline = expiry_deadline(order)
     reserved = int(order.credit_reserved_fen or 0)
     paid = was == PAID and order.payment_method != BNPL
-    # A placed installment order: its plan ends and the fee charged at confirmation is forgiven.
-    plan_ended = installments.on_cancelled(tx, order, now) if was == PLACED else []
+    # A placed (or held) installment order: its plan ends and the fee charged at confirmation is forgiven.
+    plan_ended = installments.on_cancelled(tx, order, now) if was in (PLACED, RISK_REVIEW) else []
     transition(
         tx,
         order,
@@ -184,7 +185,7 @@ def release(
     order.cancelled_at, order.credit_reserved_fen, order.amount_due_fen = iso(now), 0, 0
     for line in order.items:
         tx.update(Sku(line["sku_id"]), [Sku.stock.add(int(line["quantity"]))], condition=Sku.sku_id.exists())
-    if was == PLACED and order.payment_method == BNPL:
+    if was in (PLACED, RISK_REVIEW) and order.payment_method == BNPL:
         if reserved > 0:
             ledger.post(
                 tx,
@@ -203,6 +204,9 @@ def release(
         )
     if deadline and (taken is None or taken.due_at != deadline):
         timers.cancel(tx, CHECKOUT_EXPIRY, order.order_id, deadline)
+    review_due = order.risk_review_due_at if was == RISK_REVIEW else None
+    if review_due and (taken is None or taken.due_at != review_due):
+        timers.cancel(tx, timers.RISK_REVIEW, order.order_id, review_due)
 
 
 def _refund_whole(tx: Tx, order: Order, now: datetime) -> None:

@@ -48,9 +48,11 @@ from ..models.payments import ChannelInbox, PaymentAttempt
 from ..models.payouts import Payout, PayoutAccount
 from ..models.redemptions import OPEN as OPEN_REDEMPTIONS
 from ..models.redemptions import Redemption, RedemptionDay
+from ..models.risk import RiskCounter, RiskDecision, RiskListEntry
 from ..models.timers import Timer
 from ..models.users import BankCard, Device, UniqueClaim, User
 from ..observability import count
+from .risk.decide import decision_id as risk_decision_id
 
 Page = tuple[list[dict[str, Any]], dict[str, Any] | None]
 SCRUB, RETENTION = timers.CLOSURE_SCRUB, timers.ACCOUNT_RETENTION
@@ -173,6 +175,10 @@ NOT_EXPORTED: dict[type[Model], str] = {
     JobState: "job watermarks",
     PayoutAccount: "merchants' payout accounts (a business, not a consumer)",
     Payout: "merchants' payouts (a business, not a consumer)",
+    RiskDecision: "fraud-prevention decisions: the rules and their inputs are not disclosed to the buyer "
+    "(SPEC 'Risk decisions'); each outcome shows as its order's status",
+    RiskCounter: "fraud-prevention velocity counters and order amounts, pseudonymous",
+    RiskListEntry: "block/allow list entries: keyed hashes only, kept by the platform",
 }
 
 
@@ -193,7 +199,14 @@ def export_page(user_id: str, section: int, last_key: dict[str, Any] | None, lim
 
 # --- closure ----------------------------------------------------------------------------------------
 
-OPEN_ORDER_STATUSES = (o.AWAITING_CONFIRMATION, o.AWAITING_PAYMENT, o.PLACED, o.SHIPPED, o.RETURN_REQUESTED)
+OPEN_ORDER_STATUSES = (
+    o.AWAITING_CONFIRMATION,
+    o.AWAITING_PAYMENT,
+    o.RISK_REVIEW,
+    o.PLACED,
+    o.SHIPPED,
+    o.RETURN_REQUESTED,
+)
 
 
 def obstacles(user: User) -> list[FieldError]:
@@ -324,6 +337,9 @@ def purge(user_id: str) -> int:
         doomed += [order, *PaymentAttempt.by_order.query(order.order_id), *_refunds_of(order)]
         doomed += list(OrderMessage.query(order.order_id))
         doomed += list(Dispute.by_order.query(order.order_id))
+        doomed += list(RiskDecision.batch_get([risk_decision_id(order.order_id)]))
+    # the user's velocity counters (every day) and profile: keyed by the pseudonymous id
+    doomed += [*RiskCounter.query(f"user#{user_id}"), *RiskCounter.query(f"profile#{user_id}")]
     doomed += list(ReturnRequest.by_user.query(user_id))
     doomed += list(Redemption.by_user.query(user_id))
     doomed += list(Coupon.query(user_id))
