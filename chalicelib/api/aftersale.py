@@ -105,6 +105,7 @@ def reship_exchange(ctx: Ctx, request_id: str) -> ReturnRequestView:
             "not_escalable",
             "escalation_window_closed",
             "illegal_transition",
+            "account_closing",
         ],
     },
     idempotent=True,

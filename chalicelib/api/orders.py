@@ -134,6 +134,7 @@ def render_confirmation(result: Confirmation) -> ConfirmationView:
         404: ["address_not_found"],
         409: [
             "out_of_stock",
+            "account_closing",
             "bnpl_frozen",
             "bnpl_not_activated",
             "credit_insufficient",
@@ -187,6 +188,7 @@ def create_checkout(ctx: Ctx) -> CheckoutResult:
             "bnpl_frozen",
             "bnpl_not_activated",
             "coupon_not_available",
+            "account_closing",
         ],
         422: [
             "payment_password_incorrect",

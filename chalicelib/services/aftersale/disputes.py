@@ -39,7 +39,8 @@ from ...models.aftersale import (
 )
 from ...models.messages import OrderMessage
 from ...models.orders import Order
-from .. import duties, notifications, orders
+from ...models.users import User
+from .. import closing, duties, notifications, orders
 from .records import load, move, of_order
 from .refunds import pause, resume, settle, stage
 
@@ -100,11 +101,13 @@ def escalate(user_id: str, order_id: str, reason: str, now: datetime) -> Dispute
     if order.status == o.RETURN_REQUESTED:  # stalled: its wait ends, support decides
         move(tx, request, request.status, DISPUTED, escalated)
         actions = [Order.open_dispute_id.set(dispute_id), *stage(tx, order, None, None)]
+        closing.opens(tx, user_id)
     else:  # rejected: the order pauses again, from where it is now
         move(tx, request, REJECTED, DISPUTED, escalated, ReturnRequest.order_status_before.set(order.status))
         request.order_status_before = order.status
         actions = [Order.open_dispute_id.set(dispute_id), Order.pending_return_id.set(request_id)]
         guard &= Order.pending_return_id.does_not_exist()
+        closing.opens(tx, user_id, [User.open_returns.add(1)])
     pause(tx, order, now, f"user:{user_id}", "escalate", actions, reason, guard)
     notifications.notify(
         tx,

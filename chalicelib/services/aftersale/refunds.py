@@ -26,6 +26,14 @@ from .. import apportion, obligations, rewards, standing
 from ..orders import transition
 
 SYSTEM = "system"
+
+
+def return_closed() -> Action:
+    """The request no longer holds the order (pending_return_id removed): one open return
+    fewer on the user item (closure conditions on the count, services/closing.py)."""
+    return User.open_returns.add(-1)
+
+
 UNPAID_BNPL = (o.SHIPPED, o.RECEIVED, o.OVERDUE)  # 先用后付 states where money is still owed
 
 
@@ -88,6 +96,7 @@ def resume(tx: Tx, order: Order, before: str, now: datetime, actor: str, note: s
         actions=[Order.pending_return_id.remove(), *actions],
         note=note,
     )
+    tx.update(User(order.user_id), [return_closed()])
     # Timers that fell due while the request paused the order were dropped: set them again.
     obligations.rearm(tx, order)
 
@@ -125,6 +134,8 @@ def settle(
         )
         if full:
             _close_unpaid_bnpl(tx, order.user_id, was_overdue=before == o.OVERDUE)
+        else:
+            tx.update(User(order.user_id), [return_closed()])
     else:
         refund = Refund(
             f"refund_{request.request_id}",
@@ -137,7 +148,14 @@ def settle(
         tx.save(refund, condition=Refund.refund_id.does_not_exist())
         timers.schedule(tx, timers.REFUND, refund.refund_id, now)
         # Points, the on-time count and the limit step it earned follow the money back.
-        rewards.on_refunded(tx, order, amount, now, full=full).apply(tx, User(order.user_id))
+        change = rewards.on_refunded(tx, order, amount, now, full=full)
+        user_actions, condition = change.merged([return_closed()], None)
+        tx.update(
+            User(order.user_id),
+            user_actions,
+            condition=condition,
+            on_fail=errors.state_changed("the account changed meanwhile; retry"),
+        )
     if order.received_at:
         extra += _reverse_settlement(tx, order, request, items, now)
     transition(
@@ -162,7 +180,7 @@ def _close_unpaid_bnpl(tx: Tx, user_id: str, *, was_overdue: bool) -> None:
     actions, condition = standing.closed(user, was_overdue=was_overdue)
     tx.update(
         user,
-        actions,
+        [*actions, return_closed()],
         condition=condition,
         on_fail=errors.conflict("state_changed", "the account changed meanwhile; retry"),
     )
