@@ -106,16 +106,18 @@ def reship_exchange(ctx: Ctx, request_id: str) -> ReturnRequestView:
             "escalation_window_closed",
             "illegal_transition",
             "account_closing",
+            "return_already_pending",
         ],
     },
     idempotent=True,
     key_optional=True,
 )
 def open_dispute(ctx: Ctx, order_id: str) -> DisputeView:
-    """Ask the platform to step in (平台介入) on the order's rejected or stalled return
-    request, within 15 days; collection pauses until support decides."""
+    """Ask the platform to step in (平台介入) on a rejected or stalled return request of the
+    order (`request_id`, default the latest escalable one), within 15 days of its rejection;
+    collection pauses until support decides."""
     body: DisputeIn = ctx.body
-    return dispute_view(disputes.escalate(ctx.user_id, order_id, body.reason, clock.now()))
+    return dispute_view(disputes.escalate(ctx.user_id, order_id, body.reason, clock.now(), body.request_id))
 
 
 @router.route(

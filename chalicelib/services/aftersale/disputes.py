@@ -42,6 +42,7 @@ from ...models.orders import Order
 from ...models.users import User
 from .. import closing, duties, notifications, orders
 from .records import load, move, of_order
+from .records import not_found as not_found_request
 from .refunds import pause, resume, settle, stage
 
 STALLED = (PENDING, RETURNING, AWAITING_RESHIPMENT)  # waits the merchant leaves hanging
@@ -71,15 +72,41 @@ def _escalation_opened(order: Order, request: ReturnRequest, now: datetime) -> d
     return since
 
 
-def escalate(user_id: str, order_id: str, reason: str, now: datetime) -> Dispute:
-    """Ask the platform to step in on the order's latest return request."""
+def _to_escalate(order: Order, request_id: str | None, now: datetime) -> ReturnRequest:
+    """The request named (it must be this order's), else the open one, else the latest
+    escalable one: a later request never takes away the right to escalate an earlier one."""
+    if request_id is not None:
+        request = load(request_id)
+        if request.order_id != order.order_id:
+            raise not_found_request()
+    elif order.pending_return_id:
+        request = load(order.pending_return_id)
+    else:
+        requests = of_order(order.user_id, order.order_id)
+        if not requests:
+            raise errors.conflict("not_escalable", "this order has no return request to escalate")
+        request = next((r for r in requests if _escalable(order, r, now)), requests[0])
+    if order.pending_return_id and order.pending_return_id != request.request_id:
+        raise errors.conflict("return_already_pending", "another return request of this order is open: wait for it")
+    return request
+
+
+def _escalable(order: Order, request: ReturnRequest, now: datetime) -> bool:
+    try:
+        _escalation_opened(order, request, now)
+    except errors.Conflict:
+        return False
+    return True
+
+
+def escalate(user_id: str, order_id: str, reason: str, now: datetime, request_id: str | None = None) -> Dispute:
+    """Ask the platform to step in on one of the order's return requests (`request_id`,
+    default the open one or the latest escalable one)."""
     order = orders.get_own(user_id, order_id)
     if order.open_dispute_id:
         raise errors.conflict("dispute_already_open", "this order already has an open dispute")
-    request_id = order.pending_return_id or order.last_return_id
-    if not request_id:
-        raise errors.conflict("not_escalable", "this order has no return request to escalate")
-    request = load(request_id)
+    request = _to_escalate(order, request_id, now)
+    request_id = request.request_id
     _escalation_opened(order, request, now)
     dispute_id = "dsp_" + uuid.uuid4().hex[:20]
     dispute = Dispute(
