@@ -2,7 +2,8 @@
 
 Export: every table holding a user's data is a section (`SECTIONS`), read by the user's
 keys (never a scan) and paged across sections with one signed cursor; the full ID and card
-numbers are never held, so never exported (masked forms and last four digits are). A model
+numbers are never held, so never exported (masked forms and last four digits are); the real
+name is the user's own and is exported in full. A model
 that carries a user key must be a section or be listed in `NOT_EXPORTED` with the reason
 (tests/test_privacy.py fails otherwise).
 
@@ -28,7 +29,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.models import Model
 
-from .. import errors, ledger, revocation, timers
+from .. import errors, ledger, pii, revocation, timers
 from ..clock import iso
 from ..config import settings
 from ..db import Tx
@@ -111,9 +112,13 @@ def _reviews(order: Order) -> Iterable[Review]:
 def _profile(user_id: str) -> Callable[[int, Any], Page]:
     def page(limit: int, last_key: dict[str, Any] | None) -> Page:
         try:
-            return [_doc(User.get(user_id, consistent_read=True))], None
+            user = User.get(user_id, consistent_read=True)
         except DoesNotExist:
             return [], None
+        profile = _doc(user)
+        if user.real_name_cipher:  # the user's own name, in full (only ID and card numbers are masked)
+            profile["real_name"] = pii.decrypt(user.real_name_cipher, f"name:{user_id}")
+        return [profile], None
 
     return page
 
