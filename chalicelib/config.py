@@ -98,6 +98,9 @@ class Rules:
     aftersale_ship_back_seconds: int
     aftersale_arrival_seconds: int
     dispute_window_seconds: int
+    # Account closure and after-sale limits (SPEC, third release).
+    dispute_decision_seconds: int
+    exchanges_per_line_max: int
 
 
 _RULE_INTS = [name for name, f in Rules.__dataclass_fields__.items() if f.type in ("int", int)]

@@ -39,6 +39,7 @@ PAYOUT = "payout"
 PAYOUT_QUERY = "payout_query"
 CLOSURE_SCRUB = "closure_scrub"
 ACCOUNT_RETENTION = "account_retention"
+DISPUTE_DECISION = "dispute_decision"  # support decides a dispute (else it is marked late, an alarm)
 KINDS = frozenset(
     {
         CHECKOUT_EXPIRY,
@@ -54,6 +55,7 @@ KINDS = frozenset(
         PAYOUT_QUERY,
         CLOSURE_SCRUB,
         ACCOUNT_RETENTION,
+        DISPUTE_DECISION,
         *AFTERSALE,
     }
 )

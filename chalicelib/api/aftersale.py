@@ -38,6 +38,9 @@ def dispute_view(d: Dispute) -> DisputeView:
         decided_at=d.decided_at,
         decided_by=d.decided_by,
         note=d.note,
+        deadline_at=d.deadline_at,
+        late=bool(d.late_at),
+        late_at=d.late_at,
     )
 
 

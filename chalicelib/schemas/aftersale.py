@@ -45,6 +45,9 @@ class DisputeView(View):
     decided_at: str | None = None
     decided_by: str | None = None
     note: str | None = None
+    deadline_at: str | None = Field(default=None, description="support decides by then")
+    late: bool = Field(default=False, description="undecided past its deadline (an alarm was raised)")
+    late_at: str | None = None
 
 
 class DisputeList(View):

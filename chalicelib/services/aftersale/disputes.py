@@ -3,6 +3,9 @@
 - Escalation: within `dispute_window_seconds` of a rejection, or of the deadline an open
   request stalled past (the merchant's answer, or the goods' arrival). Once per request,
   one open dispute per order. The order is (again) `return_requested`: collection pauses.
+- Support decides within `dispute_decision_seconds` (5 days): an undecided one past that is
+  marked late by `advance_aftersale` (first in the console's list, metric DisputesLate,
+  an alarm); nothing is decided automatically.
 - Support lists open disputes and reads the whole case; the decision (Idempotency-Key)
   is `refund` (the platform refunds or releases credit, and takes the amount back from
   the merchant's payable — a reversal, which may leave it negative) or `reject`
@@ -18,7 +21,7 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
-from ... import errors, pagination
+from ... import errors, pagination, timers
 from ...clock import iso, parse_iso
 from ...config import settings
 from ...db import Tx
@@ -39,7 +42,9 @@ from ...models.aftersale import (
 )
 from ...models.messages import OrderMessage
 from ...models.orders import Order
+from ...models.timers import Timer
 from ...models.users import User
+from ...observability import count, logger
 from .. import closing, duties, notifications, orders
 from .records import load, move, of_order
 from .records import not_found as not_found_request
@@ -109,6 +114,7 @@ def escalate(user_id: str, order_id: str, reason: str, now: datetime, request_id
     request_id = request.request_id
     _escalation_opened(order, request, now)
     dispute_id = "dsp_" + uuid.uuid4().hex[:20]
+    deadline_at = now + timedelta(seconds=settings().rules.dispute_decision_seconds)
     dispute = Dispute(
         dispute_id,
         order_id=order_id,
@@ -120,9 +126,11 @@ def escalate(user_id: str, order_id: str, reason: str, now: datetime, request_id
         reason=reason,
         amount_fen=int(request.amount_fen),
         created_at=iso(now),
+        deadline_at=iso(deadline_at),
     )
     tx = Tx()
     tx.save(dispute, condition=Dispute.dispute_id.does_not_exist())
+    timers.schedule(tx, timers.DISPUTE_DECISION, dispute_id, deadline_at)
     escalated = ReturnRequest.escalated_at.set(iso(now))
     guard = Order.open_dispute_id.does_not_exist()
     if order.status == o.RETURN_REQUESTED:  # stalled: its wait ends, support decides
@@ -148,6 +156,35 @@ def escalate(user_id: str, order_id: str, reason: str, now: datetime, request_id
     )
     tx.commit()
     return dispute
+
+
+def flag_late(now: datetime) -> dict[str, int]:
+    """Disputes support left undecided past `dispute_decision_seconds`: each is marked late
+    (shown first in the console) and counted (metric DisputesLate, an alarm); nothing is
+    decided for support."""
+
+    def one(timer: Timer) -> bool:
+        tx = Tx()
+        timers.take(tx, timer)
+        try:
+            dispute = Dispute.get(timer.ref, consistent_read=True)
+        except DoesNotExist:
+            dispute = None
+        late = dispute is not None and dispute.status == DISPUTE_OPEN and not dispute.late_at
+        if dispute is not None and late:
+            tx.update(
+                dispute,
+                [Dispute.late_at.set(iso(now))],
+                condition=(Dispute.status == DISPUTE_OPEN) & Dispute.late_at.does_not_exist(),
+                on_fail=errors.illegal_transition("dispute", "decided", "mark late"),
+            )
+        tx.commit()
+        if late:
+            count("DisputesLate")
+            logger.warning("dispute undecided past its deadline", extra={"dispute_id": timer.ref})
+        return late
+
+    return timers.sweep(timers.DISPUTE_DECISION, now, one)
 
 
 def order_disputes(user_id: str, order_id: str) -> list[Dispute]:
@@ -241,6 +278,8 @@ def decide(
         condition=Dispute.status == DISPUTE_OPEN,
         on_fail=errors.conflict("illegal_transition", "this dispute was already decided"),
     )
+    if dispute.deadline_at:
+        timers.cancel(tx, timers.DISPUTE_DECISION, dispute_id, dispute.deadline_at)
     dispute.status, dispute.decided_at, dispute.decided_by, dispute.note = to, iso(now), support_id, note
     closed: list[Action] = [Order.open_dispute_id.remove()]
     order.open_dispute_id = None
