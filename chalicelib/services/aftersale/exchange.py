@@ -163,12 +163,13 @@ def receive_replacement(
     move(tx, request, RESHIPPED, EXCHANGED, ReturnRequest.exchanged_at.set(iso(now)))
     actions = stage(tx, order, fired, None)
     before = request.order_status_before
-    if order.payment_method == o.BNPL and before == o.RECEIVED and order.due_at:
+    due = now + timedelta(seconds=rules.payment_window_seconds)
+    # (A replacement received at the instant of the last receipt keeps its due time and timers.)
+    if order.payment_method == o.BNPL and before == o.RECEIVED and order.due_at and order.due_at != iso(due):
         old = parse_iso(order.due_at)
         lead = timedelta(seconds=rules.due_reminder_lead_seconds)
         for kind, at in ((timers.PAYMENT_DUE, old), (timers.ORDER_COMPLETION, old), (timers.DUE_REMINDER, old - lead)):
             timers.cancel(tx, kind, order.order_id, at)
-        due = now + timedelta(seconds=rules.payment_window_seconds)
         if due - lead > now:
             timers.schedule(tx, timers.DUE_REMINDER, order.order_id, due - lead)
         order.due_at = iso(due)
