@@ -16,7 +16,7 @@ AWS_DEFAULT_REGION ?= cn-north-1
 export AWS_DEFAULT_REGION
 PACKAGE_DIR := build/$(STAGE)/package
 
-.PHONY: install run test lint typecheck pytest package infra-check clean demo redrive soak fuzz bench chromium console-shots
+.PHONY: install run test lint typecheck pytest package infra-check iam-check clean demo redrive soak fuzz bench chromium console-shots
 
 # The console's browser tests drive Debian's Chromium through Playwright (which never
 # downloads a browser here); CI machines start without it.
@@ -92,7 +92,13 @@ infra-check: package $(CHECKOV_STAMP)
 	PAYLATER_PACKAGED=$(PACKAGE_DIR) PAYLATER_STAGE=$(STAGE) CHECKOV=$(CHECKOV) \
 		$(PY) -m pytest tests/test_packaged_template.py
 
-test: lint typecheck pytest infra-check  ## what CI runs (pytest includes a short fuzz run: tests/test_fuzz.py)
+# The product under IAM enforcement (moto on loopback): the README walks, the demo story and
+# every job, each AWS call signed as the function that makes it in the cloud with the policy
+# scripts/infra.py generates from chalicelib/grants.py; fails on any denied call, names it.
+iam-check: install  ## least privilege, proven by running (decisions: build/iam-decisions.jsonl)
+	$(PY) -m scripts.iam_check --log build/iam-decisions.jsonl
+
+test: lint typecheck pytest infra-check iam-check  ## what CI runs (pytest includes a short fuzz run: tests/test_fuzz.py)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .local build

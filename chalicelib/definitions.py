@@ -26,15 +26,6 @@ VISIBILITY_TIMEOUT_SECONDS = 360
 QUEUE_RETENTION_SECONDS = 4 * 86400
 DLQ_RETENTION_SECONDS = 14 * 86400  # the SQS maximum: time to look at what failed
 
-# Item-level DynamoDB actions the functions get; never Scan, never table administration.
-READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
-APPEND_ACTIONS = ("dynamodb:PutItem",)
-# BatchWriteItem can delete too, so it sits with the changing actions.
-CHANGE_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
-# The one function that may delete from append-only tables: it removes a closed account's
-# wallet entries once their retention period is over (services/privacy.py).
-RETENTION_PURGE_FUNCTION = "purge_closed_accounts"
-
 
 def camel(name: str) -> str:
     """`idempotency-records` → `IdempotencyRecords` (a CloudFormation logical id part)."""
@@ -75,16 +66,6 @@ class TableDef:
     @property
     def index_names(self) -> list[str]:
         return [i["IndexName"] for i in self.global_indexes + self.local_indexes]
-
-    @property
-    def actions(self) -> tuple[str, ...]:
-        return READ_ACTIONS + APPEND_ACTIONS + (() if self.append_only else CHANGE_ACTIONS)
-
-    def actions_for(self, handler: str) -> tuple[str, ...]:
-        """The actions one function gets on this table."""
-        if self.append_only and handler == RETENTION_PURGE_FUNCTION:
-            return (*self.actions, "dynamodb:DeleteItem")
-        return self.actions
 
     def create_table_args(self) -> dict[str, Any]:
         """Keyword arguments for boto3's `create_table` (on-demand billing)."""

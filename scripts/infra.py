@@ -85,6 +85,20 @@ SKIP_API_CACHE = {
 }
 
 
+# Grants a local run (`make iam-check`) cannot exercise, by statement Sid, and why they stay.
+UNUSED_LOCALLY = {
+    "OwnLogGroup": "Lambda's runtime writes the function's logs (tests/test_infra.py checks the log group)",
+    "Tracing": "Lambda's X-Ray daemon sends the traces; X-Ray has no resource-level permissions",
+    "DataKey": "SQS, SNS and Lambda call KMS on the function's behalf (moto does not encrypt); "
+    "tests/test_infra.py checks the key",
+}
+# Table grants are access levels (chalicelib/grants.py): what a level holds beyond the calls a
+# local run makes is there for the paths it does not reach (declines, races, retries, erasure).
+LEVEL_REASON = "an access level of chalicelib/grants.py: covers paths the local run does not reach"
+# The SNS topics functions may publish to (logical ids of _topics).
+TOPICS = ("NotificationTopic",)
+
+
 def camel(name: str) -> str:
     from chalicelib.definitions import camel as _camel
 
@@ -327,8 +341,40 @@ def _topics(t: Template, app_name: str) -> None:
     )
 
 
-def _policy(t: Template, fn: Function, tables: list[Any], queues: list[Any]) -> dict[str, Any]:
-    """The least-privilege policy of one function."""
+def _table_statements(fn: Function, needs: Any, tables: list[Any]) -> list[dict[str, Any]]:
+    """One statement per access level, over the tables and indexes `needs` names."""
+    from chalicelib.grants import RETENTION_PURGE_FUNCTION
+
+    by_name = {t.name: t for t in tables}
+    by_actions: dict[tuple[str, ...], list[Any]] = {}
+    for name in needs.why:
+        if name not in needs.tables:
+            raise SystemExit(f"chalicelib/grants.py: {fn.handler} gives a reason for {name!r}, which it is not granted")
+    for name, actions in needs.tables.items():
+        table_name, _, index = name.partition("/")
+        table = by_name.get(table_name)
+        if table is None:
+            raise SystemExit(f"chalicelib/grants.py: {fn.handler} names {table_name!r}, which is no table")
+        if index:
+            if index not in table.index_names:
+                raise SystemExit(f"chalicelib/grants.py: {fn.handler}: {table_name} has no index {index!r}")
+            if tuple(actions) != ("Query",):
+                raise SystemExit(f"chalicelib/grants.py: {fn.handler}: an index is only queried ({name})")
+            arn: Any = sub(f"${{{table.logical_id}.Arn}}/index/{index}")
+        else:
+            arn = get_att(table.logical_id)
+        changes = {"UpdateItem", "DeleteItem"} & set(actions)
+        if table.append_only and changes and (changes != {"DeleteItem"} or fn.handler != RETENTION_PURGE_FUNCTION):
+            raise SystemExit(f"chalicelib/grants.py: {fn.handler}: {table_name} is append-only ({sorted(changes)})")
+        by_actions.setdefault(tuple(f"dynamodb:{a}" for a in actions), []).append(arn)
+    return [
+        {"Sid": f"Tables{n}", "Effect": "Allow", "Action": list(actions), "Resource": arns}
+        for n, (actions, arns) in enumerate(sorted(by_actions.items(), key=lambda kv: (-len(kv[0]), kv[0])))
+    ]
+
+
+def _policy(fn: Function, needs: Any, tables: list[Any], queues: list[Any]) -> dict[str, Any]:
+    """The least-privilege policy of one function, from its declaration in chalicelib/grants.py."""
     statements: list[dict[str, Any]] = [
         {
             "Sid": "OwnLogGroup",
@@ -343,22 +389,19 @@ def _policy(t: Template, fn: Function, tables: list[Any], queues: list[Any]) -> 
             "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
             "Resource": "*",
         },
+        *_table_statements(fn, needs, tables),
     ]
-    by_actions: dict[tuple[str, ...], list[Any]] = {}
-    for table in tables:
-        arns = [get_att(table.logical_id)] + [
-            sub(f"${{{table.logical_id}.Arn}}/index/{name}") for name in table.index_names
-        ]
-        by_actions.setdefault(table.actions_for(fn.handler), []).extend(arns)
-    for n, (actions, arns) in enumerate(sorted(by_actions.items(), key=lambda kv: -len(kv[0]))):
-        statements.append({"Sid": f"Tables{n}", "Effect": "Allow", "Action": list(actions), "Resource": arns})
-    if fn.kind in ("api", "schedule", "other"):
+    known = {q.logical_id for q in queues}
+    for q in needs.send:
+        if q not in known:
+            raise SystemExit(f"chalicelib/grants.py: {fn.handler} sends to {q!r}, which is no queue ({sorted(known)})")
+    if needs.send:
         statements.append(
             {
                 "Sid": "EnqueueWork",
                 "Effect": "Allow",
                 "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
-                "Resource": [get_att(q.logical_id) for q in queues],
+                "Resource": [get_att(q) for q in needs.send],
             }
         )
     if fn.kind == "sqs":
@@ -377,26 +420,39 @@ def _policy(t: Template, fn: Function, tables: list[Any], queues: list[Any]) -> 
                 "Resource": [get_att(q.logical_id) for q in consumed],
             }
         )
-    statements += [
-        {"Sid": "Notify", "Effect": "Allow", "Action": "sns:Publish", "Resource": ref("NotificationTopic")},
-        {
-            "Sid": "StageSecret",
-            "Effect": "Allow",
-            "Action": "secretsmanager:GetSecretValue",
-            # Secret ARNs end in a random suffix the parameter may leave out.
-            "Resource": sub("${PiiSecretArn}*"),
-        },
-        {
-            "Sid": "DataKeyForQueuesTopicsEnvironment",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": get_att("DataKey"),
-        },
-    ]
+    for topic in needs.publish:
+        if topic not in TOPICS:
+            raise SystemExit(f"chalicelib/grants.py: {fn.handler} publishes to {topic!r}, which is no topic")
+    if needs.publish:
+        topics: Any = [ref(t) for t in needs.publish]
+        statements.append(
+            {
+                "Sid": "Notify",
+                "Effect": "Allow",
+                "Action": "sns:Publish",
+                "Resource": topics[0] if len(topics) == 1 else topics,
+            }
+        )
+    if needs.secret:
+        statements.append(
+            {
+                "Sid": "StageSecret",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                # Secret ARNs end in a random suffix the parameter may leave out.
+                "Resource": sub("${PiiSecretArn}*"),
+            }
+        )
+    # The key encrypts the function's environment (Decrypt at start), and the queues and topics
+    # it sends to (GenerateDataKey; a queue's consumer Decrypts what it receives).
+    kms = ["kms:Decrypt"] + (["kms:GenerateDataKey"] if needs.send or needs.publish else [])
+    statements.append({"Sid": "DataKey", "Effect": "Allow", "Action": kms, "Resource": get_att("DataKey")})
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _function(t: Template, fn: Function, tables: list[Any], queues: list[Any], env: dict[str, Any]) -> dict[str, Any]:
+def _function(
+    t: Template, fn: Function, needs: Any, tables: list[Any], queues: list[Any], env: dict[str, Any]
+) -> dict[str, Any]:
     """The role, log group and alarms of one function, and what to merge into its resource."""
     t.add(
         f"{fn.logical_id}LogGroup",
@@ -422,7 +478,7 @@ def _function(t: Template, fn: Function, tables: list[Any], queues: list[Any], e
                         {"Effect": "Allow", "Principal": {"Service": LAMBDA_PRINCIPAL}, "Action": "sts:AssumeRole"}
                     ],
                 },
-                "Policies": [{"PolicyName": "least-privilege", "PolicyDocument": _policy(t, fn, tables, queues)}],
+                "Policies": [{"PolicyName": "least-privilege", "PolicyDocument": _policy(fn, needs, tables, queues)}],
                 "Tags": t.tag_list(),
             },
         },
@@ -673,10 +729,12 @@ def _api(t: Template, app_name: str) -> dict[str, Any]:
     }
 
 
-def build(stage: str, app: Any, region: str = DEFAULT_REGION) -> dict[str, Any]:
-    """The merge template for `stage`, from the stage's configuration, the models and `app`."""
+def build(stage: str, app: Any, region: str = DEFAULT_REGION, grants: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The merge template for `stage`, from the stage's configuration, the models, `app` and
+    what each function declares it calls (chalicelib/grants.py, or `grants`)."""
     from chalicelib.config import load, settings, stage_environment
     from chalicelib.definitions import VISIBILITY_TIMEOUT_SECONDS, QueueDef, all_queues, all_tables
+    from chalicelib.grants import GRANTS
 
     if stage not in STAGES:
         raise SystemExit(f"no infrastructure for stage {stage!r}: deployed stages are {', '.join(STAGES)}")
@@ -719,7 +777,13 @@ def build(stage: str, app: Any, region: str = DEFAULT_REGION) -> dict[str, Any]:
         "CONSOLE_COGNITO_DOMAIN": ref("ConsoleCognitoDomain"),
         "CONSOLE_CLIENT_ID": ref("ConsoleClientId"),
     }
-    merged_functions = {fn.logical_id: _function(t, fn, tables, queues, env_overrides) for fn in fns}
+    grants = GRANTS if grants is None else grants
+    missing = [fn.handler for fn in fns if fn.handler not in grants]
+    if missing:
+        raise SystemExit(f"chalicelib/grants.py: no grants for {', '.join(missing)}: declare what each calls in AWS")
+    merged_functions = {
+        fn.logical_id: _function(t, fn, grants[fn.handler], tables, queues, env_overrides) for fn in fns
+    }
     _queue_alarms(t, queues)
     service, namespace = (
         env.get("POWERTOOLS_SERVICE_NAME", app_name),

@@ -185,17 +185,78 @@ def test_no_policy_grants_scan_wildcards_or_table_administration(prod: dict[str,
                     assert all(a.startswith("xray:") for a in actions), (name, st)
 
 
-def test_the_api_role_reaches_every_table_and_index_and_nothing_else(prod: dict[str, Any]) -> None:
-    statements = _statements(prod, "APIHandler")
-    granted = [
-        r for st in statements if any(a.startswith("dynamodb:") for a in _as_list(st["Action"])) for r in st["Resource"]
-    ]
-    expected = []
-    for td in all_tables():
-        expected.append({"Fn::GetAtt": [td.logical_id, "Arn"]})
-        expected += [{"Fn::Sub": f"${{{td.logical_id}.Arn}}/index/{i}"} for i in td.index_names]
-    assert sorted(map(json.dumps, granted)) == sorted(map(json.dumps, expected))
-    assert any(td.index_names for td in all_tables())
+def _table_grants(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """`Table` or `Table/index/name` → the DynamoDB actions granted on it."""
+    out: dict[str, set[str]] = {}
+    for st in statements:
+        if not any(a.startswith("dynamodb:") for a in _as_list(st["Action"])):
+            continue
+        for r in _as_list(st["Resource"]):
+            name = r["Fn::GetAtt"][0] if "Fn::GetAtt" in r else r["Fn::Sub"].replace(".Arn}", "").strip("${")
+            out.setdefault(name, set()).update(a.split(":")[1] for a in _as_list(st["Action"]))
+    return out
+
+
+def test_each_role_reaches_exactly_the_tables_and_indexes_its_function_declares(
+    prod: dict[str, Any], app_module: Any
+) -> None:
+    from chalicelib.grants import GRANTS
+
+    by_name = {t.name: t for t in all_tables()}
+    for fn in infra.functions(app_module.app, "paylater", "prod"):
+        expected = {}
+        for name, actions in GRANTS[fn.handler].tables.items():
+            table, _, index = name.partition("/")
+            key = by_name[table].logical_id + (f"/index/{index}" if index else "")
+            expected[key] = set(actions)
+        assert _table_grants(_statements(prod, fn.logical_id)) == expected, fn.handler
+
+
+def test_roles_are_narrowed_to_their_own_tables(prod: dict[str, Any]) -> None:
+    every = sum(1 + len(t.index_names) for t in all_tables())
+    api = _table_grants(_statements(prod, "APIHandler"))
+    assert len(api) < every
+    # The jobs' own state and indexes are not the API's.
+    assert not {"JobStateTable", "OrdersTable/index/by_obligation", "EntriesTable/index/by_day"} & set(api)
+    sweep = _table_grants(_statements(prod, "CompleteOrders"))
+    assert set(sweep) == {"TimersTable", "OrdersTable"}
+    assert "EntriesTable" not in _table_grants(_statements(prod, "CheckObligations"))
+
+
+def test_a_function_without_grants_fails_the_build_naming_it() -> None:
+    app = Chalice(app_name="paylater")
+
+    @app.schedule(Rate(1, unit=Rate.HOURS))
+    def deliver_webhooks(event: Any) -> None:
+        return None
+
+    with pytest.raises(SystemExit, match="no grants for deliver_webhooks"):
+        infra.build("prod", app)
+
+
+@pytest.mark.parametrize(
+    ("tables", "message"),
+    [
+        ({"no_such_table": ("GetItem",)}, "names 'no_such_table', which is no table"),
+        ({"orders/no_such_index": ("Query",)}, "orders has no index 'no_such_index'"),
+        ({"orders/by_user": ("GetItem",)}, "an index is only queried"),
+        ({"entries": ("PutItem", "UpdateItem")}, "entries is append-only"),
+        ({"entries": ("PutItem", "DeleteItem")}, "entries is append-only"),
+    ],
+)
+def test_a_grant_naming_what_does_not_exist_or_changing_the_ledger_fails(
+    tables: dict[str, tuple[str, ...]], message: str
+) -> None:
+    from chalicelib.grants import Needs
+
+    app = Chalice(app_name="paylater")
+
+    @app.schedule(Rate(1, unit=Rate.HOURS))
+    def some_job(event: Any) -> None:
+        return None
+
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        infra.build("prod", app, grants={"some_job": Needs(tables=tables)})
 
 
 def test_ledger_entries_can_be_appended_but_never_changed(prod: dict[str, Any]) -> None:
@@ -256,7 +317,9 @@ def test_a_queue_handler_on_an_undeclared_queue_gets_that_queue_and_a_dead_lette
     def handle_receipts(event: Any) -> None:
         return None
 
-    res = infra.build("prod", app)["Resources"]
+    from chalicelib.grants import Needs
+
+    res = infra.build("prod", app, grants={"handle_receipts": Needs()})["Resources"]
     queue = res["PaylaterProdReceiptsQueue"]["Properties"]
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
         "Fn::GetAtt": ["PaylaterProdReceiptsQueueDeadLetter", "Arn"]
@@ -377,3 +440,121 @@ def test_the_dashboard_draws_the_metrics_the_code_emits(prod: dict[str, Any]) ->
     queues = {m[3] for w in widgets for m in w["properties"]["metrics"] if isinstance(m[0], str) and m[0] == "AWS/SQS"}
     cfg = load({**stage_environment("prod"), "AWS_REGION": "cn-north-1"})
     assert queues == {cfg.review_queue_name, cfg.review_dlq_name}
+
+
+def test_a_reason_for_a_grant_not_made_fails_the_build() -> None:
+    from chalicelib.grants import READ, Needs
+
+    app = Chalice(app_name="paylater")
+
+    @app.schedule(Rate(1, unit=Rate.HOURS))
+    def some_job(event: Any) -> None:
+        return None
+
+    needs = Needs(tables={"orders": READ}, why={"payouts": "stale"})
+    with pytest.raises(SystemExit, match="gives a reason for 'payouts', which it is not granted"):
+        infra.build("prod", app, grants={"some_job": needs})
+
+
+# --- what a local IAM run cannot see (make iam-check): keys, logs, tracing, trust ----------
+
+
+def _functions(prod: dict[str, Any], app_module: Any) -> list[Any]:
+    return infra.functions(app_module.app, "paylater", "prod")
+
+
+def test_kms_on_the_data_key_only_generate_for_who_sends_or_publishes(prod: dict[str, Any], app_module: Any) -> None:
+    from chalicelib.grants import GRANTS
+
+    key = {"Fn::GetAtt": ["DataKey", "Arn"]}
+    # What the key encrypts: every queue (and its DLQ) and topic the functions use.
+    for res in _resources_of(prod, "AWS::SQS::Queue").values():
+        assert res["Properties"]["KmsMasterKeyId"] == {"Ref": "DataKey"}
+    for res in _resources_of(prod, "AWS::SNS::Topic").values():
+        assert res["Properties"]["KmsMasterKeyId"] == {"Ref": "DataKey"}
+    for fn in _functions(prod, app_module):
+        needs = GRANTS[fn.handler]
+        kms = [
+            st for st in _statements(prod, fn.logical_id) if any(a.startswith("kms:") for a in _as_list(st["Action"]))
+        ]
+        assert len(kms) == 1 and kms[0]["Resource"] == key, fn.handler
+        actions = set(_as_list(kms[0]["Action"]))
+        # Decrypt: the function's environment (KmsKeyArn), and what a consumer receives.
+        assert "kms:Decrypt" in actions
+        assert prod["Resources"][fn.logical_id]["Properties"]["KmsKeyArn"] == key
+        # GenerateDataKey: sending to an encrypted queue, publishing to an encrypted topic.
+        assert ("kms:GenerateDataKey" in actions) == bool(needs.send or needs.publish), fn.handler
+        assert actions <= {"kms:Decrypt", "kms:GenerateDataKey"}
+
+
+def test_the_key_lets_logs_and_alarms_use_it_and_nobody_else_but_the_account(prod: dict[str, Any]) -> None:
+    policy = prod["Resources"]["DataKey"]["Properties"]["KeyPolicy"]["Statement"]
+    principals = [json.dumps(st["Principal"], sort_keys=True) for st in policy]
+    assert len(principals) == 3
+    logs = next(st for st in policy if st["Sid"] == "LogsEncryptThisStagesLogGroups")
+    assert "kms:EncryptionContext:aws:logs:arn" in logs["Condition"]["ArnLike"]
+    alarms = next(st for st in policy if st["Sid"] == "AlarmsPublishToEncryptedTopics")
+    assert set(alarms["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+
+
+def test_each_function_writes_only_its_own_encrypted_log_group(prod: dict[str, Any], app_module: Any) -> None:
+    for fn in _functions(prod, app_module):
+        logs = [
+            st for st in _statements(prod, fn.logical_id) if any(a.startswith("logs:") for a in _as_list(st["Action"]))
+        ]
+        assert logs == [
+            {
+                "Sid": "OwnLogGroup",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": {"Fn::GetAtt": [f"{fn.logical_id}LogGroup", "Arn"]},
+            }
+        ], fn.handler
+        group = prod["Resources"][f"{fn.logical_id}LogGroup"]["Properties"]
+        assert group["LogGroupName"] == f"/aws/lambda/{fn.function_name}"
+        assert group["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
+        assert f"{fn.logical_id}LogGroup" in prod["Resources"][fn.logical_id]["DependsOn"]
+
+
+def test_each_function_may_send_traces_and_nothing_else_on_every_resource(
+    prod: dict[str, Any], app_module: Any
+) -> None:
+    for fn in _functions(prod, app_module):
+        wild = [st for st in _statements(prod, fn.logical_id) if st["Resource"] == "*"]
+        assert wild == [
+            {
+                "Sid": "Tracing",
+                "Effect": "Allow",
+                "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                "Resource": "*",
+            }
+        ], fn.handler
+
+
+def test_roles_trust_lambda_alone_and_only_the_api_gateway_logging_role_trusts_api_gateway(
+    prod: dict[str, Any], app_module: Any
+) -> None:
+    roles = _resources_of(prod, "AWS::IAM::Role")
+    function_roles = {f"{fn.logical_id}Role" for fn in _functions(prod, app_module)}
+    assert function_roles <= set(roles)
+    for name, role in roles.items():
+        trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        service = "lambda.amazonaws.com" if name in function_roles else "apigateway.amazonaws.com"
+        assert name in function_roles or name == "ApiGatewayLoggingRole", name
+        assert trust == [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}], name
+        assert "ManagedPolicyArns" not in role["Properties"] or name == "ApiGatewayLoggingRole"
+        for policy in role["Properties"].get("Policies", []):
+            for st in policy["PolicyDocument"]["Statement"]:
+                assert st["Effect"] == "Allow" and "NotAction" not in st and "NotResource" not in st, (name, st)
+                assert not any(a.startswith(("iam:", "sts:", "kms:Create", "kms:Put")) for a in _as_list(st["Action"]))
+
+
+def test_only_queue_handlers_receive_and_only_from_their_own_queue(prod: dict[str, Any], app_module: Any) -> None:
+    for fn in _functions(prod, app_module):
+        for st in _statements(prod, fn.logical_id):
+            actions = set(_as_list(st["Action"]))
+            if actions & {"sqs:ReceiveMessage", "sqs:DeleteMessage"}:
+                assert fn.kind == "sqs", fn.handler
+                assert all("DeadLetter" not in r["Fn::GetAtt"][0] for r in st["Resource"])
+            if "sqs:SendMessage" in actions:
+                assert all("DeadLetter" not in r["Fn::GetAtt"][0] for r in st["Resource"]), fn.handler
