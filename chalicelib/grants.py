@@ -234,11 +234,17 @@ GRANTS: dict[str, Needs] = {
             "payments": READ,
             "payments/by_order": QUERY,
             "notifications": WRITE,
+            # Returned goods back to stock on arrival; a dispute past support's deadline marked late.
+            "skus": WRITE,
+            "disputes": WRITE,
         },
         publish=(NOTIFICATIONS,),
         why={
-            t: "the automatic refund when a merchant never confirms a returned parcel (not reached locally)"
-            for t in ("balances", "coupons", "entries", "payments", "payments/by_order", "refunds", "users")
+            **{
+                t: "the automatic refund when a merchant never confirms a returned parcel (not reached locally)"
+                for t in ("balances", "coupons", "entries", "payments", "payments/by_order", "refunds", "users", "skus")
+            },
+            "disputes": "a dispute support left undecided past its deadline (not reached locally)",
         },
     ),
     # Closed accounts: erase addresses and message text, then delete what retention kept.
@@ -290,7 +296,7 @@ GRANTS: dict[str, Needs] = {
         tables={
             **LEDGER,
             "redemptions": WRITE,
-            "users": READ,
+            "users": WRITE,  # a decision closes one open redemption (users.open_redemptions)
             "notifications": WRITE,
         },
         publish=(NOTIFICATIONS,),
