@@ -107,6 +107,25 @@ def review_redemptions(event: SQSEvent) -> dict[str, Any]:
     return _review_batch(event.to_dict(), event.context)
 
 
+def _deliver_webhooks(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from chalicelib.api.webhook_objects import render
+    from chalicelib.clock import clock
+    from chalicelib.services.webhooks import delivery
+
+    return delivery.handle_batch(event, render, clock.now())
+
+
+# One event per invocation: up to 10 endpoints × the 10 s timeout fits the function's timeout.
+@app.on_sqs_message(queue=_cfg.webhook_queue_name, batch_size=1, name="deliver_webhook_events")
+def deliver_webhook_events(event: SQSEvent) -> dict[str, Any]:
+    return _deliver_webhooks(event.to_dict(), event.context)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="deliver_webhooks")
+def deliver_webhooks(event: object) -> None:
+    _run("deliver_webhooks")
+
+
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="close_payment_windows")
 def close_payment_windows(event: object) -> None:
     _run("close_payment_windows")
@@ -121,3 +140,4 @@ if _cfg.is_local:
     from chalicelib.local.handlers import QUEUE_HANDLERS
 
     QUEUE_HANDLERS[_cfg.review_queue_name] = _review_batch
+    QUEUE_HANDLERS[_cfg.webhook_queue_name] = _deliver_webhooks

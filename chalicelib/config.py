@@ -127,6 +127,37 @@ class ChannelSettings:
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    """Merchant webhooks (SPEC.md "Merchant webhooks"); durations in seconds."""
+
+    retry_schedule: tuple[int, ...]  # the wait before each retry
+    jitter_percent: int
+    timeout_seconds: int
+    disable_after_seconds: int  # an endpoint failing this long is disabled
+    max_endpoints: int
+    roll_overlap_seconds: int  # the old secret keeps signing this long by default
+    roll_overlap_max_seconds: int
+    answer_bytes: int  # the part of an answer the log keeps
+
+
+def _webhooks(env: dict[str, str]) -> WebhookSettings:
+    try:
+        schedule = tuple(int(part) for part in _req(env, "WEBHOOK_RETRY_SCHEDULE").split(","))
+    except ValueError as exc:
+        raise ConfigError("setting WEBHOOK_RETRY_SCHEDULE must be seconds separated by commas") from exc
+    return WebhookSettings(
+        retry_schedule=schedule,
+        jitter_percent=_int(env, "WEBHOOK_JITTER_PERCENT"),
+        timeout_seconds=_int(env, "WEBHOOK_TIMEOUT_SECONDS"),
+        disable_after_seconds=_int(env, "WEBHOOK_DISABLE_AFTER_SECONDS"),
+        max_endpoints=_int(env, "WEBHOOK_MAX_ENDPOINTS"),
+        roll_overlap_seconds=_int(env, "WEBHOOK_ROLL_OVERLAP_SECONDS"),
+        roll_overlap_max_seconds=_int(env, "WEBHOOK_ROLL_OVERLAP_MAX_SECONDS"),
+        answer_bytes=_int(env, "WEBHOOK_ANSWER_BYTES"),
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     stage: str
     region: str
@@ -142,6 +173,7 @@ class Settings:
     local_jwt_key_file: str | None
     channel_sandbox: bool
     rules: Rules
+    webhooks: WebhookSettings
     _secrets: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     pii_secret_arn: str | None = None
     notification_topic_arn: str | None = None
@@ -157,6 +189,14 @@ class Settings:
     def jwt_audiences(self) -> list[str]:
         """Audiences a token may name: the app's client, and the console's when it has its own."""
         return [self.jwt_audience, *([self.console_client_id] if self.console_client_id else [])]
+
+    @property
+    def webhook_queue_name(self) -> str:
+        return f"{self.table_prefix}-webhook-delivery"
+
+    @property
+    def webhook_dlq_name(self) -> str:
+        return f"{self.table_prefix}-webhook-delivery-dlq"
 
     @property
     def is_local(self) -> bool:
@@ -220,6 +260,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         local_jwt_key_file=env.get("LOCAL_JWT_KEY_FILE") or None,
         channel_sandbox=env.get("CHANNEL_SANDBOX", "false").lower() == "true",
         rules=Rules(**rule_values),
+        webhooks=_webhooks(env),
         pii_secret_arn=env.get("PII_SECRET_ARN") or None,
         notification_topic_arn=env.get("NOTIFICATION_TOPIC_ARN") or None,
         channels=ChannelSettings(

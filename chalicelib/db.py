@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as StoreUnreachable
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
@@ -32,6 +33,9 @@ RETRYABLE_CODES = frozenset(
         "TransactionInProgressException",
     }
 )
+# A transaction's per-item cancellation reasons that mean "try again" (DynamoDB names these
+# differently from the exceptions: `ThrottlingError`, not `ThrottlingException`).
+RETRYABLE_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
 def table_meta(name: str, *, ttl: str | None = None, append_only: bool = False) -> Any:
@@ -63,19 +67,49 @@ def connection() -> Connection:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    code = getattr(exc, "cause_response_code", None)
-    if code is None and isinstance(exc, ClientError):  # a raw call (`batch.get_many`'s BatchGetItem)
-        code = exc.response.get("Error", {}).get("Code")
+    """A store failure worth trying again (answered 503): throttled, busy, a transaction
+    cancelled only for retryable reasons, or no answer at all (a timeout, a dropped
+    connection: the write may have happened, and an Idempotency-Key makes the retry safe)."""
+    cause = exc.cause if isinstance(exc, PynamoDBException) else exc
+    if isinstance(cause, (HTTPClientError, StoreUnreachable)):
+        return True
+    code = _answered(exc).get("Code")
     if code == "TransactionCanceledException" and isinstance(exc, TransactWriteError):
-        reasons = [r.code for r in exc.cancellation_reasons if r is not None]
-        return any(c in RETRYABLE_CODES or c == "TransactionConflict" for c in reasons) and not any(
-            c == "ConditionalCheckFailed" for c in reasons
-        )
+        reasons = {r.code for r in exc.cancellation_reasons if r is not None}
+        return bool(reasons) and reasons <= RETRYABLE_REASONS
     return code in RETRYABLE_CODES
 
 
+def describe(exc: BaseException) -> dict[str, Any]:
+    """What the store answered, for a log line: its code, message and each item's
+    cancellation reason (code and message: never the item, which may hold PII)."""
+    if not isinstance(exc, (PynamoDBException, ClientError)):
+        return {}
+    answered = _answered(exc)
+    code, message = answered.get("Code"), answered.get("Message")
+    cause = exc.cause if isinstance(exc, PynamoDBException) else None
+    info: dict[str, Any] = {"store_code": code, "store_message": (message or "")[:300] or None}
+    if cause is not None and code is None:  # no answer: a timeout or a dropped connection
+        info["store_cause"] = type(cause).__name__
+    if isinstance(exc, TransactWriteError) and exc.cancellation_reasons:
+        info["cancellation_reasons"] = [
+            None if r is None else {"code": r.code, "message": (r.message or "")[:200] or None}
+            for r in exc.cancellation_reasons
+        ]
+    return info
+
+
 def condition_failed(exc: PynamoDBException) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+    return _answered(exc).get("Code") == "ConditionalCheckFailedException"
+
+
+def _answered(exc: BaseException) -> dict[str, Any]:
+    """The store's error (code, message) behind `exc`, or {} if it never answered: PynamoDB's
+    `cause_response_code` fails on a timeout, whose `response` is None."""
+    cause = exc.cause if isinstance(exc, PynamoDBException) else exc
+    response = getattr(cause, "response", None) if isinstance(cause, ClientError) else None
+    error = response.get("Error") if isinstance(response, dict) else None
+    return error if isinstance(error, dict) else {}
 
 
 class Tx:
@@ -172,7 +206,7 @@ class Tx:
                 raise (fail or errors.state_changed("the resource changed; reload and retry")) from exc
             if is_retryable(exc):
                 raise errors.unavailable("temporarily_unavailable", "the store is busy; retry shortly") from exc
-            raise
+            raise  # neither a condition nor worth a retry: the edge logs what the store said (`describe`)
         for fn in self._after:
             try:
                 fn()

@@ -164,6 +164,9 @@ class QueueDef:
 
 
 def all_queues(cfg: Settings | None = None) -> list[QueueDef]:
-    """Every queue of the stage (the redemption review queue)."""
+    """Every queue of the stage: the redemption review queue and the webhook delivery queue."""
     cfg = cfg or settings()
-    return [QueueDef(name=cfg.review_queue_name, dlq_name=cfg.review_dlq_name, logical_id="ReviewQueue")]
+    return [
+        QueueDef(name=cfg.review_queue_name, dlq_name=cfg.review_dlq_name, logical_id="ReviewQueue"),
+        QueueDef(name=cfg.webhook_queue_name, dlq_name=cfg.webhook_dlq_name, logical_id="WebhookQueue"),
+    ]

@@ -41,6 +41,7 @@ RETENTION_PURGE_FUNCTION = "purge_closed_accounts"
 APPEND_AND_PURGE = (*APPEND, "DeleteItem")
 
 REVIEW_QUEUE = "ReviewQueue"
+WEBHOOK_QUEUE = "WebhookQueue"
 NOTIFICATIONS = "NotificationTopic"
 
 
@@ -59,6 +60,10 @@ class Needs:
 TIMERS = {"timers": WRITE}
 # Moving money: ledger entries and the balances they change, in one transaction.
 LEDGER = {"entries": APPEND, "balances": WRITE}
+# A change a merchant hears of: its webhook event rides in the change's transaction (with its
+# timer), and a message to the delivery queue follows the commit (services/webhooks/outbox.py).
+EMITS = {"webhook-events": APPEND}
+EMITS_WHY = "the webhook event of a change this job makes (services/webhooks/outbox.py)"
 
 GRANTS: dict[str, Needs] = {
     # Every route: the tables and indexes the API serves, nothing of the jobs' own
@@ -93,6 +98,8 @@ GRANTS: dict[str, Needs] = {
                     "addresses",
                     "order_messages",
                     "disputes",
+                    "webhook-endpoints",
+                    "webhook-events",
                 )
             },
             "entries/by_time": QUERY,
@@ -110,7 +117,7 @@ GRANTS: dict[str, Needs] = {
             "disputes/by_order": QUERY,
             "disputes/by_status": QUERY,
         },
-        send=(REVIEW_QUEUE,),
+        send=(REVIEW_QUEUE, WEBHOOK_QUEUE),
         publish=(NOTIFICATIONS,),
         secret=True,
         why={
@@ -130,15 +137,24 @@ GRANTS: dict[str, Needs] = {
             "users": WRITE,
             "payments": WRITE,
             "payments/by_order": QUERY,
+            **EMITS,
         },
+        send=(WEBHOOK_QUEUE,),  # order.cancelled, for a confirmed channel order left unpaid
         secret=True,  # the channel's keys close its open trade
         why={
-            t: "releasing a checkout that held a coupon or left a channel trade open (not played locally)"
-            for t in ("balances", "coupons", "entries", "payments", "users")
+            **{
+                t: "releasing a checkout that held a coupon or left a channel trade open (not played locally)"
+                for t in ("balances", "coupons", "entries", "payments", "users")
+            },
+            "webhook-events": EMITS_WHY,
         },
     ),
     # Confirm receipt 10 days after shipment: the payment window opens, the merchant is owed.
-    "auto_confirm_receipts": Needs(tables={**TIMERS, **LEDGER, "orders": WRITE}),
+    "auto_confirm_receipts": Needs(
+        tables={**TIMERS, **LEDGER, "orders": WRITE, **EMITS},
+        send=(WEBHOOK_QUEUE,),  # order.received
+        why={"webhook-events": EMITS_WHY},
+    ),
     "complete_orders": Needs(tables={**TIMERS, "orders": WRITE}),
     # Charge the default card when the window closes; retries; overdue and its notices.
     "close_payment_windows": Needs(
@@ -153,10 +169,15 @@ GRANTS: dict[str, Needs] = {
             "channel_inbox": WRITE,
             "coupons": WRITE,
             "notifications": WRITE,
+            **EMITS,
         },
+        send=(WEBHOOK_QUEUE,),  # order.paid, order.overdue
         publish=(NOTIFICATIONS,),
         secret=True,
-        why={"coupons": "the on-time reward coupon after ON_TIME_COUPON_AFTER on-time payments"},
+        why={
+            "coupons": "the on-time reward coupon after ON_TIME_COUPON_AFTER on-time payments",
+            "webhook-events": EMITS_WHY,
+        },
     ),
     "send_due_reminders": Needs(
         tables={**TIMERS, "orders": READ, "notifications": WRITE},
@@ -217,9 +238,14 @@ GRANTS: dict[str, Needs] = {
             "entries/by_time": QUERY,
             "payout-accounts": READ,
             "payouts": WRITE,
+            **EMITS,
         },
+        send=(WEBHOOK_QUEUE,),  # payout.paid, payout.failed
         secret=True,  # the payout gateway's key; account tokens are decrypted with the PII key
-        why={"entries": "the payout's ledger legs, when a merchant is owed at the cut-off"},
+        why={
+            "entries": "the payout's ledger legs, when a merchant is owed at the cut-off",
+            "webhook-events": EMITS_WHY,
+        },
     ),
     # Unanswered after-sale waits: auto-approve, close, auto-refund, confirm the replacement.
     "advance_aftersale": Needs(
@@ -237,7 +263,9 @@ GRANTS: dict[str, Needs] = {
             # Returned goods back to stock on arrival; a dispute past support's deadline marked late.
             "skus": WRITE,
             "disputes": WRITE,
+            **EMITS,
         },
+        send=(WEBHOOK_QUEUE,),  # return.answered, return.refunded, order events
         publish=(NOTIFICATIONS,),
         why={
             **{
@@ -245,6 +273,7 @@ GRANTS: dict[str, Needs] = {
                 for t in ("balances", "coupons", "entries", "payments", "payments/by_order", "refunds", "users", "skus")
             },
             "disputes": "a dispute support left undecided past its deadline (not reached locally)",
+            "webhook-events": EMITS_WHY,
         },
     ),
     # Closed accounts: erase addresses and message text, then delete what retention kept.
@@ -292,6 +321,24 @@ GRANTS: dict[str, Needs] = {
         why={"redemptions": "only when a review message's first send failed (not played locally)"},
     ),
     # The review queue's worker: decide automatically or leave for a reviewer.
+    # Merchant webhooks: the queue worker sends an event now (or a short retry), the sweep what
+    # its timer says is due; both record each attempt, disable a failing endpoint and tell its
+    # merchant, and decrypt the endpoints' signing secrets with the stage's data key.
+    **{
+        name: Needs(
+            tables={
+                **TIMERS,
+                "webhook-events": WRITE,
+                "webhook-endpoints": WRITE,
+                "notifications": WRITE,
+            },
+            send=(WEBHOOK_QUEUE,),
+            publish=(NOTIFICATIONS,),
+            secret=True,
+            why={"notifications": "an endpoint disabled after 410 or 5 days of failures"},
+        )
+        for name in ("deliver_webhook_events", "deliver_webhooks")
+    },
     "review_redemptions": Needs(
         tables={
             **LEDGER,

@@ -22,7 +22,9 @@ def url(name: str) -> str:
     return str(client().get_queue_url(QueueName=name)["QueueUrl"])
 
 
-def send(name: str, body: dict[str, Any]) -> str:
-    """Send one JSON message; returns its message id."""
-    resp = client().send_message(QueueUrl=url(name), MessageBody=json.dumps(body, separators=(",", ":")))
+def send(name: str, body: dict[str, Any], delay_seconds: int = 0) -> str:
+    """Send one JSON message (visible after `delay_seconds`, at most 900); returns its message id."""
+    resp = client().send_message(
+        QueueUrl=url(name), MessageBody=json.dumps(body, separators=(",", ":")), DelaySeconds=delay_seconds
+    )
     return str(resp["MessageId"])

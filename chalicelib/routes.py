@@ -103,6 +103,31 @@ ROUTES = [
     Route("notifications", "POST", "/v1/me/notifications/read", "mark_notifications_read", console=True),
     Route("review", "GET", "/v1/review/redemptions", "list_redemptions_for_review", console=True),
     Route("review", "POST", "/v1/review/redemptions/{redemption_id}/decision", "decide_redemption", console=True),
+    Route("webhooks", "GET", "/v1/merchant/webhook-endpoints", "list_webhook_endpoints", console=True),
+    Route("webhooks", "POST", "/v1/merchant/webhook-endpoints", "create_webhook_endpoint", console=True),
+    Route("webhooks", "GET", "/v1/merchant/webhook-endpoints/{endpoint_id}", "get_webhook_endpoint", console=True),
+    Route("webhooks", "PUT", "/v1/merchant/webhook-endpoints/{endpoint_id}", "update_webhook_endpoint", console=True),
+    Route(
+        "webhooks", "DELETE", "/v1/merchant/webhook-endpoints/{endpoint_id}", "delete_webhook_endpoint", console=True
+    ),
+    Route(
+        "webhooks", "POST", "/v1/merchant/webhook-endpoints/{endpoint_id}/secret", "roll_webhook_secret", console=True
+    ),
+    Route(
+        "webhooks", "POST", "/v1/merchant/webhook-endpoints/{endpoint_id}/test", "test_webhook_endpoint", console=True
+    ),
+    Route(
+        "webhooks", "POST", "/v1/merchant/webhook-endpoints/{endpoint_id}/replay", "replay_webhook_events", console=True
+    ),
+    Route("webhooks", "GET", "/v1/merchant/webhook-events", "list_webhook_events", console=True),
+    Route("webhooks", "GET", "/v1/merchant/webhook-events/{event_id}", "get_webhook_event", console=True),
+    Route(
+        "webhooks",
+        "POST",
+        "/v1/merchant/webhook-events/{event_id}/redelivery",
+        "redeliver_webhook_event",
+        console=True,
+    ),
     Route("dev", "POST", "/v1/dev/tokens", "issue_token", local_only=True),
     Route("dev", "GET", "/v1/dev/clock", "read_clock", local_only=True),
     Route("dev", "POST", "/v1/dev/clock", "advance_clock", local_only=True),

@@ -42,6 +42,17 @@ JOBS: dict[str, JobFn] = {
 }
 
 
+def deliver_webhooks(now: datetime) -> dict[str, Any]:
+    """Deliver the webhook events whose timer is due (rendered as the merchant API shows them)."""
+    from .api.webhook_objects import render
+    from .services.webhooks import delivery
+
+    return delivery.deliver_due(now, render)
+
+
+JOBS["deliver_webhooks"] = deliver_webhooks
+
+
 def run(name: str, now: datetime) -> dict[str, Any]:
     result = JOBS[name](now)
     logger.info("job finished", extra={"job": name, **{k: v for k, v in result.items() if isinstance(v, int)}})

@@ -40,6 +40,7 @@ PAYOUT_QUERY = "payout_query"
 CLOSURE_SCRUB = "closure_scrub"
 ACCOUNT_RETENTION = "account_retention"
 DISPUTE_DECISION = "dispute_decision"  # support decides a dispute (else it is marked late, an alarm)
+WEBHOOK_DELIVERY = "webhook_delivery"  # an event's next delivery attempt (services/webhooks)
 KINDS = frozenset(
     {
         CHECKOUT_EXPIRY,
@@ -56,6 +57,7 @@ KINDS = frozenset(
         CLOSURE_SCRUB,
         ACCOUNT_RETENTION,
         DISPUTE_DECISION,
+        WEBHOOK_DELIVERY,
         *AFTERSALE,
     }
 )

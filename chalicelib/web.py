@@ -393,7 +393,7 @@ def view_of(spec: RouteSpec) -> Callable[..., Response]:
 
 
 def _view(spec: RouteSpec) -> Callable[..., Response]:
-    from .db import is_retryable
+    from .db import describe, is_retryable
 
     def view(app: Chalice, **params: str) -> Response:
         request = app.current_request
@@ -414,17 +414,22 @@ def _view(spec: RouteSpec) -> Callable[..., Response]:
         except DomainError as err:
             answer = problem(err)
             if answer.status >= 500:
-                logger.warning("request failed", extra={"code": answer.code, "status": answer.status})
+                store = describe(err.__cause__) if err.__cause__ is not None else {}
+                logger.warning("request failed", extra={"code": answer.code, "status": answer.status, **store})
             return problem_response(answer)
         except Exception as exc:  # noqa: BLE001 - the last line of defence: never a stack trace
+            store = describe(exc)
             if is_retryable(exc):
-                logger.warning("store busy", extra={"error": type(exc).__name__})
+                logger.warning("store busy", extra={"error": type(exc).__name__, **store})
                 return problem_response(errors.unavailable("temporarily_unavailable", "the store is busy; retry"))
             logger.error(
                 "unhandled error",
-                extra={"error": type(exc).__name__, "where": traceback.format_tb(exc.__traceback__)[-3:]},
+                extra={"error": type(exc).__name__, "where": traceback.format_tb(exc.__traceback__)[-3:], **store},
             )
-            return problem_response(ApiError(500, "internal_error", "something went wrong on our side"))
+            detail = "something went wrong on our side"
+            if store:  # a store error says which (its code is no secret; its items are)
+                detail = f"the store refused the request ({store.get('store_code') or store.get('store_cause')})"
+            return problem_response(ApiError(500, "internal_error", detail))
 
     return view
 

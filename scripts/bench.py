@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("imports", "calls", "sweeper", "rps", "capacity", "http")
+SECTIONS = ("imports", "calls", "sweeper", "rps", "capacity", "http", "webhooks")
 PARTITION_WCU_LIMIT = 1000  # DynamoDB: per partition, per second
 TARGET_RATE = 10_000  # purchases per second in the capacity simulation
 WRITE_OPS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
@@ -701,6 +701,7 @@ def run(sections: list[str], quick: bool = False) -> str:
         "clients": 2 if quick else 8,
         "seconds": 10 if quick else 30,
         "purchases": 3 if quick else 200,
+        "webhooks": 5 if quick else 200,
     }
     out: list[str] = []
     titles = {
@@ -710,6 +711,7 @@ def run(sections: list[str], quick: bool = False) -> str:
         "rps": "in-process requests/s vs the bare DynamoDB calls they make",
         "capacity": f"capacity simulation: {TARGET_RATE:,} purchases/s",
         "http": "the purchase path over HTTP, concurrent clients, against the local stack",
+        "webhooks": "webhooks: the purchase path's calls with events, the delivery worker's throughput",
     }
     for name in sections:
         start = time.perf_counter()
@@ -732,6 +734,10 @@ def _section(name: str, sizes: dict[str, int]) -> list[str]:
         from scripts.bench_http import bench_http
 
         return bench_http(sizes["clients"], sizes["seconds"], sizes["purchases"])
+    if name == "webhooks":
+        from scripts.bench_webhooks import bench_webhooks
+
+        return bench_webhooks(sizes["webhooks"])
     return bench_capacity(sizes["capacity"])
 
 

@@ -752,14 +752,10 @@ def build(stage: str, app: Any, region: str = DEFAULT_REGION, grants: dict[str, 
     queues = list(all_queues(cfg))
     fns = functions(app, app_name, stage)
     # An app imported under another stage's settings (the tests import it as `local`)
-    # names that stage's review queue in its queue handler: it is this stage's one.
+    # names that stage's queues in its queue handlers: they are this stage's ones.
     imported = settings()
-    fns = [
-        dataclasses.replace(fn, queue=cfg.review_queue_name)
-        if fn.kind == "sqs" and fn.queue == imported.review_queue_name
-        else fn
-        for fn in fns
-    ]
+    same = {q.name: mine.name for q, mine in zip(all_queues(imported), queues, strict=True)}
+    fns = [dataclasses.replace(fn, queue=same[fn.queue]) if fn.kind == "sqs" and fn.queue in same else fn for fn in fns]
     for fn in fns:
         if fn.kind == "sqs" and fn.queue not in {q.name for q in queues}:
             dlq = f"{fn.queue}-dlq"

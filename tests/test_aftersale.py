@@ -455,3 +455,17 @@ def test_a_replacement_nobody_confirms_is_confirmed_by_the_sweep(
     assert advance()["processed"] == 1
     order = order_of(api, activated_user, order_id)
     assert order["status"] == "received" and [i["sku_id"] for i in order["items"]] == [tees["skus"][1]["sku_id"]]
+
+
+def test_a_replacement_received_the_instant_the_window_opened_keeps_that_window(
+    api: Api, activated_user: str, tees: dict[str, Any]
+) -> None:
+    """The model-based test (issue 30): with the clock still, the new window is the old one;
+    cancelling and setting its timers in one transaction was a 500 (one item, two writes)."""
+    order_id, request_id = exchanged_goods_back(api, activated_user, tees)
+    due = order_of(api, activated_user, order_id)["due_at"]
+    body = {"carrier": "SF", "tracking_number": "SF55555"}
+    assert api.post(f"/v1/merchant/return-requests/{request_id}/reshipment", body, **M).status_code == 200
+    got = api.post(f"/v1/orders/{order_id}/receipt", as_=activated_user)
+    assert got.status_code == 200 and got.json["status"] == "received" and got.json["due_at"] == due, got.json
+    assert [t.due_at for t in charges(order_id)] == [due]

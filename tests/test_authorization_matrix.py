@@ -210,6 +210,26 @@ CASES: dict[str, Case] = {
         params=lambda w: {"redemption_id": w["redemption_for_review"]},
         body=lambda w: {"decision": "approve", "note": "ok"},
     ),
+    # merchant webhooks: another merchant's endpoints and events are 404
+    "create_webhook_endpoint": Case(body=lambda w: {"url": "https://hooks.example.com/x", "events": ["*"]}),
+    "get_webhook_endpoint": Case(params=lambda w: {"endpoint_id": w["webhook_endpoint"]}, owners=("merchant",)),
+    "update_webhook_endpoint": Case(
+        params=lambda w: {"endpoint_id": w["webhook_endpoint"]}, body=lambda w: {"events": ["*"]}, owners=("merchant",)
+    ),
+    "delete_webhook_endpoint": Case(
+        params=lambda w: {"endpoint_id": w["webhook_endpoint_spare"]}, owners=("merchant",)
+    ),
+    "roll_webhook_secret": Case(
+        params=lambda w: {"endpoint_id": w["webhook_endpoint"]}, body=lambda w: {}, owners=("merchant",)
+    ),
+    "test_webhook_endpoint": Case(params=lambda w: {"endpoint_id": w["webhook_endpoint"]}, owners=("merchant",)),
+    "replay_webhook_events": Case(
+        params=lambda w: {"endpoint_id": w["webhook_endpoint"]},
+        body=lambda w: {"since": "2026-01-01T00:00:00Z"},
+        owners=("merchant",),
+    ),
+    "get_webhook_event": Case(params=lambda w: {"event_id": w["webhook_event"]}, owners=("merchant",)),
+    "redeliver_webhook_event": Case(params=lambda w: {"event_id": w["webhook_event"]}, owners=("merchant",)),
 }
 
 
@@ -294,6 +314,10 @@ def build_world(api: Api) -> World:
     # An open order keeps consumer B's account from closing (a closed account would
     # answer every later cell with 401 account_closed).
     _ok(api.post("/v1/checkout", _checkout_body(w), as_=CONSUMER_B, idem=new_key()))
+    for name in ("webhook_endpoint", "webhook_endpoint_spare"):
+        hook = {"url": "https://hooks.example.com/x", "events": ["*"]}
+        w.ids[name] = _merchant(api, "POST", "/v1/merchant/webhook-endpoints", hook)["endpoint_id"]
+    w.ids["webhook_event"] = _merchant(api, "GET", "/v1/merchant/webhook-events")["items"][0]["event_id"]
     return w
 
 

@@ -57,7 +57,7 @@ def test_every_timer_kind_is_a_named_constant() -> None:
 
 
 def test_the_named_kinds_and_books_are_the_ones_in_use() -> None:
-    assert len(timers.KINDS) == 13 + len(timers.AFTERSALE)  # the after-sale waits (services/aftersale)
+    assert len(timers.KINDS) == 15 + len(timers.AFTERSALE)  # the after-sale waits (services/aftersale)
     assert ledger.clearing("card") == "clearing_card"
     assert {ledger.CREDIT_EXTENDED, ledger.FEE_REVENUE, ledger.MERCHANT_FUNDING} == {
         "credit_extended",

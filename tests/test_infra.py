@@ -227,10 +227,10 @@ def test_a_function_without_grants_fails_the_build_naming_it() -> None:
     app = Chalice(app_name="paylater")
 
     @app.schedule(Rate(1, unit=Rate.HOURS))
-    def deliver_webhooks(event: Any) -> None:
+    def rebuild_search_index(event: Any) -> None:
         return None
 
-    with pytest.raises(SystemExit, match="no grants for deliver_webhooks"):
+    with pytest.raises(SystemExit, match="no grants for rebuild_search_index"):
         infra.build("prod", app)
 
 
@@ -282,7 +282,10 @@ def test_only_the_retention_purge_may_delete_ledger_entries(prod: dict[str, Any]
 
 def test_api_role_sends_to_the_queue_reads_the_stage_secret_and_publishes(prod: dict[str, Any]) -> None:
     by_sid = {st["Sid"]: st for st in _statements(prod, "APIHandler")}
-    assert by_sid["EnqueueWork"]["Resource"] == [{"Fn::GetAtt": ["ReviewQueue", "Arn"]}]
+    assert by_sid["EnqueueWork"]["Resource"] == [
+        {"Fn::GetAtt": ["ReviewQueue", "Arn"]},
+        {"Fn::GetAtt": ["WebhookQueue", "Arn"]},
+    ]
     assert "sqs:ReceiveMessage" not in by_sid["EnqueueWork"]["Action"]
     assert by_sid["StageSecret"] == {
         "Sid": "StageSecret",
@@ -392,10 +395,29 @@ def test_every_checkov_skip_says_why(prod: dict[str, Any]) -> None:
     assert all(s["id"].startswith("CKV_") and len(s["comment"]) > 40 for s in skips)
 
 
+def test_the_webhook_worker_consumes_only_its_queue_whose_dead_letters_raise_an_alarm(prod: dict[str, Any]) -> None:
+    res = prod["Resources"]
+    worker = res["DeliverWebhookEvents"]
+    assert worker["Properties"]["Role"] == {"Fn::GetAtt": ["DeliverWebhookEventsRole", "Arn"]}
+    event = worker["Properties"]["Events"]["DeliverWebhookEventsSqsEventSource"]
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    consume = {st["Sid"]: st for st in _statements(prod, "DeliverWebhookEvents")}
+    assert consume["ConsumeOwnQueue"]["Resource"] == [{"Fn::GetAtt": ["WebhookQueue", "Arn"]}]
+    # It sends only to its own queue: a short retry is a delayed message.
+    assert consume["EnqueueWork"]["Resource"] == [{"Fn::GetAtt": ["WebhookQueue", "Arn"]}]
+    dlq_alarms = [
+        r
+        for r in _resources_of(prod, "AWS::CloudWatch::Alarm").values()
+        if {"Name": "QueueName", "Value": {"Fn::GetAtt": ["WebhookQueueDeadLetter", "QueueName"]}}
+        in r["Properties"].get("Dimensions", [])
+    ]
+    assert dlq_alarms
+
+
 def test_stage_settings_name_the_same_resources_as_the_template(prod: dict[str, Any]) -> None:
     cfg = load({**stage_environment("prod"), "AWS_REGION": "cn-north-1"})
     names = {r["Properties"].get("QueueName") for r in _resources_of(prod, "AWS::SQS::Queue").values()}
-    assert names == {cfg.review_queue_name, cfg.review_dlq_name}
+    assert names == {cfg.review_queue_name, cfg.review_dlq_name, cfg.webhook_queue_name, cfg.webhook_dlq_name}
 
 
 # Metrics other parts of the second release add (payouts, the timer audit): the dashboard

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -121,3 +122,44 @@ def test_the_demo_data_reads_back_through_the_api(api: Any) -> None:
         theirs = api.get(f"/v1/merchant/orders/{order_id}", as_=seed.DEMO_MERCHANT, roles=["merchant"])
         assert theirs.status_code == 200, theirs.json
     assert api.get("/v1/wallet", as_=seed.DEMO_CONSUMER).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("signals", "to_group"),
+    [
+        ([signal.SIGINT, signal.SIGTERM], False),
+        ([signal.SIGTERM, signal.SIGINT], True),
+        ([signal.SIGINT, signal.SIGTERM] * 5, False),
+        ([signal.SIGTERM, signal.SIGTERM, signal.SIGINT, signal.SIGTERM, signal.SIGINT] * 2, True),
+    ],
+)
+def test_the_stack_stops_on_signals_in_quick_succession(signals: list[int], to_group: bool) -> None:
+    """Issue 30: a second signal while the first one's handler held a lock hung `make run`
+    for ever (`kill -- -PGID` signals `make` and the stack)."""
+    from scripts.fuzz import free_port
+
+    env = {**os.environ, "PORT": str(free_port()), "LOCAL_AWS_PORT": str(free_port()), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chalicelib.local.stack"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, as `make run` has
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the banner comes once the signal handlers are set
+            if "Ctrl-C stops everything" in line:
+                break
+        for signum in signals:
+            if to_group:
+                os.killpg(proc.pid, signum)
+            else:
+                proc.send_signal(signum)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -44,6 +44,7 @@ def all_routers() -> list[Router]:
         review,
         system,
         wallet,
+        webhooks,
     )
 
     return [
@@ -66,4 +67,5 @@ def all_routers() -> list[Router]:
         dev.router,
         payments.sandbox_router,
         console.router,
+        webhooks.router,
     ]

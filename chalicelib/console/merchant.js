@@ -13,6 +13,7 @@ import { go } from "./nav.js";
 import { PAYMENT, orderDetail } from "./orders.js";
 import { productsSection } from "./products.js";
 import { ORDER_STATUS, h, pagedList, problemText, say, statusLine, when, yuan } from "./ui.js";
+import { webhooksSection } from "./webhooks.js";
 
 // What the API ships (services/fulfilment.ship): a 先用后付 order once placed, a channel
 // order once paid and not shipped. A 先用后付 order in `paid` is finished.
@@ -156,6 +157,7 @@ const SECTIONS = {
   returns: ["退货 Returns", returnsSection],
   settlements: ["结算 Settlements", settlementsSection],
   payouts: ["打款 Payouts", payoutsSection],
+  webhooks: ["开发者 Webhooks", webhooksSection],
 };
 
 export const merchantScreen = {

@@ -75,6 +75,20 @@ Ctrl-C stops everything.
 """
 
 
+class StopRequest:
+    """What SIGINT/SIGTERM do: note the request, nothing more. A handler runs in the main
+    thread between two bytecodes, maybe while that thread holds a lock (an `Event.set`
+    does): taking a lock there waits for itself for ever (a second signal during the first
+    handler's `stop.set()` hung `make run`). The serving loop sees the flag and stops; every
+    later signal finds it set."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def handler(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+
 def main() -> None:
     api_port = require_free("PORT")
     aws_port = require_free("LOCAL_AWS_PORT")
@@ -130,17 +144,16 @@ def main() -> None:
     server = local_server(app, config, HOST, api_port)
     base = f"http://{HOST}:{api_port}"
     aws = f"http://{HOST}:{aws_port}"
+    stopping = StopRequest()
+    signal.signal(signal.SIGINT, stopping.handler)
+    signal.signal(signal.SIGTERM, stopping.handler)
     print(banner(base, aws, schedule_every, jobs.names(), cfg.review_queue_name, seeded), flush=True)
-
-    def shutdown(*_: Any) -> None:
-        stop.set()
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGINT, shutdown)
-    signal.signal(signal.SIGTERM, shutdown)
-    server.server.serve_forever(poll_interval=0.1)
+    httpd = server.server
+    httpd.timeout = 0.1  # how soon the loop sees a stop request
+    while not stopping.requested:
+        httpd.handle_request()  # each request in its own thread (ThreadingMixIn)
     stop.set()
-    server.server.server_close()
+    httpd.server_close()
     print("PayLater local stack stopped.", file=sys.stderr, flush=True)
     sys.stdout.flush()
     # Nothing is left to save (moto keeps its state in memory), and tearing down the

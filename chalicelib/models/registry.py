@@ -22,6 +22,7 @@ def all_models() -> list[type[Model]]:
     from .redemptions import Redemption, RedemptionDay
     from .timers import Timer
     from .users import BankCard, Device, UniqueClaim, User
+    from .webhooks import WebhookEndpoint, WebhookEvent
 
     return [
         User,
@@ -51,4 +52,6 @@ def all_models() -> list[type[Model]]:
         Address,
         OrderMessage,
         Dispute,
+        WebhookEndpoint,
+        WebhookEvent,
     ]

@@ -74,6 +74,7 @@ NotificationKind = Literal[
     "return_answered",
     "return_shipped_back",
     "replacement_shipped",
+    "webhook_endpoint_disabled",
 ]
 
 # Ledger event kinds: all legs of one event share it.

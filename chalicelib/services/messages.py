@@ -22,7 +22,7 @@ from ..clock import iso
 from ..db import Tx
 from ..models.messages import CONSUMER, MERCHANT, OrderMessage
 from ..models.orders import Order
-from . import fulfilment, notifications, orders
+from . import fulfilment, notifications, orders, webhooks
 
 MAX_TEXT = 1000
 
@@ -75,6 +75,7 @@ def send(side: str, caller_id: str, order_id: str, text: str, now: datetime) -> 
     tx = Tx()
     tx.save(message, condition=OrderMessage.message_key.does_not_exist())
     if order.confirmed_at:  # before that, the order is not the merchant's business
+        webhooks.emit(tx, order.merchant_id, webhooks.types.MESSAGE_CREATED, message, now)
         # The text stays out of the notification (it may be pushed through SNS): the app opens the thread.
         notifications.notify(
             tx,

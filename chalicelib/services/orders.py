@@ -34,6 +34,7 @@ from ..models.orders import (
 from ..models.timers import Timer
 from ..observability import count
 from . import standing
+from .webhooks import order_events
 
 CHECKOUT_EXPIRY = timers.CHECKOUT_EXPIRY
 # Before shipment, an order can be cancelled by its buyer.
@@ -113,12 +114,14 @@ def transition(
     # The sparse obligation index follows the status in the same write (services/obligations.py).
     obliged = obligated(to, order.payment_method)
     mark = Order.obligation.set(f"obl#{timers.shard_of(order.order_id):02d}") if obliged else Order.obligation.remove()
+    changes = [Order.status.set(to), Order.updated_at.set(iso(now)), Order.history.set(history), mark, *actions]
     tx.update(
         order,
-        [Order.status.set(to), Order.updated_at.set(iso(now)), Order.history.set(history), mark, *actions],
+        changes,
         condition=guard,
         on_fail=on_fail or errors.Conflict("illegal_transition", f"the order is no longer {order.status}; reload"),
     )
+    order_events.order_transition(tx, order, to, changes, now)
     order.status, order.history, order.updated_at = to, history, iso(now)
 
 

@@ -44,6 +44,8 @@ from ..models.ledger import Entry
 from ..models.payouts import Payout, PayoutAccount
 from ..models.timers import Timer
 from ..observability import count, logger
+from . import webhooks
+from .webhooks.types import PAYOUT_FAILED, PAYOUT_PAID
 
 DUE = timers.PAYOUT
 QUERY = timers.PAYOUT_QUERY
@@ -263,6 +265,8 @@ def settle(payout: Payout, result: gateway_api.TransferResult, now: datetime, *,
         condition=Payout.status == p.SENDING,
         on_fail=errors.conflict("payout_settled", "the payout's outcome was already recorded"),
     )
+    event = PAYOUT_PAID if result.status == SUCCEEDED else PAYOUT_FAILED
+    webhooks.emit(tx, merchant_id, event, payout, now, actions=actions)
     if fired is not None:
         timers.take(tx, fired)
     elif payout.query_at:

@@ -53,6 +53,7 @@ from ..models.redemptions import OPEN as OPEN_REDEMPTIONS
 from ..models.redemptions import Redemption, RedemptionDay
 from ..models.timers import Timer
 from ..models.users import BankCard, Device, UniqueClaim, User
+from ..models.webhooks import WebhookEvent
 from ..observability import count
 from . import closing
 
@@ -182,6 +183,7 @@ NOT_EXPORTED: dict[type[Model], str] = {
     JobState: "job watermarks",
     PayoutAccount: "merchants' payout accounts (a business, not a consumer)",
     Payout: "merchants' payouts (a business, not a consumer)",
+    WebhookEvent: "the merchant's 30-day log of events about its orders (what its API already showed it)",
 }
 
 

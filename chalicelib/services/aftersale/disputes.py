@@ -45,7 +45,7 @@ from ...models.orders import Order
 from ...models.timers import Timer
 from ...models.users import User
 from ...observability import count, logger
-from .. import closing, duties, notifications, orders
+from .. import closing, duties, notifications, orders, webhooks
 from .records import load, move, of_order
 from .records import not_found as not_found_request
 from .refunds import pause, resume, settle, stage
@@ -131,6 +131,7 @@ def escalate(user_id: str, order_id: str, reason: str, now: datetime, request_id
     tx = Tx()
     tx.save(dispute, condition=Dispute.dispute_id.does_not_exist())
     timers.schedule(tx, timers.DISPUTE_DECISION, dispute_id, deadline_at)
+    webhooks.emit(tx, order.merchant_id, webhooks.types.DISPUTE_OPENED, dispute, now)
     escalated = ReturnRequest.escalated_at.set(iso(now))
     guard = Order.open_dispute_id.does_not_exist()
     if order.status == o.RETURN_REQUESTED:  # stalled: its wait ends, support decides
@@ -281,11 +282,13 @@ def decide(
     if dispute.deadline_at:
         timers.cancel(tx, timers.DISPUTE_DECISION, dispute_id, dispute.deadline_at)
     dispute.status, dispute.decided_at, dispute.decided_by, dispute.note = to, iso(now), support_id, note
+    webhooks.emit(tx, dispute.merchant_id, webhooks.types.DISPUTE_DECIDED, dispute, now)
     closed: list[Action] = [Order.open_dispute_id.remove()]
     order.open_dispute_id = None
     # The request keeps the merchant's note; support's is the dispute's (and the order history's).
     if refund:
         move(tx, request, DISPUTED, REFUNDED)
+        webhooks.emit(tx, dispute.merchant_id, webhooks.types.RETURN_REFUNDED, request, now)
         settle(tx, order, request, now, actor, note or "platform refund", closed)
     else:
         move(tx, request, DISPUTED, REJECTED)

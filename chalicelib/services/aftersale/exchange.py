@@ -31,7 +31,7 @@ from ...models.aftersale import AWAITING_RESHIPMENT, EXCHANGED, RESHIPPED, Retur
 from ...models.catalog import Sku
 from ...models.orders import Order
 from ...models.timers import Timer
-from .. import notifications
+from .. import notifications, webhooks
 from ..catalog import get_skus
 from ..checkout import out_of_stock
 from .records import load, move, return_request_of_merchant
@@ -114,15 +114,13 @@ def reship(merchant_id: str, request_id: str, carrier: str, tracking_number: str
     order = Order.get(request.order_id, consistent_read=True)
     skus = get_skus(line["to_sku_id"] for line in request.items)
     tx = Tx()
-    move(
-        tx,
-        request,
-        AWAITING_RESHIPMENT,
-        RESHIPPED,
+    reshipped = [
         ReturnRequest.reship_carrier.set(carrier),
         ReturnRequest.reship_tracking_number.set(tracking_number),
         ReturnRequest.reshipped_at.set(iso(now)),
-    )
+    ]
+    move(tx, request, AWAITING_RESHIPMENT, RESHIPPED, *reshipped)
+    webhooks.emit(tx, merchant_id, webhooks.types.EXCHANGE_RESHIPPED, request, now, actions=reshipped)
     moves: dict[str, int] = {}
     for line in request.items:
         moves[line["to_sku_id"]] = moves.get(line["to_sku_id"], 0) + int(line["quantity"])
@@ -164,8 +162,9 @@ def receive_replacement(
     actions = stage(tx, order, fired, None)
     before = request.order_status_before
     due = now + timedelta(seconds=rules.payment_window_seconds)
-    # (A replacement received at the instant of the last receipt keeps its due time and timers.)
-    if order.payment_method == o.BNPL and before == o.RECEIVED and order.due_at and order.due_at != iso(due):
+    # At the instant the window opened the new window is the old one: its timers stand (one
+    # transaction cannot both delete and set a timer).
+    if order.payment_method == o.BNPL and before == o.RECEIVED and order.due_at and parse_iso(order.due_at) != due:
         old = parse_iso(order.due_at)
         lead = timedelta(seconds=rules.due_reminder_lead_seconds)
         for kind, at in ((timers.PAYMENT_DUE, old), (timers.ORDER_COMPLETION, old), (timers.DUE_REMINDER, old - lead)):

@@ -31,7 +31,7 @@ from ...models.orders import Order
 from ...models.timers import Timer
 from ...models.users import User
 from ...observability import count
-from .. import apportion, closing, notifications, orders
+from .. import apportion, closing, notifications, orders, webhooks
 from .exchange import check as exchange_check
 from .records import move, return_request_of_merchant
 from .refunds import deadline, pause, resume, settle, stage
@@ -136,6 +136,7 @@ def request_return(
     tx = Tx()
     tx.save(request, condition=ReturnRequest.request_id.does_not_exist())
     closing.opens(tx, user_id, [User.open_returns.add(1)])
+    webhooks.emit(tx, order.merchant_id, webhooks.types.RETURN_REQUESTED, request, now)
     actions = [
         Order.pending_return_id.set(request.request_id),
         Order.last_return_id.set(request.request_id),
@@ -196,6 +197,7 @@ def decide(
         mine = Order.pending_return_id == request.request_id
         actions = stage(tx, order, fired, ship_back)
         pause(tx, order, now, actor, "approve the return of", actions, note or "approved: ship the goods back", mine)
+    webhooks.emit(tx, order.merchant_id, webhooks.types.RETURN_ANSWERED, request, now, actions=decided)
     notifications.notify(
         tx,
         order.user_id,

@@ -25,7 +25,7 @@ from ...models.catalog import Sku
 from ...models.orders import Order
 from ...models.timers import Timer
 from ...observability import count
-from .. import notifications, orders
+from .. import notifications, orders, webhooks
 from .exchange import arrived
 from .records import load, move, not_found, return_request_of_merchant
 from .refunds import deadline, pause, resume, settle, stage
@@ -43,15 +43,13 @@ def ship_back(
         raise errors.illegal_transition("return request", request.status, "ship back")
     arrival = (timers.AFTERSALE_ARRIVAL, deadline(settings().rules.aftersale_arrival_seconds, now))
     tx = Tx()
-    move(
-        tx,
-        request,
-        AWAITING_RETURN,
-        RETURNING,
+    shipped = [
         ReturnRequest.return_carrier.set(carrier),
         ReturnRequest.return_tracking_number.set(tracking_number),
         ReturnRequest.shipped_back_at.set(iso(now)),
-    )
+    ]
+    move(tx, request, AWAITING_RETURN, RETURNING, *shipped)
+    webhooks.emit(tx, order.merchant_id, webhooks.types.RETURN_SHIPPED_BACK, request, now, actions=shipped)
     mine = Order.pending_return_id == request.request_id
     actions = stage(tx, order, None, arrival)
     pause(tx, order, now, f"user:{user_id}", "ship back the goods of", actions, f"shipped back: {carrier}", mine)
@@ -98,7 +96,9 @@ def arrive(
 ) -> None:
     """Refund the request's goods (they arrived, or the merchant let a wait run out)."""
     tx = Tx()
-    move(tx, request, waiting, REFUNDED, ReturnRequest.arrived_at.set(request.arrived_at or iso(now)))
+    arrival = ReturnRequest.arrived_at.set(request.arrived_at or iso(now))
+    move(tx, request, waiting, REFUNDED, arrival)
+    webhooks.emit(tx, order.merchant_id, webhooks.types.RETURN_REFUNDED, request, now, actions=[arrival])
     if waiting == RETURNING:  # arriving now (an exchange's goods were restocked when they arrived)
         restock(tx, request)
     settle(tx, order, request, now, actor, "returned goods arrived", stage(tx, order, fired, None))

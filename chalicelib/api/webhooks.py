@@ -1,0 +1,226 @@
+"""Merchant webhooks: endpoints (the secret shown once), the event log, redelivery, replay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..clock import clock
+from ..models.webhooks import WebhookEndpoint, WebhookEvent
+from ..schemas.webhooks import (
+    AttemptView,
+    DeliveryView,
+    EndpointCreated,
+    EndpointIn,
+    EndpointList,
+    EndpointUpdate,
+    EndpointView,
+    EventList,
+    EventsQuery,
+    EventView,
+    ReplayIn,
+    ReplayView,
+    RollIn,
+    TestSent,
+)
+from ..services.webhooks import delivery, endpoints, log
+from ..web import MERCHANT, Ctx, Router
+from .webhook_objects import render
+
+router = Router("webhooks")
+ENDPOINT_404 = {404: ["webhook_endpoint_not_found"]}
+EVENT_404 = {404: ["webhook_event_not_found"]}
+URL_ERRORS = {400: ["webhook_url_refused", "unknown_event_type"]}
+
+
+def endpoint_view(e: WebhookEndpoint) -> EndpointView:
+    return EndpointView(
+        endpoint_id=e.endpoint_id,
+        url=str(e.url),
+        events=list(e.events or []),
+        description=e.description,
+        status="enabled" if e.status == "enabled" else "disabled",
+        disabled_reason=e.disabled_reason,
+        disabled_at=e.disabled_at,
+        failing_since=e.failing_since,
+        previous_secret_expires_at=e.previous_expires_at if e.previous_secret else None,
+        created_at=str(e.created_at),
+        updated_at=str(e.updated_at),
+    )
+
+
+def created_view(created: endpoints.Created) -> EndpointCreated:
+    return EndpointCreated(**endpoint_view(created.endpoint).model_dump(), secret=created.secret)
+
+
+def event_view(e: WebhookEvent, *, with_body: bool = False) -> EventView:
+    body: dict[str, Any] | None = None
+    if with_body:
+        import json
+
+        body = json.loads(delivery.body_of(e, render))
+    return EventView(
+        event_id=e.event_id,
+        type=str(e.type),
+        created_at=str(e.created_at),
+        sequence=int(e.sequence),
+        object_kind=str(e.object_kind),
+        object_id=str(e.object_id),
+        delivery=str(e.delivery),
+        deliveries=[
+            DeliveryView(endpoint_id=k, state=v["state"], attempts=int(v.get("attempts", 0)), next_at=v.get("next_at"))
+            for k, v in sorted(dict(e.deliveries or {}).items())
+        ],
+        attempts=[AttemptView(**a) for a in e.attempts or []],
+        body=body,
+    )
+
+
+@router.route("/v1/merchant/webhook-endpoints", "GET", roles=MERCHANT, response=EndpointList)
+def list_webhook_endpoints(ctx: Ctx) -> EndpointList:
+    """The merchant's webhook endpoints (at most 10: one page), without their secrets."""
+    return EndpointList(items=[endpoint_view(e) for e in endpoints.list_all(ctx.user_id)])
+
+
+@router.route(
+    "/v1/merchant/webhook-endpoints",
+    "POST",
+    roles=MERCHANT,
+    body=EndpointIn,
+    response=EndpointCreated,
+    status=201,
+    errors={**URL_ERRORS, 409: ["too_many_webhook_endpoints"]},
+    idempotent=True,
+    key_optional=True,
+)
+def create_webhook_endpoint(ctx: Ctx) -> EndpointCreated:
+    """Add an endpoint (https; never a private address): its `whsec_` secret is shown only
+    in this answer."""
+    body: EndpointIn = ctx.body
+    return created_view(endpoints.create(ctx.user_id, body.url, body.events, body.description, clock.now()))
+
+
+@router.route(
+    "/v1/merchant/webhook-endpoints/{endpoint_id}", "GET", roles=MERCHANT, response=EndpointView, errors=ENDPOINT_404
+)
+def get_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> EndpointView:
+    """One endpoint (without its secret)."""
+    return endpoint_view(endpoints.get(ctx.user_id, endpoint_id))
+
+
+@router.route(
+    "/v1/merchant/webhook-endpoints/{endpoint_id}",
+    "PUT",
+    roles=MERCHANT,
+    body=EndpointUpdate,
+    response=EndpointView,
+    errors={**ENDPOINT_404, **URL_ERRORS},
+    idempotent=True,
+    key_optional=True,
+)
+def update_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> EndpointView:
+    """Change the URL, events or description; `enabled: true` turns a disabled endpoint on
+    again and resends the events it missed."""
+    b: EndpointUpdate = ctx.body
+    return endpoint_view(
+        endpoints.update(
+            ctx.user_id,
+            endpoint_id,
+            url=b.url,
+            events=b.events,
+            description=b.description,
+            enabled=b.enabled,
+            now=clock.now(),
+        )
+    )
+
+
+@router.route(
+    "/v1/merchant/webhook-endpoints/{endpoint_id}",
+    "DELETE",
+    roles=MERCHANT,
+    status=204,
+    errors=ENDPOINT_404,
+)
+def delete_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> None:
+    """Remove an endpoint; nothing more is sent to it."""
+    endpoints.delete(ctx.user_id, endpoint_id)
+
+
+@router.route(
+    "/v1/merchant/webhook-endpoints/{endpoint_id}/secret",
+    "POST",
+    roles=MERCHANT,
+    body=RollIn,
+    response=EndpointCreated,
+    errors={**ENDPOINT_404, 400: ["invalid_overlap"]},
+    idempotent=True,
+    key_optional=True,
+)
+def roll_webhook_secret(ctx: Ctx, endpoint_id: str) -> EndpointCreated:
+    """A new secret (shown once); the old one keeps signing beside it for
+    `previous_expires_in_seconds` (24 h unless asked, at most 7 days)."""
+    b: RollIn = ctx.body
+    return created_view(endpoints.roll_secret(ctx.user_id, endpoint_id, b.previous_expires_in_seconds, clock.now()))
+
+
+@router.route(
+    "/v1/merchant/webhook-endpoints/{endpoint_id}/test",
+    "POST",
+    roles=MERCHANT,
+    response=TestSent,
+    status=202,
+    errors=ENDPOINT_404,
+    idempotent=True,
+    key_optional=True,
+)
+def test_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> TestSent:
+    """Send a `ping` event to this endpoint (see it in the event log)."""
+    return TestSent(event_id=endpoints.ping(ctx.user_id, endpoint_id, clock.now()))
+
+
+@router.route(
+    "/v1/merchant/webhook-endpoints/{endpoint_id}/replay",
+    "POST",
+    roles=MERCHANT,
+    body=ReplayIn,
+    response=ReplayView,
+    status=202,
+    errors=ENDPOINT_404,
+    idempotent=True,
+    key_optional=True,
+)
+def replay_webhook_events(ctx: Ctx, endpoint_id: str) -> ReplayView:
+    """Send every event since `since` (30 days at most) to this endpoint again."""
+    b: ReplayIn = ctx.body
+    endpoints.get(ctx.user_id, endpoint_id)
+    return ReplayView(replayed=log.replay(ctx.user_id, endpoint_id, b.since_time(), clock.now()))
+
+
+@router.route("/v1/merchant/webhook-events", "GET", roles=MERCHANT, query=EventsQuery, response=EventList)
+def list_webhook_events(ctx: Ctx) -> EventList:
+    """The last 30 days of events, newest first, with their attempts; `delivery` narrows to
+    pending, delivered or failed ones, `since` to those after a time."""
+    q: EventsQuery = ctx.query
+    page = log.events(ctx.user_id, q.delivery, q.since, q.limit, q.cursor)
+    return EventList(items=[event_view(e) for e in page.items], next_cursor=page.next_cursor)
+
+
+@router.route("/v1/merchant/webhook-events/{event_id}", "GET", roles=MERCHANT, response=EventView, errors=EVENT_404)
+def get_webhook_event(ctx: Ctx, event_id: str) -> EventView:
+    """One event: its body as sent, each endpoint's state, every attempt."""
+    return event_view(log.get(ctx.user_id, event_id), with_body=True)
+
+
+@router.route(
+    "/v1/merchant/webhook-events/{event_id}/redelivery",
+    "POST",
+    roles=MERCHANT,
+    response=EventView,
+    status=202,
+    errors={**EVENT_404, 409: ["webhook_event_busy"]},
+    idempotent=True,
+    key_optional=True,
+)
+def redeliver_webhook_event(ctx: Ctx, event_id: str) -> EventView:
+    """Send one event again, with the same `webhook-id`, to every endpoint it is for."""
+    return event_view(log.redeliver(ctx.user_id, event_id, clock.now()))

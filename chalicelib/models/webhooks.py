@@ -1,0 +1,69 @@
+"""Merchant webhooks: endpoints (with a per-merchant count item) and the event outbox."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import JSONAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+from ..db import table_meta
+
+ENABLED = "enabled"
+DISABLED = "disabled"
+
+# The item of a merchant's endpoint partition that counts its endpoints (create and delete
+# change it in their transaction, so the limit holds under concurrent creates).
+COUNT_ID = "#count"
+
+# An event's delivery state, over its endpoints.
+PENDING = "pending"
+DELIVERED = "delivered"
+FAILED = "failed"
+DELIVERY_STATES = (PENDING, DELIVERED, FAILED)
+
+
+class WebhookEndpoint(Model):
+    Meta = table_meta("webhook-endpoints")
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    endpoint_id = UnicodeAttribute(range_key=True)
+    endpoint_count = NumberAttribute(null=True)  # the COUNT_ID item only
+    url = UnicodeAttribute(null=True)
+    events = ListAttribute[str](null=True)
+    description = UnicodeAttribute(null=True)
+    secret = UnicodeAttribute(null=True)  # "whsec_..." (signs every delivery)
+    previous_secret = UnicodeAttribute(null=True)  # still signs until previous_expires_at
+    previous_expires_at = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)  # enabled | disabled
+    disabled_reason = UnicodeAttribute(null=True)  # gone (410) | failing | merchant
+    disabled_at = UnicodeAttribute(null=True)
+    failing_since = UnicodeAttribute(null=True)  # first failure of the current failing streak
+    created_at = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+
+
+class WebhookEvent(Model):
+    """One event (the outbox row), written in the transaction of the change it reports.
+
+    `snapshot` is the object as stored at that moment; the merchant API's view of it is
+    rendered from it for every delivery, so every retry sends the same body.
+    """
+
+    Meta = table_meta("webhook-events")
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    event_id = UnicodeAttribute(range_key=True)  # "evt_<UTC time><random>": sorts by time
+    type = UnicodeAttribute()
+    object_kind = UnicodeAttribute()  # order | return_request | dispute | message | payout | ping
+    object_id = UnicodeAttribute()
+    sequence = NumberAttribute()
+    created_at = UnicodeAttribute()
+    snapshot = JSONAttribute()
+    only_endpoint = UnicodeAttribute(null=True)  # a test ping goes to one endpoint
+    delivery = UnicodeAttribute(default=PENDING)  # pending | delivered | failed
+    # endpoint_id -> {"state", "attempts", "next_at"}: what each endpoint still needs
+    deliveries = JSONAttribute(default=dict)
+    # [{"endpoint_id", "at", "status", "latency_ms", "answer", "error"?}], newest last
+    attempts = JSONAttribute(default=list)
+    version = NumberAttribute(default=0)
+    timer_at = UnicodeAttribute(null=True)  # when its one `webhook_delivery` timer is due
+    expires_at = TTLAttribute()

@@ -1,0 +1,123 @@
+"""Merchant webhooks: endpoints and the event log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from .common import NOT_BLANK, STRIP, Body, PageQuery, View, example
+
+RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+Url = Annotated[str, StringConstraints(min_length=8, max_length=2048, pattern=r"^https?://\S+$")]
+EventTypes = Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(min_length=1, max_length=20)]
+Description = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK), STRIP]
+
+
+class EndpointIn(Body):
+    model_config = example({"url": "https://shop.example.com/hooks/paylater", "events": ["order.confirmed"]})
+
+    url: Url
+    events: EventTypes = Field(description='event types, or ["*"] for all')
+    description: Description | None = None
+
+
+class EndpointUpdate(Body):
+    model_config = example({"events": ["*"]})
+
+    url: Url | None = None
+    events: EventTypes | None = None
+    description: Description | None = None
+    enabled: bool | None = Field(default=None, description="true: re-enable, and resend what was missed")
+
+
+class RollIn(Body):
+    model_config = example({"previous_expires_in_seconds": 86400})
+
+    previous_expires_in_seconds: int | None = Field(
+        default=None, ge=0, le=7 * 86400, description="how long the old secret keeps signing (default 24 h)"
+    )
+
+
+class ReplayIn(Body):
+    model_config = example({"since": "2026-12-07T00:00:00Z"})
+
+    since: Annotated[
+        str,
+        StringConstraints(pattern=RFC3339),
+        Field(json_schema_extra={"format": "date-time"}, description="RFC 3339, e.g. 2026-12-07T00:00:00Z"),
+    ]
+
+    def since_time(self) -> datetime:
+        return datetime.fromisoformat(self.since).astimezone(UTC)
+
+
+class EndpointView(View):
+    endpoint_id: str
+    url: str
+    events: list[str]
+    description: str | None = None
+    status: Literal["enabled", "disabled"]
+    disabled_reason: str | None = Field(default=None, description="gone (410) | failing | merchant")
+    disabled_at: str | None = None
+    failing_since: str | None = None
+    previous_secret_expires_at: str | None = Field(default=None, description="during a roll: the old secret's end")
+    created_at: str
+    updated_at: str
+
+
+class EndpointCreated(EndpointView):
+    secret: str = Field(description="whsec_...: shown only in this answer")
+
+
+class EndpointList(View):
+    items: list[EndpointView]
+    next_cursor: str | None = None
+
+
+class AttemptView(View):
+    endpoint_id: str
+    at: str
+    status: int = Field(description="the HTTP status, 0 when there was no answer")
+    latency_ms: int
+    answer: str = Field(description="the first 1 KB of the answer")
+    error: str | None = None
+
+
+class DeliveryView(View):
+    endpoint_id: str
+    state: Literal["pending", "held", "delivered", "failed"]
+    attempts: int
+    next_at: str | None = None
+
+
+class EventView(View):
+    event_id: str
+    type: str
+    created_at: str
+    sequence: int
+    object_kind: str
+    object_id: str
+    delivery: str = Field(description="pending | delivered | failed")
+    deliveries: list[DeliveryView]
+    attempts: list[AttemptView] = Field(description="oldest first")
+    body: dict[str, Any] | None = Field(default=None, description="what is sent (with the event alone)")
+
+
+class EventList(View):
+    items: list[EventView]
+    next_cursor: str | None = None
+
+
+class EventsQuery(PageQuery):
+    delivery: Literal["pending", "delivered", "failed"] | None = None
+    since: datetime | None = None
+
+
+class TestSent(View):
+    event_id: str
+
+
+class ReplayView(View):
+    replayed: int

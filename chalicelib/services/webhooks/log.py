@@ -1,0 +1,97 @@
+"""The event log (30 days, with every attempt), redelivery and replay."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from ... import errors, pagination
+from ...clock import iso
+from ...db import Tx
+from ...models.webhooks import PENDING, WebhookEvent
+from .outbox import enqueue, event_id_floor, retime
+
+# Events one replay resends (beyond it, replay again from the last one's time).
+REPLAY_MAX = 500
+BUSY_TRIES = 3
+
+
+@dataclass(frozen=True)
+class EventPage:
+    items: list[WebhookEvent]
+    next_cursor: str | None
+
+
+def event_not_found() -> errors.DomainError:
+    return errors.not_found("webhook_event_not_found", "no such webhook event")
+
+
+def get(merchant_id: str, event_id: str) -> WebhookEvent:
+    try:
+        return WebhookEvent.get(merchant_id, event_id, consistent_read=True)
+    except DoesNotExist as exc:
+        raise event_not_found() from exc
+
+
+def events(merchant_id: str, delivery: str | None, since: datetime | None, limit: int, cursor: str | None) -> EventPage:
+    """The merchant's events, newest first; `delivery` narrows to one state."""
+    scope = f"webhook-events:{merchant_id}:{delivery or '*'}:{iso(since) if since else '*'}"
+    result = WebhookEvent.query(
+        merchant_id,
+        WebhookEvent.event_id >= event_id_floor(since) if since else None,
+        filter_condition=(WebhookEvent.delivery == delivery) if delivery else None,
+        scan_index_forward=False,
+        limit=limit,
+        page_size=limit,
+        last_evaluated_key=pagination.decode(cursor, scope),
+    )
+    items = list(result)
+    return EventPage(items, pagination.encode(result.last_evaluated_key, scope))
+
+
+def _resend(event: WebhookEvent, endpoint_id: str | None, now: datetime) -> None:
+    """Make the event due now again for one endpoint (or every one), whatever happened before."""
+    states: dict[str, dict[str, Any]] = {k: dict(v) for k, v in dict(event.deliveries or {}).items()}
+    for key, state in states.items():
+        if endpoint_id in (None, key):
+            states[key] = {**state, "state": PENDING, "attempts": 0, "next_at": iso(now)}
+    tx = Tx()
+    tx.update(
+        event,
+        [
+            WebhookEvent.deliveries.set(states),
+            WebhookEvent.delivery.set(PENDING),
+            WebhookEvent.version.set(int(event.version or 0) + 1),
+            retime(tx, event, iso(now)),
+        ],
+        condition=WebhookEvent.version == int(event.version or 0),
+        on_fail=errors.conflict("webhook_event_busy", "the event is being delivered; retry shortly"),
+    )
+    tx.after_commit(lambda: enqueue(str(event.merchant_id), str(event.event_id)))
+    tx.commit()
+
+
+def redeliver(merchant_id: str, event_id: str, now: datetime) -> WebhookEvent:
+    """Send one event again to every endpoint it is for (with the same `webhook-id`)."""
+    event = get(merchant_id, event_id)
+    _resend(event, None, now)
+    return get(merchant_id, event_id)
+
+
+def replay(merchant_id: str, endpoint_id: str | None, since: datetime, now: datetime) -> int:
+    """Send every event since `since` again (to one endpoint, or all); returns how many."""
+    found = 0
+    for event in WebhookEvent.query(merchant_id, WebhookEvent.event_id >= event_id_floor(since), limit=REPLAY_MAX):
+        if event.only_endpoint not in (None, endpoint_id):
+            continue
+        for _ in range(BUSY_TRIES):  # the worker may be recording an attempt right now
+            try:
+                _resend(event, endpoint_id, now)
+                break
+            except errors.Conflict:
+                event = get(merchant_id, event.event_id)
+        found += 1
+    return found
