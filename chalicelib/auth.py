@@ -24,8 +24,8 @@ import jwt
 from . import errors
 from .clock import clock
 from .config import Settings, settings
+from .edge import ROLES as ROLES
 
-ROLES = ("consumer", "merchant", "reviewer", "support")
 CLOCK_SKEW_SECONDS = 30
 VERIFIED_CACHE_SIZE = 4096
 

@@ -89,6 +89,7 @@ class Rules:
     redemption_enqueue_grace_seconds: int
     reconcile_first_lookback_seconds: int
     reconcile_max_hours_per_run: int
+    reconcile_margin_seconds: int  # the last seconds before now are left to the next run
     collection_query_seconds: int
     payout_cutoff_hour_cn: int
     payout_query_seconds: int

@@ -3,12 +3,15 @@ failed conditions become domain errors."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
+import pynamodb.connection.base
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as StoreUnreachable
+from botocore.session import Session, get_session
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
@@ -20,6 +23,23 @@ from . import errors
 from .config import settings
 
 M = TypeVar("M", bound=Model)
+
+_thread = threading.local()
+
+
+def _thread_session(env_vars: Any = None) -> Session:
+    """One botocore session per thread for every table's connection. PynamoDB asks for a
+    new session per table, and each one loaded the DynamoDB service model, the endpoints
+    and the credentials again on its table's first call (a cold start paid it per table);
+    a session serves one thread, as PynamoDB keeps them (botocore's client creation is
+    not thread-safe)."""
+    session: Session | None = getattr(_thread, "session", None)
+    if session is None:
+        session = _thread.session = get_session(env_vars)
+    return session
+
+
+pynamodb.connection.base.get_session = _thread_session  # type: ignore[attr-defined]  # its own import
 
 # Codes that mean "try again": answered as 503 problem+json with Retry-After.
 RETRYABLE_CODES = frozenset(

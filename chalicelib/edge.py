@@ -1,8 +1,11 @@
 """What the HTTP edge needs before any router loads (the route table mounts with it at a
 cold start, `routes.py`; the routers' views use it too, `web.py`): the content types every
-route accepts and the web console's CORS."""
+route accepts, the roles, the web console's CORS, and a response as views render it (and
+the idempotency records store it) - all without loading jwt or the store."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from chalice.app import CORSConfig
 
@@ -17,6 +20,8 @@ ACCEPTED_CONTENT_TYPES = [
     "application/xml",
 ]
 
+
+ROLES = ("consumer", "merchant", "reviewer", "support")
 
 # Roles whose routes the web console calls: only these answer CORS for the console's origin.
 CONSOLE_ROLES = frozenset({"merchant", "reviewer", "support"})
@@ -33,3 +38,12 @@ def console_cors(origin: str | None) -> CORSConfig | None:
         expose_headers=["Idempotent-Replayed", "Retry-After"],
         max_age=600,
     )
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """A rendered answer: what a view sends, and what an Idempotency-Key replays."""
+
+    status: int
+    body: str
+    content_type: str

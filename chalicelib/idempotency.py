@@ -21,16 +21,10 @@ from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from . import errors
 from .config import settings
 from .db import Tx, condition_failed
+from .edge import StoredResponse as StoredResponse
 from .models.idempotency import DONE, IN_FLIGHT, IdempotencyRecord
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-:.]{8,64}$")
-
-
-@dataclass(frozen=True)
-class StoredResponse:
-    status: int
-    body: str
-    content_type: str
 
 
 @dataclass

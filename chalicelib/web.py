@@ -14,18 +14,25 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, Request, Response
 from pydantic import BaseModel, ValidationError
 
-from . import auth, errors, idempotency, revocation
+from . import errors
 from .clock import clock
 from .config import settings
-from .edge import ACCEPTED_CONTENT_TYPES, CONSOLE_ROLES, console_cors
+from .edge import ACCEPTED_CONTENT_TYPES, CONSOLE_ROLES, ROLES, StoredResponse, console_cors
 from .errors import PROBLEM_JSON, ApiError, DomainError, FieldError
 from .observability import bind_request, bind_user, logger
 from .schemas.common import PATTERN_MESSAGES
+
+if TYPE_CHECKING:
+    from . import auth, idempotency
+
+# A request loads what its route needs: token verification (jwt, cryptography) when the
+# route has roles, the store (PynamoDB, botocore) when its handler or its Idempotency-Key
+# does; `GET /v1/health` loads neither (tests/test_cold_start.py).
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -37,7 +44,7 @@ MERCHANT = ("merchant",)
 REVIEWER = ("reviewer",)
 # Platform customer service (快手客服): reads any order's case, decides disputes.
 SUPPORT = ("support",)
-ANY_ROLE = auth.ROLES
+ANY_ROLE = ROLES
 
 
 @dataclass
@@ -257,18 +264,18 @@ def _validate(model: type[BaseModel], data: Any, *, strict: bool, where: str) ->
         raise errors.bad_request("validation_failed", f"the request {where} is nested too deeply") from exc
 
 
-def _render(spec: RouteSpec, result: Any) -> idempotency.StoredResponse:
+def _render(spec: RouteSpec, result: Any) -> StoredResponse:
     if isinstance(result, Reply):
         status = result.status or spec.status
         body = result.model if isinstance(result.model, str) else _json_text(result.model)
-        return idempotency.StoredResponse(status, body, result.content_type)
+        return StoredResponse(status, body, result.content_type)
     model = spec.render(result) if spec.render else result
     if model is None:
-        return idempotency.StoredResponse(204 if spec.status == 204 else spec.status, "", JSON)
-    return idempotency.StoredResponse(spec.status, _json_text(model), JSON)
+        return StoredResponse(204 if spec.status == 204 else spec.status, "", JSON)
+    return StoredResponse(spec.status, _json_text(model), JSON)
 
 
-def _to_response(stored: idempotency.StoredResponse, extra: dict[str, str] | None = None) -> Response:
+def _to_response(stored: StoredResponse, extra: dict[str, str] | None = None) -> Response:
     headers: dict[str, str | list[str]] = {"Content-Type": stored.content_type or JSON, **(extra or {})}
     return Response(body=stored.body, status_code=stored.status, headers=headers)
 
@@ -279,6 +286,8 @@ def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respo
             raise errors.not_found("not_found", "no such resource")
     principal = None
     if spec.roles:
+        from . import auth, revocation
+
         principal = auth.verify(request.headers.get("authorization"))
         auth.require_role(principal, spec.roles)
         revocation.ensure_open(principal.user_id)
@@ -298,6 +307,8 @@ def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respo
     if not spec.idempotent or (spec.key_optional and not request.headers.get("idempotency-key")):
         result = spec.handler(ctx, **params)
         return _to_response(_render(spec, result), result.headers if isinstance(result, Reply) else None)
+
+    from . import idempotency
 
     key = idempotency.validate_key(request.headers.get("idempotency-key"))
     assert principal is not None
@@ -322,7 +333,7 @@ def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respo
         if answer.status >= 500:
             idempotency.abandon(claim)
         else:
-            idempotency.finish(claim, idempotency.StoredResponse(answer.status, answer.render(), PROBLEM_JSON))
+            idempotency.finish(claim, StoredResponse(answer.status, answer.render(), PROBLEM_JSON))
         raise
     except Exception:
         idempotency.abandon(claim)
@@ -337,6 +348,8 @@ def _execute_claimed_in_tx(
     spec: RouteSpec, ctx: Ctx, params: dict[str, str], user_id: str, key: str, body_doc: Any
 ) -> Response:
     """An idempotent route whose service stages the claim in its transaction: no claim call."""
+    from . import idempotency
+
     claim = idempotency.claim_in_tx(
         user_id=user_id,
         route=f"{spec.method} {spec.path}",
@@ -354,7 +367,7 @@ def _execute_claimed_in_tx(
     except DomainError as err:
         answer = problem(err)
         if answer.status < 500:
-            earlier = idempotency.store(claim, idempotency.StoredResponse(answer.status, answer.render(), PROBLEM_JSON))
+            earlier = idempotency.store(claim, StoredResponse(answer.status, answer.render(), PROBLEM_JSON))
             if earlier is not None:
                 return _to_response(earlier, replayed)
         raise
@@ -393,8 +406,6 @@ def view_of(spec: RouteSpec) -> Callable[..., Response]:
 
 
 def _view(spec: RouteSpec) -> Callable[..., Response]:
-    from .db import describe, is_retryable
-
     def view(app: Chalice, **params: str) -> Response:
         request = app.current_request
         assert request is not None
@@ -414,10 +425,14 @@ def _view(spec: RouteSpec) -> Callable[..., Response]:
         except DomainError as err:
             answer = problem(err)
             if answer.status >= 500:
+                from .db import describe
+
                 store = describe(err.__cause__) if err.__cause__ is not None else {}
                 logger.warning("request failed", extra={"code": answer.code, "status": answer.status, **store})
             return problem_response(answer)
         except Exception as exc:  # noqa: BLE001 - the last line of defence: never a stack trace
+            from .db import describe, is_retryable
+
             store = describe(exc)
             if is_retryable(exc):
                 logger.warning("store busy", extra={"error": type(exc).__name__, **store})

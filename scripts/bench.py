@@ -169,6 +169,135 @@ _HEALTH_EVENT = {
 }
 
 
+def _event(path: str, resource: str, params: dict[str, str] | None, token: str | None) -> dict[str, Any]:
+    headers = {**_HEALTH_EVENT["headers"], **({"Authorization": f"Bearer {token}"} if token else {})}
+    context = {**_HEALTH_EVENT["requestContext"], "resourcePath": resource, "path": f"/api{path}"}
+    return {
+        **_HEALTH_EVENT,
+        "resource": resource,
+        "path": path,
+        "headers": headers,
+        "pathParameters": params,
+        "requestContext": context,
+    }
+
+
+def seed_order() -> None:
+    """(Run in a subprocess against the bench's moto server.) Every table and one order;
+    prints the order's id and a token of its buyer."""
+    import uuid
+
+    from chalice.test import Client
+
+    import app
+    from chalicelib.clock import clock
+    from chalicelib.config import settings
+    from chalicelib.local import issuer
+    from chalicelib.local.resources import create_all
+
+    create_all()
+    cfg = settings()
+    assert cfg.local_jwt_key_file
+
+    def token(sub: str, role: str) -> str:
+        assert cfg.local_jwt_key_file
+        return issuer.mint(
+            cfg.local_jwt_key_file,
+            sub=sub,
+            roles=[role],
+            issuer=cfg.jwt_issuer,
+            audience=cfg.jwt_audience,
+            roles_claim=cfg.jwt_roles_claim,
+            now=clock.now(),
+        )
+
+    with Client(app.app) as client:
+
+        def post(path: str, body: dict[str, Any], bearer: str) -> Any:
+            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {bearer}"}
+            headers["Idempotency-Key"] = f"key-{uuid.uuid4().hex}"
+            r = client.http.request(method="POST", path=path, headers=headers, body=json.dumps(body))
+            assert r.status_code < 300, r.body
+            return json.loads(r.body)
+
+        sku = {"attributes": {}, "price_fen": 990, "stock": 10}
+        product = post("/v1/merchant/products", {"name": "冷启动", "skus": [sku]}, token("m-bench-cold", "merchant"))
+        buyer = token("u-bench-cold", "consumer")
+        address = {"name": "张三", "phone": "13800138000", "line1": "朝阳区建国路 1 号", "city": "北京"}
+        items = [{"sku_id": product["skus"][0]["sku_id"], "quantity": 1}]
+        order = post("/v1/checkout", {"payment_method": "alipay", "address": address, "items": items}, buyer)
+    print(order["orders"][0]["order_id"], buyer)
+
+
+@contextmanager
+def _store_with_an_order(env: dict[str, str]) -> Iterator[tuple[dict[str, str], str, str]]:
+    """A moto server on loopback with every table and one order (seeded by a subprocess):
+    the environment pointing at it, the order's id and its buyer's token."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    from scripts.bench_http import _free_port
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    keys = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
+    env = {**env, **keys, "DYNAMODB_ENDPOINT": endpoint, "SQS_ENDPOINT": endpoint}
+    try:
+        seeded = subprocess.run(
+            [sys.executable, "-c", "from scripts.bench import seed_order; seed_order()"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        order_id, token = seeded.stdout.split()[-2:]
+        yield env, order_id, token
+    finally:
+        server.stop()
+
+
+def _first_request(event: dict[str, Any]) -> str:
+    """Import the app and answer one API Gateway event, as Lambda's first invocation does."""
+    return (
+        "import sys, time; t = time.perf_counter(); import app; from types import SimpleNamespace as N; "
+        f"r = app.app({event!r}, N(aws_request_id='bench', function_name='paylater', "
+        "memory_limit_in_mb=256, invoked_function_arn='arn:aws:lambda:cn-north-1:000000000000:function:paylater', "
+        "function_version='1', log_group_name='g', log_stream_name='s')); "
+        "assert r['statusCode'] == 200, r; "
+        "print(time.perf_counter() - t, 'boto3' in sys.modules, len(sys.modules))"
+    )
+
+
+def _modules_per_router(env: dict[str, str]) -> list[str]:
+    """Modules loaded by `import app` and one router (what its routes' first request imports
+    before its handler runs; a route with roles adds jwt, and its handler the store)."""
+    from chalicelib.routes import ROUTES
+
+    counts: dict[str, int] = {}
+    for where in dict.fromkeys(r.where.partition(".")[0] for r in ROUTES):
+        code = f"import sys, app, chalicelib.api.{where}; print(len(sys.modules))"
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+        counts[where] = int(out.stdout.split()[-1])
+    paths: dict[str, list[str]] = defaultdict(list)
+    for r in ROUTES:
+        paths[r.where.partition(".")[0]].append(f"{r.method} {r.path}")
+    rows = [f"{'router (its routes)':<16} modules after `import app` and the router"]
+    for where, n in sorted(counts.items(), key=lambda kv: kv[1]):
+        shown = ", ".join(paths[where][:2]) + (f", … ({len(paths[where])} routes)" if len(paths[where]) > 2 else "")
+        rows.append(f"{where:<16} {n:>5}  {shown}")
+    return rows
+
+
+HEALTH = "app + GET /v1/health"
+ORDER = "app + GET /v1/orders/{id}"
+
+
 def bench_imports(runs: int) -> list[str]:
     from chalicelib.config import stage_environment
 
@@ -177,50 +306,47 @@ def bench_imports(runs: int) -> list[str]:
         "import sys, time; t = time.perf_counter(); import {mod}; "
         "print(time.perf_counter() - t, 'boto3' in sys.modules, len(sys.modules))"
     )
-    rows = [f"{'module':<22} {'import (in process)':>20} {'whole process':>15}  boto3 loaded  modules", "-" * 86]
+    rows = [f"{'module':<26} {'import (in process)':>20} {'whole process':>15}  boto3 loaded  modules", "-" * 90]
     # The first request as Lambda delivers it: an API Gateway event straight to the handler
-    # (chalice.test would import chalice's CLI and botocore, which a Lambda never does).
-    first_request = (
-        "import sys, time; t = time.perf_counter(); import app; from types import SimpleNamespace as N; "
-        f"r = app.app({_HEALTH_EVENT!r}, N(aws_request_id='bench', function_name='paylater', "
-        "memory_limit_in_mb=256, invoked_function_arn='arn:aws:lambda:cn-north-1:000000000000:function:paylater', "
-        "function_version='1', log_group_name='g', log_stream_name='s')); "
-        "assert r['statusCode'] == 200, r; "
-        "print(time.perf_counter() - t, 'boto3' in sys.modules, len(sys.modules))"
-    )
-    probes = {"app": probe.format(mod="app"), "app + GET /v1/health": first_request, "boto3": probe.format(mod="boto3")}
-    medians: dict[str, float] = {}
-    for mod, code in probes.items():
-        inside: list[float] = []
-        whole: list[float] = []
-        extra = ""
+    # (chalice.test would import chalice's CLI and botocore, which a Lambda never does). The
+    # order is read from a moto server on loopback, so its first DynamoDB call is in the figure.
+    with _store_with_an_order(env) as (env, order_id, token):
+        order = _event(f"/v1/orders/{order_id}", "/v1/orders/{order_id}", {"order_id": order_id}, token)
+        probes = {
+            "app": probe.format(mod="app"),
+            HEALTH: _first_request(_HEALTH_EVENT),
+            ORDER: _first_request(order),
+            "boto3": probe.format(mod="boto3"),
+        }
+        medians: dict[str, float] = {}
+        samples: dict[str, list[tuple[float, float, str]]] = {mod: [] for mod in probes}
         for _ in range(runs):
-            start = time.perf_counter()
-            out = (
-                subprocess.run(
-                    [sys.executable, "-c", code],
-                    cwd=ROOT,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    check=True,
+            for mod, code in probes.items():  # interleaved: a busy moment hits every probe alike
+                start = time.perf_counter()
+                out = (
+                    subprocess.run(
+                        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+                    )
+                    .stdout.splitlines()[-1]
+                    .split()
                 )
-                .stdout.splitlines()[-1]
-                .split()
-            )
-            whole.append(time.perf_counter() - start)
-            inside.append(float(out[0]))
-            extra = f"{out[1]:>12}  {out[2]:>7}"
+                samples[mod].append((float(out[0]), time.perf_counter() - start, f"{out[1]:>12}  {out[2]:>7}"))
+    for mod, runs_of in samples.items():
+        inside = [r[0] for r in runs_of]
         medians[mod] = statistics.median(inside)
-        rows.append(f"{mod:<22} {_median_ms(inside):>20} {_median_ms(whole):>15}  {extra}")
+        whole = _median_ms([r[1] for r in runs_of])
+        rows.append(f"{mod:<26} {_median_ms(inside):>20} {whole:>15}  {runs_of[-1][2]}")
+    rows += ["", *_modules_per_router(env)]
     base = medians["boto3"]
     rows.append(
-        f"import app / import boto3: {medians['app'] / base:.2f}; "
-        f"import app + first request / import boto3: {medians['app + GET /v1/health'] / base:.2f}"
+        f"import app / import boto3: {medians['app'] / base:.2f}; first request / import boto3: "
+        f"GET /v1/health {medians[HEALTH] / base:.2f} (goal <= 1.25), "
+        f"GET /v1/orders/{{id}} {medians[ORDER] / base:.2f} (goal <= 1.5)"
     )
     rows.append(
-        f"(median of {runs} fresh processes each; the first request is an API Gateway event handed to the "
-        "Lambda handler, and loads its router, schemas and services)"
+        f"(median of {runs} fresh processes each, interleaved; the first request is an API Gateway event handed "
+        "to the Lambda handler, and loads its router, schemas and services; the order is read from a moto "
+        "server on loopback)"
     )
     return rows
 

@@ -33,6 +33,8 @@ os.environ.update(
         "POWERTOOLS_METRICS_DISABLED": "true",
         # Cheap KDF in tests only; the stage value is what production uses.
         "PASSWORD_SCRYPT_N": "1024",
+        # The clock is frozen: reconciliation looks up to `now` (the stage leaves 5 minutes).
+        "RECONCILE_MARGIN_SECONDS": "0",
     }
 )
 

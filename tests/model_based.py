@@ -259,6 +259,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.address_ids: dict[str, str] = {}  # user → a saved address (checkout by address_id)
         self.server_errors: list[str] = []
         self.closed_users: list[str] = []
+        self.switched: set[str] = set()  # orders a channel switch played on (issue 22)
         self._setup()
 
     # --- setup (faults off) -----------------------------------------------------------------
@@ -481,11 +482,16 @@ class MoneyMachine(RuleBasedStateMachine):
         if self.faults:
             self.faults.enabled = True
         for attempt in attempts[:1]:
-            path, raw, headers = sandbox.notification(
-                attempt.channel, attempt.attempt_id, int(attempt.amount_fen), attempt.currency, outcome, clock.now()
-            )
+            try:  # the simulated channel never notifies a closed trade as paid (nor a paid one closed)
+                path, raw, headers = sandbox.notification(
+                    attempt.channel, attempt.attempt_id, int(attempt.amount_fen), attempt.currency, outcome, clock.now()
+                )
+            except sandbox.NoSuchNotification:
+                continue
             for _ in range(times):
-                r = self.api.call("POST", path, raw=raw, headers=headers)
+                r = self.api.client.http.request(
+                    method="POST", path=f"/v1/channels/{path}/notify", headers=headers, body=raw
+                )
                 assert r.status_code < 500 or (r.status_code == 503 and self.faults), r.body
 
     @precondition(lambda self: self.orders)
@@ -947,6 +953,64 @@ class MoneyMachine(RuleBasedStateMachine):
             self.exchange(0, 6, order_id=order_id)
 
     # --- invariants (faults off while reading; each table scanned once per step) ---------------
+    # --- switching channel mid-payment (issue 22): the simulated channels decide what is paid ---
+    @precondition(lambda self: self.orders)
+    @rule(
+        i=st.integers(0, 50),
+        first=st.sampled_from(["alipay", "wechat_pay"]),
+        then=st.sampled_from(["card", "card", "wallet", "alipay", "wechat_pay"]),
+        steps=st.lists(st.sampled_from(["pay_in_app", "notify", "tap"]), min_size=2, max_size=4),
+    )
+    def switch_channel_mid_payment(self, i: int, first: str, then: str, steps: list[str]) -> None:
+        """A trade opened in one channel's app, then, in any order: the user pays it there
+        (its notification late), the user pays and the notification arrives (or arrives
+        again), the user taps pay now on another channel. The invariant
+        `one_captured_payment` says the buyer was charged at most once."""
+        from chalicelib.channels.sandbox import NoSuchNotification, notification
+        from chalicelib.channels.simulator import SIMULATOR
+
+        order_id, uid = self._pick(i, o.AWAITING_PAYMENT, o.RECEIVED, o.OVERDUE)
+        r = self._call("POST", f"/v1/orders/{order_id}/payments", {"channel": first}, as_=uid, idem=new_key())
+        if r.status_code >= 300 or (r.json or {}).get("channel") != first or "payment_id" not in r.json:
+            return
+        trade, amount = r.json["payment_id"], int(r.json["amount_fen"])
+        SIMULATOR.open(trade, amount)
+        self.switched.add(order_id)
+        for step in steps:
+            if step == "pay_in_app":
+                self.reached[f"switch:paid_in_app:{SIMULATOR.pay(trade, amount) is not None}"] += 1
+            elif step == "notify":  # the simulated channel refuses to pay (and notify) a closed trade
+                try:
+                    path, raw, headers = notification(first, trade, amount, "CNY", "succeeded", clock.now())
+                except NoSuchNotification:
+                    continue
+                path = f"/v1/channels/{path}/notify"  # answered in the channel's format (Alipay: text)
+                notified = self.api.client.http.request(method="POST", path=path, headers=headers, body=raw)
+                self.reached[f"switch:notified:{notified.status_code}"] += 1
+                assert notified.status_code < 500 or (notified.status_code == 503 and self.faults), notified.body
+            elif step == "tap":
+                tapped = self._call(
+                    "POST", f"/v1/orders/{order_id}/payments", {"channel": then}, as_=uid, idem=new_key()
+                )
+                self.reached[f"switch:{first}->{then}:{tapped.status_code}:{(tapped.json or {}).get('code', '')}"] += 1
+        self._refresh()
+
+    @invariant()
+    def one_captured_payment(self) -> None:
+        """An order switched mid-payment was charged at most once (refunded or not)."""
+        if not self.switched:
+            return
+        from chalicelib.models.payments import PaymentAttempt
+
+        with _faults_off(self):
+            for order_id in self.switched:
+                captured = [
+                    (a.attempt_id, a.channel, a.status, a.outcome)
+                    for a in PaymentAttempt.by_order.query(order_id)
+                    if a.status in ("succeeded", "refunded")
+                ]
+                assert len(captured) <= 1, f"order {order_id} was charged {len(captured)} times: {captured}"
+
     # --- merchant webhooks (issue 27): a receiver that fails and recovers at random -----------
     webhook_endpoint: str = ""
 

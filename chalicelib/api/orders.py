@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..clock import clock, parse_iso
 from ..models.orders import AWAITING_CONFIRMATION, Order
 from ..schemas.orders import (
@@ -20,9 +22,11 @@ from ..schemas.orders import (
     OrderView,
     ShipmentView,
 )
-from ..services import addresses, checkout, orders
-from ..services.checkout import CheckoutResult, Confirmation, Line
+from ..services import addresses, orders
 from ..web import CONSUMER, Ctx, Router
+
+if TYPE_CHECKING:  # the checkout service loads on a checkout or confirmation, not on a read
+    from ..services.checkout import CheckoutResult, Confirmation
 
 router = Router("orders")
 
@@ -154,10 +158,12 @@ def render_confirmation(result: Confirmation) -> ConfirmationView:
 def create_checkout(ctx: Ctx) -> CheckoutResult:
     """Check out the selected cart lines or a buy-now list: one order per merchant, each
     awaiting confirmation with a single-use challenge."""
+    from ..services import checkout
+
     body: CheckoutIn = ctx.body
     return checkout.checkout(
         ctx.user_id,
-        items=[Line(i.sku_id, i.quantity) for i in body.items] if body.items is not None else None,
+        items=[checkout.Line(i.sku_id, i.quantity) for i in body.items] if body.items is not None else None,
         from_cart=bool(body.from_cart),
         payment_method=body.payment_method,
         coupon_id=body.coupon_id,
@@ -201,6 +207,8 @@ def create_checkout(ctx: Ctx) -> CheckoutResult:
 )
 def confirm_order(ctx: Ctx, order_id: str) -> Confirmation:
     """Confirm an order with the payment password or a device signature over the nonce."""
+    from ..services import checkout
+
     body: ConfirmationIn = ctx.body
     return checkout.confirm(
         ctx.user_id,

@@ -60,7 +60,10 @@ def pay_now(ctx: Ctx, order_id: str) -> payments.PaymentResult:
     """Pay an order now: card charged now, wallet debited now, or Alipay / WeChat Pay launch data.
 
     `status` is `succeeded`, or `pending` while a card charge awaits the gateway or the
-    user pays in the Alipay / WeChat app (the channel's notification settles it).
+    user pays in the Alipay / WeChat app (the channel's notification settles it). A trade
+    of the order still open at another channel is closed there first: 409
+    `payment_in_progress` when that channel says it was paid (it is settled) or does not
+    confirm the close.
     """
     body: PayNowIn = ctx.body
     return payments.pay_now(ctx.user_id, order_id, body.channel, clock.now(), idem=ctx.idem)

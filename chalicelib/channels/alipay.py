@@ -35,6 +35,7 @@ from .base import (
     UnsupportedOperation,
 )
 from .card import notify_url
+from .simulator import ALIPAY_GATEWAY as SANDBOX_GATEWAY
 
 BEIJING = timezone(timedelta(hours=8))
 AMOUNT = re.compile(r"^(\d{1,12})(?:\.(\d{1,2}))?$")
@@ -125,6 +126,8 @@ class AlipayChannel:
         from ..clock import clock
 
         gateway = settings().channels.alipay_gateway_url
+        if not gateway and settings().channel_sandbox:
+            gateway = SANDBOX_GATEWAY
         if not gateway:
             raise ConfigError("missing setting ALIPAY_GATEWAY_URL")
         params = _request_params(method, biz, clock.now())
@@ -146,8 +149,6 @@ class AlipayChannel:
         return result
 
     def query(self, ref: PaymentRef) -> ChargeResult:
-        if settings().channel_sandbox:
-            return ChargeResult(PENDING)  # the sandbox settles Alipay only by notification
         node = self._call("alipay.trade.query", {"out_trade_no": ref.attempt_id})
         if node is None:
             return ChargeResult(PENDING)
@@ -159,8 +160,6 @@ class AlipayChannel:
         )
 
     def close(self, ref: PaymentRef) -> str:
-        if settings().channel_sandbox:
-            return SUCCEEDED
         node = self._call("alipay.trade.close", {"out_trade_no": ref.attempt_id})
         if node is None:
             return PENDING
@@ -171,8 +170,14 @@ class AlipayChannel:
         return PENDING
 
     def refund(self, ref: PaymentRef, *, refund_id: str, amount_fen: int, channel_txn_id: str) -> RefundResult:
-        if settings().channel_sandbox:
-            return RefundResult(SUCCEEDED, f"sbx_alipay_rf_{refund_id}")
+        """Asked first whether this refund id was done (an earlier answer may have been
+        lost), sent only if not. Proof of a refund is `fund_change=Y` or the refund query's
+        `REFUND_SUCCESS`: a repeated request answers `fund_change=N` though it was done."""
+        done = self.refund_done(ref, refund_id)
+        if done is None:
+            return RefundResult(PENDING)  # not known: sending now could not be told from a repeat
+        if done:
+            return RefundResult(SUCCEEDED, f"{ref.attempt_id}:{refund_id}")
         node = self._call(
             "alipay.trade.refund",
             {"out_trade_no": ref.attempt_id, "refund_amount": yuan(amount_fen), "out_request_no": refund_id},
@@ -182,8 +187,21 @@ class AlipayChannel:
         if node.get("code") == "10000" and node.get("fund_change") == "Y":
             return RefundResult(SUCCEEDED, node.get("trade_no"))
         if node.get("code") == "10000":
-            return RefundResult(PENDING)
+            done = self.refund_done(ref, refund_id)
+            return RefundResult(SUCCEEDED if done else PENDING, f"{ref.attempt_id}:{refund_id}" if done else None)
         return RefundResult(FAILED, failure_code=str(node.get("sub_code") or node.get("code")))
+
+    def refund_done(self, ref: PaymentRef, refund_id: str) -> bool | None:
+        """`alipay.trade.fastpay.refund.query`: True when the refund was done, False when
+        Alipay has none, None when it did not answer."""
+        node = self._call(
+            "alipay.trade.fastpay.refund.query", {"out_trade_no": ref.attempt_id, "out_request_no": refund_id}
+        )
+        if node is None:
+            return None
+        if node.get("code") == "10000":
+            return node.get("refund_status") == "REFUND_SUCCESS"
+        return False if node.get("code") == "40004" else None
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> ChannelEvent:
         params = parse_form(body)

@@ -1,7 +1,8 @@
 """A small HTTPS client for the channels' server APIs (standard library only).
 
 A timeout or a 5xx is not an answer: callers treat it as "pending" and settle later
-through `query` or the notification, so a payment is never taken twice.
+through `query` or the notification, so a payment is never taken twice. On a sandbox stage
+the channels' servers are simulated in process (`simulator.py`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ class HttpAnswer:
 def request(method: str, url: str, *, body: bytes | None = None, headers: dict[str, str] | None = None) -> HttpAnswer:
     if not url.startswith("https://"):
         raise ValueError("channel endpoints are HTTPS")
+    if settings().channel_sandbox:
+        from .simulator import SIMULATOR  # the sandbox channels answer in process
+
+        answer = HttpAnswer(*SIMULATOR.serve(method, url, body, headers or {}))
+        if answer.status >= 500:
+            raise ChannelUnavailable(f"status {answer.status}")
+        return answer
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})  # noqa: S310 - https only
     timeout = settings().channels.http_timeout_seconds
     try:

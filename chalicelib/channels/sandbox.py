@@ -1,7 +1,8 @@
 """The sandbox channels' side (local stage only): signed notifications as Alipay, WeChat
 Pay and the card gateway would send them, so the local stack can show a payment settling.
 
-Signs with the sandbox platform keys (`keys.ALIPAY_SANDBOX_PLATFORM_PRIVATE_KEY`, ...),
+The trade's state is the simulated channel's (`simulator.py`): a closed trade is never
+notified as paid. Signs with the sandbox platform keys (`keys.ALIPAY_SANDBOX_PLATFORM_PRIVATE_KEY`, ...),
 which exist only where `CHANNEL_SANDBOX` is on; verification is the production code path.
 """
 
@@ -20,6 +21,7 @@ from ..config import ConfigError, settings
 from . import card, keys
 from .alipay import BEIJING, notification_check_content, seller_id, yuan
 from .base import ALIPAY, CARD, SUCCEEDED, WECHAT_PAY
+from .simulator import SIMULATOR
 from .wechat_pay import SIGNATURE_TYPE, signed_message
 
 
@@ -35,6 +37,15 @@ def notification(
         raise ConfigError("sandbox notifications exist only on sandbox stages")
     event = os.urandom(12).hex()
     ok = outcome == SUCCEEDED
+    trade_no = f"sbx{event}"
+    if channel in (ALIPAY, WECHAT_PAY):
+        # The channel's own record decides: a closed trade cannot be paid, a paid one not closed.
+        if ok:
+            trade_no = SIMULATOR.pay(attempt_id, amount_fen) or ""
+            if not trade_no:
+                raise NoSuchNotification("the trade is closed at the channel: it can no longer be paid")
+        elif channel == ALIPAY and not SIMULATOR.expire(attempt_id, amount_fen):
+            raise NoSuchNotification("the trade is paid at the channel: it does not close")
     if channel == ALIPAY:
         params = {
             "notify_time": now.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
@@ -44,7 +55,7 @@ def notification(
             "seller_id": seller_id(),
             "charset": "utf-8",
             "version": "1.0",
-            "trade_no": f"sbx{event}",
+            "trade_no": trade_no,
             "out_trade_no": attempt_id,
             "total_amount": yuan(amount_fen),
             "trade_status": "TRADE_SUCCESS" if ok else "TRADE_CLOSED",
@@ -64,7 +75,7 @@ def notification(
             "mchid": c.wechatpay_mch_id,
             "appid": c.wechatpay_app_id,
             "out_trade_no": attempt_id,
-            "transaction_id": f"sbx{event}",
+            "transaction_id": trade_no,
             "trade_type": "APP",
             "trade_state": "SUCCESS",
             "trade_state_desc": "支付成功",

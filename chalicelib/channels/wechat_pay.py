@@ -14,8 +14,8 @@ key, and its answers are verified like notifications.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
+import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -40,6 +40,7 @@ from .base import (
     UnsupportedOperation,
 )
 from .card import notify_url
+from .simulator import WECHATPAY_API as SANDBOX_API
 
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 BEIJING = timezone(timedelta(hours=8))
@@ -64,8 +65,10 @@ def _ids() -> tuple[str, str]:
     return _setting("WECHATPAY_APP_ID", c.wechatpay_app_id), _setting("WECHATPAY_MCH_ID", c.wechatpay_mch_id)
 
 
-def _nonce(*parts: str) -> str:
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+def _nonce() -> str:
+    """A fresh random `nonce_str` per request (the protocol's replay guard): never derived
+    from the request, so two identical calls in one second differ."""
+    return secrets.token_hex(16)
 
 
 def signed_message(timestamp: str, nonce: str, body: bytes) -> bytes:
@@ -124,10 +127,11 @@ class WechatPayChannel:
         """Call the v3 API; None when it did not answer or the answer's signature fails."""
         from ..clock import clock
 
-        base = _setting("WECHATPAY_API_BASE", settings().channels.wechatpay_api_base).rstrip("/")
+        base = settings().channels.wechatpay_api_base or (SANDBOX_API if settings().channel_sandbox else None)
+        base = _setting("WECHATPAY_API_BASE", base).rstrip("/")
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")) if payload is not None else ""
         ts = int(clock.now().timestamp())
-        nonce = _nonce(path, body, str(ts))
+        nonce = _nonce()
         headers = {
             "Authorization": self._authorization(method, path, body, ts, nonce),
             "Accept": "application/json",
@@ -154,15 +158,12 @@ class WechatPayChannel:
 
     def start_payment(self, ref: PaymentRef) -> dict[str, Any]:
         app_id, mch_id = _ids()
-        if settings().channel_sandbox:
-            prepay_id = f"sbx_wx{_nonce('prepay', ref.attempt_id)[:24]}"
-        else:
-            doc = self._call("POST", "/v3/pay/transactions/app", prepay_body(ref))
-            if doc is None or not doc.get("prepay_id"):
-                raise http.ChannelUnavailable("no prepay id")
-            prepay_id = str(doc["prepay_id"])
+        doc = self._call("POST", "/v3/pay/transactions/app", prepay_body(ref))
+        if doc is None or not doc.get("prepay_id"):
+            raise http.ChannelUnavailable("no prepay id")
+        prepay_id = str(doc["prepay_id"])
         timestamp = str(int(ref.created_at.timestamp()))
-        nonce = _nonce("launch", ref.attempt_id)
+        nonce = _nonce()
         pay_sign = keys.rsa_sign(
             keys.secret(keys.WECHATPAY_MCH_PRIVATE_KEY), f"{app_id}\n{timestamp}\n{nonce}\n{prepay_id}\n".encode()
         )
@@ -182,8 +183,6 @@ class WechatPayChannel:
         raise UnsupportedOperation("WeChat Pay payments are made by the user in WeChat")
 
     def query(self, ref: PaymentRef) -> ChargeResult:
-        if settings().channel_sandbox:
-            return ChargeResult(PENDING)  # the sandbox settles WeChat Pay only by notification
         _, mch_id = _ids()
         doc = self._call("GET", f"/v3/pay/transactions/out-trade-no/{ref.attempt_id}?mchid={mch_id}", None)
         if doc is None or doc.get("_status") != 200:
@@ -197,21 +196,17 @@ class WechatPayChannel:
         )
 
     def close(self, ref: PaymentRef) -> str:
-        if settings().channel_sandbox:
-            return SUCCEEDED
         _, mch_id = _ids()
         doc = self._call("POST", f"/v3/pay/transactions/out-trade-no/{ref.attempt_id}/close", {"mchid": mch_id})
         if doc is None:
             return PENDING
-        if doc.get("_status") == 204:
-            return SUCCEEDED
+        if doc.get("_status") == 204 or doc.get("code") == "ORDER_NOT_EXIST":
+            return SUCCEEDED  # closed, or never created (no prepay: nothing can pay it)
         if doc.get("code") == "ORDERPAID":
             return FAILED  # paid: its notification settles it
         return PENDING
 
     def refund(self, ref: PaymentRef, *, refund_id: str, amount_fen: int, channel_txn_id: str) -> RefundResult:
-        if settings().channel_sandbox:
-            return RefundResult(SUCCEEDED, f"sbx_wx_rf_{refund_id}")
         doc = self._call(
             "POST",
             "/v3/refund/domestic/refunds",

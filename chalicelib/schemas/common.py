@@ -33,18 +33,23 @@ PATTERN_MESSAGES = {
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK), STRIP]
 
 
+# Every schema is built when first used (`defer_build`), not when its module loads: a
+# route's first request builds the few it validates and renders, not its router's every
+# schema (a cold start: `make bench`, imports).
+
+
 class Body(BaseModel):
     """A request body: unknown fields are refused, types are not coerced."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class View(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class PageQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     limit: int = Field(default=20, ge=1, le=100)
     cursor: str | None = Field(default=None, max_length=2048)

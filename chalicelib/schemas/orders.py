@@ -6,7 +6,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
-from ..services.checkout import MAX_CHECKOUT_LINES
+from ..services.orders import MAX_CHECKOUT_LINES
 from .catalog import Quantity
 from .common import NOT_BLANK, NOT_TRUE, STRIP, TRUE, Body, Id, PageQuery, View, one_of
 from .kinds import Channel, OrderStatus, PaymentMethod

@@ -14,7 +14,7 @@ from ..errors import FieldError
 from ..models.cart import CartItem
 from ..models.catalog import Sku
 from . import catalog
-from .checkout import MAX_CHECKOUT_LINES
+from .orders import MAX_CHECKOUT_LINES
 
 # Checking out the whole cart is one transaction: the cart holds what one checkout can.
 MAX_CART_LINES = MAX_CHECKOUT_LINES

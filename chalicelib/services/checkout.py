@@ -41,11 +41,7 @@ from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 from ..observability import count, logger
 from . import accounts, channel_trades, closing, orders, payments, standing
 from .order_index import merchant_key
-from .orders import CHECKOUT_EXPIRY
-
-# A checkout is one DynamoDB transaction (at most 100 items): per line a stock update and a
-# cart delete, per order the order and its timer, plus the coupon and the idempotency record.
-MAX_CHECKOUT_LINES = 20
+from .orders import CHECKOUT_EXPIRY, MAX_CHECKOUT_LINES
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
-from .. import channels, timers
+from .. import channels, errors, timers
 from ..channels import base as ch
 from ..clock import iso, parse_iso
 from ..config import settings
@@ -90,6 +90,14 @@ def _collect(timer: Timer, now: datetime, tally: Counter[str]) -> bool:
     assert order is not None
     attempts = payments.attempts_for(order.order_id)
     if any(a.status == pm.PENDING and a.channel == ch.CARD for a in attempts):
+        _rearm(timer, now)
+        tally["pending"] += 1
+        return False
+    try:  # a pay-now trade open at Alipay / WeChat Pay is closed before the card is charged
+        payments.close_open_trades(attempts, None, now)
+    except errors.DomainError as err:  # paid there (settled now) or no answer: look again later
+        if err.code != "payment_in_progress":
+            raise
         _rearm(timer, now)
         tally["pending"] += 1
         return False

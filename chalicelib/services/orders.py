@@ -37,6 +37,9 @@ from . import standing
 from .webhooks import order_events
 
 CHECKOUT_EXPIRY = timers.CHECKOUT_EXPIRY
+# A checkout is one DynamoDB transaction (at most 100 items): per line a stock update and a
+# cart delete, per order the order and its timer, plus the coupon and the idempotency record.
+MAX_CHECKOUT_LINES = 20
 # Before shipment, an order can be cancelled by its buyer.
 CANCELLABLE = (AWAITING_CONFIRMATION, AWAITING_PAYMENT, PLACED)
 # A channel order is `paid` until it ships: cancelling it then refunds through that channel.

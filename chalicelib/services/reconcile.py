@@ -1,9 +1,11 @@
 """`reconcile_ledger`: recompute what the ledger touched since the last run, and report drift.
 
 Walk: every entry posted since the last run's watermark (less one hour, for transactions
-that committed late) through the `by_day` index, each day's shards in turn with a range on
-the posting time: never a scan. Entries posted before `LEDGER_BY_DAY_SINCE` may lack
-`day_bucket` (written before the index existed): that part of a walk uses `by_hour`.
+that committed late) up to `RECONCILE_MARGIN_SECONDS` before now (what is more recent is
+the next run's, so a run never sees part of an event's legs) through the `by_day` index,
+each day's shards in turn with a range on the posting time: never a scan. Entries posted
+before `LEDGER_BY_DAY_SINCE` may lack `day_bucket` (written before the index existed): that
+part of a walk uses `by_hour`.
 Then, for every touched user or merchant account, sum all its entries per book and compare
 with the stored `Balance` items (both ways: a book with entries but no balance item, and a
 balance item no entries explain). For a merchant, payable = settled − reversed − paid out,
@@ -136,9 +138,12 @@ def reconcile_ledger(now: datetime) -> dict[str, Any]:
         start = parse_iso(state.watermark) - timedelta(hours=1)
     else:
         start = now - timedelta(seconds=settings().rules.reconcile_first_lookback_seconds)
+    # The last minutes before `now` are the next run's: an event committing now may show
+    # some legs in the (eventually consistent) `by_day` index and not yet the others.
+    until = now - timedelta(seconds=settings().rules.reconcile_margin_seconds)
     # Bounded like every sweep: each UTC day touched is a query per `by_day` shard, so a job
     # that fell behind (or a clock moved weeks) catches up over several runs, never in one.
-    end = min(now, start + timedelta(hours=settings().rules.reconcile_max_hours_per_run))
+    end = min(until, start + timedelta(hours=settings().rules.reconcile_max_hours_per_run))
     result = check(touched_since(start, end))
     drift = len(result["balance_drift"]) + len(result["event_drift"]) + len(result["payout_drift"])
     if drift:
@@ -156,7 +161,7 @@ def reconcile_ledger(now: datetime) -> dict[str, Any]:
         "events": result["events"],
         "drift": drift,
         "from": iso(start),
-        "complete": int(end >= now),
+        "complete": int(end >= until),
     }
     state.watermark = iso(end)
     state.last_run_at = iso(now)

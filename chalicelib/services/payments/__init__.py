@@ -9,7 +9,8 @@ One concept per module:
 - `refunds`: `refund` through the channel paid, and the refund sweepers;
 - `intake`: channel notifications and queries;
 - `pay_now`: the user paying an order now;
-- `launch`: checkout's launch data for a channel payment.
+- `launch`: checkout's launch data for a channel payment;
+- `switch`: closing a trade open at one channel before an attempt on another.
 
 Ledger (see `ledger.py`): money arriving through channel C is `ledger.money_in(C, x)`
 (platform `clearing_C` +x against `consumer_payments` -x) for card, Alipay and WeChat Pay,
@@ -38,10 +39,12 @@ from .pay_now import PaymentResult, pay_now
 from .payable import ORDER_MOVED, USER_MOVED, load_order, order_moved, user_moved
 from .refunds import RefundOutcome, process_refunds, refund, refund_unapplied_payments
 from .settlement import Result, Settlement, settle
+from .switch import OPEN_TRADE_CHANNELS, close_open_trades, close_trade
 
 __all__ = [
     "CHANNEL_NAMES",
     "COLLECTION",
+    "OPEN_TRADE_CHANNELS",
     "ORDER_MOVED",
     "USER_MOVED",
     "PaymentResult",
@@ -50,6 +53,8 @@ __all__ = [
     "Settlement",
     "attempt_id_for",
     "attempts_for",
+    "close_open_trades",
+    "close_trade",
     "get_attempt",
     "handle_notification",
     "load_order",

@@ -23,6 +23,7 @@ from .attempts import PAY_NOW, attempts_for, get_attempt, new_attempt, open_trad
 from .intake import reconcile
 from .payable import ORDER_MOVED, USER_MOVED, Plan, load_order, owned_order, payable
 from .settlement import Result, inbox, received, settle
+from .switch import OPEN_TRADE_CHANNELS, close_open_trades
 
 
 @dataclass
@@ -52,7 +53,8 @@ def pay_now(
     Card: charges the default card now (a timed-out charge stays `pending` until the
     gateway's notification or a query settles it; it is never charged twice). Wallet:
     debits the cash balance in one transaction. Alipay / WeChat Pay: answers the launch
-    data for the channel's app; the channel's notification settles it.
+    data for the channel's app; the channel's notification settles it. A trade of the order
+    still open at another channel is closed there first (`switch.close_open_trades`).
     """
     order = owned_order(user_id, order_id)
     plan = payable(order)
@@ -70,6 +72,9 @@ def pay_now(
             return _stage_only(idem, PaymentResult(attempt, order.status))
         if settled.result == Result.SUCCEEDED and attempt.outcome == pm.APPLIED:
             return _stage_only(idem, PaymentResult(attempt, o.PAID))
+    # Another channel's trade still open (the user left Alipay for the card): closed first.
+    keep = open_trade(seen, channel, plan.amount_fen) if channel in OPEN_TRADE_CHANNELS else None
+    close_open_trades(seen, keep, now)
     order = owned_order(user_id, order_id)
     plan = payable(order)
     if plan is None:
