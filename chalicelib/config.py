@@ -102,6 +102,11 @@ class Rules:
     # Account closure and after-sale limits (SPEC, third release).
     dispute_decision_seconds: int
     exchanges_per_line_max: int
+    # Installments (SPEC 'Installments'): "<parts>:<fee bps>,..." per plan, the smallest
+    # eligible principal, and the reminder's lead before each part's due date.
+    installment_plans: str
+    installment_min_fen: int
+    installment_reminder_lead_seconds: int
 
 
 _RULE_INTS = [name for name, f in Rules.__dataclass_fields__.items() if f.type in ("int", int)]

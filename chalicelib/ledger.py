@@ -80,7 +80,13 @@ MERCHANT_FUNDING = "merchant_funding"
 CONSUMER_PAYMENTS = "consumer_payments"
 PAYOUT_CLEARING = "payout_clearing"
 MERCHANT_PAYOUTS = "merchant_payouts"
-STORED_BOOKS = frozenset({CREDIT, CASH, POINTS, POINTS_HELD, POINTS_OWED, PAYABLE})
+# Installments (services/installments): the consumer's fee still owed (user, stored), the fee
+# income it is charged against, the fee paid, and the 免息 fees merchants pay (platform).
+INSTALLMENT_FEE_OWED = "installment_fee_owed"
+INSTALLMENT_FEE_INCOME = "installment_fee_income"
+INSTALLMENT_FEES_PAID = "installment_fees_paid"
+MERCHANT_INSTALLMENT_FEES = "merchant_installment_fees"
+STORED_BOOKS = frozenset({CREDIT, CASH, POINTS, POINTS_HELD, POINTS_OWED, PAYABLE, INSTALLMENT_FEE_OWED})
 # Stored books that may go below zero unless the posting event asks for a floor.
 OVERDRAFT_BOOKS = frozenset({PAYABLE})
 POINT_BOOKS = frozenset({POINTS, POINTS_HELD, POINTS_OWED, POINTS_ISSUED})
@@ -141,6 +147,22 @@ def merchant_settled(merchant_id: str, payable_fen: int, fee_fen: int) -> list[L
         Leg(PLATFORM, FEE_REVENUE, fee_fen),
         Leg(PLATFORM, MERCHANT_FUNDING, -(payable_fen + fee_fen)),
     ]
+
+
+def installment_fee_charged(user_id: str, fee_fen: int) -> list[Leg]:
+    """A plan's fee is charged to the consumer: `installment_fee_owed` +x against
+    `installment_fee_income` -x (negative amounts forgive it: a waiver, a refund, a cancel)."""
+    return [Leg(user_account(user_id), INSTALLMENT_FEE_OWED, fee_fen), Leg(PLATFORM, INSTALLMENT_FEE_INCOME, -fee_fen)]
+
+
+def installment_fee_paid(user_id: str, fee_fen: int) -> list[Leg]:
+    """A part's fee share was paid (its money arrived as `money_in`): the fee owed goes down."""
+    return [Leg(user_account(user_id), INSTALLMENT_FEE_OWED, -fee_fen), Leg(PLATFORM, INSTALLMENT_FEES_PAID, fee_fen)]
+
+
+def merchant_installment_fee(merchant_id: str, fee_fen: int) -> list[Leg]:
+    """A 免息 plan's fee comes out of the merchant's payable (negative: given back on a return)."""
+    return [Leg(merchant_account(merchant_id), PAYABLE, -fee_fen), Leg(PLATFORM, MERCHANT_INSTALLMENT_FEES, fee_fen)]
 
 
 def payout_sent(merchant_id: str, amount_fen: int) -> list[Leg]:

@@ -4,6 +4,8 @@ Sections (each runs in-process under moto unless it says otherwise):
   imports    `import app` vs `import boto3`, fresh processes, median of N
   calls      DynamoDB calls per operation for every route (a botocore hook on every client)
   sweeper    items read per closed window: 100,000 timers, 1 % due, swept to the end
+  parts      installments: 100,000 part timers all due (tagged with their part): items read
+             per part collected and parts claimed per second (one sweep run at full size)
   rps        requests/s of checkout and order read vs replaying their DynamoDB calls bare
   capacity   every write of N purchases (checkout + confirmation) by N users, scaled to
              10,000 purchases/s: the hottest partition key of every table and GSI
@@ -35,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("imports", "calls", "sweeper", "rps", "capacity", "http", "webhooks")
+SECTIONS = ("imports", "calls", "sweeper", "parts", "rps", "capacity", "http", "webhooks")
 PARTITION_WCU_LIMIT = 1000  # DynamoDB: per partition, per second
 TARGET_RATE = 10_000  # purchases per second in the capacity simulation
 WRITE_OPS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
@@ -399,7 +401,7 @@ def _tables_of(call: Call) -> list[str]:
 # --- sweeper -------------------------------------------------------------------------------------------
 
 
-def bench_sweeper(orders: int, due_fraction: float, max_runs: int = 10) -> list[str]:
+def bench_sweeper(orders: int, due_fraction: float, max_runs: int = 10, *, parts: bool = False) -> list[str]:
     from chalicelib import timers
     from chalicelib.clock import clock
     from chalicelib.config import settings
@@ -415,7 +417,9 @@ def bench_sweeper(orders: int, due_fraction: float, max_runs: int = 10) -> list[
             for i in range(orders):
                 seconds = rnd.randint(1, 6 * 86400)
                 at = now - timedelta(seconds=seconds) if i < due else now + timedelta(seconds=seconds)
-                batch.save(timers.timer(kind, f"o_bench_{i:06d}", at))
+                # Installments: one timer per part due, tagged with its part (collection drops a stale one).
+                data = {"part": i % 12 + 1} if parts else None
+                batch.save(timers.timer(kind, f"o_bench_{i:06d}", at, data))
         seeded = time.perf_counter() - start
 
         settled = 0
@@ -452,6 +456,7 @@ def bench_sweeper(orders: int, due_fraction: float, max_runs: int = 10) -> list[
         f"Query calls          {len(queries):>9,}",
         f"items read           {scanned:>9,} (ScannedCount; returned {returned:,})",
         f"items read per item settled {scanned / max(settled, 1):>6.3f} (the not-yet-due are never read)",
+        *([f"parts collected per second {settled / max(swept, 1e-9):>8.0f} (sweep claims only)"] if parts else []),
         f"read capacity        {capacity:>9.1f} RCU reported by the store"
         + ("" if capacity else " (moto reports none; DynamoDB: 0.5 RCU per 4 KB consistent page)"),
         "(each shard's query stops at key <= now; a run settles at most sweep_max_items, the next run the rest)",
@@ -834,6 +839,7 @@ def run(sections: list[str], quick: bool = False) -> str:
         "imports": "import time: app vs boto3",
         "calls": "DynamoDB calls per route",
         "sweeper": f"sweeper: items read per closed window ({sizes['orders']:,} orders, 1 % due)",
+        "parts": f"installments: reads per part collected and parts/s ({sizes['orders']:,} parts due)",
         "rps": "in-process requests/s vs the bare DynamoDB calls they make",
         "capacity": f"capacity simulation: {TARGET_RATE:,} purchases/s",
         "http": "the purchase path over HTTP, concurrent clients, against the local stack",
@@ -854,6 +860,8 @@ def _section(name: str, sizes: dict[str, int]) -> list[str]:
         return bench_calls()
     if name == "sweeper":
         return bench_sweeper(sizes["orders"], 0.01, max_runs=1 if sizes["orders"] > 20_000 else 10)
+    if name == "parts":
+        return bench_sweeper(sizes["orders"], 1.0, max_runs=1 if sizes["orders"] > 20_000 else 10, parts=True)
     if name == "rps":
         return bench_rps(sizes["rps"])
     if name == "http":

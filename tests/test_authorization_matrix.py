@@ -134,6 +134,10 @@ CASES: dict[str, Case] = {
         owners=("consumer A",),
     ),
     "get_order": Case(params=lambda w: {"order_id": w["placed"]}, owners=("consumer A",)),
+    "get_order_installments": Case(params=lambda w: {"order_id": w["placed"]}, owners=("consumer A",)),
+    "get_bill": Case(params=lambda w: {"month": "2026-12"}),
+    "get_merchant_order_installments": Case(params=lambda w: {"order_id": w["placed"]}, owners=("merchant",)),
+    "get_support_order_installments": Case(params=lambda w: {"order_id": w["placed"]}),
     "cancel_order": Case(params=lambda w: {"order_id": w["to_cancel"]}, owners=("consumer A",)),
     # fulfilment
     "list_order_return_requests": Case(params=lambda w: {"order_id": w["placed"]}, owners=("consumer A",)),
@@ -429,6 +433,8 @@ def test_every_route_that_needs_a_resource_or_a_body_has_a_case() -> None:
         "get_support_order",
         "get_dispute",
         "decide_dispute",
+        "get_bill",  # a month, not a resource: each caller reads their own bill
+        "get_support_order_installments",
     }, unowned
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from ..clock import clock
+from ..schemas.installments import PlansQuery, PlansView, PlanView
 from ..schemas.me import ActivationIn, AgreementView, MeView
-from ..services import activation
+from ..services import activation, catalog
+from ..services.installments import quotes
 from ..web import CONSUMER, Ctx, Router
 from .me import me_view
 
@@ -31,3 +33,31 @@ def activate_bnpl(ctx: Ctx) -> MeView:
     """Activate 先用后付 (开通): eligibility checked, starting credit limit granted."""
     body: ActivationIn = ctx.body
     return me_view(activation.activate(ctx.user_id, body.agreement_version, clock.now()))
+
+
+@router.route(
+    "/v1/bnpl/plans",
+    "GET",
+    roles=CONSUMER,
+    query=PlansQuery,
+    response=PlansView,
+    errors={404: ["product_not_found"]},
+)
+def get_plans(ctx: Ctx) -> PlansView:
+    """Every plan for an amount (single payment, then 3/6/12 parts when eligible): fee in fen,
+    who pays it, the parts, `apr_bps` and the `schedule_checksum` a checkout sends back."""
+    q: PlansQuery = ctx.query
+    free = catalog.get_product(q.product_id).product.interest_free_parts if q.product_id else []
+    return PlansView(plans=[plan_view(one) for one in quotes.quotes(q.amount_fen, [int(n) for n in free or []])])
+
+
+def plan_view(one: quotes.Quote) -> PlanView:
+    return PlanView(
+        plan=one.plan,
+        parts=one.parts,
+        fee_fen=one.fee_fen,
+        fee_payer=one.fee_payer,
+        apr_bps=one.apr_bps,
+        parts_fen=[p.amount_fen for p in one.schedule],
+        schedule_checksum=one.schedule_checksum,
+    )

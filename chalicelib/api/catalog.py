@@ -39,6 +39,7 @@ def product_view(detail: ProductDetail) -> ProductView:
             for s in detail.skus
         ],
         reviews=ReviewSummary(count=int(p.review_count or 0), average=catalog.review_average(p)),
+        interest_free_parts=[int(n) for n in p.interest_free_parts or []],
         created_at=p.created_at,
         updated_at=p.updated_at,
     )
@@ -100,13 +101,22 @@ def get_product(ctx: Ctx, product_id: str) -> ProductView:
     body=ProductIn,
     response=ProductView,
     status=201,
-    errors={422: ["duplicate_sku"]},
+    errors={422: ["duplicate_sku", "unknown_plan"]},
 )
 def create_product(ctx: Ctx) -> ProductView:
     """Create a product with its SKUs (price in fen, stock); SKUs gain a `sku_id`."""
     body: ProductIn = ctx.body
     specs = [SkuSpec(dict(s.attributes), s.price_fen, s.stock) for s in body.skus]
-    return product_view(catalog.create_product(ctx.user_id, body.name, body.description, specs, clock.now()))
+    return product_view(
+        catalog.create_product(
+            ctx.user_id,
+            body.name,
+            body.description,
+            specs,
+            clock.now(),
+            interest_free_parts=body.interest_free_parts,
+        )
+    )
 
 
 @router.route(
@@ -115,14 +125,22 @@ def create_product(ctx: Ctx) -> ProductView:
     roles=MERCHANT,
     body=ProductEditIn,
     response=ProductView,
-    errors={404: ["product_not_found"], 409: ["state_changed"], 422: ["duplicate_sku", "unknown_sku"]},
+    errors={404: ["product_not_found"], 409: ["state_changed"], 422: ["duplicate_sku", "unknown_sku", "unknown_plan"]},
 )
 def update_product(ctx: Ctx, product_id: str) -> ProductView:
     """Edit one of the caller's products: name, description, SKUs, prices and stock."""
     body: ProductEditIn = ctx.body
     specs = [SkuSpec(dict(s.attributes), s.price_fen, s.stock, s.sku_id) for s in body.skus]
     return product_view(
-        catalog.update_product(ctx.user_id, product_id, body.name, body.description, specs, clock.now())
+        catalog.update_product(
+            ctx.user_id,
+            product_id,
+            body.name,
+            body.description,
+            specs,
+            clock.now(),
+            interest_free_parts=body.interest_free_parts,
+        )
     )
 
 

@@ -144,8 +144,13 @@ def render_confirmation(result: Confirmation) -> ConfirmationView:
             "credit_insufficient",
             "coupon_not_available",
             "coupon_expired",
+            "plan_changed",
         ],
         422: [
+            "installments_need_bnpl",
+            "installments_one_merchant",
+            "installments_not_eligible",
+            "unknown_plan",
             "cart_empty",
             "duplicate_sku",
             "unknown_sku",
@@ -159,6 +164,7 @@ def create_checkout(ctx: Ctx) -> CheckoutResult:
     """Check out the selected cart lines or a buy-now list: one order per merchant, each
     awaiting confirmation with a single-use challenge."""
     from ..services import checkout
+    from ..services.installments.lifecycle import Request as InstallmentRequest
 
     body: CheckoutIn = ctx.body
     return checkout.checkout(
@@ -171,6 +177,11 @@ def create_checkout(ctx: Ctx) -> CheckoutResult:
         address=body.address.model_dump() if body.address else addresses.snapshot(ctx.user_id, str(body.address_id)),
         now=clock.now(),
         idem=ctx.idem,
+        installment_plan=(
+            InstallmentRequest(body.installments.parts, body.installments.schedule_checksum)
+            if body.installments
+            else None
+        ),
     )
 
 

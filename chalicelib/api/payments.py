@@ -66,7 +66,7 @@ def pay_now(ctx: Ctx, order_id: str) -> payments.PaymentResult:
     confirm the close.
     """
     body: PayNowIn = ctx.body
-    return payments.pay_now(ctx.user_id, order_id, body.channel, clock.now(), idem=ctx.idem)
+    return payments.pay_now(ctx.user_id, order_id, body.channel, clock.now(), idem=ctx.idem, scope=body.scope)
 
 
 def _reply(answer: NotifyReply) -> Reply:

@@ -10,6 +10,7 @@ import { moneyByDay, payoutsSection } from "./payouts.js";
 import { returnsSection } from "./returns.js";
 import { carrierForm } from "./shipping.js";
 import { go } from "./nav.js";
+import { scheduleSection } from "./installments.js";
 import { PAYMENT, orderDetail } from "./orders.js";
 import { productsSection } from "./products.js";
 import { ORDER_STATUS, h, pagedList, problemText, say, statusLine, when, yuan } from "./ui.js";
@@ -49,7 +50,8 @@ function detailToggle(order) {
       slot.replaceChildren(status);
     }
     try {
-      slot.replaceChildren(orderDetail(await call("GET", `/v1/merchant/orders/${order.order_id}`)));
+      slot.replaceChildren(orderDetail(await call("GET", `/v1/merchant/orders/${order.order_id}`)),
+        scheduleSection(`/v1/merchant/orders/${order.order_id}/installments`));
     } catch (err) {
       say(status, problemText(err), "error");
       slot.replaceChildren(status);

@@ -9,6 +9,7 @@
 import { call, hasOperation } from "./api.js";
 import { messageRow } from "./messages.js";
 import { focusHeading, go } from "./nav.js";
+import { scheduleSection } from "./installments.js";
 import { PAYMENT, historyRows, orderDetail, trackingText } from "./orders.js";
 import { KINDS, RETURN_STATUS, returnItems } from "./returns.js";
 import { ORDER_STATUS, decisionForm, h, pagedList, problemText, say, statusLine, unescapeHtml, when, yuan } from "./ui.js";
@@ -127,6 +128,7 @@ function lookupView(found, openCase) {
         ["商家 Merchant", order.merchant_id],
         ["下单 Placed", when(order.created_at)],
       ]), orderDetail(order)),
+      h("section", { class: "card" }, scheduleSection(`/v1/support/orders/${order.order_id}/installments`)),
       h("section", { class: "card" }, listSection("退货申请 Return requests", items(found.return_requests).map(returnLine))),
       h("section", { class: "card", "aria-label": "纠纷 Disputes" }, h("h4", {}, "纠纷 Disputes"),
         disputes.length ? h("ul", { class: "plain" }, disputes) : h("p", { class: "muted" }, "—")),

@@ -111,6 +111,9 @@ class Refund(Model):
     status = UnicodeAttribute(default=PENDING)  # pending → succeeded | failed
     created_at = UnicodeAttribute()
     settled_at = UnicodeAttribute(null=True)
+    # The payment it goes back through (installments: each part was its own payment);
+    # null: the one payment that paid the order.
+    attempt_id = UnicodeAttribute(null=True)
 
 
 class Review(Model):

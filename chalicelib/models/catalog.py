@@ -64,6 +64,8 @@ class Product(Model):
     # Review summary, maintained by the review flow: average = rating_sum / review_count.
     review_count = NumberAttribute(default=0)
     rating_sum = NumberAttribute(default=0)
+    # 免息 (SPEC 'Installments'): the part counts whose fee the merchant pays, e.g. [3, 6].
+    interest_free_parts = JSONAttribute(default=list)
 
     by_merchant = ProductsByMerchant()
     by_feed = ProductsFeed()

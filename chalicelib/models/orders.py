@@ -144,6 +144,8 @@ class Order(Model):
     payment_expires_at = UnicodeAttribute(null=True)
     # Set while the order is `obligated` (see `OrdersByObligation`), by `orders.transition`.
     obligation = UnicodeAttribute(null=True)
+    # Installments (services/installments/state.py): the plan and its parts, or null (single).
+    installment_plan = JSONAttribute(null=True)
 
     by_user = OrdersByUser()
     by_merchant = OrdersByMerchant()

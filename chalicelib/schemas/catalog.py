@@ -25,6 +25,10 @@ Attributes = Annotated[
 Stock = Annotated[int, Field(ge=0, le=1_000_000, description="units available to sell")]
 Quantity = Annotated[int, Field(ge=1, le=99)]
 Description = Annotated[str, StringConstraints(max_length=5000)]
+InterestFreeParts = Annotated[
+    list[Annotated[int, Field(ge=2, le=36)]],
+    Field(max_length=6, description="免息: the installment plans (part counts) whose fee the merchant pays"),
+]
 # A product's SKUs are written in one transaction with the product (DynamoDB: 100 items).
 MAX_SKUS = 30
 
@@ -51,6 +55,7 @@ class ProductIn(Body):
     name: ShortText
     description: Description = ""
     skus: Annotated[list[SkuIn], Field(min_length=1, max_length=MAX_SKUS)]
+    interest_free_parts: InterestFreeParts = Field(default_factory=list)
 
 
 class ProductEditIn(Body):
@@ -69,6 +74,7 @@ class ProductEditIn(Body):
     name: ShortText
     description: Description = ""
     skus: Annotated[list[SkuEditIn], Field(min_length=1, max_length=MAX_SKUS)]
+    interest_free_parts: InterestFreeParts = Field(default_factory=list)
 
 
 class ProductsQuery(PageQuery):
@@ -95,6 +101,7 @@ class ProductView(View):
     price_from_fen: int
     skus: list[SkuView]
     reviews: ReviewSummary
+    interest_free_parts: list[int] = Field(description="免息 installment plans: the merchant pays their fee")
     created_at: str
     updated_at: str
 

@@ -96,4 +96,8 @@ EventKind = Literal[
     "redemption_credited",
     "redemption_points_consumed",
     "redemption_released",
+    "installment_fee_charged",
+    "installment_fee_paid",
+    "installment_fee_waived",
+    "merchant_installment_fee",
 ]

@@ -27,6 +27,11 @@ class AddressIn(Body):
     city: Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=NOT_BLANK), STRIP]
 
 
+class InstallmentsIn(Body):
+    parts: int = Field(ge=2, le=36, description="an offered plan's part count (GET /v1/bnpl/plans)")
+    schedule_checksum: str = Field(min_length=1, max_length=64, description="the quote's `schedule_checksum`")
+
+
 class CheckoutIn(Body):
     """Either `items` (buy now) or `"from_cart": true` (the selected cart lines)."""
 
@@ -58,6 +63,7 @@ class CheckoutIn(Body):
     coupon_id: Id | None = None
     address: AddressIn | None = Field(default=None, description="or `address_id` from the address book")
     address_id: Id | None = None
+    installments: InstallmentsIn | None = Field(default=None, description="先用后付 in parts (分期), as quoted")
 
     @model_validator(mode="after")
     def one_source(self) -> Self:

@@ -16,6 +16,9 @@ class PayNowIn(Body):
     model_config = example({"channel": "card"}, {"channel": "alipay"})
 
     channel: Literal["card", "alipay", "wechat_pay", "wallet"]
+    scope: Literal["next_part", "all"] = Field(
+        default="next_part", description="installments: the next part, or everything left (payoff_fen)"
+    )
 
 
 class AlipayLaunch(View):

@@ -18,6 +18,7 @@ from ..clock import iso
 from ..db import Tx
 from ..errors import FieldError
 from ..models.catalog import FEED_ALL, Product, Sku
+from .installments.plans import offered as installment_plans
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,19 @@ def _check_distinct(specs: Sequence[SkuSpec]) -> None:
         seen.add(key)
 
 
+def _interest_free(parts: Sequence[int]) -> list[int]:
+    """免息 plans must be plans PayLater offers (stage setting `installment_plans`)."""
+    offered = installment_plans()
+    for i, n in enumerate(parts):
+        if n not in offered:
+            raise errors.unprocessable(
+                "unknown_plan",
+                f"PayLater offers installments of {sorted(offered)} parts",
+                [FieldError(f"interest_free_parts.{i}", "not an offered plan")],
+            )
+    return sorted(set(parts))
+
+
 def _new_sku(spec: SkuSpec, product_id: str, merchant_id: str, name: str, at: str) -> Sku:
     """A SKU as first written (its id given by the spec or new)."""
     return Sku(
@@ -94,9 +108,11 @@ def create_product(
     now: datetime,
     *,
     product_id: str | None = None,
+    interest_free_parts: Sequence[int] = (),
 ) -> ProductDetail:
     """A new product and its SKUs, written together; each SKU gains a `sku_id`."""
     _check_distinct(skus)
+    free_parts = _interest_free(interest_free_parts)
     pid = product_id or new_product_id()
     at = iso(now)
     sku_items = [_new_sku(spec, pid, merchant_id, name, at) for spec in skus]
@@ -113,6 +129,7 @@ def create_product(
         updated_at=at,
         review_count=0,
         rating_sum=0,
+        interest_free_parts=free_parts,
     )
     exists = errors.conflict("product_exists", "a product with this id already exists")
     tx = Tx()
@@ -124,7 +141,14 @@ def create_product(
 
 
 def update_product(
-    merchant_id: str, product_id: str, name: str, description: str, skus: Sequence[SkuSpec], now: datetime
+    merchant_id: str,
+    product_id: str,
+    name: str,
+    description: str,
+    skus: Sequence[SkuSpec],
+    now: datetime,
+    *,
+    interest_free_parts: Sequence[int] = (),
 ) -> ProductDetail:
     """Replace a product's details: listed SKUs are changed or added, unlisted ones withdrawn.
 
@@ -135,6 +159,7 @@ def update_product(
     if product.merchant_id != merchant_id:
         raise product_not_found()
     _check_distinct(skus)
+    free_parts = _interest_free(interest_free_parts)
     current = {s.sku_id: s for s in _skus_of(product.sku_ids, consistent=True)}
     for i, spec in enumerate(skus):
         if spec.sku_id is not None and spec.sku_id not in current:
@@ -182,6 +207,7 @@ def update_product(
             Product.description.set(description),
             Product.sku_ids.set([s.sku_id for s in kept]),
             Product.price_from_fen.set(min(s.price_fen for s in kept)),
+            Product.interest_free_parts.set(free_parts),
             Product.updated_at.set(at),
         ],
         condition=Product.updated_at == product.updated_at,

@@ -40,6 +40,7 @@ from ..models.timers import Timer
 from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 from ..observability import count, logger
 from . import accounts, channel_trades, closing, orders, payments, standing
+from .installments import lifecycle as installments
 from .order_index import merchant_key
 from .orders import CHECKOUT_EXPIRY, MAX_CHECKOUT_LINES
 
@@ -117,6 +118,7 @@ def checkout(
     address: dict[str, str],
     now: datetime,
     idem: IdemScope | None = None,
+    installment_plan: installments.Request | None = None,
 ) -> CheckoutResult:
     """Turn a cart or a buy-now list into orders awaiting confirmation, one per merchant.
 
@@ -204,6 +206,8 @@ def checkout(
         target.coupon_id = coupon.coupon_id
         target.discount_fen = discount
         target.total_fen = int(target.subtotal_fen) - discount
+
+    installments.attach(new_orders, installment_plan, payment_method)
 
     if payment_method == BNPL:
         grand_total = sum(int(o.total_fen) for o in new_orders)
@@ -340,6 +344,7 @@ def confirm(
                 ref=order_id,
                 insufficient=credit_insufficient(),
             )
+            installments.on_confirmed(tx, order, now)
             tx.update(
                 user,
                 [*standing.opened(), *released],

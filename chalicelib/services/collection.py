@@ -42,6 +42,7 @@ from ..models.payments import PaymentAttempt
 from ..models.timers import Timer
 from ..observability import count, logger
 from . import accounts, notifications, payments
+from .installments import state as installments
 from .payments.repayment import collectable, local_time
 
 PAYMENT_DUE = timers.PAYMENT_DUE
@@ -88,6 +89,10 @@ def _collect(timer: Timer, now: datetime, tally: Counter[str]) -> bool:
         tally["not_owed"] += 1
         return False
     assert order is not None
+    if installments.timer_is_stale(order, timer.data):
+        _drop(timer)  # a timer of an installment part paid meanwhile: never charge a paid part
+        tally["round_done"] += 1
+        return False
     attempts = payments.attempts_for(order.order_id)
     if any(a.status == pm.PENDING and a.channel == ch.CARD for a in attempts):
         _rearm(timer, now)
@@ -130,7 +135,8 @@ def _charge(
     )
     check_at = now + timedelta(seconds=rules.collection_query_seconds)
     done = int(order.collection_attempts or 0)
-    unchanged = (Order.status == order.status) & (Order.amount_due_fen == amount)
+    # The due date too: an installment order's next part may owe the same amount.
+    unchanged = (Order.status == order.status) & (Order.amount_due_fen == amount) & (Order.due_at == order.due_at)
     unchanged &= (
         (Order.collection_attempts == done) | Order.collection_attempts.does_not_exist()
         if done == 0
@@ -139,7 +145,7 @@ def _charge(
     tx = Tx()
     timers.take(tx, timer)
     payments.save_attempt(tx, attempt)
-    timers.schedule(tx, timer.kind, order.order_id, check_at, {"round": round_no})
+    timers.schedule(tx, timer.kind, order.order_id, check_at, {"round": round_no, **installments.part_tag(order)})
     tx.update(
         order,
         [Order.collection_attempts.set(round_no), Order.updated_at.set(iso(now))],

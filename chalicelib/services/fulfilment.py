@@ -25,6 +25,7 @@ from ..models.orders import Order
 from ..models.timers import Timer
 from ..observability import count
 from . import apportion, notifications, orders
+from .installments import lifecycle as installments
 from .orders import transition
 
 SYSTEM = "system"
@@ -112,8 +113,9 @@ def confirm_receipt(actor: str, order: Order, now: datetime, *, fired: Timer | N
     if order.payment_method == o.BNPL:
         due = now + timedelta(seconds=rules.payment_window_seconds)
         extra.append(Order.due_at.set(iso(due)))
+        extra += installments.on_receipt(tx, order, due, now)
         timers.schedule(tx, timers.PAYMENT_DUE, order.order_id, due)
-        reminder = due - timedelta(seconds=rules.due_reminder_lead_seconds)
+        reminder = due - installments.reminder_lead(order)
         if reminder > now:
             timers.schedule(tx, timers.DUE_REMINDER, order.order_id, reminder)
         timers.schedule(tx, timers.ORDER_COMPLETION, order.order_id, due)

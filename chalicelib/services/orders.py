@@ -34,6 +34,7 @@ from ..models.orders import (
 from ..models.timers import Timer
 from ..observability import count
 from . import standing
+from .installments import cancel as installments
 from .webhooks import order_events
 
 CHECKOUT_EXPIRY = timers.CHECKOUT_EXPIRY
@@ -155,6 +156,8 @@ def release(
     deadline = expiry_deadline(order)
     reserved = int(order.credit_reserved_fen or 0)
     paid = was == PAID and order.payment_method != BNPL
+    # A placed installment order: its plan ends and the fee charged at confirmation is forgiven.
+    plan_ended = installments.on_cancelled(tx, order, now) if was == PLACED else []
     transition(
         tx,
         order,
@@ -163,7 +166,8 @@ def release(
         actor,
         allowed_from=allowed_from,
         actions=[Order.cancelled_at.set(iso(now)), Order.credit_reserved_fen.set(0), Order.amount_due_fen.set(0)]
-        + ([Order.refunded_fen.set(int(order.total_fen))] if paid else []),
+        + ([Order.refunded_fen.set(int(order.total_fen))] if paid else [])
+        + plan_ended,
         note=note,
         verb="cancel",
     )

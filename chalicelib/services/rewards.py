@@ -97,6 +97,29 @@ def _set_limit(tx: Tx, user_id: str, target: int, now: datetime, *, up: bool) ->
         ledger.change_credit_limit(tx, user_id, old_limit, target, now)
 
 
+def earn_points(tx: Tx, user_id: str, order_id: str, paid_fen: int, now: datetime, *, event_id: str) -> None:
+    """Points for `paid_fen` paid on time (points a refund took back and still owed are settled first)."""
+    points = points_for(paid_fen)
+    if points <= 0:
+        return
+    account = ledger.user_account(user_id)
+    owed = -int((ledger.balances(account).get(POINTS_OWED) or _zero()).balance)
+    settle = min(points, owed)
+    ledger.post(
+        tx,
+        event_id=event_id,
+        kind="points_earned",
+        at=now,
+        legs=[
+            Leg(account, POINTS, points - settle),
+            Leg(account, POINTS_OWED, settle),
+            Leg(PLATFORM, POINTS_ISSUED, -points),
+        ],
+        ref=order_id,
+        insufficient=errors.state_changed("the points balance changed meanwhile; retry"),
+    )
+
+
 def earned_event(order_id: str) -> str:
     return f"order:{order_id}:points_earned"
 
@@ -113,25 +136,8 @@ def on_paid_on_time(
         return UserChange()
     user = user or accounts.get(order.user_id)
     rules = settings().rules
-    account = ledger.user_account(user.user_id)
     paid = int(order.amount_due_fen if paid_fen is None else paid_fen)
-    points = points_for(paid)
-    if points > 0:
-        owed = -int((ledger.balances(account).get(POINTS_OWED) or _zero()).balance)
-        settle = min(points, owed)
-        ledger.post(
-            tx,
-            event_id=earned_event(order.order_id),
-            kind="points_earned",
-            at=now,
-            legs=[
-                Leg(account, POINTS, points - settle),
-                Leg(account, POINTS_OWED, settle),
-                Leg(PLATFORM, POINTS_ISSUED, -points),
-            ],
-            ref=order.order_id,
-            insufficient=errors.state_changed("the points balance changed meanwhile; retry"),
-        )
+    earn_points(tx, user.user_id, order.order_id, paid, now, event_id=earned_event(order.order_id))
 
     count = int(user.on_time_paid_count or 0)
     new_count = count + 1

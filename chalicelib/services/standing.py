@@ -36,12 +36,20 @@ def closed(user: User, *, was_overdue: bool) -> tuple[list[Action], Condition]:
     actions: list[Action] = [User.unpaid_bnpl_count.add(-1)]
     condition = User.unpaid_bnpl_count > 0
     if was_overdue:
-        overdue = int(user.overdue_open_count or 0)
-        actions.append(User.overdue_open_count.add(-1))
-        condition &= User.overdue_open_count == overdue
-        if overdue <= 1 and user.bnpl_status == BNPL_FROZEN:
-            actions.append(User.bnpl_status.set(BNPL_ACTIVE))
+        cured, same_count = overdue_cleared(user)
+        actions += cured
+        condition &= same_count
     return actions, condition
+
+
+def overdue_cleared(user: User) -> tuple[list[Action], Condition]:
+    """An overdue order (or installment part) was paid: one overdue fewer, the freeze lifts
+    with the last; conditional on the overdue count read."""
+    overdue = int(user.overdue_open_count or 0)
+    actions: list[Action] = [User.overdue_open_count.add(-1)]
+    if overdue <= 1 and user.bnpl_status == BNPL_FROZEN:
+        actions.append(User.bnpl_status.set(BNPL_ACTIVE))
+    return actions, User.overdue_open_count == overdue
 
 
 def cancelled(tx: Tx, user_id: str) -> None:

@@ -163,8 +163,15 @@ def receive_replacement(
     before = request.order_status_before
     due = now + timedelta(seconds=rules.payment_window_seconds)
     # At the instant the window opened the new window is the old one: its timers stand (one
-    # transaction cannot both delete and set a timer).
-    if order.payment_method == o.BNPL and before == o.RECEIVED and order.due_at and parse_iso(order.due_at) != due:
+    # transaction cannot both delete and set a timer). Installment parts keep their calendar
+    # dates (the schedule shown at checkout).
+    if (
+        order.payment_method == o.BNPL
+        and before == o.RECEIVED
+        and order.due_at
+        and parse_iso(order.due_at) != due
+        and not order.installment_plan
+    ):
         old = parse_iso(order.due_at)
         lead = timedelta(seconds=rules.due_reminder_lead_seconds)
         for kind, at in ((timers.PAYMENT_DUE, old), (timers.ORDER_COMPLETION, old), (timers.DUE_REMINDER, old - lead)):

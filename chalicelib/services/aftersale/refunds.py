@@ -18,12 +18,15 @@ from ... import errors, ledger, timers
 from ...clock import iso, parse_iso
 from ...db import Tx
 from ...models import orders as o
+from ...models import payments as pm
 from ...models.aftersale import Refund, ReturnRequest
 from ...models.orders import Order
 from ...models.timers import Timer
 from ...models.users import User
 from .. import apportion, obligations, rewards, standing
+from ..installments import lifecycle as installments
 from ..orders import transition
+from ..payments.attempts import attempts_for
 
 SYSTEM = "system"
 
@@ -35,6 +38,7 @@ def return_closed() -> Action:
 
 
 UNPAID_BNPL = (o.SHIPPED, o.RECEIVED, o.OVERDUE)  # 先用后付 states where money is still owed
+PAID_STATUSES = (pm.SUCCEEDED, pm.REFUNDED)
 
 
 def stage(tx: Tx, order: Order, fired: Timer | None, wait: tuple[str, datetime] | None) -> list[Action]:
@@ -115,15 +119,22 @@ def settle(
     ]
     full = all(int(i["returned_quantity"]) >= int(i["quantity"]) for i in items)
     unpaid_bnpl = order.payment_method == o.BNPL and before in UNPAID_BNPL
+    in_parts = installments.on_returned(tx, order, request.request_id, amount, now) if unpaid_bnpl else None
     extra: list[Action] = [
         Order.items.set(items),
         Order.refunded_fen.add(amount),
         Order.pending_return_id.remove(),
         *actions,
     ]
-    if unpaid_bnpl:
+    if in_parts is not None:  # installments: the unpaid parts shrink, the excess is refunded
+        release = in_parts.release_fen
+        due = installments.amount_due_fen(order) or 0
+        extra += [*in_parts.actions, Order.amount_due_fen.set(due), Order.credit_reserved_fen.add(-release)]
+        _owe_refunds(tx, order, request.request_id, in_parts.refund_fen, now)
+    elif unpaid_bnpl:
         release = min(amount, int(order.credit_reserved_fen or 0))
         extra += [Order.amount_due_fen.add(-amount), Order.credit_reserved_fen.add(-release)]
+    if unpaid_bnpl:
         ledger.post(
             tx,
             event_id=f"return:{request.request_id}:credit_released",
@@ -132,21 +143,12 @@ def settle(
             ref=order.order_id,
             legs=ledger.credit_released(order.user_id, release),
         )
-        if full:
+        if full or (in_parts is not None and in_parts.owes_nothing):
             _close_unpaid_bnpl(tx, order.user_id, was_overdue=before == o.OVERDUE)
         else:
             tx.update(User(order.user_id), [return_closed()])
     else:
-        refund = Refund(
-            f"refund_{request.request_id}",
-            order_id=order.order_id,
-            user_id=order.user_id,
-            channel=order.paid_channel or order.payment_method,
-            amount_fen=amount,
-            created_at=iso(now),
-        )
-        tx.save(refund, condition=Refund.refund_id.does_not_exist())
-        timers.schedule(tx, timers.REFUND, refund.refund_id, now)
+        _owe_refunds(tx, order, request.request_id, amount, now)
         # Points, the on-time count and the limit step it earned follow the money back.
         change = rewards.on_refunded(tx, order, amount, now, full=full)
         user_actions, condition = change.merged([return_closed()], None)
@@ -158,10 +160,12 @@ def settle(
         )
     if order.received_at:
         extra += _reverse_settlement(tx, order, request, items, now)
+    # Installments: a return that leaves no part to pay closes the order as paid.
+    after = o.RETURNED if full else o.PAID if in_parts is not None and in_parts.owes_nothing else before
     transition(
         tx,
         order,
-        o.RETURNED if full else before,
+        after,
         now,
         actor,
         allowed_from=(o.RETURN_REQUESTED,),
@@ -169,9 +173,39 @@ def settle(
         actions=extra,
         note=note,
     )
-    if unpaid_bnpl:
+    if in_parts is not None:
+        order.amount_due_fen = installments.amount_due_fen(order) or 0
+    elif unpaid_bnpl:
         order.amount_due_fen = int(order.amount_due_fen or 0) - amount
     obligations.rearm(tx, order)  # a partial return leaves the rest owed: its timers again
+
+
+def _owe_refunds(tx: Tx, order: Order, request_id: str, amount: int, now: datetime) -> None:
+    """Owe `amount` back through the payments that paid the order: the one payment, or for
+    installments each part's payment, newest first, up to what is left of each."""
+    if amount <= 0:
+        return
+    shares: list[tuple[str | None, str, int]] = [(None, order.paid_channel or order.payment_method, amount)]
+    if order.installment_plan:
+        shares, left = [], amount
+        paid = [a for a in attempts_for(order.order_id) if a.outcome == pm.APPLIED and a.status in PAID_STATUSES]
+        for attempt in sorted(paid, key=lambda a: -int(a.attempt_no)):
+            take = min(left, int(attempt.amount_fen) - int(attempt.refunded_fen or 0))
+            if take > 0:
+                shares.append((attempt.attempt_id, attempt.channel, take))
+                left -= take
+    for n, (attempt_id, channel, share) in enumerate(shares):
+        refund = Refund(
+            f"refund_{request_id}" + (f"_{n}" if n else ""),
+            order_id=order.order_id,
+            user_id=order.user_id,
+            channel=channel,
+            amount_fen=share,
+            created_at=iso(now),
+            attempt_id=attempt_id,
+        )
+        tx.save(refund, condition=Refund.refund_id.does_not_exist())
+        timers.schedule(tx, timers.REFUND, refund.refund_id, now)
 
 
 def _close_unpaid_bnpl(tx: Tx, user_id: str, *, was_overdue: bool) -> None:

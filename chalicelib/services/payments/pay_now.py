@@ -21,7 +21,7 @@ from ...observability import count, logger
 from .. import accounts
 from .attempts import PAY_NOW, attempts_for, get_attempt, new_attempt, open_trade, payment_ref, save_attempt
 from .intake import reconcile
-from .payable import ORDER_MOVED, USER_MOVED, Plan, load_order, owned_order, payable
+from .payable import NEXT_PART, ORDER_MOVED, USER_MOVED, Plan, load_order, owned_order, payable
 from .settlement import Result, inbox, received, settle
 from .switch import OPEN_TRADE_CHANNELS, close_open_trades
 
@@ -47,6 +47,7 @@ def pay_now(
     channel: str,
     now: datetime,
     idem: IdemScope | None = None,
+    scope: str = NEXT_PART,
 ) -> PaymentResult:
     """Pay an order now through `channel`.
 
@@ -55,6 +56,8 @@ def pay_now(
     debits the cash balance in one transaction. Alipay / WeChat Pay: answers the launch
     data for the channel's app; the channel's notification settles it. A trade of the order
     still open at another channel is closed there first (`switch.close_open_trades`).
+    An installment order pays its next part, or with `scope` "all" everything left (the fee
+    of each part whose month has not begun waived).
     """
     order = owned_order(user_id, order_id)
     plan = payable(order)
@@ -76,7 +79,7 @@ def pay_now(
     keep = open_trade(seen, channel, plan.amount_fen) if channel in OPEN_TRADE_CHANNELS else None
     close_open_trades(seen, keep, now)
     order = owned_order(user_id, order_id)
-    plan = payable(order)
+    plan = payable(order, scope=scope, now=now)
     if plan is None:
         raise errors.illegal_transition("order", order.status, "pay")
     if channel == ch.WALLET:
@@ -107,7 +110,7 @@ def _pay_from_wallet(
     attempt.settled_at = iso(now)
     inbox(tx, event, Result.SUCCEEDED, now)
     received(tx, attempt, order, now)
-    result = PaymentResult(attempt, o.PAID)
+    result = PaymentResult(attempt, order.status)  # paid (received again after an installment part)
     if idem is not None:
         idem.stage(tx, result)
     try:

@@ -6,12 +6,14 @@ Channel orders are paid from `awaiting_payment` for their total; 先用后付 or
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from pynamodb.exceptions import DoesNotExist
 
 from ... import errors
 from ...models import orders as o
 from ...models.orders import Order
+from ..installments import state as installments
 
 # A settlement's transaction lost a race on the order or the user: re-read and retry.
 ORDER_MOVED = "order_changed"
@@ -44,10 +46,19 @@ def plan(order: Order) -> Plan | None:
     return Plan((o.RECEIVED, o.OVERDUE), int(order.amount_due_fen))
 
 
-def payable(order: Order) -> Plan | None:
-    """The plan, if the order is payable right now."""
+NEXT_PART = "next_part"
+ALL = "all"
+
+
+def payable(order: Order, *, scope: str = NEXT_PART, now: datetime | None = None) -> Plan | None:
+    """The plan, if the order is payable right now. An installment order pays its current part,
+    or with `scope` ALL everything left (the payoff at `now`)."""
     how = plan(order)
-    return how if how is not None and order.status in how.from_statuses else None
+    if how is None or order.status not in how.from_statuses:
+        return None
+    if scope == ALL and now is not None and (payoff := installments.payoff_fen(order, now)) is not None:
+        return Plan(how.from_statuses, payoff)
+    return how
 
 
 def load_order(order_id: str) -> Order | None:

@@ -149,7 +149,7 @@ def _carry_out_refund(timer: Timer, now: datetime) -> bool:
         timers.take(tx, timer)
         tx.commit()
         return False
-    attempt = paid_attempt(owed.order_id)
+    attempt = get_attempt(owed.attempt_id) if owed.attempt_id else paid_attempt(owed.order_id)
     if attempt is None:
         logger.warning("refund has no payment to go back through", extra={"refund_id": owed.refund_id})
         count("RefundsWithoutPayment")

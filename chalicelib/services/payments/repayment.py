@@ -19,6 +19,8 @@ from ...models.orders import Order
 from ...models.payments import PaymentAttempt
 from ...observability import count, logger
 from .. import accounts, notifications, orders, rewards, standing
+from ..installments import lifecycle as installments
+from ..installments.state import part_tag
 from .attempts import COLLECTION, yuan
 from .payable import order_moved, user_moved
 
@@ -56,11 +58,17 @@ def mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> N
       again at `due_at` (already due; the same key, so whether or not it already fired the
       order completes once).
     """
-    rules = settings().rules
     was = order.status
     amount = int(order.amount_due_fen or 0)
     reserved = int(order.credit_reserved_fen or 0)
     on_time = was == o.RECEIVED and (attempt.purpose == COLLECTION or _by_due(order, now))
+    user = accounts.get(order.user_id)
+    closing = installments.on_paid(tx, order, attempt, now, user)  # None: a single payment
+    if installments.advanced(closing):
+        return  # a part paid, more to come: the order owes its next part
+    points_fen = amount
+    if closing is not None:  # the last part: its points were earned with it; on time if every part was
+        on_time, points_fen = closing.all_on_time, 0
     orders.transition(
         tx,
         order,
@@ -74,6 +82,7 @@ def mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> N
             Order.paid_on_time.set(on_time),
             Order.amount_due_fen.set(0),
             Order.credit_reserved_fen.set(0),
+            *(closing.actions if closing is not None else []),
         ],
         condition=Order.amount_due_fen == amount,
         on_fail=order_moved(),
@@ -81,7 +90,6 @@ def mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> N
     )
     order.paid_at, order.paid_channel, order.paid_on_time = iso(now), attempt.channel, on_time
 
-    user = accounts.get(order.user_id)
     ledger.post(
         tx,
         event_id=f"order:{order.order_id}:credit_repaid",
@@ -92,7 +100,9 @@ def mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> N
         # Giving credit back cannot run short; a failed condition means the balance moved.
         insufficient=user_moved("the credit balance changed meanwhile"),
     )
-    reward = rewards.on_paid_on_time(tx, order, now, user=user, paid_fen=amount) if on_time else rewards.UserChange()
+    reward = (
+        rewards.on_paid_on_time(tx, order, now, user=user, paid_fen=points_fen) if on_time else rewards.UserChange()
+    )
 
     actions, condition = reward.merged(*standing.closed(user, was_overdue=was == o.OVERDUE))
     tx.update(user, actions, condition=condition, on_fail=user_moved())
@@ -101,9 +111,7 @@ def mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> N
         due = parse_iso(order.due_at)
         if now < due:
             timers.cancel(tx, timers.PAYMENT_DUE, order.order_id, due)
-            timers.cancel(
-                tx, timers.DUE_REMINDER, order.order_id, due - timedelta(seconds=rules.due_reminder_lead_seconds)
-            )
+            timers.cancel(tx, timers.DUE_REMINDER, order.order_id, due - installments.reminder_lead(order))
         else:
             timers.schedule(tx, timers.ORDER_COMPLETION, order.order_id, due)
     count("BnplOrdersPaid", on_time=str(on_time).lower(), channel=attempt.channel)
@@ -153,7 +161,7 @@ def on_declined(tx: Tx, order: Order, attempt: PaymentAttempt, code: str, now: d
             timers.COLLECTION_RETRY,
             order.order_id,
             now + timedelta(seconds=rules.collection_retry_seconds),
-            {"round": round_no + 1},
+            {"round": round_no + 1, **part_tag(order)},
         )
         then = (
             f"我们将于 {local_time(now + timedelta(seconds=rules.collection_retry_seconds))} 再次扣款，也可现在还款。"

@@ -38,7 +38,7 @@ from ...observability import count, logger
 from .. import notifications, obligations, orders
 from . import repayment
 from .attempts import CHANNEL_NAMES, COLLECTION, get_attempt, money_in_legs, yuan
-from .payable import load_order, order_moved, payable
+from .payable import ALL, load_order, order_moved, payable
 from .refunds import refund_unapplied
 
 SETTLE_TRIES = 3
@@ -268,6 +268,8 @@ def _succeed(
 ) -> Settlement | None:
     order = load_order(attempt.order_id)
     plan = payable(order) if order is not None else None
+    if plan is not None and plan.amount_fen != int(attempt.amount_fen) and order is not None:
+        plan = payable(order, scope=ALL, now=now)  # an installment order paid off at once
     if plan is not None and plan.amount_fen != int(attempt.amount_fen):
         plan = None  # the amount owed changed (a partial return) since the attempt began
     tx = Tx()
@@ -286,7 +288,7 @@ def _succeed(
     received(tx, attempt, order if plan is not None else None, now)
     order_status = order.status if order is not None else None
     if order is not None and plan is not None:
-        order_status = o.PAID
+        order_status = order.status  # paid (received again when an installment part was)
     if outcome == pm.UNAPPLIED:
         timers.schedule(tx, timers.UNAPPLIED_REFUND, attempt.attempt_id, now)
         if order is not None:

@@ -1,0 +1,40 @@
+"""A placed installment order cancelled before shipment: the plan ends and its fee is forgiven."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from pynamodb.expressions.update import Action
+
+from ... import ledger
+from ...db import Tx
+from ...models.orders import Order
+from . import arithmetic as ar
+from .state import plan_of
+
+
+def on_cancelled(tx: Tx, order: Order, now: datetime) -> list[Action]:
+    """Forgive the consumer's fee (charged at confirmation) and mark every part refunded;
+    answers the order updates ([] for a single payment)."""
+    plan = plan_of(order)
+    if plan is None:
+        return []
+    owed = sum(p.fee_fen for p in plan.schedule if p.unpaid) if plan.fee_payer == "consumer" else 0
+    ledger.post(
+        tx,
+        event_id=f"order:{order.order_id}:installment_fee_cancelled",
+        kind="installment_fee_waived",
+        at=now,
+        legs=ledger.installment_fee_charged(order.user_id, -owed),
+        ref=order.order_id,
+    )
+    ended = replace(
+        plan,
+        schedule=tuple(
+            replace(p, principal_fen=0, fee_fen=0, status=str(ar.PartStatus.REFUNDED)) if p.unpaid else p
+            for p in plan.schedule
+        ),
+    )
+    order.installment_plan = ended.to_json()
+    return [Order.installment_plan.set(ended.to_json())]
