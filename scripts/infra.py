@@ -710,6 +710,7 @@ def _api(t: Template, app_name: str) -> dict[str, Any]:
         "DependsOn": ["ApiGatewayAccount"],
         "Metadata": {"checkov": {"skip": [SKIP_API_CACHE]}},
         "Properties": {
+            "GatewayResponses": gateway_responses(),
             "TracingEnabled": True,
             "AccessLogSetting": {
                 "DestinationArn": get_att("ApiAccessLogGroup"),
@@ -727,6 +728,30 @@ def _api(t: Template, app_name: str) -> dict[str, Any]:
             ],
         },
     }
+
+
+# What a Gateway Response writes where the code writes its request id.
+GATEWAY_REQUEST_ID = "$context.requestId"
+
+
+def gateway_responses() -> dict[str, Any]:
+    """API Gateway's own answers (throttling, unknown routes, its 5xx) as the code's
+    problem+json (`chalicelib.edge.GATEWAY_ANSWERS`), in SAM's `GatewayResponses` form."""
+    from chalicelib.edge import GATEWAY_ANSWERS, with_request_id
+    from chalicelib.errors import PROBLEM_JSON
+
+    answers: dict[str, Any] = {}
+    for response_type, answer in GATEWAY_ANSWERS.items():
+        headers = {"Content-Type": PROBLEM_JSON, **answer.headers}
+        answers[response_type] = {
+            "StatusCode": str(answer.status),
+            "ResponseParameters": {"Headers": {name: f"'{value}'" for name, value in headers.items()}},
+            "ResponseTemplates": {
+                "application/json": with_request_id(answer.render(), GATEWAY_REQUEST_ID),
+                PROBLEM_JSON: with_request_id(answer.render(), GATEWAY_REQUEST_ID),
+            },
+        }
+    return answers
 
 
 def build(stage: str, app: Any, region: str = DEFAULT_REGION, grants: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -531,6 +531,7 @@ def test_expire_checkouts_cancels_unconfirmed_orders_past_the_deadline(api: Api,
     assert detail["status"] == "cancelled"
     assert detail["history"][-1] == {
         "status": "cancelled",
+        "event": "cancelled",
         "at": iso(clock.now()),
         "actor": "system",
         "note": "checkout expired",

@@ -94,7 +94,7 @@ def review_view(r: Review) -> ReviewView:
         order_id=r.order_id,
         sku_id=r.sku_id,
         rating=int(r.rating),
-        text=fulfilment.escape(r.text),
+        text=r.text,
         created_at=r.created_at,
     )
 
@@ -104,7 +104,7 @@ def public_review_view(r: Review) -> PublicReviewView:
         product_id=r.product_id,
         sku_id=r.sku_id,
         rating=int(r.rating),
-        text=fulfilment.escape(r.text),
+        text=r.text,
         created_at=r.created_at,
     )
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..clock import clock, parse_iso
+from ..config import settings
+from ..models.aftersale import Refund, cancel_refund_id
 from ..models.orders import AWAITING_CONFIRMATION, Order
+from ..models.payments import PaymentAttempt
 from ..schemas.orders import (
     AddressView,
     ChallengeView,
@@ -17,6 +20,8 @@ from ..schemas.orders import (
     HistoryView,
     OrderItemView,
     OrderList,
+    OrderPaymentView,
+    OrderRefundView,
     OrdersQuery,
     OrderSummaryView,
     OrderView,
@@ -39,8 +44,64 @@ def challenge_view(order: Order) -> ChallengeView:
     )
 
 
+# The event of a history step that names none: the status it reached (services/orders.history_entry).
+EVENT_OF_STATUS = {
+    "awaiting_confirmation": "checked_out",
+    "awaiting_payment": "confirmed",
+    "placed": "confirmed",
+    "paid": "paid",
+    "shipped": "shipped",
+    "received": "received",
+    "completed": "completed",
+    "cancelled": "cancelled",
+    "overdue": "payment_overdue",
+    "returned": "returned",
+    "return_requested": "return_requested",
+}
+
+
+def history_event(step: dict[str, str]) -> str:
+    return step.get("event") or EVENT_OF_STATUS[step["status"]]
+
+
+def actor_of(actor: str) -> str:
+    """One format: `<kind>:<id>` or `system` (a step written with a bare user id is the buyer's)."""
+    return actor if actor == "system" or ":" in actor else f"user:{actor}"
+
+
+def payment_view(attempt: PaymentAttempt, *, for_buyer: bool) -> OrderPaymentView:
+    return OrderPaymentView(
+        payment_id=attempt.attempt_id,
+        channel=attempt.channel,
+        purpose=attempt.purpose,
+        amount_fen=int(attempt.amount_fen),
+        currency=attempt.currency,
+        status=attempt.status,
+        refunded_fen=int(attempt.refunded_fen or 0),
+        card_last4=attempt.card_last4 if for_buyer else None,
+        created_at=attempt.created_at,
+        settled_at=attempt.settled_at,
+    )
+
+
+def refund_view(refund: Refund, currency: str) -> OrderRefundView:
+    return OrderRefundView(
+        refund_id=refund.refund_id,
+        reason="cancellation" if refund.refund_id == cancel_refund_id(refund.order_id) else "return",
+        channel=refund.channel,
+        amount_fen=int(refund.amount_fen),
+        currency=currency,
+        status=refund.status,
+        created_at=refund.created_at,
+        settled_at=refund.settled_at,
+    )
+
+
 def order_view(order: Order, *, for_buyer: bool = True) -> OrderView:
-    """The whole order; its open confirmation challenge only for the buyer."""
+    """The whole order with what moved on it; its open confirmation challenge, and the
+    cards that paid, only for the buyer."""
+    money = orders.money_of(order)
+    currency = settings().rules.currency
     open_challenge = (
         for_buyer
         and order.status == AWAITING_CONFIRMATION
@@ -79,7 +140,9 @@ def order_view(order: Order, *, for_buyer: bool = True) -> OrderView:
         ),
         received_at=order.received_at,
         history=[
-            HistoryView(status=h["status"], at=h["at"], actor=h["actor"], note=h.get("note"))
+            HistoryView(
+                status=h["status"], event=history_event(h), at=h["at"], actor=actor_of(h["actor"]), note=h.get("note")
+            )
             for h in order.history or []
         ],
         challenge=challenge_view(order) if open_challenge else None,
@@ -90,6 +153,10 @@ def order_view(order: Order, *, for_buyer: bool = True) -> OrderView:
         paid_channel=order.paid_channel,
         paid_on_time=order.paid_on_time,
         collection_attempts=int(order.collection_attempts or 0),
+        currency=currency,
+        refunded_fen=int(order.refunded_fen or 0),
+        payments=[payment_view(a, for_buyer=for_buyer) for a in money.payments],
+        refunds=[refund_view(r, currency) for r in money.refunds],
         created_at=order.created_at,
         updated_at=order.updated_at,
     )

@@ -97,6 +97,16 @@ class ReturnRequest(Model):
     by_user = ReturnsByUser()
 
 
+def return_refund_id(request_id: str) -> str:
+    """The refund an approved return owes (one per return request)."""
+    return f"refund_{request_id}"
+
+
+def cancel_refund_id(order_id: str) -> str:
+    """The refund a paid order cancelled before shipment owes (one per order)."""
+    return f"refund_cancel_{order_id}"
+
+
 class Refund(Model):
     """Money owed back to the consumer through the channel that paid; a channel adapter
     carries it out (timer kind `refund`)."""

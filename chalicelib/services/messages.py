@@ -4,7 +4,7 @@
   support reads any thread. A merchant sees nothing of an order before the buyer confirms
   it: its thread is a 404 like its detail, and a buyer's message then notifies nobody.
 - Text: at most 1,000 characters, control characters removed, blank refused; stored as
-  sent and HTML-escaped when shown (like reviews).
+  sent and returned exactly as sent (every client renders it as text).
 - Each message notifies the other side in the transaction that writes it.
 - A thread lists newest first, cursor-paginated.
 """

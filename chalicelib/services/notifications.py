@@ -38,6 +38,7 @@ RETURN_REQUESTED = "return_requested"  # to the merchant: answer within AFTERSAL
 RETURN_ANSWERED = "return_answered"  # to the buyer: approved (by the merchant or the timer) or rejected
 RETURN_SHIPPED_BACK = "return_shipped_back"  # to the merchant: the goods are on their way back
 REPLACEMENT_SHIPPED = "replacement_shipped"  # to the buyer: an exchange's replacement left
+RETURN_COMPLETED = "return_completed"  # to the buyer: a 先用后付 return settled, credit released
 # How many unread notifications "mark all read" fetches per round.
 READ_BATCH = 25
 

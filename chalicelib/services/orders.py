@@ -18,7 +18,7 @@ from pynamodb.expressions.update import Action
 from .. import errors, ledger, pagination, timers
 from ..clock import iso
 from ..db import Tx
-from ..models.aftersale import Refund
+from ..models.aftersale import Refund, ReturnRequest, cancel_refund_id, return_refund_id
 from ..models.catalog import Sku
 from ..models.coupons import AVAILABLE, Coupon
 from ..models.orders import (
@@ -31,6 +31,7 @@ from ..models.orders import (
     Order,
     obligated,
 )
+from ..models.payments import PaymentAttempt
 from ..models.timers import Timer
 from ..observability import count
 from . import standing
@@ -84,10 +85,16 @@ def list_orders(user_id: str, status: str | None, limit: int, cursor: str | None
     return OrderPage(items, pagination.encode(result.last_evaluated_key, scope))
 
 
-def history_entry(status: str, at: datetime, actor: str, note: str | None = None) -> dict[str, str]:
+def history_entry(
+    status: str, at: datetime, actor: str, note: str | None = None, event: str | None = None
+) -> dict[str, str]:
+    """One step of an order's history; `event` names it where the status alone does not
+    (the after-sale steps; HistoryView derives the others from the status)."""
     entry = {"status": status, "at": iso(at), "actor": actor}
     if note:
         entry["note"] = note
+    if event:
+        entry["event"] = event
     return entry
 
 
@@ -104,6 +111,7 @@ def transition(
     on_fail: errors.DomainError | None = None,
     note: str | None = None,
     verb: str = "change",
+    event: str | None = None,
 ) -> None:
     """Move `order` to `to` in `tx`, only from the status it was read in, appending history.
 
@@ -111,7 +119,7 @@ def transition(
     """
     if order.status not in allowed_from:
         raise errors.illegal_transition("order", order.status, verb)
-    history = [*(order.history or []), history_entry(to, now, actor, note)]
+    history = [*(order.history or []), history_entry(to, now, actor, note, event)]
     guard = Order.status == order.status
     if condition is not None:
         guard &= condition
@@ -201,7 +209,7 @@ def _refund_whole(tx: Tx, order: Order, now: datetime) -> None:
     """A paid channel order cancelled before shipment: all of it goes back through the channel
     that paid (`process_refunds` carries it out; nothing was settled to the merchant yet)."""
     refund = Refund(
-        f"refund_cancel_{order.order_id}",
+        cancel_refund_id(order.order_id),
         order_id=order.order_id,
         user_id=order.user_id,
         channel=order.paid_channel or order.payment_method,
@@ -221,3 +229,20 @@ def cancel(user_id: str, order_id: str, now: datetime) -> Order:
     tx.commit()
     count("OrdersCancelled")
     return order
+
+
+@dataclass(frozen=True)
+class Money:
+    """What moved on an order: its payment attempts (oldest first) and the refunds owed
+    back on it (a cancelled paid order's, each approved return's), oldest first."""
+
+    payments: list[PaymentAttempt]
+    refunds: list[Refund]
+
+
+def money_of(order: Order) -> Money:
+    attempts = sorted(PaymentAttempt.by_order.query(order.order_id), key=lambda a: int(a.attempt_no))
+    returns = ReturnRequest.by_user.query(order.user_id, filter_condition=ReturnRequest.order_id == order.order_id)
+    keys = [cancel_refund_id(order.order_id), *(return_refund_id(r.request_id) for r in returns)]
+    refunds = sorted(Refund.batch_get(keys), key=lambda r: (r.created_at, r.refund_id))
+    return Money(attempts, refunds)

@@ -38,7 +38,7 @@ from ..ledger import PLATFORM, Leg
 from ..models import orders as o
 from ..models.addresses import Address
 from ..models.aftersale import PENDING as REFUND_PENDING
-from ..models.aftersale import Dispute, Refund, ReturnRequest, Review
+from ..models.aftersale import Dispute, Refund, ReturnRequest, Review, return_refund_id
 from ..models.cart import CartItem
 from ..models.coupons import Coupon
 from ..models.idempotency import IdempotencyRecord
@@ -150,7 +150,7 @@ def sections(user_id: str) -> dict[str, Callable[[int, dict[str, Any] | None], P
 
 def _refunds_of(order: Order) -> Iterable[Refund]:
     requests = ReturnRequest.by_user.query(order.user_id)
-    keys = [f"refund_{r.request_id}" for r in requests if r.order_id == order.order_id]
+    keys = [return_refund_id(r.request_id) for r in requests if r.order_id == order.order_id]
     return Refund.batch_get(keys) if keys else []
 
 
@@ -242,7 +242,7 @@ def obstacles(user: User) -> list[FieldError]:
 
 def _pending_refunds(user_id: str) -> Iterable[Refund]:
     """Refunds owed through a channel and not yet confirmed by its gateway."""
-    keys = [f"refund_{r.request_id}" for r in ReturnRequest.by_user.query(user_id)]
+    keys = [return_refund_id(r.request_id) for r in ReturnRequest.by_user.query(user_id)]
     return (r for r in (Refund.batch_get(keys, consistent_read=True) if keys else []) if r.status == REFUND_PENDING)
 
 

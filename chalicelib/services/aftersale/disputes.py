@@ -144,7 +144,7 @@ def escalate(user_id: str, order_id: str, reason: str, now: datetime, request_id
         actions = [Order.open_dispute_id.set(dispute_id), Order.pending_return_id.set(request_id)]
         guard &= Order.pending_return_id.does_not_exist()
         closing.opens(tx, user_id, [User.open_returns.add(1)])
-    pause(tx, order, now, f"user:{user_id}", "escalate", actions, reason, guard)
+    pause(tx, order, now, f"user:{user_id}", "escalate", actions, reason, guard, event="dispute_opened")
     notifications.notify(
         tx,
         order.merchant_id,
@@ -289,10 +289,10 @@ def decide(
     if refund:
         move(tx, request, DISPUTED, REFUNDED)
         webhooks.emit(tx, dispute.merchant_id, webhooks.types.RETURN_REFUNDED, request, now)
-        settle(tx, order, request, now, actor, note or "platform refund", closed)
+        settle(tx, order, request, now, actor, note, closed, event="dispute_refunded")
     else:
         move(tx, request, DISPUTED, REJECTED)
-        resume(tx, order, request.order_status_before, now, actor, note or "platform rejected", closed)
+        resume(tx, order, request.order_status_before, now, actor, note, closed, event="dispute_rejected")
     outcome = "退款 (refunded)" if refund else "驳回 (rejected)"
     for recipient in (dispute.user_id, dispute.merchant_id):
         notifications.notify(

@@ -77,7 +77,7 @@ def arrived(tx: Tx, request: ReturnRequest, order: Order, now: datetime, actor: 
     reship = (timers.AFTERSALE_RESHIP, deadline(settings().rules.aftersale_answer_seconds, now))
     actions = stage(tx, order, None, reship)
     mine = Order.pending_return_id == request.request_id
-    pause(tx, order, now, actor, "take back the goods of", actions, "returned goods arrived: replacement next", mine)
+    pause(tx, order, now, actor, "take back the goods of", actions, "", mine, event="return_arrived")
 
 
 def _swapped(items: list[dict[str, Any]], request: ReturnRequest, skus: dict[str, Sku]) -> list[dict[str, Any]]:
@@ -129,7 +129,7 @@ def reship(merchant_id: str, request_id: str, carrier: str, tracking_number: str
     wait = (timers.AFTERSALE_REPLACEMENT, deadline(settings().rules.auto_confirm_receipt_seconds, now))
     actions: list[Action] = [Order.items.set(_swapped(order.items, request, skus)), *stage(tx, order, None, wait)]
     mine = Order.pending_return_id == request.request_id
-    pause(tx, order, now, f"merchant:{merchant_id}", "reship", actions, f"replacement shipped: {carrier}", mine)
+    pause(tx, order, now, f"merchant:{merchant_id}", "reship", actions, "", mine, event="replacement_shipped")
     notifications.notify(
         tx,
         order.user_id,
@@ -180,5 +180,5 @@ def receive_replacement(
             timers.schedule(tx, timers.DUE_REMINDER, order.order_id, due - lead)
         order.due_at = iso(due)
         actions.append(Order.due_at.set(iso(due)))
-    resume(tx, order, before, now, actor, "replacement received", actions)
+    resume(tx, order, before, now, actor, "", actions, event="replacement_received")
     tx.commit()

@@ -19,14 +19,14 @@ from ...clock import iso, parse_iso
 from ...db import Tx
 from ...models import orders as o
 from ...models import payments as pm
-from ...models.aftersale import Refund, ReturnRequest
+from ...models.aftersale import Refund, ReturnRequest, return_refund_id
 from ...models.orders import Order
 from ...models.timers import Timer
 from ...models.users import User
-from .. import apportion, obligations, rewards, standing
+from .. import apportion, notifications, obligations, rewards, standing
 from ..installments import lifecycle as installments
 from ..orders import transition
-from ..payments.attempts import attempts_for
+from ..payments.attempts import attempts_for, yuan
 
 SYSTEM = "system"
 
@@ -70,8 +70,11 @@ def pause(
     actions: list[Action],
     note: str,
     condition: Condition | None = None,
+    *,
+    event: str,
 ) -> None:
-    """Move `order` into (or along) the after-sale pause and set the timer of its wait."""
+    """Move `order` into (or along) the after-sale pause and set the timer of its wait;
+    `event` names the step in the order's history."""
     transition(
         tx,
         order,
@@ -83,11 +86,14 @@ def pause(
         condition=condition,
         actions=actions,
         note=note,
+        event=event,
     )
     obligations.rearm(tx, order)
 
 
-def resume(tx: Tx, order: Order, before: str, now: datetime, actor: str, note: str, actions: list[Action]) -> None:
+def resume(
+    tx: Tx, order: Order, before: str, now: datetime, actor: str, note: str, actions: list[Action], *, event: str
+) -> None:
     """End the pause with nothing returned: back to `before`, collection resumes."""
     transition(
         tx,
@@ -99,6 +105,7 @@ def resume(tx: Tx, order: Order, before: str, now: datetime, actor: str, note: s
         verb="end the after-sale request of",
         actions=[Order.pending_return_id.remove(), *actions],
         note=note,
+        event=event,
     )
     tx.update(User(order.user_id), [return_closed()])
     # Timers that fell due while the request paused the order were dropped: set them again.
@@ -106,7 +113,15 @@ def resume(tx: Tx, order: Order, before: str, now: datetime, actor: str, note: s
 
 
 def settle(
-    tx: Tx, order: Order, request: ReturnRequest, now: datetime, actor: str, note: str, actions: list[Action]
+    tx: Tx,
+    order: Order,
+    request: ReturnRequest,
+    now: datetime,
+    actor: str,
+    note: str,
+    actions: list[Action],
+    *,
+    event: str,
 ) -> None:
     """The request's goods are returned: credit released or money refunded, settlement
     reversed, the order `returned` (all goods) or back to where it was (some)."""
@@ -172,11 +187,13 @@ def settle(
         verb="approve the return of",
         actions=extra,
         note=note,
+        event=event,
     )
     if in_parts is not None:
         order.amount_due_fen = installments.amount_due_fen(order) or 0
     elif unpaid_bnpl:
         order.amount_due_fen = int(order.amount_due_fen or 0) - amount
+        _notify_completed(tx, order, request, amount, now)
     obligations.rearm(tx, order)  # a partial return leaves the rest owed: its timers again
 
 
@@ -196,7 +213,7 @@ def _owe_refunds(tx: Tx, order: Order, request_id: str, amount: int, now: dateti
                 left -= take
     for n, (attempt_id, channel, share) in enumerate(shares):
         refund = Refund(
-            f"refund_{request_id}" + (f"_{n}" if n else ""),
+            return_refund_id(request_id) + (f"_{n}" if n else ""),
             order_id=order.order_id,
             user_id=order.user_id,
             channel=channel,
@@ -206,6 +223,23 @@ def _owe_refunds(tx: Tx, order: Order, request_id: str, amount: int, now: dateti
         )
         tx.save(refund, condition=Refund.refund_id.does_not_exist())
         timers.schedule(tx, timers.REFUND, refund.refund_id, now)
+
+
+def _notify_completed(tx: Tx, order: Order, request: ReturnRequest, amount: int, now: datetime) -> None:
+    """The buyer hears the return is done: no refund will follow (the money was never paid),
+    the amount due went down (a paid order's refund notifies when the money moves)."""
+    owed = int(order.amount_due_fen or 0)
+    notifications.notify(
+        tx,
+        order.user_id,
+        notifications.RETURN_COMPLETED,
+        "退货完成 (return completed)",
+        f"order {order.order_id}: {yuan(amount)} of 先用后付 credit released; "
+        + (f"{yuan(owed)} still due" if owed > 0 else "nothing left to pay"),
+        order.order_id,
+        f"return:{request.request_id}:completed",
+        now,
+    )
 
 
 def _close_unpaid_bnpl(tx: Tx, user_id: str, *, was_overdue: bool) -> None:

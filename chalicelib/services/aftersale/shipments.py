@@ -52,7 +52,7 @@ def ship_back(
     webhooks.emit(tx, order.merchant_id, webhooks.types.RETURN_SHIPPED_BACK, request, now, actions=shipped)
     mine = Order.pending_return_id == request.request_id
     actions = stage(tx, order, None, arrival)
-    pause(tx, order, now, f"user:{user_id}", "ship back the goods of", actions, f"shipped back: {carrier}", mine)
+    pause(tx, order, now, f"user:{user_id}", "ship back the goods of", actions, "", mine, event="return_shipped_back")
     notifications.notify(
         tx,
         order.merchant_id,
@@ -101,7 +101,7 @@ def arrive(
     webhooks.emit(tx, order.merchant_id, webhooks.types.RETURN_REFUNDED, request, now, actions=[arrival])
     if waiting == RETURNING:  # arriving now (an exchange's goods were restocked when they arrived)
         restock(tx, request)
-    settle(tx, order, request, now, actor, "returned goods arrived", stage(tx, order, fired, None))
+    settle(tx, order, request, now, actor, "", stage(tx, order, fired, None), event="return_arrived")
     tx.commit()
     count("ReturnsApproved")
 
@@ -119,6 +119,6 @@ def close(request: ReturnRequest, order: Order, now: datetime, fired: Timer) -> 
     """Nothing was shipped back in time: the request closes, collection resumes."""
     tx = Tx()
     move(tx, request, AWAITING_RETURN, CLOSED, ReturnRequest.closed_at.set(iso(now)))
-    note = "closed: the goods were not shipped back in time"
-    resume(tx, order, request.order_status_before, now, "system", note, stage(tx, order, fired, None))
+    actions = stage(tx, order, fired, None)
+    resume(tx, order, request.order_status_before, now, "system", "", actions, event="return_closed")
     tx.commit()
