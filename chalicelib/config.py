@@ -103,6 +103,9 @@ class Rules:
     aftersale_ship_back_seconds: int
     aftersale_arrival_seconds: int
     dispute_window_seconds: int
+    # Account closure and after-sale limits (SPEC, third release).
+    dispute_decision_seconds: int
+    exchanges_per_line_max: int
     # Installments (SPEC 'Installments'): "<parts>:<fee bps>,..." per plan, the smallest
     # eligible principal, and the reminder's lead before each part's due date.
     installment_plans: str

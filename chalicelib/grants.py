@@ -265,6 +265,9 @@ GRANTS: dict[str, Needs] = {
             "payments": READ,
             "payments/by_order": QUERY,
             "notifications": WRITE,
+            # Returned goods back to stock on arrival; a dispute past support's deadline marked late.
+            "skus": WRITE,
+            "disputes": WRITE,
             **EMITS,
         },
         send=(WEBHOOK_QUEUE,),  # return.answered, return.refunded, order events
@@ -272,8 +275,9 @@ GRANTS: dict[str, Needs] = {
         why={
             **{
                 t: "the automatic refund when a merchant never confirms a returned parcel (not reached locally)"
-                for t in ("balances", "coupons", "entries", "payments", "payments/by_order", "refunds", "users")
+                for t in ("balances", "coupons", "entries", "payments", "payments/by_order", "refunds", "users", "skus")
             },
+            "disputes": "a dispute support left undecided past its deadline (not reached locally)",
             "webhook-events": EMITS_WHY,
         },
     ),
@@ -365,7 +369,7 @@ GRANTS: dict[str, Needs] = {
         tables={
             **LEDGER,
             "redemptions": WRITE,
-            "users": READ,
+            "users": WRITE,  # a decision closes one open redemption (users.open_redemptions)
             "notifications": WRITE,
         },
         publish=(NOTIFICATIONS,),

@@ -591,6 +591,14 @@ BUSINESS_ALARMS = (
         "on them (metric ObligationWithoutTimer; the order ids are in its error log). A debt is being "
         "forgotten: find the transition that dropped its timer.",
     ),
+    (
+        "DisputeLateAlarm",
+        "dispute-late",
+        "DisputesLate",
+        "A dispute (平台介入) is undecided past support's deadline (metric DisputesLate; the dispute ids "
+        "are in advance_aftersale's warning log, and first in the console's disputes list). The order is "
+        "paused until support decides: decide it.",
+    ),
 )
 
 

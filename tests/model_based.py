@@ -263,6 +263,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.messages: list[dict[str, Any]] = []
         self.address_ids: dict[str, str] = {}  # user → a saved address (checkout by address_id)
         self.server_errors: list[str] = []
+        self.closed_users: list[str] = []
         self.switched: set[str] = set()  # orders a channel switch played on (issue 22)
         self._setup()
 
@@ -275,19 +276,7 @@ class MoneyMachine(RuleBasedStateMachine):
         if self.faults:
             self.faults.enabled = False
         for i, uid in enumerate(self.users):
-            id_number = unique_id_number()
-            self._ok(self.api.post("/v1/me/identity", {"real_name": "张三", "id_number": id_number}, as_=uid), "id")
-            card = GOOD_CARD if i == 0 else card_ending(DECLINING_LAST4)
-            self._ok(self.api.post("/v1/me/bank-cards", {"card_number": card}, as_=uid), "card")
-            self._ok(self.api.put("/v1/me/payment-password", {"password": PASSWORD}, as_=uid), "password")
-            self._ok(
-                self.api.post(
-                    "/v1/bnpl/activation", {"agreement_version": settings().rules.agreement_version}, as_=uid
-                ),
-                "activation",
-            )
-            saved = self._ok(self.api.post("/v1/me/addresses", ADDRESS, as_=uid), "address")
-            self.address_ids[uid] = saved["address_id"]
+            self._enroll(i, uid)
         product = self._ok(
             self.api.post(
                 "/v1/merchant/products",
@@ -314,6 +303,20 @@ class MoneyMachine(RuleBasedStateMachine):
         self.initial_stock = {s["sku_id"]: s["stock"] for s in product["skus"]}
         if self.faults:
             self.faults.enabled = True
+
+    def _enroll(self, i: int, uid: str) -> None:
+        """Real name, a card (the second user's declines), password, 先用后付 and an address."""
+        id_number = unique_id_number()
+        self._ok(self.api.post("/v1/me/identity", {"real_name": "张三", "id_number": id_number}, as_=uid), "id")
+        card = GOOD_CARD if i == 0 else card_ending(DECLINING_LAST4)
+        self._ok(self.api.post("/v1/me/bank-cards", {"card_number": card}, as_=uid), "card")
+        self._ok(self.api.put("/v1/me/payment-password", {"password": PASSWORD}, as_=uid), "password")
+        self._ok(
+            self.api.post("/v1/bnpl/activation", {"agreement_version": settings().rules.agreement_version}, as_=uid),
+            "activation",
+        )
+        saved = self._ok(self.api.post("/v1/me/addresses", ADDRESS, as_=uid), "address")
+        self.address_ids[uid] = saved["address_id"]
 
     def _call(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
         r = self.api.call(method, path, json_body=body, **kw)
@@ -639,10 +642,10 @@ class MoneyMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.orders)
     @rule(i=st.integers(0, 50), steps=st.integers(1, 6))
-    def exchange(self, i: int, steps: int) -> None:
+    def exchange(self, i: int, steps: int, order_id: str | None = None) -> None:
         """An exchange black ↔ red (same price) taken `steps` far: asked, approved, shipped
         back, arrived, the replacement reshipped, its receipt confirmed."""
-        order_id, uid, order = self._order(i, o.RECEIVED, o.PAID)
+        order_id, uid, order = self._order(i, o.RECEIVED, o.PAID, order_id=order_id)
         if not order:
             return
         swap = {self.skus[0]: self.skus[3], self.skus[3]: self.skus[0]}
@@ -994,6 +997,46 @@ class MoneyMachine(RuleBasedStateMachine):
         if self.risk_checks % FULL_EVERY == 1 or not self.faults:
             check_risk(self)
 
+    # --- account closure and after-sale limits (issue 22) -----------------------------------
+    @rule(user=st.integers(0, 1))
+    def close_account(self, user: int) -> None:
+        """Close an account: refused (409) while anything is open, else it is closed for good."""
+        uid = self.users[user]
+        r = self._call("POST", "/v1/me/closure", as_=uid)
+        self.reached[f"closure:{r.status_code}:{(r.json or {}).get('code', '')}"] += 1
+        if r.status_code == 200:  # a newcomer takes the closed user's place in the stories
+            self.closed_users.append(uid)
+            self.users[user] = f"{uid}-{len(self.closed_users)}"
+            if self.faults:
+                self.faults.enabled = False
+            try:
+                self._enroll(user, self.users[user])
+            finally:
+                if self.faults:
+                    self.faults.enabled = True
+
+    @precondition(lambda self: self.returns)
+    @rule(i=st.integers(0, 50))
+    def escalate_by_request(self, i: int) -> None:
+        """Escalate a rejected request by naming it (a later request on the order does not matter)."""
+        request_id = self._request(i, "rejected")
+        order_id, uid = self.return_orders[request_id]
+        body = {"reason": "商家拒绝", "request_id": request_id}
+        r = self._call("POST", f"/v1/orders/{order_id}/disputes", body, as_=uid)
+        self.reached[f"escalate_by_request:{r.status_code}:{(r.json or {}).get('code', '')}"] += 1
+        if r.status_code == 201:
+            self.disputes.append(r.json["dispute_id"])
+
+    @precondition(lambda self: self.orders)
+    @rule(i=st.integers(0, 50))
+    def exchange_to_the_limit(self, i: int) -> None:
+        """Whole exchanges of one order, one more than a line allows (the last is a 409)."""
+        order_id, _, order = self._order(i, o.RECEIVED, o.PAID)
+        if order is None:
+            return
+        for _ in range(settings().rules.exchanges_per_line_max + 1):
+            self.exchange(0, 6, order_id=order_id)
+
     # --- switching channel mid-payment (issue 22): the simulated channels decide what is paid ---
     @precondition(lambda self: self.orders)
     @rule(
@@ -1145,6 +1188,7 @@ class MoneyMachine(RuleBasedStateMachine):
             check_invariants(self)
             check_nothing_owed_is_forgotten(self)
             check_payouts(self)
+            check_closed_accounts(self)
         finally:
             _SNAPSHOT.clear()
 
@@ -1259,9 +1303,13 @@ def check_invariants(m: MoneyMachine) -> None:
         if _s(order, "payment_method") == o.BNPL and status in OPEN_BNPL:
             open_credit[_s(order, "user_id") or ""] += _n(order, "credit_reserved_fen")
     skus = {x["sku_id"]["S"]: _n(x, "stock") for x in _scan("skus") if x["sku_id"]["S"] in m.initial_stock}
+    returned = returned_units(m)
     for sku_id, initial in m.initial_stock.items():
         assert skus[sku_id] >= 0, f"stock of {sku_id} is negative"
-        assert skus[sku_id] + reserved_units[sku_id] == initial, f"stock of {sku_id} is not conserved"
+        # on hand + reserved + sold − returned (back in stock, the order's lines unchanged)
+        assert skus[sku_id] + reserved_units[sku_id] - returned[sku_id] == initial, (
+            f"stock of {sku_id} is not conserved"
+        )
     for uid in m.users:
         used = derived.get((ledger.user_account(uid), ledger.CREDIT), 0)
         assert used == open_credit.get(uid, 0), (
@@ -1274,8 +1322,13 @@ def check_invariants(m: MoneyMachine) -> None:
     order_ids = {_s(x, "order_id") for x in orders}
     posted = [x for x in _scan("order_messages") if _s(x, "order_id") in order_ids]
     notified = {_s(n, "event_id") for n in _scan("notifications") if _s(n, "kind") == "order_message"}
+    confirmed = {_s(x, "order_id"): _s(x, "confirmed_at") for x in orders}
     for message in posted:
-        assert f"order_message:{_s(message, 'message_id')}" in notified, "a message without its notification"
+        if f"order_message:{_s(message, 'message_id')}" not in notified:  # only a buyer's, before confirmation
+            at, confirmed_at = _s(message, "created_at") or "", confirmed.get(_s(message, "order_id"))
+            assert _s(message, "author") == "consumer" and (confirmed_at is None or at <= confirmed_at), (
+                "a message without its notification"
+            )
     m.reached["messages"] += len(posted)
 
     succeeded: dict[str, int] = defaultdict(int)
@@ -1337,6 +1390,73 @@ def check_payouts(m: MoneyMachine) -> None:
     sent = [e for e in legs if _s(e, "event_kind") == "payout_sent"]
     assert len(sent) == len(payouts), "a payout record without its posting, or the reverse"
     assert len({_s(x, "cutoff") for x in payouts}) == len(payouts), "two payouts for one cut-off"
+
+
+def returned_units(m: MoneyMachine) -> dict[str, int]:
+    """Units back in stock that their order's lines still count: goods whose arrival was
+    confirmed, except an exchange's once reshipped (its lines then moved to the replacement)."""
+    back: dict[str, int] = defaultdict(int)
+    for request in _scan("return_requests"):
+        if _s(request, "merchant_id") != m.merchant or not _s(request, "arrived_at"):
+            continue
+        if _s(request, "status") in ("reshipped", "exchanged"):
+            continue
+        for line in json.loads(request["items"]["S"]):
+            back[line["sku_id"]] += int(line["quantity"])
+    return back
+
+
+def check_closed_accounts(m: MoneyMachine) -> None:
+    """A closed account has nothing open and no balance; nothing owed belongs to a user who
+    cannot pay (a closed account); no order line is exchanged more than the limit."""
+    from chalicelib.models.orders import Order
+    from chalicelib.services import obligations
+
+    users = {_s(u, "user_id"): u for u in _scan("users") if _s(u, "user_id") in [*m.users, *m.closed_users]}
+    closed = {uid for uid, u in users.items() if _s(u, "closed_at")}
+    for uid in closed:
+        m.reached["closure:closed"] += 1
+        u = users[uid]
+        assert not _s(u, "closing_id"), f"{uid}: closed with a closure marker"
+        for counter in ("unpaid_bnpl_count", "open_redemptions", "open_returns"):
+            assert _n(u, counter) <= 0, f"{uid}: closed with {counter} = {_n(u, counter)}"
+        for book in (ledger.CASH, ledger.CREDIT, ledger.POINTS, ledger.POINTS_HELD):
+            held = sum(
+                _n(b, "balance")
+                for b in _scan("balances")
+                if (b["account"]["S"], b["book"]["S"]) == (ledger.user_account(uid), book)
+            )
+            assert held == 0, f"{uid}: closed holding {held} in {book}"
+        for r in _scan("redemptions") if "redemptions" in _tables() else []:
+            assert not (_s(r, "user_id") == uid and _s(r, "status") in ("pending", "manual_review")), (
+                f"{uid}: closed with an open redemption"
+            )
+    # The counters closure conditions on are exact (the model's users buy from its merchant only).
+    pending_returns: dict[str, int] = defaultdict(int)
+    for item in _scan("orders"):
+        if _s(item, "merchant_id") == m.merchant and _s(item, "pending_return_id"):
+            pending_returns[_s(item, "user_id") or ""] += 1
+    open_redemptions: dict[str, int] = defaultdict(int)
+    for r in _scan("redemptions") if "redemptions" in _tables() else []:
+        if _s(r, "status") in ("pending", "manual_review"):
+            open_redemptions[_s(r, "user_id") or ""] += 1
+    for uid, u in users.items():
+        assert _n(u, "open_returns") == pending_returns[uid], f"{uid}: open_returns {_n(u, 'open_returns')}"
+        assert _n(u, "open_redemptions") == open_redemptions[uid], f"{uid}: open_redemptions"
+    for item in _scan("orders"):
+        if _s(item, "merchant_id") != m.merchant:
+            continue
+        order = Order.from_raw_data(item)
+        if order.user_id in closed:
+            assert order.status in (o.CANCELLED, o.RETURNED, o.COMPLETED, o.PAID, o.RECEIVED), (
+                f"{order.order_id}: {order.status} on a closed account"
+            )
+            assert not order.pending_return_id and not order.open_dispute_id, f"{order.order_id}: open after closure"
+            assert not obligations.owes(order), f"{order.order_id} owes money a closed account cannot pay"
+        for line in order.items or []:
+            assert int(line.get("exchanges", 0)) <= settings().rules.exchanges_per_line_max, (
+                f"{order.order_id}: {line['sku_id']} exchanged {line.get('exchanges')} times"
+            )
 
 
 def check_nothing_owed_is_forgotten(m: MoneyMachine) -> None:

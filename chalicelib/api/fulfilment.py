@@ -245,7 +245,13 @@ def confirm_receipt(ctx: Ctx, order_id: str) -> OrderView:
     status=201,
     errors={
         404: ["order_not_found"],
-        409: ["illegal_transition", "return_already_pending", "nothing_to_return"],
+        409: [
+            "illegal_transition",
+            "return_already_pending",
+            "nothing_to_return",
+            "account_closing",
+            "exchange_limit_reached",
+        ],
         422: ["invalid_return_items", "invalid_exchange_items"],
     },
     idempotent=True,

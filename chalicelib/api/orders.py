@@ -212,6 +212,7 @@ def render_confirmation(result: Confirmation) -> ConfirmationView | Reply:
         404: ["address_not_found"],
         409: [
             "out_of_stock",
+            "account_closing",
             "bnpl_frozen",
             "bnpl_not_activated",
             "credit_insufficient",
@@ -279,6 +280,7 @@ def create_checkout(ctx: Ctx) -> CheckoutResult:
             "bnpl_frozen",
             "bnpl_not_activated",
             "coupon_not_available",
+            "account_closing",
         ],
         422: [
             "payment_password_incorrect",

@@ -183,6 +183,10 @@ class Dispute(Model):
     decided_at = UnicodeAttribute(null=True)
     decided_by = UnicodeAttribute(null=True)
     note = UnicodeAttribute(null=True)
+    # Support decides by `deadline_at` (timer `dispute_decision`); past it, `late_at` is set and
+    # an alarm raised: nothing is decided automatically.
+    deadline_at = UnicodeAttribute(null=True)
+    late_at = UnicodeAttribute(null=True)
 
     by_status = DisputesByStatus()
     by_order = DisputesByOrder()

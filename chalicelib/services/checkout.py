@@ -39,7 +39,7 @@ from ..models.orders import AWAITING_CONFIRMATION, AWAITING_PAYMENT, BNPL, PLACE
 from ..models.timers import Timer
 from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 from ..observability import count, logger
-from . import accounts, channel_trades, orders, payments, standing
+from . import accounts, channel_trades, closing, orders, payments, standing
 from .installments import lifecycle as installments
 from .order_index import merchant_key
 from .orders import CHECKOUT_EXPIRY, MAX_CHECKOUT_LINES
@@ -217,6 +217,7 @@ def checkout(
             raise credit_insufficient()
 
     tx = Tx()
+    closing.opens(tx, user_id)
     for order in new_orders:
         tx.save(order, condition=Order.order_id.does_not_exist())
         timers.schedule(tx, CHECKOUT_EXPIRY, order.order_id, expires)
@@ -360,7 +361,7 @@ def confirm(
             tx.update(
                 user,
                 [*standing.opened(), *released],
-                condition=User.bnpl_status == BNPL_ACTIVE,
+                condition=(User.bnpl_status == BNPL_ACTIVE) & closing.still_open(),
                 on_fail=errors.conflict("bnpl_frozen", "先用后付 was paused meanwhile"),
             )
         else:
@@ -378,8 +379,7 @@ def confirm(
                 verb="confirm",
             )
             order.payment_expires_at = iso(pay_by)
-            if released:
-                tx.update(user, released)
+            closing.opens(tx, user_id, released)
             # An unpaid channel order lapses like an unconfirmed one (one timer if the times meet).
             if iso(pay_by) != order.challenge_expires_at:
                 timers.schedule(tx, CHECKOUT_EXPIRY, order_id, pay_by)
@@ -401,7 +401,10 @@ def confirm(
         result = Confirmation(order, payment)
         if idem is not None:
             idem.stage(tx, result)
-        tx.commit()
+        try:
+            tx.commit()
+        except errors.DomainError as exc:  # the user item's condition: frozen, or closing
+            raise (closing.refusal(exc, user_id) if exc.code == "bnpl_frozen" else exc) from exc
         if verdict is not None:
             verdict.emit()
     except BaseException:

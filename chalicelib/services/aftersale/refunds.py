@@ -29,6 +29,14 @@ from ..orders import transition
 from ..payments.attempts import attempts_for, yuan
 
 SYSTEM = "system"
+
+
+def return_closed() -> Action:
+    """The request no longer holds the order (pending_return_id removed): one open return
+    fewer on the user item (closure conditions on the count, services/closing.py)."""
+    return User.open_returns.add(-1)
+
+
 UNPAID_BNPL = (o.SHIPPED, o.RECEIVED, o.OVERDUE)  # 先用后付 states where money is still owed
 PAID_STATUSES = (pm.SUCCEEDED, pm.REFUNDED)
 
@@ -99,6 +107,7 @@ def resume(
         note=note,
         event=event,
     )
+    tx.update(User(order.user_id), [return_closed()])
     # Timers that fell due while the request paused the order were dropped: set them again.
     obligations.rearm(tx, order)
 
@@ -151,10 +160,19 @@ def settle(
         )
         if full or (in_parts is not None and in_parts.owes_nothing):
             _close_unpaid_bnpl(tx, order.user_id, was_overdue=before == o.OVERDUE)
+        else:
+            tx.update(User(order.user_id), [return_closed()])
     else:
         _owe_refunds(tx, order, request.request_id, amount, now)
         # Points, the on-time count and the limit step it earned follow the money back.
-        rewards.on_refunded(tx, order, amount, now, full=full).apply(tx, User(order.user_id))
+        change = rewards.on_refunded(tx, order, amount, now, full=full)
+        user_actions, condition = change.merged([return_closed()], None)
+        tx.update(
+            User(order.user_id),
+            user_actions,
+            condition=condition,
+            on_fail=errors.state_changed("the account changed meanwhile; retry"),
+        )
     if order.received_at:
         extra += _reverse_settlement(tx, order, request, items, now)
     # Installments: a return that leaves no part to pay closes the order as paid.
@@ -230,7 +248,7 @@ def _close_unpaid_bnpl(tx: Tx, user_id: str, *, was_overdue: bool) -> None:
     actions, condition = standing.closed(user, was_overdue=was_overdue)
     tx.update(
         user,
-        actions,
+        [*actions, return_closed()],
         condition=condition,
         on_fail=errors.conflict("state_changed", "the account changed meanwhile; retry"),
     )

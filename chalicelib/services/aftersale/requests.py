@@ -29,8 +29,9 @@ from ...models.aftersale import (
 )
 from ...models.orders import Order
 from ...models.timers import Timer
+from ...models.users import User
 from ...observability import count
-from .. import apportion, notifications, orders, webhooks
+from .. import apportion, closing, notifications, orders, webhooks
 from .exchange import check as exchange_check
 from .records import move, return_request_of_merchant
 from .refunds import deadline, pause, resume, settle, stage
@@ -134,6 +135,7 @@ def request_return(
     answer = (timers.AFTERSALE_ANSWER, deadline(settings().rules.aftersale_answer_seconds, now))
     tx = Tx()
     tx.save(request, condition=ReturnRequest.request_id.does_not_exist())
+    closing.opens(tx, user_id, [User.open_returns.add(1)])
     webhooks.emit(tx, order.merchant_id, webhooks.types.RETURN_REQUESTED, request, now)
     actions = [
         Order.pending_return_id.set(request.request_id),
