@@ -65,6 +65,9 @@ webhook-receiver: install  ## a merchant's sample receiver on 127.0.0.1:8700: `m
 redrive: install  ## the review DLQ: `make redrive` lists it, `make redrive ACTION=move` re-drives it
 	$(PY) -m chalicelib.local.redrive $(or $(ACTION),list)
 
+risk-backtest: install  ## replay recorded risk decisions through the rules (RULES=file.json: a proposed set)
+	$(PY) -m scripts.risk_backtest $(if $(RULES),--rules $(RULES))
+
 lint: install
 	$(VENV)/bin/ruff check .
 

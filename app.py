@@ -92,6 +92,11 @@ def advance_aftersale(event: object) -> None:
     _run("advance_aftersale")
 
 
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="expire_risk_reviews")
+def expire_risk_reviews(event: object) -> None:
+    _run("expire_risk_reviews")
+
+
 @app.schedule(Rate(1, unit=Rate.DAYS), name="purge_closed_accounts")
 def purge_closed_accounts(event: object) -> None:
     _run("purge_closed_accounts")

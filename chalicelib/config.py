@@ -59,6 +59,10 @@ class Rules:
     redemption_min_account_age_seconds: int
     redemption_daily_max_count: int
     redemption_daily_max_fen: int
+    # Risk decisions (SPEC 'Risk decisions'): the rule set as versioned JSON
+    # (services/risk/rules.py) and how long a held order waits for an operator.
+    risk_rules: str
+    risk_review_seconds: int
     idempotency_ttl_seconds: int
     idempotency_lock_seconds: int
     platform_fee_bps: int
@@ -99,6 +103,9 @@ class Rules:
     aftersale_ship_back_seconds: int
     aftersale_arrival_seconds: int
     dispute_window_seconds: int
+    # Account closure and after-sale limits (SPEC, third release).
+    dispute_decision_seconds: int
+    exchanges_per_line_max: int
     # Installments (SPEC 'Installments'): "<parts>:<fee bps>,..." per plan, the smallest
     # eligible principal, and the reminder's lead before each part's due date.
     installment_plans: str

@@ -71,6 +71,10 @@ class Unavailable(DomainError):
     """A dependency is busy; retry shortly."""
 
 
+class RateLimited(DomainError):
+    """Too many requests for now; retry after a while."""
+
+
 class ApiError(DomainError):
     """A problem with its HTTP status: what the edge renders (and raises itself for what
     only HTTP knows: a body too large, a content type)."""
@@ -104,7 +108,7 @@ class ApiError(DomainError):
         return doc
 
     def render(self) -> str:
-        return json.dumps(self.body(), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(self.body(), ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 TITLES = {
@@ -183,5 +187,7 @@ COMMON_CODES = {
     403: ["forbidden_role"],
     413: ["payload_too_large"],
     415: ["unsupported_media_type"],
+    # Answered by the gateway's throttling (its Gateway Response) or a RateLimited refusal.
+    429: ["rate_limited"],
     503: ["temporarily_unavailable"],
 }

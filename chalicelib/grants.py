@@ -98,6 +98,9 @@ GRANTS: dict[str, Needs] = {
                     "addresses",
                     "order_messages",
                     "disputes",
+                    "risk-counters",
+                    "risk-lists",
+                    "risk-decisions",
                     "webhook-endpoints",
                     "webhook-events",
                 )
@@ -117,6 +120,8 @@ GRANTS: dict[str, Needs] = {
             "disputes/by_order": QUERY,
             "disputes/by_status": QUERY,
             "webhook-events/by_order": QUERY,
+            "risk-lists/by_list": QUERY,
+            "risk-decisions/by_review_status": QUERY,
         },
         send=(REVIEW_QUEUE, WEBHOOK_QUEUE),
         publish=(NOTIFICATIONS,),
@@ -262,6 +267,9 @@ GRANTS: dict[str, Needs] = {
             "payments": READ,
             "payments/by_order": QUERY,
             "notifications": WRITE,
+            # Returned goods back to stock on arrival; a dispute past support's deadline marked late.
+            "skus": WRITE,
+            "disputes": WRITE,
             **EMITS,
         },
         send=(WEBHOOK_QUEUE,),  # return.answered, return.refunded, order events
@@ -269,8 +277,9 @@ GRANTS: dict[str, Needs] = {
         why={
             **{
                 t: "the automatic refund when a merchant never confirms a returned parcel (not reached locally)"
-                for t in ("balances", "coupons", "entries", "payments", "payments/by_order", "refunds", "users")
+                for t in ("balances", "coupons", "entries", "payments", "payments/by_order", "refunds", "users", "skus")
             },
+            "disputes": "a dispute support left undecided past its deadline (not reached locally)",
             "webhook-events": EMITS_WHY,
         },
     ),
@@ -297,6 +306,8 @@ GRANTS: dict[str, Needs] = {
             "notifications": WRITE,
             "webhook-events": WRITE,
             "webhook-events/by_order": QUERY,
+            "risk-decisions": WRITE,
+            "risk-counters": WRITE,
         },
         why={
             t: "what a closed account kept (the local closed account had none of it)"
@@ -313,8 +324,27 @@ GRANTS: dict[str, Needs] = {
                 "return_requests",
                 "webhook-events",
                 "webhook-events/by_order",
+                "risk-decisions",
+                "risk-counters",
             )
         },
+    ),
+    # Decline 先用后付 orders held for a risk review nobody decided in time: credit, stock and
+    # coupon back, the case closed, the buyer notified (services/risk/reviews.py).
+    "expire_risk_reviews": Needs(
+        tables={
+            **TIMERS,
+            **LEDGER,
+            "orders": WRITE,
+            "skus": WRITE,
+            "coupons": WRITE,
+            "users": WRITE,
+            "notifications": WRITE,
+            "risk-decisions": WRITE,
+            "risk-counters": WRITE,
+        },
+        publish=(NOTIFICATIONS,),
+        why={"coupons": "a held order that used a coupon (not played locally)"},
     ),
     # Re-send the review message of requests whose first send was not confirmed.
     "enqueue_pending_redemptions": Needs(
@@ -345,7 +375,7 @@ GRANTS: dict[str, Needs] = {
         tables={
             **LEDGER,
             "redemptions": WRITE,
-            "users": READ,
+            "users": WRITE,  # a decision closes one open redemption (users.open_redemptions)
             "notifications": WRITE,
         },
         publish=(NOTIFICATIONS,),

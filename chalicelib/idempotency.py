@@ -9,6 +9,7 @@ transaction (no DynamoDB effect) are stored right after the handler returns.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 from collections.abc import Callable
@@ -54,8 +55,11 @@ class IdemScope:
 
 
 def request_hash(method: str, path: str, body: Any) -> str:
+    """Keyed: a body can be an ID number, a name or a payment password, and the record
+    keeps its hash for a day (a plain digest of a guessable value is the value)."""
     canonical = json.dumps([method, path, body], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    key = settings().secret_bytes("PII_HASH_KEY")
+    return hmac.new(key, b"idempotency:" + canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def validate_key(raw: str | None) -> str:

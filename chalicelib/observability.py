@@ -50,7 +50,14 @@ def count(name: str, value: int = 1, **dimensions: str) -> None:
             m.clear_metrics()
 
 
-REQUEST_KEYS = ["request_id", "correlation_id", "user_id", "route", "function_request_id"]
+REQUEST_KEYS = [
+    "request_id",
+    "correlation_id",
+    "user_id",
+    "route",
+    "gateway_request_id",
+    "function_request_id",
+]
 
 
 def bind_request(request_id: str | None, correlation_id: str | None, **keys: Any) -> None:

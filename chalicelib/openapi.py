@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -17,13 +16,14 @@ PARAM = re.compile(r"{([^}]+)}")
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["type", "title", "status", "code", "detail"],
+    "required": ["type", "title", "status", "code", "detail", "request_id"],
     "properties": {
         "type": {"type": "string"},
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "code": {"type": "string", "description": "stable machine-readable error code"},
         "detail": {"type": "string"},
+        "request_id": {"type": "string", "description": "the answer's X-Request-Id (quote it to support)"},
         "errors": {
             "type": "array",
             "items": {
@@ -46,6 +46,7 @@ def _error_statuses(spec: RouteSpec) -> dict[int, list[str]]:
     statuses.setdefault(400, []).extend(COMMON_CODES[400])
     statuses.setdefault(413, []).extend(COMMON_CODES[413])
     statuses.setdefault(415, []).extend(COMMON_CODES[415])
+    statuses.setdefault(429, []).extend(COMMON_CODES[429])
     statuses.setdefault(500, []).append("internal_error")
     statuses.setdefault(503, []).extend(COMMON_CODES[503])
     if spec.roles:
@@ -62,14 +63,19 @@ def _error_statuses(spec: RouteSpec) -> dict[int, list[str]]:
 
 
 def problem_schema(codes: list[str]) -> dict[str, Any]:
-    """The problem document with the codes this response can carry, as an enum."""
-    schema = copy.deepcopy(PROBLEM_SCHEMA)
-    schema["properties"]["code"]["enum"] = codes
-    return schema
+    """The one `Problem`, narrowed to the codes this response can carry (an enum): a client
+    handles every error as a Problem and may switch on an operation's codes."""
+    return {
+        "allOf": [
+            {"$ref": "#/components/schemas/Problem"},
+            {"type": "object", "properties": {"code": {"type": "string", "enum": codes}}},
+        ]
+    }
 
 
 # The answers most operations share are one named component each (`UnauthorizedProblem`);
-# an operation's own codes make an inline schema (`CreateCheckoutResponse409` in a client).
+# an operation's own codes make an inline schema (`CreateCheckoutResponse409` in a client);
+# each is `Problem` narrowed by `allOf`.
 SHARED_PROBLEMS: dict[int, list[str]] = {
     **{status: sorted(codes) for status, codes in COMMON_CODES.items()},
     404: ["not_found"],
@@ -82,6 +88,34 @@ REPLAYED = {
     "description": 'present ("true") when this is the stored answer to an earlier request with the same key',
     "schema": {"type": "string", "enum": ["true"]},
 }
+
+
+# Headers every answer, or every answer of a kind, carries (components/headers).
+HEADERS: dict[str, Any] = {
+    "X-Request-Id": {
+        "description": "this request's id: the caller's X-Correlation-Id when it sent one, else a new one; "
+        "problem bodies carry it as `request_id`, and every log line of the request names it",
+        "schema": {"type": "string"},
+    },
+    "Retry-After": {
+        "description": "seconds to wait before retrying",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+}
+# The statuses that ask a caller to come back later.
+RETRY_AFTER = frozenset({429, 503})
+CORRELATION_PARAMETER: dict[str, Any] = {
+    "name": "X-Correlation-Id",
+    "in": "header",
+    "required": False,
+    "description": "the caller's id for this request: when it is 1-128 letters, digits, '.', '_', ':' "
+    "or '-', it is echoed as X-Request-Id and logged; any other value is ignored (not refused)",
+    "schema": {"type": "string"},
+}
+
+
+def _headers(*names: str) -> dict[str, Any]:
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
 
 
 def _shared_problem_name(status: int) -> str:
@@ -97,6 +131,7 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
                 models.append((model, mode))
     refs, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
     paths: dict[str, Any] = {}
+    query_defs: dict[str, Any] = {}
     for spec in specs:
         op: dict[str, Any] = {
             "operationId": spec.name,
@@ -115,7 +150,9 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
                 }
             )
         if spec.query is not None:
-            qschema = spec.query.model_json_schema()
+            qschema = spec.query.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, definition in qschema.pop("$defs", {}).items():  # a named enum a filter takes
+                query_defs.setdefault(name, definition)
             required = set(qschema.get("required", []))
             for name, prop in qschema.get("properties", {}).items():
                 op["parameters"].append({"name": name, "in": "query", "required": name in required, "schema": prop})
@@ -131,6 +168,7 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
                     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_\\-:.]{8,64}$"},
                 }
             )
+        op["parameters"].append(CORRELATION_PARAMETER)
         if spec.roles:
             op["security"] = [{"bearerAuth": []}]
             op["x-roles"] = list(spec.roles)
@@ -162,8 +200,9 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
             }
         else:
             op["responses"][str(spec.status)] = {"description": "OK"}
+        op["responses"][str(spec.status)]["headers"] = _headers("X-Request-Id")
         if spec.idempotent:
-            op["responses"][str(spec.status)]["headers"] = {"Idempotent-Replayed": REPLAYED}
+            op["responses"][str(spec.status)]["headers"]["Idempotent-Replayed"] = REPLAYED
         for status, codes in _error_statuses(spec).items():
             schema = problem_schema(codes)
             if SHARED_PROBLEMS.get(status) == codes:
@@ -171,16 +210,16 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
             content: dict[str, Any] = {PROBLEM_JSON: {"schema": schema}}
             if spec.raw_body and status in spec.errors:
                 content = {**CHANNEL_CONTENT, **content}
+            headers = _headers("X-Request-Id", *(["Retry-After"] if status in RETRY_AFTER else []))
+            if spec.idempotent and status < 500 and status != 429:  # a refusal is stored and replayed too
+                headers["Idempotent-Replayed"] = REPLAYED
             op["responses"][str(status)] = {
                 "description": f"{TITLES.get(status, 'Error')}: " + ", ".join(codes),
+                "headers": headers,
                 "content": content,
             }
-            if spec.idempotent and status < 500:  # a refusal is stored and replayed too
-                op["responses"][str(status)]["headers"] = {"Idempotent-Replayed": REPLAYED}
-        if not op["parameters"]:
-            del op["parameters"]
         paths.setdefault(spec.path, {})[spec.method.lower()] = op
-    schemas = _tidy(dict(defs.get("$defs", {})))
+    schemas = _tidy({**query_defs, **defs.get("$defs", {})})
     schemas["Problem"] = PROBLEM_SCHEMA
     for status, codes in SHARED_PROBLEMS.items():
         schemas[_shared_problem_name(status)] = problem_schema(codes)
@@ -191,14 +230,16 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
         "paths": paths,
         "components": {
             "schemas": schemas,
+            "headers": HEADERS,
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }
 
 
 NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
-# Timestamps are named `at` or `*_at`; the service writes them as RFC 3339 (clock.iso).
-TIMESTAMP = re.compile(r"^(at|.+_at)$")
+# Timestamps are named `at`, `*_at`, `*_until` or `cutoff`; the service writes them as
+# RFC 3339 (clock.iso).
+TIMESTAMP = re.compile(r"^(at|.+_at|.+_until|cutoff)$")
 
 
 def _tidy(schemas: dict[str, Any]) -> dict[str, Any]:

@@ -120,6 +120,14 @@ ROUTES = [
     Route("notifications", "POST", "/v1/me/notifications/read", "mark_notifications_read", console=True),
     Route("review", "GET", "/v1/review/redemptions", "list_redemptions_for_review", console=True),
     Route("review", "POST", "/v1/review/redemptions/{redemption_id}/decision", "decide_redemption", console=True),
+    Route("risk", "GET", "/v1/risk/reviews", "list_risk_reviews", console=True),
+    Route("risk", "GET", "/v1/risk/reviews/{review_id}", "get_risk_review", console=True),
+    Route("risk", "POST", "/v1/risk/reviews/{review_id}/decision", "decide_risk_review", console=True),
+    Route("risk", "GET", "/v1/risk/rules", "get_risk_rules", console=True),
+    Route("risk", "GET", "/v1/risk/blocklist", "list_risk_list_entries", console=True),
+    Route("risk", "POST", "/v1/risk/blocklist", "add_risk_list_entry", console=True),
+    Route("risk", "DELETE", "/v1/risk/blocklist/{entry_id}", "remove_risk_list_entry", console=True),
+    Route("risk", "GET", "/v1/risk/stats", "get_risk_stats", console=True),
     Route("webhooks", "GET", "/v1/merchant/webhook-endpoints", "list_webhook_endpoints", console=True),
     Route("webhooks", "POST", "/v1/merchant/webhook-endpoints", "create_webhook_endpoint", console=True),
     Route("webhooks", "GET", "/v1/merchant/webhook-endpoints/{endpoint_id}", "get_webhook_endpoint", console=True),
@@ -150,6 +158,7 @@ ROUTES = [
     Route("dev", "POST", "/v1/dev/clock", "advance_clock", local_only=True),
     Route("dev", "POST", "/v1/dev/jobs/{job}", "run_job", local_only=True),
     Route("dev", "POST", "/v1/dev/queue/drain", "drain_queues", local_only=True),
+    Route("dev", "GET", "/v1/dev/sandbox", "sandbox_identity", local_only=True),
     Route(
         "payments.sandbox_router", "POST", "/v1/dev/payments/notify", "simulate_channel_notification", local_only=True
     ),

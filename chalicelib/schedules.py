@@ -22,6 +22,7 @@ from .services import (
     redemption,
 )
 from .services.aftersale import sweep
+from .services.risk import reviews as risk_reviews
 
 JobFn = Callable[[datetime], dict[str, Any]]
 
@@ -39,6 +40,7 @@ JOBS: dict[str, JobFn] = {
     "run_payouts": payouts.run_payouts,
     "purge_closed_accounts": privacy.purge_closed_accounts,
     sweep.JOB: sweep.advance_aftersale,
+    "expire_risk_reviews": risk_reviews.expire_reviews,
 }
 
 

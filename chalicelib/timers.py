@@ -39,6 +39,8 @@ PAYOUT = "payout"
 PAYOUT_QUERY = "payout_query"
 CLOSURE_SCRUB = "closure_scrub"
 ACCOUNT_RETENTION = "account_retention"
+RISK_REVIEW = "risk_review"  # an operator decides a held 先用后付 order (else declined)
+DISPUTE_DECISION = "dispute_decision"  # support decides a dispute (else it is marked late, an alarm)
 WEBHOOK_DELIVERY = "webhook_delivery"  # an event's next delivery attempt (services/webhooks)
 KINDS = frozenset(
     {
@@ -55,6 +57,8 @@ KINDS = frozenset(
         PAYOUT_QUERY,
         CLOSURE_SCRUB,
         ACCOUNT_RETENTION,
+        RISK_REVIEW,
+        DISPUTE_DECISION,
         WEBHOOK_DELIVERY,
         *AFTERSALE,
     }

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import traceback
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -22,7 +21,17 @@ from pydantic import BaseModel, ValidationError
 from . import errors
 from .clock import clock
 from .config import settings
-from .edge import ACCEPTED_CONTENT_TYPES, CONSOLE_ROLES, ROLES, StoredResponse, console_cors
+from .edge import (
+    ACCEPTED_CONTENT_TYPES,
+    CONSOLE_ROLES,
+    REQUEST_ID_HEADER,
+    ROLES,
+    StoredResponse,
+    console_cors,
+    correlation_id,
+    request_id_for,
+    with_request_id,
+)
 from .errors import PROBLEM_JSON, ApiError, DomainError, FieldError
 from .observability import bind_request, bind_user, logger
 from .schemas.common import PATTERN_MESSAGES
@@ -44,7 +53,11 @@ MERCHANT = ("merchant",)
 REVIEWER = ("reviewer",)
 # Platform customer service (快手客服): reads any order's case, decides disputes.
 SUPPORT = ("support",)
+# Risk operators (风控): decide 先用后付 orders held for review, keep block lists.
+RISK = ("risk",)
 ANY_ROLE = ROLES
+# The methods that change state: each takes an Idempotency-Key (`Router.route`).
+WRITES = frozenset({"POST", "PUT"})
 
 
 @dataclass
@@ -87,7 +100,7 @@ class RouteSpec:
     errors: dict[int, list[str]]
     idempotent: bool
     summary: str
-    render: Callable[[Any], BaseModel] | None
+    render: Callable[[Any], BaseModel | Reply] | None
     raw_body: bool
     tag: str
     local_only: bool
@@ -129,12 +142,19 @@ class Router:
         response: type[BaseModel] | None = None,
         status: int = 200,
         errors: dict[int, list[str]] | None = None,
-        idempotent: bool = False,
-        render: Callable[[Any], BaseModel] | None = None,
+        idempotent: bool | None = None,
+        render: Callable[[Any], BaseModel | Reply] | None = None,
         raw_body: bool = False,
         claim_in_tx: bool = False,
-        key_optional: bool = False,
+        key_optional: bool | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """`idempotent`: True requires an Idempotency-Key (unless `key_optional`); left out,
+        every state-changing POST/PUT of a signed-in caller takes an optional one (a
+        payment channel's callback and the local stage's dev routes do not); False opts out."""
+        if idempotent is None:
+            idempotent = method in WRITES and bool(roles) and not raw_body and not self.local_only
+            key_optional = idempotent if key_optional is None else key_optional
+
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             self.routes.append(
                 RouteSpec(
@@ -148,7 +168,7 @@ class Router:
                     response=response,
                     status=status,
                     errors=errors or {},
-                    idempotent=idempotent,
+                    idempotent=bool(idempotent),
                     summary=(fn.__doc__ or fn.__name__).strip().splitlines()[0],
                     render=render,
                     raw_body=raw_body,
@@ -157,7 +177,7 @@ class Router:
                     documented=self.documented,
                     param_pattern=self.param_pattern,
                     claim_in_tx=claim_in_tx,
-                    key_optional=key_optional,
+                    key_optional=bool(key_optional),
                 )
             )
             return fn
@@ -167,7 +187,7 @@ class Router:
 
 def _json_text(model: BaseModel | dict[str, Any]) -> str:
     data = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"  # a JSON answer ends its line
 
 
 # The one table from a domain error's kind to its HTTP status (and the headers that kind
@@ -181,11 +201,13 @@ STATUS: dict[type[DomainError], int] = {
     errors.Conflict: 409,
     errors.Unprocessable: 422,
     errors.Locked: 423,
+    errors.RateLimited: 429,
     errors.Unavailable: 503,
 }
 KIND_HEADERS: dict[type[DomainError], dict[str, str]] = {
     errors.Unauthorized: {"WWW-Authenticate": 'Bearer realm="paylater"'},
     errors.Unavailable: {"Retry-After": "1"},
+    errors.RateLimited: {"Retry-After": "1"},
 }
 
 
@@ -270,6 +292,8 @@ def _render(spec: RouteSpec, result: Any) -> StoredResponse:
         body = result.model if isinstance(result.model, str) else _json_text(result.model)
         return StoredResponse(status, body, result.content_type)
     model = spec.render(result) if spec.render else result
+    if isinstance(model, Reply):  # a renderer that chose the status (e.g. 202 for a held order)
+        return _render(spec, model)
     if model is None:
         return StoredResponse(204 if spec.status == 204 else spec.status, "", JSON)
     return StoredResponse(spec.status, _json_text(model), JSON)
@@ -304,7 +328,7 @@ def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respo
             [FieldError(name, "unknown query parameter") for name in unknown],
         )
     ctx = Ctx(principal=principal, body=body, query=query, request=request)
-    # An optional key that is sent is checked like a required one (an empty one is a 400 too).
+    # An optional key left out is answered afresh; one sent must be a valid key (an empty one is refused).
     if not spec.idempotent or (spec.key_optional and request.headers.get("idempotency-key") is None):
         result = spec.handler(ctx, **params)
         return _to_response(_render(spec, result), result.headers if isinstance(result, Reply) else None)
@@ -342,7 +366,7 @@ def _execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respo
     stored = claim.staged or _render(spec, result)
     if claim.staged is None:
         idempotency.finish(claim, stored)
-    return _to_response(stored)
+    return _to_response(stored, result.headers if isinstance(result, Reply) else None)
 
 
 def _execute_claimed_in_tx(
@@ -379,18 +403,19 @@ def _execute_claimed_in_tx(
     return _to_response(earlier, replayed) if earlier is not None else _to_response(stored)
 
 
-def _request_id(request: Request) -> str:
+def _gateway_request_id(request: Request) -> str | None:
     ctx = getattr(request, "context", None) or {}
-    return str(ctx.get("requestId") or uuid.uuid4())
+    value = ctx.get("requestId")
+    return str(value) if value else None
 
 
-CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-
-
-def _correlation_id(request: Request) -> str | None:
-    """The caller's X-Correlation-Id when it looks like an id (it is logged on every line)."""
-    value = request.headers.get("x-correlation-id")
-    return value if value and CORRELATION_ID.match(value) else None
+def _stamp(response: Response, request_id: str) -> Response:
+    """Every answer carries its request id; a problem body carries it as `request_id`."""
+    response.headers[REQUEST_ID_HEADER] = request_id
+    content_type = str(response.headers.get("Content-Type", ""))
+    if content_type.startswith(PROBLEM_JSON) and isinstance(response.body, str):
+        response.body = with_request_id(response.body, request_id)
+    return response
 
 
 def _problem_code(body: str) -> str | None:
@@ -410,7 +435,10 @@ def _view(spec: RouteSpec) -> Callable[..., Response]:
     def view(app: Chalice, **params: str) -> Response:
         request = app.current_request
         assert request is not None
-        bind_request(_request_id(request), _correlation_id(request), route=f"{spec.method} {spec.path}")
+        correlation = correlation_id(request.headers.get("x-correlation-id"))
+        gateway_id = _gateway_request_id(request)
+        request_id = request_id_for(correlation, gateway_id)
+        bind_request(request_id, correlation, route=f"{spec.method} {spec.path}", gateway_request_id=gateway_id)
         response = _answer(request, params)
         # One line per request: the status and, for a problem, its stable code (never the body).
         code = None
@@ -418,7 +446,7 @@ def _view(spec: RouteSpec) -> Callable[..., Response]:
             code = _problem_code(response.body)
         route = f"{spec.method} {spec.path}"
         logger.info("request handled", extra={"route": route, "status": response.status_code, "code": code})
-        return response
+        return _stamp(response, request_id)
 
     def _answer(request: Request, params: dict[str, str]) -> Response:
         try:

@@ -9,6 +9,8 @@ Sections (each runs in-process under moto unless it says otherwise):
   rps        requests/s of checkout and order read vs replaying their DynamoDB calls bare
   capacity   every write of N purchases (checkout + confirmation) by N users, scaled to
              10,000 purchases/s: the hottest partition key of every table and GSI
+  risk       a 先用后付 risk decision's own time (its one BatchGet + the rules), median and
+             p99 over 1,000 decisions, and the rules alone; the confirmation's DynamoDB calls
   http       the purchase path over HTTP with concurrent clients against the local stack
              (a subprocess on loopback): p50/p99, errors, then no ledger drift, stock conserved
 Numbers are printed, never asserted (tests/test_bench.py only runs a tiny `--quick`).
@@ -37,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("imports", "calls", "sweeper", "parts", "rps", "capacity", "http", "webhooks")
+SECTIONS = ("imports", "calls", "sweeper", "parts", "rps", "capacity", "risk", "http", "webhooks")
 PARTITION_WCU_LIMIT = 1000  # DynamoDB: per partition, per second
 TARGET_RATE = 10_000  # purchases per second in the capacity simulation
 WRITE_OPS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
@@ -819,6 +821,74 @@ def bench_capacity(n: int) -> list[str]:
     return rows
 
 
+# --- risk: a decision's own cost ------------------------------------------------------------------
+
+
+def _percentiles(ms: list[float]) -> str:
+    ordered = sorted(ms)
+    p99 = ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
+    return f"median {statistics.median(ordered):7.3f} ms   p99 {p99:7.3f} ms"
+
+
+def bench_risk(n: int) -> list[str]:
+    """`risk.assess` on one confirmation, `n` times: its BatchGet (velocity counters of 5
+    dimensions x 7 days, lists, profile, credit) and the rules; then the rules alone."""
+    from chalicelib.clock import clock
+    from chalicelib.models.orders import Order
+    from chalicelib.models.users import User
+    from chalicelib.services.risk import decide, rules
+    from tests.conftest import ADULT_ID, new_key
+    from tests.shopping import ADDRESS, PASSWORD
+
+    with world() as api:
+        uid = "u-bench-risk"
+        api.post("/v1/me/identity", {"real_name": "张三", "id_number": ADULT_ID}, as_=uid)
+        api.post("/v1/me/bank-cards", {"card_number": "6222020200112233446"}, as_=uid)
+        api.put("/v1/me/payment-password", {"password": PASSWORD}, as_=uid)
+        api.post("/v1/bnpl/activation", {"agreement_version": _agreement()}, as_=uid)
+        body = {"name": "茶", "skus": [{"attributes": {"规格": "250g"}, "price_fen": 2990, "stock": 1000}]}
+        sku = api.post("/v1/merchant/products", body, as_="m-bench-risk", roles=["merchant"]).json["skus"][0]["sku_id"]
+        placed = []
+        for _ in range(3):  # some history: counters and a profile to read
+            co = api.post(
+                "/v1/checkout",
+                {"items": [{"sku_id": sku, "quantity": 1}], "payment_method": "bnpl", "address": ADDRESS},
+                as_=uid,
+                idem=new_key(),
+            ).json["orders"][0]
+            placed.append(co)
+        for co in placed[:2]:
+            confirmation = {"challenge_id": co["challenge"]["challenge_id"], "password": PASSWORD}
+            api.post(f"/v1/orders/{co['order_id']}/confirmation", confirmation, as_=uid, idem=new_key())
+        order, user = Order.get(placed[2]["order_id"]), User.get(uid)
+        with recording() as calls:
+            decide.assess(order, user, device_id="bench-phone", now=clock.now())
+        timed = [decide.assess(order, user, device_id="bench-phone", now=clock.now()).elapsed_ms for _ in range(n)]
+        inputs = decide.assess(order, user, device_id="bench-phone", now=clock.now()).inputs
+        rule_set = rules.current()
+        alone = []
+        for _ in range(n):
+            start = time.perf_counter()
+            rule_set.evaluate(inputs)
+            alone.append((time.perf_counter() - start) * 1000)
+        confirmation = {"challenge_id": placed[2]["challenge"]["challenge_id"], "password": PASSWORD}
+        with recording() as confirm_calls:
+            api.post(f"/v1/orders/{placed[2]['order_id']}/confirmation", confirmation, as_=uid, idem=new_key())
+    ops = Counter(c.op for c in confirm_calls)
+    own = dict(Counter(c.op for c in calls))
+    return [
+        f"decision (1 BatchGet under moto + rules)   {_percentiles(timed)}   calls: {own}",
+        f"rules alone ({len(rule_set.rules)} rules, version {rule_set.version})   {_percentiles(alone)}",
+        f"a 先用后付 confirmation: {sum(ops.values())} DynamoDB calls {dict(ops)}",
+    ]
+
+
+def _agreement() -> str:
+    from chalicelib.config import settings
+
+    return settings().rules.agreement_version
+
+
 # --- main ---------------------------------------------------------------------------------------------
 
 
@@ -832,6 +902,7 @@ def run(sections: list[str], quick: bool = False) -> str:
         "clients": 2 if quick else 8,
         "seconds": 10 if quick else 30,
         "purchases": 3 if quick else 200,
+        "decisions": 20 if quick else 1_000,
         "webhooks": 5 if quick else 200,
     }
     out: list[str] = []
@@ -843,6 +914,7 @@ def run(sections: list[str], quick: bool = False) -> str:
         "rps": "in-process requests/s vs the bare DynamoDB calls they make",
         "capacity": f"capacity simulation: {TARGET_RATE:,} purchases/s",
         "http": "the purchase path over HTTP, concurrent clients, against the local stack",
+        "risk": f"risk decision at confirmation: {sizes['decisions']:,} decisions in process",
         "webhooks": "webhooks: the purchase path's calls with events, the delivery worker's throughput",
     }
     for name in sections:
@@ -864,6 +936,8 @@ def _section(name: str, sizes: dict[str, int]) -> list[str]:
         return bench_sweeper(sizes["orders"], 1.0, max_runs=1 if sizes["orders"] > 20_000 else 10, parts=True)
     if name == "rps":
         return bench_rps(sizes["rps"])
+    if name == "risk":
+        return bench_risk(sizes["decisions"])
     if name == "http":
         from scripts.bench_http import bench_http
 

@@ -127,8 +127,47 @@ def body(*, namespace: str, service: str, review_queue: str, review_dlq: str) ->
             18,
             period=DAY,
         ),
+        *_risk_widgets(ns, service),
     ]
     return json.dumps({"widgets": widgets}, ensure_ascii=False, separators=(",", ":"))
+
+
+def _risk_decisions(ns: str, service: str, outcome: str) -> list[Any]:
+    return [
+        ns,
+        "RiskDecisions",
+        "Outcome",
+        outcome,
+        "service",
+        service,
+        {"id": outcome, "stat": "Sum", "visible": False},
+    ]
+
+
+def _risk_widgets(ns: str, service: str) -> list[dict[str, Any]]:
+    """风控: approval, review and decline rates (decisions by `Outcome`), and rule matches."""
+    total = "FILL(approve, 0) + FILL(review, 0) + FILL(decline, 0)"
+    rates = [
+        [{"expression": f"100 * FILL({o}, 0) / ({total})", "id": f"{o}rate", "label": f"{o} rate %"}]
+        for o in ("approve", "review", "decline")
+    ]
+    return [
+        _graph(
+            "风控 Risk decisions: approval, review and decline rates, %",
+            [*(_risk_decisions(ns, service, o) for o in ("approve", "review", "decline")), *rates],
+            12,
+            18,
+            period=HOUR,
+            yAxis={"left": {"min": 0, "max": 100}},
+        ),
+        _graph(
+            "风控规则 Risk rule matches (a rule that jumps may be broken)",
+            [[_search(ns, "RiskRuleMatches", "matches", HOUR, "rules")]],
+            0,
+            24,
+            period=HOUR,
+        ),
+    ]
 
 
 def resource(

@@ -591,12 +591,65 @@ BUSINESS_ALARMS = (
         "on them (metric ObligationWithoutTimer; the order ids are in its error log). A debt is being "
         "forgotten: find the transition that dropped its timer.",
     ),
+    (
+        "DisputeLateAlarm",
+        "dispute-late",
+        "DisputesLate",
+        "A dispute (平台介入) is undecided past support's deadline (metric DisputesLate; the dispute ids "
+        "are in advance_aftersale's warning log, and first in the console's disputes list). The order is "
+        "paused until support decides: decide it.",
+    ),
 )
 
 
 def _business_alarms(t: Template, app_name: str, service: str, namespace: str) -> None:
     for logical_id, suffix, metric, description in BUSINESS_ALARMS:
         _business_alarm(t, logical_id, f"{app_name}-{t.stage}-{suffix}", metric, description, service, namespace)
+    _risk_decline_alarm(t, f"{app_name}-{t.stage}-risk-decline-rate", service, namespace)
+
+
+# An hour with at least this many 先用后付 decisions, more than this share of them declined,
+# twice in a row: a rule (or its input) is probably broken, and good customers are refused.
+RISK_DECLINE_MIN_DECISIONS = 20
+RISK_DECLINE_RATE_PCT = 30
+
+
+def _risk_decline_alarm(t: Template, name: str, service: str, namespace: str) -> None:
+    def outcome(o: str) -> dict[str, Any]:
+        metric = {
+            "Namespace": namespace,
+            "MetricName": "RiskDecisions",
+            "Dimensions": [{"Name": "Outcome", "Value": o}, {"Name": "service", "Value": service}],
+        }
+        return {"Id": o, "MetricStat": {"Metric": metric, "Period": 3600, "Stat": "Sum"}, "ReturnData": False}
+
+    total = "FILL(approve, 0) + FILL(review, 0) + FILL(decline, 0)"
+    rate = f"IF({total} >= {RISK_DECLINE_MIN_DECISIONS}, 100 * FILL(decline, 0) / ({total}), 0)"
+    t.add(
+        "RiskDeclineRateAlarm",
+        {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmName": name,
+                "AlarmDescription": f"More than {RISK_DECLINE_RATE_PCT} % of 先用后付 confirmations were declined by "
+                "the risk rules two hours running (metric RiskDecisions by Outcome; RiskRuleMatches says which "
+                "rule). A rule or its input may be broken: see GET /v1/risk/stats and README: Risk decisions.",
+                "Metrics": [
+                    outcome("approve"),
+                    outcome("review"),
+                    outcome("decline"),
+                    {"Id": "rate", "Expression": rate, "Label": "decline rate %", "ReturnData": True},
+                ],
+                "EvaluationPeriods": 2,
+                "DatapointsToAlarm": 2,
+                "Threshold": RISK_DECLINE_RATE_PCT,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": [ref("AlarmTopic")],
+                "OKActions": [ref("AlarmTopic")],
+            },
+        },
+    )
 
 
 def _business_alarm(
@@ -702,6 +755,7 @@ def _api(t: Template, app_name: str) -> dict[str, Any]:
         "DependsOn": ["ApiGatewayAccount"],
         "Metadata": {"checkov": {"skip": [SKIP_API_CACHE]}},
         "Properties": {
+            "GatewayResponses": gateway_responses(),
             "TracingEnabled": True,
             "AccessLogSetting": {
                 "DestinationArn": get_att("ApiAccessLogGroup"),
@@ -719,6 +773,30 @@ def _api(t: Template, app_name: str) -> dict[str, Any]:
             ],
         },
     }
+
+
+# What a Gateway Response writes where the code writes its request id.
+GATEWAY_REQUEST_ID = "$context.requestId"
+
+
+def gateway_responses() -> dict[str, Any]:
+    """API Gateway's own answers (throttling, unknown routes, its 5xx) as the code's
+    problem+json (`chalicelib.edge.GATEWAY_ANSWERS`), in SAM's `GatewayResponses` form."""
+    from chalicelib.edge import GATEWAY_ANSWERS, with_request_id
+    from chalicelib.errors import PROBLEM_JSON
+
+    answers: dict[str, Any] = {}
+    for response_type, answer in GATEWAY_ANSWERS.items():
+        headers = {"Content-Type": PROBLEM_JSON, **answer.headers}
+        answers[response_type] = {
+            "StatusCode": str(answer.status),
+            "ResponseParameters": {"Headers": {name: f"'{value}'" for name, value in headers.items()}},
+            "ResponseTemplates": {
+                "application/json": with_request_id(answer.render(), GATEWAY_REQUEST_ID),
+                PROBLEM_JSON: with_request_id(answer.render(), GATEWAY_REQUEST_ID),
+            },
+        }
+    return answers
 
 
 def build(stage: str, app: Any, region: str = DEFAULT_REGION, grants: dict[str, Any] | None = None) -> dict[str, Any]:

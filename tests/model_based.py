@@ -67,6 +67,11 @@ LEGAL = {
     o.RETURNED: set(),
 }
 OPEN_BNPL = (o.PLACED, o.SHIPPED, o.RECEIVED, o.OVERDUE, o.RETURN_REQUESTED)
+# --- risk decisions (风控): a held order sits between confirmation and placement -----------
+LEGAL[o.AWAITING_CONFIRMATION] = LEGAL[o.AWAITING_CONFIRMATION] | {o.RISK_REVIEW}
+LEGAL[o.RISK_REVIEW] = {o.PLACED, o.CANCELLED}
+OPEN_BNPL = (*OPEN_BNPL, o.RISK_REVIEW)  # its credit is held while an operator decides
+JOBS = (*JOBS, "expire_risk_reviews")
 # (SKU index, quantity) lines of one checkout, each SKU once.
 BASKETS = st.lists(st.tuples(st.integers(0, 2), st.integers(1, 2)), min_size=1, max_size=3, unique_by=lambda t: t[0])
 
@@ -258,6 +263,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.messages: list[dict[str, Any]] = []
         self.address_ids: dict[str, str] = {}  # user → a saved address (checkout by address_id)
         self.server_errors: list[str] = []
+        self.closed_users: list[str] = []
         self.switched: set[str] = set()  # orders a channel switch played on (issue 22)
         self._setup()
 
@@ -270,19 +276,7 @@ class MoneyMachine(RuleBasedStateMachine):
         if self.faults:
             self.faults.enabled = False
         for i, uid in enumerate(self.users):
-            id_number = unique_id_number()
-            self._ok(self.api.post("/v1/me/identity", {"real_name": "张三", "id_number": id_number}, as_=uid), "id")
-            card = GOOD_CARD if i == 0 else card_ending(DECLINING_LAST4)
-            self._ok(self.api.post("/v1/me/bank-cards", {"card_number": card}, as_=uid), "card")
-            self._ok(self.api.put("/v1/me/payment-password", {"password": PASSWORD}, as_=uid), "password")
-            self._ok(
-                self.api.post(
-                    "/v1/bnpl/activation", {"agreement_version": settings().rules.agreement_version}, as_=uid
-                ),
-                "activation",
-            )
-            saved = self._ok(self.api.post("/v1/me/addresses", ADDRESS, as_=uid), "address")
-            self.address_ids[uid] = saved["address_id"]
+            self._enroll(i, uid)
         product = self._ok(
             self.api.post(
                 "/v1/merchant/products",
@@ -309,6 +303,20 @@ class MoneyMachine(RuleBasedStateMachine):
         self.initial_stock = {s["sku_id"]: s["stock"] for s in product["skus"]}
         if self.faults:
             self.faults.enabled = True
+
+    def _enroll(self, i: int, uid: str) -> None:
+        """Real name, a card (the second user's declines), password, 先用后付 and an address."""
+        id_number = unique_id_number()
+        self._ok(self.api.post("/v1/me/identity", {"real_name": "张三", "id_number": id_number}, as_=uid), "id")
+        card = GOOD_CARD if i == 0 else card_ending(DECLINING_LAST4)
+        self._ok(self.api.post("/v1/me/bank-cards", {"card_number": card}, as_=uid), "card")
+        self._ok(self.api.put("/v1/me/payment-password", {"password": PASSWORD}, as_=uid), "password")
+        self._ok(
+            self.api.post("/v1/bnpl/activation", {"agreement_version": settings().rules.agreement_version}, as_=uid),
+            "activation",
+        )
+        saved = self._ok(self.api.post("/v1/me/addresses", ADDRESS, as_=uid), "address")
+        self.address_ids[uid] = saved["address_id"]
 
     def _call(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
         r = self.api.call(method, path, json_body=body, **kw)
@@ -634,10 +642,10 @@ class MoneyMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.orders)
     @rule(i=st.integers(0, 50), steps=st.integers(1, 6))
-    def exchange(self, i: int, steps: int) -> None:
+    def exchange(self, i: int, steps: int, order_id: str | None = None) -> None:
         """An exchange black ↔ red (same price) taken `steps` far: asked, approved, shipped
         back, arrived, the replacement reshipped, its receipt confirmed."""
-        order_id, uid, order = self._order(i, o.RECEIVED, o.PAID)
+        order_id, uid, order = self._order(i, o.RECEIVED, o.PAID, order_id=order_id)
         if not order:
             return
         swap = {self.skus[0]: self.skus[3], self.skus[3]: self.skus[0]}
@@ -909,6 +917,126 @@ class MoneyMachine(RuleBasedStateMachine):
                 self.api.put("/v1/merchant/payout-account", body, as_=self.merchant, roles=["merchant"]), "payouts"
             )
 
+    # --- risk decisions (风控): bursts, a blocked card, a first big order, reviews -------------
+    def _risk(self, method: str, path: str, body: Any = None) -> Any:
+        idem = new_key() if method != "GET" else None
+        return self._call(method, path, body, as_=f"k-{self.tag}", roles=["risk"], idem=idem)
+
+    @rule(user=st.integers(0, 1), n=st.integers(5, 7))
+    def risk_burst(self, user: int, n: int) -> None:
+        """Many small 先用后付 orders at once: past 5 an hour the rules decline (402)."""
+        for _ in range(n):
+            self.buy(user, [(1, 1)], False, o.PLACED)
+
+    @rule(user=st.integers(0, 1))
+    def risk_blocked_card(self, user: int) -> None:
+        """The buyer's card on the block list: the confirmation is declined; then unblocked."""
+        uid = self.users[user]
+        me = self._call("GET", "/v1/me", as_=uid)
+        card = (me.json or {}).get("default_card_id") if me.status_code == 200 else None
+        if not card:
+            return
+        added = self._risk("POST", "/v1/risk/blocklist", {"kind": "card", "value": card, "reason": "model"})
+        self.buy(user, [(2, 1)], False, o.PLACED)
+        if added.status_code == 201:
+            self._risk("DELETE", f"/v1/risk/blocklist/{added.json['entry_id']}")
+
+    # Two newcomers a story at most, once others have shopped: stock is for everyone.
+    @precondition(lambda self: len(self.users) < 4 and len(self.orders) >= 3)
+    @rule()
+    def risk_first_big_order(self) -> None:
+        """A new buyer's first order above ¥300 is held for review (202, `risk_review`)."""
+        armed = bool(self.faults and self.faults.enabled)
+        if self.faults:
+            self.faults.enabled = False
+        uid = f"u-{self.tag}-{len(self.users)}"
+        try:
+            self._ok(
+                self.api.post("/v1/me/identity", {"real_name": "李四", "id_number": unique_id_number()}, as_=uid), "id"
+            )
+            self._ok(self.api.post("/v1/me/bank-cards", {"card_number": GOOD_CARD}, as_=uid), "card")
+            self._ok(self.api.put("/v1/me/payment-password", {"password": PASSWORD}, as_=uid), "password")
+            activation = {"agreement_version": settings().rules.agreement_version}
+            self._ok(self.api.post("/v1/bnpl/activation", activation, as_=uid), "activation")
+            self.address_ids[uid] = self._ok(self.api.post("/v1/me/addresses", ADDRESS, as_=uid), "address")[
+                "address_id"
+            ]
+        finally:
+            if self.faults:
+                self.faults.enabled = armed
+        self.users.append(uid)
+        self.buy(len(self.users) - 1, [(0, 5)], False, o.PLACED)  # 5 × ¥66.67
+
+    def _held(self, i: int) -> str | None:
+        r = self._risk("GET", "/v1/risk/reviews?status=pending&limit=100")
+        ours = {oid for oid, _ in self.orders}
+        cases = [c["review_id"] for c in (r.json or {}).get("items", []) if c["order_id"] in ours]
+        return cases[i % len(cases)] if r.status_code == 200 and cases else None
+
+    @rule(i=st.integers(0, 50), approve=st.booleans(), twice=st.booleans())
+    def risk_review_decided(self, i: int, approve: bool, twice: bool) -> None:
+        review_id = self._held(i)
+        if review_id is None:
+            return
+        body = {"decision": "approve" if approve else "decline", "note": "model"}
+        for _ in range(2 if twice else 1):
+            r = self._risk("POST", f"/v1/risk/reviews/{review_id}/decision", body)
+            self.reached[f"risk_review:{body['decision']}:{r.status_code}"] += 1
+        self._refresh()
+
+    @precondition(lambda self: o.RISK_REVIEW in self.status.values())
+    @rule()
+    def risk_review_times_out(self) -> None:
+        clock.advance(settings().rules.risk_review_seconds)
+        self.run_job("expire_risk_reviews", False)
+
+    @invariant()
+    def risk_holds(self) -> None:
+        """Scans two tables: every FULL_EVERY-th step under faults, every step without."""
+        self.risk_checks = getattr(self, "risk_checks", 0) + 1
+        if self.risk_checks % FULL_EVERY == 1 or not self.faults:
+            check_risk(self)
+
+    # --- account closure and after-sale limits (issue 22) -----------------------------------
+    @rule(user=st.integers(0, 1))
+    def close_account(self, user: int) -> None:
+        """Close an account: refused (409) while anything is open, else it is closed for good."""
+        uid = self.users[user]
+        r = self._call("POST", "/v1/me/closure", as_=uid)
+        self.reached[f"closure:{r.status_code}:{(r.json or {}).get('code', '')}"] += 1
+        if r.status_code == 200:  # a newcomer takes the closed user's place in the stories
+            self.closed_users.append(uid)
+            self.users[user] = f"{uid}-{len(self.closed_users)}"
+            if self.faults:
+                self.faults.enabled = False
+            try:
+                self._enroll(user, self.users[user])
+            finally:
+                if self.faults:
+                    self.faults.enabled = True
+
+    @precondition(lambda self: self.returns)
+    @rule(i=st.integers(0, 50))
+    def escalate_by_request(self, i: int) -> None:
+        """Escalate a rejected request by naming it (a later request on the order does not matter)."""
+        request_id = self._request(i, "rejected")
+        order_id, uid = self.return_orders[request_id]
+        body = {"reason": "商家拒绝", "request_id": request_id}
+        r = self._call("POST", f"/v1/orders/{order_id}/disputes", body, as_=uid)
+        self.reached[f"escalate_by_request:{r.status_code}:{(r.json or {}).get('code', '')}"] += 1
+        if r.status_code == 201:
+            self.disputes.append(r.json["dispute_id"])
+
+    @precondition(lambda self: self.orders)
+    @rule(i=st.integers(0, 50))
+    def exchange_to_the_limit(self, i: int) -> None:
+        """Whole exchanges of one order, one more than a line allows (the last is a 409)."""
+        order_id, _, order = self._order(i, o.RECEIVED, o.PAID)
+        if order is None:
+            return
+        for _ in range(settings().rules.exchanges_per_line_max + 1):
+            self.exchange(0, 6, order_id=order_id)
+
     # --- switching channel mid-payment (issue 22): the simulated channels decide what is paid ---
     @precondition(lambda self: self.orders)
     @rule(
@@ -1060,6 +1188,7 @@ class MoneyMachine(RuleBasedStateMachine):
             check_invariants(self)
             check_nothing_owed_is_forgotten(self)
             check_payouts(self)
+            check_closed_accounts(self)
         finally:
             _SNAPSHOT.clear()
 
@@ -1174,9 +1303,13 @@ def check_invariants(m: MoneyMachine) -> None:
         if _s(order, "payment_method") == o.BNPL and status in OPEN_BNPL:
             open_credit[_s(order, "user_id") or ""] += _n(order, "credit_reserved_fen")
     skus = {x["sku_id"]["S"]: _n(x, "stock") for x in _scan("skus") if x["sku_id"]["S"] in m.initial_stock}
+    returned = returned_units(m)
     for sku_id, initial in m.initial_stock.items():
         assert skus[sku_id] >= 0, f"stock of {sku_id} is negative"
-        assert skus[sku_id] + reserved_units[sku_id] == initial, f"stock of {sku_id} is not conserved"
+        # on hand + reserved + sold − returned (back in stock, the order's lines unchanged)
+        assert skus[sku_id] + reserved_units[sku_id] - returned[sku_id] == initial, (
+            f"stock of {sku_id} is not conserved"
+        )
     for uid in m.users:
         used = derived.get((ledger.user_account(uid), ledger.CREDIT), 0)
         assert used == open_credit.get(uid, 0), (
@@ -1189,8 +1322,13 @@ def check_invariants(m: MoneyMachine) -> None:
     order_ids = {_s(x, "order_id") for x in orders}
     posted = [x for x in _scan("order_messages") if _s(x, "order_id") in order_ids]
     notified = {_s(n, "event_id") for n in _scan("notifications") if _s(n, "kind") == "order_message"}
+    confirmed = {_s(x, "order_id"): _s(x, "confirmed_at") for x in orders}
     for message in posted:
-        assert f"order_message:{_s(message, 'message_id')}" in notified, "a message without its notification"
+        if f"order_message:{_s(message, 'message_id')}" not in notified:  # only a buyer's, before confirmation
+            at, confirmed_at = _s(message, "created_at") or "", confirmed.get(_s(message, "order_id"))
+            assert _s(message, "author") == "consumer" and (confirmed_at is None or at <= confirmed_at), (
+                "a message without its notification"
+            )
     m.reached["messages"] += len(posted)
 
     succeeded: dict[str, int] = defaultdict(int)
@@ -1206,6 +1344,30 @@ def check_invariants(m: MoneyMachine) -> None:
                 assert len(legs) == _n(legs[0], "legs")
         credited = [e for e in by_event if e.startswith("redemption:") and "cash" in e]
         assert len(credited) == len(set(credited))
+
+
+def check_risk(m: MoneyMachine) -> None:
+    """Every 先用后付 confirmation was decided; credit is held only by an approved order or one
+    awaiting review; a declined or timed-out one holds nothing."""
+    orders = {x["order_id"]["S"]: x for x in _scan_now("orders") if _s(x, "merchant_id") == m.merchant}
+    decisions = {_s(d, "order_id"): d for d in _scan_now("risk-decisions") if _s(d, "order_id") in orders}
+    for order_id, order in orders.items():
+        if _s(order, "payment_method") != o.BNPL:
+            continue
+        status, reserved = _s(order, "status"), _n(order, "credit_reserved_fen")
+        decision = decisions.get(order_id)
+        if order.get("challenge_used", {}).get("BOOL") or status == o.RISK_REVIEW:
+            assert decision is not None, f"{order_id} was confirmed without a risk decision"
+        if decision is None:
+            assert reserved == 0, f"{order_id} holds {reserved} without a risk decision"
+            continue
+        outcome, review = _s(decision, "outcome"), _s(decision, "review_status")
+        m.reached[f"risk:{outcome}:{review or ''}"] += 1
+        if outcome == "decline" or review in ("declined", "expired"):
+            assert status == o.CANCELLED and reserved == 0, f"{order_id} ({outcome}/{review}) holds {reserved}"
+        if reserved > 0:
+            assert outcome == "approve" or review in ("pending", "approved"), f"{order_id} holds credit unapproved"
+        assert (status == o.RISK_REVIEW) == (review == "pending"), f"{order_id}: {status} but review {review}"
 
 
 def check_payouts(m: MoneyMachine) -> None:
@@ -1228,6 +1390,73 @@ def check_payouts(m: MoneyMachine) -> None:
     sent = [e for e in legs if _s(e, "event_kind") == "payout_sent"]
     assert len(sent) == len(payouts), "a payout record without its posting, or the reverse"
     assert len({_s(x, "cutoff") for x in payouts}) == len(payouts), "two payouts for one cut-off"
+
+
+def returned_units(m: MoneyMachine) -> dict[str, int]:
+    """Units back in stock that their order's lines still count: goods whose arrival was
+    confirmed, except an exchange's once reshipped (its lines then moved to the replacement)."""
+    back: dict[str, int] = defaultdict(int)
+    for request in _scan("return_requests"):
+        if _s(request, "merchant_id") != m.merchant or not _s(request, "arrived_at"):
+            continue
+        if _s(request, "status") in ("reshipped", "exchanged"):
+            continue
+        for line in json.loads(request["items"]["S"]):
+            back[line["sku_id"]] += int(line["quantity"])
+    return back
+
+
+def check_closed_accounts(m: MoneyMachine) -> None:
+    """A closed account has nothing open and no balance; nothing owed belongs to a user who
+    cannot pay (a closed account); no order line is exchanged more than the limit."""
+    from chalicelib.models.orders import Order
+    from chalicelib.services import obligations
+
+    users = {_s(u, "user_id"): u for u in _scan("users") if _s(u, "user_id") in [*m.users, *m.closed_users]}
+    closed = {uid for uid, u in users.items() if _s(u, "closed_at")}
+    for uid in closed:
+        m.reached["closure:closed"] += 1
+        u = users[uid]
+        assert not _s(u, "closing_id"), f"{uid}: closed with a closure marker"
+        for counter in ("unpaid_bnpl_count", "open_redemptions", "open_returns"):
+            assert _n(u, counter) <= 0, f"{uid}: closed with {counter} = {_n(u, counter)}"
+        for book in (ledger.CASH, ledger.CREDIT, ledger.POINTS, ledger.POINTS_HELD):
+            held = sum(
+                _n(b, "balance")
+                for b in _scan("balances")
+                if (b["account"]["S"], b["book"]["S"]) == (ledger.user_account(uid), book)
+            )
+            assert held == 0, f"{uid}: closed holding {held} in {book}"
+        for r in _scan("redemptions") if "redemptions" in _tables() else []:
+            assert not (_s(r, "user_id") == uid and _s(r, "status") in ("pending", "manual_review")), (
+                f"{uid}: closed with an open redemption"
+            )
+    # The counters closure conditions on are exact (the model's users buy from its merchant only).
+    pending_returns: dict[str, int] = defaultdict(int)
+    for item in _scan("orders"):
+        if _s(item, "merchant_id") == m.merchant and _s(item, "pending_return_id"):
+            pending_returns[_s(item, "user_id") or ""] += 1
+    open_redemptions: dict[str, int] = defaultdict(int)
+    for r in _scan("redemptions") if "redemptions" in _tables() else []:
+        if _s(r, "status") in ("pending", "manual_review"):
+            open_redemptions[_s(r, "user_id") or ""] += 1
+    for uid, u in users.items():
+        assert _n(u, "open_returns") == pending_returns[uid], f"{uid}: open_returns {_n(u, 'open_returns')}"
+        assert _n(u, "open_redemptions") == open_redemptions[uid], f"{uid}: open_redemptions"
+    for item in _scan("orders"):
+        if _s(item, "merchant_id") != m.merchant:
+            continue
+        order = Order.from_raw_data(item)
+        if order.user_id in closed:
+            assert order.status in (o.CANCELLED, o.RETURNED, o.COMPLETED, o.PAID, o.RECEIVED), (
+                f"{order.order_id}: {order.status} on a closed account"
+            )
+            assert not order.pending_return_id and not order.open_dispute_id, f"{order.order_id}: open after closure"
+            assert not obligations.owes(order), f"{order.order_id} owes money a closed account cannot pay"
+        for line in order.items or []:
+            assert int(line.get("exchanges", 0)) <= settings().rules.exchanges_per_line_max, (
+                f"{order.order_id}: {line['sku_id']} exchanged {line.get('exchanges')} times"
+            )
 
 
 def check_nothing_owed_is_forgotten(m: MoneyMachine) -> None:

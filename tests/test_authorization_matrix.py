@@ -36,9 +36,11 @@ from tests.wallet_support import earn
 
 CONSUMER_A, CONSUMER_B = "u-matrix-a", "u-matrix-b"
 MERCHANT, OTHER_MERCHANT, REVIEWER, SUPPORT = "m-matrix-1", "m-matrix-2", "r-matrix-1", "s-matrix-1"
+RISK_OPERATOR = "k-matrix-1"
 CARD, CARD_2 = "6222020200112233446", "6217001234567890122"
 ADULT_ID_B = "110105199003070017"  # GB 11643 check digit computed, born 1990
 ADULT_ID_STAFF = "110105198503070035"  # GB 11643 check digit computed, born 1985
+ADULT_ID_RISK = "110105198003070055"  # GB 11643 check digit computed, born 1980
 
 BAD_TOKENS = {"no token": "token_missing", "expired": "token_expired", "forged": "token_invalid"}
 # Caller name → (subject, roles).
@@ -49,6 +51,7 @@ CALLERS: dict[str, tuple[str, str]] = {
     "other merchant": (OTHER_MERCHANT, "merchant"),
     "reviewer": (REVIEWER, "reviewer"),
     "support": (SUPPORT, "support"),
+    "risk": (RISK_OPERATOR, "risk"),
 }
 ANYONE = "anyone with the role"
 
@@ -214,6 +217,15 @@ CASES: dict[str, Case] = {
         params=lambda w: {"redemption_id": w["redemption_for_review"]},
         body=lambda w: {"decision": "approve", "note": "ok"},
     ),
+    # Risk operators decide any held order but their own; lists belong to the platform.
+    "get_risk_review": Case(params=lambda w: {"review_id": w["review"]}),
+    "decide_risk_review": Case(
+        params=lambda w: {"review_id": w["review"]}, body=lambda w: {"decision": "approve", "note": "ok"}
+    ),
+    "add_risk_list_entry": Case(
+        body=lambda w: {"kind": "device", "value": f"dev-{uuid.uuid4().hex[:8]}", "reason": "test"}
+    ),
+    "remove_risk_list_entry": Case(params=lambda w: {"entry_id": w["list_entry"]}),
     # merchant webhooks: another merchant's endpoints and events are 404
     "create_webhook_endpoint": Case(body=lambda w: {"url": "https://hooks.example.com/x", "events": ["*"]}),
     "get_webhook_endpoint": Case(params=lambda w: {"endpoint_id": w["webhook_endpoint"]}, owners=("merchant",)),
@@ -262,6 +274,7 @@ def _activate(api: Api, user: str, id_number: str) -> None:
 
 
 def _order(api: Api, w: World, *, confirm: bool = True, method: str = "bnpl") -> dict[str, Any]:
+    clock.advance(720)  # a shopper's pace: at most 5 orders an hour (the default risk rules)
     r = _ok(api.post("/v1/checkout", {**_checkout_body(w), "payment_method": method}, as_=CONSUMER_A, idem=new_key()))
     order = dict(r["orders"][0])
     if confirm:
@@ -318,11 +331,27 @@ def build_world(api: Api) -> World:
     # An open order keeps consumer B's account from closing (a closed account would
     # answer every later cell with 401 account_closed).
     _ok(api.post("/v1/checkout", _checkout_body(w), as_=CONSUMER_B, idem=new_key()))
+    w.ids["review"] = _held_order(api, CONSUMER_B)["review_id"]
+    entry = {"kind": "phone", "value": "13900000000", "reason": "test"}
+    w.ids["list_entry"] = _ok(api.post("/v1/risk/blocklist", entry, as_=RISK_OPERATOR, roles=["risk"]))["entry_id"]
     for name in ("webhook_endpoint", "webhook_endpoint_spare"):
         hook = {"url": "https://hooks.example.com/x", "events": ["*"]}
         w.ids[name] = _merchant(api, "POST", "/v1/merchant/webhook-endpoints", hook)["endpoint_id"]
     w.ids["webhook_event"] = _merchant(api, "GET", "/v1/merchant/webhook-events")["items"][0]["event_id"]
     return w
+
+
+def _held_order(api: Api, buyer: str) -> dict[str, str]:
+    """`buyer`'s first 先用后付 order, above ¥300: held for a risk review."""
+    body = _product_body("大件")
+    body["skus"][0]["price_fen"] = 35000
+    sku = _merchant(api, "POST", "/v1/merchant/products", body)["skus"][0]["sku_id"]
+    checkout = {"items": [{"sku_id": sku, "quantity": 1}], "payment_method": "bnpl", "address": ADDRESS}
+    order = _ok(api.post("/v1/checkout", checkout, as_=buyer, idem=new_key()))["orders"][0]
+    confirmation = {"challenge_id": order["challenge"]["challenge_id"], "password": PASSWORD}
+    r = api.post(f"/v1/orders/{order['order_id']}/confirmation", confirmation, as_=buyer, idem=new_key())
+    assert r.status_code == 202, r.json
+    return {"review_id": "rd_" + order["order_id"].removeprefix("o_")}
 
 
 def _dispute(api: Api, user: str, order_id: str) -> str:
@@ -435,6 +464,9 @@ def test_every_route_that_needs_a_resource_or_a_body_has_a_case() -> None:
         "decide_dispute",
         "get_bill",  # a month, not a resource: each caller reads their own bill
         "get_support_order_installments",
+        "get_risk_review",
+        "decide_risk_review",
+        "remove_risk_list_entry",
     }, unowned
 
 
@@ -496,21 +528,30 @@ def _own_dispute(api: Api, owner: str) -> dict[str, str]:
     return {"dispute_id": _dispute(api, owner, order["order_id"])}
 
 
+def _own_review(api: Api, owner: str) -> dict[str, str]:
+    """The risk operator's own first large order, held for review."""
+    _activate(api, owner, ADULT_ID_RISK)
+    return _held_order(api, owner)
+
+
 OWN_CASES: dict[str, Callable[[Api, str], dict[str, str]]] = {
     "decide_redemption": _own_redemption,
     "decide_dispute": _own_dispute,
+    "decide_risk_review": _own_review,
 }
+# Whose own case each route is tried with (default "u-matrix-staff").
+OWNERS = {"decide_risk_review": "u-matrix-risk"}
 # A decision each route accepts (the refusal must be for the case, not for the body).
 DECISIONS = {"decide_dispute": "refund"}
 
 
 def test_nobody_decides_their_own_case(api: Api) -> None:
     """Every decision route of a staff role refuses a caller deciding their own case."""
-    staff = {"reviewer", "support"}
+    staff = {"reviewer", "support", "risk"}
     decisions = [s for s in routes() if s.path.endswith("/decision") and staff & set(s.roles)]
     assert decisions and {s.name for s in decisions} <= set(OWN_CASES), [s.name for s in decisions]
-    owner = "u-matrix-staff"
     for spec in decisions:
+        owner = OWNERS.get(spec.name, "u-matrix-staff")
         path = spec.path.format(**OWN_CASES[spec.name](api, owner))
         roles = ["consumer", *sorted(staff & set(spec.roles))]
         body = {"decision": DECISIONS.get(spec.name, "approve"), "note": "mine"}

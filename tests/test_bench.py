@@ -17,3 +17,11 @@ def test_the_capacity_simulation_sees_the_tables_a_purchase_writes() -> None:
         line = next(line for line in out.splitlines() if line.startswith(table))
         assert "no writes" not in line, line
     assert "failures: 0" in out, out
+
+
+def test_the_risk_section_times_decisions_and_counts_the_confirmation_calls() -> None:
+    out = bench.run(["risk"], quick=True)
+    assert "decision (1 BatchGet" in out and "p99" in out, out
+    # the decision's one BatchGet beside the confirmation's own, and one transaction (a token's
+    # revocation check may add a GetItem when its cache expires mid-run)
+    assert "'BatchGetItem': 2, 'UpdateItem': 1, 'TransactWriteItems': 1" in out, out

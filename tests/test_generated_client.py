@@ -77,7 +77,7 @@ def test_the_whole_story_through_the_generated_client(gen: Generated) -> None:
     gen.call("set_payment_password", client=me, body=m.PasswordIn(password="135790"))
     agreement = gen.call("get_agreement", client=me)
     activated = gen.call("activate_bnpl", client=me, body=m.ActivationIn(agreement_version=agreement.version))
-    assert activated.bnpl.status == m.BnplViewStatus.ACTIVE
+    assert activated.bnpl.status == m.BnplStatus.ACTIVE
     assert isinstance(activated.bnpl.activated_at, datetime)
 
     # 第一步/第二步: buy now with 先用后付, confirm with the payment password.
@@ -86,16 +86,16 @@ def test_the_whole_story_through_the_generated_client(gen: Generated) -> None:
         client=me,
         body=m.CheckoutItemsIn(
             items=[m.LineIn(sku_id=sku_id, quantity=1)],
-            payment_method=m.CheckoutItemsInPaymentMethod.BNPL,
+            payment_method=m.PaymentMethod.BNPL,
             address=m.AddressIn.from_dict(ADDRESS),
         ),
         idempotency_key=new_key(),
     )
     order = checkout.orders[0]
-    assert order.status == m.CheckoutOrderViewStatus.AWAITING_CONFIRMATION
+    assert order.status == m.OrderStatus.AWAITING_CONFIRMATION
     body = m.PasswordConfirmationIn(challenge_id=order.challenge.challenge_id, password="135790")
     confirmed = gen.call("confirm_order", order.order_id, client=me, body=body, idempotency_key=new_key())
-    assert confirmed.status == m.ConfirmationViewStatus.PLACED
+    assert confirmed.status == m.OrderStatus.PLACED
     # The same challenge again: a typed problem whose code is one of the operation's enum.
     again = gen.op("confirm_order")(order.order_id, client=me, body=body, idempotency_key=new_key())
     assert again.status_code == 409
@@ -105,14 +105,14 @@ def test_the_whole_story_through_the_generated_client(gen: Generated) -> None:
     shipment = m.ShipmentIn(carrier="SF", tracking_number="SF1234567890")
     gen.call("ship_order", order.order_id, client=merchant, body=shipment)
     received = gen.call("confirm_receipt", order.order_id, client=me)
-    assert received.status == m.OrderViewStatus.RECEIVED
+    assert received.status == m.OrderStatus.RECEIVED
     assert isinstance(received.due_at, datetime)
 
     # The window closes: the default card pays; points for paying on time.
     gen.call("advance_clock", client=dev, body=m.ClockIn(advance_seconds=7 * 86400 + 60))
     gen.call("run_job", "close_payment_windows", client=dev)
     paid = gen.call("get_order", order.order_id, client=me)
-    assert (paid.status, paid.paid_channel, paid.paid_on_time) == (m.OrderViewStatus.PAID, "card", True)
+    assert (paid.status, paid.paid_channel, paid.paid_on_time) == (m.OrderStatus.PAID, "card", True)
     wallet = gen.call("get_wallet", client=me)
     assert wallet.points == 300 and wallet.credit.used_fen == 0
 
@@ -122,16 +122,16 @@ def test_the_whole_story_through_the_generated_client(gen: Generated) -> None:
     )
     gen.call("drain_queues", client=dev)
     decided = gen.call("get_redemption", redemption.redemption_id, client=me)
-    assert decided.status == m.RedemptionViewStatus.APPROVED, decided.reason
+    assert decided.status == m.RedemptionStatus.APPROVED, decided.reason
     assert gen.call("get_wallet", client=me).cash_balance_fen == 300
     kinds = {e.kind for e in gen.call("list_wallet_entries", client=me).items}
-    assert {m.EntryViewKind.POINTS_EARNED, m.EntryViewKind.REDEMPTION_CREDITED} <= kinds
+    assert {m.EventKind.POINTS_EARNED, m.EventKind.REDEMPTION_CREDITED} <= kinds
 
     # 第四步: the review, on the product page.
     gen.call("review_order", order.order_id, client=me, body=m.ReviewIn(rating=5, text="很好用"))
     assert gen.call("get_product", product.product_id, client=me).reviews.count == 1
     notes = gen.call("list_notifications", client=me)
-    assert m.NotificationViewKind.PAYMENT_SUCCEEDED in {n.kind for n in notes.items}
+    assert m.NotificationKind.PAYMENT_SUCCEEDED in {n.kind for n in notes.items}
 
 
 def buy_and_confirm(gen: Generated, me: Any, sku: str, method: str) -> Any:
@@ -175,10 +175,8 @@ def test_a_new_account_redeems_through_a_reviewer_with_the_generated_client(gen:
     order_id = buy_and_confirm(gen, me, sku, "bnpl").order_id
     gen.call("ship_order", order_id, client=merchant, body=m.ShipmentIn(carrier="SF", tracking_number="SF0001"))
     gen.call("confirm_receipt", order_id, client=me)
-    paid = gen.call(
-        "pay_now", order_id, client=me, body=m.PayNowIn(channel=m.PayNowInChannel.CARD), idempotency_key=new_key()
-    )
-    assert (paid.status, paid.order_status) == (m.PaymentViewStatus.SUCCEEDED, m.PaymentViewOrderStatus.PAID)
+    paid = gen.call("pay_now", order_id, client=me, body=m.PayNowIn(channel=m.Channel.CARD), idempotency_key=new_key())
+    assert (paid.status, paid.order_status) == (m.PaymentStatus.SUCCEEDED, m.OrderStatus.PAID)
 
     redemption = gen.call(
         "request_redemption", client=me, body=m.RedemptionPointsIn(points=100), idempotency_key=new_key()
@@ -191,9 +189,38 @@ def test_a_new_account_redeems_through_a_reviewer_with_the_generated_client(gen:
         "decide_redemption",
         redemption.redemption_id,
         client=reviewer,
-        body=m.RedemptionDecisionIn(decision=m.RedemptionDecisionInDecision.APPROVE, note="ok"),
+        body=m.RedemptionDecisionIn(decision=m.Decision.APPROVE, note="ok"),
         idempotency_key=new_key(),
     )
-    assert decided.status == m.ReviewRedemptionViewStatus.APPROVED
+    assert decided.status == m.RedemptionStatus.APPROVED
     assert [h.status for h in decided.history][-1] == "approved"
     assert gen.call("get_wallet", client=me).cash_balance_fen == 100
+
+
+def test_each_enum_is_one_class_in_the_generated_client(generator_output: tuple[Path, list[str]]) -> None:
+    """A named set (OrderStatus, PaymentMethod, Channel, ...) is one enum class, not one per field."""
+    import ast
+    import re
+
+    PROBLEM_CODES = re.compile(r"^[A-Za-z0-9]+Response\d{3}Code$")
+
+    where, _ = generator_output
+    enums: dict[frozenset[str], list[str]] = {}
+    for path in (where / "paylater_client" / "models").glob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ClassDef) and any(
+                getattr(b, "id", "") in ("Enum", "StrEnum", "IntEnum") for b in node.bases
+            ):
+                values = frozenset(
+                    str(s.value.value)
+                    for s in node.body
+                    if isinstance(s, ast.Assign) and isinstance(s.value, ast.Constant)
+                )
+                enums.setdefault(values, []).append(node.name)
+    # An operation's problem codes are its own set (`<Operation>Response<status>Code`).
+    repeated = {
+        names[0]: names for names in enums.values() if len([n for n in names if not PROBLEM_CODES.match(n)]) > 1
+    }
+    assert repeated == {}, repeated
+    named = {name for names in enums.values() for name in names}
+    assert {"OrderStatus", "PaymentMethod", "Channel", "PaymentStatus"} <= named

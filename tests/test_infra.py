@@ -344,6 +344,15 @@ def test_alarms_cover_errors_throttles_dead_letters_and_ledger_drift(prod: dict[
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
 
 
+def test_a_jump_in_the_risk_decline_rate_raises_an_alarm(prod: dict[str, Any]) -> None:
+    alarm = _resources_of(prod, "AWS::CloudWatch::Alarm")["RiskDeclineRateAlarm"]["Properties"]
+    metrics = {m["Id"]: m for m in alarm["Metrics"]}
+    assert {"approve", "review", "decline", "rate"} == set(metrics)
+    assert metrics["decline"]["MetricStat"]["Metric"]["MetricName"] == "RiskDecisions"
+    assert "100 * FILL(decline, 0)" in metrics["rate"]["Expression"] and metrics["rate"]["ReturnData"]
+    assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (30, 2)
+
+
 def test_forgotten_obligations_raise_an_alarm(prod: dict[str, Any]) -> None:
     alarms = _resources_of(prod, "AWS::CloudWatch::Alarm")
     alarm = alarms["ObligationWithoutTimerAlarm"]["Properties"]
@@ -431,6 +440,8 @@ DASHBOARD_METRICS = {
     "ObligationsWithoutTimer",
     "PayoutFailures",
     "ApproximateAgeOfOldestMessage",
+    "RiskDecisions",
+    "RiskRuleMatches",
 }
 
 

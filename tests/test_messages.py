@@ -11,16 +11,33 @@ from chalicelib.clock import clock
 from chalicelib.models.messages import OrderMessage
 from chalicelib.models.notifications import Notification
 from tests.conftest import Api
-from tests.shopping import MERCHANT, MERCHANT_2, checkout, create_product, sku_ids
+from tests.shopping import MERCHANT, MERCHANT_2, checkout, confirm, create_product, sku_ids
 
 SUPPORT = "s-support-1"
 
 
 @pytest.fixture
 def order_id(api: Api, activated_user: str) -> str:
+    """An order the buyer confirmed (awaiting payment): the merchant may see it."""
     r = checkout(api, activated_user, [(sku_ids(create_product(api))[0], 1)], method="alipay")
     assert r.status_code == 201, r.json
+    assert confirm(api, activated_user, r.json["orders"][0]).status_code == 200
     return str(r.json["orders"][0]["order_id"])
+
+
+def test_a_merchant_sees_no_thread_of_an_order_the_buyer_has_not_confirmed(api: Api, activated_user: str) -> None:
+    r = checkout(api, activated_user, [(sku_ids(create_product(api))[0], 1)], method="alipay")
+    unconfirmed = r.json["orders"][0]["order_id"]
+    assert api.get(f"/v1/merchant/orders/{unconfirmed}", **as_merchant()).status_code == 404
+    for r in (
+        api.get(merchant_path(unconfirmed), **as_merchant()),
+        api.post(merchant_path(unconfirmed), {"text": "您好"}, **as_merchant()),
+    ):
+        assert r.status_code == 404 and r.json["code"] == "order_not_found", r.json
+    assert "order_message" not in kinds(activated_user)
+    # The buyer may write before confirming; the merchant hears of it only once it is confirmed.
+    assert api.post(consumer_path(unconfirmed), {"text": "能换成粉色吗？"}, as_=activated_user).status_code == 201
+    assert "order_message" not in kinds(MERCHANT)
 
 
 def consumer_path(order_id: str) -> str:
@@ -110,11 +127,13 @@ def test_control_characters_only_is_refused_and_a_thousand_characters_is_fine(
     assert api.post(consumer_path(order_id), {"text": "好" * 1000}, as_=activated_user).status_code == 201
 
 
-def test_markup_is_kept_as_text_and_escaped_when_shown(api: Api, activated_user: str, order_id: str) -> None:
-    r = api.post(consumer_path(order_id), {"text": '<script>alert("x")</script>'}, as_=activated_user)
-    assert r.json["text"] == "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
+def test_markup_is_text_returned_exactly_as_sent(api: Api, activated_user: str, order_id: str) -> None:
+    r = api.post(consumer_path(order_id), {"text": '<script>alert("x")</script> & 5 > 3'}, as_=activated_user)
+    assert r.json["text"] == '<script>alert("x")</script> & 5 > 3'
+    listed = api.get(consumer_path(order_id), as_=activated_user).json["items"]
+    assert [m["text"] for m in listed] == ['<script>alert("x")</script> & 5 > 3']
     [stored] = list(OrderMessage.query(order_id))
-    assert stored.text == '<script>alert("x")</script>'
+    assert stored.text == '<script>alert("x")</script> & 5 > 3'
 
 
 def test_a_thread_is_paginated_newest_first(api: Api, activated_user: str, order_id: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -164,3 +165,38 @@ def test_counts_with_metrics_disabled_keep_nothing(recwarn: pytest.WarningsRecor
     finally:
         metrics.cache_clear()
     assert not [w for w in recwarn if "already been added" in str(w.message)]
+
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def test_every_answer_names_its_request_and_the_log_lines_carry_the_same_id(api: Any, log_lines: Lines) -> None:
+    echoed = api.call("GET", "/v1/health", headers={"X-Correlation-Id": "app-session-43"})
+    assert echoed.headers["X-Request-Id"] == "app-session-43"
+    fresh = api.call("GET", "/v1/me")  # a problem: token_missing
+    rid = fresh.headers["X-Request-Id"]
+    assert UUID.match(rid) and fresh.json["request_id"] == rid and fresh.json["code"] == "token_missing"
+    dropped = api.call("GET", "/v1/health", headers={"X-Correlation-Id": f"name={REAL_NAME}"})
+    assert UUID.match(dropped.headers["X-Request-Id"])  # not an id: not echoed, a new one
+    handled = [line for line in log_lines() if line["message"] == "request handled"]
+    assert [line["request_id"] for line in handled] == [
+        "app-session-43",
+        rid,
+        dropped.headers["X-Request-Id"],
+    ]
+
+
+def test_a_replayed_problem_names_the_request_it_answers(api: Any) -> None:
+    body = {"real_name": REAL_NAME, "id_number": "110105194912310021"}  # bad check digit
+    first = api.call("POST", "/v1/me/identity", as_="u-obs-2", json_body=body, idem="retry-key-0001")
+    again = api.call("POST", "/v1/me/identity", as_="u-obs-2", json_body=body, idem="retry-key-0001")
+    assert first.status_code == again.status_code == 422 and again.headers["Idempotent-Replayed"] == "true"
+    assert first.json["request_id"] != again.json["request_id"] == again.headers["X-Request-Id"]
+    assert {k: v for k, v in first.json.items() if k != "request_id"} == {
+        k: v for k, v in again.json.items() if k != "request_id"
+    }
+
+
+def test_json_answers_end_with_a_newline(api: Any) -> None:
+    for r in (api.call("GET", "/v1/health"), api.call("GET", "/v1/me"), api.call("GET", "/v1/openapi.json")):
+        assert r.body.endswith(b"}\n"), r.body[-40:]

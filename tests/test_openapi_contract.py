@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import jsonschema
 import pytest
@@ -39,10 +39,17 @@ def _options(prop: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_every_timestamp_is_a_date_time(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    for name, prop in (
+        ("ClosureView", "retention_until"),
+        ("MeView", "payment_password_locked_until"),
+        ("PayoutView", "cutoff"),
+    ):
+        assert any(o.get("format") == "date-time" for o in _options(schemas[name]["properties"][prop])), name
     untyped = [
         (name, p)
         for name, p, prop in _properties(doc)
-        if re.match(r"^(at|.+_at)$", p) and any(o.get("format") != "date-time" for o in _options(prop))
+        if re.match(r"^(at|.+_at|.+_until|cutoff)$", p) and any(o.get("format") != "date-time" for o in _options(prop))
     ]
     assert not untyped, untyped
 
@@ -67,7 +74,11 @@ def test_each_problem_response_lists_its_codes(doc: dict[str, Any]) -> None:
                     continue
                 schema = resp["content"]["application/problem+json"]["schema"]
                 schema = schemas[schema["$ref"].rsplit("/", 1)[1]] if "$ref" in schema else schema
-                codes = schema["properties"]["code"]["enum"]
+                # One Problem, narrowed to this answer's codes.
+                base, narrowed = schema["allOf"]
+                assert base == {"$ref": "#/components/schemas/Problem"}, (method, path, status)
+                assert set(narrowed["properties"]) == {"code"}
+                codes = narrowed["properties"]["code"]["enum"]
                 assert codes and all(c in resp["description"] for c in codes), (method, path, status)
 
 
@@ -102,19 +113,41 @@ def test_every_kind_the_services_write_is_listed() -> None:
     rendering it would fail."""
     source = "\n".join(p.read_text() for p in (ROOT / "chalicelib").rglob("*.py"))
     events = set(re.findall(r'\bkind="([a-z_]+)"', source))
-    assert events <= set(get_args(kinds.EventKind)), events - set(get_args(kinds.EventKind))
+    assert events <= set(kinds.values(kinds.EventKind)), events - set(kinds.values(kinds.EventKind))
     constants = {v for k, v in vars(notifications).items() if k.startswith("PAYMENT_") and isinstance(v, str)}
     redemption = {f"redemption_{s}" for s in ("approved", "rejected", "manual_review")}
-    assert constants | redemption <= set(get_args(kinds.NotificationKind))
+    assert constants | redemption <= set(kinds.values(kinds.NotificationKind))
 
 
 def test_a_replayable_answer_declares_the_replay_header(doc: dict[str, Any]) -> None:
     """Every route taking an Idempotency-Key declares `Idempotent-Replayed` on what it may
-    replay: its success and its refusals (a mobile tester found it only in the README)."""
+    replay: its success and its refusals (a mobile tester found it only in the README); a
+    throttled request (429) never reached the route, and a 5xx is not stored."""
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             if not any(p["name"] == "Idempotency-Key" for p in op.get("parameters", [])):
                 continue
             for status, response in op["responses"].items():
-                if int(status) < 500:
+                if int(status) < 500 and status != "429":
                     assert "Idempotent-Replayed" in response.get("headers", {}), (method, path, status)
+
+
+def test_every_answer_declares_its_request_id_and_throttling_says_when_to_retry(doc: dict[str, Any]) -> None:
+    headers = doc["components"]["headers"]
+    assert set(headers) >= {"X-Request-Id", "Retry-After"}
+    assert "request_id" in doc["components"]["schemas"]["Problem"]["required"]
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            assert any(p["name"] == "X-Correlation-Id" and p["in"] == "header" for p in op["parameters"]), path
+            for status, response in op["responses"].items():
+                assert response["headers"]["X-Request-Id"] == {"$ref": "#/components/headers/X-Request-Id"}
+                if status in ("429", "503"):
+                    assert "Retry-After" in response["headers"], (method, path, status)
+            assert "rate_limited" in op["responses"]["429"]["description"], (method, path)
+
+
+def test_the_changelog_describes_the_served_version(doc: dict[str, Any]) -> None:
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    newest = re.search(r"^## (\S+)", changelog, re.MULTILINE)
+    assert newest is not None and newest.group(1) == doc["info"]["version"]
+    assert (ROOT / "docs" / "deprecation.md").exists() and "docs/deprecation.md" in changelog

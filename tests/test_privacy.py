@@ -142,6 +142,7 @@ def test_the_export_holds_every_item_about_the_user_and_no_full_number(api: Api,
     earn(uid, 5_000)  # points and a coupon
     export = _export(api, uid)
     assert export["profile"][0]["id_number_masked"] != ADULT_ID and export["profile"][0]["real_name_masked"]
+    assert export["profile"][0]["real_name"] == NAME  # their own name, in full
     assert [c["last4"] for c in export["bank_cards"]] == ["3446"]
     assert export["devices"] and export["orders"] and export["wallet_entries"] and export["notifications"]
     assert export["payment_attempts"] and export["cart"]

@@ -38,6 +38,9 @@ def dispute_view(d: Dispute) -> DisputeView:
         decided_at=d.decided_at,
         decided_by=d.decided_by,
         note=d.note,
+        deadline_at=d.deadline_at,
+        late=bool(d.late_at),
+        late_at=d.late_at,
     )
 
 
@@ -105,16 +108,19 @@ def reship_exchange(ctx: Ctx, request_id: str) -> ReturnRequestView:
             "not_escalable",
             "escalation_window_closed",
             "illegal_transition",
+            "account_closing",
+            "return_already_pending",
         ],
     },
     idempotent=True,
     key_optional=True,
 )
 def open_dispute(ctx: Ctx, order_id: str) -> DisputeView:
-    """Ask the platform to step in (平台介入) on the order's rejected or stalled return
-    request, within 15 days; collection pauses until support decides."""
+    """Ask the platform to step in (平台介入) on a rejected or stalled return request of the
+    order (`request_id`, default the latest escalable one), within 15 days of its rejection;
+    collection pauses until support decides."""
     body: DisputeIn = ctx.body
-    return dispute_view(disputes.escalate(ctx.user_id, order_id, body.reason, clock.now()))
+    return dispute_view(disputes.escalate(ctx.user_id, order_id, body.reason, clock.now(), body.request_id))
 
 
 @router.route(

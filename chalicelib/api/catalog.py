@@ -34,7 +34,11 @@ def product_view(detail: ProductDetail) -> ProductView:
         price_from_fen=int(p.price_from_fen),
         skus=[
             SkuView(
-                sku_id=s.sku_id, attributes=dict(s.attributes or {}), price_fen=int(s.price_fen), stock=int(s.stock)
+                sku_id=s.sku_id,
+                attributes=dict(s.attributes or {}),
+                price_fen=int(s.price_fen),
+                stock=int(s.stock),
+                available=int(s.stock) > 0,
             )
             for s in detail.skus
         ],

@@ -1,10 +1,13 @@
-"""Local-stage tools: demo tokens, the movable clock, run a job, drain the queues.
+"""Local-stage tools: demo tokens, the movable clock, run a job, drain the queues, sandbox
+identities.
 
 Mounted only when the stage is `local`; absent from every deployed stage.
 """
 
 from __future__ import annotations
 
+import secrets
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
@@ -15,6 +18,7 @@ from ..config import settings
 from ..local import handlers, worker
 from ..local.issuer import mint
 from ..schemas.common import Body, View, example
+from ..services.validators import id_check_char, luhn_ok
 from ..web import PUBLIC, Ctx, Reply, Router
 
 router = Router("dev", local_only=True)  # served by the local stage only
@@ -25,7 +29,9 @@ class TokenIn(Body):
     model_config = example({"sub": "demo-consumer", "roles": ["consumer"]})
 
     sub: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
-    roles: Annotated[list[Literal["consumer", "merchant", "reviewer", "support"]], Field(min_length=1, max_length=4)]
+    roles: Annotated[
+        list[Literal["consumer", "merchant", "reviewer", "support", "risk"]], Field(min_length=1, max_length=5)
+    ]
 
 
 class TokenView(View):
@@ -102,3 +108,28 @@ def drain_queues(ctx: Ctx) -> Reply:
     """A barrier: process the queues and return once nothing waits or is in flight."""
     processed = worker.drain(QUEUE_HANDLERS)
     return Reply(DrainView(processed=processed, outstanding=worker.outstanding(QUEUE_HANDLERS)))
+
+
+class SandboxView(View):
+    real_name: str
+    id_number: str = Field(description="a resident ID number with a valid check digit, of an adult born 1970-1999")
+    card_number: str = Field(description="a 19-digit UnionPay-style card number with a valid Luhn digit")
+
+
+def sandbox_id_number() -> str:
+    """A fresh, valid resident ID number (Beijing Chaoyang's region code; each call another)."""
+    born = date(1970, 1, 1) + timedelta(days=secrets.randbelow(365 * 30))
+    first17 = f"110105{born:%Y%m%d}{secrets.randbelow(1000):03d}"
+    return first17 + id_check_char(first17)
+
+
+def sandbox_card_number() -> str:
+    """A fresh 19-digit card number that passes Luhn (the sandbox card gateway takes any)."""
+    body = "622202" + "".join(str(secrets.randbelow(10)) for _ in range(12))
+    return next(body + d for d in "0123456789" if luhn_ok(body + d))
+
+
+@router.route("/v1/dev/sandbox", "GET", roles=PUBLIC, response=SandboxView)
+def sandbox_identity(ctx: Ctx) -> SandboxView:
+    """A new sandbox person: a name, an ID number and a card number the checks accept."""
+    return SandboxView(real_name="测试用户", id_number=sandbox_id_number(), card_number=sandbox_card_number())

@@ -9,13 +9,15 @@ from ..config import settings
 from ..web import PUBLIC, Ctx, Reply, Router
 
 router = Router("system")
+# The contract's version: CHANGELOG.md's newest heading names it (docs/deprecation.md).
+API_VERSION = "1.0.0"
 
 
 @lru_cache(maxsize=1)
 def _document() -> dict[str, Any]:
     from .. import openapi
 
-    return openapi.build(all_routers(), title="PayLater API", version="1.0.0", include_local=settings().is_local)
+    return openapi.build(all_routers(), title="PayLater API", version=API_VERSION, include_local=settings().is_local)
 
 
 @router.route("/v1/openapi.json", "GET", roles=PUBLIC)
@@ -43,6 +45,7 @@ def all_routers() -> list[Router]:
         payouts,
         privacy,
         review,
+        risk,
         system,
         wallet,
         webhooks,
@@ -66,6 +69,7 @@ def all_routers() -> list[Router]:
         payments.router,
         notifications.router,
         review.router,
+        risk.router,
         dev.router,
         payments.sandbox_router,
         console.router,

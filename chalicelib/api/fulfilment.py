@@ -94,7 +94,7 @@ def review_view(r: Review) -> ReviewView:
         order_id=r.order_id,
         sku_id=r.sku_id,
         rating=int(r.rating),
-        text=fulfilment.escape(r.text),
+        text=r.text,
         created_at=r.created_at,
     )
 
@@ -104,7 +104,7 @@ def public_review_view(r: Review) -> PublicReviewView:
         product_id=r.product_id,
         sku_id=r.sku_id,
         rating=int(r.rating),
-        text=fulfilment.escape(r.text),
+        text=r.text,
         created_at=r.created_at,
     )
 
@@ -245,7 +245,13 @@ def confirm_receipt(ctx: Ctx, order_id: str) -> OrderView:
     status=201,
     errors={
         404: ["order_not_found"],
-        409: ["illegal_transition", "return_already_pending", "nothing_to_return"],
+        409: [
+            "illegal_transition",
+            "return_already_pending",
+            "nothing_to_return",
+            "account_closing",
+            "exchange_limit_reached",
+        ],
         422: ["invalid_return_items", "invalid_exchange_items"],
     },
     idempotent=True,

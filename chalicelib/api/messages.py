@@ -8,7 +8,7 @@ from ..models.messages import MERCHANT as MERCHANT_SIDE
 from ..models.messages import OrderMessage
 from ..schemas.common import PageQuery
 from ..schemas.messages import MessageIn, MessageList, MessageView
-from ..services import fulfilment, messages
+from ..services import messages
 from ..web import CONSUMER, MERCHANT, SUPPORT, Ctx, Router
 
 router = Router("messages")
@@ -22,7 +22,7 @@ def message_view(m: OrderMessage) -> MessageView:
         message_id=m.message_id,
         order_id=m.order_id,
         author=m.author,
-        text=fulfilment.escape(m.text),
+        text=m.text,
         created_at=m.created_at,
     )
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..clock import clock, parse_iso
-from ..models.orders import AWAITING_CONFIRMATION, Order
+from ..config import settings
+from ..models.aftersale import Refund, cancel_refund_id
+from ..models.orders import AWAITING_CONFIRMATION, RISK_REVIEW, Order
+from ..models.payments import PaymentAttempt
 from ..schemas.orders import (
     AddressView,
     ChallengeView,
@@ -17,13 +20,15 @@ from ..schemas.orders import (
     HistoryView,
     OrderItemView,
     OrderList,
+    OrderPaymentView,
+    OrderRefundView,
     OrdersQuery,
     OrderSummaryView,
     OrderView,
     ShipmentView,
 )
 from ..services import addresses, orders
-from ..web import CONSUMER, Ctx, Router
+from ..web import CONSUMER, Ctx, Reply, Router
 
 if TYPE_CHECKING:  # the checkout service loads on a checkout or confirmation, not on a read
     from ..services.checkout import CheckoutResult, Confirmation
@@ -39,8 +44,65 @@ def challenge_view(order: Order) -> ChallengeView:
     )
 
 
+# The event of a history step that names none: the status it reached (services/orders.history_entry).
+EVENT_OF_STATUS = {
+    "awaiting_confirmation": "checked_out",
+    "awaiting_payment": "confirmed",
+    "risk_review": "held_for_risk_review",
+    "placed": "confirmed",
+    "paid": "paid",
+    "shipped": "shipped",
+    "received": "received",
+    "completed": "completed",
+    "cancelled": "cancelled",
+    "overdue": "payment_overdue",
+    "returned": "returned",
+    "return_requested": "return_requested",
+}
+
+
+def history_event(step: dict[str, str]) -> str:
+    return step.get("event") or EVENT_OF_STATUS[step["status"]]
+
+
+def actor_of(actor: str) -> str:
+    """One format: `<kind>:<id>` or `system` (a step written with a bare user id is the buyer's)."""
+    return actor if actor == "system" or ":" in actor else f"user:{actor}"
+
+
+def payment_view(attempt: PaymentAttempt, *, for_buyer: bool) -> OrderPaymentView:
+    return OrderPaymentView(
+        payment_id=attempt.attempt_id,
+        channel=attempt.channel,
+        purpose=attempt.purpose,
+        amount_fen=int(attempt.amount_fen),
+        currency=attempt.currency,
+        status=attempt.status,
+        refunded_fen=int(attempt.refunded_fen or 0),
+        card_last4=attempt.card_last4 if for_buyer else None,
+        created_at=attempt.created_at,
+        settled_at=attempt.settled_at,
+    )
+
+
+def refund_view(refund: Refund, currency: str) -> OrderRefundView:
+    return OrderRefundView(
+        refund_id=refund.refund_id,
+        reason="cancellation" if refund.refund_id == cancel_refund_id(refund.order_id) else "return",
+        channel=refund.channel,
+        amount_fen=int(refund.amount_fen),
+        currency=currency,
+        status=refund.status,
+        created_at=refund.created_at,
+        settled_at=refund.settled_at,
+    )
+
+
 def order_view(order: Order, *, for_buyer: bool = True) -> OrderView:
-    """The whole order; its open confirmation challenge only for the buyer."""
+    """The whole order with what moved on it; its open confirmation challenge, and the
+    cards that paid, only for the buyer."""
+    money = orders.money_of(order)
+    currency = settings().rules.currency
     open_challenge = (
         for_buyer
         and order.status == AWAITING_CONFIRMATION
@@ -79,7 +141,9 @@ def order_view(order: Order, *, for_buyer: bool = True) -> OrderView:
         ),
         received_at=order.received_at,
         history=[
-            HistoryView(status=h["status"], at=h["at"], actor=h["actor"], note=h.get("note"))
+            HistoryView(
+                status=h["status"], event=history_event(h), at=h["at"], actor=actor_of(h["actor"]), note=h.get("note")
+            )
             for h in order.history or []
         ],
         challenge=challenge_view(order) if open_challenge else None,
@@ -90,6 +154,10 @@ def order_view(order: Order, *, for_buyer: bool = True) -> OrderView:
         paid_channel=order.paid_channel,
         paid_on_time=order.paid_on_time,
         collection_attempts=int(order.collection_attempts or 0),
+        currency=currency,
+        refunded_fen=int(order.refunded_fen or 0),
+        payments=[payment_view(a, for_buyer=for_buyer) for a in money.payments],
+        refunds=[refund_view(r, currency) for r in money.refunds],
         created_at=order.created_at,
         updated_at=order.updated_at,
     )
@@ -113,15 +181,21 @@ def render_checkout(result: CheckoutResult) -> CheckoutView:
     )
 
 
-def render_confirmation(result: Confirmation) -> ConfirmationView:
+def render_confirmation(result: Confirmation) -> ConfirmationView | Reply:
     o = result.order
-    return ConfirmationView(
+    view = ConfirmationView(
         order_id=o.order_id,
         status=o.status,
         total_fen=int(o.total_fen),
         credit_reserved_fen=int(o.credit_reserved_fen or 0),
         payment=result.payment,
     )
+    if o.status == RISK_REVIEW:  # held for a risk operator: accepted, not yet placed
+        from ..services.risk.decide import REVIEW_MESSAGE
+
+        view.message = REVIEW_MESSAGE
+        return Reply(view, status=202)
+    return view
 
 
 @router.route(
@@ -138,6 +212,7 @@ def render_confirmation(result: Confirmation) -> ConfirmationView:
         404: ["address_not_found"],
         409: [
             "out_of_stock",
+            "account_closing",
             "bnpl_frozen",
             "bnpl_not_activated",
             "credit_insufficient",
@@ -194,6 +269,7 @@ def create_checkout(ctx: Ctx) -> CheckoutResult:
     claim_in_tx=True,
     render=render_confirmation,
     errors={
+        402: ["bnpl_declined"],
         404: ["order_not_found"],
         409: [
             "challenge_used",
@@ -204,6 +280,7 @@ def create_checkout(ctx: Ctx) -> CheckoutResult:
             "bnpl_frozen",
             "bnpl_not_activated",
             "coupon_not_available",
+            "account_closing",
         ],
         422: [
             "payment_password_incorrect",
@@ -215,7 +292,10 @@ def create_checkout(ctx: Ctx) -> CheckoutResult:
     },
 )
 def confirm_order(ctx: Ctx, order_id: str) -> Confirmation:
-    """Confirm an order with the payment password or a device signature over the nonce."""
+    """Confirm an order with the payment password or a device signature over the nonce.
+
+    先用后付 is decided by the risk rules first: placed (200), held for an operator (202,
+    `risk_review`), or declined (402 `bnpl_declined`: the checkout is cancelled)."""
     from ..services import checkout
 
     body: ConfirmationIn = ctx.body

@@ -111,7 +111,10 @@ def redemption_view(r: Redemption) -> RedemptionView:
     status=201,
     idempotent=True,
     render=redemption_view,
-    errors={409: ["insufficient_points"], 422: ["amount_not_redeemable", "daily_limit_reached"]},
+    errors={
+        409: ["insufficient_points", "account_closing"],
+        422: ["amount_not_redeemable", "daily_limit_reached"],
+    },
 )
 def request_redemption(ctx: Ctx) -> Redemption:
     """Redeem an amount (or points): the points are held and the request goes to review."""

@@ -7,10 +7,11 @@ import { completeHostedSignIn, hostedSignOutUrl, signInForm } from "./auth.js";
 import { merchantScreen } from "./merchant.js";
 import { currentRoute, dropDrafts, focusHeading, go, onRoute } from "./nav.js";
 import { reviewerScreen } from "./reviewer.js";
+import { riskScreen } from "./risk.js";
 import { supportScreen } from "./support.js";
 import { h, problemText } from "./ui.js";
 
-const SCREENS = [reviewerScreen, merchantScreen, supportScreen];
+const SCREENS = [reviewerScreen, merchantScreen, supportScreen, riskScreen];
 
 const main = document.getElementById("main");
 const tabs = document.getElementById("tabs");
@@ -44,7 +45,7 @@ function showConsole(session) {
   who.replaceChildren(h("span", {}, `${session.sub} · ${session.roles.join(", ")}`), out);
   if (!screens.length) {
     tabs.replaceChildren();
-    main.replaceChildren(h("p", { class: "card" }, "此账号没有管理台角色 This account has no console role (merchant, reviewer, support)."));
+    main.replaceChildren(h("p", { class: "card" }, "此账号没有管理台角色 This account has no console role (merchant, reviewer, support, risk)."));
     return;
   }
   const buttons = screens.map((screen) => {

@@ -11,6 +11,7 @@ export const DEMO_USERS = [
   { sub: "demo-reviewer", roles: ["reviewer"], label: "审核员 Reviewer (demo-reviewer)" },
   { sub: "demo-merchant", roles: ["merchant"], label: "商家 Merchant (demo-merchant)" },
   { sub: "demo-support", roles: ["support"], label: "客服 Support (demo-support)" },
+  { sub: "demo-risk", roles: ["risk"], label: "风控 Risk (demo-risk)" },
 ];
 
 function base64url(bytes) {

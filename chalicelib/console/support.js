@@ -26,17 +26,21 @@ function items(x) {
   return Array.isArray(x) ? x : (x && x.items) || [];
 }
 
+// An open dispute undecided past support's deadline (5 days) is marked late: the API lists
+// the oldest first, so the late ones lead the list (and an alarm was raised).
 function disputeCard(d, openCase) {
   const titleId = `dispute-${d.dispute_id}`;
   const view = h("button", { type: "button" }, "查看案件 View case");
   view.addEventListener("click", () => openCase(d.dispute_id));
-  return h("article", { class: "card dispute", "aria-labelledby": titleId },
-    h("h3", { id: titleId }, `纠纷 Dispute ${d.dispute_id}`),
+  const late = d.late && d.status === "open";
+  return h("article", { class: late ? "card dispute late" : "card dispute", "aria-labelledby": titleId },
+    h("h3", { id: titleId }, `纠纷 Dispute ${d.dispute_id}`, late && h("span", { class: "late-mark" }, " · 已逾期 Late")),
     facts([
       ["订单 Order", d.order_id || "—"],
       ["状态 Status", DISPUTE_STATUS[d.status] || d.status || "—"],
       ["原因 Reason", d.reason || "—"],
       ["提交于 Opened", when(d.created_at)],
+      ["处理期限 Decide by", d.deadline_at && d.status === "open" ? when(d.deadline_at) : null],
     ]),
     h("div", { class: "actions" }, view));
 }

@@ -22,9 +22,8 @@ from chalice.app import Chalice
 from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, LocalChalice, LocalDevServer, LocalGatewayException
 
+from ..edge import NO_SUCH_OPERATION, REQUEST_ID_HEADER, correlation_id, request_id_for, with_request_id
 from ..errors import PROBLEM_JSON, ApiError
-
-NO_SUCH_OPERATION = ApiError(403, "no_such_operation", "no operation has this method and path")
 
 
 class LocalRequestHandler(ChaliceRequestHandler):
@@ -56,7 +55,14 @@ class LocalRequestHandler(ChaliceRequestHandler):
         self._problem(ApiError(400 if code == 501 else code, "bad_request", message or "the request is malformed"))
 
     def _problem(self, err: ApiError) -> None:
-        super()._send_http_response(err.status, {"Content-Type": PROBLEM_JSON}, err.render())
+        """As the deployed gateway answers (its Gateway Responses): problem+json with a request id."""
+        headers = getattr(self, "headers", None)
+        request_id = request_id_for(correlation_id(headers.get("X-Correlation-Id") if headers else None))
+        super()._send_http_response(
+            err.status,
+            {"Content-Type": PROBLEM_JSON, REQUEST_ID_HEADER: request_id},
+            with_request_id(err.render(), request_id),
+        )
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the app logs one line per request."""

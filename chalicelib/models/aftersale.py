@@ -97,6 +97,16 @@ class ReturnRequest(Model):
     by_user = ReturnsByUser()
 
 
+def return_refund_id(request_id: str) -> str:
+    """The refund an approved return owes (one per return request)."""
+    return f"refund_{request_id}"
+
+
+def cancel_refund_id(order_id: str) -> str:
+    """The refund a paid order cancelled before shipment owes (one per order)."""
+    return f"refund_cancel_{order_id}"
+
+
 class Refund(Model):
     """Money owed back to the consumer through the channel that paid; a channel adapter
     carries it out (timer kind `refund`)."""
@@ -173,6 +183,10 @@ class Dispute(Model):
     decided_at = UnicodeAttribute(null=True)
     decided_by = UnicodeAttribute(null=True)
     note = UnicodeAttribute(null=True)
+    # Support decides by `deadline_at` (timer `dispute_decision`); past it, `late_at` is set and
+    # an alarm raised: nothing is decided automatically.
+    deadline_at = UnicodeAttribute(null=True)
+    late_at = UnicodeAttribute(null=True)
 
     by_status = DisputesByStatus()
     by_order = DisputesByOrder()

@@ -16,6 +16,7 @@ from ..db import table_meta
 # Statuses (SPEC.md "Order lifecycle").
 AWAITING_CONFIRMATION = "awaiting_confirmation"
 AWAITING_PAYMENT = "awaiting_payment"
+RISK_REVIEW = "risk_review"  # 先用后付 held for a risk operator (services/risk): credit reserved
 PLACED = "placed"
 PAID = "paid"
 SHIPPED = "shipped"
@@ -28,6 +29,7 @@ OVERDUE = "overdue"
 STATUSES = (
     AWAITING_CONFIRMATION,
     AWAITING_PAYMENT,
+    RISK_REVIEW,
     PLACED,
     PAID,
     SHIPPED,
@@ -114,7 +116,8 @@ class Order(Model):
     challenge_nonce = UnicodeAttribute(null=True)
     challenge_expires_at = UnicodeAttribute(null=True)
     challenge_used = BooleanAttribute(default=False)
-    confirmed_at = UnicodeAttribute(null=True)
+    confirmed_at = UnicodeAttribute(null=True)  # set once placed: a merchant sees the order from then
+    risk_review_due_at = UnicodeAttribute(null=True)  # while `risk_review`: when the timer declines it
     shipped_at = UnicodeAttribute(null=True)
     carrier = UnicodeAttribute(null=True)
     tracking_number = UnicodeAttribute(null=True)

@@ -20,6 +20,7 @@ def all_models() -> list[type[Model]]:
     from .payments import ChannelInbox, PaymentAttempt
     from .payouts import Payout, PayoutAccount
     from .redemptions import Redemption, RedemptionDay
+    from .risk import RiskCounter, RiskDecision, RiskListEntry
     from .timers import Timer
     from .users import BankCard, Device, UniqueClaim, User
     from .webhooks import WebhookEndpoint, WebhookEvent
@@ -52,6 +53,9 @@ def all_models() -> list[type[Model]]:
         Address,
         OrderMessage,
         Dispute,
+        RiskCounter,
+        RiskListEntry,
+        RiskDecision,
         WebhookEndpoint,
         WebhookEvent,
     ]

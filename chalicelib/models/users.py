@@ -41,6 +41,12 @@ class User(Model):
     # Account closure (PIPL): personal data erased, orders and entries kept until then.
     closed_at = UnicodeAttribute(null=True)
     retention_until = UnicodeAttribute(null=True)
+    # A closure in progress (services/closing.py): every action that opens something for
+    # the user conditions on its absence; the open things closure conditions on.
+    closing_id = UnicodeAttribute(null=True)
+    closing_at = UnicodeAttribute(null=True)
+    open_redemptions = NumberAttribute(null=True)
+    open_returns = NumberAttribute(null=True)
     # Address book (models/addresses.py): the default's id and how many are saved (capped).
     default_address_id = UnicodeAttribute(null=True)
     address_count = NumberAttribute(null=True)

@@ -14,9 +14,11 @@ from .orders import OrderView
 
 
 class DisputeIn(Body):
-    model_config = example({"reason": "商家拒绝退货，但商品有质量问题"})
+    model_config = example({"reason": "商家拒绝退货，但商品有质量问题", "request_id": "ret_0123456789abcdef0123"})
 
     reason: Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=NOT_BLANK), STRIP]
+    # The return request to escalate (default: the latest escalable one of the order).
+    request_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
 
 class DisputeDecisionIn(Body):
@@ -43,6 +45,9 @@ class DisputeView(View):
     decided_at: str | None = None
     decided_by: str | None = None
     note: str | None = None
+    deadline_at: str | None = Field(default=None, description="support decides by then")
+    late: bool = Field(default=False, description="undecided past its deadline (an alarm was raised)")
+    late_at: str | None = None
 
 
 class DisputeList(View):

@@ -86,6 +86,7 @@ class SkuView(View):
     attributes: dict[str, str]
     price_fen: int
     stock: int
+    available: bool = Field(description="in stock now: it can go in a cart and be checked out")
 
 
 class ReviewSummary(View):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
 from .common import NOT_BLANK, STRIP, TRACKING_NUMBER, Body, Id, PageQuery, View, example
-from .kinds import EventKind, ReturnKind, ReturnStatus
+from .kinds import Decision, EventKind, ReturnKind, ReturnStatus
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=NOT_BLANK), STRIP]
 
@@ -49,7 +49,7 @@ class ReturnRequestIn(Body):
 class ReturnDecisionIn(Body):
     model_config = example({"decision": "approve", "note": "同意"})
 
-    decision: Literal["approve", "reject"]
+    decision: Decision
     note: Annotated[str, StringConstraints(max_length=200), STRIP] = ""
 
 
@@ -112,7 +112,7 @@ class ReviewView(View):
     order_id: str
     sku_id: str
     rating: int
-    text: str = Field(description="HTML-escaped")
+    text: str = Field(description="exactly as sent; render it as text")
     created_at: str
 
 
@@ -122,7 +122,7 @@ class PublicReviewView(View):
     product_id: str
     sku_id: str
     rating: int
-    text: str = Field(description="HTML-escaped")
+    text: str = Field(description="exactly as sent; render it as text")
     created_at: str
 
 

@@ -20,7 +20,7 @@ class MessageView(View):
     message_id: str
     order_id: str
     author: str = Field(description="consumer | merchant")
-    text: str = Field(description="HTML-escaped")
+    text: str = Field(description="exactly as sent; render it as text")
     created_at: str
 
 

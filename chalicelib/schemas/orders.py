@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
 from ..services.orders import MAX_CHECKOUT_LINES
 from .catalog import Quantity
 from .common import NOT_BLANK, NOT_TRUE, STRIP, TRUE, Body, Id, PageQuery, View, one_of
-from .kinds import Channel, OrderStatus, PaymentMethod
+from .kinds import Channel, HistoryEvent, OrderStatus, PaymentMethod, PaymentPurpose, PaymentStatus, RefundStatus
 from .payments import CheckoutPayment
 
 __all__ = ["OrderStatus", "PaymentMethod"]
@@ -133,6 +133,9 @@ class ConfirmationView(View):
     total_fen: int
     credit_reserved_fen: int
     payment: CheckoutPayment | None = Field(default=None, description="what the app needs to open the channel")
+    message: str | None = Field(
+        default=None, description="for an order held for a risk check (202, `risk_review`): what the buyer is told"
+    )
 
 
 class OrderItemView(View):
@@ -146,10 +149,14 @@ class OrderItemView(View):
 
 
 class HistoryView(View):
-    status: OrderStatus
+    status: OrderStatus = Field(description="the order's status after this step")
+    event: HistoryEvent = Field(description="what happened (a step may leave the status as it was)")
     at: str
-    actor: str
-    note: str | None = None
+    actor: str = Field(
+        description="who did it: user:<id>, merchant:<id>, support:<id>, channel:<channel> or system",
+        json_schema_extra={"pattern": "^(system|(user|merchant|support|channel):.+)$"},
+    )
+    note: str | None = Field(default=None, description="the person's own words, as sent (a reason, a decision note)")
 
 
 class AddressView(View):
@@ -163,6 +170,32 @@ class ShipmentView(View):
     carrier: str
     tracking_number: str
     shipped_at: str
+
+
+class OrderPaymentView(View):
+    payment_id: str
+    channel: Channel
+    purpose: PaymentPurpose = Field(
+        description="checkout: paid at checkout; pay_now: 先用后付 paid early; collection: auto-debit"
+    )
+    amount_fen: int
+    currency: str
+    status: PaymentStatus
+    refunded_fen: int = Field(description="what went back through the channel (a payment the order no longer needed)")
+    card_last4: str | None = Field(default=None, description="the buyer's view only")
+    created_at: str
+    settled_at: str | None = None
+
+
+class OrderRefundView(View):
+    refund_id: str
+    reason: Literal["return", "cancellation"]
+    channel: Channel
+    amount_fen: int
+    currency: str
+    status: RefundStatus
+    created_at: str
+    settled_at: str | None = None
 
 
 class OrderView(View):
@@ -189,6 +222,13 @@ class OrderView(View):
     paid_channel: Channel | None = None
     paid_on_time: bool | None = Field(default=None, description="先用后付: paid in its window (not overdue)")
     collection_attempts: int = Field(default=0, description="先用后付: auto-debit charges made so far")
+    currency: str
+    refunded_fen: int = Field(
+        description="value of the goods returned so far: money refunded (see refunds) or, on an unpaid "
+        "先用后付 order, credit released"
+    )
+    payments: list[OrderPaymentView] = Field(description="every payment attempt on the order, oldest first")
+    refunds: list[OrderRefundView] = Field(description="money owed back through the channel that paid, oldest first")
     created_at: str
     updated_at: str
 

@@ -15,7 +15,7 @@ NotificationId = Annotated[str, StringConstraints(pattern=r"^n_[0-9a-f]{24}$")]
 class PayNowIn(Body):
     model_config = example({"channel": "card"}, {"channel": "alipay"})
 
-    channel: Literal["card", "alipay", "wechat_pay", "wallet"]
+    channel: Channel
     scope: Literal["next_part", "all"] = Field(
         default="next_part", description="installments: the next part, or everything left (payoff_fen)"
     )

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from .common import STRIP, Body, Page, PageQuery, PositiveFen, View, example, one_of
-from .kinds import BnplStatus, CouponStatus, EventKind, RedemptionStatus
+from .kinds import BnplStatus, CouponStatus, Decision, EventKind, RedemptionStatus
 
 Kind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
@@ -133,5 +133,5 @@ class ReviewRedemptionPage(Page[ReviewRedemptionView]):
 class RedemptionDecisionIn(Body):
     model_config = example({"decision": "approve", "note": "ok"})
 
-    decision: Literal["approve", "reject"]
+    decision: Decision
     note: Annotated[str, StringConstraints(max_length=500), STRIP] | None = None

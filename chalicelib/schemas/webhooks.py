@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from ..services.webhooks import types
 from .common import NOT_BLANK, STRIP, Body, PageQuery, View, example
+from .kinds import EndpointStatus
 
 RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
 Url = Annotated[str, StringConstraints(min_length=8, max_length=2048, pattern=r"^https?://\S+$")]
@@ -94,7 +95,7 @@ class EndpointView(View):
     url: str
     events: list[str]
     description: str | None = None
-    status: Literal["enabled", "disabled"]
+    status: EndpointStatus
     disabled_reason: str | None = Field(default=None, description="gone (410) | failing | merchant")
     disabled_at: str | None = None
     failing_since: str | None = None

@@ -35,14 +35,15 @@ from ..models.cart import CartItem
 from ..models.catalog import Sku
 from ..models.coupons import AVAILABLE, RESERVED, USED, Coupon
 from ..models.ledger import Balance
-from ..models.orders import AWAITING_CONFIRMATION, AWAITING_PAYMENT, BNPL, PLACED, Order
+from ..models.orders import AWAITING_CONFIRMATION, AWAITING_PAYMENT, BNPL, PLACED, RISK_REVIEW, Order
 from ..models.timers import Timer
 from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 from ..observability import count, logger
-from . import accounts, channel_trades, orders, payments, standing
+from . import accounts, channel_trades, closing, orders, payments, standing
 from .installments import lifecycle as installments
 from .order_index import merchant_key
 from .orders import CHECKOUT_EXPIRY, MAX_CHECKOUT_LINES
+from .risk import decide as risk
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,7 @@ def checkout(
             raise credit_insufficient()
 
     tx = Tx()
+    closing.opens(tx, user_id)
     for order in new_orders:
         tx.save(order, condition=Order.order_id.does_not_exist())
         timers.schedule(tx, CHECKOUT_EXPIRY, order.order_id, expires)
@@ -318,13 +320,25 @@ def confirm(
         confirmed = [Order.challenge_used.set(True), Order.confirmed_at.set(at)]
         tx = Tx()
         payment: dict[str, Any] | None = None
+        verdict: risk.Assessment | None = None
         if order.payment_method == BNPL:
             if refusal := _bnpl_refusal(user):
                 raise refusal
+            verdict = risk.assess(order, user, device_id=device_id, now=now)
+            if verdict.outcome == risk.DECLINE:
+                _decline(tx, order, user, verdict, released, now)
+                raise risk.bnpl_declined()
+            held = verdict.outcome == risk.REVIEW
+            verdict.record(tx, order, now)
+            if held:  # the merchant sees it only once placed (`confirmed_at`)
+                review_due = risk.review_deadline(now)
+                confirmed = [Order.challenge_used.set(True), Order.risk_review_due_at.set(iso(review_due))]
+                timers.schedule(tx, timers.RISK_REVIEW, order_id, review_due)
+                order.risk_review_due_at = iso(review_due)
             orders.transition(
                 tx,
                 order,
-                PLACED,
+                RISK_REVIEW if held else PLACED,
                 now,
                 "user",
                 allowed_from=(AWAITING_CONFIRMATION,),
@@ -347,7 +361,7 @@ def confirm(
             tx.update(
                 user,
                 [*standing.opened(), *released],
-                condition=User.bnpl_status == BNPL_ACTIVE,
+                condition=(User.bnpl_status == BNPL_ACTIVE) & closing.still_open(),
                 on_fail=errors.conflict("bnpl_frozen", "先用后付 was paused meanwhile"),
             )
         else:
@@ -365,15 +379,16 @@ def confirm(
                 verb="confirm",
             )
             order.payment_expires_at = iso(pay_by)
-            if released:
-                tx.update(user, released)
+            closing.opens(tx, user_id, released)
             # An unpaid channel order lapses like an unconfirmed one (one timer if the times meet).
             if iso(pay_by) != order.challenge_expires_at:
                 timers.schedule(tx, CHECKOUT_EXPIRY, order_id, pay_by)
             payment = payments.start_channel_payment(
                 order.payment_method, order_id=order_id, user_id=user_id, amount_fen=total, expires_at=iso(pay_by)
             )
-        order.challenge_used, order.confirmed_at = True, at
+        order.challenge_used = True
+        if order.status != RISK_REVIEW:
+            order.confirmed_at = at
         if order.coupon_id:
             tx.update(
                 Coupon(user_id, order.coupon_id),
@@ -386,13 +401,33 @@ def confirm(
         result = Confirmation(order, payment)
         if idem is not None:
             idem.stage(tx, result)
-        tx.commit()
+        try:
+            tx.commit()
+        except errors.DomainError as exc:  # the user item's condition: frozen, or closing
+            raise (closing.refusal(exc, user_id) if exc.code == "bnpl_frozen" else exc) from exc
+        if verdict is not None:
+            verdict.emit()
     except BaseException:
         if released:
             accounts.release_try(user)
         raise
-    count("OrdersPlaced" if order.status == PLACED else "OrdersAwaitingPayment")
+    if order.status == RISK_REVIEW:
+        count("OrdersHeldForReview")
+    else:
+        count("OrdersPlaced" if order.status == PLACED else "OrdersAwaitingPayment")
     return result
+
+
+def _decline(tx: Tx, order: Order, user: User, verdict: risk.Assessment, released: list[Any], now: datetime) -> None:
+    """The rules declined a 先用后付 confirmation: the checkout is cancelled (stock and coupon
+    released, nothing reserved) with the decision recorded, and the buyer may pay another way."""
+    verdict.record(tx, order, now)
+    orders.release(tx, order, now, "risk", allowed_from=(AWAITING_CONFIRMATION,), note="declined by risk rules")
+    if released:
+        tx.update(user, released)
+    tx.commit()
+    verdict.emit()
+    count("OrdersDeclinedByRisk")
 
 
 def expire_checkouts(now: datetime) -> dict[str, int]:

@@ -7,7 +7,6 @@ settlement and credit movements it causes are ledger entries in that same transa
 
 from __future__ import annotations
 
-import html
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -211,7 +210,7 @@ REVIEWABLE = (o.RECEIVED, o.PAID, o.OVERDUE, o.COMPLETED, o.RETURN_REQUESTED)
 
 
 def clean_review_text(text: str) -> str:
-    """Printable text only; markup is kept as text and escaped when shown."""
+    """Printable text only; markup is text like any other, returned exactly as sent."""
     return "".join(ch for ch in text if ch.isprintable() or ch in "\n").strip()
 
 
@@ -265,10 +264,6 @@ def write_review(
         )
     tx.commit()
     return reviews
-
-
-def escape(text: str) -> str:
-    return html.escape(text, quote=True)
 
 
 def list_reviews(

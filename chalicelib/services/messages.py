@@ -1,9 +1,10 @@
 """Order messages (联系商家客服): the consumer and the merchant write about one order.
 
 - Each side sees only its own orders' threads (another's is a 404, like a missing one);
-  support reads any thread.
+  support reads any thread. A merchant sees nothing of an order before the buyer confirms
+  it: its thread is a 404 like its detail, and a buyer's message then notifies nobody.
 - Text: at most 1,000 characters, control characters removed, blank refused; stored as
-  sent and HTML-escaped when shown (like reviews).
+  sent and returned exactly as sent (every client renders it as text).
 - Each message notifies the other side in the transaction that writes it.
 - A thread lists newest first, cursor-paginated.
 """
@@ -37,7 +38,7 @@ def order_for(side: str, caller_id: str, order_id: str) -> Order:
     if side == CONSUMER:
         return orders.get_own(caller_id, order_id)
     if side == MERCHANT:
-        return fulfilment.order_of_merchant(caller_id, order_id)
+        return fulfilment.confirmed_order_of_merchant(caller_id, order_id)
     try:
         return Order.get(order_id, consistent_read=True)
     except DoesNotExist as exc:
@@ -73,18 +74,19 @@ def send(side: str, caller_id: str, order_id: str, text: str, now: datetime) -> 
     who = "买家 (the buyer)" if side == CONSUMER else "商家 (the merchant)"
     tx = Tx()
     tx.save(message, condition=OrderMessage.message_key.does_not_exist())
-    webhooks.emit(tx, order.merchant_id, webhooks.types.MESSAGE_CREATED, message, now)
-    # The text stays out of the notification (it may be pushed through SNS): the app opens the thread.
-    notifications.notify(
-        tx,
-        recipient,
-        notifications.ORDER_MESSAGE,
-        "新消息 (new message)",
-        f"{who} wrote about order {order.order_id}",
-        order.order_id,
-        f"order_message:{message_id}",
-        now,
-    )
+    if order.confirmed_at:  # before that, the order is not the merchant's business
+        webhooks.emit(tx, order.merchant_id, webhooks.types.MESSAGE_CREATED, message, now)
+        # The text stays out of the notification (it may be pushed through SNS): the app opens the thread.
+        notifications.notify(
+            tx,
+            recipient,
+            notifications.ORDER_MESSAGE,
+            "新消息 (new message)",
+            f"{who} wrote about order {order.order_id}",
+            order.order_id,
+            f"order_message:{message_id}",
+            now,
+        )
     tx.commit()
     return message
 

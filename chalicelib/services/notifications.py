@@ -29,6 +29,7 @@ PAYMENT_SUCCEEDED = "payment_succeeded"
 PAYMENT_FAILED = "payment_failed"
 PAYMENT_REFUNDED = "payment_refunded"
 PAYMENT_OVERDUE = "payment_overdue"  # a collection charge was declined: the order is overdue
+RISK_DECIDED = "risk_decided"  # to the buyer: a 先用后付 order held for review was placed or declined
 PAYMENT_DUE_SOON = "payment_due_soon"  # the reminder before a 先用后付 window closes
 ORDER_MESSAGE = "order_message"  # the other side wrote about an order (services/messages.py)
 DISPUTE_OPENED = "dispute_opened"  # the buyer escalated (services/aftersale/disputes.py)
@@ -38,6 +39,7 @@ RETURN_REQUESTED = "return_requested"  # to the merchant: answer within AFTERSAL
 RETURN_ANSWERED = "return_answered"  # to the buyer: approved (by the merchant or the timer) or rejected
 RETURN_SHIPPED_BACK = "return_shipped_back"  # to the merchant: the goods are on their way back
 REPLACEMENT_SHIPPED = "replacement_shipped"  # to the buyer: an exchange's replacement left
+RETURN_COMPLETED = "return_completed"  # to the buyer: a 先用后付 return settled, credit released
 # How many unread notifications "mark all read" fetches per round.
 READ_BATCH = 25
 

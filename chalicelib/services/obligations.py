@@ -77,6 +77,8 @@ def needed(order: Order) -> list[Need]:
         if order.aftersale_timer and order.aftersale_due_at:
             return [Need(order.aftersale_timer, parse_iso(order.aftersale_due_at))]
         return []
+    if status == o.RISK_REVIEW and order.risk_review_due_at:
+        return [Need(timers.RISK_REVIEW, parse_iso(order.risk_review_due_at))]
     if status in (o.AWAITING_CONFIRMATION, o.AWAITING_PAYMENT):
         deadline = expiry_deadline(order)
         return [Need(timers.CHECKOUT_EXPIRY, parse_iso(deadline))] if deadline else []

@@ -18,7 +18,7 @@ from pynamodb.expressions.update import Action
 from .. import errors, ledger, pagination, timers
 from ..clock import iso
 from ..db import Tx
-from ..models.aftersale import Refund
+from ..models.aftersale import Refund, ReturnRequest, cancel_refund_id, return_refund_id
 from ..models.catalog import Sku
 from ..models.coupons import AVAILABLE, Coupon
 from ..models.orders import (
@@ -28,9 +28,11 @@ from ..models.orders import (
     CANCELLED,
     PAID,
     PLACED,
+    RISK_REVIEW,
     Order,
     obligated,
 )
+from ..models.payments import PaymentAttempt
 from ..models.timers import Timer
 from ..observability import count
 from . import standing
@@ -84,10 +86,16 @@ def list_orders(user_id: str, status: str | None, limit: int, cursor: str | None
     return OrderPage(items, pagination.encode(result.last_evaluated_key, scope))
 
 
-def history_entry(status: str, at: datetime, actor: str, note: str | None = None) -> dict[str, str]:
+def history_entry(
+    status: str, at: datetime, actor: str, note: str | None = None, event: str | None = None
+) -> dict[str, str]:
+    """One step of an order's history; `event` names it where the status alone does not
+    (the after-sale steps; HistoryView derives the others from the status)."""
     entry = {"status": status, "at": iso(at), "actor": actor}
     if note:
         entry["note"] = note
+    if event:
+        entry["event"] = event
     return entry
 
 
@@ -104,6 +112,7 @@ def transition(
     on_fail: errors.DomainError | None = None,
     note: str | None = None,
     verb: str = "change",
+    event: str | None = None,
 ) -> None:
     """Move `order` to `to` in `tx`, only from the status it was read in, appending history.
 
@@ -111,7 +120,7 @@ def transition(
     """
     if order.status not in allowed_from:
         raise errors.illegal_transition("order", order.status, verb)
-    history = [*(order.history or []), history_entry(to, now, actor, note)]
+    history = [*(order.history or []), history_entry(to, now, actor, note, event)]
     guard = Order.status == order.status
     if condition is not None:
         guard &= condition
@@ -156,8 +165,8 @@ def release(
     deadline = expiry_deadline(order)
     reserved = int(order.credit_reserved_fen or 0)
     paid = was == PAID and order.payment_method != BNPL
-    # A placed installment order: its plan ends and the fee charged at confirmation is forgiven.
-    plan_ended = installments.on_cancelled(tx, order, now) if was == PLACED else []
+    # A placed (or held) installment order: its plan ends and the fee charged at confirmation is forgiven.
+    plan_ended = installments.on_cancelled(tx, order, now) if was in (PLACED, RISK_REVIEW) else []
     transition(
         tx,
         order,
@@ -176,7 +185,7 @@ def release(
     order.cancelled_at, order.credit_reserved_fen, order.amount_due_fen = iso(now), 0, 0
     for line in order.items:
         tx.update(Sku(line["sku_id"]), [Sku.stock.add(int(line["quantity"]))], condition=Sku.sku_id.exists())
-    if was == PLACED and order.payment_method == BNPL:
+    if was in (PLACED, RISK_REVIEW) and order.payment_method == BNPL:
         if reserved > 0:
             ledger.post(
                 tx,
@@ -195,13 +204,16 @@ def release(
         )
     if deadline and (taken is None or taken.due_at != deadline):
         timers.cancel(tx, CHECKOUT_EXPIRY, order.order_id, deadline)
+    review_due = order.risk_review_due_at if was == RISK_REVIEW else None
+    if review_due and (taken is None or taken.due_at != review_due):
+        timers.cancel(tx, timers.RISK_REVIEW, order.order_id, review_due)
 
 
 def _refund_whole(tx: Tx, order: Order, now: datetime) -> None:
     """A paid channel order cancelled before shipment: all of it goes back through the channel
     that paid (`process_refunds` carries it out; nothing was settled to the merchant yet)."""
     refund = Refund(
-        f"refund_cancel_{order.order_id}",
+        cancel_refund_id(order.order_id),
         order_id=order.order_id,
         user_id=order.user_id,
         channel=order.paid_channel or order.payment_method,
@@ -221,3 +233,20 @@ def cancel(user_id: str, order_id: str, now: datetime) -> Order:
     tx.commit()
     count("OrdersCancelled")
     return order
+
+
+@dataclass(frozen=True)
+class Money:
+    """What moved on an order: its payment attempts (oldest first) and the refunds owed
+    back on it (a cancelled paid order's, each approved return's), oldest first."""
+
+    payments: list[PaymentAttempt]
+    refunds: list[Refund]
+
+
+def money_of(order: Order) -> Money:
+    attempts = sorted(PaymentAttempt.by_order.query(order.order_id), key=lambda a: int(a.attempt_no))
+    returns = ReturnRequest.by_user.query(order.user_id, filter_condition=ReturnRequest.order_id == order.order_id)
+    keys = [cancel_refund_id(order.order_id), *(return_refund_id(r.request_id) for r in returns)]
+    refunds = sorted(Refund.batch_get(keys), key=lambda r: (r.created_at, r.refund_id))
+    return Money(attempts, refunds)

@@ -2,7 +2,8 @@
 
 Export: every table holding a user's data is a section (`SECTIONS`), read by the user's
 keys (never a scan) and paged across sections with one signed cursor; the full ID and card
-numbers are never held, so never exported (masked forms and last four digits are). A model
+numbers are never held, so never exported (masked forms and last four digits are); the real
+name is the user's own and is exported in full. A model
 that carries a user key must be a section or be listed in `NOT_EXPORTED` with the reason
 (tests/test_privacy.py fails otherwise).
 
@@ -21,14 +22,15 @@ events are erased and deleted with them (found through the `by_order` index).
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.models import Model
 
-from .. import errors, ledger, revocation, timers
+from .. import errors, ledger, pii, revocation, timers
 from ..clock import iso
 from ..config import settings
 from ..db import Tx
@@ -36,7 +38,8 @@ from ..errors import FieldError
 from ..ledger import PLATFORM, Leg
 from ..models import orders as o
 from ..models.addresses import Address
-from ..models.aftersale import Dispute, Refund, ReturnRequest, Review
+from ..models.aftersale import PENDING as REFUND_PENDING
+from ..models.aftersale import Dispute, Refund, ReturnRequest, Review, return_refund_id
 from ..models.cart import CartItem
 from ..models.coupons import Coupon
 from ..models.idempotency import IdempotencyRecord
@@ -49,13 +52,17 @@ from ..models.payments import ChannelInbox, PaymentAttempt
 from ..models.payouts import Payout, PayoutAccount
 from ..models.redemptions import OPEN as OPEN_REDEMPTIONS
 from ..models.redemptions import Redemption, RedemptionDay
+from ..models.risk import RiskCounter, RiskDecision, RiskListEntry
 from ..models.timers import Timer
 from ..models.users import BankCard, Device, UniqueClaim, User
 from ..models.webhooks import WebhookEvent
 from ..observability import count
+from . import closing
+from .risk.decide import decision_id as risk_decision_id
 
 Page = tuple[list[dict[str, Any]], dict[str, Any] | None]
 SCRUB, RETENTION = timers.CLOSURE_SCRUB, timers.ACCOUNT_RETENTION
+CLOSING_MARKER_SECONDS = 300  # a closure takes a second; an older marker is a crashed one
 ERASED_TEXT = "（用户已注销 account closed）"
 ERASED_ADDRESS = {"name": "已注销", "phone": "***", "line1": "已注销", "city": "已注销"}
 # Never exported: secrets and the gateway's tokens (usable to charge), challenge nonces.
@@ -109,9 +116,13 @@ def _reviews(order: Order) -> Iterable[Review]:
 def _profile(user_id: str) -> Callable[[int, Any], Page]:
     def page(limit: int, last_key: dict[str, Any] | None) -> Page:
         try:
-            return [_doc(User.get(user_id, consistent_read=True))], None
+            user = User.get(user_id, consistent_read=True)
         except DoesNotExist:
             return [], None
+        profile = _doc(user)
+        if user.real_name_cipher:  # the user's own name, in full (only ID and card numbers are masked)
+            profile["real_name"] = pii.decrypt(user.real_name_cipher, f"name:{user_id}")
+        return [profile], None
 
     return page
 
@@ -142,7 +153,7 @@ def sections(user_id: str) -> dict[str, Callable[[int, dict[str, Any] | None], P
 
 def _refunds_of(order: Order) -> Iterable[Refund]:
     requests = ReturnRequest.by_user.query(order.user_id)
-    keys = [f"refund_{r.request_id}" for r in requests if r.order_id == order.order_id]
+    keys = [return_refund_id(r.request_id) for r in requests if r.order_id == order.order_id]
     return Refund.batch_get(keys) if keys else []
 
 
@@ -178,6 +189,10 @@ NOT_EXPORTED: dict[type[Model], str] = {
     WebhookEvent: "the merchant's webhook log: copies of orders, returns, disputes and messages (each exported"
     " in its own section) as sent to the merchant, kept 30 days; closure erases the address and message text"
     " in them like in the originals, the retention purge deletes them (found by order, never a scan)",
+    RiskDecision: "fraud-prevention decisions: the rules and their inputs are not disclosed to the buyer "
+    "(SPEC 'Risk decisions'); each outcome shows as its order's status",
+    RiskCounter: "fraud-prevention velocity counters and order amounts, pseudonymous",
+    RiskListEntry: "block/allow list entries: keyed hashes only, kept by the platform",
 }
 
 
@@ -198,7 +213,14 @@ def export_page(user_id: str, section: int, last_key: dict[str, Any] | None, lim
 
 # --- closure ----------------------------------------------------------------------------------------
 
-OPEN_ORDER_STATUSES = (o.AWAITING_CONFIRMATION, o.AWAITING_PAYMENT, o.PLACED, o.SHIPPED, o.RETURN_REQUESTED)
+OPEN_ORDER_STATUSES = (
+    o.AWAITING_CONFIRMATION,
+    o.AWAITING_PAYMENT,
+    o.RISK_REVIEW,
+    o.PLACED,
+    o.SHIPPED,
+    o.RETURN_REQUESTED,
+)
 
 
 def obstacles(user: User) -> list[FieldError]:
@@ -209,10 +231,12 @@ def obstacles(user: User) -> list[FieldError]:
     if unpaid:
         found.append(FieldError("unpaid_bnpl_orders", f"{unpaid} unpaid 先用后付 order(s): pay them first"))
     open_redemptions = sum(1 for r in Redemption.by_user.query(user_id) if r.status in OPEN_REDEMPTIONS)
+    open_redemptions = max(open_redemptions, int(user.open_redemptions or 0))
     if open_redemptions:
         found.append(FieldError("pending_redemptions", f"{open_redemptions} redemption(s) still being reviewed"))
     orders = list(_orders(user_id))
     returns = sum(1 for x in orders if x.pending_return_id or x.status == o.RETURN_REQUESTED)
+    returns = max(returns, int(user.open_returns or 0))
     if returns:
         found.append(FieldError("open_returns", f"{returns} order(s) with an open return request"))
     in_flight = sum(
@@ -223,14 +247,25 @@ def obstacles(user: User) -> list[FieldError]:
     )
     if in_flight:
         found.append(FieldError("open_orders", f"{in_flight} order(s) not yet delivered"))
+    waiting = sum(1 for r in _pending_refunds(user_id))
+    if waiting:
+        found.append(FieldError("pending_refunds", f"{waiting} card refund(s) still waiting for the gateway"))
     cash = ledger.balances(ledger.user_account(user_id)).get(ledger.CASH)
     if cash is not None and int(cash.balance or 0) != 0:
         found.append(FieldError("cash_balance", "the wallet holds cash: spend it first"))
     return found
 
 
+def _pending_refunds(user_id: str) -> Iterable[Refund]:
+    """Refunds owed through a channel and not yet confirmed by its gateway."""
+    keys = [return_refund_id(r.request_id) for r in ReturnRequest.by_user.query(user_id)]
+    return (r for r in (Refund.batch_get(keys, consistent_read=True) if keys else []) if r.status == REFUND_PENDING)
+
+
 def close(user_id: str, now: datetime) -> User:
-    """Close the account: refuse while anything is open, else erase and revoke in one go."""
+    """Close the account: mark it closing (no opening action commits after that), refuse
+    while anything is open, else erase and revoke in one transaction conditioned on the
+    marker and on every open-thing counter (services/closing.py)."""
     try:
         user = User.get(user_id, consistent_read=True)
     except DoesNotExist:
@@ -238,11 +273,60 @@ def close(user_id: str, now: datetime) -> User:
         user.save(condition=User.user_id.does_not_exist())
     if user.closed_at:
         raise errors.conflict("account_closed", "this account is already closed")
+    _refuse_if_open(user)  # a plain refusal blocks nobody's purchase with a marker
+    marker = _begin_closing(user_id, now)
+    try:
+        user = User.get(user_id, consistent_read=True)
+        _refuse_if_open(user)  # what opened before the marker; nothing opens after it
+        _commit_closure(user, marker, now)
+    except BaseException:
+        _end_closing(user_id, marker)
+        raise
+    revocation.forget(user_id)
+    count("AccountsClosed")
+    scrub(user_id)
+    tx = Tx()
+    timers.cancel(tx, SCRUB, user_id, now)
+    tx.commit()
+    return User.get(user_id, consistent_read=True)
+
+
+def _refuse_if_open(user: User) -> None:
     blocking = obstacles(user)
     if blocking:
         raise errors.Conflict(
             "account_not_closable", "the account has open items: " + ", ".join(f.field for f in blocking), blocking
         )
+
+
+def _begin_closing(user_id: str, now: datetime) -> str:
+    """Mark the user item closing; a marker older than `closing_marker_seconds` is from a
+    closure that crashed and is taken over."""
+    marker = "cls_" + uuid.uuid4().hex[:20]
+    stale = iso(now - timedelta(seconds=CLOSING_MARKER_SECONDS))
+    tx = Tx()
+    tx.update(
+        User(user_id),
+        [User.closing_id.set(marker), User.closing_at.set(iso(now))],
+        condition=User.closed_at.does_not_exist() & (User.closing_id.does_not_exist() | (User.closing_at < stale)),
+        on_fail=closing.account_closing(),
+    )
+    tx.commit()
+    return marker
+
+
+def _end_closing(user_id: str, marker: str) -> None:
+    """A refused closure lifts its marker (only its own: a takeover's stays)."""
+    try:
+        User(user_id).update(
+            actions=[User.closing_id.remove(), User.closing_at.remove()], condition=User.closing_id == marker
+        )
+    except UpdateError:
+        pass  # taken over, or already lifted
+
+
+def _commit_closure(user: User, marker: str, now: datetime) -> None:
+    user_id = user.user_id
     retention_until = now + timedelta(seconds=settings().rules.closed_account_retention_seconds)
     tx = Tx()
     tx.update(
@@ -258,12 +342,17 @@ def close(user_id: str, now: datetime) -> User:
             User.default_card_id.remove(),
             User.default_address_id.remove(),
             User.address_count.remove(),
+            User.closing_id.remove(),
+            User.closing_at.remove(),
             User.closed_at.set(iso(now)),
             User.retention_until.set(iso(retention_until)),
         ],
         condition=User.closed_at.does_not_exist()
-        & ((User.unpaid_bnpl_count == 0) | User.unpaid_bnpl_count.does_not_exist()),
-        on_fail=errors.state_changed("the account changed meanwhile; retry"),
+        & (User.closing_id == marker)
+        & ((User.unpaid_bnpl_count == 0) | User.unpaid_bnpl_count.does_not_exist())
+        & closing.none_open(User.open_redemptions)
+        & closing.none_open(User.open_returns),
+        on_fail=errors.conflict("account_not_closable", "the account changed meanwhile; retry"),
     )
     if user.id_number_hash:
         tx.delete(UniqueClaim(f"id_number#{user.id_number_hash}"))
@@ -280,13 +369,6 @@ def close(user_id: str, now: datetime) -> User:
     timers.schedule(tx, SCRUB, user_id, now)
     timers.schedule(tx, RETENTION, user_id, retention_until)
     tx.commit()
-    revocation.forget(user_id)
-    count("AccountsClosed")
-    scrub(user_id)
-    tx = Tx()
-    timers.cancel(tx, SCRUB, user_id, now)
-    tx.commit()
-    return User.get(user_id, consistent_read=True)
 
 
 def _forfeit_points(tx: Tx, user_id: str, now: datetime) -> None:
@@ -353,6 +435,9 @@ def purge(user_id: str) -> int:
         doomed += list(OrderMessage.query(order.order_id))
         doomed += list(Dispute.by_order.query(order.order_id))
         doomed += list(WebhookEvent.by_order.query(order.order_id))
+        doomed += list(RiskDecision.batch_get([risk_decision_id(order.order_id)]))
+    # the user's velocity counters (every day) and profile: keyed by the pseudonymous id
+    doomed += [*RiskCounter.query(f"user#{user_id}"), *RiskCounter.query(f"profile#{user_id}")]
     doomed += list(ReturnRequest.by_user.query(user_id))
     doomed += list(Redemption.by_user.query(user_id))
     doomed += list(Coupon.query(user_id))

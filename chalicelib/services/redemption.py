@@ -42,7 +42,7 @@ from ..models.redemptions import APPROVED, MANUAL_REVIEW, OPEN, PENDING, REJECTE
 from ..models.timers import Timer
 from ..models.users import BNPL_FROZEN, User
 from ..observability import count, logger
-from . import accounts, duties, notifications
+from . import accounts, closing, duties, notifications
 
 ENQUEUE_TIMER = timers.REDEMPTION_ENQUEUE
 # The daily limits count calendar days in China (UTC+8, no daylight saving).
@@ -115,6 +115,7 @@ def request(
     )
     tx = Tx()
     tx.save(item, condition=Redemption.redemption_id.does_not_exist())
+    closing.opens(tx, user_id, [User.open_redemptions.add(1)])
     _count_today(tx, user_id, amount_fen, now)
     account = ledger.user_account(user_id)
     ledger.post(
@@ -365,16 +366,20 @@ def _decide(
     )
     account = ledger.user_account(item.user_id)
     amount, points = int(item.amount_fen), int(item.points)
-    if to == APPROVED:
-        if user_unchanged:
+    if to not in OPEN:  # decided: one open redemption fewer (closure conditions on the count)
+        unchanged = None
+        if to == APPROVED and user_unchanged:
             # The auto-approval read the user: it holds only if nothing changed since.
-            tx.check(
-                User,
-                item.user_id,
-                condition=(User.bnpl_status != BNPL_FROZEN)
-                & ((User.overdue_open_count == 0) | User.overdue_open_count.does_not_exist()),
-                on_fail=errors.unavailable("review_inputs_changed", "the account changed during review; retry"),
+            unchanged = (User.bnpl_status != BNPL_FROZEN) & (
+                (User.overdue_open_count == 0) | User.overdue_open_count.does_not_exist()
             )
+        tx.update(
+            User(item.user_id),
+            [User.open_redemptions.add(-1)],
+            condition=unchanged,
+            on_fail=errors.unavailable("review_inputs_changed", "the account changed during review; retry"),
+        )
+    if to == APPROVED:
         ledger.post(
             tx,
             event_id=f"redemption:{rid}:credited",

@@ -3,6 +3,9 @@
 - Escalation: within `dispute_window_seconds` of a rejection, or of the deadline an open
   request stalled past (the merchant's answer, or the goods' arrival). Once per request,
   one open dispute per order. The order is (again) `return_requested`: collection pauses.
+- Support decides within `dispute_decision_seconds` (5 days): an undecided one past that is
+  marked late by `advance_aftersale` (first in the console's list, metric DisputesLate,
+  an alarm); nothing is decided automatically.
 - Support lists open disputes and reads the whole case; the decision (Idempotency-Key)
   is `refund` (the platform refunds or releases credit, and takes the amount back from
   the merchant's payable — a reversal, which may leave it negative) or `reject`
@@ -18,7 +21,7 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
-from ... import errors, pagination
+from ... import errors, pagination, timers
 from ...clock import iso, parse_iso
 from ...config import settings
 from ...db import Tx
@@ -39,8 +42,12 @@ from ...models.aftersale import (
 )
 from ...models.messages import OrderMessage
 from ...models.orders import Order
-from .. import duties, notifications, orders, webhooks
+from ...models.timers import Timer
+from ...models.users import User
+from ...observability import count, logger
+from .. import closing, duties, notifications, orders, webhooks
 from .records import load, move, of_order
+from .records import not_found as not_found_request
 from .refunds import pause, resume, settle, stage
 
 STALLED = (PENDING, RETURNING, AWAITING_RESHIPMENT)  # waits the merchant leaves hanging
@@ -70,17 +77,44 @@ def _escalation_opened(order: Order, request: ReturnRequest, now: datetime) -> d
     return since
 
 
-def escalate(user_id: str, order_id: str, reason: str, now: datetime) -> Dispute:
-    """Ask the platform to step in on the order's latest return request."""
+def _to_escalate(order: Order, request_id: str | None, now: datetime) -> ReturnRequest:
+    """The request named (it must be this order's), else the open one, else the latest
+    escalable one: a later request never takes away the right to escalate an earlier one."""
+    if request_id is not None:
+        request = load(request_id)
+        if request.order_id != order.order_id:
+            raise not_found_request()
+    elif order.pending_return_id:
+        request = load(order.pending_return_id)
+    else:
+        requests = of_order(order.user_id, order.order_id)
+        if not requests:
+            raise errors.conflict("not_escalable", "this order has no return request to escalate")
+        request = next((r for r in requests if _escalable(order, r, now)), requests[0])
+    if order.pending_return_id and order.pending_return_id != request.request_id:
+        raise errors.conflict("return_already_pending", "another return request of this order is open: wait for it")
+    return request
+
+
+def _escalable(order: Order, request: ReturnRequest, now: datetime) -> bool:
+    try:
+        _escalation_opened(order, request, now)
+    except errors.Conflict:
+        return False
+    return True
+
+
+def escalate(user_id: str, order_id: str, reason: str, now: datetime, request_id: str | None = None) -> Dispute:
+    """Ask the platform to step in on one of the order's return requests (`request_id`,
+    default the open one or the latest escalable one)."""
     order = orders.get_own(user_id, order_id)
     if order.open_dispute_id:
         raise errors.conflict("dispute_already_open", "this order already has an open dispute")
-    request_id = order.pending_return_id or order.last_return_id
-    if not request_id:
-        raise errors.conflict("not_escalable", "this order has no return request to escalate")
-    request = load(request_id)
+    request = _to_escalate(order, request_id, now)
+    request_id = request.request_id
     _escalation_opened(order, request, now)
     dispute_id = "dsp_" + uuid.uuid4().hex[:20]
+    deadline_at = now + timedelta(seconds=settings().rules.dispute_decision_seconds)
     dispute = Dispute(
         dispute_id,
         order_id=order_id,
@@ -92,21 +126,25 @@ def escalate(user_id: str, order_id: str, reason: str, now: datetime) -> Dispute
         reason=reason,
         amount_fen=int(request.amount_fen),
         created_at=iso(now),
+        deadline_at=iso(deadline_at),
     )
     tx = Tx()
     tx.save(dispute, condition=Dispute.dispute_id.does_not_exist())
+    timers.schedule(tx, timers.DISPUTE_DECISION, dispute_id, deadline_at)
     webhooks.emit(tx, order.merchant_id, webhooks.types.DISPUTE_OPENED, dispute, now)
     escalated = ReturnRequest.escalated_at.set(iso(now))
     guard = Order.open_dispute_id.does_not_exist()
     if order.status == o.RETURN_REQUESTED:  # stalled: its wait ends, support decides
         move(tx, request, request.status, DISPUTED, escalated)
         actions = [Order.open_dispute_id.set(dispute_id), *stage(tx, order, None, None)]
+        closing.opens(tx, user_id)
     else:  # rejected: the order pauses again, from where it is now
         move(tx, request, REJECTED, DISPUTED, escalated, ReturnRequest.order_status_before.set(order.status))
         request.order_status_before = order.status
         actions = [Order.open_dispute_id.set(dispute_id), Order.pending_return_id.set(request_id)]
         guard &= Order.pending_return_id.does_not_exist()
-    pause(tx, order, now, f"user:{user_id}", "escalate", actions, reason, guard)
+        closing.opens(tx, user_id, [User.open_returns.add(1)])
+    pause(tx, order, now, f"user:{user_id}", "escalate", actions, reason, guard, event="dispute_opened")
     notifications.notify(
         tx,
         order.merchant_id,
@@ -119,6 +157,35 @@ def escalate(user_id: str, order_id: str, reason: str, now: datetime) -> Dispute
     )
     tx.commit()
     return dispute
+
+
+def flag_late(now: datetime) -> dict[str, int]:
+    """Disputes support left undecided past `dispute_decision_seconds`: each is marked late
+    (shown first in the console) and counted (metric DisputesLate, an alarm); nothing is
+    decided for support."""
+
+    def one(timer: Timer) -> bool:
+        tx = Tx()
+        timers.take(tx, timer)
+        try:
+            dispute = Dispute.get(timer.ref, consistent_read=True)
+        except DoesNotExist:
+            dispute = None
+        late = dispute is not None and dispute.status == DISPUTE_OPEN and not dispute.late_at
+        if dispute is not None and late:
+            tx.update(
+                dispute,
+                [Dispute.late_at.set(iso(now))],
+                condition=(Dispute.status == DISPUTE_OPEN) & Dispute.late_at.does_not_exist(),
+                on_fail=errors.illegal_transition("dispute", "decided", "mark late"),
+            )
+        tx.commit()
+        if late:
+            count("DisputesLate")
+            logger.warning("dispute undecided past its deadline", extra={"dispute_id": timer.ref})
+        return late
+
+    return timers.sweep(timers.DISPUTE_DECISION, now, one)
 
 
 def order_disputes(user_id: str, order_id: str) -> list[Dispute]:
@@ -212,6 +279,8 @@ def decide(
         condition=Dispute.status == DISPUTE_OPEN,
         on_fail=errors.conflict("illegal_transition", "this dispute was already decided"),
     )
+    if dispute.deadline_at:
+        timers.cancel(tx, timers.DISPUTE_DECISION, dispute_id, dispute.deadline_at)
     dispute.status, dispute.decided_at, dispute.decided_by, dispute.note = to, iso(now), support_id, note
     webhooks.emit(tx, dispute.merchant_id, webhooks.types.DISPUTE_DECIDED, dispute, now)
     closed: list[Action] = [Order.open_dispute_id.remove()]
@@ -220,10 +289,10 @@ def decide(
     if refund:
         move(tx, request, DISPUTED, REFUNDED)
         webhooks.emit(tx, dispute.merchant_id, webhooks.types.RETURN_REFUNDED, request, now)
-        settle(tx, order, request, now, actor, note or "platform refund", closed)
+        settle(tx, order, request, now, actor, note, closed, event="dispute_refunded")
     else:
         move(tx, request, DISPUTED, REJECTED)
-        resume(tx, order, request.order_status_before, now, actor, note or "platform rejected", closed)
+        resume(tx, order, request.order_status_before, now, actor, note, closed, event="dispute_rejected")
     outcome = "退款 (refunded)" if refund else "驳回 (rejected)"
     for recipient in (dispute.user_id, dispute.merchant_id):
         notifications.notify(

@@ -1,15 +1,18 @@
 """Exchange (换货): the same product, a SKU of the same price.
 
 request (each item names its `to_sku_id`) → approved → the goods ship back → the merchant
-confirms arrival → the merchant reships the replacement with a tracking number (stock moves
-from the replacement's SKU back to the returned one, and the order's lines change, in that
-transaction) → the consumer confirms its receipt (`POST /v1/orders/{id}/receipt`), and a
-先用后付 order's payment window restarts: due `payment_window_seconds` after that receipt.
+confirms arrival (the goods go back to stock) → the merchant reships the replacement with a
+tracking number (taken from stock, and the order's lines change, in that transaction; an
+exchange that ends in a refund instead never took it) → the consumer confirms its receipt
+(`POST /v1/orders/{id}/receipt`), and a 先用后付 order's payment window restarts: due
+`payment_window_seconds` after that receipt.
 
 Waits: the merchant reships within `aftersale_answer_seconds` of arrival (else the refund
 happens: the goods are back and nothing comes); the consumer confirms the replacement
 within `auto_confirm_receipt_seconds` of its shipment (else it is confirmed for them).
-Only a received order (or a paid 先用后付 one in its window) exchanges.
+Only a received order (or a paid 先用后付 one in its window) exchanges, and an order line at
+most `exchanges_per_line_max` times (each restarts the window: else payment could be
+deferred for ever); a third request is a 409 `exchange_limit_reached`.
 """
 
 from __future__ import annotations
@@ -55,10 +58,13 @@ def check(order: Order, lines: list[tuple[str, int, str | None]]) -> dict[str, d
         if wanted.setdefault(sku_id, to) != to:
             raise _invalid(f"{sku_id} is exchanged for one SKU only")
     skus = get_skus(wanted.values())
+    most = settings().rules.exchanges_per_line_max
     for sku_id, to in wanted.items():
         item, sku = bought.get(sku_id), skus.get(to)
         if item is None:
             raise _invalid(f"{sku_id} is not in this order")
+        if int(item.get("exchanges", 0)) >= most:  # each exchange restarts the payment window
+            raise errors.conflict("exchange_limit_reached", f"an order line is exchanged at most {most} times")
         if sku is None or not sku.active or sku.product_id != item["product_id"] or to == sku_id:
             raise _invalid(f"{to} is not another SKU of the same product")
         if int(sku.price_fen) != int(item["unit_price_fen"]):
@@ -71,7 +77,7 @@ def arrived(tx: Tx, request: ReturnRequest, order: Order, now: datetime, actor: 
     reship = (timers.AFTERSALE_RESHIP, deadline(settings().rules.aftersale_answer_seconds, now))
     actions = stage(tx, order, None, reship)
     mine = Order.pending_return_id == request.request_id
-    pause(tx, order, now, actor, "take back the goods of", actions, "returned goods arrived: replacement next", mine)
+    pause(tx, order, now, actor, "take back the goods of", actions, "", mine, event="return_arrived")
 
 
 def _swapped(items: list[dict[str, Any]], request: ReturnRequest, skus: dict[str, Sku]) -> list[dict[str, Any]]:
@@ -95,6 +101,8 @@ def _swapped(items: list[dict[str, Any]], request: ReturnRequest, skus: dict[str
             out.append(dst)
         dst["quantity"] = int(dst["quantity"]) + q
         dst["line_total_fen"] = int(dst["line_total_fen"]) + price * q
+        # The replacement line carries the count of exchanges that led to it (at most the limit).
+        dst["exchanges"] = max(int(dst.get("exchanges", 0)), int(src.get("exchanges", 0)) + 1)
     return [i for i in out if int(i["quantity"]) > 0]
 
 
@@ -113,18 +121,15 @@ def reship(merchant_id: str, request_id: str, carrier: str, tracking_number: str
     ]
     move(tx, request, AWAITING_RESHIPMENT, RESHIPPED, *reshipped)
     webhooks.emit(tx, merchant_id, webhooks.types.EXCHANGE_RESHIPPED, request, now, actions=reshipped)
-    moves: dict[tuple[str, str], int] = {}
+    moves: dict[str, int] = {}
     for line in request.items:
-        moves[(line["sku_id"], line["to_sku_id"])] = moves.get((line["sku_id"], line["to_sku_id"]), 0) + int(
-            line["quantity"]
-        )
-    for (back, out), q in moves.items():
-        tx.update(Sku(back), [Sku.stock.add(q)], condition=Sku.sku_id.exists())
+        moves[line["to_sku_id"]] = moves.get(line["to_sku_id"], 0) + int(line["quantity"])
+    for out, q in moves.items():  # the returned goods went back to stock when they arrived
         tx.update(Sku(out), [Sku.stock.add(-q)], condition=Sku.stock >= q, on_fail=out_of_stock(out))
     wait = (timers.AFTERSALE_REPLACEMENT, deadline(settings().rules.auto_confirm_receipt_seconds, now))
     actions: list[Action] = [Order.items.set(_swapped(order.items, request, skus)), *stage(tx, order, None, wait)]
     mine = Order.pending_return_id == request.request_id
-    pause(tx, order, now, f"merchant:{merchant_id}", "reship", actions, f"replacement shipped: {carrier}", mine)
+    pause(tx, order, now, f"merchant:{merchant_id}", "reship", actions, "", mine, event="replacement_shipped")
     notifications.notify(
         tx,
         order.user_id,
@@ -175,5 +180,5 @@ def receive_replacement(
             timers.schedule(tx, timers.DUE_REMINDER, order.order_id, due - lead)
         order.due_at = iso(due)
         actions.append(Order.due_at.set(iso(due)))
-    resume(tx, order, before, now, actor, "replacement received", actions)
+    resume(tx, order, before, now, actor, "", actions, event="replacement_received")
     tx.commit()

@@ -19,16 +19,24 @@ from ...clock import iso, parse_iso
 from ...db import Tx
 from ...models import orders as o
 from ...models import payments as pm
-from ...models.aftersale import Refund, ReturnRequest
+from ...models.aftersale import Refund, ReturnRequest, return_refund_id
 from ...models.orders import Order
 from ...models.timers import Timer
 from ...models.users import User
-from .. import apportion, obligations, rewards, standing
+from .. import apportion, notifications, obligations, rewards, standing
 from ..installments import lifecycle as installments
 from ..orders import transition
-from ..payments.attempts import attempts_for
+from ..payments.attempts import attempts_for, yuan
 
 SYSTEM = "system"
+
+
+def return_closed() -> Action:
+    """The request no longer holds the order (pending_return_id removed): one open return
+    fewer on the user item (closure conditions on the count, services/closing.py)."""
+    return User.open_returns.add(-1)
+
+
 UNPAID_BNPL = (o.SHIPPED, o.RECEIVED, o.OVERDUE)  # 先用后付 states where money is still owed
 PAID_STATUSES = (pm.SUCCEEDED, pm.REFUNDED)
 
@@ -62,8 +70,11 @@ def pause(
     actions: list[Action],
     note: str,
     condition: Condition | None = None,
+    *,
+    event: str,
 ) -> None:
-    """Move `order` into (or along) the after-sale pause and set the timer of its wait."""
+    """Move `order` into (or along) the after-sale pause and set the timer of its wait;
+    `event` names the step in the order's history."""
     transition(
         tx,
         order,
@@ -75,11 +86,14 @@ def pause(
         condition=condition,
         actions=actions,
         note=note,
+        event=event,
     )
     obligations.rearm(tx, order)
 
 
-def resume(tx: Tx, order: Order, before: str, now: datetime, actor: str, note: str, actions: list[Action]) -> None:
+def resume(
+    tx: Tx, order: Order, before: str, now: datetime, actor: str, note: str, actions: list[Action], *, event: str
+) -> None:
     """End the pause with nothing returned: back to `before`, collection resumes."""
     transition(
         tx,
@@ -91,13 +105,23 @@ def resume(tx: Tx, order: Order, before: str, now: datetime, actor: str, note: s
         verb="end the after-sale request of",
         actions=[Order.pending_return_id.remove(), *actions],
         note=note,
+        event=event,
     )
+    tx.update(User(order.user_id), [return_closed()])
     # Timers that fell due while the request paused the order were dropped: set them again.
     obligations.rearm(tx, order)
 
 
 def settle(
-    tx: Tx, order: Order, request: ReturnRequest, now: datetime, actor: str, note: str, actions: list[Action]
+    tx: Tx,
+    order: Order,
+    request: ReturnRequest,
+    now: datetime,
+    actor: str,
+    note: str,
+    actions: list[Action],
+    *,
+    event: str,
 ) -> None:
     """The request's goods are returned: credit released or money refunded, settlement
     reversed, the order `returned` (all goods) or back to where it was (some)."""
@@ -136,10 +160,19 @@ def settle(
         )
         if full or (in_parts is not None and in_parts.owes_nothing):
             _close_unpaid_bnpl(tx, order.user_id, was_overdue=before == o.OVERDUE)
+        else:
+            tx.update(User(order.user_id), [return_closed()])
     else:
         _owe_refunds(tx, order, request.request_id, amount, now)
         # Points, the on-time count and the limit step it earned follow the money back.
-        rewards.on_refunded(tx, order, amount, now, full=full).apply(tx, User(order.user_id))
+        change = rewards.on_refunded(tx, order, amount, now, full=full)
+        user_actions, condition = change.merged([return_closed()], None)
+        tx.update(
+            User(order.user_id),
+            user_actions,
+            condition=condition,
+            on_fail=errors.state_changed("the account changed meanwhile; retry"),
+        )
     if order.received_at:
         extra += _reverse_settlement(tx, order, request, items, now)
     # Installments: a return that leaves no part to pay closes the order as paid.
@@ -154,11 +187,13 @@ def settle(
         verb="approve the return of",
         actions=extra,
         note=note,
+        event=event,
     )
     if in_parts is not None:
         order.amount_due_fen = installments.amount_due_fen(order) or 0
     elif unpaid_bnpl:
         order.amount_due_fen = int(order.amount_due_fen or 0) - amount
+        _notify_completed(tx, order, request, amount, now)
     obligations.rearm(tx, order)  # a partial return leaves the rest owed: its timers again
 
 
@@ -178,7 +213,7 @@ def _owe_refunds(tx: Tx, order: Order, request_id: str, amount: int, now: dateti
                 left -= take
     for n, (attempt_id, channel, share) in enumerate(shares):
         refund = Refund(
-            f"refund_{request_id}" + (f"_{n}" if n else ""),
+            return_refund_id(request_id) + (f"_{n}" if n else ""),
             order_id=order.order_id,
             user_id=order.user_id,
             channel=channel,
@@ -190,13 +225,30 @@ def _owe_refunds(tx: Tx, order: Order, request_id: str, amount: int, now: dateti
         timers.schedule(tx, timers.REFUND, refund.refund_id, now)
 
 
+def _notify_completed(tx: Tx, order: Order, request: ReturnRequest, amount: int, now: datetime) -> None:
+    """The buyer hears the return is done: no refund will follow (the money was never paid),
+    the amount due went down (a paid order's refund notifies when the money moves)."""
+    owed = int(order.amount_due_fen or 0)
+    notifications.notify(
+        tx,
+        order.user_id,
+        notifications.RETURN_COMPLETED,
+        "退货完成 (return completed)",
+        f"order {order.order_id}: {yuan(amount)} of 先用后付 credit released; "
+        + (f"{yuan(owed)} still due" if owed > 0 else "nothing left to pay"),
+        order.order_id,
+        f"return:{request.request_id}:completed",
+        now,
+    )
+
+
 def _close_unpaid_bnpl(tx: Tx, user_id: str, *, was_overdue: bool) -> None:
     """A 先用后付 order no longer owes anything: it stops counting as unpaid (and overdue)."""
     user = User.get(user_id, consistent_read=True)
     actions, condition = standing.closed(user, was_overdue=was_overdue)
     tx.update(
         user,
-        actions,
+        [*actions, return_closed()],
         condition=condition,
         on_fail=errors.conflict("state_changed", "the account changed meanwhile; retry"),
     )

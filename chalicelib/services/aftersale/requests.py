@@ -29,8 +29,9 @@ from ...models.aftersale import (
 )
 from ...models.orders import Order
 from ...models.timers import Timer
+from ...models.users import User
 from ...observability import count
-from .. import apportion, notifications, orders, webhooks
+from .. import apportion, closing, notifications, orders, webhooks
 from .exchange import check as exchange_check
 from .records import move, return_request_of_merchant
 from .refunds import deadline, pause, resume, settle, stage
@@ -134,13 +135,14 @@ def request_return(
     answer = (timers.AFTERSALE_ANSWER, deadline(settings().rules.aftersale_answer_seconds, now))
     tx = Tx()
     tx.save(request, condition=ReturnRequest.request_id.does_not_exist())
+    closing.opens(tx, user_id, [User.open_returns.add(1)])
     webhooks.emit(tx, order.merchant_id, webhooks.types.RETURN_REQUESTED, request, now)
     actions = [
         Order.pending_return_id.set(request.request_id),
         Order.last_return_id.set(request.request_id),
         *stage(tx, order, None, answer),
     ]
-    pause(tx, order, now, f"user:{user_id}", "return", actions, reason)
+    pause(tx, order, now, f"user:{user_id}", "return", actions, reason, event="return_requested")
     hours = settings().rules.aftersale_answer_seconds // 3600
     notifications.notify(
         tx,
@@ -185,16 +187,25 @@ def decide(
     decided = [ReturnRequest.note.set(note), ReturnRequest.decided_at.set(iso(now))]
     if not approve:
         move(tx, request, PENDING, REJECTED, *decided)
-        resume(tx, order, request.order_status_before, now, actor, note, stage(tx, order, fired, None))
+        resume(
+            tx,
+            order,
+            request.order_status_before,
+            now,
+            actor,
+            note,
+            stage(tx, order, fired, None),
+            event="return_rejected",
+        )
     elif request.kind == REFUND_ONLY:
         move(tx, request, PENDING, APPROVED, *decided)
-        settle(tx, order, request, now, actor, note, stage(tx, order, fired, None))
+        settle(tx, order, request, now, actor, note, stage(tx, order, fired, None), event="return_approved")
     else:
         move(tx, request, PENDING, AWAITING_RETURN, *decided)
         ship_back = (timers.AFTERSALE_SHIP_BACK, deadline(settings().rules.aftersale_ship_back_seconds, now))
         mine = Order.pending_return_id == request.request_id
         actions = stage(tx, order, fired, ship_back)
-        pause(tx, order, now, actor, "approve the return of", actions, note or "approved: ship the goods back", mine)
+        pause(tx, order, now, actor, "approve the return of", actions, note, mine, event="return_approved")
     webhooks.emit(tx, order.merchant_id, webhooks.types.RETURN_ANSWERED, request, now, actions=decided)
     notifications.notify(
         tx,

@@ -1,7 +1,7 @@
 """`return_goods`: the consumer ships the goods back (carrier and tracking number) within
 `aftersale_ship_back_seconds` of approval, else the request closes and collection resumes;
 the merchant confirms their arrival within `aftersale_arrival_seconds` of the shipment,
-else the sweep does it: the refund happens either way.
+else the sweep does it: the refund happens either way, and the goods go back to stock.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ...models.aftersale import (
     RETURNING,
     ReturnRequest,
 )
+from ...models.catalog import Sku
 from ...models.orders import Order
 from ...models.timers import Timer
 from ...observability import count
@@ -51,7 +52,7 @@ def ship_back(
     webhooks.emit(tx, order.merchant_id, webhooks.types.RETURN_SHIPPED_BACK, request, now, actions=shipped)
     mine = Order.pending_return_id == request.request_id
     actions = stage(tx, order, None, arrival)
-    pause(tx, order, now, f"user:{user_id}", "ship back the goods of", actions, f"shipped back: {carrier}", mine)
+    pause(tx, order, now, f"user:{user_id}", "ship back the goods of", actions, "", mine, event="return_shipped_back")
     notifications.notify(
         tx,
         order.merchant_id,
@@ -77,6 +78,7 @@ def confirm_arrival(merchant_id: str, request_id: str, now: datetime) -> ReturnR
     if request.kind == EXCHANGE:
         tx = Tx()
         move(tx, request, RETURNING, AWAITING_RESHIPMENT, ReturnRequest.arrived_at.set(iso(now)))
+        restock(tx, request)
         arrived(tx, request, order, now, actor)
         tx.commit()
     else:
@@ -97,15 +99,26 @@ def arrive(
     arrival = ReturnRequest.arrived_at.set(request.arrived_at or iso(now))
     move(tx, request, waiting, REFUNDED, arrival)
     webhooks.emit(tx, order.merchant_id, webhooks.types.RETURN_REFUNDED, request, now, actions=[arrival])
-    settle(tx, order, request, now, actor, "returned goods arrived", stage(tx, order, fired, None))
+    if waiting == RETURNING:  # arriving now (an exchange's goods were restocked when they arrived)
+        restock(tx, request)
+    settle(tx, order, request, now, actor, "", stage(tx, order, fired, None), event="return_arrived")
     tx.commit()
     count("ReturnsApproved")
+
+
+def restock(tx: Tx, request: ReturnRequest) -> None:
+    """The goods that came back return to their SKUs' stock, in the arrival's transaction."""
+    back: dict[str, int] = {}
+    for line in request.items:
+        back[line["sku_id"]] = back.get(line["sku_id"], 0) + int(line["quantity"])
+    for sku_id, quantity in back.items():
+        tx.update(Sku(sku_id), [Sku.stock.add(quantity)], condition=Sku.sku_id.exists())
 
 
 def close(request: ReturnRequest, order: Order, now: datetime, fired: Timer) -> None:
     """Nothing was shipped back in time: the request closes, collection resumes."""
     tx = Tx()
     move(tx, request, AWAITING_RETURN, CLOSED, ReturnRequest.closed_at.set(iso(now)))
-    note = "closed: the goods were not shipped back in time"
-    resume(tx, order, request.order_status_before, now, "system", note, stage(tx, order, fired, None))
+    actions = stage(tx, order, fired, None)
+    resume(tx, order, request.order_status_before, now, "system", "", actions, event="return_closed")
     tx.commit()

@@ -6,6 +6,7 @@
 - `aftersale_reship`: the merchant took an exchange's goods back and reshipped nothing →
   the refund happens.
 - `aftersale_replacement`: the consumer did not confirm the replacement → confirmed.
+- `dispute_decision`: support did not decide a dispute in time → marked late, an alarm.
 
 A timer acts only if the order is still in that wait, at that deadline (a person who
 acted first moved it on, and their transaction cancelled the timer or will lose to this
@@ -23,6 +24,7 @@ from ...models import orders as o
 from ...models.aftersale import AWAITING_RESHIPMENT, AWAITING_RETURN, PENDING, RESHIPPED, RETURNING, ReturnRequest
 from ...models.orders import Order
 from ...models.timers import Timer
+from .disputes import flag_late
 from .exchange import receive_replacement
 from .refunds import SYSTEM
 from .requests import decide
@@ -79,8 +81,12 @@ def advance_aftersale(now: datetime) -> dict[str, int]:
             act(request, order, now, timer)
             return True
 
-        result = timers.sweep(kind, now, one)
-        for key in ("processed", "skipped", "failed"):
-            totals[key] += result[key]
-        totals["complete"] = min(totals["complete"], result["complete"])
+        _add(totals, timers.sweep(kind, now, one))
+    _add(totals, flag_late(now))
     return totals
+
+
+def _add(totals: dict[str, int], result: dict[str, int]) -> None:
+    for key in ("processed", "skipped", "failed"):
+        totals[key] += result[key]
+    totals["complete"] = min(totals["complete"], result["complete"])

@@ -19,6 +19,8 @@ def event_of(was: str, to: str, confirmed: bool) -> str | None:
     confirmed is none of the merchant's business (its API answers 404 for it)."""
     if was == o.AWAITING_CONFIRMATION and to in (o.PLACED, o.AWAITING_PAYMENT):
         return types.ORDER_CONFIRMED
+    if was == o.RISK_REVIEW and to == o.PLACED:  # held for a risk review, then approved
+        return types.ORDER_CONFIRMED
     if to == o.CANCELLED:
         return types.ORDER_CANCELLED if confirmed else None
     if to == o.RECEIVED and was == o.SHIPPED:

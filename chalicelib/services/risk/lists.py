@@ -1,0 +1,88 @@
+"""Block and allow lists (黑白名单) by user, device, card, delivery address and phone.
+
+A value is kept only as a keyed hash (HMAC under the stage's PII hash key): the entry's id is
+derived from it, so a decision reads an entry by key in its one BatchGet, and a value is on
+one list at most once. People see a masked hint, who added it and why.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pynamodb.exceptions import DoesNotExist
+
+from ... import errors, pagination
+from ...clock import iso
+from ...db import Tx
+from ...idempotency import IdemScope
+from ...models.risk import RiskListEntry
+from .signals import entry_id, normalise
+
+
+def hint_of(kind: str, value: str) -> str:
+    """Enough for a person to recognise the value, never the value: its last 4 characters."""
+    plain = normalise(kind, value)
+    return "…" + plain[-4:] if len(plain) > 4 else "…"
+
+
+def add(
+    operator_id: str,
+    list_name: str,
+    kind: str,
+    value: str,
+    reason: str,
+    now: datetime,
+    idem: IdemScope | None = None,
+) -> RiskListEntry:
+    """Put a value on the block or allow list (a value already listed is a 409)."""
+    eid = entry_id(kind, value)
+    at = iso(now)
+    entry = RiskListEntry(
+        eid,
+        list_name=list_name,
+        kind=kind,
+        hint=hint_of(kind, value),
+        reason=reason,
+        added_by=operator_id,
+        added_at=at,
+        added_key=f"{at}#{eid}",
+    )
+    tx = Tx()
+    tx.save(
+        entry,
+        condition=RiskListEntry.entry_id.does_not_exist(),
+        on_fail=errors.conflict("already_listed", "this value is already on a list; remove it first"),
+    )
+    if idem is not None:
+        idem.stage(tx, entry)
+    tx.commit()
+    return entry
+
+
+def entries(list_name: str, *, limit: int, cursor: str | None) -> tuple[list[RiskListEntry], str | None]:
+    """One list, newest first."""
+    scope = f"risk-list:{list_name}"
+    result = RiskListEntry.by_list.query(
+        list_name,
+        scan_index_forward=False,
+        limit=limit,
+        page_size=limit,
+        last_evaluated_key=pagination.decode(cursor, scope),
+    )
+    items = list(result)
+    return items, pagination.encode(result.last_evaluated_key, scope)
+
+
+def remove(entry: str) -> None:
+    """Take an entry off its list (an unknown one is a 404)."""
+    try:
+        found = RiskListEntry.get(entry, consistent_read=True)
+    except DoesNotExist as exc:
+        raise errors.not_found("list_entry_not_found", "no such list entry") from exc
+    tx = Tx()
+    tx.delete(
+        found,
+        condition=RiskListEntry.entry_id.exists(),
+        on_fail=errors.not_found("list_entry_not_found", "no such list entry"),
+    )
+    tx.commit()

@@ -1,0 +1,221 @@
+"""What a decision looks at, read in one BatchGet, and the counters its transaction adds to.
+
+Velocity is counted per dimension (user, device, card, delivery address, merchant) in day
+items with ten-minute slots (`models/risk.py`): a window is its slots back from now, so
+"1 h" is the current slot and the five before it. Only orders the rules let through
+(approve or review) are counted: a declined retry does not push the count up. A merchant's
+counter is sharded like its order index (`MERCHANT_ORDER_SHARDS`): a hot merchant's
+confirmations spread over several items, and the read sums the shards.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.expressions.update import Action
+
+from ... import batch, ledger, pii, sharding
+from ...clock import parse_iso
+from ...config import settings
+from ...db import Tx
+from ...models.ledger import Balance
+from ...models.orders import Order
+from ...models.risk import (
+    ALLOW,
+    BLOCK,
+    SLOT_SECONDS,
+    RiskCounter,
+    RiskListEntry,
+    slot_count,
+    slot_fen,
+)
+from ...models.users import User
+from .rules import DIMENSIONS, WINDOWS
+
+DAYS_READ = 7  # today and the six days before it: the 7 d window to a slot
+MEDIAN_OF = 20  # the profile's median looks at this many recent orders
+PROFILE_PART = "all"
+
+
+def value_hash(kind: str, value: str) -> str:
+    """The keyed hash a list entry and a counter know a value by (never the raw value)."""
+    return pii.keyed_hash(f"risk:{kind}", normalise(kind, value))
+
+
+def normalise(kind: str, value: str) -> str:
+    text = " ".join(value.split()).lower()
+    if kind in ("card", "phone"):
+        return "".join(ch for ch in text if ch.isalnum())
+    return text
+
+
+def entry_id(kind: str, value: str) -> str:
+    return "rl_" + value_hash(kind, value)[:32]
+
+
+def address_text(address: Mapping[str, Any]) -> str:
+    return f"{address.get('line1', '')}|{address.get('city', '')}"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The values one confirmation is about, by dimension (a missing one is not counted)."""
+
+    values: dict[str, str]  # dimension → raw value (user id, device id, card id, address)
+    phone: str | None
+    merchant_shard: int
+
+    def counter_keys(self) -> dict[str, list[str]]:
+        """Per dimension, the counter keys to read (the merchant's: every shard)."""
+        keys: dict[str, list[str]] = {}
+        for dim, value in self.values.items():
+            base = f"{dim}#{value if dim == 'user' else value_hash(dim, value)[:32]}"
+            if dim == "merchant":
+                keys[dim] = [f"{base}#{n:02d}" for n in _merchant_read_range(value)]
+            else:
+                keys[dim] = [base]
+        return keys
+
+    def write_key(self, dim: str) -> str:
+        keys = self.counter_keys()[dim]
+        if dim != "merchant":
+            return keys[0]
+        return keys[0].rsplit("#", 1)[0] + f"#{self.merchant_shard:02d}"
+
+    def list_ids(self) -> list[str]:
+        ids = [entry_id(dim, value) for dim, value in self.values.items() if dim != "merchant"]
+        if self.phone:
+            ids.append(entry_id("phone", self.phone))
+        return ids
+
+
+def _merchant_shards(merchant_id: str) -> tuple[int, int]:
+    rules = settings().rules
+    return (
+        sharding.counts_for(rules.merchant_order_shards, merchant_id),
+        sharding.counts_for(rules.merchant_order_shards_previous, merchant_id),
+    )
+
+
+def _merchant_read_range(merchant_id: str) -> range:
+    return sharding.read_range(*_merchant_shards(merchant_id))
+
+
+def subject_of(order: Order, user: User, device_id: str | None) -> Subject:
+    address = dict(order.address or {})
+    values = {"user": order.user_id, "merchant": order.merchant_id}
+    if device_id:
+        values["device"] = device_id
+    if user.default_card_id:
+        values["card"] = str(user.default_card_id)
+    if address.get("line1"):
+        values["address"] = address_text(address)
+    now_count, _ = _merchant_shards(order.merchant_id)
+    return Subject(values, address.get("phone") or None, sharding.shard_of(order.order_id, now_count))
+
+
+def day_of(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d")
+
+
+def slot_of(at: datetime) -> int:
+    return (at.hour * 3600 + at.minute * 60 + at.second) // SLOT_SECONDS
+
+
+@dataclass
+class Observed:
+    """What the BatchGet found."""
+
+    counters: dict[tuple[str, str], RiskCounter] = field(default_factory=dict)
+    listed: list[RiskListEntry] = field(default_factory=list)
+    profile: RiskCounter | None = None
+    credit: Balance | None = None
+
+
+def read(subject: Subject, user_id: str, now: datetime) -> Observed:
+    """Everything the decision needs, in one BatchGet."""
+    days = [day_of(now - timedelta(days=d)) for d in range(DAYS_READ)]
+    keys: list[batch.Key] = [
+        (RiskCounter, key, day) for dim_keys in subject.counter_keys().values() for key in dim_keys for day in days
+    ]
+    keys += [(RiskListEntry, eid, None) for eid in subject.list_ids()]
+    keys += [(RiskCounter, f"profile#{user_id}", PROFILE_PART), (Balance, ledger.user_account(user_id), ledger.CREDIT)]
+    found = batch.get_many(keys)
+    seen = Observed()
+    for item in found:
+        if isinstance(item, RiskListEntry):
+            seen.listed.append(item)
+        elif isinstance(item, Balance):
+            seen.credit = item
+        elif isinstance(item, RiskCounter):
+            if item.part == PROFILE_PART:
+                seen.profile = item
+            else:
+                seen.counters[(item.key, item.part)] = item
+    return seen
+
+
+def _window(seen: Observed, keys: Sequence[str], now: datetime, seconds: int) -> tuple[int, int]:
+    """(orders, fen) over the last `seconds`, to a slot: the current slot and those wholly
+    inside the window before it (so "1 h" is 50 to 60 minutes back)."""
+    slots = seconds // SLOT_SECONDS
+    if seconds >= DAYS_READ * 86400:  # whole days: the day totals
+        days = [day_of(now - timedelta(days=d)) for d in range(DAYS_READ)]
+        items = [seen.counters.get((k, d)) for k in keys for d in days]
+        return sum(int(i.n or 0) for i in items if i), sum(int(i.f or 0) for i in items if i)
+    n = fen = 0
+    for back in range(slots):
+        at = now - timedelta(seconds=back * SLOT_SECONDS)
+        day, slot = day_of(at), slot_of(at)
+        for key in keys:
+            item = seen.counters.get((key, day))
+            if item is not None:
+                n += int(getattr(item, slot_count(slot)) or 0)
+                fen += int(getattr(item, slot_fen(slot)) or 0)
+    return n, fen
+
+
+def inputs_of(subject: Subject, seen: Observed, order: Order, user: User, now: datetime) -> dict[str, int]:
+    amount = int(order.total_fen)
+    out: dict[str, int] = {"amount_fen": amount}
+    keys = subject.counter_keys()
+    for dim in DIMENSIONS:
+        for name, seconds in WINDOWS.items():
+            n, fen = _window(seen, keys.get(dim, []), now, seconds)
+            out[f"{dim}_orders_{name}"], out[f"{dim}_fen_{name}"] = n, fen
+    credit = seen.credit
+    limit = int(credit.limit or 0) if credit is not None else 0
+    used = int(credit.balance or 0) if credit is not None else 0
+    out["exposure_bps"] = (used + amount) * 10000 // limit if limit > 0 else 10000
+    out["account_age_hours"] = max(0, int((now - parse_iso(user.created_at)).total_seconds() // 3600))
+    past = int(seen.profile.orders or 0) if seen.profile is not None else 0
+    recent = [int(x) for x in (seen.profile.recent_fen or [])][-MEDIAN_OF:] if seen.profile is not None else []
+    median = int(statistics.median(recent)) if recent else 0
+    out["past_orders"] = past
+    out["first_order"] = int(past == 0)
+    out["median_order_fen"] = median
+    out["amount_over_median_pct"] = amount * 100 // median if median > 0 else 0
+    out["overdue_open"] = int(user.overdue_open_count or 0)
+    out["allow_listed"] = int(any(e.list_name == ALLOW for e in seen.listed))
+    out["block_listed"] = int(any(e.list_name == BLOCK for e in seen.listed))
+    return out
+
+
+def count_in(tx: Tx, subject: Subject, user_id: str, amount_fen: int, now: datetime) -> None:
+    """Add this order to every velocity counter and the user's profile, in `tx` (atomic adds)."""
+    day, slot = day_of(now), slot_of(now)
+    n_slot, f_slot = getattr(RiskCounter, slot_count(slot)), getattr(RiskCounter, slot_fen(slot))
+    adds: list[Action] = [RiskCounter.n.add(1), RiskCounter.f.add(amount_fen), n_slot.add(1), f_slot.add(amount_fen)]
+    for dim in subject.values:
+        tx.update(RiskCounter(subject.write_key(dim), day), adds)
+    tx.update(
+        RiskCounter(f"profile#{user_id}", PROFILE_PART),
+        [
+            RiskCounter.orders.add(1),
+            RiskCounter.recent_fen.set((RiskCounter.recent_fen | []).append([amount_fen])),
+        ],
+    )
