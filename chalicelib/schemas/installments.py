@@ -7,9 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .common import Fen, Id, PositiveFen, View
-
-FeePayer = Literal["consumer", "merchant"]
-PartStatus = Literal["scheduled", "due", "paid", "overdue", "waived", "refunded"]
+from .kinds import FeePayer, PartStatus
 
 
 class PlansQuery(BaseModel):

@@ -74,6 +74,14 @@ RedemptionStatus = TypeAliasType("RedemptionStatus", Literal["pending", "manual_
 BnplStatus = TypeAliasType("BnplStatus", Literal["inactive", "active", "frozen"])
 CouponStatus = TypeAliasType("CouponStatus", Literal["available", "reserved", "used", "expired"])
 EndpointStatus = TypeAliasType("EndpointStatus", Literal["enabled", "disabled"])  # a merchant's webhook endpoint
+# Installments (分期): who pays a plan's fee, and where each part stands.
+FeePayer = TypeAliasType("FeePayer", Literal["consumer", "merchant"])
+PartStatus = TypeAliasType("PartStatus", Literal["scheduled", "due", "paid", "overdue", "waived", "refunded"])
+# Risk decisions (风控): an outcome, a review's status, and the lists' names and kinds.
+RiskOutcome = TypeAliasType("RiskOutcome", Literal["approve", "review", "decline"])
+RiskReviewStatus = TypeAliasType("RiskReviewStatus", Literal["pending", "approved", "declined", "expired"])
+RiskListName = TypeAliasType("RiskListName", Literal["block", "allow"])
+RiskListKind = TypeAliasType("RiskListKind", Literal["user", "device", "card", "address", "phone"])
 PayoutStatus = TypeAliasType("PayoutStatus", Literal["sending", "paid", "failed"])
 assert set(values(PayoutStatus)) == set(PAYOUT_STATUSES)
 

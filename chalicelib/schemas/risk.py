@@ -7,13 +7,12 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 
 from .common import Body, Page, PageQuery, View, example
+from .kinds import RiskListKind as ListKind
+from .kinds import RiskListName as ListName
+from .kinds import RiskOutcome as Outcome
+from .kinds import RiskReviewStatus as ReviewStatus
 from .orders import OrderSummaryView, OrderView
 from .wallet import UserStandingView
-
-Outcome = Literal["approve", "review", "decline"]
-ReviewStatus = Literal["pending", "approved", "declined", "expired"]
-ListName = Literal["block", "allow"]
-ListKind = Literal["user", "device", "card", "address", "phone"]
 
 
 class RiskReasonView(View):
