@@ -73,7 +73,12 @@ def with_request_id(problem_body: str, request_id: str) -> str:
     """A rendered problem document with its `request_id` (stored answers are kept without
     one: a replay names the request it answers)."""
     text = problem_body.rstrip()
-    if not (text.startswith("{") and text.endswith("}")) or '"request_id"' in text:
+    if not (text.startswith("{") and text.endswith("}")):
+        return problem_body
+    try:
+        if "request_id" in json.loads(text):  # a member, not a field error naming `request_id`
+            return problem_body
+    except ValueError:
         return problem_body
     member = f'"request_id":{json.dumps(request_id)}'
     return text[:-1] + ("," if text[:-1].strip() != "{" else "") + member + "}" + problem_body[len(text) :]

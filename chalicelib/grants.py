@@ -119,6 +119,7 @@ GRANTS: dict[str, Needs] = {
             "redemptions/by_user": QUERY,
             "disputes/by_order": QUERY,
             "disputes/by_status": QUERY,
+            "webhook-events/by_order": QUERY,
             "risk-lists/by_list": QUERY,
             "risk-decisions/by_review_status": QUERY,
         },
@@ -129,6 +130,7 @@ GRANTS: dict[str, Needs] = {
             "payout-accounts": "merchants' payout account routes (no local walk sets one)",
             "payouts": "merchants' payout list",
             "products/by_merchant": "a merchant's product list",
+            "webhook-events/by_order": "account closure erases the order copies in merchants' webhook events",
         },
     ),
     # Cancel what was not confirmed or paid in time: stock, coupon and credit back, channel trade closed.
@@ -302,6 +304,8 @@ GRANTS: dict[str, Needs] = {
             "redemptions/by_user": QUERY,
             "coupons": WRITE,
             "notifications": WRITE,
+            "webhook-events": WRITE,
+            "webhook-events/by_order": QUERY,
             "risk-decisions": WRITE,
             "risk-counters": WRITE,
         },
@@ -318,6 +322,8 @@ GRANTS: dict[str, Needs] = {
                 "redemptions",
                 "refunds",
                 "return_requests",
+                "webhook-events",
+                "webhook-events/by_order",
                 "risk-decisions",
                 "risk-counters",
             )

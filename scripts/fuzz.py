@@ -121,7 +121,7 @@ def prepare(base: str) -> dict[str, Any]:
     """Tokens per role and real resource ids, built through the API like the app would."""
     http = Http(base)
     run = uuid.uuid4().hex[:6]
-    subs = {role: f"fuzz-{role}-{run}" for role in ("consumer", "merchant", "reviewer", "support")}
+    subs = {role: f"fuzz-{role}-{run}" for role in ("consumer", "merchant", "reviewer", "support", "risk")}
     tokens = {
         role: http.call("POST", "/v1/dev/tokens", {"sub": sub, "roles": [role]})["token"] for role, sub in subs.items()
     }

@@ -200,3 +200,14 @@ def test_a_replayed_problem_names_the_request_it_answers(api: Any) -> None:
 def test_json_answers_end_with_a_newline(api: Any) -> None:
     for r in (api.call("GET", "/v1/health"), api.call("GET", "/v1/me"), api.call("GET", "/v1/openapi.json")):
         assert r.body.endswith(b"}\n"), r.body[-40:]
+
+
+def test_a_problem_whose_field_error_names_request_id_still_gets_its_request_id() -> None:
+    import json
+
+    from chalicelib.edge import with_request_id
+
+    body = '{"code":"validation_failed","errors":[{"field":"request_id","message":"Input should be a valid string"}]}'
+    assert json.loads(with_request_id(body, "req-1"))["request_id"] == "req-1"
+    stamped = with_request_id(body, "req-1")
+    assert with_request_id(stamped, "req-2") == stamped  # one it already has is kept

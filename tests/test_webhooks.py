@@ -382,7 +382,7 @@ DEPLOYED = addresses.Policy(local=False)
 def test_a_url_that_is_not_public_https_is_refused(url: str) -> None:
     from chalicelib import errors
 
-    with pytest.raises(errors.BadRequest):
+    with pytest.raises(errors.Unprocessable):
         addresses.check_literal(url, DEPLOYED)
         addresses.resolve(url, DEPLOYED, lambda host, port: ["93.184.215.14"])
 
@@ -392,7 +392,7 @@ def test_a_name_resolving_inside_is_refused_at_send_time(answer: list[str]) -> N
     from chalicelib import errors
 
     addresses.check_literal("https://hooks.example.com/x", DEPLOYED)  # the name passes when saved
-    with pytest.raises(errors.BadRequest):
+    with pytest.raises(errors.Unprocessable):
         addresses.resolve("https://hooks.example.com/x", DEPLOYED, lambda host, port: answer)
 
 
@@ -423,7 +423,7 @@ def test_locally_http_to_127_0_0_1_is_allowed_and_nothing_else() -> None:
     local = addresses.Policy(local=True)
     assert addresses.resolve("http://127.0.0.1:8700/x", local, lambda h, p: []).address == "127.0.0.1"
     for url in ("http://10.0.0.1/x", "http://hooks.example.com/x", "https://10.0.0.1/x"):
-        with pytest.raises(errors.BadRequest):
+        with pytest.raises(errors.Unprocessable):
             addresses.check_literal(url, local)
             addresses.resolve(url, local, lambda h, p: ["10.0.0.1"])
 

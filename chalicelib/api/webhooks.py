@@ -29,7 +29,7 @@ from .webhook_objects import render
 router = Router("webhooks")
 ENDPOINT_404 = {404: ["webhook_endpoint_not_found"]}
 EVENT_404 = {404: ["webhook_event_not_found"]}
-URL_ERRORS = {400: ["webhook_url_refused", "unknown_event_type"]}
+URL_ERRORS = {400: ["unknown_event_type"], 422: ["webhook_url_refused"]}
 
 
 def endpoint_view(e: WebhookEndpoint) -> EndpointView:
@@ -96,7 +96,7 @@ def create_webhook_endpoint(ctx: Ctx) -> EndpointCreated:
     """Add an endpoint (https; never a private address): its `whsec_` secret is shown only
     in this answer."""
     body: EndpointIn = ctx.body
-    return created_view(endpoints.create(ctx.user_id, body.url, body.events, body.description, clock.now()))
+    return created_view(endpoints.create(ctx.user_id, body.url, list(body.events), body.description, clock.now()))
 
 
 @router.route(
@@ -126,7 +126,7 @@ def update_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> EndpointView:
             ctx.user_id,
             endpoint_id,
             url=b.url,
-            events=b.events,
+            events=None if b.events is None else list(b.events),
             description=b.description,
             enabled=b.enabled,
             now=clock.now(),
@@ -201,7 +201,7 @@ def list_webhook_events(ctx: Ctx) -> EventList:
     """The last 30 days of events, newest first, with their attempts; `delivery` narrows to
     pending, delivered or failed ones, `since` to those after a time."""
     q: EventsQuery = ctx.query
-    page = log.events(ctx.user_id, q.delivery, q.since, q.limit, q.cursor)
+    page = log.events(ctx.user_id, q.delivery, q.since_time(), q.limit, q.cursor)
     return EventList(items=[event_view(e) for e in page.items], next_cursor=page.next_cursor)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pynamodb.attributes import JSONAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from ..db import table_meta
@@ -41,11 +42,25 @@ class WebhookEndpoint(Model):
     updated_at = UnicodeAttribute(null=True)
 
 
+class EventsByOrder(GlobalSecondaryIndex["WebhookEvent"]):
+    """The events about one order and its returns, disputes and messages: what an account
+    closure erases (addresses, message text) and its retention purge deletes, by key."""
+
+    class Meta:
+        index_name = "by_order"
+        projection = AllProjection()
+
+    order_id = UnicodeAttribute(hash_key=True)
+    event_id = UnicodeAttribute(range_key=True)
+
+
 class WebhookEvent(Model):
     """One event (the outbox row), written in the transaction of the change it reports.
 
     `snapshot` is the object as stored at that moment; the merchant API's view of it is
-    rendered from it for every delivery, so every retry sends the same body.
+    rendered from it for every delivery, so every retry sends the same body. It is a copy of
+    the consumer's personal data (the shipping address, message text): `order_id` indexes it
+    so closure erases the copy with the original (services/privacy.py).
     """
 
     Meta = table_meta("webhook-events")
@@ -55,6 +70,7 @@ class WebhookEvent(Model):
     type = UnicodeAttribute()
     object_kind = UnicodeAttribute()  # order | return_request | dispute | message | payout | ping
     object_id = UnicodeAttribute()
+    order_id = UnicodeAttribute(null=True)  # the order it is about (none for payouts and pings)
     sequence = NumberAttribute()
     created_at = UnicodeAttribute()
     snapshot = JSONAttribute()
@@ -67,3 +83,5 @@ class WebhookEvent(Model):
     version = NumberAttribute(default=0)
     timer_at = UnicodeAttribute(null=True)  # when its one `webhook_delivery` timer is due
     expires_at = TTLAttribute()
+
+    by_order = EventsByOrder()

@@ -5,14 +5,54 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
+from ..services.webhooks import types
 from .common import NOT_BLANK, STRIP, Body, PageQuery, View, example
 from .kinds import EndpointStatus
 
 RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
 Url = Annotated[str, StringConstraints(min_length=8, max_length=2048, pattern=r"^https?://\S+$")]
-EventTypes = Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(min_length=1, max_length=20)]
+EventType = Literal[
+    "*",
+    "order.confirmed",
+    "order.cancelled",
+    "order.received",
+    "order.paid",
+    "order.overdue",
+    "return.requested",
+    "return.answered",
+    "return.shipped_back",
+    "return.refunded",
+    "exchange.reshipped",
+    "dispute.opened",
+    "dispute.decided",
+    "message.created",
+    "payout.paid",
+    "payout.failed",
+]
+assert set(EventType.__args__) == {"*", *types.ALL}  # type: ignore[attr-defined]
+EventTypes = Annotated[list[EventType], Field(min_length=1, max_length=20)]
+
+
+def _a_time(value: str) -> str:
+    datetime.fromisoformat(value)  # a ValueError (e.g. month 13) is the field's 400
+    return value
+
+
+# A time sent by a client: RFC 3339 with its offset (`datetime` alone would also take numbers).
+Time = Annotated[
+    str,
+    StringConstraints(pattern=RFC3339),
+    AfterValidator(_a_time),
+    Field(json_schema_extra={"format": "date-time"}, description="RFC 3339, e.g. 2026-12-07T00:00:00Z"),
+]
+
+
+def time_of(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
 Description = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK), STRIP]
 
 
@@ -44,14 +84,10 @@ class RollIn(Body):
 class ReplayIn(Body):
     model_config = example({"since": "2026-12-07T00:00:00Z"})
 
-    since: Annotated[
-        str,
-        StringConstraints(pattern=RFC3339),
-        Field(json_schema_extra={"format": "date-time"}, description="RFC 3339, e.g. 2026-12-07T00:00:00Z"),
-    ]
+    since: Time
 
     def since_time(self) -> datetime:
-        return datetime.fromisoformat(self.since).astimezone(UTC)
+        return time_of(self.since)
 
 
 class EndpointView(View):
@@ -113,7 +149,10 @@ class EventList(View):
 
 class EventsQuery(PageQuery):
     delivery: Literal["pending", "delivered", "failed"] | None = None
-    since: datetime | None = None
+    since: Time | None = None
+
+    def since_time(self) -> datetime | None:
+        return time_of(self.since) if self.since else None
 
 
 class TestSent(View):

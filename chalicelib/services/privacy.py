@@ -15,7 +15,8 @@ and arms two timers: `closure_scrub` (now: erase the shipping addresses on the k
 orders; done at once by the request, the timer only covers a crash) and
 `account_retention` (3 years, `rules.closed_account_retention_seconds`: delete the kept
 orders, payment attempts, returns, refunds, wallet entries and balances). Both are swept
-by `purge_closed_accounts`.
+by `purge_closed_accounts`. The copies of the orders and messages in merchants' webhook
+events are erased and deleted with them (found through the `by_order` index).
 """
 
 from __future__ import annotations
@@ -185,11 +186,13 @@ NOT_EXPORTED: dict[type[Model], str] = {
     JobState: "job watermarks",
     PayoutAccount: "merchants' payout accounts (a business, not a consumer)",
     Payout: "merchants' payouts (a business, not a consumer)",
+    WebhookEvent: "the merchant's webhook log: copies of orders, returns, disputes and messages (each exported"
+    " in its own section) as sent to the merchant, kept 30 days; closure erases the address and message text"
+    " in them like in the originals, the retention purge deletes them (found by order, never a scan)",
     RiskDecision: "fraud-prevention decisions: the rules and their inputs are not disclosed to the buyer "
     "(SPEC 'Risk decisions'); each outcome shows as its order's status",
     RiskCounter: "fraud-prevention velocity counters and order amounts, pseudonymous",
     RiskListEntry: "block/allow list entries: keyed hashes only, kept by the platform",
-    WebhookEvent: "the merchant's 30-day log of events about its orders (what its API already showed it)",
 }
 
 
@@ -395,9 +398,32 @@ def scrub(user_id: str) -> int:
         for message in OrderMessage.query(order.order_id):
             if message.author == CONSUMER and message.text != ERASED_TEXT:
                 message.update(actions=[OrderMessage.text.set(ERASED_TEXT)])
+        for event in WebhookEvent.by_order.query(order.order_id):
+            _scrub_event(event)
     for note in Notification.query(user_id):
         note.delete()
     return done
+
+
+def _scrub_event(event: WebhookEvent) -> None:
+    """Erase in the object a webhook event carries what closure erases in the original. The
+    event's version is left alone: a delivery in flight still records its attempt."""
+    snapshot = dict(event.snapshot or {})
+    if "item" not in snapshot:
+        return
+    obj: Model
+    if event.object_kind == "order":
+        obj = Order.from_raw_data(snapshot["item"])
+        obj.address = ERASED_ADDRESS
+    elif event.object_kind == "message":
+        obj = OrderMessage.from_raw_data(snapshot["item"])
+        if obj.author == CONSUMER:
+            obj.text = ERASED_TEXT
+    else:
+        return
+    erased = {"item": obj.serialize()}
+    if erased != snapshot:
+        event.update(actions=[WebhookEvent.snapshot.set(erased)])
 
 
 def purge(user_id: str) -> int:
@@ -408,6 +434,7 @@ def purge(user_id: str) -> int:
         doomed += [order, *PaymentAttempt.by_order.query(order.order_id), *_refunds_of(order)]
         doomed += list(OrderMessage.query(order.order_id))
         doomed += list(Dispute.by_order.query(order.order_id))
+        doomed += list(WebhookEvent.by_order.query(order.order_id))
         doomed += list(RiskDecision.batch_get([risk_decision_id(order.order_id)]))
     # the user's velocity counters (every day) and profile: keyed by the pseudonymous id
     doomed += [*RiskCounter.query(f"user#{user_id}"), *RiskCounter.query(f"profile#{user_id}")]

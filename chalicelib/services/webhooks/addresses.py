@@ -42,7 +42,9 @@ class Target:
 
 
 def url_refused(message: str) -> errors.DomainError:
-    return errors.bad_request("webhook_url_refused", message)
+    """A well-formed URL the rules refuse (its document schema cannot say which hosts are
+    public): a 422, like other well-formed values refused by a rule."""
+    return errors.unprocessable("webhook_url_refused", message)
 
 
 def _blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

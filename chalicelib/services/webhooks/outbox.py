@@ -105,6 +105,7 @@ def emit(
             type=event_type,
             object_kind=kind,
             object_id=object_id,
+            order_id=types.order_of(obj),
             sequence=sequence_of(obj, event_type, now),
             created_at=iso(now),
             snapshot=snapshot_of(obj),

@@ -69,3 +69,9 @@ def identity(obj: Model | dict[str, Any]) -> tuple[str, str]:
         return "ping", str(obj.get("endpoint_id", ""))
     kind, id_attr = OBJECTS[type(obj).__name__]
     return kind, str(getattr(obj, id_attr))
+
+
+def order_of(obj: Model | dict[str, Any]) -> str | None:
+    """The order an event's object is about (its events' `by_order` key), if any."""
+    order_id = None if isinstance(obj, dict) else getattr(obj, "order_id", None)
+    return str(order_id) if order_id else None
