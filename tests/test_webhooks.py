@@ -518,3 +518,15 @@ def test_deployed_a_short_retry_rides_a_delayed_queue_message_and_a_long_one_a_t
     from chalicelib import timers
 
     assert timers.exists(timers.WEBHOOK_DELIVERY, event_id, state["next_at"])
+
+
+def test_a_purged_event_leaves_no_timer_behind(api: Api, receiver: Receiver) -> None:
+    receiver.answer = failing(500)
+    endpoint = subscribe(api, receiver)["endpoint_id"]
+    event_id = api.post(f"{ENDPOINTS}/{endpoint}/test", **as_merchant()).json["event_id"]
+    drain()  # one failed attempt: a retry timer is set
+    WebhookEvent.get(MERCHANT, event_id).delete()  # the retention purge of a closed account
+    clock.advance(86400)
+    assert sweep()["processed"] == 1
+    clock.advance(86400)
+    assert sweep()["processed"] == 0  # the timer went with its event
