@@ -6,33 +6,37 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
+from typing_extensions import TypeAliasType
 
 from ..services.webhooks import types
 from .common import NOT_BLANK, STRIP, Body, PageQuery, View, example
-from .kinds import EndpointStatus
+from .kinds import EndpointStatus, values
 
 RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
 Url = Annotated[str, StringConstraints(min_length=8, max_length=2048, pattern=r"^https?://\S+$")]
-EventType = Literal[
-    "*",
-    "order.confirmed",
-    "order.cancelled",
-    "order.received",
-    "order.paid",
-    "order.overdue",
-    "return.requested",
-    "return.answered",
-    "return.shipped_back",
-    "return.refunded",
-    "exchange.reshipped",
-    "dispute.opened",
-    "dispute.decided",
-    "message.created",
-    "payout.paid",
-    "payout.failed",
-]
-assert set(EventType.__args__) == {"*", *types.ALL}  # type: ignore[attr-defined]
-EventTypes = Annotated[list[EventType], Field(min_length=1, max_length=20)]
+WebhookEventType = TypeAliasType(
+    "WebhookEventType",
+    Literal[
+        "*",
+        "order.confirmed",
+        "order.cancelled",
+        "order.received",
+        "order.paid",
+        "order.overdue",
+        "return.requested",
+        "return.answered",
+        "return.shipped_back",
+        "return.refunded",
+        "exchange.reshipped",
+        "dispute.opened",
+        "dispute.decided",
+        "message.created",
+        "payout.paid",
+        "payout.failed",
+    ],
+)
+assert set(values(WebhookEventType)) == {"*", *types.ALL}
+EventTypes = Annotated[list[WebhookEventType], Field(min_length=1, max_length=20)]
 
 
 def _a_time(value: str) -> str:
