@@ -344,7 +344,12 @@ GRANTS: dict[str, Needs] = {
             "risk-counters": WRITE,
         },
         publish=(NOTIFICATIONS,),
-        why={"coupons": "a held order that used a coupon (not played locally)"},
+        why={
+            name: "a held order whose review times out: cancelled, stock, credit and coupon released, "
+            "the buyer told (the local run leaves no review undecided; tests/test_risk.py plays it)"
+            for name in ("coupons", "orders", "skus", "users", "notifications", "risk-decisions", "risk-counters")
+        }
+        | {"balances": "the held credit released (ledger)", "entries": "the held credit released (ledger)"},
     ),
     # Re-send the review message of requests whose first send was not confirmed.
     "enqueue_pending_redemptions": Needs(
@@ -363,6 +368,10 @@ GRANTS: dict[str, Needs] = {
                 "webhook-events": WRITE,
                 "webhook-endpoints": WRITE,
                 "notifications": WRITE,
+                # an order event's body is the merchant's OrderView: its payments and refunds
+                "payments/by_order": QUERY,
+                "return_requests/by_user": QUERY,
+                "refunds": READ,
             },
             send=(WEBHOOK_QUEUE,),
             publish=(NOTIFICATIONS,),
