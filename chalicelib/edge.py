@@ -1,5 +1,5 @@
 """What the HTTP edge needs before any router loads (the route table mounts with it at a
-cold start, `routes.py`; the routers' views use it too, `web.py`): the content types every
+cold start, `routes.py`; the routers' views use it too, `web`): the content types every
 route accepts, the roles, the web console's CORS, and a response as views render it (and
 the idempotency records store it) - all without loading jwt or the store."""
 
@@ -15,7 +15,7 @@ from chalice.app import CORSConfig
 from .errors import ApiError
 
 # Chalice answers a content type outside this list itself (not as problem+json), so every
-# route accepts these and checks the type it needs in `web._parse_body`.
+# route accepts these and checks the type it needs in `web.request`.
 ACCEPTED_CONTENT_TYPES = [
     "application/json",
     "application/x-www-form-urlencoded",
