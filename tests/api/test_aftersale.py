@@ -6,55 +6,30 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from chalicelib import schedules, timers
 from chalicelib.clock import clock
-from chalicelib.config import settings
 from chalicelib.models.notifications import Notification
 from chalicelib.models.orders import Order
 from chalicelib.models.timers import Timer
-from tests.api.test_fulfilment import MERCHANT, credit_used, payable, place, ship
-from tests.api.test_fulfilment import product as product  # noqa: F401  (the fixture)
 from tests.conftest import Api, new_key
-
-SUPPORT = "s-agent"
-M = {"as_": MERCHANT, "roles": ["merchant"]}
-S = {"as_": SUPPORT, "roles": ["support"]}
-
-
-def rules() -> Any:
-    return settings().rules
-
-
-def advance() -> dict[str, int]:
-    return schedules.run("advance_aftersale", clock.now())
-
-
-@pytest.fixture
-def received(api: Api, activated_user: str, product: dict[str, Any]) -> str:
-    order_id = place(api, activated_user, product, qty=(2, 1))
-    assert ship(api, order_id).status_code == 200
-    assert api.post(f"/v1/orders/{order_id}/receipt", as_=activated_user).status_code == 200
-    return order_id
-
-
-def ask(api: Api, user: str, order_id: str, kind: str | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"reason": "不合适"}
-    if kind:
-        body["kind"] = kind
-    r = api.post(f"/v1/orders/{order_id}/return-requests", body, as_=user)
-    assert r.status_code == 201, r.json
-    return dict(r.json)
-
-
-def decide(api: Api, request_id: str, decision: str) -> Any:
-    return api.post(f"/v1/merchant/return-requests/{request_id}/decision", {"decision": decision, "note": ""}, **M)
-
-
-def ship_back(api: Api, user: str, order_id: str, request_id: str) -> Any:
-    body = {"carrier": "SF", "tracking_number": "SF9876543210"}
-    return api.post(f"/v1/orders/{order_id}/return-requests/{request_id}/shipment", body, as_=user)
+from tests.support.aftersale import (
+    M,
+    S,
+    advance,
+    ask,
+    decide,
+    escalate,
+    exchange_for,
+    exchanged_goods_back,
+    rejected,
+    rules,
+    ship_back,
+    stock,
+)
+from tests.support.aftersale import received as received  # noqa: F401  (the fixture)
+from tests.support.aftersale import tees as tees  # noqa: F401  (the fixture)
+from tests.support.fulfilment import MERCHANT, credit_used, payable, place, ship
+from tests.support.fulfilment import product as product  # noqa: F401  (the fixture)
 
 
 def kinds(user: str) -> set[str]:
@@ -226,18 +201,6 @@ def test_the_order_needs_exactly_the_timer_of_its_wait(api: Api, activated_user:
 # --- disputes -------------------------------------------------------------------------------------
 
 
-def escalate(api: Api, user: str, order_id: str) -> Any:
-    return api.post(f"/v1/orders/{order_id}/disputes", {"reason": "商品有质量问题"}, as_=user)
-
-
-def rejected(api: Api, user: str, order_id: str) -> dict[str, Any]:
-    req = ask(api, user, order_id, "return_goods")
-    body = {"decision": "reject", "note": "不支持"}
-    r = api.post(f"/v1/merchant/return-requests/{req['request_id']}/decision", body, **M)
-    assert r.status_code == 200, r.json
-    return req
-
-
 def test_support_refunds_a_rejected_return_and_takes_it_back_from_the_merchant(
     api: Api, activated_user: str, received: str
 ) -> None:
@@ -335,7 +298,7 @@ def test_a_stalled_return_shipment_can_be_escalated(api: Api, activated_user: st
 def test_a_dispute_refund_after_payout_leaves_the_payable_negative(
     api: Api, activated_user: str, received: str
 ) -> None:
-    from tests.jobs.test_payouts import GOOD, TO_CUTOFF, set_account
+    from tests.support.payouts import GOOD, TO_CUTOFF, set_account
 
     set_account(api, GOOD)
     owed = payable()
@@ -355,32 +318,6 @@ def test_support_sees_a_404_for_a_missing_dispute_and_consumers_cannot_list(api:
 
 
 # --- exchange -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def tees(api: Api) -> dict[str, Any]:
-    body = {
-        "name": "T恤",
-        "description": "纯棉",
-        "skus": [
-            {"attributes": {"尺码": "M"}, "price_fen": 5990, "stock": 10},
-            {"attributes": {"尺码": "L"}, "price_fen": 5990, "stock": 10},
-            {"attributes": {"尺码": "XL"}, "price_fen": 6990, "stock": 10},
-        ],
-    }
-    r = api.post("/v1/merchant/products", body, **M)
-    assert r.status_code == 201, r.json
-    return dict(r.json)
-
-
-def stock(api: Api, product: dict[str, Any]) -> list[int]:
-    skus = api.get(f"/v1/products/{product['product_id']}", **M).json["skus"]
-    return [int(s["stock"]) for s in skus]
-
-
-def exchange_for(api: Api, user: str, order_id: str, sku: str, to: str) -> Any:
-    body = {"reason": "换个尺码", "kind": "exchange", "items": [{"sku_id": sku, "quantity": 1, "to_sku_id": to}]}
-    return api.post(f"/v1/orders/{order_id}/return-requests", body, as_=user)
 
 
 def test_an_exchange_ships_back_reships_and_restarts_the_window(
@@ -420,19 +357,6 @@ def test_an_exchange_ships_back_reships_and_restarts_the_window(
     assert due == (clock.now() + timedelta(seconds=rules().payment_window_seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     assert [t.due_at for t in charges(order_id)] == [due]  # the old window's timer is gone
     assert credit_used(activated_user) == 2 * 5990  # nothing refunded: the same price
-
-
-def exchanged_goods_back(api: Api, user: str, tees: dict[str, Any]) -> tuple[str, str]:
-    """A received order of one M tee, exchanged for an L: the M is back at the merchant."""
-    m, lg, _ = (s["sku_id"] for s in tees["skus"])
-    order_id = place(api, user, tees, qty=(1, 0, 0))  # type: ignore[arg-type]
-    ship(api, order_id)
-    api.post(f"/v1/orders/{order_id}/receipt", as_=user)
-    request_id = exchange_for(api, user, order_id, m, lg).json["request_id"]
-    decide(api, request_id, "approve")
-    ship_back(api, user, order_id, request_id)
-    assert api.post(f"/v1/merchant/return-requests/{request_id}/arrival", **M).json["status"] == "awaiting_reshipment"
-    return order_id, request_id
 
 
 def test_an_exchange_the_merchant_never_reships_is_refunded(

@@ -11,7 +11,8 @@ import pytest
 from chalicelib import timers
 from chalicelib.clock import clock
 from chalicelib.observability import metrics
-from tests.api.test_aftersale import (
+from tests.conftest import Api, new_key
+from tests.support.aftersale import (
     M,
     S,
     advance,
@@ -23,11 +24,10 @@ from tests.api.test_aftersale import (
     ship_back,
     stock,
 )
-from tests.api.test_aftersale import received as received  # noqa: F401  (the fixture)
-from tests.api.test_aftersale import tees as tees  # noqa: F401  (the fixture)
-from tests.api.test_fulfilment import place, ship
-from tests.api.test_fulfilment import product as product  # noqa: F401  (the fixture)
-from tests.conftest import Api, new_key
+from tests.support.aftersale import received as received  # noqa: F401  (the fixture)
+from tests.support.aftersale import tees as tees  # noqa: F401  (the fixture)
+from tests.support.fulfilment import place, ship
+from tests.support.fulfilment import product as product  # noqa: F401  (the fixture)
 
 
 def ask_lines(

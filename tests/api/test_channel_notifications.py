@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +24,7 @@ from chalicelib.services import payments
 from tests.conftest import Api
 from tests.support import channel_keys
 from tests.support import channel_sim as sim
+from tests.support.payments import assert_balanced, platform_book, post_alipay, post_raw
 
 AMOUNT = 12_345
 
@@ -33,47 +33,10 @@ def order_status(order_id: str) -> str:
     return Order.get(order_id, consistent_read=True).status
 
 
-def ledger_events() -> dict[str, list[Entry]]:
-    events: dict[str, list[Entry]] = defaultdict(list)
-    for e in Entry.scan():
-        events[e.event_id].append(e)
-    return events
-
-
-def assert_balanced() -> None:
-    for event_id, legs in ledger_events().items():
-        assert sum(int(e.amount) for e in legs) == 0, event_id
-
-
-def platform_book(book: str) -> int:
-    return sum(int(e.amount) for e in Entry.scan() if e.account.startswith("platform#") and e.book == book)
-
-
 def alipay_attempt(api: Api, user: str = "u-alipay", amount: int = AMOUNT) -> tuple[str, str]:
     order_id = sim.awaiting_payment_order(api, user, amount, "alipay")
     launch = payments.start_channel_payment("alipay", order_id=order_id, user_id=user, amount_fen=amount)
     return order_id, launch["out_trade_no"]
-
-
-def post_raw(api: Api, path: str, body: bytes | str, headers: dict[str, str]) -> Any:
-    """POST as a channel does (no token); the answer may be plain text."""
-    resp = api.client.http.request(method="POST", path=path, headers=headers, body=body)
-    text = resp.body.decode() if isinstance(resp.body, bytes) else resp.body
-    resp.text = text
-    try:
-        resp.json = json.loads(text) if text else None
-    except ValueError:
-        resp.json = None
-    return resp
-
-
-def post_alipay(api: Api, params: dict[str, str]) -> Any:
-    return post_raw(
-        api,
-        "/v1/channels/alipay/notify",
-        sim.form(params),
-        {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
-    )
 
 
 def nothing_changed(order_id: str, attempt_id: str) -> None:

@@ -12,10 +12,9 @@ import pytest
 from chalicelib.channels.simulator import CLOSED, SIMULATOR
 from chalicelib.models.orders import Order
 from chalicelib.models.payments import PaymentAttempt
-from tests.api.test_channel_notifications import assert_balanced
-from tests.api.test_pay_now import top_up
 from tests.conftest import Api
 from tests.support import channel_sim as sim
+from tests.support.payments import assert_balanced, top_up
 
 AMOUNT = 6_600
 
@@ -97,7 +96,7 @@ def test_a_close_the_channel_did_not_answer_refuses_the_new_attempt_until_it_doe
 def test_collection_closes_an_open_pay_now_trade_before_charging_the_card(
     api: Api, activated_user: str, paid_in_app: bool
 ) -> None:
-    from tests.jobs.test_collection import attempts, close_windows, received_order, to_the_close
+    from tests.support.collection import attempts, close_windows, received_order, to_the_close
 
     order_id = received_order(api, activated_user)
     launch = pay(api, activated_user, order_id, "alipay")

@@ -25,10 +25,10 @@ from chalicelib.models.users import User
 from chalicelib.services import checkout, confirmation, privacy, redemption
 from chalicelib.services.aftersale import disputes, requests
 from chalicelib.services.checkout import Line
-from tests.api.test_aftersale import rejected
-from tests.api.test_fulfilment import MERCHANT, place, ship
-from tests.api.test_fulfilment import product as product  # noqa: F401  (the fixture)
 from tests.conftest import Api, new_key
+from tests.support.aftersale import rejected
+from tests.support.fulfilment import MERCHANT, place, ship
+from tests.support.fulfilment import product as product  # noqa: F401  (the fixture)
 from tests.support.shopping import ADDRESS, PASSWORD, racing_transactions, run_together
 from tests.support.wallet import earn
 

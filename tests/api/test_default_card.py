@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tests.conftest import Api
-from tests.jobs.test_collection import attempts, close_windows, order, received_order, to_the_close, user
 from tests.support import channel_sim as sim
+from tests.support.collection import attempts, close_windows, order, received_order, to_the_close, user
 
 
 def bind(api: Api, user_id: str, last4: str) -> str:

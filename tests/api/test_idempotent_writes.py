@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.test_fulfilment import MERCHANT, place, ship
-from tests.api.test_fulfilment import product as product  # noqa: F401  (the fixture)
 from tests.conftest import Api, new_key
+from tests.support.fulfilment import MERCHANT, place, ship
+from tests.support.fulfilment import product as product  # noqa: F401  (the fixture)
 
 MERCHANT_ROLES = {"as_": MERCHANT, "roles": ["merchant"]}
 

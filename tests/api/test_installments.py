@@ -12,7 +12,7 @@ from chalicelib.models.payments import PaymentAttempt
 from chalicelib.models.users import User
 from chalicelib.services.installments.arithmetic import CHINA
 from tests.conftest import Api, new_key
-from tests.jobs.test_collection import use_card
+from tests.support.collection import use_card
 from tests.support.shopping import ADDRESS, MERCHANT, confirm, create_product
 
 PRICE = 30_000  # ¥300: eligible (≥ ¥100)

@@ -8,8 +8,8 @@ from chalicelib import schedules
 from chalicelib.clock import clock
 from chalicelib.config import settings
 from chalicelib.models.notifications import Notification
-from tests.api.test_amounts import bnpl_order, pay_by_card, receive, return_and_approve, ship
 from tests.conftest import Api
+from tests.support.amounts import bnpl_order, pay_by_card, receive, return_and_approve, ship
 from tests.support.shopping import MERCHANT
 
 
@@ -57,7 +57,7 @@ def test_payments_refunds_and_returned_value_are_on_the_order(api: Api, activate
 
 
 def test_the_history_names_each_step_and_who_took_it(api: Api, activated_user: str) -> None:
-    from tests.api.test_aftersale import ask, ship_back
+    from tests.support.aftersale import ask, ship_back
 
     m = {"as_": MERCHANT, "roles": ["merchant"]}
 

@@ -13,12 +13,11 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from chalicelib import errors, ledger, schedules, timers
+from chalicelib import errors, schedules, timers
 from chalicelib.channels import wechat_pay
 from chalicelib.clock import clock, parse_iso
 from chalicelib.config import settings
-from chalicelib.db import Tx
-from chalicelib.ledger import CASH, PLATFORM, Leg, user_account
+from chalicelib.ledger import CASH, user_account
 from chalicelib.models.ledger import Balance
 from chalicelib.models.notifications import Notification
 from chalicelib.models.orders import Order
@@ -27,10 +26,10 @@ from chalicelib.models.timers import Timer
 from chalicelib.models.users import User
 from chalicelib.services import payments
 from chalicelib.services.webhooks import outbox
-from tests.api.test_channel_notifications import assert_balanced, platform_book, post_alipay
 from tests.conftest import Api
 from tests.support import channel_keys
 from tests.support import channel_sim as sim
+from tests.support.payments import assert_balanced, platform_book, post_alipay, top_up
 
 AMOUNT = 8_800
 
@@ -58,19 +57,6 @@ def cash(user: str) -> int:
         return int(Balance.get(user_account(user), CASH).balance)
     except Balance.DoesNotExist:
         return 0
-
-
-def top_up(user: str, amount: int) -> None:
-    """Wallet cash the way a redemption credits it (rewards expense against cash)."""
-    tx = Tx()
-    ledger.post(
-        tx,
-        event_id=f"test-topup:{uuid.uuid4().hex}",
-        kind="redemption_credited",
-        at=clock.now(),
-        legs=[Leg(user_account(user), CASH, amount), Leg(PLATFORM, "rewards_expense", -amount)],
-    )
-    tx.commit()
 
 
 # --- card -------------------------------------------------------------------------------

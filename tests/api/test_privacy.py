@@ -24,8 +24,8 @@ from chalicelib.models.timers import Timer
 from chalicelib.models.users import BankCard, Device
 from chalicelib.schemas.me import DeviceIn
 from chalicelib.services import privacy
-from tests.api.test_fulfilment import MERCHANT, place, ship
 from tests.conftest import ADULT_ID, Api, new_key
+from tests.support.fulfilment import MERCHANT, place, ship
 from tests.support.shopping import PASSWORD, DeviceKey, create_product
 from tests.support.wallet import earn
 

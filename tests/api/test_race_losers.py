@@ -14,10 +14,10 @@ from chalicelib import errors
 from chalicelib.clock import clock
 from chalicelib.services import confirmation, fulfilment
 from chalicelib.services.aftersale import disputes
-from tests.api.test_aftersale import SUPPORT, escalate, rejected
-from tests.api.test_fulfilment import place, ship
-from tests.api.test_fulfilment import product as product  # noqa: F401  (the fixture)
 from tests.conftest import Api, new_key
+from tests.support.aftersale import SUPPORT, escalate, rejected
+from tests.support.fulfilment import place, ship
+from tests.support.fulfilment import product as product  # noqa: F401  (the fixture)
 from tests.support.shopping import ADDRESS, PASSWORD, racing_transactions, run_together
 
 

@@ -12,9 +12,9 @@ import pytest
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib import db
-from tests.api.test_fulfilment import payable, place, product, ship  # noqa: F401 - `product` is a fixture
 from tests.conftest import Api
-from tests.infra.test_observability import Lines, log_lines  # noqa: F401 - `log_lines` is a fixture
+from tests.support.fulfilment import payable, place, product, ship  # noqa: F401 - `product` is a fixture
+from tests.support.logs import Lines, log_lines  # noqa: F401 - `log_lines` is a fixture
 from tests.support.model_based import Faults
 
 

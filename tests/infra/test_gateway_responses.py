@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 from chalice.test import Client
 
-from tests.infra.test_infra import infra
+from tests.support.infra import infra
 
 GATEWAY_ID = "c0ffee00-0000-4000-8000-000000000001"
 

@@ -5,10 +5,8 @@ what `chalice package` made of it."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +20,9 @@ from chalicelib.config import load, settings, stage_environment
 from chalicelib.db import table_meta
 from chalicelib.definitions import MAX_RECEIVES, all_queues, all_tables, table_def
 from chalicelib.models.registry import all_models
+from tests.support.infra import infra
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_infra() -> Any:
-    spec = importlib.util.spec_from_file_location("paylater_infra", ROOT / "scripts" / "infra.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["paylater_infra"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-infra = _load_infra()
 
 
 def _resources_of(template: dict[str, Any], type_: str) -> dict[str, Any]:

@@ -3,13 +3,11 @@ business metrics leave as EMF within the invocation that counted them."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -17,28 +15,12 @@ import pytest
 from chalicelib.config import settings
 from chalicelib.observability import bind_invocation, count, logger, metrics
 from tests.conftest import ADULT_ID
+from tests.support.logs import Lines
+from tests.support.logs import log_lines as log_lines  # noqa: F401  (the fixture)
 
 REAL_NAME = "张三丰"
 CARD = "6222020200112233446"
 PIN = "135790"
-
-
-Lines = Callable[[], list[dict[str, Any]]]
-
-
-@pytest.fixture
-def log_lines() -> Iterator[Lines]:
-    """Reads every line the app logged since the test began, parsed (each must be JSON)."""
-    handler = logger.handlers[0]
-    buf = io.StringIO()
-    old = handler.setStream(buf)  # type: ignore[attr-defined]
-    level = logger.log_level
-    logger.setLevel("DEBUG")
-    try:
-        yield lambda: [json.loads(line) for line in buf.getvalue().splitlines() if line.strip()]
-    finally:
-        handler.setStream(old)  # type: ignore[attr-defined]
-        logger.setLevel(level)
 
 
 def test_an_activation_story_logs_ids_on_every_line_and_no_pii(api: Any, log_lines: Lines) -> None:

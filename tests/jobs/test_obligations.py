@@ -14,10 +14,10 @@ import pytest
 from chalicelib import schedules, timers
 from chalicelib.clock import clock, parse_iso
 from chalicelib.config import settings
-from tests.api.test_channel_notifications import assert_balanced, platform_book
 from tests.conftest import Api, new_key
-from tests.jobs.test_collection import attempts, close_windows, order, timers_of, to_the_close, use_card, user
 from tests.support import channel_sim as sim
+from tests.support.collection import attempts, close_windows, order, timers_of, to_the_close, use_card, user
+from tests.support.payments import assert_balanced, platform_book
 from tests.support.shopping import MERCHANT, checkout, confirm, create_product, stock_of
 
 HALF = 5_000  # two items of ¥50

@@ -20,19 +20,12 @@ from chalicelib.db import Tx
 from chalicelib.ledger import PLATFORM, Leg
 from chalicelib.models.payouts import Payout
 from chalicelib.services import reconcile
-from tests.api.test_fulfilment import MERCHANT, place, ship
-from tests.api.test_fulfilment import payable as payable_of
-from tests.api.test_fulfilment import product as product  # noqa: F401  (the fixture)
 from tests.conftest import Api
+from tests.support.fulfilment import MERCHANT, place, ship
+from tests.support.fulfilment import payable as payable_of
+from tests.support.fulfilment import product as product  # noqa: F401  (the fixture)
+from tests.support.payouts import FAILS, GOOD, LATE_FAIL, LATE_OK, TO_CUTOFF, set_account
 from tests.support.shopping import run_together
-
-GOOD, FAILS, LATE_OK, LATE_FAIL = "6222020200112233446", "6222020200110002", "6222020200110003", "6222020200110004"
-TO_CUTOFF = timedelta(hours=8, minutes=5)
-
-
-def set_account(api: Api, number: str, merchant: str = MERCHANT) -> Any:
-    body = {"account_name": "深圳某某科技有限公司", "account_number": number, "bank": "招商银行"}
-    return api.put("/v1/merchant/payout-account", body, as_=merchant, roles=["merchant"])
 
 
 def settle(amount: int, ref: str, merchant: str = MERCHANT) -> None:

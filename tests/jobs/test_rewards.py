@@ -13,8 +13,8 @@ from chalicelib.models.coupons import Coupon
 from chalicelib.models.ledger import Entry
 from chalicelib.models.users import User
 from chalicelib.services import accounts, rewards
-from tests.api.test_fulfilment import MERCHANT, place, product, ship  # noqa: F401  (product is a fixture)
 from tests.conftest import Api
+from tests.support.fulfilment import MERCHANT, place, product, ship  # noqa: F401  (product is a fixture)
 from tests.support.wallet import balance, earn, paid_order, refund
 
 
