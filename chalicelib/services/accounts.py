@@ -301,6 +301,13 @@ def set_password(user_id: str, password: str, old_password: str | None, now: dat
     return user
 
 
+# A step-up (payment password or device signature) before money moves or a device is trusted.
+STEP_UP_ERRORS = errors.raises(
+    unprocessable=["payment_password_incorrect", "payment_password_not_set", "device_not_registered"],
+    locked=["payment_password_locked"],
+)
+
+
 def verify_password(user: User, password: str, now: datetime, *, release_later: bool = False) -> None:
     """Check the payment password; 5 wrong tries lock it for 3 hours (configured).
 

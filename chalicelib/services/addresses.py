@@ -43,6 +43,9 @@ def address_not_found() -> errors.DomainError:
     return errors.not_found("address_not_found", "no such address")
 
 
+NOT_FOUND_ERRORS = errors.raises(not_found=["address_not_found"])
+
+
 def book(user_id: str, now: datetime) -> AddressBook:
     """The caller's addresses, oldest first, and which one is the default."""
     user = accounts.get_or_create(user_id, now)
