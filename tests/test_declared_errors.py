@@ -25,6 +25,18 @@ CHALICELIB = ROOT / "chalicelib"
 Pair = tuple[type[DomainError], str]
 
 # How a refusal is made in our code: a factory of errors.py, or a kind itself.
+KINDS: tuple[type[DomainError], ...] = (
+    errors.BadRequest,
+    errors.Unauthorized,
+    errors.PaymentDeclined,
+    errors.Forbidden,
+    errors.NotFound,
+    errors.Conflict,
+    errors.Unprocessable,
+    errors.Locked,
+    errors.Unavailable,
+    errors.RateLimited,
+)
 FACTORIES: dict[str, type[DomainError]] = {
     "bad_request": errors.BadRequest,
     "unauthorized": errors.Unauthorized,
@@ -34,10 +46,7 @@ FACTORIES: dict[str, type[DomainError]] = {
     "moved": errors.Conflict,
     "unprocessable": errors.Unprocessable,
     "unavailable": errors.Unavailable,
-    **{kind.__name__: kind for kind in (errors.BadRequest, errors.Unauthorized, errors.PaymentDeclined)},
-    **{kind.__name__: kind for kind in (errors.Forbidden, errors.NotFound, errors.Conflict)},
-    **{kind.__name__: kind for kind in (errors.Unprocessable, errors.Locked, errors.Unavailable)},
-    "RateLimited": errors.RateLimited,
+    **{kind.__name__: kind for kind in KINDS},
 }
 FIXED: dict[str, Pair] = {
     "state_changed": (errors.Conflict, "state_changed"),
@@ -202,7 +211,10 @@ def test_a_route_writing_its_codes_by_hand_raises_them_itself() -> None:
         if spec.name in HAND_WRITTEN and not stray:
             wrong.append(f"{spec.name} raises its codes itself now: remove it from HAND_WRITTEN")
         elif stray and spec.name not in HAND_WRITTEN:
-            wrong.append(f"{_id(spec)}: take {stray} from the declarations of the services it calls")
+            wrong.append(
+                f"{_id(spec)}: {stray} come from its services: declare them there"
+                " (`X_ERRORS = errors.raises(conflict=[...])`) and write `errors=service.X_ERRORS`"
+            )
     assert not wrong, "\n".join(wrong)
 
 
@@ -219,7 +231,10 @@ def test_a_service_declares_what_it_raises() -> None:
         if short in UNDECLARED and not missing:
             wrong.append(f"{module.__name__} declares what it raises now: remove it from UNDECLARED")
         elif missing and short not in UNDECLARED:
-            wrong.append(f"{module.__name__} raises undeclared: {', '.join(missing)}")
+            wrong.append(
+                f"{module.__name__} raises undeclared: {', '.join(missing)}"
+                " (declare them in the module: `X_ERRORS = errors.raises(not_found=[...], ...)`)"
+            )
     assert not wrong, "\n".join(wrong)
 
 
