@@ -57,27 +57,6 @@ FIXED: dict[str, Pair] = {
 # and a payment channel's protocol answers (not problem+json).
 CHANNEL_CALLBACKS = {"alipay_notify", "wechatpay_notify", "card_notify"}
 
-# Not converted yet (#23): routes that still write their services' codes by hand, and service
-# modules that do not declare what they raise. The lists only shrink: an entry that passes fails.
-HAND_WRITTEN = {
-    "submit_identity",
-    "add_bank_card",
-    "remove_bank_card",
-    "set_default_bank_card",
-    "set_payment_password",
-    "register_device",
-    "add_address",
-    "update_address",
-    "delete_address",
-    "put_cart_item",
-    "delete_cart_item",
-}
-UNDECLARED = {
-    "accounts",
-    "addresses",
-    "cart",
-}
-
 
 def _module_name(path: Path) -> str:
     return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
@@ -208,9 +187,7 @@ def test_a_route_writing_its_codes_by_hand_raises_them_itself() -> None:
             continue
         own = {code for _, code in raised(Path(inspect.getfile(spec.handler)))}
         stray = sorted({code for codes in spec.declared.values() for code in codes} - own)
-        if spec.name in HAND_WRITTEN and not stray:
-            wrong.append(f"{spec.name} raises its codes itself now: remove it from HAND_WRITTEN")
-        elif stray and spec.name not in HAND_WRITTEN:
+        if stray:
             wrong.append(
                 f"{_id(spec)}: {stray} come from its services: declare them there"
                 " (`X_ERRORS = errors.raises(conflict=[...])`) and write `errors=service.X_ERRORS`"
@@ -227,10 +204,7 @@ def test_a_service_declares_what_it_raises() -> None:
     for path in service_files():
         module = importlib.import_module(_module_name(path))
         missing = sorted(f"{kind.__name__} {code}" for kind, code in raised(path) - declared_in(module).pairs)
-        short = module.__name__.removeprefix("chalicelib.services.")
-        if short in UNDECLARED and not missing:
-            wrong.append(f"{module.__name__} declares what it raises now: remove it from UNDECLARED")
-        elif missing and short not in UNDECLARED:
+        if missing:
             wrong.append(
                 f"{module.__name__} raises undeclared: {', '.join(missing)}"
                 " (declare them in the module: `X_ERRORS = errors.raises(not_found=[...], ...)`)"

@@ -158,7 +158,7 @@ def get_cart(ctx: Ctx) -> CartView:
     roles=CONSUMER,
     body=CartItemIn,
     response=CartView,
-    errors={404: ["sku_not_found"], 409: ["cart_full"], 422: ["quantity_exceeds_stock"]},
+    errors=cart.PUT_ERRORS,
 )
 def put_cart_item(ctx: Ctx, sku_id: str) -> CartView:
     """Put a SKU in the cart, or set its quantity and selection."""
@@ -166,7 +166,7 @@ def put_cart_item(ctx: Ctx, sku_id: str) -> CartView:
     return cart_view(cart.put_item(ctx.user_id, sku_id, body.quantity, body.selected, clock.now()))
 
 
-@router.route("/v1/cart/items/{sku_id}", "DELETE", roles=CONSUMER, status=204, errors={404: ["cart_item_not_found"]})
+@router.route("/v1/cart/items/{sku_id}", "DELETE", roles=CONSUMER, status=204, errors=cart.REMOVE_ERRORS)
 def delete_cart_item(ctx: Ctx, sku_id: str) -> None:
     """Take a SKU out of the cart."""
     cart.remove_item(ctx.user_id, sku_id)
