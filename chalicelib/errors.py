@@ -179,9 +179,9 @@ def illegal_transition(entity: str, current: str, action: str) -> DomainError:
 class Raises:
     """What a service operation may refuse with, declared beside it: (kind, code) pairs.
     A route documents the declarations of the services it calls (`errors=` on the route,
-    joined with `|`); the edge gives each kind its status (`web.STATUS`).
-    tests/test_declared_errors.py ties them: a route's codes are declared by a service it
-    calls, and a code a service raises is declared by its module."""
+    joined with `|`); the edge gives each kind its status (`web.STATUS`). A test ties them
+    (tests/architecture/test_declared_errors.py): a route's codes are declared by a service
+    it calls, and a code a service raises is declared by its module."""
 
     pairs: frozenset[tuple[type[DomainError], str]]
 

@@ -19,7 +19,7 @@ from chalicelib.api import all_routers
 from chalicelib.errors import DomainError, Raises
 from chalicelib.web import RouteSpec
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHALICELIB = ROOT / "chalicelib"
 
 Pair = tuple[type[DomainError], str]
