@@ -71,6 +71,26 @@ def out_of_stock(sku_id: str) -> errors.DomainError:
     return errors.conflict("out_of_stock", f"not enough stock left of SKU {sku_id}")
 
 
+# What checking out refuses with; a confirmation checks 先用后付 again (`BNPL_ERRORS`).
+BNPL_ERRORS = errors.raises(conflict=["bnpl_frozen", "bnpl_not_activated", "credit_insufficient"])
+CHECKOUT_ERRORS = (
+    closing.CLOSING_ERRORS
+    | installments.PLAN_ERRORS
+    | BNPL_ERRORS
+    | errors.raises(
+        conflict=["out_of_stock", "coupon_not_available", "coupon_expired"],
+        unprocessable=[
+            "cart_empty",
+            "duplicate_sku",
+            "unknown_sku",
+            "too_many_lines",
+            "coupon_not_found",
+            "coupon_min_spend_not_met",
+        ],
+    )
+)
+
+
 def _lines(user_id: str, items: Sequence[Line] | None, from_cart: bool) -> tuple[list[Line], bool]:
     if from_cart:
         cart = sorted(CartItem.query(user_id, consistent_read=True), key=lambda i: i.added_at)

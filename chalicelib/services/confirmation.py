@@ -31,10 +31,25 @@ from ..models.orders import AWAITING_CONFIRMATION, BNPL, PLACED, RISK_REVIEW, Or
 from ..models.users import BNPL_ACTIVE, User
 from ..observability import count
 from . import accounts, closing, orders, payments
-from .checkout import bnpl_refusal, credit_insufficient
+from .checkout import BNPL_ERRORS, bnpl_refusal, credit_insufficient
 from .installments import lifecycle as installments
 from .orders import CHECKOUT_EXPIRY, OrderEvent, standing
 from .risk import decide as risk
+
+CONFIRM_ERRORS = (
+    orders.NOT_FOUND_ERRORS
+    | orders.TRANSITION_ERRORS
+    | closing.CLOSING_ERRORS
+    | BNPL_ERRORS
+    | accounts.STEP_UP_ERRORS
+    | risk.ASSESS_ERRORS
+    | errors.raises(
+        conflict=["challenge_used", "challenge_mismatch", "challenge_expired", "coupon_not_available"],
+        unprocessable=["signature_invalid"],
+    )
+)
+# The buyer's user item is read with the order: missing only if the store lost it (not documented).
+USER_ERRORS = errors.raises(not_found=["user_not_found"])
 
 
 @dataclass(frozen=True)

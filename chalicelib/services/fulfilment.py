@@ -28,6 +28,11 @@ from .installments import lifecycle as installments
 from .orders import OrderEvent, transition
 
 SYSTEM = "system"
+ORDER_ERRORS = orders.NOT_FOUND_ERRORS
+SHIP_ERRORS = RECEIVE_ERRORS = orders.NOT_FOUND_ERRORS | orders.TRANSITION_ERRORS
+REVIEW_ERRORS = orders.NOT_FOUND_ERRORS | errors.raises(
+    conflict=["not_received", "already_reviewed"], unprocessable=["invalid_review_item", "invalid_review_text"]
+)
 
 
 # --- loading ------------------------------------------------------------------------------

@@ -48,6 +48,15 @@ ENQUEUE_TIMER = timers.REDEMPTION_ENQUEUE
 # The daily limits count calendar days in China (UTC+8, no daylight saving).
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 AUTO = "auto"
+GET_ERRORS = errors.raises(not_found=["redemption_not_found"])
+REQUEST_ERRORS = closing.CLOSING_ERRORS | errors.raises(
+    conflict=["insufficient_points"], unprocessable=["amount_not_redeemable", "daily_limit_reached"]
+)
+# Both an amount and points, or neither (the schema lets either be left out).
+AMOUNT_ERRORS = errors.raises(bad_request=["validation_failed"])
+DECIDE_ERRORS = duties.OWN_CASE_ERRORS | GET_ERRORS | errors.raises(conflict=["illegal_transition"])
+# The automatic review: the queue is down, or the account moved under it (retried).
+REVIEW_ERRORS = errors.raises(unavailable=["queue_unavailable", "review_inputs_changed"])
 
 
 # --- amounts ------------------------------------------------------------------------------

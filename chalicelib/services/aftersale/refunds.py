@@ -29,6 +29,7 @@ from ..orders import OrderEvent, obligations, standing, transition
 from ..payments.attempts import attempts_for, yuan
 
 SYSTEM = "system"
+SETTLE_ERRORS = errors.raises(conflict=["state_changed"])
 
 
 def return_closed() -> Action:

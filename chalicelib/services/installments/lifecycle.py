@@ -47,6 +47,12 @@ def plan_changed() -> errors.DomainError:
     return errors.conflict("plan_changed", "the plan's terms changed since the quote: ask for plans again")
 
 
+# A checkout asking for installments (the plan is quoted again and must match).
+PLAN_ERRORS = quotes.QUOTE_ERRORS | errors.raises(
+    conflict=["plan_changed"], unprocessable=["installments_need_bnpl", "installments_one_merchant"]
+)
+
+
 def interest_free_parts(order: Order) -> set[int]:
     """The 免息 plans every product of the order offers (the merchant pays their fee)."""
     product_ids = sorted({str(item["product_id"]) for item in order.items})

@@ -49,6 +49,12 @@ def order_not_found() -> errors.DomainError:
     return errors.not_found("order_not_found", "no such order")
 
 
+# What the order operations refuse with (a route documents what the services it calls declare).
+NOT_FOUND_ERRORS = errors.raises(not_found=["order_not_found"])
+TRANSITION_ERRORS = errors.raises(conflict=["illegal_transition"])
+CANCEL_ERRORS = NOT_FOUND_ERRORS | TRANSITION_ERRORS
+
+
 def get_own(user_id: str, order_id: str) -> Order:
     """The caller's order (another user's is a 404, like a missing one)."""
     try:

@@ -69,6 +69,10 @@ class Settlement:
 
 _DUPLICATE = "notification_duplicate"
 _ATTEMPT_MOVED = "attempt_settled"
+# Lost races (the caller re-reads), a wallet too low, a settlement under way elsewhere.
+SETTLE_ERRORS = errors.raises(
+    conflict=[_DUPLICATE, _ATTEMPT_MOVED, "insufficient_balance"], unavailable=["temporarily_unavailable"]
+)
 
 
 def inbox(tx: Tx, event: ch.ChannelEvent, result: str, now: datetime) -> None:

@@ -43,6 +43,10 @@ def review_not_found() -> errors.DomainError:
     return errors.not_found("review_not_found", "no such review")
 
 
+NOT_FOUND_ERRORS = errors.raises(not_found=["review_not_found"])
+DECIDE_ERRORS = NOT_FOUND_ERRORS | errors.raises(forbidden=["own_case"], conflict=["illegal_transition"])
+
+
 def get(review_id: str) -> RiskDecision:
     try:
         found = RiskDecision.get(review_id, consistent_read=True)
