@@ -370,6 +370,7 @@ def bench_calls() -> list[str]:
     from tests.test_authorization_matrix import CASES, Case, Tokens, build_world, call, routes
 
     rows = [f"{'route':<58} {'status':>6} {'calls':>5}  by operation (tables)", "-" * 120]
+    above: list[str] = []
     with world() as api:
         w = build_world(api)
         tokens = Tokens(api)
@@ -384,9 +385,32 @@ def bench_calls() -> list[str]:
                 counts[c.op] += 1
                 ops[c.op].update(_tables_of(c))
             detail = ", ".join(f"{op} {n} ({'/'.join(sorted(ops[op]))})" for op, n in counts.most_common())
-            rows.append(f"{spec.method + ' ' + spec.path:<58} {r.status_code:>6} {len(calls):>5}  {detail or '-'}")
+            over = _over_budget(spec, counts)
+            if over:
+                above.append(f"{spec.method} {spec.path} ({over})")
+            flag = " !" if over else "  "
+            rows.append(f"{spec.method + ' ' + spec.path:<58} {r.status_code:>6} {len(calls):>5}{flag}{detail or '-'}")
     rows.append("(each route called once by its owner against a world built over the API; JWT checks make no calls)")
+    rows.append(
+        f"goal: <= {CALLS_PER_ROUTE} calls per route, a list page <= 1 Query, the data export exempt; "
+        + (f"{len(above)} above it (marked !): " + "; ".join(above) if above else "every route within it")
+    )
     return rows
+
+
+# Every route's budget of DynamoDB calls; a list page (a `cursor` query) reads one Query a page.
+CALLS_PER_ROUTE = 3
+EXEMPT_FROM_CALL_BUDGET = frozenset({"GET /v1/me/data-export"})
+
+
+def _over_budget(spec: Any, counts: Counter[str]) -> str | None:
+    """Why a route's calls are above its budget (None: within it)."""
+    if f"{spec.method} {spec.path}" in EXEMPT_FROM_CALL_BUDGET:
+        return None
+    total = sum(counts.values())
+    if spec.query is not None and "cursor" in spec.query.model_fields:
+        return f"{counts['Query']} queries for a page" if counts["Query"] > 1 else None
+    return f"{total} calls" if total > CALLS_PER_ROUTE else None
 
 
 def _tables_of(call: Call) -> list[str]:

@@ -246,6 +246,9 @@ class Money:
 
 def money_of(order: Order) -> Money:
     attempts = sorted(PaymentAttempt.by_order.query(order.order_id), key=lambda a: int(a.attempt_no))
+    # Every refund is owed in the transaction that adds it to `refunded_fen`: none yet, none to read.
+    if not int(order.refunded_fen or 0):
+        return Money(attempts, [])
     returns = ReturnRequest.by_user.query(order.user_id, filter_condition=ReturnRequest.order_id == order.order_id)
     keys = [cancel_refund_id(order.order_id), *(return_refund_id(r.request_id) for r in returns)]
     refunds = sorted(Refund.batch_get(keys), key=lambda r: (r.created_at, r.refund_id))
