@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import ledger, pagination
 from ..clock import clock
-from ..models.aftersale import Review
+from ..models.aftersale import ReturnRequest, Review
 from ..models.ledger import Entry
 from ..models.orders import Order
 from ..schemas.common import PageQuery
@@ -33,7 +33,7 @@ from ..services.aftersale import records
 from ..services.aftersale import requests as returns
 from ..services.aftersale.requests import ReturnLine
 from ..web import CONSUMER, MERCHANT, PUBLIC, Ctx, Router
-from .orders import order_view
+from .orders import changed_view, order_view
 
 router = Router("fulfilment")
 PAYOUT_KINDS = frozenset({payouts.SENT, payouts.RETURNED})  # their ref is the payout, not an order
@@ -166,14 +166,15 @@ def list_return_requests(ctx: Ctx) -> ReturnRequestList:
     errors={404: ["return_request_not_found"], 409: ["illegal_transition"]},
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
+    render=return_view,
 )
-def decide_return(ctx: Ctx, request_id: str) -> ReturnRequestView:
+def decide_return(ctx: Ctx, request_id: str) -> ReturnRequest:
     """Approve or reject a pending return request: `refund_only` refunds (or releases credit)
     at once, `return_goods` waits for the goods to come back; a rejection resumes collection."""
     body: ReturnDecisionIn = ctx.body
-    return return_view(
-        returns.decide_return(ctx.user_id, request_id, body.decision == "approve", body.note, clock.now())
-    )
+    approve = body.decision == "approve"
+    return returns.decide_return(ctx.user_id, request_id, approve, body.note, clock.now(), idem=ctx.idem)
 
 
 @router.route("/v1/merchant/settlements", "GET", roles=MERCHANT, query=PageQuery, response=SettlementsView)
@@ -229,11 +230,13 @@ def list_order_return_requests(ctx: Ctx, order_id: str) -> ReturnRequestList:
     errors={404: ["order_not_found"], 409: ["illegal_transition"]},
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
+    render=changed_view,
 )
-def confirm_receipt(ctx: Ctx, order_id: str) -> OrderView:
+def confirm_receipt(ctx: Ctx, order_id: str) -> orders.Changed:
     """Confirm receipt (确认收货); a 先用后付 order's payment window opens. During an exchange:
     receipt of the replacement, and the window restarts."""
-    return order_view(fulfilment.receive(ctx.user_id, order_id, clock.now()))
+    return fulfilment.receive(ctx.user_id, order_id, clock.now(), idem=ctx.idem)
 
 
 @router.route(
@@ -256,14 +259,16 @@ def confirm_receipt(ctx: Ctx, order_id: str) -> OrderView:
     },
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
+    render=return_view,
 )
-def request_return(ctx: Ctx, order_id: str) -> ReturnRequestView:
+def request_return(ctx: Ctx, order_id: str) -> ReturnRequest:
     """Ask for a return (all remaining goods, or the listed items) of a `kind`: `refund_only`
     (default), `return_goods` or `exchange` (each item with its `to_sku_id`: same product and
     price); collection pauses meanwhile, the merchant answers in 48 h."""
     body: ReturnRequestIn = ctx.body
     lines = [ReturnLine(i.sku_id, i.quantity, i.to_sku_id) for i in body.items] if body.items else None
-    return return_view(returns.request_return(ctx.user_id, order_id, body.reason, lines, clock.now(), body.kind))
+    return returns.request_return(ctx.user_id, order_id, body.reason, lines, clock.now(), body.kind, idem=ctx.idem)
 
 
 @router.route(

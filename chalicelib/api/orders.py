@@ -98,10 +98,10 @@ def refund_view(refund: Refund, currency: str) -> OrderRefundView:
     )
 
 
-def order_view(order: Order, *, for_buyer: bool = True) -> OrderView:
-    """The whole order with what moved on it; its open confirmation challenge, and the
-    cards that paid, only for the buyer."""
-    money = orders.money_of(order)
+def order_view(order: Order, *, for_buyer: bool = True, money: orders.Money | None = None) -> OrderView:
+    """The whole order with what moved on it (`money`, else read); its open confirmation
+    challenge, and the cards that paid, only for the buyer."""
+    money = money or orders.money_of(order)
     currency = settings().rules.currency
     open_challenge = (
         for_buyer
@@ -161,6 +161,11 @@ def order_view(order: Order, *, for_buyer: bool = True) -> OrderView:
         created_at=order.created_at,
         updated_at=order.updated_at,
     )
+
+
+def changed_view(changed: orders.Changed) -> OrderView:
+    """The buyer's order as a write left it (rendered in the write's transaction)."""
+    return order_view(changed.order, money=changed.money)
 
 
 def render_checkout(result: CheckoutResult) -> CheckoutView:
@@ -348,7 +353,9 @@ def get_order(ctx: Ctx, order_id: str) -> OrderView:
     errors={404: ["order_not_found"], 409: ["illegal_transition"]},
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
+    render=changed_view,
 )
-def cancel_order(ctx: Ctx, order_id: str) -> OrderView:
+def cancel_order(ctx: Ctx, order_id: str) -> orders.Changed:
     """Cancel an order before shipment; its stock, credit and coupon are released."""
-    return order_view(orders.cancel(ctx.user_id, order_id, clock.now()))
+    return orders.cancel(ctx.user_id, order_id, clock.now(), idem=ctx.idem)

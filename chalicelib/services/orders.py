@@ -18,6 +18,7 @@ from pynamodb.expressions.update import Action
 from .. import errors, ledger, pagination, timers
 from ..clock import iso
 from ..db import Tx
+from ..idempotency import IdemScope
 from ..models.aftersale import Refund, ReturnRequest, cancel_refund_id, return_refund_id
 from ..models.catalog import Sku
 from ..models.coupons import AVAILABLE, Coupon
@@ -156,10 +157,11 @@ def release(
     allowed_from: Collection[str] = CANCELLABLE,
     note: str | None = None,
     taken: Timer | None = None,
-) -> None:
+) -> Refund | None:
     """Cancel `order` in `tx` and give back what it holds: stock, reserved credit, coupon.
 
-    `taken` is the expiry timer the calling sweep already claims in `tx`.
+    `taken` is the expiry timer the calling sweep already claims in `tx`. Answers the refund
+    a paid channel order is owed.
     """
     was = order.status
     deadline = expiry_deadline(order)
@@ -180,9 +182,10 @@ def release(
         note=note,
         verb="cancel",
     )
-    if paid:
-        _refund_whole(tx, order, now)
+    refund = _refund_whole(tx, order, now) if paid else None
     order.cancelled_at, order.credit_reserved_fen, order.amount_due_fen = iso(now), 0, 0
+    if paid:
+        order.refunded_fen = int(order.total_fen)
     for line in order.items:
         tx.update(Sku(line["sku_id"]), [Sku.stock.add(int(line["quantity"]))], condition=Sku.sku_id.exists())
     if was in (PLACED, RISK_REVIEW) and order.payment_method == BNPL:
@@ -207,9 +210,10 @@ def release(
     review_due = order.risk_review_due_at if was == RISK_REVIEW else None
     if review_due and (taken is None or taken.due_at != review_due):
         timers.cancel(tx, timers.RISK_REVIEW, order.order_id, review_due)
+    return refund
 
 
-def _refund_whole(tx: Tx, order: Order, now: datetime) -> None:
+def _refund_whole(tx: Tx, order: Order, now: datetime) -> Refund:
     """A paid channel order cancelled before shipment: all of it goes back through the channel
     that paid (`process_refunds` carries it out; nothing was settled to the merchant yet)."""
     refund = Refund(
@@ -222,17 +226,24 @@ def _refund_whole(tx: Tx, order: Order, now: datetime) -> None:
     )
     tx.save(refund, condition=Refund.refund_id.does_not_exist())
     timers.schedule(tx, timers.REFUND, refund.refund_id, now)
+    return refund
 
 
-def cancel(user_id: str, order_id: str, now: datetime) -> Order:
+def cancel(user_id: str, order_id: str, now: datetime, idem: IdemScope | None = None) -> Changed:
     """Cancel an order before shipment: its stock, credit and coupon are released, and what a
     channel order paid is refunded through that channel."""
     order = get_own(user_id, order_id)
+    money = money_of(order)
     tx = Tx()
-    release(tx, order, now, "user", allowed_from=CANCELLABLE if order.payment_method == BNPL else CANCELLABLE_PAID)
+    refund = release(
+        tx, order, now, "user", allowed_from=CANCELLABLE if order.payment_method == BNPL else CANCELLABLE_PAID
+    )
+    changed = Changed(order, Money(money.payments, [*money.refunds, *([refund] if refund else [])]))
+    if idem is not None:
+        idem.stage(tx, changed)
     tx.commit()
     count("OrdersCancelled")
-    return order
+    return changed
 
 
 @dataclass(frozen=True)
@@ -242,6 +253,15 @@ class Money:
 
     payments: list[PaymentAttempt]
     refunds: list[Refund]
+
+
+@dataclass(frozen=True)
+class Changed:
+    """An order as a write left it (in memory: no read after the write) and what moved on it:
+    read before the write, plus what the write owed."""
+
+    order: Order
+    money: Money
 
 
 def money_of(order: Order) -> Money:
