@@ -388,7 +388,7 @@ def bench_calls() -> list[str]:
             over = _over_budget(spec, counts)
             if over:
                 above.append(f"{spec.method} {spec.path} ({over})")
-            flag = " !" if over else "  "
+            flag = " ! " if over else "   "
             rows.append(f"{spec.method + ' ' + spec.path:<58} {r.status_code:>6} {len(calls):>5}{flag}{detail or '-'}")
     rows.append("(each route called once by its owner against a world built over the API; JWT checks make no calls)")
     rows.append(

@@ -27,7 +27,7 @@ from ..schemas.orders import (
     OrderView,
     ShipmentView,
 )
-from ..services import addresses, orders
+from ..services import orders
 from ..web import CONSUMER, Ctx, Reply, Router
 
 if TYPE_CHECKING:  # the checkout service loads on a checkout or confirmation, not on a read
@@ -243,7 +243,7 @@ def render_confirmation(result: Confirmation) -> ConfirmationView | Reply:
 def create_checkout(ctx: Ctx) -> CheckoutResult:
     """Check out the selected cart lines or a buy-now list: one order per merchant, each
     awaiting confirmation with a single-use challenge."""
-    from ..services import checkout
+    from ..services import addresses, checkout  # a checkout's, not a read's (a cold start: tests/test_cold_start.py)
     from ..services.installments.lifecycle import Request as InstallmentRequest
 
     body: CheckoutIn = ctx.body

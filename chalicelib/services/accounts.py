@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import os
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -19,9 +19,11 @@ from ..clock import iso, parse_iso
 from ..config import settings
 from ..db import Tx, condition_failed
 from ..errors import FieldError
-from ..idempotency import IdemScope
 from ..models.users import BankCard, Device, UniqueClaim, User
 from . import validators
+
+if TYPE_CHECKING:
+    from ..idempotency import IdemScope
 
 
 def get_or_create(user_id: str, now: datetime) -> User:

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
@@ -23,11 +24,13 @@ from pynamodb.expressions.update import Action
 from .. import batch, errors
 from ..clock import iso
 from ..db import Tx
-from ..idempotency import IdemScope
 from ..models.addresses import Address
 from ..models.users import User
 from ..observability import logger
 from . import accounts
+
+if TYPE_CHECKING:
+    from ..idempotency import IdemScope
 
 MAX_ADDRESSES = 20
 WRITE_TRIES = 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import DeleteError
 
@@ -11,11 +12,13 @@ from .. import errors
 from ..clock import iso
 from ..db import Tx, condition_failed
 from ..errors import FieldError
-from ..idempotency import IdemScope
 from ..models.cart import CartItem
 from ..models.catalog import Sku
 from . import catalog
 from .orders import MAX_CHECKOUT_LINES
+
+if TYPE_CHECKING:
+    from ..idempotency import IdemScope
 
 # Checking out the whole cart is one transaction: the cart holds what one checkout can.
 MAX_CART_LINES = MAX_CHECKOUT_LINES

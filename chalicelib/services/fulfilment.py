@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
@@ -18,7 +18,6 @@ from .. import errors, ledger, timers
 from ..clock import iso, parse_iso
 from ..config import settings
 from ..db import Tx
-from ..idempotency import IdemScope
 from ..models import orders as o
 from ..models.aftersale import Review
 from ..models.catalog import Product
@@ -28,6 +27,9 @@ from ..observability import count
 from . import apportion, notifications, orders
 from .installments import lifecycle as installments
 from .orders import transition
+
+if TYPE_CHECKING:
+    from ..idempotency import IdemScope
 
 SYSTEM = "system"
 

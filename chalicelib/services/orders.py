@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
@@ -18,7 +18,6 @@ from pynamodb.expressions.update import Action
 from .. import errors, ledger, pagination, timers
 from ..clock import iso
 from ..db import Tx
-from ..idempotency import IdemScope
 from ..models.aftersale import Refund, ReturnRequest, cancel_refund_id, return_refund_id
 from ..models.catalog import Sku
 from ..models.coupons import AVAILABLE, Coupon
@@ -39,6 +38,9 @@ from ..observability import count
 from . import standing
 from .installments import cancel as installments
 from .webhooks import order_events
+
+if TYPE_CHECKING:
+    from ..idempotency import IdemScope
 
 CHECKOUT_EXPIRY = timers.CHECKOUT_EXPIRY
 # A checkout is one DynamoDB transaction (at most 100 items): per line a stock update and a

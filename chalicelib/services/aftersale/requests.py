@@ -12,13 +12,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ... import batch, errors, pagination, timers
 from ...clock import iso, parse_iso
 from ...config import settings
 from ...db import Tx
-from ...idempotency import IdemScope
 from ...models import orders as o
 from ...models.aftersale import (
     APPROVED,
@@ -37,6 +36,9 @@ from .. import apportion, closing, notifications, orders, webhooks
 from .exchange import check as exchange_check
 from .records import move, return_request_of_merchant
 from .refunds import deadline, pause, resume, settle, stage
+
+if TYPE_CHECKING:
+    from ...idempotency import IdemScope
 
 
 @dataclass(frozen=True)
