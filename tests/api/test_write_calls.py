@@ -5,20 +5,33 @@ replayed (never stuck `idempotency_in_flight`), and the calls stay within three.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from chalicelib.models.orders import Order
-from tests.channel_sim import alipay_params, alipay_sign
+from chalicelib.services import payments
 from tests.conftest import Api, new_key
-from tests.model_based import Faults
-from tests.shopping import MERCHANT, dynamodb_calls
-from tests.test_amounts import bnpl_order, receive
-from tests.test_amounts import ship as ship_as_merchant
-from tests.test_channel_notifications import AMOUNT, alipay_attempt, post_alipay
-from tests.test_fulfilment import place, product  # noqa: F401 - `product` is a fixture
-from tests.test_store_faults import faults  # noqa: F401 - `faults` is a fixture
+from tests.support import channel_sim as sim
+from tests.support.amounts import bnpl_order, receive
+from tests.support.amounts import ship as ship_as_merchant
+from tests.support.fulfilment import place, product  # noqa: F401 - `product` is a fixture
+from tests.support.model_based import Faults
+from tests.support.payments import post_alipay
+from tests.support.shopping import MERCHANT, dynamodb_calls
+
+AMOUNT = 12_345
+
+
+@pytest.fixture
+def faults() -> Iterator[Faults]:
+    f = Faults(span=0)
+    f.install()
+    try:
+        yield f
+    finally:
+        f.remove()
 
 
 def ship(api: Api, order_id: str) -> Any:
@@ -28,9 +41,10 @@ def ship(api: Api, order_id: str) -> Any:
 
 
 def paid_alipay_order(api: Api, user: str = "u-alipay") -> str:
-    order_id, out_trade_no = alipay_attempt(api, user, AMOUNT)
-    params = alipay_params(out_trade_no, AMOUNT)
-    assert post_alipay(api, alipay_sign(params)).status_code == 200
+    order_id = sim.awaiting_payment_order(api, user, AMOUNT, "alipay")
+    launch = payments.start_channel_payment("alipay", order_id=order_id, user_id=user, amount_fen=AMOUNT)
+    params = sim.alipay_params(launch["out_trade_no"], AMOUNT)
+    assert post_alipay(api, sim.alipay_sign(params)).status_code == 200
     assert api.get(f"/v1/orders/{order_id}", as_=user).json["status"] == "paid"
     return order_id
 
@@ -64,7 +78,7 @@ def test_a_lost_answer_on_the_receipt_is_replayed_not_redone(
     api: Api,
     activated_user: str,
     product: Any,  # noqa: F811
-    faults: Faults,  # noqa: F811
+    faults: Faults,
 ) -> None:
     """Regression: the claim was its own write and the answer another; a retry after a lost
     answer redid the effect's checks (409 `illegal_transition`), and a lost answer on the
@@ -82,7 +96,7 @@ def test_a_lost_answer_on_the_receipt_is_replayed_not_redone(
     assert again.json == api.get(f"/v1/orders/{order_id}", as_=activated_user).json
 
 
-def test_a_lost_answer_on_an_address_edit_is_replayed(api: Api, faults: Faults) -> None:  # noqa: F811
+def test_a_lost_answer_on_an_address_edit_is_replayed(api: Api, faults: Faults) -> None:
     home = {"name": "张三", "phone": "13800138000", "line1": "朝阳区建国路 1 号", "city": "北京"}
     added = api.post("/v1/me/addresses", home, as_="u-addr", idem=new_key())
     assert added.status_code == 201, added.json
