@@ -137,13 +137,13 @@ def get_merchant_order(ctx: Ctx, order_id: str) -> OrderView:
     body=ShipmentIn,
     response=OrderView,
     errors={404: ["order_not_found"], 409: ["illegal_transition"]},
+    claim_in_tx=True,
+    render=lambda changed: order_view(changed.order, for_buyer=False, money=changed.money),
 )
-def ship_order(ctx: Ctx, order_id: str) -> OrderView:
+def ship_order(ctx: Ctx, order_id: str) -> orders.Changed:
     """Ship a placed 先用后付 order or a paid channel order (carrier and tracking number)."""
     body: ShipmentIn = ctx.body
-    return order_view(
-        fulfilment.ship(ctx.user_id, order_id, body.carrier, body.tracking_number, clock.now()), for_buyer=False
-    )
+    return fulfilment.ship(ctx.user_id, order_id, body.carrier, body.tracking_number, clock.now(), idem=ctx.idem)
 
 
 @router.route(

@@ -60,12 +60,16 @@ def confirmed_order_of_merchant(merchant_id: str, order_id: str) -> Order:
     return order
 
 
-def ship(merchant_id: str, order_id: str, carrier: str, tracking_number: str, now: datetime) -> Order:
-    """Ship a placed 先用后付 order or a paid channel order; receipt auto-confirms later."""
+def ship(
+    merchant_id: str, order_id: str, carrier: str, tracking_number: str, now: datetime, idem: IdemScope | None = None
+) -> orders.Changed:
+    """Ship a placed 先用后付 order or a paid channel order; receipt auto-confirms later.
+    Answers the order as the write left it (`idem` stages that answer in the write)."""
     order = order_of_merchant(merchant_id, order_id)
     ready = o.PLACED if order.payment_method == o.BNPL else o.PAID
     if order.status != ready or order.shipped_at:
         raise errors.illegal_transition("order", order.status, "ship")
+    money = orders.money_of(order)  # shipping moves no money: what it shows is read before
     tx = Tx()
     transition(
         tx,
@@ -94,9 +98,13 @@ def ship(merchant_id: str, order_id: str, carrier: str, tracking_number: str, no
         f"order:{order_id}:shipped",
         now,
     )
+    order.shipped_at, order.carrier, order.tracking_number = iso(now), carrier, tracking_number
+    changed = orders.Changed(order, money)
+    if idem is not None:
+        idem.stage(tx, changed)
     tx.commit()
     count("OrdersShipped")
-    return Order.get(order_id, consistent_read=True)
+    return changed
 
 
 # --- receipt and settlement -----------------------------------------------------------------

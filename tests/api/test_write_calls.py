@@ -34,10 +34,11 @@ def faults() -> Iterator[Faults]:
         f.remove()
 
 
-def ship(api: Api, order_id: str) -> Any:
+def ship(api: Api, order_id: str, merchant: str | None = None) -> Any:
     body = {"carrier": "SF", "tracking_number": "SF1234567890"}
-    merchant = Order.get(order_id).merchant_id
-    return api.post(f"/v1/merchant/orders/{order_id}/shipment", body, as_=merchant, roles=["merchant"])
+    merchant = merchant or Order.get(order_id).merchant_id
+    path = f"/v1/merchant/orders/{order_id}/shipment"
+    return api.post(path, body, as_=merchant, roles=["merchant"], idem=new_key())
 
 
 def paid_alipay_order(api: Api, user: str = "u-alipay") -> str:
@@ -60,12 +61,24 @@ def test_cancelling_a_paid_order_answers_with_its_refund_as_a_read_shows_it(api:
 
 
 @pytest.mark.parametrize("method", ["bnpl", "alipay"])
-def test_receipt_answers_what_a_read_shows_next(api: Api, activated_user: str, product: Any, method: str) -> None:  # noqa: F811
+def test_shipment_and_receipt_answer_what_a_read_shows_next(
+    api: Api,
+    activated_user: str,
+    product: Any,  # noqa: F811
+    method: str,
+) -> None:
     if method == "bnpl":
         order_id, user = place(api, activated_user, product), activated_user
     else:
         order_id, user = paid_alipay_order(api), "u-alipay"
-    assert ship(api, order_id).status_code == 200
+    merchant = Order.get(order_id).merchant_id
+    view = f"/v1/merchant/orders/{order_id}"
+    assert api.get(view, as_=merchant, roles=["merchant"]).status_code == 200  # the merchant's account seen open
+    with dynamodb_calls() as calls:
+        shipped = ship(api, order_id, merchant)
+    assert shipped.status_code == 200, shipped.json
+    assert sum(calls.values()) <= 3, calls
+    assert shipped.json == api.get(view, as_=merchant, roles=["merchant"]).json
     with dynamodb_calls() as calls:
         r = api.post(f"/v1/orders/{order_id}/receipt", as_=user, idem=new_key())
     assert r.status_code == 200, r.json
