@@ -283,12 +283,15 @@ def request_return(ctx: Ctx, order_id: str) -> ReturnRequest:
         409: ["not_received", "already_reviewed"],
         422: ["invalid_review_item", "invalid_review_text"],
     },
+    claim_in_tx=True,
+    render=lambda reviews: ReviewsWritten(items=[review_view(r) for r in reviews]),
 )
-def review_order(ctx: Ctx, order_id: str) -> ReviewsWritten:
+def review_order(ctx: Ctx, order_id: str) -> list[Review]:
     """Rate 1-5 and review the goods after receipt, once per order item."""
     body: ReviewIn = ctx.body
-    reviews = fulfilment.write_review(ctx.user_id, order_id, body.rating, body.text, body.sku_id, clock.now())
-    return ReviewsWritten(items=[review_view(r) for r in reviews])
+    return fulfilment.write_review(
+        ctx.user_id, order_id, body.rating, body.text, body.sku_id, clock.now(), idem=ctx.idem
+    )
 
 
 @router.route("/v1/products/{product_id}/reviews", "GET", roles=PUBLIC, query=PageQuery, response=ReviewList)

@@ -248,7 +248,13 @@ def clean_review_text(text: str) -> str:
 
 
 def write_review(
-    user_id: str, order_id: str, rating: int, text: str, sku_id: str | None, now: datetime
+    user_id: str,
+    order_id: str,
+    rating: int,
+    text: str,
+    sku_id: str | None,
+    now: datetime,
+    idem: IdemScope | None = None,
 ) -> list[Review]:
     """Rate (1-5) and review the goods once per order item, after receipt."""
     order = orders.get_own(user_id, order_id)
@@ -295,6 +301,8 @@ def write_review(
             [Product.review_count.add(n), Product.rating_sum.add(rating * n)],
             condition=Product.product_id.exists(),
         )
+    if idem is not None:
+        idem.stage(tx, reviews)
     tx.commit()
     return reviews
 
