@@ -165,3 +165,19 @@ def test_a_return_request_and_its_decision_answer_what_a_read_shows(
     [seen] = api.get(f"/v1/orders/{order_id}/return-requests", as_=uid).json["items"]
     assert decided.json == seen and decided.json["status"] == ("approved" if decision == "approve" else "rejected")
     assert decided.json["note"] == "已处理" and decided.json["decided_at"]
+
+
+def test_a_lost_answer_on_a_claims_finishing_write_leaves_no_key_in_flight(api: Api, faults: Faults) -> None:
+    """Regression: a route whose claim is its own write (creating a product) stores its answer
+    with a second one; that write's answer lost left the key `idempotency_in_flight` until its
+    lock expired. It is tried again (conditional on the claim still in flight)."""
+    body = {"name": "手机壳", "skus": [{"attributes": {}, "price_fen": 990, "stock": 5}]}
+    key = new_key()
+    faults.arm([(0, "lost_answer")], only="UpdateItem")
+    first = api.post("/v1/merchant/products", body, as_=MERCHANT, roles=["merchant"], idem=key)
+    faults.enabled = False
+    assert faults.injected["lost_answer"] == 1
+    assert first.status_code == 201, first.json
+    again = api.post("/v1/merchant/products", body, as_=MERCHANT, roles=["merchant"], idem=key)
+    assert (again.status_code, again.json) == (201, first.json)
+    assert again.headers.get("Idempotent-Replayed") == "true"
