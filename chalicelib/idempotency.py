@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.expressions.update import Action
 
 from . import errors
 from .config import settings
@@ -115,7 +116,7 @@ def begin(
 def finish(scope: IdemScope, response: StoredResponse) -> None:
     """Store a response that was not staged inside a transaction."""
     update = IdempotencyRecord(scope.record_key).update
-    actions = [
+    actions: list[Action] = [
         IdempotencyRecord.state.set(DONE),
         IdempotencyRecord.response_status.set(response.status),
         IdempotencyRecord.response_body.set(response.body),
