@@ -181,3 +181,29 @@ def test_a_lost_answer_on_a_claims_finishing_write_leaves_no_key_in_flight(api: 
     again = api.post("/v1/merchant/products", body, as_=MERCHANT, roles=["merchant"], idem=key)
     assert (again.status_code, again.json) == (201, first.json)
     assert again.headers.get("Idempotent-Replayed") == "true"
+
+
+def test_shipping_goods_back_and_their_arrival_answer_what_a_read_shows(api: Api, activated_user: str) -> None:
+    uid = activated_user
+    order_id, (sku, _) = bnpl_order(api, uid, [5_000, 3_000])
+    ship_as_merchant(api, order_id)
+    receive(api, uid, order_id)
+    body = {"reason": "不合适", "kind": "return_goods", "items": [{"sku_id": sku, "quantity": 1}]}
+    request_id = api.post(f"/v1/orders/{order_id}/return-requests", body, as_=uid).json["request_id"]
+    approve = {"decision": "approve", "note": "请寄回"}
+    merchant = {"as_": MERCHANT, "roles": ["merchant"]}
+    assert api.post(f"/v1/merchant/return-requests/{request_id}/decision", approve, **merchant).status_code == 200
+    parcel = {"carrier": "SF", "tracking_number": "SF9876543210"}
+    with dynamodb_calls() as calls:
+        shipped = api.post(
+            f"/v1/orders/{order_id}/return-requests/{request_id}/shipment", parcel, as_=uid, idem=new_key()
+        )
+    assert shipped.status_code == 200, shipped.json
+    assert sum(calls.values()) <= 3, calls
+    assert shipped.json == api.get(f"/v1/orders/{order_id}/return-requests", as_=uid).json["items"][0]
+    with dynamodb_calls() as calls:
+        arrived = api.post(f"/v1/merchant/return-requests/{request_id}/arrival", **merchant, idem=new_key())
+    assert arrived.status_code == 200, arrived.json
+    assert sum(calls.values()) <= 3, calls
+    assert arrived.json["status"] == "refunded" and arrived.json["arrived_at"]
+    assert arrived.json == api.get(f"/v1/orders/{order_id}/return-requests", as_=uid).json["items"][0]
