@@ -187,6 +187,7 @@ def get_support_order(ctx: Ctx, order_id: str) -> SupportOrderView:
     body=DisputeDecisionIn,
     response=DisputeView,
     idempotent=True,
+    claim_in_tx=True,
     render=dispute_view,
     errors={403: ["own_case"], 404: ["dispute_not_found"], 409: ["illegal_transition"]},
 )
