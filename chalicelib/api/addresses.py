@@ -46,7 +46,7 @@ def list_addresses(ctx: Ctx) -> AddressBookView:
     body=SavedAddressIn,
     response=SavedAddressView,
     status=201,
-    errors={409: ["address_book_full", "state_changed"]},
+    errors=addresses.ADD_ERRORS,
     claim_in_tx=True,
     render=saved_view,
 )
@@ -62,7 +62,7 @@ def add_address(ctx: Ctx) -> addresses.Saved:
     roles=CONSUMER,
     body=SavedAddressIn,
     response=SavedAddressView,
-    errors={404: ["address_not_found"], 409: ["default_address_required"]},
+    errors=addresses.UPDATE_ERRORS,
     claim_in_tx=True,
     render=saved_view,
 )
@@ -77,7 +77,7 @@ def update_address(ctx: Ctx, address_id: str) -> addresses.Saved:
     "DELETE",
     roles=CONSUMER,
     status=204,
-    errors={404: ["address_not_found"], 409: ["state_changed"]},
+    errors=addresses.DELETE_ERRORS,
 )
 def delete_address(ctx: Ctx, address_id: str) -> None:
     """Delete a saved address; deleting the default promotes the most recently added other one."""

@@ -26,12 +26,17 @@ from ..models.timers import Timer
 from ..observability import count
 from . import apportion, notifications, orders
 from .installments import lifecycle as installments
-from .orders import transition
+from .orders import OrderEvent, transition
 
 if TYPE_CHECKING:
     from ..idempotency import IdemScope
 
 SYSTEM = "system"
+ORDER_ERRORS = orders.NOT_FOUND_ERRORS
+SHIP_ERRORS = RECEIVE_ERRORS = orders.NOT_FOUND_ERRORS | orders.TRANSITION_ERRORS
+REVIEW_ERRORS = orders.NOT_FOUND_ERRORS | errors.raises(
+    conflict=["not_received", "already_reviewed"], unprocessable=["invalid_review_item", "invalid_review_text"]
+)
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -74,11 +79,9 @@ def ship(
     transition(
         tx,
         order,
-        o.SHIPPED,
+        OrderEvent.SHIP,
         now,
         f"merchant:{merchant_id}",
-        allowed_from=(ready,),
-        verb="ship",
         actions=[
             Order.shipped_at.set(iso(now)),
             Order.carrier.set(carrier),
@@ -147,7 +150,7 @@ def confirm_receipt(
     payable, fee = apportion.settlement(goods)
     extra += [Order.settled_payable_fen.set(payable), Order.settled_fee_fen.set(fee)]
     order.settled_payable_fen, order.settled_fee_fen = payable, fee
-    transition(tx, order, o.RECEIVED, now, actor, allowed_from=(o.SHIPPED,), verb="confirm receipt of", actions=extra)
+    transition(tx, order, OrderEvent.RECEIVE, now, actor, actions=extra)
     if fired is not None:
         timers.take(tx, fired)
     elif order.shipped_at:
@@ -224,11 +227,9 @@ def complete_orders(now: datetime) -> dict[str, int]:
         transition(
             tx,
             order,
-            o.COMPLETED,
+            OrderEvent.COMPLETE,
             now,
             SYSTEM,
-            allowed_from=(done,),
-            verb="complete",
             actions=[Order.completed_at.set(iso(now))],
         )
         tx.commit()
@@ -318,6 +319,6 @@ def list_reviews(
 def merchant_orders(
     merchant_id: str, status: str | None, limit: int, cursor: str | None
 ) -> tuple[list[Order], str | None]:
-    from .order_index import merchant_orders as sharded
+    from .orders.order_index import merchant_orders as sharded
 
     return sharded(merchant_id, status, limit, cursor)

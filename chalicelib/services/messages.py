@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from ..idempotency import IdemScope
 
 MAX_TEXT = 1000
+THREAD_ERRORS = orders.NOT_FOUND_ERRORS
+SEND_ERRORS = orders.NOT_FOUND_ERRORS | errors.raises(unprocessable=["invalid_message_text"])
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,16 @@ from ...models.timers import Timer
 from ...models.users import User
 from ...observability import count
 from .. import notifications, orders, webhooks
+from . import records
 from .exchange import arrived
 from .records import move, not_found, return_request_of_merchant
 from .refunds import deadline, pause, resume, settle, stage
 
 if TYPE_CHECKING:
     from ...idempotency import IdemScope
+
+ARRIVAL_ERRORS = records.NOT_FOUND_ERRORS | records.MOVE_ERRORS
+SHIP_BACK_ERRORS = orders.NOT_FOUND_ERRORS | ARRIVAL_ERRORS
 
 
 def ship_back(
