@@ -63,6 +63,9 @@ from .risk.decide import decision_id as risk_decision_id
 Page = tuple[list[dict[str, Any]], dict[str, Any] | None]
 SCRUB, RETENTION = timers.CLOSURE_SCRUB, timers.ACCOUNT_RETENTION
 CLOSING_MARKER_SECONDS = 300  # a closure takes a second; an older marker is a crashed one
+CLOSE_ERRORS = closing.CLOSING_ERRORS | errors.raises(
+    conflict=["account_not_closable", "account_closed", "state_changed"]
+)
 ERASED_TEXT = "（用户已注销 account closed）"
 ERASED_ADDRESS = {"name": "已注销", "phone": "***", "line1": "已注销", "city": "已注销"}
 # Never exported: secrets and the gateway's tokens (usable to charge), challenge nonces.
