@@ -1,6 +1,6 @@
 """The docs match the code: the README stays a front door (≤ 200 lines) whose code map names
 paths that exist and every top-level part of `chalicelib`; the numbers in docs/product.md's
-rules table are the prod stage's settings; relative links lead somewhere."""
+rules table are the prod stage's settings; the paths docs/ names exist; relative links lead somewhere."""
 
 from __future__ import annotations
 
@@ -36,6 +36,16 @@ def test_every_path_the_code_map_names_exists() -> None:
         if not ((ROOT / p).exists() or (ROOT / "chalicelib" / p).exists() or ("/" not in p and p in bare))
     ]
     assert not missing, f"the README's code map names paths that are not in the tree: {missing}"
+
+
+@pytest.mark.parametrize("page", DOCS, ids=lambda p: p.name)
+def test_every_path_a_page_names_exists(page: Path) -> None:
+    paths = re.findall(
+        r"`((?:chalicelib|services|api|models|schemas|channels|local|web|tests|scripts)/[\w./-]*)",
+        page.read_text("utf-8"),
+    )
+    missing = sorted({p for p in paths if not ((ROOT / p).exists() or (ROOT / "chalicelib" / p).exists())})
+    assert not missing, f"{page.name} names paths that are not in the tree: {missing}"
 
 
 def test_the_code_map_names_every_part_of_chalicelib() -> None:
