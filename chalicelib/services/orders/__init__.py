@@ -13,8 +13,11 @@ from __future__ import annotations
 from . import lifecycle, obligations, order_index, standing
 from .lifecycle import OrderEvent, OrderStatus, history_entry, transition
 from .orders import (
+    CANCEL_ERRORS,
     CHECKOUT_EXPIRY,
     MAX_CHECKOUT_LINES,
+    NOT_FOUND_ERRORS,
+    TRANSITION_ERRORS,
     Money,
     OrderPage,
     cancel,
@@ -27,8 +30,11 @@ from .orders import (
 )
 
 __all__ = [
+    "CANCEL_ERRORS",
     "CHECKOUT_EXPIRY",
     "MAX_CHECKOUT_LINES",
+    "NOT_FOUND_ERRORS",
+    "TRANSITION_ERRORS",
     "Money",
     "OrderEvent",
     "OrderPage",
