@@ -33,9 +33,7 @@ def get_wallet(ctx: Ctx) -> WalletView:
     return WalletView(
         currency=settings().rules.currency,
         bnpl_status=s.bnpl_status,
-        credit=CreditView(
-            limit_fen=s.credit_limit_fen, used_fen=s.credit_used_fen, available_fen=s.credit_available_fen
-        ),
+        credit=credit_view(s),
         cash_balance_fen=s.cash_fen,
         points=s.points,
         points_held=s.points_held,
@@ -43,6 +41,10 @@ def get_wallet(ctx: Ctx) -> WalletView:
         points_owed=s.points_owed,
         coupons_available=s.coupons_available,
     )
+
+
+def credit_view(s: wallet.WalletSummary) -> CreditView:
+    return CreditView(limit_fen=s.credit_limit_fen, used_fen=s.credit_used_fen, available_fen=s.credit_available_fen)
 
 
 def entry_view(e: Entry) -> EntryView:
