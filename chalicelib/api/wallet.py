@@ -50,12 +50,14 @@ def credit_view(s: wallet.WalletSummary) -> CreditView:
 def entry_view(e: Entry) -> EntryView:
     from ..ledger import unit
 
+    points = unit(e.book) == "points"
     return EntryView(
         event_id=e.event_id,
         kind=e.event_kind,
         book=e.book,
-        amount=int(e.amount),
-        unit=unit(e.book),
+        amount_fen=None if points else int(e.amount),
+        points=int(e.amount) if points else None,
+        unit="points" if points else "fen",
         posted_at=e.posted_at,
         ref=e.ref,
     )
