@@ -39,6 +39,7 @@ ROUTES = [
     Route("me", "PUT", "/v1/me/payment-password", "set_payment_password"),
     Route("me", "POST", "/v1/me/devices", "register_device"),
     Route("privacy", "GET", "/v1/me/data-export", "data_export", console=True),
+    Route("privacy", "GET", "/v1/me/data-export/{section}", "data_export_section", console=True),
     Route("privacy", "POST", "/v1/me/closure", "close_account"),
     Route("me", "PUT", "/v1/me/bank-cards/{card_id}/default", "set_default_bank_card"),
     Route("bnpl", "GET", "/v1/bnpl/agreement", "get_agreement"),

@@ -211,6 +211,14 @@ def export_page(user_id: str, section: int, last_key: dict[str, Any] | None, lim
     return data, ((section, last_key) if section < len(names) else None)
 
 
+def section_page(user_id: str, name: str, last_key: dict[str, Any] | None, limit: int) -> Page:
+    """One page of one section (a list like every other: items, then the key to go on from)."""
+    page = sections(user_id).get(name)
+    if page is None:
+        raise errors.not_found("not_found", "no such export section")
+    return page(limit, last_key)
+
+
 # --- closure ----------------------------------------------------------------------------------------
 
 OPEN_ORDER_STATUSES = (
