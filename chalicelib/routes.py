@@ -160,6 +160,7 @@ ROUTES = [
     Route("dev", "POST", "/v1/dev/jobs/{job}", "run_job", local_only=True),
     Route("dev", "POST", "/v1/dev/queue/drain", "drain_queues", local_only=True),
     Route("dev", "GET", "/v1/dev/sandbox", "sandbox_identity", local_only=True),
+    Route("dev", "POST", "/v1/dev/reset", "reset_stack", local_only=True),
     Route(
         "payments.sandbox_router", "POST", "/v1/dev/payments/notify", "simulate_channel_notification", local_only=True
     ),

@@ -57,3 +57,31 @@ def test_a_money_entry_carries_amount_fen_and_a_points_entry_points(api: Api, ac
             assert e["unit"] == "fen" and isinstance(e["amount_fen"], int) and e["points"] is None, e
     reserved = api.get("/v1/wallet/entries?kind=credit_reserved", as_=uid).json["items"]
     assert [e["amount_fen"] for e in reserved] == [2990]
+
+
+def test_the_demo_speaks_of_the_merchants_payable_not_one_orders() -> None:
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parents[1].joinpath("scripts", "demo.py").read_text()
+    assert "the merchant's payable is now" in demo
+    assert "merchant is owed" not in demo  # the payable holds every order's share, not this order's
+
+
+def test_json_answers_of_every_kind_end_with_a_newline(api: Api, activated_user: str) -> None:
+    from tests.conftest import new_key
+
+    key = new_key()
+    first, replayed = (
+        api.post("/v1/wallet/redemptions", {"amount_fen": 100}, as_=activated_user, idem=key) for _ in range(2)
+    )
+    answers = [
+        first,
+        replayed,  # an Idempotency-Key replay sends the stored body
+        api.get("/v1/wallet/entries", as_=activated_user),
+        api.get("/console/config.json"),
+        api.post("/v1/dev/tokens", {"sub": "x", "roles": ["consumer"]}),
+        api.post("/v1/channels/card/notify", {"a": 1}),  # the channel's own JSON
+        api.client.http.post("/v1/me/identity", headers={"Content-Type": "application/json"}, body=b"{bad"),
+    ]
+    for r in answers:
+        assert "json" in r.headers["Content-Type"] and r.body.endswith(b"}\n"), (r.status_code, r.body[-40:])

@@ -1,5 +1,5 @@
 """Local-stage tools: demo tokens, the movable clock, run a job, drain the queues, sandbox
-identities.
+identities, a reset to a clean stack.
 
 Mounted only when the stage is `local`; absent from every deployed stage.
 """
@@ -15,7 +15,7 @@ from pydantic import Field, StringConstraints
 from .. import errors, schedules
 from ..clock import clock, iso
 from ..config import settings
-from ..local import handlers, worker
+from ..local import handlers, resources, seed, worker
 from ..local.issuer import mint
 from ..schemas.common import Body, View, example
 from ..services.validators import id_check_char, luhn_ok
@@ -133,3 +133,17 @@ def sandbox_card_number() -> str:
 def sandbox_identity(ctx: Ctx) -> SandboxView:
     """A new sandbox person: a name, an ID number and a card number the checks accept."""
     return SandboxView(real_name="测试用户", id_number=sandbox_id_number(), card_number=sandbox_card_number())
+
+
+class ResetView(View):
+    now: str = Field(description="the service clock, back at real time")
+    seeded: list[str] = Field(description="the demo data seeded again")
+
+
+@router.route("/v1/dev/reset", "POST", roles=PUBLIC, response=ResetView)
+def reset_stack(ctx: Ctx) -> ResetView:
+    """A clean stack for the next walk (`make reset`): every table and queue emptied, the
+    clock back at real time, the demo data seeded again."""
+    resources.empty_all()
+    clock.reset()
+    return ResetView(now=iso(clock.now()), seeded=seed.seed_all(clock.now()))
