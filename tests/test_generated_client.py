@@ -77,8 +77,8 @@ def test_the_whole_story_through_the_generated_client(gen: Generated) -> None:
     gen.call("set_payment_password", client=me, body=m.PasswordIn(password="135790"))
     agreement = gen.call("get_agreement", client=me)
     activated = gen.call("activate_bnpl", client=me, body=m.ActivationIn(agreement_version=agreement.version))
-    assert activated.bnpl.status == m.BnplStatus.ACTIVE
-    assert isinstance(activated.bnpl.activated_at, datetime)
+    assert activated.status == m.BnplStatus.ACTIVE and activated.credit.available_fen == activated.credit.limit_fen
+    assert isinstance(activated.activated_at, datetime)
 
     # 第一步/第二步: buy now with 先用后付, confirm with the payment password.
     checkout = gen.call(
