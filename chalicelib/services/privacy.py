@@ -22,6 +22,7 @@ events are erased and deleted with them (found through the `by_order` index).
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -97,14 +98,42 @@ def _orders(user_id: str) -> Iterable[Order]:
 
 
 def _per_order(fetch: Callable[[Order], Iterable[Model]], user_id: str) -> Callable[[int, Any], Page]:
-    """A section found through the user's orders (payment attempts, reviews): one page
-    per order, the cursor carries the last order's index key."""
+    """A section found through the user's orders (payment attempts, reviews, messages): their
+    items order by order, at most `limit` a page. The cursor names the order to resume at
+    (the index key of the one before it) and how many of its items were already sent; an
+    order's items are sorted, so a page resumes where the last one stopped."""
 
     def page(limit: int, last_key: dict[str, Any] | None) -> Page:
-        result = Order.by_user.query(user_id, limit=max(1, limit // 5), last_evaluated_key=last_key)
-        return [_doc(x) for order in result for x in fetch(order)], result.last_evaluated_key
+        resume = last_key or {}
+        after, skip = resume.get("after"), resume.get("skip", 0)
+        if not (after is None or isinstance(after, dict)) or type(skip) is not int or skip < 0:
+            raise errors.bad_request("invalid_cursor", "the cursor is not one this list issued")
+        items: list[dict[str, Any]] = []
+        for order in Order.by_user.query(user_id, last_evaluated_key=after, page_size=max(limit, 10)):
+            docs = sorted((_doc(x) for x in fetch(order)), key=_stable)[skip:]
+            room = limit - len(items)
+            if len(docs) > room:
+                return [*items, *docs[:room]], {"after": after, "skip": skip + room}
+            items += docs
+            after, skip = _order_index_key(order), 0
+            if len(items) == limit:
+                return items, {"after": after, "skip": 0}
+        return items, None
 
     return page
+
+
+def _stable(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, sort_keys=True, default=str)
+
+
+def _order_index_key(order: Order) -> dict[str, Any]:
+    """The `by_user` index key of an order, as DynamoDB hands back a last key."""
+    return {
+        "user_id": {"S": order.user_id},
+        "created_key": {"S": order.created_key},
+        "order_id": {"S": order.order_id},
+    }
 
 
 def _reviews(order: Order) -> Iterable[Review]:

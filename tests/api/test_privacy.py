@@ -193,14 +193,18 @@ def test_the_export_pages_through_every_section(api: Api, product: dict[str, Any
 
 def test_each_export_section_pages_like_every_list(api: Api, product: dict[str, Any]) -> None:
     uid = "u-section-pages"
-    _story(api, uid, product)
+    order_id = _story(api, uid, product)
+    for n in range(3):  # one order's items fill several pages
+        assert api.post(f"/v1/orders/{order_id}/messages", {"text": f"第{n}条"}, as_=uid).status_code == 201
     whole = _export(api, uid)
+    assert len(whole["order_messages"]) >= 4
     for name, items in whole.items():
         paged: list[dict[str, Any]] = []
         cursor, pages = None, 0
         while True:
             r = api.get(f"/v1/me/data-export/{name}?limit=1" + (f"&cursor={cursor}" if cursor else ""), as_=uid)
             assert r.status_code == 200 and r.json["section"] == name, r.json
+            assert len(r.json["items"]) <= 1, (name, r.json["items"])
             paged += r.json["items"]
             cursor, pages = r.json["next_cursor"], pages + 1
             if not cursor:
