@@ -46,6 +46,7 @@ ROUTES = [
     Route("bnpl", "GET", "/v1/bnpl/plans", "get_plans"),
     Route("installments", "GET", "/v1/orders/{order_id}/installments", "get_order_installments"),
     Route("installments", "GET", "/v1/bnpl/bills/{month}", "get_bill"),
+    Route("installments", "POST", "/v1/bnpl/bills/{month}/payments", "pay_bill"),
     Route(
         "installments",
         "GET",
