@@ -49,7 +49,7 @@ def installments_view(found: views.Schedule) -> InstallmentsView:
     "GET",
     roles=CONSUMER,
     response=InstallmentsView,
-    errors={404: ["order_not_found"]},
+    errors=views.SCHEDULE_ERRORS,
 )
 def get_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
     """The order's parts (due date, amount, principal and fee share, status) and what paying
@@ -63,7 +63,7 @@ def get_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
     "GET",
     roles=CONSUMER,
     response=BillView,
-    errors={422: ["invalid_month"]},
+    errors=bills.BILL_ERRORS,
 )
 def get_bill(ctx: Ctx, month: str) -> BillView:
     """The month's bill (账单, `YYYY-MM`, China time): every part due that month across the
@@ -125,12 +125,7 @@ def render_bill_payment(result: bill_payments.BillPaymentResult) -> BillPaymentV
     idempotent=True,
     key_optional=True,
     render=render_bill_payment,
-    errors={
-        402: ["payment_declined"],
-        404: ["nothing_due"],
-        409: ["bill_already_paid", "bill_not_payable", "payment_in_progress"],
-        422: ["invalid_month", "no_bank_card"],
-    },
+    errors=bill_payments.PAY_BILL_ERRORS,
 )
 def pay_bill(ctx: Ctx, month: str) -> bill_payments.BillPaymentResult:
     """Pay the month's bill (账单) in one charge: every part due that month that its order owes
@@ -147,7 +142,7 @@ def pay_bill(ctx: Ctx, month: str) -> bill_payments.BillPaymentResult:
     "GET",
     roles=MERCHANT,
     response=InstallmentsView,
-    errors={404: ["order_not_found"]},
+    errors=fulfilment.ORDER_ERRORS,
 )
 def get_merchant_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
     """One of the merchant's confirmed orders' schedule (who pays the fee: `fee_payer`)."""
@@ -160,7 +155,7 @@ def get_merchant_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView
     "GET",
     roles=SUPPORT,
     response=InstallmentsView,
-    errors={404: ["order_not_found"]},
+    errors=views.SCHEDULE_ERRORS,
 )
 def get_support_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
     """Any order's schedule, for support (客服) reading a case."""

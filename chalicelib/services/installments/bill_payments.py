@@ -33,9 +33,21 @@ from ...models.timers import Timer
 from ...observability import logger
 from .. import accounts, payments
 from ..payments import bill_lines
+from ..payments.attempts import ATTEMPT_ERRORS
 from ..payments.bill_lines import Line
 from ..payments.repayment import collectable
 from . import bills
+
+PAY_BILL_ERRORS = (
+    bills.BILL_ERRORS
+    | ATTEMPT_ERRORS
+    | errors.raises(
+        not_found=["nothing_due"],
+        conflict=["bill_already_paid", "bill_not_payable", "payment_in_progress"],
+        payment_declined=["payment_declined"],
+        unprocessable=["no_bank_card"],
+    )
+)
 
 
 @dataclass

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ... import ledger
+from ... import errors, ledger
 from ...db import Tx
 from ...models.orders import Order
-from ..payments.payable import user_moved
 
 
-def forgive_consumer_fee(tx: Tx, order: Order, event_id: str, fee_fen: int, now: datetime) -> None:
-    """`fee_fen` of the consumer's fee is no longer owed (`installment_fee_waived`)."""
+def forgive_consumer_fee(
+    tx: Tx, order: Order, event_id: str, fee_fen: int, now: datetime, insufficient: errors.DomainError | None = None
+) -> None:
+    """`fee_fen` of the consumer's fee is no longer owed (`installment_fee_waived`); `insufficient`:
+    the error when the book would go below zero (the fee owed changed meanwhile)."""
     ledger.post(
         tx,
         event_id=event_id,
@@ -23,7 +25,7 @@ def forgive_consumer_fee(tx: Tx, order: Order, event_id: str, fee_fen: int, now:
         at=now,
         legs=ledger.installment_fee_charged(order.user_id, -fee_fen),
         ref=order.order_id,
-        insufficient=user_moved("the fee owed changed meanwhile"),
+        insufficient=insufficient,
     )
 
 

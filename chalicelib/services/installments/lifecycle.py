@@ -28,12 +28,15 @@ from ...models.catalog import Product
 from ...models.orders import Order
 from ...models.payments import PaymentAttempt
 from ...models.users import User
-from .. import orders, rewards, standing
+from .. import orders, rewards
+from ..orders import standing
 from ..payments.attempts import COLLECTION
 from ..payments.payable import order_moved, user_moved
 from . import arithmetic as ar
 from . import fees, quotes
 from .state import PartState, PlanState, plan_of
+
+FEE_MOVED = "the fee owed changed meanwhile"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,12 @@ class Request:
 
 def plan_changed() -> errors.DomainError:
     return errors.conflict("plan_changed", "the plan's terms changed since the quote: ask for plans again")
+
+
+# A checkout asking for installments (the plan is quoted again and must match).
+PLAN_ERRORS = quotes.QUOTE_ERRORS | errors.raises(
+    conflict=["plan_changed"], unprocessable=["installments_need_bnpl", "installments_one_merchant"]
+)
 
 
 def interest_free_parts(order: Order) -> set[int]:
@@ -188,9 +197,9 @@ def on_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime, user: 
         at=now,
         legs=ledger.installment_fee_paid(order.user_id, fee_paid),
         ref=oid,
-        insufficient=user_moved("the fee owed changed meanwhile"),
+        insufficient=user_moved(FEE_MOVED),
     )
-    fees.forgive_consumer_fee(tx, order, f"{event}:fee_waived", waived, now)
+    fees.forgive_consumer_fee(tx, order, f"{event}:fee_waived", waived, now, user_moved(FEE_MOVED))
     # 1 point per whole yuan of each part's principal paid on time.
     on_time_seqs = {p.seq for p in after.schedule if p.on_time}
     earned = sum(p.principal_fen // 100 * 100 for p in paid_parts if p.seq in on_time_seqs)
@@ -231,15 +240,13 @@ def _next_part(
     orders.transition(
         tx,
         order,
-        o.RECEIVED,
+        orders.OrderEvent.PAY_PART,
         now,
         "system",
-        allowed_from=(o.RECEIVED, o.OVERDUE),
         actions=actions,
         condition=(Order.amount_due_fen == amount) & (Order.due_at == str(order.due_at)),
         on_fail=order_moved(),
         note=f"part {paid.seq} paid",
-        verb="pay a part of",
     )
     ledger.post(
         tx,
@@ -296,7 +303,8 @@ def on_returned(tx: Tx, order: Order, request_id: str, amount_fen: int, now: dat
         return None
     outcome = ar.apply_refund([p.arithmetic() for p in plan.schedule], amount_fen)
     after = plan.with_parts(outcome.parts)
-    fees.forgive_consumer_fee(tx, order, f"return:{request_id}:installment_fee_forgiven", outcome.fee_reduced_fen, now)
+    event_id = f"return:{request_id}:installment_fee_forgiven"
+    fees.forgive_consumer_fee(tx, order, event_id, outcome.fee_reduced_fen, now, user_moved(FEE_MOVED))
     if plan.fee_payer == quotes.MERCHANT and order.received_at:
         total, before = int(order.total_fen), int(order.refunded_fen or 0)
         share = ar.fee_share(plan.fee_fen, total, before + amount_fen) - ar.fee_share(plan.fee_fen, total, before)

@@ -29,6 +29,8 @@ PAY_NOW = "pay_now"
 CHECKOUT = "checkout"
 COLLECTION = "collection"
 BILL = "bill"
+# Two attempts on one order race: one charges, the other is refused.
+ATTEMPT_ERRORS = errors.raises(conflict=["payment_in_progress"])
 
 # --- attempts ---------------------------------------------------------------------------
 

@@ -43,6 +43,8 @@ REFUNDED = "refunded"  # its part could not take it: refunded
 REFUND_PENDING = "refund_pending"  # excluded; the channel has not confirmed the refund yet
 _APPLIED_KIND, _EXCLUDED_KIND = "bill_part_applied", "bill_part_excluded"
 RESOLVE_TRIES = 3
+# Resolvers of one line racing without end (each lost its transaction to the other).
+RESOLVE_ERRORS = errors.raises(unavailable=["temporarily_unavailable"])
 
 
 @dataclass(frozen=True)
