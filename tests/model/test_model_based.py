@@ -59,7 +59,7 @@ def test_money_invariants_hold_when_one_percent_of_store_calls_fail(api: Api) ->
 def test_installment_stories_keep_the_money_right(api: Api) -> None:
     """Installments (issue 26): buying in parts, paying parts, payoffs and month bills, partial
     returns at every stage and months passing, under every invariant (check_installments)."""
-    examples, steps = steps_from_env(4, 30)
+    examples, steps = steps_from_env(8, 40)  # fewer fixed stories never reach a purchase in parts
     MoneyMachine.reached.clear()
     _run(api, examples, steps, machine=installment_stories())
     assert MoneyMachine.reached["installments:checkout:201:"] > 0, MoneyMachine.reached
