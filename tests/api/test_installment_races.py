@@ -7,9 +7,11 @@ from typing import Any
 
 from chalicelib import ledger, schedules
 from chalicelib.clock import clock
+from chalicelib.models.aftersale import Refund
 from chalicelib.models.payments import PaymentAttempt
-from tests.api.test_installments import PRICE, book, received_in_parts, schedule_of, to_due, two_items_in_parts
+from tests.api.test_installments import book, return_and_approve, two_items_in_parts
 from tests.conftest import Api, new_key
+from tests.support.installments import PRICE, received_in_parts, schedule_of, to_due
 from tests.support.shopping import MERCHANT, racing_transactions, run_together
 
 
@@ -77,3 +79,24 @@ def test_two_partial_returns_asked_together_cannot_both_refund_a_part(api: Api, 
     assert [p["status"] for p in shown["parts"]] == ["paid", "scheduled", "refunded"]
     assert [p["principal_fen"] for p in shown["parts"]] == [10_000, 5_000, 0]
     assert charged(oid) == 10_230
+
+
+def test_two_returns_settled_before_refunds_run_never_refund_a_part_payment_beyond_its_amount(
+    api: Api, activated_user: str
+) -> None:
+    """Parts 1 and 2 paid (two payments), then both items returned one after the other before
+    the refund job runs: the second return must not count the first one's refund as still
+    refundable on the same payment."""
+    user = activated_user
+    oid = two_items_in_parts(api, user)
+    for _ in range(2):
+        assert api.post(f"/v1/orders/{oid}/payments", {"channel": "card"}, as_=user, idem=new_key()).status_code == 201
+    return_and_approve(api, user, oid, 1)
+    return_and_approve(api, user, oid, 1)
+    owed = [r for r in Refund.scan() if r.order_id == oid]  # a test table: a scan is fine
+    by_attempt: dict[str, int] = {}
+    for refund in owed:
+        by_attempt[str(refund.attempt_id)] = by_attempt.get(str(refund.attempt_id), 0) + int(refund.amount_fen)
+    for attempt in PaymentAttempt.by_order.query(oid):
+        assert by_attempt.get(attempt.attempt_id, 0) <= int(attempt.amount_fen), (by_attempt, attempt.amount_fen)
+    assert sum(by_attempt.values()) == 20_000  # the principal paid back; the begun months' fee is kept
