@@ -46,7 +46,7 @@ def challenge_view(order: Order) -> ChallengeView:
     )
 
 
-# The event of a history step that names none: the status it reached (services/orders.history_entry).
+# The event of a history step that names none: the status it reached (services/orders/lifecycle.history_entry).
 EVENT_OF_STATUS = {
     "awaiting_confirmation": "checked_out",
     "awaiting_payment": "confirmed",

@@ -30,8 +30,7 @@ from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 from ..observability import count, logger
 from . import accounts, closing, orders
 from .installments import lifecycle as installments
-from .order_index import merchant_key
-from .orders import CHECKOUT_EXPIRY, MAX_CHECKOUT_LINES
+from .orders import CHECKOUT_EXPIRY, MAX_CHECKOUT_LINES, order_index
 
 
 @dataclass(frozen=True)
@@ -230,7 +229,7 @@ def _new_orders(
                 checkout_id=checkout_id,
                 user_id=user_id,
                 merchant_id=merchant_id,
-                merchant_key=merchant_key(merchant_id, order_id),
+                merchant_key=order_index.merchant_key(merchant_id, order_id),
                 created_key=f"{at}#{order_id}",
                 status=AWAITING_CONFIRMATION,
                 payment_method=payment_method,

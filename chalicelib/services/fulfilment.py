@@ -25,7 +25,7 @@ from ..models.timers import Timer
 from ..observability import count
 from . import apportion, notifications, orders
 from .installments import lifecycle as installments
-from .orders import transition
+from .orders import OrderEvent, transition
 
 SYSTEM = "system"
 ORDER_ERRORS = orders.NOT_FOUND_ERRORS
@@ -71,11 +71,9 @@ def ship(merchant_id: str, order_id: str, carrier: str, tracking_number: str, no
     transition(
         tx,
         order,
-        o.SHIPPED,
+        OrderEvent.SHIP,
         now,
         f"merchant:{merchant_id}",
-        allowed_from=(ready,),
-        verb="ship",
         actions=[
             Order.shipped_at.set(iso(now)),
             Order.carrier.set(carrier),
@@ -130,7 +128,7 @@ def confirm_receipt(actor: str, order: Order, now: datetime, *, fired: Timer | N
     goods = apportion.kept_goods_fen(order.items)
     payable, fee = apportion.settlement(goods)
     extra += [Order.settled_payable_fen.set(payable), Order.settled_fee_fen.set(fee)]
-    transition(tx, order, o.RECEIVED, now, actor, allowed_from=(o.SHIPPED,), verb="confirm receipt of", actions=extra)
+    transition(tx, order, OrderEvent.RECEIVE, now, actor, actions=extra)
     if fired is not None:
         timers.take(tx, fired)
     elif order.shipped_at:
@@ -196,11 +194,9 @@ def complete_orders(now: datetime) -> dict[str, int]:
         transition(
             tx,
             order,
-            o.COMPLETED,
+            OrderEvent.COMPLETE,
             now,
             SYSTEM,
-            allowed_from=(done,),
-            verb="complete",
             actions=[Order.completed_at.set(iso(now))],
         )
         tx.commit()
@@ -282,6 +278,6 @@ def list_reviews(
 def merchant_orders(
     merchant_id: str, status: str | None, limit: int, cursor: str | None
 ) -> tuple[list[Order], str | None]:
-    from .order_index import merchant_orders as sharded
+    from .orders.order_index import merchant_orders as sharded
 
     return sharded(merchant_id, status, limit, cursor)

@@ -165,7 +165,18 @@ def escalate(user_id: str, order_id: str, reason: str, now: datetime, request_id
         actions = [Order.open_dispute_id.set(dispute_id), Order.pending_return_id.set(request_id)]
         guard &= Order.pending_return_id.does_not_exist()
         closing.opens(tx, user_id, [User.open_returns.add(1)])
-    pause(tx, order, now, f"user:{user_id}", "escalate", actions, reason, guard, event="dispute_opened")
+    pause(
+        tx,
+        order,
+        now,
+        f"user:{user_id}",
+        "escalate",
+        actions,
+        reason,
+        guard,
+        event="dispute_opened",
+        by=orders.OrderEvent.ESCALATE,
+    )
     notifications.notify(
         tx,
         order.merchant_id,

@@ -156,7 +156,17 @@ def request_return(
         Order.last_return_id.set(request.request_id),
         *stage(tx, order, None, answer),
     ]
-    pause(tx, order, now, f"user:{user_id}", "return", actions, reason, event="return_requested")
+    pause(
+        tx,
+        order,
+        now,
+        f"user:{user_id}",
+        "return",
+        actions,
+        reason,
+        event="return_requested",
+        by=orders.OrderEvent.REQUEST_RETURN,
+    )
     hours = settings().rules.aftersale_answer_seconds // 3600
     notifications.notify(
         tx,

@@ -15,8 +15,8 @@ from __future__ import annotations
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from ..db import Tx
-from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
+from ...db import Tx
+from ...models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 
 
 def opened() -> list[Action]:
