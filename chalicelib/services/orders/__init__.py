@@ -11,12 +11,13 @@
 from __future__ import annotations
 
 from . import lifecycle, obligations, order_index, standing
-from .lifecycle import TRANSITION_ERRORS, OrderEvent, OrderStatus, history_entry, transition
+from .lifecycle import OrderEvent, OrderStatus, history_entry, transition
 from .orders import (
     CANCEL_ERRORS,
     CHECKOUT_EXPIRY,
     MAX_CHECKOUT_LINES,
     NOT_FOUND_ERRORS,
+    TRANSITION_ERRORS,
     Money,
     OrderPage,
     cancel,

@@ -108,9 +108,6 @@ TABLE: tuple[Step, ...] = (
 )
 
 # The words of an illegal step's message ("cannot <verb> an order that is <status>").
-# A transition the table refuses, or one that lost a race on the order's status.
-TRANSITION_ERRORS = errors.raises(conflict=["illegal_transition"])
-
 VERBS: dict[OrderEvent, str] = {
     E.CONFIRM: "confirm",
     E.HOLD_FOR_REVIEW: "confirm",

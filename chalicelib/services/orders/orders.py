@@ -31,7 +31,7 @@ from ...models.timers import Timer
 from ...observability import count
 from ..installments import cancel as installments
 from . import standing
-from .lifecycle import TRANSITION_ERRORS, OrderEvent, transition
+from .lifecycle import OrderEvent, transition
 
 CHECKOUT_EXPIRY = timers.CHECKOUT_EXPIRY
 # A checkout is one DynamoDB transaction (at most 100 items): per line a stock update and a
@@ -51,6 +51,7 @@ def order_not_found() -> errors.DomainError:
 
 # What the order operations refuse with (a route documents what the services it calls declare).
 NOT_FOUND_ERRORS = errors.raises(not_found=["order_not_found"])
+TRANSITION_ERRORS = errors.raises(conflict=["illegal_transition"])
 CANCEL_ERRORS = NOT_FOUND_ERRORS | TRANSITION_ERRORS
 
 
