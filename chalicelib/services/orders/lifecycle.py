@@ -107,6 +107,9 @@ TABLE: tuple[Step, ...] = (
     *(Step(S.RETURN_REQUESTED, E.SETTLE_RETURN, s) for s in _RESUMABLE),
 )
 
+# A transition the table refuses, or one that lost a race on the order's status.
+TRANSITION_ERRORS = errors.raises(conflict=["illegal_transition"])
+
 # The words of an illegal step's message ("cannot <verb> an order that is <status>").
 VERBS: dict[OrderEvent, str] = {
     E.CONFIRM: "confirm",
