@@ -19,8 +19,8 @@ from ..models.redemptions import APPROVED, MANUAL_REVIEW, OPEN, REJECTED, Redemp
 from ..models.users import BNPL_FROZEN, User
 from . import notifications
 
-# A decision that lost the race to another, or an account that moved during the review (retried).
-DECIDE_ERRORS = errors.raises(conflict=["illegal_transition"], unavailable=["review_inputs_changed"])
+# Decided already, or the account moved under the automatic review (it is retried).
+DECISION_ERRORS = errors.raises(conflict=["illegal_transition"], unavailable=["review_inputs_changed"])
 
 OUTCOME_MESSAGES = {
     APPROVED: ("兑现成功", "¥{yuan} 已到账钱包余额 ({points} 积分)。"),

@@ -30,6 +30,8 @@ from ...models.orders import OrderStatus as OrderStatus  # defined with the mode
 from ..webhooks import order_events
 
 S = OrderStatus
+# An event the order's status does not allow (the write's condition failed).
+TRANSITION_ERRORS = errors.raises(conflict=["illegal_transition"])
 INITIAL = S.AWAITING_CONFIRMATION  # a checkout creates its orders here (services/checkout.py)
 
 
@@ -106,9 +108,6 @@ TABLE: tuple[Step, ...] = (
     *(Step(S.RETURN_REQUESTED, E.RESUME, s) for s in _RESUMABLE),
     *(Step(S.RETURN_REQUESTED, E.SETTLE_RETURN, s) for s in _RESUMABLE),
 )
-
-# A transition the table refuses, or one that lost a race on the order's status.
-TRANSITION_ERRORS = errors.raises(conflict=["illegal_transition"])
 
 # The words of an illegal step's message ("cannot <verb> an order that is <status>").
 VERBS: dict[OrderEvent, str] = {

@@ -31,7 +31,6 @@ from ...models.timers import Timer
 from ...observability import count
 from ..installments import cancel as installments
 from . import standing
-from .lifecycle import TRANSITION_ERRORS as TRANSITION_ERRORS  # the package exports it from here
 from .lifecycle import OrderEvent, transition
 
 CHECKOUT_EXPIRY = timers.CHECKOUT_EXPIRY
@@ -52,6 +51,7 @@ def order_not_found() -> errors.DomainError:
 
 # What the order operations refuse with (a route documents what the services it calls declare).
 NOT_FOUND_ERRORS = errors.raises(not_found=["order_not_found"])
+TRANSITION_ERRORS = errors.raises(conflict=["illegal_transition"])
 CANCEL_ERRORS = NOT_FOUND_ERRORS | TRANSITION_ERRORS
 
 
