@@ -110,6 +110,7 @@ def redemption_view(r: Redemption) -> RedemptionView:
     response=RedemptionView,
     status=201,
     idempotent=True,
+    claim_in_tx=True,
     render=redemption_view,
     errors=redemption.REQUEST_ERRORS,
 )
