@@ -12,6 +12,7 @@ from .db import connection
 
 Key = tuple[type[Model], Any, Any]  # (model, hash key, range key or None)
 MAX_TRIES = 5
+MAX_KEYS = 100  # BatchGetItem's limit per request
 
 
 def _key_of(model: type[Model], raw: dict[str, Any]) -> tuple[str, str, str]:
@@ -26,8 +27,8 @@ def _raw_key(model: type[Model], table: str, raw: dict[str, Any]) -> tuple[str, 
 
 def get_many(keys: Sequence[Key]) -> list[Model | None]:
     """The items at `keys`, in order (None where there is none), read in one BatchGetItem
-    (more only when the store leaves some unprocessed)."""
-    request: dict[str, dict[str, Any]] = {}
+    (more only past 100 keys, DynamoDB's limit for one, or when the store leaves some unprocessed)."""
+    queue: list[tuple[str, dict[str, Any]]] = []
     wanted: list[tuple[str, str, str]] = []
     # Several models may share a table (a SKU and its stock shards): each key is read as
     # the model that asked for it.
@@ -43,21 +44,26 @@ def get_many(keys: Sequence[Key]) -> list[Model | None]:
         table = model.Meta.table_name
         models.setdefault(_key_of(model, attrs), model)
         tables.setdefault(table, model)
-        entry = request.setdefault(table, {"Keys": [], "ConsistentRead": True})
-        if key not in entry["Keys"]:
-            entry["Keys"].append(key)
+        if (table, key) not in queue:
+            queue.append((table, key))
         wanted.append(_key_of(model, attrs))
     found: dict[tuple[str, str, str], Model] = {}
-    for _ in range(MAX_TRIES):
-        if not request:
-            break
+    retries = 0
+    while queue:
+        chunk, queue = queue[:MAX_KEYS], queue[MAX_KEYS:]
+        request: dict[str, dict[str, Any]] = {}
+        for table, key in chunk:
+            request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
         data = connection().dispatch("BatchGetItem", {"RequestItems": request})
         for table, items in (data.get("Responses") or {}).items():
             for raw in items:
                 model = models.get(_raw_key(tables[table], table, raw)) or tables[table]
                 obj = model.from_raw_data(raw)
                 found[_key_of(model, obj.attribute_values)] = obj
-        request = data.get("UnprocessedKeys") or {}
-    if request:
-        raise errors.unavailable("temporarily_unavailable", "the store is busy; retry shortly")
+        left = [(table, key) for table, body in (data.get("UnprocessedKeys") or {}).items() for key in body["Keys"]]
+        if left:
+            retries += 1
+            if retries >= MAX_TRIES:
+                raise errors.unavailable("temporarily_unavailable", "the store is busy; retry shortly")
+            queue = left + queue
     return [found.get(k) for k in wanted]

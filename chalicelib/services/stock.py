@@ -223,12 +223,12 @@ class Reservation:
             line.takes = _split(stock, line.shard, line.quantity)
             line.view = _view(head, int(head.price_fen), bool(head.active), sum(stock))
 
-    def take(self, tx: Tx, sku_id: str, on_fail: errors.DomainError) -> Takes:
-        """Write the line's takes in `tx`: each conditioned on its shard's stock, status and
-        price (the price the order line charges). Returns them, for `record`."""
+    def take(self, tx: Tx, sku_id: str, on_fail: errors.DomainError, *, sale: bool = True) -> Takes:
+        """Write the line's takes in `tx`: each conditioned on its shard's stock and, for a
+        sale, on the SKU being for sale at the price the order line charges. Returns them."""
         line = next(x for x in self._lines if x.sku_id == sku_id)
         assert line.view is not None and line.takes
-        _take(tx, sku_id, line.takes, int(line.view.price_fen), on_fail)
+        _take(tx, sku_id, line.takes, int(line.view.price_fen) if sale else None, on_fail)
         return line.takes
 
 
@@ -254,27 +254,26 @@ def _split(stock: list[int], first: int, quantity: int) -> Takes:
     return takes or [(first, quantity)]  # short: the caller refuses before writing
 
 
-def _take(tx: Tx, sku_id: str, takes: Takes, price_fen: int, on_fail: errors.DomainError) -> None:
+def _take(tx: Tx, sku_id: str, takes: Takes, price_fen: int | None, on_fail: errors.DomainError) -> None:
     for k, units in takes:
+        condition = StockShard.stock >= units
+        if price_fen is not None:
+            condition &= (StockShard.active == True) & (StockShard.price_fen == price_fen)  # noqa: E712
         tx.update(
-            StockShard(shard_key(sku_id, k)),
-            [StockShard.stock.add(-units)],
-            condition=(StockShard.stock >= units)
-            & (StockShard.active == True)  # noqa: E712 - a DynamoDB condition
-            & (StockShard.price_fen == price_fen),
-            on_fail=on_fail,
+            StockShard(shard_key(sku_id, k)), [StockShard.stock.add(-units)], condition=condition, on_fail=on_fail
         )
 
 
 def take_now(tx: Tx, sku_id: str, quantity: int, spread: str, on_fail: errors.DomainError) -> Takes:
-    """Take `quantity` units of a SKU outside checkout (an exchange's replacement): every shard
-    read, the units taken from as few as hold them. Refused with `on_fail` when short."""
+    """Take `quantity` units of a SKU outside a sale (an exchange's replacement, whatever the
+    SKU's price or status now), from the shards as checkout would. Refused with `on_fail`
+    when short."""
     reservation = Reservation([(sku_id, quantity)], spread)
     got = batch.get_many(reservation.keys)
     view = reservation.resolve(got).get(sku_id)
     if view is None or int(view.stock) < quantity:
         raise on_fail
-    return reservation.take(tx, sku_id, on_fail)
+    return reservation.take(tx, sku_id, on_fail, sale=False)
 
 
 # --- releases ------------------------------------------------------------------------------------------
