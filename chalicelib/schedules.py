@@ -11,8 +11,8 @@ from typing import Any
 
 from .observability import logger
 from .services import (
-    checkout,
     collection,
+    expiry,
     fulfilment,
     obligations,
     payments,
@@ -27,7 +27,7 @@ from .services.risk import reviews as risk_reviews
 JobFn = Callable[[datetime], dict[str, Any]]
 
 JOBS: dict[str, JobFn] = {
-    "expire_checkouts": checkout.expire_checkouts,
+    "expire_checkouts": expiry.expire_checkouts,
     "auto_confirm_receipts": fulfilment.auto_confirm_receipts,
     "complete_orders": fulfilment.complete_orders,
     "close_payment_windows": collection.close_payment_windows,
