@@ -4,15 +4,20 @@ conditional write (never oversold), and releases go back to the shards taken fro
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from chalicelib import errors
+from chalicelib.clock import clock
 from chalicelib.models.catalog import Sku, StockShard
-from chalicelib.services import stock
+from chalicelib.models.orders import Order
+from chalicelib.services import checkout, stock
+from chalicelib.services.checkout import Line
 from tests.conftest import Api
-from tests.shopping import MERCHANT, create_product, stock_of
+from tests.shopping import ADDRESS, MERCHANT, create_product, racing_transactions, run_together, stock_of
 
 
 @pytest.fixture(autouse=True)
@@ -114,3 +119,102 @@ def test_shares_are_as_even_as_they_go() -> None:
     assert stock.shares(10, 4) == [3, 3, 2, 2]
     assert stock.shares(2, 4) == [1, 1, 0, 0]
     assert sum(stock.shares(100_003, 32)) == 100_003
+
+
+# --- checkout over shards ----------------------------------------------------------------------------
+
+
+def buy(user: str, sku_id: str, quantity: int = 1) -> Any:
+    """A checkout by `user` (a channel payment: no 先用后付 activation needed), or its error."""
+    try:
+        return checkout.checkout(
+            user,
+            items=[Line(sku_id, quantity)],
+            from_cart=False,
+            payment_method="alipay",
+            coupon_id=None,
+            address=ADDRESS,
+            now=clock.now(),
+        ).orders[0]
+    except errors.DomainError as exc:
+        return exc
+
+
+def test_buyers_are_spread_over_the_shards(api: Api) -> None:
+    product = sharded(api, 400, 4)
+    sku_id = product["skus"][0]["sku_id"]
+    bought = [buy(f"u-buyer-{i}", sku_id) for i in range(40)]
+    assert all(isinstance(o, Order) for o in bought), bought
+    left = shard_stock(sku_id)
+    assert sum(left) == 400 - 40
+    assert all(s < 100 for s in left), left  # every shard sold some: buyers spread
+    taken = Counter(stock.takes_of(o.items[0])[0][0] for o in bought)
+    assert [100 - s for s in left] == [taken[k] for k in range(4)]
+
+
+def test_a_short_shard_is_made_up_from_the_others_and_a_cancel_gives_them_back(api: Api) -> None:
+    product = sharded(api, 4, 4)  # one unit a shard
+    sku_id = product["skus"][0]["sku_id"]
+    order = buy("u-big-buyer", sku_id, 3)
+    assert isinstance(order, Order), order
+    takes = stock.takes_of(order.items[0])
+    assert sorted(q for _, q in takes) == [1, 1, 1] and len({k for k, _ in takes}) == 3
+    assert shard_stock(sku_id).count(0) == 3
+    assert isinstance(buy("u-late", sku_id, 2), errors.Conflict)  # one unit left
+    r = api.post(f"/v1/orders/{order.order_id}/cancel", as_="u-big-buyer")
+    assert r.status_code == 200, r.json
+    assert shard_stock(sku_id) == [1, 1, 1, 1]  # each unit back where it came from
+
+
+def test_the_price_charged_is_the_shards_even_when_this_process_remembers_an_old_one(api: Api) -> None:
+    product = sharded(api, 10, 2)
+    sku_id = product["skus"][0]["sku_id"]
+    assert isinstance(buy("u-first", sku_id), Order)  # the SKU item is now cached here
+    remembered = dict(stock._cache)
+    assert edit(api, product, price_fen=1990, stock=9).status_code == 200
+    stock._cache.update(remembered)  # as another container would still have it
+    order = buy("u-second", sku_id)
+    assert isinstance(order, Order), order
+    assert order.items[0]["unit_price_fen"] == 1990
+
+
+@pytest.mark.parametrize("wanted", [[1] * 8, [2, 1, 1, 2, 1, 1]])
+def test_a_nearly_empty_sharded_sku_is_never_oversold(api: Api, wanted: list[int]) -> None:
+    """Buyers race for the last units: every checkout reads before any writes (a barrier),
+    so each decides on the same stale view; the conditional takes sell what there is, never more."""
+    product = sharded(api, 5, 4)  # [2, 1, 1, 1]
+    sku_id = product["skus"][0]["sku_id"]
+    buyers = [(f"u-racer-{i}", q) for i, q in enumerate(wanted)]
+    with racing_transactions(len(buyers), first_only=True):
+        results = run_together(*(lambda u=u, q=q: buy(u, sku_id, q) for u, q in buyers))
+    sold = sum(q for (_, q), r in zip(buyers, results, strict=True) if isinstance(r, Order))
+    losers = [r for r in results if not isinstance(r, Order)]
+    assert all(isinstance(r, errors.Conflict) and r.code == "out_of_stock" for r in losers), losers
+    left = shard_stock(sku_id)
+    assert min(left) >= 0 and sold == 5 - sum(left) and sold <= 5, (left, results)
+    # The rest sells to the next buyers one by one, to the last unit, then nothing.
+    for i in range(sum(left)):
+        assert isinstance(buy(f"u-next-{i}", sku_id), Order)
+    assert shard_stock(sku_id) == [0, 0, 0, 0]
+    late = buy("u-too-late", sku_id)
+    assert isinstance(late, errors.Conflict) and late.code == "out_of_stock"
+
+
+def test_a_price_change_and_a_checkout_exclude_each_other(api: Api) -> None:
+    """Both read before either writes: either the checkout charged the old price and the edit
+    fails (the stock moved), or the edit won and the checkout fails (the price moved)."""
+    product = sharded(api, 6, 2)
+    sku_id = product["skus"][0]["sku_id"]
+
+    def reprice() -> Any:
+        r = edit(api, product, price_fen=1990, stock=6)
+        return r.status_code
+
+    with racing_transactions(2, first_only=True):
+        bought, edited = run_together(lambda: buy("u-racer", sku_id), reprice)
+    assert isinstance(bought, Order) != (edited == 200), (bought, edited)
+    price = int(StockShard.get(sku_id, consistent_read=True).price_fen)
+    if isinstance(bought, Order):
+        assert (bought.items[0]["unit_price_fen"], price) == (2990, 2990)
+    else:
+        assert bought.code == "out_of_stock" and price == 1990

@@ -19,7 +19,6 @@ from .. import errors, ledger, pagination, timers
 from ..clock import iso
 from ..db import Tx
 from ..models.aftersale import Refund, ReturnRequest, cancel_refund_id, return_refund_id
-from ..models.catalog import Sku
 from ..models.coupons import AVAILABLE, Coupon
 from ..models.orders import (
     AWAITING_CONFIRMATION,
@@ -35,7 +34,7 @@ from ..models.orders import (
 from ..models.payments import PaymentAttempt
 from ..models.timers import Timer
 from ..observability import count
-from . import standing
+from . import standing, stock
 from .installments import cancel as installments
 from .webhooks import order_events
 
@@ -184,7 +183,7 @@ def release(
         _refund_whole(tx, order, now)
     order.cancelled_at, order.credit_reserved_fen, order.amount_due_fen = iso(now), 0, 0
     for line in order.items:
-        tx.update(Sku(line["sku_id"]), [Sku.stock.add(int(line["quantity"]))], condition=Sku.sku_id.exists())
+        stock.release_line(tx, line)  # back to the shards it was taken from
     if was in (PLACED, RISK_REVIEW) and order.payment_method == BNPL:
         if reserved > 0:
             ledger.post(
