@@ -13,6 +13,8 @@ Sections (each runs in-process under moto unless it says otherwise):
              p99 over 1,000 decisions, and the rules alone; the confirmation's DynamoDB calls
   http       the purchase path over HTTP with concurrent clients against the local stack
              (a subprocess on loopback): p50/p99, errors, then no ledger drift, stock conserved
+  flash      clients race over HTTP for the last units of one SKU split over stock shards:
+             sold = stock taken, never more than the stock
 Numbers are printed, never asserted (tests/test_bench.py only runs a tiny `--quick`).
 
 Usage: python -m scripts.bench [--quick] [--only imports,calls,...]
@@ -39,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("imports", "calls", "sweeper", "parts", "rps", "capacity", "risk", "http", "webhooks")
+SECTIONS = ("imports", "calls", "sweeper", "parts", "rps", "capacity", "risk", "http", "flash", "webhooks")
 PARTITION_WCU_LIMIT = 1000  # DynamoDB: per partition, per second
 TARGET_RATE = 10_000  # purchases per second in the capacity simulation
 WRITE_OPS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
@@ -1111,6 +1113,7 @@ def run(sections: list[str], quick: bool = False) -> str:
         "rps": "in-process requests/s vs the bare DynamoDB calls they make",
         "capacity": f"capacity simulation: {TARGET_RATE:,} purchases/s",
         "http": "the purchase path over HTTP, concurrent clients, against the local stack",
+        "flash": "a flash sale over HTTP: concurrent clients race for the last units of one sharded SKU",
         "risk": f"risk decision at confirmation: {sizes['decisions']:,} decisions in process",
         "webhooks": "webhooks: the purchase path's calls with events, the delivery worker's throughput",
     }
@@ -1139,6 +1142,10 @@ def _section(name: str, sizes: dict[str, int]) -> list[str]:
         from scripts.bench_http import bench_http
 
         return bench_http(sizes["clients"], sizes["seconds"], sizes["purchases"])
+    if name == "flash":
+        from scripts.bench_http import bench_http_flash
+
+        return bench_http_flash(sizes["clients"])
     if name == "webhooks":
         from scripts.bench_webhooks import bench_webhooks
 
