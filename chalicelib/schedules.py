@@ -14,7 +14,6 @@ from .services import (
     collection,
     expiry,
     fulfilment,
-    obligations,
     payments,
     payouts,
     privacy,
@@ -22,6 +21,7 @@ from .services import (
     redemption,
 )
 from .services.aftersale import sweep
+from .services.orders import obligations
 from .services.risk import reviews as risk_reviews
 
 JobFn = Callable[[datetime], dict[str, Any]]

@@ -15,7 +15,7 @@ Sections (each runs in-process under moto unless it says otherwise):
              (a subprocess on loopback): p50/p99, errors, then no ledger drift, stock conserved
   flash      clients race over HTTP for the last units of one SKU split over stock shards:
              sold = stock taken, never more than the stock
-Numbers are printed, never asserted (tests/test_bench.py only runs a tiny `--quick`).
+Numbers are printed, never asserted (tests/infra/test_bench.py only runs a tiny `--quick`).
 
 Usage: python -m scripts.bench [--quick] [--only imports,calls,...]
 """
@@ -83,7 +83,7 @@ class Call:
 
 
 def _clients() -> list[Any]:
-    from tests.shopping import _clients
+    from tests.support.shopping import _clients
 
     return _clients()
 
@@ -361,7 +361,7 @@ def bench_imports(runs: int) -> list[str]:
 
 
 def _caller(spec: Any, case: Any) -> str:
-    from tests.test_authorization_matrix import BAD_TOKENS, CALLERS, expectation
+    from tests.api.test_authorization_matrix import BAD_TOKENS, CALLERS, expectation
 
     if not spec.roles:
         return next(iter(BAD_TOKENS))  # "no token": a public route
@@ -369,7 +369,7 @@ def _caller(spec: Any, case: Any) -> str:
 
 
 def bench_calls() -> list[str]:
-    from tests.test_authorization_matrix import CASES, Case, Tokens, build_world, call, routes
+    from tests.api.test_authorization_matrix import CASES, Case, Tokens, build_world, call, routes
 
     rows = [f"{'route':<58} {'status':>6} {'calls':>5}  by operation (tables)", "-" * 120]
     with world() as api:
@@ -516,8 +516,8 @@ def _replayable(calls: list[Call]) -> list[tuple[str, dict[str, Any]]]:
 
 def bench_rps(n: int) -> list[str]:
     from chalicelib.db import connection
+    from tests.api.test_authorization_matrix import CONSUMER_A, _checkout_body, build_world
     from tests.conftest import new_key
-    from tests.test_authorization_matrix import CONSUMER_A, _checkout_body, build_world
 
     rows = [f"{'operation':<34} {'via the API':>12} {'bare calls':>12}  calls per request", "-" * 90]
     with world() as api:
@@ -782,7 +782,7 @@ def _purchase(api: Any, user: str, sku_id: str, schemas: dict[str, Any], sample:
     """One 先用后付 purchase (checkout + confirmation) of one unit, its calls recorded; each
     buyer ships to an address and phone of their own (risk counts per address)."""
     from tests.conftest import new_key
-    from tests.shopping import ADDRESS, PASSWORD
+    from tests.support.shopping import ADDRESS, PASSWORD
 
     n = int(re.sub(r"\D", "", user) or 0)
     address = {**ADDRESS, "phone": f"139{n:08d}", "line1": f"朝阳区建国路 {n} 号"}
@@ -879,7 +879,7 @@ def _hot_keys(
 
 def _activate(api: Any, users: list[str]) -> None:
     from chalicelib.config import settings
-    from tests.shopping import PASSWORD
+    from tests.support.shopping import PASSWORD
 
     for i, user in enumerate(users):
         api.post("/v1/me/identity", {"real_name": "张三", "id_number": _id_number(i)}, as_=user)
@@ -1037,7 +1037,7 @@ def bench_risk(n: int) -> list[str]:
     from chalicelib.models.users import User
     from chalicelib.services.risk import decide, rules
     from tests.conftest import ADULT_ID, new_key
-    from tests.shopping import ADDRESS, PASSWORD
+    from tests.support.shopping import ADDRESS, PASSWORD
 
     with world() as api:
         uid = "u-bench-risk"

@@ -79,7 +79,7 @@ def list_redemptions_for_review(ctx: Ctx) -> ReviewRedemptionPage:
     response=ReviewRedemptionView,
     idempotent=True,
     render=review_view,
-    errors={403: ["own_case"], 404: ["redemption_not_found"], 409: ["illegal_transition"]},
+    errors=redemption.DECIDE_ERRORS,
 )
 def decide_redemption(ctx: Ctx, redemption_id: str) -> Redemption:
     """Approve (cash credited, points consumed) or reject (points released), once; a reviewer

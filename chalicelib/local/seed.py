@@ -90,7 +90,7 @@ def seed_rewards(now: datetime) -> list[str]:
     from ..db import Tx
     from ..models.orders import BNPL, PAID, Order
     from ..services import rewards
-    from ..services.order_index import merchant_key
+    from ..services.orders.order_index import merchant_key
 
     points = 0
     placed, shipped, received = now - timedelta(days=12), now - timedelta(days=11), now - timedelta(days=9)

@@ -25,6 +25,8 @@ from ..models.orders import Order
 from . import fulfilment, notifications, orders, webhooks
 
 MAX_TEXT = 1000
+THREAD_ERRORS = orders.NOT_FOUND_ERRORS
+SEND_ERRORS = orders.NOT_FOUND_ERRORS | errors.raises(unprocessable=["invalid_message_text"])
 
 
 @dataclass(frozen=True)

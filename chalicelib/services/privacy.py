@@ -5,7 +5,7 @@ keys (never a scan) and paged across sections with one signed cursor; the full I
 numbers are never held, so never exported (masked forms and last four digits are); the real
 name is the user's own and is exported in full. A model
 that carries a user key must be a section or be listed in `NOT_EXPORTED` with the reason
-(tests/test_privacy.py fails otherwise).
+(tests/api/test_privacy.py fails otherwise).
 
 Closure: refused (409 `account_not_closable`, one field error per obstacle) while anything
 is open. Then one transaction erases the name, the ID data (masked forms, keyed hash and
@@ -63,6 +63,9 @@ from .risk.decide import decision_id as risk_decision_id
 Page = tuple[list[dict[str, Any]], dict[str, Any] | None]
 SCRUB, RETENTION = timers.CLOSURE_SCRUB, timers.ACCOUNT_RETENTION
 CLOSING_MARKER_SECONDS = 300  # a closure takes a second; an older marker is a crashed one
+CLOSE_ERRORS = closing.CLOSING_ERRORS | errors.raises(
+    conflict=["account_not_closable", "account_closed", "state_changed"]
+)
 ERASED_TEXT = "（用户已注销 account closed）"
 ERASED_ADDRESS = {"name": "已注销", "phone": "***", "line1": "已注销", "city": "已注销"}
 # Never exported: secrets and the gateway's tokens (usable to charge), challenge nonces.

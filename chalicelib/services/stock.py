@@ -45,6 +45,8 @@ MAX_SHARDS = 50  # per SKU: a product and all its SKUs' shards are written in on
 HEAD_CACHE_SECONDS = 5.0  # how stale a sharded SKU's name, attributes and N may be in a process
 SOLD_OUT_SECONDS = 1.0  # a process that just read every shard empty answers "sold out" this long
 Takes = list[tuple[int, int]]  # (shard, units)
+SHARD_ERRORS = errors.raises(unprocessable=["too_many_stock_shards"])
+RESHARD_ERRORS = SHARD_ERRORS | errors.raises(unprocessable=["stock_shards_lowered"])
 
 
 def shard_key(sku_id: str, shard: int) -> str:

@@ -35,7 +35,7 @@ from .attempts import (
 )
 from .intake import handle_notification, reconcile
 from .launch import start_channel_payment
-from .pay_now import PaymentResult, pay_now
+from .pay_now import PAY_NOW_ERRORS, PaymentResult, pay_now
 from .payable import ORDER_MOVED, USER_MOVED, load_order, order_moved, user_moved
 from .refunds import RefundOutcome, process_refunds, refund, refund_unapplied_payments
 from .settlement import Result, Settlement, settle
@@ -46,6 +46,7 @@ __all__ = [
     "COLLECTION",
     "OPEN_TRADE_CHANNELS",
     "ORDER_MOVED",
+    "PAY_NOW_ERRORS",
     "USER_MOVED",
     "PaymentResult",
     "RefundOutcome",

@@ -1,0 +1,196 @@
+"""Orders: read, list, and cancel (`release` gives back what a cancelled order holds).
+
+Every status change goes through `lifecycle.transition` (the table of the lifecycle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from ... import errors, ledger, pagination, timers
+from ...clock import iso
+from ...db import Tx
+from ...models.aftersale import Refund, ReturnRequest, cancel_refund_id, return_refund_id
+from ...models.coupons import AVAILABLE, Coupon
+from ...models.orders import (
+    AWAITING_CONFIRMATION,
+    AWAITING_PAYMENT,
+    BNPL,
+    PAID,
+    PLACED,
+    RISK_REVIEW,
+    Order,
+)
+from ...models.payments import PaymentAttempt
+from ...models.timers import Timer
+from ...observability import count
+from .. import stock
+from ..installments import cancel as installments
+from . import standing
+from .lifecycle import OrderEvent, transition
+
+CHECKOUT_EXPIRY = timers.CHECKOUT_EXPIRY
+# A checkout is one DynamoDB transaction (at most 100 items): per line a stock update and a
+# cart delete, per order the order and its timer, plus the coupon and the idempotency record.
+MAX_CHECKOUT_LINES = 20
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    items: list[Order]
+    next_cursor: str | None
+
+
+def order_not_found() -> errors.DomainError:
+    return errors.not_found("order_not_found", "no such order")
+
+
+# What the order operations refuse with (a route documents what the services it calls declare).
+NOT_FOUND_ERRORS = errors.raises(not_found=["order_not_found"])
+TRANSITION_ERRORS = errors.raises(conflict=["illegal_transition"])
+CANCEL_ERRORS = NOT_FOUND_ERRORS | TRANSITION_ERRORS
+
+
+def get_own(user_id: str, order_id: str) -> Order:
+    """The caller's order (another user's is a 404, like a missing one)."""
+    try:
+        order = Order.get(order_id, consistent_read=True)
+    except DoesNotExist as exc:
+        raise order_not_found() from exc
+    if order.user_id != user_id:
+        raise order_not_found()
+    return order
+
+
+def list_orders(user_id: str, status: str | None, limit: int, cursor: str | None) -> OrderPage:
+    """The caller's orders, newest first, optionally of one status."""
+    scope = f"orders:{user_id}:{status or '*'}"
+    last_key: Any = pagination.decode(cursor, scope)
+    result = Order.by_user.query(
+        user_id,
+        scan_index_forward=False,
+        filter_condition=(Order.status == status) if status else None,
+        limit=limit,
+        page_size=limit,
+        last_evaluated_key=last_key,
+    )
+    items = list(result)
+    return OrderPage(items, pagination.encode(result.last_evaluated_key, scope))
+
+
+def expiry_deadline(order: Order) -> str | None:
+    """When an unfinished checkout lapses: the challenge's expiry, or the channel payment's."""
+    if order.status == AWAITING_CONFIRMATION:
+        return str(order.challenge_expires_at) if order.challenge_expires_at else None
+    if order.status == AWAITING_PAYMENT:
+        return str(order.payment_expires_at) if order.payment_expires_at else None
+    return None
+
+
+def release(
+    tx: Tx,
+    order: Order,
+    now: datetime,
+    actor: str,
+    *,
+    event: OrderEvent = OrderEvent.CANCEL,
+    note: str | None = None,
+    taken: Timer | None = None,
+) -> None:
+    """Cancel `order` in `tx` by `event` and give back what it holds: stock, reserved
+    credit, coupon; what a paid channel order paid is refunded (only a channel order is
+    cancelled from `paid`: the lifecycle's table).
+
+    `taken` is the expiry timer the calling sweep already claims in `tx`.
+    """
+    was = order.status
+    deadline = expiry_deadline(order)
+    reserved = int(order.credit_reserved_fen or 0)
+    paid = was == PAID and order.payment_method != BNPL
+    # A placed (or held) installment order: its plan ends and the fee charged at confirmation is forgiven.
+    plan_ended = installments.on_cancelled(tx, order, now) if was in (PLACED, RISK_REVIEW) else []
+    transition(
+        tx,
+        order,
+        event,
+        now,
+        actor,
+        actions=[Order.cancelled_at.set(iso(now)), Order.credit_reserved_fen.set(0), Order.amount_due_fen.set(0)]
+        + ([Order.refunded_fen.set(int(order.total_fen))] if paid else [])
+        + plan_ended,
+        note=note,
+    )
+    if paid:
+        _refund_whole(tx, order, now)
+    order.cancelled_at, order.credit_reserved_fen, order.amount_due_fen = iso(now), 0, 0
+    for line in order.items:
+        stock.release_line(tx, line)  # back to the shards it was taken from
+    if was in (PLACED, RISK_REVIEW) and order.payment_method == BNPL:
+        if reserved > 0:
+            ledger.post(
+                tx,
+                event_id=f"order:{order.order_id}:credit_released",
+                kind="credit_released",
+                at=now,
+                legs=ledger.credit_released(order.user_id, reserved),
+                ref=order.order_id,
+            )
+        standing.cancelled(tx, order.user_id)
+    if order.coupon_id:
+        tx.update(
+            Coupon(order.user_id, order.coupon_id),
+            [Coupon.status.set(AVAILABLE), Coupon.order_id.remove(), Coupon.used_at.remove()],
+            condition=Coupon.order_id == order.order_id,
+        )
+    if deadline and (taken is None or taken.due_at != deadline):
+        timers.cancel(tx, CHECKOUT_EXPIRY, order.order_id, deadline)
+    review_due = order.risk_review_due_at if was == RISK_REVIEW else None
+    if review_due and (taken is None or taken.due_at != review_due):
+        timers.cancel(tx, timers.RISK_REVIEW, order.order_id, review_due)
+
+
+def _refund_whole(tx: Tx, order: Order, now: datetime) -> None:
+    """A paid channel order cancelled before shipment: all of it goes back through the channel
+    that paid (`process_refunds` carries it out; nothing was settled to the merchant yet)."""
+    refund = Refund(
+        cancel_refund_id(order.order_id),
+        order_id=order.order_id,
+        user_id=order.user_id,
+        channel=order.paid_channel or order.payment_method,
+        amount_fen=int(order.total_fen),
+        created_at=iso(now),
+    )
+    tx.save(refund, condition=Refund.refund_id.does_not_exist())
+    timers.schedule(tx, timers.REFUND, refund.refund_id, now)
+
+
+def cancel(user_id: str, order_id: str, now: datetime) -> Order:
+    """Cancel an order before shipment: its stock, credit and coupon are released, and what a
+    channel order paid is refunded through that channel."""
+    order = get_own(user_id, order_id)
+    tx = Tx()
+    release(tx, order, now, "user")
+    tx.commit()
+    count("OrdersCancelled")
+    return order
+
+
+@dataclass(frozen=True)
+class Money:
+    """What moved on an order: its payment attempts (oldest first) and the refunds owed
+    back on it (a cancelled paid order's, each approved return's), oldest first."""
+
+    payments: list[PaymentAttempt]
+    refunds: list[Refund]
+
+
+def money_of(order: Order) -> Money:
+    attempts = sorted(PaymentAttempt.by_order.query(order.order_id), key=lambda a: int(a.attempt_no))
+    returns = ReturnRequest.by_user.query(order.user_id, filter_condition=ReturnRequest.order_id == order.order_id)
+    keys = [cancel_refund_id(order.order_id), *(return_refund_id(r.request_id) for r in returns)]
+    refunds = sorted(Refund.batch_get(keys), key=lambda r: (r.created_at, r.refund_id))
+    return Money(attempts, refunds)
