@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..clock import clock
-from ..models.aftersale import Dispute
+from ..models.aftersale import Dispute, ReturnRequest
 from ..schemas.aftersale import (
     DisputeCaseView,
     DisputeDecisionIn,
@@ -52,13 +52,15 @@ def dispute_view(d: Dispute) -> DisputeView:
     errors=shipments.SHIP_BACK_ERRORS,
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
+    render=return_view,
 )
-def ship_back(ctx: Ctx, order_id: str, request_id: str) -> ReturnRequestView:
+def ship_back(ctx: Ctx, order_id: str, request_id: str) -> ReturnRequest:
     """The goods of an approved `return_goods` request are on their way back (carrier and
     tracking number); the merchant has 10 days to confirm their arrival."""
     body: ShipmentIn = ctx.body
-    request = shipments.ship_back(ctx.user_id, order_id, request_id, body.carrier, body.tracking_number, clock.now())
-    return return_view(request)
+    carrier, tracking = body.carrier, body.tracking_number
+    return shipments.ship_back(ctx.user_id, order_id, request_id, carrier, tracking, clock.now(), idem=ctx.idem)
 
 
 @router.route(
@@ -69,10 +71,12 @@ def ship_back(ctx: Ctx, order_id: str, request_id: str) -> ReturnRequestView:
     errors=shipments.ARRIVAL_ERRORS,
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
+    render=return_view,
 )
-def confirm_return_arrival(ctx: Ctx, request_id: str) -> ReturnRequestView:
+def confirm_return_arrival(ctx: Ctx, request_id: str) -> ReturnRequest:
     """The returned goods arrived: the refund (or credit release) happens now."""
-    return return_view(shipments.confirm_arrival(ctx.user_id, request_id, clock.now()))
+    return shipments.confirm_arrival(ctx.user_id, request_id, clock.now(), idem=ctx.idem)
 
 
 @router.route(
@@ -171,6 +175,7 @@ def get_support_order(ctx: Ctx, order_id: str) -> SupportOrderView:
     body=DisputeDecisionIn,
     response=DisputeView,
     idempotent=True,
+    claim_in_tx=True,
     render=dispute_view,
     errors=disputes.DECIDE_ERRORS,
 )

@@ -124,6 +124,11 @@ NotificationKind = TypeAliasType(
     ],
 )
 
+# The books of a user's wallet (WalletEntry.book): `points*` count points, the others fen.
+WalletBook = TypeAliasType(
+    "WalletBook", Literal["credit_used", "cash", "points", "points_held", "points_owed", "installment_fee_owed"]
+)
+
 # Ledger event kinds: all legs of one event share it.
 EventKind = TypeAliasType(
     "EventKind",

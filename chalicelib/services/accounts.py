@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import os
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -21,6 +21,9 @@ from ..db import Tx, condition_failed
 from ..errors import FieldError
 from ..models.users import BankCard, Device, UniqueClaim, User
 from . import validators
+
+if TYPE_CHECKING:
+    from ..idempotency import IdemScope
 
 
 def get_or_create(user_id: str, now: datetime) -> User:
@@ -39,11 +42,15 @@ def get_or_create(user_id: str, now: datetime) -> User:
     return user
 
 
+def user_not_found() -> errors.DomainError:
+    return errors.not_found("user_not_found", "no such user")
+
+
 def get(user_id: str) -> User:
     try:
         return User.get(user_id, consistent_read=True)
     except DoesNotExist as exc:
-        raise errors.not_found("user_not_found", "no such user") from exc
+        raise user_not_found() from exc
 
 
 def standings(user_ids: list[str]) -> dict[str, User]:
@@ -298,7 +305,9 @@ def _password_matches(pin: str, stored: str) -> bool:
     return hmac.compare_digest(candidate, base64.b64decode(digest))
 
 
-def set_password(user_id: str, password: str, old_password: str | None, now: datetime) -> User:
+def set_password(
+    user_id: str, password: str, old_password: str | None, now: datetime, idem: IdemScope | None = None
+) -> User:
     """Set or change the 6-digit payment password; a change needs the old one."""
     user = get_or_create(user_id, now)
     if validators.weak_password(password):
@@ -314,19 +323,31 @@ def set_password(user_id: str, password: str, old_password: str | None, now: dat
                 "changing the password needs the old one",
                 [FieldError("old_password", "required to change the password")],
             )
-        verify_password(user, old_password, now)
+        verify_password(user, old_password, now, release_later=True)
     new_hash = _encode_password(password)
     condition = User.password_hash == user.password_hash if user.password_hash else User.password_hash.does_not_exist()
-    try:
-        user.update(
-            actions=[User.password_hash.set(new_hash), User.password_failures.set(0)],
-            condition=condition,
-        )
-    except UpdateError as exc:
-        if condition_failed(exc):
-            raise errors.state_changed("the password changed meanwhile; retry") from exc
-        raise
+    tx = Tx()
+    tx.update(
+        user,
+        [User.password_hash.set(new_hash), *tries_released()],
+        condition=condition,
+        on_fail=errors.state_changed("the password changed meanwhile; retry"),
+    )
+    _commit_releasing_try(tx, user, result=user, idem=idem)
     return user
+
+
+def _commit_releasing_try(tx: Tx, user: User, *, result: Any, idem: IdemScope | None) -> None:
+    """Commit a step-up's effect with its try released (and its response staged) in one
+    transaction; a transaction refused still releases the try (the password matched)."""
+    if idem is not None:
+        idem.stage(tx, result)
+    try:
+        tx.commit()
+    except errors.DomainError:
+        if user.password_hash:
+            release_try(user)
+        raise
 
 
 def verify_password(user: User, password: str, now: datetime, *, release_later: bool = False) -> None:
@@ -410,7 +431,9 @@ def _lock(user: User, now: datetime) -> errors.DomainError:
 # --- devices (biometric confirmation keys) ----------------------------------------------
 
 
-def register_device(user_id: str, device_id: str, public_key_pem: str, password: str, now: datetime) -> Device:
+def register_device(
+    user_id: str, device_id: str, public_key_pem: str, password: str, now: datetime, idem: IdemScope | None = None
+) -> Device:
     """Register a device's ECDSA P-256 public key once; it signs confirmation challenges.
 
     A device key confirms orders without the password, so registering one is a step-up:
@@ -431,14 +454,16 @@ def register_device(user_id: str, device_id: str, public_key_pem: str, password:
             "the device key must be ECDSA P-256",
             [FieldError("public_key_pem", "not an ECDSA P-256 key")],
         )
-    verify_password(user, password, now)
+    verify_password(user, password, now, release_later=True)
     device = Device(user_id, device_id, public_key_pem=public_key_pem, created_at=iso(now))
-    try:
-        device.save(condition=Device.device_id.does_not_exist())
-    except PutError as exc:
-        if condition_failed(exc):
-            raise errors.conflict("device_already_registered", "this device is already registered") from exc
-        raise
+    tx = Tx()
+    tx.save(
+        device,
+        condition=Device.device_id.does_not_exist(),
+        on_fail=errors.conflict("device_already_registered", "this device is already registered"),
+    )
+    tx.update(User(user_id), tries_released())
+    _commit_releasing_try(tx, user, result=device, idem=idem)
     return device
 
 

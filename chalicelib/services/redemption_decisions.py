@@ -19,6 +19,9 @@ from ..models.redemptions import APPROVED, MANUAL_REVIEW, OPEN, REJECTED, Redemp
 from ..models.users import BNPL_FROZEN, User
 from . import notifications
 
+# Decided already, or the account moved under the automatic review (it is retried).
+DECISION_ERRORS = errors.raises(conflict=["illegal_transition"], unavailable=["review_inputs_changed"])
+
 OUTCOME_MESSAGES = {
     APPROVED: ("兑现成功", "¥{yuan} 已到账钱包余额 ({points} 积分)。"),
     REJECTED: ("兑现未通过", "兑现 ¥{yuan} 的申请未通过审核, {points} 积分已退回。"),

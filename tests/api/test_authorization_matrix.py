@@ -139,6 +139,7 @@ CASES: dict[str, Case] = {
     "get_order": Case(params=lambda w: {"order_id": w["placed"]}, owners=("consumer A",)),
     "get_order_installments": Case(params=lambda w: {"order_id": w["placed"]}, owners=("consumer A",)),
     "get_bill": Case(params=lambda w: {"month": "2026-12"}),
+    "data_export_section": Case(params=lambda w: {"section": "orders"}),
     "get_merchant_order_installments": Case(params=lambda w: {"order_id": w["placed"]}, owners=("merchant",)),
     "get_support_order_installments": Case(params=lambda w: {"order_id": w["placed"]}),
     "cancel_order": Case(params=lambda w: {"order_id": w["to_cancel"]}, owners=("consumer A",)),
@@ -463,6 +464,7 @@ def test_every_route_that_needs_a_resource_or_a_body_has_a_case() -> None:
         "get_dispute",
         "decide_dispute",
         "get_bill",  # a month, not a resource: each caller reads their own bill
+        "data_export_section",  # a section of the caller's own export, not a resource
         "get_support_order_installments",
         "get_risk_review",
         "decide_risk_review",

@@ -139,6 +139,7 @@ def on_receipt(tx: Tx, order: Order, first_due: datetime, now: datetime) -> list
             ref=order.order_id,
         )
     first = dated.current  # part 1, unless a return before receipt took every part
+    order.amount_due_fen = first.amount_fen if first else 0
     return [Order.installment_plan.set(dated.to_json()), Order.amount_due_fen.set(first.amount_fen if first else 0)]
 
 

@@ -30,6 +30,8 @@ from ...models.orders import OrderStatus as OrderStatus  # defined with the mode
 from ..webhooks import order_events
 
 S = OrderStatus
+# An event the order's status does not allow (the write's condition failed).
+TRANSITION_ERRORS = errors.raises(conflict=["illegal_transition"])
 INITIAL = S.AWAITING_CONFIRMATION  # a checkout creates its orders here (services/checkout.py)
 
 

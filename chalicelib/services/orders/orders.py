@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DoesNotExist
 
@@ -32,6 +32,9 @@ from .. import stock
 from ..installments import cancel as installments
 from . import standing
 from .lifecycle import OrderEvent, transition
+
+if TYPE_CHECKING:
+    from ..idempotency import IdemScope
 
 CHECKOUT_EXPIRY = timers.CHECKOUT_EXPIRY
 # A checkout is one DynamoDB transaction (at most 100 items): per line a stock update and a
@@ -100,12 +103,13 @@ def release(
     event: OrderEvent = OrderEvent.CANCEL,
     note: str | None = None,
     taken: Timer | None = None,
-) -> None:
+) -> Refund | None:
     """Cancel `order` in `tx` by `event` and give back what it holds: stock, reserved
     credit, coupon; what a paid channel order paid is refunded (only a channel order is
     cancelled from `paid`: the lifecycle's table).
 
-    `taken` is the expiry timer the calling sweep already claims in `tx`.
+    `taken` is the expiry timer the calling sweep already claims in `tx`. Answers the refund
+    a paid channel order is owed.
     """
     was = order.status
     deadline = expiry_deadline(order)
@@ -124,9 +128,10 @@ def release(
         + plan_ended,
         note=note,
     )
-    if paid:
-        _refund_whole(tx, order, now)
+    refund = _refund_whole(tx, order, now) if paid else None
     order.cancelled_at, order.credit_reserved_fen, order.amount_due_fen = iso(now), 0, 0
+    if paid:
+        order.refunded_fen = int(order.total_fen)
     for line in order.items:
         stock.release_line(tx, line)  # back to the shards it was taken from
     if was in (PLACED, RISK_REVIEW) and order.payment_method == BNPL:
@@ -151,9 +156,10 @@ def release(
     review_due = order.risk_review_due_at if was == RISK_REVIEW else None
     if review_due and (taken is None or taken.due_at != review_due):
         timers.cancel(tx, timers.RISK_REVIEW, order.order_id, review_due)
+    return refund
 
 
-def _refund_whole(tx: Tx, order: Order, now: datetime) -> None:
+def _refund_whole(tx: Tx, order: Order, now: datetime) -> Refund:
     """A paid channel order cancelled before shipment: all of it goes back through the channel
     that paid (`process_refunds` carries it out; nothing was settled to the merchant yet)."""
     refund = Refund(
@@ -166,17 +172,22 @@ def _refund_whole(tx: Tx, order: Order, now: datetime) -> None:
     )
     tx.save(refund, condition=Refund.refund_id.does_not_exist())
     timers.schedule(tx, timers.REFUND, refund.refund_id, now)
+    return refund
 
 
-def cancel(user_id: str, order_id: str, now: datetime) -> Order:
+def cancel(user_id: str, order_id: str, now: datetime, idem: IdemScope | None = None) -> Changed:
     """Cancel an order before shipment: its stock, credit and coupon are released, and what a
     channel order paid is refunded through that channel."""
     order = get_own(user_id, order_id)
+    money = money_of(order)
     tx = Tx()
-    release(tx, order, now, "user")
+    refund = release(tx, order, now, "user")
+    changed = Changed(order, Money(money.payments, [*money.refunds, *([refund] if refund else [])]))
+    if idem is not None:
+        idem.stage(tx, changed)
     tx.commit()
     count("OrdersCancelled")
-    return order
+    return changed
 
 
 @dataclass(frozen=True)
@@ -188,8 +199,20 @@ class Money:
     refunds: list[Refund]
 
 
+@dataclass(frozen=True)
+class Changed:
+    """An order as a write left it (in memory: no read after the write) and what moved on it:
+    read before the write, plus what the write owed."""
+
+    order: Order
+    money: Money
+
+
 def money_of(order: Order) -> Money:
     attempts = sorted(PaymentAttempt.by_order.query(order.order_id), key=lambda a: int(a.attempt_no))
+    # Every refund is owed in the transaction that adds it to `refunded_fen`: none yet, none to read.
+    if not int(order.refunded_fen or 0):
+        return Money(attempts, [])
     returns = ReturnRequest.by_user.query(order.user_id, filter_condition=ReturnRequest.order_id == order.order_id)
     keys = [cancel_refund_id(order.order_id), *(return_refund_id(r.request_id) for r in returns)]
     refunds = sorted(Refund.batch_get(keys), key=lambda r: (r.created_at, r.refund_id))
