@@ -110,7 +110,7 @@ infra-check: package $(CHECKOV_STAMP)
 	PAYLATER_PACKAGED=$(PACKAGE_DIR) PAYLATER_STAGE=$(STAGE) CHECKOV=$(CHECKOV) \
 		$(PY) -m pytest tests/infra/test_packaged_template.py
 
-# The product under IAM enforcement (moto on loopback): the README walks, the demo story and
+# The product under IAM enforcement (moto on loopback): the walks (docs/walks.md), the demo story and
 # every job, each AWS call signed as the function that makes it in the cloud with the policy
 # scripts/infra.py generates from chalicelib/grants.py; fails on any denied call, names it.
 iam-check: install  ## least privilege, proven by running (decisions: build/iam-decisions.jsonl)
@@ -131,5 +131,5 @@ lifecycle: install  ## docs/lifecycle.md: the order lifecycle's table and state 
 demo: install  ## walk the whole story over HTTP against `make run` (start it in another terminal)
 	$(PY) -m scripts.demo
 
-soak: install  ## the model-based money test, long: 5,000 steps with DynamoDB faults on every core (README "Soak")
+soak: install  ## the model-based money test, long: 5,000 steps with DynamoDB faults on every core (docs/operations.md "Soak")
 	MODEL_EXAMPLES=$${MODEL_EXAMPLES:-50} MODEL_STEPS=$${MODEL_STEPS:-100} $(PY) -m scripts.soak

@@ -1,6 +1,6 @@
 """The fuzz's second user (scripts/fuzz_hooks.py): another consumer's or merchant's ids are
 tried with the first ones' tokens, and anything but a 404 (or a refusal that comes before
-any lookup) is a failure. The run itself is tests/test_fuzz.py / `make fuzz`."""
+any lookup) is a failure. The run itself is tests/contract/test_fuzz.py / `make fuzz`."""
 
 from __future__ import annotations
 

@@ -126,7 +126,7 @@ class Faults:
 
     Before each step the machine draws that step's schedule from Hypothesis' data
     (`MoneyMachine.check_invariants`), so a failing story shrinks and replays (its seed or
-    `@reproduce_failure` blob; README "Soak"). Only calls of the machine's own thread count
+    `@reproduce_failure` blob; docs/operations.md "Soak"). Only calls of the machine's own thread count
     and fail: the order of other threads' calls is not reproducible. Every write's keys are
     recorded (`touched`) for the step's incremental checks.
     """

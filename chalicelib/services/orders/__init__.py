@@ -10,11 +10,14 @@
 
 from __future__ import annotations
 
-from . import lifecycle, obligations, order_index, standing
-from .lifecycle import OrderEvent, OrderStatus, history_entry, transition
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# An order read imports `orders` (its reads) and nothing else: the modules a change of
+# status writes with (lifecycle, obligations, order_index, standing and, through them, the
+# ledger, timers and webhooks) load on first use (issue 29: cold start).
 from .orders import (
     CANCEL_ERRORS,
-    CHECKOUT_EXPIRY,
     MAX_CHECKOUT_LINES,
     NOT_FOUND_ERRORS,
     TRANSITION_ERRORS,
@@ -29,6 +32,27 @@ from .orders import (
     order_not_found,
     release,
 )
+
+if TYPE_CHECKING:
+    from ...timers import CHECKOUT_EXPIRY
+    from . import lifecycle, obligations, order_index, standing
+    from .lifecycle import OrderEvent, OrderStatus, history_entry, transition
+
+_SUBMODULES = frozenset({"lifecycle", "obligations", "order_index", "standing"})
+_FROM_LIFECYCLE = frozenset({"OrderEvent", "OrderStatus", "history_entry", "transition"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _FROM_LIFECYCLE:
+        return getattr(importlib.import_module(f"{__name__}.lifecycle"), name)
+    if name == "CHECKOUT_EXPIRY":
+        from ...timers import CHECKOUT_EXPIRY
+
+        return CHECKOUT_EXPIRY
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CANCEL_ERRORS",

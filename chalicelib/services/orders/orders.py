@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from ... import errors, ledger, pagination, timers
+from ... import errors, pagination
 from ...clock import iso
 from ...db import Tx
 from ...models.aftersale import Refund, ReturnRequest, cancel_refund_id, return_refund_id
-from ...models.coupons import AVAILABLE, Coupon
 from ...models.orders import (
     AWAITING_CONFIRMATION,
     AWAITING_PAYMENT,
@@ -26,17 +25,13 @@ from ...models.orders import (
     Order,
 )
 from ...models.payments import PaymentAttempt
-from ...models.timers import Timer
 from ...observability import count
-from .. import stock
-from ..installments import cancel as installments
-from . import standing
-from .lifecycle import OrderEvent, transition
 
 if TYPE_CHECKING:
+    from ...models.timers import Timer
     from ..idempotency import IdemScope
+    from .lifecycle import OrderEvent
 
-CHECKOUT_EXPIRY = timers.CHECKOUT_EXPIRY
 # A checkout is one DynamoDB transaction (at most 100 items): per line a stock update and a
 # cart delete, per order the order and its timer, plus the coupon and the idempotency record.
 MAX_CHECKOUT_LINES = 20
@@ -100,7 +95,7 @@ def release(
     now: datetime,
     actor: str,
     *,
-    event: OrderEvent = OrderEvent.CANCEL,
+    event: OrderEvent | None = None,
     note: str | None = None,
     taken: Timer | None = None,
 ) -> Refund | None:
@@ -109,8 +104,18 @@ def release(
     cancelled from `paid`: the lifecycle's table).
 
     `taken` is the expiry timer the calling sweep already claims in `tx`. Answers the refund
-    a paid channel order is owed.
+    a paid channel order is owed (by CANCEL unless `event` says otherwise).
+
+    What a cancellation writes (ledger, timers, stock, coupons, installments, webhooks) is
+    loaded with the first one, not by an order read (issue 29: cold start).
     """
+    from ... import ledger, timers
+    from ...models.coupons import AVAILABLE, Coupon
+    from .. import stock
+    from ..installments import cancel as installments
+    from . import standing
+    from .lifecycle import OrderEvent, transition
+
     was = order.status
     deadline = expiry_deadline(order)
     reserved = int(order.credit_reserved_fen or 0)
@@ -120,7 +125,7 @@ def release(
     transition(
         tx,
         order,
-        event,
+        event or OrderEvent.CANCEL,
         now,
         actor,
         actions=[Order.cancelled_at.set(iso(now)), Order.credit_reserved_fen.set(0), Order.amount_due_fen.set(0)]
@@ -152,7 +157,7 @@ def release(
             condition=Coupon.order_id == order.order_id,
         )
     if deadline and (taken is None or taken.due_at != deadline):
-        timers.cancel(tx, CHECKOUT_EXPIRY, order.order_id, deadline)
+        timers.cancel(tx, timers.CHECKOUT_EXPIRY, order.order_id, deadline)
     review_due = order.risk_review_due_at if was == RISK_REVIEW else None
     if review_due and (taken is None or taken.due_at != review_due):
         timers.cancel(tx, timers.RISK_REVIEW, order.order_id, review_due)
@@ -162,6 +167,8 @@ def release(
 def _refund_whole(tx: Tx, order: Order, now: datetime) -> Refund:
     """A paid channel order cancelled before shipment: all of it goes back through the channel
     that paid (`process_refunds` carries it out; nothing was settled to the merchant yet)."""
+    from ... import timers
+
     refund = Refund(
         cancel_refund_id(order.order_id),
         order_id=order.order_id,
