@@ -47,6 +47,7 @@ ROUTES = [
     Route("orders", "POST", "/v1/orders/{order_id}/cancel", "cancel_order"),
     Route("installments", "GET", "/v1/orders/{order_id}/installments", "get_order_installments"),
     Route("installments", "GET", "/v1/bnpl/bills/{month}", "get_bill"),
+    Route("installments", "POST", "/v1/bnpl/bills/{month}/payments", "pay_bill"),
     Route(
         "installments",
         "GET",

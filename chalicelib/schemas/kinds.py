@@ -154,5 +154,7 @@ EventKind = TypeAliasType(
         "installment_fee_paid",
         "installment_fee_waived",
         "merchant_installment_fee",
+        "bill_part_applied",
+        "bill_part_excluded",
     ],
 )

@@ -22,6 +22,7 @@ Other modules import from this package, never from its modules' internals.
 from __future__ import annotations
 
 from .attempts import (
+    BILL,
     CHANNEL_NAMES,
     COLLECTION,
     attempt_id_for,
@@ -42,6 +43,7 @@ from .settlement import Result, Settlement, settle
 from .switch import OPEN_TRADE_CHANNELS, close_open_trades, close_trade
 
 __all__ = [
+    "BILL",
     "CHANNEL_NAMES",
     "COLLECTION",
     "OPEN_TRADE_CHANNELS",
