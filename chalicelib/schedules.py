@@ -11,8 +11,8 @@ from typing import Any
 
 from .observability import logger
 from .services import (
+    aftersale,
     checkout,
-    collection,
     fulfilment,
     obligations,
     payments,
@@ -20,9 +20,8 @@ from .services import (
     privacy,
     reconcile,
     redemption,
+    risk,
 )
-from .services.aftersale import sweep
-from .services.risk import reviews as risk_reviews
 
 JobFn = Callable[[datetime], dict[str, Any]]
 
@@ -30,8 +29,8 @@ JOBS: dict[str, JobFn] = {
     "expire_checkouts": checkout.expire_checkouts,
     "auto_confirm_receipts": fulfilment.auto_confirm_receipts,
     "complete_orders": fulfilment.complete_orders,
-    "close_payment_windows": collection.close_payment_windows,
-    "send_due_reminders": collection.send_due_reminders,
+    "close_payment_windows": payments.close_payment_windows,
+    "send_due_reminders": payments.send_due_reminders,
     "refund_unapplied_payments": payments.refund_unapplied_payments,
     "process_refunds": payments.process_refunds,
     obligations.JOB: obligations.check_obligations,
@@ -39,17 +38,17 @@ JOBS: dict[str, JobFn] = {
     "enqueue_pending_redemptions": redemption.enqueue_pending_redemptions,
     "run_payouts": payouts.run_payouts,
     "purge_closed_accounts": privacy.purge_closed_accounts,
-    sweep.JOB: sweep.advance_aftersale,
-    "expire_risk_reviews": risk_reviews.expire_reviews,
+    aftersale.sweep.JOB: aftersale.sweep.advance_aftersale,
+    "expire_risk_reviews": risk.reviews.expire_reviews,
 }
 
 
 def deliver_webhooks(now: datetime) -> dict[str, Any]:
     """Deliver the webhook events whose timer is due (rendered as the merchant API shows them)."""
     from .api.webhook_objects import render
-    from .services.webhooks import delivery
+    from .services import webhooks
 
-    return delivery.deliver_due(now, render)
+    return webhooks.delivery.deliver_due(now, render)
 
 
 JOBS["deliver_webhooks"] = deliver_webhooks

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..clock import clock
-from ..models.aftersale import Dispute
 from ..schemas.aftersale import (
     DisputeCaseView,
     DisputeDecisionIn,
@@ -14,7 +13,7 @@ from ..schemas.aftersale import (
     SupportOrderView,
 )
 from ..schemas.fulfilment import ReturnRequestView, ShipmentIn
-from ..services.aftersale import disputes, exchange, shipments
+from ..services import aftersale
 from ..web import CONSUMER, MERCHANT, SUPPORT, Ctx, Router
 from .fulfilment import return_view
 from .messages import message_view
@@ -24,7 +23,7 @@ router = Router("aftersale")
 STEP_ERRORS = {404: ["return_request_not_found"], 409: ["illegal_transition"]}
 
 
-def dispute_view(d: Dispute) -> DisputeView:
+def dispute_view(d: aftersale.Dispute) -> DisputeView:
     return DisputeView(
         dispute_id=d.dispute_id,
         order_id=d.order_id,
@@ -58,7 +57,9 @@ def ship_back(ctx: Ctx, order_id: str, request_id: str) -> ReturnRequestView:
     """The goods of an approved `return_goods` request are on their way back (carrier and
     tracking number); the merchant has 10 days to confirm their arrival."""
     body: ShipmentIn = ctx.body
-    request = shipments.ship_back(ctx.user_id, order_id, request_id, body.carrier, body.tracking_number, clock.now())
+    request = aftersale.shipments.ship_back(
+        ctx.user_id, order_id, request_id, body.carrier, body.tracking_number, clock.now()
+    )
     return return_view(request)
 
 
@@ -73,7 +74,7 @@ def ship_back(ctx: Ctx, order_id: str, request_id: str) -> ReturnRequestView:
 )
 def confirm_return_arrival(ctx: Ctx, request_id: str) -> ReturnRequestView:
     """The returned goods arrived: the refund (or credit release) happens now."""
-    return return_view(shipments.confirm_arrival(ctx.user_id, request_id, clock.now()))
+    return return_view(aftersale.shipments.confirm_arrival(ctx.user_id, request_id, clock.now()))
 
 
 @router.route(
@@ -90,7 +91,9 @@ def reship_exchange(ctx: Ctx, request_id: str) -> ReturnRequestView:
     """An exchange's replacement is on its way (carrier and tracking number): stock moves to
     the new SKU; the buyer confirms its receipt with `POST /v1/orders/{order_id}/receipt`."""
     body: ShipmentIn = ctx.body
-    return return_view(exchange.reship(ctx.user_id, request_id, body.carrier, body.tracking_number, clock.now()))
+    return return_view(
+        aftersale.exchange.reship(ctx.user_id, request_id, body.carrier, body.tracking_number, clock.now())
+    )
 
 
 @router.route(
@@ -120,7 +123,7 @@ def open_dispute(ctx: Ctx, order_id: str) -> DisputeView:
     order (`request_id`, default the latest escalable one), within 15 days of its rejection;
     collection pauses until support decides."""
     body: DisputeIn = ctx.body
-    return dispute_view(disputes.escalate(ctx.user_id, order_id, body.reason, clock.now(), body.request_id))
+    return dispute_view(aftersale.disputes.escalate(ctx.user_id, order_id, body.reason, clock.now(), body.request_id))
 
 
 @router.route(
@@ -128,14 +131,14 @@ def open_dispute(ctx: Ctx, order_id: str) -> DisputeView:
 )
 def list_order_disputes(ctx: Ctx, order_id: str) -> DisputeList:
     """The order's disputes, newest first."""
-    return DisputeList(items=[dispute_view(d) for d in disputes.order_disputes(ctx.user_id, order_id)])
+    return DisputeList(items=[dispute_view(d) for d in aftersale.disputes.order_disputes(ctx.user_id, order_id)])
 
 
 @router.route("/v1/support/disputes", "GET", roles=SUPPORT, query=DisputesQuery, response=DisputeList)
 def list_disputes(ctx: Ctx) -> DisputeList:
     """Disputes waiting for support (or of `status`), oldest first."""
     q: DisputesQuery = ctx.query
-    items, cursor = disputes.open_disputes(q.status, q.limit, q.cursor)
+    items, cursor = aftersale.disputes.open_disputes(q.status, q.limit, q.cursor)
     return DisputeList(items=[dispute_view(d) for d in items], next_cursor=cursor)
 
 
@@ -148,7 +151,7 @@ def list_disputes(ctx: Ctx) -> DisputeList:
 )
 def get_dispute(ctx: Ctx, dispute_id: str) -> DisputeCaseView:
     """The whole case: the dispute, the order and its history, its return requests and messages."""
-    case = disputes.case(dispute_id)
+    case = aftersale.disputes.case(dispute_id)
     return DisputeCaseView(
         dispute=dispute_view(case.dispute),
         order=order_view(case.order, for_buyer=False),
@@ -167,7 +170,7 @@ def get_dispute(ctx: Ctx, dispute_id: str) -> DisputeCaseView:
 def get_support_order(ctx: Ctx, order_id: str) -> SupportOrderView:
     """Look an order up: the order with its shipment and history, its return requests,
     disputes and latest messages (the whole thread pages at `/messages`)."""
-    case = disputes.order_case(order_id)
+    case = aftersale.disputes.order_case(order_id)
     return SupportOrderView(
         order=order_view(case.order, for_buyer=False),
         return_requests=[return_view(r) for r in case.requests],
@@ -186,9 +189,9 @@ def get_support_order(ctx: Ctx, order_id: str) -> SupportOrderView:
     render=dispute_view,
     errors={403: ["own_case"], 404: ["dispute_not_found"], 409: ["illegal_transition"]},
 )
-def decide_dispute(ctx: Ctx, dispute_id: str) -> Dispute:
+def decide_dispute(ctx: Ctx, dispute_id: str) -> aftersale.Dispute:
     """Decide once: `refund` (the platform refunds or releases credit and takes the amount
     back from the merchant's payable) or `reject` (collection resumes); support never
     decides a dispute about their own order (403 `own_case`). Both sides are notified."""
     body: DisputeDecisionIn = ctx.body
-    return disputes.decide(ctx.user_id, dispute_id, body.decision, body.note, clock.now(), idem=ctx.idem)
+    return aftersale.disputes.decide(ctx.user_id, dispute_id, body.decision, body.note, clock.now(), idem=ctx.idem)

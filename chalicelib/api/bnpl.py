@@ -5,8 +5,7 @@ from __future__ import annotations
 from ..clock import clock
 from ..schemas.installments import PlansQuery, PlansView, PlanView
 from ..schemas.me import ActivationIn, AgreementView, MeView
-from ..services import activation, catalog
-from ..services.installments import quotes
+from ..services import activation, catalog, installments
 from ..web import CONSUMER, Ctx, Router
 from .me import me_view
 
@@ -48,10 +47,12 @@ def get_plans(ctx: Ctx) -> PlansView:
     who pays it, the parts, `apr_bps` and the `schedule_checksum` a checkout sends back."""
     q: PlansQuery = ctx.query
     free = catalog.get_product(q.product_id).product.interest_free_parts if q.product_id else []
-    return PlansView(plans=[plan_view(one) for one in quotes.quotes(q.amount_fen, [int(n) for n in free or []])])
+    return PlansView(
+        plans=[plan_view(one) for one in installments.quotes.quotes(q.amount_fen, [int(n) for n in free or []])]
+    )
 
 
-def plan_view(one: quotes.Quote) -> PlanView:
+def plan_view(one: installments.quotes.Quote) -> PlanView:
     return PlanView(
         plan=one.plan,
         parts=one.parts,

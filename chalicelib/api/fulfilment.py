@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import ledger, pagination
+from .. import pagination
 from ..clock import clock
-from ..models.aftersale import Review
-from ..models.ledger import Entry
-from ..models.orders import Order
 from ..schemas.common import PageQuery
 from ..schemas.fulfilment import (
     MerchantOrdersQuery,
@@ -28,10 +25,7 @@ from ..schemas.fulfilment import (
     ShipmentIn,
 )
 from ..schemas.orders import OrderList, OrderSummaryView, OrderView
-from ..services import fulfilment, orders, payouts
-from ..services.aftersale import records
-from ..services.aftersale import requests as returns
-from ..services.aftersale.requests import ReturnLine
+from ..services import aftersale, fulfilment, orders, payouts
 from ..web import CONSUMER, MERCHANT, PUBLIC, Ctx, Router
 from .orders import order_view
 
@@ -39,7 +33,7 @@ router = Router("fulfilment")
 PAYOUT_KINDS = frozenset({payouts.SENT, payouts.RETURNED})  # their ref is the payout, not an order
 
 
-def summary_view(order: Order) -> OrderSummaryView:
+def summary_view(order: orders.Order) -> OrderSummaryView:
     return OrderSummaryView(
         order_id=order.order_id,
         merchant_id=order.merchant_id,
@@ -88,7 +82,7 @@ def return_view(r: Any) -> ReturnRequestView:
     )
 
 
-def review_view(r: Review) -> ReviewView:
+def review_view(r: fulfilment.Review) -> ReviewView:
     return ReviewView(
         product_id=r.product_id,
         order_id=r.order_id,
@@ -99,7 +93,7 @@ def review_view(r: Review) -> ReviewView:
     )
 
 
-def public_review_view(r: Review) -> PublicReviewView:
+def public_review_view(r: fulfilment.Review) -> PublicReviewView:
     return PublicReviewView(
         product_id=r.product_id,
         sku_id=r.sku_id,
@@ -153,7 +147,7 @@ def list_return_requests(ctx: Ctx) -> ReturnRequestList:
     """Return requests for the merchant's orders, newest first (beside the contract: the
     merchant needs the request ids to decide)."""
     q: ReturnRequestsQuery = ctx.query
-    items, cursor = returns.merchant_returns(ctx.user_id, q.status, q.limit, q.cursor)
+    items, cursor = aftersale.requests.merchant_returns(ctx.user_id, q.status, q.limit, q.cursor)
     return ReturnRequestList(items=[return_view(r) for r in items], next_cursor=cursor)
 
 
@@ -172,7 +166,7 @@ def decide_return(ctx: Ctx, request_id: str) -> ReturnRequestView:
     at once, `return_goods` waits for the goods to come back; a rejection resumes collection."""
     body: ReturnDecisionIn = ctx.body
     return return_view(
-        returns.decide_return(ctx.user_id, request_id, body.decision == "approve", body.note, clock.now())
+        aftersale.requests.decide_return(ctx.user_id, request_id, body.decision == "approve", body.note, clock.now())
     )
 
 
@@ -180,15 +174,9 @@ def decide_return(ctx: Ctx, request_id: str) -> ReturnRequestView:
 def list_settlements(ctx: Ctx) -> SettlementsView:
     """What the platform owes the merchant: the payable balance and its entries, newest first."""
     q: PageQuery = ctx.query
-    account = ledger.merchant_account(ctx.user_id)
-    scope = f"settlements:{ctx.user_id}"
-    page = Entry.by_time.query(
-        account, scan_index_forward=False, limit=q.limit, last_evaluated_key=pagination.decode(q.cursor, scope)
-    )
-    entries = list(page)
-    payable = ledger.balances(account).get(ledger.PAYABLE)
+    payable_fen, entries, cursor = payouts.settlements(ctx.user_id, q.limit, q.cursor)
     return SettlementsView(
-        payable_fen=int(payable.balance) if payable else 0,
+        payable_fen=payable_fen,
         items=[
             SettlementEntryView(
                 event_id=e.event_id,
@@ -200,7 +188,7 @@ def list_settlements(ctx: Ctx) -> SettlementsView:
             )
             for e in entries
         ],
-        next_cursor=pagination.encode(page.last_evaluated_key, scope),
+        next_cursor=cursor,
     )
 
 
@@ -218,7 +206,7 @@ def list_order_return_requests(ctx: Ctx, order_id: str) -> ReturnRequestList:
     """The order's return requests, newest first: where each stands (e.g. `awaiting_return`:
     ship the goods back), the return and replacement tracking numbers."""
     orders.get_own(ctx.user_id, order_id)
-    return ReturnRequestList(items=[return_view(r) for r in records.of_order(ctx.user_id, order_id)])
+    return ReturnRequestList(items=[return_view(r) for r in aftersale.records.of_order(ctx.user_id, order_id)])
 
 
 @router.route(
@@ -262,8 +250,12 @@ def request_return(ctx: Ctx, order_id: str) -> ReturnRequestView:
     (default), `return_goods` or `exchange` (each item with its `to_sku_id`: same product and
     price); collection pauses meanwhile, the merchant answers in 48 h."""
     body: ReturnRequestIn = ctx.body
-    lines = [ReturnLine(i.sku_id, i.quantity, i.to_sku_id) for i in body.items] if body.items else None
-    return return_view(returns.request_return(ctx.user_id, order_id, body.reason, lines, clock.now(), body.kind))
+    lines = (
+        [aftersale.requests.ReturnLine(i.sku_id, i.quantity, i.to_sku_id) for i in body.items] if body.items else None
+    )
+    return return_view(
+        aftersale.requests.request_return(ctx.user_id, order_id, body.reason, lines, clock.now(), body.kind)
+    )
 
 
 @router.route(

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from ..clock import clock
 from ..schemas.installments import BillLineView, BillView, InstallmentsView, PartView
-from ..services import fulfilment
-from ..services.installments import bills, views
+from ..services import fulfilment, installments
 from ..web import CONSUMER, MERCHANT, SUPPORT, Ctx, Router
 
 router = Router("installments")
 
 
-def installments_view(found: views.Schedule) -> InstallmentsView:
+def installments_view(found: installments.views.Schedule) -> InstallmentsView:
     plan = found.plan
     return InstallmentsView(
         order_id=found.order.order_id,
@@ -47,7 +46,7 @@ def get_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
     """The order's parts (due date, amount, principal and fee share, status) and what paying
     everything now costs (`payoff_fen`: the fee of each part whose month has not begun waived).
     A single payment is a plan of one part."""
-    return installments_view(views.own_schedule(ctx.user_id, order_id, clock.now()))
+    return installments_view(installments.views.own_schedule(ctx.user_id, order_id, clock.now()))
 
 
 @router.route(
@@ -60,7 +59,7 @@ def get_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
 def get_bill(ctx: Ctx, month: str) -> BillView:
     """The month's bill (账单, `YYYY-MM`, China time): every part due that month across the
     caller's 先用后付 orders, with the total and what is still unpaid."""
-    found = bills.bill(ctx.user_id, month, clock.now())
+    found = installments.bills.bill(ctx.user_id, month, clock.now())
     return BillView(
         month=found.month,
         lines=[
@@ -90,7 +89,7 @@ def get_bill(ctx: Ctx, month: str) -> BillView:
 def get_merchant_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
     """One of the merchant's confirmed orders' schedule (who pays the fee: `fee_payer`)."""
     order = fulfilment.confirmed_order_of_merchant(ctx.user_id, order_id)
-    return installments_view(views.schedule(order, clock.now()))
+    return installments_view(installments.views.schedule(order, clock.now()))
 
 
 @router.route(
@@ -102,4 +101,4 @@ def get_merchant_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView
 )
 def get_support_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
     """Any order's schedule, for support (客服) reading a case."""
-    return installments_view(views.any_schedule(order_id, clock.now()))
+    return installments_view(installments.views.any_schedule(order_id, clock.now()))

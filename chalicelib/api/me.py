@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..clock import clock
-from ..models.users import BankCard, User
 from ..schemas.me import (
     BankCardIn,
     BankCardList,
@@ -23,7 +22,7 @@ from ..web import ANY_ROLE, CONSUMER, Ctx, Router
 router = Router("me")
 
 
-def me_view(user: User) -> MeView:
+def me_view(user: accounts.User) -> MeView:
     return MeView(
         user_id=user.user_id,
         created_at=user.created_at,
@@ -42,7 +41,7 @@ def me_view(user: User) -> MeView:
     )
 
 
-def card_view(card: BankCard) -> BankCardView:
+def card_view(card: accounts.BankCard) -> BankCardView:
     return BankCardView(
         card_id=card.card_id,
         last4=card.last4,

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from ..clock import clock
-from ..models.messages import CONSUMER as CONSUMER_SIDE
-from ..models.messages import MERCHANT as MERCHANT_SIDE
-from ..models.messages import OrderMessage
 from ..schemas.common import PageQuery
 from ..schemas.messages import MessageIn, MessageList, MessageView
 from ..services import messages
@@ -17,7 +14,7 @@ NOT_FOUND = {404: ["order_not_found"]}
 SEND_ERRORS = {**NOT_FOUND, 422: ["invalid_message_text"]}
 
 
-def message_view(m: OrderMessage) -> MessageView:
+def message_view(m: messages.OrderMessage) -> MessageView:
     return MessageView(
         message_id=m.message_id,
         order_id=m.order_id,
@@ -43,7 +40,7 @@ def _send(ctx: Ctx, side: str, order_id: str) -> MessageView:
 )
 def list_order_messages(ctx: Ctx, order_id: str) -> MessageList:
     """The order's conversation with the merchant, newest first."""
-    return _thread(ctx, CONSUMER_SIDE, order_id)
+    return _thread(ctx, messages.CONSUMER, order_id)
 
 
 @router.route(
@@ -57,7 +54,7 @@ def list_order_messages(ctx: Ctx, order_id: str) -> MessageList:
 )
 def send_order_message(ctx: Ctx, order_id: str) -> MessageView:
     """Write to the merchant about the order (≤ 1,000 characters); the merchant is notified."""
-    return _send(ctx, CONSUMER_SIDE, order_id)
+    return _send(ctx, messages.CONSUMER, order_id)
 
 
 @router.route(
@@ -70,7 +67,7 @@ def send_order_message(ctx: Ctx, order_id: str) -> MessageView:
 )
 def list_merchant_order_messages(ctx: Ctx, order_id: str) -> MessageList:
     """The order's conversation with the buyer, newest first."""
-    return _thread(ctx, MERCHANT_SIDE, order_id)
+    return _thread(ctx, messages.MERCHANT, order_id)
 
 
 @router.route(
@@ -84,7 +81,7 @@ def list_merchant_order_messages(ctx: Ctx, order_id: str) -> MessageList:
 )
 def send_merchant_order_message(ctx: Ctx, order_id: str) -> MessageView:
     """Answer the buyer about the order (≤ 1,000 characters); the buyer is notified."""
-    return _send(ctx, MERCHANT_SIDE, order_id)
+    return _send(ctx, messages.MERCHANT, order_id)
 
 
 @router.route(

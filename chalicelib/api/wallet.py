@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from ..clock import clock
 from ..config import settings
-from ..models.coupons import Coupon
-from ..models.ledger import Entry
-from ..models.redemptions import Redemption
 from ..schemas.common import PageQuery
 from ..schemas.me import CreditView, WalletView
 from ..schemas.wallet import (
@@ -45,15 +42,13 @@ def get_wallet(ctx: Ctx) -> WalletView:
     )
 
 
-def entry_view(e: Entry) -> EntryView:
-    from ..ledger import unit
-
+def entry_view(e: wallet.Entry) -> EntryView:
     return EntryView(
         event_id=e.event_id,
         kind=e.event_kind,
         book=e.book,
         amount=int(e.amount),
-        unit=unit(e.book),
+        unit=wallet.unit(e.book),
         posted_at=e.posted_at,
         ref=e.ref,
     )
@@ -67,7 +62,7 @@ def list_wallet_entries(ctx: Ctx) -> EntryPage:
     return EntryPage(items=[entry_view(e) for e in items], next_cursor=cursor)
 
 
-def coupon_view(c: Coupon) -> CouponView:
+def coupon_view(c: wallet.Coupon) -> CouponView:
     return CouponView(
         coupon_id=c.coupon_id,
         title=c.title,
@@ -89,7 +84,7 @@ def list_coupons(ctx: Ctx) -> CouponPage:
     return CouponPage(items=[coupon_view(c) for c in items], next_cursor=cursor)
 
 
-def redemption_view(r: Redemption) -> RedemptionView:
+def redemption_view(r: wallet.Redemption) -> RedemptionView:
     return RedemptionView(
         redemption_id=r.redemption_id,
         status=r.status,
@@ -116,7 +111,7 @@ def redemption_view(r: Redemption) -> RedemptionView:
         422: ["amount_not_redeemable", "daily_limit_reached"],
     },
 )
-def request_redemption(ctx: Ctx) -> Redemption:
+def request_redemption(ctx: Ctx) -> wallet.Redemption:
     """Redeem an amount (or points): the points are held and the request goes to review."""
     body: RedemptionIn = ctx.body
     return redemption.request(

@@ -9,30 +9,22 @@ def render(kind: str, snapshot: dict[str, Any]) -> dict[str, Any]:
     if "plain" in snapshot:
         plain: dict[str, Any] = snapshot["plain"]
         return plain
-    item = snapshot["item"]
-    if kind == "order":
-        from ..models.orders import Order
-        from .orders import order_view
+    from ..services import aftersale, messages, orders, payouts, webhooks
+    from .aftersale import dispute_view
+    from .fulfilment import return_view
+    from .messages import message_view
+    from .orders import order_view
+    from .payouts import payout_view
 
-        return order_view(Order.from_raw_data(item), for_buyer=False).model_dump(mode="json")
-    if kind == "return_request":
-        from ..models.aftersale import ReturnRequest
-        from .fulfilment import return_view
-
-        return return_view(ReturnRequest.from_raw_data(item)).model_dump(mode="json")
-    if kind == "dispute":
-        from ..models.aftersale import Dispute
-        from .aftersale import dispute_view
-
-        return dispute_view(Dispute.from_raw_data(item)).model_dump(mode="json")
-    if kind == "message":
-        from ..models.messages import OrderMessage
-        from .messages import message_view
-
-        return message_view(OrderMessage.from_raw_data(item)).model_dump(mode="json")
-    if kind == "payout":
-        from ..models.payouts import Payout
-        from .payouts import payout_view
-
-        return payout_view(Payout.from_raw_data(item)).model_dump(mode="json")
+    record = webhooks.log.record_of(kind, snapshot["item"])
+    if isinstance(record, orders.Order):
+        return order_view(record, for_buyer=False).model_dump(mode="json")
+    if isinstance(record, aftersale.ReturnRequest):
+        return return_view(record).model_dump(mode="json")
+    if isinstance(record, aftersale.Dispute):
+        return dispute_view(record).model_dump(mode="json")
+    if isinstance(record, messages.OrderMessage):
+        return message_view(record).model_dump(mode="json")
+    if isinstance(record, payouts.Payout):
+        return payout_view(record).model_dump(mode="json")
     raise ValueError(f"no view for {kind!r}")

@@ -19,7 +19,9 @@ from ..clock import iso, parse_iso
 from ..config import settings
 from ..db import Tx, condition_failed
 from ..errors import FieldError
-from ..models.users import BankCard, Device, UniqueClaim, User
+from ..models.users import BankCard as BankCard
+from ..models.users import Device, UniqueClaim
+from ..models.users import User as User
 from . import validators
 
 

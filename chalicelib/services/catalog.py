@@ -18,7 +18,7 @@ from ..clock import iso
 from ..db import Tx
 from ..errors import FieldError
 from ..models.catalog import FEED_ALL, Product, Sku
-from .installments.plans import offered as installment_plans
+from . import installments
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def _check_distinct(specs: Sequence[SkuSpec]) -> None:
 
 def _interest_free(parts: Sequence[int]) -> list[int]:
     """免息 plans must be plans PayLater offers (stage setting `installment_plans`)."""
-    offered = installment_plans()
+    offered = installments.plans.offered()
     for i, n in enumerate(parts):
         if n not in offered:
             raise errors.unprocessable(

@@ -18,13 +18,12 @@ from ..clock import iso, parse_iso
 from ..config import settings
 from ..db import Tx
 from ..models import orders as o
-from ..models.aftersale import Review
+from ..models.aftersale import Review as Review
 from ..models.catalog import Product
 from ..models.orders import Order
 from ..models.timers import Timer
 from ..observability import count
-from . import apportion, notifications, orders
-from .installments import lifecycle as installments
+from . import apportion, installments, notifications, orders
 from .orders import transition
 
 SYSTEM = "system"
@@ -112,9 +111,9 @@ def confirm_receipt(actor: str, order: Order, now: datetime, *, fired: Timer | N
     if order.payment_method == o.BNPL:
         due = now + timedelta(seconds=rules.payment_window_seconds)
         extra.append(Order.due_at.set(iso(due)))
-        extra += installments.on_receipt(tx, order, due, now)
+        extra += installments.lifecycle.on_receipt(tx, order, due, now)
         timers.schedule(tx, timers.PAYMENT_DUE, order.order_id, due)
-        reminder = due - installments.reminder_lead(order)
+        reminder = due - installments.lifecycle.reminder_lead(order)
         if reminder > now:
             timers.schedule(tx, timers.DUE_REMINDER, order.order_id, reminder)
         timers.schedule(tx, timers.ORDER_COMPLETION, order.order_id, due)
@@ -150,12 +149,12 @@ def confirm_receipt(actor: str, order: Order, now: datetime, *, fired: Timer | N
 
 def receive(user_id: str, order_id: str, now: datetime) -> Order:
     """Receipt of the goods, or of an exchange's replacement (services/aftersale/exchange.py)."""
-    from .aftersale import exchange  # after-sale builds on fulfilment, not the reverse
+    from . import aftersale  # after-sale builds on fulfilment, not the reverse
 
     order = orders.get_own(user_id, order_id)
-    replacement = exchange.pending_replacement(order)
+    replacement = aftersale.exchange.pending_replacement(order)
     if replacement is not None:
-        exchange.receive_replacement(replacement, order, now, f"user:{user_id}")
+        aftersale.exchange.receive_replacement(replacement, order, now, f"user:{user_id}")
         return Order.get(order_id, consistent_read=True)
     return confirm_receipt(f"user:{user_id}", order, now)
 

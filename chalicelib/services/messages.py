@@ -20,11 +20,11 @@ from pynamodb.exceptions import DoesNotExist
 from .. import errors, pagination
 from ..clock import iso
 from ..db import Tx
-from ..models.messages import CONSUMER, MERCHANT, OrderMessage
+from ..models.messages import CONSUMER as CONSUMER
+from ..models.messages import MERCHANT as MERCHANT
+from ..models.messages import OrderMessage as OrderMessage
 from ..models.orders import Order
 from . import fulfilment, notifications, orders, webhooks
-
-MAX_TEXT = 1000
 
 
 @dataclass(frozen=True)

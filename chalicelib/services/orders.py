@@ -18,20 +18,16 @@ from pynamodb.expressions.update import Action
 from .. import errors, ledger, pagination, timers
 from ..clock import iso
 from ..db import Tx
-from ..models.aftersale import Refund, ReturnRequest, cancel_refund_id, return_refund_id
+from ..models.aftersale import Refund as Refund
+from ..models.aftersale import ReturnRequest, return_refund_id
+from ..models.aftersale import cancel_refund_id as cancel_refund_id
 from ..models.catalog import Sku
 from ..models.coupons import AVAILABLE, Coupon
-from ..models.orders import (
-    AWAITING_CONFIRMATION,
-    AWAITING_PAYMENT,
-    BNPL,
-    CANCELLED,
-    PAID,
-    PLACED,
-    RISK_REVIEW,
-    Order,
-    obligated,
-)
+from ..models.orders import AWAITING_CONFIRMATION as AWAITING_CONFIRMATION
+from ..models.orders import AWAITING_PAYMENT, BNPL, CANCELLED, PAID, PLACED, obligated
+from ..models.orders import MAX_CHECKOUT_LINES as MAX_CHECKOUT_LINES
+from ..models.orders import RISK_REVIEW as RISK_REVIEW
+from ..models.orders import Order as Order
 from ..models.payments import PaymentAttempt
 from ..models.timers import Timer
 from ..observability import count
@@ -40,9 +36,6 @@ from .installments import cancel as installments
 from .webhooks import order_events
 
 CHECKOUT_EXPIRY = timers.CHECKOUT_EXPIRY
-# A checkout is one DynamoDB transaction (at most 100 items): per line a stock update and a
-# cart delete, per order the order and its timer, plus the coupon and the idempotency record.
-MAX_CHECKOUT_LINES = 20
 # Before shipment, an order can be cancelled by its buyer.
 CANCELLABLE = (AWAITING_CONFIRMATION, AWAITING_PAYMENT, PLACED)
 # A channel order is `paid` until it ships: cancelling it then refunds through that channel.

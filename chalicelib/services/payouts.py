@@ -31,7 +31,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 
-from .. import errors, ledger, pii, timers
+from .. import errors, ledger, pagination, pii, timers
 from ..channels import payouts as gateway_api
 from ..channels.base import PENDING, SUCCEEDED
 from ..clock import iso
@@ -41,11 +41,11 @@ from ..db import Tx
 from ..errors import FieldError
 from ..models import payouts as p
 from ..models.ledger import Entry
-from ..models.payouts import Payout, PayoutAccount
+from ..models.payouts import Payout as Payout
+from ..models.payouts import PayoutAccount as PayoutAccount
 from ..models.timers import Timer
 from ..observability import count, logger
 from . import webhooks
-from .webhooks.types import PAYOUT_FAILED, PAYOUT_PAID
 
 DUE = timers.PAYOUT
 QUERY = timers.PAYOUT_QUERY
@@ -99,6 +99,19 @@ def get_account(merchant_id: str) -> PayoutAccount | None:
 def list_payouts(merchant_id: str, limit: int, last_key: dict[str, Any] | None) -> tuple[list[Payout], Any]:
     page = Payout.query(merchant_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
     return list(page), page.last_evaluated_key
+
+
+def settlements(merchant_id: str, limit: int, cursor: str | None) -> tuple[int, list[Entry], str | None]:
+    """What the platform owes the merchant: the payable balance and a page of its entries, newest first."""
+    scope = f"settlements:{merchant_id}"
+    page = Entry.by_time.query(
+        ledger.merchant_account(merchant_id),
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=pagination.decode(cursor, scope),
+    )
+    entries = list(page)
+    return payable_of(merchant_id), entries, pagination.encode(page.last_evaluated_key, scope)
 
 
 # --- amounts --------------------------------------------------------------------------------------
@@ -265,7 +278,7 @@ def settle(payout: Payout, result: gateway_api.TransferResult, now: datetime, *,
         condition=Payout.status == p.SENDING,
         on_fail=errors.conflict("payout_settled", "the payout's outcome was already recorded"),
     )
-    event = PAYOUT_PAID if result.status == SUCCEEDED else PAYOUT_FAILED
+    event = webhooks.types.PAYOUT_PAID if result.status == SUCCEEDED else webhooks.types.PAYOUT_FAILED
     webhooks.emit(tx, merchant_id, event, payout, now, actions=actions)
     if fired is not None:
         timers.take(tx, fired)

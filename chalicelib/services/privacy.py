@@ -57,8 +57,7 @@ from ..models.timers import Timer
 from ..models.users import BankCard, Device, UniqueClaim, User
 from ..models.webhooks import WebhookEvent
 from ..observability import count
-from . import closing
-from .risk.decide import decision_id as risk_decision_id
+from . import closing, risk
 
 Page = tuple[list[dict[str, Any]], dict[str, Any] | None]
 SCRUB, RETENTION = timers.CLOSURE_SCRUB, timers.ACCOUNT_RETENTION
@@ -435,7 +434,7 @@ def purge(user_id: str) -> int:
         doomed += list(OrderMessage.query(order.order_id))
         doomed += list(Dispute.by_order.query(order.order_id))
         doomed += list(WebhookEvent.by_order.query(order.order_id))
-        doomed += list(RiskDecision.batch_get([risk_decision_id(order.order_id)]))
+        doomed += list(RiskDecision.batch_get([risk.decide.decision_id(order.order_id)]))
     # the user's velocity counters (every day) and profile: keyed by the pseudonymous id
     doomed += [*RiskCounter.query(f"user#{user_id}"), *RiskCounter.query(f"profile#{user_id}")]
     doomed += list(ReturnRequest.by_user.query(user_id))

@@ -10,7 +10,8 @@ One concept per module:
 - `intake`: channel notifications and queries;
 - `pay_now`: the user paying an order now;
 - `launch`: checkout's launch data for a channel payment;
-- `switch`: closing a trade open at one channel before an attempt on another.
+- `switch`: closing a trade open at one channel before an attempt on another;
+- `collection`: the window's close of 先用后付 orders: the auto-debit, its retries, reminders.
 
 Ledger (see `ledger.py`): money arriving through channel C is `ledger.money_in(C, x)`
 (platform `clearing_C` +x against `consumer_payments` -x) for card, Alipay and WeChat Pay,
@@ -21,6 +22,8 @@ Other modules import from this package, never from its modules' internals.
 
 from __future__ import annotations
 
+from ...channels.base import NotifyReply
+from ...models.payments import PaymentAttempt
 from .attempts import (
     CHANNEL_NAMES,
     COLLECTION,
@@ -33,7 +36,8 @@ from .attempts import (
     save_attempt,
     yuan,
 )
-from .intake import handle_notification, reconcile
+from .collection import close_payment_windows, send_due_reminders
+from .intake import handle_notification, reconcile, simulate_notification
 from .launch import start_channel_payment
 from .pay_now import PaymentResult, pay_now
 from .payable import ORDER_MOVED, USER_MOVED, load_order, order_moved, user_moved
@@ -47,6 +51,8 @@ __all__ = [
     "OPEN_TRADE_CHANNELS",
     "ORDER_MOVED",
     "USER_MOVED",
+    "NotifyReply",
+    "PaymentAttempt",
     "PaymentResult",
     "RefundOutcome",
     "Result",
@@ -54,6 +60,7 @@ __all__ = [
     "attempt_id_for",
     "attempts_for",
     "close_open_trades",
+    "close_payment_windows",
     "close_trade",
     "get_attempt",
     "handle_notification",
@@ -68,7 +75,9 @@ __all__ = [
     "refund",
     "refund_unapplied_payments",
     "save_attempt",
+    "send_due_reminders",
     "settle",
+    "simulate_notification",
     "start_channel_payment",
     "user_moved",
     "yuan",

@@ -3,7 +3,7 @@ applies inside the transaction that records the outcome (`settlement.py`).
 
 `mark_paid`: received/overdue -> paid with the credit given back; `on_declined`: the order
 goes overdue and 先用后付 is frozen (`services/standing.py`), the next round is timed. The
-sweeper that charges the default card at the window's close is `services/collection.py`.
+sweeper that charges the default card at the window's close is `collection.py`.
 """
 
 from __future__ import annotations
