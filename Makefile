@@ -16,7 +16,7 @@ AWS_DEFAULT_REGION ?= cn-north-1
 export AWS_DEFAULT_REGION
 PACKAGE_DIR := build/$(STAGE)/package
 
-.PHONY: install run test lint typecheck pytest package infra-check iam-check clean demo redrive soak fuzz bench chromium console-shots webhook-receiver
+.PHONY: install routes run test lint typecheck pytest package infra-check iam-check clean demo redrive soak fuzz bench chromium console-shots webhook-receiver
 
 # The console's browser tests drive Debian's Chromium through Playwright (which never
 # downloads a browser here); CI machines start without it.
@@ -55,6 +55,9 @@ $(NPM):
 $(NODE_MODULES): clients/typescript/package.json clients/typescript/package-lock.json | $(NPM)
 	cd clients/typescript && $(NPM) ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+routes: install  ## chalicelib/route_table.py from the routers (after adding or changing a route)
+	$(PY) -m scripts.routes
 
 run: install  ## the whole product on http://127.0.0.1:8000 (Ctrl-C stops it)
 	$(PY) -m chalicelib.local.stack

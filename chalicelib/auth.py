@@ -157,6 +157,6 @@ def _check_times(seen: _Verified) -> None:
 
 
 def require_role(principal: Principal, allowed: tuple[str, ...]) -> None:
-    """The guard every route runs (`chalicelib/web.py`): support routes declare `SUPPORT`."""
+    """The guard every route runs (`chalicelib/web/request.py`): support routes declare `SUPPORT`."""
     if not any(principal.has(r) for r in allowed):
         raise errors.forbidden("forbidden_role", f"this action needs the role {' or '.join(allowed)}")

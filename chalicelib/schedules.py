@@ -12,7 +12,7 @@ from typing import Any
 from .observability import logger
 from .services import (
     aftersale,
-    checkout,
+    expiry,
     fulfilment,
     obligations,
     payments,
@@ -26,7 +26,7 @@ from .services import (
 JobFn = Callable[[datetime], dict[str, Any]]
 
 JOBS: dict[str, JobFn] = {
-    "expire_checkouts": checkout.expire_checkouts,
+    "expire_checkouts": expiry.expire_checkouts,
     "auto_confirm_receipts": fulfilment.auto_confirm_receipts,
     "complete_orders": fulfilment.complete_orders,
     "close_payment_windows": payments.close_payment_windows,

@@ -22,6 +22,7 @@ from chalicelib.models.orders import Order
 from chalicelib.models.users import User
 from chalicelib.services import catalog as catalog_service
 from chalicelib.services import checkout as checkout_service
+from chalicelib.services import confirmation as confirmation_service
 from chalicelib.services import orders as orders_service
 from chalicelib.services.checkout import Line
 from tests.conftest import Api, new_key
@@ -314,7 +315,7 @@ def test_two_concurrent_confirmations_cannot_both_spend_the_last_credit(api: Api
     one, two = (checkout(api, activated_user, [(sku, 1)]).json["orders"][0] for _ in range(2))
 
     def confirm_directly(order: dict[str, Any]) -> Any:
-        return lambda: checkout_service.confirm(
+        return lambda: confirmation_service.confirm(
             activated_user,
             order["order_id"],
             challenge_id=order["challenge"]["challenge_id"],
@@ -353,7 +354,7 @@ def test_parallel_confirmations_check_at_most_five_passwords_per_lock_period(
     def guess(pin: str) -> Any:
         def go() -> Any:
             start.wait()
-            return checkout_service.confirm(
+            return confirmation_service.confirm(
                 activated_user,
                 order["order_id"],
                 challenge_id=order["challenge"]["challenge_id"],

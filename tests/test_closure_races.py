@@ -22,7 +22,7 @@ from chalicelib.models.orders import Order
 from chalicelib.models.redemptions import OPEN as OPEN_REDEMPTIONS
 from chalicelib.models.redemptions import Redemption
 from chalicelib.models.users import User
-from chalicelib.services import checkout, privacy, redemption
+from chalicelib.services import checkout, confirmation, privacy, redemption
 from chalicelib.services.aftersale import disputes, requests
 from chalicelib.services.checkout import Line
 from tests.conftest import Api, new_key
@@ -100,7 +100,7 @@ def test_a_confirmation_during_a_closure_is_refused_and_one_before_it_refuses_th
     order = r.json["orders"][0]
 
     def confirm() -> Any:
-        return checkout.confirm(
+        return confirmation.confirm(
             activated_user,
             order["order_id"],
             challenge_id=order["challenge"]["challenge_id"],

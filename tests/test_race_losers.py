@@ -12,7 +12,7 @@ from typing import Any
 
 from chalicelib import errors
 from chalicelib.clock import clock
-from chalicelib.services import checkout, fulfilment
+from chalicelib.services import confirmation, fulfilment
 from chalicelib.services.aftersale import disputes
 from tests.conftest import Api, new_key
 from tests.shopping import ADDRESS, PASSWORD, racing_transactions, run_together
@@ -41,7 +41,7 @@ def test_parallel_confirmations_of_one_challenge(api: Api, activated_user: str, 
     order = r.json["orders"][0]
 
     def confirm() -> Any:
-        return checkout.confirm(
+        return confirmation.confirm(
             activated_user,
             order["order_id"],
             challenge_id=order["challenge"]["challenge_id"],

@@ -28,7 +28,8 @@ from ..services import addresses, orders, payments, risk
 from ..web import CONSUMER, Ctx, Reply, Router
 
 if TYPE_CHECKING:  # the checkout service loads on a checkout or confirmation, not on a read
-    from ..services.checkout import CheckoutResult, Confirmation
+    from ..services.checkout import CheckoutResult
+    from ..services.confirmation import Confirmation
 
 router = Router("orders")
 
@@ -290,10 +291,10 @@ def confirm_order(ctx: Ctx, order_id: str) -> Confirmation:
 
     先用后付 is decided by the risk rules first: placed (200), held for an operator (202,
     `risk_review`), or declined (402 `bnpl_declined`: the checkout is cancelled)."""
-    from ..services import checkout
+    from ..services import confirmation
 
     body: ConfirmationIn = ctx.body
-    return checkout.confirm(
+    return confirmation.confirm(
         ctx.user_id,
         order_id,
         challenge_id=body.challenge_id,

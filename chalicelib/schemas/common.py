@@ -11,7 +11,7 @@ from pydantic.config import JsonDict
 T = TypeVar("T")
 
 # Money is integer fen: strict mode refuses fractions, strings and booleans (the JSON edge reads
-# an integral literal such as 26.0 as the integer 26, as JSON Schema does: chalicelib/web.py).
+# an integral literal such as 26.0 as the integer 26, as JSON Schema does: chalicelib/web/request.py).
 FEN_DESCRIPTION = "amount in fen (1/100 CNY), an integer; a fractional amount or a string is a 400"
 Fen = Annotated[int, Field(ge=0, le=10**12, description=FEN_DESCRIPTION)]
 PositiveFen = Annotated[int, Field(gt=0, le=10**12, description=FEN_DESCRIPTION)]

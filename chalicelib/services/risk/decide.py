@@ -1,4 +1,4 @@
-"""The decision on a 先用后付 confirmation: the one call `checkout.confirm` makes.
+"""The decision on a 先用后付 confirmation: the one call `confirmation.confirm` makes.
 
 `assess` reads what the rules need (one BatchGet) and evaluates them; `record` adds to the
 confirmation's own transaction the decision (with its inputs, reasons and the rules'
