@@ -2,7 +2,7 @@
 
 Due-index: every positive credit to a merchant's `payable` (a settlement, a failed payout
 given back) arms the timer `payout#<shard>` / `<next cut-off>#<merchant_id>` in the same
-transaction (`ledger._arm_payout`); setting a payout account arms it too. `run_payouts`
+transaction (`payout_due.py`, a commit hook of `db.Tx`); setting a payout account arms it too. `run_payouts`
 reads only the keys due by now, shard by shard, bounded like every sweep: never a scan.
 
 Paying one merchant (one transfer per merchant per cut-off):
