@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import ledger, schedules
-from chalicelib.clock import clock, parse_iso
+from chalicelib.clock import CHINA, clock, parse_iso
 from chalicelib.config import settings
 from chalicelib.models.orders import Order
 from chalicelib.models.payments import PaymentAttempt
 from chalicelib.models.users import User
-from chalicelib.services.installments.arithmetic import CHINA
 from tests.conftest import Api, new_key
 from tests.shopping import ADDRESS, MERCHANT, confirm, create_product
 from tests.test_collection import use_card

@@ -16,10 +16,12 @@ import json
 import re
 import urllib.parse
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
+from ..clock import CHINA
 from ..config import ConfigError, settings
+from ..money import yuan
 from . import http, keys
 from .base import (
     ALIPAY,
@@ -37,7 +39,6 @@ from .base import (
 from .card import notify_url
 from .simulator import ALIPAY_GATEWAY as SANDBOX_GATEWAY
 
-BEIJING = timezone(timedelta(hours=8))
 AMOUNT = re.compile(r"^(\d{1,12})(?:\.(\d{1,2}))?$")
 TRADE_STATUS = {
     "TRADE_SUCCESS": SUCCEEDED,
@@ -56,10 +57,6 @@ def notification_check_content(params: Mapping[str, str]) -> str:
     """The string a notification's `sign` covers: every parameter but `sign` and `sign_type`,
     sorted, empty values kept."""
     return "&".join(f"{k}={params[k]}" for k in sorted(params) if k not in ("sign", "sign_type"))
-
-
-def yuan(amount_fen: int) -> str:
-    return f"{amount_fen // 100}.{amount_fen % 100:02d}"
 
 
 def fen(amount: str) -> int:
@@ -93,7 +90,7 @@ def _request_params(method: str, biz: dict[str, Any], at: datetime, with_notify:
         "format": "JSON",
         "charset": "utf-8",
         "sign_type": "RSA2",
-        "timestamp": at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+        "timestamp": at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S"),
         "version": "1.0",
         "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
     }
@@ -114,7 +111,7 @@ class AlipayChannel:
             "product_code": "QUICK_MSECURITY_PAY",
         }
         if ref.expires_at is not None:
-            biz["time_expire"] = ref.expires_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+            biz["time_expire"] = ref.expires_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
         params = _request_params("alipay.trade.app.pay", biz, ref.created_at, with_notify=True)
         return {"channel": ALIPAY, "out_trade_no": ref.attempt_id, "order_string": urllib.parse.urlencode(params)}
 

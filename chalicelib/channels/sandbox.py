@@ -16,10 +16,11 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..clock import iso
+from ..clock import CHINA, iso
 from ..config import ConfigError, settings
+from ..money import yuan
 from . import card, keys
-from .alipay import BEIJING, notification_check_content, seller_id, yuan
+from .alipay import notification_check_content, seller_id
 from .base import ALIPAY, CARD, SUCCEEDED, WECHAT_PAY
 from .simulator import SIMULATOR
 from .wechat_pay import SIGNATURE_TYPE, signed_message
@@ -48,7 +49,7 @@ def notification(
             raise NoSuchNotification("the trade is paid at the channel: it does not close")
     if channel == ALIPAY:
         params = {
-            "notify_time": now.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+            "notify_time": now.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S"),
             "notify_type": "trade_status_sync",
             "notify_id": event,
             "app_id": settings().channels.alipay_app_id or "",
@@ -70,7 +71,7 @@ def notification(
             # WeChat Pay notifies successful payments only: an unpaid trade just closes.
             raise NoSuchNotification("WeChat Pay sends no notification for an unpaid trade; it closes")
         c = settings().channels
-        beijing = now.astimezone(BEIJING).isoformat(timespec="seconds")
+        beijing = now.astimezone(CHINA).isoformat(timespec="seconds")
         txn = {
             "mchid": c.wechatpay_mch_id,
             "appid": c.wechatpay_app_id,

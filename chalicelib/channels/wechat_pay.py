@@ -17,12 +17,13 @@ import base64
 import json
 import secrets
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ..clock import CHINA
 from ..config import ConfigError, settings
 from . import http, keys
 from .base import (
@@ -43,7 +44,6 @@ from .card import notify_url
 from .simulator import WECHATPAY_API as SANDBOX_API
 
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
-BEIJING = timezone(timedelta(hours=8))
 TRADE_STATE = {
     "SUCCESS": SUCCEEDED,
     "CLOSED": FAILED,
@@ -106,7 +106,7 @@ def prepay_body(ref: PaymentRef) -> dict[str, Any]:
         "amount": {"total": ref.amount_fen, "currency": ref.currency},
     }
     if ref.expires_at is not None:
-        body["time_expire"] = ref.expires_at.astimezone(BEIJING).isoformat(timespec="seconds")
+        body["time_expire"] = ref.expires_at.astimezone(CHINA).isoformat(timespec="seconds")
     return body
 
 

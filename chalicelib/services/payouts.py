@@ -44,6 +44,7 @@ from ..models.ledger import Entry
 from ..models.payouts import Payout as Payout
 from ..models.payouts import PayoutAccount as PayoutAccount
 from ..models.timers import Timer
+from ..money import Fen
 from ..observability import count, logger
 from . import webhooks
 
@@ -101,7 +102,7 @@ def list_payouts(merchant_id: str, limit: int, last_key: dict[str, Any] | None) 
     return list(page), page.last_evaluated_key
 
 
-def settlements(merchant_id: str, limit: int, cursor: str | None) -> tuple[int, list[Entry], str | None]:
+def settlements(merchant_id: str, limit: int, cursor: str | None) -> tuple[Fen, list[Entry], str | None]:
     """What the platform owes the merchant: the payable balance and a page of its entries, newest first."""
     scope = f"settlements:{merchant_id}"
     page = Entry.by_time.query(
@@ -137,12 +138,12 @@ def _payable_legs(merchant_id: str, since: str | None, until: str | None = None)
     ]
 
 
-def payable_of(merchant_id: str) -> int:
+def payable_of(merchant_id: str) -> Fen:
     balance = ledger.balances(ledger.merchant_account(merchant_id)).get(ledger.PAYABLE)
     return int(balance.balance or 0) if balance else 0
 
 
-def due_amount(merchant_id: str, cut: datetime) -> int:
+def due_amount(merchant_id: str, cut: datetime) -> Fen:
     """What is payable from settlements before the cut-off (≤ the payable; may be ≤ 0)."""
     balance = payable_of(merchant_id)
     since = sum(int(e.amount) for e in _payable_legs(merchant_id, iso(cut)) if e.event_kind not in PAYOUT_KINDS)

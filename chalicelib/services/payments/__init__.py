@@ -34,7 +34,6 @@ from .attempts import (
     paid_attempt,
     payment_ref,
     save_attempt,
-    yuan,
 )
 from .collection import close_payment_windows, send_due_reminders
 from .intake import handle_notification, reconcile, simulate_notification
@@ -80,5 +79,4 @@ __all__ = [
     "simulate_notification",
     "start_channel_payment",
     "user_moved",
-    "yuan",
 ]

@@ -40,9 +40,10 @@ from ...models import payments as pm
 from ...models.orders import Order
 from ...models.payments import PaymentAttempt
 from ...models.timers import Timer
+from ...money import price
 from ...observability import count, logger
 from .. import accounts, installments, notifications
-from .attempts import COLLECTION, attempts_for, get_attempt, new_attempt, payment_ref, save_attempt, yuan
+from .attempts import COLLECTION, attempts_for, get_attempt, new_attempt, payment_ref, save_attempt
 from .intake import reconcile
 from .payable import load_order, order_moved
 from .repayment import collectable, local_time
@@ -224,7 +225,7 @@ def _remind(timer: Timer, now: datetime) -> bool:
             order.user_id,
             notifications.PAYMENT_DUE_SOON,
             "还款提醒",
-            f"订单 {order.order_id} 的 {yuan(amount)} 将于 {local_time(parse_iso(order.due_at))} 到期，"
+            f"订单 {order.order_id} 的 {price(amount)} 将于 {local_time(parse_iso(order.due_at))} 到期，"
             "到期自动从默认银行卡扣款；也可现在还款。",
             order.order_id,
             f"order:{order.order_id}:due_reminder:{order.due_at}",
