@@ -16,7 +16,7 @@ AWS_DEFAULT_REGION ?= cn-north-1
 export AWS_DEFAULT_REGION
 PACKAGE_DIR := build/$(STAGE)/package
 
-.PHONY: install routes run test lint typecheck pytest package infra-check iam-check clean demo redrive soak fuzz bench chromium console-shots webhook-receiver
+.PHONY: install routes run test lint typecheck pytest package infra-check iam-check clean demo redrive soak fuzz bench openapi-snapshot chromium console-shots webhook-receiver
 
 # The console's browser tests drive Debian's Chromium through Playwright (which never
 # downloads a browser here); CI machines start without it.
@@ -43,7 +43,7 @@ $(CHROMIUM):
 
 chromium: $(CHROMIUM)
 
-# tests/test_typescript_types.py: openapi-typescript and tsc, pinned by clients/typescript's
+# tests/contract/test_typescript_types.py: openapi-typescript and tsc, pinned by clients/typescript's
 # package-lock.json, installed there (never globally); Node and npm from Debian if missing.
 NPM := $(or $(shell command -v npm 2>/dev/null),/usr/bin/npm)
 NODE_MODULES := clients/typescript/node_modules/.installed
@@ -86,6 +86,9 @@ pytest: install $(CHROMIUM) $(NODE_MODULES)
 fuzz: install  ## schemathesis against the local stack, long run (FUZZ_ARGS="--max-time 600 --seed N")
 	$(PY) -m scripts.fuzz --max-examples 300 $(FUZZ_ARGS)
 
+openapi-snapshot: install  ## a deliberate contract change: rewrite tests/contract/openapi.snapshot.json from /v1/openapi.json
+	PAYLATER_UPDATE_OPENAPI_SNAPSHOT=1 $(PY) -m pytest -q -n 0 -p no:randomly tests/contract/test_openapi_snapshot.py
+
 bench: install  ## import time, DynamoDB calls per route, sweeper reads, requests/s, hot partitions
 	$(PY) -m scripts.bench $(BENCH_ARGS)
 
@@ -99,7 +102,7 @@ infra-check: package $(CHECKOV_STAMP)
 	$(CHECKOV) -f $(PACKAGE_DIR)/sam.json --framework cloudformation --skip-download --quiet --compact \
 		--external-checks-dir infra/checkov
 	PAYLATER_PACKAGED=$(PACKAGE_DIR) PAYLATER_STAGE=$(STAGE) CHECKOV=$(CHECKOV) \
-		$(PY) -m pytest tests/test_packaged_template.py
+		$(PY) -m pytest tests/infra/test_packaged_template.py
 
 # The product under IAM enforcement (moto on loopback): the README walks, the demo story and
 # every job, each AWS call signed as the function that makes it in the cloud with the policy
@@ -107,7 +110,7 @@ infra-check: package $(CHECKOV_STAMP)
 iam-check: install  ## least privilege, proven by running (decisions: build/iam-decisions.jsonl)
 	$(PY) -m scripts.iam_check --log build/iam-decisions.jsonl
 
-test: lint typecheck pytest infra-check iam-check  ## what CI runs (pytest includes a short fuzz run: tests/test_fuzz.py)
+test: lint typecheck pytest infra-check iam-check  ## what CI runs (pytest includes a short fuzz run: tests/contract/test_fuzz.py)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .local build

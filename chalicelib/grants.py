@@ -346,7 +346,7 @@ GRANTS: dict[str, Needs] = {
         publish=(NOTIFICATIONS,),
         why={
             name: "a held order whose review times out: cancelled, stock, credit and coupon released, "
-            "the buyer told (the local run leaves no review undecided; tests/test_risk.py plays it)"
+            "the buyer told (the local run leaves no review undecided; tests/api/test_risk.py plays it)"
             for name in ("coupons", "orders", "skus", "users", "notifications", "risk-decisions", "risk-counters")
         }
         | {"balances": "the held credit released (ledger)", "entries": "the held credit released (ledger)"},

@@ -5,7 +5,7 @@ schemas (pydantic) and services (PynamoDB, botocore, cryptography) before the fi
 request. So `app.py` mounts this table: each route's view imports its router module on
 its first request (`chalicelib/api/<module>.py`) and from then on is that router's view.
 The table (`chalicelib/route_table.py`) is generated from the routers by `make routes`
-(`tests/test_route_table.py` fails when it is stale); `chalicelib.api.all_routers()`
+(`tests/architecture/test_route_table.py` fails when it is stale); `chalicelib.api.all_routers()`
 (`api/document.py`) still loads every router (OpenAPI).
 """
 

@@ -13,7 +13,7 @@ Sections (each runs in-process under moto unless it says otherwise):
              p99 over 1,000 decisions, and the rules alone; the confirmation's DynamoDB calls
   http       the purchase path over HTTP with concurrent clients against the local stack
              (a subprocess on loopback): p50/p99, errors, then no ledger drift, stock conserved
-Numbers are printed, never asserted (tests/test_bench.py only runs a tiny `--quick`).
+Numbers are printed, never asserted (tests/infra/test_bench.py only runs a tiny `--quick`).
 
 Usage: python -m scripts.bench [--quick] [--only imports,calls,...]
 """
@@ -81,7 +81,7 @@ class Call:
 
 
 def _clients() -> list[Any]:
-    from tests.shopping import _clients
+    from tests.support.shopping import _clients
 
     return _clients()
 
@@ -359,7 +359,7 @@ def bench_imports(runs: int) -> list[str]:
 
 
 def _caller(spec: Any, case: Any) -> str:
-    from tests.test_authorization_matrix import BAD_TOKENS, CALLERS, expectation
+    from tests.api.test_authorization_matrix import BAD_TOKENS, CALLERS, expectation
 
     if not spec.roles:
         return next(iter(BAD_TOKENS))  # "no token": a public route
@@ -367,7 +367,7 @@ def _caller(spec: Any, case: Any) -> str:
 
 
 def bench_calls() -> list[str]:
-    from tests.test_authorization_matrix import CASES, Case, Tokens, build_world, call, routes
+    from tests.api.test_authorization_matrix import CASES, Case, Tokens, build_world, call, routes
 
     rows = [f"{'route':<58} {'status':>6} {'calls':>5}  by operation (tables)", "-" * 120]
     with world() as api:
@@ -514,8 +514,8 @@ def _replayable(calls: list[Call]) -> list[tuple[str, dict[str, Any]]]:
 
 def bench_rps(n: int) -> list[str]:
     from chalicelib.db import connection
+    from tests.api.test_authorization_matrix import CONSUMER_A, _checkout_body, build_world
     from tests.conftest import new_key
-    from tests.test_authorization_matrix import CONSUMER_A, _checkout_body, build_world
 
     rows = [f"{'operation':<34} {'via the API':>12} {'bare calls':>12}  calls per request", "-" * 90]
     with world() as api:
@@ -714,7 +714,7 @@ def _per_shard(table: str, keys: dict[str, list[Any]]) -> tuple[dict[str, list[A
 def bench_capacity(n: int) -> list[str]:
     from chalicelib.config import settings
     from tests.conftest import new_key
-    from tests.shopping import ADDRESS, PASSWORD
+    from tests.support.shopping import ADDRESS, PASSWORD
 
     merchants, products_each = 10, 5
     with world() as api:
@@ -838,7 +838,7 @@ def bench_risk(n: int) -> list[str]:
     from chalicelib.models.users import User
     from chalicelib.services.risk import decide, rules
     from tests.conftest import ADULT_ID, new_key
-    from tests.shopping import ADDRESS, PASSWORD
+    from tests.support.shopping import ADDRESS, PASSWORD
 
     with world() as api:
         uid = "u-bench-risk"

@@ -12,7 +12,7 @@ from typing import Any
 def _confirmation_calls(api: Any, merchant: str, id_number: str) -> tuple[Counter[str], int]:
     """DynamoDB calls of one 先用后付 confirmation, and the items of its transaction."""
     from scripts.bench import recording
-    from tests.shopping import checkout, confirm, create_product, sku_ids
+    from tests.support.shopping import checkout, confirm, create_product, sku_ids
 
     buyer = f"u-bench-{uuid.uuid4().hex[:6]}"
     api.post("/v1/me/identity", {"real_name": "张三", "id_number": id_number}, as_=buyer)
@@ -37,8 +37,8 @@ def bench_webhooks(events: int) -> list[str]:
     from chalicelib.services.webhooks.outbox import emit
     from scripts.bench import recording, world
     from scripts.webhook_receiver import Receiver
+    from tests.api.test_authorization_matrix import ADULT_ID_B
     from tests.conftest import ADULT_ID
-    from tests.test_authorization_matrix import ADULT_ID_B
 
     rows: list[str] = []
     receiver = Receiver([]).start()

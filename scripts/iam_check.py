@@ -375,7 +375,7 @@ class Check:
         import requests
 
         from chalicelib import schedules
-        from tests.test_readme_walks import PRELUDE, walks
+        from tests.contract.test_readme_walks import PRELUDE, walks
 
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         started = time.monotonic()

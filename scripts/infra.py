@@ -87,10 +87,10 @@ SKIP_API_CACHE = {
 
 # Grants a local run (`make iam-check`) cannot exercise, by statement Sid, and why they stay.
 UNUSED_LOCALLY = {
-    "OwnLogGroup": "Lambda's runtime writes the function's logs (tests/test_infra.py checks the log group)",
+    "OwnLogGroup": "Lambda's runtime writes the function's logs (tests/infra/test_infra.py checks the log group)",
     "Tracing": "Lambda's X-Ray daemon sends the traces; X-Ray has no resource-level permissions",
     "DataKey": "SQS, SNS and Lambda call KMS on the function's behalf (moto does not encrypt); "
-    "tests/test_infra.py checks the key",
+    "tests/infra/test_infra.py checks the key",
 }
 # Table grants are access levels (chalicelib/grants.py): what a level holds beyond the calls a
 # local run makes is there for the paths it does not reach (declines, races, retries, erasure).

@@ -2,7 +2,7 @@
 
 The routers in `chalicelib/api/` are where a route is declared; `app.py` cannot load them
 at import (a cold start would load pydantic, the services and the store), so it mounts
-this generated table, whose rows load their router on first use. tests/test_route_table.py
+this generated table, whose rows load their router on first use. tests/architecture/test_route_table.py
 fails when the committed table is not what this script writes.
 """
 

@@ -1,6 +1,6 @@
 """`make soak`: the model-based money test, long, with DynamoDB faults, on every core.
 
-One pytest process per core (SOAK_WORKERS) runs `tests/test_model_based.py::test_soak`
+One pytest process per core (SOAK_WORKERS) runs `tests/model/test_model_based.py::test_soak`
 with its own seed and its share of MODEL_EXAMPLES stories of MODEL_STEPS steps, each in
 its own in-process moto: the stories are independent. This prints what the stories
 reached, the steps per second, and for a failing worker its shrunk story, its
@@ -44,7 +44,7 @@ def main() -> int:
         args = ["-m", "pytest", "-m", "slow", "-s", "-q", "-n", "0", "-p", "no:randomly", "-p", "no:logging"]
         log = open(out / f"worker-{w}.log", "w")
         proc = subprocess.Popen(
-            [sys.executable, *args, "tests/test_model_based.py::test_soak"],
+            [sys.executable, *args, "tests/model/test_model_based.py::test_soak"],
             cwd=ROOT,
             env=env,
             stdout=log,

@@ -212,7 +212,7 @@ def activated_user(api: Api, verified_user: str) -> str:
     return uid
 
 
-# --- payment channels: keys generated for this test session (tests/channel_keys.py) -----
-from tests import channel_keys  # noqa: E402
+# --- payment channels: keys generated for this test session (tests/support/channel_keys.py) -----
+from tests.support import channel_keys  # noqa: E402
 
 channel_keys.install()

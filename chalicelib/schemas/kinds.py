@@ -2,7 +2,7 @@
 
 Each is a named alias (`TypeAliasType`): the OpenAPI document declares it once, as a
 component of its name that every use `$ref`s, so a generated client gets one enum type
-per set (not one per field). A new value is added here first (tests/test_openapi_contract.py finds every
+per set (not one per field). A new value is added here first (tests/contract/test_openapi_contract.py finds every
 `kind="..."` and notification kind in the services and checks it is listed).
 """
 

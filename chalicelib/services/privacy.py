@@ -5,7 +5,7 @@ keys (never a scan) and paged across sections with one signed cursor; the full I
 numbers are never held, so never exported (masked forms and last four digits are); the real
 name is the user's own and is exported in full. A model
 that carries a user key must be a section or be listed in `NOT_EXPORTED` with the reason
-(tests/test_privacy.py fails otherwise).
+(tests/api/test_privacy.py fails otherwise).
 
 Closure: refused (409 `account_not_closable`, one field error per obstacle) while anything
 is open. Then one transaction erases the name, the ID data (masked forms, keyed hash and

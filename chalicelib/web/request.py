@@ -19,7 +19,7 @@ from .router import JSON, Ctx, RouteSpec
 
 # A request loads what its route needs: token verification (jwt, cryptography) when the
 # route has roles, the store (PynamoDB, botocore) when its handler or its Idempotency-Key
-# does; `GET /v1/health` loads neither (tests/test_cold_start.py).
+# does; `GET /v1/health` loads neither (tests/architecture/test_cold_start.py).
 
 
 def prepare(spec: RouteSpec, request: Request, params: dict[str, str]) -> Ctx:

@@ -27,7 +27,7 @@ class DynamoDBDeletionProtection(BaseResourceCheck):
 
     def scan_resource_conf(self, conf: dict[str, Any]) -> CheckResult:
         props = conf.get("Properties") or {}
-        # checkov hides DeletionPolicy from checks; tests/test_packaged_template.py checks Retain.
+        # checkov hides DeletionPolicy from checks; tests/infra/test_packaged_template.py checks Retain.
         return CheckResult.PASSED if _true(props.get("DeletionProtectionEnabled")) else CheckResult.FAILED
 
 

@@ -1,0 +1,118 @@
+"""DynamoDB failing as the service does (issue 30): a store fault answers 503
+`temporarily_unavailable` with nothing half-done, a lost race its 409, anything else a 500
+whose log line says what the store answered (never an item: PII)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pynamodb.exceptions import TransactWriteError
+
+from chalicelib import db
+from tests.conftest import Api
+from tests.support.fulfilment import payable, place, product, ship  # noqa: F401 - `product` is a fixture
+from tests.support.logs import Lines, log_lines  # noqa: F401 - `log_lines` is a fixture
+from tests.support.model_based import Faults
+
+
+@pytest.fixture
+def faults() -> Iterator[Faults]:
+    f = Faults(span=0)
+    f.install()
+    try:
+        yield f
+    finally:
+        f.remove()
+
+
+@pytest.fixture
+def shipped(api: Api, activated_user: str, product: dict[str, Any]) -> str:  # noqa: F811
+    order_id = place(api, activated_user, product)
+    assert ship(api, order_id).status_code == 200
+    return order_id
+
+
+@pytest.mark.parametrize("fault", ["ThrottlingError", "TransactionConflict", "lost_answer", "InternalServerError"])
+def test_receipt_whose_transaction_fails_in_the_store_is_a_503(
+    api: Api, activated_user: str, shipped: str, faults: Faults, fault: str
+) -> None:
+    """Regression (`make soak`): a transaction cancelled for throttling was a 500."""
+    faults.arm([(0, fault)], only="TransactWriteItems")
+    r = api.post(f"/v1/orders/{shipped}/receipt", as_=activated_user)
+    faults.enabled = False
+    assert r.status_code == 503, r.json
+    assert r.json["code"] == "temporarily_unavailable"
+    order = api.get(f"/v1/orders/{shipped}", as_=activated_user).json
+    if fault == "lost_answer":  # it took effect: the retry is told so
+        assert order["status"] == "received" and payable() > 0
+        again = api.post(f"/v1/orders/{shipped}/receipt", as_=activated_user)
+        assert again.json["code"] == "illegal_transition"
+    else:  # nothing half-done: the retry does it
+        assert order["status"] == "shipped" and payable() == 0
+        assert api.post(f"/v1/orders/{shipped}/receipt", as_=activated_user).status_code == 200
+    assert faults.injected[fault] == 1
+
+
+def _cancelled(*reasons: str) -> TransactWriteError:
+    from botocore.exceptions import ClientError
+    from pynamodb.connection.base import VerboseClientError
+    from pynamodb.exceptions import CancellationReason
+
+    error = {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"}
+    cause = VerboseClientError(
+        {"Error": error},
+        "TransactWriteItems",
+        {},
+        cancellation_reasons=[None if r == "None" else CancellationReason(code=r, message=f"{r}!") for r in reasons],
+    )
+    assert isinstance(cause, ClientError)
+    return TransactWriteError("Failed to write transaction items", cause)
+
+
+def test_which_cancellations_are_worth_a_retry() -> None:
+    assert db.is_retryable(_cancelled("None", "ThrottlingError"))
+    assert db.is_retryable(_cancelled("TransactionConflict", "ProvisionedThroughputExceeded"))
+    assert not db.is_retryable(_cancelled("ThrottlingError", "ValidationError"))
+    assert not db.is_retryable(_cancelled("None", "ConditionalCheckFailed"))
+
+
+def test_an_unclassified_store_error_is_a_500_whose_log_says_what_the_store_answered(
+    api: Api,
+    activated_user: str,
+    shipped: str,
+    faults: Faults,
+    log_lines: Lines,  # noqa: F811
+) -> None:
+    """A cancellation for a reason no retry cures (here an item too large): the 500 names the
+    store's code, and the log line carries its message and each item's reason, never an item."""
+    original = faults._call
+
+    def cancelled(conn: Any, operation: str, kwargs: dict[str, Any]) -> Any:
+        if operation != "TransactWriteItems":
+            return original(conn, operation, kwargs)
+        from botocore.exceptions import ClientError
+
+        reasons: list[dict[str, Any]] = [{"Code": "None"} for _ in kwargs["TransactItems"]]
+        reasons[-1] = {
+            "Code": "ValidationError",
+            "Message": "Item size too large",
+            "Item": {"phone": {"S": "13800138000"}},
+        }
+        error = {"Code": "TransactionCanceledException", "Message": "Transaction cancelled [None, ValidationError]"}
+        raise ClientError({"Error": error, "CancellationReasons": reasons}, operation)  # type: ignore[typeddict-unknown-key]
+
+    faults._call = cancelled  # type: ignore[method-assign]
+    r = api.post(f"/v1/orders/{shipped}/receipt", as_=activated_user)
+    lines = log_lines()
+    assert r.status_code == 500 and r.json["code"] == "internal_error"
+    assert "TransactionCanceledException" in r.json["detail"]
+    [line] = [x for x in lines if x["message"] == "unhandled error"]
+    assert line["error"] == "TransactWriteError" and line["route"] == "POST /v1/orders/{order_id}/receipt"
+    assert line["store_code"] == "TransactionCanceledException"
+    assert line["store_message"] == "Transaction cancelled [None, ValidationError]"
+    assert line["cancellation_reasons"][-1] == {"code": "ValidationError", "message": "Item size too large"}
+    assert set(line["cancellation_reasons"][:-1]) == {None}
+    assert "13800138000" not in json.dumps(lines)

@@ -1,0 +1,38 @@
+"""A request loads what its route needs (`make bench` times it, section `imports`): in a
+fresh process, `GET /v1/health` loads neither token verification nor the store, and an
+order read does not load the checkout service. Which modules load, never how long."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from chalicelib.config import stage_environment
+from scripts.bench import _HEALTH_EVENT, _first_request
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _loaded_after(code: str) -> set[str]:
+    env = {**os.environ, **stage_environment("local"), "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"}
+    probe = f"{code}\nimport json, sys; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_the_first_health_check_loads_no_token_verification_and_no_store() -> None:
+    loaded = _loaded_after(_first_request(_HEALTH_EVENT))
+    assert "chalicelib.api.system" in loaded  # the request was answered by its router
+    # (Powertools imports the `botocore` package itself, for its user agent: not its clients.)
+    for heavy in ("jwt", "cryptography", "pynamodb", "botocore.session", "boto3", "chalicelib.db", "chalicelib.auth"):
+        assert heavy not in loaded, heavy
+
+
+def test_an_order_read_does_not_load_the_checkout_service() -> None:
+    loaded = _loaded_after("import app, chalicelib.api.orders")
+    assert "chalicelib.services.orders" in loaded
+    for heavy in ("chalicelib.services.checkout", "chalicelib.services.payments", "chalicelib.services.channel_trades"):
+        assert heavy not in loaded, heavy
