@@ -12,12 +12,12 @@ from typing import Any
 from .observability import logger
 from .services import (
     aftersale,
+    erasure,
     expiry,
     fulfilment,
     obligations,
     payments,
     payouts,
-    privacy,
     reconcile,
     redemption,
     risk,
@@ -37,7 +37,7 @@ JOBS: dict[str, JobFn] = {
     reconcile.JOB: reconcile.reconcile_ledger,
     "enqueue_pending_redemptions": redemption.enqueue_pending_redemptions,
     "run_payouts": payouts.run_payouts,
-    "purge_closed_accounts": privacy.purge_closed_accounts,
+    "purge_closed_accounts": erasure.purge_closed_accounts,
     aftersale.sweep.JOB: aftersale.sweep.advance_aftersale,
     "expire_risk_reviews": risk.reviews.expire_reviews,
 }

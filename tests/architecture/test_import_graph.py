@@ -22,7 +22,6 @@ SPLITTING = {
     "chalicelib/services/aftersale/refunds.py",
     # this branch's own, next commits
     "chalicelib/services/accounts.py",
-    "chalicelib/services/privacy.py",
     "chalicelib/openapi.py",
     "chalicelib/services/webhooks/delivery.py",
     "chalicelib/channels/sandbox.py",
