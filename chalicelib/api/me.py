@@ -16,7 +16,7 @@ from ..schemas.me import (
     PasswordIn,
     PasswordView,
 )
-from ..services import accounts
+from ..services import accounts, devices
 from ..web import ANY_ROLE, CONSUMER, Ctx, Router
 
 router = Router("me")
@@ -154,5 +154,5 @@ def register_device(ctx: Ctx) -> DeviceView:
     """Register a device key (ECDSA P-256) for fingerprint/face confirmation: a step-up that
     takes the payment password (5 wrong tries lock it, as for confirmation)."""
     body: DeviceIn = ctx.body
-    device = accounts.register_device(ctx.user_id, body.device_id, body.public_key_pem, body.password, clock.now())
+    device = devices.register_device(ctx.user_id, body.device_id, body.public_key_pem, body.password, clock.now())
     return DeviceView(device_id=device.device_id, created_at=device.created_at)

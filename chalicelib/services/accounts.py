@@ -1,4 +1,5 @@
-"""Accounts: the profile, real-name verification, bank cards, payment password, devices."""
+"""Accounts: the profile, real-name verification, bank cards, payment password (devices:
+`devices.py`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from .. import errors, pii
@@ -20,7 +19,7 @@ from ..config import settings
 from ..db import Tx, condition_failed
 from ..errors import FieldError
 from ..models.users import BankCard as BankCard
-from ..models.users import Device, UniqueClaim
+from ..models.users import UniqueClaim
 from ..models.users import User as User
 from . import validators
 
@@ -379,52 +378,3 @@ def _lock(user: User, now: datetime) -> errors.DomainError:
             raise
         until = get(user.user_id).password_locked_until or until  # locked meanwhile by another try
     return _locked(until)
-
-
-# --- devices (biometric confirmation keys) ----------------------------------------------
-
-
-def register_device(user_id: str, device_id: str, public_key_pem: str, password: str, now: datetime) -> Device:
-    """Register a device's ECDSA P-256 public key once; it signs confirmation challenges.
-
-    A device key confirms orders without the password, so registering one is a step-up:
-    the payment password, with its lockout (a stolen session token alone is not enough).
-    """
-    user = get_or_create(user_id, now)
-    try:
-        key = serialization.load_pem_public_key(public_key_pem.encode())
-    except (ValueError, TypeError) as exc:
-        raise errors.unprocessable(
-            "invalid_public_key",
-            "the public key is not a PEM public key",
-            [FieldError("public_key_pem", "not a PEM public key")],
-        ) from exc
-    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
-        raise errors.unprocessable(
-            "invalid_public_key",
-            "the device key must be ECDSA P-256",
-            [FieldError("public_key_pem", "not an ECDSA P-256 key")],
-        )
-    verify_password(user, password, now)
-    device = Device(user_id, device_id, public_key_pem=public_key_pem, created_at=iso(now))
-    try:
-        device.save(condition=Device.device_id.does_not_exist())
-    except PutError as exc:
-        if condition_failed(exc):
-            raise errors.conflict("device_already_registered", "this device is already registered") from exc
-        raise
-    return device
-
-
-def device_key(user_id: str, device_id: str) -> ec.EllipticCurvePublicKey:
-    try:
-        device = Device.get(user_id, device_id)
-    except DoesNotExist as exc:
-        raise errors.unprocessable(
-            "device_not_registered",
-            "this device is not registered for biometric confirmation",
-            [FieldError("device_id", "not registered")],
-        ) from exc
-    key = serialization.load_pem_public_key(device.public_key_pem.encode())
-    assert isinstance(key, ec.EllipticCurvePublicKey)
-    return key

@@ -30,7 +30,7 @@ from ..models.coupons import RESERVED, USED, Coupon
 from ..models.orders import AWAITING_CONFIRMATION, AWAITING_PAYMENT, BNPL, PLACED, RISK_REVIEW, Order
 from ..models.users import BNPL_ACTIVE, User
 from ..observability import count
-from . import accounts, closing, installments, orders, payments, risk, standing
+from . import accounts, closing, devices, installments, orders, payments, risk, standing
 from .checkout import bnpl_refusal, credit_insufficient
 from .orders import CHECKOUT_EXPIRY
 
@@ -51,7 +51,7 @@ class _Step:
 
 
 def _verify_device_signature(user_id: str, device_id: str, signature: str, nonce: str) -> None:
-    key = accounts.device_key(user_id, device_id)
+    key = devices.device_key(user_id, device_id)
     bad = errors.unprocessable(
         "signature_invalid", "the device signature does not match the challenge", [FieldError("signature", "invalid")]
     )
