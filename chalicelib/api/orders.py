@@ -24,10 +24,11 @@ from ..schemas.orders import (
     OrderView,
     ShipmentView,
 )
-from ..services import addresses, orders, payments, risk
+from ..services import addresses, orders, risk
 from ..web import CONSUMER, Ctx, Reply, Router
 
-if TYPE_CHECKING:  # the checkout service loads on a checkout or confirmation, not on a read
+if TYPE_CHECKING:  # the checkout and payment services load on a checkout or confirmation, not on a read
+    from ..services import payments
     from ..services.checkout import CheckoutResult
     from ..services.confirmation import Confirmation
 
