@@ -4,27 +4,42 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..services import webhooks
+
 
 def render(kind: str, snapshot: dict[str, Any]) -> dict[str, Any]:
     if "plain" in snapshot:
         plain: dict[str, Any] = snapshot["plain"]
         return plain
-    from ..services import aftersale, messages, orders, payouts, webhooks
-    from .aftersale import dispute_view
-    from .fulfilment import return_view
-    from .messages import message_view
-    from .orders import order_view
-    from .payouts import payout_view
+    record = webhooks.log.record_of(kind, snapshot["item"])  # each kind loads only its own view
+    if kind == "order":
+        from ..services import orders
+        from .orders import order_view
 
-    record = webhooks.log.record_of(kind, snapshot["item"])
-    if isinstance(record, orders.Order):
+        assert isinstance(record, orders.Order)
         return order_view(record, for_buyer=False).model_dump(mode="json")
-    if isinstance(record, aftersale.ReturnRequest):
+    if kind == "return_request":
+        from ..services import aftersale
+        from .fulfilment import return_view
+
+        assert isinstance(record, aftersale.ReturnRequest)
         return return_view(record).model_dump(mode="json")
-    if isinstance(record, aftersale.Dispute):
+    if kind == "dispute":
+        from ..services import aftersale
+        from .aftersale import dispute_view
+
+        assert isinstance(record, aftersale.Dispute)
         return dispute_view(record).model_dump(mode="json")
-    if isinstance(record, messages.OrderMessage):
+    if kind == "message":
+        from ..services import messages
+        from .messages import message_view
+
+        assert isinstance(record, messages.OrderMessage)
         return message_view(record).model_dump(mode="json")
-    if isinstance(record, payouts.Payout):
+    if kind == "payout":
+        from ..services import payouts
+        from .payouts import payout_view
+
+        assert isinstance(record, payouts.Payout)
         return payout_view(record).model_dump(mode="json")
     raise ValueError(f"no view for {kind!r}")
