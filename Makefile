@@ -16,7 +16,7 @@ AWS_DEFAULT_REGION ?= cn-north-1
 export AWS_DEFAULT_REGION
 PACKAGE_DIR := build/$(STAGE)/package
 
-.PHONY: install routes run test lint typecheck pytest package infra-check iam-check clean demo redrive soak fuzz bench openapi-snapshot chromium console-shots webhook-receiver
+.PHONY: install routes run test lint typecheck pytest package infra-check iam-check clean demo redrive soak fuzz bench openapi-snapshot chromium console-shots webhook-receiver lifecycle
 
 # The console's browser tests drive Debian's Chromium through Playwright (which never
 # downloads a browser here); CI machines start without it.
@@ -118,6 +118,9 @@ clean:
 console-shots: install $(CHROMIUM)  ## docs/console-*.png: each console screen against a fresh local stack
 	fc-list 2>/dev/null | grep -qi "wqy\|noto.*cjk" || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-wqy-microhei
 	$(PY) -m scripts.console shots
+
+lifecycle: install  ## docs/lifecycle.md: the order lifecycle's table and state diagram, from the code
+	$(PY) -m scripts.lifecycle
 
 demo: install  ## walk the whole story over HTTP against `make run` (start it in another terminal)
 	$(PY) -m scripts.demo

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,6 +173,48 @@ def illegal_transition(entity: str, current: str, action: str) -> DomainError:
     """The state machine refused: stable code `illegal_transition`."""
     article = "an" if entity[:1] in "aeiou" else "a"
     return Conflict("illegal_transition", f"cannot {action} {article} {entity} that is {current}")
+
+
+@dataclass(frozen=True)
+class Raises:
+    """What a service operation may refuse with, declared beside it: (kind, code) pairs.
+    A route documents the declarations of the services it calls (`errors=` on the route,
+    joined with `|`); the edge gives each kind its status (`web.STATUS`). A test ties them
+    (tests/architecture/test_declared_errors.py): a route's codes are declared by a service
+    it calls, and a code a service raises is declared by its module."""
+
+    pairs: frozenset[tuple[type[DomainError], str]]
+
+    def __or__(self, other: Raises) -> Raises:
+        return Raises(self.pairs | other.pairs)
+
+    def codes(self) -> set[str]:
+        return {code for _, code in self.pairs}
+
+
+def raises(
+    *,
+    bad_request: Iterable[str] = (),
+    payment_declined: Iterable[str] = (),
+    forbidden: Iterable[str] = (),
+    not_found: Iterable[str] = (),
+    conflict: Iterable[str] = (),
+    unprocessable: Iterable[str] = (),
+    locked: Iterable[str] = (),
+    unavailable: Iterable[str] = (),
+) -> Raises:
+    """A declaration by kind: `raises(not_found=["order_not_found"], conflict=["illegal_transition"])`."""
+    by_kind: dict[type[DomainError], Iterable[str]] = {
+        BadRequest: bad_request,
+        PaymentDeclined: payment_declined,
+        Forbidden: forbidden,
+        NotFound: not_found,
+        Conflict: conflict,
+        Unprocessable: unprocessable,
+        Locked: locked,
+        Unavailable: unavailable,
+    }
+    return Raises(frozenset((kind, code) for kind, codes in by_kind.items() for code in codes))
 
 
 # Every code the API can answer with, for the OpenAPI document and client authors.

@@ -2,7 +2,7 @@
 
 `KINDS` lists every timer kind; writers and sweepers name them by these constants only.
 The order timers (`checkout_expiry` .. `order_completion`: which ones an order needs is
-derived from its state in `services/obligations.py`), the payments' (`refund`,
+derived from its state in `services/orders/obligations.py`), the payments' (`refund`,
 `unapplied_refund`), the points redemption's, the payouts', the account closure's, and
 the after-sale waits (`aftersale_*`, keyed by order: services/aftersale/sweep.py).
 """

@@ -45,7 +45,7 @@ def list_addresses(ctx: Ctx) -> AddressBookView:
     body=SavedAddressIn,
     response=SavedAddressView,
     status=201,
-    errors={409: ["address_book_full", "state_changed"]},
+    errors=addresses.ADD_ERRORS,
 )
 def add_address(ctx: Ctx) -> SavedAddressView:
     """Save an address; the first one (or one sent with `is_default: true`) is the default."""
@@ -59,7 +59,7 @@ def add_address(ctx: Ctx) -> SavedAddressView:
     roles=CONSUMER,
     body=SavedAddressIn,
     response=SavedAddressView,
-    errors={404: ["address_not_found"], 409: ["default_address_required"]},
+    errors=addresses.UPDATE_ERRORS,
 )
 def update_address(ctx: Ctx, address_id: str) -> SavedAddressView:
     """Replace a saved address; `is_default: true` moves the default to it."""
@@ -72,7 +72,7 @@ def update_address(ctx: Ctx, address_id: str) -> SavedAddressView:
     "DELETE",
     roles=CONSUMER,
     status=204,
-    errors={404: ["address_not_found"], 409: ["state_changed"]},
+    errors=addresses.DELETE_ERRORS,
 )
 def delete_address(ctx: Ctx, address_id: str) -> None:
     """Delete a saved address; deleting the default promotes the most recently added other one."""

@@ -20,7 +20,6 @@ from .messages import message_view
 from .orders import order_view
 
 router = Router("aftersale")
-STEP_ERRORS = {404: ["return_request_not_found"], 409: ["illegal_transition"]}
 
 
 def dispute_view(d: aftersale.Dispute) -> DisputeView:
@@ -49,7 +48,7 @@ def dispute_view(d: aftersale.Dispute) -> DisputeView:
     roles=CONSUMER,
     body=ShipmentIn,
     response=ReturnRequestView,
-    errors={404: ["order_not_found", "return_request_not_found"], 409: ["illegal_transition"]},
+    errors=aftersale.shipments.SHIP_BACK_ERRORS,
     idempotent=True,
     key_optional=True,
 )
@@ -68,7 +67,7 @@ def ship_back(ctx: Ctx, order_id: str, request_id: str) -> ReturnRequestView:
     "POST",
     roles=MERCHANT,
     response=ReturnRequestView,
-    errors=STEP_ERRORS,
+    errors=aftersale.shipments.ARRIVAL_ERRORS,
     idempotent=True,
     key_optional=True,
 )
@@ -83,7 +82,7 @@ def confirm_return_arrival(ctx: Ctx, request_id: str) -> ReturnRequestView:
     roles=MERCHANT,
     body=ShipmentIn,
     response=ReturnRequestView,
-    errors={404: ["return_request_not_found"], 409: ["illegal_transition", "out_of_stock"]},
+    errors=aftersale.exchange.RESHIP_ERRORS,
     idempotent=True,
     key_optional=True,
 )
@@ -103,18 +102,7 @@ def reship_exchange(ctx: Ctx, request_id: str) -> ReturnRequestView:
     body=DisputeIn,
     response=DisputeView,
     status=201,
-    errors={
-        404: ["order_not_found", "return_request_not_found"],
-        409: [
-            "dispute_already_open",
-            "already_escalated",
-            "not_escalable",
-            "escalation_window_closed",
-            "illegal_transition",
-            "account_closing",
-            "return_already_pending",
-        ],
-    },
+    errors=aftersale.disputes.ESCALATE_ERRORS,
     idempotent=True,
     key_optional=True,
 )
@@ -127,7 +115,11 @@ def open_dispute(ctx: Ctx, order_id: str) -> DisputeView:
 
 
 @router.route(
-    "/v1/orders/{order_id}/disputes", "GET", roles=CONSUMER, response=DisputeList, errors={404: ["order_not_found"]}
+    "/v1/orders/{order_id}/disputes",
+    "GET",
+    roles=CONSUMER,
+    response=DisputeList,
+    errors=aftersale.disputes.ORDER_ERRORS,
 )
 def list_order_disputes(ctx: Ctx, order_id: str) -> DisputeList:
     """The order's disputes, newest first."""
@@ -147,7 +139,7 @@ def list_disputes(ctx: Ctx) -> DisputeList:
     "GET",
     roles=SUPPORT,
     response=DisputeCaseView,
-    errors={404: ["dispute_not_found"]},
+    errors=aftersale.disputes.NOT_FOUND_ERRORS,
 )
 def get_dispute(ctx: Ctx, dispute_id: str) -> DisputeCaseView:
     """The whole case: the dispute, the order and its history, its return requests and messages."""
@@ -165,7 +157,7 @@ def get_dispute(ctx: Ctx, dispute_id: str) -> DisputeCaseView:
     "GET",
     roles=SUPPORT,
     response=SupportOrderView,
-    errors={404: ["order_not_found"]},
+    errors=aftersale.disputes.ORDER_ERRORS,
 )
 def get_support_order(ctx: Ctx, order_id: str) -> SupportOrderView:
     """Look an order up: the order with its shipment and history, its return requests,
@@ -187,7 +179,7 @@ def get_support_order(ctx: Ctx, order_id: str) -> SupportOrderView:
     response=DisputeView,
     idempotent=True,
     render=dispute_view,
-    errors={403: ["own_case"], 404: ["dispute_not_found"], 409: ["illegal_transition"]},
+    errors=aftersale.disputes.DECIDE_ERRORS,
 )
 def decide_dispute(ctx: Ctx, dispute_id: str) -> aftersale.Dispute:
     """Decide once: `refund` (the platform refunds or releases credit and takes the amount

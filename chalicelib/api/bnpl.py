@@ -26,7 +26,7 @@ def get_agreement(ctx: Ctx) -> AgreementView:
     body=ActivationIn,
     response=MeView,
     status=201,
-    errors={409: ["already_activated"], 422: ["not_eligible"]},
+    errors=activation.ACTIVATE_ERRORS,
 )
 def activate_bnpl(ctx: Ctx) -> MeView:
     """Activate 先用后付 (开通): eligibility checked, starting credit limit granted."""
@@ -40,7 +40,7 @@ def activate_bnpl(ctx: Ctx) -> MeView:
     roles=CONSUMER,
     query=PlansQuery,
     response=PlansView,
-    errors={404: ["product_not_found"]},
+    errors=catalog.NOT_FOUND_ERRORS,
 )
 def get_plans(ctx: Ctx) -> PlansView:
     """Every plan for an amount (single payment, then 3/6/12 parts when eligible): fee in fen,

@@ -90,9 +90,7 @@ def list_products(ctx: Ctx) -> ProductList:
     )
 
 
-@router.route(
-    "/v1/products/{product_id}", "GET", roles=ANY_ROLE, response=ProductView, errors={404: ["product_not_found"]}
-)
+@router.route("/v1/products/{product_id}", "GET", roles=ANY_ROLE, response=ProductView, errors=catalog.NOT_FOUND_ERRORS)
 def get_product(ctx: Ctx, product_id: str) -> ProductView:
     """A product with its SKUs (attributes, price, stock) and its review summary."""
     return product_view(catalog.get_product(product_id))
@@ -105,7 +103,7 @@ def get_product(ctx: Ctx, product_id: str) -> ProductView:
     body=ProductIn,
     response=ProductView,
     status=201,
-    errors={422: ["duplicate_sku", "unknown_plan"]},
+    errors=catalog.CREATE_ERRORS,
 )
 def create_product(ctx: Ctx) -> ProductView:
     """Create a product with its SKUs (price in fen, stock); SKUs gain a `sku_id`."""
@@ -129,7 +127,7 @@ def create_product(ctx: Ctx) -> ProductView:
     roles=MERCHANT,
     body=ProductEditIn,
     response=ProductView,
-    errors={404: ["product_not_found"], 409: ["state_changed"], 422: ["duplicate_sku", "unknown_sku", "unknown_plan"]},
+    errors=catalog.UPDATE_ERRORS,
 )
 def update_product(ctx: Ctx, product_id: str) -> ProductView:
     """Edit one of the caller's products: name, description, SKUs, prices and stock."""
@@ -160,7 +158,7 @@ def get_cart(ctx: Ctx) -> CartView:
     roles=CONSUMER,
     body=CartItemIn,
     response=CartView,
-    errors={404: ["sku_not_found"], 409: ["cart_full"], 422: ["quantity_exceeds_stock"]},
+    errors=cart.PUT_ERRORS,
 )
 def put_cart_item(ctx: Ctx, sku_id: str) -> CartView:
     """Put a SKU in the cart, or set its quantity and selection."""
@@ -168,7 +166,7 @@ def put_cart_item(ctx: Ctx, sku_id: str) -> CartView:
     return cart_view(cart.put_item(ctx.user_id, sku_id, body.quantity, body.selected, clock.now()))
 
 
-@router.route("/v1/cart/items/{sku_id}", "DELETE", roles=CONSUMER, status=204, errors={404: ["cart_item_not_found"]})
+@router.route("/v1/cart/items/{sku_id}", "DELETE", roles=CONSUMER, status=204, errors=cart.REMOVE_ERRORS)
 def delete_cart_item(ctx: Ctx, sku_id: str) -> None:
     """Take a SKU out of the cart."""
     cart.remove_item(ctx.user_id, sku_id)

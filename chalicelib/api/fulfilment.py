@@ -115,7 +115,7 @@ def list_merchant_orders(ctx: Ctx) -> OrderList:
 
 
 @router.route(
-    "/v1/merchant/orders/{order_id}", "GET", roles=MERCHANT, response=OrderView, errors={404: ["order_not_found"]}
+    "/v1/merchant/orders/{order_id}", "GET", roles=MERCHANT, response=OrderView, errors=fulfilment.ORDER_ERRORS
 )
 def get_merchant_order(ctx: Ctx, order_id: str) -> OrderView:
     """One of the merchant's orders: what to ship (items, the delivery address), the
@@ -130,7 +130,7 @@ def get_merchant_order(ctx: Ctx, order_id: str) -> OrderView:
     roles=MERCHANT,
     body=ShipmentIn,
     response=OrderView,
-    errors={404: ["order_not_found"], 409: ["illegal_transition"]},
+    errors=fulfilment.SHIP_ERRORS,
 )
 def ship_order(ctx: Ctx, order_id: str) -> OrderView:
     """Ship a placed 先用后付 order or a paid channel order (carrier and tracking number)."""
@@ -157,7 +157,7 @@ def list_return_requests(ctx: Ctx) -> ReturnRequestList:
     roles=MERCHANT,
     body=ReturnDecisionIn,
     response=ReturnRequestView,
-    errors={404: ["return_request_not_found"], 409: ["illegal_transition"]},
+    errors=aftersale.requests.DECIDE_ERRORS,
     idempotent=True,
     key_optional=True,
 )
@@ -200,7 +200,7 @@ def list_settlements(ctx: Ctx) -> SettlementsView:
     "GET",
     roles=CONSUMER,
     response=ReturnRequestList,
-    errors={404: ["order_not_found"]},
+    errors=orders.NOT_FOUND_ERRORS,
 )
 def list_order_return_requests(ctx: Ctx, order_id: str) -> ReturnRequestList:
     """The order's return requests, newest first: where each stands (e.g. `awaiting_return`:
@@ -214,7 +214,7 @@ def list_order_return_requests(ctx: Ctx, order_id: str) -> ReturnRequestList:
     "POST",
     roles=CONSUMER,
     response=OrderView,
-    errors={404: ["order_not_found"], 409: ["illegal_transition"]},
+    errors=fulfilment.RECEIVE_ERRORS,
     idempotent=True,
     key_optional=True,
 )
@@ -231,17 +231,7 @@ def confirm_receipt(ctx: Ctx, order_id: str) -> OrderView:
     body=ReturnRequestIn,
     response=ReturnRequestView,
     status=201,
-    errors={
-        404: ["order_not_found"],
-        409: [
-            "illegal_transition",
-            "return_already_pending",
-            "nothing_to_return",
-            "account_closing",
-            "exchange_limit_reached",
-        ],
-        422: ["invalid_return_items", "invalid_exchange_items"],
-    },
+    errors=aftersale.requests.REQUEST_ERRORS,
     idempotent=True,
     key_optional=True,
 )
@@ -265,11 +255,7 @@ def request_return(ctx: Ctx, order_id: str) -> ReturnRequestView:
     body=ReviewIn,
     response=ReviewsWritten,
     status=201,
-    errors={
-        404: ["order_not_found"],
-        409: ["not_received", "already_reviewed"],
-        422: ["invalid_review_item", "invalid_review_text"],
-    },
+    errors=fulfilment.REVIEW_ERRORS,
 )
 def review_order(ctx: Ctx, order_id: str) -> ReviewsWritten:
     """Rate 1-5 and review the goods after receipt, once per order item."""

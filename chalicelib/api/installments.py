@@ -40,7 +40,7 @@ def installments_view(found: installments.views.Schedule) -> InstallmentsView:
     "GET",
     roles=CONSUMER,
     response=InstallmentsView,
-    errors={404: ["order_not_found"]},
+    errors=installments.views.SCHEDULE_ERRORS,
 )
 def get_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
     """The order's parts (due date, amount, principal and fee share, status) and what paying
@@ -54,7 +54,7 @@ def get_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
     "GET",
     roles=CONSUMER,
     response=BillView,
-    errors={422: ["invalid_month"]},
+    errors=installments.bills.BILL_ERRORS,
 )
 def get_bill(ctx: Ctx, month: str) -> BillView:
     """The month's bill (账单, `YYYY-MM`, China time): every part due that month across the
@@ -84,7 +84,7 @@ def get_bill(ctx: Ctx, month: str) -> BillView:
     "GET",
     roles=MERCHANT,
     response=InstallmentsView,
-    errors={404: ["order_not_found"]},
+    errors=fulfilment.ORDER_ERRORS,
 )
 def get_merchant_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
     """One of the merchant's confirmed orders' schedule (who pays the fee: `fee_payer`)."""
@@ -97,7 +97,7 @@ def get_merchant_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView
     "GET",
     roles=SUPPORT,
     response=InstallmentsView,
-    errors={404: ["order_not_found"]},
+    errors=installments.views.SCHEDULE_ERRORS,
 )
 def get_support_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
     """Any order's schedule, for support (客服) reading a case."""

@@ -63,10 +63,7 @@ def get_me(ctx: Ctx) -> MeView:
     roles=CONSUMER,
     body=IdentityIn,
     response=MeView,
-    errors={
-        409: ["identity_already_verified", "id_number_in_use"],
-        422: ["invalid_id_number", "invalid_real_name", "underage"],
-    },
+    errors=accounts.IDENTITY_ERRORS,
 )
 def submit_identity(ctx: Ctx) -> MeView:
     """Real-name verification (实名认证): name and resident ID number."""
@@ -81,7 +78,7 @@ def submit_identity(ctx: Ctx) -> MeView:
     body=BankCardIn,
     response=BankCardView,
     status=201,
-    errors={409: ["card_already_bound"], 422: ["invalid_card_number"]},
+    errors=accounts.ADD_CARD_ERRORS,
 )
 def add_bank_card(ctx: Ctx) -> BankCardView:
     """Bind a bank card (stored as a gateway token and the last four digits)."""
@@ -100,7 +97,7 @@ def list_bank_cards(ctx: Ctx) -> BankCardList:
     "DELETE",
     roles=CONSUMER,
     status=204,
-    errors={404: ["card_not_found"], 409: ["card_in_use"]},
+    errors=accounts.REMOVE_CARD_ERRORS,
 )
 def remove_bank_card(ctx: Ctx, card_id: str) -> None:
     """Unbind a card (not the auto-debit card of unpaid 先用后付 orders)."""
@@ -112,7 +109,7 @@ def remove_bank_card(ctx: Ctx, card_id: str) -> None:
     "PUT",
     roles=CONSUMER,
     response=BankCardView,
-    errors={404: ["card_not_found"], 409: ["state_changed"]},
+    errors=accounts.DEFAULT_CARD_ERRORS,
 )
 def set_default_bank_card(ctx: Ctx, card_id: str) -> BankCardView:
     """Choose the card the 先用后付 window's close charges (auto-debit)."""
@@ -125,10 +122,7 @@ def set_default_bank_card(ctx: Ctx, card_id: str) -> BankCardView:
     roles=CONSUMER,
     body=PasswordIn,
     response=PasswordView,
-    errors={
-        422: ["weak_password", "old_password_required", "payment_password_incorrect"],
-        423: ["payment_password_locked"],
-    },
+    errors=accounts.PASSWORD_ERRORS,
 )
 def set_payment_password(ctx: Ctx) -> PasswordView:
     """Set or change the 6-digit payment password."""
@@ -144,11 +138,7 @@ def set_payment_password(ctx: Ctx) -> PasswordView:
     body=DeviceIn,
     response=DeviceView,
     status=201,
-    errors={
-        409: ["device_already_registered"],
-        422: ["invalid_public_key", "payment_password_not_set", "payment_password_incorrect"],
-        423: ["payment_password_locked"],
-    },
+    errors=devices.DEVICE_ERRORS,
 )
 def register_device(ctx: Ctx) -> DeviceView:
     """Register a device key (ECDSA P-256) for fingerprint/face confirmation: a step-up that

@@ -10,8 +10,6 @@ from ..web import CONSUMER, MERCHANT, SUPPORT, Ctx, Router
 
 router = Router("messages")
 SUPPORT_SIDE = "support"
-NOT_FOUND = {404: ["order_not_found"]}
-SEND_ERRORS = {**NOT_FOUND, 422: ["invalid_message_text"]}
 
 
 def message_view(m: messages.OrderMessage) -> MessageView:
@@ -36,7 +34,12 @@ def _send(ctx: Ctx, side: str, order_id: str) -> MessageView:
 
 
 @router.route(
-    "/v1/orders/{order_id}/messages", "GET", roles=CONSUMER, query=PageQuery, response=MessageList, errors=NOT_FOUND
+    "/v1/orders/{order_id}/messages",
+    "GET",
+    roles=CONSUMER,
+    query=PageQuery,
+    response=MessageList,
+    errors=messages.THREAD_ERRORS,
 )
 def list_order_messages(ctx: Ctx, order_id: str) -> MessageList:
     """The order's conversation with the merchant, newest first."""
@@ -50,7 +53,7 @@ def list_order_messages(ctx: Ctx, order_id: str) -> MessageList:
     body=MessageIn,
     response=MessageView,
     status=201,
-    errors=SEND_ERRORS,
+    errors=messages.SEND_ERRORS,
 )
 def send_order_message(ctx: Ctx, order_id: str) -> MessageView:
     """Write to the merchant about the order (≤ 1,000 characters); the merchant is notified."""
@@ -63,7 +66,7 @@ def send_order_message(ctx: Ctx, order_id: str) -> MessageView:
     roles=MERCHANT,
     query=PageQuery,
     response=MessageList,
-    errors=NOT_FOUND,
+    errors=messages.THREAD_ERRORS,
 )
 def list_merchant_order_messages(ctx: Ctx, order_id: str) -> MessageList:
     """The order's conversation with the buyer, newest first."""
@@ -77,7 +80,7 @@ def list_merchant_order_messages(ctx: Ctx, order_id: str) -> MessageList:
     body=MessageIn,
     response=MessageView,
     status=201,
-    errors=SEND_ERRORS,
+    errors=messages.SEND_ERRORS,
 )
 def send_merchant_order_message(ctx: Ctx, order_id: str) -> MessageView:
     """Answer the buyer about the order (≤ 1,000 characters); the buyer is notified."""
@@ -90,7 +93,7 @@ def send_merchant_order_message(ctx: Ctx, order_id: str) -> MessageView:
     roles=SUPPORT,
     query=PageQuery,
     response=MessageList,
-    errors=NOT_FOUND,
+    errors=messages.THREAD_ERRORS,
 )
 def support_order_messages(ctx: Ctx, order_id: str) -> MessageList:
     """Platform support (快手客服) reads any order's conversation (read-only), newest first."""

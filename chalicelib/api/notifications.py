@@ -43,7 +43,7 @@ def list_notifications(ctx: Ctx) -> NotificationPageView:
     roles=CONSUMER_OR_MERCHANT,
     body=MarkReadIn,
     response=MarkReadView,
-    errors={404: ["notification_not_found"]},
+    errors=notifications.READ_ERRORS,
 )
 def mark_notifications_read(ctx: Ctx) -> MarkReadView:
     """Mark notifications read: `{"notification_ids": [...]}` or `{"all": true}` (beside SPEC's contract)."""

@@ -28,6 +28,7 @@ from ..services import addresses, orders, risk
 from ..web import CONSUMER, Ctx, Reply, Router
 
 if TYPE_CHECKING:  # the checkout and payment services load on a checkout or confirmation, not on a read
+    from ..errors import Raises
     from ..services import payments
     from ..services.checkout import CheckoutResult
     from ..services.confirmation import Confirmation
@@ -43,7 +44,7 @@ def challenge_view(order: orders.Order) -> ChallengeView:
     )
 
 
-# The event of a history step that names none: the status it reached (services/orders.history_entry).
+# The event of a history step that names none: the status it reached (services/orders/lifecycle.history_entry).
 EVENT_OF_STATUS = {
     "awaiting_confirmation": "checked_out",
     "awaiting_payment": "confirmed",
@@ -195,6 +196,19 @@ def render_confirmation(result: Confirmation) -> ConfirmationView | Reply:
     return view
 
 
+def checkout_errors() -> Raises:
+    """What a checkout refuses with (its service loads on a checkout, not on an order read)."""
+    from ..services import checkout
+
+    return addresses.NOT_FOUND_ERRORS | checkout.CHECKOUT_ERRORS
+
+
+def confirmation_errors() -> Raises:
+    from ..services import confirmation
+
+    return confirmation.CONFIRM_ERRORS
+
+
 @router.route(
     "/v1/checkout",
     "POST",
@@ -205,31 +219,7 @@ def render_confirmation(result: Confirmation) -> ConfirmationView | Reply:
     idempotent=True,
     claim_in_tx=True,
     render=render_checkout,
-    errors={
-        404: ["address_not_found"],
-        409: [
-            "out_of_stock",
-            "account_closing",
-            "bnpl_frozen",
-            "bnpl_not_activated",
-            "credit_insufficient",
-            "coupon_not_available",
-            "coupon_expired",
-            "plan_changed",
-        ],
-        422: [
-            "installments_need_bnpl",
-            "installments_one_merchant",
-            "installments_not_eligible",
-            "unknown_plan",
-            "cart_empty",
-            "duplicate_sku",
-            "unknown_sku",
-            "too_many_lines",
-            "coupon_not_found",
-            "coupon_min_spend_not_met",
-        ],
-    },
+    errors=checkout_errors,
 )
 def create_checkout(ctx: Ctx) -> CheckoutResult:
     """Check out the selected cart lines or a buy-now list: one order per merchant, each
@@ -264,28 +254,7 @@ def create_checkout(ctx: Ctx) -> CheckoutResult:
     idempotent=True,
     claim_in_tx=True,
     render=render_confirmation,
-    errors={
-        402: ["bnpl_declined"],
-        404: ["order_not_found"],
-        409: [
-            "challenge_used",
-            "challenge_mismatch",
-            "challenge_expired",
-            "illegal_transition",
-            "credit_insufficient",
-            "bnpl_frozen",
-            "bnpl_not_activated",
-            "coupon_not_available",
-            "account_closing",
-        ],
-        422: [
-            "payment_password_incorrect",
-            "payment_password_not_set",
-            "device_not_registered",
-            "signature_invalid",
-        ],
-        423: ["payment_password_locked"],
-    },
+    errors=confirmation_errors,
 )
 def confirm_order(ctx: Ctx, order_id: str) -> Confirmation:
     """Confirm an order with the payment password or a device signature over the nonce.
@@ -330,7 +299,7 @@ def list_orders(ctx: Ctx) -> OrderList:
     )
 
 
-@router.route("/v1/orders/{order_id}", "GET", roles=CONSUMER, response=OrderView, errors={404: ["order_not_found"]})
+@router.route("/v1/orders/{order_id}", "GET", roles=CONSUMER, response=OrderView, errors=orders.NOT_FOUND_ERRORS)
 def get_order(ctx: Ctx, order_id: str) -> OrderView:
     """One order: items, amounts, payment method, status and its history, due date."""
     return order_view(orders.get_own(ctx.user_id, order_id))
@@ -341,7 +310,7 @@ def get_order(ctx: Ctx, order_id: str) -> OrderView:
     "POST",
     roles=CONSUMER,
     response=OrderView,
-    errors={404: ["order_not_found"], 409: ["illegal_transition"]},
+    errors=orders.CANCEL_ERRORS,
     idempotent=True,
     key_optional=True,
 )

@@ -48,12 +48,7 @@ def render_payment(result: payments.PaymentResult) -> PaymentView:
     status=201,
     idempotent=True,
     render=render_payment,
-    errors={
-        402: ["payment_declined"],
-        404: ["order_not_found"],
-        409: ["illegal_transition", "insufficient_balance", "payment_in_progress", "state_changed"],
-        422: ["no_bank_card"],
-    },
+    errors=payments.PAY_NOW_ERRORS,
 )
 def pay_now(ctx: Ctx, order_id: str) -> payments.PaymentResult:
     """Pay an order now: card charged now, wallet debited now, or Alipay / WeChat Pay launch data.
@@ -137,7 +132,7 @@ class SimulateView(View):
     roles=PUBLIC,
     body=SimulateIn,
     response=SimulateView,
-    errors={404: ["payment_not_found"], 422: ["no_such_notification"]},
+    errors=payments.SIMULATE_ERRORS,
 )
 def simulate_channel_notification(ctx: Ctx) -> SimulateView:
     """Play the channel: send the payment's signed sandbox notification through the real notify path."""

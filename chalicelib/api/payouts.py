@@ -35,7 +35,7 @@ def payout_view(x: payouts.Payout) -> PayoutView:
     roles=MERCHANT,
     body=PayoutAccountIn,
     response=PayoutAccountView,
-    errors={422: ["invalid_account_number"]},
+    errors=payouts.SET_ACCOUNT_ERRORS,
 )
 def put_payout_account(ctx: Ctx) -> PayoutAccountView:
     """Set the bank account payouts go to (kept as a gateway token; never shown in full)."""

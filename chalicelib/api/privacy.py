@@ -34,7 +34,7 @@ def data_export(ctx: Ctx) -> DataExportView:
     "POST",
     roles=CONSUMER,
     response=ClosureView,
-    errors={409: ["account_not_closable", "account_closed", "account_closing", "state_changed"]},
+    errors=privacy.CLOSE_ERRORS,
 )
 def close_account(ctx: Ctx) -> ClosureView:
     """Close the account (refused, naming each open item, until nothing is open)."""

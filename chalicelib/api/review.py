@@ -13,7 +13,7 @@ from ..schemas.wallet import (
     ReviewRedemptionView,
     UserStandingView,
 )
-from ..services import accounts, redemption, wallet
+from ..services import accounts, orders, redemption, wallet
 from ..web import REVIEWER, Ctx, Router
 
 router = Router("review")
@@ -64,7 +64,7 @@ def list_redemptions_for_review(ctx: Ctx) -> ReviewRedemptionPage:
     requester's standing and how long it has waited."""
     q: ReviewQuery = ctx.query
     items, cursor = redemption.list_open(q.status, limit=q.limit, cursor=q.cursor)
-    users = accounts.standings([r.user_id for r in items])
+    users = orders.standing.standings([r.user_id for r in items])
     now = clock.now()
     return ReviewRedemptionPage(items=[queue_view(r, users.get(r.user_id), now) for r in items], next_cursor=cursor)
 
@@ -77,7 +77,7 @@ def list_redemptions_for_review(ctx: Ctx) -> ReviewRedemptionPage:
     response=ReviewRedemptionView,
     idempotent=True,
     render=review_view,
-    errors={403: ["own_case"], 404: ["redemption_not_found"], 409: ["illegal_transition"]},
+    errors=redemption.DECIDE_ERRORS,
 )
 def decide_redemption(ctx: Ctx, redemption_id: str) -> wallet.Redemption:
     """Approve (cash credited, points consumed) or reject (points released), once; a reviewer

@@ -90,7 +90,7 @@ def list_risk_reviews(ctx: Ctx) -> RiskReviewPage:
     "GET",
     roles=RISK,
     response=RiskReviewCaseView,
-    errors={404: ["review_not_found"]},
+    errors=risk.reviews.NOT_FOUND_ERRORS,
 )
 def get_risk_review(ctx: Ctx, review_id: str) -> RiskReviewCaseView:
     """The case on one call: each reason, every input, the order, the buyer's standing and
@@ -107,7 +107,7 @@ def get_risk_review(ctx: Ctx, review_id: str) -> RiskReviewCaseView:
     idempotent=True,
     key_optional=True,
     render=case_view,
-    errors={403: ["own_case"], 404: ["review_not_found"], 409: ["illegal_transition"]},
+    errors=risk.reviews.DECIDE_ERRORS,
 )
 def decide_risk_review(ctx: Ctx, review_id: str) -> risk.reviews.Case:
     """Approve (the order is placed) or decline (cancelled, credit released), once, with a
@@ -149,7 +149,7 @@ def list_risk_list_entries(ctx: Ctx) -> RiskListEntryPage:
     idempotent=True,
     key_optional=True,
     render=entry_view,
-    errors={409: ["already_listed"]},
+    errors=risk.lists.ADD_ERRORS,
 )
 def add_risk_list_entry(ctx: Ctx) -> risk.RiskListEntry:
     """Block (or allow) a user, device, card, delivery address or phone; the value is kept
@@ -165,7 +165,7 @@ def add_risk_list_entry(ctx: Ctx) -> risk.RiskListEntry:
     status=204,
     idempotent=True,
     key_optional=True,
-    errors={404: ["list_entry_not_found"]},
+    errors=risk.lists.REMOVE_ERRORS,
 )
 def remove_risk_list_entry(ctx: Ctx, entry_id: str) -> None:
     """Take an entry off its list."""

@@ -106,10 +106,7 @@ def redemption_view(r: wallet.Redemption) -> RedemptionView:
     status=201,
     idempotent=True,
     render=redemption_view,
-    errors={
-        409: ["insufficient_points", "account_closing"],
-        422: ["amount_not_redeemable", "daily_limit_reached"],
-    },
+    errors=redemption.REQUEST_ERRORS,
 )
 def request_redemption(ctx: Ctx) -> wallet.Redemption:
     """Redeem an amount (or points): the points are held and the request goes to review."""
@@ -132,7 +129,7 @@ def list_redemptions(ctx: Ctx) -> RedemptionPage:
     "GET",
     roles=CONSUMER,
     response=RedemptionView,
-    errors={404: ["redemption_not_found"]},
+    errors=redemption.GET_ERRORS,
 )
 def get_redemption(ctx: Ctx, redemption_id: str) -> RedemptionView:
     """One of the user's redemption requests."""

@@ -28,7 +28,6 @@ from .webhook_objects import render
 router = Router("webhooks")
 ENDPOINT_404 = {404: ["webhook_endpoint_not_found"]}
 EVENT_404 = {404: ["webhook_event_not_found"]}
-URL_ERRORS = {400: ["unknown_event_type"], 422: ["webhook_url_refused"]}
 
 
 def endpoint_view(e: webhooks.WebhookEndpoint) -> EndpointView:
@@ -87,7 +86,7 @@ def list_webhook_endpoints(ctx: Ctx) -> EndpointList:
     body=EndpointIn,
     response=EndpointCreated,
     status=201,
-    errors={**URL_ERRORS, 409: ["too_many_webhook_endpoints"]},
+    errors=webhooks.endpoints.CREATE_ERRORS,
     idempotent=True,
     key_optional=True,
 )
@@ -101,7 +100,11 @@ def create_webhook_endpoint(ctx: Ctx) -> EndpointCreated:
 
 
 @router.route(
-    "/v1/merchant/webhook-endpoints/{endpoint_id}", "GET", roles=MERCHANT, response=EndpointView, errors=ENDPOINT_404
+    "/v1/merchant/webhook-endpoints/{endpoint_id}",
+    "GET",
+    roles=MERCHANT,
+    response=EndpointView,
+    errors=webhooks.endpoints.NOT_FOUND_ERRORS,
 )
 def get_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> EndpointView:
     """One endpoint (without its secret)."""
@@ -114,7 +117,7 @@ def get_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> EndpointView:
     roles=MERCHANT,
     body=EndpointUpdate,
     response=EndpointView,
-    errors={**ENDPOINT_404, **URL_ERRORS},
+    errors=webhooks.endpoints.UPDATE_ERRORS,
     idempotent=True,
     key_optional=True,
 )
@@ -140,7 +143,7 @@ def update_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> EndpointView:
     "DELETE",
     roles=MERCHANT,
     status=204,
-    errors=ENDPOINT_404,
+    errors=webhooks.endpoints.NOT_FOUND_ERRORS,
 )
 def delete_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> None:
     """Remove an endpoint; nothing more is sent to it."""
@@ -153,7 +156,7 @@ def delete_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> None:
     roles=MERCHANT,
     body=RollIn,
     response=EndpointCreated,
-    errors={**ENDPOINT_404, 400: ["invalid_overlap"]},
+    errors=webhooks.endpoints.ROLL_ERRORS,
     idempotent=True,
     key_optional=True,
 )
@@ -172,7 +175,7 @@ def roll_webhook_secret(ctx: Ctx, endpoint_id: str) -> EndpointCreated:
     roles=MERCHANT,
     response=TestSent,
     status=202,
-    errors=ENDPOINT_404,
+    errors=webhooks.endpoints.NOT_FOUND_ERRORS,
     idempotent=True,
     key_optional=True,
 )
@@ -188,7 +191,7 @@ def test_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> TestSent:
     body=ReplayIn,
     response=ReplayView,
     status=202,
-    errors=ENDPOINT_404,
+    errors=webhooks.endpoints.NOT_FOUND_ERRORS,
     idempotent=True,
     key_optional=True,
 )
@@ -208,7 +211,13 @@ def list_webhook_events(ctx: Ctx) -> EventList:
     return EventList(items=[event_view(e) for e in page.items], next_cursor=page.next_cursor)
 
 
-@router.route("/v1/merchant/webhook-events/{event_id}", "GET", roles=MERCHANT, response=EventView, errors=EVENT_404)
+@router.route(
+    "/v1/merchant/webhook-events/{event_id}",
+    "GET",
+    roles=MERCHANT,
+    response=EventView,
+    errors=webhooks.log.NOT_FOUND_ERRORS,
+)
 def get_webhook_event(ctx: Ctx, event_id: str) -> EventView:
     """One event: its body as sent, each endpoint's state, every attempt."""
     return event_view(webhooks.log.get(ctx.user_id, event_id), with_body=True)
@@ -220,7 +229,7 @@ def get_webhook_event(ctx: Ctx, event_id: str) -> EventView:
     roles=MERCHANT,
     response=EventView,
     status=202,
-    errors={**EVENT_404, 409: ["webhook_event_busy"]},
+    errors=webhooks.log.REDELIVER_ERRORS,
     idempotent=True,
     key_optional=True,
 )

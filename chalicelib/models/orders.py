@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -13,33 +15,39 @@ from pynamodb.models import Model
 
 from ..db import table_meta
 
-# Statuses (SPEC.md "Order lifecycle").
-AWAITING_CONFIRMATION = "awaiting_confirmation"
-AWAITING_PAYMENT = "awaiting_payment"
-RISK_REVIEW = "risk_review"  # 先用后付 held for a risk operator (services/risk): credit reserved
-PLACED = "placed"
-PAID = "paid"
-SHIPPED = "shipped"
-RECEIVED = "received"
-COMPLETED = "completed"
-CANCELLED = "cancelled"
-RETURN_REQUESTED = "return_requested"
-RETURNED = "returned"
-OVERDUE = "overdue"
-STATUSES = (
-    AWAITING_CONFIRMATION,
-    AWAITING_PAYMENT,
-    RISK_REVIEW,
-    PLACED,
-    PAID,
-    SHIPPED,
-    RECEIVED,
-    COMPLETED,
-    CANCELLED,
-    RETURN_REQUESTED,
-    RETURNED,
-    OVERDUE,
-)
+
+class OrderStatus(StrEnum):
+    """An order's status: the one definition (the OpenAPI `OrderStatus` lists these values).
+    Which event moves an order from one to another: services/orders/lifecycle.py."""
+
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    AWAITING_PAYMENT = "awaiting_payment"
+    RISK_REVIEW = "risk_review"  # 先用后付 held for a risk operator (services/risk): credit reserved
+    PLACED = "placed"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    RECEIVED = "received"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    RETURN_REQUESTED = "return_requested"
+    RETURNED = "returned"
+    OVERDUE = "overdue"
+
+
+# The statuses by their short names, as the services spell them (`o.SHIPPED`).
+AWAITING_CONFIRMATION = OrderStatus.AWAITING_CONFIRMATION
+AWAITING_PAYMENT = OrderStatus.AWAITING_PAYMENT
+RISK_REVIEW = OrderStatus.RISK_REVIEW
+PLACED = OrderStatus.PLACED
+PAID = OrderStatus.PAID
+SHIPPED = OrderStatus.SHIPPED
+RECEIVED = OrderStatus.RECEIVED
+COMPLETED = OrderStatus.COMPLETED
+CANCELLED = OrderStatus.CANCELLED
+RETURN_REQUESTED = OrderStatus.RETURN_REQUESTED
+RETURNED = OrderStatus.RETURNED
+OVERDUE = OrderStatus.OVERDUE
+STATUSES = tuple(s.value for s in OrderStatus)
 
 BNPL = "bnpl"
 PAYMENT_METHODS = ("bnpl", "alipay", "wechat_pay", "card", "wallet")
@@ -65,7 +73,7 @@ class OrdersByUser(GlobalSecondaryIndex["Order"]):
 
 class OrdersByMerchant(GlobalSecondaryIndex["Order"]):
     """A merchant's orders, newest first, on `merchant_key` = "<merchant_id>#<shard>": a very
-    large merchant's orders spread over several partitions (`services/order_index.py`)."""
+    large merchant's orders spread over several partitions (`services/orders/order_index.py`)."""
 
     class Meta:
         index_name = "by_merchant_key"
@@ -96,7 +104,7 @@ class Order(Model):
     checkout_id = UnicodeAttribute()
     user_id = UnicodeAttribute()
     merchant_id = UnicodeAttribute()
-    merchant_key = UnicodeAttribute(null=True)  # "<merchant_id>#<shard>" (services/order_index.py)
+    merchant_key = UnicodeAttribute(null=True)  # "<merchant_id>#<shard>" (services/orders/order_index.py)
     created_key = UnicodeAttribute()
     status = UnicodeAttribute()
     payment_method = UnicodeAttribute()

@@ -47,13 +47,27 @@ def get(user_id: str) -> User:
         raise errors.not_found("user_not_found", "no such user") from exc
 
 
-def standings(user_ids: list[str]) -> dict[str, User]:
-    """The profiles of these users in one batch read (what a reviewer weighs: 先用后付
-    status, account age, on-time and overdue counts); unknown ids are left out."""
-    unique = sorted(set(user_ids))
-    if not unique:
-        return {}
-    return {u.user_id: u for u in User.batch_get(unique)}
+# What the account operations refuse with (a route documents what the services it calls declare).
+# A step-up (payment password or device signature) before money moves or a device is trusted.
+STEP_UP_ERRORS = errors.raises(
+    unprocessable=["payment_password_incorrect", "payment_password_not_set", "device_not_registered"],
+    locked=["payment_password_locked"],
+)
+IDENTITY_ERRORS = errors.raises(
+    conflict=["identity_already_verified", "id_number_in_use"],
+    unprocessable=["invalid_id_number", "invalid_real_name", "underage"],
+)
+ADD_CARD_ERRORS = errors.raises(conflict=["card_already_bound"], unprocessable=["invalid_card_number"])
+CARD_ERRORS = errors.raises(not_found=["card_not_found"])
+REMOVE_CARD_ERRORS = CARD_ERRORS | errors.raises(conflict=["card_in_use"])
+DEFAULT_CARD_ERRORS = CARD_ERRORS | errors.raises(conflict=["state_changed"])
+PASSWORD_ERRORS = errors.raises(
+    unprocessable=["weak_password", "old_password_required", "payment_password_incorrect"],
+    locked=["payment_password_locked"],
+)
+# Not documented on the routes (yet): `state_changed` after the retries of adding or removing a
+# card or setting the password, `cards_changed` (retried inside), a user item the store lost.
+UNDOCUMENTED_ERRORS = errors.raises(conflict=["cards_changed", "state_changed"], not_found=["user_not_found"])
 
 
 # --- real-name verification (实名认证) -------------------------------------------------

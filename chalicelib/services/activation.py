@@ -13,6 +13,8 @@ from ..errors import FieldError
 from ..models.users import BNPL_ACTIVE, BNPL_INACTIVE, User
 from . import accounts, validators
 
+ACTIVATE_ERRORS = errors.raises(conflict=["already_activated"], unprocessable=["not_eligible"])
+
 AGREEMENT_TITLE = "PayLater 先用后付服务协议"
 AGREEMENT_TEXT = """\
 1. 先用后付: you receive goods first and pay within the payment window ({window_days} days

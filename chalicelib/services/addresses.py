@@ -43,6 +43,13 @@ def address_not_found() -> errors.DomainError:
     return errors.not_found("address_not_found", "no such address")
 
 
+NOT_FOUND_ERRORS = errors.raises(not_found=["address_not_found"])
+ADD_ERRORS = errors.raises(conflict=["address_book_full", "state_changed"])
+UPDATE_ERRORS = NOT_FOUND_ERRORS | errors.raises(conflict=["default_address_required"])
+DELETE_ERRORS = NOT_FOUND_ERRORS | errors.raises(conflict=["state_changed"])
+MOVED_ERRORS = errors.raises(conflict=[_MOVED])  # a lost race on the book: retried inside
+
+
 def book(user_id: str, now: datetime) -> AddressBook:
     """The caller's addresses, oldest first, and which one is the default."""
     user = accounts.get_or_create(user_id, now)

@@ -18,6 +18,10 @@ from .orders import MAX_CHECKOUT_LINES
 
 # Checking out the whole cart is one transaction: the cart holds what one checkout can.
 MAX_CART_LINES = MAX_CHECKOUT_LINES
+PUT_ERRORS = errors.raises(
+    not_found=["sku_not_found"], conflict=["cart_full"], unprocessable=["quantity_exceeds_stock"]
+)
+REMOVE_ERRORS = errors.raises(not_found=["cart_item_not_found"])
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,15 @@ def product_not_found() -> errors.DomainError:
     return errors.not_found("product_not_found", "no such product")
 
 
+NOT_FOUND_ERRORS = errors.raises(not_found=["product_not_found"])
+CREATE_ERRORS = errors.raises(unprocessable=["duplicate_sku", "unknown_plan"])
+UPDATE_ERRORS = (
+    NOT_FOUND_ERRORS | CREATE_ERRORS | errors.raises(conflict=["state_changed"], unprocessable=["unknown_sku"])
+)
+# A product or SKU id given (the local seed gives its own) that exists already; the API gives new ids.
+EXISTS_ERRORS = errors.raises(conflict=["product_exists"])
+
+
 def _check_distinct(specs: Sequence[SkuSpec]) -> None:
     seen: set[tuple[tuple[str, str], ...]] = set()
     for i, spec in enumerate(specs):

@@ -29,8 +29,7 @@ from ..models.orders import AWAITING_CONFIRMATION, BNPL, Order
 from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 from ..observability import count, logger
 from . import accounts, closing, installments, orders
-from .order_index import merchant_key
-from .orders import CHECKOUT_EXPIRY, MAX_CHECKOUT_LINES
+from .orders import CHECKOUT_EXPIRY, MAX_CHECKOUT_LINES, order_index
 
 
 @dataclass(frozen=True)
@@ -69,6 +68,26 @@ def credit_insufficient() -> errors.DomainError:
 
 def out_of_stock(sku_id: str) -> errors.DomainError:
     return errors.conflict("out_of_stock", f"not enough stock left of SKU {sku_id}")
+
+
+# What checking out refuses with; a confirmation checks 先用后付 again (`BNPL_ERRORS`).
+BNPL_ERRORS = errors.raises(conflict=["bnpl_frozen", "bnpl_not_activated", "credit_insufficient"])
+CHECKOUT_ERRORS = (
+    closing.CLOSING_ERRORS
+    | installments.lifecycle.PLAN_ERRORS
+    | BNPL_ERRORS
+    | errors.raises(
+        conflict=["out_of_stock", "coupon_not_available", "coupon_expired"],
+        unprocessable=[
+            "cart_empty",
+            "duplicate_sku",
+            "unknown_sku",
+            "too_many_lines",
+            "coupon_not_found",
+            "coupon_min_spend_not_met",
+        ],
+    )
+)
 
 
 def _lines(user_id: str, items: Sequence[Line] | None, from_cart: bool) -> tuple[list[Line], bool]:
@@ -209,7 +228,7 @@ def _new_orders(
                 checkout_id=checkout_id,
                 user_id=user_id,
                 merchant_id=merchant_id,
-                merchant_key=merchant_key(merchant_id, order_id),
+                merchant_key=order_index.merchant_key(merchant_id, order_id),
                 created_key=f"{at}#{order_id}",
                 status=AWAITING_CONFIRMATION,
                 payment_method=payment_method,

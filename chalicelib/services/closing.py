@@ -26,6 +26,9 @@ def account_closing() -> errors.DomainError:
     return errors.conflict("account_closing", "the account is being closed (or was closed): nothing new can open")
 
 
+CLOSING_ERRORS = errors.raises(conflict=["account_closing"])
+
+
 def still_open() -> Condition:
     """The user item's condition for an action that opens something."""
     condition: Condition = User.closed_at.does_not_exist() & User.closing_id.does_not_exist()

@@ -27,12 +27,27 @@ from ..db import Tx
 from ..errors import FieldError
 from ..idempotency import IdemScope
 from ..models.coupons import RESERVED, USED, Coupon
-from ..models.orders import AWAITING_CONFIRMATION, AWAITING_PAYMENT, BNPL, PLACED, RISK_REVIEW, Order
+from ..models.orders import AWAITING_CONFIRMATION, BNPL, PLACED, RISK_REVIEW, Order
 from ..models.users import BNPL_ACTIVE, User
 from ..observability import count
-from . import accounts, closing, devices, installments, orders, payments, risk, standing
-from .checkout import bnpl_refusal, credit_insufficient
-from .orders import CHECKOUT_EXPIRY
+from . import accounts, closing, devices, installments, orders, payments, risk
+from .checkout import BNPL_ERRORS, bnpl_refusal, credit_insufficient
+from .orders import CHECKOUT_EXPIRY, OrderEvent, standing
+
+CONFIRM_ERRORS = (
+    orders.NOT_FOUND_ERRORS
+    | orders.TRANSITION_ERRORS
+    | closing.CLOSING_ERRORS
+    | BNPL_ERRORS
+    | accounts.STEP_UP_ERRORS
+    | risk.decide.ASSESS_ERRORS
+    | errors.raises(
+        conflict=["challenge_used", "challenge_mismatch", "challenge_expired", "coupon_not_available"],
+        unprocessable=["signature_invalid"],
+    )
+)
+# The buyer's user item is read with the order: missing only if the store lost it (not documented).
+USER_ERRORS = errors.raises(not_found=["user_not_found"])
 
 
 @dataclass(frozen=True)
@@ -191,14 +206,12 @@ def _confirm_bnpl(
     orders.transition(
         tx,
         order,
-        RISK_REVIEW if held else PLACED,
+        OrderEvent.HOLD_FOR_REVIEW if held else OrderEvent.CONFIRM,
         now,
         "user",
-        allowed_from=(AWAITING_CONFIRMATION,),
         actions=[*confirmed, Order.credit_reserved_fen.set(total), Order.amount_due_fen.set(total)],
         condition=step.challenge_open,
         on_fail=step.used,
-        verb="confirm",
     )
     order.credit_reserved_fen = order.amount_due_fen = total
     ledger.post(
@@ -226,14 +239,12 @@ def _confirm_channel(tx: Tx, order: Order, step: _Step, released: list[Any], now
     orders.transition(
         tx,
         order,
-        AWAITING_PAYMENT,
+        OrderEvent.CONFIRM_CHANNEL,
         now,
         "user",
-        allowed_from=(AWAITING_CONFIRMATION,),
         actions=[*step.confirmed, Order.payment_expires_at.set(iso(pay_by))],
         condition=step.challenge_open,
         on_fail=step.used,
-        verb="confirm",
     )
     order.payment_expires_at = iso(pay_by)
     closing.opens(tx, order.user_id, released)
@@ -255,7 +266,7 @@ def _decline(
     """The rules declined a 先用后付 confirmation: the checkout is cancelled (stock and coupon
     released, nothing reserved) with the decision recorded, and the buyer may pay another way."""
     verdict.record(tx, order, now)
-    orders.release(tx, order, now, "risk", allowed_from=(AWAITING_CONFIRMATION,), note="declined by risk rules")
+    orders.release(tx, order, now, "risk", event=OrderEvent.DECLINE, note="declined by risk rules")
     if released:
         tx.update(user, released)
     tx.commit()

@@ -16,6 +16,13 @@ from ..errors import FieldError
 from ..models.users import Device
 from . import accounts
 
+KEY_ERRORS = errors.raises(unprocessable=["device_not_registered"])  # no key to check a signature with
+DEVICE_ERRORS = errors.raises(
+    conflict=["device_already_registered"],
+    unprocessable=["invalid_public_key", "payment_password_not_set", "payment_password_incorrect"],
+    locked=["payment_password_locked"],
+)
+
 
 def register_device(user_id: str, device_id: str, public_key_pem: str, password: str, now: datetime) -> Device:
     """Register a device's ECDSA P-256 public key once; it signs confirmation challenges.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .. import errors
 
 OWN_CASE = "own_case"
+OWN_CASE_ERRORS = errors.raises(forbidden=[OWN_CASE])
 
 
 def refuse_own_case(actor_id: str, owner_id: str, case: str) -> None:

@@ -14,7 +14,7 @@ from ..models.orders import Order
 from ..models.timers import Timer
 from ..observability import count
 from . import channel_trades, orders
-from .orders import CHECKOUT_EXPIRY
+from .orders import CHECKOUT_EXPIRY, OrderEvent
 
 
 def expire_checkouts(now: datetime) -> dict[str, int]:
@@ -35,7 +35,7 @@ def _expire(timer: Timer, now: datetime) -> bool:
     if order is None or deadline != timer.due_at or parse_iso(deadline) > now:
         tx.commit()  # a stale timer (the order moved on): just clear it
         return False
-    orders.release(tx, order, now, "system", allowed_from=(order.status,), note="checkout expired", taken=timer)
+    orders.release(tx, order, now, "system", event=OrderEvent.EXPIRE, note="checkout expired", taken=timer)
     tx.commit()
     count("CheckoutsExpired")
     if order.payment_method in channel_trades.OPEN_TRADE_CHANNELS:

@@ -24,9 +24,14 @@ from ..models.orders import Order
 from ..models.timers import Timer
 from ..observability import count
 from . import apportion, installments, notifications, orders
-from .orders import transition
+from .orders import OrderEvent, transition
 
 SYSTEM = "system"
+ORDER_ERRORS = orders.NOT_FOUND_ERRORS
+SHIP_ERRORS = RECEIVE_ERRORS = orders.NOT_FOUND_ERRORS | orders.TRANSITION_ERRORS
+REVIEW_ERRORS = orders.NOT_FOUND_ERRORS | errors.raises(
+    conflict=["not_received", "already_reviewed"], unprocessable=["invalid_review_item", "invalid_review_text"]
+)
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -65,11 +70,9 @@ def ship(merchant_id: str, order_id: str, carrier: str, tracking_number: str, no
     transition(
         tx,
         order,
-        o.SHIPPED,
+        OrderEvent.SHIP,
         now,
         f"merchant:{merchant_id}",
-        allowed_from=(ready,),
-        verb="ship",
         actions=[
             Order.shipped_at.set(iso(now)),
             Order.carrier.set(carrier),
@@ -124,7 +127,7 @@ def confirm_receipt(actor: str, order: Order, now: datetime, *, fired: Timer | N
     goods = apportion.kept_goods_fen(order.items)
     payable, fee = apportion.settlement(goods)
     extra += [Order.settled_payable_fen.set(payable), Order.settled_fee_fen.set(fee)]
-    transition(tx, order, o.RECEIVED, now, actor, allowed_from=(o.SHIPPED,), verb="confirm receipt of", actions=extra)
+    transition(tx, order, OrderEvent.RECEIVE, now, actor, actions=extra)
     if fired is not None:
         timers.take(tx, fired)
     elif order.shipped_at:
@@ -190,11 +193,9 @@ def complete_orders(now: datetime) -> dict[str, int]:
         transition(
             tx,
             order,
-            o.COMPLETED,
+            OrderEvent.COMPLETE,
             now,
             SYSTEM,
-            allowed_from=(done,),
-            verb="complete",
             actions=[Order.completed_at.set(iso(now))],
         )
         tx.commit()
@@ -276,6 +277,4 @@ def list_reviews(
 def merchant_orders(
     merchant_id: str, status: str | None, limit: int, cursor: str | None
 ) -> tuple[list[Order], str | None]:
-    from .order_index import merchant_orders as sharded
-
-    return sharded(merchant_id, status, limit, cursor)
+    return orders.order_index.merchant_orders(merchant_id, status, limit, cursor)

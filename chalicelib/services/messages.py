@@ -26,6 +26,9 @@ from ..models.messages import OrderMessage as OrderMessage
 from ..models.orders import Order
 from . import fulfilment, notifications, orders, webhooks
 
+THREAD_ERRORS = orders.NOT_FOUND_ERRORS
+SEND_ERRORS = orders.NOT_FOUND_ERRORS | errors.raises(unprocessable=["invalid_message_text"])
+
 
 @dataclass(frozen=True)
 class MessagePage:

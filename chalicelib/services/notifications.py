@@ -42,6 +42,8 @@ REPLACEMENT_SHIPPED = "replacement_shipped"  # to the buyer: an exchange's repla
 RETURN_COMPLETED = "return_completed"  # to the buyer: a 先用后付 return settled, credit released
 # How many unread notifications "mark all read" fetches per round.
 READ_BATCH = 25
+READ_ERRORS = errors.raises(not_found=["notification_not_found"])
+NOTIFY_ERRORS = errors.raises(conflict=["already_notified"])  # once per event: a repeat is a no-op
 
 
 def notification_id(event_id: str) -> str:

@@ -54,6 +54,9 @@ SENT, PAID, RETURNED = "payout_sent", "payout_paid", "payout_returned"
 PAYOUT_KINDS = frozenset({SENT, RETURNED})  # the event kinds that move a payable out and back
 MAX_ENTRIES = 200  # covered entries kept on a payout record (the count is always kept)
 ACCOUNT_NUMBER = re.compile(r"^[0-9]{8,30}$")
+SET_ACCOUNT_ERRORS = errors.raises(unprocessable=["invalid_account_number"])
+# A payout run that lost a race (another run paid this cut-off, or recorded its outcome).
+PAY_ERRORS = errors.raises(conflict=["payout_exists", "payout_settled", "state_changed"])
 
 
 # --- the payout account -----------------------------------------------------------------------

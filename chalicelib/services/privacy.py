@@ -64,6 +64,9 @@ from .erasure import ERASED_ADDRESS as ERASED_ADDRESS
 Page = tuple[list[dict[str, Any]], dict[str, Any] | None]
 SCRUB, RETENTION = erasure.SCRUB, erasure.RETENTION
 CLOSING_MARKER_SECONDS = 300  # a closure takes a second; an older marker is a crashed one
+CLOSE_ERRORS = closing.CLOSING_ERRORS | errors.raises(
+    conflict=["account_not_closable", "account_closed", "state_changed"]
+)
 # Never exported: secrets and the gateway's tokens (usable to charge), challenge nonces.
 SECRET_FIELDS = frozenset(
     {

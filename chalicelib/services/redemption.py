@@ -30,23 +30,32 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.expressions.update import Action
 
 from .. import errors, ledger, pagination, queues, timers
 from ..clock import CHINA, clock, iso, parse_iso
 from ..config import settings
 from ..db import Tx
 from ..idempotency import IdemScope
-from ..ledger import CASH, PLATFORM, POINTS, POINTS_HELD, POINTS_ISSUED, REWARDS_EXPENSE, Leg
-from ..models.redemptions import APPROVED, MANUAL_REVIEW, OPEN, PENDING, REJECTED, Redemption, RedemptionDay
+from ..ledger import POINTS, POINTS_HELD, Leg
+from ..models.redemptions import APPROVED, MANUAL_REVIEW, PENDING, REJECTED, Redemption, RedemptionDay
 from ..models.timers import Timer
 from ..models.users import BNPL_FROZEN, User
 from ..observability import count, logger
-from . import accounts, closing, duties, notifications
+from . import accounts, closing, duties
+from . import redemption_decisions as decisions
 
 ENQUEUE_TIMER = timers.REDEMPTION_ENQUEUE
 # The daily limits count calendar days in China (UTC+8, no daylight saving).
 AUTO = "auto"
+GET_ERRORS = errors.raises(not_found=["redemption_not_found"])
+REQUEST_ERRORS = closing.CLOSING_ERRORS | errors.raises(
+    conflict=["insufficient_points"], unprocessable=["amount_not_redeemable", "daily_limit_reached"]
+)
+# Both an amount and points, or neither (the schema lets either be left out).
+AMOUNT_ERRORS = errors.raises(bad_request=["validation_failed"])
+DECIDE_ERRORS = duties.OWN_CASE_ERRORS | GET_ERRORS | errors.raises(conflict=["illegal_transition"])
+# The automatic review: the queue is down, or the account moved under it (retried).
+REVIEW_ERRORS = errors.raises(unavailable=["queue_unavailable", "review_inputs_changed"])
 
 
 # --- amounts ------------------------------------------------------------------------------
@@ -281,11 +290,11 @@ def review(redemption_id: str, now: datetime) -> str:
     outcome, reason = auto_decision(item, user, now)
     try:
         if outcome == APPROVED:
-            _decide(item, APPROVED, actor=AUTO, reason=reason, note=None, now=now, user_unchanged=True)
+            decisions.decide(item, APPROVED, actor=AUTO, reason=reason, note=None, now=now, user_unchanged=True)
         elif outcome == REJECTED:
-            _decide(item, REJECTED, actor=AUTO, reason=reason, note=None, now=now)
+            decisions.decide(item, REJECTED, actor=AUTO, reason=reason, note=None, now=now)
         else:
-            _decide(item, MANUAL_REVIEW, actor=AUTO, reason=reason, note=None, now=now)
+            decisions.decide(item, MANUAL_REVIEW, actor=AUTO, reason=reason, note=None, now=now)
     except errors.DomainError as err:
         if err.code == "illegal_transition":
             count("RedemptionDuplicateDelivery")
@@ -321,125 +330,6 @@ def reviewer_decision(
     if item.status != MANUAL_REVIEW:
         raise errors.illegal_transition("redemption", str(item.status), action)
     to = APPROVED if decision == "approve" else REJECTED
-    _decide(item, to, actor=reviewer_id, reason=f"reviewer_{to}", note=note, now=now, idem=idem)
+    decisions.decide(item, to, actor=reviewer_id, reason=f"reviewer_{to}", note=note, now=now, idem=idem)
     count("RedemptionReviewed", outcome=to)
     return item
-
-
-def _decide(
-    item: Redemption,
-    to: str,
-    *,
-    actor: str,
-    reason: str,
-    note: str | None,
-    now: datetime,
-    user_unchanged: bool = False,
-    idem: IdemScope | None = None,
-) -> None:
-    """One conditional transition from the current status, with its ledger events and the
-    user's notification, in one transaction. Updates `item` in memory to the new state."""
-    rid, current, at = item.redemption_id, str(item.status), iso(now)
-    entry: dict[str, Any] = {"status": to, "at": at, "actor": actor, "reason": reason}
-    if note:
-        entry["note"] = note
-    history = [*list(item.history or []), entry]
-    actions: list[Action] = [
-        Redemption.status.set(to),
-        Redemption.reason.set(reason),
-        Redemption.updated_at.set(at),
-        Redemption.history.set(history),
-    ]
-    if to in OPEN:
-        actions.append(Redemption.open_status.set(to))
-    else:
-        actions += [Redemption.open_status.remove(), Redemption.decided_at.set(at), Redemption.decided_by.set(actor)]
-        if note:
-            actions.append(Redemption.decision_note.set(note))
-    tx = Tx()
-    tx.update(
-        Redemption(rid),
-        actions,
-        condition=Redemption.status == current,
-        on_fail=errors.illegal_transition("redemption", "already decided", f"move to {to}"),
-    )
-    account = ledger.user_account(item.user_id)
-    amount, points = int(item.amount_fen), int(item.points)
-    if to not in OPEN:  # decided: one open redemption fewer (closure conditions on the count)
-        unchanged = None
-        if to == APPROVED and user_unchanged:
-            # The auto-approval read the user: it holds only if nothing changed since.
-            unchanged = (User.bnpl_status != BNPL_FROZEN) & (
-                (User.overdue_open_count == 0) | User.overdue_open_count.does_not_exist()
-            )
-        tx.update(
-            User(item.user_id),
-            [User.open_redemptions.add(-1)],
-            condition=unchanged,
-            on_fail=errors.unavailable("review_inputs_changed", "the account changed during review; retry"),
-        )
-    if to == APPROVED:
-        ledger.post(
-            tx,
-            event_id=f"redemption:{rid}:credited",
-            kind="redemption_credited",
-            at=now,
-            legs=[Leg(account, CASH, amount), Leg(PLATFORM, REWARDS_EXPENSE, -amount)],
-            ref=rid,
-        )
-        ledger.post(
-            tx,
-            event_id=f"redemption:{rid}:points_consumed",
-            kind="redemption_points_consumed",
-            at=now,
-            legs=[Leg(account, POINTS_HELD, -points), Leg(PLATFORM, POINTS_ISSUED, points)],
-            ref=rid,
-        )
-    elif to == REJECTED:
-        ledger.post(
-            tx,
-            event_id=f"redemption:{rid}:released",
-            kind="redemption_released",
-            at=now,
-            legs=[Leg(account, POINTS_HELD, -points), Leg(account, POINTS, points)],
-            ref=rid,
-        )
-    title, body = OUTCOME_MESSAGES[to]
-    notify_user(
-        tx,
-        item.user_id,
-        kind=f"redemption_{to}",
-        title=title,
-        body=body.format(yuan=f"{amount / 100:.2f}", points=points),
-        ref=rid,
-        event_id=f"redemption:{rid}:{to}",
-        now=now,
-    )
-    item.status = to
-    item.reason = reason
-    item.updated_at = at
-    item.history = history
-    if to in OPEN:
-        item.open_status = to
-    else:
-        item.open_status = None
-        item.decided_at, item.decided_by = at, actor
-        item.decision_note = note or item.decision_note
-    if idem is not None:
-        idem.stage(tx, item)
-    tx.commit()
-
-
-OUTCOME_MESSAGES = {
-    APPROVED: ("兑现成功", "¥{yuan} 已到账钱包余额 ({points} 积分)。"),
-    REJECTED: ("兑现未通过", "兑现 ¥{yuan} 的申请未通过审核, {points} 积分已退回。"),
-    MANUAL_REVIEW: ("兑现审核中", "兑现 ¥{yuan} 的申请需要人工审核, 请耐心等待。"),
-}
-
-
-def notify_user(
-    tx: Tx, user_id: str, *, kind: str, title: str, body: str, ref: str, event_id: str, now: datetime
-) -> None:
-    """Tell the user about a redemption outcome, inside the transaction that decides it
-    (so a duplicate delivery cannot notify twice)."""
-    notifications.notify(tx, user_id, kind, title, body, ref, event_id, now)

@@ -50,6 +50,7 @@ from . import accounts, activation
 
 WELCOME = "welcome"
 ON_TIME = "on_time"
+REWARD_ERRORS = errors.raises(conflict=["state_changed"])  # a lost race: the caller retries
 
 
 @dataclass

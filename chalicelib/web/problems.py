@@ -9,7 +9,7 @@ from chalice.app import Request, Response
 
 from .. import errors
 from ..edge import REQUEST_ID_HEADER, with_request_id
-from ..errors import PROBLEM_JSON, ApiError, DomainError
+from ..errors import PROBLEM_JSON, ApiError, DomainError, Raises
 
 # The one table from a domain error's kind to its HTTP status (and the headers that kind
 # always carries); the `code` goes on the wire unchanged.
@@ -40,6 +40,15 @@ def problem(err: DomainError) -> ApiError:
     if kind is None:
         return ApiError(500, "internal_error", "something went wrong on our side")
     return ApiError(STATUS[kind], err.code, err.detail, err.errors, dict(KIND_HEADERS.get(kind, {})))
+
+
+def statuses_of(declared: Raises) -> dict[int, list[str]]:
+    """A service's declaration as the route documents it: its codes by HTTP status."""
+    by_status: dict[int, list[str]] = {}
+    for kind, code in sorted(declared.pairs, key=lambda pair: pair[1]):
+        status = next(STATUS[k] for k in kind.__mro__ if k in STATUS)
+        by_status.setdefault(status, []).append(code)
+    return by_status
 
 
 def problem_response(err: DomainError) -> Response:

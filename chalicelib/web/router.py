@@ -13,6 +13,8 @@ from chalice.app import Request
 from pydantic import BaseModel
 
 from ..edge import ROLES
+from ..errors import Raises
+from .problems import statuses_of
 
 if TYPE_CHECKING:
     from .. import auth, idempotency
@@ -32,6 +34,9 @@ RISK = ("risk",)
 ANY_ROLE = ROLES
 # The methods that change state: each takes an Idempotency-Key (`Router.route`).
 WRITES = frozenset({"POST", "PUT"})
+# A route's problem codes: the services' declarations (`errors.Raises`, joined with `|`; a
+# function returning them when the router loads the service lazily), or a {status: codes} table.
+Declared = dict[int, list[str]] | Raises | Callable[[], Raises]
 
 
 @dataclass
@@ -71,7 +76,7 @@ class RouteSpec:
     query: type[BaseModel] | None
     response: type[BaseModel] | None
     status: int
-    errors: dict[int, list[str]]
+    declared: Declared
     idempotent: bool
     summary: str
     render: Callable[[Any], BaseModel | Reply] | None
@@ -84,6 +89,13 @@ class RouteSpec:
     claim_in_tx: bool = False
     # The key may be left out (the effect is then not replayable); sent, it replays.
     key_optional: bool = False
+
+    @property
+    def errors(self) -> dict[int, list[str]]:
+        """The route's own problem codes by status: what the services it calls declare
+        (a declaration of a service the router loads lazily is a function), or by hand."""
+        declared = self.declared() if callable(self.declared) else self.declared
+        return statuses_of(declared) if isinstance(declared, Raises) else declared
 
 
 class Router:
@@ -115,7 +127,7 @@ class Router:
         query: type[BaseModel] | None = None,
         response: type[BaseModel] | None = None,
         status: int = 200,
-        errors: dict[int, list[str]] | None = None,
+        errors: Declared | None = None,
         idempotent: bool | None = None,
         render: Callable[[Any], BaseModel | Reply] | None = None,
         raw_body: bool = False,
@@ -141,7 +153,7 @@ class Router:
                     query=query,
                     response=response,
                     status=status,
-                    errors=errors or {},
+                    declared=errors or {},
                     idempotent=bool(idempotent),
                     summary=(fn.__doc__ or fn.__name__).strip().splitlines()[0],
                     render=render,

@@ -186,7 +186,7 @@ def test_arrival_not_confirmed_in_ten_days_refunds_for_the_merchant(
 
 
 def test_the_order_needs_exactly_the_timer_of_its_wait(api: Api, activated_user: str, received: str) -> None:
-    from chalicelib.services import obligations
+    from chalicelib.services.orders import obligations
 
     req = ask(api, activated_user, received, "return_goods")
     order = Order.get(received, consistent_read=True)

@@ -1414,7 +1414,7 @@ def check_closed_accounts(m: MoneyMachine) -> None:
     """A closed account has nothing open and no balance; nothing owed belongs to a user who
     cannot pay (a closed account); no order line is exchanged more than the limit."""
     from chalicelib.models.orders import Order
-    from chalicelib.services import obligations
+    from chalicelib.services.orders import obligations
 
     users = {_s(u, "user_id"): u for u in _scan("users") if _s(u, "user_id") in [*m.users, *m.closed_users]}
     closed = {uid for uid, u in users.items() if _s(u, "closed_at")}
@@ -1467,7 +1467,7 @@ def check_nothing_owed_is_forgotten(m: MoneyMachine) -> None:
     """An order with money due, or goods awaiting receipt, and no open after-sale request
     has a live timer that will act on it (services/obligations.py says which kinds)."""
     from chalicelib.models.orders import Order
-    from chalicelib.services import obligations
+    from chalicelib.services.orders import obligations
 
     live: dict[str, set[str]] = defaultdict(set)
     for t in _scan("timers"):

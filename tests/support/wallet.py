@@ -14,7 +14,7 @@ from chalicelib.db import Tx
 from chalicelib.models.orders import BNPL, PAID, Order
 from chalicelib.models.users import User
 from chalicelib.services import accounts, rewards
-from chalicelib.services.order_index import merchant_key
+from chalicelib.services.orders.order_index import merchant_key
 
 
 def paid_order(user_id: str, amount_fen: int, *, method: str = BNPL, refunded_fen: int = 0) -> Order:

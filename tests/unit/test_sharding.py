@@ -11,7 +11,8 @@ from chalicelib.clock import clock, iso
 from chalicelib.db import Tx
 from chalicelib.models.orders import Order
 from chalicelib.models.timers import Timer
-from chalicelib.services import order_index, reconcile
+from chalicelib.services import reconcile
+from chalicelib.services.orders import order_index
 
 Rules = Callable[..., None]
 

@@ -46,6 +46,7 @@ from ...models.timers import Timer
 from ...models.users import User
 from ...observability import count, logger
 from .. import closing, duties, notifications, orders, webhooks
+from . import records
 from .records import load, move, of_order
 from .records import not_found as not_found_request
 from .refunds import pause, resume, settle, stage
@@ -55,6 +56,26 @@ STALLED = (PENDING, RETURNING, AWAITING_RESHIPMENT)  # waits the merchant leaves
 
 def not_found() -> errors.DomainError:
     return errors.not_found("dispute_not_found", "no such dispute")
+
+
+NOT_FOUND_ERRORS = errors.raises(not_found=["dispute_not_found"])
+ORDER_ERRORS = orders.NOT_FOUND_ERRORS
+ESCALATE_ERRORS = (
+    orders.NOT_FOUND_ERRORS
+    | records.NOT_FOUND_ERRORS
+    | closing.CLOSING_ERRORS
+    | errors.raises(
+        conflict=[
+            "dispute_already_open",
+            "already_escalated",
+            "not_escalable",
+            "escalation_window_closed",
+            "illegal_transition",
+            "return_already_pending",
+        ]
+    )
+)
+DECIDE_ERRORS = duties.OWN_CASE_ERRORS | NOT_FOUND_ERRORS | errors.raises(conflict=["illegal_transition"])
 
 
 def _escalation_opened(order: Order, request: ReturnRequest, now: datetime) -> datetime:
@@ -144,7 +165,18 @@ def escalate(user_id: str, order_id: str, reason: str, now: datetime, request_id
         actions = [Order.open_dispute_id.set(dispute_id), Order.pending_return_id.set(request_id)]
         guard &= Order.pending_return_id.does_not_exist()
         closing.opens(tx, user_id, [User.open_returns.add(1)])
-    pause(tx, order, now, f"user:{user_id}", "escalate", actions, reason, guard, event="dispute_opened")
+    pause(
+        tx,
+        order,
+        now,
+        f"user:{user_id}",
+        "escalate",
+        actions,
+        reason,
+        guard,
+        event="dispute_opened",
+        by=orders.OrderEvent.ESCALATE,
+    )
     notifications.notify(
         tx,
         order.merchant_id,

@@ -34,10 +34,16 @@ from ...models.timers import Timer
 from .. import notifications, webhooks
 from ..catalog import get_skus
 from ..checkout import out_of_stock
+from . import records
 from .records import load, move, return_request_of_merchant
 from .refunds import deadline, pause, resume, stage
 
 EXCHANGEABLE = (o.RECEIVED, o.PAID)
+CHECK_ERRORS = errors.raises(
+    conflict=["illegal_transition", "exchange_limit_reached"], unprocessable=["invalid_exchange_items"]
+)
+# The replacement takes stock (409 `out_of_stock`, as at checkout).
+RESHIP_ERRORS = records.NOT_FOUND_ERRORS | records.MOVE_ERRORS | errors.raises(conflict=["out_of_stock"])
 
 
 def _invalid(message: str) -> errors.DomainError:

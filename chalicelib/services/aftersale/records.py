@@ -16,6 +16,10 @@ def not_found() -> errors.DomainError:
     return errors.not_found("return_request_not_found", "no such return request")
 
 
+NOT_FOUND_ERRORS = errors.raises(not_found=["return_request_not_found"])
+MOVE_ERRORS = errors.raises(conflict=["illegal_transition"])
+
+
 def load(request_id: str) -> ReturnRequest:
     try:
         return ReturnRequest.get(request_id, consistent_read=True)

@@ -24,12 +24,13 @@ from ...models.orders import Order
 from ...models.timers import Timer
 from ...models.users import User
 from ...money import price
-from .. import apportion, notifications, obligations, rewards, standing
+from .. import apportion, notifications, rewards
 from ..installments import lifecycle as installments
-from ..orders import transition
+from ..orders import OrderEvent, obligations, standing, transition
 from ..payments.attempts import attempts_for
 
 SYSTEM = "system"
+SETTLE_ERRORS = errors.raises(conflict=["state_changed"])
 
 
 def return_closed() -> Action:
@@ -73,21 +74,21 @@ def pause(
     condition: Condition | None = None,
     *,
     event: str,
+    by: OrderEvent = OrderEvent.RETURN_STEP,
 ) -> None:
-    """Move `order` into (or along) the after-sale pause and set the timer of its wait;
-    `event` names the step in the order's history."""
+    """Move `order` into (`by` REQUEST_RETURN or ESCALATE) or along the after-sale pause and
+    set the timer of its wait; `event` names the step in the order's history."""
     transition(
         tx,
         order,
-        o.RETURN_REQUESTED,
+        by,
         now,
         actor,
-        allowed_from=(order.status,),
         verb=verb,
         condition=condition,
         actions=actions,
         note=note,
-        event=event,
+        history_event=event,
     )
     obligations.rearm(tx, order)
 
@@ -99,14 +100,13 @@ def resume(
     transition(
         tx,
         order,
-        before,
+        OrderEvent.RESUME,
         now,
         actor,
-        allowed_from=(o.RETURN_REQUESTED,),
-        verb="end the after-sale request of",
+        to=before,
         actions=[Order.pending_return_id.remove(), *actions],
         note=note,
-        event=event,
+        history_event=event,
     )
     tx.update(User(order.user_id), [return_closed()])
     # Timers that fell due while the request paused the order were dropped: set them again.
@@ -142,38 +142,10 @@ def settle(
         Order.pending_return_id.remove(),
         *actions,
     ]
-    if in_parts is not None:  # installments: the unpaid parts shrink, the excess is refunded
-        release = in_parts.release_fen
-        due = installments.amount_due_fen(order) or 0
-        extra += [*in_parts.actions, Order.amount_due_fen.set(due), Order.credit_reserved_fen.add(-release)]
-        _owe_refunds(tx, order, request.request_id, in_parts.refund_fen, now)
-    elif unpaid_bnpl:
-        release = min(amount, int(order.credit_reserved_fen or 0))
-        extra += [Order.amount_due_fen.add(-amount), Order.credit_reserved_fen.add(-release)]
     if unpaid_bnpl:
-        ledger.post(
-            tx,
-            event_id=f"return:{request.request_id}:credit_released",
-            kind="credit_released",
-            at=now,
-            ref=order.order_id,
-            legs=ledger.credit_released(order.user_id, release),
-        )
-        if full or (in_parts is not None and in_parts.owes_nothing):
-            _close_unpaid_bnpl(tx, order.user_id, was_overdue=before == o.OVERDUE)
-        else:
-            tx.update(User(order.user_id), [return_closed()])
+        extra += _release_credit(tx, order, request, in_parts, full=full, now=now)
     else:
-        _owe_refunds(tx, order, request.request_id, amount, now)
-        # Points, the on-time count and the limit step it earned follow the money back.
-        change = rewards.on_refunded(tx, order, amount, now, full=full)
-        user_actions, condition = change.merged([return_closed()], None)
-        tx.update(
-            User(order.user_id),
-            user_actions,
-            condition=condition,
-            on_fail=errors.state_changed("the account changed meanwhile; retry"),
-        )
+        _refund_paid(tx, order, request.request_id, amount, full=full, now=now)
     if order.received_at:
         extra += _reverse_settlement(tx, order, request, items, now)
     # Installments: a return that leaves no part to pay closes the order as paid.
@@ -181,14 +153,13 @@ def settle(
     transition(
         tx,
         order,
-        after,
+        OrderEvent.SETTLE_RETURN,
         now,
         actor,
-        allowed_from=(o.RETURN_REQUESTED,),
-        verb="approve the return of",
+        to=after,
         actions=extra,
         note=note,
-        event=event,
+        history_event=event,
     )
     if in_parts is not None:
         order.amount_due_fen = installments.amount_due_fen(order) or 0
@@ -196,6 +167,50 @@ def settle(
         order.amount_due_fen = int(order.amount_due_fen or 0) - amount
         _notify_completed(tx, order, request, amount, now)
     obligations.rearm(tx, order)  # a partial return leaves the rest owed: its timers again
+
+
+def _release_credit(
+    tx: Tx, order: Order, request: ReturnRequest, in_parts: installments.Returned | None, *, full: bool, now: datetime
+) -> list[Action]:
+    """先用后付 not yet paid: the credit of the returned goods is released and what is owed
+    shrinks; the order's actions. An installment plan's unpaid parts shrink and the excess is
+    refunded; the order's last obligation ending closes it on the user."""
+    amount = int(request.amount_fen)
+    if in_parts is not None:  # installments: the unpaid parts shrink, the excess is refunded
+        release = in_parts.release_fen
+        due = installments.amount_due_fen(order) or 0
+        extra = [*in_parts.actions, Order.amount_due_fen.set(due), Order.credit_reserved_fen.add(-release)]
+        _owe_refunds(tx, order, request.request_id, in_parts.refund_fen, now)
+    else:
+        release = min(amount, int(order.credit_reserved_fen or 0))
+        extra = [Order.amount_due_fen.add(-amount), Order.credit_reserved_fen.add(-release)]
+    ledger.post(
+        tx,
+        event_id=f"return:{request.request_id}:credit_released",
+        kind="credit_released",
+        at=now,
+        ref=order.order_id,
+        legs=ledger.credit_released(order.user_id, release),
+    )
+    if full or (in_parts is not None and in_parts.owes_nothing):
+        _close_unpaid_bnpl(tx, order.user_id, was_overdue=request.order_status_before == o.OVERDUE)
+    else:
+        tx.update(User(order.user_id), [return_closed()])
+    return extra
+
+
+def _refund_paid(tx: Tx, order: Order, request_id: str, amount: int, *, full: bool, now: datetime) -> None:
+    """Money already paid goes back through the channel that paid it."""
+    _owe_refunds(tx, order, request_id, amount, now)
+    # Points, the on-time count and the limit step it earned follow the money back.
+    change = rewards.on_refunded(tx, order, amount, now, full=full)
+    user_actions, condition = change.merged([return_closed()], None)
+    tx.update(
+        User(order.user_id),
+        user_actions,
+        condition=condition,
+        on_fail=errors.state_changed("the account changed meanwhile; retry"),
+    )
 
 
 def _owe_refunds(tx: Tx, order: Order, request_id: str, amount: int, now: datetime) -> None:

@@ -32,6 +32,8 @@ from ...models.timers import Timer
 from ...models.users import User
 from ...observability import count
 from .. import apportion, closing, notifications, orders, webhooks
+from . import records
+from .exchange import CHECK_ERRORS as EXCHANGE_ERRORS
 from .exchange import check as exchange_check
 from .records import move, return_request_of_merchant
 from .refunds import deadline, pause, resume, settle, stage
@@ -42,6 +44,18 @@ class ReturnLine:
     sku_id: str
     quantity: int
     to_sku_id: str | None = None  # exchange: the SKU wanted instead
+
+
+DECIDE_ERRORS = records.NOT_FOUND_ERRORS | records.MOVE_ERRORS
+REQUEST_ERRORS = (
+    orders.NOT_FOUND_ERRORS
+    | closing.CLOSING_ERRORS
+    | EXCHANGE_ERRORS
+    | errors.raises(
+        conflict=["illegal_transition", "return_already_pending", "nothing_to_return"],
+        unprocessable=["invalid_return_items"],
+    )
+)
 
 
 def _return_window_open(order: Order, now: datetime) -> bool:
@@ -142,7 +156,17 @@ def request_return(
         Order.last_return_id.set(request.request_id),
         *stage(tx, order, None, answer),
     ]
-    pause(tx, order, now, f"user:{user_id}", "return", actions, reason, event="return_requested")
+    pause(
+        tx,
+        order,
+        now,
+        f"user:{user_id}",
+        "return",
+        actions,
+        reason,
+        event="return_requested",
+        by=orders.OrderEvent.REQUEST_RETURN,
+    )
     hours = settings().rules.aftersale_answer_seconds // 3600
     notifications.notify(
         tx,

@@ -26,9 +26,13 @@ from ...models.orders import Order
 from ...models.timers import Timer
 from ...observability import count
 from .. import notifications, orders, webhooks
+from . import records
 from .exchange import arrived
 from .records import load, move, not_found, return_request_of_merchant
 from .refunds import deadline, pause, resume, settle, stage
+
+ARRIVAL_ERRORS = records.NOT_FOUND_ERRORS | records.MOVE_ERRORS
+SHIP_BACK_ERRORS = orders.NOT_FOUND_ERRORS | ARRIVAL_ERRORS
 
 
 def ship_back(

@@ -23,6 +23,7 @@ MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 # The longest reach back from a due date to the order's creation: 12 monthly parts after a
 # 10-day delivery and a 7-day window, with room to spare.
 REACH_BACK = timedelta(days=430)
+BILL_ERRORS = errors.raises(unprocessable=["invalid_month"])
 
 
 @dataclass(frozen=True)

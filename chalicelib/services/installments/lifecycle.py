@@ -28,7 +28,8 @@ from ...models.catalog import Product
 from ...models.orders import Order
 from ...models.payments import PaymentAttempt
 from ...models.users import User
-from .. import orders, rewards, standing
+from .. import orders, rewards
+from ..orders import standing
 from ..payments.attempts import COLLECTION
 from ..payments.payable import order_moved, user_moved
 from . import arithmetic as ar
@@ -44,6 +45,12 @@ class Request:
 
 def plan_changed() -> errors.DomainError:
     return errors.conflict("plan_changed", "the plan's terms changed since the quote: ask for plans again")
+
+
+# A checkout asking for installments (the plan is quoted again and must match).
+PLAN_ERRORS = quotes.QUOTE_ERRORS | errors.raises(
+    conflict=["plan_changed"], unprocessable=["installments_need_bnpl", "installments_one_merchant"]
+)
 
 
 def interest_free_parts(order: Order) -> set[int]:
@@ -246,15 +253,13 @@ def _next_part(
     orders.transition(
         tx,
         order,
-        o.RECEIVED,
+        orders.OrderEvent.PAY_PART,
         now,
         "system",
-        allowed_from=(o.RECEIVED, o.OVERDUE),
         actions=actions,
         condition=(Order.amount_due_fen == amount) & (Order.due_at == str(order.due_at)),
         on_fail=order_moved(),
         note=f"part {paid.seq} paid",
-        verb="pay a part of",
     )
     ledger.post(
         tx,

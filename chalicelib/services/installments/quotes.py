@@ -20,6 +20,7 @@ CONSUMER = "consumer"
 MERCHANT = "merchant"
 SINGLE = "single"
 INSTALLMENTS = "installments"
+QUOTE_ERRORS = errors.raises(unprocessable=["installments_not_eligible", "unknown_plan"])
 
 
 @dataclass(frozen=True)

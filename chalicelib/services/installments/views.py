@@ -14,6 +14,8 @@ from . import arithmetic as ar
 from . import quotes
 from .state import PartState, PlanState, payoff_fen, plan_of
 
+SCHEDULE_ERRORS = orders.NOT_FOUND_ERRORS
+
 
 @dataclass(frozen=True)
 class PartRow:

@@ -36,9 +36,9 @@ from .attempts import (
     save_attempt,
 )
 from .collection import close_payment_windows, send_due_reminders
-from .intake import handle_notification, reconcile, simulate_notification
+from .intake import SIMULATE_ERRORS, handle_notification, reconcile, simulate_notification
 from .launch import start_channel_payment
-from .pay_now import PaymentResult, pay_now
+from .pay_now import PAY_NOW_ERRORS, PaymentResult, pay_now
 from .payable import ORDER_MOVED, USER_MOVED, load_order, order_moved, user_moved
 from .refunds import RefundOutcome, process_refunds, refund, refund_unapplied_payments
 from .settlement import Result, Settlement, settle
@@ -49,6 +49,8 @@ __all__ = [
     "COLLECTION",
     "OPEN_TRADE_CHANNELS",
     "ORDER_MOVED",
+    "PAY_NOW_ERRORS",
+    "SIMULATE_ERRORS",
     "USER_MOVED",
     "NotifyReply",
     "PaymentAttempt",

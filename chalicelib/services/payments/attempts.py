@@ -27,6 +27,8 @@ from ...models.payments import PaymentAttempt
 PAY_NOW = "pay_now"
 CHECKOUT = "checkout"
 COLLECTION = "collection"
+# Two attempts on one order race: one charges, the other is refused.
+ATTEMPT_ERRORS = errors.raises(conflict=["payment_in_progress"])
 
 # --- attempts ---------------------------------------------------------------------------
 

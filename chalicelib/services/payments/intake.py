@@ -13,6 +13,9 @@ from ...observability import count, logger
 from .attempts import get_attempt, payment_ref
 from .settlement import Result, Settlement, settle
 
+# Playing the channel (sandbox stages): no such channel payment, or no such notification.
+SIMULATE_ERRORS = errors.raises(not_found=["payment_not_found"], unprocessable=["no_such_notification"])
+
 
 def handle_notification(path: str, headers: Mapping[str, str], body: bytes, now: datetime) -> ch.NotifyReply:
     """Verify, de-duplicate and settle one channel notification; answer as the channel expects."""

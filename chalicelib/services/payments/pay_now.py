@@ -19,11 +19,30 @@ from ...models.orders import Order
 from ...models.payments import PaymentAttempt
 from ...observability import count, logger
 from .. import accounts
-from .attempts import PAY_NOW, attempts_for, get_attempt, new_attempt, open_trade, payment_ref, save_attempt
+from .attempts import (
+    ATTEMPT_ERRORS,
+    PAY_NOW,
+    attempts_for,
+    get_attempt,
+    new_attempt,
+    open_trade,
+    payment_ref,
+    save_attempt,
+)
 from .intake import reconcile
-from .payable import NEXT_PART, ORDER_MOVED, USER_MOVED, Plan, load_order, owned_order, payable
+from .payable import LOAD_ERRORS, NEXT_PART, ORDER_MOVED, USER_MOVED, Plan, load_order, owned_order, payable
 from .settlement import Result, inbox, received, settle
 from .switch import OPEN_TRADE_CHANNELS, close_open_trades
+
+PAY_NOW_ERRORS = (
+    LOAD_ERRORS
+    | ATTEMPT_ERRORS
+    | errors.raises(
+        payment_declined=["payment_declined"],
+        conflict=["illegal_transition", "state_changed", "insufficient_balance"],
+        unprocessable=["no_bank_card"],
+    )
+)
 
 
 @dataclass

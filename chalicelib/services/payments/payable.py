@@ -18,6 +18,8 @@ from ..installments import state as installments
 # A settlement's transaction lost a race on the order or the user: re-read and retry.
 ORDER_MOVED = "order_changed"
 USER_MOVED = "account_changed"
+MOVED_ERRORS = errors.raises(conflict=[ORDER_MOVED, USER_MOVED])
+LOAD_ERRORS = errors.raises(not_found=["order_not_found"])
 
 
 def order_moved() -> errors.DomainError:

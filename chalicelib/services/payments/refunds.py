@@ -26,6 +26,10 @@ from ...observability import count, logger
 from .. import notifications
 from .attempts import CHANNEL_NAMES, get_attempt, paid_attempt, payment_ref, refund_legs
 
+REFUND_ERRORS = errors.raises(
+    not_found=["payment_not_found"], conflict=["refund_exceeds_payment", "refund_settled", "state_changed"]
+)
+
 
 @dataclass(frozen=True)
 class RefundOutcome:

@@ -2,7 +2,7 @@
 applies inside the transaction that records the outcome (`settlement.py`).
 
 `mark_paid`: received/overdue -> paid with the credit given back; `on_declined`: the order
-goes overdue and 先用后付 is frozen (`services/standing.py`), the next round is timed. The
+goes overdue and 先用后付 is frozen (`services/orders/standing.py`), the next round is timed. The
 sweeper that charges the default card at the window's close is `collection.py`.
 """
 
@@ -19,9 +19,10 @@ from ...models.orders import Order
 from ...models.payments import PaymentAttempt
 from ...money import price
 from ...observability import count, logger
-from .. import accounts, notifications, orders, rewards, standing
+from .. import accounts, notifications, orders, rewards
 from ..installments import lifecycle as installments
 from ..installments.state import part_tag
+from ..orders import standing
 from .attempts import COLLECTION
 from .payable import order_moved, user_moved
 
@@ -71,10 +72,9 @@ def mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> N
     orders.transition(
         tx,
         order,
-        o.PAID,
+        orders.OrderEvent.PAY,
         now,
         "system" if attempt.purpose == COLLECTION else f"channel:{attempt.channel}",
-        allowed_from=(o.RECEIVED, o.OVERDUE),
         actions=[
             Order.paid_at.set(iso(now)),
             Order.paid_channel.set(attempt.channel),
@@ -85,7 +85,6 @@ def mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> N
         ],
         condition=Order.amount_due_fen == amount,
         on_fail=order_moved(),
-        verb="pay",
     )
     order.paid_at, order.paid_channel, order.paid_on_time = iso(now), attempt.channel, on_time
 
@@ -135,14 +134,12 @@ def on_declined(tx: Tx, order: Order, attempt: PaymentAttempt, code: str, now: d
         orders.transition(
             tx,
             order,
-            o.OVERDUE,
+            orders.OrderEvent.MARK_OVERDUE,
             now,
             "system",
-            allowed_from=(o.RECEIVED,),
             condition=Order.amount_due_fen == amount,
             on_fail=order_moved(),
             note=f"collection declined ({code})",
-            verb="mark overdue",
         )
         standing.went_overdue(tx, order.user_id)
         count("OrdersOverdue")

@@ -36,7 +36,8 @@ from ...models.orders import Order
 from ...models.payments import ChannelInbox, PaymentAttempt
 from ...money import price
 from ...observability import count, logger
-from .. import notifications, obligations, orders
+from .. import notifications, orders
+from ..orders import obligations
 from . import repayment
 from .attempts import CHANNEL_NAMES, COLLECTION, get_attempt, money_in_legs
 from .payable import ALL, load_order, order_moved, payable
@@ -69,6 +70,10 @@ class Settlement:
 
 _DUPLICATE = "notification_duplicate"
 _ATTEMPT_MOVED = "attempt_settled"
+# Lost races (the caller re-reads), a wallet too low, a settlement under way elsewhere.
+SETTLE_ERRORS = errors.raises(
+    conflict=[_DUPLICATE, _ATTEMPT_MOVED, "insufficient_balance"], unavailable=["temporarily_unavailable"]
+)
 
 
 def inbox(tx: Tx, event: ch.ChannelEvent, result: str, now: datetime) -> None:
@@ -323,13 +328,11 @@ def _mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> 
     orders.transition(
         tx,
         order,
-        o.PAID,
+        orders.OrderEvent.PAY,
         now,
         f"channel:{attempt.channel}",
-        allowed_from=(order.status,),
         actions=[Order.paid_at.set(iso(now)), Order.paid_channel.set(attempt.channel)],
         on_fail=order_moved(),
-        verb="pay",
     )
     if expires:
         timers.cancel(tx, timers.CHECKOUT_EXPIRY, order.order_id, expires)

@@ -29,6 +29,7 @@ from .intake import reconcile
 CLOSED = "closed"
 # Channels where the user pays in the channel's app: a trade stays open there until paid.
 OPEN_TRADE_CHANNELS = (ch.ALIPAY, ch.WECHAT_PAY)
+SWITCH_ERRORS = errors.raises(conflict=["payment_in_progress"])
 
 
 def close_trade(attempt: PaymentAttempt, now: datetime) -> str:

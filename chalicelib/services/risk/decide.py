@@ -41,6 +41,10 @@ def bnpl_declined() -> errors.DomainError:
     return errors.PaymentDeclined("bnpl_declined", DECLINED_MESSAGE)
 
 
+# Declined, or already decided by a concurrent confirmation.
+ASSESS_ERRORS = errors.raises(payment_declined=["bnpl_declined"], conflict=["challenge_used"])
+
+
 @dataclass
 class Assessment:
     outcome: str

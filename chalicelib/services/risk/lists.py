@@ -18,6 +18,9 @@ from ...idempotency import IdemScope
 from ...models.risk import RiskListEntry
 from .signals import entry_id, normalise
 
+ADD_ERRORS = errors.raises(conflict=["already_listed"])
+REMOVE_ERRORS = errors.raises(not_found=["list_entry_not_found"])
+
 
 def hint_of(kind: str, value: str) -> str:
     """Enough for a person to recognise the value, never the value: its last 4 characters."""

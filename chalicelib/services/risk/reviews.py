@@ -18,7 +18,7 @@ from ... import errors, pagination, timers
 from ...clock import iso
 from ...db import Tx
 from ...idempotency import IdemScope
-from ...models.orders import PLACED, RISK_REVIEW, Order
+from ...models.orders import RISK_REVIEW, Order
 from ...models.risk import APPROVED, DECLINED, EXPIRED, PENDING, RiskDecision
 from ...models.timers import Timer
 from ...models.users import User
@@ -41,6 +41,10 @@ class Case:
 
 def review_not_found() -> errors.DomainError:
     return errors.not_found("review_not_found", "no such review")
+
+
+NOT_FOUND_ERRORS = errors.raises(not_found=["review_not_found"])
+DECIDE_ERRORS = NOT_FOUND_ERRORS | errors.raises(forbidden=["own_case"], conflict=["illegal_transition"])
 
 
 def get(review_id: str) -> RiskDecision:
@@ -103,18 +107,16 @@ def decide(
         orders.transition(
             tx,
             order,
-            PLACED,
+            orders.OrderEvent.APPROVE,
             now,
             actor,
-            allowed_from=(RISK_REVIEW,),
             actions=[Order.confirmed_at.set(iso(now)), Order.risk_review_due_at.remove()],
-            verb="approve",
         )
         if order.risk_review_due_at:
             timers.cancel(tx, timers.RISK_REVIEW, order.order_id, order.risk_review_due_at)
         order.confirmed_at, order.risk_review_due_at = iso(now), None
     else:
-        orders.release(tx, order, now, actor, allowed_from=(RISK_REVIEW,), note="declined by a risk operator")
+        orders.release(tx, order, now, actor, event=orders.OrderEvent.DECLINE, note="declined by a risk operator")
     _notify(tx, order, status, now)
     result = Case(decision, order, None, [])
     if idem is not None:
@@ -182,7 +184,9 @@ def _expire(timer: Timer, now: datetime) -> bool:
         return False
     decision = RiskDecision(decision_id(order.order_id), order_id=order.order_id)
     _close(tx, decision, EXPIRED, now, "system", None)
-    orders.release(tx, order, now, "system", allowed_from=(RISK_REVIEW,), note="risk review timed out", taken=timer)
+    orders.release(
+        tx, order, now, "system", event=orders.OrderEvent.REVIEW_TIMEOUT, note="risk review timed out", taken=timer
+    )
     _notify(tx, order, EXPIRED, now)
     tx.commit()
     count("RiskReviewsExpired")

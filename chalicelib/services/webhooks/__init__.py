@@ -15,8 +15,8 @@ from . import types
 from .outbox import emit
 
 if TYPE_CHECKING:
-    from . import delivery, endpoints, log
+    from . import delivery, endpoints, log, order_events
 else:
-    __getattr__ = lazy.modules(__name__, ["delivery", "endpoints", "log"])
+    __getattr__ = lazy.modules(__name__, ["delivery", "endpoints", "log", "order_events"])
 
-__all__ = ["delivery", "emit", "endpoints", "log", "types"]
+__all__ = ["delivery", "emit", "endpoints", "log", "order_events", "types"]

@@ -47,6 +47,9 @@ def url_refused(message: str) -> errors.DomainError:
     return errors.unprocessable("webhook_url_refused", message)
 
 
+URL_ERRORS = errors.raises(unprocessable=["webhook_url_refused"])
+
+
 def _blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped

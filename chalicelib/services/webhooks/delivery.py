@@ -37,6 +37,7 @@ MAX_ATTEMPTS_KEPT = 50
 # SQS delays a message at most this long; a longer wait is a timer.
 MAX_QUEUE_DELAY = 900
 NOTIFY_DISABLED = "webhook_endpoint_disabled"
+DELIVERY_ERRORS = errors.raises(conflict=["webhook_event_busy"])  # another worker has the event
 
 # Renders an event's snapshot as the merchant API shows it: (object kind, snapshot) -> JSON object.
 Render = Callable[[str, dict[str, Any]], dict[str, Any]]

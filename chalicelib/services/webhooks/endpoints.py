@@ -39,6 +39,13 @@ def endpoint_not_found() -> errors.DomainError:
     return errors.not_found("webhook_endpoint_not_found", "no such webhook endpoint")
 
 
+NOT_FOUND_ERRORS = errors.raises(not_found=["webhook_endpoint_not_found"])
+_EVENT_TYPES_ERRORS = addresses.URL_ERRORS | errors.raises(bad_request=["unknown_event_type"])
+CREATE_ERRORS = _EVENT_TYPES_ERRORS | errors.raises(conflict=["too_many_webhook_endpoints"])
+UPDATE_ERRORS = NOT_FOUND_ERRORS | _EVENT_TYPES_ERRORS
+ROLL_ERRORS = NOT_FOUND_ERRORS | errors.raises(bad_request=["invalid_overlap"])
+
+
 def check_events(events: list[str]) -> list[str]:
     unknown = sorted(set(events) - {*types.ALL, ALL_EVENTS})
     if unknown:

@@ -49,6 +49,10 @@ def event_not_found() -> errors.DomainError:
     return errors.not_found("webhook_event_not_found", "no such webhook event")
 
 
+NOT_FOUND_ERRORS = errors.raises(not_found=["webhook_event_not_found"])
+REDELIVER_ERRORS = NOT_FOUND_ERRORS | errors.raises(conflict=["webhook_event_busy"])
+
+
 def get(merchant_id: str, event_id: str) -> WebhookEvent:
     try:
         return WebhookEvent.get(merchant_id, event_id, consistent_read=True)

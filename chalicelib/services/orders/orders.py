@@ -1,45 +1,39 @@
-"""Orders: read, list, cancel, and the one way an order changes status.
+"""Orders: read, list, and cancel (`release` gives back what a cancelled order holds).
 
-Every transition goes through `transition`: a conditional write on the status the order
-was read in, with a history entry; an illegal one is 409 `illegal_transition`.
+Every status change goes through `lifecycle.transition` (the table of the lifecycle).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.expressions.condition import Condition
-from pynamodb.expressions.update import Action
 
-from .. import errors, ledger, pagination, timers
-from ..clock import iso
-from ..db import Tx
-from ..models.aftersale import Refund as Refund
-from ..models.aftersale import ReturnRequest, return_refund_id
-from ..models.aftersale import cancel_refund_id as cancel_refund_id
-from ..models.catalog import Sku
-from ..models.coupons import AVAILABLE, Coupon
-from ..models.orders import AWAITING_CONFIRMATION as AWAITING_CONFIRMATION
-from ..models.orders import AWAITING_PAYMENT, BNPL, CANCELLED, PAID, PLACED, obligated
-from ..models.orders import MAX_CHECKOUT_LINES as MAX_CHECKOUT_LINES
-from ..models.orders import RISK_REVIEW as RISK_REVIEW
-from ..models.orders import Order as Order
-from ..models.payments import PaymentAttempt
-from ..models.timers import Timer
-from ..observability import count
+from ... import errors, ledger, pagination, timers
+from ...clock import iso
+from ...db import Tx
+from ...models.aftersale import Refund, ReturnRequest, cancel_refund_id, return_refund_id
+from ...models.catalog import Sku
+from ...models.coupons import AVAILABLE, Coupon
+from ...models.orders import (
+    AWAITING_CONFIRMATION,
+    AWAITING_PAYMENT,
+    BNPL,
+    PAID,
+    PLACED,
+    RISK_REVIEW,
+    Order,
+)
+from ...models.payments import PaymentAttempt
+from ...models.timers import Timer
+from ...observability import count
+from ..installments import cancel as installments
 from . import standing
-from .installments import cancel as installments
-from .webhooks import order_events
+from .lifecycle import OrderEvent, transition
 
 CHECKOUT_EXPIRY = timers.CHECKOUT_EXPIRY
-# Before shipment, an order can be cancelled by its buyer.
-CANCELLABLE = (AWAITING_CONFIRMATION, AWAITING_PAYMENT, PLACED)
-# A channel order is `paid` until it ships: cancelling it then refunds through that channel.
-CANCELLABLE_PAID = (*CANCELLABLE, PAID)
 
 
 @dataclass(frozen=True)
@@ -50,6 +44,12 @@ class OrderPage:
 
 def order_not_found() -> errors.DomainError:
     return errors.not_found("order_not_found", "no such order")
+
+
+# What the order operations refuse with (a route documents what the services it calls declare).
+NOT_FOUND_ERRORS = errors.raises(not_found=["order_not_found"])
+TRANSITION_ERRORS = errors.raises(conflict=["illegal_transition"])
+CANCEL_ERRORS = NOT_FOUND_ERRORS | TRANSITION_ERRORS
 
 
 def get_own(user_id: str, order_id: str) -> Order:
@@ -79,58 +79,6 @@ def list_orders(user_id: str, status: str | None, limit: int, cursor: str | None
     return OrderPage(items, pagination.encode(result.last_evaluated_key, scope))
 
 
-def history_entry(
-    status: str, at: datetime, actor: str, note: str | None = None, event: str | None = None
-) -> dict[str, str]:
-    """One step of an order's history; `event` names it where the status alone does not
-    (the after-sale steps; HistoryView derives the others from the status)."""
-    entry = {"status": status, "at": iso(at), "actor": actor}
-    if note:
-        entry["note"] = note
-    if event:
-        entry["event"] = event
-    return entry
-
-
-def transition(
-    tx: Tx,
-    order: Order,
-    to: str,
-    now: datetime,
-    actor: str,
-    *,
-    allowed_from: Collection[str],
-    actions: Sequence[Action] = (),
-    condition: Condition | None = None,
-    on_fail: errors.DomainError | None = None,
-    note: str | None = None,
-    verb: str = "change",
-    event: str | None = None,
-) -> None:
-    """Move `order` to `to` in `tx`, only from the status it was read in, appending history.
-
-    The in-memory order is updated too, so the caller can render the result.
-    """
-    if order.status not in allowed_from:
-        raise errors.illegal_transition("order", order.status, verb)
-    history = [*(order.history or []), history_entry(to, now, actor, note, event)]
-    guard = Order.status == order.status
-    if condition is not None:
-        guard &= condition
-    # The sparse obligation index follows the status in the same write (services/obligations.py).
-    obliged = obligated(to, order.payment_method)
-    mark = Order.obligation.set(f"obl#{timers.shard_of(order.order_id):02d}") if obliged else Order.obligation.remove()
-    changes = [Order.status.set(to), Order.updated_at.set(iso(now)), Order.history.set(history), mark, *actions]
-    tx.update(
-        order,
-        changes,
-        condition=guard,
-        on_fail=on_fail or errors.Conflict("illegal_transition", f"the order is no longer {order.status}; reload"),
-    )
-    order_events.order_transition(tx, order, to, changes, now)
-    order.status, order.history, order.updated_at = to, history, iso(now)
-
-
 def expiry_deadline(order: Order) -> str | None:
     """When an unfinished checkout lapses: the challenge's expiry, or the channel payment's."""
     if order.status == AWAITING_CONFIRMATION:
@@ -146,11 +94,13 @@ def release(
     now: datetime,
     actor: str,
     *,
-    allowed_from: Collection[str] = CANCELLABLE,
+    event: OrderEvent = OrderEvent.CANCEL,
     note: str | None = None,
     taken: Timer | None = None,
 ) -> None:
-    """Cancel `order` in `tx` and give back what it holds: stock, reserved credit, coupon.
+    """Cancel `order` in `tx` by `event` and give back what it holds: stock, reserved
+    credit, coupon; what a paid channel order paid is refunded (only a channel order is
+    cancelled from `paid`: the lifecycle's table).
 
     `taken` is the expiry timer the calling sweep already claims in `tx`.
     """
@@ -163,15 +113,13 @@ def release(
     transition(
         tx,
         order,
-        CANCELLED,
+        event,
         now,
         actor,
-        allowed_from=allowed_from,
         actions=[Order.cancelled_at.set(iso(now)), Order.credit_reserved_fen.set(0), Order.amount_due_fen.set(0)]
         + ([Order.refunded_fen.set(int(order.total_fen))] if paid else [])
         + plan_ended,
         note=note,
-        verb="cancel",
     )
     if paid:
         _refund_whole(tx, order, now)
@@ -222,7 +170,7 @@ def cancel(user_id: str, order_id: str, now: datetime) -> Order:
     channel order paid is refunded through that channel."""
     order = get_own(user_id, order_id)
     tx = Tx()
-    release(tx, order, now, "user", allowed_from=CANCELLABLE if order.payment_method == BNPL else CANCELLABLE_PAID)
+    release(tx, order, now, "user")
     tx.commit()
     count("OrdersCancelled")
     return order

@@ -26,18 +26,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .. import timers
-from ..clock import parse_iso
-from ..config import settings
-from ..db import Tx
-from ..models import orders as o
-from ..models.orders import Order
-from ..observability import count, logger
-from .installments.state import part_tag
+from ... import timers
+from ...clock import parse_iso
+from ...config import settings
+from ...db import Tx
+from ...models import orders as o
+from ...models.orders import Order
+from ...observability import count, logger
+from ..installments import state as installments
 from .orders import expiry_deadline
 
 # The kinds that act on what an order owes: confirm receipt, or charge the money due.
-ACTING = {
+ACTING: dict[str, tuple[str, ...]] = {
     o.SHIPPED: (timers.AUTO_CONFIRM,),
     o.RECEIVED: (timers.PAYMENT_DUE, timers.COLLECTION_RETRY),
     o.OVERDUE: (timers.PAYMENT_DUE, timers.COLLECTION_RETRY),
@@ -104,7 +104,7 @@ def needed(order: Order) -> list[Need]:
     if status == o.OVERDUE and _due(order) > 0 and not retries_spent(order):
         done = int(order.collection_attempts or 0)
         retry_at = due + timedelta(seconds=rules.collection_retry_seconds * max(done, 1))
-        return [Need(timers.COLLECTION_RETRY, retry_at, {"round": done + 1, **part_tag(order)})]
+        return [Need(timers.COLLECTION_RETRY, retry_at, {"round": done + 1, **installments.part_tag(order)})]
     return []
 
 

@@ -13,9 +13,9 @@ import heapq
 from collections.abc import Iterator
 from itertools import islice
 
-from .. import pagination, sharding
-from ..config import settings
-from ..models.orders import Order
+from ... import pagination, sharding
+from ...config import settings
+from ...models.orders import Order
 
 
 def merchant_key(merchant_id: str, order_id: str) -> str:
