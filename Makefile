@@ -16,12 +16,15 @@ AWS_DEFAULT_REGION ?= cn-north-1
 export AWS_DEFAULT_REGION
 PACKAGE_DIR := build/$(STAGE)/package
 
-.PHONY: install routes run test lint typecheck pytest package infra-check iam-check clean demo redrive soak fuzz bench openapi-snapshot chromium console-shots webhook-receiver lifecycle
+.PHONY: help install routes run reset test lint typecheck pytest package infra-check iam-check clean demo redrive soak fuzz bench openapi-snapshot chromium console-shots webhook-receiver lifecycle
 
 # The console's browser tests drive Debian's Chromium through Playwright (which never
 # downloads a browser here); CI machines start without it.
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+help:  ## this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | expand -t 18
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +64,9 @@ routes: install  ## chalicelib/route_table.py from the routers (after adding or 
 
 run: install  ## the whole product on http://127.0.0.1:8000 (Ctrl-C stops it)
 	$(PY) -m chalicelib.local.stack
+
+reset: install  ## a clean stack for the next walk: empties a running `make run` (same PORT), clock back, demo data again
+	$(PY) -m scripts.reset
 
 webhook-receiver: install  ## a merchant's sample receiver on 127.0.0.1:8700: `make webhook-receiver SECRET=whsec_...`
 	$(PY) -m scripts.webhook_receiver --secret $(SECRET) --port $(or $(WEBHOOK_PORT),8700)
@@ -104,7 +110,7 @@ infra-check: package $(CHECKOV_STAMP)
 	PAYLATER_PACKAGED=$(PACKAGE_DIR) PAYLATER_STAGE=$(STAGE) CHECKOV=$(CHECKOV) \
 		$(PY) -m pytest tests/infra/test_packaged_template.py
 
-# The product under IAM enforcement (moto on loopback): the README walks, the demo story and
+# The product under IAM enforcement (moto on loopback): the walks (docs/walks.md), the demo story and
 # every job, each AWS call signed as the function that makes it in the cloud with the policy
 # scripts/infra.py generates from chalicelib/grants.py; fails on any denied call, names it.
 iam-check: install  ## least privilege, proven by running (decisions: build/iam-decisions.jsonl)
@@ -125,5 +131,5 @@ lifecycle: install  ## docs/lifecycle.md: the order lifecycle's table and state 
 demo: install  ## walk the whole story over HTTP against `make run` (start it in another terminal)
 	$(PY) -m scripts.demo
 
-soak: install  ## the model-based money test, long: 5,000 steps with DynamoDB faults on every core (README "Soak")
+soak: install  ## the model-based money test, long: 5,000 steps with DynamoDB faults on every core (docs/operations.md "Soak")
 	MODEL_EXAMPLES=$${MODEL_EXAMPLES:-50} MODEL_STEPS=$${MODEL_STEPS:-100} $(PY) -m scripts.soak

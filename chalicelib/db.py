@@ -36,7 +36,29 @@ def _thread_session(env_vars: Any = None) -> Session:
     session: Session | None = getattr(_thread, "session", None)
     if session is None:
         session = _thread.session = get_session(env_vars)
+        _share_clients(session)
     return session
+
+
+def _share_clients(session: Session) -> None:
+    """Every table's connection of this session asks for a client of the same service,
+    region, endpoint and configuration: one client serves them all. A request that reads
+    three tables created three clients (a cold start paid each); a client whose credentials
+    came back empty is replaced, as PynamoDB does for its own."""
+    create = session.create_client
+    made: dict[str, Any] = {}
+
+    def create_client(service_name: str, region_name: str | None = None, **kwargs: Any) -> Any:
+        config = kwargs.get("config")
+        options = sorted((config._user_provided_options if config is not None else {}).items())
+        key = repr((service_name, region_name, sorted((k, v) for k, v in kwargs.items() if k != "config"), options))
+        client = made.get(key)
+        signer = getattr(client, "_request_signer", None)
+        if client is None or (signer is not None and not signer._credentials):
+            client = made[key] = create(service_name, region_name, **kwargs)
+        return client
+
+    session.create_client = create_client
 
 
 pynamodb.connection.base.get_session = _thread_session  # type: ignore[attr-defined]  # its own import

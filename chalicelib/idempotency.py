@@ -18,10 +18,11 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.expressions.update import Action
 
 from . import errors
 from .config import settings
-from .db import Tx, condition_failed
+from .db import Tx, condition_failed, is_retryable
 from .edge import StoredResponse as StoredResponse
 from .models.idempotency import DONE, IN_FLIGHT, IdempotencyRecord
 
@@ -114,28 +115,40 @@ def begin(
 
 def finish(scope: IdemScope, response: StoredResponse) -> None:
     """Store a response that was not staged inside a transaction."""
-    try:
-        IdempotencyRecord(scope.record_key).update(
-            actions=[
-                IdempotencyRecord.state.set(DONE),
-                IdempotencyRecord.response_status.set(response.status),
-                IdempotencyRecord.response_body.set(response.body),
-                IdempotencyRecord.response_content_type.set(response.content_type),
-            ],
-            condition=(IdempotencyRecord.state == IN_FLIGHT) & (IdempotencyRecord.request_hash == scope.request_hash),
-        )
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
+    update = IdempotencyRecord(scope.record_key).update
+    actions: list[Action] = [
+        IdempotencyRecord.state.set(DONE),
+        IdempotencyRecord.response_status.set(response.status),
+        IdempotencyRecord.response_body.set(response.body),
+        IdempotencyRecord.response_content_type.set(response.content_type),
+    ]
+    condition = (IdempotencyRecord.state == IN_FLIGHT) & (IdempotencyRecord.request_hash == scope.request_hash)
+    _settle_claim(lambda: update(actions=actions, condition=condition))
 
 
 def abandon(scope: IdemScope) -> None:
     """Release the claim after a failure that changed nothing, so a retry can run."""
-    try:
-        IdempotencyRecord(scope.record_key).delete(condition=IdempotencyRecord.state == IN_FLIGHT)
-    except DeleteError as exc:
-        if not condition_failed(exc):
-            raise
+    delete = IdempotencyRecord(scope.record_key).delete
+    _settle_claim(lambda: delete(condition=IdempotencyRecord.state == IN_FLIGHT))
+
+
+# A claim's last write is tried again when its answer was lost or the store was busy: left
+# in flight, the key would answer 409 `idempotency_in_flight` until its lock expired. Both
+# writes are conditional on the claim still in flight, so a repeat after one that took
+# effect changes nothing.
+SETTLE_TRIES = 3
+
+
+def _settle_claim(write: Callable[[], Any]) -> None:
+    for attempt in range(SETTLE_TRIES):
+        try:
+            write()
+            return
+        except (UpdateError, DeleteError) as exc:
+            if condition_failed(exc):
+                return
+            if attempt == SETTLE_TRIES - 1 or not is_retryable(exc):
+                raise
 
 
 # --- the claim written by the effect's own transaction -------------------------------------------

@@ -86,6 +86,9 @@ INSTALLMENT_FEE_OWED = "installment_fee_owed"
 INSTALLMENT_FEE_INCOME = "installment_fee_income"
 INSTALLMENT_FEES_PAID = "installment_fees_paid"
 MERCHANT_INSTALLMENT_FEES = "merchant_installment_fees"
+# A monthly bill paid in one charge: the money held until each part it pays is applied (or
+# refunded, when paid meanwhile); zero once every part of every bill payment is resolved.
+BILL_PAYMENTS = "bill_payments"
 STORED_BOOKS = frozenset({CREDIT, CASH, POINTS, POINTS_HELD, POINTS_OWED, PAYABLE, INSTALLMENT_FEE_OWED})
 # Stored books that may go below zero unless the posting event asks for a floor.
 OVERDRAFT_BOOKS = frozenset({PAYABLE})
@@ -137,6 +140,17 @@ def money_in(channel: str, amount_fen: int) -> list[Leg]:
 def money_out(channel: str, amount_fen: int) -> list[Leg]:
     """A refund back through an outside channel: the reverse of `money_in`."""
     return [Leg(PLATFORM, clearing(channel), -amount_fen), Leg(PLATFORM, CONSUMER_PAYMENTS, amount_fen)]
+
+
+def bill_money_in(channel: str, amount_fen: int) -> list[Leg]:
+    """A monthly bill's one charge arrived: held in `bill_payments` until its parts are resolved."""
+    return [Leg(PLATFORM, clearing(channel), amount_fen), Leg(PLATFORM, BILL_PAYMENTS, -amount_fen)]
+
+
+def bill_part_resolved(amount_fen: int) -> list[Leg]:
+    """One part of a bill payment leaves `bill_payments`: applied to its part (then it reads as
+    any payment, `money_in`), or excluded (paid meanwhile) before its refund (`money_out`)."""
+    return [Leg(PLATFORM, BILL_PAYMENTS, amount_fen), Leg(PLATFORM, CONSUMER_PAYMENTS, -amount_fen)]
 
 
 def merchant_settled(merchant_id: str, payable_fen: int, fee_fen: int) -> list[Leg]:
@@ -379,6 +393,16 @@ def leg_amount(account: str, event_id: str, book: str) -> int | None:
     for physical in physical_accounts(account, event_id):
         try:
             return int(Entry.get(physical, f"{event_id}#{book}", consistent_read=True).amount)
+        except DoesNotExist:
+            continue
+    return None
+
+
+def posted_kind(account: str, event_id: str, book: str) -> str | None:
+    """The kind of the event that posted to `account`'s `book`, or None if none did."""
+    for physical in physical_accounts(account, event_id):
+        try:
+            return str(Entry.get(physical, f"{event_id}#{book}", consistent_read=True).event_kind)
         except DoesNotExist:
             continue
     return None

@@ -24,15 +24,15 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "code": {"type": "string", "description": "stable machine-readable error code"},
         "detail": {"type": "string"},
         "request_id": {"type": "string", "description": "the answer's X-Request-Id (quote it to support)"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["field", "message"],
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-            },
-        },
+        "errors": {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}},
     },
+}
+# One named item: a generator that visits Problem more than once (each narrowed problem
+# below) would otherwise meet an inline item twice and refuse the second.
+FIELD_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["field", "message"],
+    "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
 }
 
 
@@ -62,20 +62,33 @@ def _error_statuses(spec: RouteSpec) -> dict[int, list[str]]:
     return {s: sorted(set(c)) for s, c in sorted(statuses.items())}
 
 
-def problem_schema(codes: list[str]) -> dict[str, Any]:
-    """The one `Problem`, narrowed to the codes this response can carry (an enum): a client
-    handles every error as a Problem and may switch on an operation's codes."""
+def problem_schema(code_enum: str) -> dict[str, Any]:
+    """The one `Problem`, its `code` narrowed to the named enum of the codes this response can
+    carry: a client handles every error as a Problem and may switch on an operation's codes.
+
+    `allOf` holds the `$ref` alone and the narrowing sits beside it (JSON Schema applies
+    both): openapi-python-client then parses every error as its one `Problem` class (an
+    `allOf` of two parts would be a flattened copy per response, with no common base) and
+    still generates each code enum (a named component), while openapi-typescript makes
+    `Problem & {code?: <enum>}`, so an answer's status narrows its `code`.
+    """
     return {
-        "allOf": [
-            {"$ref": "#/components/schemas/Problem"},
-            {"type": "object", "properties": {"code": {"type": "string", "enum": codes}}},
-        ]
+        "allOf": [{"$ref": "#/components/schemas/Problem"}],
+        "properties": {"code": {"$ref": f"#/components/schemas/{code_enum}"}},
     }
 
 
-# The answers most operations share are one named component each (`UnauthorizedProblem`);
-# an operation's own codes make an inline schema (`CreateCheckoutResponse409` in a client);
-# each is `Problem` narrowed by `allOf`.
+def code_enum_schema(codes: list[str]) -> dict[str, Any]:
+    return {"type": "string", "enum": codes}
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+# The answers most operations share are one named component each (`UnauthorizedProblem`,
+# its codes `UnauthorizedProblemCode`); an operation's own codes are the enum
+# `<Operation>Response<status>Code` (`ConfirmOrderResponse409Code`); each is `Problem` narrowed.
 SHARED_PROBLEMS: dict[int, list[str]] = {
     **{status: sorted(codes) for status, codes in COMMON_CODES.items()},
     404: ["not_found"],
@@ -132,12 +145,18 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
     refs, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
     paths: dict[str, Any] = {}
     query_defs: dict[str, Any] = {}
+    code_enums: dict[str, Any] = {}
     for spec in specs:
-        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, refs, query_defs)
+        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, refs, query_defs, code_enums)
     schemas = _tidy({**query_defs, **defs.get("$defs", {})})
     schemas["Problem"] = PROBLEM_SCHEMA
+    schemas["FieldError"] = FIELD_ERROR_SCHEMA
     for status, codes in SHARED_PROBLEMS.items():
-        schemas[_shared_problem_name(status)] = problem_schema(codes)
+        schemas[_shared_problem_name(status) + "Code"] = code_enum_schema(codes)
+        schemas[_shared_problem_name(status)] = problem_schema(_shared_problem_name(status) + "Code")
+    clashes = set(code_enums) & set(schemas)
+    assert not clashes, f"a code enum's name is taken: {clashes}"
+    schemas.update(code_enums)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
@@ -151,8 +170,11 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
     }
 
 
-def _operation(spec: RouteSpec, refs: dict[Any, Any], query_defs: dict[str, Any]) -> dict[str, Any]:
-    """One route's operation; a named enum its query takes is added to `query_defs`."""
+def _operation(
+    spec: RouteSpec, refs: dict[Any, Any], query_defs: dict[str, Any], code_enums: dict[str, Any]
+) -> dict[str, Any]:
+    """One route's operation; a named enum its query takes is added to `query_defs`, the
+    enum of an operation's own error codes to `code_enums`."""
     op: dict[str, Any] = {
         "operationId": spec.name,
         "summary": spec.summary,
@@ -179,7 +201,7 @@ def _operation(spec: RouteSpec, refs: dict[Any, Any], query_defs: dict[str, Any]
                 JSON: {"schema": {"type": "object"}},
             },
         }
-    op["responses"].update(_responses(spec, refs))
+    op["responses"].update(_responses(spec, refs, code_enums))
     return op
 
 
@@ -216,7 +238,7 @@ def _parameters(spec: RouteSpec, query_defs: dict[str, Any]) -> list[dict[str, A
     return parameters
 
 
-def _responses(spec: RouteSpec, refs: dict[Any, Any]) -> dict[str, Any]:
+def _responses(spec: RouteSpec, refs: dict[Any, Any], code_enums: dict[str, Any]) -> dict[str, Any]:
     ok: dict[str, Any]
     if spec.response is not None:
         ok = {"description": "OK", "content": {JSON: {"schema": refs[(spec.response, "serialization")]}}}
@@ -229,9 +251,12 @@ def _responses(spec: RouteSpec, refs: dict[Any, Any]) -> dict[str, Any]:
         ok["headers"]["Idempotent-Replayed"] = REPLAYED
     responses = {str(spec.status): ok}
     for status, codes in _error_statuses(spec).items():
-        schema = problem_schema(codes)
         if SHARED_PROBLEMS.get(status) == codes:
             schema = {"$ref": f"#/components/schemas/{_shared_problem_name(status)}"}
+        else:
+            code_enum = f"{_camel(spec.name)}Response{status}Code"
+            code_enums[code_enum] = code_enum_schema(codes)
+            schema = problem_schema(code_enum)
         content: dict[str, Any] = {PROBLEM_JSON: {"schema": schema}}
         if spec.raw_body and status in spec.errors:
             content = {**CHANNEL_CONTENT, **content}

@@ -13,19 +13,22 @@ import hmac
 import json
 import os
 from functools import lru_cache
-from typing import Any
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .config import settings
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _NONCE = 12
 
 
 @lru_cache(maxsize=4)
 def _aead(secret: bytes) -> AESGCM:
+    # Loaded with the first cursor: most requests of a list's module never page (a cold start).
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     return AESGCM(hmac.new(secret, b"paylater list cursor v2", hashlib.sha256).digest())
 
 
@@ -52,6 +55,8 @@ def decode(cursor: str | None, scope: str) -> dict[str, Any] | None:
         raise bad from exc
     if len(raw) <= _NONCE:
         raise bad
+    from cryptography.exceptions import InvalidTag
+
     try:
         key = json.loads(_key().decrypt(raw[:_NONCE], raw[_NONCE:], scope.encode()))
     except (InvalidTag, ValueError) as exc:

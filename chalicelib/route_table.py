@@ -18,6 +18,7 @@ ROUTES = [
     Route("me", "PUT", "/v1/me/payment-password", "set_payment_password"),
     Route("me", "POST", "/v1/me/devices", "register_device"),
     Route("privacy", "GET", "/v1/me/data-export", "data_export", console=True),
+    Route("privacy", "GET", "/v1/me/data-export/{section}", "data_export_section", console=True),
     Route("privacy", "POST", "/v1/me/closure", "close_account"),
     Route("addresses", "GET", "/v1/me/addresses", "list_addresses"),
     Route("addresses", "POST", "/v1/me/addresses", "add_address"),
@@ -46,6 +47,7 @@ ROUTES = [
     Route("orders", "POST", "/v1/orders/{order_id}/cancel", "cancel_order"),
     Route("installments", "GET", "/v1/orders/{order_id}/installments", "get_order_installments"),
     Route("installments", "GET", "/v1/bnpl/bills/{month}", "get_bill"),
+    Route("installments", "POST", "/v1/bnpl/bills/{month}/payments", "pay_bill"),
     Route(
         "installments",
         "GET",
@@ -112,6 +114,7 @@ ROUTES = [
     Route("dev", "POST", "/v1/dev/jobs/{job}", "run_job", local_only=True),
     Route("dev", "POST", "/v1/dev/queue/drain", "drain_queues", local_only=True),
     Route("dev", "GET", "/v1/dev/sandbox", "sandbox_identity", local_only=True),
+    Route("dev", "POST", "/v1/dev/reset", "reset_stack", local_only=True),
     Route(
         "payments.sandbox_router", "POST", "/v1/dev/payments/notify", "simulate_channel_notification", local_only=True
     ),

@@ -11,7 +11,7 @@ Readers never miss an item written under either count:
   a shard number below the larger count exists under it, so that range is the union;
 - point readers of one item (a timer to cancel, one ledger leg) look at the item's shard under
   both counts (`candidates`), so one written before the change is still found.
-How a live table migrates is in README.md ("Hot keys and shard counts").
+How a live table migrates is in docs/operations.md ("Hot keys and shard counts").
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ ACCOUNT_RETENTION = "account_retention"
 RISK_REVIEW = "risk_review"  # an operator decides a held 先用后付 order (else declined)
 DISPUTE_DECISION = "dispute_decision"  # support decides a dispute (else it is marked late, an alarm)
 WEBHOOK_DELIVERY = "webhook_delivery"  # an event's next delivery attempt (services/webhooks)
+BILL_PAYMENT = "bill_payment"  # a monthly bill's payment is settled and applied to its parts (installments)
 KINDS = frozenset(
     {
         CHECKOUT_EXPIRY,
@@ -60,6 +61,7 @@ KINDS = frozenset(
         RISK_REVIEW,
         DISPUTE_DECISION,
         WEBHOOK_DELIVERY,
+        BILL_PAYMENT,
         *AFTERSALE,
     }
 )

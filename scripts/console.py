@@ -1,6 +1,6 @@
 """The web console in a real browser: Debian's Chromium driven by Playwright for Python.
 
-Used by `tests/browser/test_console.py` and, run as a script, to take the README's screenshots:
+Used by `tests/browser/test_console.py` and, run as a script, to take docs/console.md's screenshots:
 
     python -m scripts.console shots          # docs/console-*.png, against a fresh local stack
 

@@ -168,7 +168,7 @@ def main() -> None:
     received = me.call("POST", f"/v1/orders/{order_id}/receipt")
     say(f"order → {received['status']}, pay by {received['due_at']}")
     settlements = shop.call("GET", "/v1/merchant/settlements")
-    say(f"merchant is owed {yuan(settlements['payable_fen'])} (order less the platform fee)")
+    say(f"the merchant's payable is now {yuan(settlements['payable_fen'])} (every order it is owed for, less fees)")
 
     step("第四步 评价 — review the goods")
     review = me.call("POST", f"/v1/orders/{order_id}/review", {"rating": 5, "text": "质量不错，很满意！"})

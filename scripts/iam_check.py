@@ -10,7 +10,7 @@ function that makes it in the cloud, with the policies the template generates.
 2. Enforcement is switched on through moto's `reset-auth` (INITIAL_NO_AUTH_ACTION_COUNT),
    with `scripts/iam_shim.py` making its decisions faithful (resources per table and index,
    one decision per transaction item) and logging every decision.
-3. The demo story and the README walks run over HTTP against the local API: each request
+3. The demo story and the walks (docs/walks.md) run over HTTP against the local API: each request
    is signed as the API handler, `/v1/dev/jobs/<job>` as that job's role, `/v1/dev/queue/drain`
    each queue as the handler that consumes it. Then every job a month on, and the controls.
 4. Fails on ANY denied decision of a function role (an app can swallow a denial, so the
@@ -369,18 +369,18 @@ class Check:
 
     # what runs
     def story(self) -> None:
-        """The README walks (on the fresh stack they expect), the demo story, work left for the
+        """The walks (docs/walks.md) (on the fresh stack they expect), the demo story, work left for the
         jobs, then every job a month on (windows, receipts, returns, refunds, payouts) and the
         purge past the closed accounts' retention."""
         import requests
 
         from chalicelib import schedules
-        from tests.contract.test_readme_walks import PRELUDE, walks
+        from tests.contract.test_walks import PRELUDE, walks
 
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         started = time.monotonic()
         for what, cmd in (
-            ("the README walks", ["bash", "-c", PRELUDE + "\n".join(walks())]),
+            ("the walks (docs/walks.md)", ["bash", "-c", PRELUDE + "\n".join(walks())]),
             ("the demo story", [sys.executable, "-m", "scripts.demo"]),
         ):
             run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)

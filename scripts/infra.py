@@ -490,7 +490,9 @@ def _function(
                 "Type": "AWS::CloudWatch::Alarm",
                 "Properties": {
                     "AlarmName": f"{fn.function_name}-{metric.lower()}",
-                    "AlarmDescription": f"{fn.function_name} had {what} in the last 5 minutes (see README: Alarms).",
+                    "AlarmDescription": (
+                        f"{fn.function_name} had {what} in the last 5 minutes (see docs/operations.md: Alarms)."
+                    ),
                     "Namespace": "AWS/Lambda",
                     "MetricName": metric,
                     "Dimensions": [{"Name": "FunctionName", "Value": ref(fn.logical_id)}],
@@ -633,7 +635,7 @@ def _risk_decline_alarm(t: Template, name: str, service: str, namespace: str) ->
                 "AlarmName": name,
                 "AlarmDescription": f"More than {RISK_DECLINE_RATE_PCT} % of 先用后付 confirmations were declined by "
                 "the risk rules two hours running (metric RiskDecisions by Outcome; RiskRuleMatches says which "
-                "rule). A rule or its input may be broken: see GET /v1/risk/stats and README: Risk decisions.",
+                "rule). A rule or its input may be broken: see GET /v1/risk/stats and docs/walks.md: risk decisions.",
                 "Metrics": [
                     outcome("approve"),
                     outcome("review"),

@@ -1,5 +1,5 @@
 """docs/lifecycle.md from the order lifecycle's table (`make lifecycle`): the table itself
-and a mermaid state diagram. tests/test_order_lifecycle.py checks the committed file is
+and a mermaid state diagram. tests/unit/test_order_lifecycle.py checks the committed file is
 what this renders, so the page cannot drift from the code.
 
     python -m scripts.lifecycle           # write docs/lifecycle.md

@@ -4,7 +4,7 @@ One pytest process per core (SOAK_WORKERS) runs `tests/model/test_model_based.py
 with its own seed and its share of MODEL_EXAMPLES stories of MODEL_STEPS steps, each in
 its own in-process moto: the stories are independent. This prints what the stories
 reached, the steps per second, and for a failing worker its shrunk story, its
-`@reproduce_failure` blob and the command that replays it (README "Soak").
+`@reproduce_failure` blob and the command that replays it (docs/operations.md "Soak").
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ from moto import mock_aws  # noqa: E402
 from chalicelib.clock import clock  # noqa: E402
 from chalicelib.config import settings  # noqa: E402
 from chalicelib.local import issuer  # noqa: E402
-from chalicelib.local.resources import create_all, create_queues  # noqa: E402
+from chalicelib.local.resources import create_all, empty_all  # noqa: E402
 
 T0 = datetime(2026, 11, 25, 8, 0, 0, tzinfo=UTC)
 # Hand-checked valid resident ID numbers (GB 11643 check digit).
@@ -64,38 +64,7 @@ def _moto() -> Iterator[None]:
 
 def empty_everything() -> None:
     """Delete every item of every table and every queued message (tests may scan)."""
-    import boto3
-
-    from chalicelib.definitions import all_tables
-
-    cfg = settings()
-    ddb = boto3.client("dynamodb", region_name=cfg.region)
-    create_all()  # a test may have deleted a table or queue
-    for table in all_tables():
-        keys = [k["AttributeName"] for k in table.key_schema]
-        scan_args: dict[str, Any] = {
-            "TableName": table.table_name,
-            "ProjectionExpression": ", ".join(f"#k{i}" for i in range(len(keys))),
-            "ExpressionAttributeNames": {f"#k{i}": k for i, k in enumerate(keys)},
-        }
-        while True:
-            page = ddb.scan(**scan_args)
-            items = page["Items"]
-            for start in range(0, len(items), 25):
-                ddb.batch_write_item(
-                    RequestItems={
-                        table.table_name: [{"DeleteRequest": {"Key": item}} for item in items[start : start + 25]]
-                    }
-                )
-            if "LastEvaluatedKey" not in page:
-                break
-            scan_args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    # Queues are recreated rather than purged: moto allows one purge a minute, and a
-    # message left in flight by one test must not reappear in another.
-    sqs = boto3.client("sqs", region_name=cfg.region)
-    for url in sqs.list_queues().get("QueueUrls", []):
-        sqs.delete_queue(QueueUrl=url)
-    create_queues(sqs)
+    empty_all()
 
 
 @pytest.fixture(autouse=True)

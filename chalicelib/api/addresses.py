@@ -24,8 +24,8 @@ def _fields(body: SavedAddressIn) -> dict[str, str]:
     return body.model_dump(exclude={"is_default"})
 
 
-def _saved(ctx: Ctx, address: addresses.Address) -> SavedAddressView:
-    return address_view(address, addresses.book(ctx.user_id, clock.now()).default_address_id)
+def saved_view(saved: addresses.Saved) -> SavedAddressView:
+    return address_view(saved.address, saved.default_address_id)
 
 
 @router.route("/v1/me/addresses", "GET", roles=CONSUMER, response=AddressBookView)
@@ -46,11 +46,13 @@ def list_addresses(ctx: Ctx) -> AddressBookView:
     response=SavedAddressView,
     status=201,
     errors=addresses.ADD_ERRORS,
+    claim_in_tx=True,
+    render=saved_view,
 )
-def add_address(ctx: Ctx) -> SavedAddressView:
+def add_address(ctx: Ctx) -> addresses.Saved:
     """Save an address; the first one (or one sent with `is_default: true`) is the default."""
     body: SavedAddressIn = ctx.body
-    return _saved(ctx, addresses.add(ctx.user_id, _fields(body), body.is_default, clock.now()))
+    return addresses.add(ctx.user_id, _fields(body), body.is_default, clock.now(), idem=ctx.idem)
 
 
 @router.route(
@@ -60,11 +62,13 @@ def add_address(ctx: Ctx) -> SavedAddressView:
     body=SavedAddressIn,
     response=SavedAddressView,
     errors=addresses.UPDATE_ERRORS,
+    claim_in_tx=True,
+    render=saved_view,
 )
-def update_address(ctx: Ctx, address_id: str) -> SavedAddressView:
+def update_address(ctx: Ctx, address_id: str) -> addresses.Saved:
     """Replace a saved address; `is_default: true` moves the default to it."""
     body: SavedAddressIn = ctx.body
-    return _saved(ctx, addresses.update(ctx.user_id, address_id, _fields(body), body.is_default, clock.now()))
+    return addresses.update(ctx.user_id, address_id, _fields(body), body.is_default, clock.now(), idem=ctx.idem)
 
 
 @router.route(

@@ -51,15 +51,17 @@ def dispute_view(d: aftersale.Dispute) -> DisputeView:
     errors=aftersale.shipments.SHIP_BACK_ERRORS,
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
+    render=return_view,
 )
-def ship_back(ctx: Ctx, order_id: str, request_id: str) -> ReturnRequestView:
+def ship_back(ctx: Ctx, order_id: str, request_id: str) -> aftersale.ReturnRequest:
     """The goods of an approved `return_goods` request are on their way back (carrier and
     tracking number); the merchant has 10 days to confirm their arrival."""
     body: ShipmentIn = ctx.body
-    request = aftersale.shipments.ship_back(
-        ctx.user_id, order_id, request_id, body.carrier, body.tracking_number, clock.now()
+    carrier, tracking = body.carrier, body.tracking_number
+    return aftersale.shipments.ship_back(
+        ctx.user_id, order_id, request_id, carrier, tracking, clock.now(), idem=ctx.idem
     )
-    return return_view(request)
 
 
 @router.route(
@@ -70,10 +72,12 @@ def ship_back(ctx: Ctx, order_id: str, request_id: str) -> ReturnRequestView:
     errors=aftersale.shipments.ARRIVAL_ERRORS,
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
+    render=return_view,
 )
-def confirm_return_arrival(ctx: Ctx, request_id: str) -> ReturnRequestView:
+def confirm_return_arrival(ctx: Ctx, request_id: str) -> aftersale.ReturnRequest:
     """The returned goods arrived: the refund (or credit release) happens now."""
-    return return_view(aftersale.shipments.confirm_arrival(ctx.user_id, request_id, clock.now()))
+    return aftersale.shipments.confirm_arrival(ctx.user_id, request_id, clock.now(), idem=ctx.idem)
 
 
 @router.route(
@@ -178,6 +182,7 @@ def get_support_order(ctx: Ctx, order_id: str) -> SupportOrderView:
     body=DisputeDecisionIn,
     response=DisputeView,
     idempotent=True,
+    claim_in_tx=True,
     render=dispute_view,
     errors=aftersale.disputes.DECIDE_ERRORS,
 )

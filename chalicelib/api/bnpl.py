@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from ..clock import clock
+from ..config import settings
 from ..schemas.installments import PlansQuery, PlansView, PlanView
-from ..schemas.me import ActivationIn, AgreementView, MeView
-from ..services import activation, catalog, installments
+from ..schemas.me import ActivationIn, AgreementView, BnplAccountView
+from ..services import activation, catalog, installments, wallet
 from ..web import CONSUMER, Ctx, Router
-from .me import me_view
+from .wallet import credit_view
 
 router = Router("bnpl")
 
@@ -24,14 +25,23 @@ def get_agreement(ctx: Ctx) -> AgreementView:
     "POST",
     roles=CONSUMER,
     body=ActivationIn,
-    response=MeView,
+    response=BnplAccountView,
     status=201,
     errors=activation.ACTIVATE_ERRORS,
 )
-def activate_bnpl(ctx: Ctx) -> MeView:
-    """Activate 先用后付 (开通): eligibility checked, starting credit limit granted."""
+def activate_bnpl(ctx: Ctx) -> BnplAccountView:
+    """Activate 先用后付 (开通): eligibility checked, starting credit limit granted. Answers the
+    account it opened: status, agreement, activation time and credit (limit, used, available)."""
     body: ActivationIn = ctx.body
-    return me_view(activation.activate(ctx.user_id, body.agreement_version, clock.now()))
+    now = clock.now()
+    user = activation.activate(ctx.user_id, body.agreement_version, now)
+    return BnplAccountView(
+        status=user.bnpl_status,
+        agreement_version=user.agreement_version,
+        activated_at=user.activated_at,
+        currency=settings().rules.currency,
+        credit=credit_view(wallet.summary(ctx.user_id, now)),
+    )
 
 
 @router.route(

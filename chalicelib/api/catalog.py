@@ -159,11 +159,13 @@ def get_cart(ctx: Ctx) -> CartView:
     body=CartItemIn,
     response=CartView,
     errors=cart.PUT_ERRORS,
+    claim_in_tx=True,
+    render=cart_view,
 )
-def put_cart_item(ctx: Ctx, sku_id: str) -> CartView:
+def put_cart_item(ctx: Ctx, sku_id: str) -> list[cart.CartLine]:
     """Put a SKU in the cart, or set its quantity and selection."""
     body: CartItemIn = ctx.body
-    return cart_view(cart.put_item(ctx.user_id, sku_id, body.quantity, body.selected, clock.now()))
+    return cart.put_item(ctx.user_id, sku_id, body.quantity, body.selected, clock.now(), idem=ctx.idem)
 
 
 @router.route("/v1/cart/items/{sku_id}", "DELETE", roles=CONSUMER, status=204, errors=cart.REMOVE_ERRORS)

@@ -1,5 +1,5 @@
 """Local-stage tools: demo tokens, the movable clock, run a job, drain the queues, sandbox
-identities.
+identities, a reset to a clean stack.
 
 Mounted only when the stage is `local`; absent from every deployed stage.
 """
@@ -10,12 +10,12 @@ import secrets
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .. import errors, schedules
 from ..clock import clock, iso
 from ..config import settings
-from ..local import handlers, worker
+from ..local import handlers, resources, seed, worker
 from ..local.issuer import mint
 from ..schemas.common import Body, View, example
 from ..services.validators import id_check_char, luhn_ok
@@ -110,10 +110,30 @@ def drain_queues(ctx: Ctx) -> Reply:
     return Reply(DrainView(processed=processed, outstanding=worker.outstanding(QUEUE_HANDLERS)))
 
 
+class SandboxQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    card: Literal[
+        "succeeds", "declines", "insufficient_funds", "times_out_then_succeeds", "times_out_then_declines"
+    ] = Field(default="succeeds", description="what the sandbox card gateway does when the card is charged")
+
+
+# The sandbox card gateway's outcome by the last four digits (channels/card.py); any other
+# ending succeeds.
+CARD_ENDINGS = {
+    "declines": "0002",
+    "times_out_then_succeeds": "0003",
+    "times_out_then_declines": "0004",
+    "insufficient_funds": "0005",
+}
+
+
 class SandboxView(View):
     real_name: str
     id_number: str = Field(description="a resident ID number with a valid check digit, of an adult born 1970-1999")
-    card_number: str = Field(description="a 19-digit UnionPay-style card number with a valid Luhn digit")
+    card_number: str = Field(
+        description="a 19-digit UnionPay-style card number with a valid Luhn digit, ending as `card` asks"
+    )
 
 
 def sandbox_id_number() -> str:
@@ -123,13 +143,34 @@ def sandbox_id_number() -> str:
     return first17 + id_check_char(first17)
 
 
-def sandbox_card_number() -> str:
-    """A fresh 19-digit card number that passes Luhn (the sandbox card gateway takes any)."""
-    body = "622202" + "".join(str(secrets.randbelow(10)) for _ in range(12))
-    return next(body + d for d in "0123456789" if luhn_ok(body + d))
+def sandbox_card_number(card: str = "succeeds") -> str:
+    """A fresh 19-digit card number that passes Luhn and ends as the sandbox gateway reads
+    `card` (a card that succeeds never ends in one of the failing endings)."""
+    last4 = CARD_ENDINGS.get(card)
+    while last4 is None or (card == "succeeds" and last4 in CARD_ENDINGS.values()):
+        last4 = f"{secrets.randbelow(10_000):04d}"
+    head = "622202" + "".join(str(secrets.randbelow(10)) for _ in range(8))
+    # One digit before the ending makes the Luhn sum right (each position maps 0-9 one to one).
+    return next(head + d + last4 for d in "0123456789" if luhn_ok(head + d + last4))
 
 
-@router.route("/v1/dev/sandbox", "GET", roles=PUBLIC, response=SandboxView)
+@router.route("/v1/dev/sandbox", "GET", roles=PUBLIC, query=SandboxQuery, response=SandboxView)
 def sandbox_identity(ctx: Ctx) -> SandboxView:
-    """A new sandbox person: a name, an ID number and a card number the checks accept."""
-    return SandboxView(real_name="测试用户", id_number=sandbox_id_number(), card_number=sandbox_card_number())
+    """A new sandbox person: a name, an ID number and a card number the checks accept; `card`
+    picks how the sandbox gateway treats the card (it succeeds unless asked otherwise)."""
+    q: SandboxQuery = ctx.query
+    return SandboxView(real_name="测试用户", id_number=sandbox_id_number(), card_number=sandbox_card_number(q.card))
+
+
+class ResetView(View):
+    now: str = Field(description="the service clock, back at real time")
+    seeded: list[str] = Field(description="the demo data seeded again")
+
+
+@router.route("/v1/dev/reset", "POST", roles=PUBLIC, response=ResetView)
+def reset_stack(ctx: Ctx) -> ResetView:
+    """A clean stack for the next walk (`make reset`): every table and queue emptied, the
+    clock back at real time, the demo data seeded again."""
+    resources.empty_all()
+    clock.reset()
+    return ResetView(now=iso(clock.now()), seeded=seed.seed_all(clock.now()))

@@ -27,7 +27,7 @@ from ..schemas.fulfilment import (
 from ..schemas.orders import OrderList, OrderSummaryView, OrderView
 from ..services import aftersale, fulfilment, orders, payouts
 from ..web import CONSUMER, MERCHANT, PUBLIC, Ctx, Router
-from .orders import order_view
+from .orders import changed_view, order_view
 
 router = Router("fulfilment")
 PAYOUT_KINDS = frozenset({payouts.SENT, payouts.RETURNED})  # their ref is the payout, not an order
@@ -131,13 +131,13 @@ def get_merchant_order(ctx: Ctx, order_id: str) -> OrderView:
     body=ShipmentIn,
     response=OrderView,
     errors=fulfilment.SHIP_ERRORS,
+    claim_in_tx=True,
+    render=lambda changed: order_view(changed.order, for_buyer=False, money=changed.money),
 )
-def ship_order(ctx: Ctx, order_id: str) -> OrderView:
+def ship_order(ctx: Ctx, order_id: str) -> orders.Changed:
     """Ship a placed 先用后付 order or a paid channel order (carrier and tracking number)."""
     body: ShipmentIn = ctx.body
-    return order_view(
-        fulfilment.ship(ctx.user_id, order_id, body.carrier, body.tracking_number, clock.now()), for_buyer=False
-    )
+    return fulfilment.ship(ctx.user_id, order_id, body.carrier, body.tracking_number, clock.now(), idem=ctx.idem)
 
 
 @router.route(
@@ -160,14 +160,15 @@ def list_return_requests(ctx: Ctx) -> ReturnRequestList:
     errors=aftersale.requests.DECIDE_ERRORS,
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
+    render=return_view,
 )
-def decide_return(ctx: Ctx, request_id: str) -> ReturnRequestView:
+def decide_return(ctx: Ctx, request_id: str) -> aftersale.ReturnRequest:
     """Approve or reject a pending return request: `refund_only` refunds (or releases credit)
     at once, `return_goods` waits for the goods to come back; a rejection resumes collection."""
     body: ReturnDecisionIn = ctx.body
-    return return_view(
-        aftersale.requests.decide_return(ctx.user_id, request_id, body.decision == "approve", body.note, clock.now())
-    )
+    approve = body.decision == "approve"
+    return aftersale.requests.decide_return(ctx.user_id, request_id, approve, body.note, clock.now(), idem=ctx.idem)
 
 
 @router.route("/v1/merchant/settlements", "GET", roles=MERCHANT, query=PageQuery, response=SettlementsView)
@@ -217,11 +218,13 @@ def list_order_return_requests(ctx: Ctx, order_id: str) -> ReturnRequestList:
     errors=fulfilment.RECEIVE_ERRORS,
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
+    render=changed_view,
 )
-def confirm_receipt(ctx: Ctx, order_id: str) -> OrderView:
+def confirm_receipt(ctx: Ctx, order_id: str) -> orders.Changed:
     """Confirm receipt (确认收货); a 先用后付 order's payment window opens. During an exchange:
     receipt of the replacement, and the window restarts."""
-    return order_view(fulfilment.receive(ctx.user_id, order_id, clock.now()))
+    return fulfilment.receive(ctx.user_id, order_id, clock.now(), idem=ctx.idem)
 
 
 @router.route(
@@ -234,8 +237,10 @@ def confirm_receipt(ctx: Ctx, order_id: str) -> OrderView:
     errors=aftersale.requests.REQUEST_ERRORS,
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
+    render=return_view,
 )
-def request_return(ctx: Ctx, order_id: str) -> ReturnRequestView:
+def request_return(ctx: Ctx, order_id: str) -> aftersale.ReturnRequest:
     """Ask for a return (all remaining goods, or the listed items) of a `kind`: `refund_only`
     (default), `return_goods` or `exchange` (each item with its `to_sku_id`: same product and
     price); collection pauses meanwhile, the merchant answers in 48 h."""
@@ -243,8 +248,8 @@ def request_return(ctx: Ctx, order_id: str) -> ReturnRequestView:
     lines = (
         [aftersale.requests.ReturnLine(i.sku_id, i.quantity, i.to_sku_id) for i in body.items] if body.items else None
     )
-    return return_view(
-        aftersale.requests.request_return(ctx.user_id, order_id, body.reason, lines, clock.now(), body.kind)
+    return aftersale.requests.request_return(
+        ctx.user_id, order_id, body.reason, lines, clock.now(), body.kind, idem=ctx.idem
     )
 
 
@@ -256,12 +261,15 @@ def request_return(ctx: Ctx, order_id: str) -> ReturnRequestView:
     response=ReviewsWritten,
     status=201,
     errors=fulfilment.REVIEW_ERRORS,
+    claim_in_tx=True,
+    render=lambda reviews: ReviewsWritten(items=[review_view(r) for r in reviews]),
 )
-def review_order(ctx: Ctx, order_id: str) -> ReviewsWritten:
+def review_order(ctx: Ctx, order_id: str) -> list[fulfilment.Review]:
     """Rate 1-5 and review the goods after receipt, once per order item."""
     body: ReviewIn = ctx.body
-    reviews = fulfilment.write_review(ctx.user_id, order_id, body.rating, body.text, body.sku_id, clock.now())
-    return ReviewsWritten(items=[review_view(r) for r in reviews])
+    return fulfilment.write_review(
+        ctx.user_id, order_id, body.rating, body.text, body.sku_id, clock.now(), idem=ctx.idem
+    )
 
 
 @router.route("/v1/products/{product_id}/reviews", "GET", roles=PUBLIC, query=PageQuery, response=ReviewList)

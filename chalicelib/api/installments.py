@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from ..clock import clock
-from ..schemas.installments import BillLineView, BillView, InstallmentsView, PartView
-from ..services import fulfilment, installments
+from ..schemas.installments import (
+    BillLineView,
+    BillPaymentIn,
+    BillPaymentLineView,
+    BillPaymentView,
+    BillView,
+    InstallmentsView,
+    PartView,
+)
+from ..services import fulfilment, installments, payments
 from ..web import CONSUMER, MERCHANT, SUPPORT, Ctx, Router
 
 router = Router("installments")
@@ -77,6 +85,55 @@ def get_bill(ctx: Ctx, month: str) -> BillView:
         total_fen=found.total_fen,
         unpaid_fen=found.unpaid_fen,
     )
+
+
+def render_bill_payment(result: payments.bill_payments.BillPaymentResult) -> BillPaymentView:
+    attempt = result.attempt
+    return BillPaymentView(
+        payment_id=attempt.attempt_id,
+        month=result.month,
+        channel=attempt.channel,
+        amount_fen=int(attempt.amount_fen),
+        currency=attempt.currency,
+        status=attempt.status,
+        lines=[
+            BillPaymentLineView(
+                order_id=line.order_id,
+                seq=line.seq,
+                amount_fen=line.amount_fen,
+                outcome=result.outcomes.get(line.key, "pending"),
+            )
+            for line in result.lines
+        ],
+        refunded_fen=int(attempt.refunded_fen or 0),
+        card_last4=attempt.card_last4,
+        failure_code=attempt.failure_code,
+        created_at=attempt.created_at,
+        settled_at=attempt.settled_at,
+        launch=result.launch,
+    )
+
+
+@router.route(
+    "/v1/bnpl/bills/{month}/payments",
+    "POST",
+    roles=CONSUMER,
+    body=BillPaymentIn,
+    response=BillPaymentView,
+    status=201,
+    idempotent=True,
+    key_optional=True,
+    render=render_bill_payment,
+    errors=payments.bill_payments.PAY_BILL_ERRORS,
+)
+def pay_bill(ctx: Ctx, month: str) -> payments.bill_payments.BillPaymentResult:
+    """Pay the month's bill (账单) in one charge: every part due that month that its order owes
+    now, across orders. The parts and the amount are locked when the payment starts; a part
+    paid meanwhile (by the auto-debit or pay now) has its share refunded (`outcome`
+    `refunded`). Card: charged now; Alipay / WeChat Pay: `launch` data, the channel's
+    notification settles it. A retry after success is 409 `bill_already_paid`."""
+    body: BillPaymentIn = ctx.body
+    return payments.bill_payments.pay_bill(ctx.user_id, month, body.channel, clock.now(), idem=ctx.idem)
 
 
 @router.route(

@@ -123,12 +123,13 @@ def set_default_bank_card(ctx: Ctx, card_id: str) -> BankCardView:
     body=PasswordIn,
     response=PasswordView,
     errors=accounts.PASSWORD_ERRORS,
+    claim_in_tx=True,
+    render=lambda _user: PasswordView(has_payment_password=True),
 )
-def set_payment_password(ctx: Ctx) -> PasswordView:
+def set_payment_password(ctx: Ctx) -> accounts.User:
     """Set or change the 6-digit payment password."""
     body: PasswordIn = ctx.body
-    accounts.set_password(ctx.user_id, body.password, body.old_password, clock.now())
-    return PasswordView(has_payment_password=True)
+    return accounts.set_password(ctx.user_id, body.password, body.old_password, clock.now(), idem=ctx.idem)
 
 
 @router.route(
@@ -139,10 +140,13 @@ def set_payment_password(ctx: Ctx) -> PasswordView:
     response=DeviceView,
     status=201,
     errors=devices.DEVICE_ERRORS,
+    claim_in_tx=True,
+    render=lambda device: DeviceView(device_id=device.device_id, created_at=device.created_at),
 )
-def register_device(ctx: Ctx) -> DeviceView:
+def register_device(ctx: Ctx) -> devices.Device:
     """Register a device key (ECDSA P-256) for fingerprint/face confirmation: a step-up that
     takes the payment password (5 wrong tries lock it, as for confirmation)."""
     body: DeviceIn = ctx.body
-    device = devices.register_device(ctx.user_id, body.device_id, body.public_key_pem, body.password, clock.now())
-    return DeviceView(device_id=device.device_id, created_at=device.created_at)
+    return devices.register_device(
+        ctx.user_id, body.device_id, body.public_key_pem, body.password, clock.now(), idem=ctx.idem
+    )

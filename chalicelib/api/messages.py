@@ -28,9 +28,9 @@ def _thread(ctx: Ctx, side: str, order_id: str) -> MessageList:
     return MessageList(items=[message_view(m) for m in page.items], next_cursor=page.next_cursor)
 
 
-def _send(ctx: Ctx, side: str, order_id: str) -> MessageView:
+def _send(ctx: Ctx, side: str, order_id: str) -> messages.OrderMessage:
     body: MessageIn = ctx.body
-    return message_view(messages.send(side, ctx.user_id, order_id, body.text, clock.now()))
+    return messages.send(side, ctx.user_id, order_id, body.text, clock.now(), idem=ctx.idem)
 
 
 @router.route(
@@ -54,8 +54,10 @@ def list_order_messages(ctx: Ctx, order_id: str) -> MessageList:
     response=MessageView,
     status=201,
     errors=messages.SEND_ERRORS,
+    claim_in_tx=True,
+    render=message_view,
 )
-def send_order_message(ctx: Ctx, order_id: str) -> MessageView:
+def send_order_message(ctx: Ctx, order_id: str) -> messages.OrderMessage:
     """Write to the merchant about the order (≤ 1,000 characters); the merchant is notified."""
     return _send(ctx, messages.CONSUMER, order_id)
 
@@ -81,8 +83,10 @@ def list_merchant_order_messages(ctx: Ctx, order_id: str) -> MessageList:
     response=MessageView,
     status=201,
     errors=messages.SEND_ERRORS,
+    claim_in_tx=True,
+    render=message_view,
 )
-def send_merchant_order_message(ctx: Ctx, order_id: str) -> MessageView:
+def send_merchant_order_message(ctx: Ctx, order_id: str) -> messages.OrderMessage:
     """Answer the buyer about the order (≤ 1,000 characters); the buyer is notified."""
     return _send(ctx, messages.MERCHANT, order_id)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import errors, pagination
 from ..clock import clock, iso
-from ..schemas.privacy import ClosureView, DataExportView, ExportQuery
+from ..schemas.privacy import ClosureView, DataExportView, ExportQuery, ExportSectionPage, ExportSectionQuery
 from ..services import privacy
 from ..web import CONSUMER, Ctx, Router
 
@@ -27,6 +27,22 @@ def data_export(ctx: Ctx) -> DataExportView:
     if following is not None:
         cursor = pagination.encode({"section": following[0], "key": following[1]}, scope)
     return DataExportView(user_id=ctx.user_id, generated_at=iso(clock.now()), sections=data, next_cursor=cursor)
+
+
+@router.route(
+    "/v1/me/data-export/{section}",
+    "GET",
+    roles=ANY_ROLE,
+    query=ExportSectionQuery,
+    response=ExportSectionPage,
+)
+def data_export_section(ctx: Ctx, section: str) -> ExportSectionPage:
+    """One section of the export (`profile`, `orders`, `wallet_entries`, …), paged like every
+    list: `limit`, then `next_cursor` until it is null. An unknown section is a 404."""
+    q: ExportSectionQuery = ctx.query
+    scope = f"export:{ctx.user_id}:{section}"
+    items, last_key = privacy.section_page(ctx.user_id, section, pagination.decode(q.cursor, scope), q.limit)
+    return ExportSectionPage(section=section, items=items, next_cursor=pagination.encode(last_key, scope))
 
 
 @router.route(

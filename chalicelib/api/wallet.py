@@ -30,9 +30,7 @@ def get_wallet(ctx: Ctx) -> WalletView:
     return WalletView(
         currency=settings().rules.currency,
         bnpl_status=s.bnpl_status,
-        credit=CreditView(
-            limit_fen=s.credit_limit_fen, used_fen=s.credit_used_fen, available_fen=s.credit_available_fen
-        ),
+        credit=credit_view(s),
         cash_balance_fen=s.cash_fen,
         points=s.points,
         points_held=s.points_held,
@@ -42,13 +40,19 @@ def get_wallet(ctx: Ctx) -> WalletView:
     )
 
 
+def credit_view(s: wallet.WalletSummary) -> CreditView:
+    return CreditView(limit_fen=s.credit_limit_fen, used_fen=s.credit_used_fen, available_fen=s.credit_available_fen)
+
+
 def entry_view(e: wallet.Entry) -> EntryView:
+    points = wallet.unit(e.book) == "points"
     return EntryView(
         event_id=e.event_id,
         kind=e.event_kind,
         book=e.book,
-        amount=int(e.amount),
-        unit=wallet.unit(e.book),
+        amount_fen=None if points else int(e.amount),
+        points=int(e.amount) if points else None,
+        unit="points" if points else "fen",
         posted_at=e.posted_at,
         ref=e.ref,
     )
@@ -105,6 +109,7 @@ def redemption_view(r: wallet.Redemption) -> RedemptionView:
     response=RedemptionView,
     status=201,
     idempotent=True,
+    claim_in_tx=True,
     render=redemption_view,
     errors=redemption.REQUEST_ERRORS,
 )

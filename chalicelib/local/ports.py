@@ -1,5 +1,5 @@
 """The local stack's ports, read the same way by `make run`, `make demo`, `make redrive`
-and the README walks: `PORT` (the API, default 8000) and `LOCAL_AWS_PORT` (moto, 5055).
+and the walks: `PORT` (the API, default 8000) and `LOCAL_AWS_PORT` (moto, 5055).
 A bad value or a stack that does not answer is one sentence, never a traceback."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import boto3
 from ..config import settings
 from ..definitions import MAX_RECEIVES, all_queues, all_tables
 
-__all__ = ["MAX_RECEIVES", "create_all", "create_queues", "create_tables"]
+__all__ = ["MAX_RECEIVES", "create_all", "create_queues", "create_tables", "empty_all"]
 
 
 def _dynamodb() -> Any:
@@ -64,3 +64,37 @@ def create_queues(sqs: Any | None = None) -> dict[str, str]:
 def create_all() -> None:
     create_tables()
     create_queues()
+
+
+def empty_all() -> None:
+    """Delete every item of every table and every queued message (tests, `make reset`).
+
+    A dev tool, so it scans. Queues are recreated rather than purged: moto allows one purge
+    a minute, and a message left in flight must not reappear after the reset.
+    """
+    cfg = settings()
+    ddb = _dynamodb()
+    create_all()  # a test may have deleted a table or queue
+    for table in all_tables():
+        keys = [k["AttributeName"] for k in table.key_schema]
+        scan_args: dict[str, Any] = {
+            "TableName": table.table_name,
+            "ProjectionExpression": ", ".join(f"#k{i}" for i in range(len(keys))),
+            "ExpressionAttributeNames": {f"#k{i}": k for i, k in enumerate(keys)},
+        }
+        while True:
+            page = ddb.scan(**scan_args)
+            items = page["Items"]
+            for start in range(0, len(items), 25):
+                ddb.batch_write_item(
+                    RequestItems={
+                        table.table_name: [{"DeleteRequest": {"Key": item}} for item in items[start : start + 25]]
+                    }
+                )
+            if "LastEvaluatedKey" not in page:
+                break
+            scan_args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    sqs = boto3.client("sqs", region_name=cfg.region, endpoint_url=cfg.sqs_endpoint)
+    for url in sqs.list_queues().get("QueueUrls", []):
+        sqs.delete_queue(QueueUrl=url)
+    create_queues(sqs)

@@ -22,7 +22,7 @@ class EntriesByHour(GlobalSecondaryIndex["Entry"]):
     """Entries posted in one hour (sharded): what reconciliation walked before `by_day`.
 
     Still written, and read for the time before `LEDGER_BY_DAY_SINCE` (entries posted before
-    `day_bucket` existed); dropped in a later release (README "The ledger and its reconciliation").
+    `day_bucket` existed); dropped in a later release (docs/walks.md "The ledger and its reconciliation").
     """
 
     class Meta:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -42,7 +42,7 @@ class PaymentAttempt(Model):
     attempt_no = NumberAttribute()
     user_id = UnicodeAttribute()
     channel = UnicodeAttribute()
-    purpose = UnicodeAttribute(default="pay_now")  # pay_now | checkout | collection
+    purpose = UnicodeAttribute(default="pay_now")  # pay_now | checkout | collection | bill
     amount_fen = NumberAttribute()
     currency = UnicodeAttribute()
     status = UnicodeAttribute(default=PENDING)
@@ -55,6 +55,9 @@ class PaymentAttempt(Model):
     # Collection attempts: which charge of the order's collection this is (1 = the window's
     # close, 2.. = the daily retries after a decline).
     collection_round = NumberAttribute(null=True)
+    # A monthly bill's payment (purpose `bill`, `order_id` the bill's ref): the parts it pays,
+    # locked when it starts ([{"order_id", "seq", "amount_fen", "due_at"}], services/payments/bill_lines.py).
+    lines = JSONAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     settled_at = UnicodeAttribute(null=True)

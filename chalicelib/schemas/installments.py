@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .common import Fen, Id, PositiveFen, View
-from .kinds import FeePayer, PartStatus
+from .common import Body, Fen, Id, PositiveFen, View, example
+from .kinds import Channel, FeePayer, PartStatus, PaymentStatus
+from .payments import Launch
 
 
 class PlansQuery(BaseModel):
@@ -67,3 +68,36 @@ class BillView(View):
     lines: list[BillLineView]
     total_fen: Fen
     unpaid_fen: Fen
+
+
+class BillPaymentIn(Body):
+    model_config = example({"channel": "card"}, {"channel": "alipay"})
+
+    channel: Literal["card", "alipay", "wechat_pay"]
+
+
+class BillPaymentLineView(View):
+    order_id: str
+    seq: int
+    amount_fen: Fen
+    outcome: Literal["pending", "applied", "refunded", "refund_pending"] = Field(
+        description="applied: it paid its part; refunded: the part was paid meanwhile (or paused), its amount went back"
+    )
+
+
+class BillPaymentView(View):
+    payment_id: str
+    month: str = Field(description="YYYY-MM, China time")
+    channel: Channel
+    amount_fen: Fen = Field(description="the one charge: the parts' amounts, locked when the payment started")
+    currency: str
+    status: PaymentStatus
+    lines: list[BillPaymentLineView]
+    refunded_fen: Fen = 0
+    card_last4: str | None = None
+    failure_code: str | None = None
+    created_at: str
+    settled_at: str | None = None
+    launch: Launch | None = Field(
+        default=None, description="what the app passes to the Alipay / WeChat Pay SDK to pay in that app"
+    )

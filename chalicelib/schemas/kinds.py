@@ -124,6 +124,11 @@ NotificationKind = TypeAliasType(
     ],
 )
 
+# The books of a user's wallet (WalletEntry.book): `points*` count points, the others fen.
+WalletBook = TypeAliasType(
+    "WalletBook", Literal["credit_used", "cash", "points", "points_held", "points_owed", "installment_fee_owed"]
+)
+
 # Ledger event kinds: all legs of one event share it.
 EventKind = TypeAliasType(
     "EventKind",
@@ -149,5 +154,7 @@ EventKind = TypeAliasType(
         "installment_fee_paid",
         "installment_fee_waived",
         "merchant_installment_fee",
+        "bill_part_applied",
+        "bill_part_excluded",
     ],
 )

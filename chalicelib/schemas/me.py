@@ -110,6 +110,16 @@ class CreditView(View):
     available_fen: int
 
 
+class BnplAccountView(View):
+    """The 先用后付 account: its status, the agreement accepted, and its credit."""
+
+    status: BnplStatus
+    agreement_version: str | None = None
+    activated_at: str | None = None
+    currency: str
+    credit: CreditView
+
+
 class WalletView(View):
     currency: str
     bnpl_status: BnplStatus

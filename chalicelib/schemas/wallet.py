@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from .common import STRIP, Body, Page, PageQuery, PositiveFen, View, example, one_of
-from .kinds import BnplStatus, CouponStatus, Decision, EventKind, RedemptionStatus
+from .kinds import BnplStatus, CouponStatus, Decision, EventKind, RedemptionStatus, WalletBook
 
 Kind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
@@ -27,9 +27,10 @@ class EntriesQuery(PageQuery):
 class EntryView(View):
     event_id: str = Field(description="the business event; all its legs share it and sum to zero")
     kind: EventKind = Field(description="the event kind")
-    book: str
-    amount: int = Field(description="signed; fen or points as `unit` says")
-    unit: Literal["fen", "points"]
+    book: WalletBook = Field(description="the balance the entry moves (`points*` books count points)")
+    amount_fen: int | None = Field(default=None, description="signed fen, on a money book (else null)")
+    points: int | None = Field(default=None, description="signed points, on a points book (else null)")
+    unit: Literal["fen", "points"] = Field(description="which of `amount_fen` and `points` is set")
     posted_at: str
     ref: str | None = Field(default=None, description="the order or redemption the event is about")
 

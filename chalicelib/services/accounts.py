@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import os
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError
 
 from .. import errors, pii
 from ..channels import card_vault
-from ..clock import iso, parse_iso
+from ..clock import iso
 from ..config import settings
 from ..db import Tx, condition_failed
 from ..errors import FieldError
@@ -22,6 +19,13 @@ from ..models.users import BankCard as BankCard
 from ..models.users import UniqueClaim
 from ..models.users import User as User
 from . import validators
+from .password_tries import commit_releasing_try, encode_password
+from .password_tries import release_try as release_try
+from .password_tries import tries_released as tries_released
+from .password_tries import verify_password as verify_password
+
+if TYPE_CHECKING:
+    from ..idempotency import IdemScope
 
 
 def get_or_create(user_id: str, now: datetime) -> User:
@@ -40,11 +44,15 @@ def get_or_create(user_id: str, now: datetime) -> User:
     return user
 
 
+def user_not_found() -> errors.DomainError:
+    return errors.not_found("user_not_found", "no such user")
+
+
 def get(user_id: str) -> User:
     try:
         return User.get(user_id, consistent_read=True)
     except DoesNotExist as exc:
-        raise errors.not_found("user_not_found", "no such user") from exc
+        raise user_not_found() from exc
 
 
 # What the account operations refuse with (a route documents what the services it calls declare).
@@ -265,27 +273,10 @@ def default_card(user: User) -> BankCard | None:
 
 # --- payment password -------------------------------------------------------------------
 
-_SCRYPT_R, _SCRYPT_P = 8, 1
 
-
-def _hash_password(pin: str, salt: bytes, n: int) -> bytes:
-    return hashlib.scrypt(pin.encode(), salt=salt, n=n, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32, maxmem=128 * 1024 * 1024)
-
-
-def _encode_password(pin: str) -> str:
-    n = settings().rules.password_scrypt_n
-    salt = os.urandom(16)
-    digest = _hash_password(pin, salt, n)
-    return f"scrypt${n}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
-
-
-def _password_matches(pin: str, stored: str) -> bool:
-    _, n, salt, digest = stored.split("$")
-    candidate = _hash_password(pin, base64.b64decode(salt), int(n))
-    return hmac.compare_digest(candidate, base64.b64decode(digest))
-
-
-def set_password(user_id: str, password: str, old_password: str | None, now: datetime) -> User:
+def set_password(
+    user_id: str, password: str, old_password: str | None, now: datetime, idem: IdemScope | None = None
+) -> User:
     """Set or change the 6-digit payment password; a change needs the old one."""
     user = get_or_create(user_id, now)
     if validators.weak_password(password):
@@ -301,94 +292,15 @@ def set_password(user_id: str, password: str, old_password: str | None, now: dat
                 "changing the password needs the old one",
                 [FieldError("old_password", "required to change the password")],
             )
-        verify_password(user, old_password, now)
-    new_hash = _encode_password(password)
+        verify_password(user, old_password, now, release_later=True)
+    new_hash = encode_password(password)
     condition = User.password_hash == user.password_hash if user.password_hash else User.password_hash.does_not_exist()
-    try:
-        user.update(
-            actions=[User.password_hash.set(new_hash), User.password_failures.set(0)],
-            condition=condition,
-        )
-    except UpdateError as exc:
-        if condition_failed(exc):
-            raise errors.state_changed("the password changed meanwhile; retry") from exc
-        raise
-    return user
-
-
-def verify_password(user: User, password: str, now: datetime, *, release_later: bool = False) -> None:
-    """Check the payment password; 5 wrong tries lock it for 3 hours (configured).
-
-    Each try is claimed first (a conditional increment: not locked, fewer than the maximum
-    counted), and only a claimed try runs the slow KDF: parallel tries cannot check more
-    passwords than the rule allows in one lock period. `release_later`: a matching try is
-    released by the caller (`tries_released()` in its transaction, else `release_try`).
-    """
-    rules = settings().rules
-    if not user.password_hash:
-        raise errors.unprocessable("payment_password_not_set", "set a payment password first")
-    stored = user.password_hash
-    tries = _claim_try(user, now)
-    if _password_matches(password, stored):
-        if not release_later:
-            release_try(user)
-        return
-    if tries >= rules.password_max_tries:
-        raise _lock(user, now)
-    raise errors.unprocessable(
-        "payment_password_incorrect",
-        f"the payment password is wrong; {rules.password_max_tries - tries} tries left",
-        [FieldError("password", "incorrect")],
+    tx = Tx()
+    tx.update(
+        user,
+        [User.password_hash.set(new_hash), *tries_released()],
+        condition=condition,
+        on_fail=errors.state_changed("the password changed meanwhile; retry"),
     )
-
-
-def tries_released() -> list[Any]:
-    """The update that releases the tries after a matching password."""
-    return [User.password_failures.set(0), User.password_locked_until.remove()]
-
-
-def release_try(user: User) -> None:
-    user.update(actions=tries_released())
-
-
-def _locked(until: str) -> errors.DomainError:
-    return errors.Locked("payment_password_locked", f"too many wrong tries; locked until {until}")
-
-
-def _unlocked(at: str) -> Any:
-    return User.password_locked_until.does_not_exist() | (User.password_locked_until <= at)
-
-
-def _claim_try(user: User, now: datetime) -> int:
-    """Count one try before checking it; the count including it, or 423 when none is left."""
-    max_tries = settings().rules.password_max_tries
-    at = iso(now)
-    room = User.password_failures.does_not_exist() | (User.password_failures < max_tries)
-    try:
-        user.update(actions=[User.password_failures.add(1)], condition=_unlocked(at) & room)
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        fresh = get(user.user_id)
-        if fresh.password_locked_until and parse_iso(fresh.password_locked_until) > now:
-            raise _locked(fresh.password_locked_until) from exc
-        # Every try of the period is claimed, the lock not yet written (the last check is
-        # still running, or never finished): lock now.
-        raise _lock(fresh, now) from exc
-    return int(user.password_failures)
-
-
-def _lock(user: User, now: datetime) -> errors.DomainError:
-    """Start the lock period (the counter starts again when it ends); the 423 to raise."""
-    rules = settings().rules
-    until = iso(now + timedelta(seconds=rules.password_lock_seconds))
-    try:
-        user.update(
-            actions=[User.password_locked_until.set(until), User.password_failures.set(0)],
-            condition=_unlocked(iso(now)),
-        )
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        until = get(user.user_id).password_locked_until or until  # locked meanwhile by another try
-    return _locked(until)
+    commit_releasing_try(tx, user, result=user, idem=idem)
+    return user

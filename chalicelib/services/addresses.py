@@ -16,11 +16,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
-from .. import errors
+from .. import batch, errors
 from ..clock import iso
 from ..db import Tx
 from ..models.addresses import Address as Address
@@ -28,9 +29,20 @@ from ..models.users import User
 from ..observability import logger
 from . import accounts
 
+if TYPE_CHECKING:
+    from ..idempotency import IdemScope
+
 MAX_ADDRESSES = 20
 WRITE_TRIES = 3
 _MOVED = "addresses_changed"
+
+
+@dataclass(frozen=True)
+class Saved:
+    """An address as written, and which address is the default after the write."""
+
+    address: Address
+    default_address_id: str | None
 
 
 @dataclass(frozen=True)
@@ -84,11 +96,14 @@ def _retrying(write: Callable[[], None]) -> None:
     raise errors.state_changed("the address book changed meanwhile; retry")
 
 
-def add(user_id: str, fields: dict[str, str], is_default: bool | None, now: datetime) -> Address:
+def add(
+    user_id: str, fields: dict[str, str], is_default: bool | None, now: datetime, idem: IdemScope | None = None
+) -> Saved:
     """Save an address; the first one (or one sent with `is_default: true`) becomes the default."""
     address = Address(user_id, "addr_" + uuid.uuid4().hex[:20], created_at=iso(now), updated_at=iso(now))
     for name, value in fields.items():
         setattr(address, name, value)
+    saved: list[Saved] = []
 
     def write() -> None:
         user = accounts.get_or_create(user_id, now)
@@ -99,22 +114,39 @@ def add(user_id: str, fields: dict[str, str], is_default: bool | None, now: date
         if count == 0:
             condition |= User.address_count.does_not_exist()
         actions: list[Action] = [User.address_count.set(count + 1)]
-        if is_default or user.default_address_id is None:
+        default = user.default_address_id
+        if is_default or default is None:
             actions.append(User.default_address_id.set(address.address_id))
+            default = address.address_id
         tx = Tx()
         tx.save(address, condition=Address.address_id.does_not_exist())
         tx.update(user, actions, condition=condition, on_fail=errors.conflict(_MOVED, "the book changed"))
+        result = Saved(address, default)
+        if idem is not None:
+            idem.stage(tx, result)
         tx.commit()
+        saved.append(result)
 
     _retrying(write)
     logger.info("address added", extra={"address_id": address.address_id})
-    return address
+    return saved[-1]
 
 
-def update(user_id: str, address_id: str, fields: dict[str, str], is_default: bool | None, now: datetime) -> Address:
+def update(
+    user_id: str,
+    address_id: str,
+    fields: dict[str, str],
+    is_default: bool | None,
+    now: datetime,
+    idem: IdemScope | None = None,
+) -> Saved:
     """Replace an address's fields; `is_default: true` makes it the default in the same transaction."""
-    address = get(user_id, address_id)
-    user = accounts.get(user_id)
+    found, found_user = batch.get_many([(Address, user_id, address_id), (User, user_id, None)])
+    if not isinstance(found, Address):
+        raise address_not_found()
+    if not isinstance(found_user, User):
+        raise accounts.user_not_found()
+    address, user = found, found_user
     if is_default is False and user.default_address_id == address_id:
         raise errors.conflict("default_address_required", "choose another default address instead")
     tx = Tx()
@@ -124,12 +156,20 @@ def update(user_id: str, address_id: str, fields: dict[str, str], is_default: bo
         condition=Address.address_id.exists(),
         on_fail=address_not_found(),
     )
-    if is_default and user.default_address_id != address_id:
+    default = user.default_address_id
+    if is_default and default != address_id:
         # One pointer moves: the old default stops being it in the same write.
         tx.update(user, [User.default_address_id.set(address_id)], condition=User.user_id.exists())
+        default = address_id
+    for name, value in fields.items():  # the address as written: no read after the write
+        setattr(address, name, value)
+    address.updated_at = iso(now)
+    result = Saved(address, default)
+    if idem is not None:
+        idem.stage(tx, result)
     tx.commit()
     logger.info("address updated", extra={"address_id": address_id})
-    return get(user_id, address_id)
+    return result
 
 
 def delete(user_id: str, address_id: str) -> None:

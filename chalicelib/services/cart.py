@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import DeleteError
 
 from .. import errors
 from ..clock import iso
-from ..db import condition_failed
+from ..db import Tx, condition_failed
 from ..errors import FieldError
 from ..models.cart import CartItem
 from ..models.catalog import Sku
 from . import catalog
 from .orders import MAX_CHECKOUT_LINES
+
+if TYPE_CHECKING:
+    from ..idempotency import IdemScope
 
 # Checking out the whole cart is one transaction: the cart holds what one checkout can.
 MAX_CART_LINES = MAX_CHECKOUT_LINES
@@ -53,9 +57,13 @@ def get_cart(user_id: str) -> list[CartLine]:
     return [CartLine(i, skus.get(i.sku_id)) for i in items]
 
 
-def put_item(user_id: str, sku_id: str, quantity: int, selected: bool, now: datetime) -> list[CartLine]:
+def put_item(
+    user_id: str, sku_id: str, quantity: int, selected: bool, now: datetime, idem: IdemScope | None = None
+) -> list[CartLine]:
     """Add a SKU or set its quantity; the quantity must be in stock now."""
-    sku = catalog.get_sku(sku_id)
+    existing = {i.sku_id: i for i in CartItem.query(user_id, consistent_read=True)}
+    skus = catalog.get_skus(dict.fromkeys([*existing, sku_id]))  # the cart's SKUs and this one: one read
+    sku = skus.get(sku_id)
     if sku is None or not sku.active:
         raise sku_not_found()
     if quantity > int(sku.stock):
@@ -65,12 +73,20 @@ def put_item(user_id: str, sku_id: str, quantity: int, selected: bool, now: date
             [FieldError("quantity", f"at most {int(sku.stock)}")],
         )
     at = iso(now)
-    existing = {i.sku_id: i for i in CartItem.query(user_id, consistent_read=True)}
     if sku_id not in existing and len(existing) >= MAX_CART_LINES:
         raise errors.conflict("cart_full", f"a cart holds at most {MAX_CART_LINES} SKUs")
     added_at = existing[sku_id].added_at if sku_id in existing else at
-    CartItem(user_id, sku_id, quantity=quantity, selected=selected, added_at=added_at, updated_at=at).save()
-    return get_cart(user_id)
+    existing[sku_id] = item = CartItem(
+        user_id, sku_id, quantity=quantity, selected=selected, added_at=added_at, updated_at=at
+    )
+    # The cart as written, in get_cart's order (added_at, then the key's sku_id): no read after it.
+    lines = [CartLine(i, skus.get(i.sku_id)) for i in sorted(existing.values(), key=lambda i: (i.added_at, i.sku_id))]
+    tx = Tx()
+    tx.save(item)
+    if idem is not None:
+        idem.stage(tx, lines)
+    tx.commit()
+    return lines
 
 
 def remove_item(user_id: str, sku_id: str) -> None:

@@ -4,17 +4,23 @@ signs the biometric confirmation challenges of 先用后付 orders."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist
 
 from .. import errors
 from ..clock import iso
-from ..db import condition_failed
+from ..db import Tx
 from ..errors import FieldError
-from ..models.users import Device
+from ..models.users import Device as Device
+from ..models.users import User
 from . import accounts
+from .password_tries import commit_releasing_try, tries_released, verify_password
+
+if TYPE_CHECKING:
+    from ..idempotency import IdemScope
 
 KEY_ERRORS = errors.raises(unprocessable=["device_not_registered"])  # no key to check a signature with
 DEVICE_ERRORS = errors.raises(
@@ -24,7 +30,9 @@ DEVICE_ERRORS = errors.raises(
 )
 
 
-def register_device(user_id: str, device_id: str, public_key_pem: str, password: str, now: datetime) -> Device:
+def register_device(
+    user_id: str, device_id: str, public_key_pem: str, password: str, now: datetime, idem: IdemScope | None = None
+) -> Device:
     """Register a device's ECDSA P-256 public key once; it signs confirmation challenges.
 
     A device key confirms orders without the password, so registering one is a step-up:
@@ -45,14 +53,16 @@ def register_device(user_id: str, device_id: str, public_key_pem: str, password:
             "the device key must be ECDSA P-256",
             [FieldError("public_key_pem", "not an ECDSA P-256 key")],
         )
-    accounts.verify_password(user, password, now)
+    verify_password(user, password, now, release_later=True)
     device = Device(user_id, device_id, public_key_pem=public_key_pem, created_at=iso(now))
-    try:
-        device.save(condition=Device.device_id.does_not_exist())
-    except PutError as exc:
-        if condition_failed(exc):
-            raise errors.conflict("device_already_registered", "this device is already registered") from exc
-        raise
+    tx = Tx()
+    tx.save(
+        device,
+        condition=Device.device_id.does_not_exist(),
+        on_fail=errors.conflict("device_already_registered", "this device is already registered"),
+    )
+    tx.update(User(user_id), tries_released())
+    commit_releasing_try(tx, user, result=device, idem=idem)
     return device
 
 

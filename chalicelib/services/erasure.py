@@ -18,7 +18,7 @@ from pynamodb.models import Model
 
 from .. import ledger, timers
 from ..db import Tx
-from ..models.aftersale import Dispute, Refund, ReturnRequest, return_refund_id
+from ..models.aftersale import Dispute, ReturnRequest
 from ..models.coupons import Coupon
 from ..models.ledger import Balance, Entry
 from ..models.messages import CONSUMER, OrderMessage
@@ -31,6 +31,7 @@ from ..models.timers import Timer
 from ..models.users import User
 from ..models.webhooks import WebhookEvent
 from . import risk
+from .data_export import refunds_of
 
 SCRUB, RETENTION = timers.CLOSURE_SCRUB, timers.ACCOUNT_RETENTION
 ERASED_TEXT = "（用户已注销 account closed）"
@@ -39,12 +40,6 @@ ERASED_ADDRESS = {"name": "已注销", "phone": "***", "line1": "已注销", "ci
 
 def orders_of(user_id: str) -> Iterable[Order]:
     return Order.by_user.query(user_id)
-
-
-def refunds_of(order: Order) -> Iterable[Refund]:
-    requests = ReturnRequest.by_user.query(order.user_id)
-    keys = [return_refund_id(r.request_id) for r in requests if r.order_id == order.order_id]
-    return Refund.batch_get(keys) if keys else []
 
 
 def scrub(user_id: str) -> int:

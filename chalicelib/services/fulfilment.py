@@ -7,8 +7,9 @@ settlement and credit movements it causes are ledger entries in that same transa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
@@ -25,6 +26,9 @@ from ..models.timers import Timer
 from ..observability import count
 from . import apportion, installments, notifications, orders
 from .orders import OrderEvent, transition
+
+if TYPE_CHECKING:
+    from ..idempotency import IdemScope
 
 SYSTEM = "system"
 ORDER_ERRORS = orders.NOT_FOUND_ERRORS
@@ -60,12 +64,16 @@ def confirmed_order_of_merchant(merchant_id: str, order_id: str) -> Order:
     return order
 
 
-def ship(merchant_id: str, order_id: str, carrier: str, tracking_number: str, now: datetime) -> Order:
-    """Ship a placed 先用后付 order or a paid channel order; receipt auto-confirms later."""
+def ship(
+    merchant_id: str, order_id: str, carrier: str, tracking_number: str, now: datetime, idem: IdemScope | None = None
+) -> orders.Changed:
+    """Ship a placed 先用后付 order or a paid channel order; receipt auto-confirms later.
+    Answers the order as the write left it (`idem` stages that answer in the write)."""
     order = order_of_merchant(merchant_id, order_id)
     ready = o.PLACED if order.payment_method == o.BNPL else o.PAID
     if order.status != ready or order.shipped_at:
         raise errors.illegal_transition("order", order.status, "ship")
+    money = orders.money_of(order)  # shipping moves no money: what it shows is read before
     tx = Tx()
     transition(
         tx,
@@ -92,28 +100,41 @@ def ship(merchant_id: str, order_id: str, carrier: str, tracking_number: str, no
         f"order:{order_id}:shipped",
         now,
     )
+    order.shipped_at, order.carrier, order.tracking_number = iso(now), carrier, tracking_number
+    changed = orders.Changed(order, money)
+    if idem is not None:
+        idem.stage(tx, changed)
     tx.commit()
     count("OrdersShipped")
-    return Order.get(order_id, consistent_read=True)
+    return changed
 
 
 # --- receipt and settlement -----------------------------------------------------------------
 
 
-def confirm_receipt(actor: str, order: Order, now: datetime, *, fired: Timer | None = None) -> Order:
+def confirm_receipt(
+    actor: str,
+    order: Order,
+    now: datetime,
+    *,
+    fired: Timer | None = None,
+    before_commit: Callable[[Tx], None] | None = None,
+) -> Order:
     """Receipt (确认收货): opens the 先用后付 payment window and settles the merchant.
 
     The merchant is owed the goods' value less the platform fee from this moment, whether
     or not collection later succeeds (the platform carries the collection risk; coupons are
     platform-funded, so the fee and payable are on the list price of the goods kept: see
-    `apportion`).
+    `apportion`). Answers the order as the write left it (`before_commit` adds to the write).
     """
     rules = settings().rules
     tx = Tx()
     extra: list[Action] = [Order.received_at.set(iso(now))]
+    order.received_at = iso(now)
     if order.payment_method == o.BNPL:
         due = now + timedelta(seconds=rules.payment_window_seconds)
         extra.append(Order.due_at.set(iso(due)))
+        order.due_at = iso(due)
         extra += installments.lifecycle.on_receipt(tx, order, due, now)
         timers.schedule(tx, timers.PAYMENT_DUE, order.order_id, due)
         reminder = due - installments.lifecycle.reminder_lead(order)
@@ -127,6 +148,7 @@ def confirm_receipt(actor: str, order: Order, now: datetime, *, fired: Timer | N
     goods = apportion.kept_goods_fen(order.items)
     payable, fee = apportion.settlement(goods)
     extra += [Order.settled_payable_fen.set(payable), Order.settled_fee_fen.set(fee)]
+    order.settled_payable_fen, order.settled_fee_fen = payable, fee
     transition(tx, order, OrderEvent.RECEIVE, now, actor, actions=extra)
     if fired is not None:
         timers.take(tx, fired)
@@ -145,21 +167,32 @@ def confirm_receipt(actor: str, order: Order, now: datetime, *, fired: Timer | N
         ref=order.order_id,
         legs=ledger.merchant_settled(order.merchant_id, payable, fee),
     )
+    if before_commit is not None:
+        before_commit(tx)
     tx.commit()
     count("OrdersReceived", method=order.payment_method)
-    return Order.get(order.order_id, consistent_read=True)
+    return order
 
 
-def receive(user_id: str, order_id: str, now: datetime) -> Order:
-    """Receipt of the goods, or of an exchange's replacement (services/aftersale/exchange.py)."""
+def receive(user_id: str, order_id: str, now: datetime, idem: IdemScope | None = None) -> orders.Changed:
+    """Receipt of the goods, or of an exchange's replacement (services/aftersale/exchange.py).
+
+    Answers the order as the write left it; `idem` stages that answer in the write."""
     from . import aftersale  # after-sale builds on fulfilment, not the reverse
 
     order = orders.get_own(user_id, order_id)
+    money = orders.money_of(order)  # receipt moves no money: what it shows is read before
+
+    def stage(tx: Tx) -> None:
+        if idem is not None:
+            idem.stage(tx, orders.Changed(order, money))
+
     replacement = aftersale.exchange.pending_replacement(order)
     if replacement is not None:
-        aftersale.exchange.receive_replacement(replacement, order, now, f"user:{user_id}")
-        return Order.get(order_id, consistent_read=True)
-    return confirm_receipt(f"user:{user_id}", order, now)
+        aftersale.exchange.receive_replacement(replacement, order, now, f"user:{user_id}", before_commit=stage)
+    else:
+        confirm_receipt(f"user:{user_id}", order, now, before_commit=stage)
+    return orders.Changed(order, money)
 
 
 def auto_confirm_receipts(now: datetime) -> dict[str, int]:
@@ -215,7 +248,13 @@ def clean_review_text(text: str) -> str:
 
 
 def write_review(
-    user_id: str, order_id: str, rating: int, text: str, sku_id: str | None, now: datetime
+    user_id: str,
+    order_id: str,
+    rating: int,
+    text: str,
+    sku_id: str | None,
+    now: datetime,
+    idem: IdemScope | None = None,
 ) -> list[Review]:
     """Rate (1-5) and review the goods once per order item, after receipt."""
     order = orders.get_own(user_id, order_id)
@@ -262,6 +301,8 @@ def write_review(
             [Product.review_count.add(n), Product.rating_sum.add(rating * n)],
             condition=Product.product_id.exists(),
         )
+    if idem is not None:
+        idem.stage(tx, reviews)
     tx.commit()
     return reviews
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import DoesNotExist
 
@@ -25,6 +26,9 @@ from ..models.messages import MERCHANT as MERCHANT
 from ..models.messages import OrderMessage as OrderMessage
 from ..models.orders import Order
 from . import fulfilment, notifications, orders, webhooks
+
+if TYPE_CHECKING:
+    from ..idempotency import IdemScope
 
 THREAD_ERRORS = orders.NOT_FOUND_ERRORS
 SEND_ERRORS = orders.NOT_FOUND_ERRORS | errors.raises(unprocessable=["invalid_message_text"])
@@ -59,7 +63,9 @@ def clean_text(text: str) -> str:
     return body
 
 
-def send(side: str, caller_id: str, order_id: str, text: str, now: datetime) -> OrderMessage:
+def send(
+    side: str, caller_id: str, order_id: str, text: str, now: datetime, idem: IdemScope | None = None
+) -> OrderMessage:
     """Write a message on the order's thread and notify the other side, in one transaction."""
     order = order_for(side, caller_id, order_id)
     message_id = "msg_" + uuid.uuid4().hex[:20]
@@ -90,6 +96,8 @@ def send(side: str, caller_id: str, order_id: str, text: str, now: datetime) -> 
             f"order_message:{message_id}",
             now,
         )
+    if idem is not None:
+        idem.stage(tx, message)
     tx.commit()
     return message
 

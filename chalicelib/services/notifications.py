@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from .. import errors, pagination
 from ..clock import iso
@@ -127,24 +127,45 @@ def list_for(user_id: str, limit: int, cursor: str | None) -> NotificationPage:
 
 
 def mark_read(user_id: str, notification_ids: Sequence[str] | None, now: datetime) -> int:
-    """Mark the given notifications (or all, when None) read; answers how many changed."""
+    """Mark the given notifications (or all, when None) read; answers how many changed.
+
+    A round is one read (the unread index, or one BatchGet of the named ids) and one
+    transaction marking what it found; a round another reader overlapped falls back to
+    conditional updates one by one, so each notification is counted once.
+    """
     if notification_ids is None:
         changed = 0
         while True:
             batch = [n.notification_id for n in Notification.unread.query(user_id, limit=READ_BATCH)]
-            if not batch:
-                return changed
             changed += _mark(user_id, batch, now)
+            if len(batch) < READ_BATCH:
+                return changed
     ids = list(dict.fromkeys(notification_ids))
-    for nid in ids:
-        try:
-            Notification.get(user_id, nid)
-        except DoesNotExist as exc:
-            raise errors.not_found("notification_not_found", "no such notification") from exc
-    return _mark(user_id, ids, now)
+    found = {n.notification_id: n for n in Notification.batch_get([(user_id, nid) for nid in ids])}
+    if len(found) < len(ids):
+        raise errors.not_found("notification_not_found", "no such notification")
+    unread = [nid for nid in ids if found[nid].unread_key is not None]
+    return sum(_mark(user_id, unread[i : i + READ_BATCH], now) for i in range(0, len(unread), READ_BATCH))
 
 
 def _mark(user_id: str, ids: Sequence[str], now: datetime) -> int:
+    if not ids:
+        return 0
+    tx = Tx()
+    for nid in ids:
+        tx.update(
+            Notification(user_id, nid),
+            [Notification.read_at.set(iso(now)), Notification.unread_key.remove()],
+            condition=Notification.unread_key.exists(),
+        )
+    try:
+        tx.commit()
+        return len(ids)
+    except errors.DomainError:  # another reader marked one of them first: one by one
+        return _mark_each(user_id, ids, now)
+
+
+def _mark_each(user_id: str, ids: Sequence[str], now: datetime) -> int:
     changed = 0
     for nid in ids:
         try:

@@ -1,12 +1,8 @@
 """PIPL rights: a user's data export and account closure (the erasure and the retention purge
 that follow it: `erasure.py`).
 
-Export: every table holding a user's data is a section (`SECTIONS`), read by the user's
-keys (never a scan) and paged across sections with one signed cursor; the full ID and card
-numbers are never held, so never exported (masked forms and last four digits are); the real
-name is the user's own and is exported in full. A model
-that carries a user key must be a section or be listed in `NOT_EXPORTED` with the reason
-(tests/api/test_privacy.py fails otherwise).
+Export: `data_export.py` (re-exported here: `export_page`, `section_page`, `sections`,
+`EXPORTED`, `NOT_EXPORTED`).
 
 Closure: refused (409 `account_not_closable`, one field error per obstacle) while anything
 is open. Then one transaction erases the name, the ID data (masked forms, keyed hash and
@@ -24,14 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
-from pynamodb.models import Model
 
-from .. import errors, ledger, pii, revocation, timers
+from .. import errors, ledger, revocation, timers
 from ..clock import iso
 from ..config import settings
 from ..db import Tx
@@ -40,167 +34,26 @@ from ..ledger import PLATFORM, Leg
 from ..models import orders as o
 from ..models.addresses import Address
 from ..models.aftersale import PENDING as REFUND_PENDING
-from ..models.aftersale import Dispute, Refund, ReturnRequest, Review, return_refund_id
+from ..models.aftersale import Refund, ReturnRequest, return_refund_id
 from ..models.cart import CartItem
-from ..models.coupons import Coupon
-from ..models.idempotency import IdempotencyRecord
-from ..models.jobstate import JobState
-from ..models.ledger import Balance, Entry
-from ..models.messages import OrderMessage
-from ..models.notifications import Notification
-from ..models.orders import Order
-from ..models.payments import ChannelInbox, PaymentAttempt
-from ..models.payouts import Payout, PayoutAccount
+from ..models.ledger import Balance
 from ..models.redemptions import OPEN as OPEN_REDEMPTIONS
-from ..models.redemptions import Redemption, RedemptionDay
-from ..models.risk import RiskCounter, RiskDecision, RiskListEntry
-from ..models.timers import Timer
+from ..models.redemptions import Redemption
 from ..models.users import BankCard, Device, UniqueClaim, User
-from ..models.webhooks import WebhookEvent
 from ..observability import count
 from . import closing, erasure
+from .data_export import EXPORTED as EXPORTED
+from .data_export import NOT_EXPORTED as NOT_EXPORTED
+from .data_export import export_page as export_page
+from .data_export import section_page as section_page
+from .data_export import sections as sections
 from .erasure import ERASED_ADDRESS as ERASED_ADDRESS
 
-Page = tuple[list[dict[str, Any]], dict[str, Any] | None]
 SCRUB, RETENTION = erasure.SCRUB, erasure.RETENTION
 CLOSING_MARKER_SECONDS = 300  # a closure takes a second; an older marker is a crashed one
 CLOSE_ERRORS = closing.CLOSING_ERRORS | errors.raises(
     conflict=["account_not_closable", "account_closed", "state_changed"]
 )
-# Never exported: secrets and the gateway's tokens (usable to charge), challenge nonces.
-SECRET_FIELDS = frozenset(
-    {
-        "real_name_cipher",
-        "id_number_cipher",
-        "id_number_hash",
-        "password_hash",
-        "gateway_token",
-        "instrument_token",
-        "challenge_nonce",
-        "account_name_cipher",
-    }
-)
-
-
-def _doc(item: Model) -> dict[str, Any]:
-    return {k: v for k, v in sorted(item.attribute_values.items()) if k not in SECRET_FIELDS}
-
-
-def _query(fn: Callable[..., Any], *args: Any, **kw: Any) -> Callable[[int, dict[str, Any] | None], Page]:
-    def page(limit: int, last_key: dict[str, Any] | None) -> Page:
-        result = fn(*args, limit=limit, last_evaluated_key=last_key, **kw)
-        return [_doc(x) for x in result], result.last_evaluated_key
-
-    return page
-
-
-def _per_order(fetch: Callable[[Order], Iterable[Model]], user_id: str) -> Callable[[int, Any], Page]:
-    """A section found through the user's orders (payment attempts, reviews): one page
-    per order, the cursor carries the last order's index key."""
-
-    def page(limit: int, last_key: dict[str, Any] | None) -> Page:
-        result = Order.by_user.query(user_id, limit=max(1, limit // 5), last_evaluated_key=last_key)
-        return [_doc(x) for order in result for x in fetch(order)], result.last_evaluated_key
-
-    return page
-
-
-def _reviews(order: Order) -> Iterable[Review]:
-    lines = [line for line in order.items or [] if line.get("product_id") and line.get("sku_id")]
-    keys = [(line["product_id"], f"{order.order_id}#{line['sku_id']}") for line in lines]
-    return Review.batch_get(keys) if keys else []
-
-
-def _profile(user_id: str) -> Callable[[int, Any], Page]:
-    def page(limit: int, last_key: dict[str, Any] | None) -> Page:
-        try:
-            user = User.get(user_id, consistent_read=True)
-        except DoesNotExist:
-            return [], None
-        profile = _doc(user)
-        if user.real_name_cipher:  # the user's own name, in full (only ID and card numbers are masked)
-            profile["real_name"] = pii.decrypt(user.real_name_cipher, f"name:{user_id}")
-        return [profile], None
-
-    return page
-
-
-def sections(user_id: str) -> dict[str, Callable[[int, dict[str, Any] | None], Page]]:
-    """Every section of a user's export, in order, each read by the user's keys."""
-    account = ledger.user_account(user_id)
-    return {
-        "profile": _profile(user_id),
-        "bank_cards": _query(BankCard.query, user_id),
-        "devices": _query(Device.query, user_id),
-        "addresses": _query(Address.query, user_id),
-        "orders": _query(Order.by_user.query, user_id),
-        "payment_attempts": _per_order(lambda order: PaymentAttempt.by_order.query(order.order_id), user_id),
-        "return_requests": _query(ReturnRequest.by_user.query, user_id),
-        "refunds": _per_order(lambda order: erasure.refunds_of(order), user_id),
-        "reviews": _per_order(_reviews, user_id),
-        "order_messages": _per_order(lambda order: OrderMessage.query(order.order_id), user_id),
-        "disputes": _per_order(lambda order: Dispute.by_order.query(order.order_id), user_id),
-        "wallet_balances": _query(Balance.query, account),
-        "wallet_entries": _query(Entry.by_time.query, account),
-        "redemptions": _query(Redemption.by_user.query, user_id),
-        "coupons": _query(Coupon.query, user_id),
-        "cart": _query(CartItem.query, user_id),
-        "notifications": _query(Notification.query, user_id),
-    }
-
-
-# Models read by each section (what the completeness test checks against the registry).
-EXPORTED: dict[type[Model], str] = {
-    User: "profile",
-    BankCard: "bank_cards",
-    Device: "devices",
-    Address: "addresses",
-    Order: "orders",
-    PaymentAttempt: "payment_attempts",
-    ReturnRequest: "return_requests",
-    Refund: "refunds",
-    Review: "reviews",
-    OrderMessage: "order_messages",
-    Dispute: "disputes",
-    Balance: "wallet_balances",
-    Entry: "wallet_entries",
-    Redemption: "redemptions",
-    Coupon: "coupons",
-    CartItem: "cart",
-    Notification: "notifications",
-}
-NOT_EXPORTED: dict[type[Model], str] = {
-    UniqueClaim: "the keyed hash of the ID number (uniqueness only); the export shows the masked ID",
-    RedemptionDay: "daily counters derived from the redemptions section (expire by TTL)",
-    IdempotencyRecord: "replay copies of responses already shown to the user (expire within a day by TTL)",
-    Timer: "scheduling keys about orders and accounts, no personal data",
-    ChannelInbox: "channel notification de-duplication keys",
-    JobState: "job watermarks",
-    PayoutAccount: "merchants' payout accounts (a business, not a consumer)",
-    Payout: "merchants' payouts (a business, not a consumer)",
-    WebhookEvent: "the merchant's webhook log: copies of orders, returns, disputes and messages (each exported"
-    " in its own section) as sent to the merchant, kept 30 days; closure erases the address and message text"
-    " in them like in the originals, the retention purge deletes them (found by order, never a scan)",
-    RiskDecision: "fraud-prevention decisions: the rules and their inputs are not disclosed to the buyer "
-    "(SPEC 'Risk decisions'); each outcome shows as its order's status",
-    RiskCounter: "fraud-prevention velocity counters and order amounts, pseudonymous",
-    RiskListEntry: "block/allow list entries: keyed hashes only, kept by the platform",
-}
-
-
-def export_page(user_id: str, section: int, last_key: dict[str, Any] | None, limit: int) -> tuple[dict[str, Any], Any]:
-    """Up to `limit` items from section `section` on; returns (data, (section, key) or None)."""
-    names = list(sections(user_id).items())
-    data: dict[str, list[dict[str, Any]]] = {}
-    left = limit
-    while section < len(names) and left > 0:
-        name, page = names[section]
-        items, last_key = page(left, last_key)
-        data.setdefault(name, []).extend(items)
-        left -= max(len(items), 1)
-        if last_key is None:
-            section += 1
-    return data, ((section, last_key) if section < len(names) else None)
 
 
 # --- closure ----------------------------------------------------------------------------------------

@@ -26,9 +26,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from chalicelib.api import all_routers
-from chalicelib.clock import clock
+from chalicelib.clock import clock, parse_iso
 from chalicelib.config import settings
 from chalicelib.errors import PROBLEM_JSON
+from chalicelib.models.orders import Order
+from chalicelib.services.installments.arithmetic import CHINA
 from chalicelib.web import RouteSpec
 from tests.conftest import ADULT_ID, Api, new_key
 from tests.support.shopping import ADDRESS, PASSWORD, DeviceKey
@@ -139,6 +141,11 @@ CASES: dict[str, Case] = {
     "get_order": Case(params=lambda w: {"order_id": w["placed"]}, owners=("consumer A",)),
     "get_order_installments": Case(params=lambda w: {"order_id": w["placed"]}, owners=("consumer A",)),
     "get_bill": Case(params=lambda w: {"month": "2026-12"}),
+    # Alipay: the bill's trade is opened, nothing is paid (later cells find the orders as built).
+    "pay_bill": Case(
+        params=lambda w: {"month": w["bill_month"]}, body=lambda w: {"channel": "alipay"}, owners=("consumer A",)
+    ),
+    "data_export_section": Case(params=lambda w: {"section": "orders"}),
     "get_merchant_order_installments": Case(params=lambda w: {"order_id": w["placed"]}, owners=("merchant",)),
     "get_support_order_installments": Case(params=lambda w: {"order_id": w["placed"]}),
     "cancel_order": Case(params=lambda w: {"order_id": w["to_cancel"]}, owners=("consumer A",)),
@@ -317,6 +324,8 @@ def build_world(api: Api) -> World:
             _ok(api.post(f"/v1/orders/{order_id}/receipt", as_=CONSUMER_A))
         w.ids[name] = order_id
     w.ids["to_pay"] = _order(api, w, method="alipay")["order_id"]  # awaiting payment
+    due = Order.get(w["received_for_review"], consistent_read=True).due_at
+    w.ids["bill_month"] = parse_iso(str(due)).astimezone(CHINA).strftime("%Y-%m")  # nothing due for B in it
     earn(CONSUMER_A, 50_000)  # paid on time the way collection pays: 500 points
     for name in ("redemption", "redemption_for_review"):
         r = _ok(api.post("/v1/wallet/redemptions", {"amount_fen": 100}, as_=CONSUMER_A, idem=new_key()))
@@ -463,6 +472,7 @@ def test_every_route_that_needs_a_resource_or_a_body_has_a_case() -> None:
         "get_dispute",
         "decide_dispute",
         "get_bill",  # a month, not a resource: each caller reads their own bill
+        "data_export_section",  # a section of the caller's own export, not a resource
         "get_support_order_installments",
         "get_risk_review",
         "decide_risk_review",

@@ -5,16 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import ledger, schedules
-from chalicelib.clock import CHINA, clock, parse_iso
+from chalicelib.clock import clock
 from chalicelib.config import settings
-from chalicelib.models.orders import Order
 from chalicelib.models.payments import PaymentAttempt
 from chalicelib.models.users import User
 from tests.conftest import Api, new_key
 from tests.support.collection import use_card
+from tests.support.installments import (
+    PRICE,
+    buy_in_parts,
+    china_month,
+    plans_of,
+    received_in_parts,
+    schedule_of,
+    to_due,
+)
 from tests.support.shopping import ADDRESS, MERCHANT, confirm, create_product
-
-PRICE = 30_000  # ¥300: eligible (≥ ¥100)
 
 
 def interest_free_product(api: Api, parts: list[int], price: int = PRICE) -> dict[str, Any]:
@@ -26,13 +32,6 @@ def interest_free_product(api: Api, parts: list[int], price: int = PRICE) -> dic
     r = api.post("/v1/merchant/products", body, as_=MERCHANT, roles=["merchant"])
     assert r.status_code == 201, r.json
     return dict(r.json)
-
-
-def plans_of(api: Api, user: str, amount: int, product_id: str | None = None) -> dict[int, dict[str, Any]]:
-    query = f"?amount_fen={amount}" + (f"&product_id={product_id}" if product_id else "")
-    r = api.get(f"/v1/bnpl/plans{query}", as_=user)
-    assert r.status_code == 200, r.json
-    return {p["parts"]: p for p in r.json["plans"]}
 
 
 def test_a_quote_shows_every_plan_with_its_fee_parts_and_rate(api: Api, activated_user: str) -> None:
@@ -67,42 +66,6 @@ def test_a_merchant_can_only_offer_plans_that_exist(api: Api) -> None:
 
 
 # --- buying in parts ----------------------------------------------------------------------
-
-
-def buy_in_parts(api: Api, user: str, parts: int = 3, price: int = PRICE, product: dict[str, Any] | None = None) -> Any:
-    """Check out one item in `parts` parts with the quote's checksum (the response)."""
-    product = product or create_product(api, skus=[{"attributes": {"规格": "标准"}, "price_fen": price, "stock": 20}])
-    quote = plans_of(api, user, price, product["product_id"])[parts]
-    body = {
-        "items": [{"sku_id": product["skus"][0]["sku_id"], "quantity": 1}],
-        "payment_method": "bnpl",
-        "address": ADDRESS,
-        "installments": {"parts": parts, "schedule_checksum": quote["schedule_checksum"]},
-    }
-    return api.post("/v1/checkout", body, as_=user, idem=new_key())
-
-
-def received_in_parts(api: Api, user: str, parts: int = 3, **kw: Any) -> str:
-    placed = buy_in_parts(api, user, parts, **kw)
-    assert placed.status_code == 201, placed.json
-    order = placed.json["orders"][0]
-    assert confirm(api, user, order).json["status"] == "placed"
-    oid = order["order_id"]
-    shipped = api.post(
-        f"/v1/merchant/orders/{oid}/shipment",
-        {"carrier": "SF", "tracking_number": "SF1234567890"},
-        as_=MERCHANT,
-        roles=["merchant"],
-    )
-    assert shipped.status_code == 200, shipped.json
-    assert api.post(f"/v1/orders/{oid}/receipt", as_=user).json["status"] == "received"
-    return str(oid)
-
-
-def schedule_of(api: Api, user: str, order_id: str) -> dict[str, Any]:
-    r = api.get(f"/v1/orders/{order_id}/installments", as_=user)
-    assert r.status_code == 200, r.json
-    return dict(r.json)
 
 
 def book(account: str, name: str) -> int:
@@ -154,11 +117,6 @@ def test_buying_in_three_parts_dates_the_parts_and_paying_them_closes_the_order(
 
 
 # --- collection part by part --------------------------------------------------------------
-
-
-def to_due(order_id: str, extra: int = 60) -> None:
-    due = parse_iso(Order.get(order_id, consistent_read=True).due_at)
-    clock.advance((due - clock.now()).total_seconds() + extra)
 
 
 def test_each_part_is_auto_debited_on_its_date_and_a_decline_freezes_until_paid(api: Api, activated_user: str) -> None:
@@ -296,10 +254,6 @@ def test_a_full_return_before_part_one_cancels_the_plan_and_its_fee(api: Api, ac
 
 
 # --- the monthly bill ---------------------------------------------------------------------
-
-
-def china_month(at: str) -> str:
-    return parse_iso(at).astimezone(CHINA).strftime("%Y-%m")
 
 
 def test_a_months_bill_lists_every_part_due_in_it_across_orders(api: Api, activated_user: str) -> None:

@@ -191,6 +191,37 @@ def test_the_export_pages_through_every_section(api: Api, product: dict[str, Any
     assert other.status_code == 400
 
 
+def test_each_export_section_pages_like_every_list(api: Api, product: dict[str, Any]) -> None:
+    uid = "u-section-pages"
+    order_id = _story(api, uid, product)
+    for n in range(3):  # one order's items fill several pages
+        assert api.post(f"/v1/orders/{order_id}/messages", {"text": f"第{n}条"}, as_=uid).status_code == 201
+    whole = _export(api, uid)
+    assert len(whole["order_messages"]) >= 4
+    for name, items in whole.items():
+        paged: list[dict[str, Any]] = []
+        cursor, pages = None, 0
+        while True:
+            r = api.get(f"/v1/me/data-export/{name}?limit=1" + (f"&cursor={cursor}" if cursor else ""), as_=uid)
+            assert r.status_code == 200 and r.json["section"] == name, r.json
+            assert len(r.json["items"]) <= 1, (name, r.json["items"])
+            paged += r.json["items"]
+            cursor, pages = r.json["next_cursor"], pages + 1
+            if not cursor:
+                break
+            assert pages < 100
+        assert paged == items, name
+    first = api.get("/v1/me/data-export/wallet_entries?limit=1", as_=uid).json["next_cursor"]
+    assert first
+    for elsewhere, who in (("orders", uid), ("wallet_entries", "u-someone-else")):
+        r = api.get(f"/v1/me/data-export/{elsewhere}?cursor={first}", as_=who)
+        assert r.status_code == 400 and r.json["code"] == "invalid_cursor"
+    r = api.get("/v1/me/data-export/secrets", as_=uid)
+    assert r.status_code == 404 and r.json["code"] == "not_found"
+    r = api.get("/v1/me/data-export/orders?limit=101", as_=uid)
+    assert r.status_code == 400
+
+
 def _first_cursor(api: Api, uid: str) -> str:
     return str(api.get("/v1/me/data-export?limit=1", as_=uid).json["next_cursor"])
 

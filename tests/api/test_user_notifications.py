@@ -10,6 +10,7 @@ from chalicelib.db import Tx
 from chalicelib.models.notifications import Notification
 from chalicelib.services import notifications
 from tests.conftest import Api
+from tests.support.shopping import dynamodb_calls
 
 USER = "u-notes"
 
@@ -90,3 +91,21 @@ def test_another_users_notification_cannot_be_marked(api: Api) -> None:
 )
 def test_mark_read_takes_ids_or_all(api: Api, body: dict[str, object]) -> None:
     assert api.post("/v1/me/notifications/read", body, as_=USER).status_code == 400
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_marking_many_read_takes_three_calls(api: Api, named: bool) -> None:
+    """Issue 29: one read and one transaction mark a page of them, one query counts the rest."""
+    for i in range(30):
+        tell(f"many-{i}")
+    if named:
+        page = api.get("/v1/me/notifications?limit=20", as_=USER).json["items"]
+        body: dict[str, object] = {"notification_ids": [n["notification_id"] for n in page]}
+    else:
+        body = {"all": True}
+    with dynamodb_calls() as calls:
+        r = api.post("/v1/me/notifications/read", body, as_=USER)
+    assert r.json == ({"marked": 20, "unread_count": 10} if named else {"marked": 30, "unread_count": 0})
+    assert sum(calls.values()) <= (3 if named else 5), calls  # all: two rounds of 25 and 5, and the count
+    again = api.post("/v1/me/notifications/read", body, as_=USER)
+    assert again.json == {"marked": 0, "unread_count": 10 if named else 0}

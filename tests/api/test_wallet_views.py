@@ -15,18 +15,19 @@ def test_entries_are_listed_newest_first_with_a_cursor(api: Api) -> None:
         orders.append(earn("u-entries", amount))
         clock.advance(60)
     page = api.get("/v1/wallet/entries?limit=2", as_="u-entries").json
-    assert [e["amount"] for e in page["items"]] == [30, 20]
+    assert [e["points"] for e in page["items"]] == [30, 20]
     assert page["items"][0] == {
         "event_id": f"order:{orders[2].order_id}:points_earned",
         "kind": "points_earned",
         "book": "points",
-        "amount": 30,
+        "amount_fen": None,
+        "points": 30,
         "unit": "points",
         "posted_at": page["items"][0]["posted_at"],
         "ref": orders[2].order_id,
     }
     rest = api.get(f"/v1/wallet/entries?limit=2&cursor={page['next_cursor']}", as_="u-entries").json
-    assert [e["amount"] for e in rest["items"]] == [10]
+    assert [e["points"] for e in rest["items"]] == [10]
     assert rest["next_cursor"] is None
 
 
@@ -34,9 +35,9 @@ def test_entries_filter_by_event_kind_or_book(api: Api) -> None:
     order = earn("u-kinds", 5_000)
     refund(order, 1_000)
     by_kind = api.get("/v1/wallet/entries?kind=points_reversed", as_="u-kinds").json["items"]
-    assert [(e["kind"], e["amount"]) for e in by_kind] == [("points_reversed", -10)]
+    assert [(e["kind"], e["points"]) for e in by_kind] == [("points_reversed", -10)]
     by_book = api.get("/v1/wallet/entries?kind=points", as_="u-kinds").json["items"]
-    assert [e["amount"] for e in by_book] == [-10, 50]
+    assert [e["points"] for e in by_book] == [-10, 50]
     assert api.get("/v1/wallet/entries?kind=cash", as_="u-kinds").json["items"] == []
 
 

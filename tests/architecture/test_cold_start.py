@@ -36,3 +36,11 @@ def test_an_order_read_does_not_load_the_checkout_service() -> None:
     assert "chalicelib.services.orders" in loaded
     for heavy in ("chalicelib.services.checkout", "chalicelib.services.payments", "chalicelib.services.channel_trades"):
         assert heavy not in loaded, heavy
+    # Issue 29: nor what a change of status writes with (loaded by the first cancellation).
+    for writer in (
+        "chalicelib.ledger",
+        "chalicelib.timers",
+        "chalicelib.services.webhooks",
+        "chalicelib.services.installments",
+    ):
+        assert writer not in loaded, writer

@@ -74,12 +74,25 @@ def test_each_problem_response_lists_its_codes(doc: dict[str, Any]) -> None:
                     continue
                 schema = resp["content"]["application/problem+json"]["schema"]
                 schema = schemas[schema["$ref"].rsplit("/", 1)[1]] if "$ref" in schema else schema
-                # One Problem, narrowed to this answer's codes.
-                base, narrowed = schema["allOf"]
-                assert base == {"$ref": "#/components/schemas/Problem"}, (method, path, status)
-                assert set(narrowed["properties"]) == {"code"}
-                codes = narrowed["properties"]["code"]["enum"]
+                # One Problem (the `$ref` alone in `allOf`), its code narrowed beside it to a
+                # named enum of this answer's codes (chalicelib/openapi.py `problem_schema`).
+                assert schema["allOf"] == [{"$ref": "#/components/schemas/Problem"}], (method, path, status)
+                assert set(schema) == {"allOf", "properties"} and set(schema["properties"]) == {"code"}
+                enum = schemas[schema["properties"]["code"]["$ref"].rsplit("/", 1)[1]]
+                codes = enum["enum"]
                 assert codes and all(c in resp["description"] for c in codes), (method, path, status)
+
+
+def test_a_problem_body_validates_only_with_a_code_of_its_answer(doc: dict[str, Any]) -> None:
+    """JSON Schema applies the narrowing beside the `$ref`: a code the answer does not
+    declare is invalid (what schemathesis checks every problem against)."""
+    schema = doc["paths"]["/v1/orders/{order_id}/confirmation"]["post"]["responses"]["409"]["content"]
+    validator = jsonschema.Draft202012Validator(
+        {**schema["application/problem+json"]["schema"], "components": doc["components"]}
+    )
+    problem = {"type": "about:blank", "title": "Conflict", "status": 409, "detail": "d", "request_id": "r"}
+    assert validator.is_valid({**problem, "code": "challenge_used"})
+    assert not validator.is_valid({**problem, "code": "order_not_found"})
 
 
 def test_component_names_are_plain_and_operation_ids_unique(doc: dict[str, Any]) -> None:

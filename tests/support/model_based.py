@@ -30,6 +30,7 @@ from chalicelib import ledger, schedules
 from chalicelib.clock import clock
 from chalicelib.config import settings
 from chalicelib.models import orders as o
+from chalicelib.services.privacy import ERASED_ADDRESS
 from tests.conftest import T0, Api, empty_everything, new_key
 
 PASSWORD = "135790"
@@ -72,6 +73,9 @@ LEGAL[o.AWAITING_CONFIRMATION] = LEGAL[o.AWAITING_CONFIRMATION] | {o.RISK_REVIEW
 LEGAL[o.RISK_REVIEW] = {o.PLACED, o.CANCELLED}
 OPEN_BNPL = (*OPEN_BNPL, o.RISK_REVIEW)  # its credit is held while an operator decides
 JOBS = (*JOBS, "expire_risk_reviews")
+# --- installments (分期): a part paid, the order owes the next one (received again) ---------
+LEGAL[o.RECEIVED] = LEGAL[o.RECEIVED] | {o.RECEIVED}
+LEGAL[o.OVERDUE] = LEGAL[o.OVERDUE] | {o.RECEIVED}
 # (SKU index, quantity) lines of one checkout, each SKU once.
 BASKETS = st.lists(st.tuples(st.integers(0, 2), st.integers(1, 2)), min_size=1, max_size=3, unique_by=lambda t: t[0])
 
@@ -125,7 +129,7 @@ class Faults:
 
     Before each step the machine draws that step's schedule from Hypothesis' data
     (`MoneyMachine.check_invariants`), so a failing story shrinks and replays (its seed or
-    `@reproduce_failure` blob; README "Soak"). Only calls of the machine's own thread count
+    `@reproduce_failure` blob; docs/operations.md "Soak"). Only calls of the machine's own thread count
     and fail: the order of other threads' calls is not reproducible. Every write's keys are
     recorded (`touched`) for the step's incremental checks.
     """
@@ -1163,6 +1167,135 @@ class MoneyMachine(RuleBasedStateMachine):
         with _faults_off(self):
             check_webhooks(self)
 
+    # --- installments (分期, issue 26): buy in parts, pay a part, everything or a month's bill,
+    # returns at every stage (the return rules pick these orders too), months passing. One
+    # contiguous block; its invariant is `check_installments` (parts sum to what is owed, none
+    # negative, every part paid once, the fee book is the unpaid fee, bill money all resolved).
+    def _in_parts(self) -> list[tuple[str, str]]:
+        mine: set[str] = self.__dict__.setdefault("parts_orders", set())
+        return [(oid, uid) for oid, uid in self.orders if oid in mine]
+
+    @rule(user=st.integers(0, 1), parts=st.sampled_from([3, 6, 12]), until=st.sampled_from([o.PLACED, o.RECEIVED]))
+    def buy_in_parts(self, user: int, parts: int, until: str) -> None:
+        uid = self.users[user]
+        total = self.prices[0] * 2  # ¥133.34: eligible, and an odd amount
+        plans = self._call("GET", f"/v1/bnpl/plans?amount_fen={total}", as_=uid)
+        if plans.status_code != 200:
+            return
+        quote = next(p for p in plans.json["plans"] if p["parts"] == parts)
+        assert sum(quote["parts_fen"]) == total + (quote["fee_fen"] if quote["fee_payer"] == "consumer" else 0)
+        body = {
+            "items": [{"sku_id": self.skus[0], "quantity": 2}],
+            "payment_method": "bnpl",
+            "address": ADDRESS,
+            "installments": {"parts": parts, "schedule_checksum": quote["schedule_checksum"]},
+        }
+        r = self._call("POST", "/v1/checkout", body, as_=uid, idem=new_key())
+        self.reached[f"installments:checkout:{r.status_code}:{(r.json or {}).get('code', '')}"] += 1
+        if r.status_code != 201:
+            return
+        order_id = str(r.json["orders"][0]["order_id"])
+        self.orders.append((order_id, uid))
+        self.status[order_id] = r.json["orders"][0]["status"]
+        self.__dict__.setdefault("parts_orders", set()).add(order_id)
+        self.confirm(len(self.orders) - 1, twice=False, order_id=order_id)
+        if until == o.RECEIVED and self.status.get(order_id) == o.PLACED:
+            self.ship(0, order_id=order_id)
+            if self.status.get(order_id) == o.SHIPPED:
+                self.receive(0, order_id=order_id)
+
+    @rule(
+        i=st.integers(0, 50),
+        scope=st.sampled_from(["next_part", "next_part", "all"]),
+        channel=st.sampled_from(["card", "wallet"]),
+    )
+    def pay_a_part(self, i: int, scope: str, channel: str) -> None:
+        fitting = [(oid, uid) for oid, uid in self._in_parts() if self.status.get(oid) in (o.RECEIVED, o.OVERDUE)]
+        if not fitting:
+            return
+        order_id, uid = fitting[i % len(fitting)]
+        body = {"channel": channel, "scope": scope}
+        r = self._call("POST", f"/v1/orders/{order_id}/payments", body, as_=uid, idem=new_key())
+        self.reached[f"installments:pay:{scope}:{r.status_code}:{(r.json or {}).get('code', '')}"] += 1
+        self._refresh()
+
+    @rule(
+        user=st.integers(0, 1),
+        ahead=st.integers(0, 1),
+        channel=st.sampled_from(["card", "card", "alipay"]),
+        notify=st.booleans(),
+        twice=st.booleans(),
+    )
+    def pay_the_bill(self, user: int, ahead: int, channel: str, notify: bool, twice: bool) -> None:
+        """This month's or next month's bill in one charge; Alipay's trade paid now or left open
+        (its `bill_payment` timer closes it); the same key twice replays the first answer."""
+        from chalicelib.channels import sandbox
+        from chalicelib.services.installments.arithmetic import CHINA, add_months
+
+        uid = self.users[user]
+        month = add_months(clock.now(), ahead).astimezone(CHINA).strftime("%Y-%m")
+        key = new_key()
+        path = f"/v1/bnpl/bills/{month}/payments"
+        r = self._call("POST", path, {"channel": channel}, as_=uid, idem=key)
+        self.reached[f"installments:bill:{channel}:{r.status_code}:{(r.json or {}).get('code', '')}"] += 1
+        if twice:
+            again = self._call("POST", path, {"channel": channel}, as_=uid, idem=key)
+            if r.status_code < 300 and again.status_code < 300:
+                assert again.json == r.json
+        if r.status_code == 201 and r.json["status"] == "pending" and channel == "alipay" and notify:
+            try:
+                where, raw, headers = sandbox.notification(
+                    "alipay", r.json["payment_id"], r.json["amount_fen"], r.json["currency"], "succeeded", clock.now()
+                )
+            except sandbox.NoSuchNotification:
+                return
+            sent = self.api.client.http.request(
+                method="POST", path=f"/v1/channels/{where}/notify", headers=headers, body=raw
+            )
+            assert sent.status_code < 500 or (sent.status_code == 503 and self.faults), sent.body
+        self._refresh()
+
+    @precondition(lambda self: self.orders)
+    @rule(i=st.integers(0, 50), partial=st.booleans(), approve=st.booleans())
+    def return_part_of_an_installment_order(self, i: int, partial: bool, approve: bool) -> None:
+        """A return of one unit (half the order) or all of it, at whatever stage the schedule is."""
+        mine = self._in_parts()
+        if not mine:
+            return
+        order_id, uid = mine[i % len(mine)]
+        r = self._call("GET", f"/v1/orders/{order_id}", as_=uid)
+        if r.status_code != 200:
+            return
+        paid = sum(
+            p["status"] == "paid"
+            for p in self._call("GET", f"/v1/orders/{order_id}/installments", as_=uid).json["parts"]
+        )
+        self.reached[f"installments:return_after:{min(paid, 3)}_parts_paid"] += 1
+        if self._ask_return(order_id, uid, r.json, partial) is not None:
+            self.decide_return(len(self.returns) - 1, approve)
+
+    @rule(days=st.sampled_from([28, 31, 33]))
+    def a_month_passes(self, days: int) -> None:
+        """The clock moves across a month: parts fall due and are collected (or go overdue)."""
+        self.advance_clock(days * 86400)
+        self.run_job("close_payment_windows", False)
+
+    @rule(user=st.integers(0, 1))
+    def read_this_months_bill(self, user: int) -> None:
+        from chalicelib.services.installments.arithmetic import CHINA
+
+        month = clock.now().astimezone(CHINA).strftime("%Y-%m")
+        r = self._call("GET", f"/v1/bnpl/bills/{month}", as_=self.users[user])
+        if r.status_code == 200:
+            assert r.json["total_fen"] == sum(line["amount_fen"] for line in r.json["lines"])
+            assert 0 <= r.json["unpaid_fen"] <= r.json["total_fen"]
+            self.reached[f"installments:bill_lines:{min(len(r.json['lines']), 3)}"] += 1
+
+    @invariant()
+    def installments_hold(self) -> None:
+        with _faults_off(self):
+            check_installments(self)
+
     # --- invariants (faults off while reading; each table scanned once per full check) -------
     def check_invariants(self, settings: Any, output: Any, runtimes: dict[str, float]) -> None:
         """Every invariant with faults off; then the next step's faults, drawn from Hypothesis' data."""
@@ -1321,7 +1454,9 @@ def check_invariants(m: MoneyMachine) -> None:
         )
 
     for order in orders:
-        assert json.loads(order["address"]["S"]) == ADDRESS, f"{order['order_id']['S']} lost its address copy"
+        # A closed account's kept orders have their address erased (privacy.scrub), no one else's.
+        kept = [ADDRESS, ERASED_ADDRESS] if _s(order, "user_id") in m.closed_users else [ADDRESS]
+        assert json.loads(order["address"]["S"]) in kept, f"{order['order_id']['S']} lost its address copy"
     # Every message is one notification to the other side (written in the same transaction).
     order_ids = {_s(x, "order_id") for x in orders}
     posted = [x for x in _scan("order_messages") if _s(x, "order_id") in order_ids]
@@ -1339,8 +1474,9 @@ def check_invariants(m: MoneyMachine) -> None:
     for attempt in _scan("payments") if "payments" in _tables() else []:
         if _s(attempt, "status") == "succeeded" and _s(attempt, "outcome") != "unapplied":
             succeeded[_s(attempt, "order_id") or ""] += 1
+    in_parts = {_s(x, "order_id") for x in orders if _s(x, "installment_plan")}  # once per part: check_installments
     for order_id, n in succeeded.items():
-        assert n <= 1, f"order {order_id} was charged {n} times"
+        assert n <= 1 or order_id in in_parts or order_id.startswith("bill#"), f"order {order_id} was charged {n} times"
     check_amounts(m, entries, derived, balances, orders)
     if "redemptions" in _tables():
         for event_id, legs in by_event.items():
@@ -1537,6 +1673,9 @@ def check_amounts(
             fee_booked[ref] += _n(e, "amount")
         if kind == "redemption_points_consumed" and book == ledger.POINTS_HELD:
             redeemed[e["account"]["S"]] -= _n(e, "amount")
+        if ref in mine and kind == "bill_part_applied" and book == ledger.BILL_PAYMENTS:
+            applied[ref] += _n(e, "amount")  # a month's bill paid this order (its part)
+            paid_by[ref] = "bill"
 
     points_due: dict[str, int] = defaultdict(int)
     on_time_kept: dict[str, int] = defaultdict(int)
@@ -1554,8 +1693,18 @@ def check_amounts(
         kept = sum(int(i["unit_price_fen"]) * (int(i["quantity"]) - int(i.get("returned_quantity", 0))) for i in items)
         # The consumer's side: every fen of the total is owed, paid, released or refunded.
         where = f"order {oid} ({status}, total {total}, refunded {refunded})"
+        paid_in = applied[oid]
+        if plan := (json.loads(order["installment_plan"]["S"]) if _s(order, "installment_plan") else None):
+            # Installments: the principal still owed and the principal paid (the fee is its own book).
+            due = sum(p["principal_fen"] for p in plan["schedule"] if p["status"] in ("scheduled", "due", "overdue"))
+            paid_in = sum(p["principal_fen"] for p in plan["schedule"] if p["status"] == "paid")
+            points_due[uid] += sum(
+                rewards.points_for(p["principal_fen"] // 100 * 100)
+                for p in plan["schedule"]
+                if p["status"] == "paid" and p["on_time"]
+            )
         if bnpl:
-            assert total == released[oid] + due + applied[oid], f"{where}: released + due + paid ≠ total"
+            assert total == released[oid] + due + paid_in, f"{where}: released + due + paid ≠ total"
         else:
             assert applied[oid] == total, f"{where}: paid {applied[oid]} ≠ total"
         assert refunded == released[oid] + money_back[oid], f"{where}: returns ≠ released + refunds"
@@ -1581,7 +1730,7 @@ def check_amounts(
             assert bnpl and (
                 paid_by.get(oid) == "collection" or (_s(order, "paid_at") or "") <= (_s(order, "due_at") or "")
             ), f"{where}: paid {_s(order, 'paid_at')} after {_s(order, 'due_at')} counted on time"
-            points_due[uid] += rewards.points_for(cost)
+            points_due[uid] += 0 if plan else rewards.points_for(cost)  # a plan's points come per part
             if status != o.RETURNED:
                 on_time_kept[uid] += 1
     # Payouts (T+1) take from the payable book: what was sent and not returned is gone from it.
@@ -1715,3 +1864,95 @@ def check_webhooks(m: MoneyMachine) -> None:
         times = [str(e.created_at) for e in ordered]
         assert times == sorted(times), (key, [(e.type, e.sequence, e.created_at) for e in ordered])
         m.reached[f"webhook:{ordered[-1].type}"] += 1
+
+
+def check_installments(m: MoneyMachine) -> None:
+    """Installment orders (issue 26): no part negative; the parts sum to principal + the
+    consumer's fee less what returns and payoffs took off; while owed, the order owes its
+    current part and holds the unpaid principal as credit; a closed order has no unpaid part;
+    the money applied to an order (its own payments and the bill lines applied to it) is what
+    its paid parts cost, so no part was paid twice; each user's fee book is the unpaid fee of
+    their confirmed plans; every bill payment's money is applied or refunded."""
+    from chalicelib.models.orders import Order
+    from chalicelib.models.payments import PaymentAttempt
+    from chalicelib.services.installments.state import plan_of
+
+    fee_owed: dict[str, int] = defaultdict(int)
+    bill_applied: dict[str, int] = defaultdict(int)
+    held = 0
+    for e in _scan("entries"):
+        if e["book"]["S"] == ledger.BILL_PAYMENTS:
+            held += _n(e, "amount")
+            if _s(e, "event_kind") == "bill_part_applied":
+                bill_applied[_s(e, "ref") or ""] += _n(e, "amount")
+    # Bill money still held belongs to a bill payment whose `bill_payment` timer will resolve it.
+    waiting = any(_s(t, "kind") == "bill_payment" for t in _scan("timers"))
+    assert held <= 0 and (held == 0 or waiting), held
+    for order_id, uid in m._in_parts():
+        order = Order.get(order_id, consistent_read=True)
+        plan = plan_of(order)
+        assert plan is not None, order_id
+        assert all(p.principal_fen >= 0 and p.fee_fen >= 0 for p in plan.schedule), plan
+        if order.status != o.CANCELLED:  # a cancel ends every part (nothing was refunded: nothing was paid)
+            kept = int(order.total_fen) - int(order.refunded_fen or 0)
+            principal = sum(p.principal_fen for p in plan.schedule)
+            assert principal >= kept, (order_id, principal, kept, plan)  # a return shrinks unpaid parts only
+        current = plan.current
+        if order.status in (o.RECEIVED, o.OVERDUE):
+            assert current is not None and int(order.amount_due_fen) == current.amount_fen, (order_id, plan)
+            assert order.due_at == current.due_at, (order_id, order.due_at, current)
+            assert int(order.credit_reserved_fen) == plan.unpaid_principal_fen, (order_id, plan)
+        if order.status in (o.PAID, o.COMPLETED, o.RETURNED, o.CANCELLED):
+            assert current is None, (order_id, order.status, plan)
+        applied = bill_applied[order_id] + sum(
+            int(a.amount_fen)
+            for a in PaymentAttempt.by_order.query(order_id)
+            if a.outcome == "applied" and a.status in ("succeeded", "refunded")
+        )
+        paid = sum(p.amount_fen for p in plan.schedule if p.status == "paid")
+        assert applied == paid, (order_id, applied, paid, plan)  # each part paid once
+        if bill_applied[order_id]:
+            m.reached["installments:paid_by_bill"] += 1
+        if order.confirmed_at and plan.fee_payer == "consumer":
+            fee_owed[uid] += sum(p.fee_fen for p in plan.schedule if p.unpaid)
+        m.reached[f"installments:{order.status}"] += 1
+    for uid in m.users:
+        found = ledger.balances(ledger.user_account(uid)).get(ledger.INSTALLMENT_FEE_OWED)
+        assert (int(found.balance) if found else 0) == fee_owed[uid], (uid, fee_owed[uid])
+
+
+# The rules that move installments along, and what they meet on the way (single 先用后付
+# orders share bills, returns, cards that decline, time and the jobs).
+INSTALLMENT_RULES = frozenset(
+    {
+        "buy_in_parts",
+        "pay_a_part",
+        "pay_the_bill",
+        "return_part_of_an_installment_order",
+        "a_month_passes",
+        "read_this_months_bill",
+        "buy",
+        "pay_now",
+        "cancel",
+        "decide_return",
+        "use_card",
+        "advance_clock",
+        "run_job",
+    }
+)
+
+
+def installment_stories() -> type[MoneyMachine]:
+    """The machine with only `INSTALLMENT_RULES` drawn (every invariant kept): short runs reach
+    installment stories that the whole machine's 60 rules would rarely draw."""
+    import inspect
+
+    def plain(f: Any) -> Any:
+        return lambda self, *args, **kwargs: f(self, *args, **kwargs)
+
+    hidden = {
+        name: plain(f)
+        for name, f in inspect.getmembers(MoneyMachine)
+        if getattr(f, "hypothesis_stateful_rule", None) is not None and name not in INSTALLMENT_RULES
+    }
+    return type("InstallmentStories", (MoneyMachine,), hidden)

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
-from ... import errors, pagination, timers
+from ... import batch, errors, pagination, timers
 from ...clock import iso, parse_iso
 from ...config import settings
 from ...db import Tx
@@ -294,8 +294,12 @@ def decide(
     duties.refuse_own_case(support_id, dispute.merchant_id, "order's dispute")
     if dispute.status != DISPUTE_OPEN:
         raise errors.illegal_transition("dispute", dispute.status, "decide")
-    order = Order.get(dispute.order_id, consistent_read=True)
-    request = load(dispute.request_id)
+    # The order, its return request and its buyer in one read (settling a refund needs the buyer).
+    order, request, user = batch.get_many(
+        [(Order, dispute.order_id, None), (ReturnRequest, dispute.request_id, None), (User, dispute.user_id, None)]
+    )
+    if not isinstance(order, Order) or not isinstance(request, ReturnRequest):
+        raise errors.conflict("illegal_transition", "this dispute's order or return request is gone")
     actor = f"support:{support_id}"
     refund = decision == "refund"
     to = DISPUTE_REFUNDED if refund else DISPUTE_REJECTED
@@ -321,7 +325,8 @@ def decide(
     if refund:
         move(tx, request, DISPUTED, REFUNDED)
         webhooks.emit(tx, dispute.merchant_id, webhooks.types.RETURN_REFUNDED, request, now)
-        settle(tx, order, request, now, actor, note, closed, event="dispute_refunded")
+        buyer = user if isinstance(user, User) else None
+        settle(tx, order, request, now, actor, note, closed, event="dispute_refunded", user=buyer)
     else:
         move(tx, request, DISPUTED, REJECTED)
         resume(tx, order, request.order_status_before, now, actor, note, closed, event="dispute_rejected")

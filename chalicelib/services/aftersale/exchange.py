@@ -17,6 +17,7 @@ deferred for ever); a third request is a 409 `exchange_limit_reached`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -159,9 +160,16 @@ def pending_replacement(order: Order) -> ReturnRequest | None:
 
 
 def receive_replacement(
-    request: ReturnRequest, order: Order, now: datetime, actor: str, fired: Timer | None = None
+    request: ReturnRequest,
+    order: Order,
+    now: datetime,
+    actor: str,
+    fired: Timer | None = None,
+    *,
+    before_commit: Callable[[Tx], None] | None = None,
 ) -> None:
-    """The replacement arrived: the exchange is done; a 先用后付 window restarts."""
+    """The replacement arrived: the exchange is done; a 先用后付 window restarts (`order` is
+    left as written; `before_commit` adds to the write)."""
     rules = settings().rules
     tx = Tx()
     move(tx, request, RESHIPPED, EXCHANGED, ReturnRequest.exchanged_at.set(iso(now)))
@@ -187,4 +195,6 @@ def receive_replacement(
         order.due_at = iso(due)
         actions.append(Order.due_at.set(iso(due)))
     resume(tx, order, before, now, actor, "", actions, event="replacement_received")
+    if before_commit is not None:
+        before_commit(tx)
     tx.commit()

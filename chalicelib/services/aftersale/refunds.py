@@ -123,9 +123,11 @@ def settle(
     actions: list[Action],
     *,
     event: str,
+    user: User | None = None,
 ) -> None:
     """The request's goods are returned: credit released or money refunded, settlement
-    reversed, the order `returned` (all goods) or back to where it was (some)."""
+    reversed, the order `returned` (all goods) or back to where it was (some). `user`: the
+    buyer if already read."""
     before = request.order_status_before
     amount = int(request.amount_fen)
     returned = {line["sku_id"]: int(line["quantity"]) for line in request.items}
@@ -143,9 +145,9 @@ def settle(
         *actions,
     ]
     if unpaid_bnpl:
-        extra += _release_credit(tx, order, request, in_parts, full=full, now=now)
+        extra += _release_credit(tx, order, request, in_parts, full=full, now=now, user=user)
     else:
-        _refund_paid(tx, order, request.request_id, amount, full=full, now=now)
+        _refund_paid(tx, order, request.request_id, amount, full=full, now=now, user=user)
     if order.received_at:
         extra += _reverse_settlement(tx, order, request, items, now)
     # Installments: a return that leaves no part to pay closes the order as paid.
@@ -170,7 +172,14 @@ def settle(
 
 
 def _release_credit(
-    tx: Tx, order: Order, request: ReturnRequest, in_parts: installments.Returned | None, *, full: bool, now: datetime
+    tx: Tx,
+    order: Order,
+    request: ReturnRequest,
+    in_parts: installments.Returned | None,
+    *,
+    full: bool,
+    now: datetime,
+    user: User | None = None,
 ) -> list[Action]:
     """先用后付 not yet paid: the credit of the returned goods is released and what is owed
     shrinks; the order's actions. An installment plan's unpaid parts shrink and the excess is
@@ -193,17 +202,19 @@ def _release_credit(
         legs=ledger.credit_released(order.user_id, release),
     )
     if full or (in_parts is not None and in_parts.owes_nothing):
-        _close_unpaid_bnpl(tx, order.user_id, was_overdue=request.order_status_before == o.OVERDUE)
+        _close_unpaid_bnpl(tx, order.user_id, was_overdue=request.order_status_before == o.OVERDUE, user=user)
     else:
         tx.update(User(order.user_id), [return_closed()])
     return extra
 
 
-def _refund_paid(tx: Tx, order: Order, request_id: str, amount: int, *, full: bool, now: datetime) -> None:
+def _refund_paid(
+    tx: Tx, order: Order, request_id: str, amount: int, *, full: bool, now: datetime, user: User | None = None
+) -> None:
     """Money already paid goes back through the channel that paid it."""
     _owe_refunds(tx, order, request_id, amount, now)
     # Points, the on-time count and the limit step it earned follow the money back.
-    change = rewards.on_refunded(tx, order, amount, now, full=full)
+    change = rewards.on_refunded(tx, order, amount, now, full=full, user=user)
     user_actions, condition = change.merged([return_closed()], None)
     tx.update(
         User(order.user_id),
@@ -258,9 +269,9 @@ def _notify_completed(tx: Tx, order: Order, request: ReturnRequest, amount: int,
     )
 
 
-def _close_unpaid_bnpl(tx: Tx, user_id: str, *, was_overdue: bool) -> None:
+def _close_unpaid_bnpl(tx: Tx, user_id: str, *, was_overdue: bool, user: User | None = None) -> None:
     """A 先用后付 order no longer owes anything: it stops counting as unpaid (and overdue)."""
-    user = User.get(user_id, consistent_read=True)
+    user = user or User.get(user_id, consistent_read=True)
     actions, condition = standing.closed(user, was_overdue=was_overdue)
     tx.update(
         user,

@@ -9,11 +9,12 @@ shipments.py). A rejection resumes collection. Every step is one conditional tra
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ... import errors, pagination, timers
+from ... import batch, errors, pagination, timers
 from ...clock import iso, parse_iso
 from ...config import settings
 from ...db import Tx
@@ -37,6 +38,9 @@ from .exchange import CHECK_ERRORS as EXCHANGE_ERRORS
 from .exchange import check as exchange_check
 from .records import move, return_request_of_merchant
 from .refunds import deadline, pause, resume, settle, stage
+
+if TYPE_CHECKING:
+    from ...idempotency import IdemScope
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,7 @@ def request_return(
     items: list[ReturnLine] | None,
     now: datetime,
     kind: str = REFUND_ONLY,
+    idem: IdemScope | None = None,
 ) -> ReturnRequest:
     """Ask the merchant to take goods back; an open request pauses collection."""
     order = orders.get_own(user_id, order_id)
@@ -178,18 +183,39 @@ def request_return(
         f"return:{request.request_id}:requested",
         now,
     )
+    if idem is not None:
+        idem.stage(tx, request)
     tx.commit()
     return request
 
 
-def decide_return(merchant_id: str, request_id: str, approve: bool, note: str, now: datetime) -> ReturnRequest:
-    """The merchant approves or rejects a pending return request."""
+def decide_return(
+    merchant_id: str, request_id: str, approve: bool, note: str, now: datetime, idem: IdemScope | None = None
+) -> ReturnRequest:
+    """The merchant approves or rejects a pending return request (answered as written)."""
     request = return_request_of_merchant(merchant_id, request_id)
     if request.status != PENDING:
         raise errors.illegal_transition("return request", request.status, "decide")
-    order = Order.get(request.order_id, consistent_read=True)
-    decide(request, order, approve, note, now, f"merchant:{merchant_id}")
-    return ReturnRequest.get(request_id, consistent_read=True)
+    order, user = batch.get_many([(Order, request.order_id, None), (User, request.user_id, None)])
+    if not isinstance(order, Order):
+        raise orders.order_not_found()
+    request.note, request.decided_at = note, iso(now)
+
+    def staged(tx: Tx) -> None:
+        if idem is not None:
+            idem.stage(tx, request)
+
+    decide(
+        request,
+        order,
+        approve,
+        note,
+        now,
+        f"merchant:{merchant_id}",
+        user=user if isinstance(user, User) else None,
+        before_commit=staged,
+    )
+    return request
 
 
 def _next_step(kind: str) -> str:
@@ -204,9 +230,15 @@ def decide(
     now: datetime,
     actor: str,
     fired: Timer | None = None,
+    *,
+    user: User | None = None,
+    before_commit: Callable[[Tx], None] | None = None,
 ) -> None:
     """Answer a pending request: reject (collection resumes), approve a `refund_only` one
-    (money back now) or a `return_goods` one (the consumer ships the goods back)."""
+    (money back now) or a `return_goods` one (the consumer ships the goods back).
+
+    `user`: the buyer as read with the order (else read if needed); `before_commit` adds to
+    the write."""
     tx = Tx()
     decided = [ReturnRequest.note.set(note), ReturnRequest.decided_at.set(iso(now))]
     if not approve:
@@ -223,7 +255,7 @@ def decide(
         )
     elif request.kind == REFUND_ONLY:
         move(tx, request, PENDING, APPROVED, *decided)
-        settle(tx, order, request, now, actor, note, stage(tx, order, fired, None), event="return_approved")
+        settle(tx, order, request, now, actor, note, stage(tx, order, fired, None), event="return_approved", user=user)
     else:
         move(tx, request, PENDING, AWAITING_RETURN, *decided)
         ship_back = (timers.AFTERSALE_SHIP_BACK, deadline(settings().rules.aftersale_ship_back_seconds, now))
@@ -241,6 +273,8 @@ def decide(
         f"return:{request.request_id}:answered",
         now,
     )
+    if before_commit is not None:
+        before_commit(tx)
     tx.commit()
     if approve:
         count("ReturnsApproved")

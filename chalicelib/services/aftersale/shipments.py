@@ -6,9 +6,11 @@ else the sweep does it: the refund happens either way, and the goods go back to 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from ... import errors, timers
+from ... import batch, errors, timers
 from ...clock import iso
 from ...config import settings
 from ...db import Tx
@@ -24,24 +26,36 @@ from ...models.aftersale import (
 from ...models.catalog import Sku
 from ...models.orders import Order
 from ...models.timers import Timer
+from ...models.users import User
 from ...observability import count
 from .. import notifications, orders, webhooks
 from . import records
 from .exchange import arrived
-from .records import load, move, not_found, return_request_of_merchant
+from .records import move, not_found, return_request_of_merchant
 from .refunds import deadline, pause, resume, settle, stage
+
+if TYPE_CHECKING:
+    from ...idempotency import IdemScope
 
 ARRIVAL_ERRORS = records.NOT_FOUND_ERRORS | records.MOVE_ERRORS
 SHIP_BACK_ERRORS = orders.NOT_FOUND_ERRORS | ARRIVAL_ERRORS
 
 
 def ship_back(
-    user_id: str, order_id: str, request_id: str, carrier: str, tracking_number: str, now: datetime
+    user_id: str,
+    order_id: str,
+    request_id: str,
+    carrier: str,
+    tracking_number: str,
+    now: datetime,
+    idem: IdemScope | None = None,
 ) -> ReturnRequest:
-    """The consumer's goods are on their way back; the merchant has a deadline to confirm."""
-    order = orders.get_own(user_id, order_id)
-    request = load(request_id)
-    if request.order_id != order.order_id:
+    """The consumer's goods are on their way back; the merchant has a deadline to confirm.
+    Answers the request as the write left it (`idem` stages that answer in the write)."""
+    order, request = batch.get_many([(Order, order_id, None), (ReturnRequest, request_id, None)])
+    if not isinstance(order, Order) or order.user_id != user_id:
+        raise orders.order_not_found()
+    if not isinstance(request, ReturnRequest) or request.order_id != order.order_id:
         raise not_found()
     if request.status != AWAITING_RETURN:
         raise errors.illegal_transition("return request", request.status, "ship back")
@@ -67,27 +81,39 @@ def ship_back(
         f"return:{request_id}:shipped_back",
         now,
     )
+    request.return_carrier, request.return_tracking_number, request.shipped_back_at = carrier, tracking_number, iso(now)
+    if idem is not None:
+        idem.stage(tx, request)
     tx.commit()
-    return load(request_id)
+    return request
 
 
-def confirm_arrival(merchant_id: str, request_id: str, now: datetime) -> ReturnRequest:
+def confirm_arrival(merchant_id: str, request_id: str, now: datetime, idem: IdemScope | None = None) -> ReturnRequest:
     """The returned goods arrived: the refund (or credit release) happens now; an exchange
-    waits for the merchant to reship the replacement."""
+    waits for the merchant to reship the replacement. Answers the request as the write left it."""
     request = return_request_of_merchant(merchant_id, request_id)
     if request.status != RETURNING:
         raise errors.illegal_transition("return request", request.status, "confirm arrival of")
-    order = Order.get(request.order_id, consistent_read=True)
+    order, user = batch.get_many([(Order, request.order_id, None), (User, request.user_id, None)])
+    if not isinstance(order, Order):
+        raise orders.order_not_found()
     actor = f"merchant:{merchant_id}"
+
+    def staged(tx: Tx) -> None:
+        if idem is not None:
+            idem.stage(tx, request)
+
     if request.kind == EXCHANGE:
         tx = Tx()
         move(tx, request, RETURNING, AWAITING_RESHIPMENT, ReturnRequest.arrived_at.set(iso(now)))
+        request.arrived_at = iso(now)
         restock(tx, request)
         arrived(tx, request, order, now, actor)
+        staged(tx)
         tx.commit()
     else:
-        arrive(request, order, now, actor)
-    return load(request_id)
+        arrive(request, order, now, actor, user=user if isinstance(user, User) else None, before_commit=staged)
+    return request
 
 
 def arrive(
@@ -97,15 +123,22 @@ def arrive(
     actor: str,
     fired: Timer | None = None,
     waiting: str = RETURNING,
+    *,
+    user: User | None = None,
+    before_commit: Callable[[Tx], None] | None = None,
 ) -> None:
-    """Refund the request's goods (they arrived, or the merchant let a wait run out)."""
+    """Refund the request's goods (they arrived, or the merchant let a wait run out).
+    `user`: the buyer if already read; `before_commit` adds to the write."""
     tx = Tx()
-    arrival = ReturnRequest.arrived_at.set(request.arrived_at or iso(now))
+    request.arrived_at = request.arrived_at or iso(now)
+    arrival = ReturnRequest.arrived_at.set(request.arrived_at)
     move(tx, request, waiting, REFUNDED, arrival)
     webhooks.emit(tx, order.merchant_id, webhooks.types.RETURN_REFUNDED, request, now, actions=[arrival])
     if waiting == RETURNING:  # arriving now (an exchange's goods were restocked when they arrived)
         restock(tx, request)
-    settle(tx, order, request, now, actor, "", stage(tx, order, fired, None), event="return_arrived")
+    settle(tx, order, request, now, actor, "", stage(tx, order, fired, None), event="return_arrived", user=user)
+    if before_commit is not None:
+        before_commit(tx)
     tx.commit()
     count("ReturnsApproved")
 

@@ -7,10 +7,10 @@ from datetime import datetime
 
 from pynamodb.expressions.update import Action
 
-from ... import ledger
 from ...db import Tx
 from ...models.orders import Order
 from . import arithmetic as ar
+from . import fees
 from .state import plan_of
 
 
@@ -21,14 +21,7 @@ def on_cancelled(tx: Tx, order: Order, now: datetime) -> list[Action]:
     if plan is None:
         return []
     owed = sum(p.fee_fen for p in plan.schedule if p.unpaid) if plan.fee_payer == "consumer" else 0
-    ledger.post(
-        tx,
-        event_id=f"order:{order.order_id}:installment_fee_cancelled",
-        kind="installment_fee_waived",
-        at=now,
-        legs=ledger.installment_fee_charged(order.user_id, -owed),
-        ref=order.order_id,
-    )
+    fees.forgive_consumer_fee(tx, order, f"order:{order.order_id}:installment_fee_cancelled", owed, now)
     ended = replace(
         plan,
         schedule=tuple(

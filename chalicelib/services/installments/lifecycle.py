@@ -33,8 +33,10 @@ from ..orders import standing
 from ..payments.attempts import COLLECTION
 from ..payments.payable import order_moved, user_moved
 from . import arithmetic as ar
-from . import quotes
+from . import fees, quotes
 from .state import PartState, PlanState, plan_of
+
+FEE_MOVED = "the fee owed changed meanwhile"
 
 
 @dataclass(frozen=True)
@@ -130,15 +132,9 @@ def on_receipt(tx: Tx, order: Order, first_due: datetime, now: datetime) -> list
     dated = replace(plan, schedule=tuple(replace(p, due_at=iso(d)) for p, d in zip(plan.schedule, dates, strict=True)))
     order.installment_plan = dated.to_json()
     if plan.fee_payer == quotes.MERCHANT:
-        ledger.post(
-            tx,
-            event_id=f"order:{order.order_id}:merchant_installment_fee",
-            kind="merchant_installment_fee",
-            at=now,
-            legs=ledger.merchant_installment_fee(order.merchant_id, plan.fee_fen),
-            ref=order.order_id,
-        )
+        fees.charge_merchant_fee(tx, order, f"order:{order.order_id}:merchant_installment_fee", plan.fee_fen, now)
     first = dated.current  # part 1, unless a return before receipt took every part
+    order.amount_due_fen = first.amount_fen if first else 0
     return [Order.installment_plan.set(dated.to_json()), Order.amount_due_fen.set(first.amount_fen if first else 0)]
 
 
@@ -202,17 +198,9 @@ def on_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime, user: 
         at=now,
         legs=ledger.installment_fee_paid(order.user_id, fee_paid),
         ref=oid,
-        insufficient=user_moved("the fee owed changed meanwhile"),
+        insufficient=user_moved(FEE_MOVED),
     )
-    ledger.post(
-        tx,
-        event_id=f"{event}:fee_waived",
-        kind="installment_fee_waived",
-        at=now,
-        legs=ledger.installment_fee_charged(order.user_id, -waived),
-        ref=oid,
-        insufficient=user_moved("the fee owed changed meanwhile"),
-    )
+    fees.forgive_consumer_fee(tx, order, f"{event}:fee_waived", waived, now, user_moved(FEE_MOVED))
     # 1 point per whole yuan of each part's principal paid on time.
     on_time_seqs = {p.seq for p in after.schedule if p.on_time}
     earned = sum(p.principal_fen // 100 * 100 for p in paid_parts if p.seq in on_time_seqs)
@@ -316,26 +304,12 @@ def on_returned(tx: Tx, order: Order, request_id: str, amount_fen: int, now: dat
         return None
     outcome = ar.apply_refund([p.arithmetic() for p in plan.schedule], amount_fen)
     after = plan.with_parts(outcome.parts)
-    ledger.post(
-        tx,
-        event_id=f"return:{request_id}:installment_fee_forgiven",
-        kind="installment_fee_waived",
-        at=now,
-        legs=ledger.installment_fee_charged(order.user_id, -outcome.fee_reduced_fen),
-        ref=order.order_id,
-        insufficient=user_moved("the fee owed changed meanwhile"),
-    )
+    event_id = f"return:{request_id}:installment_fee_forgiven"
+    fees.forgive_consumer_fee(tx, order, event_id, outcome.fee_reduced_fen, now, user_moved(FEE_MOVED))
     if plan.fee_payer == quotes.MERCHANT and order.received_at:
         total, before = int(order.total_fen), int(order.refunded_fen or 0)
         share = ar.fee_share(plan.fee_fen, total, before + amount_fen) - ar.fee_share(plan.fee_fen, total, before)
-        ledger.post(
-            tx,
-            event_id=f"return:{request_id}:merchant_installment_fee",
-            kind="merchant_installment_fee",
-            at=now,
-            legs=ledger.merchant_installment_fee(order.merchant_id, -share),
-            ref=order.order_id,
-        )
+        fees.charge_merchant_fee(tx, order, f"return:{request_id}:merchant_installment_fee", -share, now)
     nxt = after.current
     order.installment_plan = after.to_json()
     return Returned(

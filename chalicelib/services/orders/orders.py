@@ -7,16 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from ... import errors, ledger, pagination, timers
+from ... import errors, pagination
 from ...clock import iso
 from ...db import Tx
 from ...models.aftersale import Refund, ReturnRequest, cancel_refund_id, return_refund_id
-from ...models.catalog import Sku
-from ...models.coupons import AVAILABLE, Coupon
 from ...models.orders import (
     AWAITING_CONFIRMATION,
     AWAITING_PAYMENT,
@@ -27,13 +25,12 @@ from ...models.orders import (
     Order,
 )
 from ...models.payments import PaymentAttempt
-from ...models.timers import Timer
 from ...observability import count
-from ..installments import cancel as installments
-from . import standing
-from .lifecycle import OrderEvent, transition
 
-CHECKOUT_EXPIRY = timers.CHECKOUT_EXPIRY
+if TYPE_CHECKING:
+    from ...models.timers import Timer
+    from ..idempotency import IdemScope
+    from .lifecycle import OrderEvent
 
 
 @dataclass(frozen=True)
@@ -94,16 +91,27 @@ def release(
     now: datetime,
     actor: str,
     *,
-    event: OrderEvent = OrderEvent.CANCEL,
+    event: OrderEvent | None = None,
     note: str | None = None,
     taken: Timer | None = None,
-) -> None:
+) -> Refund | None:
     """Cancel `order` in `tx` by `event` and give back what it holds: stock, reserved
     credit, coupon; what a paid channel order paid is refunded (only a channel order is
     cancelled from `paid`: the lifecycle's table).
 
-    `taken` is the expiry timer the calling sweep already claims in `tx`.
+    `taken` is the expiry timer the calling sweep already claims in `tx`. Answers the refund
+    a paid channel order is owed (by CANCEL unless `event` says otherwise).
+
+    What a cancellation writes (ledger, timers, stock, coupons, installments, webhooks) is
+    loaded with the first one, not by an order read (issue 29: cold start).
     """
+    from ... import ledger, timers
+    from ...models.catalog import Sku
+    from ...models.coupons import AVAILABLE, Coupon
+    from ..installments import cancel as installments
+    from . import standing
+    from .lifecycle import OrderEvent, transition
+
     was = order.status
     deadline = expiry_deadline(order)
     reserved = int(order.credit_reserved_fen or 0)
@@ -113,7 +121,7 @@ def release(
     transition(
         tx,
         order,
-        event,
+        event or OrderEvent.CANCEL,
         now,
         actor,
         actions=[Order.cancelled_at.set(iso(now)), Order.credit_reserved_fen.set(0), Order.amount_due_fen.set(0)]
@@ -121,9 +129,10 @@ def release(
         + plan_ended,
         note=note,
     )
-    if paid:
-        _refund_whole(tx, order, now)
+    refund = _refund_whole(tx, order, now) if paid else None
     order.cancelled_at, order.credit_reserved_fen, order.amount_due_fen = iso(now), 0, 0
+    if paid:
+        order.refunded_fen = int(order.total_fen)
     for line in order.items:
         tx.update(Sku(line["sku_id"]), [Sku.stock.add(int(line["quantity"]))], condition=Sku.sku_id.exists())
     if was in (PLACED, RISK_REVIEW) and order.payment_method == BNPL:
@@ -144,15 +153,18 @@ def release(
             condition=Coupon.order_id == order.order_id,
         )
     if deadline and (taken is None or taken.due_at != deadline):
-        timers.cancel(tx, CHECKOUT_EXPIRY, order.order_id, deadline)
+        timers.cancel(tx, timers.CHECKOUT_EXPIRY, order.order_id, deadline)
     review_due = order.risk_review_due_at if was == RISK_REVIEW else None
     if review_due and (taken is None or taken.due_at != review_due):
         timers.cancel(tx, timers.RISK_REVIEW, order.order_id, review_due)
+    return refund
 
 
-def _refund_whole(tx: Tx, order: Order, now: datetime) -> None:
+def _refund_whole(tx: Tx, order: Order, now: datetime) -> Refund:
     """A paid channel order cancelled before shipment: all of it goes back through the channel
     that paid (`process_refunds` carries it out; nothing was settled to the merchant yet)."""
+    from ... import timers
+
     refund = Refund(
         cancel_refund_id(order.order_id),
         order_id=order.order_id,
@@ -163,17 +175,22 @@ def _refund_whole(tx: Tx, order: Order, now: datetime) -> None:
     )
     tx.save(refund, condition=Refund.refund_id.does_not_exist())
     timers.schedule(tx, timers.REFUND, refund.refund_id, now)
+    return refund
 
 
-def cancel(user_id: str, order_id: str, now: datetime) -> Order:
+def cancel(user_id: str, order_id: str, now: datetime, idem: IdemScope | None = None) -> Changed:
     """Cancel an order before shipment: its stock, credit and coupon are released, and what a
     channel order paid is refunded through that channel."""
     order = get_own(user_id, order_id)
+    money = money_of(order)
     tx = Tx()
-    release(tx, order, now, "user")
+    refund = release(tx, order, now, "user")
+    changed = Changed(order, Money(money.payments, [*money.refunds, *([refund] if refund else [])]))
+    if idem is not None:
+        idem.stage(tx, changed)
     tx.commit()
     count("OrdersCancelled")
-    return order
+    return changed
 
 
 @dataclass(frozen=True)
@@ -185,8 +202,20 @@ class Money:
     refunds: list[Refund]
 
 
+@dataclass(frozen=True)
+class Changed:
+    """An order as a write left it (in memory: no read after the write) and what moved on it:
+    read before the write, plus what the write owed."""
+
+    order: Order
+    money: Money
+
+
 def money_of(order: Order) -> Money:
     attempts = sorted(PaymentAttempt.by_order.query(order.order_id), key=lambda a: int(a.attempt_no))
+    # Every refund is owed in the transaction that adds it to `refunded_fen`: none yet, none to read.
+    if not int(order.refunded_fen or 0):
+        return Money(attempts, [])
     returns = ReturnRequest.by_user.query(order.user_id, filter_condition=ReturnRequest.order_id == order.order_id)
     keys = [cancel_refund_id(order.order_id), *(return_refund_id(r.request_id) for r in returns)]
     refunds = sorted(Refund.batch_get(keys), key=lambda r: (r.created_at, r.refund_id))

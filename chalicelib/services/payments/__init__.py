@@ -11,7 +11,8 @@ One concept per module:
 - `pay_now`: the user paying an order now;
 - `launch`: checkout's launch data for a channel payment;
 - `switch`: closing a trade open at one channel before an attempt on another;
-- `collection`: the window's close of 先用后付 orders: the auto-debit, its retries, reminders.
+- `collection`: the window's close of 先用后付 orders: the auto-debit, its retries, reminders;
+- `bill_lines`, `bill_payments`: paying a month's bill (账单) in one charge, its lines.
 
 Ledger (see `ledger.py`): money arriving through channel C is `ledger.money_in(C, x)`
 (platform `clearing_C` +x against `consumer_payments` -x) for card, Alipay and WeChat Pay,
@@ -24,7 +25,9 @@ from __future__ import annotations
 
 from ...channels.base import NotifyReply
 from ...models.payments import PaymentAttempt
+from . import bill_payments
 from .attempts import (
+    BILL,
     CHANNEL_NAMES,
     COLLECTION,
     attempt_id_for,
@@ -45,6 +48,7 @@ from .settlement import Result, Settlement, settle
 from .switch import OPEN_TRADE_CHANNELS, close_open_trades, close_trade
 
 __all__ = [
+    "BILL",
     "CHANNEL_NAMES",
     "COLLECTION",
     "OPEN_TRADE_CHANNELS",
@@ -60,6 +64,7 @@ __all__ = [
     "Settlement",
     "attempt_id_for",
     "attempts_for",
+    "bill_payments",
     "close_open_trades",
     "close_payment_windows",
     "close_trade",

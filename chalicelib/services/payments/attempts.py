@@ -23,10 +23,12 @@ from ...ledger import Leg
 from ...models import payments as pm
 from ...models.payments import PaymentAttempt
 
-# Attempt purposes: the user paying now, checkout's channel payment, the auto-debit.
+# Attempt purposes: the user paying now, checkout's channel payment, the auto-debit, a
+# monthly bill paid in one charge (its `order_id` is the bill's ref, `bill_lines.bill_ref`).
 PAY_NOW = "pay_now"
 CHECKOUT = "checkout"
 COLLECTION = "collection"
+BILL = "bill"
 # Two attempts on one order race: one charges, the other is refused.
 ATTEMPT_ERRORS = errors.raises(conflict=["payment_in_progress"])
 

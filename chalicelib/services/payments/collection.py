@@ -14,6 +14,8 @@ Timers (see `timers.py`), swept by `close_payment_windows` - never a scan:
 - `collection_retry` with data `{"round": n}`, `rules.collection_retry_seconds` after a
   declined round n-1: charge round n. Retries run in the same job, after the window
   closes of that run, with what is left of the run's item and time budget.
+- `bill_payment`: a monthly bill's payment left hanging (payments/bill_payments.py), after
+  the retries, with what is left of the budget.
 - A charge is one transaction that takes the timer, saves the attempt `pending`
   (attempt n of the order has one id: the gateway's idempotency key), bumps the order's
   `collection_attempts` on condition of the status and amount it was read with, and
@@ -43,6 +45,7 @@ from ...models.timers import Timer
 from ...money import price
 from ...observability import count, logger
 from .. import accounts, installments, notifications
+from . import bill_payments
 from .attempts import COLLECTION, attempts_for, get_attempt, new_attempt, payment_ref, save_attempt
 from .intake import reconcile
 from .payable import load_order, order_moved
@@ -201,12 +204,25 @@ def close_payment_windows(now: datetime) -> dict[str, int]:
         )
     else:
         retry = {"processed": 0, "skipped": 0, "failed": 0, "complete": 0}
-    result = {k: due[k] + retry[k] for k in ("processed", "skipped", "failed")}
-    result["complete"] = min(due["complete"], retry["complete"])
+    bill = _bill_payments(now, started, used + retry["processed"] + retry["skipped"] + retry["failed"], retry)
+    result = {k: due[k] + retry[k] + bill[k] for k in ("processed", "skipped", "failed")}
+    result["complete"] = min(due["complete"], retry["complete"], bill["complete"])
     result["retries_processed"] = retry["processed"]
+    result["bill_payments_processed"] = bill["processed"]
     for key in ("paid", "declined", "pending", "not_owed", "round_done"):
         result[key] = tally[key]
     return result
+
+
+def _bill_payments(now: datetime, started: float, used: int, before: dict[str, int]) -> dict[str, int]:
+    """Bill payments left hanging (`bill_payments.py`), with what is left of the budget."""
+    import time
+
+    rules = settings().rules
+    seconds_left = rules.sweep_max_seconds - (time.monotonic() - started)
+    if not before["complete"] or used >= rules.sweep_max_items or seconds_left <= 0:
+        return {"processed": 0, "skipped": 0, "failed": 0, "complete": 0}
+    return bill_payments.settle_bill_payments(now, max_items=rules.sweep_max_items - used, max_seconds=seconds_left)
 
 
 # --- reminders -----------------------------------------------------------------------------

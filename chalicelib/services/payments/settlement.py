@@ -38,8 +38,8 @@ from ...money import price
 from ...observability import count, logger
 from .. import notifications, orders
 from ..orders import obligations
-from . import repayment
-from .attempts import CHANNEL_NAMES, COLLECTION, get_attempt, money_in_legs
+from . import bill_lines, repayment
+from .attempts import BILL, CHANNEL_NAMES, COLLECTION, get_attempt, money_in_legs
 from .payable import ALL, load_order, order_moved, payable
 from .refunds import refund_unapplied
 
@@ -204,24 +204,33 @@ def _fail(event: ch.ChannelEvent, attempt: PaymentAttempt, now: datetime) -> Set
         condition=_attempt_condition(attempt),
         on_fail=errors.moved(_ATTEMPT_MOVED, "the attempt was settled meanwhile"),
     )
+    bill = attempt.purpose == BILL
+    what = f"{bill_lines.month_of(attempt)} 账单" if bill else f"订单 {attempt.order_id}"
     note = (
         notifications.PAYMENT_FAILED,
         "支付失败",
-        f"订单 {attempt.order_id} 的{CHANNEL_NAMES.get(attempt.channel, '')}支付未成功（{code}），请重新支付。",
+        f"{what} 的{CHANNEL_NAMES.get(attempt.channel, '')}支付未成功（{code}），请重新支付。",
     )
-    order = load_order(attempt.order_id)
+    order = None if bill else load_order(attempt.order_id)
     if attempt.purpose == COLLECTION and order is not None:
         note = repayment.on_declined(tx, order, attempt, code, now) or note
     kind, title, body = note
     notifications.notify(
-        tx, attempt.user_id, kind, title, body, attempt.order_id, f"payment:{attempt.attempt_id}:failed", now
+        tx,
+        attempt.user_id,
+        kind,
+        title,
+        body,
+        None if bill else attempt.order_id,
+        f"payment:{attempt.attempt_id}:failed",
+        now,
     )
     if not _commit(tx):
         return None
     count("PaymentsFailed", channel=attempt.channel)
     logger.info("payment failed", extra={"attempt_id": attempt.attempt_id, "order_id": attempt.order_id, "code": code})
     attempt.status, attempt.failure_code = pm.FAILED, code
-    order = load_order(attempt.order_id)
+    order = None if bill else load_order(attempt.order_id)
     return Settlement(Result.FAILED, True, attempt, order.status if order else None)
 
 
@@ -272,6 +281,8 @@ def _succeed(
     idem: IdemScope | None,
     render: Callable[[PaymentAttempt, str], Any] | None,
 ) -> Settlement | None:
+    if attempt.purpose == BILL:
+        return _succeed_bill(event, attempt, now)
     order = load_order(attempt.order_id)
     plan = payable(order) if order is not None else None
     if plan is not None and plan.amount_fen != int(attempt.amount_fen) and order is not None:
@@ -279,18 +290,8 @@ def _succeed(
     if plan is not None and plan.amount_fen != int(attempt.amount_fen):
         plan = None  # the amount owed changed (a partial return) since the attempt began
     tx = Tx()
-    inbox(tx, event, "succeeded", now)
     outcome = pm.APPLIED if plan is not None else pm.UNAPPLIED
-    actions = [
-        PaymentAttempt.status.set(pm.SUCCEEDED),
-        PaymentAttempt.outcome.set(outcome),
-        PaymentAttempt.updated_at.set(iso(now)),
-        PaymentAttempt.settled_at.set(iso(now)),
-        PaymentAttempt.failure_code.remove(),
-    ]
-    if event.channel_txn_id:
-        actions.append(PaymentAttempt.channel_txn_id.set(event.channel_txn_id))
-    tx.update(attempt, actions, condition=_attempt_condition(attempt), on_fail=errors.moved(_ATTEMPT_MOVED, "settled"))
+    _record_succeeded(tx, event, attempt, outcome, now)
     received(tx, attempt, order if plan is not None else None, now)
     order_status = order.status if order is not None else None
     if order is not None and plan is not None:
@@ -316,6 +317,40 @@ def _succeed(
         refund_unapplied(timers.timer(timers.UNAPPLIED_REFUND, attempt.attempt_id, now), now)
         attempt = get_attempt(attempt.attempt_id) or attempt
     return Settlement(Result.SUCCEEDED, True, attempt, order_status)
+
+
+def _record_succeeded(tx: Tx, event: ch.ChannelEvent, attempt: PaymentAttempt, outcome: str, now: datetime) -> None:
+    """The event (in the inbox) and the attempt succeeded, on condition it was still as read."""
+    inbox(tx, event, "succeeded", now)
+    actions = [
+        PaymentAttempt.status.set(pm.SUCCEEDED),
+        PaymentAttempt.outcome.set(outcome),
+        PaymentAttempt.updated_at.set(iso(now)),
+        PaymentAttempt.settled_at.set(iso(now)),
+        PaymentAttempt.failure_code.remove(),
+    ]
+    if event.channel_txn_id:
+        actions.append(PaymentAttempt.channel_txn_id.set(event.channel_txn_id))
+    tx.update(attempt, actions, condition=_attempt_condition(attempt), on_fail=errors.moved(_ATTEMPT_MOVED, "settled"))
+
+
+def _succeed_bill(event: ch.ChannelEvent, attempt: PaymentAttempt, now: datetime) -> Settlement | None:
+    """A monthly bill's one charge succeeded: recorded once, then applied part by part
+    (`bill_lines`); what a crash leaves unresolved, the attempt's `bill_payment` timer finishes."""
+    tx = Tx()
+    _record_succeeded(tx, event, attempt, pm.APPLIED, now)
+    bill_lines.record_success(tx, attempt, now)
+    if not _commit(tx):
+        return None
+    attempt.status, attempt.outcome, attempt.settled_at = pm.SUCCEEDED, pm.APPLIED, iso(now)
+    if event.channel_txn_id:
+        attempt.channel_txn_id = event.channel_txn_id
+    count("PaymentsSucceeded", channel=attempt.channel)
+    try:
+        bill_lines.resolve(attempt, now)
+    except errors.DomainError as err:  # recorded: the timer resolves the rest
+        logger.warning("bill lines not resolved yet", extra={"attempt_id": attempt.attempt_id, "code": err.code})
+    return Settlement(Result.SUCCEEDED, True, get_attempt(attempt.attempt_id) or attempt)
 
 
 def _mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> None:

@@ -1,5 +1,5 @@
-"""The README's walks run as written: every ```sh block of README.md, top to bottom in one
-bash shell, against a freshly started local stack on free ports (see README, "The walks")."""
+"""The walks run as written: every ```sh block of docs/walks.md, top to bottom in one bash
+shell, against a freshly started local stack on free ports (see the top of docs/walks.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from scripts.fuzz import local_stack
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+WALKS = Path(__file__).resolve().parents[2] / "docs" / "walks.md"
 RUNNABLE = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
 # Strict: a failing command, an unset variable or an HTTP error stops the walk.
 PRELUDE = """set -euo pipefail
@@ -20,16 +20,16 @@ curl() { command curl --fail-with-body --show-error --max-time 300 "$@"; }
 
 
 def walks() -> list[str]:
-    return RUNNABLE.findall(README.read_text(encoding="utf-8"))
+    return RUNNABLE.findall(WALKS.read_text(encoding="utf-8"))
 
 
-def test_the_readme_has_runnable_walks() -> None:
+def test_the_walks_page_has_runnable_walks() -> None:
     blocks = walks()
     assert len(blocks) >= 10
     assert all("curl" in b or "()" in b for b in blocks)
 
 
-def test_the_readme_walks_run_as_written() -> None:
+def test_the_walks_run_as_written() -> None:
     script = PRELUDE + "\n".join(walks())
     with local_stack() as base:
         env = {**os.environ, "PORT": base.rsplit(":", 1)[1]}
