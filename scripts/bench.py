@@ -13,6 +13,8 @@ Sections (each runs in-process under moto unless it says otherwise):
              p99 over 1,000 decisions, and the rules alone; the confirmation's DynamoDB calls
   http       the purchase path over HTTP with concurrent clients against the local stack
              (a subprocess on loopback): p50/p99, errors, then no ledger drift, stock conserved
+  flash      clients race over HTTP for the last units of one SKU split over stock shards:
+             sold = stock taken, never more than the stock
 Numbers are printed, never asserted (tests/infra/test_bench.py only runs a tiny `--quick`).
 
 Usage: python -m scripts.bench [--quick] [--only imports,calls,...]
@@ -40,7 +42,7 @@ from types import SimpleNamespace
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("imports", "calls", "sweeper", "parts", "rps", "capacity", "risk", "http", "webhooks")
+SECTIONS = ("imports", "calls", "sweeper", "parts", "rps", "capacity", "risk", "http", "flash", "webhooks")
 PARTITION_WCU_LIMIT = 1000  # DynamoDB: per partition, per second
 TARGET_RATE = 10_000  # purchases per second in the capacity simulation
 WRITE_OPS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
@@ -50,7 +52,7 @@ def _steady_state_shards() -> None:
     """`make bench` measures the steady state after any shard-count migration, with the
     capacity section's merchants (each ~10 % of 10,000 purchases/s) configured as very large."""
     large = ",".join(f"m-bench-{m}={MERCHANT_SHARDS}" for m in range(10))
-    os.environ["BENCH_SHARD_ENV"] = f"1,{large}"
+    os.environ["BENCH_SHARD_ENV"] = f"1,{large},{FLASH_MERCHANT}={FLASH_MERCHANT_SHARDS}"
 
 
 def _env() -> None:
@@ -750,22 +752,27 @@ def _shard_count(table: str, logical: str) -> int:
     return rules.ledger_shards
 
 
-def _per_shard(table: str, keys: dict[str, list[Any]]) -> tuple[dict[str, list[Any]], dict[str, int]]:
-    """Shards of one logical key folded into it, its load spread over its shard count."""
-    if table not in SHARDED_TABLES:
+SKU_SHARD = re.compile(r"^(.+)#(\d+)$")  # a SKU's stock shard k ≥ 1 (shard 0 is the SKU item)
+
+
+def _per_shard(
+    table: str, keys: dict[str, list[Any]], sku_shards: dict[str, int]
+) -> tuple[dict[str, list[Any]], dict[str, int]]:
+    """Shards of one logical key folded into it, its load spread over its shard count
+    (a SKU's stock shards too: the SKU item and "<sku_id>#<k>")."""
+    if table not in (*SHARDED_TABLES, "skus"):
         return keys, {}
     out: dict[str, list[Any]] = {}
     spread: dict[str, int] = {}
-    for key, (writes, wcu, touching) in keys.items():
-        m = SHARDED.match(key)
-        if not m:
-            out[key] = [writes, wcu, touching]
-            continue
-        logical = m.group(1)
-        spread[logical] = _shard_count(table, logical)
+    for key, (ops, units, touching) in keys.items():
+        m = (SKU_SHARD if table == "skus" else SHARDED).match(key)
+        logical = m.group(1) if m else key
+        count = sku_shards.get(logical, 1) if table == "skus" else _shard_count(table, logical) if m else 1
+        if count > 1:
+            spread[logical] = count
         folded = out.setdefault(logical, [0, 0, set()])
-        folded[0] += writes
-        folded[1] += wcu
+        folded[0] += ops
+        folded[1] += units
         folded[2] |= touching
     for logical, shards in spread.items():
         folded = out[logical]
@@ -773,10 +780,187 @@ def _per_shard(table: str, keys: dict[str, list[Any]]) -> tuple[dict[str, list[A
     return out, spread
 
 
-def bench_capacity(n: int) -> list[str]:
-    from chalicelib.config import settings
+@dataclass
+class Read:
+    table: str  # "table" or "table.index"
+    key: str  # the partition key value read
+    rcu: float
+
+
+def _rcu(size: int, consistent: bool, transactional: bool = False) -> float:
+    """Read units: 1 per started 4 KB strongly consistent, half that eventually, twice in a transaction."""
+    units = max(1, math.ceil(size / 4096))
+    return units * (2.0 if transactional else 1.0 if consistent else 0.5)
+
+
+def _size(item: dict[str, Any] | None) -> int:
+    return len(json.dumps(item or {}, ensure_ascii=False).encode())
+
+
+def _reads(calls: list[Call], schemas: dict[str, Any]) -> list[Read]:
+    """Every item and query page a purchase reads, with its partition key and read units."""
+    out: list[Read] = []
+    for c in calls:
+        p, r = c.params, c.parsed
+        if c.op == "GetItem":
+            t = table_of(p["TableName"])
+            key = _value(p["Key"].get(schemas[t]["pk"]))
+            out.append(Read(t, key, _rcu(_size(r.get("Item")), bool(p.get("ConsistentRead")))))
+        elif c.op == "BatchGetItem":
+            for name, req in p["RequestItems"].items():
+                t = table_of(name)
+                pk = schemas[t]["pk"]
+                got = {_value(i.get(pk)): i for i in (r.get("Responses") or {}).get(name, [])}
+                for key in req["Keys"]:
+                    k = _value(key.get(pk))
+                    out.append(Read(t, k, _rcu(_size(got.get(k)), bool(req.get("ConsistentRead")))))
+        elif c.op == "TransactGetItems":
+            for got, item in zip(r.get("Responses") or [], p["TransactItems"], strict=False):
+                body = item["Get"]
+                t = table_of(body["TableName"])
+                key = _value(body["Key"].get(schemas[t]["pk"]))
+                out.append(Read(t, key, _rcu(_size(got.get("Item")), True, transactional=True)))
+        elif c.op == "Query":
+            t, index = table_of(p["TableName"]), p.get("IndexName")
+            pk = schemas[t]["gsi"][index]["pk"] if index else schemas[t]["pk"]
+            items = r.get("Items") or []
+            values = list((p.get("ExpressionAttributeValues") or {}).values())
+            key = _value(items[0].get(pk)) if items else _value(values[0] if values else None)
+            size = sum(_size(i) for i in items)
+            out.append(Read(f"{t}.{index}" if index else t, key, _rcu(size, bool(p.get("ConsistentRead")))))
+    return out
+
+
+@dataclass
+class Sample:
+    """N purchases recorded: each one's writes and reads."""
+
+    writes: list[list[Write]] = field(default_factory=list)
+    reads: list[list[Read]] = field(default_factory=list)
+    failures: int = 0
+
+
+def _purchase(api: Any, user: str, sku_id: str, schemas: dict[str, Any], sample: Sample) -> dict[str, Any] | None:
+    """One 先用后付 purchase (checkout + confirmation) of one unit, its calls recorded; each
+    buyer ships to an address and phone of their own (risk counts per address)."""
     from tests.conftest import new_key
     from tests.support.shopping import ADDRESS, PASSWORD
+
+    n = int(re.sub(r"\D", "", user) or 0)
+    address = {**ADDRESS, "phone": f"139{n:08d}", "line1": f"朝阳区建国路 {n} 号"}
+    body = {"items": [{"sku_id": sku_id, "quantity": 1}], "payment_method": "bnpl", "address": address}
+    with recording() as calls:
+        r = api.post("/v1/checkout", body, as_=user, idem=new_key())
+        c = None
+        if r.status_code == 201:
+            order = r.json["orders"][0]
+            c = api.post(
+                f"/v1/orders/{order['order_id']}/confirmation",
+                {"challenge_id": order["challenge"]["challenge_id"], "password": PASSWORD},
+                as_=user,
+                idem=new_key(),
+            )
+    sample.failures += r.status_code != 201 or c is None or c.status_code != 200
+    sample.writes.append(_writes(calls, schemas))
+    sample.reads.append(_reads(calls, schemas))
+    return dict(r.json["orders"][0]) if r.status_code == 201 else None
+
+
+def _write_stats(sample: Sample, schemas: dict[str, Any]) -> dict[str, dict[str, list[Any]]]:
+    """index name -> partition key -> (writes, wcu, purchases touching it), GSIs included."""
+    stats: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, set()]))
+    for i, writes in enumerate(sample.writes):
+        for wr in writes:
+            s = stats[wr.table][wr.key]
+            s[0] += 1
+            s[1] += wr.wcu
+            s[2].add(i)
+            schema = schemas[wr.table]
+            for name, gsi in schema["gsi"].items():
+                current = _current(wr.table, schema["key"], wr.item) if wr.op != "Put" else wr.item
+                if gsi["pk"] not in current:
+                    continue  # sparse index: this item is not in it
+                if gsi["projection"] != "ALL" and wr.op not in ("Put", "Delete") and not (gsi["keys"] & wr.touched):
+                    continue  # the update changed nothing this index holds
+                g = stats[f"{wr.table}.{name}"][_value(current[gsi["pk"]])]
+                g[0] += 1
+                g[1] += _item_kb(current)  # index writes are not transactional
+                g[2].add(i)
+    return stats
+
+
+def _read_stats(sample: Sample) -> dict[str, dict[str, list[Any]]]:
+    stats: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0, set()]))
+    for i, reads in enumerate(sample.reads):
+        for rd in reads:
+            s = stats[rd.table][rd.key]
+            s[0] += 1
+            s[1] += rd.rcu
+            s[2].add(i)
+    return stats
+
+
+def _hot_keys(
+    stats: dict[str, dict[str, list[Any]]],
+    names: list[str],
+    n: int,
+    sku_shards: dict[str, int],
+    *,
+    limit: int,
+    unit: str,
+    what: str,
+) -> tuple[list[str], int]:
+    """The hottest partition key of every table and index at TARGET_RATE, and how many are hot."""
+    rows = [
+        f"{'table / index':<28} {'hottest partition key':<44} {'share':>6} {what + '/s':>9} {unit + '/s':>8}  verdict",
+        "-" * 120,
+    ]
+    hot = 0
+    for name in names:
+        keys = stats.get(name)
+        if not keys:
+            rows.append(f"{name:<28} {f'(no {what} in a purchase)':<44}")
+            continue
+        keys, spread = _per_shard(name, keys, sku_shards)
+        key, (ops, units, touching) = max(keys.items(), key=lambda kv: (kv[1][1], kv[1][0]))
+        share = len(touching) / n
+        per_sec, units_sec = ops / n * TARGET_RATE, units / n * TARGET_RATE
+        if key in spread:
+            key = f"{key}#<{spread[key]} shards> (mean)"
+        if len(touching) == 1 and n > 1:
+            verdict = f"per-purchase key: its rate is one caller's, not {TARGET_RATE:,}/s × share"
+        elif units_sec > limit:
+            hot += 1
+            saturates = limit / (units / len(touching)) / share
+            verdict = f"HOT: over the limit (saturates at ~{saturates:,.0f} purchases/s)"
+        else:
+            verdict = "ok"
+        rows.append(f"{name:<28} {key[:44]:<44} {share:>6.1%} {per_sec:>9,.0f} {units_sec:>8,.0f}  {verdict}")
+    return rows, hot
+
+
+def _activate(api: Any, users: list[str]) -> None:
+    from chalicelib.config import settings
+    from tests.support.shopping import PASSWORD
+
+    for i, user in enumerate(users):
+        api.post("/v1/me/identity", {"real_name": "张三", "id_number": _id_number(i)}, as_=user)
+        api.post("/v1/me/bank-cards", {"card_number": "6222020200112233446"}, as_=user)
+        api.put("/v1/me/payment-password", {"password": PASSWORD}, as_=user)
+        r = api.post("/v1/bnpl/activation", {"agreement_version": settings().rules.agreement_version}, as_=user)
+        assert r.status_code == 201, r.json
+
+
+FLASH_MERCHANT = "m-flash"
+FLASH_MERCHANT_SHARDS = 64  # MERCHANT_ORDER_SHARDS for the flash sale's merchant (10,000 orders/s)
+FLASH_STOCK_SHARDS = 32  # the flash SKU's stock_shards: ~310 purchases/s a shard
+FLASH_STOCK = 1_000_000
+CONTAINERS = 1_000  # warm Lambda containers serving 10,000 purchases/s (2 requests each, ~50 ms)
+PARTITION_RCU_LIMIT = 3000  # DynamoDB: per partition, per second
+
+
+def bench_capacity(n: int) -> list[str]:
+    from chalicelib.config import settings
 
     merchants, products_each = 10, 5
     with world() as api:
@@ -793,94 +977,114 @@ def bench_capacity(n: int) -> list[str]:
                 r = api.post("/v1/merchant/products", body, as_=f"m-bench-{m}", roles=["merchant"])
                 skus += [s["sku_id"] for s in r.json["skus"]]
         users = [f"u-bench-{i:04d}" for i in range(n)]
-        for i, user in enumerate(users):
-            api.post("/v1/me/identity", {"real_name": "张三", "id_number": _id_number(i)}, as_=user)
-            api.post("/v1/me/bank-cards", {"card_number": "6222020200112233446"}, as_=user)
-            api.put("/v1/me/payment-password", {"password": PASSWORD}, as_=user)
-            r = api.post("/v1/bnpl/activation", {"agreement_version": settings().rules.agreement_version}, as_=user)
-            assert r.status_code == 201, r.json
+        _activate(api, users)
         rnd = random.Random(10_000)
-        per_checkout: list[list[Write]] = []
-        failures = 0
+        sample = Sample()
         for user in users:
-            body = {
-                "items": [{"sku_id": rnd.choice(skus), "quantity": 1}],
-                "payment_method": "bnpl",
-                "address": ADDRESS,
-            }
-            with recording() as calls:
-                r = api.post("/v1/checkout", body, as_=user, idem=new_key())
-                order = r.json["orders"][0]
-                c = api.post(
-                    f"/v1/orders/{order['order_id']}/confirmation",
-                    {"challenge_id": order["challenge"]["challenge_id"], "password": PASSWORD},
-                    as_=user,
-                    idem=new_key(),
-                )
-            failures += r.status_code != 201 or c.status_code != 200
-            per_checkout.append(_writes(calls, schemas))
+            _purchase(api, user, rnd.choice(skus), schemas, sample)
+        writes, reads = _write_stats(sample, schemas), _read_stats(sample)
+        flash = _flash_sale(api, users, schemas)
 
-        # index name -> partition key -> (writes, wcu, checkouts touching it)
-        stats: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, set()]))
-        for i, writes in enumerate(per_checkout):
-            for wr in writes:
-                s = stats[wr.table][wr.key]
-                s[0] += 1
-                s[1] += wr.wcu
-                s[2].add(i)
-                schema = schemas[wr.table]
-                for name, gsi in schema["gsi"].items():
-                    current = _current(wr.table, schema["key"], wr.item) if wr.op != "Put" else wr.item
-                    if gsi["pk"] not in current:
-                        continue  # sparse index: this item is not in it
-                    if gsi["projection"] != "ALL" and wr.op not in ("Put", "Delete") and not (gsi["keys"] & wr.touched):
-                        continue  # the update changed nothing this index holds
-                    g = stats[f"{wr.table}.{name}"][_value(current[gsi["pk"]])]
-                    g[0] += 1
-                    g[1] += _item_kb(current)  # index writes are not transactional
-                    g[2].add(i)
-
-    rows = [
+    names = sorted({*schemas, *(f"{t}.{g}" for t, s in schemas.items() for g in s["gsi"])})
+    write_rows, _ = _hot_keys(writes, names, n, {}, limit=PARTITION_WCU_LIMIT, unit="WCU", what="writes")
+    read_rows, _ = _hot_keys(reads, names, n, {}, limit=PARTITION_RCU_LIMIT, unit="RCU", what="reads")
+    rules = settings().rules
+    return [
         f"{n} purchases (checkout + confirmation, 先用后付) by {n} users"
-        f" over {len(skus)} SKUs of {merchants} merchants; failures: {failures}",
+        f" over {len(skus)} SKUs of {merchants} merchants; failures: {sample.failures}",
         f"scaled to {TARGET_RATE:,} purchases/s; limit {PARTITION_WCU_LIMIT} WCU/s per partition "
         "(transactional writes cost 2 WCU per KB)",
-        f"{'table / index':<28} {'hottest partition key':<44} {'share':>6} {'writes/s':>9} {'WCU/s':>8}  verdict",
-        "-" * 120,
-    ]
-    tables = sorted({*schemas, *(f"{t}.{g}" for t, s in schemas.items() for g in s["gsi"])})
-    for name in tables:
-        keys = stats.get(name)
-        if not keys:
-            rows.append(f"{name:<28} {'(no writes in a purchase)':<44}")
-            continue
-        keys, spread = _per_shard(name, keys)
-        key, (writes, wcu, touching) = max(keys.items(), key=lambda kv: (kv[1][1], kv[1][0]))
-        share = len(touching) / n
-        per_sec, wcu_sec = writes / n * TARGET_RATE, wcu / n * TARGET_RATE
-        if key in spread:
-            key = f"{key}#<{spread[key]} shards> (mean)"
-        if len(touching) == 1 and n > 1:
-            verdict = f"per-purchase key: its rate is one caller's, not {TARGET_RATE:,}/s × share"
-        elif wcu_sec > PARTITION_WCU_LIMIT:
-            saturates = PARTITION_WCU_LIMIT / (wcu / len(touching)) / share
-            verdict = f"HOT: over the limit (saturates at ~{saturates:,.0f} purchases/s)"
-        else:
-            verdict = "ok"
-        rows.append(f"{name:<28} {key[:44]:<44} {share:>6.1%} {per_sec:>9,.0f} {wcu_sec:>8,.0f}  {verdict}")
-    rules = settings().rules
-    rows.append(
+        *write_rows,
         f"(sharded keys: timers {rules.timer_shards}, platform ledger, by_day and by_hour {rules.ledger_shards}, "
         f"order index of the merchants here {MERCHANT_SHARDS} (MERCHANT_ORDER_SHARDS: at 10,000 purchases/s each "
         "of these merchants sells ~1,000/s, a very large merchant); a sharded key's rate is its logical key's "
-        "over its shard count, the mean a uniform hash gives at this rate; steady state, *_SHARDS_PREVIOUS = current)"
-    )
-    rows.append(
+        "over its shard count, the mean a uniform hash gives at this rate; steady state, *_SHARDS_PREVIOUS = current)",
         "(share = purchases in the sample writing that key; a key every purchase shares is the one that caps "
-        "throughput. SKU stock keys scale with one SKU's popularity: a flash sale on one SKU hits its limit "
-        "at ~1000 / (its WCU per purchase) purchases/s)"
+        "throughput. A SKU whose stock is one item hits its limit at ~1000 / (its WCU per purchase) purchases/s: "
+        "a flash sale raises its stock_shards, below)",
+        "",
+        f"reads of the same purchases; limit {PARTITION_RCU_LIMIT} RCU/s per partition "
+        "(1 RCU per 4 KB strongly consistent, 0.5 eventually)",
+        *read_rows,
+        "",
+        *flash,
+    ]
+
+
+def _flash_sale(api: Any, users: list[str], schemas: dict[str, Any]) -> list[str]:
+    """10,000 purchases/s of one SKU by 10,000 buyers of one merchant: the sample's buyers
+    each buy one unit of a SKU split over FLASH_STOCK_SHARDS; each process's cache of the
+    SKU is refilled as CONTAINERS containers would (every TARGET_RATE × TTL / CONTAINERS
+    purchases); then the exact spread of 10,000 buyers over the shards, and stock conserved."""
+    from collections import Counter
+
+    from chalicelib.models.catalog import StockShard
+    from chalicelib.services import stock
+
+    n = len(users)
+    body = {
+        "name": "直播爆款",
+        "skus": [
+            {
+                "attributes": {"颜色": "红"},
+                "price_fen": 990,
+                "stock": FLASH_STOCK,
+                "stock_shards": FLASH_STOCK_SHARDS,
+            }
+        ],
+    }
+    r = api.post("/v1/merchant/products", body, as_=FLASH_MERCHANT, roles=["merchant"])
+    assert r.status_code == 201, r.json
+    sku_id = r.json["skus"][0]["sku_id"]
+    refill = max(1, int(TARGET_RATE * stock.HEAD_CACHE_SECONDS / CONTAINERS))
+    ttl, stock.HEAD_CACHE_SECONDS = stock.HEAD_CACHE_SECONDS, 10**9  # refills are counted, not timed
+    stock.forget()
+    sample = Sample()
+    sold = 0
+    try:
+        for i, user in enumerate(users):
+            if i % refill == 0:
+                stock.forget()  # another container's first purchase of the SKU
+            sold += _purchase(api, user, sku_id, schemas, sample) is not None
+    finally:
+        stock.HEAD_CACHE_SECONDS = ttl
+    left = sum(
+        int(StockShard.get(stock.shard_key(sku_id, k), consistent_read=True).stock) for k in range(FLASH_STOCK_SHARDS)
     )
-    return rows
+    writes, reads = _write_stats(sample, schemas), _read_stats(sample)
+    names = sorted({*schemas, *(f"{t}.{g}" for t, s in schemas.items() for g in s["gsi"])})
+    shards = {sku_id: FLASH_STOCK_SHARDS}
+    write_rows, hot_w = _hot_keys(writes, names, n, shards, limit=PARTITION_WCU_LIMIT, unit="WCU", what="writes")
+    read_rows, hot_r = _hot_keys(reads, names, n, shards, limit=PARTITION_RCU_LIMIT, unit="RCU", what="reads")
+
+    # The exact spread: 10,000 buyers, one purchase each per second, over the shards.
+    per_shard = Counter(stock.spread_index(f"u-bench-{i:04d}", sku_id, FLASH_STOCK_SHARDS) for i in range(TARGET_RATE))
+    busiest = max(per_shard.values())
+    take = [w for ws in sample.writes for w in ws if w.table == "skus"]
+    wcu_each = sum(w.wcu for w in take) / max(1, len(take))
+    shard_reads = [rd for rs in sample.reads for rd in rs if rd.table == "skus"]
+    rcu_each = max((rd.rcu for rd in shard_reads), default=1.0)
+    head_reads = sum(1 for rd in shard_reads if "#" not in rd.key)
+    # Its buyers' takes and reads, plus every container's refill (the SKU item, then every shard).
+    busiest_wcu, busiest_rcu = busiest * wcu_each, (busiest + 2 * TARGET_RATE / refill) * rcu_each
+    verdict = "ok" if busiest_wcu <= PARTITION_WCU_LIMIT and busiest_rcu <= PARTITION_RCU_LIMIT else "HOT"
+    hot_w += busiest_wcu > PARTITION_WCU_LIMIT
+    hot_r += busiest_rcu > PARTITION_RCU_LIMIT
+    return [
+        f"flash sale: {n} purchases of ONE SKU (stock_shards {FLASH_STOCK_SHARDS}) by {n} buyers of ONE merchant "
+        f"(order index shards {FLASH_MERCHANT_SHARDS}), scaled to {TARGET_RATE:,} purchases/s; "
+        f"failures: {sample.failures}",
+        f"(the SKU item cached {stock.HEAD_CACHE_SECONDS:.0f} s a process, {CONTAINERS:,} containers: refilled "
+        f"every {refill} purchases here, {head_reads} reads of the SKU item in {n} purchases)",
+        *write_rows,
+        *read_rows,
+        f"SKU shards, exact: {TARGET_RATE:,} buyers hash to {min(per_shard.values())}..{busiest} a shard "
+        f"(mean {TARGET_RATE / FLASH_STOCK_SHARDS:.0f}); the busiest at {busiest}/s: {busiest_wcu:,.0f} WCU/s "
+        f"({wcu_each:.1f} a take), {busiest_rcu:,.0f} RCU/s  {verdict}",
+        f"hot keys: writes {hot_w}, reads {hot_r}",
+        f"stock conserved: {FLASH_STOCK:,} = {left:,} left + {sold:,} sold"
+        f"  {'✓' if left + sold == FLASH_STOCK else '✗ NOT CONSERVED'}",
+    ]
 
 
 # --- risk: a decision's own cost ------------------------------------------------------------------
@@ -976,6 +1180,7 @@ def run(sections: list[str], quick: bool = False) -> str:
         "rps": "in-process requests/s vs the bare DynamoDB calls they make",
         "capacity": f"capacity simulation: {TARGET_RATE:,} purchases/s",
         "http": "the purchase path over HTTP, concurrent clients, against the local stack",
+        "flash": "a flash sale over HTTP: concurrent clients race for the last units of one sharded SKU",
         "risk": f"risk decision at confirmation: {sizes['decisions']:,} decisions in process",
         "webhooks": "webhooks: the purchase path's calls with events, the delivery worker's throughput",
     }
@@ -1004,6 +1209,10 @@ def _section(name: str, sizes: dict[str, int]) -> list[str]:
         from scripts.bench_http import bench_http
 
         return bench_http(sizes["clients"], sizes["seconds"], sizes["purchases"])
+    if name == "flash":
+        from scripts.bench_http import bench_http_flash
+
+        return bench_http_flash(sizes["clients"])
     if name == "webhooks":
         from scripts.bench_webhooks import bench_webhooks
 

@@ -246,3 +246,59 @@ def bench_http(clients: int, seconds: float, purchases_each: int) -> list[str]:
         "answers one request at a time like the service's transactions, see chalicelib/local/serial.py)"
     )
     return rows
+
+
+def bench_http_flash(clients: int, stock: int = 120, shards: int = 8) -> list[str]:
+    """A flash sale over HTTP: `clients` buyers race for the last `stock` units of ONE SKU split
+    over `shards` stock shards, each checking out one unit at a time until three answers in a
+    row are `out_of_stock`. Sold (successful checkouts) must equal the stock taken off the
+    SKU's shards, and never exceed the stock."""
+    from chalicelib.config import settings
+
+    proc, base = _start_stack()
+    try:
+        http = Http(base)
+        merchant = http.token("m-http-flash", "merchant")
+        sku = {"attributes": {}, "price_fen": PRICE_FEN, "stock": stock, "stock_shards": shards}
+        product = http.ok("POST", "/v1/merchant/products", {"name": "直播爆款", "skus": [sku]}, merchant)
+        product_id, sku_id = product["product_id"], product["skus"][0]["sku_id"]
+        tokens = [_activated_user(http, i, settings().rules.agreement_version) for i in range(clients)]
+        sold = [0] * clients
+        answers: Counter[str] = Counter()
+        lock = threading.Lock()
+
+        def client(i: int) -> None:
+            short = 0
+            while short < 3:
+                body = {"items": [{"sku_id": sku_id, "quantity": 1}], "payment_method": "bnpl", "address": ADDRESS}
+                status, doc = http.call("POST", "/v1/checkout", body, tokens[i], idem=True)
+                with lock:
+                    answers[f"{status} {(doc or {}).get('code', '')}".strip()] += 1
+                if status == 201:
+                    sold[i] += 1
+                    short = 0
+                elif status == 409 and (doc or {}).get("code") == "out_of_stock":
+                    short += 1
+                elif status >= 500 or status == 0:
+                    short += 1  # counted above; the run must still end
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+        left = int(http.ok("GET", f"/v1/products/{product_id}", token=tokens[0])["skus"][0]["stock"])
+    finally:
+        _stop(proc)
+    total = sum(sold)
+    ok = total == stock - left and total <= stock and left >= 0
+    return [
+        f"{clients} clients race for {stock} units of ONE SKU over {shards} stock shards (loopback), "
+        f"one unit a checkout until 3 out_of_stock in a row; {elapsed:.1f} s",
+        "answers      " + ", ".join(f"{k}: {v}" for k, v in answers.most_common()),
+        f"sold         {total} (per client {sold})",
+        f"stock        {stock} - {left} left = {stock - left} taken: "
+        f"{'sold = taken, never more than the stock' if ok else 'OVERSOLD OR LOST'}",
+    ]

@@ -38,6 +38,7 @@ def product_view(detail: ProductDetail) -> ProductView:
                 attributes=dict(s.attributes or {}),
                 price_fen=int(s.price_fen),
                 stock=int(s.stock),
+                stock_shards=int(s.stock_shards or 1),
                 available=int(s.stock) > 0,
             )
             for s in detail.skus
@@ -108,7 +109,7 @@ def get_product(ctx: Ctx, product_id: str) -> ProductView:
 def create_product(ctx: Ctx) -> ProductView:
     """Create a product with its SKUs (price in fen, stock); SKUs gain a `sku_id`."""
     body: ProductIn = ctx.body
-    specs = [SkuSpec(dict(s.attributes), s.price_fen, s.stock) for s in body.skus]
+    specs = [SkuSpec(dict(s.attributes), s.price_fen, s.stock, stock_shards=s.stock_shards) for s in body.skus]
     return product_view(
         catalog.create_product(
             ctx.user_id,
@@ -132,7 +133,7 @@ def create_product(ctx: Ctx) -> ProductView:
 def update_product(ctx: Ctx, product_id: str) -> ProductView:
     """Edit one of the caller's products: name, description, SKUs, prices and stock."""
     body: ProductEditIn = ctx.body
-    specs = [SkuSpec(dict(s.attributes), s.price_fen, s.stock, s.sku_id) for s in body.skus]
+    specs = [SkuSpec(dict(s.attributes), s.price_fen, s.stock, s.sku_id, s.stock_shards) for s in body.skus]
     return product_view(
         catalog.update_product(
             ctx.user_id,

@@ -1,7 +1,10 @@
 """The catalog: products and their SKUs (spec attributes, price, stock).
 
 Stock lives on the SKU item, so a reservation is one conditional update
-(`stock >= quantity`) inside the checkout transaction: never oversold.
+(`stock >= quantity`) inside the checkout transaction: never oversold. A SKU sold in a
+flash sale splits its stock over `stock_shards` items (`services/stock.py`): shard 0 is the
+SKU item itself, shard k ≥ 1 the `StockShard` item "<sku_id>#<k>" of the same table (its own
+partition key), each carrying the price and `active` that checkout conditions its take on.
 
 Listing without scans:
 - `by_merchant` (merchant_id, created_key): a merchant's products, newest first.
@@ -80,7 +83,20 @@ class Sku(Model):
     product_name = UnicodeAttribute()  # denormalised for carts and order lines
     attributes = JSONAttribute(default=dict)  # {"颜色": "黑色", "尺码": "M"}
     price_fen = NumberAttribute()
-    stock = NumberAttribute(default=0)  # units free to reserve; checkout decrements it
+    stock = NumberAttribute(default=0)  # units free to reserve on shard 0; checkout decrements it
+    stock_shards = NumberAttribute(default=1)  # how many items hold the stock (1: this one only)
     active = BooleanAttribute(default=True)  # a SKU dropped from its product stays readable for orders
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
+
+
+class StockShard(Model):
+    """Shard k ≥ 1 of a SKU's stock ("<sku_id>#<k>" in the `skus` table). Also names shard 0,
+    the SKU item, when only stock, price and `active` are read or written: same attributes."""
+
+    Meta = table_meta("skus")
+
+    sku_id = UnicodeAttribute(hash_key=True)
+    stock = NumberAttribute(default=0)
+    price_fen = NumberAttribute()  # the SKU's, copied by every product edit that changes it
+    active = BooleanAttribute(default=True)

@@ -24,6 +24,15 @@ Attributes = Annotated[
 ]
 Stock = Annotated[int, Field(ge=0, le=1_000_000, description="units available to sell")]
 Quantity = Annotated[int, Field(ge=1, le=99)]
+StockShards = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=50,  # services/stock.py MAX_SHARDS
+        description="items the stock is split over: raise it before a flash sale (about 1 per 300 "
+        "purchases/s); it only rises; a product's SKUs hold at most 99 in all. Omitted: as it is (1 for a new SKU)",
+    ),
+]
 Description = Annotated[str, StringConstraints(max_length=5000)]
 InterestFreeParts = Annotated[
     list[Annotated[int, Field(ge=2, le=36)]],
@@ -37,6 +46,7 @@ class SkuIn(Body):
     attributes: Attributes = Field(default_factory=dict)
     price_fen: PositiveFen
     stock: Stock
+    stock_shards: StockShards | None = None
 
 
 class SkuEditIn(SkuIn):
@@ -85,7 +95,8 @@ class SkuView(View):
     sku_id: str
     attributes: dict[str, str]
     price_fen: int
-    stock: int
+    stock: int = Field(description="units left, over all the SKU's stock shards")
+    stock_shards: int = Field(description="items the stock is split over (1 unless raised for a sale)")
     available: bool = Field(description="in stock now: it can go in a cart and be checked out")
 
 

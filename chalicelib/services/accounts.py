@@ -56,25 +56,17 @@ def get(user_id: str) -> User:
 
 
 # What the account operations refuse with (a route documents what the services it calls declare).
-# A step-up (payment password or device signature) before money moves or a device is trusted.
-STEP_UP_ERRORS = errors.raises(
-    unprocessable=["payment_password_incorrect", "payment_password_not_set", "device_not_registered"],
-    locked=["payment_password_locked"],
-)
+_WRONG_PASSWORD = errors.raises(unprocessable=["payment_password_incorrect"], locked=["payment_password_locked"])
+STEP_UP_ERRORS = _WRONG_PASSWORD | errors.raises(unprocessable=["payment_password_not_set", "device_not_registered"])
+PASSWORD_ERRORS = _WRONG_PASSWORD | errors.raises(unprocessable=["weak_password", "old_password_required"])
 IDENTITY_ERRORS = errors.raises(
     conflict=["identity_already_verified", "id_number_in_use"],
     unprocessable=["invalid_id_number", "invalid_real_name", "underage"],
 )
 ADD_CARD_ERRORS = errors.raises(conflict=["card_already_bound"], unprocessable=["invalid_card_number"])
-CARD_ERRORS = errors.raises(not_found=["card_not_found"])
-REMOVE_CARD_ERRORS = CARD_ERRORS | errors.raises(conflict=["card_in_use"])
-DEFAULT_CARD_ERRORS = CARD_ERRORS | errors.raises(conflict=["state_changed"])
-PASSWORD_ERRORS = errors.raises(
-    unprocessable=["weak_password", "old_password_required", "payment_password_incorrect"],
-    locked=["payment_password_locked"],
-)
-# Not documented on the routes (yet): `state_changed` after the retries of adding or removing a
-# card or setting the password, `cards_changed` (retried inside), a user item the store lost.
+REMOVE_CARD_ERRORS = errors.raises(not_found=["card_not_found"], conflict=["card_in_use"])
+DEFAULT_CARD_ERRORS = errors.raises(not_found=["card_not_found"], conflict=["state_changed"])
+# Not on the routes: `state_changed` after the retries, `cards_changed` (retried), a lost user item.
 UNDOCUMENTED_ERRORS = errors.raises(conflict=["cards_changed", "state_changed"], not_found=["user_not_found"])
 
 

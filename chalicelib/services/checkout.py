@@ -28,7 +28,7 @@ from ..models.ledger import Balance
 from ..models.orders import AWAITING_CONFIRMATION, BNPL, Order
 from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 from ..observability import count, logger
-from . import accounts, closing, installments, orders
+from . import accounts, closing, installments, orders, stock
 from .orders import CHECKOUT_EXPIRY, MAX_CHECKOUT_LINES, order_index
 
 
@@ -51,6 +51,7 @@ class _Read:
     skus: dict[str, Sku]
     credit: Balance | None
     coupon: Coupon | None
+    stock: stock.Reservation
 
 
 def bnpl_refusal(user: User) -> errors.DomainError | None:
@@ -157,7 +158,7 @@ def checkout(
     for order in new_orders:
         tx.save(order, condition=Order.order_id.does_not_exist())
         timers.schedule(tx, CHECKOUT_EXPIRY, order.order_id, expires)
-    reserve_stock(tx, read.skus, lines)
+    reserve_stock(tx, read.stock, lines, new_orders)
     if from_cart:
         for line in lines:
             tx.delete(CartItem(user_id, line.sku_id))
@@ -177,7 +178,8 @@ def _read(
 ) -> _Read:
     """One round trip for everything checkout reads: the user, the SKUs, and only when the
     request needs them the credit book and the coupon. Unknown SKUs and short stock refuse."""
-    keys: list[batch.Key] = [(User, user_id, None), *((Sku, line.sku_id, None) for line in lines)]
+    reservation = stock.Reservation([(line.sku_id, line.quantity) for line in lines], spread=user_id)
+    keys: list[batch.Key] = [(User, user_id, None), *reservation.keys]
     if payment_method == BNPL:
         keys.append((Balance, ledger.user_account(user_id), ledger.CREDIT))
     if coupon_id:
@@ -187,7 +189,7 @@ def _read(
     user = found_user if isinstance(found_user, User) else accounts.get_or_create(user_id, now)
     if payment_method == BNPL and (refusal := bnpl_refusal(user)):
         raise refusal
-    skus = {s.sku_id: s for s in got[1 : 1 + len(lines)] if isinstance(s, Sku)}
+    skus = reservation.resolve(got[1 : 1 + len(reservation.keys)])
     for i, line in enumerate(lines):
         sku = skus.get(line.sku_id)
         if sku is None or not sku.active:
@@ -199,7 +201,7 @@ def _read(
             raise out_of_stock(line.sku_id)
     credit = next((b for b in got if isinstance(b, Balance)), None)
     coupon = next((c for c in got if isinstance(c, Coupon)), None)
-    return _Read(user, skus, credit, coupon)
+    return _Read(user, skus, credit, coupon, reservation)
 
 
 def _new_orders(
@@ -281,16 +283,14 @@ def _apply_coupon(found: Coupon | None, new_orders: list[Order], now: datetime) 
     return coupon
 
 
-def reserve_stock(tx: Tx, skus: dict[str, Sku], lines: Sequence[Line]) -> None:
-    """Take each line's quantity off its SKU's stock in `tx`: short stock (or a SKU taken off
-    sale meanwhile) fails the checkout with 409 `out_of_stock`."""
+def reserve_stock(tx: Tx, reservation: stock.Reservation, lines: Sequence[Line], new_orders: list[Order]) -> None:
+    """Take each line's quantity off its SKU's stock (its shards: services/stock.py) in `tx`,
+    recording the shards on the order line (saved when `tx` commits): short stock, a SKU
+    taken off sale or a price changed meanwhile fails the checkout with 409 `out_of_stock`."""
+    items = {item["sku_id"]: item for order in new_orders for item in order.items}
     for line in lines:
-        tx.update(
-            skus[line.sku_id],
-            [Sku.stock.add(-line.quantity)],
-            condition=(Sku.stock >= line.quantity) & (Sku.active == True),  # noqa: E712 - a DynamoDB condition
-            on_fail=out_of_stock(line.sku_id),
-        )
+        takes = reservation.take(tx, line.sku_id, out_of_stock(line.sku_id))
+        stock.record(items[line.sku_id], takes)
 
 
 def _reserve_coupon(tx: Tx, coupon: Coupon, new_orders: list[Order], now: datetime) -> None:

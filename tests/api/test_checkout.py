@@ -636,11 +636,13 @@ def test_every_channel_method_confirms_to_awaiting_payment(api: Api, verified_us
 @given(
     stock=st.integers(min_value=0, max_value=6),
     wants=st.lists(st.tuples(st.integers(min_value=1, max_value=4), st.booleans()), max_size=5),
+    shards=st.integers(min_value=1, max_value=3),  # split over stock shards too (issue 29)
 )
 def test_stock_is_never_oversold_and_cancelling_gives_it_back(
-    api: Api, stock: int, wants: list[tuple[int, bool]]
+    api: Api, stock: int, wants: list[tuple[int, bool]], shards: int
 ) -> None:
-    detail = catalog_service.create_product(MERCHANT, "壳", "", [catalog_service.SkuSpec({}, 100, stock)], clock.now())
+    spec = catalog_service.SkuSpec({}, 100, stock, stock_shards=shards)
+    detail = catalog_service.create_product(MERCHANT, "壳", "", [spec], clock.now())
     sku = detail.skus[0].sku_id
     left, sold = stock, 0
     for quantity, cancel_it in wants:

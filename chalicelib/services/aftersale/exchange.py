@@ -32,7 +32,7 @@ from ...models.aftersale import AWAITING_RESHIPMENT, EXCHANGED, RESHIPPED, Retur
 from ...models.catalog import Sku
 from ...models.orders import Order
 from ...models.timers import Timer
-from .. import notifications, webhooks
+from .. import notifications, stock, webhooks
 from ..catalog import get_skus
 from ..checkout import out_of_stock
 from . import records
@@ -99,7 +99,8 @@ def _swapped(items: list[dict[str, Any]], request: ReturnRequest, skus: dict[str
         if dst is None:
             sku = skus[to]
             dst = {
-                **{k: v for k, v in src.items() if k not in ("returned_quantity",)},
+                # (a replacement's units, if returned, go back to its SKU item: shard 0)
+                **{k: v for k, v in src.items() if k not in ("returned_quantity", "stock_takes")},
                 "sku_id": to,
                 "attributes": dict(sku.attributes or {}),
                 "quantity": 0,
@@ -132,7 +133,7 @@ def reship(merchant_id: str, request_id: str, carrier: str, tracking_number: str
     for line in request.items:
         moves[line["to_sku_id"]] = moves.get(line["to_sku_id"], 0) + int(line["quantity"])
     for out, q in moves.items():  # the returned goods went back to stock when they arrived
-        tx.update(Sku(out), [Sku.stock.add(-q)], condition=Sku.stock >= q, on_fail=out_of_stock(out))
+        stock.take_now(tx, out, q, request.order_id, out_of_stock(out))
     wait = (timers.AFTERSALE_REPLACEMENT, deadline(settings().rules.auto_confirm_receipt_seconds, now))
     actions: list[Action] = [Order.items.set(_swapped(order.items, request, skus)), *stage(tx, order, None, wait)]
     mine = Order.pending_return_id == request.request_id

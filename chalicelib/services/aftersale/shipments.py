@@ -23,12 +23,11 @@ from ...models.aftersale import (
     RETURNING,
     ReturnRequest,
 )
-from ...models.catalog import Sku
 from ...models.orders import Order
 from ...models.timers import Timer
 from ...models.users import User
 from ...observability import count
-from .. import notifications, orders, webhooks
+from .. import notifications, orders, stock, webhooks
 from . import records
 from .exchange import arrived
 from .records import move, not_found, return_request_of_merchant
@@ -107,7 +106,7 @@ def confirm_arrival(merchant_id: str, request_id: str, now: datetime, idem: Idem
         tx = Tx()
         move(tx, request, RETURNING, AWAITING_RESHIPMENT, ReturnRequest.arrived_at.set(iso(now)))
         request.arrived_at = iso(now)
-        restock(tx, request)
+        restock(tx, request, order)
         arrived(tx, request, order, now, actor)
         staged(tx)
         tx.commit()
@@ -135,7 +134,7 @@ def arrive(
     move(tx, request, waiting, REFUNDED, arrival)
     webhooks.emit(tx, order.merchant_id, webhooks.types.RETURN_REFUNDED, request, now, actions=[arrival])
     if waiting == RETURNING:  # arriving now (an exchange's goods were restocked when they arrived)
-        restock(tx, request)
+        restock(tx, request, order)
     settle(tx, order, request, now, actor, "", stage(tx, order, fired, None), event="return_arrived", user=user)
     if before_commit is not None:
         before_commit(tx)
@@ -143,13 +142,16 @@ def arrive(
     count("ReturnsApproved")
 
 
-def restock(tx: Tx, request: ReturnRequest) -> None:
-    """The goods that came back return to their SKUs' stock, in the arrival's transaction."""
+def restock(tx: Tx, request: ReturnRequest, order: Order) -> None:
+    """The goods that came back return to their SKUs' stock (the shards the order's lines
+    took them from), in the arrival's transaction."""
     back: dict[str, int] = {}
     for line in request.items:
         back[line["sku_id"]] = back.get(line["sku_id"], 0) + int(line["quantity"])
+    bought = {i["sku_id"]: i for i in order.items}
     for sku_id, quantity in back.items():
-        tx.update(Sku(sku_id), [Sku.stock.add(quantity)], condition=Sku.sku_id.exists())
+        line = bought.get(sku_id)
+        stock.give_back(tx, sku_id, quantity, stock.takes_of(line) if line else [(0, quantity)])
 
 
 def close(request: ReturnRequest, order: Order, now: datetime, fired: Timer) -> None:

@@ -106,8 +106,8 @@ def release(
     loaded with the first one, not by an order read (issue 29: cold start).
     """
     from ... import ledger, timers
-    from ...models.catalog import Sku
     from ...models.coupons import AVAILABLE, Coupon
+    from .. import stock
     from ..installments import cancel as installments
     from . import standing
     from .lifecycle import OrderEvent, transition
@@ -134,7 +134,7 @@ def release(
     if paid:
         order.refunded_fen = int(order.total_fen)
     for line in order.items:
-        tx.update(Sku(line["sku_id"]), [Sku.stock.add(int(line["quantity"]))], condition=Sku.sku_id.exists())
+        stock.release_line(tx, line)  # back to the shards it was taken from
     if was in (PLACED, RISK_REVIEW) and order.payment_method == BNPL:
         if reserved > 0:
             ledger.post(
