@@ -234,10 +234,19 @@ def _owe_refunds(tx: Tx, order: Order, request_id: str, amount: int, now: dateti
         shares, left = [], amount
         paid = [a for a in attempts_for(order.order_id) if a.outcome == pm.APPLIED and a.status in PAID_STATUSES]
         for attempt in sorted(paid, key=lambda a: -int(a.attempt_no)):
-            take = min(left, int(attempt.amount_fen) - int(attempt.refunded_fen or 0))
+            owed = attempt.refund_owed_fen
+            already = max(int(attempt.refunded_fen or 0), int(owed or 0))
+            take = min(left, int(attempt.amount_fen) - already)
             if take > 0:
                 shares.append((attempt.attempt_id, attempt.channel, take))
                 left -= take
+                tx.update(
+                    attempt,
+                    [pm.PaymentAttempt.refund_owed_fen.set(already + take)],
+                    condition=pm.PaymentAttempt.refund_owed_fen.does_not_exist()
+                    if owed is None
+                    else pm.PaymentAttempt.refund_owed_fen == int(owed),
+                )
     for n, (attempt_id, channel, share) in enumerate(shares):
         refund = Refund(
             return_refund_id(request_id) + (f"_{n}" if n else ""),

@@ -111,6 +111,8 @@ def replay(merchant_id: str, endpoint_id: str | None, since: datetime, now: date
     for event in WebhookEvent.query(merchant_id, WebhookEvent.event_id >= event_id_floor(since), limit=REPLAY_MAX):
         if event.only_endpoint not in (None, endpoint_id):
             continue
+        if endpoint_id is not None and endpoint_id not in dict(event.deliveries or {}):
+            continue  # an event this endpoint is not subscribed to: nothing to send again
         for _ in range(BUSY_TRIES):  # the worker may be recording an attempt right now
             try:
                 _resend(event, endpoint_id, now)
