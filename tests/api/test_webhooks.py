@@ -532,6 +532,15 @@ def test_a_purged_event_leaves_no_timer_behind(api: Api, receiver: Receiver) -> 
     assert sweep()["processed"] == 0  # the timer went with its event
 
 
+def test_the_event_type_schema_lists_every_event_type() -> None:
+    """The request schema's enum (schemas know no service) names exactly the types emitted."""
+    from chalicelib.schemas.kinds import values
+    from chalicelib.schemas.webhooks import WebhookEventType
+    from chalicelib.services.webhooks import types
+
+    assert set(values(WebhookEventType)) == {"*", *types.ALL}
+
+
 # --- replay scope (an outside tester's findings) -----------------------------------------------
 
 

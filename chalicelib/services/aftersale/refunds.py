@@ -23,10 +23,11 @@ from ...models.aftersale import Refund, ReturnRequest, return_refund_id
 from ...models.orders import Order
 from ...models.timers import Timer
 from ...models.users import User
+from ...money import price
 from .. import apportion, notifications, rewards
 from ..installments import lifecycle as installments
 from ..orders import OrderEvent, obligations, standing, transition
-from ..payments.attempts import attempts_for, yuan
+from ..payments.attempts import attempts_for
 
 SYSTEM = "system"
 SETTLE_ERRORS = errors.raises(conflict=["state_changed"])
@@ -269,8 +270,8 @@ def _notify_completed(tx: Tx, order: Order, request: ReturnRequest, amount: int,
         order.user_id,
         notifications.RETURN_COMPLETED,
         "退货完成 (return completed)",
-        f"order {order.order_id}: {yuan(amount)} of 先用后付 credit released; "
-        + (f"{yuan(owed)} still due" if owed > 0 else "nothing left to pay"),
+        f"order {order.order_id}: {price(amount)} of 先用后付 credit released; "
+        + (f"{price(owed)} still due" if owed > 0 else "nothing left to pay"),
         order.order_id,
         f"return:{request.request_id}:completed",
         now,

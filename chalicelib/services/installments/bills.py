@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ... import errors
-from ...clock import iso, parse_iso
+from ...clock import CHINA, iso, parse_iso
 from ...models import orders as o
 from ...models.orders import Order
 from . import arithmetic as ar
@@ -52,7 +52,7 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     try:
         if not found:
             raise ValueError(month)
-        start = datetime(int(found.group(1)), int(found.group(2)), 1, tzinfo=ar.CHINA)
+        start = datetime(int(found.group(1)), int(found.group(2)), 1, tzinfo=CHINA)
         end = ar.add_months(start, 1)
         _ = start - REACH_BACK  # the query reaches back this far: still a date
     except (ValueError, OverflowError):

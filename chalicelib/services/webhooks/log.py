@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.models import Model
 
 from ... import errors, pagination
 from ...clock import iso
@@ -23,6 +24,25 @@ BUSY_TRIES = 3
 class EventPage:
     items: list[WebhookEvent]
     next_cursor: str | None
+
+
+def record_of(kind: str, item: dict[str, Any]) -> Model:
+    """The record an event's snapshot was taken from (`types.OBJECTS` names the kinds)."""
+    from ...models.aftersale import Dispute, ReturnRequest
+    from ...models.messages import OrderMessage
+    from ...models.orders import Order
+    from ...models.payouts import Payout
+
+    records: dict[str, type[Model]] = {
+        "order": Order,
+        "return_request": ReturnRequest,
+        "dispute": Dispute,
+        "message": OrderMessage,
+        "payout": Payout,
+    }
+    if kind not in records:
+        raise ValueError(f"no record for {kind!r}")
+    return records[kind].from_raw_data(item)
 
 
 def event_not_found() -> errors.DomainError:
