@@ -282,6 +282,18 @@ def test_cancelling_a_placed_installment_order_forgives_its_fee(api: Api, activa
     assert [p["status"] for p in shown["parts"]] == ["refunded"] * 3
 
 
+def test_cancelling_an_unconfirmed_installment_order_ends_its_plan_with_no_fee(api: Api, activated_user: str) -> None:
+    """`make soak` found an installment checkout cancelled before its confirmation left with
+    every part still `scheduled`: the plan ends, and no fee was charged to forgive."""
+    placed = buy_in_parts(api, activated_user)
+    order = placed.json["orders"][0]
+    assert order["status"] == "awaiting_confirmation"
+    assert api.post(f"/v1/orders/{order['order_id']}/cancel", as_=activated_user).json["status"] == "cancelled"
+    shown = schedule_of(api, activated_user, order["order_id"])
+    assert [p["status"] for p in shown["parts"]] == ["refunded"] * 3 and shown["payoff_fen"] == 0
+    assert book(ledger.user_account(activated_user), ledger.INSTALLMENT_FEE_OWED) == 0
+
+
 # --- races on one installment order (an outside tester's probes) -------------------------------
 
 

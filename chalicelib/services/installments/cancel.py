@@ -14,13 +14,14 @@ from . import fees
 from .state import plan_of
 
 
-def on_cancelled(tx: Tx, order: Order, now: datetime) -> list[Action]:
-    """Forgive the consumer's fee (charged at confirmation) and mark every part refunded;
-    answers the order updates ([] for a single payment)."""
+def on_cancelled(tx: Tx, order: Order, now: datetime, *, confirmed: bool = True) -> list[Action]:
+    """Mark every unpaid part refunded and, once the order was confirmed (the fee is charged
+    at confirmation), forgive the consumer's fee; answers the order updates ([] for a single
+    payment). An order cancelled before its confirmation (expired, declined) had no fee charged."""
     plan = plan_of(order)
     if plan is None:
         return []
-    owed = sum(p.fee_fen for p in plan.schedule if p.unpaid) if plan.fee_payer == "consumer" else 0
+    owed = sum(p.fee_fen for p in plan.schedule if p.unpaid) if plan.fee_payer == "consumer" and confirmed else 0
     fees.forgive_consumer_fee(tx, order, f"order:{order.order_id}:installment_fee_cancelled", owed, now)
     ended = replace(
         plan,

@@ -116,8 +116,9 @@ def release(
     deadline = expiry_deadline(order)
     reserved = int(order.credit_reserved_fen or 0)
     paid = was == PAID and order.payment_method != BNPL
-    # A placed (or held) installment order: its plan ends and the fee charged at confirmation is forgiven.
-    plan_ended = installments.on_cancelled(tx, order, now) if was in (PLACED, RISK_REVIEW) else []
+    # An installment order's plan ends; once placed (or held) the fee charged at confirmation is
+    # forgiven (the soak found unconfirmed ones left with scheduled parts).
+    plan_ended = installments.on_cancelled(tx, order, now, confirmed=was in (PLACED, RISK_REVIEW))
     transition(
         tx,
         order,
