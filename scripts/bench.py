@@ -742,7 +742,15 @@ def _current(table: str, key_names: list[str], item: dict[str, Any]) -> dict[str
 
 
 SHARDED = re.compile(r"^(.*)#(\d{2,})$")
-SHARDED_TABLES = ("timers", "entries", "entries.by_day", "entries.by_hour", "orders.by_merchant_key", "risk-counters")
+SHARDED_TABLES = (
+    "timers",
+    "entries",
+    "entries.by_day",
+    "entries.by_hour",
+    "orders.by_merchant_key",
+    "risk-counters",
+    "webhook-events",
+)
 MERCHANT_SHARDS = 16
 
 
@@ -760,7 +768,7 @@ def _shard_count(table: str, logical: str) -> int:
         merchants = [FLASH_MERCHANT, *(f"m-bench-{m}" for m in range(10))]
         by_hash = {f"merchant#{signals.value_hash('merchant', m)[:32]}": m for m in merchants}
         return sharding.counts_for(rules.merchant_order_shards, by_hash.get(logical, ""))
-    if table == "orders.by_merchant_key":
+    if table in ("orders.by_merchant_key", "webhook-events"):
         return sharding.counts_for(rules.merchant_order_shards, logical)
     return rules.ledger_shards
 
