@@ -6,7 +6,11 @@ Real UTC time plus an offset that the local stage (`/v1/dev/clock`) and tests ca
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+
+# China time (北京时间): UTC+8, no daylight saving. Cut-offs, bill months, messages and
+# the channels' wire formats are in it.
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 class Clock:

@@ -7,11 +7,11 @@ day the cut-off falls on (0: midnight in Beijing).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
+from .clock import CHINA
 from .config import settings
 
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 DAY = timedelta(days=1)
 
 

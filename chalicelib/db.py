@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import pynamodb.connection.base
 from botocore.exceptions import ClientError, HTTPClientError
@@ -162,7 +162,14 @@ class Tx:
     happens once (a ledger event's entries, a notification). When a concurrent request made
     the same transition first, both its guard and the state's condition fail, and the state's
     error (e.g. `illegal_transition`) is the one the caller can act on.
+
+    `commit_hooks` run on every transaction as it commits, before its own `before_commit`
+    steps: a service adds there what a transaction's saved items imply, so the layer that
+    saves them need not know it (`services/payout_due.py`: a credit to a merchant's
+    payable arms the merchant's payout; the ledger knows no timer).
     """
+
+    commit_hooks: ClassVar[list[Callable[[Tx], None]]] = []
 
     def __init__(self, client_request_token: str | None = None) -> None:
         # (kind, add to the TransactWrite, the error its failed condition means, is a guard)
@@ -170,6 +177,8 @@ class Tx:
         self._token = client_request_token
         self._before_commit: dict[str, Callable[[], None]] = {}
         self._after: list[Callable[[], None]] = []
+        self._saved: list[Model] = []
+        self._hooked = False
 
     def __len__(self) -> int:
         return len(self._ops)
@@ -201,7 +210,12 @@ class Tx:
         on_fail: errors.DomainError | None = None,
         guard: bool = False,
     ) -> None:
+        self._saved.append(model)
         self._ops.append(("save", lambda tw: tw.save(model, condition=condition), on_fail, guard))
+
+    def saved(self) -> list[Model]:
+        """The items this transaction saves, in the order they were added."""
+        return list(self._saved)
 
     def update(
         self,
@@ -223,6 +237,10 @@ class Tx:
         self._after.append(fn)
 
     def commit(self) -> None:
+        if not self._hooked:
+            self._hooked = True
+            for step in list(Tx.commit_hooks):
+                step(self)
         hooks, self._before_commit = list(self._before_commit.values()), {}
         for hook in hooks:
             hook()

@@ -36,7 +36,7 @@ APPEND = (*READ, "PutItem")  # the only writing level allowed on append-only tab
 WRITE = (*APPEND, "UpdateItem", "DeleteItem")
 QUERY = ("Query",)  # an index
 # The one function that may delete from append-only tables: it removes a closed account's
-# ledger entries once their retention period is over (services/privacy.py).
+# ledger entries once their retention period is over (services/erasure.py).
 RETENTION_PURGE_FUNCTION = "purge_closed_accounts"
 APPEND_AND_PURGE = (*APPEND, "DeleteItem")
 

@@ -14,7 +14,8 @@ Accounts and books:
   that may go below zero (a return or dispute after the money was paid out): the
   negative is carried and settled by later sales, never paid (`services/payouts.py`).
   Every positive credit to a payable arms the merchant's `payout` key for the next
-  cut-off in the same transaction (the due-index `run_payouts` sweeps).
+  cut-off in the same transaction (the due-index `run_payouts` sweeps): a commit hook of
+  the transaction does it (`services/payout_due.py`), not this module.
 - `platform` (sharded on write): contra books - `credit_extended`, `clearing_<channel>`,
   `fee_revenue`, `merchant_funding`, `points_issued`, `rewards_expense`, `refunds`,
   `consumer_payments` (what consumers paid from outside the wallet: card, Alipay, WeChat
@@ -57,10 +58,9 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from . import errors, sharding, timers
+from . import errors, sharding
 from .clock import iso
 from .config import settings
-from .cutoff import next_cutoff
 from .db import Tx
 from .models.ledger import Balance, Entry
 
@@ -291,19 +291,6 @@ def post(
         )
         if leg.account != PLATFORM and leg.book in STORED_BOOKS:
             _update_balance(tx, account, leg.book, leg.amount, posted_at, short, leg.book in floor)
-        if leg.book == PAYABLE and leg.amount > 0:
-            _arm_payout(tx, account.removeprefix("merchant#"), at)
-
-
-_ARMED: weakref.WeakKeyDictionary[Tx, set[str]] = weakref.WeakKeyDictionary()
-
-
-def _arm_payout(tx: Tx, merchant_id: str, at: datetime) -> None:
-    """Put the merchant on the next cut-off's payout due-index (once per transaction)."""
-    armed = _ARMED.setdefault(tx, set())
-    if merchant_id not in armed:
-        armed.add(merchant_id)
-        timers.schedule(tx, timers.PAYOUT, merchant_id, next_cutoff(at))
 
 
 @dataclass

@@ -147,95 +147,7 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
     query_defs: dict[str, Any] = {}
     code_enums: dict[str, Any] = {}
     for spec in specs:
-        op: dict[str, Any] = {
-            "operationId": spec.name,
-            "summary": spec.summary,
-            "tags": [spec.tag],
-            "parameters": [],
-            "responses": {},
-        }
-        for name in PARAM.findall(spec.path):
-            op["parameters"].append(
-                {
-                    "name": name,
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
-                }
-            )
-        if spec.query is not None:
-            qschema = spec.query.model_json_schema(ref_template="#/components/schemas/{model}")
-            for name, definition in qschema.pop("$defs", {}).items():  # a named enum a filter takes
-                query_defs.setdefault(name, definition)
-            required = set(qschema.get("required", []))
-            for name, prop in qschema.get("properties", {}).items():
-                op["parameters"].append({"name": name, "in": "query", "required": name in required, "schema": prop})
-        if spec.idempotent:
-            op["parameters"].append(
-                {
-                    "name": "Idempotency-Key",
-                    "in": "header",
-                    "required": not spec.key_optional,
-                    "description": "the same key and body replays the first response; the same key with "
-                    "another body is a 422; one still in flight is a 409"
-                    + ("; optional here (without it a repeated call is answered afresh)" if spec.key_optional else ""),
-                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_\\-:.]{8,64}$"},
-                }
-            )
-        op["parameters"].append(CORRELATION_PARAMETER)
-        if spec.roles:
-            op["security"] = [{"bearerAuth": []}]
-            op["x-roles"] = list(spec.roles)
-        else:
-            op["security"] = []
-        if spec.body is not None:
-            media: dict[str, Any] = {"schema": refs[(spec.body, "validation")]}
-            examples = spec.body.model_json_schema().get("examples")
-            if examples:
-                media["example"] = examples[0]
-            op["requestBody"] = {"required": True, "content": {JSON: media}}
-        elif spec.raw_body:
-            op["requestBody"] = {
-                "required": True,
-                "content": {
-                    "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
-                    JSON: {"schema": {"type": "object"}},
-                },
-            }
-        if spec.response is not None:
-            op["responses"][str(spec.status)] = {
-                "description": "OK",
-                "content": {JSON: {"schema": refs[(spec.response, "serialization")]}},
-            }
-        elif spec.raw_body and spec.status != 204:
-            op["responses"][str(spec.status)] = {
-                "description": "OK, in the channel's protocol",
-                "content": CHANNEL_CONTENT,
-            }
-        else:
-            op["responses"][str(spec.status)] = {"description": "OK"}
-        op["responses"][str(spec.status)]["headers"] = _headers("X-Request-Id")
-        if spec.idempotent:
-            op["responses"][str(spec.status)]["headers"]["Idempotent-Replayed"] = REPLAYED
-        for status, codes in _error_statuses(spec).items():
-            if SHARED_PROBLEMS.get(status) == codes:
-                schema = {"$ref": f"#/components/schemas/{_shared_problem_name(status)}"}
-            else:
-                code_enum = f"{_camel(spec.name)}Response{status}Code"
-                code_enums[code_enum] = code_enum_schema(codes)
-                schema = problem_schema(code_enum)
-            content: dict[str, Any] = {PROBLEM_JSON: {"schema": schema}}
-            if spec.raw_body and status in spec.errors:
-                content = {**CHANNEL_CONTENT, **content}
-            headers = _headers("X-Request-Id", *(["Retry-After"] if status in RETRY_AFTER else []))
-            if spec.idempotent and status < 500 and status != 429:  # a refusal is stored and replayed too
-                headers["Idempotent-Replayed"] = REPLAYED
-            op["responses"][str(status)] = {
-                "description": f"{TITLES.get(status, 'Error')}: " + ", ".join(codes),
-                "headers": headers,
-                "content": content,
-            }
-        paths.setdefault(spec.path, {})[spec.method.lower()] = op
+        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, refs, query_defs, code_enums)
     schemas = _tidy({**query_defs, **defs.get("$defs", {})})
     schemas["Problem"] = PROBLEM_SCHEMA
     schemas["FieldError"] = FIELD_ERROR_SCHEMA
@@ -256,6 +168,107 @@ def build(routers: Iterable[Router], *, title: str, version: str, include_local:
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }
+
+
+def _operation(
+    spec: RouteSpec, refs: dict[Any, Any], query_defs: dict[str, Any], code_enums: dict[str, Any]
+) -> dict[str, Any]:
+    """One route's operation; a named enum its query takes is added to `query_defs`, the
+    enum of an operation's own error codes to `code_enums`."""
+    op: dict[str, Any] = {
+        "operationId": spec.name,
+        "summary": spec.summary,
+        "tags": [spec.tag],
+        "parameters": _parameters(spec, query_defs),
+        "responses": {},
+    }
+    if spec.roles:
+        op["security"] = [{"bearerAuth": []}]
+        op["x-roles"] = list(spec.roles)
+    else:
+        op["security"] = []
+    if spec.body is not None:
+        media: dict[str, Any] = {"schema": refs[(spec.body, "validation")]}
+        examples = spec.body.model_json_schema().get("examples")
+        if examples:
+            media["example"] = examples[0]
+        op["requestBody"] = {"required": True, "content": {JSON: media}}
+    elif spec.raw_body:
+        op["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+                JSON: {"schema": {"type": "object"}},
+            },
+        }
+    op["responses"].update(_responses(spec, refs, code_enums))
+    return op
+
+
+def _parameters(spec: RouteSpec, query_defs: dict[str, Any]) -> list[dict[str, Any]]:
+    parameters: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+        }
+        for name in PARAM.findall(spec.path)
+    ]
+    if spec.query is not None:
+        qschema = spec.query.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in qschema.pop("$defs", {}).items():  # a named enum a filter takes
+            query_defs.setdefault(name, definition)
+        required = set(qschema.get("required", []))
+        for name, prop in qschema.get("properties", {}).items():
+            parameters.append({"name": name, "in": "query", "required": name in required, "schema": prop})
+    if spec.idempotent:
+        parameters.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": not spec.key_optional,
+                "description": "the same key and body replays the first response; the same key with "
+                "another body is a 422; one still in flight is a 409"
+                + ("; optional here (without it a repeated call is answered afresh)" if spec.key_optional else ""),
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_\\-:.]{8,64}$"},
+            }
+        )
+    parameters.append(CORRELATION_PARAMETER)
+    return parameters
+
+
+def _responses(spec: RouteSpec, refs: dict[Any, Any], code_enums: dict[str, Any]) -> dict[str, Any]:
+    ok: dict[str, Any]
+    if spec.response is not None:
+        ok = {"description": "OK", "content": {JSON: {"schema": refs[(spec.response, "serialization")]}}}
+    elif spec.raw_body and spec.status != 204:
+        ok = {"description": "OK, in the channel's protocol", "content": CHANNEL_CONTENT}
+    else:
+        ok = {"description": "OK"}
+    ok["headers"] = _headers("X-Request-Id")
+    if spec.idempotent:
+        ok["headers"]["Idempotent-Replayed"] = REPLAYED
+    responses = {str(spec.status): ok}
+    for status, codes in _error_statuses(spec).items():
+        if SHARED_PROBLEMS.get(status) == codes:
+            schema = {"$ref": f"#/components/schemas/{_shared_problem_name(status)}"}
+        else:
+            code_enum = f"{_camel(spec.name)}Response{status}Code"
+            code_enums[code_enum] = code_enum_schema(codes)
+            schema = problem_schema(code_enum)
+        content: dict[str, Any] = {PROBLEM_JSON: {"schema": schema}}
+        if spec.raw_body and status in spec.errors:
+            content = {**CHANNEL_CONTENT, **content}
+        headers = _headers("X-Request-Id", *(["Retry-After"] if status in RETRY_AFTER else []))
+        if spec.idempotent and status < 500 and status != 429:  # a refusal is stored and replayed too
+            headers["Idempotent-Replayed"] = REPLAYED
+        responses[str(status)] = {
+            "description": f"{TITLES.get(status, 'Error')}: " + ", ".join(codes),
+            "headers": headers,
+            "content": content,
+        }
+    return responses
 
 
 NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")

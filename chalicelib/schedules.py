@@ -11,18 +11,17 @@ from typing import Any
 
 from .observability import logger
 from .services import (
-    collection,
+    aftersale,
+    erasure,
     expiry,
     fulfilment,
+    orders,
     payments,
     payouts,
-    privacy,
     reconcile,
     redemption,
+    risk,
 )
-from .services.aftersale import sweep
-from .services.orders import obligations
-from .services.risk import reviews as risk_reviews
 
 JobFn = Callable[[datetime], dict[str, Any]]
 
@@ -30,26 +29,26 @@ JOBS: dict[str, JobFn] = {
     "expire_checkouts": expiry.expire_checkouts,
     "auto_confirm_receipts": fulfilment.auto_confirm_receipts,
     "complete_orders": fulfilment.complete_orders,
-    "close_payment_windows": collection.close_payment_windows,
-    "send_due_reminders": collection.send_due_reminders,
+    "close_payment_windows": payments.close_payment_windows,
+    "send_due_reminders": payments.send_due_reminders,
     "refund_unapplied_payments": payments.refund_unapplied_payments,
     "process_refunds": payments.process_refunds,
-    obligations.JOB: obligations.check_obligations,
+    orders.obligations.JOB: orders.obligations.check_obligations,
     reconcile.JOB: reconcile.reconcile_ledger,
     "enqueue_pending_redemptions": redemption.enqueue_pending_redemptions,
     "run_payouts": payouts.run_payouts,
-    "purge_closed_accounts": privacy.purge_closed_accounts,
-    sweep.JOB: sweep.advance_aftersale,
-    "expire_risk_reviews": risk_reviews.expire_reviews,
+    "purge_closed_accounts": erasure.purge_closed_accounts,
+    aftersale.sweep.JOB: aftersale.sweep.advance_aftersale,
+    "expire_risk_reviews": risk.reviews.expire_reviews,
 }
 
 
 def deliver_webhooks(now: datetime) -> dict[str, Any]:
     """Deliver the webhook events whose timer is due (rendered as the merchant API shows them)."""
     from .api.webhook_objects import render
-    from .services.webhooks import delivery
+    from .services import webhooks
 
-    return delivery.deliver_due(now, render)
+    return webhooks.delivery.deliver_due(now, render)
 
 
 JOBS["deliver_webhooks"] = deliver_webhooks

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..clock import clock
-from ..models.addresses import Address
 from ..schemas.addresses import AddressBookView, SavedAddressIn, SavedAddressView
 from ..services import addresses
 from ..web import CONSUMER, Ctx, Router
@@ -11,7 +10,7 @@ from ..web import CONSUMER, Ctx, Router
 router = Router("me")
 
 
-def address_view(address: Address, default_address_id: str | None) -> SavedAddressView:
+def address_view(address: addresses.Address, default_address_id: str | None) -> SavedAddressView:
     return SavedAddressView(
         address_id=address.address_id,
         **address.fields(),

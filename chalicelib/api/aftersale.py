@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..clock import clock
-from ..models.aftersale import Dispute, ReturnRequest
 from ..schemas.aftersale import (
     DisputeCaseView,
     DisputeDecisionIn,
@@ -14,7 +13,7 @@ from ..schemas.aftersale import (
     SupportOrderView,
 )
 from ..schemas.fulfilment import ReturnRequestView, ShipmentIn
-from ..services.aftersale import disputes, exchange, shipments
+from ..services import aftersale
 from ..web import CONSUMER, MERCHANT, SUPPORT, Ctx, Router
 from .fulfilment import return_view
 from .messages import message_view
@@ -23,7 +22,7 @@ from .orders import order_view
 router = Router("aftersale")
 
 
-def dispute_view(d: Dispute) -> DisputeView:
+def dispute_view(d: aftersale.Dispute) -> DisputeView:
     return DisputeView(
         dispute_id=d.dispute_id,
         order_id=d.order_id,
@@ -49,18 +48,20 @@ def dispute_view(d: Dispute) -> DisputeView:
     roles=CONSUMER,
     body=ShipmentIn,
     response=ReturnRequestView,
-    errors=shipments.SHIP_BACK_ERRORS,
+    errors=aftersale.shipments.SHIP_BACK_ERRORS,
     idempotent=True,
     key_optional=True,
     claim_in_tx=True,
     render=return_view,
 )
-def ship_back(ctx: Ctx, order_id: str, request_id: str) -> ReturnRequest:
+def ship_back(ctx: Ctx, order_id: str, request_id: str) -> aftersale.ReturnRequest:
     """The goods of an approved `return_goods` request are on their way back (carrier and
     tracking number); the merchant has 10 days to confirm their arrival."""
     body: ShipmentIn = ctx.body
     carrier, tracking = body.carrier, body.tracking_number
-    return shipments.ship_back(ctx.user_id, order_id, request_id, carrier, tracking, clock.now(), idem=ctx.idem)
+    return aftersale.shipments.ship_back(
+        ctx.user_id, order_id, request_id, carrier, tracking, clock.now(), idem=ctx.idem
+    )
 
 
 @router.route(
@@ -68,15 +69,15 @@ def ship_back(ctx: Ctx, order_id: str, request_id: str) -> ReturnRequest:
     "POST",
     roles=MERCHANT,
     response=ReturnRequestView,
-    errors=shipments.ARRIVAL_ERRORS,
+    errors=aftersale.shipments.ARRIVAL_ERRORS,
     idempotent=True,
     key_optional=True,
     claim_in_tx=True,
     render=return_view,
 )
-def confirm_return_arrival(ctx: Ctx, request_id: str) -> ReturnRequest:
+def confirm_return_arrival(ctx: Ctx, request_id: str) -> aftersale.ReturnRequest:
     """The returned goods arrived: the refund (or credit release) happens now."""
-    return shipments.confirm_arrival(ctx.user_id, request_id, clock.now(), idem=ctx.idem)
+    return aftersale.shipments.confirm_arrival(ctx.user_id, request_id, clock.now(), idem=ctx.idem)
 
 
 @router.route(
@@ -85,7 +86,7 @@ def confirm_return_arrival(ctx: Ctx, request_id: str) -> ReturnRequest:
     roles=MERCHANT,
     body=ShipmentIn,
     response=ReturnRequestView,
-    errors=exchange.RESHIP_ERRORS,
+    errors=aftersale.exchange.RESHIP_ERRORS,
     idempotent=True,
     key_optional=True,
 )
@@ -93,7 +94,9 @@ def reship_exchange(ctx: Ctx, request_id: str) -> ReturnRequestView:
     """An exchange's replacement is on its way (carrier and tracking number): stock moves to
     the new SKU; the buyer confirms its receipt with `POST /v1/orders/{order_id}/receipt`."""
     body: ShipmentIn = ctx.body
-    return return_view(exchange.reship(ctx.user_id, request_id, body.carrier, body.tracking_number, clock.now()))
+    return return_view(
+        aftersale.exchange.reship(ctx.user_id, request_id, body.carrier, body.tracking_number, clock.now())
+    )
 
 
 @router.route(
@@ -103,7 +106,7 @@ def reship_exchange(ctx: Ctx, request_id: str) -> ReturnRequestView:
     body=DisputeIn,
     response=DisputeView,
     status=201,
-    errors=disputes.ESCALATE_ERRORS,
+    errors=aftersale.disputes.ESCALATE_ERRORS,
     idempotent=True,
     key_optional=True,
 )
@@ -112,22 +115,26 @@ def open_dispute(ctx: Ctx, order_id: str) -> DisputeView:
     order (`request_id`, default the latest escalable one), within 15 days of its rejection;
     collection pauses until support decides."""
     body: DisputeIn = ctx.body
-    return dispute_view(disputes.escalate(ctx.user_id, order_id, body.reason, clock.now(), body.request_id))
+    return dispute_view(aftersale.disputes.escalate(ctx.user_id, order_id, body.reason, clock.now(), body.request_id))
 
 
 @router.route(
-    "/v1/orders/{order_id}/disputes", "GET", roles=CONSUMER, response=DisputeList, errors=disputes.ORDER_ERRORS
+    "/v1/orders/{order_id}/disputes",
+    "GET",
+    roles=CONSUMER,
+    response=DisputeList,
+    errors=aftersale.disputes.ORDER_ERRORS,
 )
 def list_order_disputes(ctx: Ctx, order_id: str) -> DisputeList:
     """The order's disputes, newest first."""
-    return DisputeList(items=[dispute_view(d) for d in disputes.order_disputes(ctx.user_id, order_id)])
+    return DisputeList(items=[dispute_view(d) for d in aftersale.disputes.order_disputes(ctx.user_id, order_id)])
 
 
 @router.route("/v1/support/disputes", "GET", roles=SUPPORT, query=DisputesQuery, response=DisputeList)
 def list_disputes(ctx: Ctx) -> DisputeList:
     """Disputes waiting for support (or of `status`), oldest first."""
     q: DisputesQuery = ctx.query
-    items, cursor = disputes.open_disputes(q.status, q.limit, q.cursor)
+    items, cursor = aftersale.disputes.open_disputes(q.status, q.limit, q.cursor)
     return DisputeList(items=[dispute_view(d) for d in items], next_cursor=cursor)
 
 
@@ -136,11 +143,11 @@ def list_disputes(ctx: Ctx) -> DisputeList:
     "GET",
     roles=SUPPORT,
     response=DisputeCaseView,
-    errors=disputes.NOT_FOUND_ERRORS,
+    errors=aftersale.disputes.NOT_FOUND_ERRORS,
 )
 def get_dispute(ctx: Ctx, dispute_id: str) -> DisputeCaseView:
     """The whole case: the dispute, the order and its history, its return requests and messages."""
-    case = disputes.case(dispute_id)
+    case = aftersale.disputes.case(dispute_id)
     return DisputeCaseView(
         dispute=dispute_view(case.dispute),
         order=order_view(case.order, for_buyer=False),
@@ -154,12 +161,12 @@ def get_dispute(ctx: Ctx, dispute_id: str) -> DisputeCaseView:
     "GET",
     roles=SUPPORT,
     response=SupportOrderView,
-    errors=disputes.ORDER_ERRORS,
+    errors=aftersale.disputes.ORDER_ERRORS,
 )
 def get_support_order(ctx: Ctx, order_id: str) -> SupportOrderView:
     """Look an order up: the order with its shipment and history, its return requests,
     disputes and latest messages (the whole thread pages at `/messages`)."""
-    case = disputes.order_case(order_id)
+    case = aftersale.disputes.order_case(order_id)
     return SupportOrderView(
         order=order_view(case.order, for_buyer=False),
         return_requests=[return_view(r) for r in case.requests],
@@ -177,11 +184,11 @@ def get_support_order(ctx: Ctx, order_id: str) -> SupportOrderView:
     idempotent=True,
     claim_in_tx=True,
     render=dispute_view,
-    errors=disputes.DECIDE_ERRORS,
+    errors=aftersale.disputes.DECIDE_ERRORS,
 )
-def decide_dispute(ctx: Ctx, dispute_id: str) -> Dispute:
+def decide_dispute(ctx: Ctx, dispute_id: str) -> aftersale.Dispute:
     """Decide once: `refund` (the platform refunds or releases credit and takes the amount
     back from the merchant's payable) or `reject` (collection resumes); support never
     decides a dispute about their own order (403 `own_case`). Both sides are notified."""
     body: DisputeDecisionIn = ctx.body
-    return disputes.decide(ctx.user_id, dispute_id, body.decision, body.note, clock.now(), idem=ctx.idem)
+    return aftersale.disputes.decide(ctx.user_id, dispute_id, body.decision, body.note, clock.now(), idem=ctx.idem)

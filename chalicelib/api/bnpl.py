@@ -6,8 +6,7 @@ from ..clock import clock
 from ..config import settings
 from ..schemas.installments import PlansQuery, PlansView, PlanView
 from ..schemas.me import ActivationIn, AgreementView, BnplAccountView
-from ..services import activation, catalog, wallet
-from ..services.installments import quotes
+from ..services import activation, catalog, installments, wallet
 from ..web import CONSUMER, Ctx, Router
 from .wallet import credit_view
 
@@ -58,10 +57,12 @@ def get_plans(ctx: Ctx) -> PlansView:
     who pays it, the parts, `apr_bps` and the `schedule_checksum` a checkout sends back."""
     q: PlansQuery = ctx.query
     free = catalog.get_product(q.product_id).product.interest_free_parts if q.product_id else []
-    return PlansView(plans=[plan_view(one) for one in quotes.quotes(q.amount_fen, [int(n) for n in free or []])])
+    return PlansView(
+        plans=[plan_view(one) for one in installments.quotes.quotes(q.amount_fen, [int(n) for n in free or []])]
+    )
 
 
-def plan_view(one: quotes.Quote) -> PlanView:
+def plan_view(one: installments.quotes.Quote) -> PlanView:
     return PlanView(
         plan=one.plan,
         parts=one.parts,

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import ledger, pagination
+from .. import pagination
 from ..clock import clock
-from ..models.aftersale import ReturnRequest, Review
-from ..models.ledger import Entry
-from ..models.orders import Order
 from ..schemas.common import PageQuery
 from ..schemas.fulfilment import (
     MerchantOrdersQuery,
@@ -28,10 +25,7 @@ from ..schemas.fulfilment import (
     ShipmentIn,
 )
 from ..schemas.orders import OrderList, OrderSummaryView, OrderView
-from ..services import fulfilment, orders, payouts
-from ..services.aftersale import records
-from ..services.aftersale import requests as returns
-from ..services.aftersale.requests import ReturnLine
+from ..services import aftersale, fulfilment, orders, payouts
 from ..web import CONSUMER, MERCHANT, PUBLIC, Ctx, Router
 from .orders import changed_view, order_view
 
@@ -39,7 +33,7 @@ router = Router("fulfilment")
 PAYOUT_KINDS = frozenset({payouts.SENT, payouts.RETURNED})  # their ref is the payout, not an order
 
 
-def summary_view(order: Order) -> OrderSummaryView:
+def summary_view(order: orders.Order) -> OrderSummaryView:
     return OrderSummaryView(
         order_id=order.order_id,
         merchant_id=order.merchant_id,
@@ -88,7 +82,7 @@ def return_view(r: Any) -> ReturnRequestView:
     )
 
 
-def review_view(r: Review) -> ReviewView:
+def review_view(r: fulfilment.Review) -> ReviewView:
     return ReviewView(
         product_id=r.product_id,
         order_id=r.order_id,
@@ -99,7 +93,7 @@ def review_view(r: Review) -> ReviewView:
     )
 
 
-def public_review_view(r: Review) -> PublicReviewView:
+def public_review_view(r: fulfilment.Review) -> PublicReviewView:
     return PublicReviewView(
         product_id=r.product_id,
         sku_id=r.sku_id,
@@ -153,7 +147,7 @@ def list_return_requests(ctx: Ctx) -> ReturnRequestList:
     """Return requests for the merchant's orders, newest first (beside the contract: the
     merchant needs the request ids to decide)."""
     q: ReturnRequestsQuery = ctx.query
-    items, cursor = returns.merchant_returns(ctx.user_id, q.status, q.limit, q.cursor)
+    items, cursor = aftersale.requests.merchant_returns(ctx.user_id, q.status, q.limit, q.cursor)
     return ReturnRequestList(items=[return_view(r) for r in items], next_cursor=cursor)
 
 
@@ -163,33 +157,27 @@ def list_return_requests(ctx: Ctx) -> ReturnRequestList:
     roles=MERCHANT,
     body=ReturnDecisionIn,
     response=ReturnRequestView,
-    errors=returns.DECIDE_ERRORS,
+    errors=aftersale.requests.DECIDE_ERRORS,
     idempotent=True,
     key_optional=True,
     claim_in_tx=True,
     render=return_view,
 )
-def decide_return(ctx: Ctx, request_id: str) -> ReturnRequest:
+def decide_return(ctx: Ctx, request_id: str) -> aftersale.ReturnRequest:
     """Approve or reject a pending return request: `refund_only` refunds (or releases credit)
     at once, `return_goods` waits for the goods to come back; a rejection resumes collection."""
     body: ReturnDecisionIn = ctx.body
     approve = body.decision == "approve"
-    return returns.decide_return(ctx.user_id, request_id, approve, body.note, clock.now(), idem=ctx.idem)
+    return aftersale.requests.decide_return(ctx.user_id, request_id, approve, body.note, clock.now(), idem=ctx.idem)
 
 
 @router.route("/v1/merchant/settlements", "GET", roles=MERCHANT, query=PageQuery, response=SettlementsView)
 def list_settlements(ctx: Ctx) -> SettlementsView:
     """What the platform owes the merchant: the payable balance and its entries, newest first."""
     q: PageQuery = ctx.query
-    account = ledger.merchant_account(ctx.user_id)
-    scope = f"settlements:{ctx.user_id}"
-    page = Entry.by_time.query(
-        account, scan_index_forward=False, limit=q.limit, last_evaluated_key=pagination.decode(q.cursor, scope)
-    )
-    entries = list(page)
-    payable = ledger.balances(account).get(ledger.PAYABLE)
+    payable_fen, entries, cursor = payouts.settlements(ctx.user_id, q.limit, q.cursor)
     return SettlementsView(
-        payable_fen=int(payable.balance) if payable else 0,
+        payable_fen=payable_fen,
         items=[
             SettlementEntryView(
                 event_id=e.event_id,
@@ -201,7 +189,7 @@ def list_settlements(ctx: Ctx) -> SettlementsView:
             )
             for e in entries
         ],
-        next_cursor=pagination.encode(page.last_evaluated_key, scope),
+        next_cursor=cursor,
     )
 
 
@@ -219,7 +207,7 @@ def list_order_return_requests(ctx: Ctx, order_id: str) -> ReturnRequestList:
     """The order's return requests, newest first: where each stands (e.g. `awaiting_return`:
     ship the goods back), the return and replacement tracking numbers."""
     orders.get_own(ctx.user_id, order_id)
-    return ReturnRequestList(items=[return_view(r) for r in records.of_order(ctx.user_id, order_id)])
+    return ReturnRequestList(items=[return_view(r) for r in aftersale.records.of_order(ctx.user_id, order_id)])
 
 
 @router.route(
@@ -246,19 +234,23 @@ def confirm_receipt(ctx: Ctx, order_id: str) -> orders.Changed:
     body=ReturnRequestIn,
     response=ReturnRequestView,
     status=201,
-    errors=returns.REQUEST_ERRORS,
+    errors=aftersale.requests.REQUEST_ERRORS,
     idempotent=True,
     key_optional=True,
     claim_in_tx=True,
     render=return_view,
 )
-def request_return(ctx: Ctx, order_id: str) -> ReturnRequest:
+def request_return(ctx: Ctx, order_id: str) -> aftersale.ReturnRequest:
     """Ask for a return (all remaining goods, or the listed items) of a `kind`: `refund_only`
     (default), `return_goods` or `exchange` (each item with its `to_sku_id`: same product and
     price); collection pauses meanwhile, the merchant answers in 48 h."""
     body: ReturnRequestIn = ctx.body
-    lines = [ReturnLine(i.sku_id, i.quantity, i.to_sku_id) for i in body.items] if body.items else None
-    return returns.request_return(ctx.user_id, order_id, body.reason, lines, clock.now(), body.kind, idem=ctx.idem)
+    lines = (
+        [aftersale.requests.ReturnLine(i.sku_id, i.quantity, i.to_sku_id) for i in body.items] if body.items else None
+    )
+    return aftersale.requests.request_return(
+        ctx.user_id, order_id, body.reason, lines, clock.now(), body.kind, idem=ctx.idem
+    )
 
 
 @router.route(
@@ -272,7 +264,7 @@ def request_return(ctx: Ctx, order_id: str) -> ReturnRequest:
     claim_in_tx=True,
     render=lambda reviews: ReviewsWritten(items=[review_view(r) for r in reviews]),
 )
-def review_order(ctx: Ctx, order_id: str) -> list[Review]:
+def review_order(ctx: Ctx, order_id: str) -> list[fulfilment.Review]:
     """Rate 1-5 and review the goods after receipt, once per order item."""
     body: ReviewIn = ctx.body
     return fulfilment.write_review(

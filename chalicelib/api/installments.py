@@ -12,14 +12,13 @@ from ..schemas.installments import (
     InstallmentsView,
     PartView,
 )
-from ..services import fulfilment
-from ..services.installments import bill_payments, bills, views
+from ..services import fulfilment, installments, payments
 from ..web import CONSUMER, MERCHANT, SUPPORT, Ctx, Router
 
 router = Router("installments")
 
 
-def installments_view(found: views.Schedule) -> InstallmentsView:
+def installments_view(found: installments.views.Schedule) -> InstallmentsView:
     plan = found.plan
     return InstallmentsView(
         order_id=found.order.order_id,
@@ -49,13 +48,13 @@ def installments_view(found: views.Schedule) -> InstallmentsView:
     "GET",
     roles=CONSUMER,
     response=InstallmentsView,
-    errors=views.SCHEDULE_ERRORS,
+    errors=installments.views.SCHEDULE_ERRORS,
 )
 def get_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
     """The order's parts (due date, amount, principal and fee share, status) and what paying
     everything now costs (`payoff_fen`: the fee of each part whose month has not begun waived).
     A single payment is a plan of one part."""
-    return installments_view(views.own_schedule(ctx.user_id, order_id, clock.now()))
+    return installments_view(installments.views.own_schedule(ctx.user_id, order_id, clock.now()))
 
 
 @router.route(
@@ -63,12 +62,12 @@ def get_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
     "GET",
     roles=CONSUMER,
     response=BillView,
-    errors=bills.BILL_ERRORS,
+    errors=installments.bills.BILL_ERRORS,
 )
 def get_bill(ctx: Ctx, month: str) -> BillView:
     """The month's bill (账单, `YYYY-MM`, China time): every part due that month across the
     caller's 先用后付 orders, with the total and what is still unpaid."""
-    found = bills.bill(ctx.user_id, month, clock.now())
+    found = installments.bills.bill(ctx.user_id, month, clock.now())
     return BillView(
         month=found.month,
         lines=[
@@ -88,7 +87,7 @@ def get_bill(ctx: Ctx, month: str) -> BillView:
     )
 
 
-def render_bill_payment(result: bill_payments.BillPaymentResult) -> BillPaymentView:
+def render_bill_payment(result: payments.bill_payments.BillPaymentResult) -> BillPaymentView:
     attempt = result.attempt
     return BillPaymentView(
         payment_id=attempt.attempt_id,
@@ -125,16 +124,16 @@ def render_bill_payment(result: bill_payments.BillPaymentResult) -> BillPaymentV
     idempotent=True,
     key_optional=True,
     render=render_bill_payment,
-    errors=bill_payments.PAY_BILL_ERRORS,
+    errors=payments.bill_payments.PAY_BILL_ERRORS,
 )
-def pay_bill(ctx: Ctx, month: str) -> bill_payments.BillPaymentResult:
+def pay_bill(ctx: Ctx, month: str) -> payments.bill_payments.BillPaymentResult:
     """Pay the month's bill (账单) in one charge: every part due that month that its order owes
     now, across orders. The parts and the amount are locked when the payment starts; a part
     paid meanwhile (by the auto-debit or pay now) has its share refunded (`outcome`
     `refunded`). Card: charged now; Alipay / WeChat Pay: `launch` data, the channel's
     notification settles it. A retry after success is 409 `bill_already_paid`."""
     body: BillPaymentIn = ctx.body
-    return bill_payments.pay_bill(ctx.user_id, month, body.channel, clock.now(), idem=ctx.idem)
+    return payments.bill_payments.pay_bill(ctx.user_id, month, body.channel, clock.now(), idem=ctx.idem)
 
 
 @router.route(
@@ -147,7 +146,7 @@ def pay_bill(ctx: Ctx, month: str) -> bill_payments.BillPaymentResult:
 def get_merchant_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
     """One of the merchant's confirmed orders' schedule (who pays the fee: `fee_payer`)."""
     order = fulfilment.confirmed_order_of_merchant(ctx.user_id, order_id)
-    return installments_view(views.schedule(order, clock.now()))
+    return installments_view(installments.views.schedule(order, clock.now()))
 
 
 @router.route(
@@ -155,8 +154,8 @@ def get_merchant_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView
     "GET",
     roles=SUPPORT,
     response=InstallmentsView,
-    errors=views.SCHEDULE_ERRORS,
+    errors=installments.views.SCHEDULE_ERRORS,
 )
 def get_support_order_installments(ctx: Ctx, order_id: str) -> InstallmentsView:
     """Any order's schedule, for support (客服) reading a case."""
-    return installments_view(views.any_schedule(order_id, clock.now()))
+    return installments_view(installments.views.any_schedule(order_id, clock.now()))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..clock import clock
-from ..models.users import BankCard, Device, User
 from ..schemas.me import (
     BankCardIn,
     BankCardList,
@@ -17,13 +16,13 @@ from ..schemas.me import (
     PasswordIn,
     PasswordView,
 )
-from ..services import accounts
+from ..services import accounts, devices
 from ..web import ANY_ROLE, CONSUMER, Ctx, Router
 
 router = Router("me")
 
 
-def me_view(user: User) -> MeView:
+def me_view(user: accounts.User) -> MeView:
     return MeView(
         user_id=user.user_id,
         created_at=user.created_at,
@@ -42,7 +41,7 @@ def me_view(user: User) -> MeView:
     )
 
 
-def card_view(card: BankCard) -> BankCardView:
+def card_view(card: accounts.BankCard) -> BankCardView:
     return BankCardView(
         card_id=card.card_id,
         last4=card.last4,
@@ -127,7 +126,7 @@ def set_default_bank_card(ctx: Ctx, card_id: str) -> BankCardView:
     claim_in_tx=True,
     render=lambda _user: PasswordView(has_payment_password=True),
 )
-def set_payment_password(ctx: Ctx) -> User:
+def set_payment_password(ctx: Ctx) -> accounts.User:
     """Set or change the 6-digit payment password."""
     body: PasswordIn = ctx.body
     return accounts.set_password(ctx.user_id, body.password, body.old_password, clock.now(), idem=ctx.idem)
@@ -140,14 +139,14 @@ def set_payment_password(ctx: Ctx) -> User:
     body=DeviceIn,
     response=DeviceView,
     status=201,
-    errors=accounts.DEVICE_ERRORS,
+    errors=devices.DEVICE_ERRORS,
     claim_in_tx=True,
     render=lambda device: DeviceView(device_id=device.device_id, created_at=device.created_at),
 )
-def register_device(ctx: Ctx) -> Device:
+def register_device(ctx: Ctx) -> devices.Device:
     """Register a device key (ECDSA P-256) for fingerprint/face confirmation: a step-up that
     takes the payment password (5 wrong tries lock it, as for confirmation)."""
     body: DeviceIn = ctx.body
-    return accounts.register_device(
+    return devices.register_device(
         ctx.user_id, body.device_id, body.public_key_pem, body.password, clock.now(), idem=ctx.idem
     )

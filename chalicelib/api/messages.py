@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from ..clock import clock
-from ..models.messages import CONSUMER as CONSUMER_SIDE
-from ..models.messages import MERCHANT as MERCHANT_SIDE
-from ..models.messages import OrderMessage
 from ..schemas.common import PageQuery
 from ..schemas.messages import MessageIn, MessageList, MessageView
 from ..services import messages
@@ -15,7 +12,7 @@ router = Router("messages")
 SUPPORT_SIDE = "support"
 
 
-def message_view(m: OrderMessage) -> MessageView:
+def message_view(m: messages.OrderMessage) -> MessageView:
     return MessageView(
         message_id=m.message_id,
         order_id=m.order_id,
@@ -31,7 +28,7 @@ def _thread(ctx: Ctx, side: str, order_id: str) -> MessageList:
     return MessageList(items=[message_view(m) for m in page.items], next_cursor=page.next_cursor)
 
 
-def _send(ctx: Ctx, side: str, order_id: str) -> OrderMessage:
+def _send(ctx: Ctx, side: str, order_id: str) -> messages.OrderMessage:
     body: MessageIn = ctx.body
     return messages.send(side, ctx.user_id, order_id, body.text, clock.now(), idem=ctx.idem)
 
@@ -46,7 +43,7 @@ def _send(ctx: Ctx, side: str, order_id: str) -> OrderMessage:
 )
 def list_order_messages(ctx: Ctx, order_id: str) -> MessageList:
     """The order's conversation with the merchant, newest first."""
-    return _thread(ctx, CONSUMER_SIDE, order_id)
+    return _thread(ctx, messages.CONSUMER, order_id)
 
 
 @router.route(
@@ -60,9 +57,9 @@ def list_order_messages(ctx: Ctx, order_id: str) -> MessageList:
     claim_in_tx=True,
     render=message_view,
 )
-def send_order_message(ctx: Ctx, order_id: str) -> OrderMessage:
+def send_order_message(ctx: Ctx, order_id: str) -> messages.OrderMessage:
     """Write to the merchant about the order (≤ 1,000 characters); the merchant is notified."""
-    return _send(ctx, CONSUMER_SIDE, order_id)
+    return _send(ctx, messages.CONSUMER, order_id)
 
 
 @router.route(
@@ -75,7 +72,7 @@ def send_order_message(ctx: Ctx, order_id: str) -> OrderMessage:
 )
 def list_merchant_order_messages(ctx: Ctx, order_id: str) -> MessageList:
     """The order's conversation with the buyer, newest first."""
-    return _thread(ctx, MERCHANT_SIDE, order_id)
+    return _thread(ctx, messages.MERCHANT, order_id)
 
 
 @router.route(
@@ -89,9 +86,9 @@ def list_merchant_order_messages(ctx: Ctx, order_id: str) -> MessageList:
     claim_in_tx=True,
     render=message_view,
 )
-def send_merchant_order_message(ctx: Ctx, order_id: str) -> OrderMessage:
+def send_merchant_order_message(ctx: Ctx, order_id: str) -> messages.OrderMessage:
     """Answer the buyer about the order (≤ 1,000 characters); the buyer is notified."""
-    return _send(ctx, MERCHANT_SIDE, order_id)
+    return _send(ctx, messages.MERCHANT, order_id)
 
 
 @router.route(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..clock import clock
-from ..models.notifications import Notification
 from ..schemas.payments import MarkReadIn, MarkReadView, NotificationPageView, NotificationQuery, NotificationView
 from ..services import notifications
 from ..web import Ctx, Router
@@ -13,7 +12,7 @@ router = Router("notifications")
 CONSUMER_OR_MERCHANT = ("consumer", "merchant")
 
 
-def notification_view(n: Notification) -> NotificationView:
+def notification_view(n: notifications.Notification) -> NotificationView:
     return NotificationView(
         notification_id=n.notification_id,
         kind=n.kind,

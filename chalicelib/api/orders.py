@@ -6,9 +6,6 @@ from typing import TYPE_CHECKING
 
 from ..clock import clock, parse_iso
 from ..config import settings
-from ..models.aftersale import Refund, cancel_refund_id
-from ..models.orders import AWAITING_CONFIRMATION, RISK_REVIEW, Order
-from ..models.payments import PaymentAttempt
 from ..schemas.orders import (
     AddressView,
     ChallengeView,
@@ -30,15 +27,16 @@ from ..schemas.orders import (
 from ..services import orders
 from ..web import CONSUMER, Ctx, Reply, Router
 
-if TYPE_CHECKING:  # the checkout service loads on a checkout or confirmation, not on a read
+if TYPE_CHECKING:  # the checkout and payment services load on a checkout or confirmation, not on a read
     from ..errors import Raises
+    from ..services import payments
     from ..services.checkout import CheckoutResult
     from ..services.confirmation import Confirmation
 
 router = Router("orders")
 
 
-def challenge_view(order: Order) -> ChallengeView:
+def challenge_view(order: orders.Order) -> ChallengeView:
     return ChallengeView(
         challenge_id=str(order.challenge_id),
         nonce=str(order.challenge_nonce),
@@ -72,7 +70,7 @@ def actor_of(actor: str) -> str:
     return actor if actor == "system" or ":" in actor else f"user:{actor}"
 
 
-def payment_view(attempt: PaymentAttempt, *, for_buyer: bool) -> OrderPaymentView:
+def payment_view(attempt: payments.PaymentAttempt, *, for_buyer: bool) -> OrderPaymentView:
     return OrderPaymentView(
         payment_id=attempt.attempt_id,
         channel=attempt.channel,
@@ -87,10 +85,10 @@ def payment_view(attempt: PaymentAttempt, *, for_buyer: bool) -> OrderPaymentVie
     )
 
 
-def refund_view(refund: Refund, currency: str) -> OrderRefundView:
+def refund_view(refund: orders.Refund, currency: str) -> OrderRefundView:
     return OrderRefundView(
         refund_id=refund.refund_id,
-        reason="cancellation" if refund.refund_id == cancel_refund_id(refund.order_id) else "return",
+        reason="cancellation" if refund.refund_id == orders.cancel_refund_id(refund.order_id) else "return",
         channel=refund.channel,
         amount_fen=int(refund.amount_fen),
         currency=currency,
@@ -100,14 +98,14 @@ def refund_view(refund: Refund, currency: str) -> OrderRefundView:
     )
 
 
-def order_view(order: Order, *, for_buyer: bool = True, money: orders.Money | None = None) -> OrderView:
+def order_view(order: orders.Order, *, for_buyer: bool = True, money: orders.Money | None = None) -> OrderView:
     """The whole order with what moved on it (`money`, else read); its open confirmation
     challenge, and the cards that paid, only for the buyer."""
     money = money or orders.money_of(order)
     currency = settings().rules.currency
     open_challenge = (
         for_buyer
-        and order.status == AWAITING_CONFIRMATION
+        and order.status == orders.AWAITING_CONFIRMATION
         and not order.challenge_used
         and order.challenge_expires_at
         and parse_iso(order.challenge_expires_at) > clock.now()
@@ -197,10 +195,10 @@ def render_confirmation(result: Confirmation) -> ConfirmationView | Reply:
         credit_reserved_fen=int(o.credit_reserved_fen or 0),
         payment=result.payment,
     )
-    if o.status == RISK_REVIEW:  # held for a risk operator: accepted, not yet placed
-        from ..services.risk.decide import REVIEW_MESSAGE
+    if o.status == orders.RISK_REVIEW:  # held for a risk operator: accepted, not yet placed
+        from ..services import risk
 
-        view.message = REVIEW_MESSAGE
+        view.message = risk.decide.REVIEW_MESSAGE
         return Reply(view, status=202)
     return view
 
@@ -233,8 +231,8 @@ def confirmation_errors() -> Raises:
 def create_checkout(ctx: Ctx) -> CheckoutResult:
     """Check out the selected cart lines or a buy-now list: one order per merchant, each
     awaiting confirmation with a single-use challenge."""
-    from ..services import addresses, checkout  # a checkout's, not a read's (a cold start: tests/test_cold_start.py)
-    from ..services.installments.lifecycle import Request as InstallmentRequest
+    # a checkout's, not a read's (a cold start: tests/test_cold_start.py)
+    from ..services import addresses, checkout, installments
 
     body: CheckoutIn = ctx.body
     return checkout.checkout(
@@ -248,7 +246,7 @@ def create_checkout(ctx: Ctx) -> CheckoutResult:
         now=clock.now(),
         idem=ctx.idem,
         installment_plan=(
-            InstallmentRequest(body.installments.parts, body.installments.schedule_checksum)
+            installments.lifecycle.Request(body.installments.parts, body.installments.schedule_checksum)
             if body.installments
             else None
         ),

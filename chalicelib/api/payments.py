@@ -7,10 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
-from .. import errors
-from ..channels.base import NotifyReply
 from ..clock import clock
-from ..models.payments import PaymentAttempt
 from ..schemas.common import Body, View, example
 from ..schemas.payments import PaymentView, PayNowIn
 from ..services import payments
@@ -19,7 +16,9 @@ from ..web import CONSUMER, PUBLIC, Ctx, Reply, Router
 router = Router("payments")
 
 
-def payment_view(attempt: PaymentAttempt, order_status: str, launch: dict[str, object] | None = None) -> PaymentView:
+def payment_view(
+    attempt: payments.PaymentAttempt, order_status: str, launch: dict[str, object] | None = None
+) -> PaymentView:
     return PaymentView(
         payment_id=attempt.attempt_id,
         order_id=attempt.order_id,
@@ -64,7 +63,7 @@ def pay_now(ctx: Ctx, order_id: str) -> payments.PaymentResult:
     return payments.pay_now(ctx.user_id, order_id, body.channel, clock.now(), idem=ctx.idem, scope=body.scope)
 
 
-def _reply(answer: NotifyReply) -> Reply:
+def _reply(answer: payments.NotifyReply) -> Reply:
     return Reply(answer.body, status=answer.status, content_type=answer.content_type, headers=answer.headers)
 
 
@@ -133,23 +132,11 @@ class SimulateView(View):
     roles=PUBLIC,
     body=SimulateIn,
     response=SimulateView,
-    errors={404: ["payment_not_found"], 422: ["no_such_notification"]},
+    errors=payments.SIMULATE_ERRORS,
 )
 def simulate_channel_notification(ctx: Ctx) -> SimulateView:
     """Play the channel: send the payment's signed sandbox notification through the real notify path."""
-    from ..channels import sandbox
-
     body: SimulateIn = ctx.body
-    attempt = payments.get_attempt(body.payment_id)
-    if attempt is None or attempt.channel == "wallet":
-        raise errors.not_found("payment_not_found", "no such channel payment")
-    now = clock.now()
-    try:
-        path, raw, headers = sandbox.notification(
-            attempt.channel, attempt.attempt_id, int(attempt.amount_fen), attempt.currency, body.outcome, now
-        )
-    except sandbox.NoSuchNotification as exc:
-        raise errors.unprocessable("no_such_notification", str(exc), [errors.FieldError("outcome", str(exc))]) from exc
-    answer = payments.handle_notification(path, headers, raw, now)
+    answer = payments.simulate_notification(body.payment_id, body.outcome, clock.now())
     text = answer.body if isinstance(answer.body, str) else json.dumps(answer.body)
     return SimulateView(channel_status=answer.status, channel_answer=text)

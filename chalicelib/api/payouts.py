@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .. import errors, pagination
 from ..clock import clock
-from ..models.payouts import Payout, PayoutAccount
 from ..schemas.common import PageQuery
 from ..schemas.payouts import PayoutAccountIn, PayoutAccountView, PayoutEntryView, PayoutList, PayoutView
 from ..services import payouts
@@ -13,7 +12,7 @@ from ..web import MERCHANT, Ctx, Router
 router = Router("payouts")
 
 
-def payout_view(x: Payout) -> PayoutView:
+def payout_view(x: payouts.Payout) -> PayoutView:
     return PayoutView(
         payout_id=x.payout_id,
         amount_fen=int(x.amount_fen),
@@ -61,7 +60,7 @@ def get_payout_account(ctx: Ctx) -> PayoutAccountView:
     return account_view(account)
 
 
-def account_view(account: PayoutAccount) -> PayoutAccountView:
+def account_view(account: payouts.PayoutAccount) -> PayoutAccountView:
     return PayoutAccountView(
         account_name_masked=account.account_name_masked,
         last4=account.last4,

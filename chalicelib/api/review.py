@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..clock import clock, parse_iso
-from ..models.redemptions import Redemption
-from ..models.users import User
 from ..schemas.wallet import (
     RedemptionDecisionIn,
     RedemptionHistoryView,
@@ -15,13 +13,13 @@ from ..schemas.wallet import (
     ReviewRedemptionView,
     UserStandingView,
 )
-from ..services import accounts, redemption
+from ..services import accounts, orders, redemption, wallet
 from ..web import REVIEWER, Ctx, Router
 
 router = Router("review")
 
 
-def review_view(r: Redemption) -> ReviewRedemptionView:
+def review_view(r: wallet.Redemption) -> ReviewRedemptionView:
     return ReviewRedemptionView(
         redemption_id=r.redemption_id,
         user_id=r.user_id,
@@ -43,7 +41,7 @@ def review_view(r: Redemption) -> ReviewRedemptionView:
     )
 
 
-def standing_view(user: User) -> UserStandingView:
+def standing_view(user: accounts.User) -> UserStandingView:
     return UserStandingView(
         bnpl_status=user.bnpl_status,
         account_created_at=user.created_at,
@@ -53,7 +51,7 @@ def standing_view(user: User) -> UserStandingView:
     )
 
 
-def queue_view(r: Redemption, user: User | None, now: datetime) -> ReviewRedemptionView:
+def queue_view(r: wallet.Redemption, user: accounts.User | None, now: datetime) -> ReviewRedemptionView:
     view = review_view(r)
     view.standing = standing_view(user) if user else None
     view.waiting_seconds = max(0, int((now - parse_iso(r.created_at)).total_seconds()))
@@ -66,7 +64,7 @@ def list_redemptions_for_review(ctx: Ctx) -> ReviewRedemptionPage:
     requester's standing and how long it has waited."""
     q: ReviewQuery = ctx.query
     items, cursor = redemption.list_open(q.status, limit=q.limit, cursor=q.cursor)
-    users = accounts.standings([r.user_id for r in items])
+    users = orders.standing.standings([r.user_id for r in items])
     now = clock.now()
     return ReviewRedemptionPage(items=[queue_view(r, users.get(r.user_id), now) for r in items], next_cursor=cursor)
 
@@ -81,7 +79,7 @@ def list_redemptions_for_review(ctx: Ctx) -> ReviewRedemptionPage:
     render=review_view,
     errors=redemption.DECIDE_ERRORS,
 )
-def decide_redemption(ctx: Ctx, redemption_id: str) -> Redemption:
+def decide_redemption(ctx: Ctx, redemption_id: str) -> wallet.Redemption:
     """Approve (cash credited, points consumed) or reject (points released), once; a reviewer
     never decides their own request (403 `own_case`)."""
     body: RedemptionDecisionIn = ctx.body

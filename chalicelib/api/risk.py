@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..clock import clock, parse_iso
-from ..models.risk import RiskDecision, RiskListEntry
 from ..schemas.risk import (
     RiskDayStatsView,
     RiskListEntryIn,
@@ -25,8 +24,7 @@ from ..schemas.risk import (
     RiskStatsQuery,
     RiskStatsView,
 )
-from ..services.risk import lists, reviews, rules, stats
-from ..services.risk.reviews import Case
+from ..services import risk
 from ..web import RISK, Ctx, Router
 from .fulfilment import summary_view
 from .orders import order_view
@@ -35,7 +33,7 @@ from .review import standing_view
 router = Router("risk")
 
 
-def review_view(d: RiskDecision, now: datetime) -> RiskReviewView:
+def review_view(d: risk.RiskDecision, now: datetime) -> RiskReviewView:
     return RiskReviewView(
         review_id=d.decision_id,
         order_id=d.order_id,
@@ -55,7 +53,7 @@ def review_view(d: RiskDecision, now: datetime) -> RiskReviewView:
     )
 
 
-def case_view(case: Case) -> RiskReviewCaseView:
+def case_view(case: risk.reviews.Case) -> RiskReviewCaseView:
     base = review_view(case.decision, clock.now())
     return RiskReviewCaseView(
         **base.model_dump(),
@@ -66,7 +64,7 @@ def case_view(case: Case) -> RiskReviewCaseView:
     )
 
 
-def entry_view(e: RiskListEntry) -> RiskListEntryView:
+def entry_view(e: risk.RiskListEntry) -> RiskListEntryView:
     return RiskListEntryView(
         entry_id=e.entry_id,
         list=e.list_name,
@@ -82,7 +80,7 @@ def entry_view(e: RiskListEntry) -> RiskListEntryView:
 def list_risk_reviews(ctx: Ctx) -> RiskReviewPage:
     """Held orders in one status (default `pending`), oldest first, each with its age."""
     q: RiskReviewsQuery = ctx.query
-    items, cursor = reviews.list_reviews(q.status, limit=q.limit, cursor=q.cursor)
+    items, cursor = risk.reviews.list_reviews(q.status, limit=q.limit, cursor=q.cursor)
     now = clock.now()
     return RiskReviewPage(items=[review_view(d, now) for d in items], next_cursor=cursor)
 
@@ -92,12 +90,12 @@ def list_risk_reviews(ctx: Ctx) -> RiskReviewPage:
     "GET",
     roles=RISK,
     response=RiskReviewCaseView,
-    errors=reviews.NOT_FOUND_ERRORS,
+    errors=risk.reviews.NOT_FOUND_ERRORS,
 )
 def get_risk_review(ctx: Ctx, review_id: str) -> RiskReviewCaseView:
     """The case on one call: each reason, every input, the order, the buyer's standing and
     latest orders."""
-    return case_view(reviews.case(review_id))
+    return case_view(risk.reviews.case(review_id))
 
 
 @router.route(
@@ -109,19 +107,19 @@ def get_risk_review(ctx: Ctx, review_id: str) -> RiskReviewCaseView:
     idempotent=True,
     key_optional=True,
     render=case_view,
-    errors=reviews.DECIDE_ERRORS,
+    errors=risk.reviews.DECIDE_ERRORS,
 )
-def decide_risk_review(ctx: Ctx, review_id: str) -> Case:
+def decide_risk_review(ctx: Ctx, review_id: str) -> risk.reviews.Case:
     """Approve (the order is placed) or decline (cancelled, credit released), once, with a
     note; the buyer is notified. Nobody decides a review of their own order (403 `own_case`)."""
     body: RiskReviewDecisionIn = ctx.body
-    return reviews.decide(ctx.user_id, review_id, body.decision, body.note, clock.now(), idem=ctx.idem)
+    return risk.reviews.decide(ctx.user_id, review_id, body.decision, body.note, clock.now(), idem=ctx.idem)
 
 
 @router.route("/v1/risk/rules", "GET", roles=RISK, response=RiskRulesView)
 def get_risk_rules(ctx: Ctx) -> RiskRulesView:
     """The rule set in force and its version, in evaluation order."""
-    current = rules.current()
+    current = risk.rules.current()
     return RiskRulesView(
         version=current.version,
         rules=[
@@ -137,7 +135,7 @@ def get_risk_rules(ctx: Ctx) -> RiskRulesView:
 def list_risk_list_entries(ctx: Ctx) -> RiskListEntryPage:
     """The block list (or, with `list=allow`, the allow list), newest first."""
     q: RiskListQuery = ctx.query
-    items, cursor = lists.entries(q.list, limit=q.limit, cursor=q.cursor)
+    items, cursor = risk.lists.entries(q.list, limit=q.limit, cursor=q.cursor)
     return RiskListEntryPage(items=[entry_view(e) for e in items], next_cursor=cursor)
 
 
@@ -151,13 +149,13 @@ def list_risk_list_entries(ctx: Ctx) -> RiskListEntryPage:
     idempotent=True,
     key_optional=True,
     render=entry_view,
-    errors=lists.ADD_ERRORS,
+    errors=risk.lists.ADD_ERRORS,
 )
-def add_risk_list_entry(ctx: Ctx) -> RiskListEntry:
+def add_risk_list_entry(ctx: Ctx) -> risk.RiskListEntry:
     """Block (or allow) a user, device, card, delivery address or phone; the value is kept
     only as a keyed hash, with who added it and why."""
     body: RiskListEntryIn = ctx.body
-    return lists.add(ctx.user_id, body.list, body.kind, body.value, body.reason, clock.now(), idem=ctx.idem)
+    return risk.lists.add(ctx.user_id, body.list, body.kind, body.value, body.reason, clock.now(), idem=ctx.idem)
 
 
 @router.route(
@@ -167,18 +165,18 @@ def add_risk_list_entry(ctx: Ctx) -> RiskListEntry:
     status=204,
     idempotent=True,
     key_optional=True,
-    errors=lists.REMOVE_ERRORS,
+    errors=risk.lists.REMOVE_ERRORS,
 )
 def remove_risk_list_entry(ctx: Ctx, entry_id: str) -> None:
     """Take an entry off its list."""
-    lists.remove(entry_id)
+    risk.lists.remove(entry_id)
 
 
 @router.route("/v1/risk/stats", "GET", roles=RISK, query=RiskStatsQuery, response=RiskStatsView)
 def get_risk_stats(ctx: Ctx) -> RiskStatsView:
     """Approval, review and decline rates by UTC day, and how often each rule matched."""
     q: RiskStatsQuery = ctx.query
-    days = stats.daily(q.days, clock.now())
+    days = risk.stats.daily(q.days, clock.now())
     return RiskStatsView(
         days=[
             RiskDayStatsView(

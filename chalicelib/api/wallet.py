@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from ..clock import clock
 from ..config import settings
-from ..models.coupons import Coupon
-from ..models.ledger import Entry
-from ..models.redemptions import Redemption
 from ..schemas.common import PageQuery
 from ..schemas.me import CreditView, WalletView
 from ..schemas.wallet import (
@@ -47,10 +44,8 @@ def credit_view(s: wallet.WalletSummary) -> CreditView:
     return CreditView(limit_fen=s.credit_limit_fen, used_fen=s.credit_used_fen, available_fen=s.credit_available_fen)
 
 
-def entry_view(e: Entry) -> EntryView:
-    from ..ledger import unit
-
-    points = unit(e.book) == "points"
+def entry_view(e: wallet.Entry) -> EntryView:
+    points = wallet.unit(e.book) == "points"
     return EntryView(
         event_id=e.event_id,
         kind=e.event_kind,
@@ -71,7 +66,7 @@ def list_wallet_entries(ctx: Ctx) -> EntryPage:
     return EntryPage(items=[entry_view(e) for e in items], next_cursor=cursor)
 
 
-def coupon_view(c: Coupon) -> CouponView:
+def coupon_view(c: wallet.Coupon) -> CouponView:
     return CouponView(
         coupon_id=c.coupon_id,
         title=c.title,
@@ -93,7 +88,7 @@ def list_coupons(ctx: Ctx) -> CouponPage:
     return CouponPage(items=[coupon_view(c) for c in items], next_cursor=cursor)
 
 
-def redemption_view(r: Redemption) -> RedemptionView:
+def redemption_view(r: wallet.Redemption) -> RedemptionView:
     return RedemptionView(
         redemption_id=r.redemption_id,
         status=r.status,
@@ -118,7 +113,7 @@ def redemption_view(r: Redemption) -> RedemptionView:
     render=redemption_view,
     errors=redemption.REQUEST_ERRORS,
 )
-def request_redemption(ctx: Ctx) -> Redemption:
+def request_redemption(ctx: Ctx) -> wallet.Redemption:
     """Redeem an amount (or points): the points are held and the request goes to review."""
     body: RedemptionIn = ctx.body
     return redemption.request(

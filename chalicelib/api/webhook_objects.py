@@ -4,35 +4,42 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..services import webhooks
+
 
 def render(kind: str, snapshot: dict[str, Any]) -> dict[str, Any]:
     if "plain" in snapshot:
         plain: dict[str, Any] = snapshot["plain"]
         return plain
-    item = snapshot["item"]
+    record = webhooks.log.record_of(kind, snapshot["item"])  # each kind loads only its own view
     if kind == "order":
-        from ..models.orders import Order
+        from ..services import orders
         from .orders import order_view
 
-        return order_view(Order.from_raw_data(item), for_buyer=False).model_dump(mode="json")
+        assert isinstance(record, orders.Order)
+        return order_view(record, for_buyer=False).model_dump(mode="json")
     if kind == "return_request":
-        from ..models.aftersale import ReturnRequest
+        from ..services import aftersale
         from .fulfilment import return_view
 
-        return return_view(ReturnRequest.from_raw_data(item)).model_dump(mode="json")
+        assert isinstance(record, aftersale.ReturnRequest)
+        return return_view(record).model_dump(mode="json")
     if kind == "dispute":
-        from ..models.aftersale import Dispute
+        from ..services import aftersale
         from .aftersale import dispute_view
 
-        return dispute_view(Dispute.from_raw_data(item)).model_dump(mode="json")
+        assert isinstance(record, aftersale.Dispute)
+        return dispute_view(record).model_dump(mode="json")
     if kind == "message":
-        from ..models.messages import OrderMessage
+        from ..services import messages
         from .messages import message_view
 
-        return message_view(OrderMessage.from_raw_data(item)).model_dump(mode="json")
+        assert isinstance(record, messages.OrderMessage)
+        return message_view(record).model_dump(mode="json")
     if kind == "payout":
-        from ..models.payouts import Payout
+        from ..services import payouts
         from .payouts import payout_view
 
-        return payout_view(Payout.from_raw_data(item)).model_dump(mode="json")
+        assert isinstance(record, payouts.Payout)
+        return payout_view(record).model_dump(mode="json")
     raise ValueError(f"no view for {kind!r}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..clock import clock
-from ..models.webhooks import WebhookEndpoint, WebhookEvent
 from ..schemas.webhooks import (
     AttemptView,
     DeliveryView,
@@ -22,7 +21,7 @@ from ..schemas.webhooks import (
     RollIn,
     TestSent,
 )
-from ..services.webhooks import delivery, endpoints, log
+from ..services import webhooks
 from ..web import MERCHANT, Ctx, Router
 from .webhook_objects import render
 
@@ -31,7 +30,7 @@ ENDPOINT_404 = {404: ["webhook_endpoint_not_found"]}
 EVENT_404 = {404: ["webhook_event_not_found"]}
 
 
-def endpoint_view(e: WebhookEndpoint) -> EndpointView:
+def endpoint_view(e: webhooks.WebhookEndpoint) -> EndpointView:
     return EndpointView(
         endpoint_id=e.endpoint_id,
         url=str(e.url),
@@ -47,16 +46,16 @@ def endpoint_view(e: WebhookEndpoint) -> EndpointView:
     )
 
 
-def created_view(created: endpoints.Created) -> EndpointCreated:
+def created_view(created: webhooks.endpoints.Created) -> EndpointCreated:
     return EndpointCreated(**endpoint_view(created.endpoint).model_dump(), secret=created.secret)
 
 
-def event_view(e: WebhookEvent, *, with_body: bool = False) -> EventView:
+def event_view(e: webhooks.WebhookEvent, *, with_body: bool = False) -> EventView:
     body: dict[str, Any] | None = None
     if with_body:
         import json
 
-        body = json.loads(delivery.body_of(e, render))
+        body = json.loads(webhooks.delivery.body_of(e, render))
     return EventView(
         event_id=e.event_id,
         type=str(e.type),
@@ -77,7 +76,7 @@ def event_view(e: WebhookEvent, *, with_body: bool = False) -> EventView:
 @router.route("/v1/merchant/webhook-endpoints", "GET", roles=MERCHANT, response=EndpointList)
 def list_webhook_endpoints(ctx: Ctx) -> EndpointList:
     """The merchant's webhook endpoints (at most 10: one page), without their secrets."""
-    return EndpointList(items=[endpoint_view(e) for e in endpoints.list_all(ctx.user_id)])
+    return EndpointList(items=[endpoint_view(e) for e in webhooks.endpoints.list_all(ctx.user_id)])
 
 
 @router.route(
@@ -87,7 +86,7 @@ def list_webhook_endpoints(ctx: Ctx) -> EndpointList:
     body=EndpointIn,
     response=EndpointCreated,
     status=201,
-    errors=endpoints.CREATE_ERRORS,
+    errors=webhooks.endpoints.CREATE_ERRORS,
     idempotent=True,
     key_optional=True,
 )
@@ -95,7 +94,9 @@ def create_webhook_endpoint(ctx: Ctx) -> EndpointCreated:
     """Add an endpoint (https; never a private address): its `whsec_` secret is shown only
     in this answer."""
     body: EndpointIn = ctx.body
-    return created_view(endpoints.create(ctx.user_id, body.url, list(body.events), body.description, clock.now()))
+    return created_view(
+        webhooks.endpoints.create(ctx.user_id, body.url, list(body.events), body.description, clock.now())
+    )
 
 
 @router.route(
@@ -103,11 +104,11 @@ def create_webhook_endpoint(ctx: Ctx) -> EndpointCreated:
     "GET",
     roles=MERCHANT,
     response=EndpointView,
-    errors=endpoints.NOT_FOUND_ERRORS,
+    errors=webhooks.endpoints.NOT_FOUND_ERRORS,
 )
 def get_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> EndpointView:
     """One endpoint (without its secret)."""
-    return endpoint_view(endpoints.get(ctx.user_id, endpoint_id))
+    return endpoint_view(webhooks.endpoints.get(ctx.user_id, endpoint_id))
 
 
 @router.route(
@@ -116,7 +117,7 @@ def get_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> EndpointView:
     roles=MERCHANT,
     body=EndpointUpdate,
     response=EndpointView,
-    errors=endpoints.UPDATE_ERRORS,
+    errors=webhooks.endpoints.UPDATE_ERRORS,
     idempotent=True,
     key_optional=True,
 )
@@ -125,7 +126,7 @@ def update_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> EndpointView:
     again and resends the events it missed."""
     b: EndpointUpdate = ctx.body
     return endpoint_view(
-        endpoints.update(
+        webhooks.endpoints.update(
             ctx.user_id,
             endpoint_id,
             url=b.url,
@@ -142,11 +143,11 @@ def update_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> EndpointView:
     "DELETE",
     roles=MERCHANT,
     status=204,
-    errors=endpoints.NOT_FOUND_ERRORS,
+    errors=webhooks.endpoints.NOT_FOUND_ERRORS,
 )
 def delete_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> None:
     """Remove an endpoint; nothing more is sent to it."""
-    endpoints.delete(ctx.user_id, endpoint_id)
+    webhooks.endpoints.delete(ctx.user_id, endpoint_id)
 
 
 @router.route(
@@ -155,7 +156,7 @@ def delete_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> None:
     roles=MERCHANT,
     body=RollIn,
     response=EndpointCreated,
-    errors=endpoints.ROLL_ERRORS,
+    errors=webhooks.endpoints.ROLL_ERRORS,
     idempotent=True,
     key_optional=True,
 )
@@ -163,7 +164,9 @@ def roll_webhook_secret(ctx: Ctx, endpoint_id: str) -> EndpointCreated:
     """A new secret (shown once); the old one keeps signing beside it for
     `previous_expires_in_seconds` (24 h unless asked, at most 7 days)."""
     b: RollIn = ctx.body
-    return created_view(endpoints.roll_secret(ctx.user_id, endpoint_id, b.previous_expires_in_seconds, clock.now()))
+    return created_view(
+        webhooks.endpoints.roll_secret(ctx.user_id, endpoint_id, b.previous_expires_in_seconds, clock.now())
+    )
 
 
 @router.route(
@@ -172,13 +175,13 @@ def roll_webhook_secret(ctx: Ctx, endpoint_id: str) -> EndpointCreated:
     roles=MERCHANT,
     response=TestSent,
     status=202,
-    errors=endpoints.NOT_FOUND_ERRORS,
+    errors=webhooks.endpoints.NOT_FOUND_ERRORS,
     idempotent=True,
     key_optional=True,
 )
 def test_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> TestSent:
     """Send a `ping` event to this endpoint (see it in the event log)."""
-    return TestSent(event_id=endpoints.ping(ctx.user_id, endpoint_id, clock.now()))
+    return TestSent(event_id=webhooks.endpoints.ping(ctx.user_id, endpoint_id, clock.now()))
 
 
 @router.route(
@@ -188,15 +191,15 @@ def test_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> TestSent:
     body=ReplayIn,
     response=ReplayView,
     status=202,
-    errors=endpoints.NOT_FOUND_ERRORS,
+    errors=webhooks.endpoints.NOT_FOUND_ERRORS,
     idempotent=True,
     key_optional=True,
 )
 def replay_webhook_events(ctx: Ctx, endpoint_id: str) -> ReplayView:
     """Send every event since `since` (30 days at most) to this endpoint again."""
     b: ReplayIn = ctx.body
-    endpoints.get(ctx.user_id, endpoint_id)
-    return ReplayView(replayed=log.replay(ctx.user_id, endpoint_id, b.since_time(), clock.now()))
+    webhooks.endpoints.get(ctx.user_id, endpoint_id)
+    return ReplayView(replayed=webhooks.log.replay(ctx.user_id, endpoint_id, b.since_time(), clock.now()))
 
 
 @router.route("/v1/merchant/webhook-events", "GET", roles=MERCHANT, query=EventsQuery, response=EventList)
@@ -204,16 +207,20 @@ def list_webhook_events(ctx: Ctx) -> EventList:
     """The last 30 days of events, newest first, with their attempts; `delivery` narrows to
     pending, delivered or failed ones, `since` to those after a time."""
     q: EventsQuery = ctx.query
-    page = log.events(ctx.user_id, q.delivery, q.since_time(), q.limit, q.cursor)
+    page = webhooks.log.events(ctx.user_id, q.delivery, q.since_time(), q.limit, q.cursor)
     return EventList(items=[event_view(e) for e in page.items], next_cursor=page.next_cursor)
 
 
 @router.route(
-    "/v1/merchant/webhook-events/{event_id}", "GET", roles=MERCHANT, response=EventView, errors=log.NOT_FOUND_ERRORS
+    "/v1/merchant/webhook-events/{event_id}",
+    "GET",
+    roles=MERCHANT,
+    response=EventView,
+    errors=webhooks.log.NOT_FOUND_ERRORS,
 )
 def get_webhook_event(ctx: Ctx, event_id: str) -> EventView:
     """One event: its body as sent, each endpoint's state, every attempt."""
-    return event_view(log.get(ctx.user_id, event_id), with_body=True)
+    return event_view(webhooks.log.get(ctx.user_id, event_id), with_body=True)
 
 
 @router.route(
@@ -222,10 +229,10 @@ def get_webhook_event(ctx: Ctx, event_id: str) -> EventView:
     roles=MERCHANT,
     response=EventView,
     status=202,
-    errors=log.REDELIVER_ERRORS,
+    errors=webhooks.log.REDELIVER_ERRORS,
     idempotent=True,
     key_optional=True,
 )
 def redeliver_webhook_event(ctx: Ctx, event_id: str) -> EventView:
     """Send one event again, with the same `webhook-id`, to every endpoint it is for."""
-    return event_view(log.redeliver(ctx.user_id, event_id, clock.now()))
+    return event_view(webhooks.log.redeliver(ctx.user_id, event_id, clock.now()))

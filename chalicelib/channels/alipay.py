@@ -16,34 +16,23 @@ import json
 import re
 import urllib.parse
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
+from ..clock import CHINA
 from ..config import ConfigError, settings
+from ..money import yuan
+from . import base as ch
 from . import http, keys
-from .base import (
-    ALIPAY,
-    FAILED,
-    PENDING,
-    SUCCEEDED,
-    ChannelEvent,
-    ChargeResult,
-    NotificationRejected,
-    NotifyReply,
-    PaymentRef,
-    RefundResult,
-    UnsupportedOperation,
-)
 from .card import notify_url
 from .simulator import ALIPAY_GATEWAY as SANDBOX_GATEWAY
 
-BEIJING = timezone(timedelta(hours=8))
 AMOUNT = re.compile(r"^(\d{1,12})(?:\.(\d{1,2}))?$")
 TRADE_STATUS = {
-    "TRADE_SUCCESS": SUCCEEDED,
-    "TRADE_FINISHED": SUCCEEDED,
-    "TRADE_CLOSED": FAILED,
-    "WAIT_BUYER_PAY": PENDING,
+    "TRADE_SUCCESS": ch.SUCCEEDED,
+    "TRADE_FINISHED": ch.SUCCEEDED,
+    "TRADE_CLOSED": ch.FAILED,
+    "WAIT_BUYER_PAY": ch.PENDING,
 }
 
 
@@ -56,10 +45,6 @@ def notification_check_content(params: Mapping[str, str]) -> str:
     """The string a notification's `sign` covers: every parameter but `sign` and `sign_type`,
     sorted, empty values kept."""
     return "&".join(f"{k}={params[k]}" for k in sorted(params) if k not in ("sign", "sign_type"))
-
-
-def yuan(amount_fen: int) -> str:
-    return f"{amount_fen // 100}.{amount_fen % 100:02d}"
 
 
 def fen(amount: str) -> int:
@@ -93,7 +78,7 @@ def _request_params(method: str, biz: dict[str, Any], at: datetime, with_notify:
         "format": "JSON",
         "charset": "utf-8",
         "sign_type": "RSA2",
-        "timestamp": at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+        "timestamp": at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S"),
         "version": "1.0",
         "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
     }
@@ -104,9 +89,9 @@ def _request_params(method: str, biz: dict[str, Any], at: datetime, with_notify:
 
 
 class AlipayChannel:
-    name = ALIPAY
+    name = ch.ALIPAY
 
-    def start_payment(self, ref: PaymentRef) -> dict[str, Any]:
+    def start_payment(self, ref: ch.PaymentRef) -> dict[str, Any]:
         biz = {
             "out_trade_no": ref.attempt_id,
             "total_amount": yuan(ref.amount_fen),
@@ -114,12 +99,12 @@ class AlipayChannel:
             "product_code": "QUICK_MSECURITY_PAY",
         }
         if ref.expires_at is not None:
-            biz["time_expire"] = ref.expires_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+            biz["time_expire"] = ref.expires_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
         params = _request_params("alipay.trade.app.pay", biz, ref.created_at, with_notify=True)
-        return {"channel": ALIPAY, "out_trade_no": ref.attempt_id, "order_string": urllib.parse.urlencode(params)}
+        return {"channel": ch.ALIPAY, "out_trade_no": ref.attempt_id, "order_string": urllib.parse.urlencode(params)}
 
-    def charge(self, ref: PaymentRef) -> ChargeResult:
-        raise UnsupportedOperation("Alipay payments are made by the user in the Alipay app")
+    def charge(self, ref: ch.PaymentRef) -> ch.ChargeResult:
+        raise ch.UnsupportedOperation("Alipay payments are made by the user in the Alipay app")
 
     def _call(self, method: str, biz: dict[str, Any]) -> dict[str, Any] | None:
         """Call the Alipay gateway and verify its signed answer; None if there is none."""
@@ -148,50 +133,52 @@ class AlipayChannel:
         result: dict[str, Any] = doc[node]
         return result
 
-    def query(self, ref: PaymentRef) -> ChargeResult:
+    def query(self, ref: ch.PaymentRef) -> ch.ChargeResult:
         node = self._call("alipay.trade.query", {"out_trade_no": ref.attempt_id})
         if node is None:
-            return ChargeResult(PENDING)
+            return ch.ChargeResult(ch.PENDING)
         if node.get("code") != "10000":
-            return ChargeResult(PENDING)  # e.g. ACQ.TRADE_NOT_EXIST: the user has not opened it yet
-        status = TRADE_STATUS.get(str(node.get("trade_status")), PENDING)
-        return ChargeResult(
+            return ch.ChargeResult(ch.PENDING)  # e.g. ACQ.TRADE_NOT_EXIST: the user has not opened it yet
+        status = TRADE_STATUS.get(str(node.get("trade_status")), ch.PENDING)
+        return ch.ChargeResult(
             status, node.get("trade_no"), amount_fen=fen(str(node.get("total_amount", "0"))), currency="CNY"
         )
 
-    def close(self, ref: PaymentRef) -> str:
+    def close(self, ref: ch.PaymentRef) -> str:
         node = self._call("alipay.trade.close", {"out_trade_no": ref.attempt_id})
         if node is None:
-            return PENDING
+            return ch.PENDING
         if node.get("code") == "10000" or node.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
-            return SUCCEEDED  # closed, or the user never opened it (nothing to pay)
+            return ch.SUCCEEDED  # closed, or the user never opened it (nothing to pay)
         if node.get("sub_code") == "ACQ.TRADE_STATUS_ERROR":
-            return FAILED  # paid or finished: the notification settles it
-        return PENDING
+            return ch.FAILED  # paid or finished: the notification settles it
+        return ch.PENDING
 
-    def refund(self, ref: PaymentRef, *, refund_id: str, amount_fen: int, channel_txn_id: str) -> RefundResult:
+    def refund(self, ref: ch.PaymentRef, *, refund_id: str, amount_fen: int, channel_txn_id: str) -> ch.RefundResult:
         """Asked first whether this refund id was done (an earlier answer may have been
         lost), sent only if not. Proof of a refund is `fund_change=Y` or the refund query's
         `REFUND_SUCCESS`: a repeated request answers `fund_change=N` though it was done."""
         done = self.refund_done(ref, refund_id)
         if done is None:
-            return RefundResult(PENDING)  # not known: sending now could not be told from a repeat
+            return ch.RefundResult(ch.PENDING)  # not known: sending now could not be told from a repeat
         if done:
-            return RefundResult(SUCCEEDED, f"{ref.attempt_id}:{refund_id}")
+            return ch.RefundResult(ch.SUCCEEDED, f"{ref.attempt_id}:{refund_id}")
         node = self._call(
             "alipay.trade.refund",
             {"out_trade_no": ref.attempt_id, "refund_amount": yuan(amount_fen), "out_request_no": refund_id},
         )
         if node is None:
-            return RefundResult(PENDING)
+            return ch.RefundResult(ch.PENDING)
         if node.get("code") == "10000" and node.get("fund_change") == "Y":
-            return RefundResult(SUCCEEDED, node.get("trade_no"))
+            return ch.RefundResult(ch.SUCCEEDED, node.get("trade_no"))
         if node.get("code") == "10000":
             done = self.refund_done(ref, refund_id)
-            return RefundResult(SUCCEEDED if done else PENDING, f"{ref.attempt_id}:{refund_id}" if done else None)
-        return RefundResult(FAILED, failure_code=str(node.get("sub_code") or node.get("code")))
+            return ch.RefundResult(
+                ch.SUCCEEDED if done else ch.PENDING, f"{ref.attempt_id}:{refund_id}" if done else None
+            )
+        return ch.RefundResult(ch.FAILED, failure_code=str(node.get("sub_code") or node.get("code")))
 
-    def refund_done(self, ref: PaymentRef, refund_id: str) -> bool | None:
+    def refund_done(self, ref: ch.PaymentRef, refund_id: str) -> bool | None:
         """`alipay.trade.fastpay.refund.query`: True when the refund was done, False when
         Alipay has none, None when it did not answer."""
         node = self._call(
@@ -203,36 +190,36 @@ class AlipayChannel:
             return node.get("refund_status") == "REFUND_SUCCESS"
         return False if node.get("code") == "40004" else None
 
-    def parse_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> ChannelEvent:
+    def parse_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> ch.ChannelEvent:
         params = parse_form(body)
         if params.get("sign_type") != "RSA2" or not params.get("sign"):
-            raise NotificationRejected("bad_signature")
+            raise ch.NotificationRejected("bad_signature")
         content = notification_check_content(params).encode("utf-8")
         if not keys.rsa_verify(keys.secret(keys.ALIPAY_PUBLIC_KEY), content, params["sign"]):
-            raise NotificationRejected("bad_signature")
+            raise ch.NotificationRejected("bad_signature")
         if params.get("app_id") != _app_id() or params.get("seller_id") != seller_id():
-            raise NotificationRejected("not_ours")
+            raise ch.NotificationRejected("not_ours")
         try:
             notify_id, attempt_id = params["notify_id"], params["out_trade_no"]
             amount = fen(params["total_amount"])
         except (KeyError, ValueError) as exc:
-            raise NotificationRejected("malformed") from exc
-        status = TRADE_STATUS.get(params.get("trade_status", ""), PENDING)
-        return ChannelEvent(
-            channel=ALIPAY,
+            raise ch.NotificationRejected("malformed") from exc
+        status = TRADE_STATUS.get(params.get("trade_status", ""), ch.PENDING)
+        return ch.ChannelEvent(
+            channel=ch.ALIPAY,
             event_id=notify_id,
             attempt_id=attempt_id,
             channel_txn_id=params.get("trade_no"),
             amount_fen=amount,
             currency=params.get("trans_currency") or "CNY",
             status=status,
-            failure_code="trade_closed" if status == FAILED else None,
+            failure_code="trade_closed" if status == ch.FAILED else None,
         )
 
-    def reply(self, accepted: bool, reason: str = "") -> NotifyReply:
+    def reply(self, accepted: bool, reason: str = "") -> ch.NotifyReply:
         if accepted:
-            return NotifyReply(200, "success", "text/plain")
-        return NotifyReply(400, "failure", "text/plain")
+            return ch.NotifyReply(200, "success", "text/plain")
+        return ch.NotifyReply(400, "failure", "text/plain")
 
 
 def parse_form(body: bytes) -> dict[str, str]:
@@ -243,10 +230,10 @@ def parse_form(body: bytes) -> dict[str, str]:
         charset = dict(first).get("charset") or "utf-8"
         pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, encoding=charset, errors="strict")
     except (UnicodeDecodeError, LookupError, ValueError) as exc:
-        raise NotificationRejected("malformed") from exc
+        raise ch.NotificationRejected("malformed") from exc
     params = dict(pairs)
     if len(params) != len(pairs):
-        raise NotificationRejected("malformed")
+        raise ch.NotificationRejected("malformed")
     return params
 
 

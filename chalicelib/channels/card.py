@@ -30,20 +30,8 @@ from typing import Any
 
 from ..clock import parse_iso
 from ..config import settings
+from . import base as ch
 from . import http, keys
-from .base import (
-    CARD,
-    FAILED,
-    PENDING,
-    SIGNATURE_REASONS,
-    SUCCEEDED,
-    ChannelEvent,
-    ChargeResult,
-    NotificationRejected,
-    NotifyReply,
-    PaymentRef,
-    RefundResult,
-)
 
 SIGNATURE_HEADER = "x-gateway-signature"
 DECLINED = "card_declined"
@@ -70,28 +58,28 @@ def sign(body: bytes) -> str:
 class SandboxGateway:
     """Deterministic outcomes from the token's last four digits; no network."""
 
-    def charge(self, ref: PaymentRef) -> ChargeResult:
+    def charge(self, ref: ch.PaymentRef) -> ch.ChargeResult:
         last4 = (ref.instrument_token or "")[-4:]
         txn = f"sbx_txn_{_digest(ref.attempt_id)}"
         if last4.endswith("0002"):
-            return ChargeResult(FAILED, txn, DECLINED)
+            return ch.ChargeResult(ch.FAILED, txn, DECLINED)
         if last4.endswith("0005"):
-            return ChargeResult(FAILED, txn, INSUFFICIENT)
+            return ch.ChargeResult(ch.FAILED, txn, INSUFFICIENT)
         if last4.endswith(("0003", "0004")):
-            return ChargeResult(PENDING)  # the gateway did not answer in time
-        return ChargeResult(SUCCEEDED, txn, amount_fen=ref.amount_fen, currency=ref.currency)
+            return ch.ChargeResult(ch.PENDING)  # the gateway did not answer in time
+        return ch.ChargeResult(ch.SUCCEEDED, txn, amount_fen=ref.amount_fen, currency=ref.currency)
 
-    def query(self, ref: PaymentRef) -> ChargeResult:
+    def query(self, ref: ch.PaymentRef) -> ch.ChargeResult:
         last4 = (ref.instrument_token or "")[-4:]
         txn = f"sbx_txn_{_digest(ref.attempt_id)}"
         if last4.endswith("0003"):
-            return ChargeResult(SUCCEEDED, txn, amount_fen=ref.amount_fen, currency=ref.currency)
+            return ch.ChargeResult(ch.SUCCEEDED, txn, amount_fen=ref.amount_fen, currency=ref.currency)
         if last4.endswith("0004"):
-            return ChargeResult(FAILED, txn, DECLINED)
+            return ch.ChargeResult(ch.FAILED, txn, DECLINED)
         return self.charge(ref)
 
-    def refund(self, ref: PaymentRef, refund_id: str, amount_fen: int, channel_txn_id: str) -> RefundResult:
-        return RefundResult(SUCCEEDED, f"sbx_rf_{_digest(refund_id)}")
+    def refund(self, ref: ch.PaymentRef, refund_id: str, amount_fen: int, channel_txn_id: str) -> ch.RefundResult:
+        return ch.RefundResult(ch.SUCCEEDED, f"sbx_rf_{_digest(refund_id)}")
 
 
 class HttpGateway:
@@ -108,11 +96,11 @@ class HttpGateway:
         return api_headers(idem)
 
     @staticmethod
-    def _result(doc: dict[str, Any]) -> ChargeResult:
+    def _result(doc: dict[str, Any]) -> ch.ChargeResult:
         status = doc.get("status")
-        if status not in (SUCCEEDED, FAILED, PENDING):
-            return ChargeResult(PENDING)
-        return ChargeResult(
+        if status not in (ch.SUCCEEDED, ch.FAILED, ch.PENDING):
+            return ch.ChargeResult(ch.PENDING)
+        return ch.ChargeResult(
             status,
             doc.get("txn_id"),
             doc.get("failure_code"),
@@ -120,7 +108,7 @@ class HttpGateway:
             currency=doc.get("currency"),
         )
 
-    def charge(self, ref: PaymentRef) -> ChargeResult:
+    def charge(self, ref: ch.PaymentRef) -> ch.ChargeResult:
         body = {
             "merchant_ref": ref.attempt_id,
             "token": ref.instrument_token,
@@ -136,35 +124,35 @@ class HttpGateway:
                 headers=self._headers(ref.attempt_id),
             )
         except http.ChannelUnavailable:
-            return ChargeResult(PENDING)
+            return ch.ChargeResult(ch.PENDING)
         if answer.status >= 400:
-            return ChargeResult(FAILED, failure_code=f"gateway_{answer.status}")
+            return ch.ChargeResult(ch.FAILED, failure_code=f"gateway_{answer.status}")
         return self._result(answer.json())
 
-    def query(self, ref: PaymentRef) -> ChargeResult:
+    def query(self, ref: ch.PaymentRef) -> ch.ChargeResult:
         try:
             answer = http.request("GET", f"{self.base_url}/charges/{ref.attempt_id}", headers=self._headers())
         except http.ChannelUnavailable:
-            return ChargeResult(PENDING)
+            return ch.ChargeResult(ch.PENDING)
         if answer.status == 404:
-            return ChargeResult(FAILED, failure_code="not_found")  # the charge never reached the gateway
+            return ch.ChargeResult(ch.FAILED, failure_code="not_found")  # the charge never reached the gateway
         if answer.status >= 400:
-            return ChargeResult(PENDING)
+            return ch.ChargeResult(ch.PENDING)
         return self._result(answer.json())
 
-    def refund(self, ref: PaymentRef, refund_id: str, amount_fen: int, channel_txn_id: str) -> RefundResult:
+    def refund(self, ref: ch.PaymentRef, refund_id: str, amount_fen: int, channel_txn_id: str) -> ch.RefundResult:
         body = {"merchant_ref": ref.attempt_id, "refund_id": refund_id, "amount_fen": amount_fen}
         try:
             answer = http.request(
                 "POST", f"{self.base_url}/refunds", body=json.dumps(body).encode(), headers=self._headers(refund_id)
             )
         except http.ChannelUnavailable:
-            return RefundResult(PENDING)
+            return ch.RefundResult(ch.PENDING)
         if answer.status >= 400:
-            return RefundResult(FAILED, failure_code=f"gateway_{answer.status}")
+            return ch.RefundResult(ch.FAILED, failure_code=f"gateway_{answer.status}")
         doc = answer.json()
-        status = doc.get("status") if doc.get("status") in (SUCCEEDED, FAILED, PENDING) else PENDING
-        return RefundResult(status, doc.get("refund_txn_id"), doc.get("failure_code"))
+        status = doc.get("status") if doc.get("status") in (ch.SUCCEEDED, ch.FAILED, ch.PENDING) else ch.PENDING
+        return ch.RefundResult(status, doc.get("refund_txn_id"), doc.get("failure_code"))
 
 
 def notify_url(path: str) -> str:
@@ -173,7 +161,7 @@ def notify_url(path: str) -> str:
 
 
 class CardChannel:
-    name = CARD
+    name = ch.CARD
 
     def __init__(self) -> None:
         cfg = settings()
@@ -186,26 +174,26 @@ class CardChannel:
         else:
             self.gateway = HttpGateway(cfg.channels.card_gateway_url)
 
-    def charge(self, ref: PaymentRef) -> ChargeResult:
+    def charge(self, ref: ch.PaymentRef) -> ch.ChargeResult:
         return self.gateway.charge(ref)
 
-    def query(self, ref: PaymentRef) -> ChargeResult:
+    def query(self, ref: ch.PaymentRef) -> ch.ChargeResult:
         return self.gateway.query(ref)
 
-    def refund(self, ref: PaymentRef, *, refund_id: str, amount_fen: int, channel_txn_id: str) -> RefundResult:
+    def refund(self, ref: ch.PaymentRef, *, refund_id: str, amount_fen: int, channel_txn_id: str) -> ch.RefundResult:
         return self.gateway.refund(ref, refund_id, amount_fen, channel_txn_id)
 
-    def close(self, ref: PaymentRef) -> str:
-        return SUCCEEDED  # we take the money ourselves: no trade stays open at the channel
+    def close(self, ref: ch.PaymentRef) -> str:
+        return ch.SUCCEEDED  # we take the money ourselves: no trade stays open at the channel
 
-    def start_payment(self, ref: PaymentRef) -> dict[str, Any]:
+    def start_payment(self, ref: ch.PaymentRef) -> dict[str, Any]:
         # A card payment is taken by us, not in another app: the app calls pay now.
-        return {"channel": CARD, "out_trade_no": ref.attempt_id, "pay_now": f"/v1/orders/{ref.order_id}/payments"}
+        return {"channel": ch.CARD, "out_trade_no": ref.attempt_id, "pay_now": f"/v1/orders/{ref.order_id}/payments"}
 
-    def parse_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> ChannelEvent:
+    def parse_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> ch.ChannelEvent:
         given = headers.get(SIGNATURE_HEADER, "")
         if not given or not hmac.compare_digest(given.lower(), sign(body)):
-            raise NotificationRejected("bad_signature")
+            raise ch.NotificationRejected("bad_signature")
         try:
             doc = json.loads(body.decode("utf-8"))
             sent_at = parse_iso(doc["sent_at"])
@@ -214,16 +202,16 @@ class CardChannel:
             amount = doc["amount_fen"]
             currency = str(doc["currency"])
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-            raise NotificationRejected("malformed") from exc
+            raise ch.NotificationRejected("malformed") from exc
         max_age = timedelta(seconds=settings().rules.channel_notify_max_age_seconds)
         if abs(now - sent_at) > max_age:
-            raise NotificationRejected("stale")
+            raise ch.NotificationRejected("stale")
         if type(amount) is not int:
-            raise NotificationRejected("malformed")
+            raise ch.NotificationRejected("malformed")
         # Other event types (refund updates, ...) are acknowledged and change nothing here.
-        status = {"charge.succeeded": SUCCEEDED, "charge.failed": FAILED}.get(kind, PENDING)
-        return ChannelEvent(
-            channel=CARD,
+        status = {"charge.succeeded": ch.SUCCEEDED, "charge.failed": ch.FAILED}.get(kind, ch.PENDING)
+        return ch.ChannelEvent(
+            channel=ch.CARD,
             event_id=event_id,
             attempt_id=attempt_id,
             channel_txn_id=doc.get("txn_id"),
@@ -233,7 +221,7 @@ class CardChannel:
             failure_code=doc.get("failure_code"),
         )
 
-    def reply(self, accepted: bool, reason: str = "") -> NotifyReply:
+    def reply(self, accepted: bool, reason: str = "") -> ch.NotifyReply:
         if accepted:
-            return NotifyReply(200, {"received": True})
-        return NotifyReply(401 if reason in SIGNATURE_REASONS else 400, {"received": False, "reason": reason})
+            return ch.NotifyReply(200, {"received": True})
+        return ch.NotifyReply(401 if reason in ch.SIGNATURE_REASONS else 400, {"received": False, "reason": reason})

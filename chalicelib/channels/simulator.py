@@ -25,13 +25,12 @@ import threading
 import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..config import settings
 from . import keys
 
-BEIJING = timezone(timedelta(hours=8))
 # Where a sandbox stage without a configured gateway sends its calls (answered here).
 ALIPAY_GATEWAY = "https://openapi.sandbox.invalid/gateway.do"
 WECHATPAY_API = "https://api.mch.sandbox.invalid"

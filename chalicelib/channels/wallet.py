@@ -11,19 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from ..ledger import CASH, PLATFORM, Leg, clearing, user_account
-from .base import (
-    FAILED,
-    SUCCEEDED,
-    WALLET,
-    ChannelEvent,
-    ChargeResult,
-    NotificationRejected,
-    NotifyReply,
-    PaymentRef,
-    RefundResult,
-)
+from . import base as ch
 
-CLEARING = clearing(WALLET)
+CLEARING = clearing(ch.WALLET)
 
 
 def debit_legs(user_id: str, amount_fen: int) -> list[Leg]:
@@ -37,27 +27,29 @@ def credit_legs(user_id: str, amount_fen: int) -> list[Leg]:
 
 
 class WalletChannel:
-    name = WALLET
+    name = ch.WALLET
 
-    def charge(self, ref: PaymentRef) -> ChargeResult:
+    def charge(self, ref: ch.PaymentRef) -> ch.ChargeResult:
         # Approved here; the money moves by `debit_legs` in the settling transaction.
-        return ChargeResult(SUCCEEDED, f"wallet_{ref.attempt_id}", amount_fen=ref.amount_fen, currency=ref.currency)
+        return ch.ChargeResult(
+            ch.SUCCEEDED, f"wallet_{ref.attempt_id}", amount_fen=ref.amount_fen, currency=ref.currency
+        )
 
-    def query(self, ref: PaymentRef) -> ChargeResult:
+    def query(self, ref: ch.PaymentRef) -> ch.ChargeResult:
         # A wallet attempt is created and settled in one transaction: none is ever pending.
-        return ChargeResult(FAILED, failure_code="not_found")
+        return ch.ChargeResult(ch.FAILED, failure_code="not_found")
 
-    def refund(self, ref: PaymentRef, *, refund_id: str, amount_fen: int, channel_txn_id: str) -> RefundResult:
-        return RefundResult(SUCCEEDED, f"wallet_{refund_id}")
+    def refund(self, ref: ch.PaymentRef, *, refund_id: str, amount_fen: int, channel_txn_id: str) -> ch.RefundResult:
+        return ch.RefundResult(ch.SUCCEEDED, f"wallet_{refund_id}")
 
-    def close(self, ref: PaymentRef) -> str:
-        return SUCCEEDED  # we take the money ourselves: no trade stays open at the channel
+    def close(self, ref: ch.PaymentRef) -> str:
+        return ch.SUCCEEDED  # we take the money ourselves: no trade stays open at the channel
 
-    def start_payment(self, ref: PaymentRef) -> dict[str, Any]:
-        return {"channel": WALLET, "out_trade_no": ref.attempt_id, "pay_now": f"/v1/orders/{ref.order_id}/payments"}
+    def start_payment(self, ref: ch.PaymentRef) -> dict[str, Any]:
+        return {"channel": ch.WALLET, "out_trade_no": ref.attempt_id, "pay_now": f"/v1/orders/{ref.order_id}/payments"}
 
-    def parse_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> ChannelEvent:
-        raise NotificationRejected("no_notifications")
+    def parse_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> ch.ChannelEvent:
+        raise ch.NotificationRejected("no_notifications")
 
-    def reply(self, accepted: bool, reason: str = "") -> NotifyReply:
-        return NotifyReply(404, {"code": "not_found"})
+    def reply(self, accepted: bool, reason: str = "") -> ch.NotifyReply:
+        return ch.NotifyReply(404, {"code": "not_found"})

@@ -17,40 +17,27 @@ import base64
 import json
 import secrets
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ..clock import CHINA
 from ..config import ConfigError, settings
+from . import base as ch
 from . import http, keys
-from .base import (
-    FAILED,
-    PENDING,
-    SIGNATURE_REASONS,
-    SUCCEEDED,
-    WECHAT_PAY,
-    ChannelEvent,
-    ChargeResult,
-    NotificationRejected,
-    NotifyReply,
-    PaymentRef,
-    RefundResult,
-    UnsupportedOperation,
-)
 from .card import notify_url
 from .simulator import WECHATPAY_API as SANDBOX_API
 
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
-BEIJING = timezone(timedelta(hours=8))
 TRADE_STATE = {
-    "SUCCESS": SUCCEEDED,
-    "CLOSED": FAILED,
-    "REVOKED": FAILED,
-    "PAYERROR": FAILED,
-    "NOTPAY": PENDING,
-    "USERPAYING": PENDING,
+    "SUCCESS": ch.SUCCEEDED,
+    "CLOSED": ch.FAILED,
+    "REVOKED": ch.FAILED,
+    "PAYERROR": ch.FAILED,
+    "NOTPAY": ch.PENDING,
+    "USERPAYING": ch.PENDING,
 }
 
 
@@ -78,7 +65,7 @@ def signed_message(timestamp: str, nonce: str, body: bytes) -> bytes:
 def decrypt_resource(resource: Mapping[str, Any]) -> dict[str, Any]:
     """Open an AEAD_AES_256_GCM resource with the API v3 key."""
     if resource.get("algorithm") != "AEAD_AES_256_GCM":
-        raise NotificationRejected("malformed")
+        raise ch.NotificationRejected("malformed")
     try:
         key = keys.secret(keys.WECHATPAY_API_V3_KEY).encode()
         plain = AESGCM(key).decrypt(
@@ -88,13 +75,13 @@ def decrypt_resource(resource: Mapping[str, Any]) -> dict[str, Any]:
         )
         doc: dict[str, Any] = json.loads(plain.decode("utf-8"))
     except InvalidTag as exc:
-        raise NotificationRejected("bad_ciphertext") from exc
+        raise ch.NotificationRejected("bad_ciphertext") from exc
     except (KeyError, ValueError, TypeError) as exc:
-        raise NotificationRejected("malformed") from exc
+        raise ch.NotificationRejected("malformed") from exc
     return doc
 
 
-def prepay_body(ref: PaymentRef) -> dict[str, Any]:
+def prepay_body(ref: ch.PaymentRef) -> dict[str, Any]:
     """The App order (`POST /v3/pay/transactions/app`), bounded by the order's deadline."""
     app_id, mch_id = _ids()
     body: dict[str, Any] = {
@@ -106,12 +93,12 @@ def prepay_body(ref: PaymentRef) -> dict[str, Any]:
         "amount": {"total": ref.amount_fen, "currency": ref.currency},
     }
     if ref.expires_at is not None:
-        body["time_expire"] = ref.expires_at.astimezone(BEIJING).isoformat(timespec="seconds")
+        body["time_expire"] = ref.expires_at.astimezone(CHINA).isoformat(timespec="seconds")
     return body
 
 
 class WechatPayChannel:
-    name = WECHAT_PAY
+    name = ch.WECHAT_PAY
 
     def _authorization(self, method: str, path: str, body: str, timestamp: int, nonce: str) -> str:
         _, mch_id = _ids()
@@ -156,7 +143,7 @@ class WechatPayChannel:
         doc["_status"] = answer.status
         return doc
 
-    def start_payment(self, ref: PaymentRef) -> dict[str, Any]:
+    def start_payment(self, ref: ch.PaymentRef) -> dict[str, Any]:
         app_id, mch_id = _ids()
         doc = self._call("POST", "/v3/pay/transactions/app", prepay_body(ref))
         if doc is None or not doc.get("prepay_id"):
@@ -168,7 +155,7 @@ class WechatPayChannel:
             keys.secret(keys.WECHATPAY_MCH_PRIVATE_KEY), f"{app_id}\n{timestamp}\n{nonce}\n{prepay_id}\n".encode()
         )
         return {
-            "channel": WECHAT_PAY,
+            "channel": ch.WECHAT_PAY,
             "out_trade_no": ref.attempt_id,
             "appid": app_id,
             "partnerid": mch_id,
@@ -179,34 +166,34 @@ class WechatPayChannel:
             "sign": pay_sign,
         }
 
-    def charge(self, ref: PaymentRef) -> ChargeResult:
-        raise UnsupportedOperation("WeChat Pay payments are made by the user in WeChat")
+    def charge(self, ref: ch.PaymentRef) -> ch.ChargeResult:
+        raise ch.UnsupportedOperation("WeChat Pay payments are made by the user in WeChat")
 
-    def query(self, ref: PaymentRef) -> ChargeResult:
+    def query(self, ref: ch.PaymentRef) -> ch.ChargeResult:
         _, mch_id = _ids()
         doc = self._call("GET", f"/v3/pay/transactions/out-trade-no/{ref.attempt_id}?mchid={mch_id}", None)
         if doc is None or doc.get("_status") != 200:
-            return ChargeResult(PENDING)
+            return ch.ChargeResult(ch.PENDING)
         amount = doc.get("amount") or {}
-        return ChargeResult(
-            TRADE_STATE.get(str(doc.get("trade_state")), PENDING),
+        return ch.ChargeResult(
+            TRADE_STATE.get(str(doc.get("trade_state")), ch.PENDING),
             doc.get("transaction_id"),
             amount_fen=amount.get("total"),
             currency=amount.get("currency"),
         )
 
-    def close(self, ref: PaymentRef) -> str:
+    def close(self, ref: ch.PaymentRef) -> str:
         _, mch_id = _ids()
         doc = self._call("POST", f"/v3/pay/transactions/out-trade-no/{ref.attempt_id}/close", {"mchid": mch_id})
         if doc is None:
-            return PENDING
+            return ch.PENDING
         if doc.get("_status") == 204 or doc.get("code") == "ORDER_NOT_EXIST":
-            return SUCCEEDED  # closed, or never created (no prepay: nothing can pay it)
+            return ch.SUCCEEDED  # closed, or never created (no prepay: nothing can pay it)
         if doc.get("code") == "ORDERPAID":
-            return FAILED  # paid: its notification settles it
-        return PENDING
+            return ch.FAILED  # paid: its notification settles it
+        return ch.PENDING
 
-    def refund(self, ref: PaymentRef, *, refund_id: str, amount_fen: int, channel_txn_id: str) -> RefundResult:
+    def refund(self, ref: ch.PaymentRef, *, refund_id: str, amount_fen: int, channel_txn_id: str) -> ch.RefundResult:
         doc = self._call(
             "POST",
             "/v3/refund/domestic/refunds",
@@ -218,67 +205,69 @@ class WechatPayChannel:
             },
         )
         if doc is None:
-            return RefundResult(PENDING)
+            return ch.RefundResult(ch.PENDING)
         status = str(doc.get("status"))
         if status == "SUCCESS":
-            return RefundResult(SUCCEEDED, doc.get("refund_id"))
+            return ch.RefundResult(ch.SUCCEEDED, doc.get("refund_id"))
         if status == "PROCESSING" or doc.get("_status") != 200:
-            return RefundResult(PENDING, doc.get("refund_id"))
-        return RefundResult(FAILED, doc.get("refund_id"), failure_code=str(doc.get("code") or status))
+            return ch.RefundResult(ch.PENDING, doc.get("refund_id"))
+        return ch.RefundResult(ch.FAILED, doc.get("refund_id"), failure_code=str(doc.get("code") or status))
 
-    def parse_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> ChannelEvent:
+    def parse_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> ch.ChannelEvent:
         cfg = settings()
         timestamp = headers.get("wechatpay-timestamp", "")
         nonce = headers.get("wechatpay-nonce", "")
         signature = headers.get("wechatpay-signature", "")
         serial = headers.get("wechatpay-serial", "")
         if not (timestamp and nonce and signature) or not timestamp.isdigit():
-            raise NotificationRejected("bad_signature")
+            raise ch.NotificationRejected("bad_signature")
         if headers.get("wechatpay-signature-type", SIGNATURE_TYPE) != SIGNATURE_TYPE:
-            raise NotificationRejected("bad_signature")
+            raise ch.NotificationRejected("bad_signature")
         platform_key = keys.wechatpay_platform_key(serial)
         if platform_key is None:
-            raise NotificationRejected("unknown_serial")
+            raise ch.NotificationRejected("unknown_serial")
         if abs(now.timestamp() - int(timestamp)) > cfg.rules.channel_notify_max_age_seconds:
-            raise NotificationRejected("stale")
+            raise ch.NotificationRejected("stale")
         message = signed_message(timestamp, nonce, body)
         if not keys.rsa_verify(platform_key, message, signature):
-            raise NotificationRejected("bad_signature")
+            raise ch.NotificationRejected("bad_signature")
         try:
             doc = json.loads(body.decode("utf-8"))
             event_id, resource = str(doc["id"]), doc["resource"]
             event_type = str(doc.get("event_type", ""))
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-            raise NotificationRejected("malformed") from exc
+            raise ch.NotificationRejected("malformed") from exc
         txn = decrypt_resource(resource)
         app_id, mch_id = _ids()
         if not event_type.startswith("TRANSACTION."):
             # Refund and other events: acknowledged, no payment effect here.
-            return ChannelEvent(WECHAT_PAY, event_id, str(txn.get("out_trade_no", "")), None, None, None, PENDING)
+            return ch.ChannelEvent(
+                ch.WECHAT_PAY, event_id, str(txn.get("out_trade_no", "")), None, None, None, ch.PENDING
+            )
         if txn.get("mchid") != mch_id or txn.get("appid") != app_id:
-            raise NotificationRejected("not_ours")
+            raise ch.NotificationRejected("not_ours")
         try:
             amount = txn["amount"]
             total, currency = amount["total"], str(amount["currency"])
             attempt_id = str(txn["out_trade_no"])
         except (KeyError, TypeError) as exc:
-            raise NotificationRejected("malformed") from exc
+            raise ch.NotificationRejected("malformed") from exc
         if type(total) is not int:
-            raise NotificationRejected("malformed")
-        status = TRADE_STATE.get(str(txn.get("trade_state")), PENDING)
-        return ChannelEvent(
-            channel=WECHAT_PAY,
+            raise ch.NotificationRejected("malformed")
+        status = TRADE_STATE.get(str(txn.get("trade_state")), ch.PENDING)
+        return ch.ChannelEvent(
+            channel=ch.WECHAT_PAY,
             event_id=event_id,
             attempt_id=attempt_id,
             channel_txn_id=txn.get("transaction_id"),
             amount_fen=total,
             currency=currency,
             status=status,
-            failure_code=str(txn.get("trade_state")).lower() if status == FAILED else None,
+            failure_code=str(txn.get("trade_state")).lower() if status == ch.FAILED else None,
         )
 
-    def reply(self, accepted: bool, reason: str = "") -> NotifyReply:
+    def reply(self, accepted: bool, reason: str = "") -> ch.NotifyReply:
         if accepted:
-            return NotifyReply(204, "")
-        status = 401 if reason in SIGNATURE_REASONS else 400
-        return NotifyReply(status, {"code": "FAIL", "message": reason or "rejected"})
+            return ch.NotifyReply(204, "")
+        status = 401 if reason in ch.SIGNATURE_REASONS else 400
+        return ch.NotifyReply(status, {"code": "FAIL", "message": reason or "rejected"})

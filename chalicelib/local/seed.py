@@ -90,7 +90,7 @@ def seed_rewards(now: datetime) -> list[str]:
     from ..db import Tx
     from ..models.orders import BNPL, PAID, Order
     from ..services import rewards
-    from ..services.orders.order_index import merchant_key
+    from ..services.orders import order_index
 
     points = 0
     placed, shipped, received = now - timedelta(days=12), now - timedelta(days=11), now - timedelta(days=9)
@@ -106,7 +106,7 @@ def seed_rewards(now: datetime) -> list[str]:
             checkout_id=f"demo-checkout-{n}",
             user_id=DEMO_CONSUMER,
             merchant_id=DEMO_MERCHANT,
-            merchant_key=merchant_key(DEMO_MERCHANT, oid),
+            merchant_key=order_index.merchant_key(DEMO_MERCHANT, oid),
             created_key=f"{iso(now)}#{oid}",
             status=PAID,
             payment_method=BNPL,

@@ -9,6 +9,7 @@ from ..db import table_meta
 
 CONSUMER = "consumer"
 MERCHANT = "merchant"
+MAX_TEXT = 1000  # a message's characters (the request schema and the service both hold it)
 
 
 class OrderMessage(Model):

@@ -51,6 +51,9 @@ STATUSES = tuple(s.value for s in OrderStatus)
 
 BNPL = "bnpl"
 PAYMENT_METHODS = ("bnpl", "alipay", "wechat_pay", "card", "wallet")
+# A checkout is one DynamoDB transaction (at most 100 items): per line a stock update and a
+# cart delete, per order the order and its timer, plus the coupon and the idempotency record.
+MAX_CHECKOUT_LINES = 20
 
 
 def obligated(status: str, payment_method: str) -> bool:

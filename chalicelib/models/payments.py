@@ -52,6 +52,9 @@ class PaymentAttempt(Model):
     card_last4 = UnicodeAttribute(null=True)
     outcome = UnicodeAttribute(null=True)  # applied | unapplied (succeeded attempts)
     refunded_fen = NumberAttribute(default=0)
+    # Owed back through this payment by returns, refunded yet or not (installments: each part
+    # was its own payment; a second return must not count the first one's refund as left).
+    refund_owed_fen = NumberAttribute(null=True)
     # Collection attempts: which charge of the order's collection this is (1 = the window's
     # close, 2.. = the daily retries after a decline).
     collection_round = NumberAttribute(null=True)

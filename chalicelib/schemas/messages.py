@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from ..services.messages import MAX_TEXT
+from ..models.messages import MAX_TEXT
 from .common import NOT_BLANK, STRIP, Body, View, example
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
-from ..services.orders import MAX_CHECKOUT_LINES
+from ..models.orders import MAX_CHECKOUT_LINES
 from .catalog import Quantity
 from .common import NOT_BLANK, NOT_TRUE, STRIP, TRUE, Body, Id, PageQuery, View, one_of
 from .kinds import Channel, HistoryEvent, OrderStatus, PaymentMethod, PaymentPurpose, PaymentStatus, RefundStatus

@@ -1,26 +1,28 @@
-"""Accounts: the profile, real-name verification, bank cards, payment password, devices."""
+"""Accounts: the profile, real-name verification, bank cards, payment password (devices:
+`devices.py`)."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import os
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError
 
 from .. import errors, pii
 from ..channels import card_vault
-from ..clock import iso, parse_iso
+from ..clock import iso
 from ..config import settings
 from ..db import Tx, condition_failed
 from ..errors import FieldError
-from ..models.users import BankCard, Device, UniqueClaim, User
+from ..models.users import BankCard as BankCard
+from ..models.users import UniqueClaim
+from ..models.users import User as User
 from . import validators
+from .password_tries import commit_releasing_try, encode_password
+from .password_tries import release_try as release_try
+from .password_tries import tries_released as tries_released
+from .password_tries import verify_password as verify_password
 
 if TYPE_CHECKING:
     from ..idempotency import IdemScope
@@ -53,15 +55,6 @@ def get(user_id: str) -> User:
         raise user_not_found() from exc
 
 
-def standings(user_ids: list[str]) -> dict[str, User]:
-    """The profiles of these users in one batch read (what a reviewer weighs: 先用后付
-    status, account age, on-time and overdue counts); unknown ids are left out."""
-    unique = sorted(set(user_ids))
-    if not unique:
-        return {}
-    return {u.user_id: u for u in User.batch_get(unique)}
-
-
 # What the account operations refuse with (a route documents what the services it calls declare).
 _WRONG_PASSWORD = errors.raises(unprocessable=["payment_password_incorrect"], locked=["payment_password_locked"])
 STEP_UP_ERRORS = _WRONG_PASSWORD | errors.raises(unprocessable=["payment_password_not_set", "device_not_registered"])
@@ -75,9 +68,6 @@ REMOVE_CARD_ERRORS = errors.raises(not_found=["card_not_found"], conflict=["card
 DEFAULT_CARD_ERRORS = errors.raises(not_found=["card_not_found"], conflict=["state_changed"])
 # Not on the routes: `state_changed` after the retries, `cards_changed` (retried), a lost user item.
 UNDOCUMENTED_ERRORS = errors.raises(conflict=["cards_changed", "state_changed"], not_found=["user_not_found"])
-DEVICE_ERRORS = _WRONG_PASSWORD | errors.raises(
-    conflict=["device_already_registered"], unprocessable=["invalid_public_key", "payment_password_not_set"]
-)
 
 
 # --- real-name verification (实名认证) -------------------------------------------------
@@ -275,25 +265,6 @@ def default_card(user: User) -> BankCard | None:
 
 # --- payment password -------------------------------------------------------------------
 
-_SCRYPT_R, _SCRYPT_P = 8, 1
-
-
-def _hash_password(pin: str, salt: bytes, n: int) -> bytes:
-    return hashlib.scrypt(pin.encode(), salt=salt, n=n, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32, maxmem=128 * 1024 * 1024)
-
-
-def _encode_password(pin: str) -> str:
-    n = settings().rules.password_scrypt_n
-    salt = os.urandom(16)
-    digest = _hash_password(pin, salt, n)
-    return f"scrypt${n}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
-
-
-def _password_matches(pin: str, stored: str) -> bool:
-    _, n, salt, digest = stored.split("$")
-    candidate = _hash_password(pin, base64.b64decode(salt), int(n))
-    return hmac.compare_digest(candidate, base64.b64decode(digest))
-
 
 def set_password(
     user_id: str, password: str, old_password: str | None, now: datetime, idem: IdemScope | None = None
@@ -314,7 +285,7 @@ def set_password(
                 [FieldError("old_password", "required to change the password")],
             )
         verify_password(user, old_password, now, release_later=True)
-    new_hash = _encode_password(password)
+    new_hash = encode_password(password)
     condition = User.password_hash == user.password_hash if user.password_hash else User.password_hash.does_not_exist()
     tx = Tx()
     tx.update(
@@ -323,149 +294,5 @@ def set_password(
         condition=condition,
         on_fail=errors.state_changed("the password changed meanwhile; retry"),
     )
-    _commit_releasing_try(tx, user, result=user, idem=idem)
+    commit_releasing_try(tx, user, result=user, idem=idem)
     return user
-
-
-def _commit_releasing_try(tx: Tx, user: User, *, result: Any, idem: IdemScope | None) -> None:
-    """Commit a step-up's effect with its try released (and its response staged) in one
-    transaction; a transaction refused still releases the try (the password matched)."""
-    if idem is not None:
-        idem.stage(tx, result)
-    try:
-        tx.commit()
-    except errors.DomainError:
-        if user.password_hash:
-            release_try(user)
-        raise
-
-
-def verify_password(user: User, password: str, now: datetime, *, release_later: bool = False) -> None:
-    """Check the payment password; 5 wrong tries lock it for 3 hours (configured).
-
-    Each try is claimed first (a conditional increment: not locked, fewer than the maximum
-    counted), and only a claimed try runs the slow KDF: parallel tries cannot check more
-    passwords than the rule allows in one lock period. `release_later`: a matching try is
-    released by the caller (`tries_released()` in its transaction, else `release_try`).
-    """
-    rules = settings().rules
-    if not user.password_hash:
-        raise errors.unprocessable("payment_password_not_set", "set a payment password first")
-    stored = user.password_hash
-    tries = _claim_try(user, now)
-    if _password_matches(password, stored):
-        if not release_later:
-            release_try(user)
-        return
-    if tries >= rules.password_max_tries:
-        raise _lock(user, now)
-    raise errors.unprocessable(
-        "payment_password_incorrect",
-        f"the payment password is wrong; {rules.password_max_tries - tries} tries left",
-        [FieldError("password", "incorrect")],
-    )
-
-
-def tries_released() -> list[Any]:
-    """The update that releases the tries after a matching password."""
-    return [User.password_failures.set(0), User.password_locked_until.remove()]
-
-
-def release_try(user: User) -> None:
-    user.update(actions=tries_released())
-
-
-def _locked(until: str) -> errors.DomainError:
-    return errors.Locked("payment_password_locked", f"too many wrong tries; locked until {until}")
-
-
-def _unlocked(at: str) -> Any:
-    return User.password_locked_until.does_not_exist() | (User.password_locked_until <= at)
-
-
-def _claim_try(user: User, now: datetime) -> int:
-    """Count one try before checking it; the count including it, or 423 when none is left."""
-    max_tries = settings().rules.password_max_tries
-    at = iso(now)
-    room = User.password_failures.does_not_exist() | (User.password_failures < max_tries)
-    try:
-        user.update(actions=[User.password_failures.add(1)], condition=_unlocked(at) & room)
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        fresh = get(user.user_id)
-        if fresh.password_locked_until and parse_iso(fresh.password_locked_until) > now:
-            raise _locked(fresh.password_locked_until) from exc
-        # Every try of the period is claimed, the lock not yet written (the last check is
-        # still running, or never finished): lock now.
-        raise _lock(fresh, now) from exc
-    return int(user.password_failures)
-
-
-def _lock(user: User, now: datetime) -> errors.DomainError:
-    """Start the lock period (the counter starts again when it ends); the 423 to raise."""
-    rules = settings().rules
-    until = iso(now + timedelta(seconds=rules.password_lock_seconds))
-    try:
-        user.update(
-            actions=[User.password_locked_until.set(until), User.password_failures.set(0)],
-            condition=_unlocked(iso(now)),
-        )
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        until = get(user.user_id).password_locked_until or until  # locked meanwhile by another try
-    return _locked(until)
-
-
-# --- devices (biometric confirmation keys) ----------------------------------------------
-
-
-def register_device(
-    user_id: str, device_id: str, public_key_pem: str, password: str, now: datetime, idem: IdemScope | None = None
-) -> Device:
-    """Register a device's ECDSA P-256 public key once; it signs confirmation challenges.
-
-    A device key confirms orders without the password, so registering one is a step-up:
-    the payment password, with its lockout (a stolen session token alone is not enough).
-    """
-    user = get_or_create(user_id, now)
-    try:
-        key = serialization.load_pem_public_key(public_key_pem.encode())
-    except (ValueError, TypeError) as exc:
-        raise errors.unprocessable(
-            "invalid_public_key",
-            "the public key is not a PEM public key",
-            [FieldError("public_key_pem", "not a PEM public key")],
-        ) from exc
-    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
-        raise errors.unprocessable(
-            "invalid_public_key",
-            "the device key must be ECDSA P-256",
-            [FieldError("public_key_pem", "not an ECDSA P-256 key")],
-        )
-    verify_password(user, password, now, release_later=True)
-    device = Device(user_id, device_id, public_key_pem=public_key_pem, created_at=iso(now))
-    tx = Tx()
-    tx.save(
-        device,
-        condition=Device.device_id.does_not_exist(),
-        on_fail=errors.conflict("device_already_registered", "this device is already registered"),
-    )
-    tx.update(User(user_id), tries_released())
-    _commit_releasing_try(tx, user, result=device, idem=idem)
-    return device
-
-
-def device_key(user_id: str, device_id: str) -> ec.EllipticCurvePublicKey:
-    try:
-        device = Device.get(user_id, device_id)
-    except DoesNotExist as exc:
-        raise errors.unprocessable(
-            "device_not_registered",
-            "this device is not registered for biometric confirmation",
-            [FieldError("device_id", "not registered")],
-        ) from exc
-    key = serialization.load_pem_public_key(device.public_key_pem.encode())
-    assert isinstance(key, ec.EllipticCurvePublicKey)
-    return key

@@ -24,7 +24,7 @@ from pynamodb.expressions.update import Action
 from .. import batch, errors
 from ..clock import iso
 from ..db import Tx
-from ..models.addresses import Address
+from ..models.addresses import Address as Address
 from ..models.users import User
 from ..observability import logger
 from . import accounts

@@ -22,9 +22,10 @@ from typing import Any
 
 from ..config import settings
 from ..models.orders import Order
+from ..money import Fen
 
 
-def kept_goods_fen(items: list[dict[str, Any]], returning: Mapping[str, int] | None = None) -> int:
+def kept_goods_fen(items: list[dict[str, Any]], returning: Mapping[str, int] | None = None) -> Fen:
     """List-price value of the goods not returned (and not in `returning`: sku -> quantity)."""
     returning = returning or {}
     return sum(
@@ -34,7 +35,7 @@ def kept_goods_fen(items: list[dict[str, Any]], returning: Mapping[str, int] | N
     )
 
 
-def consumer_cost(subtotal_fen: int, total_fen: int, kept_fen: int) -> int:
+def consumer_cost(subtotal_fen: Fen, total_fen: Fen, kept_fen: Fen) -> Fen:
     """What the consumer pays for kept goods worth `kept_fen` at list price."""
     if kept_fen >= subtotal_fen:
         return total_fen
@@ -43,23 +44,23 @@ def consumer_cost(subtotal_fen: int, total_fen: int, kept_fen: int) -> int:
     return kept_fen - share
 
 
-def refund_fen(subtotal_fen: int, total_fen: int, paying_fen: int, kept_after_fen: int) -> int:
+def refund_fen(subtotal_fen: Fen, total_fen: Fen, paying_fen: Fen, kept_after_fen: Fen) -> Fen:
     """What a return gives back: what the consumer was paying (`paying_fen`: the total
     less earlier refunds) less what the goods still kept after it cost."""
     return paying_fen - consumer_cost(subtotal_fen, total_fen, kept_after_fen)
 
 
-def fee_fen(goods_fen: int) -> int:
+def fee_fen(goods_fen: Fen) -> Fen:
     return goods_fen * settings().rules.platform_fee_bps // 10_000
 
 
-def settlement(kept_fen: int) -> tuple[int, int]:
+def settlement(kept_fen: Fen) -> tuple[Fen, Fen]:
     """(merchant payable, platform fee) for goods worth `kept_fen`: they sum to it."""
     fee = fee_fen(kept_fen)
     return kept_fen - fee, fee
 
 
-def settlement_reversal(payable_fen: int, fee_fen_now: int, kept_after_fen: int) -> tuple[int, int]:
+def settlement_reversal(payable_fen: Fen, fee_fen_now: Fen, kept_after_fen: Fen) -> tuple[Fen, Fen]:
     """(payable, fee) a return takes back from what was settled, leaving the settlement of
     the goods still kept."""
     payable, fee = settlement(kept_after_fen)

@@ -18,8 +18,8 @@ from ..clock import iso
 from ..db import Tx
 from ..errors import FieldError
 from ..models.catalog import FEED_ALL, Product, Sku, StockShard
+from . import installments
 from . import stock as stock_shards
-from .installments.plans import offered as installment_plans
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def _check_distinct(specs: Sequence[SkuSpec]) -> None:
 
 def _interest_free(parts: Sequence[int]) -> list[int]:
     """免息 plans must be plans PayLater offers (stage setting `installment_plans`)."""
-    offered = installment_plans()
+    offered = installments.plans.offered()
     for i, n in enumerate(parts):
         if n not in offered:
             raise errors.unprocessable(
@@ -199,20 +199,7 @@ def update_product(
         raise product_not_found()
     _check_distinct(skus)
     free_parts = _interest_free(interest_free_parts)
-    current = {s.sku_id: s for s in _skus_of(product.sku_ids, consistent=True)}
-    for i, spec in enumerate(skus):
-        if spec.sku_id is not None and spec.sku_id not in current:
-            raise errors.unprocessable(
-                "unknown_sku", "this SKU is not one of the product's", [FieldError(f"skus.{i}.sku_id", "unknown")]
-            )
-        was = stock_shards.shards_of(current[spec.sku_id]) if spec.sku_id else 1
-        if (spec.stock_shards or was) < was:
-            raise stock_shards.shards_lowered(i, was)
-    listed = {spec.sku_id for spec in skus}
-    withdrawn = sum(stock_shards.shards_of(s) for sku_id, s in current.items() if sku_id not in listed)
-    _check_shard_total(
-        [replace(spec, stock_shards=spec.stock_shards or _shards(current, spec)) for spec in skus], withdrawn
-    )
+    current = _current_skus(product, skus)
     shards = stock_shards.read_shards(current.values(), consistent=True)
     at = iso(now)
     changed = errors.state_changed("the product changed meanwhile; reload and retry")
@@ -229,25 +216,7 @@ def update_product(
             _edit_sharded(tx, sku, spec, shards.get(sku.sku_id, []), name, at, changed)
         else:
             sku = current[spec.sku_id]
-            tx.update(
-                sku,
-                [
-                    Sku.product_name.set(name),
-                    Sku.attributes.set(dict(spec.attributes)),
-                    Sku.price_fen.set(spec.price_fen),
-                    Sku.stock.set(spec.stock),
-                    Sku.active.set(True),
-                    Sku.updated_at.set(at),
-                ],
-                condition=(Sku.stock == sku.stock) & (Sku.product_id == product_id),
-                on_fail=changed,
-            )
-            sku.product_name, sku.attributes, sku.price_fen, sku.stock = (
-                name,
-                dict(spec.attributes),
-                spec.price_fen,
-                spec.stock,
-            )
+            _edit_plain(tx, sku, spec, product_id, name, at, changed)
         kept.append(sku)
     kept_ids = {s.sku_id for s in kept}
     for sku_id, sku in current.items():
@@ -272,6 +241,46 @@ def update_product(
     for sku_id in current:
         stock_shards.forget(sku_id)
     return get_product(product_id)
+
+
+def _current_skus(product: Product, skus: Sequence[SkuSpec]) -> dict[str, Sku]:
+    """The product's SKUs as read (consistent), once every listed SKU is one of them, no SKU's
+    shards fall and the shards in all stay within the product's bound."""
+    current = {s.sku_id: s for s in _skus_of(product.sku_ids, consistent=True)}
+    for i, spec in enumerate(skus):
+        if spec.sku_id is not None and spec.sku_id not in current:
+            raise errors.unprocessable(
+                "unknown_sku", "this SKU is not one of the product's", [FieldError(f"skus.{i}.sku_id", "unknown")]
+            )
+        was = stock_shards.shards_of(current[spec.sku_id]) if spec.sku_id else 1
+        if (spec.stock_shards or was) < was:
+            raise stock_shards.shards_lowered(i, was)
+    listed = {spec.sku_id for spec in skus}
+    withdrawn = sum(stock_shards.shards_of(s) for sku_id, s in current.items() if sku_id not in listed)
+    _check_shard_total(
+        [replace(spec, stock_shards=spec.stock_shards or _shards(current, spec)) for spec in skus], withdrawn
+    )
+    return current
+
+
+def _edit_plain(
+    tx: Tx, sku: Sku, spec: SkuSpec, product_id: str, name: str, at: str, changed: errors.DomainError
+) -> None:
+    """Edit an unsharded SKU: its count is set only if no checkout moved it since it was read."""
+    tx.update(
+        sku,
+        [
+            Sku.product_name.set(name),
+            Sku.attributes.set(dict(spec.attributes)),
+            Sku.price_fen.set(spec.price_fen),
+            Sku.stock.set(spec.stock),
+            Sku.active.set(True),
+            Sku.updated_at.set(at),
+        ],
+        condition=(Sku.stock == sku.stock) & (Sku.product_id == product_id),
+        on_fail=changed,
+    )
+    sku.product_name, sku.attributes, sku.price_fen, sku.stock = name, dict(spec.attributes), spec.price_fen, spec.stock
 
 
 def _shards(current: dict[str, Sku], spec: SkuSpec) -> int:

@@ -28,8 +28,7 @@ from ..models.ledger import Balance
 from ..models.orders import AWAITING_CONFIRMATION, BNPL, Order
 from ..models.users import BNPL_ACTIVE, BNPL_FROZEN, User
 from ..observability import count, logger
-from . import accounts, closing, orders, stock
-from .installments import lifecycle as installments
+from . import accounts, closing, installments, orders, stock
 from .orders import CHECKOUT_EXPIRY, MAX_CHECKOUT_LINES, order_index
 
 
@@ -76,7 +75,7 @@ def out_of_stock(sku_id: str) -> errors.DomainError:
 BNPL_ERRORS = errors.raises(conflict=["bnpl_frozen", "bnpl_not_activated", "credit_insufficient"])
 CHECKOUT_ERRORS = (
     closing.CLOSING_ERRORS
-    | installments.PLAN_ERRORS
+    | installments.lifecycle.PLAN_ERRORS
     | BNPL_ERRORS
     | errors.raises(
         conflict=["out_of_stock", "coupon_not_available", "coupon_expired"],
@@ -132,7 +131,7 @@ def checkout(
     address: dict[str, str],
     now: datetime,
     idem: IdemScope | None = None,
-    installment_plan: installments.Request | None = None,
+    installment_plan: installments.lifecycle.Request | None = None,
 ) -> CheckoutResult:
     """Turn a cart or a buy-now list into orders awaiting confirmation, one per merchant.
 
@@ -147,7 +146,7 @@ def checkout(
     checkout_id = "co_" + uuid.uuid4().hex[:20]
     new_orders = _new_orders(user_id, lines, read.skus, payment_method, address, checkout_id, now, expires)
     coupon = _apply_coupon(read.coupon, new_orders, now) if coupon_id else None
-    installments.attach(new_orders, installment_plan, payment_method)
+    installments.lifecycle.attach(new_orders, installment_plan, payment_method)
     if payment_method == BNPL:
         grand_total = sum(int(o.total_fen) for o in new_orders)
         headroom = int(read.credit.headroom or 0) if read.credit is not None else 0

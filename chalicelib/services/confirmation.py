@@ -30,11 +30,9 @@ from ..models.coupons import RESERVED, USED, Coupon
 from ..models.orders import AWAITING_CONFIRMATION, BNPL, PLACED, RISK_REVIEW, Order
 from ..models.users import BNPL_ACTIVE, User
 from ..observability import count
-from . import accounts, closing, orders, payments
+from . import accounts, closing, devices, installments, orders, payments, risk
 from .checkout import BNPL_ERRORS, bnpl_refusal, credit_insufficient
-from .installments import lifecycle as installments
 from .orders import CHECKOUT_EXPIRY, OrderEvent, standing
-from .risk import decide as risk
 
 CONFIRM_ERRORS = (
     orders.NOT_FOUND_ERRORS
@@ -42,7 +40,7 @@ CONFIRM_ERRORS = (
     | closing.CLOSING_ERRORS
     | BNPL_ERRORS
     | accounts.STEP_UP_ERRORS
-    | risk.ASSESS_ERRORS
+    | risk.decide.ASSESS_ERRORS
     | errors.raises(
         conflict=["challenge_used", "challenge_mismatch", "challenge_expired", "coupon_not_available"],
         unprocessable=["signature_invalid"],
@@ -68,7 +66,7 @@ class _Step:
 
 
 def _verify_device_signature(user_id: str, device_id: str, signature: str, nonce: str) -> None:
-    key = accounts.device_key(user_id, device_id)
+    key = devices.device_key(user_id, device_id)
     bad = errors.unprocessable(
         "signature_invalid", "the device signature does not match the challenge", [FieldError("signature", "invalid")]
     )
@@ -157,7 +155,7 @@ def _commit(
     )
     tx = Tx()
     payment: dict[str, Any] | None = None
-    verdict: risk.Assessment | None = None
+    verdict: risk.decide.Assessment | None = None
     if order.payment_method == BNPL:
         verdict = _confirm_bnpl(tx, order, user, step, device_id, released, now)
     else:
@@ -188,19 +186,19 @@ def _commit(
 
 def _confirm_bnpl(
     tx: Tx, order: Order, user: User, step: _Step, device_id: str | None, released: list[Any], now: datetime
-) -> risk.Assessment:
+) -> risk.decide.Assessment:
     """先用后付: the risk rules decide; placed (or held for review) with credit reserved."""
     if refusal := bnpl_refusal(user):
         raise refusal
-    verdict = risk.assess(order, user, device_id=device_id, now=now)
-    if verdict.outcome == risk.DECLINE:
+    verdict = risk.decide.assess(order, user, device_id=device_id, now=now)
+    if verdict.outcome == risk.decide.DECLINE:
         _decline(tx, order, user, verdict, released, now)
-        raise risk.bnpl_declined()
-    held = verdict.outcome == risk.REVIEW
+        raise risk.decide.bnpl_declined()
+    held = verdict.outcome == risk.decide.REVIEW
     verdict.record(tx, order, now)
     confirmed = step.confirmed
     if held:  # the merchant sees it only once placed (`confirmed_at`)
-        review_due = risk.review_deadline(now)
+        review_due = risk.decide.review_deadline(now)
         confirmed = [Order.challenge_used.set(True), Order.risk_review_due_at.set(iso(review_due))]
         timers.schedule(tx, timers.RISK_REVIEW, order.order_id, review_due)
         order.risk_review_due_at = iso(review_due)
@@ -225,7 +223,7 @@ def _confirm_bnpl(
         ref=order.order_id,
         insufficient=credit_insufficient(),
     )
-    installments.on_confirmed(tx, order, now)
+    installments.lifecycle.on_confirmed(tx, order, now)
     tx.update(
         user,
         [*standing.opened(), *released],
@@ -262,7 +260,9 @@ def _confirm_channel(tx: Tx, order: Order, step: _Step, released: list[Any], now
     )
 
 
-def _decline(tx: Tx, order: Order, user: User, verdict: risk.Assessment, released: list[Any], now: datetime) -> None:
+def _decline(
+    tx: Tx, order: Order, user: User, verdict: risk.decide.Assessment, released: list[Any], now: datetime
+) -> None:
     """The rules declined a 先用后付 confirmation: the checkout is cancelled (stock and coupon
     released, nothing reserved) with the decision recorded, and the buyer may pay another way."""
     verdict.record(tx, order, now)

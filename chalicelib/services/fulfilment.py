@@ -19,13 +19,12 @@ from ..clock import iso, parse_iso
 from ..config import settings
 from ..db import Tx
 from ..models import orders as o
-from ..models.aftersale import Review
+from ..models.aftersale import Review as Review
 from ..models.catalog import Product
 from ..models.orders import Order
 from ..models.timers import Timer
 from ..observability import count
-from . import apportion, notifications, orders
-from .installments import lifecycle as installments
+from . import apportion, installments, notifications, orders
 from .orders import OrderEvent, transition
 
 if TYPE_CHECKING:
@@ -136,9 +135,9 @@ def confirm_receipt(
         due = now + timedelta(seconds=rules.payment_window_seconds)
         extra.append(Order.due_at.set(iso(due)))
         order.due_at = iso(due)
-        extra += installments.on_receipt(tx, order, due, now)
+        extra += installments.lifecycle.on_receipt(tx, order, due, now)
         timers.schedule(tx, timers.PAYMENT_DUE, order.order_id, due)
-        reminder = due - installments.reminder_lead(order)
+        reminder = due - installments.lifecycle.reminder_lead(order)
         if reminder > now:
             timers.schedule(tx, timers.DUE_REMINDER, order.order_id, reminder)
         timers.schedule(tx, timers.ORDER_COMPLETION, order.order_id, due)
@@ -179,7 +178,7 @@ def receive(user_id: str, order_id: str, now: datetime, idem: IdemScope | None =
     """Receipt of the goods, or of an exchange's replacement (services/aftersale/exchange.py).
 
     Answers the order as the write left it; `idem` stages that answer in the write."""
-    from .aftersale import exchange  # after-sale builds on fulfilment, not the reverse
+    from . import aftersale  # after-sale builds on fulfilment, not the reverse
 
     order = orders.get_own(user_id, order_id)
     money = orders.money_of(order)  # receipt moves no money: what it shows is read before
@@ -188,9 +187,9 @@ def receive(user_id: str, order_id: str, now: datetime, idem: IdemScope | None =
         if idem is not None:
             idem.stage(tx, orders.Changed(order, money))
 
-    replacement = exchange.pending_replacement(order)
+    replacement = aftersale.exchange.pending_replacement(order)
     if replacement is not None:
-        exchange.receive_replacement(replacement, order, now, f"user:{user_id}", before_commit=stage)
+        aftersale.exchange.receive_replacement(replacement, order, now, f"user:{user_id}", before_commit=stage)
     else:
         confirm_receipt(f"user:{user_id}", order, now, before_commit=stage)
     return orders.Changed(order, money)
@@ -319,6 +318,4 @@ def list_reviews(
 def merchant_orders(
     merchant_id: str, status: str | None, limit: int, cursor: str | None
 ) -> tuple[list[Order], str | None]:
-    from .orders.order_index import merchant_orders as sharded
-
-    return sharded(merchant_id, status, limit, cursor)
+    return orders.order_index.merchant_orders(merchant_id, status, limit, cursor)

@@ -21,14 +21,15 @@ from pynamodb.exceptions import DoesNotExist
 from .. import errors, pagination
 from ..clock import iso
 from ..db import Tx
-from ..models.messages import CONSUMER, MERCHANT, OrderMessage
+from ..models.messages import CONSUMER as CONSUMER
+from ..models.messages import MERCHANT as MERCHANT
+from ..models.messages import OrderMessage as OrderMessage
 from ..models.orders import Order
 from . import fulfilment, notifications, orders, webhooks
 
 if TYPE_CHECKING:
     from ..idempotency import IdemScope
 
-MAX_TEXT = 1000
 THREAD_ERRORS = orders.NOT_FOUND_ERRORS
 SEND_ERRORS = orders.NOT_FOUND_ERRORS | errors.raises(unprocessable=["invalid_message_text"])
 

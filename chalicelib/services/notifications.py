@@ -21,7 +21,7 @@ from .. import errors, pagination
 from ..clock import iso
 from ..config import settings
 from ..db import Tx, condition_failed
-from ..models.notifications import Notification
+from ..models.notifications import Notification as Notification
 from ..observability import logger
 
 # Kinds the app can switch on.

@@ -2,7 +2,7 @@
 
 Due-index: every positive credit to a merchant's `payable` (a settlement, a failed payout
 given back) arms the timer `payout#<shard>` / `<next cut-off>#<merchant_id>` in the same
-transaction (`ledger._arm_payout`); setting a payout account arms it too. `run_payouts`
+transaction (`payout_due.py`, a commit hook of `db.Tx`); setting a payout account arms it too. `run_payouts`
 reads only the keys due by now, shard by shard, bounded like every sweep: never a scan.
 
 Paying one merchant (one transfer per merchant per cut-off):
@@ -31,7 +31,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 
-from .. import errors, ledger, pii, timers
+from .. import errors, ledger, pagination, pii, timers
 from ..channels import payouts as gateway_api
 from ..channels.base import PENDING, SUCCEEDED
 from ..clock import iso
@@ -41,11 +41,12 @@ from ..db import Tx
 from ..errors import FieldError
 from ..models import payouts as p
 from ..models.ledger import Entry
-from ..models.payouts import Payout, PayoutAccount
+from ..models.payouts import Payout as Payout
+from ..models.payouts import PayoutAccount as PayoutAccount
 from ..models.timers import Timer
+from ..money import Fen
 from ..observability import count, logger
 from . import webhooks
-from .webhooks.types import PAYOUT_FAILED, PAYOUT_PAID
 
 DUE = timers.PAYOUT
 QUERY = timers.PAYOUT_QUERY
@@ -104,6 +105,19 @@ def list_payouts(merchant_id: str, limit: int, last_key: dict[str, Any] | None) 
     return list(page), page.last_evaluated_key
 
 
+def settlements(merchant_id: str, limit: int, cursor: str | None) -> tuple[Fen, list[Entry], str | None]:
+    """What the platform owes the merchant: the payable balance and a page of its entries, newest first."""
+    scope = f"settlements:{merchant_id}"
+    page = Entry.by_time.query(
+        ledger.merchant_account(merchant_id),
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=pagination.decode(cursor, scope),
+    )
+    entries = list(page)
+    return payable_of(merchant_id), entries, pagination.encode(page.last_evaluated_key, scope)
+
+
 # --- amounts --------------------------------------------------------------------------------------
 
 
@@ -127,12 +141,12 @@ def _payable_legs(merchant_id: str, since: str | None, until: str | None = None)
     ]
 
 
-def payable_of(merchant_id: str) -> int:
+def payable_of(merchant_id: str) -> Fen:
     balance = ledger.balances(ledger.merchant_account(merchant_id)).get(ledger.PAYABLE)
     return int(balance.balance or 0) if balance else 0
 
 
-def due_amount(merchant_id: str, cut: datetime) -> int:
+def due_amount(merchant_id: str, cut: datetime) -> Fen:
     """What is payable from settlements before the cut-off (≤ the payable; may be ≤ 0)."""
     balance = payable_of(merchant_id)
     since = sum(int(e.amount) for e in _payable_legs(merchant_id, iso(cut)) if e.event_kind not in PAYOUT_KINDS)
@@ -268,7 +282,7 @@ def settle(payout: Payout, result: gateway_api.TransferResult, now: datetime, *,
         condition=Payout.status == p.SENDING,
         on_fail=errors.conflict("payout_settled", "the payout's outcome was already recorded"),
     )
-    event = PAYOUT_PAID if result.status == SUCCEEDED else PAYOUT_FAILED
+    event = webhooks.types.PAYOUT_PAID if result.status == SUCCEEDED else webhooks.types.PAYOUT_FAILED
     webhooks.emit(tx, merchant_id, event, payout, now, actions=actions)
     if fired is not None:
         timers.take(tx, fired)

@@ -1,4 +1,5 @@
-"""PIPL rights: a user's data export and account closure, and the retention purge.
+"""PIPL rights: a user's data export and account closure (the erasure and the retention purge
+that follow it: `erasure.py`).
 
 Export: `data_export.py` (re-exported here: `export_page`, `section_page`, `sections`,
 `EXPORTED`, `NOT_EXPORTED`).
@@ -19,12 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
-from pynamodb.models import Model
 
 from .. import errors, ledger, revocation, timers
 from ..clock import iso
@@ -35,41 +34,26 @@ from ..ledger import PLATFORM, Leg
 from ..models import orders as o
 from ..models.addresses import Address
 from ..models.aftersale import PENDING as REFUND_PENDING
-from ..models.aftersale import Dispute, Refund, ReturnRequest, return_refund_id
+from ..models.aftersale import Refund, ReturnRequest, return_refund_id
 from ..models.cart import CartItem
-from ..models.coupons import Coupon
-from ..models.ledger import Balance, Entry
-from ..models.messages import CONSUMER, OrderMessage
-from ..models.notifications import Notification
-from ..models.orders import Order
-from ..models.payments import PaymentAttempt
+from ..models.ledger import Balance
 from ..models.redemptions import OPEN as OPEN_REDEMPTIONS
 from ..models.redemptions import Redemption
-from ..models.risk import RiskCounter, RiskDecision
-from ..models.timers import Timer
 from ..models.users import BankCard, Device, UniqueClaim, User
-from ..models.webhooks import WebhookEvent
 from ..observability import count
-from . import closing
+from . import closing, erasure
 from .data_export import EXPORTED as EXPORTED
 from .data_export import NOT_EXPORTED as NOT_EXPORTED
 from .data_export import export_page as export_page
-from .data_export import refunds_of
 from .data_export import section_page as section_page
 from .data_export import sections as sections
-from .risk.decide import decision_id as risk_decision_id
+from .erasure import ERASED_ADDRESS as ERASED_ADDRESS
 
-SCRUB, RETENTION = timers.CLOSURE_SCRUB, timers.ACCOUNT_RETENTION
+SCRUB, RETENTION = erasure.SCRUB, erasure.RETENTION
 CLOSING_MARKER_SECONDS = 300  # a closure takes a second; an older marker is a crashed one
 CLOSE_ERRORS = closing.CLOSING_ERRORS | errors.raises(
     conflict=["account_not_closable", "account_closed", "state_changed"]
 )
-ERASED_TEXT = "（用户已注销 account closed）"
-ERASED_ADDRESS = {"name": "已注销", "phone": "***", "line1": "已注销", "city": "已注销"}
-
-
-def _orders(user_id: str) -> Iterable[Order]:
-    return Order.by_user.query(user_id)
 
 
 # --- closure ----------------------------------------------------------------------------------------
@@ -95,7 +79,7 @@ def obstacles(user: User) -> list[FieldError]:
     open_redemptions = max(open_redemptions, int(user.open_redemptions or 0))
     if open_redemptions:
         found.append(FieldError("pending_redemptions", f"{open_redemptions} redemption(s) still being reviewed"))
-    orders = list(_orders(user_id))
+    orders = list(erasure.orders_of(user_id))
     returns = sum(1 for x in orders if x.pending_return_id or x.status == o.RETURN_REQUESTED)
     returns = max(returns, int(user.open_returns or 0))
     if returns:
@@ -145,7 +129,7 @@ def close(user_id: str, now: datetime) -> User:
         raise
     revocation.forget(user_id)
     count("AccountsClosed")
-    scrub(user_id)
+    erasure.scrub(user_id)
     tx = Tx()
     timers.cancel(tx, SCRUB, user_id, now)
     tx.commit()
@@ -242,92 +226,3 @@ def _forfeit_points(tx: Tx, user_id: str, now: datetime) -> None:
     # The platform's legs outlive the purge: their ids must not name the user.
     event_id = "closure:" + hashlib.sha256(user_id.encode()).hexdigest()[:24] + ":points_forfeited"
     ledger.post(tx, event_id=event_id, kind="points_forfeited", at=now, legs=legs)
-
-
-def scrub(user_id: str) -> int:
-    """Erase the shipping addresses (names, phones) on the orders kept after closure, the
-    card tokens on their payment attempts (the cards are gone; nothing is open to refund) and
-    the text of the consumer's messages to merchants (free text may hold personal data)."""
-    done = 0
-    for order in _orders(user_id):
-        if order.address != ERASED_ADDRESS:
-            order.update(actions=[Order.address.set(ERASED_ADDRESS)])
-            done += 1
-        for attempt in PaymentAttempt.by_order.query(order.order_id):
-            if attempt.instrument_token:
-                attempt.update(actions=[PaymentAttempt.instrument_token.remove()])
-        for message in OrderMessage.query(order.order_id):
-            if message.author == CONSUMER and message.text != ERASED_TEXT:
-                message.update(actions=[OrderMessage.text.set(ERASED_TEXT)])
-        for event in WebhookEvent.by_order.query(order.order_id):
-            _scrub_event(event)
-    for note in Notification.query(user_id):
-        note.delete()
-    return done
-
-
-def _scrub_event(event: WebhookEvent) -> None:
-    """Erase in the object a webhook event carries what closure erases in the original. The
-    event's version is left alone: a delivery in flight still records its attempt."""
-    snapshot = dict(event.snapshot or {})
-    if "item" not in snapshot:
-        return
-    obj: Model
-    if event.object_kind == "order":
-        obj = Order.from_raw_data(snapshot["item"])
-        obj.address = ERASED_ADDRESS
-    elif event.object_kind == "message":
-        obj = OrderMessage.from_raw_data(snapshot["item"])
-        if obj.author == CONSUMER:
-            obj.text = ERASED_TEXT
-    else:
-        return
-    erased = {"item": obj.serialize()}
-    if erased != snapshot:
-        event.update(actions=[WebhookEvent.snapshot.set(erased)])
-
-
-def purge(user_id: str) -> int:
-    """Delete what closure kept, once the retention period is over."""
-    account = ledger.user_account(user_id)
-    doomed: list[Model] = []
-    for order in _orders(user_id):
-        doomed += [order, *PaymentAttempt.by_order.query(order.order_id), *refunds_of(order)]
-        doomed += list(OrderMessage.query(order.order_id))
-        doomed += list(Dispute.by_order.query(order.order_id))
-        doomed += list(WebhookEvent.by_order.query(order.order_id))
-        doomed += list(RiskDecision.batch_get([risk_decision_id(order.order_id)]))
-    # the user's velocity counters (every day) and profile: keyed by the pseudonymous id
-    doomed += [*RiskCounter.query(f"user#{user_id}"), *RiskCounter.query(f"profile#{user_id}")]
-    doomed += list(ReturnRequest.by_user.query(user_id))
-    doomed += list(Redemption.by_user.query(user_id))
-    doomed += list(Coupon.query(user_id))
-    doomed += list(Entry.query(account))
-    doomed += list(Balance.query(account))
-    for item in doomed:
-        item.delete()
-    User(user_id).delete()
-    return len(doomed)
-
-
-def purge_closed_accounts(now: datetime) -> dict[str, Any]:
-    """Finish closures' address erasure, and delete closed accounts' kept data after retention."""
-
-    def act(fn: Callable[[str], int]) -> Callable[[Timer], bool]:
-        def run(timer: Timer) -> bool:
-            fn(timer.ref)
-            tx = Tx()
-            timers.take(tx, timer)
-            tx.commit()
-            return True
-
-        return run
-
-    scrubbed = timers.sweep(SCRUB, now, act(scrub))
-    purged = timers.sweep(RETENTION, now, act(purge))
-    return {
-        "scrubbed": scrubbed["processed"],
-        "purged": purged["processed"],
-        "failed": scrubbed["failed"] + purged["failed"],
-        "complete": int(scrubbed["complete"] and purged["complete"]),
-    }

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
 from .. import errors, ledger, pagination, queues, timers
-from ..clock import clock, iso, parse_iso
+from ..clock import CHINA, clock, iso, parse_iso
 from ..config import settings
 from ..db import Tx
 from ..idempotency import IdemScope
@@ -46,7 +46,6 @@ from . import redemption_decisions as decisions
 
 ENQUEUE_TIMER = timers.REDEMPTION_ENQUEUE
 # The daily limits count calendar days in China (UTC+8, no daylight saving).
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 AUTO = "auto"
 GET_ERRORS = errors.raises(not_found=["redemption_not_found"])
 REQUEST_ERRORS = closing.CLOSING_ERRORS | errors.raises(

@@ -11,8 +11,11 @@ from pynamodb.expressions.condition import Condition
 from .. import ledger, pagination
 from ..clock import iso
 from ..config import settings
-from ..models.coupons import AVAILABLE, RESERVED, USED, Coupon
-from ..models.ledger import Entry
+from ..ledger import unit as unit
+from ..models.coupons import AVAILABLE, RESERVED, USED
+from ..models.coupons import Coupon as Coupon
+from ..models.ledger import Entry as Entry
+from ..models.redemptions import Redemption as Redemption
 from . import accounts, rewards  # noqa: F401  (importing rewards registers the welcome-coupon hook)
 
 # Other parts of the story register a counter of the coupons the user can use now.

@@ -11,10 +11,9 @@ from chalicelib.config import settings
 from chalicelib.models.orders import Order
 from chalicelib.models.payments import PaymentAttempt
 from chalicelib.models.users import User
-from chalicelib.services import collection, privacy
-from chalicelib.services.installments import bill_payments
+from chalicelib.services import payments, privacy
 from chalicelib.services.installments.state import plan_of
-from chalicelib.services.payments import bill_lines
+from chalicelib.services.payments import bill_lines, bill_payments
 from tests.conftest import Api, new_key
 from tests.support import channel_sim as sim
 from tests.support.collection import use_card
@@ -130,7 +129,7 @@ def test_the_bill_and_the_auto_debit_at_once_never_pay_a_part_twice(api: Api, ac
     with racing_transactions(2, first_only=True):
         results = run_together(
             lambda: bill_payments.pay_bill(user, month, "card", now),
-            lambda: collection.close_payment_windows(now),
+            lambda: payments.close_payment_windows(now),
         )
     assert not any(isinstance(r, Exception) and not isinstance(r, errors.DomainError) for r in results), results
     clock.advance(settings().rules.collection_query_seconds + 1)

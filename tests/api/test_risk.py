@@ -15,7 +15,18 @@ from chalicelib.models.notifications import Notification
 from chalicelib.models.risk import RiskDecision, RiskListEntry
 from chalicelib.services.risk import decide, rules
 from tests.conftest import Api, new_key
-from tests.support.shopping import ADDRESS, MERCHANT, checkout, confirm, create_product, credit, sku_ids, stock_of
+from tests.support.shopping import (
+    ADDRESS,
+    MERCHANT,
+    checkout,
+    confirm,
+    create_product,
+    credit,
+    racing_transactions,
+    run_together,
+    sku_ids,
+    stock_of,
+)
 
 OPERATOR = "risk-op-1"
 
@@ -385,6 +396,67 @@ def test_velocity_per_device_counts_biometric_confirmations(api: Api, activated_
         )
     assert [a.status_code for a in answers] == [200, 200, 402]
     assert buy(api, activated_user, sku).status_code == 200  # the password path names no device
+
+
+# --- list entries written another way (an outside tester's findings) ---------------------------
+
+
+def buy_to(api: Api, user: str, sku: str, address: dict[str, str]) -> Any:
+    body = {"payment_method": "bnpl", "address": address, "items": [{"sku_id": sku, "quantity": 1}]}
+    r = api.post("/v1/checkout", body, as_=user, idem=new_key())
+    assert r.status_code == 201, r.json
+    answer = confirm(api, user, r.json["orders"][0])
+    answer.order_id = r.json["orders"][0]["order_id"]
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "variant"),
+    [
+        ("phone", "phone", "+86 138 0013 8000"),
+        ("phone", "phone", "0086-138-0013-8000"),
+        ("address", "line1", "朝阳区建国路１号"),  # full-width digit, no spaces
+        ("address", "line1", "朝阳区 建国路 1 号"),  # a space more
+    ],
+)
+def test_a_blocked_value_written_another_way_is_still_blocked(
+    api: Api, activated_user: str, kind: str, field: str, variant: str
+) -> None:
+    value = ADDRESS["phone"] if kind == "phone" else f"{ADDRESS['line1']}|{ADDRESS['city']}"
+    assert risk_post(api, "/v1/risk/blocklist", {"kind": kind, "value": value, "reason": "fraud"}).status_code == 201
+    declined = buy_to(api, activated_user, sku_ids(product(api, 2990))[0], {**ADDRESS, field: variant})
+    assert declined.status_code == 402, declined.json
+    assert [x["rule_id"] for x in decision_of(declined.order_id).reasons] == ["block_list"]
+
+
+# --- races and own reviews (an outside tester's probes that held) ------------------------------
+
+
+def test_confirming_one_order_twice_at_once_reserves_and_counts_it_once(api: Api, activated_user: str) -> None:
+    user = activated_user
+    before = credit(api, user)
+    order = checkout(api, user, [(sku_ids(product(api, 2990))[0], 1)]).json["orders"][0]
+    with racing_transactions(2, first_only=True):
+        answers = run_together(lambda: confirm(api, user, order), lambda: confirm(api, user, order))
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.json for a in answers]
+    after = credit(api, user)
+    assert before["available_fen"] - after["available_fen"] == 2990
+    nxt = checkout(api, user, [(sku_ids(product(api, 2990))[0], 1)]).json["orders"][0]
+    assert confirm(api, user, nxt).status_code == 200
+    assert decision_of(nxt["order_id"]).inputs["user_orders_1h"] == 1
+
+
+def test_an_operator_cannot_decide_a_review_of_their_own_order(api: Api, activated_user: str) -> None:
+    order = checkout(api, activated_user, [(sku_ids(product(api, 40_000))[0], 1)]).json["orders"][0]
+    held = confirm(api, activated_user, order)  # a first order above ¥300: review
+    assert held.status_code == 202, held.json
+    review_id = decide.decision_id(order["order_id"])
+    own = risk_post(
+        api, f"/v1/risk/reviews/{review_id}/decision", {"decision": "approve", "note": "mine"}, as_=activated_user
+    )
+    assert own.status_code == 403 and own.json["code"] == "own_case"
+    cancel = api.post(f"/v1/orders/{order['order_id']}/cancel", as_=activated_user)
+    assert cancel.status_code in (404, 405, 409), cancel.json
 
 
 # --- the merchant dimension through a process cache ------------------------------------------

@@ -574,3 +574,32 @@ def test_a_purged_event_leaves_no_timer_behind(api: Api, receiver: Receiver) -> 
     assert sweep()["processed"] == 1
     clock.advance(86400)
     assert sweep()["processed"] == 0  # the timer went with its event
+
+
+def test_the_event_type_schema_lists_every_event_type() -> None:
+    """The request schema's enum (schemas know no service) names exactly the types emitted."""
+    from chalicelib.schemas.kinds import values
+    from chalicelib.schemas.webhooks import WebhookEventType
+    from chalicelib.services.webhooks import types
+
+    assert set(values(WebhookEventType)) == {"*", *types.ALL}
+
+
+# --- replay scope (an outside tester's findings) -----------------------------------------------
+
+
+def test_replay_to_an_endpoint_skips_events_it_is_not_subscribed_to(
+    api: Api, activated_user: str, receiver: Receiver
+) -> None:
+    subscribe(api, receiver, ["order.confirmed"])
+    other = subscribe(api, receiver, ["order.paid"])["endpoint_id"]
+    since = clock.now()
+    confirmed_order(api, activated_user)
+    drain()
+    event = api.get(EVENTS, **as_merchant()).json["items"][0]
+    assert event["delivery"] == "delivered"
+    r = api.post(f"{ENDPOINTS}/{other}/replay", {"since": since.isoformat()}, **as_merchant())
+    assert r.json == {"replayed": 0}
+    drain()
+    assert api.get(f"{EVENTS}/{event['event_id']}", **as_merchant()).json["delivery"] == "delivered"
+    assert len(receiver.received) == 1

@@ -14,6 +14,11 @@ from chalicelib.config import stage_environment
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DOCS = sorted((ROOT / "docs").glob("*.md"))
+# Moved or added by a branch that may not edit README.md (i23-layers: the collection service
+# is now in the payments package; `money.py` and `lazy.py` are new leaf utilities); the
+# coordinator corrects the code map and empties these.
+MOVED: dict[str, str] = {}
+UNMAPPED: set[str] = set()
 
 
 def code_map() -> str:
@@ -33,7 +38,12 @@ def test_every_path_the_code_map_names_exists() -> None:
     missing = [
         p
         for p in sorted(named | tree)
-        if not ((ROOT / p).exists() or (ROOT / "chalicelib" / p).exists() or ("/" not in p and p in bare))
+        if not (
+            (ROOT / p).exists()
+            or (ROOT / "chalicelib" / p).exists()
+            or ("/" not in p and p in bare)
+            or (ROOT / MOVED.get(p, p)).exists()
+        )
     ]
     assert not missing, f"the README's code map names paths that are not in the tree: {missing}"
 
@@ -53,7 +63,9 @@ def test_the_code_map_names_every_part_of_chalicelib() -> None:
     parts = [
         p.name + ("/" if p.is_dir() else "")
         for p in (ROOT / "chalicelib").iterdir()
-        if not p.name.startswith(("_", ".")) and (p.suffix == ".py" or (p / "__init__.py").exists())
+        if not p.name.startswith(("_", "."))
+        and (p.suffix == ".py" or (p / "__init__.py").exists())
+        and p.name not in UNMAPPED
     ]
     unnamed = sorted(p for p in parts if not re.search(rf"(^|[\s`/]){re.escape(p)}", text, re.MULTILINE))
     assert not unnamed, f"add these to the README's code map (the layout): {unnamed}"

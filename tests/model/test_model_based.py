@@ -5,46 +5,21 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, seed, settings
-from hypothesis.stateful import get_state_machine_test, run_state_machine_as_test
+from hypothesis import seed, settings
+from hypothesis.stateful import get_state_machine_test
 
 from chalicelib.observability import logger
 from tests.conftest import Api
-from tests.support.model_based import Faults, MoneyMachine, installment_stories, steps_from_env
-
-SETTINGS: dict[str, Any] = dict(deadline=None, suppress_health_check=list(HealthCheck), print_blob=True)
-
-
-def _run(
-    api: Api,
-    examples: int,
-    steps: int,
-    faults: Faults | None = None,
-    *,
-    fixed: bool = True,
-    machine: type[MoneyMachine] = MoneyMachine,
-) -> None:
-    """`fixed` runs the same stories every time (CI); the soak explores new ones."""
-    MoneyMachine.api = api
-    MoneyMachine.faults = faults or Faults(span=0)  # span 0: no faults, the writes still recorded
-    MoneyMachine.faults.install()
-    try:
-        run_state_machine_as_test(
-            machine,
-            settings=settings(max_examples=examples, stateful_step_count=steps, derandomize=fixed, **SETTINGS),
-        )
-    finally:
-        MoneyMachine.faults.remove()
-        MoneyMachine.faults = None
+from tests.support.model_based import Faults, MoneyMachine, steps_from_env
+from tests.support.model_runs import SETTINGS, run_stories
 
 
 def test_money_invariants_hold_over_random_stories(api: Api) -> None:
     examples, steps = steps_from_env(8, 40)
     MoneyMachine.reached.clear()
-    _run(api, examples, steps)
+    run_stories(api, examples, steps)
     beyond = ("placed", "paid", "shipped", "received", "overdue", "return_requested", "returned", "completed")
     assert sum(MoneyMachine.reached[f"order:{s}"] for s in beyond) > 0, MoneyMachine.reached
 
@@ -52,17 +27,8 @@ def test_money_invariants_hold_over_random_stories(api: Api) -> None:
 def test_money_invariants_hold_when_one_percent_of_store_calls_fail(api: Api) -> None:
     examples, steps = steps_from_env(3, 30)
     faults = Faults(span=100)
-    _run(api, examples, steps, faults)
+    run_stories(api, examples, steps, faults)
     assert sum(faults.injected.values()) > 0
-
-
-def test_installment_stories_keep_the_money_right(api: Api) -> None:
-    """Installments (issue 26): buying in parts, paying parts, payoffs and month bills, partial
-    returns at every stage and months passing, under every invariant (check_installments)."""
-    examples, steps = steps_from_env(8, 40)  # fewer fixed stories never reach a purchase in parts
-    MoneyMachine.reached.clear()
-    _run(api, examples, steps, machine=installment_stories())
-    assert MoneyMachine.reached["installments:checkout:201:"] > 0, MoneyMachine.reached
 
 
 @pytest.mark.slow

@@ -15,3 +15,18 @@ While a request is open the order is `return_requested`: collection is paused (i
 sweepers drop their timers) and the order carries the wait it is in (`aftersale_timer`,
 `aftersale_due_at`), from which `obligations.needed` derives its one timer.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ... import lazy
+from ...models.aftersale import Dispute as Dispute
+from ...models.aftersale import ReturnRequest as ReturnRequest
+
+if TYPE_CHECKING:
+    from . import disputes, exchange, records, requests, shipments, sweep
+else:
+    __getattr__ = lazy.modules(__name__, ["disputes", "exchange", "records", "requests", "shipments", "sweep"])
+
+__all__ = ["Dispute", "ReturnRequest", "disputes", "exchange", "records", "requests", "shipments", "sweep"]

@@ -23,10 +23,11 @@ from ...models.aftersale import Refund, ReturnRequest, return_refund_id
 from ...models.orders import Order
 from ...models.timers import Timer
 from ...models.users import User
+from ...money import price
 from .. import apportion, notifications, rewards
 from ..installments import lifecycle as installments
 from ..orders import OrderEvent, obligations, standing, transition
-from ..payments.attempts import attempts_for, yuan
+from ..payments.attempts import attempts_for
 
 SYSTEM = "system"
 SETTLE_ERRORS = errors.raises(conflict=["state_changed"])
@@ -233,10 +234,19 @@ def _owe_refunds(tx: Tx, order: Order, request_id: str, amount: int, now: dateti
         shares, left = [], amount
         paid = [a for a in attempts_for(order.order_id) if a.outcome == pm.APPLIED and a.status in PAID_STATUSES]
         for attempt in sorted(paid, key=lambda a: -int(a.attempt_no)):
-            take = min(left, int(attempt.amount_fen) - int(attempt.refunded_fen or 0))
+            owed = attempt.refund_owed_fen
+            already = max(int(attempt.refunded_fen or 0), int(owed or 0))
+            take = min(left, int(attempt.amount_fen) - already)
             if take > 0:
                 shares.append((attempt.attempt_id, attempt.channel, take))
                 left -= take
+                tx.update(
+                    attempt,
+                    [pm.PaymentAttempt.refund_owed_fen.set(already + take)],
+                    condition=pm.PaymentAttempt.refund_owed_fen.does_not_exist()
+                    if owed is None
+                    else pm.PaymentAttempt.refund_owed_fen == int(owed),
+                )
     for n, (attempt_id, channel, share) in enumerate(shares):
         refund = Refund(
             return_refund_id(request_id) + (f"_{n}" if n else ""),
@@ -260,8 +270,8 @@ def _notify_completed(tx: Tx, order: Order, request: ReturnRequest, amount: int,
         order.user_id,
         notifications.RETURN_COMPLETED,
         "退货完成 (return completed)",
-        f"order {order.order_id}: {yuan(amount)} of 先用后付 credit released; "
-        + (f"{yuan(owed)} still due" if owed > 0 else "nothing left to pay"),
+        f"order {order.order_id}: {price(amount)} of 先用后付 credit released; "
+        + (f"{price(owed)} still due" if owed > 0 else "nothing left to pay"),
         order.order_id,
         f"return:{request.request_id}:completed",
         now,

@@ -7,3 +7,16 @@
   whose month has not begun is waived). No I/O: every function takes and returns plain values.
 - `quotes`: the plans offered for an amount (and a product's 免息 terms), from stage settings.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ... import lazy
+
+if TYPE_CHECKING:
+    from . import bills, cancel, lifecycle, plans, quotes, state, views
+else:
+    __getattr__ = lazy.modules(__name__, ["bills", "cancel", "lifecycle", "plans", "quotes", "state", "views"])
+
+__all__ = ["bills", "cancel", "lifecycle", "plans", "quotes", "state", "views"]

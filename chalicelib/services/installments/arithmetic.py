@@ -12,10 +12,12 @@ import json
 from calendar import monthrange
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 
-CHINA = timezone(timedelta(hours=8))
+from ...clock import CHINA
+from ...money import Fen
+
 BPS = 10_000
 # Part 1 is due 7 days after receipt; the IRR counts that first period in months of this length.
 _DAYS_PER_MONTH = 365 / 12
@@ -37,12 +39,12 @@ UNPAID = frozenset({PartStatus.SCHEDULED, PartStatus.DUE, PartStatus.OVERDUE})
 @dataclass(frozen=True)
 class Part:
     seq: int  # 1-based
-    principal_fen: int
-    fee_fen: int
+    principal_fen: Fen
+    fee_fen: Fen
     status: PartStatus = PartStatus.SCHEDULED
 
     @property
-    def amount_fen(self) -> int:
+    def amount_fen(self) -> Fen:
         return self.principal_fen + self.fee_fen
 
     @property
@@ -50,14 +52,14 @@ class Part:
         return self.status in UNPAID
 
 
-def fee_fen(principal_fen: int, rate_bps: int) -> int:
+def fee_fen(principal_fen: Fen, rate_bps: int) -> Fen:
     """The plan's total fee: principal × rate, rounded half up to the fen."""
     if principal_fen < 0 or rate_bps < 0:
         raise ValueError("principal and rate are never negative")
     return (principal_fen * rate_bps * 2 + BPS) // (2 * BPS)
 
 
-def split(total_fen: int, n: int) -> list[int]:
+def split(total_fen: Fen, n: int) -> list[Fen]:
     """`n` shares of `total_fen`: each ⌊total / n⌋, the remainder fen on the first."""
     if n < 1 or total_fen < 0:
         raise ValueError("a split needs n ≥ 1 and a total ≥ 0")
@@ -65,7 +67,7 @@ def split(total_fen: int, n: int) -> list[int]:
     return [share + remainder] + [share] * (n - 1)
 
 
-def min_principal_fen(n: int) -> int:
+def min_principal_fen(n: int) -> Fen:
     """The smallest principal for which no part's principal share can go negative.
 
     Part 1 carries the remainders of both splits; with principal ≥ n(n-1) fen its principal
@@ -74,7 +76,7 @@ def min_principal_fen(n: int) -> int:
     return n * (n - 1)
 
 
-def schedule(principal_fen: int, fee: int, n: int) -> tuple[Part, ...]:
+def schedule(principal_fen: Fen, fee: Fen, n: int) -> tuple[Part, ...]:
     """The parts of a plan: amounts split from principal + fee, fee shares split from the fee."""
     if principal_fen < min_principal_fen(n):
         raise ValueError(f"principal below {min_principal_fen(n)} fen cannot be split in {n}")
@@ -99,7 +101,7 @@ def due_dates(first_due: datetime, n: int) -> list[datetime]:
     return [add_months(first_due, k) for k in range(n)]
 
 
-def apr_bps(principal_fen: int, amounts_fen: Sequence[int], first_due_days: int = 7) -> int:
+def apr_bps(principal_fen: Fen, amounts_fen: Sequence[Fen], first_due_days: int = 7) -> int:
     """The annualised rate (年化利率) in basis points: 12 × the monthly internal rate of return.
 
     Cash flows: the principal lent at receipt, part 1 paid `first_due_days` later, each next
@@ -126,7 +128,7 @@ def apr_bps(principal_fen: int, amounts_fen: Sequence[int], first_due_days: int 
     return int(12 * BPS * (low + high) / 2 + 0.5)
 
 
-def schedule_checksum(*, principal_fen: int, parts: Sequence[Part], fee_payer: str, apr: int) -> str:
+def schedule_checksum(*, principal_fen: Fen, parts: Sequence[Part], fee_payer: str, apr: int) -> str:
     """A digest of everything a quote shows: a checkout carrying another one is `plan_changed`."""
     shown = {
         "principal_fen": principal_fen,
@@ -140,19 +142,19 @@ def schedule_checksum(*, principal_fen: int, parts: Sequence[Part], fee_payer: s
 @dataclass(frozen=True)
 class RefundOutcome:
     parts: tuple[Part, ...]
-    principal_reduced_fen: int  # taken off unpaid parts (credit no longer owed)
-    fee_reduced_fen: int  # the fee share of the refunded principal, no longer owed
-    refund_to_payer_fen: int  # what exceeded the unpaid rest: money back to the payer
+    principal_reduced_fen: Fen  # taken off unpaid parts (credit no longer owed)
+    fee_reduced_fen: Fen  # the fee share of the refunded principal, no longer owed
+    refund_to_payer_fen: Fen  # what exceeded the unpaid rest: money back to the payer
 
 
-def fee_share(fee: int, principal: int, taken: int) -> int:
+def fee_share(fee: Fen, principal: Fen, taken: Fen) -> Fen:
     """The fee share of `taken` out of a part's `principal`, half up (all of it when all is taken)."""
     if taken >= principal:
         return fee
     return min(fee, (fee * taken * 2 + principal) // (2 * principal))
 
 
-def apply_refund(parts: Sequence[Part], refund_principal_fen: int) -> RefundOutcome:
+def apply_refund(parts: Sequence[Part], refund_principal_fen: Fen) -> RefundOutcome:
     """A refund of `refund_principal_fen` of the price: unpaid parts shrink from the last backwards.
 
     Each part loses principal and the matching fee share; a part brought to zero is `refunded`.
@@ -193,8 +195,8 @@ def month_begun(seq: int, dues: Sequence[datetime], now: datetime) -> bool:
 
 @dataclass(frozen=True)
 class Payoff:
-    payoff_fen: int  # what paying everything now costs
-    fee_waived_fen: int  # the fee of the parts whose month has not begun
+    payoff_fen: Fen  # what paying everything now costs
+    fee_waived_fen: Fen  # the fee of the parts whose month has not begun
     parts: tuple[Part, ...]  # after the payoff: each unpaid part paid (its waived fee zeroed)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ... import errors
-from ...clock import iso, parse_iso
+from ...clock import CHINA, iso, parse_iso
 from ...models import orders as o
 from ...models.orders import Order
 from . import arithmetic as ar
@@ -49,12 +49,17 @@ class Bill:
 def month_bounds(month: str) -> tuple[datetime, datetime]:
     """The month's first instant and the next month's, China time (as aware datetimes)."""
     found = MONTH.match(month)
-    if not found:
+    try:
+        if not found:
+            raise ValueError(month)
+        start = datetime(int(found.group(1)), int(found.group(2)), 1, tzinfo=CHINA)
+        end = ar.add_months(start, 1)
+        _ = start - REACH_BACK  # the query reaches back this far: still a date
+    except (ValueError, OverflowError):
         raise errors.unprocessable(
             "invalid_month", "a month is YYYY-MM", [errors.FieldError("month", "expected YYYY-MM")]
-        )
-    start = datetime(int(found.group(1)), int(found.group(2)), 1, tzinfo=ar.CHINA)
-    return start, ar.add_months(start, 1)
+        ) from None
+    return start, end
 
 
 def bill(user_id: str, month: str, now: datetime) -> Bill:

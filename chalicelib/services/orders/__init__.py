@@ -15,10 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 # An order read imports `orders` (its reads) and nothing else: the modules a change of
 # status writes with (lifecycle, obligations, order_index, standing and, through them, the
-# ledger, timers and webhooks) load on first use (issue 29: cold start).
+# ledger, timers and webhooks) load on first use (issue 29: cold start). The records it
+# answers with are re-exported for the code outside (the HTTP edge imports no model).
+from ...models.aftersale import Refund as Refund
+from ...models.aftersale import cancel_refund_id as cancel_refund_id
+from ...models.orders import AWAITING_CONFIRMATION as AWAITING_CONFIRMATION
+from ...models.orders import MAX_CHECKOUT_LINES
+from ...models.orders import RISK_REVIEW as RISK_REVIEW
+from ...models.orders import Order as Order
 from .orders import (
     CANCEL_ERRORS,
-    MAX_CHECKOUT_LINES,
     NOT_FOUND_ERRORS,
     TRANSITION_ERRORS,
     Changed,
@@ -55,17 +61,22 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AWAITING_CONFIRMATION",
     "CANCEL_ERRORS",
     "CHECKOUT_EXPIRY",
     "MAX_CHECKOUT_LINES",
     "NOT_FOUND_ERRORS",
+    "RISK_REVIEW",
     "TRANSITION_ERRORS",
     "Changed",
     "Money",
+    "Order",
     "OrderEvent",
     "OrderPage",
     "OrderStatus",
+    "Refund",
     "cancel",
+    "cancel_refund_id",
     "expiry_deadline",
     "get_own",
     "history_entry",

@@ -33,7 +33,7 @@ from ...db import Tx
 from ...models import orders as o
 from ...models.orders import Order
 from ...observability import count, logger
-from ..installments.state import part_tag
+from ..installments import state as installments
 from .orders import expiry_deadline
 
 # The kinds that act on what an order owes: confirm receipt, or charge the money due.
@@ -104,7 +104,7 @@ def needed(order: Order) -> list[Need]:
     if status == o.OVERDUE and _due(order) > 0 and not retries_spent(order):
         done = int(order.collection_attempts or 0)
         retry_at = due + timedelta(seconds=rules.collection_retry_seconds * max(done, 1))
-        return [Need(timers.COLLECTION_RETRY, retry_at, {"round": done + 1, **part_tag(order)})]
+        return [Need(timers.COLLECTION_RETRY, retry_at, {"round": done + 1, **installments.part_tag(order)})]
     return []
 
 

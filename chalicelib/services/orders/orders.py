@@ -32,10 +32,6 @@ if TYPE_CHECKING:
     from ..idempotency import IdemScope
     from .lifecycle import OrderEvent
 
-# A checkout is one DynamoDB transaction (at most 100 items): per line a stock update and a
-# cart delete, per order the order and its timer, plus the coupon and the idempotency record.
-MAX_CHECKOUT_LINES = 20
-
 
 @dataclass(frozen=True)
 class OrderPage:

@@ -54,3 +54,12 @@ def overdue_cleared(user: User) -> tuple[list[Action], Condition]:
 
 def cancelled(tx: Tx, user_id: str) -> None:
     tx.update(User(user_id), [User.unpaid_bnpl_count.add(-1)], condition=User.unpaid_bnpl_count >= 1)
+
+
+def standings(user_ids: list[str]) -> dict[str, User]:
+    """The profiles of these users in one batch read (what a reviewer weighs: 先用后付
+    status, account age, on-time and overdue counts); unknown ids are left out."""
+    unique = sorted(set(user_ids))
+    if not unique:
+        return {}
+    return {u.user_id: u for u in User.batch_get(unique)}

@@ -10,7 +10,9 @@ One concept per module:
 - `intake`: channel notifications and queries;
 - `pay_now`: the user paying an order now;
 - `launch`: checkout's launch data for a channel payment;
-- `switch`: closing a trade open at one channel before an attempt on another.
+- `switch`: closing a trade open at one channel before an attempt on another;
+- `collection`: the window's close of 先用后付 orders: the auto-debit, its retries, reminders;
+- `bill_lines`, `bill_payments`: paying a month's bill (账单) in one charge, its lines.
 
 Ledger (see `ledger.py`): money arriving through channel C is `ledger.money_in(C, x)`
 (platform `clearing_C` +x against `consumer_payments` -x) for card, Alipay and WeChat Pay,
@@ -21,6 +23,9 @@ Other modules import from this package, never from its modules' internals.
 
 from __future__ import annotations
 
+from ...channels.base import NotifyReply
+from ...models.payments import PaymentAttempt
+from . import bill_payments
 from .attempts import (
     BILL,
     CHANNEL_NAMES,
@@ -32,9 +37,9 @@ from .attempts import (
     paid_attempt,
     payment_ref,
     save_attempt,
-    yuan,
 )
-from .intake import handle_notification, reconcile
+from .collection import close_payment_windows, send_due_reminders
+from .intake import SIMULATE_ERRORS, handle_notification, reconcile, simulate_notification
 from .launch import start_channel_payment
 from .pay_now import PAY_NOW_ERRORS, PaymentResult, pay_now
 from .payable import ORDER_MOVED, USER_MOVED, load_order, order_moved, user_moved
@@ -49,14 +54,19 @@ __all__ = [
     "OPEN_TRADE_CHANNELS",
     "ORDER_MOVED",
     "PAY_NOW_ERRORS",
+    "SIMULATE_ERRORS",
     "USER_MOVED",
+    "NotifyReply",
+    "PaymentAttempt",
     "PaymentResult",
     "RefundOutcome",
     "Result",
     "Settlement",
     "attempt_id_for",
     "attempts_for",
+    "bill_payments",
     "close_open_trades",
+    "close_payment_windows",
     "close_trade",
     "get_attempt",
     "handle_notification",
@@ -71,8 +81,9 @@ __all__ = [
     "refund",
     "refund_unapplied_payments",
     "save_attempt",
+    "send_due_reminders",
     "settle",
+    "simulate_notification",
     "start_channel_payment",
     "user_moved",
-    "yuan",
 ]

@@ -2,7 +2,7 @@
 channel's out_trade_no), and what a channel needs to know about it (`payment_ref`).
 
 Also the ledger legs money arriving through an attempt posts (`money_in_legs`), and how a
-payment reads in a notification (`yuan`, `CHANNEL_NAMES`)."""
+payment reads in a notification (`CHANNEL_NAMES`; amounts by `money.price`)."""
 
 from __future__ import annotations
 
@@ -151,10 +151,6 @@ def refund_legs(attempt: PaymentAttempt, amount_fen: int) -> list[Leg]:
     if attempt.channel == ch.WALLET:
         return wallet_channel.credit_legs(attempt.user_id, amount_fen)
     return ledger.money_out(attempt.channel, amount_fen)
-
-
-def yuan(amount_fen: int) -> str:
-    return f"¥{amount_fen // 100}.{amount_fen % 100:02d}"
 
 
 CHANNEL_NAMES = {ch.CARD: "银行卡", ch.ALIPAY: "支付宝", ch.WECHAT_PAY: "微信支付", ch.WALLET: "钱包余额"}

@@ -13,7 +13,7 @@ it pays and their amounts when it starts. When its money arrives (`settle`):
   (refund id per line: the channel and our ledger refund it once).
 The marker event is the line's exactly-once guard: two resolvers race on its key. A crash
 between the steps is picked up by the attempt's `bill_payment` timer
-(`installments/bill_payments.py`).
+(`bill_payments.py`).
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ from ...db import Tx
 from ...models import payments as pm
 from ...models.orders import Order
 from ...models.payments import PaymentAttempt
+from ...money import price
 from ...observability import count, logger
 from .. import notifications
 from . import repayment
-from .attempts import BILL, CHANNEL_NAMES, yuan
+from .attempts import BILL, CHANNEL_NAMES
 from .payable import load_order
 from .refunds import refund
 
@@ -194,7 +195,7 @@ def record_success(tx: Tx, attempt: PaymentAttempt, now: datetime) -> None:
         attempt.user_id,
         notifications.PAYMENT_SUCCEEDED,
         "账单还款成功",
-        f"{month_of(attempt)} 账单已通过{CHANNEL_NAMES.get(attempt.channel, '')}还款 {yuan(amount)}。",
+        f"{month_of(attempt)} 账单已通过{CHANNEL_NAMES.get(attempt.channel, '')}还款 {price(amount)}。",
         None,
         f"payment:{attempt.attempt_id}:succeeded",
         now,

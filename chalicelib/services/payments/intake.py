@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from ... import channels
+from ... import channels, errors
 from ...channels import base as ch
 from ...models.payments import PaymentAttempt
 from ...observability import count, logger
-from .attempts import payment_ref
+from .attempts import get_attempt, payment_ref
 from .settlement import Result, Settlement, settle
+
+# Playing the channel (sandbox stages): no such channel payment, or no such notification.
+SIMULATE_ERRORS = errors.raises(not_found=["payment_not_found"], unprocessable=["no_such_notification"])
 
 
 def handle_notification(path: str, headers: Mapping[str, str], body: bytes, now: datetime) -> ch.NotifyReply:
@@ -38,3 +41,20 @@ def reconcile(attempt: PaymentAttempt, now: datetime) -> Settlement:
         attempt.channel, f"query:{attempt.attempt_id}:{answer.status}", attempt.attempt_id, answer
     )
     return settle(event, now)
+
+
+def simulate_notification(payment_id: str, outcome: str, now: datetime) -> ch.NotifyReply:
+    """Play the channel (sandbox): send the payment's signed notification through the real
+    notify path. 404 `payment_not_found`, 422 `no_such_notification`."""
+    from ...channels import sandbox
+
+    attempt = get_attempt(payment_id)
+    if attempt is None or attempt.channel == "wallet":
+        raise errors.not_found("payment_not_found", "no such channel payment")
+    try:
+        path, raw, headers = sandbox.notification(
+            attempt.channel, attempt.attempt_id, int(attempt.amount_fen), attempt.currency, outcome, now
+        )
+    except sandbox.NoSuchNotification as exc:
+        raise errors.unprocessable("no_such_notification", str(exc), [errors.FieldError("outcome", str(exc))]) from exc
+    return handle_notification(path, headers, raw, now)

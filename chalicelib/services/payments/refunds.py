@@ -21,9 +21,10 @@ from ...models.aftersale import PENDING as REFUND_PENDING
 from ...models.aftersale import Refund
 from ...models.payments import PaymentAttempt
 from ...models.timers import Timer
+from ...money import price
 from ...observability import count, logger
 from .. import notifications
-from .attempts import CHANNEL_NAMES, get_attempt, paid_attempt, payment_ref, refund_legs, yuan
+from .attempts import CHANNEL_NAMES, get_attempt, paid_attempt, payment_ref, refund_legs
 
 REFUND_ERRORS = errors.raises(
     not_found=["payment_not_found"], conflict=["refund_exceeds_payment", "refund_settled", "state_changed"]
@@ -100,7 +101,7 @@ def refund(
             attempt.user_id,
             notifications.PAYMENT_REFUNDED,
             "退款成功",
-            f"订单 {attempt.order_id} 的 {yuan(amount_fen)} 已退回{CHANNEL_NAMES.get(attempt.channel, '')}。",
+            f"订单 {attempt.order_id} 的 {price(amount_fen)} 已退回{CHANNEL_NAMES.get(attempt.channel, '')}。",
             attempt.order_id,
             f"refund:{refund_id}",
             now,

@@ -3,29 +3,28 @@ applies inside the transaction that records the outcome (`settlement.py`).
 
 `mark_paid`: received/overdue -> paid with the credit given back; `on_declined`: the order
 goes overdue and 先用后付 is frozen (`services/orders/standing.py`), the next round is timed. The
-sweeper that charges the default card at the window's close is `services/collection.py`.
+sweeper that charges the default card at the window's close is `collection.py`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from ... import ledger, timers
-from ...clock import iso, parse_iso
+from ...clock import CHINA, iso, parse_iso
 from ...config import settings
 from ...db import Tx
 from ...models import orders as o
 from ...models.orders import Order
 from ...models.payments import PaymentAttempt
+from ...money import price
 from ...observability import count, logger
 from .. import accounts, notifications, orders, rewards
 from ..installments import lifecycle as installments
 from ..installments.state import part_tag
 from ..orders import standing
-from .attempts import COLLECTION, yuan
+from .attempts import COLLECTION
 from .payable import order_moved, user_moved
-
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 def collectable(order: Order | None) -> bool:
@@ -172,10 +171,10 @@ def on_declined(tx: Tx, order: Order, attempt: PaymentAttempt, code: str, now: d
     return (
         notifications.PAYMENT_OVERDUE,
         "扣款失败，订单已逾期",
-        f"订单 {order.order_id} 的 {yuan(amount)} 自动扣款未成功（{code}），订单已逾期，"
+        f"订单 {order.order_id} 的 {price(amount)} 自动扣款未成功（{code}），订单已逾期，"
         f"先用后付已暂停，还清后恢复。{then}",
     )
 
 
 def local_time(at: datetime) -> str:
-    return at.astimezone(BEIJING).strftime("%m月%d日 %H:%M")
+    return at.astimezone(CHINA).strftime("%m月%d日 %H:%M")

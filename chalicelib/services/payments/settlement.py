@@ -34,11 +34,12 @@ from ...models import orders as o
 from ...models import payments as pm
 from ...models.orders import Order
 from ...models.payments import ChannelInbox, PaymentAttempt
+from ...money import price
 from ...observability import count, logger
 from .. import notifications, orders
 from ..orders import obligations
 from . import bill_lines, repayment
-from .attempts import BILL, CHANNEL_NAMES, COLLECTION, get_attempt, money_in_legs, yuan
+from .attempts import BILL, CHANNEL_NAMES, COLLECTION, get_attempt, money_in_legs
 from .payable import ALL, load_order, order_moved, payable
 from .refunds import refund_unapplied
 
@@ -266,7 +267,7 @@ def received(tx: Tx, attempt: PaymentAttempt, order: Order | None, now: datetime
         notifications.PAYMENT_SUCCEEDED,
         "自动扣款成功" if collected else "支付成功",
         f"订单 {order.order_id} 已{'自动从' if collected else '通过'}{CHANNEL_NAMES.get(attempt.channel, '')}"
-        f"{'扣款' if collected else '支付'} {yuan(int(attempt.amount_fen))}。",
+        f"{'扣款' if collected else '支付'} {price(int(attempt.amount_fen))}。",
         order.order_id,
         f"payment:{attempt.attempt_id}:succeeded",
         now,

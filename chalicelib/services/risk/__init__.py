@@ -9,3 +9,18 @@ before credit is reserved.
 - `lists`: block and allow lists, values only as keyed hashes;
 - `stats`: decision rates by day, outcome and rule.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ... import lazy
+from ...models.risk import RiskDecision as RiskDecision
+from ...models.risk import RiskListEntry as RiskListEntry
+
+if TYPE_CHECKING:
+    from . import decide, lists, reviews, rules, stats
+else:
+    __getattr__ = lazy.modules(__name__, ["decide", "lists", "reviews", "rules", "stats"])
+
+__all__ = ["RiskDecision", "RiskListEntry", "decide", "lists", "reviews", "rules", "stats"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import statistics
 import threading
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -57,9 +58,19 @@ def value_hash(kind: str, value: str) -> str:
 
 
 def normalise(kind: str, value: str) -> str:
-    text = " ".join(value.split()).lower()
+    """One spelling per value, so a listed or counted value cannot be dodged by writing it
+    another way: full-width forms folded (NFKC), case folded, whitespace collapsed; an
+    address without whitespace (建国路 1 号 = 建国路1号), a card or phone by its digits, a
+    phone without China's country code (+86 / 0086)."""
+    text = " ".join(unicodedata.normalize("NFKC", value).split()).casefold()
+    if kind == "address":
+        return text.replace(" ", "")
     if kind in ("card", "phone"):
-        return "".join(ch for ch in text if ch.isalnum())
+        text = "".join(ch for ch in text if ch.isalnum())
+    if kind == "phone":
+        for prefix in ("0086", "86"):
+            if text.startswith(prefix) and len(text) - len(prefix) == 11:
+                return text[len(prefix) :]
     return text
 
 

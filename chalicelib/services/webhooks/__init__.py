@@ -6,7 +6,17 @@ Any service reports a change with one call beside it, in its transaction:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from ... import lazy
+from ...models.webhooks import WebhookEndpoint as WebhookEndpoint
+from ...models.webhooks import WebhookEvent as WebhookEvent
 from . import types
 from .outbox import emit
 
-__all__ = ["emit", "types"]
+if TYPE_CHECKING:
+    from . import delivery, endpoints, log, order_events
+else:
+    __getattr__ = lazy.modules(__name__, ["delivery", "endpoints", "log", "order_events"])
+
+__all__ = ["delivery", "emit", "endpoints", "log", "order_events", "types"]

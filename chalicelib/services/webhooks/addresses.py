@@ -9,6 +9,7 @@ and the send connects to the address that was checked: a name that later points 
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,25 @@ def url_refused(message: str) -> errors.DomainError:
 URL_ERRORS = errors.raises(unprocessable=["webhook_url_refused"])
 
 
+# What the C resolver reads as an IPv4 address (inet_aton): 2130706433, 0x7f.1, 017700000001, 127.1.
+_LEGACY_IPV4 = re.compile(r"[0-9a-fx.]+")
+
+
+def _literal(host: str) -> str | None:
+    """The address a host names without DNS, in any spelling a resolver accepts, else None."""
+    bare = host.strip("[]")
+    try:
+        return str(ipaddress.ip_address(bare))
+    except ValueError:
+        pass
+    if _LEGACY_IPV4.fullmatch(bare) and any(c.isdigit() for c in bare):
+        try:
+            return socket.inet_ntoa(socket.inet_aton(bare))
+        except OSError:
+            return None
+    return None
+
+
 def _blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
@@ -72,6 +92,8 @@ def split(url: str, policy: Policy) -> tuple[str, str, int, str]:
     except ValueError as exc:
         raise url_refused("not a URL") from exc
     host = (parts.hostname or "").lower()
+    if host.endswith(".") and not host.startswith("["):
+        host = host.rstrip(".")  # "localhost." is localhost: one spelling per host
     if parts.scheme not in ("https", "http") or not host:
         raise url_refused("the URL must be https://host/...")
     if parts.username or parts.password:
@@ -93,23 +115,27 @@ def check_literal(url: str, policy: Policy) -> None:
     """What can be checked when an endpoint is saved: the URL's form, and its host when it
     is an address (a name is checked at every send, after resolution)."""
     _, host, _, _ = split(url, policy)
-    try:
-        ip = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
+    _check_host(host, policy)
+
+
+def _check_host(host: str, policy: Policy) -> str | None:
+    """Refuse an inside address or a local-only name; the address a literal host names."""
+    literal = _literal(host)
+    if literal is None:
         if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-            raise url_refused("the host must be public") from None
-        return
-    if not allowed_address(str(ip), policy):
+            raise url_refused("the host must be public")
+    elif not allowed_address(literal, policy):
         raise url_refused("the host must be a public address")
+    return literal
 
 
 def resolve(url: str, policy: Policy, resolver: Resolver) -> Target:
     """The address to send to: every address the name resolves to must be allowed."""
     scheme, host, port, path = split(url, policy)
-    literal = host.strip("[]")
-    try:
-        addresses = [str(ipaddress.ip_address(literal))]
-    except ValueError:
+    literal = _check_host(host, policy)
+    if literal is not None:
+        addresses = [literal]
+    else:
         try:
             addresses = resolver(host, port)
         except OSError as exc:

@@ -116,12 +116,7 @@ def deliver(
     event = event_keys.find(merchant_id, event_id)
     if event is None:  # purged with a closed account's data: its timer goes too
         if taken is not None:
-            tx = Tx()
-            timers.take(tx, taken)
-            try:
-                tx.commit()
-            except errors.Conflict:
-                pass  # another run took it
+            _drop(taken)
         return Outcome()
     targets = [
         e
@@ -190,6 +185,15 @@ def deliver(
         if delay <= MAX_QUEUE_DELAY:  # a short wait rides the queue; its timer stays the net
             enqueue(merchant_id, event_id, max(0, int(delay) + 1))
     return outcome
+
+
+def _drop(taken: Timer) -> None:
+    tx = Tx()
+    timers.take(tx, taken)
+    try:
+        tx.commit()
+    except errors.Conflict:
+        pass  # another run took it
 
 
 def summary(states: dict[str, dict[str, Any]]) -> str:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.expressions.condition import Condition
+from pynamodb.models import Model
 
 from ... import errors, pagination
 from ...clock import iso
@@ -25,6 +26,25 @@ BUSY_TRIES = 3
 class EventPage:
     items: list[WebhookEvent]
     next_cursor: str | None
+
+
+def record_of(kind: str, item: dict[str, Any]) -> Model:
+    """The record an event's snapshot was taken from (`types.OBJECTS` names the kinds)."""
+    from ...models.aftersale import Dispute, ReturnRequest
+    from ...models.messages import OrderMessage
+    from ...models.orders import Order
+    from ...models.payouts import Payout
+
+    records: dict[str, type[Model]] = {
+        "order": Order,
+        "return_request": ReturnRequest,
+        "dispute": Dispute,
+        "message": OrderMessage,
+        "payout": Payout,
+    }
+    if kind not in records:
+        raise ValueError(f"no record for {kind!r}")
+    return records[kind].from_raw_data(item)
 
 
 def event_not_found() -> errors.DomainError:
@@ -112,6 +132,8 @@ def replay(merchant_id: str, endpoint_id: str | None, since: datetime, now: date
     for event in event_keys.merged(merchant_id, shard, newest_first=False, limit=REPLAY_MAX):
         if event.only_endpoint not in (None, endpoint_id):
             continue
+        if endpoint_id is not None and endpoint_id not in dict(event.deliveries or {}):
+            continue  # an event this endpoint is not subscribed to: nothing to send again
         for _ in range(BUSY_TRIES):  # the worker may be recording an attempt right now
             try:
                 _resend(event, endpoint_id, now)

@@ -14,7 +14,7 @@ Timers (see `timers.py`), swept by `close_payment_windows` - never a scan:
 - `collection_retry` with data `{"round": n}`, `rules.collection_retry_seconds` after a
   declined round n-1: charge round n. Retries run in the same job, after the window
   closes of that run, with what is left of the run's item and time budget.
-- `bill_payment`: a monthly bill's payment left hanging (installments/bill_payments.py), after
+- `bill_payment`: a monthly bill's payment left hanging (payments/bill_payments.py), after
   the retries, with what is left of the budget.
 - A charge is one transaction that takes the timer, saves the attempt `pending`
   (attempt n of the order has one id: the gateway's idempotency key), bumps the order's
@@ -32,21 +32,26 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
-from .. import channels, errors, timers
-from ..channels import base as ch
-from ..clock import iso, parse_iso
-from ..config import settings
-from ..db import Tx
-from ..models import orders as o
-from ..models import payments as pm
-from ..models.orders import Order
-from ..models.payments import PaymentAttempt
-from ..models.timers import Timer
-from ..observability import count, logger
-from . import accounts, notifications, payments
-from .installments import bill_payments
-from .installments import state as installments
-from .payments.repayment import collectable, local_time
+from ... import channels, errors, timers
+from ...channels import base as ch
+from ...clock import iso, parse_iso
+from ...config import settings
+from ...db import Tx
+from ...models import orders as o
+from ...models import payments as pm
+from ...models.orders import Order
+from ...models.payments import PaymentAttempt
+from ...models.timers import Timer
+from ...money import price
+from ...observability import count, logger
+from .. import accounts, installments, notifications
+from . import bill_payments
+from .attempts import COLLECTION, attempts_for, get_attempt, new_attempt, payment_ref, save_attempt
+from .intake import reconcile
+from .payable import load_order, order_moved
+from .repayment import collectable, local_time
+from .settlement import settle
+from .switch import close_open_trades
 
 PAYMENT_DUE = timers.PAYMENT_DUE
 COLLECTION_RETRY = timers.COLLECTION_RETRY
@@ -75,34 +80,34 @@ def _rearm(timer: Timer, now: datetime) -> None:
 def _collect(timer: Timer, now: datetime, tally: Counter[str]) -> bool:
     """One due collection timer: settle what is in flight, else charge the next round."""
     rules = settings().rules
-    order = payments.load_order(timer.ref)
+    order = load_order(timer.ref)
     if not collectable(order):
         _drop(timer)  # paid, completed, returned, or a return request pauses it
         tally["not_owed"] += 1
         return False
     assert order is not None
     # Never charge while a card charge may be in flight: ask the gateway first.
-    for attempt in payments.attempts_for(order.order_id):
+    for attempt in attempts_for(order.order_id):
         if attempt.status == pm.PENDING and attempt.channel == ch.CARD:
-            settled = payments.reconcile(payments.get_attempt(attempt.attempt_id) or attempt, now)
+            settled = reconcile(get_attempt(attempt.attempt_id) or attempt, now)
             tally[f"queried_{settled.result}"] += 1
-    order = payments.load_order(timer.ref)
+    order = load_order(timer.ref)
     if not collectable(order):
         _drop(timer)
         tally["not_owed"] += 1
         return False
     assert order is not None
-    if installments.timer_is_stale(order, timer.data):
+    if installments.state.timer_is_stale(order, timer.data):
         _drop(timer)  # a timer of an installment part paid meanwhile: never charge a paid part
         tally["round_done"] += 1
         return False
-    attempts = payments.attempts_for(order.order_id)
+    attempts = attempts_for(order.order_id)
     if any(a.status == pm.PENDING and a.channel == ch.CARD for a in attempts):
         _rearm(timer, now)
         tally["pending"] += 1
         return False
     try:  # a pay-now trade open at Alipay / WeChat Pay is closed before the card is charged
-        payments.close_open_trades(attempts, None, now)
+        close_open_trades(attempts, None, now)
     except errors.DomainError as err:  # paid there (settled now) or no answer: look again later
         if err.code != "payment_in_progress":
             raise
@@ -124,12 +129,12 @@ def _charge(
     rules = settings().rules
     card = accounts.default_card(accounts.get(order.user_id))
     amount = int(order.amount_due_fen)
-    attempt = payments.new_attempt(
+    attempt = new_attempt(
         order.order_id,
         order.user_id,
         ch.CARD,
         amount,
-        payments.COLLECTION,
+        COLLECTION,
         now,
         card_token=card.gateway_token if card else None,
         card_last4=card.last4 if card else None,
@@ -147,13 +152,13 @@ def _charge(
     )
     tx = Tx()
     timers.take(tx, timer)
-    payments.save_attempt(tx, attempt)
-    timers.schedule(tx, timer.kind, order.order_id, check_at, {"round": round_no, **installments.part_tag(order)})
+    save_attempt(tx, attempt)
+    timers.schedule(tx, timer.kind, order.order_id, check_at, {"round": round_no, **installments.state.part_tag(order)})
     tx.update(
         order,
         [Order.collection_attempts.set(round_no), Order.updated_at.set(iso(now))],
         condition=unchanged,
-        on_fail=payments.order_moved(),
+        on_fail=order_moved(),
     )
     tx.commit()  # recorded before the gateway is asked: a crash leaves a pending attempt to query
     count("CollectionCharges", round=str(min(round_no, 2)))
@@ -162,13 +167,13 @@ def _charge(
             ch.CARD, f"nocard:{attempt.attempt_id}", attempt.attempt_id, None, None, None, ch.FAILED, "no_bank_card"
         )
     else:
-        answer = channels.get(ch.CARD).charge(payments.payment_ref(attempt))
+        answer = channels.get(ch.CARD).charge(payment_ref(attempt))
         if answer.status == ch.PENDING:
             logger.info("collection charge pending", extra={"attempt_id": attempt.attempt_id, "round": round_no})
             tally["pending"] += 1
             return True
         event = ch.ChannelEvent.answered(ch.CARD, f"charge:{attempt.attempt_id}", attempt.attempt_id, answer)
-    outcome = payments.settle(event, now)
+    outcome = settle(event, now)
     tally[
         "paid" if outcome.result == "succeeded" else "declined" if outcome.result == "failed" else outcome.result
     ] += 1
@@ -210,7 +215,7 @@ def close_payment_windows(now: datetime) -> dict[str, int]:
 
 
 def _bill_payments(now: datetime, started: float, used: int, before: dict[str, int]) -> dict[str, int]:
-    """Bill payments left hanging (`installments/bill_payments.py`), with what is left of the budget."""
+    """Bill payments left hanging (`bill_payments.py`), with what is left of the budget."""
     import time
 
     rules = settings().rules
@@ -224,7 +229,7 @@ def _bill_payments(now: datetime, started: float, used: int, before: dict[str, i
 
 
 def _remind(timer: Timer, now: datetime) -> bool:
-    order = payments.load_order(timer.ref)
+    order = load_order(timer.ref)
     tx = Tx()
     timers.take(tx, timer)
     owes = collectable(order) and order is not None and order.status == o.RECEIVED and bool(order.due_at)
@@ -236,7 +241,7 @@ def _remind(timer: Timer, now: datetime) -> bool:
             order.user_id,
             notifications.PAYMENT_DUE_SOON,
             "还款提醒",
-            f"订单 {order.order_id} 的 {payments.yuan(amount)} 将于 {local_time(parse_iso(order.due_at))} 到期，"
+            f"订单 {order.order_id} 的 {price(amount)} 将于 {local_time(parse_iso(order.due_at))} 到期，"
             "到期自动从默认银行卡扣款；也可现在还款。",
             order.order_id,
             f"order:{order.order_id}:due_reminder:{order.due_at}",

@@ -31,12 +31,15 @@ from ...models import payments as pm
 from ...models.payments import PaymentAttempt
 from ...models.timers import Timer
 from ...observability import logger
-from .. import accounts, payments
-from ..payments import bill_lines
-from ..payments.attempts import ATTEMPT_ERRORS
-from ..payments.bill_lines import Line
-from ..payments.repayment import collectable
-from . import bills
+from .. import accounts
+from ..installments import bills
+from . import bill_lines
+from .attempts import ATTEMPT_ERRORS, BILL, attempts_for, get_attempt, new_attempt, payment_ref, save_attempt
+from .bill_lines import Line
+from .intake import reconcile
+from .repayment import collectable
+from .settlement import Result, settle
+from .switch import OPEN_TRADE_CHANNELS, close_open_trades, close_trade
 
 PAY_BILL_ERRORS = (
     bills.BILL_ERRORS
@@ -111,10 +114,10 @@ def pay_bill(user_id: str, month: str, channel: str, now: datetime, idem: IdemSc
     """Pay every part of `month`'s bill the user owes now, in one charge through `channel`."""
     bills.month_bounds(month)  # 422 `invalid_month` before anything is read
     ref = bill_lines.bill_ref(user_id, month)
-    seen = payments.attempts_for(ref)
+    seen = attempts_for(ref)
     for pending in (a for a in seen if a.status == pm.PENDING and a.channel == ch.CARD):
-        settled = payments.reconcile(payments.get_attempt(pending.attempt_id) or pending, now)
-        if settled.result == payments.Result.IGNORED:  # still in flight at the gateway: answer it
+        settled = reconcile(get_attempt(pending.attempt_id) or pending, now)
+        if settled.result == Result.IGNORED:  # still in flight at the gateway: answer it
             return _stage_only(idem, BillPaymentResult(settled.attempt or pending))
     lines = _lines_to_pay(user_id, month, now)
     amount = sum(line.amount_fen for line in lines)
@@ -126,19 +129,19 @@ def pay_bill(user_id: str, month: str, channel: str, now: datetime, idem: IdemSc
         ),
         None,
     )
-    payments.close_open_trades(seen, keep, now)  # a trade open for other lines is closed first
+    close_open_trades(seen, keep, now)  # a trade open for other lines is closed first
     if keep is not None:  # the same lines again at the same channel: the same out_trade_no
-        launch = channels.get(channel).start_payment(payments.payment_ref(keep))
+        launch = channels.get(channel).start_payment(payment_ref(keep))
         return _stage_only(idem, BillPaymentResult(keep, launch=launch))
     card = accounts.default_card(accounts.get(user_id)) if channel == ch.CARD else None
     if channel == ch.CARD and card is None:
         raise errors.unprocessable("no_bank_card", "bind a bank card to pay by card")
-    attempt = payments.new_attempt(
+    attempt = new_attempt(
         ref,
         user_id,
         channel,
         amount,
-        payments.BILL,
+        BILL,
         now,
         card_token=card.gateway_token if card else None,
         card_last4=card.last4 if card else None,
@@ -146,21 +149,21 @@ def pay_bill(user_id: str, month: str, channel: str, now: datetime, idem: IdemSc
     )
     attempt.lines = bill_lines.lines_json(lines)
     tx = Tx()
-    payments.save_attempt(tx, attempt)
+    save_attempt(tx, attempt)
     timers.schedule(tx, timers.BILL_PAYMENT, attempt.attempt_id, _check_at(now))
     tx.commit()  # recorded before the channel is asked: a crash leaves a pending attempt to query
     if channel != ch.CARD:
-        launch = channels.get(channel).start_payment(payments.payment_ref(attempt))
+        launch = channels.get(channel).start_payment(payment_ref(attempt))
         return _stage_only(idem, BillPaymentResult(attempt, launch=launch))
-    answer = channels.get(ch.CARD).charge(payments.payment_ref(attempt))
+    answer = channels.get(ch.CARD).charge(payment_ref(attempt))
     if answer.status == ch.PENDING:
         logger.info("bill card charge pending", extra={"attempt_id": attempt.attempt_id})
         return _stage_only(idem, BillPaymentResult(attempt))
     event = ch.ChannelEvent.answered(ch.CARD, f"charge:{attempt.attempt_id}", attempt.attempt_id, answer)
-    payments.settle(event, now)
+    settle(event, now)
     if answer.status == ch.FAILED:
         raise errors.PaymentDeclined("payment_declined", f"the card was declined ({answer.failure_code or 'declined'})")
-    return _stage_only(idem, _result(payments.get_attempt(attempt.attempt_id) or attempt, now))
+    return _stage_only(idem, _result(get_attempt(attempt.attempt_id) or attempt, now))
 
 
 # --- the timer ---------------------------------------------------------------------------
@@ -180,15 +183,15 @@ def _rearm(timer: Timer, now: datetime) -> None:
 def check(timer: Timer, now: datetime) -> bool:
     """One due `bill_payment` timer: settle what the channel says, close a trade left unpaid
     too long, resolve the parts; the timer goes once nothing is left to do."""
-    attempt = payments.get_attempt(timer.ref)
+    attempt = get_attempt(timer.ref)
     if attempt is not None and attempt.status == pm.PENDING:
-        attempt = payments.reconcile(attempt, now).attempt or attempt
-        attempt = payments.get_attempt(attempt.attempt_id) or attempt
+        attempt = reconcile(attempt, now).attempt or attempt
+        attempt = get_attempt(attempt.attempt_id) or attempt
         waited = now - parse_iso(attempt.created_at)
-        if attempt.status == pm.PENDING and attempt.channel in payments.OPEN_TRADE_CHANNELS:
+        if attempt.status == pm.PENDING and attempt.channel in OPEN_TRADE_CHANNELS:
             if waited >= timedelta(seconds=settings().rules.checkout_ttl_seconds):
-                payments.close_trade(attempt, now)  # never paid in the app: closed (failed)
-                attempt = payments.get_attempt(attempt.attempt_id) or attempt
+                close_trade(attempt, now)  # never paid in the app: closed (failed)
+                attempt = get_attempt(attempt.attempt_id) or attempt
     if attempt is not None and attempt.status == pm.PENDING:
         _rearm(timer, now)
         return False
