@@ -13,9 +13,8 @@ Accounts and books:
 - `merchant#<id>`: `payable` (what the platform owes the merchant). The one stored book
   that may go below zero (a return or dispute after the money was paid out): the
   negative is carried and settled by later sales, never paid (`services/payouts.py`).
-  Every positive credit to a payable arms the merchant's `payout` key for the next
-  cut-off in the same transaction (the due-index `run_payouts` sweeps): a commit hook of
-  the transaction does it (`services/payout_due.py`), not this module.
+  A positive credit to a payable arms the merchant's next payout in the same transaction,
+  through a commit hook (`services/payout_due.py`), not here.
 - `platform` (sharded on write): contra books - `credit_extended`, `clearing_<channel>`,
   `fee_revenue`, `merchant_funding`, `points_issued`, `rewards_expense`, `refunds`,
   `consumer_payments` (what consumers paid from outside the wallet: card, Alipay, WeChat
@@ -24,27 +23,15 @@ Accounts and books:
   confirmed) and `merchant_payouts` (money that left for merchants' bank accounts), see
   `services/payouts.py`.
 Stored balances exist for user and merchant books; platform books are derived only
-(a single platform balance item would be every write's hot key).
-
-Paying a 先用后付 order (`services/payments/repayment.py::mark_paid`) posts two events in one
-transaction, each balanced on its own: `payment:<attempt>:in`, the money arriving as for any
-order through that channel (card / Alipay / WeChat Pay: platform `clearing_<channel>` +x
-against `consumer_payments` -x; wallet: user `cash` -x against platform `clearing_wallet`
-+x), and `order:<id>:credit_repaid`, the credit given back (user `credit_used` -x against
-platform `credit_extended` +x, the reverse of the reservation). Each user-book leg has its
-own platform contra and a user book never balances against another user book: `cash` (what
-we owe the user) and `credit_used` (what the user owes us) are both stored positive but sit
-on opposite sides, so "cash -x, credit_used -x" would be one-sided, not balanced. A wallet
-payment of a 先用后付 order thus leaves `clearing_wallet` +x and `credit_extended` +x on the
-platform: the signs a card payment leaves on `clearing_card` and `credit_extended` too.
+(a single platform balance item would be every write's hot key). Why paying a 先用后付 order
+posts two events, each balanced on its own: docs/product.md, "Money".
 
 Units: the books in `POINT_BOOKS` count points, every other book counts fen; one event's
 legs are all in one unit (so "sums to zero" means something).
 
-Several events in one transaction may move the same stored balance (a collection releases
-credit and raises the limit in one go): their changes are merged into one update per
-balance item when the transaction commits, since DynamoDB refuses two operations on one
-item in a transaction.
+Several events in one transaction may move one stored balance (a collection releases credit
+and raises the limit): their changes merge into one update per balance item at commit, since
+DynamoDB refuses two operations on one item in a transaction.
 """
 
 from __future__ import annotations
@@ -388,24 +375,25 @@ def change_credit_limit(tx: Tx, user_id: str, old_limit: int, new_limit: int, at
     change.posted_at = max(change.posted_at, iso(at))
 
 
-def leg_amount(account: str, event_id: str, book: str) -> int | None:
-    """The amount an event posted to `account`'s `book`, or None if it did not."""
+def _posted(account: str, event_id: str, book: str) -> Entry | None:
     for physical in physical_accounts(account, event_id):
         try:
-            return int(Entry.get(physical, f"{event_id}#{book}", consistent_read=True).amount)
+            return Entry.get(physical, f"{event_id}#{book}", consistent_read=True)
         except DoesNotExist:
             continue
     return None
+
+
+def leg_amount(account: str, event_id: str, book: str) -> int | None:
+    """The amount an event posted to `account`'s `book`, or None if it did not."""
+    leg = _posted(account, event_id, book)
+    return None if leg is None else int(leg.amount)
 
 
 def posted_kind(account: str, event_id: str, book: str) -> str | None:
     """The kind of the event that posted to `account`'s `book`, or None if none did."""
-    for physical in physical_accounts(account, event_id):
-        try:
-            return str(Entry.get(physical, f"{event_id}#{book}", consistent_read=True).event_kind)
-        except DoesNotExist:
-            continue
-    return None
+    leg = _posted(account, event_id, book)
+    return None if leg is None else str(leg.event_kind)
 
 
 def balances(account: str) -> dict[str, Balance]:

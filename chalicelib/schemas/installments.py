@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .common import Body, Fen, Id, PositiveFen, View, example
 from .kinds import Channel, FeePayer, PartStatus, PaymentStatus
-from .payments import Launch
+from .payments import LAUNCH, Launch
 
 
 class PlansQuery(BaseModel):
@@ -98,6 +98,4 @@ class BillPaymentView(View):
     failure_code: str | None = None
     created_at: str
     settled_at: str | None = None
-    launch: Launch | None = Field(
-        default=None, description="what the app passes to the Alipay / WeChat Pay SDK to pay in that app"
-    )
+    launch: Launch | None = Field(default=None, description=LAUNCH)

@@ -67,6 +67,9 @@ class PayNowPayment(View):
 CheckoutPayment = Annotated[AlipayPayment | WechatPayPayment | PayNowPayment, Field(discriminator="channel")]
 
 
+LAUNCH = "what the app passes to the Alipay / WeChat Pay SDK to pay in that app"
+
+
 class PaymentView(View):
     payment_id: str
     order_id: str
@@ -79,9 +82,7 @@ class PaymentView(View):
     failure_code: str | None = None
     created_at: str
     settled_at: str | None = None
-    launch: Launch | None = Field(
-        default=None, description="what the app passes to the Alipay / WeChat Pay SDK to pay in that app"
-    )
+    launch: Launch | None = Field(default=None, description=LAUNCH)
 
 
 class NotificationView(View):
