@@ -79,6 +79,11 @@ class Rules:
     # "<default>,<merchant_id>=<n>,...": order-index shards per merchant (large ones > 1)
     merchant_order_shards: str
     merchant_order_shards_previous: str
+    # Risk statistics: a day's decisions spread over this many `stats#<day>#<shard>` items
+    risk_stats_shards: int
+    risk_stats_shards_previous: int
+    # How long a process reuses a merchant's velocity counters (services/risk/signals.py)
+    risk_merchant_cache_seconds: int
     sweep_max_items: int
     sweep_max_seconds: int
     return_window_paid_seconds: int

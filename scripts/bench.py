@@ -66,6 +66,12 @@ def _env() -> None:
         os.environ["MERCHANT_ORDER_SHARDS"] = os.environ["MERCHANT_ORDER_SHARDS_PREVIOUS"] = os.environ[
             "BENCH_SHARD_ENV"
         ]
+        os.environ["RISK_STATS_SHARDS_PREVIOUS"] = os.environ["RISK_STATS_SHARDS"]
+        # The stage's merchant velocity cache (the tests turn it off); containers are modelled
+        # by dropping it every `_refill(...)` purchases, as the SKU cache is.
+        from chalicelib.config import stage_environment
+
+        os.environ["RISK_MERCHANT_CACHE_SECONDS"] = stage_environment("local")["RISK_MERCHANT_CACHE_SECONDS"]
 
     os.environ["LOG_LEVEL"] = os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
     from chalicelib.observability import logger
@@ -736,18 +742,33 @@ def _current(table: str, key_names: list[str], item: dict[str, Any]) -> dict[str
 
 
 SHARDED = re.compile(r"^(.*)#(\d{2,})$")
-SHARDED_TABLES = ("timers", "entries", "entries.by_day", "entries.by_hour", "orders.by_merchant_key")
+SHARDED_TABLES = (
+    "timers",
+    "entries",
+    "entries.by_day",
+    "entries.by_hour",
+    "orders.by_merchant_key",
+    "risk-counters",
+    "webhook-events",
+)
 MERCHANT_SHARDS = 16
 
 
 def _shard_count(table: str, logical: str) -> int:
     from chalicelib import sharding
     from chalicelib.config import settings
+    from chalicelib.services.risk import signals
 
     rules = settings().rules
     if table == "timers":
         return rules.timer_shards
-    if table == "orders.by_merchant_key":
+    if table == "risk-counters" and logical.startswith("stats#"):
+        return rules.risk_stats_shards
+    if table == "risk-counters":  # a merchant's velocity counter: "merchant#<hash>"
+        merchants = [FLASH_MERCHANT, *(f"m-bench-{m}" for m in range(10))]
+        by_hash = {f"merchant#{signals.value_hash('merchant', m)[:32]}": m for m in merchants}
+        return sharding.counts_for(rules.merchant_order_shards, by_hash.get(logical, ""))
+    if table in ("orders.by_merchant_key", "webhook-events"):
         return sharding.counts_for(rules.merchant_order_shards, logical)
     return rules.ledger_shards
 
@@ -959,8 +980,15 @@ CONTAINERS = 1_000  # warm Lambda containers serving 10,000 purchases/s (2 reque
 PARTITION_RCU_LIMIT = 3000  # DynamoDB: per partition, per second
 
 
+def _refill(ttl: float) -> int:
+    """Purchases between two reads of one cached item: CONTAINERS warm containers, each
+    reading it once per `ttl`, at TARGET_RATE purchases/s."""
+    return max(1, int(TARGET_RATE * ttl / CONTAINERS))
+
+
 def bench_capacity(n: int) -> list[str]:
     from chalicelib.config import settings
+    from chalicelib.services.risk import signals
 
     merchants, products_each = 10, 5
     with world() as api:
@@ -980,7 +1008,9 @@ def bench_capacity(n: int) -> list[str]:
         _activate(api, users)
         rnd = random.Random(10_000)
         sample = Sample()
-        for user in users:
+        for i, user in enumerate(users):
+            if i % _refill(settings().rules.risk_merchant_cache_seconds) == 0:
+                signals.forget_merchants()  # another container's first decision
             _purchase(api, user, rnd.choice(skus), schemas, sample)
         writes, reads = _write_stats(sample, schemas), _read_stats(sample)
         flash = _flash_sale(api, users, schemas)
@@ -1018,8 +1048,10 @@ def _flash_sale(api: Any, users: list[str], schemas: dict[str, Any]) -> list[str
     purchases); then the exact spread of 10,000 buyers over the shards, and stock conserved."""
     from collections import Counter
 
+    from chalicelib.config import settings
     from chalicelib.models.catalog import StockShard
     from chalicelib.services import stock
+    from chalicelib.services.risk import signals
 
     n = len(users)
     body = {
@@ -1036,7 +1068,8 @@ def _flash_sale(api: Any, users: list[str], schemas: dict[str, Any]) -> list[str
     r = api.post("/v1/merchant/products", body, as_=FLASH_MERCHANT, roles=["merchant"])
     assert r.status_code == 201, r.json
     sku_id = r.json["skus"][0]["sku_id"]
-    refill = max(1, int(TARGET_RATE * stock.HEAD_CACHE_SECONDS / CONTAINERS))
+    refill = _refill(stock.HEAD_CACHE_SECONDS)
+    merchant_refill = _refill(settings().rules.risk_merchant_cache_seconds)
     ttl, stock.HEAD_CACHE_SECONDS = stock.HEAD_CACHE_SECONDS, 10**9  # refills are counted, not timed
     stock.forget()
     sample = Sample()
@@ -1045,6 +1078,8 @@ def _flash_sale(api: Any, users: list[str], schemas: dict[str, Any]) -> list[str
         for i, user in enumerate(users):
             if i % refill == 0:
                 stock.forget()  # another container's first purchase of the SKU
+            if i % merchant_refill == 0:
+                signals.forget_merchants()  # and its first decision for the merchant
             sold += _purchase(api, user, sku_id, schemas, sample) is not None
     finally:
         stock.HEAD_CACHE_SECONDS = ttl

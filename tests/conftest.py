@@ -35,6 +35,8 @@ os.environ.update(
         "PASSWORD_SCRYPT_N": "1024",
         # The clock is frozen: reconciliation looks up to `now` (the stage leaves 5 minutes).
         "RECONCILE_MARGIN_SECONDS": "0",
+        # The clock is frozen: a cached merchant velocity would never expire (tests/api/test_risk.py sets it).
+        "RISK_MERCHANT_CACHE_SECONDS": "0",
     }
 )
 

@@ -65,8 +65,11 @@ class WebhookEvent(Model):
 
     Meta = table_meta("webhook-events")
 
-    merchant_id = UnicodeAttribute(hash_key=True)
+    # "<merchant_id>#<shard>": a very large merchant's events spread over several partitions
+    # (services/webhooks/event_keys.py, the counts of MERCHANT_ORDER_SHARDS)
+    merchant_key = UnicodeAttribute(hash_key=True)
     event_id = UnicodeAttribute(range_key=True)  # "evt_<UTC time><random>": sorts by time
+    merchant_id = UnicodeAttribute()
     type = UnicodeAttribute()
     object_kind = UnicodeAttribute()  # order | return_request | dispute | message | payout | ping
     object_id = UnicodeAttribute()

@@ -457,3 +457,27 @@ def test_an_operator_cannot_decide_a_review_of_their_own_order(api: Api, activat
     assert own.status_code == 403 and own.json["code"] == "own_case"
     cancel = api.post(f"/v1/orders/{order['order_id']}/cancel", as_=activated_user)
     assert cancel.status_code in (404, 405, 409), cancel.json
+
+
+# --- the merchant dimension through a process cache ------------------------------------------
+
+
+def test_the_merchant_velocity_is_read_through_a_short_cache_and_the_buyers_dimensions_stay_exact(
+    api: Api, activated_user: str, rules: Any
+) -> None:
+    from chalicelib.services.risk import signals
+
+    rules(risk_merchant_cache_seconds=5)
+    signals.forget_merchants()
+    try:
+        sku = sku_ids(product(api, 1000))[0]
+        assert buy(api, activated_user, sku).status_code == 200
+        # Within the TTL: the merchant's count is the cached one, the buyer's is exact.
+        inputs = decision_of(buy(api, activated_user, sku).order_id).inputs
+        assert inputs["merchant_orders_1h"] == 0 and inputs["user_orders_1h"] == 1
+        assert inputs["address_orders_1h"] == 1 and inputs["card_orders_1h"] == 1
+        clock.advance(5)  # the TTL past: read again, with both orders
+        inputs = decision_of(buy(api, activated_user, sku).order_id).inputs
+        assert inputs["merchant_orders_1h"] == 2 and inputs["user_orders_1h"] == 2
+    finally:
+        signals.forget_merchants()

@@ -18,7 +18,7 @@ from chalicelib.config import settings
 from chalicelib.db import Tx
 from chalicelib.local import worker
 from chalicelib.models.webhooks import WebhookEvent
-from chalicelib.services.webhooks import addresses, delivery, signing
+from chalicelib.services.webhooks import addresses, delivery, event_keys, log, signing
 from chalicelib.services.webhooks.outbox import emit
 from scripts.webhook_receiver import Delivery, Receiver
 from tests.conftest import Api, new_key
@@ -67,7 +67,10 @@ def confirmed_order(api: Api, user: str) -> dict[str, Any]:
 
 
 def events_of(merchant: str = MERCHANT) -> list[WebhookEvent]:
-    return list(WebhookEvent.query(merchant, consistent_read=True))
+    """Every event of the merchant, oldest first, from every shard."""
+    return event_keys.merged(
+        merchant, lambda key: iter(WebhookEvent.query(key, consistent_read=True)), newest_first=False, limit=10**6
+    )
 
 
 # --- the outbox ------------------------------------------------------------------------------
@@ -356,6 +359,47 @@ def test_the_log_lists_by_delivery_state(api: Api, receiver: Receiver) -> None:
     assert (ids("delivered"), ids("pending"), ids("failed")) == ([ok], [bad], [])
 
 
+def test_a_large_merchants_events_are_sharded_and_the_log_pages_replays_and_finds_them_across_a_count_change(
+    api: Api, receiver: Receiver, rules: Any
+) -> None:
+    from urllib.parse import quote
+
+    rules(merchant_order_shards=f"1,{MERCHANT}=4", merchant_order_shards_previous=f"1,{MERCHANT}=4")
+    endpoint = subscribe(api, receiver)["endpoint_id"]
+
+    def ping() -> str:
+        clock.advance(1)
+        return str(api.post(f"{ENDPOINTS}/{endpoint}/test", **as_merchant()).json["event_id"])
+
+    since = clock.now()
+    made = [ping() for _ in range(6)]
+    rules(merchant_order_shards=f"1,{MERCHANT}=8", merchant_order_shards_previous=f"1,{MERCHANT}=4")
+    made += [ping() for _ in range(5)]
+    drain()
+    assert len({e.merchant_key for e in events_of()}) > 1  # several partitions
+    assert [e.event_id for e in events_of()] == sorted(made)
+
+    def pages(query: str) -> list[str]:
+        out: list[str] = []
+        cursor = None
+        while True:
+            page = api.get(f"{EVENTS}?limit=3{query}" + (f"&cursor={cursor}" if cursor else ""), **as_merchant()).json
+            out += [e["event_id"] for e in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return out
+
+    assert pages("") == sorted(made, reverse=True)
+    assert pages("&delivery=delivered") == sorted(made, reverse=True)
+    assert pages(f"&since={quote(since.isoformat())}") == sorted(made, reverse=True)
+    for event_id in made:  # written under 4 shards or 8: found
+        assert api.get(f"{EVENTS}/{event_id}", **as_merchant()).json["delivery"] == "delivered"
+    r = api.post(f"{ENDPOINTS}/{endpoint}/replay", {"since": since.isoformat()}, **as_merchant())
+    assert r.json == {"replayed": len(made)}
+    drain()
+    assert sorted(d.headers["webhook-id"] for d in receiver.received[len(made) :]) == sorted(made)
+
+
 # --- where a webhook may go (SSRF) ---------------------------------------------------------------
 
 DEPLOYED = addresses.Policy(local=False)
@@ -525,7 +569,7 @@ def test_a_purged_event_leaves_no_timer_behind(api: Api, receiver: Receiver) -> 
     endpoint = subscribe(api, receiver)["endpoint_id"]
     event_id = api.post(f"{ENDPOINTS}/{endpoint}/test", **as_merchant()).json["event_id"]
     drain()  # one failed attempt: a retry timer is set
-    WebhookEvent.get(MERCHANT, event_id).delete()  # the retention purge of a closed account
+    log.get(MERCHANT, event_id).delete()  # the retention purge of a closed account
     clock.advance(86400)
     assert sweep()["processed"] == 1
     clock.advance(86400)

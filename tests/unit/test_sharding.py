@@ -124,3 +124,20 @@ def test_a_large_merchants_sharded_order_index_pages_in_order_across_a_count_cha
     assert _all_pages("m-big") == newest_first
     assert _all_pages("m-big", "paid", limit=2) == [o for o in newest_first if int(o[-3:]) % 3 == 0]
     assert _all_pages("m-small") == ["o-m-small-000"]
+
+
+def test_risk_stats_written_under_the_previous_count_are_still_counted(aws: None, rules: Rules) -> None:
+    from chalicelib.services.risk import decide, stats
+
+    rules(risk_stats_shards=8, risk_stats_shards_previous=8)
+    now = clock.now()
+    before, after = _moving(8, 64, "o-s-"), _moving(8, 64, "o-t-")
+    tx = Tx()
+    decide.add_stats(tx, now, before, "approve", ["velocity_user"])
+    tx.commit()
+    rules(risk_stats_shards=64, risk_stats_shards_previous=8)  # the migration's deployment
+    tx = Tx()
+    decide.add_stats(tx, now, after, "approve", ["velocity_user"])
+    tx.commit()
+    [today] = stats.daily(1, now)
+    assert today.outcomes == {"approve": 2} and today.rules == {"velocity_user": 2}

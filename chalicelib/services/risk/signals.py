@@ -6,11 +6,21 @@ items with ten-minute slots (`models/risk.py`): a window is its slots back from 
 (approve or review) are counted: a declined retry does not push the count up. A merchant's
 counter is sharded like its order index (`MERCHANT_ORDER_SHARDS`): a hot merchant's
 confirmations spread over several items, and the read sums the shards.
+
+The merchant dimension is read through a process cache of `RISK_MERCHANT_CACHE_SECONDS`
+(a few seconds): its rules are coarse (a merchant's volume over hours and days), and read
+exactly at every confirmation its items — every shard × 7 days, shared by every buyer of a
+flash sale — would be read at the purchase rate (10,000/s: ~70,000 RCU/s an item, far over a
+partition's 3,000). Cached, an item is read once per container per TTL (1,000 warm
+containers, 5 s: ~200 reads/s). The user, device, card and address dimensions — one buyer's —
+stay exact: they are read at every decision. A miss reads the merchant's items in the same
+BatchGet as the rest, so a decision still adds one read to the confirmation.
 """
 
 from __future__ import annotations
 
 import statistics
+import threading
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -137,6 +147,36 @@ def slot_of(at: datetime) -> int:
     return (at.hour * 3600 + at.minute * 60 + at.second) // SLOT_SECONDS
 
 
+_Counters = dict[tuple[str, str], RiskCounter]
+_merchant_cache: dict[str, tuple[datetime, tuple[str, ...], _Counters]] = {}
+_merchant_lock = threading.Lock()
+MERCHANT_CACHE_MAX = 10_000  # merchants a process remembers (past it, it starts over)
+
+
+def forget_merchants() -> None:
+    """Drop every merchant's cached counters (a new container's first decision)."""
+    with _merchant_lock:
+        _merchant_cache.clear()
+
+
+def _merchant_cached(merchant_id: str, days: list[str], now: datetime) -> _Counters | None:
+    ttl = settings().rules.risk_merchant_cache_seconds
+    with _merchant_lock:
+        hit = _merchant_cache.get(merchant_id)
+    if hit is None or hit[1] != tuple(days) or not timedelta(0) <= now - hit[0] < timedelta(seconds=ttl):
+        return None
+    return hit[2]
+
+
+def _remember_merchant(merchant_id: str, days: list[str], now: datetime, counters: _Counters) -> None:
+    if settings().rules.risk_merchant_cache_seconds <= 0:
+        return
+    with _merchant_lock:
+        if len(_merchant_cache) >= MERCHANT_CACHE_MAX:
+            _merchant_cache.clear()
+        _merchant_cache[merchant_id] = (now, tuple(days), counters)
+
+
 @dataclass
 class Observed:
     """What the BatchGet found."""
@@ -148,10 +188,15 @@ class Observed:
 
 
 def read(subject: Subject, user_id: str, now: datetime) -> Observed:
-    """Everything the decision needs, in one BatchGet."""
+    """Everything the decision needs, in one BatchGet (the merchant's counters: unless cached)."""
     days = [day_of(now - timedelta(days=d)) for d in range(DAYS_READ)]
+    counter_keys = subject.counter_keys()
+    merchant_id = subject.values.get("merchant")
+    cached = _merchant_cached(merchant_id, days, now) if merchant_id else None
+    if cached is not None:
+        counter_keys.pop("merchant", None)
     keys: list[batch.Key] = [
-        (RiskCounter, key, day) for dim_keys in subject.counter_keys().values() for key in dim_keys for day in days
+        (RiskCounter, key, day) for dim_keys in counter_keys.values() for key in dim_keys for day in days
     ]
     keys += [(RiskListEntry, eid, None) for eid in subject.list_ids()]
     keys += [(RiskCounter, f"profile#{user_id}", PROFILE_PART), (Balance, ledger.user_account(user_id), ledger.CREDIT)]
@@ -167,6 +212,11 @@ def read(subject: Subject, user_id: str, now: datetime) -> Observed:
                 seen.profile = item
             else:
                 seen.counters[(item.key, item.part)] = item
+    if cached is not None:
+        seen.counters.update(cached)
+    elif merchant_id:
+        mine = set(counter_keys.get("merchant", []))
+        _remember_merchant(merchant_id, days, now, {k: v for k, v in seen.counters.items() if k[0] in mine})
     return seen
 
 

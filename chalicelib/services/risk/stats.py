@@ -1,13 +1,15 @@
 """Decision rates by day (UTC), outcome and rule, from the counters decisions add to
-(`decide.add_stats`: `stats#<day>#<shard>` items, read by key, shard by shard)."""
+(`decide.add_stats`: `stats#<day>#<shard>` items, read by key, every shard
+under the current and the previous `RISK_STATS_SHARDS`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ... import sharding
+from ...config import settings
 from ...models.risk import OUTCOMES, RiskCounter
-from .decide import STATS_SHARDS
 from .signals import day_of
 
 
@@ -30,10 +32,12 @@ class DayStats:
 def daily(days: int, now: datetime) -> list[DayStats]:
     """The last `days` days, oldest first (today included)."""
     out = []
+    rules = settings().rules
+    shards = sharding.read_range(rules.risk_stats_shards, rules.risk_stats_shards_previous)
     for back in range(days - 1, -1, -1):
         day = day_of(now - timedelta(days=back))
         stats = DayStats(day)
-        for shard in range(STATS_SHARDS):
+        for shard in shards:
             for item in RiskCounter.query(f"stats#{day}#{shard:02d}"):
                 kind, _, name = item.part.partition("#")
                 n = int(item.n or 0)

@@ -18,8 +18,6 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
-
 from ... import errors, timers
 from ...clock import iso, parse_iso
 from ...config import settings
@@ -28,7 +26,7 @@ from ...models.timers import Timer
 from ...models.webhooks import DELIVERED, DISABLED, ENABLED, FAILED, PENDING, WebhookEndpoint, WebhookEvent
 from ...observability import count, logger
 from .. import notifications
-from . import addresses, endpoints, sender, signing
+from . import addresses, endpoints, event_keys, sender, signing
 from .outbox import enqueue, retime
 
 # An endpoint kept from sending (disabled): its deliveries wait, and re-enabling resends them.
@@ -115,9 +113,8 @@ def deliver(
     merchant_id: str, event_id: str, now: datetime, render: Render, send: Send, *, taken: Timer | None = None
 ) -> Outcome:
     """Attempt every due delivery of one event, and record what happened."""
-    try:
-        event = WebhookEvent.get(merchant_id, event_id, consistent_read=True)
-    except DoesNotExist:  # purged with a closed account's data: its timer goes too
+    event = event_keys.find(merchant_id, event_id)
+    if event is None:  # purged with a closed account's data: its timer goes too
         if taken is not None:
             _drop(taken)
         return Outcome()

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 
 from ... import errors, pagination
 from ...clock import iso
 from ...db import Tx
 from ...models.webhooks import PENDING, WebhookEvent
+from . import event_keys
 from .outbox import enqueue, event_id_floor, retime
 
 # Events one replay resends (beyond it, replay again from the last one's time).
@@ -54,26 +56,40 @@ REDELIVER_ERRORS = NOT_FOUND_ERRORS | errors.raises(conflict=["webhook_event_bus
 
 
 def get(merchant_id: str, event_id: str) -> WebhookEvent:
-    try:
-        return WebhookEvent.get(merchant_id, event_id, consistent_read=True)
-    except DoesNotExist as exc:
-        raise event_not_found() from exc
+    event = event_keys.find(merchant_id, event_id)
+    if event is None:
+        raise event_not_found()
+    return event
 
 
 def events(merchant_id: str, delivery: str | None, since: datetime | None, limit: int, cursor: str | None) -> EventPage:
-    """The merchant's events, newest first; `delivery` narrows to one state."""
+    """The merchant's events, newest first; `delivery` narrows to one state. The cursor is the
+    last event's id: every shard is read from below it and merged (event_keys.py)."""
     scope = f"webhook-events:{merchant_id}:{delivery or '*'}:{iso(since) if since else '*'}"
-    result = WebhookEvent.query(
-        merchant_id,
-        WebhookEvent.event_id >= event_id_floor(since) if since else None,
-        filter_condition=(WebhookEvent.delivery == delivery) if delivery else None,
-        scan_index_forward=False,
-        limit=limit,
-        page_size=limit,
-        last_evaluated_key=pagination.decode(cursor, scope),
-    )
-    items = list(result)
-    return EventPage(items, pagination.encode(result.last_evaluated_key, scope))
+    after = (pagination.decode(cursor, scope) or {}).get("event_id")
+    if after is not None and not isinstance(after, str):
+        after = None
+    span: Condition | None
+    if after and since:
+        span = WebhookEvent.event_id.between(event_id_floor(since), after)  # `after` itself dropped below
+    elif after:
+        span = WebhookEvent.event_id < after
+    else:
+        span = WebhookEvent.event_id >= event_id_floor(since) if since else None
+
+    def shard(key: str) -> Iterator[WebhookEvent]:
+        found = WebhookEvent.query(
+            key,
+            span,
+            filter_condition=(WebhookEvent.delivery == delivery) if delivery else None,
+            scan_index_forward=False,
+            page_size=limit,
+        )
+        return (e for e in found if e.event_id != after)
+
+    items = event_keys.merged(merchant_id, shard, newest_first=True, limit=limit)
+    last = {"event_id": items[-1].event_id} if len(items) == limit else None
+    return EventPage(items, pagination.encode(last, scope))
 
 
 def _resend(event: WebhookEvent, endpoint_id: str | None, now: datetime) -> None:
@@ -108,7 +124,12 @@ def redeliver(merchant_id: str, event_id: str, now: datetime) -> WebhookEvent:
 def replay(merchant_id: str, endpoint_id: str | None, since: datetime, now: datetime) -> int:
     """Send every event since `since` again (to one endpoint, or all); returns how many."""
     found = 0
-    for event in WebhookEvent.query(merchant_id, WebhookEvent.event_id >= event_id_floor(since), limit=REPLAY_MAX):
+    floor = event_id_floor(since)
+
+    def shard(key: str) -> Iterator[WebhookEvent]:
+        return iter(WebhookEvent.query(key, WebhookEvent.event_id >= floor, page_size=REPLAY_MAX))
+
+    for event in event_keys.merged(merchant_id, shard, newest_first=False, limit=REPLAY_MAX):
         if event.only_endpoint not in (None, endpoint_id):
             continue
         if endpoint_id is not None and endpoint_id not in dict(event.deliveries or {}):

@@ -24,7 +24,7 @@ from ...db import Tx
 from ...models.timers import Timer
 from ...models.webhooks import WebhookEvent
 from ...observability import logger
-from . import types
+from . import event_keys, types
 
 M = TypeVar("M", bound=Model)
 
@@ -100,8 +100,9 @@ def emit(
     event_id = new_event_id(now)
     tx.save(
         WebhookEvent(
-            merchant_id,
+            event_keys.key_of(merchant_id, event_id),
             event_id,
+            merchant_id=merchant_id,
             type=event_type,
             object_kind=kind,
             object_id=object_id,
