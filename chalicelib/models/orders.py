@@ -160,6 +160,9 @@ class Order(Model):
     obligation = UnicodeAttribute(null=True)
     # Installments (services/installments/state.py): the plan and its parts, or null (single).
     installment_plan = JSONAttribute(null=True)
+    # Refunds owed on returns through the monthly bill payments that paid parts: {attempt_id: fen}
+    # (a bill payment pays several orders; each order gets back at most its own lines).
+    bill_refunds_owed = JSONAttribute(null=True)
 
     by_user = OrdersByUser()
     by_merchant = OrdersByMerchant()

@@ -8,6 +8,7 @@ from typing import Any
 from chalicelib import errors, schedules, timers
 from chalicelib.clock import clock, iso
 from chalicelib.config import settings
+from chalicelib.models.aftersale import Refund
 from chalicelib.models.orders import Order
 from chalicelib.models.payments import PaymentAttempt
 from chalicelib.models.users import User
@@ -17,7 +18,7 @@ from chalicelib.services.payments import bill_lines, bill_payments
 from tests.conftest import Api, new_key
 from tests.support import channel_sim as sim
 from tests.support.collection import use_card
-from tests.support.installments import china_month, received_in_parts, schedule_of, to_due
+from tests.support.installments import china_month, received_in_parts, return_and_approve, schedule_of, to_due
 from tests.support.payments import assert_balanced, platform_book, post_alipay
 from tests.support.shopping import racing_transactions, run_together
 
@@ -192,3 +193,29 @@ def test_a_closing_account_still_pays_its_bill_and_a_closed_one_is_refused(api: 
     privacy.close(other, clock.now())
     r = pay_bill(api, other, month)
     assert r.status_code == 401 and r.json["code"] == "account_closed", r.json
+
+
+def test_a_part_paid_through_the_bill_is_refunded_through_it_on_a_return(api: Api, activated_user: str) -> None:
+    """Both orders' part 1 paid by one bill charge, then both orders returned whole: each
+    order's paid principal goes back to the card through the bill payment, once, never more
+    than that order's line."""
+    user = activated_user
+    first, second, month = two_orders_due_in_one_month(api, user)
+    assert pay_bill(api, user, month).status_code == 201
+    [attempt] = bill_attempts(user, month)
+    paid_principal: dict[str, int] = {}
+    for oid in (first, second):
+        plan = plan_of(Order.get(oid, consistent_read=True))
+        assert plan is not None
+        paid_principal[oid] = sum(p.principal_fen for p in plan.schedule if p.status == "paid")
+    for oid in (first, second):
+        return_and_approve(api, user, oid)
+        assert api.get(f"/v1/orders/{oid}", as_=user).json["status"] == "returned"
+    owed = {oid: sum(int(r.amount_fen) for r in Refund.scan(Refund.order_id == oid)) for oid in (first, second)}
+    assert owed == paid_principal
+    assert schedules.run("process_refunds", clock.now())["processed"] == 2
+    assert schedules.run("process_refunds", clock.now())["processed"] == 0  # once
+    refunded = int(PaymentAttempt.get(attempt.attempt_id).refunded_fen or 0)
+    assert refunded == sum(paid_principal.values())
+    assert platform_book("clearing_card") == int(attempt.amount_fen) - refunded
+    assert_balanced()

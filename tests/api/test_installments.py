@@ -18,6 +18,7 @@ from tests.support.installments import (
     china_month,
     plans_of,
     received_in_parts,
+    return_and_approve,
     schedule_of,
     to_due,
 )
@@ -204,20 +205,6 @@ def two_items_in_parts(api: Api, user: str) -> str:
     )
     assert api.post(f"/v1/orders/{oid}/receipt", as_=user).json["status"] == "received"
     return oid
-
-
-def return_and_approve(api: Api, user: str, order_id: str, quantity: int) -> None:
-    sku = api.get(f"/v1/orders/{order_id}", as_=user).json["items"][0]["sku_id"]
-    body = {"reason": "不想要了", "items": [{"sku_id": sku, "quantity": quantity}]}
-    asked = api.post(f"/v1/orders/{order_id}/return-requests", body, as_=user)
-    assert asked.status_code == 201, asked.json
-    decided = api.post(
-        f"/v1/merchant/return-requests/{asked.json['request_id']}/decision",
-        {"decision": "approve", "note": "好的"},
-        as_=MERCHANT,
-        roles=["merchant"],
-    )
-    assert decided.status_code == 200, decided.json
 
 
 def test_a_partial_return_shrinks_the_last_parts_with_their_fee(api: Api, activated_user: str) -> None:

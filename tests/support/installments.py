@@ -64,3 +64,20 @@ def to_due(order_id: str, extra: int = 60) -> None:
 
 def china_month(at: str) -> str:
     return parse_iso(at).astimezone(CHINA).strftime("%Y-%m")
+
+
+def return_and_approve(api: Api, user: str, order_id: str, quantity: int | None = None) -> None:
+    """Ask to return `quantity` of the order's first item (None: every item whole); approved."""
+    items = api.get(f"/v1/orders/{order_id}", as_=user).json["items"]
+    lines = [{"sku_id": i["sku_id"], "quantity": i["quantity"]} for i in items]
+    if quantity is not None:
+        lines = [{"sku_id": items[0]["sku_id"], "quantity": quantity}]
+    asked = api.post(f"/v1/orders/{order_id}/return-requests", {"reason": "不想要了", "items": lines}, as_=user)
+    assert asked.status_code == 201, asked.json
+    decided = api.post(
+        f"/v1/merchant/return-requests/{asked.json['request_id']}/decision",
+        {"decision": "approve", "note": "好的"},
+        as_=MERCHANT,
+        roles=["merchant"],
+    )
+    assert decided.status_code == 200, decided.json

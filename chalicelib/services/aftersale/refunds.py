@@ -26,8 +26,9 @@ from ...models.users import User
 from ...money import price
 from .. import apportion, notifications, rewards
 from ..installments import lifecycle as installments
+from ..installments import state as plan_state
 from ..orders import OrderEvent, obligations, standing, transition
-from ..payments.attempts import attempts_for
+from ..payments.attempts import attempts_for, get_attempt
 
 SYSTEM = "system"
 SETTLE_ERRORS = errors.raises(conflict=["state_changed"])
@@ -147,7 +148,7 @@ def settle(
     if unpaid_bnpl:
         extra += _release_credit(tx, order, request, in_parts, full=full, now=now, user=user)
     else:
-        _refund_paid(tx, order, request.request_id, amount, full=full, now=now, user=user)
+        extra += _refund_paid(tx, order, request.request_id, amount, full=full, now=now, user=user)
     if order.received_at:
         extra += _reverse_settlement(tx, order, request, items, now)
     # Installments: a return that leaves no part to pay closes the order as paid.
@@ -189,7 +190,7 @@ def _release_credit(
         release = in_parts.release_fen
         due = installments.amount_due_fen(order) or 0
         extra = [*in_parts.actions, Order.amount_due_fen.set(due), Order.credit_reserved_fen.add(-release)]
-        _owe_refunds(tx, order, request.request_id, in_parts.refund_fen, now)
+        extra += _owe_refunds(tx, order, request.request_id, in_parts.refund_fen, now)
     else:
         release = min(amount, int(order.credit_reserved_fen or 0))
         extra = [Order.amount_due_fen.add(-amount), Order.credit_reserved_fen.add(-release)]
@@ -210,9 +211,9 @@ def _release_credit(
 
 def _refund_paid(
     tx: Tx, order: Order, request_id: str, amount: int, *, full: bool, now: datetime, user: User | None = None
-) -> None:
-    """Money already paid goes back through the channel that paid it."""
-    _owe_refunds(tx, order, request_id, amount, now)
+) -> list[Action]:
+    """Money already paid goes back through the channel that paid it; the order's actions."""
+    actions = _owe_refunds(tx, order, request_id, amount, now)
     # Points, the on-time count and the limit step it earned follow the money back.
     change = rewards.on_refunded(tx, order, amount, now, full=full, user=user)
     user_actions, condition = change.merged([return_closed()], None)
@@ -222,24 +223,51 @@ def _refund_paid(
         condition=condition,
         on_fail=errors.state_changed("the account changed meanwhile; retry"),
     )
+    return actions
 
 
-def _owe_refunds(tx: Tx, order: Order, request_id: str, amount: int, now: datetime) -> None:
+def _owe_refunds(tx: Tx, order: Order, request_id: str, amount: int, now: datetime) -> list[Action]:
     """Owe `amount` back through the payments that paid the order: the one payment, or for
-    installments each part's payment, newest first, up to what is left of each."""
+    installments each part's payment (its own or the monthly bill's that paid it), newest
+    first, up to what is left of each; answers the order's actions.
+
+    A bill payment paid several orders: each order is owed back at most the parts it paid of
+    this order (`Order.bill_refunds_owed`, written with the order's settling transition),
+    and the payment's `refund_owed_fen` (conditional) at most its amount over all orders."""
     if amount <= 0:
-        return
+        return []
     shares: list[tuple[str | None, str, int]] = [(None, order.paid_channel or order.payment_method, amount)]
-    if order.installment_plan:
+    actions: list[Action] = []
+    plan = plan_state.plan_of(order) if order.installment_plan else None
+    if plan is not None:
         shares, left = [], amount
         paid = [a for a in attempts_for(order.order_id) if a.outcome == pm.APPLIED and a.status in PAID_STATUSES]
-        for attempt in sorted(paid, key=lambda a: -int(a.attempt_no)):
+        seqs: dict[str, set[int]] = {}
+        for part in plan.schedule:
+            if part.bill_attempt_id:
+                seqs.setdefault(part.bill_attempt_id, set()).add(part.seq)
+        bills = [a for a in map(get_attempt, sorted(seqs)) if a is not None and a.status in PAID_STATUSES]
+        by_bill = {  # what each bill payment applied to this order (its lines, as locked)
+            a.attempt_id: sum(
+                int(line["amount_fen"])
+                for line in a.lines or []
+                if line["order_id"] == order.order_id and int(line["seq"]) in seqs[a.attempt_id]
+            )
+            for a in bills
+        }
+        owed_bills: dict[str, int] = dict(order.bill_refunds_owed or {})
+        for attempt in sorted([*paid, *bills], key=lambda a: (a.created_at, int(a.attempt_no)), reverse=True):
             owed = attempt.refund_owed_fen
             already = max(int(attempt.refunded_fen or 0), int(owed or 0))
-            take = min(left, int(attempt.amount_fen) - already)
+            room = int(attempt.amount_fen) - already
+            if attempt.attempt_id in by_bill:  # this order's lines only
+                room = min(room, by_bill[attempt.attempt_id] - int(owed_bills.get(attempt.attempt_id, 0)))
+            take = min(left, room)
             if take > 0:
                 shares.append((attempt.attempt_id, attempt.channel, take))
                 left -= take
+                if attempt.attempt_id in by_bill:
+                    owed_bills[attempt.attempt_id] = int(owed_bills.get(attempt.attempt_id, 0)) + take
                 tx.update(
                     attempt,
                     [pm.PaymentAttempt.refund_owed_fen.set(already + take)],
@@ -247,6 +275,8 @@ def _owe_refunds(tx: Tx, order: Order, request_id: str, amount: int, now: dateti
                     if owed is None
                     else pm.PaymentAttempt.refund_owed_fen == int(owed),
                 )
+        if owed_bills != (order.bill_refunds_owed or {}):
+            actions.append(Order.bill_refunds_owed.set(owed_bills))
     for n, (attempt_id, channel, share) in enumerate(shares):
         refund = Refund(
             return_refund_id(request_id) + (f"_{n}" if n else ""),
@@ -259,6 +289,7 @@ def _owe_refunds(tx: Tx, order: Order, request_id: str, amount: int, now: dateti
         )
         tx.save(refund, condition=Refund.refund_id.does_not_exist())
         timers.schedule(tx, timers.REFUND, refund.refund_id, now)
+    return actions
 
 
 def _notify_completed(tx: Tx, order: Order, request: ReturnRequest, amount: int, now: datetime) -> None:

@@ -30,7 +30,7 @@ from ...models.payments import PaymentAttempt
 from ...models.users import User
 from .. import orders, rewards
 from ..orders import standing
-from ..payments.attempts import COLLECTION
+from ..payments.attempts import BILL, COLLECTION
 from ..payments.payable import order_moved, user_moved
 from . import arithmetic as ar
 from . import fees, quotes
@@ -146,9 +146,13 @@ class Closing:
     all_on_time: bool = True
 
 
-def _part_paid(plan: PlanState, part: PartState, now: datetime, on_time: bool, *, fee_waived: int = 0) -> PlanState:
+def _part_paid(
+    plan: PlanState, part: PartState, now: datetime, on_time: bool, *, fee_waived: int = 0, by: str | None = None
+) -> PlanState:
+    """`by`: the monthly bill payment that paid the part, if one did."""
     paid = replace(
         part,
+        bill_attempt_id=by,
         status=ar.PartStatus.PAID,
         paid_at=iso(now),
         on_time=on_time,
@@ -176,7 +180,8 @@ def on_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime, user: 
     current_on_time = in_window and (attempt.purpose == COLLECTION or now <= parse_iso(str(current.due_at)))
     oid = order.order_id
     if amount == int(order.amount_due_fen):
-        after = _part_paid(plan, current, now, current_on_time)
+        by = attempt.attempt_id if attempt.purpose == BILL else None
+        after = _part_paid(plan, current, now, current_on_time, by=by)
         paid_parts = [current]
         fee_paid, waived, event = current.fee_fen, 0, f"order:{oid}:part{current.seq}"
     else:

@@ -28,6 +28,7 @@ class PartState:
     paid_at: str | None = None
     on_time: bool | None = None
     fee_waived_fen: int = 0
+    bill_attempt_id: str | None = None  # paid by this monthly bill payment (its refunds go back through it)
 
     @property
     def amount_fen(self) -> int:
