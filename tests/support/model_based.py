@@ -481,7 +481,10 @@ class MoneyMachine(RuleBasedStateMachine):
         if self.faults:
             self.faults.enabled = True
         succeeded = [a for a in new if a.status in ("succeeded", "refunded")]
-        assert len(succeeded) <= 1, [(a.attempt_id, a.channel, a.status, a.outcome) for a in new]
+        # An installment order's second tap, once the first has paid a part, pays the next part
+        # (a request of its own); that no part is ever paid twice is check_installments' rule.
+        in_parts = order_id in self.__dict__.get("parts_orders", set())
+        assert len(succeeded) <= (2 if in_parts else 1), [(a.attempt_id, a.channel, a.status, a.outcome) for a in new]
 
     @precondition(lambda self: self.orders)
     @rule(i=st.integers(0, 50), outcome=st.sampled_from(["succeeded", "succeeded", "failed"]), times=st.integers(1, 2))
