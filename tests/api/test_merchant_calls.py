@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.clock import clock
 from chalicelib.models.catalog import Product
+from chalicelib.models.payouts import PayoutAccount
 from chalicelib.services import stock
 from tests.conftest import Api, new_key
 from tests.support.model_based import Faults
@@ -120,3 +122,44 @@ def test_a_refused_product_edit_is_replayed_with_its_error(api: Api) -> None:
     again = put_product(api, product, body, idem=key)
     assert (again.status_code, again.json["code"]) == (422, "unknown_sku")
     assert again.headers.get("Idempotent-Replayed") == "true"
+
+
+ACCOUNT = {"account_name": "杭州某某科技有限公司", "account_number": "6225880212343446", "bank": "招商银行"}
+
+
+def test_setting_the_payout_account_is_one_transaction_that_keeps_when_it_was_first_set(api: Api) -> None:
+    with dynamodb_calls() as calls:
+        first = api.put("/v1/merchant/payout-account", ACCOUNT, **AS_MERCHANT, idem=new_key())
+    assert first.status_code == 200, first.json
+    assert sum(calls.values()) <= 3, calls
+    created = PayoutAccount.get(MERCHANT).created_at
+    clock.advance(86_400)
+    with dynamodb_calls() as calls:
+        second = api.put("/v1/merchant/payout-account", {**ACCOUNT, "bank": "工商银行"}, **AS_MERCHANT, idem=new_key())
+    assert second.status_code == 200, second.json
+    assert sum(calls.values()) <= 3, calls
+    assert second.json == api.get("/v1/merchant/payout-account", **AS_MERCHANT).json
+    assert (second.json["bank"], second.json["updated_at"] > first.json["updated_at"]) == ("工商银行", True)
+    assert PayoutAccount.get(MERCHANT).created_at == created
+
+
+def test_a_lost_answer_on_the_payout_account_is_replayed(api: Api, faults: Faults) -> None:  # noqa: F811
+    key = new_key()
+    faults.arm([(0, "lost_answer")], only="TransactWriteItems")
+    first = api.put("/v1/merchant/payout-account", ACCOUNT, **AS_MERCHANT, idem=key)
+    faults.enabled = False
+    assert first.status_code == 503 and faults.injected["lost_answer"] == 1
+    again = api.put("/v1/merchant/payout-account", ACCOUNT, **AS_MERCHANT, idem=key)
+    assert again.status_code == 200, again.json
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json == api.get("/v1/merchant/payout-account", **AS_MERCHANT).json
+
+
+@pytest.mark.parametrize("path", ["/v1/merchant/settlements", "/v1/merchant/payouts"])
+def test_a_merchants_money_page_is_one_query(api: Api, path: str) -> None:
+    """Regression: the payable beside the page was a query of the merchant's balances."""
+    with dynamodb_calls() as calls:
+        r = api.get(f"{path}?limit=5", **AS_MERCHANT)
+    assert r.status_code == 200, r.json
+    assert calls["Query"] <= 1 and sum(calls.values()) <= 3, calls
+    assert r.json["payable_fen"] == 0
