@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from pynamodb.attributes import ListAttribute
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.update import Action
 
 from ... import errors
 from ...db import Tx
 from ...models.aftersale import ReturnRequest
+from ...models.orders import Order
 
 
 def not_found() -> errors.DomainError:
@@ -34,6 +37,16 @@ def of_order(user_id: str, order_id: str) -> list[ReturnRequest]:
             user_id, filter_condition=ReturnRequest.order_id == order_id, scan_index_forward=False
         )
     )
+
+
+def recorded(order: Order, ids: ListAttribute[str], new_id: str) -> list[Action]:
+    """`new_id` added to the order's record of its requests or disputes (`Order.return_ids`,
+    `Order.dispute_ids`), set from the order as read: the order's own conditional step in the
+    same transaction excludes a concurrent one. None for an order whose requests began before
+    it kept the record (`return_ids` null once a request was made): support queries those."""
+    if order.return_ids is None and order.last_return_id is not None:
+        return []
+    return [ids.set([*(getattr(order, ids.attr_name) or []), new_id])]
 
 
 def return_request_of_merchant(merchant_id: str, request_id: str) -> ReturnRequest:

@@ -36,7 +36,7 @@ from .. import apportion, closing, notifications, orders, webhooks
 from . import records
 from .exchange import CHECK_ERRORS as EXCHANGE_ERRORS
 from .exchange import check as exchange_check
-from .records import move, return_request_of_merchant
+from .records import move, recorded, return_request_of_merchant
 from .refunds import deadline, pause, resume, settle, stage
 
 if TYPE_CHECKING:
@@ -159,6 +159,7 @@ def request_return(
     actions = [
         Order.pending_return_id.set(request.request_id),
         Order.last_return_id.set(request.request_id),
+        *recorded(order, Order.return_ids, request.request_id),
         *stage(tx, order, None, answer),
     ]
     pause(
