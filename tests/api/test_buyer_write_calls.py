@@ -10,13 +10,18 @@ from typing import Any
 
 import pytest
 
+from chalicelib import errors, idempotency
 from chalicelib.clock import clock
+from chalicelib.config import settings
 from chalicelib.db import Tx
-from chalicelib.services import notifications
+from chalicelib.edge import StoredResponse
+from chalicelib.models.users import User
+from chalicelib.services import notifications, privacy
 from tests.conftest import Api, new_key
 from tests.support import channel_sim as sim
 from tests.support.model_based import Faults
-from tests.support.shopping import dynamodb_calls
+from tests.support.shopping import dynamodb_calls, racing_transactions, run_together
+from tests.support.wallet import earn
 
 USER = "u-buyer-calls"
 
@@ -149,3 +154,55 @@ def test_a_lost_answer_on_marking_read_is_replayed(api: Api, faults: Faults, nam
     assert again.status_code == 200, again.json
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert again.json == ({"marked": 2, "unread_count": 1} if named else {"marked": 3, "unread_count": 0})
+
+
+def test_closing_an_account_takes_fewer_calls_and_answers_as_the_write_left_it(api: Api, activated_user: str) -> None:
+    """Closure checks everything open twice (before its marker, and after it: what opened
+    before it), deletes cards, devices, addresses and the cart, then scrubs the kept orders:
+    it stays above three calls (23 before issue 29). Its answer is what the write left."""
+    with dynamodb_calls() as calls:
+        r = api.post("/v1/me/closure", as_=activated_user, idem=new_key())
+    assert r.status_code == 200, r.json
+    assert sum(calls.values()) <= 17 and calls["GetItem"] == 0, calls
+    user = User.get(activated_user, consistent_read=True)
+    assert (r.json["closed_at"], r.json["retention_until"]) == (user.closed_at, user.retention_until)
+    assert api.get("/v1/me", as_=activated_user).status_code == 401  # closed: its tokens are refused
+
+
+def test_a_refused_closure_takes_six_calls_and_replays(api: Api, activated_user: str) -> None:
+    earn(activated_user, 10_000)
+    clock.advance(settings().rules.redemption_min_account_age_seconds + 60)
+    redeemed = api.post("/v1/wallet/redemptions", {"amount_fen": 100}, as_=activated_user, idem=new_key())
+    assert redeemed.status_code in (201, 202), redeemed.json
+    key = new_key()
+    with dynamodb_calls() as calls:
+        r = api.post("/v1/me/closure", as_=activated_user, idem=key)
+    assert (r.status_code, r.json["code"]) == (409, "account_not_closable"), r.json
+    assert sum(calls.values()) <= 6, calls  # the user and its books, three queries, the key
+    again = api.post("/v1/me/closure", as_=activated_user, idem=key)
+    assert (again.status_code, again.json["errors"]) == (409, r.json["errors"])
+    assert again.headers.get("Idempotent-Replayed") == "true"
+
+
+def test_the_same_closure_sent_twice_at_once_closes_the_account(api: Api, activated_user: str) -> None:
+    """Regression: the twin of a closure (the same Idempotency-Key) was refused
+    `account_closing` by the first one's marker and stored that answer under the key, so the
+    first one's transaction lost the key and the account stayed open."""
+    key = new_key()
+    claims = [
+        idempotency.claim_in_tx(
+            user_id=activated_user,
+            route="POST /v1/me/closure",
+            key=key,
+            req_hash="same",
+            now=clock.now(),
+            render=lambda user: StoredResponse(200, user.closed_at, "application/json"),
+        )
+        for _ in range(2)
+    ]
+    with racing_transactions(2, first_only=True):
+        results = run_together(*(lambda c=c: privacy.close(activated_user, clock.now(), idem=c) for c in claims))
+    assert sum(not isinstance(r, Exception) for r in results) == 1, results
+    loser = next(r for r in results if isinstance(r, Exception))
+    assert isinstance(loser, errors.DomainError) and loser.code != "account_closing", loser
+    assert User.get(activated_user, consistent_read=True).closed_at
