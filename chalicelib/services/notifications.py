@@ -122,13 +122,20 @@ def unread_count(user_id: str) -> int:
 
 
 def list_for(user_id: str, limit: int, cursor: str | None) -> NotificationPage:
-    """The user's notifications, newest first, with the unread count."""
+    """The user's notifications, newest first, with the unread count.
+
+    A first page that is also the last holds every notification: it counts the unread among
+    them (one Query). Any other page counts them with a second one (the unread index)."""
     scope = f"notifications:{user_id}"
     result = Notification.by_time.query(
         user_id, limit=limit, last_evaluated_key=pagination.decode(cursor, scope), scan_index_forward=False
     )
     items = list(result)
-    return NotificationPage(items, pagination.encode(result.last_evaluated_key, scope), unread_count(user_id))
+    if cursor is None and result.last_evaluated_key is None:
+        unread = sum(1 for n in items if n.unread_key is not None)
+    else:
+        unread = unread_count(user_id)
+    return NotificationPage(items, pagination.encode(result.last_evaluated_key, scope), unread)
 
 
 @dataclass(frozen=True)

@@ -206,3 +206,16 @@ def test_the_same_closure_sent_twice_at_once_closes_the_account(api: Api, activa
     loser = next(r for r in results if isinstance(r, Exception))
     assert isinstance(loser, errors.DomainError) and loser.code != "account_closing", loser
     assert User.get(activated_user, consistent_read=True).closed_at
+
+
+def test_a_list_of_notifications_on_one_page_takes_one_query(api: Api) -> None:
+    ids = tell(3)
+    assert api.post("/v1/me/notifications/read", {"notification_ids": ids[:1]}, as_=USER).status_code == 200
+    with dynamodb_calls() as calls:
+        whole = api.get("/v1/me/notifications", as_=USER)
+    assert calls == {"Query": 1}, calls
+    assert (len(whole.json["items"]), whole.json["unread_count"], whole.json["next_cursor"]) == (3, 2, None)
+    first = api.get("/v1/me/notifications?limit=2", as_=USER)  # more pages: the unread index counts them
+    assert (first.json["unread_count"], bool(first.json["next_cursor"])) == (2, True)
+    rest = api.get(f"/v1/me/notifications?limit=2&cursor={first.json['next_cursor']}", as_=USER)
+    assert (len(rest.json["items"]), rest.json["unread_count"]) == (1, 2)
