@@ -49,9 +49,9 @@ from .records import load, move, of_order, recorded
 from .records import not_found as not_found_request
 from .refunds import pause, resume, settle, stage
 
-STALLED = (PENDING, RETURNING, AWAITING_RESHIPMENT)
-REQUEST_ID_LENGTH = len("ret_") + 20  # services/aftersale/requests.py
-MAX_ID_LENGTH = 64  # a path parameter's  # waits the merchant leaves hanging
+STALLED = (PENDING, RETURNING, AWAITING_RESHIPMENT)  # waits the merchant leaves hanging
+REQUEST_ID_LENGTH = len("ret_") + 20  # as services/aftersale/requests.py makes them
+MAX_ID_LENGTH = 64  # what a path parameter holds
 
 
 def not_found() -> errors.DomainError:
@@ -107,11 +107,11 @@ def dispute_id_for(order_id: str, request_id: str) -> str:
 
 def ids_in(dispute_id: str) -> tuple[str, str] | None:
     """The (order id, request id) a dispute's id names; None for an id that names none (older)."""
-    rest = dispute_id.removeprefix("dsp_")
-    request_id, order_id = rest[:REQUEST_ID_LENGTH], rest[REQUEST_ID_LENGTH + 1 :]
-    if not (request_id.startswith("ret_") and rest[REQUEST_ID_LENGTH : REQUEST_ID_LENGTH + 1] == "_" and order_id):
-        return None
-    return (order_id, request_id) if len(dispute_id) <= MAX_ID_LENGTH else None
+    rest, n = dispute_id.removeprefix("dsp_"), REQUEST_ID_LENGTH
+    request_id, sep, order_id = rest[:n], rest[n : n + 1], rest[n + 1 :]
+    if request_id.startswith("ret_") and sep == "_" and order_id and len(dispute_id) <= MAX_ID_LENGTH:
+        return order_id, request_id
+    return None
 
 
 def _to_escalate(order: Order, request_id: str | None, now: datetime) -> ReturnRequest:
