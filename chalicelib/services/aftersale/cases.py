@@ -1,10 +1,12 @@
 """What support reads: an order's whole case (the order, its return requests, disputes,
-refunds, payments and latest messages), or a dispute's, in as few calls as the order allows
-(issue 29: an order's case was 5 calls, 7 with refunds; a dispute's 5).
+refunds, payments and latest messages), or a dispute's, in three calls (issue 29: an
+order's case was 5 calls, 7 with refunds; a dispute's 5).
 
-- The order records its return requests and disputes (`Order.return_ids`, `dispute_ids`),
-  so they and the refunds owed on them are read by key in one BatchGet; an order that never
-  had a request reads none. Its payment attempts and its messages are a query each.
+- An order's requests are named by the order and their place (`records.nth_request_id`),
+  a dispute by its request and order (`disputes.dispute_id_for`): the order is read with
+  its first requests, their disputes and the refunds it may owe in one BatchGet. The order
+  records its requests and disputes (`Order.return_ids`, `dispute_ids`): any beyond those
+  read are one more BatchGet. Its payment attempts and its messages are a query each.
 - A dispute's id names its order and request (`disputes.ids_in`): the dispute, the order,
   the request and the refunds it may owe are one BatchGet.
 - An order whose first request came before the record (or a dispute whose id names
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.models import Model
 
 from ... import batch
 from ...models.aftersale import Dispute, Refund, ReturnRequest, cancel_refund_id, return_refund_id
@@ -26,7 +28,7 @@ from ...models.orders import Order
 from ...models.payments import PaymentAttempt
 from .. import orders
 from . import disputes
-from .records import of_order
+from .records import PROBED_REQUESTS, nth_request_id, of_order
 
 CASE_ERRORS = disputes.NOT_FOUND_ERRORS
 ORDER_ERRORS = disputes.ORDER_ERRORS
@@ -59,14 +61,26 @@ class _AfterSale:
     refunds: list[Refund]
 
 
+Read = dict[tuple[type[Model], str], Model | None]  # what a BatchGet read, found or not
+
+
 def order_case(order_id: str) -> OrderCase:
     """What support looks up by order id: the order (with its history), its return
-    requests, disputes (newest first), what moved on it and its latest 100 messages."""
-    try:
-        order = Order.get(order_id, consistent_read=True)
-    except DoesNotExist as exc:
-        raise orders.order_not_found() from exc
-    after = _after_sale(order)
+    requests, disputes (newest first), what moved on it and its latest 100 messages. The
+    order's first requests, their disputes and the refunds it may owe are read with it."""
+    probed = [nth_request_id(order_id, n) for n in range(1, PROBED_REQUESTS + 1)]
+    read = _read_with(
+        order_id,
+        [
+            *((ReturnRequest, r) for r in probed),
+            *((Dispute, disputes.dispute_id_for(order_id, r)) for r in probed),
+            *((Refund, return_refund_id(r)) for r in probed),
+        ],
+    )
+    order = read[(Order, order_id)]
+    if not isinstance(order, Order):
+        raise orders.order_not_found()
+    after = _after_sale(order, read)
     return OrderCase(order, after.requests, after.disputes, _messages_of(order), _money(order, after.refunds))
 
 
@@ -81,31 +95,30 @@ def case(dispute_id: str) -> Case:
         dispute = disputes.get(dispute_id)
         named = (dispute.order_id, dispute.request_id)
     oid, rid = named
-    keys: list[batch.Key] = [
-        (Order, oid, None),
-        (ReturnRequest, rid, None),
-        (Refund, cancel_refund_id(oid), None),
-        (Refund, return_refund_id(rid), None),
-    ]
-    got = batch.get_many([(Dispute, dispute_id, None), *keys] if dispute is None else keys)
+    also: list[tuple[type[Model], str]] = [(ReturnRequest, rid), (Refund, return_refund_id(rid))]
+    read = _read_with(oid, also if dispute is not None else [*also, (Dispute, dispute_id)])
     if dispute is None:
-        found = got.pop(0)
+        found = read[(Dispute, dispute_id)]
         if not isinstance(found, Dispute) or (found.order_id, found.request_id) != (oid, rid):
             raise disputes.not_found()
         dispute = found
-    order, request = got[0], got[1]
+    order = read[(Order, oid)]
     if not isinstance(order, Order):
         raise disputes.not_found()
-    if order.return_ids == [rid] and isinstance(request, ReturnRequest):
-        refunds = [r for r in got[2:] if isinstance(r, Refund)] if int(order.refunded_fen or 0) else []
-        after = _AfterSale([request], [], refunds)
-    else:
-        after = _after_sale(order, with_disputes=False)
+    after = _after_sale(order, read, with_disputes=False)
     return Case(dispute, order, after.requests, _messages_of(order), _money(order, after.refunds))
 
 
-def _after_sale(order: Order, *, with_disputes: bool = True) -> _AfterSale:
-    """The order's requests and disputes (newest first) and the refunds owed on it."""
+def _read_with(order_id: str, keys: list[tuple[type[Model], str]]) -> Read:
+    """The order, the refund of its cancellation and `keys`, in one BatchGet."""
+    wanted: list[tuple[type[Model], str]] = [(Order, order_id), (Refund, cancel_refund_id(order_id)), *keys]
+    return dict(zip(wanted, batch.get_many([(m, k, None) for m, k in wanted]), strict=True))
+
+
+def _after_sale(order: Order, read: Read, *, with_disputes: bool = True) -> _AfterSale:
+    """The order's requests and disputes (newest first) and the refunds owed on it: those
+    `read` already holds, the rest in one BatchGet (or by query, for an order from before
+    it recorded its requests)."""
     refunded = int(order.refunded_fen or 0) > 0
     if order.return_ids is None and order.last_return_id is not None:  # from before the record
         requests = of_order(order.user_id, order.order_id)
@@ -115,14 +128,15 @@ def _after_sale(order: Order, *, with_disputes: bool = True) -> _AfterSale:
         refunds = _refunds(order, [r.request_id for r in requests]) if refunded else []
         return _AfterSale(requests, found, refunds)
     request_ids = list(order.return_ids or [])
-    dispute_ids = list(order.dispute_ids or []) if with_disputes else []
-    refund_ids = [cancel_refund_id(order.order_id), *map(return_refund_id, request_ids)] if refunded else []
-    keys: list[batch.Key] = [
-        *((ReturnRequest, i, None) for i in request_ids),
-        *((Dispute, i, None) for i in dispute_ids),
-        *((Refund, i, None) for i in refund_ids),
+    wanted: list[tuple[type[Model], str]] = [
+        *((ReturnRequest, i) for i in request_ids),
+        *((Dispute, i) for i in (order.dispute_ids or []) if with_disputes),
+        *((Refund, i) for i in [cancel_refund_id(order.order_id), *map(return_refund_id, request_ids)] if refunded),
     ]
-    got = batch.get_many(keys) if keys else []
+    missing = [k for k in wanted if k not in read]
+    if missing:
+        read = {**read, **dict(zip(missing, batch.get_many([(m, k, None) for m, k in missing]), strict=True))}
+    got = [read[k] for k in wanted]
     return _AfterSale(
         _newest_first([x for x in got if isinstance(x, ReturnRequest)]),
         _newest_first([x for x in got if isinstance(x, Dispute)]),

@@ -3,6 +3,8 @@ their own conditional status steps."""
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from typing import Any
 
 from pynamodb.attributes import ListAttribute
@@ -37,6 +39,23 @@ def of_order(user_id: str, order_id: str) -> list[ReturnRequest]:
             user_id, filter_condition=ReturnRequest.order_id == order_id, scan_index_forward=False
         )
     )
+
+
+PROBED_REQUESTS = 2  # an order's first requests, read with it by key (services/aftersale/cases.py)
+
+
+def nth_request_id(order_id: str, n: int) -> str:
+    """The id of an order's n-th return request (1-based), for orders that record theirs."""
+    return "ret_" + hashlib.sha256(f"{order_id}#return#{n}".encode()).hexdigest()[:20]
+
+
+def request_id_for(order: Order) -> str:
+    """The order's next request id: named by the order and the request's place, so support
+    reads the order's first requests (and their disputes and refunds) with the order in one
+    BatchGet; a random one for an order whose requests began before it recorded them."""
+    if order.return_ids is None and order.last_return_id is not None:
+        return "ret_" + uuid.uuid4().hex[:20]
+    return nth_request_id(order.order_id, len(order.return_ids or []) + 1)
 
 
 def recorded(order: Order, ids: ListAttribute[str], new_id: str) -> list[Action]:
