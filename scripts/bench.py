@@ -315,22 +315,33 @@ def _first_request(event: dict[str, Any]) -> str:
 
 
 def _modules_per_router(env: dict[str, str]) -> list[str]:
-    """Modules loaded by `import app` and one router (what its routes' first request imports
-    before its handler runs; a route with roles adds jwt, and its handler the store)."""
+    """Modules loaded by `import app` and one router, and for a router with signed-in routes
+    what their first request loads before the handler runs: token verification
+    (`chalicelib.auth`, cryptography's RSA) and the account check (`chalicelib.revocation`:
+    PynamoDB, botocore). The handler's own services load more, and its first call the client."""
+    import importlib
+
     from chalicelib.routes import ROUTES
+    from chalicelib.web import Router
 
     counts: dict[str, int] = {}
+    signed_in: set[str] = set()
     for where in dict.fromkeys(r.where.partition(".")[0] for r in ROUTES):
-        code = f"import sys, app, chalicelib.api.{where}; print(len(sys.modules))"
+        module = importlib.import_module(f"chalicelib.api.{where}")
+        routers = [v for v in vars(module).values() if isinstance(v, Router)]
+        if any(spec.roles for router in routers for spec in router.routes):
+            signed_in.add(where)
+        extra = ", chalicelib.auth, chalicelib.revocation" if where in signed_in else ""
+        code = f"import sys, app, chalicelib.api.{where}{extra}; print(len(sys.modules))"
         out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
         counts[where] = int(out.stdout.split()[-1])
     paths: dict[str, list[str]] = defaultdict(list)
     for r in ROUTES:
         paths[r.where.partition(".")[0]].append(f"{r.method} {r.path}")
-    rows = [f"{'router (its routes)':<16} modules after `import app` and the router"]
+    rows = [f"{'router':<14} modules after `import app`, the router (+ auth and account check: signed-in routes)"]
     for where, n in sorted(counts.items(), key=lambda kv: kv[1]):
         shown = ", ".join(paths[where][:2]) + (f", … ({len(paths[where])} routes)" if len(paths[where]) > 2 else "")
-        rows.append(f"{where:<16} {n:>5}  {shown}")
+        rows.append(f"{where:<14} {n:>5} {'+' if where in signed_in else ' '} {shown}")
     return rows
 
 
