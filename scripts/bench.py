@@ -317,7 +317,7 @@ def _first_request(event: dict[str, Any]) -> str:
 def _modules_per_router(env: dict[str, str]) -> list[str]:
     """Modules loaded by `import app` and one router, and for a router with signed-in routes
     what their first request loads before the handler runs: token verification
-    (`chalicelib.auth`, cryptography's RSA) and the account check (`chalicelib.revocation`:
+    (`chalicelib.auth`: PyJWT, which loads cryptography's x509) and the account check (`chalicelib.revocation`:
     PynamoDB, botocore). The handler's own services load more, and its first call the client."""
     import importlib
 
@@ -338,7 +338,7 @@ def _modules_per_router(env: dict[str, str]) -> list[str]:
     paths: dict[str, list[str]] = defaultdict(list)
     for r in ROUTES:
         paths[r.where.partition(".")[0]].append(f"{r.method} {r.path}")
-    rows = [f"{'router':<14} modules after `import app`, the router (+ auth and account check: signed-in routes)"]
+    rows = [f"{'router':<14} modules after `import app`, the router (+ token and account check: signed-in routes)"]
     for where, n in sorted(counts.items(), key=lambda kv: kv[1]):
         shown = ", ".join(paths[where][:2]) + (f", … ({len(paths[where])} routes)" if len(paths[where]) > 2 else "")
         rows.append(f"{where:<14} {n:>5} {'+' if where in signed_in else ' '} {shown}")
