@@ -428,7 +428,8 @@ def bench_calls() -> list[str]:
             rows.append(f"{spec.method + ' ' + spec.path:<58} {r.status_code:>6} {len(calls):>5}{flag}{detail or '-'}")
     rows.append("(each route called once by its owner against a world built over the API; JWT checks make no calls)")
     rows.append(
-        f"goal: <= {CALLS_PER_ROUTE} calls per route, a list page <= 1 Query, the data export exempt; "
+        f"goal: <= {CALLS_PER_ROUTE} calls per route, a list page <= 1 Query, the data export exempt, "
+        f"account closure <= {OWN_BUDGET['POST /v1/me/closure']} (it names every kind of open item); "
         + (f"{len(above)} above it (marked !): " + "; ".join(above) if above else "every route within it")
     )
     return rows
@@ -437,6 +438,10 @@ def bench_calls() -> list[str]:
 # Every route's budget of DynamoDB calls; a list page (a `cursor` query) reads one Query a page.
 CALLS_PER_ROUTE = 3
 EXEMPT_FROM_CALL_BUDGET = frozenset({"GET /v1/me/data-export"})
+# Routes with a budget of their own. Closure refused reads the user and its books (one
+# BatchGet), its redemptions, orders, return requests and their refunds (no counter holds
+# in-flight orders or pending card refunds), and stores the key's answer.
+OWN_BUDGET = {"POST /v1/me/closure": 6}
 
 
 def _over_budget(spec: Any, counts: Counter[str]) -> str | None:
@@ -446,7 +451,8 @@ def _over_budget(spec: Any, counts: Counter[str]) -> str | None:
     total = sum(counts.values())
     if spec.query is not None and "cursor" in spec.query.model_fields:
         return f"{counts['Query']} queries for a page" if counts["Query"] > 1 else None
-    return f"{total} calls" if total > CALLS_PER_ROUTE else None
+    budget = OWN_BUDGET.get(f"{spec.method} {spec.path}", CALLS_PER_ROUTE)
+    return f"{total} calls" if total > budget else None
 
 
 def _tables_of(call: Call) -> list[str]:

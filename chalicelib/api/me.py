@@ -79,11 +79,13 @@ def submit_identity(ctx: Ctx) -> MeView:
     response=BankCardView,
     status=201,
     errors=accounts.ADD_CARD_ERRORS,
+    claim_in_tx=True,
+    render=card_view,
 )
-def add_bank_card(ctx: Ctx) -> BankCardView:
+def add_bank_card(ctx: Ctx) -> accounts.BankCard:
     """Bind a bank card (stored as a gateway token and the last four digits)."""
     body: BankCardIn = ctx.body
-    return card_view(accounts.add_card(ctx.user_id, body.card_number, clock.now()))
+    return accounts.add_card(ctx.user_id, body.card_number, clock.now(), idem=ctx.idem)
 
 
 @router.route("/v1/me/bank-cards", "GET", roles=CONSUMER, response=BankCardList)
@@ -110,10 +112,12 @@ def remove_bank_card(ctx: Ctx, card_id: str) -> None:
     roles=CONSUMER,
     response=BankCardView,
     errors=accounts.DEFAULT_CARD_ERRORS,
+    claim_in_tx=True,
+    render=card_view,
 )
-def set_default_bank_card(ctx: Ctx, card_id: str) -> BankCardView:
+def set_default_bank_card(ctx: Ctx, card_id: str) -> accounts.BankCard:
     """Choose the card the 先用后付 window's close charges (auto-debit)."""
-    return card_view(accounts.set_default_card(ctx.user_id, card_id))
+    return accounts.set_default_card(ctx.user_id, card_id, idem=ctx.idem)
 
 
 @router.route(

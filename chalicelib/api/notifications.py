@@ -44,9 +44,11 @@ def list_notifications(ctx: Ctx) -> NotificationPageView:
     body=MarkReadIn,
     response=MarkReadView,
     errors=notifications.READ_ERRORS,
+    claim_in_tx=True,
+    render=lambda done: MarkReadView(marked=done.marked, unread_count=done.unread_count),
 )
-def mark_notifications_read(ctx: Ctx) -> MarkReadView:
+def mark_notifications_read(ctx: Ctx) -> notifications.Marked:
     """Mark notifications read: `{"notification_ids": [...]}` or `{"all": true}` (beside SPEC's contract)."""
     body: MarkReadIn = ctx.body
-    marked = notifications.mark_read(ctx.user_id, None if body.all else body.notification_ids, clock.now())
-    return MarkReadView(marked=marked, unread_count=notifications.unread_count(ctx.user_id))
+    ids = None if body.all else body.notification_ids
+    return notifications.mark_read(ctx.user_id, ids, clock.now(), idem=ctx.idem)

@@ -45,17 +45,22 @@ def data_export_section(ctx: Ctx, section: str) -> ExportSectionPage:
     return ExportSectionPage(section=section, items=items, next_cursor=pagination.encode(last_key, scope))
 
 
+def closure_view(user: privacy.User) -> ClosureView:
+    assert user.closed_at and user.retention_until
+    return ClosureView(
+        user_id=user.user_id, closed_at=user.closed_at, retention_until=user.retention_until, erased=ERASED
+    )
+
+
 @router.route(
     "/v1/me/closure",
     "POST",
     roles=CONSUMER,
     response=ClosureView,
     errors=privacy.CLOSE_ERRORS,
+    claim_in_tx=True,
+    render=closure_view,
 )
-def close_account(ctx: Ctx) -> ClosureView:
+def close_account(ctx: Ctx) -> privacy.User:
     """Close the account (refused, naming each open item, until nothing is open)."""
-    user = privacy.close(ctx.user_id, clock.now())
-    assert user.closed_at and user.retention_until
-    return ClosureView(
-        user_id=user.user_id, closed_at=user.closed_at, retention_until=user.retention_until, erased=ERASED
-    )
+    return privacy.close(ctx.user_id, clock.now(), idem=ctx.idem)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from .. import errors, pii
+from .. import batch, errors, pii
 from ..channels import card_vault
 from ..clock import iso
 from ..config import settings
@@ -127,8 +127,9 @@ def list_cards(user_id: str) -> list[BankCard]:
     return sorted(BankCard.query(user_id), key=lambda c: c.created_at)
 
 
-def add_card(user_id: str, card_number: str, now: datetime) -> BankCard:
-    """Bind a Luhn-valid card as a gateway token; the first card becomes the default."""
+def add_card(user_id: str, card_number: str, now: datetime, idem: IdemScope | None = None) -> BankCard:
+    """Bind a Luhn-valid card as a gateway token; the first card becomes the default.
+    Answers the card as written (`idem` stages that answer in the write)."""
     user = get_or_create(user_id, now)
     try:
         digits = validators.parse_card_number(card_number)
@@ -159,6 +160,8 @@ def add_card(user_id: str, card_number: str, now: datetime) -> BankCard:
             condition=User.default_card_id.does_not_exist(),
             on_fail=errors.state_changed("another card was bound at the same time; retry"),
         )
+    if idem is not None:
+        idem.stage(tx, card)
     tx.commit()
     return card
 
@@ -218,18 +221,20 @@ def _remove_card_once(user_id: str, card_id: str) -> None:
     tx.commit()
 
 
-def set_default_card(user_id: str, card_id: str) -> BankCard:
+def set_default_card(user_id: str, card_id: str, idem: IdemScope | None = None) -> BankCard:
     """Choose the card the 先用后付 window's close charges (`default_card_id`).
 
-    One transaction: the chosen card must still exist (a removal racing this one fails one
-    of the two), the old default's flag drops, and the user's pointer moves from the
-    default it was read with.
+    One read (the card and the user together) and one transaction: the chosen card must
+    still exist (a removal racing this one fails one of the two), the old default's flag
+    drops, and the user's pointer moves from the default it was read with. Answers the
+    card as written (`idem` stages that answer in the write).
     """
-    try:
-        card = BankCard.get(user_id, card_id, consistent_read=True)
-    except DoesNotExist as exc:
-        raise errors.not_found("card_not_found", "no such card") from exc
-    user = get(user_id)
+    found, found_user = batch.get_many([(BankCard, user_id, card_id), (User, user_id, None)])
+    if not isinstance(found, BankCard):
+        raise errors.not_found("card_not_found", "no such card")
+    if not isinstance(found_user, User):
+        raise user_not_found()
+    card, user = found, found_user
     if user.default_card_id == card_id:
         return card
     moved = errors.state_changed("the cards changed meanwhile; retry")
@@ -249,8 +254,10 @@ def set_default_card(user_id: str, card_id: str) -> BankCard:
         condition=(User.default_card_id == old) if old else User.default_card_id.does_not_exist(),
         on_fail=moved,
     )
+    card.is_default = True  # the card as written: no read after the write
+    if idem is not None:
+        idem.stage(tx, card)
     tx.commit()
-    card.is_default = True
     return card
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import UpdateError
 
@@ -23,6 +23,9 @@ from ..config import settings
 from ..db import Tx, condition_failed
 from ..models.notifications import Notification as Notification
 from ..observability import logger
+
+if TYPE_CHECKING:
+    from ..idempotency import IdemScope
 
 # Kinds the app can switch on.
 PAYMENT_SUCCEEDED = "payment_succeeded"
@@ -40,8 +43,10 @@ RETURN_ANSWERED = "return_answered"  # to the buyer: approved (by the merchant o
 RETURN_SHIPPED_BACK = "return_shipped_back"  # to the merchant: the goods are on their way back
 REPLACEMENT_SHIPPED = "replacement_shipped"  # to the buyer: an exchange's replacement left
 RETURN_COMPLETED = "return_completed"  # to the buyer: a 先用后付 return settled, credit released
-# How many unread notifications "mark all read" fetches per round.
+# How many notifications one transaction marks read (moto's limit on a transaction's items;
+# DynamoDB's is 100), and how many unread ones "mark all read" reads per round.
 READ_BATCH = 25
+UNREAD_PAGE = 100
 READ_ERRORS = errors.raises(not_found=["notification_not_found"])
 NOTIFY_ERRORS = errors.raises(conflict=["already_notified"])  # once per event: a repeat is a no-op
 
@@ -113,56 +118,119 @@ class NotificationPage:
 
 def unread_count(user_id: str) -> int:
     # The unread index is sparse: counting it reads only unread notifications.
-    return int(Notification.count(user_id, index_name=Notification.unread.Meta.index_name))
+    return int(Notification.count(user_id, index_name=Notification.unread.Meta.index_name, consistent_read=True))
 
 
 def list_for(user_id: str, limit: int, cursor: str | None) -> NotificationPage:
-    """The user's notifications, newest first, with the unread count."""
+    """The user's notifications, newest first, with the unread count.
+
+    A first page that is also the last holds every notification: it counts the unread among
+    them (one Query). Any other page counts them with a second one (the unread index)."""
     scope = f"notifications:{user_id}"
     result = Notification.by_time.query(
         user_id, limit=limit, last_evaluated_key=pagination.decode(cursor, scope), scan_index_forward=False
     )
     items = list(result)
-    return NotificationPage(items, pagination.encode(result.last_evaluated_key, scope), unread_count(user_id))
+    if cursor is None and result.last_evaluated_key is None:
+        unread = sum(1 for n in items if n.unread_key is not None)
+    else:
+        unread = unread_count(user_id)
+    return NotificationPage(items, pagination.encode(result.last_evaluated_key, scope), unread)
 
 
-def mark_read(user_id: str, notification_ids: Sequence[str] | None, now: datetime) -> int:
-    """Mark the given notifications (or all, when None) read; answers how many changed.
+@dataclass(frozen=True)
+class Marked:
+    marked: int
+    unread_count: int
 
-    A round is one read (the unread index, or one BatchGet of the named ids) and one
-    transaction marking what it found; a round another reader overlapped falls back to
-    conditional updates one by one, so each notification is counted once.
+
+# Another reader marked one of a transaction's notifications first (caught: never on a route).
+_OVERLAPPED = "notifications_overlapped"
+UNDOCUMENTED_ERRORS = errors.raises(conflict=[_OVERLAPPED])
+
+
+def mark_read(
+    user_id: str, notification_ids: Sequence[str] | None, now: datetime, idem: IdemScope | None = None
+) -> Marked:
+    """Mark the given notifications (or all, when None) read; answers how many changed and
+    how many stay unread, as the write left them (`idem` stages that answer in its last
+    transaction: no read after the write).
+
+    All: one query of the unread index finds up to UNREAD_PAGE of them (the answer's unread
+    count is 0: none is left of what the query saw). Named: one BatchGet of the ids and one
+    count of the unread before. Then a transaction per READ_BATCH; one another reader
+    overlapped falls back to conditional updates one by one, so each notification is
+    counted once (and the unread count is counted again).
     """
     if notification_ids is None:
-        changed = 0
+        marked = 0
         while True:
-            batch = [n.notification_id for n in Notification.unread.query(user_id, limit=READ_BATCH)]
-            changed += _mark(user_id, batch, now)
-            if len(batch) < READ_BATCH:
-                return changed
+            query = Notification.unread.query(user_id, limit=UNREAD_PAGE, consistent_read=True)
+            batch = [n.notification_id for n in query]
+            if len(batch) < UNREAD_PAGE:
+                return _mark_all_of(user_id, batch, now, idem, lambda m, _exact: Marked(m, 0), marked)
+            marked += _mark_all_of(user_id, batch, now, None, lambda m, _exact: Marked(m, 0)).marked
     ids = list(dict.fromkeys(notification_ids))
-    found = {n.notification_id: n for n in Notification.batch_get([(user_id, nid) for nid in ids])}
+    keys = [(user_id, nid) for nid in ids]
+    found = {n.notification_id: n for n in Notification.batch_get(keys, consistent_read=True)}
     if len(found) < len(ids):
         raise errors.not_found("notification_not_found", "no such notification")
     unread = [nid for nid in ids if found[nid].unread_key is not None]
-    return sum(_mark(user_id, unread[i : i + READ_BATCH], now) for i in range(0, len(unread), READ_BATCH))
+    before = unread_count(user_id)
+
+    def answer(marked: int, exact: bool) -> Marked:
+        return Marked(marked, before - marked if exact else unread_count(user_id))
+
+    return _mark_all_of(user_id, unread, now, idem, answer)
 
 
-def _mark(user_id: str, ids: Sequence[str], now: datetime) -> int:
-    if not ids:
-        return 0
+def _mark_all_of(
+    user_id: str,
+    ids: Sequence[str],
+    now: datetime,
+    idem: IdemScope | None,
+    answer: Callable[[int, bool], Marked],
+    marked: int = 0,
+) -> Marked:
+    """Mark `ids` read, READ_BATCH a transaction, the last one staging `idem`'s answer;
+    `answer(marked, exact)`: exact when no other reader overlapped these transactions."""
+    size = READ_BATCH - 1 if idem is not None else READ_BATCH  # the last one holds the key's record
+    chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+    exact = True
+    for i, chunk in enumerate(chunks):
+        tx = _marking(user_id, chunk, now)
+        staged = None
+        if idem is not None and exact and i == len(chunks) - 1:
+            staged = answer(marked + len(chunk), True)
+            idem.stage(tx, staged)
+        try:
+            tx.commit()
+            marked += len(chunk)
+        except errors.DomainError as err:
+            if err.code != _OVERLAPPED:
+                raise  # the Idempotency-Key was used first, among others
+            marked, exact = marked + _mark_each(user_id, chunk, now), False
+        else:
+            if staged is not None:
+                return staged
+    result = answer(marked, exact)
+    if idem is not None and chunks:  # its last transaction overlapped: the answer is staged alone
+        tx = Tx()
+        idem.stage(tx, result)
+        tx.commit()
+    return result
+
+
+def _marking(user_id: str, ids: Sequence[str], now: datetime) -> Tx:
     tx = Tx()
     for nid in ids:
         tx.update(
             Notification(user_id, nid),
             [Notification.read_at.set(iso(now)), Notification.unread_key.remove()],
             condition=Notification.unread_key.exists(),
+            on_fail=errors.conflict(_OVERLAPPED, "another request marked it first"),
         )
-    try:
-        tx.commit()
-        return len(ids)
-    except errors.DomainError:  # another reader marked one of them first: one by one
-        return _mark_each(user_id, ids, now)
+    return tx
 
 
 def _mark_each(user_id: str, ids: Sequence[str], now: datetime) -> int:

@@ -22,10 +22,11 @@ import hashlib
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import UpdateError
 
-from .. import errors, ledger, revocation, timers
+from .. import batch, errors, ledger, revocation, timers
 from ..clock import iso
 from ..config import settings
 from ..db import Tx
@@ -39,7 +40,8 @@ from ..models.cart import CartItem
 from ..models.ledger import Balance
 from ..models.redemptions import OPEN as OPEN_REDEMPTIONS
 from ..models.redemptions import Redemption
-from ..models.users import BankCard, Device, UniqueClaim, User
+from ..models.users import BankCard, Device, UniqueClaim
+from ..models.users import User as User
 from ..observability import count
 from . import closing, erasure
 from .data_export import EXPORTED as EXPORTED
@@ -48,6 +50,9 @@ from .data_export import export_page as export_page
 from .data_export import section_page as section_page
 from .data_export import sections as sections
 from .erasure import ERASED_ADDRESS as ERASED_ADDRESS
+
+if TYPE_CHECKING:
+    from ..idempotency import IdemScope
 
 SCRUB, RETENTION = erasure.SCRUB, erasure.RETENTION
 CLOSING_MARKER_SECONDS = 300  # a closure takes a second; an older marker is a crashed one
@@ -68,8 +73,9 @@ OPEN_ORDER_STATUSES = (
 )
 
 
-def obstacles(user: User) -> list[FieldError]:
-    """What keeps the account open, one entry per kind (empty: it may close)."""
+def obstacles(user: User, books: dict[str, Balance] | None = None) -> list[FieldError]:
+    """What keeps the account open, one entry per kind (empty: it may close); `books`: the
+    user's balances by book when already read (`_account`)."""
     found: list[FieldError] = []
     user_id = user.user_id
     unpaid = int(user.unpaid_bnpl_count or 0)
@@ -95,7 +101,7 @@ def obstacles(user: User) -> list[FieldError]:
     waiting = sum(1 for r in _pending_refunds(user_id))
     if waiting:
         found.append(FieldError("pending_refunds", f"{waiting} card refund(s) still waiting for the gateway"))
-    cash = ledger.balances(ledger.user_account(user_id)).get(ledger.CASH)
+    cash = (ledger.balances(ledger.user_account(user_id)) if books is None else books).get(ledger.CASH)
     if cash is not None and int(cash.balance or 0) != 0:
         found.append(FieldError("cash_balance", "the wallet holds cash: spend it first"))
     return found
@@ -107,23 +113,20 @@ def _pending_refunds(user_id: str) -> Iterable[Refund]:
     return (r for r in (Refund.batch_get(keys, consistent_read=True) if keys else []) if r.status == REFUND_PENDING)
 
 
-def close(user_id: str, now: datetime) -> User:
+def close(user_id: str, now: datetime, idem: IdemScope | None = None) -> User:
     """Close the account: mark it closing (no opening action commits after that), refuse
     while anything is open, else erase and revoke in one transaction conditioned on the
-    marker and on every open-thing counter (services/closing.py)."""
-    try:
-        user = User.get(user_id, consistent_read=True)
-    except DoesNotExist:
-        user = User(user_id, created_at=iso(now))
-        user.save(condition=User.user_id.does_not_exist())
+    marker and on every open-thing counter (services/closing.py). Answers the user as that
+    transaction left it (`idem` stages the answer in it: no read after the write)."""
+    user, books = _account(user_id, now)
     if user.closed_at:
         raise errors.conflict("account_closed", "this account is already closed")
-    _refuse_if_open(user)  # a plain refusal blocks nobody's purchase with a marker
-    marker = _begin_closing(user_id, now)
+    _refuse_if_open(user, books)  # a plain refusal blocks nobody's purchase with a marker
+    marker = _begin_closing(user_id, now, idem)
     try:
-        user = User.get(user_id, consistent_read=True)
-        _refuse_if_open(user)  # what opened before the marker; nothing opens after it
-        _commit_closure(user, marker, now)
+        user, books = _account(user_id, now)
+        _refuse_if_open(user, books)  # what opened before the marker; nothing opens after it
+        _commit_closure(user, books, marker, now, idem)
     except BaseException:
         _end_closing(user_id, marker)
         raise
@@ -133,27 +136,49 @@ def close(user_id: str, now: datetime) -> User:
     tx = Tx()
     timers.cancel(tx, SCRUB, user_id, now)
     tx.commit()
-    return User.get(user_id, consistent_read=True)
+    return user
 
 
-def _refuse_if_open(user: User) -> None:
-    blocking = obstacles(user)
+# The books a closure reads with the user item: cash must be empty, points are forfeited.
+_BOOKS = (ledger.CASH, ledger.POINTS, ledger.POINTS_OWED)
+
+
+def _account(user_id: str, now: datetime) -> tuple[User, dict[str, Balance]]:
+    """The user item and its closure's balances, in one read (the user made on first sight)."""
+    account = ledger.user_account(user_id)
+    found, *balances = batch.get_many([(User, user_id, None), *((Balance, account, book) for book in _BOOKS)])
+    books = {b.book: b for b in balances if isinstance(b, Balance)}
+    if isinstance(found, User):
+        return found, books
+    user = User(user_id, created_at=iso(now))
+    user.save(condition=User.user_id.does_not_exist())
+    return user, books
+
+
+def _refuse_if_open(user: User, books: dict[str, Balance]) -> None:
+    blocking = obstacles(user, books)
     if blocking:
         raise errors.Conflict(
             "account_not_closable", "the account has open items: " + ", ".join(f.field for f in blocking), blocking
         )
 
 
-def _begin_closing(user_id: str, now: datetime) -> str:
+def _begin_closing(user_id: str, now: datetime, idem: IdemScope | None) -> str:
     """Mark the user item closing; a marker older than `closing_marker_seconds` is from a
-    closure that crashed and is taken over."""
-    marker = "cls_" + uuid.uuid4().hex[:20]
+    closure that crashed and is taken over. A closure sent with an Idempotency-Key marks it
+    with a marker of its key: the same request sent twice at once goes on under one marker
+    (not refused `account_closing` by its twin), and one transaction of the two commits."""
+    digest = hashlib.sha256(idem.record_key.encode()).hexdigest() if idem is not None else uuid.uuid4().hex
+    marker = "cls_" + digest[:20]
     stale = iso(now - timedelta(seconds=CLOSING_MARKER_SECONDS))
+    free = User.closing_id.does_not_exist() | (User.closing_at < stale)
+    if idem is not None:
+        free |= User.closing_id == marker
     tx = Tx()
     tx.update(
         User(user_id),
         [User.closing_id.set(marker), User.closing_at.set(iso(now))],
-        condition=User.closed_at.does_not_exist() & (User.closing_id.does_not_exist() | (User.closing_at < stale)),
+        condition=User.closed_at.does_not_exist() & free,
         on_fail=closing.account_closing(),
     )
     tx.commit()
@@ -170,7 +195,7 @@ def _end_closing(user_id: str, marker: str) -> None:
         pass  # taken over, or already lifted
 
 
-def _commit_closure(user: User, marker: str, now: datetime) -> None:
+def _commit_closure(user: User, books: dict[str, Balance], marker: str, now: datetime, idem: IdemScope | None) -> None:
     user_id = user.user_id
     retention_until = now + timedelta(seconds=settings().rules.closed_account_retention_seconds)
     tx = Tx()
@@ -210,14 +235,16 @@ def _commit_closure(user: User, marker: str, now: datetime) -> None:
         condition=Balance.balance.does_not_exist() | (Balance.balance == 0),
         on_fail=errors.state_changed("the wallet changed meanwhile; retry"),
     )
-    _forfeit_points(tx, user_id, now)
+    _forfeit_points(tx, user_id, books, now)
     timers.schedule(tx, SCRUB, user_id, now)
     timers.schedule(tx, RETENTION, user_id, retention_until)
+    user.closed_at, user.retention_until = iso(now), iso(retention_until)  # as written: no read after
+    if idem is not None:
+        idem.stage(tx, user)
     tx.commit()
 
 
-def _forfeit_points(tx: Tx, user_id: str, now: datetime) -> None:
-    books = ledger.balances(ledger.user_account(user_id))
+def _forfeit_points(tx: Tx, user_id: str, books: dict[str, Balance], now: datetime) -> None:
     points = int(books[ledger.POINTS].balance or 0) if ledger.POINTS in books else 0
     owed = int(books[ledger.POINTS_OWED].balance or 0) if ledger.POINTS_OWED in books else 0
     legs = [Leg(ledger.user_account(user_id), ledger.POINTS, -points)]

@@ -22,7 +22,6 @@ from chalicelib.models.orders import Order
 from chalicelib.models.users import User
 from chalicelib.services import catalog as catalog_service
 from chalicelib.services import checkout as checkout_service
-from chalicelib.services import confirmation as confirmation_service
 from chalicelib.services import orders as orders_service
 from chalicelib.services.checkout import Line
 from tests.conftest import Api, new_key
@@ -35,6 +34,7 @@ from tests.support.shopping import (
     atomic_moto,
     checkout,
     confirm,
+    confirming,
     create_product,
     credit,
     dynamodb_calls,
@@ -314,19 +314,8 @@ def test_two_concurrent_confirmations_cannot_both_spend_the_last_credit(api: Api
     # Each fits the ¥500 limit alone; together they do not.
     one, two = (checkout(api, activated_user, [(sku, 1)]).json["orders"][0] for _ in range(2))
 
-    def confirm_directly(order: dict[str, Any]) -> Any:
-        return lambda: confirmation_service.confirm(
-            activated_user,
-            order["order_id"],
-            challenge_id=order["challenge"]["challenge_id"],
-            password=PASSWORD,
-            device_id=None,
-            signature=None,
-            now=clock.now(),
-        )
-
     with racing_transactions(2):
-        results = run_together(confirm_directly(one), confirm_directly(two))
+        results = run_together(confirming(activated_user, one), confirming(activated_user, two))
     lost = [r for r in results if isinstance(r, DomainError)]
     assert len(lost) == 1, results
     assert lost[0].code == "credit_insufficient"
@@ -352,17 +341,11 @@ def test_parallel_confirmations_check_at_most_five_passwords_per_lock_period(
     start = threading.Barrier(20, timeout=10)
 
     def guess(pin: str) -> Any:
+        attempt = confirming(activated_user, order, pin)
+
         def go() -> Any:
             start.wait()
-            return confirmation_service.confirm(
-                activated_user,
-                order["order_id"],
-                challenge_id=order["challenge"]["challenge_id"],
-                password=pin,
-                device_id=None,
-                signature=None,
-                now=clock.now(),
-            )
+            return attempt()
 
         return go
 

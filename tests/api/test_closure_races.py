@@ -22,14 +22,14 @@ from chalicelib.models.orders import Order
 from chalicelib.models.redemptions import OPEN as OPEN_REDEMPTIONS
 from chalicelib.models.redemptions import Redemption
 from chalicelib.models.users import User
-from chalicelib.services import checkout, confirmation, privacy, redemption
+from chalicelib.services import checkout, privacy, redemption
 from chalicelib.services.aftersale import disputes, requests
 from chalicelib.services.checkout import Line
 from tests.conftest import Api, new_key
 from tests.support.aftersale import rejected
 from tests.support.fulfilment import MERCHANT, place, ship
 from tests.support.fulfilment import product as product  # noqa: F401  (the fixture)
-from tests.support.shopping import ADDRESS, PASSWORD, racing_transactions, run_together
+from tests.support.shopping import ADDRESS, confirming, racing_transactions, run_together
 from tests.support.wallet import earn
 
 LOSING_CODES = {"account_closing", "account_not_closable"}
@@ -99,16 +99,7 @@ def test_a_confirmation_during_a_closure_is_refused_and_one_before_it_refuses_th
     r = api.post("/v1/checkout", {**body, "address": ADDRESS}, as_=activated_user, idem=new_key())
     order = r.json["orders"][0]
 
-    def confirm() -> Any:
-        return confirmation.confirm(
-            activated_user,
-            order["order_id"],
-            challenge_id=order["challenge"]["challenge_id"],
-            password=PASSWORD,
-            device_id=None,
-            signature=None,
-            now=clock.now(),
-        )
+    confirm = confirming(activated_user, order)
 
     # A closure between its marker and its commit: the confirmation cannot reserve credit.
     User(activated_user).update(actions=[User.closing_id.set("cls_x"), User.closing_at.set(iso(clock.now()))])

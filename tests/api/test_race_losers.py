@@ -12,13 +12,13 @@ from typing import Any
 
 from chalicelib import errors
 from chalicelib.clock import clock
-from chalicelib.services import confirmation, fulfilment
+from chalicelib.services import fulfilment
 from chalicelib.services.aftersale import disputes
 from tests.conftest import Api, new_key
 from tests.support.aftersale import SUPPORT, escalate, rejected
 from tests.support.fulfilment import place, ship
 from tests.support.fulfilment import product as product  # noqa: F401  (the fixture)
-from tests.support.shopping import ADDRESS, PASSWORD, racing_transactions, run_together
+from tests.support.shopping import ADDRESS, confirming, racing_transactions, run_together
 
 
 def losers(results: list[Any]) -> list[str]:
@@ -40,16 +40,7 @@ def test_parallel_confirmations_of_one_challenge(api: Api, activated_user: str, 
     )
     order = r.json["orders"][0]
 
-    def confirm() -> Any:
-        return confirmation.confirm(
-            activated_user,
-            order["order_id"],
-            challenge_id=order["challenge"]["challenge_id"],
-            password=PASSWORD,
-            device_id=None,
-            signature=None,
-            now=clock.now(),
-        )
+    confirm = confirming(activated_user, order)
 
     with racing_transactions(3, first_only=True):
         results = run_together(confirm, confirm, confirm)

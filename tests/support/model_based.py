@@ -1297,8 +1297,12 @@ class MoneyMachine(RuleBasedStateMachine):
 
     @invariant()
     def installments_hold(self) -> None:
-        with _faults_off(self):
-            check_installments(self)
+        """Scans entries, timers and orders: every FULL_EVERY-th step under faults, every step
+        without; and once more at the story's end (`_check_everything`)."""
+        self.installment_checks = getattr(self, "installment_checks", 0) + 1
+        if self.installment_checks % FULL_EVERY == 1 or not self.faults:
+            with _faults_off(self):
+                check_installments(self)
 
     # --- invariants (faults off while reading; each table scanned once per full check) -------
     def check_invariants(self, settings: Any, output: Any, runtimes: dict[str, float]) -> None:
@@ -1339,6 +1343,8 @@ class MoneyMachine(RuleBasedStateMachine):
         MoneyMachine.steps_run += max(self.steps - 1, 0)
         if sys.exc_info()[0] is None:  # the story ended well: everything, once more
             self._check_everything()
+            check_risk(self)
+            check_installments(self)
 
 
 FULL_EVERY = int(os.environ.get("MODEL_FULL_EVERY", 10))

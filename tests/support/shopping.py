@@ -6,15 +6,17 @@ from __future__ import annotations
 import base64
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from chalicelib.clock import clock
 from chalicelib.db import connection
 from chalicelib.models.registry import all_models
+from chalicelib.services import confirmation
 from tests.conftest import Api, new_key
 
 MERCHANT = "m-shop-1"
@@ -197,6 +199,20 @@ def run_racing(*fns: Any, at: str = "TransactWriteItems") -> list[Any]:
             return run
 
         return run_together(*(released(fn) for fn in fns))
+
+
+def confirming(user: str, order: dict[str, Any], password: str = PASSWORD) -> Callable[[], Any]:
+    """A confirmation of a checkout's order straight through the service, for `run_together`
+    (the HTTP client is not thread-safe); its result is the confirmed order or the error."""
+    return lambda: confirmation.confirm(
+        user,
+        order["order_id"],
+        challenge_id=order["challenge"]["challenge_id"],
+        password=password,
+        device_id=None,
+        signature=None,
+        now=clock.now(),
+    )
 
 
 def run_together(*fns: Any) -> list[Any]:
