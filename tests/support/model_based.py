@@ -1945,6 +1945,7 @@ INSTALLMENT_RULES = frozenset(
         "read_this_months_bill",
         "buy",
         "pay_now",
+        "double_tap_pay_now",
         "cancel",
         "decide_return",
         "use_card",
