@@ -426,6 +426,7 @@ def bench_calls() -> list[str]:
                 above.append(f"{spec.method} {spec.path} ({over})")
             flag = " ! " if over else "   "
             rows.append(f"{spec.method + ' ' + spec.path:<58} {r.status_code:>6} {len(calls):>5}{flag}{detail or '-'}")
+        rows.append(_stats_reads(api))
     rows.append("(each route called once by its owner against a world built over the API; JWT checks make no calls)")
     rows.append(
         f"goal: <= {CALLS_PER_ROUTE} calls per route, a list page <= 1 Query, the data export exempt, "
@@ -433,6 +434,27 @@ def bench_calls() -> list[str]:
         + (f"{len(above)} above it (marked !): " + "; ".join(above) if above else "every route within it")
     )
     return rows
+
+
+def _stats_reads(api: Any) -> str:
+    """`GET /v1/risk/stats` over 1, 7 and 26 days, twice each, at the stage's shard count."""
+    from chalicelib.config import settings
+    from tests.api.test_authorization_matrix import RISK_OPERATOR
+
+    rules, seen = settings().rules, []
+    for days in (1, 7, 26):
+        calls = []
+        for _ in range(2):
+            with recording() as made:
+                r = api.get(f"/v1/risk/stats?days={days}", as_=RISK_OPERATOR, roles=["risk"])
+            assert r.status_code == 200, r.json
+            calls.append(len(made))
+        seen.append(f"days={days}: {calls[0]}, then {calls[1]}")
+    return (
+        f"GET /v1/risk/stats at {rules.risk_stats_shards} shards (previous {rules.risk_stats_shards_previous}), "
+        f"calls {'; '.join(seen)} (the first read of a closed day sums its shards into one roll-up item; "
+        "then a read is today's shards and one item a closed day: one BatchGet)"
+    )
 
 
 # Every route's budget of DynamoDB calls; a list page (a `cursor` query) reads one Query a page.
