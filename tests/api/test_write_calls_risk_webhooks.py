@@ -25,16 +25,6 @@ ENDPOINTS = "/v1/merchant/webhook-endpoints"
 
 
 @pytest.fixture
-def faults() -> Iterator[Faults]:
-    f = Faults(span=0)
-    f.install()
-    try:
-        yield f
-    finally:
-        f.remove()
-
-
-@pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver([]).start()
     yield r
