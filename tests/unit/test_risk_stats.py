@@ -85,3 +85,18 @@ def test_a_decision_writes_one_stats_item(aws: None, rules: Rules) -> None:
     assert len(tx) == 1
     tx.commit()
     assert _read(1)[0][0].rules == {"a": 1, "b": 1}
+
+
+def test_the_hourly_job_rolls_up_each_day_once_it_closes(aws: None, rules: Rules) -> None:
+    """`roll_up_risk_stats` (hourly): a read never pays for a closed day's 64 shards, even for
+    a day nobody read."""
+    from chalicelib import schedules
+
+    rules(risk_stats_shards=64, risk_stats_shards_previous=8)
+    midnight = datetime(2026, 12, 7, tzinfo=UTC)
+    _decide(midnight - timedelta(hours=2), range(7))
+    assert schedules.run("roll_up_risk_stats", midnight + timedelta(minutes=30))["processed"] == 1  # the 5th only
+    assert schedules.run("roll_up_risk_stats", midnight + stats.CLOSE_AFTER)["processed"] == 1  # the 6th, closed
+    assert schedules.run("roll_up_risk_stats", midnight + stats.CLOSE_AFTER)["processed"] == 0  # once
+    got, calls = _read(2, midnight + stats.CLOSE_AFTER)
+    assert (got[0].day, got[0].outcomes, calls) == ("2026-12-06", {"approve": 7}, 1)

@@ -11,7 +11,8 @@ days; a closed day not yet rolled up costs its shards once more, on the read tha
 
 The roll-up is idempotent and race-safe: a closed day's shards no longer change, so readers
 that roll it up at the same time write the same sums (unconditionally: the last one wins with
-the same value); a lost roll-up write only means the next read rolls it up again.
+the same value); a lost roll-up write only means the next read rolls it up again. The hourly
+job `roll_up_risk_stats` rolls up each day once it closes, so a read rarely pays for it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from .signals import day_of
 # Past a day's end, what may still add to it: a confirmation or review decided with a "now"
 # before midnight, committed at most a Lambda's 15 minutes later (a sweep), with margin.
 CLOSE_AFTER = timedelta(hours=1)
+ROLL_UP_BACK = 2  # days the hourly job looks back: yesterday closes an hour into today
+ROLL_UP_PER_TX = 100  # DynamoDB's most items in one transaction
 
 
 @dataclass
@@ -77,6 +80,19 @@ def daily(days: int, now: datetime) -> list[DayStats]:
     return [_day_stats(d, counts.get(d, {})) for d in wanted]
 
 
+def roll_up_closed_days(now: datetime) -> dict[str, int]:
+    """The hourly job `roll_up_risk_stats`: roll up the last `ROLL_UP_BACK` days that are closed
+    and not rolled up yet, so that a stats read is one BatchGet of roll-ups and today's shards
+    even for a day nobody read while it was the latest (one BatchGet when all are rolled up)."""
+    days = [day_of(now - timedelta(days=back)) for back in range(ROLL_UP_BACK, 0, -1)]
+    closed = [d for d in days if is_closed(d, now)]
+    have = _read({roll_up_key(d): d for d in closed})
+    missing = [d for d in closed if d not in have]
+    if missing:
+        _roll_up(missing, now)
+    return {"processed": len(missing)}
+
+
 def _read(keys: dict[str, str]) -> dict[str, dict[str, int]]:
     """The counts of the items at `keys` (item key → its day), summed by day; a day none of
     whose items exists is left out."""
@@ -96,15 +112,19 @@ def _add(into: dict[str, int], counts: Iterable[tuple[str, int]]) -> None:
 def _roll_up(days: list[str], now: datetime) -> dict[str, dict[str, int]]:
     """Sum each closed day's shards and keep the sum as its roll-up item (one transaction)."""
     counts = _read({k: d for d in days for k in shard_keys(d)})
-    tx = Tx()
+    for start in range(0, len(days), ROLL_UP_PER_TX):
+        chunk = days[start : start + ROLL_UP_PER_TX]
+        tx = Tx()
+        for day in chunk:
+            sums = counts.setdefault(day, {})
+            actions = [RiskStats.rolled_at.set(iso(now)), *(stats_counter(n).set(v) for n, v in sorted(sums.items()))]
+            tx.update(RiskStats(roll_up_key(day), STATS_PART), actions)
+        try:
+            tx.commit()
+        except (errors.DomainError, PynamoDBException) as exc:  # a concurrent reader's same roll-up: next read retries
+            logger.warning("risk stats roll-up not written", extra={"error": type(exc).__name__, "days": len(chunk)})
     for day in days:
-        sums = counts.setdefault(day, {})
-        actions = [RiskStats.rolled_at.set(iso(now)), *(stats_counter(n).set(v) for n, v in sorted(sums.items()))]
-        tx.update(RiskStats(roll_up_key(day), STATS_PART), actions)
-    try:
-        tx.commit()
-    except (errors.DomainError, PynamoDBException) as exc:  # a concurrent reader's same roll-up: next read retries
-        logger.warning("risk stats roll-up not written", extra={"error": type(exc).__name__, "days": len(days)})
+        counts.setdefault(day, {})
     return counts
 
 
