@@ -5,7 +5,6 @@ replayed (never stuck `idempotency_in_flight`), and the calls stay within three.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,16 +19,6 @@ from tests.support.payments import paid_alipay_order
 from tests.support.shopping import MERCHANT, dynamodb_calls
 
 AMOUNT = 12_345
-
-
-@pytest.fixture
-def faults() -> Iterator[Faults]:
-    f = Faults(span=0)
-    f.install()
-    try:
-        yield f
-    finally:
-        f.remove()
 
 
 def ship(api: Api, order_id: str, merchant: str | None = None) -> Any:
