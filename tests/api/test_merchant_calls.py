@@ -16,7 +16,6 @@ from chalicelib.services import stock
 from tests.conftest import Api, new_key
 from tests.support.model_based import Faults
 from tests.support.shopping import MERCHANT, create_product, dynamodb_calls
-from tests.support.store_faults import faults  # noqa: F401 - a fixture
 
 AS_MERCHANT: dict[str, Any] = {"as_": MERCHANT, "roles": ["merchant"]}
 
@@ -97,7 +96,7 @@ def test_a_product_that_records_no_shards_is_edited_from_its_skus(api: Api) -> N
     assert Product.get(product["product_id"]).sku_shards == {product["skus"][0]["sku_id"]: 3}  # recorded now
 
 
-def test_a_lost_answer_on_a_product_edit_is_replayed(api: Api, faults: Faults) -> None:  # noqa: F811
+def test_a_lost_answer_on_a_product_edit_is_replayed(api: Api, faults: Faults) -> None:
     product = create_product(api)
     body, key = edit_body(product), new_key()
     body["skus"][0] |= {"stock": 8}
@@ -143,7 +142,7 @@ def test_setting_the_payout_account_is_one_transaction_that_keeps_when_it_was_fi
     assert PayoutAccount.get(MERCHANT).created_at == created
 
 
-def test_a_lost_answer_on_the_payout_account_is_replayed(api: Api, faults: Faults) -> None:  # noqa: F811
+def test_a_lost_answer_on_the_payout_account_is_replayed(api: Api, faults: Faults) -> None:
     key = new_key()
     faults.arm([(0, "lost_answer")], only="TransactWriteItems")
     first = api.put("/v1/merchant/payout-account", ACCOUNT, **AS_MERCHANT, idem=key)
