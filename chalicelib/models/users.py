@@ -35,6 +35,7 @@ class User(Model):
     agreement_version = UnicodeAttribute(null=True)
     activated_at = UnicodeAttribute(null=True)
     default_card_id = UnicodeAttribute(null=True)
+    default_card_fingerprint = UnicodeAttribute(null=True)  # the default card's (risk counts the card)
     on_time_paid_count = NumberAttribute(default=0)
     overdue_open_count = NumberAttribute(default=0)
     unpaid_bnpl_count = NumberAttribute(default=0)
@@ -60,6 +61,7 @@ class BankCard(Model):
     gateway_token = UnicodeAttribute()
     last4 = UnicodeAttribute()
     bank = UnicodeAttribute()
+    fingerprint = UnicodeAttribute(null=True)  # the vault's keyed hash of the number (null: bound before)
     is_default = BooleanAttribute(default=False)
     created_at = UnicodeAttribute()
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.expressions.update import Action
 
 from .. import batch, errors, pii
 from ..channels import card_vault
@@ -144,6 +145,7 @@ def add_card(user_id: str, card_number: str, now: datetime, idem: IdemScope | No
         gateway_token=token.token,
         last4=token.last4,
         bank=token.bank,
+        fingerprint=token.fingerprint,
         is_default=first,
         created_at=iso(now),
     )
@@ -156,7 +158,7 @@ def add_card(user_id: str, card_number: str, now: datetime, idem: IdemScope | No
     if first:
         tx.update(
             user,
-            [User.default_card_id.set(card_id)],
+            [User.default_card_id.set(card_id), User.default_card_fingerprint.set(token.fingerprint)],
             condition=User.default_card_id.does_not_exist(),
             on_fail=errors.state_changed("another card was bound at the same time; retry"),
         )
@@ -206,7 +208,7 @@ def _remove_card_once(user_id: str, card_id: str) -> None:
                 raise errors.conflict(
                     "card_in_use", "this card pays unpaid 先用后付 orders; pay them or bind another card first"
                 )
-        actions = [User.default_card_id.set(successor.card_id) if successor else User.default_card_id.remove()]
+        actions = _default_card_actions(successor)
         tx.update(user, actions, condition=condition, on_fail=moved)
         if successor:
             tx.update(successor, [BankCard.is_default.set(True)], condition=BankCard.card_id.exists(), on_fail=moved)
@@ -219,6 +221,17 @@ def _remove_card_once(user_id: str, card_id: str) -> None:
             on_fail=moved,
         )
     tx.commit()
+
+
+def _default_card_actions(card: BankCard | None) -> list[Action]:
+    """The user item's pointer to its default card, and that card's fingerprint (risk)."""
+    if card is None:
+        return [User.default_card_id.remove(), User.default_card_fingerprint.remove()]
+    fingerprint = User.default_card_fingerprint
+    return [
+        User.default_card_id.set(card.card_id),
+        fingerprint.set(card.fingerprint) if card.fingerprint else fingerprint.remove(),
+    ]
 
 
 def set_default_card(user_id: str, card_id: str, idem: IdemScope | None = None) -> BankCard:
@@ -250,7 +263,7 @@ def set_default_card(user_id: str, card_id: str, idem: IdemScope | None = None) 
         tx.update(BankCard(user_id, old), [BankCard.is_default.set(False)], condition=BankCard.card_id.exists())
     tx.update(
         user,
-        [User.default_card_id.set(card_id)],
+        _default_card_actions(card),
         condition=(User.default_card_id == old) if old else User.default_card_id.does_not_exist(),
         on_fail=moved,
     )

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -42,10 +44,12 @@ CONFIRM_ERRORS = (
     | accounts.STEP_UP_ERRORS
     | risk.decide.ASSESS_ERRORS
     | errors.raises(
-        conflict=["challenge_used", "challenge_mismatch", "challenge_expired", "coupon_not_available"],
+        conflict=["challenge_used", "challenge_mismatch", "challenge_expired", "coupon_not_available", "state_changed"],
         unprocessable=["signature_invalid"],
     )
 )
+P = ParamSpec("P")
+RISK_TRIES = 3  # decisions made again when racing confirmations moved the counters they read
 # The buyer's user item is read with the order: missing only if the store lost it (not documented).
 USER_ERRORS = errors.raises(not_found=["user_not_found"])
 
@@ -100,6 +104,25 @@ def _challenge_used() -> errors.DomainError:
     return errors.conflict("challenge_used", "this challenge was already used")
 
 
+def _deciding_again(fn: Callable[P, Confirmation]) -> Callable[P, Confirmation]:
+    """A 先用后付 decision whose counters another confirmation added to meanwhile (its
+    transaction's condition failed) is made again from fresh reads, `RISK_TRIES` times at
+    most (then `state_changed`, retryable)."""
+
+    @functools.wraps(fn)
+    def deciding(*args: P.args, **kwargs: P.kwargs) -> Confirmation:
+        for _ in range(RISK_TRIES):
+            try:
+                return fn(*args, **kwargs)
+            except errors.DomainError as err:
+                if err.code != risk.decide.COUNTS_MOVED:
+                    raise
+        raise errors.state_changed("other confirmations were decided meanwhile; retry")
+
+    return deciding
+
+
+@_deciding_again
 def confirm(
     user_id: str,
     order_id: str,
@@ -111,7 +134,8 @@ def confirm(
     now: datetime,
     idem: IdemScope | None = None,
 ) -> Confirmation:
-    """Confirm an order with its single-use challenge: password or device signature."""
+    """Confirm an order with its single-use challenge: password or device signature (a
+    decision raced by another confirmation's is made again: `_deciding_again`)."""
     order, user = _challenged(user_id, order_id, challenge_id, now)
     if password is not None:  # the try is released by the transaction below (or after it fails)
         accounts.verify_password(user, password, now, release_later=True)

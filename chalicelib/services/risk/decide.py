@@ -3,7 +3,9 @@
 `assess` reads what the rules need (one BatchGet) and evaluates them; `record` adds to the
 confirmation's own transaction the decision (with its inputs, reasons and the rules'
 version), the statistics, and — for an order the rules let through — the velocity
-counters. A decision is one item per order, so a retried confirmation records it once.
+counters, conditioned on the counts the decision read (one buyer's dimensions: a racing
+confirmation's transaction fails with `COUNTS_MOVED` and the confirmation decides again).
+A decision is one item per order, so a retried confirmation records it once.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ def decision_id(order_id: str) -> str:
     return "rd_" + order_id.removeprefix("o_")
 
 
+COUNTS_MOVED = signals.COUNTS_MOVED
+
+
 def bnpl_declined() -> errors.DomainError:
     return errors.PaymentDeclined("bnpl_declined", DECLINED_MESSAGE)
 
@@ -51,6 +56,7 @@ class Assessment:
     version: str
     subject: signals.Subject
     elapsed_ms: float
+    read: dict[str, int | None]  # the guarded counters as read (`signals.guarded`)
 
     def record(self, tx: Tx, order: Order, now: datetime) -> RiskDecision:
         """Add the decision, its statistics and (unless declined) the counters to `tx`."""
@@ -78,7 +84,7 @@ class Assessment:
             on_fail=errors.conflict("challenge_used", "this order was already decided"),
         )
         if self.outcome != DECLINE:
-            signals.count_in(tx, self.subject, order.user_id, int(order.total_fen), now)
+            signals.count_in(tx, self.subject, order.user_id, int(order.total_fen), now, self.read)
         add_stats(tx, now, order.order_id, self.outcome, [r.rule_id for r in self.reasons])
         return decision
 
@@ -114,7 +120,9 @@ def assess(order: Order, user: User, *, device_id: str | None, now: datetime) ->
     seen = signals.read(subject, order.user_id, now)
     inputs = signals.inputs_of(subject, seen, order, user, now)
     outcome, reasons = rule_set.evaluate(inputs)
-    return Assessment(outcome, reasons, inputs, rule_set.version, subject, (time.perf_counter() - started) * 1000)
+    read = signals.guarded(subject, seen, rule_set.inputs(), now)
+    elapsed = (time.perf_counter() - started) * 1000
+    return Assessment(outcome, reasons, inputs, rule_set.version, subject, elapsed, read)
 
 
 def evaluate_only(inputs: dict[str, int]) -> tuple[str, list[dict[str, Any]]]:

@@ -16,7 +16,7 @@ from ...clock import iso
 from ...db import Tx
 from ...idempotency import IdemScope
 from ...models.risk import RiskListEntry
-from .signals import entry_id, normalise
+from .signals import entry_id, listed_value, normalise
 
 ADD_ERRORS = errors.raises(conflict=["already_listed"])
 REMOVE_ERRORS = errors.raises(not_found=["list_entry_not_found"])
@@ -37,8 +37,9 @@ def add(
     now: datetime,
     idem: IdemScope | None = None,
 ) -> RiskListEntry:
-    """Put a value on the block or allow list (a value already listed is a 409)."""
-    eid = entry_id(kind, value)
+    """Put a value on the block or allow list (a value already listed is a 409). A card
+    entered by its number is listed by its fingerprint: every account it is bound to."""
+    eid = entry_id(kind, listed_value(kind, value))
     at = iso(now)
     entry = RiskListEntry(
         eid,

@@ -97,6 +97,10 @@ class RuleSet:
     version: str
     rules: tuple[Rule, ...]
 
+    def inputs(self) -> set[str]:
+        """Every input some rule looks at."""
+        return {c.input for rule in self.rules for c in rule.clauses}
+
     def evaluate(self, inputs: Mapping[str, int]) -> tuple[str, list[Reason]]:
         """The outcome (the first matching rule's, else approve) and every matching rule."""
         matched = [rule for rule in self.rules if all(c.holds(inputs) for c in rule.clauses)]

@@ -15,6 +15,18 @@ partition's 3,000). Cached, an item is read once per container per TTL (1,000 wa
 containers, 5 s: ~200 reads/s). The user, device, card and address dimensions — one buyer's —
 stay exact: they are read at every decision. A miss reads the merchant's items in the same
 BatchGet as the rest, so a decision still adds one read to the confirmation.
+
+Two confirmations at once must not both pass a limit on counts neither has added to yet: the
+counters of the dimensions one buyer controls (user, device, card, address) that the rules
+look at are added to on condition that today's item still holds the count the decision read
+(`guarded`), so the later of two racing transactions fails and decides again with fresh
+counts. The merchant's counters are never conditioned: a flash sale (10,000 purchases/s of
+one merchant) would make every confirmation conflict with every other, and they are read
+through the cache anyway.
+
+A card is counted and listed by its fingerprint (the vault's keyed hash of the number, kept
+on the user item with the default card), so one card bound to two accounts is one card. A
+binding from before fingerprints were kept is known by its card id, as it was.
 """
 
 from __future__ import annotations
@@ -29,7 +41,8 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from ... import batch, ledger, pii, sharding
+from ... import batch, errors, ledger, pii, sharding
+from ...channels import card_vault
 from ...clock import parse_iso
 from ...config import settings
 from ...db import Tx
@@ -50,6 +63,9 @@ from .rules import DIMENSIONS, WINDOWS
 DAYS_READ = 7  # today and the six days before it: the 7 d window to a slot
 MEDIAN_OF = 20  # the profile's median looks at this many recent orders
 PROFILE_PART = "all"
+COUNTS_MOVED = "risk_counts_moved"
+# Not on the routes: the confirmation decides again (then `state_changed`, declared there).
+UNDOCUMENTED_ERRORS = errors.raises(conflict=[COUNTS_MOVED])
 
 
 def value_hash(kind: str, value: str) -> str:
@@ -86,9 +102,10 @@ def address_text(address: Mapping[str, Any]) -> str:
 class Subject:
     """The values one confirmation is about, by dimension (a missing one is not counted)."""
 
-    values: dict[str, str]  # dimension → raw value (user id, device id, card id, address)
+    values: dict[str, str]  # dimension → raw value (user id, device id, card fingerprint, address)
     phone: str | None
     merchant_shard: int
+    legacy_card_id: str | None = None  # block-list entries made by the user's card id
 
     def counter_keys(self) -> dict[str, list[str]]:
         """Per dimension, the counter keys to read (the merchant's: every shard)."""
@@ -111,6 +128,8 @@ class Subject:
         ids = [entry_id(dim, value) for dim, value in self.values.items() if dim != "merchant"]
         if self.phone:
             ids.append(entry_id("phone", self.phone))
+        if self.legacy_card_id and self.legacy_card_id != self.values.get("card"):
+            ids.append(entry_id("card", self.legacy_card_id))
         return ids
 
 
@@ -132,11 +151,21 @@ def subject_of(order: Order, user: User, device_id: str | None) -> Subject:
     if device_id:
         values["device"] = device_id
     if user.default_card_id:
-        values["card"] = str(user.default_card_id)
+        values["card"] = str(user.default_card_fingerprint or user.default_card_id)
     if address.get("line1"):
         values["address"] = address_text(address)
     now_count, _ = _merchant_shards(order.merchant_id)
-    return Subject(values, address.get("phone") or None, sharding.shard_of(order.order_id, now_count))
+    shard = sharding.shard_of(order.order_id, now_count)
+    return Subject(values, address.get("phone") or None, shard, user.default_card_id or None)
+
+
+def listed_value(kind: str, value: str) -> str:
+    """What a list entry is made from: a card entered by its number is listed by its
+    fingerprint (so it matches every account the card is bound to); a card id as before."""
+    digits = normalise(kind, value)
+    if kind == "card" and digits.isdigit():
+        return card_vault.tokenize(digits).fingerprint
+    return value
 
 
 def day_of(at: datetime) -> str:
@@ -266,13 +295,37 @@ def inputs_of(subject: Subject, seen: Observed, order: Order, user: User, now: d
     return out
 
 
-def count_in(tx: Tx, subject: Subject, user_id: str, amount_fen: int, now: datetime) -> None:
-    """Add this order to every velocity counter and the user's profile, in `tx` (atomic adds)."""
+GUARDED = ("user", "device", "card", "address")  # one buyer's dimensions; never the merchant's
+
+
+def guarded(subject: Subject, seen: Observed, used: set[str], now: datetime) -> dict[str, int | None]:
+    """Per dimension the rules look at (`used`: input names) and one buyer controls, the day
+    count of today's item as read (None: no item): what its counter update is conditioned on."""
+    day = day_of(now)
+    out: dict[str, int | None] = {}
+    for dim in GUARDED:
+        if dim in subject.values and any(name.startswith(f"{dim}_") for name in used):
+            item = seen.counters.get((subject.write_key(dim), day))
+            out[dim] = int(item.n or 0) if item is not None else None
+    return out
+
+
+def count_in(
+    tx: Tx, subject: Subject, user_id: str, amount_fen: int, now: datetime, read: Mapping[str, int | None]
+) -> None:
+    """Add this order to every velocity counter and the user's profile, in `tx` (atomic adds);
+    a dimension in `read` only while today's item holds the count read (else `counts_moved`)."""
     day, slot = day_of(now), slot_of(now)
     n_slot, f_slot = getattr(RiskCounter, slot_count(slot)), getattr(RiskCounter, slot_fen(slot))
     adds: list[Action] = [RiskCounter.n.add(1), RiskCounter.f.add(amount_fen), n_slot.add(1), f_slot.add(amount_fen)]
+    moved = errors.moved(COUNTS_MOVED, "another confirmation was counted meanwhile; decide again")
     for dim in subject.values:
-        tx.update(RiskCounter(subject.write_key(dim), day), adds)
+        if dim not in read:
+            tx.update(RiskCounter(subject.write_key(dim), day), adds)
+            continue
+        n = read[dim]
+        condition = RiskCounter.key.does_not_exist() if n is None else RiskCounter.n == n
+        tx.update(RiskCounter(subject.write_key(dim), day), adds, condition=condition, on_fail=moved)
     tx.update(
         RiskCounter(f"profile#{user_id}", PROFILE_PART),
         [
