@@ -1,0 +1,83 @@
+"""The outside tester's second round: pairs of actions on one order or one user raced
+through the services (`racing_transactions`: both read before either writes), and the
+money checked after: nothing lost, nothing doubled, no 5xx, no illegal state."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from chalicelib import errors, schedules
+from chalicelib.clock import clock
+from chalicelib.config import settings
+from chalicelib.models.orders import Order
+from chalicelib.models.payments import PaymentAttempt
+from chalicelib.services import payments
+from chalicelib.services.installments.state import plan_of
+from chalicelib.services.payments import bill_lines, bill_payments
+from tests.conftest import Api, new_key
+from tests.support.installments import china_month, received_in_parts, schedule_of
+from tests.support.payments import assert_balanced, platform_book
+from tests.support.shopping import MERCHANT, racing_transactions, run_together
+
+
+def kept_fen(*refs: str) -> int:
+    """What the user's succeeded payments under `refs` kept (charged less refunded)."""
+    return sum(
+        int(a.amount_fen) - int(a.refunded_fen or 0)
+        for ref in refs
+        for a in PaymentAttempt.by_order.query(ref)
+        if a.status in ("succeeded", "refunded")
+    )
+
+
+def owed_kept(order_id: str) -> int:
+    """What the order's plan says was paid (less fees waived)."""
+    plan = plan_of(Order.get(order_id, consistent_read=True))
+    assert plan is not None
+    return sum(p.amount_fen - int(getattr(p, "fee_waived_fen", 0) or 0) for p in plan.schedule if p.status == "paid")
+
+
+def only_domain_errors(results: list[Any]) -> None:
+    assert not any(isinstance(r, Exception) and not isinstance(r, errors.DomainError) for r in results), results
+
+
+def settle_everything() -> None:
+    clock.advance(settings().rules.collection_query_seconds + 1)
+    schedules.run("close_payment_windows", clock.now())
+    schedules.run("process_refunds", clock.now())
+
+
+def test_paying_everything_while_the_bill_is_paid_keeps_each_part_once(api: Api, activated_user: str) -> None:
+    user = activated_user
+    oid = received_in_parts(api, user)
+    month = china_month(schedule_of(api, user, oid)["parts"][0]["due_at"])
+    now = clock.now()
+    with racing_transactions(2, first_only=True):
+        results = run_together(
+            lambda: bill_payments.pay_bill(user, month, "card", now),
+            lambda: payments.pay_now(user, oid, "card", now, scope="all"),
+        )
+    only_domain_errors(results)
+    settle_everything()
+    shown = schedule_of(api, user, oid)
+    assert all(p["status"] in ("paid", "waived") for p in shown["parts"]) or shown["payoff_fen"] > 0, shown
+    assert kept_fen(oid, bill_lines.bill_ref(user, month)) == owed_kept(oid), (results, shown)
+    assert platform_book("bill_payments") == 0
+    assert_balanced()
+
+
+def test_a_time_at_the_edge_of_the_calendar_is_a_400_not_a_500(api: Api) -> None:
+    """`0001-01-01T00:00:00+14:00` is valid RFC 3339 but before year 1 in UTC (and
+    `9999-12-31T23:59:59-14:00` after year 9999): converting it overflowed into a 500."""
+    merchant = {"as_": MERCHANT, "roles": ["merchant"]}
+    made = api.post(
+        "/v1/merchant/webhook-endpoints", {"url": "http://127.0.0.1:9/h", "events": ["*"]}, idem=new_key(), **merchant
+    )
+    assert made.status_code == 201, made.json
+    replay = f"/v1/merchant/webhook-endpoints/{made.json['endpoint_id']}/replay"
+    for since in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        r = api.post(replay, {"since": since}, idem=new_key(), **merchant)
+        assert r.status_code == 400 and r.json["code"] == "validation_failed", (since, r.json)
+        r = api.get(f"/v1/merchant/webhook-events?since={quote(since)}", **merchant)
+        assert r.status_code == 400 and r.json["code"] == "validation_failed", (since, r.json)
