@@ -15,10 +15,11 @@ from chalicelib.models.payments import PaymentAttempt
 from chalicelib.services import payments
 from chalicelib.services.installments.state import plan_of
 from chalicelib.services.payments import bill_lines, bill_payments
+from chalicelib.services.webhooks import endpoints
 from tests.conftest import Api, new_key
 from tests.support.installments import china_month, received_in_parts, schedule_of
 from tests.support.payments import assert_balanced, platform_book
-from tests.support.shopping import MERCHANT, racing_transactions, run_together
+from tests.support.shopping import MERCHANT, between_read_and_write, racing_transactions, run_together
 
 
 def kept_fen(*refs: str) -> int:
@@ -32,10 +33,10 @@ def kept_fen(*refs: str) -> int:
 
 
 def owed_kept(order_id: str) -> int:
-    """What the order's plan says was paid (less fees waived)."""
+    """What the order's plan says was paid (a part's fee is net of what was waived)."""
     plan = plan_of(Order.get(order_id, consistent_read=True))
     assert plan is not None
-    return sum(p.amount_fen - int(getattr(p, "fee_waived_fen", 0) or 0) for p in plan.schedule if p.status == "paid")
+    return sum(p.amount_fen for p in plan.schedule if p.status == "paid")
 
 
 def only_domain_errors(results: list[Any]) -> None:
@@ -81,3 +82,35 @@ def test_a_time_at_the_edge_of_the_calendar_is_a_400_not_a_500(api: Api) -> None
         assert r.status_code == 400 and r.json["code"] == "validation_failed", (since, r.json)
         r = api.get(f"/v1/merchant/webhook-events?since={quote(since)}", **merchant)
         assert r.status_code == 400 and r.json["code"] == "validation_failed", (since, r.json)
+
+
+MERCHANT_ROLES = {"as_": MERCHANT, "roles": ["merchant"]}
+
+
+def an_endpoint(api: Api) -> str:
+    made = api.post(
+        "/v1/merchant/webhook-endpoints",
+        {"url": "http://127.0.0.1:9/h", "events": ["*"]},
+        idem=new_key(),
+        **MERCHANT_ROLES,
+    )
+    assert made.status_code == 201, made.json
+    return str(made.json["endpoint_id"])
+
+
+def test_an_endpoint_deleted_while_it_is_edited_or_rolled_is_a_404(api: Api) -> None:
+    for send in (
+        lambda eid: api.put(f"/v1/merchant/webhook-endpoints/{eid}", {"description": "新"}, **MERCHANT_ROLES),
+        lambda eid: api.post(f"/v1/merchant/webhook-endpoints/{eid}/secret", {}, idem=new_key(), **MERCHANT_ROLES),
+    ):
+        eid = an_endpoint(api)
+        with between_read_and_write("UpdateItem", lambda eid=eid: endpoints.delete(MERCHANT, eid)):
+            r = send(eid)
+        assert r.status_code == 404 and r.json["code"] == "webhook_endpoint_not_found", r.json
+
+
+def test_two_rolls_of_one_secret_at_once_are_a_409_for_the_later(api: Api) -> None:
+    eid = an_endpoint(api)
+    with between_read_and_write("UpdateItem", lambda: endpoints.roll_secret(MERCHANT, eid, None, clock.now())):
+        r = api.post(f"/v1/merchant/webhook-endpoints/{eid}/secret", {}, idem=new_key(), **MERCHANT_ROLES)
+    assert r.status_code == 409, r.json

@@ -11,13 +11,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from ... import errors, pii
 from ...clock import iso, parse_iso
 from ...config import settings
-from ...db import Tx
+from ...db import Tx, condition_failed
 from ...models.webhooks import COUNT_ID, DISABLED, ENABLED, WebhookEndpoint
 from . import addresses, signing, types
 from .outbox import emit
@@ -43,7 +44,7 @@ NOT_FOUND_ERRORS = errors.raises(not_found=["webhook_endpoint_not_found"])
 _EVENT_TYPES_ERRORS = addresses.URL_ERRORS | errors.raises(bad_request=["unknown_event_type"])
 CREATE_ERRORS = _EVENT_TYPES_ERRORS | errors.raises(conflict=["too_many_webhook_endpoints"])
 UPDATE_ERRORS = NOT_FOUND_ERRORS | _EVENT_TYPES_ERRORS
-ROLL_ERRORS = NOT_FOUND_ERRORS | errors.raises(bad_request=["invalid_overlap"])
+ROLL_ERRORS = NOT_FOUND_ERRORS | errors.raises(bad_request=["invalid_overlap"], conflict=["state_changed"])
 
 
 def check_events(events: list[str]) -> list[str]:
@@ -137,7 +138,7 @@ def update(
             WebhookEndpoint.disabled_reason.set("merchant"),
             WebhookEndpoint.disabled_at.set(iso(now)),
         ]
-    endpoint.update(actions, condition=WebhookEndpoint.secret.exists())
+    _write(endpoint, actions, WebhookEndpoint.secret.exists(), endpoint_not_found())
     if resume_since is not None:
         from . import log  # the log resends; it loads endpoints through this module
 
@@ -164,16 +165,30 @@ def roll_secret(merchant_id: str, endpoint_id: str, overlap_seconds: int | None,
         )
     endpoint = get(merchant_id, endpoint_id)
     secret = signing.new_secret()
-    endpoint.update(
+    _write(
+        endpoint,
         [
             WebhookEndpoint.secret.set(sealed(endpoint_id, secret)),
             WebhookEndpoint.previous_secret.set(str(endpoint.secret)),
             WebhookEndpoint.previous_expires_at.set(iso(now + timedelta(seconds=overlap))),
             WebhookEndpoint.updated_at.set(iso(now)),
         ],
-        condition=WebhookEndpoint.secret == endpoint.secret,
+        WebhookEndpoint.secret == endpoint.secret,
+        errors.state_changed("the secret was rolled meanwhile; roll again if you still need a new one"),
     )
     return Created(get(merchant_id, endpoint_id), secret)
+
+
+def _write(endpoint: WebhookEndpoint, actions: list[Action], condition: Condition, moved: errors.DomainError) -> None:
+    """An update of an endpoint as read: one deleted meanwhile is a 404, one changed
+    meanwhile (`condition` failed) is `moved`."""
+    try:
+        endpoint.update(actions, condition=condition)
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+        get(str(endpoint.merchant_id), str(endpoint.endpoint_id))  # gone: 404
+        raise moved from exc
 
 
 def sealed(endpoint_id: str, secret: str) -> str:
