@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from chalicelib import errors, schedules
+from chalicelib import errors, ledger, schedules
 from chalicelib.clock import clock
 from chalicelib.config import settings
 from chalicelib.models.orders import Order
@@ -21,9 +21,10 @@ from chalicelib.services.payments import bill_lines, bill_payments
 from chalicelib.services.risk import rules as risk_rules
 from chalicelib.services.webhooks import endpoints
 from tests.conftest import Api, new_key
-from tests.support.installments import china_month, received_in_parts, schedule_of
+from tests.support.installments import china_month, plans_of, received_in_parts, return_and_approve, schedule_of
 from tests.support.payments import assert_balanced, platform_book
 from tests.support.shopping import (
+    ADDRESS,
     MERCHANT,
     PASSWORD,
     between_read_and_write,
@@ -183,3 +184,38 @@ def test_the_same_card_bound_to_a_second_account_is_still_the_same_card(
     second = checkout(api, other, [(sku, 1)]).json["orders"][0]
     r = confirm(api, other, second)
     assert r.status_code == 402 and r.json["code"] == "bnpl_declined", r.json
+
+
+def two_items_shipped_in_parts(api: Api, user: str, *, interest_free: bool) -> str:
+    """Two ¥150 items bought in 3 parts (fee ¥6.90: the merchant's if `interest_free`), shipped."""
+    body: dict[str, Any] = {"name": "耳机", "skus": [{"attributes": {"颜色": "白"}, "price_fen": 15_000, "stock": 20}]}
+    if interest_free:
+        body["interest_free_parts"] = [3]
+    product = api.post("/v1/merchant/products", body, **MERCHANT_ROLES).json
+    quote = plans_of(api, user, 30_000, product["product_id"])[3]
+    assert quote["fee_fen"] == 690
+    body = {
+        "items": [{"sku_id": product["skus"][0]["sku_id"], "quantity": 2}],
+        "payment_method": "bnpl",
+        "address": ADDRESS,
+        "installments": {"parts": 3, "schedule_checksum": quote["schedule_checksum"]},
+    }
+    order = api.post("/v1/checkout", body, as_=user, idem=new_key()).json["orders"][0]
+    oid = str(order["order_id"])
+    assert confirm(api, user, order).json["status"] == "placed"
+    shipment = {"carrier": "SF", "tracking_number": "SF1234567890"}
+    assert api.post(f"/v1/merchant/orders/{oid}/shipment", shipment, **MERCHANT_ROLES).status_code == 200
+    return oid
+
+
+def test_an_interest_free_fee_is_charged_on_what_is_left_after_a_return_before_receipt(
+    api: Api, activated_user: str
+) -> None:
+    """One of two items is refunded while the order is still on its way, then the other is
+    received: the merchant pays the 免息 fee of the ¥150 sold (¥3.45), not of the ¥300 bought."""
+    user = activated_user
+    oid = two_items_shipped_in_parts(api, user, interest_free=True)
+    return_and_approve(api, user, oid, 1)  # refunded before receipt: the order is shipped again
+    assert api.post(f"/v1/orders/{oid}/receipt", as_=user).json["status"] == "received"
+    payable = ledger.merchant_account(MERCHANT)
+    assert ledger.leg_amount(payable, f"order:{oid}:merchant_installment_fee", ledger.PAYABLE) == -345
