@@ -16,6 +16,7 @@ from chalicelib.config import settings
 from chalicelib.models.orders import Order
 from chalicelib.models.payments import PaymentAttempt
 from chalicelib.services import payments
+from chalicelib.services.aftersale import requests
 from chalicelib.services.installments.state import plan_of
 from chalicelib.services.payments import bill_lines, bill_payments
 from chalicelib.services.risk import rules as risk_rules
@@ -219,3 +220,24 @@ def test_an_interest_free_fee_is_charged_on_what_is_left_after_a_return_before_r
     assert api.post(f"/v1/orders/{oid}/receipt", as_=user).json["status"] == "received"
     payable = ledger.merchant_account(MERCHANT)
     assert ledger.leg_amount(payable, f"order:{oid}:merchant_installment_fee", ledger.PAYABLE) == -345
+
+
+def test_a_receipt_that_read_the_order_before_a_return_settled_does_not_undo_it(api: Api, activated_user: str) -> None:
+    """The receipt reads the shipped order; a return of one item is asked and approved (the
+    order pauses, then is shipped again) before the receipt writes: the receipt must not
+    write back the plan it read, with the returned item's parts still in it."""
+    user = activated_user
+    oid = two_items_shipped_in_parts(api, user, interest_free=False)
+    sku = Order.get(oid).items[0]["sku_id"]
+
+    def return_one() -> None:
+        asked = requests.request_return(user, oid, "不想要了", [requests.ReturnLine(sku, 1)], clock.now())
+        requests.decide_return(MERCHANT, asked.request_id, True, "好的", clock.now())
+
+    with between_read_and_write("TransactWriteItems", return_one):
+        r = api.post(f"/v1/orders/{oid}/receipt", as_=user)
+    assert r.status_code in (200, 409), r.json
+    plan = plan_of(Order.get(oid, consistent_read=True))
+    assert plan is not None
+    assert sum(p.principal_fen for p in plan.schedule) == 15_000, plan.schedule
+    assert ledger.balances(ledger.user_account(user))[ledger.CREDIT].balance == 15_000
