@@ -97,6 +97,11 @@ def expire_risk_reviews(event: object) -> None:
     _run("expire_risk_reviews")
 
 
+@app.schedule(Rate(1, unit=Rate.HOURS), name="roll_up_risk_stats")
+def roll_up_risk_stats(event: object) -> None:
+    _run("roll_up_risk_stats")
+
+
 @app.schedule(Rate(1, unit=Rate.DAYS), name="purge_closed_accounts")
 def purge_closed_accounts(event: object) -> None:
     _run("purge_closed_accounts")

@@ -351,6 +351,9 @@ GRANTS: dict[str, Needs] = {
         }
         | {"balances": "the held credit released (ledger)", "entries": "the held credit released (ledger)"},
     ),
+    # Roll up each closed day's risk statistics into one item (services/risk/stats.py): a
+    # BatchGet of the day's shards, an update of its roll-up item.
+    "roll_up_risk_stats": Needs(tables={"risk-counters": WRITE}),
     # Re-send the review message of requests whose first send was not confirmed.
     "enqueue_pending_redemptions": Needs(
         tables={**TIMERS, "redemptions": READ},

@@ -54,6 +54,10 @@ class IdemScope:
         # answered another way) must leave the response to be stored by what follows.
         tx.after_commit(lambda: setattr(self, "staged", response))
 
+    def guard(self, tx: Tx) -> None:
+        """An effect's first write when its answer is staged by a later one: nothing to add,
+        this claim was taken before the effect began (`TxClaim.guard` adds a condition)."""
+
 
 def request_hash(method: str, path: str, body: Any) -> str:
     """Keyed: a body can be an ID number, a name or a payment password, and the record
@@ -175,7 +179,19 @@ class TxClaim(IdemScope):
             condition=self._free(),
             on_fail=KeyTaken("idempotency_key_taken", "this Idempotency-Key was used first by another request"),
         )
-        self.staged = response
+        # Staged only if `tx` commits (a settlement retried after a lost race stages again).
+        tx.after_commit(lambda: setattr(self, "staged", response))
+
+    def guard(self, tx: Tx) -> None:
+        """In the effect's first write (a card charge's attempt, before the gateway is asked;
+        the answer is staged later): the key must still be free, so a retry of a request that
+        already answered replays that answer (`KeyTaken`) instead of charging again."""
+        tx.check(
+            IdempotencyRecord,
+            self.record_key,
+            condition=self._free(),
+            on_fail=KeyTaken("idempotency_key_taken", "this Idempotency-Key was used first by another request"),
+        )
 
     def _free(self) -> Any:
         return IdempotencyRecord.key.does_not_exist() | (IdempotencyRecord.expires_at < self.now_ts)

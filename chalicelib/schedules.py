@@ -40,6 +40,7 @@ JOBS: dict[str, JobFn] = {
     "purge_closed_accounts": erasure.purge_closed_accounts,
     aftersale.sweep.JOB: aftersale.sweep.advance_aftersale,
     "expire_risk_reviews": risk.reviews.expire_reviews,
+    "roll_up_risk_stats": risk.stats.roll_up_closed_days,
 }
 
 

@@ -315,22 +315,33 @@ def _first_request(event: dict[str, Any]) -> str:
 
 
 def _modules_per_router(env: dict[str, str]) -> list[str]:
-    """Modules loaded by `import app` and one router (what its routes' first request imports
-    before its handler runs; a route with roles adds jwt, and its handler the store)."""
+    """Modules loaded by `import app` and one router, and for a router with signed-in routes
+    what their first request loads before the handler runs: token verification
+    (`chalicelib.auth`: PyJWT, which loads cryptography's x509) and the account check (`chalicelib.revocation`:
+    PynamoDB, botocore). The handler's own services load more, and its first call the client."""
+    import importlib
+
     from chalicelib.routes import ROUTES
+    from chalicelib.web import Router
 
     counts: dict[str, int] = {}
+    signed_in: set[str] = set()
     for where in dict.fromkeys(r.where.partition(".")[0] for r in ROUTES):
-        code = f"import sys, app, chalicelib.api.{where}; print(len(sys.modules))"
+        module = importlib.import_module(f"chalicelib.api.{where}")
+        routers = [v for v in vars(module).values() if isinstance(v, Router)]
+        if any(spec.roles for router in routers for spec in router.routes):
+            signed_in.add(where)
+        extra = ", chalicelib.auth, chalicelib.revocation" if where in signed_in else ""
+        code = f"import sys, app, chalicelib.api.{where}{extra}; print(len(sys.modules))"
         out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
         counts[where] = int(out.stdout.split()[-1])
     paths: dict[str, list[str]] = defaultdict(list)
     for r in ROUTES:
         paths[r.where.partition(".")[0]].append(f"{r.method} {r.path}")
-    rows = [f"{'router (its routes)':<16} modules after `import app` and the router"]
+    rows = [f"{'router':<14} modules after `import app`, the router (+ token and account check: signed-in routes)"]
     for where, n in sorted(counts.items(), key=lambda kv: kv[1]):
         shown = ", ".join(paths[where][:2]) + (f", … ({len(paths[where])} routes)" if len(paths[where]) > 2 else "")
-        rows.append(f"{where:<16} {n:>5}  {shown}")
+        rows.append(f"{where:<14} {n:>5} {'+' if where in signed_in else ' '} {shown}")
     return rows
 
 
@@ -410,6 +421,7 @@ def bench_calls() -> list[str]:
     with world() as api:
         w = build_world(api)
         tokens = Tokens(api)
+        stats_line = _stats_reads(api)  # first: it rolls up the closed days, as the hourly job has on a stage
         for spec in routes():
             case = CASES.get(spec.name, Case())
             who = _caller(spec, case)
@@ -426,6 +438,7 @@ def bench_calls() -> list[str]:
                 above.append(f"{spec.method} {spec.path} ({over})")
             flag = " ! " if over else "   "
             rows.append(f"{spec.method + ' ' + spec.path:<58} {r.status_code:>6} {len(calls):>5}{flag}{detail or '-'}")
+        rows.append(stats_line)
     rows.append("(each route called once by its owner against a world built over the API; JWT checks make no calls)")
     rows.append(
         f"goal: <= {CALLS_PER_ROUTE} calls per route, a list page <= 1 Query, the data export exempt, "
@@ -433,6 +446,28 @@ def bench_calls() -> list[str]:
         + (f"{len(above)} above it (marked !): " + "; ".join(above) if above else "every route within it")
     )
     return rows
+
+
+def _stats_reads(api: Any) -> str:
+    """`GET /v1/risk/stats` over 1, 7 and 26 days, twice each, at the stage's shard count."""
+    from chalicelib.config import settings
+    from tests.api.test_authorization_matrix import RISK_OPERATOR
+
+    rules, seen = settings().rules, []
+    for days in (1, 7, 26):
+        calls = []
+        for _ in range(2):
+            with recording() as made:
+                r = api.get(f"/v1/risk/stats?days={days}", as_=RISK_OPERATOR, roles=["risk"])
+            assert r.status_code == 200, r.json
+            calls.append(len(made))
+        seen.append(f"days={days}: {calls[0]}, then {calls[1]}")
+    return (
+        f"GET /v1/risk/stats at {rules.risk_stats_shards} shards (previous {rules.risk_stats_shards_previous}), "
+        f"calls {'; '.join(seen)} (on a fresh stack the first read of a closed day sums its shards into one "
+        "roll-up item; the hourly `roll_up_risk_stats` does it on a stage as each day closes; then a read is "
+        "today's shards and one item a closed day: one BatchGet; the table above is measured after these reads)"
+    )
 
 
 # Every route's budget of DynamoDB calls; a list page (a `cursor` query) reads one Query a page.

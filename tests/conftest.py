@@ -78,6 +78,20 @@ def aws(_moto: None) -> Iterator[None]:
 
 
 @pytest.fixture
+def faults() -> Iterator[Any]:
+    """Store faults armed by the test (`faults.arm([(call_index, kind)])`, see
+    tests/support/model_based.py `Faults`): none until armed."""
+    from tests.support.model_based import Faults
+
+    f = Faults(span=0)
+    f.install()
+    try:
+        yield f
+    finally:
+        f.remove()
+
+
+@pytest.fixture
 def rules() -> Iterator[Any]:
     """`rules(name=value, ...)` changes stage rules for one test, as a new deployment would."""
     import dataclasses

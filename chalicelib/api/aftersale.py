@@ -143,14 +143,14 @@ def list_disputes(ctx: Ctx) -> DisputeList:
     "GET",
     roles=SUPPORT,
     response=DisputeCaseView,
-    errors=aftersale.disputes.NOT_FOUND_ERRORS,
+    errors=aftersale.cases.CASE_ERRORS,
 )
 def get_dispute(ctx: Ctx, dispute_id: str) -> DisputeCaseView:
     """The whole case: the dispute, the order and its history, its return requests and messages."""
-    case = aftersale.disputes.case(dispute_id)
+    case = aftersale.cases.case(dispute_id)
     return DisputeCaseView(
         dispute=dispute_view(case.dispute),
-        order=order_view(case.order, for_buyer=False),
+        order=order_view(case.order, for_buyer=False, money=case.money),
         return_requests=[return_view(r) for r in case.requests],
         messages=[message_view(m) for m in case.messages],
     )
@@ -161,14 +161,14 @@ def get_dispute(ctx: Ctx, dispute_id: str) -> DisputeCaseView:
     "GET",
     roles=SUPPORT,
     response=SupportOrderView,
-    errors=aftersale.disputes.ORDER_ERRORS,
+    errors=aftersale.cases.ORDER_ERRORS,
 )
 def get_support_order(ctx: Ctx, order_id: str) -> SupportOrderView:
     """Look an order up: the order with its shipment and history, its return requests,
     disputes and latest messages (the whole thread pages at `/messages`)."""
-    case = aftersale.disputes.order_case(order_id)
+    case = aftersale.cases.order_case(order_id)
     return SupportOrderView(
-        order=order_view(case.order, for_buyer=False),
+        order=order_view(case.order, for_buyer=False, money=case.money),
         return_requests=[return_view(r) for r in case.requests],
         disputes=[dispute_view(d) for d in case.disputes],
         messages=[message_view(m) for m in case.messages],

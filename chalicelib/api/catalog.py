@@ -16,7 +16,7 @@ from ..schemas.catalog import (
     ReviewSummary,
     SkuView,
 )
-from ..services import cart, catalog
+from ..services import cart, catalog, product_edits
 from ..services.catalog import ProductDetail, SkuSpec
 from ..web import CONSUMER, MERCHANT, Ctx, Router
 
@@ -128,22 +128,23 @@ def create_product(ctx: Ctx) -> ProductView:
     roles=MERCHANT,
     body=ProductEditIn,
     response=ProductView,
-    errors=catalog.UPDATE_ERRORS,
+    errors=product_edits.UPDATE_ERRORS,
+    claim_in_tx=True,
+    render=product_view,
 )
-def update_product(ctx: Ctx, product_id: str) -> ProductView:
+def update_product(ctx: Ctx, product_id: str) -> ProductDetail:
     """Edit one of the caller's products: name, description, SKUs, prices and stock."""
     body: ProductEditIn = ctx.body
     specs = [SkuSpec(dict(s.attributes), s.price_fen, s.stock, s.sku_id, s.stock_shards) for s in body.skus]
-    return product_view(
-        catalog.update_product(
-            ctx.user_id,
-            product_id,
-            body.name,
-            body.description,
-            specs,
-            clock.now(),
-            interest_free_parts=body.interest_free_parts,
-        )
+    return product_edits.update_product(
+        ctx.user_id,
+        product_id,
+        body.name,
+        body.description,
+        specs,
+        clock.now(),
+        interest_free_parts=body.interest_free_parts,
+        idem=ctx.idem,
     )
 
 

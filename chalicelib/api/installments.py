@@ -123,6 +123,7 @@ def render_bill_payment(result: payments.bill_payments.BillPaymentResult) -> Bil
     status=201,
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
     render=render_bill_payment,
     errors=payments.bill_payments.PAY_BILL_ERRORS,
 )

@@ -47,6 +47,7 @@ def render_payment(result: payments.PaymentResult) -> PaymentView:
     response=PaymentView,
     status=201,
     idempotent=True,
+    claim_in_tx=True,
     render=render_payment,
     errors=payments.PAY_NOW_ERRORS,
 )

@@ -29,6 +29,15 @@ def payout_view(x: payouts.Payout) -> PayoutView:
     )
 
 
+def account_view(account: payouts.PayoutAccount) -> PayoutAccountView:
+    return PayoutAccountView(
+        account_name_masked=account.account_name_masked,
+        last4=account.last4,
+        bank=account.bank,
+        updated_at=account.updated_at,
+    )
+
+
 @router.route(
     "/v1/merchant/payout-account",
     "PUT",
@@ -36,12 +45,14 @@ def payout_view(x: payouts.Payout) -> PayoutView:
     body=PayoutAccountIn,
     response=PayoutAccountView,
     errors=payouts.SET_ACCOUNT_ERRORS,
+    claim_in_tx=True,
+    render=account_view,
 )
-def put_payout_account(ctx: Ctx) -> PayoutAccountView:
+def put_payout_account(ctx: Ctx) -> payouts.PayoutAccount:
     """Set the bank account payouts go to (kept as a gateway token; never shown in full)."""
     body: PayoutAccountIn = ctx.body
-    return account_view(
-        payouts.set_account(ctx.user_id, body.account_name, body.account_number, body.bank, clock.now())
+    return payouts.set_account(
+        ctx.user_id, body.account_name, body.account_number, body.bank, clock.now(), idem=ctx.idem
     )
 
 
@@ -58,15 +69,6 @@ def get_payout_account(ctx: Ctx) -> PayoutAccountView:
     if account is None:
         raise errors.not_found("payout_account_not_found", "no payout account is set yet")
     return account_view(account)
-
-
-def account_view(account: payouts.PayoutAccount) -> PayoutAccountView:
-    return PayoutAccountView(
-        account_name_masked=account.account_name_masked,
-        last4=account.last4,
-        bank=account.bank,
-        updated_at=account.updated_at,
-    )
 
 
 @router.route("/v1/merchant/payouts", "GET", roles=MERCHANT, query=PageQuery, response=PayoutList)

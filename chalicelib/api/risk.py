@@ -58,7 +58,7 @@ def case_view(case: risk.reviews.Case) -> RiskReviewCaseView:
     return RiskReviewCaseView(
         **base.model_dump(),
         inputs=dict(case.decision.inputs or {}),
-        order=order_view(case.order, for_buyer=False) if case.order else None,
+        order=order_view(case.order, for_buyer=False, money=case.money) if case.order else None,
         standing=standing_view(case.user) if case.user else None,
         recent_orders=[summary_view(o) for o in case.recent_orders],
     )
@@ -106,6 +106,7 @@ def get_risk_review(ctx: Ctx, review_id: str) -> RiskReviewCaseView:
     response=RiskReviewCaseView,
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
     render=case_view,
     errors=risk.reviews.DECIDE_ERRORS,
 )
@@ -165,11 +166,12 @@ def add_risk_list_entry(ctx: Ctx) -> risk.RiskListEntry:
     status=204,
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
     errors=risk.lists.REMOVE_ERRORS,
 )
 def remove_risk_list_entry(ctx: Ctx, entry_id: str) -> None:
     """Take an entry off its list."""
-    risk.lists.remove(entry_id)
+    risk.lists.remove(entry_id, idem=ctx.idem)
 
 
 @router.route("/v1/risk/stats", "GET", roles=RISK, query=RiskStatsQuery, response=RiskStatsView)

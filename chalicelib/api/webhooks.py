@@ -89,14 +89,15 @@ def list_webhook_endpoints(ctx: Ctx) -> EndpointList:
     errors=webhooks.endpoints.CREATE_ERRORS,
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
+    render=created_view,
 )
-def create_webhook_endpoint(ctx: Ctx) -> EndpointCreated:
+def create_webhook_endpoint(ctx: Ctx) -> webhooks.endpoints.Created:
     """Add an endpoint (https; never a private address): its `whsec_` secret is shown only
     in this answer."""
     body: EndpointIn = ctx.body
-    return created_view(
-        webhooks.endpoints.create(ctx.user_id, body.url, list(body.events), body.description, clock.now())
-    )
+    events: list[str] = list(body.events)
+    return webhooks.endpoints.create(ctx.user_id, body.url, events, body.description, clock.now(), idem=ctx.idem)
 
 
 @router.route(
@@ -120,21 +121,22 @@ def get_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> EndpointView:
     errors=webhooks.endpoints.UPDATE_ERRORS,
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
+    render=endpoint_view,
 )
-def update_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> EndpointView:
+def update_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> webhooks.WebhookEndpoint:
     """Change the URL, events or description; `enabled: true` turns a disabled endpoint on
     again and resends the events it missed."""
     b: EndpointUpdate = ctx.body
-    return endpoint_view(
-        webhooks.endpoints.update(
-            ctx.user_id,
-            endpoint_id,
-            url=b.url,
-            events=None if b.events is None else list(b.events),
-            description=b.description,
-            enabled=b.enabled,
-            now=clock.now(),
-        )
+    return webhooks.endpoints.update(
+        ctx.user_id,
+        endpoint_id,
+        url=b.url,
+        events=None if b.events is None else list(b.events),
+        description=b.description,
+        enabled=b.enabled,
+        now=clock.now(),
+        idem=ctx.idem,
     )
 
 
@@ -159,14 +161,15 @@ def delete_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> None:
     errors=webhooks.endpoints.ROLL_ERRORS,
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
+    render=created_view,
 )
-def roll_webhook_secret(ctx: Ctx, endpoint_id: str) -> EndpointCreated:
+def roll_webhook_secret(ctx: Ctx, endpoint_id: str) -> webhooks.endpoints.Created:
     """A new secret (shown once); the old one keeps signing beside it for
     `previous_expires_in_seconds` (24 h unless asked, at most 7 days)."""
     b: RollIn = ctx.body
-    return created_view(
-        webhooks.endpoints.roll_secret(ctx.user_id, endpoint_id, b.previous_expires_in_seconds, clock.now())
-    )
+    overlap = b.previous_expires_in_seconds
+    return webhooks.endpoints.roll_secret(ctx.user_id, endpoint_id, overlap, clock.now(), idem=ctx.idem)
 
 
 @router.route(
@@ -178,10 +181,12 @@ def roll_webhook_secret(ctx: Ctx, endpoint_id: str) -> EndpointCreated:
     errors=webhooks.endpoints.NOT_FOUND_ERRORS,
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
+    render=lambda event_id: TestSent(event_id=event_id),
 )
-def test_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> TestSent:
+def test_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> str:
     """Send a `ping` event to this endpoint (see it in the event log)."""
-    return TestSent(event_id=webhooks.endpoints.ping(ctx.user_id, endpoint_id, clock.now()))
+    return webhooks.endpoints.ping(ctx.user_id, endpoint_id, clock.now(), idem=ctx.idem)
 
 
 @router.route(
@@ -194,12 +199,13 @@ def test_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> TestSent:
     errors=webhooks.endpoints.NOT_FOUND_ERRORS,
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
+    render=lambda replayed: ReplayView(replayed=replayed),
 )
-def replay_webhook_events(ctx: Ctx, endpoint_id: str) -> ReplayView:
+def replay_webhook_events(ctx: Ctx, endpoint_id: str) -> int:
     """Send every event since `since` (30 days at most) to this endpoint again."""
     b: ReplayIn = ctx.body
-    webhooks.endpoints.get(ctx.user_id, endpoint_id)
-    return ReplayView(replayed=webhooks.log.replay(ctx.user_id, endpoint_id, b.since_time(), clock.now()))
+    return webhooks.endpoints.replay(ctx.user_id, endpoint_id, b.since_time(), clock.now(), idem=ctx.idem)
 
 
 @router.route("/v1/merchant/webhook-events", "GET", roles=MERCHANT, query=EventsQuery, response=EventList)
@@ -232,7 +238,9 @@ def get_webhook_event(ctx: Ctx, event_id: str) -> EventView:
     errors=webhooks.log.REDELIVER_ERRORS,
     idempotent=True,
     key_optional=True,
+    claim_in_tx=True,
+    render=event_view,
 )
-def redeliver_webhook_event(ctx: Ctx, event_id: str) -> EventView:
+def redeliver_webhook_event(ctx: Ctx, event_id: str) -> webhooks.WebhookEvent:
     """Send one event again, with the same `webhook-id`, to every endpoint it is for."""
-    return event_view(webhooks.log.redeliver(ctx.user_id, event_id, clock.now()))
+    return webhooks.log.redeliver(ctx.user_id, event_id, clock.now(), idem=ctx.idem)

@@ -69,6 +69,9 @@ class Product(Model):
     rating_sum = NumberAttribute(default=0)
     # 免息 (SPEC 'Installments'): the part counts whose fee the merchant pays, e.g. [3, 6].
     interest_free_parts = JSONAttribute(default=list)
+    # {sku_id: N} of the SKUs whose stock is over N > 1 shards, so a product edit reads the SKUs
+    # and their shards in one BatchGet (services/product_edits.py); absent on older products.
+    sku_shards = JSONAttribute(null=True)
 
     by_merchant = ProductsByMerchant()
     by_feed = ProductsFeed()

@@ -7,6 +7,7 @@ from enum import StrEnum
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
+    ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
 )
@@ -146,6 +147,11 @@ class Order(Model):
     aftersale_due_at = UnicodeAttribute(null=True)
     last_return_id = UnicodeAttribute(null=True)  # the request a dispute escalates
     open_dispute_id = UnicodeAttribute(null=True)  # one open dispute per order
+    # Its return requests and disputes, oldest first, so support reads them by key with their
+    # refunds (services/aftersale/cases.py). Null on an order whose first request came before
+    # they were recorded: those read them by query.
+    return_ids = ListAttribute[str](null=True)
+    dispute_ids = ListAttribute[str](null=True)
     # Value of goods returned so far (consumer terms: released credit or refunded money).
     refunded_fen = NumberAttribute(default=0)
     # The channel that took the consumer's money (channel orders: the payment method;

@@ -61,6 +61,11 @@ class PaymentAttempt(Model):
     # A monthly bill's payment (purpose `bill`, `order_id` the bill's ref): the parts it pays,
     # locked when it starts ([{"order_id", "seq", "amount_fen", "due_at"}], services/payments/bill_lines.py).
     lines = JSONAttribute(null=True)
+    # An installment order's attempt: the part it pays (the order's current part when it
+    # started) and whether it pays that part (`next_part`) or everything left (`all`, for the
+    # payoff quoted in `amount_fen`). Money arriving once that part is paid is refunded.
+    part_seq = NumberAttribute(null=True)
+    part_scope = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     settled_at = UnicodeAttribute(null=True)

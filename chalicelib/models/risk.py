@@ -5,12 +5,15 @@
   "YYYY-MM-DD"; `n`/`f` the day's orders and fen, `nSSS`/`fSSS` those of its ten-minute slot
   SSS (000..143), so one item per day answers 1 h, 24 h and 7 d windows to a slot;
 - a user's profile: `key` = "profile#<user_id>", `part` = "all": `orders` and `recent_fen`;
-- statistics: `key` = "stats#<day>#<shard>", `part` = "outcome#<o>" or "rule#<id>", `n`.
+- statistics (`RiskStats`, same table): see below.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.expressions.operand import Path
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -59,6 +62,36 @@ class RiskCounter(Model):
         locals()[slot_count(_slot)] = NumberAttribute(null=True)
         locals()[slot_fen(_slot)] = NumberAttribute(null=True)
     del _slot
+
+
+STATS_PART = "all"
+
+
+class RiskStats(Model):
+    """Decision counts, one item each: a day's shard `stats#<day>#<shard>` (every decision adds
+    to one, chosen by hash: `RISK_STATS_SHARDS`) or a closed day's roll-up `stats-day#<day>`
+    (the sum of its shards, written once by its first reader: services/risk/stats.py); `part`
+    is "all". Each counter is a top-level number named "outcome#<o>" or "rule#<id>" (rule ids
+    are configuration, and DynamoDB's ADD takes no nested path): `counts` on a read item."""
+
+    Meta = table_meta("risk-counters")
+
+    key = UnicodeAttribute(hash_key=True)
+    part = UnicodeAttribute(range_key=True)
+    rolled_at = UnicodeAttribute(null=True)  # a roll-up's: when it was written
+
+    counts: dict[str, int]
+
+    @classmethod
+    def from_raw_data(cls, data: dict[str, Any]) -> RiskStats:
+        item = super().from_raw_data(data)
+        item.counts = {name: int(value["N"]) for name, value in data.items() if "#" in name and "N" in value}
+        return item
+
+
+def stats_counter(name: str) -> Path:
+    """The counter attribute "outcome#<o>" or "rule#<id>" (one path segment, whatever the id)."""
+    return Path([name])
 
 
 class ListsByName(GlobalSecondaryIndex["RiskListEntry"]):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -62,17 +62,11 @@ def product_not_found() -> errors.DomainError:
 
 NOT_FOUND_ERRORS = errors.raises(not_found=["product_not_found"])
 CREATE_ERRORS = errors.raises(unprocessable=["duplicate_sku", "unknown_plan"]) | stock_shards.SHARD_ERRORS
-UPDATE_ERRORS = (
-    NOT_FOUND_ERRORS
-    | CREATE_ERRORS
-    | errors.raises(conflict=["state_changed"], unprocessable=["unknown_sku"])
-    | stock_shards.RESHARD_ERRORS
-)
 # A product or SKU id given (the local seed gives its own) that exists already; the API gives new ids.
 EXISTS_ERRORS = errors.raises(conflict=["product_exists"])
 
 
-def _check_distinct(specs: Sequence[SkuSpec]) -> None:
+def check_distinct(specs: Sequence[SkuSpec]) -> None:
     seen: set[tuple[tuple[str, str], ...]] = set()
     for i, spec in enumerate(specs):
         key = tuple(sorted(spec.attributes.items()))
@@ -85,7 +79,7 @@ def _check_distinct(specs: Sequence[SkuSpec]) -> None:
         seen.add(key)
 
 
-def _interest_free(parts: Sequence[int]) -> list[int]:
+def interest_free(parts: Sequence[int]) -> list[int]:
     """免息 plans must be plans PayLater offers (stage setting `installment_plans`)."""
     offered = installments.plans.offered()
     for i, n in enumerate(parts):
@@ -98,7 +92,7 @@ def _interest_free(parts: Sequence[int]) -> list[int]:
     return sorted(set(parts))
 
 
-def _new_sku(spec: SkuSpec, product_id: str, merchant_id: str, name: str, at: str) -> tuple[Sku, list[StockShard]]:
+def new_sku(spec: SkuSpec, product_id: str, merchant_id: str, name: str, at: str) -> tuple[Sku, list[StockShard]]:
     """A SKU as first written (its id given by the spec or new), and its shards beyond the first."""
     n = spec.stock_shards or 1
     split = stock_shards.shares(spec.stock, n)
@@ -115,14 +109,19 @@ def _new_sku(spec: SkuSpec, product_id: str, merchant_id: str, name: str, at: st
         created_at=at,
         updated_at=at,
     )
-    return sku, [_shard(sku.sku_id, k, split[k], spec.price_fen) for k in range(1, n)]
+    return sku, [new_shard(sku.sku_id, k, split[k], spec.price_fen) for k in range(1, n)]
 
 
-def _shard(sku_id: str, k: int, units: int, price_fen: int) -> StockShard:
+def new_shard(sku_id: str, k: int, units: int, price_fen: int) -> StockShard:
     return StockShard(stock_shards.shard_key(sku_id, k), stock=units, price_fen=price_fen, active=True)
 
 
-def _check_shard_total(specs: Sequence[SkuSpec], withdrawn: int = 0) -> None:
+def sharded_counts(skus: Iterable[Sku]) -> dict[str, int]:
+    """What a product records of its SKUs' shards (`Product.sku_shards`): N of each with N > 1."""
+    return {s.sku_id: stock_shards.shards_of(s) for s in skus if stock_shards.shards_of(s) > 1}
+
+
+def check_shard_total(specs: Sequence[SkuSpec], withdrawn: int = 0) -> None:
     """A product, its SKUs and all their shards fit in one transaction (100 items)."""
     total = 1 + withdrawn
     for i, spec in enumerate(specs):
@@ -142,12 +141,12 @@ def create_product(
     interest_free_parts: Sequence[int] = (),
 ) -> ProductDetail:
     """A new product and its SKUs, written together; each SKU gains a `sku_id`."""
-    _check_distinct(skus)
-    _check_shard_total(skus)
-    free_parts = _interest_free(interest_free_parts)
+    check_distinct(skus)
+    check_shard_total(skus)
+    free_parts = interest_free(interest_free_parts)
     pid = product_id or new_product_id()
     at = iso(now)
-    made = [_new_sku(spec, pid, merchant_id, name, at) for spec in skus]
+    made = [new_sku(spec, pid, merchant_id, name, at) for spec in skus]
     sku_items = [sku for sku, _ in made]
     product = Product(
         pid,
@@ -163,6 +162,7 @@ def create_product(
         review_count=0,
         rating_sum=0,
         interest_free_parts=free_parts,
+        sku_shards=sharded_counts(sku_items),
     )
     exists = errors.conflict("product_exists", "a product with this id already exists")
     tx = Tx()
@@ -177,174 +177,14 @@ def create_product(
     return ProductDetail(product, sku_items)
 
 
-def update_product(
-    merchant_id: str,
-    product_id: str,
-    name: str,
-    description: str,
-    skus: Sequence[SkuSpec],
-    now: datetime,
-    *,
-    interest_free_parts: Sequence[int] = (),
-) -> ProductDetail:
-    """Replace a product's details: listed SKUs are changed or added, unlisted ones withdrawn.
-
-    A SKU's stock is set to the merchant's count only if no checkout moved it since it was
-    read (otherwise 409 `state_changed`: reload and retry). A sharded SKU's count is spread
-    over its shards (`stock_shards`, which only rises) in the same transaction; its shards
-    are left alone when its price, count and shards are unchanged.
-    """
-    product = _get_product(product_id, consistent=True)
-    if product.merchant_id != merchant_id:
-        raise product_not_found()
-    _check_distinct(skus)
-    free_parts = _interest_free(interest_free_parts)
-    current = _current_skus(product, skus)
-    shards = stock_shards.read_shards(current.values(), consistent=True)
-    at = iso(now)
-    changed = errors.state_changed("the product changed meanwhile; reload and retry")
-    tx = Tx()
-    kept: list[Sku] = []
-    for spec in skus:
-        if spec.sku_id is None:
-            sku, extra = _new_sku(spec, product_id, merchant_id, name, at)
-            tx.save(sku, condition=Sku.sku_id.does_not_exist(), on_fail=changed)
-            for shard in extra:
-                tx.save(shard, condition=StockShard.sku_id.does_not_exist(), on_fail=changed)
-        elif max(spec.stock_shards or 1, stock_shards.shards_of(current[spec.sku_id])) > 1:
-            sku = current[spec.sku_id]
-            _edit_sharded(tx, sku, spec, shards.get(sku.sku_id, []), name, at, changed)
-        else:
-            sku = current[spec.sku_id]
-            _edit_plain(tx, sku, spec, product_id, name, at, changed)
-        kept.append(sku)
-    kept_ids = {s.sku_id for s in kept}
-    for sku_id, sku in current.items():
-        if sku_id not in kept_ids:
-            tx.update(sku, [Sku.active.set(False), Sku.updated_at.set(at)], condition=Sku.product_id == product_id)
-            for k in range(1, stock_shards.shards_of(sku)):  # a shard refuses takes once withdrawn
-                tx.update(StockShard(stock_shards.shard_key(sku_id, k)), [StockShard.active.set(False)])
-    tx.update(
-        product,
-        [
-            Product.name.set(name),
-            Product.description.set(description),
-            Product.sku_ids.set([s.sku_id for s in kept]),
-            Product.price_from_fen.set(min(s.price_fen for s in kept)),
-            Product.interest_free_parts.set(free_parts),
-            Product.updated_at.set(at),
-        ],
-        condition=Product.updated_at == product.updated_at,
-        on_fail=changed,
-    )
-    tx.commit()
-    for sku_id in current:
-        stock_shards.forget(sku_id)
-    return get_product(product_id)
-
-
-def _current_skus(product: Product, skus: Sequence[SkuSpec]) -> dict[str, Sku]:
-    """The product's SKUs as read (consistent), once every listed SKU is one of them, no SKU's
-    shards fall and the shards in all stay within the product's bound."""
-    current = {s.sku_id: s for s in _skus_of(product.sku_ids, consistent=True)}
-    for i, spec in enumerate(skus):
-        if spec.sku_id is not None and spec.sku_id not in current:
-            raise errors.unprocessable(
-                "unknown_sku", "this SKU is not one of the product's", [FieldError(f"skus.{i}.sku_id", "unknown")]
-            )
-        was = stock_shards.shards_of(current[spec.sku_id]) if spec.sku_id else 1
-        if (spec.stock_shards or was) < was:
-            raise stock_shards.shards_lowered(i, was)
-    listed = {spec.sku_id for spec in skus}
-    withdrawn = sum(stock_shards.shards_of(s) for sku_id, s in current.items() if sku_id not in listed)
-    _check_shard_total(
-        [replace(spec, stock_shards=spec.stock_shards or _shards(current, spec)) for spec in skus], withdrawn
-    )
-    return current
-
-
-def _edit_plain(
-    tx: Tx, sku: Sku, spec: SkuSpec, product_id: str, name: str, at: str, changed: errors.DomainError
-) -> None:
-    """Edit an unsharded SKU: its count is set only if no checkout moved it since it was read."""
-    tx.update(
-        sku,
-        [
-            Sku.product_name.set(name),
-            Sku.attributes.set(dict(spec.attributes)),
-            Sku.price_fen.set(spec.price_fen),
-            Sku.stock.set(spec.stock),
-            Sku.active.set(True),
-            Sku.updated_at.set(at),
-        ],
-        condition=(Sku.stock == sku.stock) & (Sku.product_id == product_id),
-        on_fail=changed,
-    )
-    sku.product_name, sku.attributes, sku.price_fen, sku.stock = name, dict(spec.attributes), spec.price_fen, spec.stock
-
-
-def _shards(current: dict[str, Sku], spec: SkuSpec) -> int:
-    return stock_shards.shards_of(current[spec.sku_id]) if spec.sku_id else 1
-
-
-def _edit_sharded(
-    tx: Tx,
-    sku: Sku,
-    spec: SkuSpec,
-    shards: list[StockShard | None],
-    name: str,
-    at: str,
-    changed: errors.DomainError,
-) -> None:
-    """Edit a sharded SKU (or shard one now): the merchant's count spread over its shards,
-    each conditioned on the stock read (no checkout moved it meanwhile); or, when price,
-    count and shards are as they are, the SKU item's words alone (a sale goes on)."""
-    was = stock_shards.shards_of(sku)
-    n = spec.stock_shards or was
-    old = [int(sku.stock), *(int(x.stock) if x is not None else 0 for x in shards)]
-    words = [
-        Sku.product_name.set(name),
-        Sku.attributes.set(dict(spec.attributes)),
-        Sku.price_fen.set(spec.price_fen),
-        Sku.active.set(True),
-        Sku.stock_shards.set(n),
-        Sku.updated_at.set(at),
-    ]
-    if n == was and spec.price_fen == int(sku.price_fen) and spec.stock == sum(old) and sku.active:
-        tx.update(sku, words, condition=Sku.sku_id.exists(), on_fail=changed)
-    else:
-        split = stock_shards.shares(spec.stock, n)
-        tx.update(sku, [*words, Sku.stock.set(split[0])], condition=Sku.stock == old[0], on_fail=changed)
-        for k in range(1, n):
-            if k < was:
-                tx.update(
-                    StockShard(stock_shards.shard_key(sku.sku_id, k)),
-                    [
-                        StockShard.stock.set(split[k]),
-                        StockShard.price_fen.set(spec.price_fen),
-                        StockShard.active.set(True),
-                    ],
-                    condition=StockShard.stock == old[k],
-                    on_fail=changed,
-                )
-            else:
-                tx.save(
-                    _shard(sku.sku_id, k, split[k], spec.price_fen),
-                    condition=StockShard.sku_id.does_not_exist(),
-                    on_fail=changed,
-                )
-    sku.product_name, sku.attributes, sku.price_fen, sku.stock = name, dict(spec.attributes), spec.price_fen, spec.stock
-    sku.stock_shards = n
-
-
-def _get_product(product_id: str, *, consistent: bool = False) -> Product:
+def get_product_item(product_id: str, *, consistent: bool = False) -> Product:
     try:
         return Product.get(product_id, consistent_read=consistent)
     except DoesNotExist as exc:
         raise product_not_found() from exc
 
 
-def _skus_of(sku_ids: Iterable[str], *, consistent: bool = False) -> list[Sku]:
+def skus_of(sku_ids: Iterable[str], *, consistent: bool = False) -> list[Sku]:
     ids = list(sku_ids)
     found = {s.sku_id: s for s in Sku.batch_get(ids, consistent_read=consistent)} if ids else {}
     return [found[i] for i in ids if i in found]
@@ -352,13 +192,13 @@ def _skus_of(sku_ids: Iterable[str], *, consistent: bool = False) -> list[Sku]:
 
 def get_product(product_id: str) -> ProductDetail:
     """A product and its active SKUs, each with its whole stock (the sum of its shards)."""
-    product = _get_product(product_id)
-    return ProductDetail(product, stock_shards.with_totals([s for s in _skus_of(product.sku_ids) if s.active]))
+    product = get_product_item(product_id)
+    return ProductDetail(product, stock_shards.with_totals([s for s in skus_of(product.sku_ids) if s.active]))
 
 
 def get_skus(sku_ids: Iterable[str]) -> dict[str, Sku]:
     """SKUs by id, strongly consistent, each with its whole stock (the sum of its shards)."""
-    return {s.sku_id: s for s in stock_shards.with_totals(_skus_of(sku_ids, consistent=True), consistent=True)}
+    return {s.sku_id: s for s in stock_shards.with_totals(skus_of(sku_ids, consistent=True), consistent=True)}
 
 
 def get_sku(sku_id: str) -> Sku | None:

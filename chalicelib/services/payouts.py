@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
@@ -40,13 +40,16 @@ from ..cutoff import china_day, last_cutoff, next_cutoff
 from ..db import Tx
 from ..errors import FieldError
 from ..models import payouts as p
-from ..models.ledger import Entry
+from ..models.ledger import Balance, Entry
 from ..models.payouts import Payout as Payout
 from ..models.payouts import PayoutAccount as PayoutAccount
 from ..models.timers import Timer
 from ..money import Fen
 from ..observability import count, logger
 from . import webhooks
+
+if TYPE_CHECKING:
+    from ..idempotency import IdemScope
 
 DUE = timers.PAYOUT
 QUERY = timers.PAYOUT_QUERY
@@ -62,7 +65,9 @@ PAY_ERRORS = errors.raises(conflict=["payout_exists", "payout_settled", "state_c
 # --- the payout account -----------------------------------------------------------------------
 
 
-def set_account(merchant_id: str, account_name: str, account_number: str, bank: str, now: datetime) -> PayoutAccount:
+def set_account(
+    merchant_id: str, account_name: str, account_number: str, bank: str, now: datetime, idem: IdemScope | None = None
+) -> PayoutAccount:
     """Store (or replace) the merchant's payout account as a gateway token; arm its payout."""
     number = account_number.replace(" ", "")
     if not ACCOUNT_NUMBER.match(number):
@@ -72,10 +77,6 @@ def set_account(merchant_id: str, account_name: str, account_number: str, bank: 
             [FieldError("account_number", "8 to 30 digits")],
         )
     token = gateway_api.tokenize(number)
-    try:
-        created_at = PayoutAccount.get(merchant_id, consistent_read=True).created_at
-    except DoesNotExist:
-        created_at = iso(now)
     account = PayoutAccount(
         merchant_id,
         gateway_token=token.token,
@@ -83,12 +84,26 @@ def set_account(merchant_id: str, account_name: str, account_number: str, bank: 
         bank=bank,
         account_name_masked=pii.mask_name(account_name),
         account_name_cipher=pii.encrypt(account_name, f"payout_account:{merchant_id}"),
-        created_at=created_at,
+        created_at=iso(now),
         updated_at=iso(now),
     )
     tx = Tx()
-    tx.save(account)
+    # One write, no read before it: a replaced account keeps when it was first set.
+    tx.update(
+        account,
+        [
+            PayoutAccount.gateway_token.set(account.gateway_token),
+            PayoutAccount.last4.set(account.last4),
+            PayoutAccount.bank.set(account.bank),
+            PayoutAccount.account_name_masked.set(account.account_name_masked),
+            PayoutAccount.account_name_cipher.set(account.account_name_cipher),
+            PayoutAccount.created_at.set(PayoutAccount.created_at | account.created_at),
+            PayoutAccount.updated_at.set(account.updated_at),
+        ],
+    )
     timers.schedule(tx, DUE, merchant_id, next_cutoff(now))
+    if idem is not None:
+        idem.stage(tx, account)
     tx.commit()
     return account
 
@@ -142,8 +157,11 @@ def _payable_legs(merchant_id: str, since: str | None, until: str | None = None)
 
 
 def payable_of(merchant_id: str) -> Fen:
-    balance = ledger.balances(ledger.merchant_account(merchant_id)).get(ledger.PAYABLE)
-    return int(balance.balance or 0) if balance else 0
+    """The merchant's payable: its one balance item read by key (a list page's one query is its own)."""
+    try:
+        return int(Balance.get(ledger.merchant_account(merchant_id), ledger.PAYABLE).balance or 0)
+    except DoesNotExist:
+        return 0
 
 
 def due_amount(merchant_id: str, cut: datetime) -> Fen:

@@ -5,7 +5,6 @@ and a lost answer on the transaction is replayed (never stuck `idempotency_in_fl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,16 +23,6 @@ from tests.support.shopping import dynamodb_calls, racing_transactions, run_toge
 from tests.support.wallet import earn
 
 USER = "u-buyer-calls"
-
-
-@pytest.fixture
-def faults() -> Iterator[Faults]:
-    f = Faults(span=0)
-    f.install()
-    try:
-        yield f
-    finally:
-        f.remove()
 
 
 def card_number(last4: str) -> dict[str, str]:

@@ -5,7 +5,6 @@ whose log line says what the store answered (never an item: PII)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,16 +15,6 @@ from tests.conftest import Api
 from tests.support.fulfilment import payable, place, product, ship  # noqa: F401 - `product` is a fixture
 from tests.support.logs import Lines, log_lines  # noqa: F401 - `log_lines` is a fixture
 from tests.support.model_based import Faults
-
-
-@pytest.fixture
-def faults() -> Iterator[Faults]:
-    f = Faults(span=0)
-    f.install()
-    try:
-        yield f
-    finally:
-        f.remove()
 
 
 @pytest.fixture

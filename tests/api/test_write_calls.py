@@ -5,33 +5,20 @@ replayed (never stuck `idempotency_in_flight`), and the calls stay within three.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from chalicelib.models.orders import Order
-from chalicelib.services import payments
 from tests.conftest import Api, new_key
-from tests.support import channel_sim as sim
 from tests.support.amounts import bnpl_order, receive
 from tests.support.amounts import ship as ship_as_merchant
 from tests.support.fulfilment import place, product  # noqa: F401 - `product` is a fixture
 from tests.support.model_based import Faults
-from tests.support.payments import post_alipay
+from tests.support.payments import paid_alipay_order
 from tests.support.shopping import MERCHANT, dynamodb_calls
 
 AMOUNT = 12_345
-
-
-@pytest.fixture
-def faults() -> Iterator[Faults]:
-    f = Faults(span=0)
-    f.install()
-    try:
-        yield f
-    finally:
-        f.remove()
 
 
 def ship(api: Api, order_id: str, merchant: str | None = None) -> Any:
@@ -39,15 +26,6 @@ def ship(api: Api, order_id: str, merchant: str | None = None) -> Any:
     merchant = merchant or Order.get(order_id).merchant_id
     path = f"/v1/merchant/orders/{order_id}/shipment"
     return api.post(path, body, as_=merchant, roles=["merchant"], idem=new_key())
-
-
-def paid_alipay_order(api: Api, user: str = "u-alipay") -> str:
-    order_id = sim.awaiting_payment_order(api, user, AMOUNT, "alipay")
-    launch = payments.start_channel_payment("alipay", order_id=order_id, user_id=user, amount_fen=AMOUNT)
-    params = sim.alipay_params(launch["out_trade_no"], AMOUNT)
-    assert post_alipay(api, sim.alipay_sign(params)).status_code == 200
-    assert api.get(f"/v1/orders/{order_id}", as_=user).json["status"] == "paid"
-    return order_id
 
 
 def test_cancelling_a_paid_order_answers_with_its_refund_as_a_read_shows_it(api: Api) -> None:

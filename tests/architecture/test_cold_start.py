@@ -44,3 +44,14 @@ def test_an_order_read_does_not_load_the_checkout_service() -> None:
         "chalicelib.services.installments",
     ):
         assert writer not in loaded, writer
+
+
+def test_the_store_session_reads_dynamodb_models_only_and_into_plain_dicts() -> None:
+    """Issue 29: botocore listed and stat'ed every service's folder (~440) before loading the
+    DynamoDB model, and parsed its model files into OrderedDicts (the endpoints file is 1.2 MB)."""
+    from chalicelib import db
+
+    loader = db._thread_session().get_component("data_loader")
+    assert loader.list_available_services("service-2") == ["dynamodb"]
+    assert type(loader.load_service_model("dynamodb", "service-2")) is dict
+    assert type(loader.load_data("endpoints")) is dict

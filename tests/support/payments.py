@@ -65,3 +65,15 @@ def ledger_events() -> dict[str, list[Entry]]:
     for e in Entry.scan():
         events[e.event_id].append(e)
     return events
+
+
+def paid_alipay_order(api: Api, user: str = "u-alipay", amount_fen: int = 12_345) -> str:
+    """An order paid through Alipay (its notification posted as the channel would)."""
+    from chalicelib.services import payments
+
+    order_id = sim.awaiting_payment_order(api, user, amount_fen, "alipay")
+    launch = payments.start_channel_payment("alipay", order_id=order_id, user_id=user, amount_fen=amount_fen)
+    params = sim.alipay_params(launch["out_trade_no"], amount_fen)
+    assert post_alipay(api, sim.alipay_sign(params)).status_code == 200
+    assert api.get(f"/v1/orders/{order_id}", as_=user).json["status"] == "paid"
+    return order_id

@@ -176,6 +176,13 @@ def racing_transactions(parties: int, *, first_only: bool = False) -> Iterator[N
     `first_only`: only each thread's first transaction waits (the winner's later ones,
     which no other thread sends, go straight through instead of timing out the barrier).
     """
+    with _racing(parties, "TransactWriteItems", first_only=first_only):
+        yield
+
+
+@contextmanager
+def _racing(parties: int, at: str, *, first_only: bool) -> Iterator[tuple[threading.Barrier, threading.local]]:
+    """Each thread's `at` calls (its first only, with `first_only`) wait until `parties` have come."""
     barrier = threading.Barrier(parties, timeout=10)
     waited = threading.local()
 
@@ -189,12 +196,31 @@ def racing_transactions(parties: int, *, first_only: bool = False) -> Iterator[N
             pass
 
     client = connection().client
-    client.meta.events.register("before-call.dynamodb.TransactWriteItems", wait, unique_id="race")
+    client.meta.events.register(f"before-call.dynamodb.{at}", wait, unique_id="race")
     try:
         with atomic_moto():
-            yield
+            yield barrier, waited
     finally:
-        client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="race")
+        client.meta.events.unregister(f"before-call.dynamodb.{at}", unique_id="race")
+
+
+def run_racing(*fns: Any, at: str = "TransactWriteItems") -> list[Any]:
+    """`run_together`, each function making its first `at` call only once every other has
+    reached its own or finished: e.g. they all read before any writes (two taps at one
+    moment). One that ends without making the call releases the others (no wait for it)."""
+    with _racing(len(fns), at, first_only=True) as (barrier, waited):
+
+        def released(fn: Any) -> Any:
+            def run() -> Any:
+                try:
+                    return fn()
+                finally:
+                    if not getattr(waited, "done", False):
+                        barrier.abort()  # it never made the call: the others go on
+
+            return run
+
+        return run_together(*(released(fn) for fn in fns))
 
 
 def confirming(user: str, order: dict[str, Any], password: str = PASSWORD) -> Callable[[], Any]:

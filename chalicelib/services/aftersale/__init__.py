@@ -10,6 +10,7 @@ of every wait a person can leave hanging, and the platform stepping in (平台�
 - `exchange`: the replacement reshipped (stock moves) and received (the window restarts).
 - `sweep`: the job `advance_aftersale` (auto-approve, close, auto-refund, auto-receipt).
 - `disputes`: escalation by the consumer, support's decision.
+- `cases`: what support reads of an order or a dispute, by key where the order records it.
 
 While a request is open the order is `return_requested`: collection is paused (its
 sweepers drop their timers) and the order carries the wait it is in (`aftersale_timer`,
@@ -25,8 +26,8 @@ from ...models.aftersale import Dispute as Dispute
 from ...models.aftersale import ReturnRequest as ReturnRequest
 
 if TYPE_CHECKING:
-    from . import disputes, exchange, records, requests, shipments, sweep
+    from . import cases, disputes, exchange, records, requests, shipments, sweep
 else:
-    __getattr__ = lazy.modules(__name__, ["disputes", "exchange", "records", "requests", "shipments", "sweep"])
+    __getattr__ = lazy.modules(__name__, ["cases", "disputes", "exchange", "records", "requests", "shipments", "sweep"])
 
-__all__ = ["Dispute", "ReturnRequest", "disputes", "exchange", "records", "requests", "shipments", "sweep"]
+__all__ = ["Dispute", "ReturnRequest", "cases", "disputes", "exchange", "records", "requests", "shipments", "sweep"]

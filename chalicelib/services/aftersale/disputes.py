@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist
@@ -40,18 +39,19 @@ from ...models.aftersale import (
     Dispute,
     ReturnRequest,
 )
-from ...models.messages import OrderMessage
 from ...models.orders import Order
 from ...models.timers import Timer
 from ...models.users import User
 from ...observability import count, logger
 from .. import closing, duties, notifications, orders, webhooks
 from . import records
-from .records import load, move, of_order
+from .records import load, move, of_order, recorded
 from .records import not_found as not_found_request
 from .refunds import pause, resume, settle, stage
 
 STALLED = (PENDING, RETURNING, AWAITING_RESHIPMENT)  # waits the merchant leaves hanging
+REQUEST_ID_LENGTH = len("ret_") + 20  # as services/aftersale/requests.py makes them
+MAX_ID_LENGTH = 64  # what a path parameter holds
 
 
 def not_found() -> errors.DomainError:
@@ -98,6 +98,22 @@ def _escalation_opened(order: Order, request: ReturnRequest, now: datetime) -> d
     return since
 
 
+def dispute_id_for(order_id: str, request_id: str) -> str:
+    """A request is escalated once: its dispute's id names it and its order, so support reads
+    the dispute, the order and the request in one BatchGet (`cases.case`)."""
+    derived = f"dsp_{request_id}_{order_id}"
+    return derived if ids_in(derived) == (order_id, request_id) else "dsp_" + uuid.uuid4().hex[:20]
+
+
+def ids_in(dispute_id: str) -> tuple[str, str] | None:
+    """The (order id, request id) a dispute's id names; None for an id that names none (older)."""
+    rest, n = dispute_id.removeprefix("dsp_"), REQUEST_ID_LENGTH
+    request_id, sep, order_id = rest[:n], rest[n : n + 1], rest[n + 1 :]
+    if request_id.startswith("ret_") and sep == "_" and order_id and len(dispute_id) <= MAX_ID_LENGTH:
+        return order_id, request_id
+    return None
+
+
 def _to_escalate(order: Order, request_id: str | None, now: datetime) -> ReturnRequest:
     """The request named (it must be this order's), else the open one, else the latest
     escalable one: a later request never takes away the right to escalate an earlier one."""
@@ -134,7 +150,7 @@ def escalate(user_id: str, order_id: str, reason: str, now: datetime, request_id
     request = _to_escalate(order, request_id, now)
     request_id = request.request_id
     _escalation_opened(order, request, now)
-    dispute_id = "dsp_" + uuid.uuid4().hex[:20]
+    dispute_id = dispute_id_for(order_id, request_id)
     deadline_at = now + timedelta(seconds=settings().rules.dispute_decision_seconds)
     dispute = Dispute(
         dispute_id,
@@ -150,19 +166,21 @@ def escalate(user_id: str, order_id: str, reason: str, now: datetime, request_id
         deadline_at=iso(deadline_at),
     )
     tx = Tx()
-    tx.save(dispute, condition=Dispute.dispute_id.does_not_exist())
+    # Once per request (the request's own step below is the rule; its error is the one shown).
+    tx.save(dispute, condition=Dispute.dispute_id.does_not_exist(), guard=True)
     timers.schedule(tx, timers.DISPUTE_DECISION, dispute_id, deadline_at)
     webhooks.emit(tx, order.merchant_id, webhooks.types.DISPUTE_OPENED, dispute, now)
     escalated = ReturnRequest.escalated_at.set(iso(now))
     guard = Order.open_dispute_id.does_not_exist()
+    opened = [Order.open_dispute_id.set(dispute_id), *recorded(order, Order.dispute_ids, dispute_id)]
     if order.status == o.RETURN_REQUESTED:  # stalled: its wait ends, support decides
         move(tx, request, request.status, DISPUTED, escalated)
-        actions = [Order.open_dispute_id.set(dispute_id), *stage(tx, order, None, None)]
+        actions = [*opened, *stage(tx, order, None, None)]
         closing.opens(tx, user_id)
     else:  # rejected: the order pauses again, from where it is now
         move(tx, request, REJECTED, DISPUTED, escalated, ReturnRequest.order_status_before.set(order.status))
         request.order_status_before = order.status
-        actions = [Order.open_dispute_id.set(dispute_id), Order.pending_return_id.set(request_id)]
+        actions = [*opened, Order.pending_return_id.set(request_id)]
         guard &= Order.pending_return_id.does_not_exist()
         closing.opens(tx, user_id, [User.open_returns.add(1)])
     pause(
@@ -241,48 +259,6 @@ def get(dispute_id: str) -> Dispute:
         return Dispute.get(dispute_id, consistent_read=True)
     except DoesNotExist as exc:
         raise not_found() from exc
-
-
-@dataclass(frozen=True)
-class Case:
-    dispute: Dispute
-    order: Order
-    requests: list[ReturnRequest]
-    messages: list[OrderMessage]
-
-
-@dataclass(frozen=True)
-class OrderCase:
-    order: Order
-    requests: list[ReturnRequest]
-    disputes: list[Dispute]
-    messages: list[OrderMessage]
-
-
-def order_case(order_id: str) -> OrderCase:
-    """What support looks up by order id: the order (with its history), its return
-    requests, disputes (newest first) and latest 100 messages."""
-    try:
-        order = Order.get(order_id, consistent_read=True)
-    except DoesNotExist as exc:
-        raise orders.order_not_found() from exc
-    return OrderCase(
-        order,
-        of_order(order.user_id, order.order_id),
-        list(Dispute.by_order.query(order_id, scan_index_forward=False, limit=100)),
-        _messages_of(order),
-    )
-
-
-def _messages_of(order: Order) -> list[OrderMessage]:
-    return list(OrderMessage.query(order.order_id, scan_index_forward=False, limit=100))
-
-
-def case(dispute_id: str) -> Case:
-    """The whole case: the dispute, the order (with its history), its requests and messages."""
-    dispute = get(dispute_id)
-    order = Order.get(dispute.order_id, consistent_read=True)
-    return Case(dispute, order, of_order(order.user_id, order.order_id), _messages_of(order))
 
 
 def decide(

@@ -8,7 +8,6 @@ shipments.py). A rejection resumes collection. Every step is one conditional tra
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,7 +35,7 @@ from .. import apportion, closing, notifications, orders, webhooks
 from . import records
 from .exchange import CHECK_ERRORS as EXCHANGE_ERRORS
 from .exchange import check as exchange_check
-from .records import move, return_request_of_merchant
+from .records import move, recorded, request_id_for, return_request_of_merchant
 from .refunds import deadline, pause, resume, settle, stage
 
 if TYPE_CHECKING:
@@ -138,7 +137,7 @@ def request_return(
     # The discount shared so that all returns together give back exactly the total.
     amounts = apportion.return_amounts(order, [(line["sku_id"], int(line["quantity"])) for line in lines])
     request = ReturnRequest(
-        "ret_" + uuid.uuid4().hex[:20],
+        request_id_for(order),
         order_id=order_id,
         user_id=user_id,
         merchant_id=order.merchant_id,
@@ -153,12 +152,15 @@ def request_return(
     )
     answer = (timers.AFTERSALE_ANSWER, deadline(settings().rules.aftersale_answer_seconds, now))
     tx = Tx()
-    tx.save(request, condition=ReturnRequest.request_id.does_not_exist())
+    # The id is the order's next (`request_id_for`): the order's own step below is what excludes
+    # a concurrent request, and its error is the one shown.
+    tx.save(request, condition=ReturnRequest.request_id.does_not_exist(), guard=True)
     closing.opens(tx, user_id, [User.open_returns.add(1)])
     webhooks.emit(tx, order.merchant_id, webhooks.types.RETURN_REQUESTED, request, now)
     actions = [
         Order.pending_return_id.set(request.request_id),
         Order.last_return_id.set(request.request_id),
+        *recorded(order, Order.return_ids, request.request_id),
         *stage(tx, order, None, answer),
     ]
     pause(

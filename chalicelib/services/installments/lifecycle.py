@@ -31,7 +31,7 @@ from ...models.users import User
 from .. import orders, rewards
 from ..orders import standing
 from ..payments.attempts import BILL, COLLECTION
-from ..payments.payable import order_moved, user_moved
+from ..payments.payable import ALL, order_moved, user_moved
 from . import arithmetic as ar
 from . import fees, quotes
 from .state import PartState, PlanState, plan_of
@@ -180,7 +180,9 @@ def on_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime, user: 
     in_window = order.status == o.RECEIVED
     current_on_time = in_window and (attempt.purpose == COLLECTION or now <= parse_iso(str(current.due_at)))
     oid = order.order_id
-    if amount == int(order.amount_due_fen):
+    if attempt.part_seq is not None and int(attempt.part_seq) != current.seq:
+        raise order_moved()  # its part was paid meanwhile (`payable.takes` refunds it)
+    if _pays_current(attempt, amount == int(order.amount_due_fen)):
         by = attempt.attempt_id if attempt.purpose == BILL else None
         after = _part_paid(plan, current, now, current_on_time, by=by)
         paid_parts = [current]
@@ -220,6 +222,16 @@ def on_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime, user: 
         )
     _next_part(tx, order, current, after, nxt, now, user)
     return _ADVANCED
+
+
+def _pays_current(attempt: PaymentAttempt, amount_is_the_part: bool) -> bool:
+    """The attempt pays the current part (else everything left): as it recorded, or (an
+    attempt from before they did) as its amount says."""
+    if attempt.part_scope is None or attempt.part_scope == ALL:
+        return attempt.part_scope is None and amount_is_the_part
+    if not amount_is_the_part:
+        raise order_moved()  # the part's amount changed (a return) since the attempt began
+    return True
 
 
 # `on_paid`'s answer when the order moved on to its next part (a sentinel: compared by identity).

@@ -43,6 +43,23 @@ def attempt_id_for(order_id: str, attempt_no: int) -> str:
     return "pa" + hashlib.sha256(f"{order_id}#{attempt_no}".encode()).hexdigest()[:30]
 
 
+def part_attempt_id(order_id: str, seq: int, try_no: int) -> str:
+    """Try n at paying part `seq` of an installment order has one id: two requests that read
+    the same part build the same id, and only one of them charges."""
+    return "pa" + hashlib.sha256(f"{order_id}#part{seq}#{try_no}".encode()).hexdigest()[:30]
+
+
+def for_part(seen: Sequence[PaymentAttempt], seq: int) -> list[PaymentAttempt]:
+    return [a for a in seen if a.part_seq is not None and int(a.part_seq) == seq]
+
+
+def refuse_paid_part(seen: Sequence[PaymentAttempt], seq: int | None) -> None:
+    """409 `payment_in_progress` when an attempt `seen` already paid part `seq`: the order
+    read before it is stale (a second tap), and its request is not one for the next part."""
+    if seq is not None and any(a.outcome == pm.APPLIED for a in for_part(seen, seq)):
+        raise errors.conflict("payment_in_progress", "this part was just paid by another payment; reload")
+
+
 def attempts_for(order_id: str) -> list[PaymentAttempt]:
     return list(PaymentAttempt.by_order.query(order_id))
 
@@ -78,6 +95,7 @@ def new_attempt(
     card_last4: str | None = None,
     status: str = pm.PENDING,
     collection_round: int | None = None,
+    part: tuple[int, str] | None = None,
     seen: Sequence[PaymentAttempt],
 ) -> PaymentAttempt:
     """The order's next attempt, numbered after the attempts `seen`.
@@ -87,10 +105,15 @@ def new_attempt(
     only one of them charge (409 `payment_in_progress` for the other). Numbering from a
     fresh read instead would give the second caller the next id: two taps on "pay now"
     charged the card twice. A caller whose view includes the first's attempt saw it pending.
+    `part`: (seq, scope) of an installment order's part it pays; its id is then numbered
+    among that part's attempts (`part_attempt_id`).
     """
     attempt_no = max((int(a.attempt_no) for a in seen), default=0) + 1
+    attempt_id = attempt_id_for(order_id, attempt_no)
+    if part is not None:
+        attempt_id = part_attempt_id(order_id, part[0], len(for_part(seen, part[0])) + 1)
     return PaymentAttempt(
-        attempt_id_for(order_id, attempt_no),
+        attempt_id,
         order_id=order_id,
         attempt_no=attempt_no,
         user_id=user_id,
@@ -102,16 +125,30 @@ def new_attempt(
         instrument_token=card_token,
         card_last4=card_last4,
         collection_round=collection_round,
+        part_seq=part[0] if part else None,
+        part_scope=part[1] if part else None,
         created_at=iso(now),
         updated_at=iso(now),
     )
 
 
-def open_trade(seen: Sequence[PaymentAttempt], channel: str, amount_fen: int) -> PaymentAttempt | None:
-    """The latest pending attempt of `channel` for this amount: launched again, it is the same
-    out_trade_no, which the channel itself never takes twice."""
-    pending = [a for a in seen if a.status == pm.PENDING and a.channel == channel and int(a.amount_fen) == amount_fen]
+def open_trade(
+    seen: Sequence[PaymentAttempt], channel: str, amount_fen: int, part: tuple[int, str] | None = None
+) -> PaymentAttempt | None:
+    """The latest pending attempt of `channel` for this amount (and this part): launched again,
+    it is the same out_trade_no, which the channel itself never takes twice."""
+    pending = [
+        a
+        for a in seen
+        if a.status == pm.PENDING and a.channel == channel and int(a.amount_fen) == amount_fen and _part_of(a) == part
+    ]
     return pending[-1] if pending else None
+
+
+def _part_of(attempt: PaymentAttempt) -> tuple[int, str] | None:
+    if attempt.part_seq is None:
+        return None
+    return int(attempt.part_seq), str(attempt.part_scope)
 
 
 def save_attempt(tx: Tx, attempt: PaymentAttempt) -> None:

@@ -34,7 +34,7 @@ from ...observability import count, logger
 from .. import notifications
 from . import repayment
 from .attempts import BILL, CHANNEL_NAMES
-from .payable import load_order
+from .payable import NEXT_PART, load_order
 from .refunds import refund
 
 # What became of a line.
@@ -116,6 +116,8 @@ def _part_payment(attempt: PaymentAttempt, line: Line) -> PaymentAttempt:
         amount_fen=line.amount_fen,
         currency=attempt.currency,
         status=pm.SUCCEEDED,
+        part_seq=line.seq,
+        part_scope=NEXT_PART,
         created_at=attempt.created_at,
         updated_at=attempt.updated_at,
     )

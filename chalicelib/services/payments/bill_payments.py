@@ -151,10 +151,15 @@ def pay_bill(user_id: str, month: str, channel: str, now: datetime, idem: IdemSc
     tx = Tx()
     save_attempt(tx, attempt)
     timers.schedule(tx, timers.BILL_PAYMENT, attempt.attempt_id, _check_at(now))
-    tx.commit()  # recorded before the channel is asked: a crash leaves a pending attempt to query
-    if channel != ch.CARD:
-        launch = channels.get(channel).start_payment(payment_ref(attempt))
-        return _stage_only(idem, BillPaymentResult(attempt, launch=launch))
+    if channel != ch.CARD:  # launched in the app: the attempt and the answer in one transaction
+        result = BillPaymentResult(attempt, launch=channels.get(channel).start_payment(payment_ref(attempt)))
+        if idem is not None:
+            idem.stage(tx, result)
+        tx.commit()
+        return result
+    if idem is not None:
+        idem.guard(tx)  # a retry of a request that already answered replays it: never a second charge
+    tx.commit()  # recorded before the card is charged: a crash leaves a pending attempt to query
     answer = channels.get(ch.CARD).charge(payment_ref(attempt))
     if answer.status == ch.PENDING:
         logger.info("bill card charge pending", extra={"attempt_id": attempt.attempt_id})

@@ -48,7 +48,7 @@ from .. import accounts, installments, notifications
 from . import bill_payments
 from .attempts import COLLECTION, attempts_for, get_attempt, new_attempt, payment_ref, save_attempt
 from .intake import reconcile
-from .payable import load_order, order_moved
+from .payable import NEXT_PART, load_order, order_moved, part_of
 from .repayment import collectable, local_time
 from .settlement import settle
 from .switch import close_open_trades
@@ -139,6 +139,7 @@ def _charge(
         card_token=card.gateway_token if card else None,
         card_last4=card.last4 if card else None,
         collection_round=round_no,
+        part=part_of(order, NEXT_PART),
         seen=seen,  # a pay-now card charge started since this read takes the same id: one of them charges
     )
     check_at = now + timedelta(seconds=rules.collection_query_seconds)

@@ -12,7 +12,7 @@ from ... import channels, errors
 from ...channels import base as ch
 from ...clock import iso
 from ...db import Tx
-from ...idempotency import IdemScope
+from ...idempotency import IdemScope, KeyTaken
 from ...models import orders as o
 from ...models import payments as pm
 from ...models.orders import Order
@@ -27,10 +27,11 @@ from .attempts import (
     new_attempt,
     open_trade,
     payment_ref,
+    refuse_paid_part,
     save_attempt,
 )
 from .intake import reconcile
-from .payable import LOAD_ERRORS, NEXT_PART, ORDER_MOVED, USER_MOVED, Plan, load_order, owned_order, payable
+from .payable import LOAD_ERRORS, NEXT_PART, ORDER_MOVED, USER_MOVED, Plan, load_order, owned_order, part_of, payable
 from .settlement import Result, inbox, received, settle
 from .switch import OPEN_TRADE_CHANNELS, close_open_trades
 
@@ -79,14 +80,11 @@ def pay_now(
     of each part whose month has not begun waived).
     """
     order = owned_order(user_id, order_id)
-    plan = payable(order)
-    if plan is None:
+    if payable(order) is None:
         raise errors.illegal_transition("order", order.status, "pay")
     seen = attempts_for(order_id)
-    open_attempts = [a for a in seen if a.status == pm.PENDING]
-    for pending in open_attempts:
-        if pending.channel != ch.CARD:
-            continue
+    settled_meanwhile = False
+    for pending in (a for a in seen if a.status == pm.PENDING and a.channel == ch.CARD):
         settled = reconcile(get_attempt(pending.attempt_id) or pending, now)
         attempt = settled.attempt or pending
         if settled.result == Result.IGNORED:
@@ -94,24 +92,72 @@ def pay_now(
             return _stage_only(idem, PaymentResult(attempt, order.status))
         if settled.result == Result.SUCCEEDED and attempt.outcome == pm.APPLIED:
             return _stage_only(idem, PaymentResult(attempt, o.PAID))
-    # Another channel's trade still open (the user left Alipay for the card): closed first.
-    keep = open_trade(seen, channel, plan.amount_fen) if channel in OPEN_TRADE_CHANNELS else None
-    close_open_trades(seen, keep, now)
-    order = owned_order(user_id, order_id)
+        settled_meanwhile = True
+    if settled_meanwhile:  # e.g. a declined auto-debit made the order overdue: read it again
+        order = owned_order(user_id, order_id)
     plan = payable(order, scope=scope, now=now)
     if plan is None:
         raise errors.illegal_transition("order", order.status, "pay")
+    # An installment order: the attempt pays the part this request read (its id is that part's).
+    part = part_of(order, scope)
+    refuse_paid_part(seen, part[0] if part else None)
+    # Another channel's trade still open (the user left Alipay for the card): closed first.
+    keep = open_trade(seen, channel, plan.amount_fen, part) if channel in OPEN_TRADE_CHANNELS else None
+    close_open_trades(seen, keep, now)
+    pay = Pay(order, plan, part, now, idem, seen)
     if channel == ch.WALLET:
-        return _pay_from_wallet(order, plan, now, idem, seen)
+        return _pay_from_wallet(pay)
     if channel == ch.CARD:
-        return _pay_by_card(order, plan, now, idem, seen)
-    return _launch(order, plan, channel, now, idem, seen)
+        return _pay_by_card(pay)
+    return _launch(pay, channel)
 
 
-def _pay_from_wallet(
-    order: Order, plan: Plan, now: datetime, idem: IdemScope | None, seen: list[PaymentAttempt]
-) -> PaymentResult:
-    attempt = new_attempt(order.order_id, order.user_id, ch.WALLET, plan.amount_fen, PAY_NOW, now, seen=seen)
+@dataclass(frozen=True)
+class Pay:
+    """One pay-now request as decided: the order as read, what it pays, the attempts seen."""
+
+    order: Order
+    plan: Plan
+    part: tuple[int, str] | None
+    now: datetime
+    idem: IdemScope | None
+    seen: list[PaymentAttempt]
+
+    def attempt(self, channel: str, card_token: str | None = None, card_last4: str | None = None) -> PaymentAttempt:
+        order = self.order
+        return new_attempt(
+            order.order_id,
+            order.user_id,
+            channel,
+            self.plan.amount_fen,
+            PAY_NOW,
+            self.now,
+            card_token=card_token,
+            card_last4=card_last4,
+            part=self.part,
+            seen=self.seen,
+        )
+
+    def save(self, tx: Tx, attempt: PaymentAttempt) -> None:
+        """The attempt saved once; an installment part's, only while the order owes that part
+        as read (a part paid meanwhile another way is never charged again)."""
+        save_attempt(tx, attempt)
+        if self.part is None:
+            return
+        order = self.order
+        tx.check(
+            Order,
+            order.order_id,
+            condition=(Order.status == order.status)
+            & (Order.amount_due_fen == int(order.amount_due_fen))
+            & (Order.due_at == order.due_at),
+            on_fail=errors.conflict("payment_in_progress", "this part was paid meanwhile; reload"),
+        )
+
+
+def _pay_from_wallet(pay: Pay) -> PaymentResult:
+    order, plan, now, idem = pay.order, pay.plan, pay.now, pay.idem
+    attempt = pay.attempt(ch.WALLET)
     answer = channels.get(ch.WALLET).charge(payment_ref(attempt))
     tx = Tx()
     save_attempt(tx, attempt)
@@ -142,26 +188,16 @@ def _pay_from_wallet(
     return result
 
 
-def _pay_by_card(
-    order: Order, plan: Plan, now: datetime, idem: IdemScope | None, seen: list[PaymentAttempt]
-) -> PaymentResult:
-    user = accounts.get(order.user_id)
-    card = accounts.default_card(user)
+def _pay_by_card(pay: Pay) -> PaymentResult:
+    order, now, idem = pay.order, pay.now, pay.idem
+    card = accounts.default_card(accounts.get(order.user_id))
     if card is None:
         raise errors.unprocessable("no_bank_card", "bind a bank card to pay by card")
-    attempt = new_attempt(
-        order.order_id,
-        order.user_id,
-        ch.CARD,
-        plan.amount_fen,
-        PAY_NOW,
-        now,
-        card_token=card.gateway_token,
-        card_last4=card.last4,
-        seen=seen,
-    )
+    attempt = pay.attempt(ch.CARD, card_token=card.gateway_token, card_last4=card.last4)
     tx = Tx()
-    save_attempt(tx, attempt)
+    pay.save(tx, attempt)
+    if idem is not None:
+        idem.guard(tx)  # a retry of a request that already answered replays it: never a second charge
     tx.commit()  # recorded before the gateway is asked: a crash leaves a pending attempt to query
     answer = channels.get(ch.CARD).charge(payment_ref(attempt))
     if answer.status == ch.PENDING:
@@ -171,7 +207,11 @@ def _pay_by_card(
     if answer.status == ch.FAILED:
         settle(event, now)
         raise errors.PaymentDeclined("payment_declined", f"the card was declined ({answer.failure_code or 'declined'})")
-    outcome = settle(event, now, idem=idem, render=lambda a, status: PaymentResult(a, status))
+    try:
+        outcome = settle(event, now, idem=idem, render=lambda a, status: PaymentResult(a, status))
+    except KeyTaken:
+        settle(event, now)  # the key answered another request first: the charge is recorded all the same
+        raise
     status = outcome.order_status
     if status is None:  # the gateway's notification settled it first: answer what that did
         status = (load_order(order.order_id) or order).status
@@ -181,14 +221,13 @@ def _pay_by_card(
     return result
 
 
-def _launch(
-    order: Order, plan: Plan, channel: str, now: datetime, idem: IdemScope | None, seen: list[PaymentAttempt]
-) -> PaymentResult:
+def _launch(pay: Pay, channel: str) -> PaymentResult:
+    order, idem = pay.order, pay.idem
     tx = Tx()
-    attempt = open_trade(seen, channel, plan.amount_fen)
+    attempt = open_trade(pay.seen, channel, pay.plan.amount_fen, pay.part)
     if attempt is None:
-        attempt = new_attempt(order.order_id, order.user_id, channel, plan.amount_fen, PAY_NOW, now, seen=seen)
-        save_attempt(tx, attempt)
+        attempt = pay.attempt(channel)
+        pay.save(tx, attempt)
     deadline = order.payment_expires_at if order.status == o.AWAITING_PAYMENT else None
     launch = channels.get(channel).start_payment(payment_ref(attempt, deadline))
     result = PaymentResult(attempt, order.status, launch)

@@ -13,6 +13,7 @@ from pynamodb.exceptions import DoesNotExist
 from ... import errors
 from ...models import orders as o
 from ...models.orders import Order
+from ...models.payments import PaymentAttempt
 from ..installments import state as installments
 
 # A settlement's transaction lost a race on the order or the user: re-read and retry.
@@ -61,6 +62,34 @@ def payable(order: Order, *, scope: str = NEXT_PART, now: datetime | None = None
     if scope == ALL and now is not None and (payoff := installments.payoff_fen(order, now)) is not None:
         return Plan(how.from_statuses, payoff)
     return how
+
+
+def part_of(order: Order, scope: str) -> tuple[int, str] | None:
+    """What an attempt started now pays: (the current part's seq, `scope`); None for a single
+    payment (or a plan with nothing left)."""
+    seq = installments.part_tag(order).get("part")
+    return (seq, scope) if seq is not None else None
+
+
+def takes(order: Order | None, attempt: PaymentAttempt, now: datetime) -> bool:
+    """Whether the money of a succeeded `attempt` pays `order` now: the order is payable and
+    owes exactly what the attempt was for. An installment attempt pays the part it recorded
+    (`part_seq`) and only while that part is the one owed, for the amount (or payoff) it
+    quoted; paid meanwhile another way, its money is refunded, never applied to the next part."""
+    plan = payable(order) if order is not None else None
+    if order is None or plan is None:
+        return False
+    amount = int(attempt.amount_fen)
+    if attempt.part_seq is not None:
+        if installments.part_tag(order).get("part") != int(attempt.part_seq):
+            return False
+        if attempt.part_scope == ALL:
+            return installments.payoff_fen(order, now) == amount
+        return plan.amount_fen == amount
+    # Recorded before attempts named their part: the amount says what it pays.
+    if plan.amount_fen != amount:
+        plan = payable(order, scope=ALL, now=now)  # an installment order paid off at once
+    return plan is not None and plan.amount_fen == amount
 
 
 def load_order(order_id: str) -> Order | None:

@@ -40,7 +40,7 @@ from .. import notifications, orders
 from ..orders import obligations
 from . import bill_lines, repayment
 from .attempts import BILL, CHANNEL_NAMES, COLLECTION, get_attempt, money_in_legs
-from .payable import ALL, load_order, order_moved, payable
+from .payable import load_order, order_moved, takes
 from .refunds import refund_unapplied
 
 SETTLE_TRIES = 3
@@ -284,18 +284,13 @@ def _succeed(
     if attempt.purpose == BILL:
         return _succeed_bill(event, attempt, now)
     order = load_order(attempt.order_id)
-    plan = payable(order) if order is not None else None
-    if plan is not None and plan.amount_fen != int(attempt.amount_fen) and order is not None:
-        plan = payable(order, scope=ALL, now=now)  # an installment order paid off at once
-    if plan is not None and plan.amount_fen != int(attempt.amount_fen):
-        plan = None  # the amount owed changed (a partial return) since the attempt began
+    # Not payable, the amount owed changed (a partial return), or its part was paid meanwhile.
+    applies = takes(order, attempt, now)
     tx = Tx()
-    outcome = pm.APPLIED if plan is not None else pm.UNAPPLIED
+    outcome = pm.APPLIED if applies else pm.UNAPPLIED
     _record_succeeded(tx, event, attempt, outcome, now)
-    received(tx, attempt, order if plan is not None else None, now)
-    order_status = order.status if order is not None else None
-    if order is not None and plan is not None:
-        order_status = order.status  # paid (received again when an installment part was)
+    received(tx, attempt, order if applies else None, now)
+    order_status = order.status if order is not None else None  # paid (received again after a part)
     if outcome == pm.UNAPPLIED:
         timers.schedule(tx, timers.UNAPPLIED_REFUND, attempt.attempt_id, now)
         if order is not None:

@@ -76,7 +76,7 @@ def entries(list_name: str, *, limit: int, cursor: str | None) -> tuple[list[Ris
     return items, pagination.encode(result.last_evaluated_key, scope)
 
 
-def remove(entry: str) -> None:
+def remove(entry: str, idem: IdemScope | None = None) -> None:
     """Take an entry off its list (an unknown one is a 404)."""
     try:
         found = RiskListEntry.get(entry, consistent_read=True)
@@ -88,4 +88,6 @@ def remove(entry: str) -> None:
         condition=RiskListEntry.entry_id.exists(),
         on_fail=errors.not_found("list_entry_not_found", "no such list entry"),
     )
+    if idem is not None:
+        idem.stage(tx, None)
     tx.commit()

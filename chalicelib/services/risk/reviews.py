@@ -14,11 +14,11 @@ from datetime import datetime
 
 from pynamodb.exceptions import DoesNotExist
 
-from ... import errors, pagination, timers
+from ... import batch, errors, pagination, timers
 from ...clock import iso
 from ...db import Tx
 from ...idempotency import IdemScope
-from ...models.orders import RISK_REVIEW, Order
+from ...models.orders import BNPL, RISK_REVIEW, Order
 from ...models.risk import APPROVED, DECLINED, EXPIRED, PENDING, RiskDecision
 from ...models.timers import Timer
 from ...models.users import User
@@ -37,6 +37,7 @@ class Case:
     order: Order | None
     user: User | None
     recent_orders: list[Order]
+    money: orders.Money | None = None  # what moved on the order (None: not read)
 
 
 def review_not_found() -> errors.DomainError:
@@ -47,14 +48,27 @@ NOT_FOUND_ERRORS = errors.raises(not_found=["review_not_found"])
 DECIDE_ERRORS = NOT_FOUND_ERRORS | errors.raises(forbidden=["own_case"], conflict=["illegal_transition"])
 
 
-def get(review_id: str) -> RiskDecision:
-    try:
-        found = RiskDecision.get(review_id, consistent_read=True)
-    except DoesNotExist as exc:
-        raise review_not_found() from exc
-    if found.review_status is None:  # a decision that was not a review
+def load(review_id: str) -> tuple[RiskDecision, Order | None]:
+    """The case's decision and its order (consistent), in one BatchGet: a decision is named
+    after its order (`decide.decision_id`); an order named otherwise is read after."""
+    order_id = "o_" + review_id.removeprefix("rd_")
+    found, order = batch.get_many([(RiskDecision, review_id, None), (Order, order_id, None)])
+    if not isinstance(found, RiskDecision) or found.review_status is None:  # none, or not a review
         raise review_not_found()
-    return found
+    if not isinstance(order, Order) or order.order_id != found.order_id:
+        try:
+            order = Order.get(found.order_id, consistent_read=True)
+        except DoesNotExist:
+            order = None
+    return found, order
+
+
+def money_of(order: Order) -> orders.Money:
+    """What moved on a case's order. A 先用后付 order is paid only once received (its payment
+    plan starts there): before that there are no payments to read."""
+    if order.payment_method == BNPL and not order.received_at and not int(order.refunded_fen or 0):
+        return orders.Money([], [])
+    return orders.money_of(order)
 
 
 def list_reviews(status: str, *, limit: int, cursor: str | None) -> tuple[list[RiskDecision], str | None]:
@@ -70,17 +84,13 @@ def list_reviews(status: str, *, limit: int, cursor: str | None) -> tuple[list[R
 def case(review_id: str) -> Case:
     """The case on one call: the decision with its reasons, the order, the buyer's standing
     and latest orders."""
-    decision = get(review_id)
-    try:
-        order: Order | None = Order.get(decision.order_id, consistent_read=True)
-    except DoesNotExist:
-        order = None
+    decision, order = load(review_id)
     try:
         user: User | None = User.get(decision.user_id)
     except DoesNotExist:
         user = None
     recent = list(Order.by_user.query(decision.user_id, scan_index_forward=False, limit=HISTORY, page_size=HISTORY))
-    return Case(decision, order, user, recent)
+    return Case(decision, order, user, recent, money_of(order) if order else None)
 
 
 def decide(
@@ -88,15 +98,13 @@ def decide(
 ) -> Case:
     """Approve (→ placed) or decline (→ cancelled, credit released) a held order, once; the
     buyer is notified. Nobody decides a review of their own order (403 `own_case`)."""
-    decision = get(review_id)
+    decision, order = load(review_id)
     if decision.user_id == operator_id:
         raise errors.forbidden("own_case", "you cannot decide a review of your own order")
     if decision.review_status != PENDING:
         raise errors.illegal_transition("review", str(decision.review_status), "decide")
-    try:
-        order = Order.get(decision.order_id, consistent_read=True)
-    except DoesNotExist as exc:
-        raise review_not_found() from exc
+    if order is None:
+        raise review_not_found()
     if order.status != RISK_REVIEW:
         raise errors.illegal_transition("order", order.status, "decide")
     actor = f"risk:{operator_id}"
@@ -118,7 +126,7 @@ def decide(
     else:
         orders.release(tx, order, now, actor, event=orders.OrderEvent.DECLINE, note="declined by a risk operator")
     _notify(tx, order, status, now)
-    result = Case(decision, order, None, [])
+    result = Case(decision, order, None, [], orders.Money([], []))  # held, so never paid: nothing moved
     if idem is not None:
         idem.stage(tx, result)
     tx.commit()

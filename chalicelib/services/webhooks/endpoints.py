@@ -10,18 +10,19 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
-from pynamodb.expressions.condition import Condition
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
 from ... import errors, pii
 from ...clock import iso, parse_iso
 from ...config import settings
-from ...db import Tx, condition_failed
+from ...db import Tx
+from ...idempotency import IdemScope
 from ...models.webhooks import COUNT_ID, DISABLED, ENABLED, WebhookEndpoint
 from . import addresses, signing, types
-from .outbox import emit
+from .outbox import applied, emit
 
 ALL_EVENTS = "*"
 
@@ -74,7 +75,9 @@ def list_all(merchant_id: str) -> list[WebhookEndpoint]:
     return sorted((e for e in items if e.endpoint_id != COUNT_ID), key=lambda e: str(e.created_at))
 
 
-def create(merchant_id: str, url: str, events: list[str], description: str | None, now: datetime) -> Created:
+def create(
+    merchant_id: str, url: str, events: list[str], description: str | None, now: datetime, idem: IdemScope | None = None
+) -> Created:
     addresses.check_literal(url, policy())
     limit = settings().webhooks.max_endpoints
     secret = signing.new_secret()
@@ -98,8 +101,11 @@ def create(merchant_id: str, url: str, events: list[str], description: str | Non
         condition=WebhookEndpoint.endpoint_count.does_not_exist() | (WebhookEndpoint.endpoint_count < limit),
         on_fail=errors.conflict("too_many_webhook_endpoints", f"a merchant has at most {limit} webhook endpoints"),
     )
+    created = Created(endpoint, secret)
+    if idem is not None:
+        idem.stage(tx, created)
     tx.commit()
-    return Created(endpoint, secret)
+    return created
 
 
 def update(
@@ -111,9 +117,11 @@ def update(
     description: str | None,
     enabled: bool | None,
     now: datetime,
+    idem: IdemScope | None = None,
 ) -> WebhookEndpoint:
     """Change the URL, events, description; `enabled: true` turns a disabled endpoint back on
-    and resends what it missed (nothing is dropped while disabled)."""
+    and resends what it missed (nothing is dropped while disabled). Answers the endpoint as
+    the write left it."""
     endpoint = get(merchant_id, endpoint_id)
     actions: list[Action] = [WebhookEndpoint.updated_at.set(iso(now))]
     if url is not None:
@@ -138,12 +146,31 @@ def update(
             WebhookEndpoint.disabled_reason.set("merchant"),
             WebhookEndpoint.disabled_at.set(iso(now)),
         ]
-    _write(endpoint, actions, WebhookEndpoint.secret.exists(), endpoint_not_found())
+    changed = _write(endpoint, actions, WebhookEndpoint.secret.exists(), endpoint_not_found(), idem)
     if resume_since is not None:
         from . import log  # the log resends; it loads endpoints through this module
 
         log.replay(merchant_id, endpoint_id, parse_iso(resume_since), now)
-    return get(merchant_id, endpoint_id)
+    return changed
+
+
+def _write(
+    endpoint: WebhookEndpoint,
+    actions: list[Action],
+    condition: Any,
+    on_fail: errors.DomainError,
+    idem: IdemScope | None,
+    secret: str | None = None,
+) -> WebhookEndpoint:
+    """One transaction: the change, and the Idempotency-Key's answer (the endpoint as changed,
+    with the new `secret` when there is one: shown in this answer only)."""
+    changed = applied(endpoint, actions)
+    tx = Tx()
+    tx.update(endpoint, actions, condition=condition, on_fail=on_fail)
+    if idem is not None:
+        idem.stage(tx, changed if secret is None else Created(changed, secret))
+    tx.commit()
+    return changed
 
 
 def delete(merchant_id: str, endpoint_id: str) -> None:
@@ -154,9 +181,12 @@ def delete(merchant_id: str, endpoint_id: str) -> None:
     tx.commit()
 
 
-def roll_secret(merchant_id: str, endpoint_id: str, overlap_seconds: int | None, now: datetime) -> Created:
+def roll_secret(
+    merchant_id: str, endpoint_id: str, overlap_seconds: int | None, now: datetime, idem: IdemScope | None = None
+) -> Created:
     """A new secret; the current one keeps signing beside it for the overlap (24 h unless
-    asked, at most 7 days; 0 ends it now)."""
+    asked, at most 7 days; 0 ends it now). Two rolls at once: one wins, the other is a 409
+    `state_changed` (its secret would never sign)."""
     cfg = settings().webhooks
     overlap = cfg.roll_overlap_seconds if overlap_seconds is None else overlap_seconds
     if not 0 <= overlap <= cfg.roll_overlap_max_seconds:
@@ -165,30 +195,15 @@ def roll_secret(merchant_id: str, endpoint_id: str, overlap_seconds: int | None,
         )
     endpoint = get(merchant_id, endpoint_id)
     secret = signing.new_secret()
-    _write(
-        endpoint,
-        [
-            WebhookEndpoint.secret.set(sealed(endpoint_id, secret)),
-            WebhookEndpoint.previous_secret.set(str(endpoint.secret)),
-            WebhookEndpoint.previous_expires_at.set(iso(now + timedelta(seconds=overlap))),
-            WebhookEndpoint.updated_at.set(iso(now)),
-        ],
-        WebhookEndpoint.secret == endpoint.secret,
-        errors.state_changed("the secret was rolled meanwhile; roll again if you still need a new one"),
-    )
-    return Created(get(merchant_id, endpoint_id), secret)
-
-
-def _write(endpoint: WebhookEndpoint, actions: list[Action], condition: Condition, moved: errors.DomainError) -> None:
-    """An update of an endpoint as read: one deleted meanwhile is a 404, one changed
-    meanwhile (`condition` failed) is `moved`."""
-    try:
-        endpoint.update(actions, condition=condition)
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        get(str(endpoint.merchant_id), str(endpoint.endpoint_id))  # gone: 404
-        raise moved from exc
+    actions: list[Action] = [
+        WebhookEndpoint.secret.set(sealed(endpoint_id, secret)),
+        WebhookEndpoint.previous_secret.set(str(endpoint.secret)),
+        WebhookEndpoint.previous_expires_at.set(iso(now + timedelta(seconds=overlap))),
+        WebhookEndpoint.updated_at.set(iso(now)),
+    ]
+    rolled = errors.state_changed("the secret was rolled meanwhile; reload and retry")
+    changed = _write(endpoint, actions, WebhookEndpoint.secret == endpoint.secret, rolled, idem, secret)
+    return Created(changed, secret)
 
 
 def sealed(endpoint_id: str, secret: str) -> str:
@@ -204,7 +219,21 @@ def active_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     return [pii.decrypt(s, f"webhook-secret:{endpoint.endpoint_id}") for s in found]
 
 
-def ping(merchant_id: str, endpoint_id: str, now: datetime) -> str:
+def replay(merchant_id: str, endpoint_id: str, since: datetime, now: datetime, idem: IdemScope | None = None) -> int:
+    """Send every event since `since` to this endpoint again (a missing one is a 404: a
+    condition of the resending transactions, no read of its own); returns how many."""
+    if endpoint_id == COUNT_ID:
+        raise endpoint_not_found()
+    from . import log  # the log resends; it loads endpoints through this module
+
+    def exists(tx: Tx) -> None:
+        condition = WebhookEndpoint.secret.exists()
+        tx.check(WebhookEndpoint, merchant_id, endpoint_id, condition=condition, on_fail=endpoint_not_found())
+
+    return log.replay(merchant_id, endpoint_id, since, now, idem, check=exists)
+
+
+def ping(merchant_id: str, endpoint_id: str, now: datetime, idem: IdemScope | None = None) -> str:
     """Send a `ping` event to this endpoint only; returns its event id."""
     endpoint = get(merchant_id, endpoint_id)
     tx = Tx()
@@ -216,5 +245,7 @@ def ping(merchant_id: str, endpoint_id: str, now: datetime) -> str:
         now,
         only_endpoint=endpoint.endpoint_id,
     )
+    if idem is not None:
+        idem.stage(tx, event_id)
     tx.commit()
     return event_id

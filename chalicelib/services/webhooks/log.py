@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,13 +13,24 @@ from pynamodb.models import Model
 from ... import errors, pagination
 from ...clock import iso
 from ...db import Tx
+from ...idempotency import IdemScope
 from ...models.webhooks import PENDING, WebhookEvent
 from . import event_keys
-from .outbox import enqueue, event_id_floor, retime
+from .outbox import applied, enqueue, event_id_floor, retime
 
 # Events one replay resends (beyond it, replay again from the last one's time).
 REPLAY_MAX = 500
 BUSY_TRIES = 3
+# Events resent by one transaction (each is its update, its timer's move: 3 items of 100).
+RESENDS_PER_TX = 30
+
+
+class EventBusy(errors.Conflict):
+    """An event the delivery worker changed since it was read (its attempt being recorded)."""
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__("webhook_event_busy", "the event is being delivered; retry shortly")
+        self.event_id = event_id
 
 
 @dataclass(frozen=True)
@@ -92,53 +103,98 @@ def events(merchant_id: str, delivery: str | None, since: datetime | None, limit
     return EventPage(items, pagination.encode(last, scope))
 
 
-def _resend(event: WebhookEvent, endpoint_id: str | None, now: datetime) -> None:
-    """Make the event due now again for one endpoint (or every one), whatever happened before."""
+def _resend(tx: Tx, event: WebhookEvent, endpoint_id: str | None, now: datetime) -> WebhookEvent:
+    """Make the event due now again for one endpoint (or every one), whatever happened before,
+    in `tx`; answers the event as that write leaves it."""
     states: dict[str, dict[str, Any]] = {k: dict(v) for k, v in dict(event.deliveries or {}).items()}
     for key, state in states.items():
         if endpoint_id in (None, key):
             states[key] = {**state, "state": PENDING, "attempts": 0, "next_at": iso(now)}
-    tx = Tx()
+    actions = [
+        WebhookEvent.deliveries.set(states),
+        WebhookEvent.delivery.set(PENDING),
+        WebhookEvent.version.set(int(event.version or 0) + 1),
+        retime(tx, event, iso(now)),
+    ]
     tx.update(
-        event,
-        [
-            WebhookEvent.deliveries.set(states),
-            WebhookEvent.delivery.set(PENDING),
-            WebhookEvent.version.set(int(event.version or 0) + 1),
-            retime(tx, event, iso(now)),
-        ],
-        condition=WebhookEvent.version == int(event.version or 0),
-        on_fail=errors.conflict("webhook_event_busy", "the event is being delivered; retry shortly"),
+        event, actions, condition=WebhookEvent.version == int(event.version or 0), on_fail=EventBusy(event.event_id)
     )
     tx.after_commit(lambda: enqueue(str(event.merchant_id), str(event.event_id)))
-    tx.commit()
+    return applied(event, actions)
 
 
-def redeliver(merchant_id: str, event_id: str, now: datetime) -> WebhookEvent:
+def redeliver(merchant_id: str, event_id: str, now: datetime, idem: IdemScope | None = None) -> WebhookEvent:
     """Send one event again to every endpoint it is for (with the same `webhook-id`)."""
-    event = get(merchant_id, event_id)
-    _resend(event, None, now)
-    return get(merchant_id, event_id)
+    tx = Tx()
+    resent = _resend(tx, get(merchant_id, event_id), None, now)
+    if idem is not None:
+        idem.stage(tx, resent)
+    tx.commit()
+    return resent
 
 
-def replay(merchant_id: str, endpoint_id: str | None, since: datetime, now: datetime) -> int:
-    """Send every event since `since` again (to one endpoint, or all); returns how many."""
-    found = 0
+# What each resending transaction is conditioned on (e.g. that the endpoint still exists).
+Check = Callable[[Tx], None]
+
+
+def replay(
+    merchant_id: str,
+    endpoint_id: str | None,
+    since: datetime,
+    now: datetime,
+    idem: IdemScope | None = None,
+    check: Check | None = None,
+) -> int:
+    """Send every event since `since` again (to one endpoint, or all); returns how many. `check`
+    adds its condition to each transaction (nothing is sent when it fails)."""
     floor = event_id_floor(since)
 
     def shard(key: str) -> Iterator[WebhookEvent]:
         return iter(WebhookEvent.query(key, WebhookEvent.event_id >= floor, page_size=REPLAY_MAX))
 
-    for event in event_keys.merged(merchant_id, shard, newest_first=False, limit=REPLAY_MAX):
-        if event.only_endpoint not in (None, endpoint_id):
-            continue
-        if endpoint_id is not None and endpoint_id not in dict(event.deliveries or {}):
-            continue  # an event this endpoint is not subscribed to: nothing to send again
-        for _ in range(BUSY_TRIES):  # the worker may be recording an attempt right now
-            try:
-                _resend(event, endpoint_id, now)
-                break
-            except errors.Conflict:
-                event = get(merchant_id, event.event_id)
-        found += 1
-    return found
+    events = [
+        e
+        for e in event_keys.merged(merchant_id, shard, newest_first=False, limit=REPLAY_MAX)
+        if e.only_endpoint in (None, endpoint_id)
+        # an event this endpoint is not subscribed to: nothing to send again
+        and (endpoint_id is None or endpoint_id in dict(e.deliveries or {}))
+    ]
+    chunks = [events[i : i + RESENDS_PER_TX] for i in range(0, len(events), RESENDS_PER_TX)] or [[]]
+    for n, chunk in enumerate(chunks):
+        last = n == len(chunks) - 1
+        _resend_all(merchant_id, endpoint_id, chunk, now, idem if last else None, len(events), check)
+    return len(events)
+
+
+def _resend_all(
+    merchant_id: str,
+    endpoint_id: str | None,
+    events: list[WebhookEvent],
+    now: datetime,
+    idem: IdemScope | None,
+    answer: int,
+    check: Check | None,
+) -> None:
+    """One transaction for `events` (and the answer, in the last one). An event the worker is
+    recording an attempt on is read again and retried; one still busy after BUSY_TRIES is left
+    out (it is being sent right now)."""
+    if not events and idem is None and check is None:
+        return  # nothing to send, nothing to answer or check
+    tries: dict[str, int] = {}
+    while True:
+        tx = Tx()
+        if check is not None:
+            check(tx)
+        for event in events:
+            _resend(tx, event, endpoint_id, now)
+        if idem is not None:
+            idem.stage(tx, answer)
+        try:
+            tx.commit()
+            return
+        except EventBusy as busy:
+            tries[busy.event_id] = tries.get(busy.event_id, 0) + 1
+            kept = [e for e in events if e.event_id != busy.event_id]
+            if tries[busy.event_id] < BUSY_TRIES:
+                kept.append(get(merchant_id, busy.event_id))
+            events = kept
