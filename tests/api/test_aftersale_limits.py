@@ -183,3 +183,24 @@ def test_a_decision_in_time_leaves_no_deadline_timer(api: Api, activated_user: s
     assert [t.kind for t in timers.live(dispute["dispute_id"])] == [timers.DISPUTE_DECISION]
     api.post(f"/v1/support/disputes/{dispute['dispute_id']}/decision", {"decision": "reject"}, idem=new_key(), **S)
     assert timers.live(dispute["dispute_id"]) == []
+
+
+def test_a_rejected_request_is_not_escalable_once_the_whole_order_was_returned(
+    api: Api, activated_user: str, received: str
+) -> None:
+    """Found by `make soak`: a request for line A rejected, then every line returned by a later
+    request; escalating the first moved the returned order back to return_requested, so a
+    dispute decided for the buyer could refund line A a second time. Nothing is left to dispute."""
+    a, b = skus_of(api, activated_user, received)
+    first = ask_lines(api, activated_user, received, a)
+    assert decide(api, first["request_id"], "reject").status_code == 200
+    body = {"reason": "不合适", "kind": "refund_only"}
+    whole = api.post(f"/v1/orders/{received}/return-requests", body, as_=activated_user)
+    assert whole.status_code == 201, whole.json
+    assert decide(api, whole.json["request_id"], "approve").status_code == 200
+    order = api.get(f"/v1/orders/{received}", as_=activated_user).json
+    assert order["status"] == "returned", order
+    url = f"/v1/orders/{received}/disputes"
+    r = api.post(url, {"reason": "质量问题", "request_id": first["request_id"]}, as_=activated_user)
+    assert r.status_code == 409 and r.json["code"] == "illegal_transition", r.json
+    assert api.get(f"/v1/orders/{received}", as_=activated_user).json["status"] == "returned"

@@ -73,9 +73,10 @@ class Step:
 E = OrderEvent
 BNPL_ONLY, CHANNEL_ONLY = "bnpl", "channel"
 # Where the after-sale pause can begin, and so where it can end (a rejected request's
-# escalation pauses the order from wherever it stands by then).
+# escalation pauses the order from wherever it stands by then, except a wholly returned one:
+# nothing is left to dispute, and a dispute decided for the buyer would refund again).
 _RETURNABLE = (S.SHIPPED, S.RECEIVED, S.OVERDUE, S.PAID)
-_RESUMABLE = (*_RETURNABLE, S.COMPLETED, S.RETURNED)
+_RESUMABLE = (*_RETURNABLE, S.COMPLETED)
 
 TABLE: tuple[Step, ...] = (
     Step(S.AWAITING_CONFIRMATION, E.CONFIRM, S.PLACED),
@@ -106,7 +107,7 @@ TABLE: tuple[Step, ...] = (
     Step(S.RETURN_REQUESTED, E.RETURN_STEP, S.RETURN_REQUESTED),
     *(Step(s, E.ESCALATE, S.RETURN_REQUESTED) for s in (S.RETURN_REQUESTED, *_RESUMABLE)),
     *(Step(S.RETURN_REQUESTED, E.RESUME, s) for s in _RESUMABLE),
-    *(Step(S.RETURN_REQUESTED, E.SETTLE_RETURN, s) for s in _RESUMABLE),
+    *(Step(S.RETURN_REQUESTED, E.SETTLE_RETURN, s) for s in (*_RESUMABLE, S.RETURNED)),
 )
 
 # The words of an illegal step's message ("cannot <verb> an order that is <status>").
