@@ -38,7 +38,12 @@ EventTypes = Annotated[list[WebhookEventType], Field(min_length=1, max_length=20
 
 
 def _a_time(value: str) -> str:
-    datetime.fromisoformat(value)  # a ValueError (e.g. month 13) is the field's 400
+    # A ValueError (e.g. month 13) is the field's 400; so is a time outside years 1-9999 in UTC
+    # (`0001-01-01T00:00:00+14:00`), which would overflow when converted.
+    try:
+        datetime.fromisoformat(value).astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("the time is outside the years 1 to 9999 in UTC") from exc
     return value
 
 

@@ -123,6 +123,28 @@ def dynamodb_calls() -> Iterator[Counter[str]]:
 
 
 @contextmanager
+def between_read_and_write(operation: str, meanwhile: Callable[[], Any]) -> Iterator[None]:
+    """Run `meanwhile` once, right before the first DynamoDB `operation` call (e.g.
+    "UpdateItem"): another action landing between this one's read and its write, made certain
+    without threads (so the chalice test client can send the first request)."""
+    done = threading.Event()
+
+    def hook(**_: Any) -> None:
+        if not done.is_set():
+            done.set()
+            meanwhile()
+
+    clients = _clients()
+    for client in clients:
+        client.meta.events.register(f"before-call.dynamodb.{operation}", hook, unique_id="meanwhile")
+    try:
+        yield
+    finally:
+        for client in clients:
+            client.meta.events.unregister(f"before-call.dynamodb.{operation}", unique_id="meanwhile")
+
+
+@contextmanager
 def atomic_moto() -> Iterator[None]:
     """Serialise each moto DynamoDB request, as DynamoDB applies each atomically.
 

@@ -131,8 +131,9 @@ def on_receipt(tx: Tx, order: Order, first_due: datetime, now: datetime) -> list
     dates = ar.due_dates(first_due, plan.parts)
     dated = replace(plan, schedule=tuple(replace(p, due_at=iso(d)) for p, d in zip(plan.schedule, dates, strict=True)))
     order.installment_plan = dated.to_json()
-    if plan.fee_payer == quotes.MERCHANT:
-        fees.charge_merchant_fee(tx, order, f"order:{order.order_id}:merchant_installment_fee", plan.fee_fen, now)
+    if plan.fee_payer == quotes.MERCHANT:  # less the share of goods a return took before receipt
+        fee = plan.fee_fen - ar.fee_share(plan.fee_fen, int(order.total_fen), int(order.refunded_fen or 0))
+        fees.charge_merchant_fee(tx, order, f"order:{order.order_id}:merchant_installment_fee", fee, now)
     first = dated.current  # part 1, unless a return before receipt took every part
     order.amount_due_fen = first.amount_fen if first else 0
     return [Order.installment_plan.set(dated.to_json()), Order.amount_due_fen.set(first.amount_fen if first else 0)]

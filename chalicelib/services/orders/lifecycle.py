@@ -189,7 +189,9 @@ def transition(
     history = [*(order.history or []), history_entry(target, now, actor, note, history_event)]
     # The status it was read in is one the event is legal from: the write holds only if it
     # still is (and nothing else moved it meanwhile, the history being rewritten whole).
-    guard = Order.status == order.status
+    # The history as read is that guard: a status left and come back to (a return asked and
+    # settled meanwhile) has grown it, so a write from the older read cannot undo that return.
+    guard = (Order.status == order.status) & (Order.history == (order.history or []))
     if condition is not None:
         guard &= condition
     # The sparse obligation index follows the status in the same write (orders/obligations.py).
