@@ -91,3 +91,16 @@ def test_a_card_blocked_by_its_number_is_blocked_on_every_account(api: Api, acti
     for user in (activated_user, other):
         order = checkout(api, user, [(sku, 1)]).json["orders"][0]
         assert confirm(api, user, order).status_code == 402
+
+
+def test_two_buyers_of_one_merchant_at_once_do_not_conflict(api: Api, activated_user: str, rules: Any) -> None:
+    """The merchant's counters are not conditioned (a flash sale would make every confirmation
+    conflict): two buyers confirming at once under a merchant rule are both placed, counted."""
+    with_rule(rules, {"id": "m_busy", "if": [["merchant_orders_24h", ">=", 99]], "outcome": "decline", "reason": "v"})
+    other = activated_with_card(api, "u-other-buyer", "110105199003070017", "6222020200112233461")
+    sku = sku_ids(create_product(api, skus=[{"attributes": {}, "price_fen": 1000, "stock": 5}]))[0]
+    orders = [checkout(api, user, [(sku, 1)]).json["orders"][0] for user in (activated_user, other)]
+    with racing_transactions(2, first_only=True):
+        results = run_together(*(confirming(user, o) for user, o in zip((activated_user, other), orders, strict=True)))
+    assert not any(isinstance(r, Exception) for r in results), results
+    assert all(Order.get(o["order_id"], consistent_read=True).status == "placed" for o in orders)
