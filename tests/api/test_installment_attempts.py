@@ -179,3 +179,40 @@ def test_paying_a_part_in_the_app_and_the_bill_take_three_calls_and_replay_their
     replay = api.post(bill_path, {"channel": "alipay"}, as_=user, idem=bill_key)
     assert replay.json == bill.json and replay.headers.get("Idempotent-Replayed") == "true"
     assert len(list(PaymentAttempt.by_order.query(oid))) == 1
+
+
+def test_a_tap_whose_part_a_pending_charge_paid_meanwhile_does_not_pay_the_next_part(
+    api: Api, activated_user: str
+) -> None:
+    """Regression (the installment model): the second tap saw the first tap's card charge still
+    pending, settled it (the gateway said succeeded: part 1 paid), read the order again and
+    charged part 2, a part nobody asked to pay. The tap was for part 1: 409 `payment_in_progress`."""
+    user = activated_user
+    oid = received_in_parts(api, user)
+    use_card(api, user, "0003")  # the gateway times out: the first tap's charge stays pending
+    first = payments.pay_now(user, oid, "card", clock.now())
+    assert first.attempt.status == "pending"
+    use_card(api, user, "0001")
+
+    client = connection().client
+
+    def gateway_says_succeeded(**_: Any) -> None:  # as the second tap settles the charge it saw pending
+        client.meta.events.unregister("before-call.dynamodb.GetItem", unique_id="gateway")
+        body, headers = sim.card_notification(first.attempt.attempt_id, PART)
+        assert post_raw(api, "/v1/channels/card/notify", body, headers).status_code == 200
+
+    def attempts_read(**_: Any) -> None:  # the second tap read the order, then its attempts
+        client.meta.events.unregister("before-call.dynamodb.Query", unique_id="attempts")
+        client.meta.events.register("before-call.dynamodb.GetItem", gateway_says_succeeded, unique_id="gateway")
+
+    client.meta.events.register("before-call.dynamodb.Query", attempts_read, unique_id="attempts")
+    try:
+        second: Any = payments.pay_now(user, oid, "card", clock.now())
+    except errors.DomainError as err:
+        second = err
+    finally:
+        client.meta.events.unregister("before-call.dynamodb.Query", unique_id="attempts")
+        client.meta.events.unregister("before-call.dynamodb.GetItem", unique_id="gateway")
+    assert isinstance(second, errors.Conflict) and second.code == "payment_in_progress", second
+    assert paid_seqs(oid) == [1]
+    assert kept(oid) == PART  # one charge

@@ -82,6 +82,7 @@ def pay_now(
     order = owned_order(user_id, order_id)
     if payable(order) is None:
         raise errors.illegal_transition("order", order.status, "pay")
+    read_part = part_of(order, scope)
     seen = attempts_for(order_id)
     settled_meanwhile = False
     for pending in (a for a in seen if a.status == pm.PENDING and a.channel == ch.CARD):
@@ -95,6 +96,10 @@ def pay_now(
         settled_meanwhile = True
     if settled_meanwhile:  # e.g. a declined auto-debit made the order overdue: read it again
         order = owned_order(user_id, order_id)
+        # The tap was for the part it read: settled meanwhile by another tap or the auto-debit,
+        # it is paid, and this request is not one for the part after it.
+        if read_part is not None and part_of(order, scope) != read_part:
+            raise errors.conflict("payment_in_progress", "this part was just paid by another payment; reload")
     plan = payable(order, scope=scope, now=now)
     if plan is None:
         raise errors.illegal_transition("order", order.status, "pay")
