@@ -301,8 +301,8 @@ class Tx:
                 for (_, _, fail, guard), reason in zip(ops, reasons, strict=False)
                 if reason is not None and reason.code == "ConditionalCheckFailed"
             ]
-            if failed:
-                _, fail = min(failed, key=lambda f: f[0])  # the first non-guard failure, else the first
+            if failed:  # a key's lost claim first (a replay), then the first non-guard failure
+                _, fail = min(failed, key=lambda f: (not getattr(f[1], "outranks", False), f[0]))
                 raise (fail or errors.state_changed("the resource changed; reload and retry")) from exc
             if is_retryable(exc):
                 raise errors.unavailable("temporarily_unavailable", "the store is busy; retry shortly") from exc

@@ -165,7 +165,11 @@ def _settle_claim(write: Callable[[], Any]) -> None:
 
 
 class KeyTaken(errors.Conflict):
-    """The transaction lost the claim: the key was used first (never sent to a client)."""
+    """The transaction lost the claim: the key was used first (never sent to a client). It
+    outranks the other failed conditions of its transaction (`db.Tx`): the request already
+    answered, so it is replayed, whatever else its twin changed meanwhile."""
+
+    outranks = True
 
 
 @dataclass

@@ -181,6 +181,8 @@ def _begin_closing(user_id: str, now: datetime, idem: IdemScope | None) -> str:
         condition=User.closed_at.does_not_exist() & free,
         on_fail=closing.account_closing(),
     )
+    if idem is not None:  # its twin already closed the account: a replay, not `account_closing`
+        idem.guard(tx)
     tx.commit()
     return marker
 
