@@ -97,6 +97,38 @@ def test_two_taps_on_pay_now_at_once_charge_the_card_once(api: Api, activated_us
     assert_balanced()
 
 
+def test_a_second_tap_that_read_the_order_before_the_first_paid_it_is_not_charged(
+    api: Api, activated_user: str
+) -> None:
+    """Regression (`make soak`): the second tap read the order awaiting payment; the first tap
+    paid it before the second read the attempts; the second numbered the next attempt and
+    charged the card again (the money then refunded as unapplied). Its attempt is saved only
+    while the order is as it read it: 409 `payment_in_progress`, one charge."""
+    from chalicelib.db import connection
+
+    order_id = sim.awaiting_payment_order(api, activated_user, AMOUNT, "card")
+    client = connection().client
+    first: list[Any] = []
+
+    def first_tap_pays(**_: Any) -> None:  # runs once, as the second tap queries the attempts
+        client.meta.events.unregister("before-call.dynamodb.Query", unique_id="first-tap")
+        first.append(payments.pay_now(activated_user, order_id, "card", clock.now()))
+
+    client.meta.events.register("before-call.dynamodb.Query", first_tap_pays, unique_id="first-tap")
+    try:
+        second: Any = payments.pay_now(activated_user, order_id, "card", clock.now())
+    except errors.DomainError as err:
+        second = err
+    finally:
+        client.meta.events.unregister("before-call.dynamodb.Query", unique_id="first-tap")
+    assert first and first[0].attempt.status == "succeeded"
+    assert isinstance(second, errors.Conflict) and second.code == "payment_in_progress", second
+    attempts = list(PaymentAttempt.by_order.query(order_id))
+    assert [(a.status, a.outcome) for a in attempts] == [("succeeded", "applied")], attempts
+    assert platform_book("clearing_card") == AMOUNT
+    assert_balanced()
+
+
 def test_card_pay_now_replays_with_the_same_idempotency_key(api: Api, activated_user: str) -> None:
     order_id = sim.awaiting_payment_order(api, activated_user, AMOUNT, "card")
     k = key()

@@ -144,19 +144,19 @@ class Pay:
         )
 
     def save(self, tx: Tx, attempt: PaymentAttempt) -> None:
-        """The attempt saved once; an installment part's, only while the order owes that part
-        as read (a part paid meanwhile another way is never charged again)."""
+        """The attempt saved once, and only while the order is as read: a single payment still
+        in its status (another tap that paid it meanwhile is not charged again), an
+        installment part still the one owed (a part paid meanwhile another way, neither)."""
         save_attempt(tx, attempt)
-        if self.part is None:
-            return
         order = self.order
+        condition = Order.status == order.status
+        if self.part is not None:
+            condition &= (Order.amount_due_fen == int(order.amount_due_fen)) & (Order.due_at == order.due_at)
         tx.check(
             Order,
             order.order_id,
-            condition=(Order.status == order.status)
-            & (Order.amount_due_fen == int(order.amount_due_fen))
-            & (Order.due_at == order.due_at),
-            on_fail=errors.conflict("payment_in_progress", "this part was paid meanwhile; reload"),
+            condition=condition,
+            on_fail=errors.conflict("payment_in_progress", "this order was paid meanwhile; reload"),
         )
 
 
