@@ -131,6 +131,7 @@ GRANTS: dict[str, Needs] = {
             "payouts": "merchants' payout list",
             "products/by_merchant": "a merchant's product list",
             "webhook-events/by_order": "account closure erases the order copies in merchants' webhook events",
+            "disputes/by_order": "support's order lookup of an order made before orders recorded their disputes",
         },
     ),
     # Cancel what was not confirmed or paid in time: stock, coupon and credit back, channel trade closed.
