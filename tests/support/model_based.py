@@ -1012,9 +1012,10 @@ class MoneyMachine(RuleBasedStateMachine):
     # --- account closure and after-sale limits (issue 22) -----------------------------------
     @rule(user=st.integers(0, 1))
     def close_account(self, user: int) -> None:
-        """Close an account: refused (409) while anything is open, else it is closed for good."""
+        """Close an account: refused (409) while anything is open, else it is closed for good
+        (a 503 is retried with its key: a closure whose answer was lost replays its 200)."""
         uid = self.users[user]
-        r = self._call("POST", "/v1/me/closure", as_=uid)
+        r = self._call("POST", "/v1/me/closure", as_=uid, idem=new_key())
         self.reached[f"closure:{r.status_code}:{(r.json or {}).get('code', '')}"] += 1
         if r.status_code == 200:  # a newcomer takes the closed user's place in the stories
             self.closed_users.append(uid)
