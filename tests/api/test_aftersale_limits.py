@@ -204,3 +204,48 @@ def test_a_rejected_request_is_not_escalable_once_the_whole_order_was_returned(
     r = api.post(url, {"reason": "质量问题", "request_id": first["request_id"]}, as_=activated_user)
     assert r.status_code == 409 and r.json["code"] == "illegal_transition", r.json
     assert api.get(f"/v1/orders/{received}", as_=activated_user).json["status"] == "returned"
+
+
+def test_a_rejected_request_escalated_after_part_of_its_goods_came_back_refunds_only_the_rest(
+    api: Api, activated_user: str, received: str
+) -> None:
+    """Found by `make soak` (an order of ¥133.34 refunded ¥200.01): the whole order asked back
+    and rejected, one unit returned by a later request, then the first escalated and refunded
+    by support. The dispute refunded the first request's goods as priced when it was asked,
+    the returned unit among them, a second time. It gives back only what is left of them."""
+    a, _ = skus_of(api, activated_user, received)  # the fixture's order: 2 × a and 1 × b
+    total = api.get(f"/v1/orders/{received}", as_=activated_user).json["total_fen"]
+    whole = api.post(f"/v1/orders/{received}/return-requests", {"reason": "不合适"}, as_=activated_user)
+    assert whole.status_code == 201 and whole.json["amount_fen"] == total, whole.json
+    assert decide(api, whole.json["request_id"], "reject").status_code == 200
+    one = ask_lines(api, activated_user, received, a)
+    assert decide(api, one["request_id"], "approve").status_code == 200
+    body = {"reason": "质量问题", "request_id": whole.json["request_id"]}
+    dispute = api.post(f"/v1/orders/{received}/disputes", body, as_=activated_user)
+    assert dispute.status_code == 201, dispute.json
+    assert dispute.json["amount_fen"] == total - one["amount_fen"], dispute.json  # what is left, not the whole
+    url = f"/v1/support/disputes/{dispute.json['dispute_id']}/decision"
+    r = api.post(url, {"decision": "refund", "note": ""}, idem=new_key(), **S)
+    assert r.status_code == 200, r.json
+    order = api.get(f"/v1/orders/{received}", as_=activated_user).json
+    assert order["status"] == "returned" and order["refunded_fen"] == total, order
+    assert order["amount_due_fen"] == 0, order
+
+
+def test_a_rejected_request_whose_goods_all_came_back_since_is_not_escalable(
+    api: Api, activated_user: str, received: str
+) -> None:
+    """A request for one unit of a rejected, then that unit returned by a later request while
+    the rest of the order is kept: nothing of the first request is left to dispute."""
+    a, _ = skus_of(api, activated_user, received)
+    first = ask_lines(api, activated_user, received, a)
+    assert decide(api, first["request_id"], "reject").status_code == 200
+    body = {"reason": "不合适", "kind": "refund_only", "items": [{"sku_id": a, "quantity": 2}]}
+    both = api.post(f"/v1/orders/{received}/return-requests", body, as_=activated_user)
+    assert both.status_code == 201, both.json
+    assert decide(api, both.json["request_id"], "approve").status_code == 200
+    url = f"/v1/orders/{received}/disputes"
+    r = api.post(url, {"reason": "质量问题", "request_id": first["request_id"]}, as_=activated_user)
+    assert r.status_code == 409 and r.json["code"] == "not_escalable", r.json
+    assert escalate(api, activated_user, received).status_code == 409  # nor picked as the latest escalable one
+    assert api.get(f"/v1/orders/{received}", as_=activated_user).json["status"] == "received"

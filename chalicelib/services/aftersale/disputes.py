@@ -3,6 +3,8 @@
 - Escalation: within `dispute_window_seconds` of a rejection, or of the deadline an open
   request stalled past (the merchant's answer, or the goods' arrival). Once per request,
   one open dispute per order. The order is (again) `return_requested`: collection pauses.
+  A rejected request is escalated for what is left of its goods (a later request may have
+  returned some), repriced as if returned now; none left, it is not escalable.
 - Support decides within `dispute_decision_seconds` (5 days): an undecided one past that is
   marked late by `advance_aftersale` (first in the console's list, metric DisputesLate,
   an alarm); nothing is decided automatically.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
@@ -43,7 +46,7 @@ from ...models.orders import Order
 from ...models.timers import Timer
 from ...models.users import User
 from ...observability import count, logger
-from .. import closing, duties, notifications, orders, webhooks
+from .. import apportion, closing, duties, notifications, orders, webhooks
 from . import records
 from .records import load, move, of_order, recorded
 from .records import not_found as not_found_request
@@ -84,6 +87,8 @@ def _escalation_opened(order: Order, request: ReturnRequest, now: datetime) -> d
         raise errors.conflict("already_escalated", "this request was already escalated")
     if request.status == REJECTED and request.decided_at:
         since = parse_iso(request.decided_at)
+        if order.status != o.RETURNED and not still_returnable(order, request):  # (returned: illegal below)
+            raise errors.conflict("not_escalable", "the goods of this request were since returned by another")
     elif (
         request.status in STALLED
         and order.pending_return_id == request.request_id
@@ -112,6 +117,22 @@ def ids_in(dispute_id: str) -> tuple[str, str] | None:
     if request_id.startswith("ret_") and sep == "_" and order_id and len(dispute_id) <= MAX_ID_LENGTH:
         return order_id, request_id
     return None
+
+
+def still_returnable(order: Order, request: ReturnRequest) -> list[dict[str, Any]]:
+    """A rejected request's lines as far as the order still has their goods, priced as if
+    returned now (`apportion.return_amounts`): a later request may have returned some since,
+    and a dispute decided for the buyer gives back only what is left, never those twice."""
+    left = {i["sku_id"]: int(i["quantity"]) - int(i.get("returned_quantity", 0)) for i in order.items}
+    prices = {i["sku_id"]: int(i["unit_price_fen"]) for i in order.items}
+    lines = []
+    for line in request.items:
+        quantity = min(int(line["quantity"]), left.get(line["sku_id"], 0))
+        if quantity > 0:
+            left[line["sku_id"]] -= quantity
+            lines.append({**line, "quantity": quantity, "goods_fen": prices[line["sku_id"]] * quantity})
+    amounts = apportion.return_amounts(order, [(line["sku_id"], int(line["quantity"])) for line in lines])
+    return [{**line, "amount_fen": amount} for line, amount in zip(lines, amounts, strict=True)]
 
 
 def _to_escalate(order: Order, request_id: str | None, now: datetime) -> ReturnRequest:
@@ -150,6 +171,10 @@ def escalate(user_id: str, order_id: str, reason: str, now: datetime, request_id
     request = _to_escalate(order, request_id, now)
     request_id = request.request_id
     _escalation_opened(order, request, now)
+    rejected = order.status != o.RETURN_REQUESTED
+    if rejected:  # the order as read is the one the escalation's own step below holds to
+        request.items = still_returnable(order, request)
+        request.amount_fen = sum(int(line["amount_fen"]) for line in request.items)
     dispute_id = dispute_id_for(order_id, request_id)
     deadline_at = now + timedelta(seconds=settings().rules.dispute_decision_seconds)
     dispute = Dispute(
@@ -173,12 +198,14 @@ def escalate(user_id: str, order_id: str, reason: str, now: datetime, request_id
     escalated = ReturnRequest.escalated_at.set(iso(now))
     guard = Order.open_dispute_id.does_not_exist()
     opened = [Order.open_dispute_id.set(dispute_id), *recorded(order, Order.dispute_ids, dispute_id)]
-    if order.status == o.RETURN_REQUESTED:  # stalled: its wait ends, support decides
+    if not rejected:  # stalled: its wait ends, support decides
         move(tx, request, request.status, DISPUTED, escalated)
         actions = [*opened, *stage(tx, order, None, None)]
         closing.opens(tx, user_id)
     else:  # rejected: the order pauses again, from where it is now
-        move(tx, request, REJECTED, DISPUTED, escalated, ReturnRequest.order_status_before.set(order.status))
+        # Repriced: what is left of its goods (`still_returnable`), as the dispute says.
+        repriced = [ReturnRequest.items.set(request.items), ReturnRequest.amount_fen.set(request.amount_fen)]
+        move(tx, request, REJECTED, DISPUTED, escalated, ReturnRequest.order_status_before.set(order.status), *repriced)
         request.order_status_before = order.status
         actions = [*opened, Order.pending_return_id.set(request_id)]
         guard &= Order.pending_return_id.does_not_exist()
