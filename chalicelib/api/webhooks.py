@@ -91,6 +91,7 @@ def list_webhook_endpoints(ctx: Ctx) -> EndpointList:
     key_optional=True,
     claim_in_tx=True,
     render=created_view,
+    sealed_answer=True,
 )
 def create_webhook_endpoint(ctx: Ctx) -> webhooks.endpoints.Created:
     """Add an endpoint (https; never a private address): its `whsec_` secret is shown only
@@ -163,6 +164,7 @@ def delete_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> None:
     key_optional=True,
     claim_in_tx=True,
     render=created_view,
+    sealed_answer=True,
 )
 def roll_webhook_secret(ctx: Ctx, endpoint_id: str) -> webhooks.endpoints.Created:
     """A new secret (shown once); the old one keeps signing beside it for
