@@ -1127,6 +1127,7 @@ class MoneyMachine(RuleBasedStateMachine):
             )
         hooks.secrets.append(made["secret"])
         self.webhook_endpoint = made["endpoint_id"]
+        self.__dict__["webhook_promised"] = {made["secret"]: ""}  # signs until rolled (webhook_roll_secret)
         WEBHOOK_ANSWER["status"] = 200
 
     @precondition(lambda self: self.webhook_endpoint)
@@ -1307,6 +1308,66 @@ class MoneyMachine(RuleBasedStateMachine):
         if self.installment_checks % FULL_EVERY == 1 or not self.faults:
             with _faults_off(self):
                 check_installments(self)
+
+    # --- webhook secrets (s3-fixes): every rolled secret signs until its own expiry, a bounded
+    # number of them; a roll's Idempotency-Key answer is never kept with the secret in plain text
+    @precondition(lambda self: self.webhook_endpoint)
+    # (a wait of at least 1 s: two pings in one instant of the frozen clock would share a sequence)
+    @rule(overlap=st.sampled_from([0, 600, 86400, 86400]), wait=st.sampled_from([1, 300, 3600, 86400]))
+    def webhook_roll_secret(self, overlap: int, wait: int) -> None:
+        """The merchant rolls the secret (its answer lost, it asks again with the same key),
+        the clock moves on, and a ping signs with exactly the secrets still promised."""
+        from datetime import timedelta
+
+        from chalicelib.clock import iso
+
+        path = f"/v1/merchant/webhook-endpoints/{self.webhook_endpoint}"
+        who = {"as_": self.merchant, "roles": ["merchant"]}
+        # secret -> when it stops signing ("" for the current one, known once a roll answers)
+        promised: dict[str, str] = self.__dict__.setdefault("webhook_promised", {})
+        key, body, now = new_key(), {"previous_expires_in_seconds": overlap}, clock.now()
+        r = self._call("POST", f"{path}/secret", body, idem=key, **who)
+        if r.status_code >= 500:  # the same key once the store is back: the first answer, or the roll now
+            with _faults_off(self):
+                r = self._call("POST", f"{path}/secret", body, idem=key, **who)
+        live = [s for s, ends in promised.items() if ends and ends > iso(now)]
+        if r.status_code == 409:
+            assert r.json["code"] == "too_many_signing_secrets" and overlap, r.json
+            assert len(live) >= settings().webhooks.max_previous_secrets, (live, r.json)
+            self.reached["webhook:roll_refused"] += 1
+        else:
+            self._ok(r, "roll")
+            for old in [s for s, ends in promised.items() if not ends]:
+                promised[old] = iso(now + timedelta(seconds=overlap))
+            promised[r.json["secret"]] = ""
+            webhook_receiver().secrets.append(r.json["secret"])
+        with _faults_off(self):
+            assert not any("whsec_" in str(v) for item in _scan_now("idempotency") for v in item.values())
+            self.advance_clock(wait)
+            sent = self._webhook_ping(path, who)
+        if sent is None or not promised:
+            return
+        from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+        for secret, ends in promised.items():
+            try:
+                Webhook(secret).verify(sent.body, sent.headers)
+                verified = True
+            except WebhookVerificationError:
+                verified = False
+            assert verified == (not ends or ends > iso(clock.now())), (secret[:10], ends, iso(clock.now()))
+        self.reached[f"webhook:signatures:{len(sent.headers['webhook-signature'].split())}"] += 1
+
+    def _webhook_ping(self, path: str, who: dict[str, Any]) -> Any:
+        """A ping delivered now (the endpoint enabled again if it was off), as received."""
+        from chalicelib.local import worker
+
+        WEBHOOK_ANSWER["status"] = 200
+        if self._ok(self.api.get(path, **who), "endpoint")["status"] == "disabled":
+            self._ok(self.api.put(path, {"enabled": True}, **who), "re-enable")
+        event_id = self._ok(self.api.post(f"{path}/test", **who), "ping")["event_id"]
+        worker.drain({settings().webhook_queue_name: _webhook_handler()})
+        return next((d for d in webhook_receiver().received if d.headers.get("webhook-id") == event_id), None)
 
     # --- invariants (faults off while reading; each table scanned once per full check) -------
     def check_invariants(self, settings: Any, output: Any, runtimes: dict[str, float]) -> None:
