@@ -146,10 +146,14 @@ def _merchant_read_range(merchant_id: str) -> range:
 
 
 def subject_of(order: Order, user: User, device_id: str | None) -> Subject:
+    """Who and what a confirmation is counted against. The device is the one it was made
+    from: the signing device, or the one the app names beside the password; naming none, the
+    user's device registered last (a password confirmation is not a way around its limit)."""
     address = dict(order.address or {})
     values = {"user": order.user_id, "merchant": order.merchant_id}
-    if device_id:
-        values["device"] = device_id
+    device = device_id or user.last_device_id
+    if device:
+        values["device"] = str(device)
     if user.default_card_id:
         values["card"] = str(user.default_card_fingerprint or user.default_card_id)
     if address.get("line1"):
