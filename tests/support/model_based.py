@@ -76,6 +76,9 @@ JOBS = (*JOBS, "expire_risk_reviews")
 # --- installments (分期): a part paid, the order owes the next one (received again) ---------
 LEGAL[o.RECEIVED] = LEGAL[o.RECEIVED] | {o.RECEIVED}
 LEGAL[o.OVERDUE] = LEGAL[o.OVERDUE] | {o.RECEIVED}
+# --- goods a dispute refunded on their way back arrive: back to stock, the status stays -----
+for _status in (o.SHIPPED, o.RECEIVED, o.OVERDUE, o.PAID, o.COMPLETED, o.RETURN_REQUESTED, o.RETURNED):
+    LEGAL[_status] = LEGAL[_status] | {_status}
 # (SKU index, quantity) lines of one checkout, each SKU once.
 BASKETS = st.lists(st.tuples(st.integers(0, 2), st.integers(1, 2)), min_size=1, max_size=3, unique_by=lambda t: t[0])
 
@@ -1373,6 +1376,39 @@ class MoneyMachine(RuleBasedStateMachine):
         event_id = self._ok(self.api.post(f"{path}/test", **who), "ping")["event_id"]
         worker.drain({settings().webhook_queue_name: _webhook_handler()})
         return next((d for d in webhook_receiver().received if d.headers.get("webhook-id") == event_id), None)
+
+    # --- goods a dispute refunded on their way back (s3-fixes): the merchant's arrival puts
+    # them back in stock once and moves no money (`returned_units` counts what arrived)
+    @precondition(lambda self: self.orders)
+    @rule(i=st.integers(0, 50), partial=st.booleans(), twice=st.booleans())
+    def goods_arrive_after_a_dispute_refunded_them(self, i: int, partial: bool, twice: bool) -> None:
+        """Returned, shipped back, never confirmed; the buyer escalates once that wait ran out,
+        support refunds; then the goods arrive (the merchant confirms, perhaps twice)."""
+        self.return_goods(i, partial, 2)
+        request_id = self.returns[-1] if self.returns else None
+        if request_id is None or self.request_status.get(request_id) != "returning":
+            return
+        order_id, uid = self.return_orders[request_id]
+        merchant = {"as_": self.merchant, "roles": ["merchant"]}
+        clock.advance(settings().rules.aftersale_arrival_seconds + 60)
+        r = self._call(
+            "POST", f"/v1/orders/{order_id}/disputes", {"reason": "没人签收", "request_id": request_id}, as_=uid
+        )
+        self.reached[f"late_arrival:escalate:{r.status_code}"] += 1
+        if r.status_code != 201:
+            return
+        self.disputes.append(r.json["dispute_id"])
+        self.support_decides(len(self.disputes) - 1, True, False)
+        from chalicelib.models.aftersale import ReturnRequest
+
+        with _faults_off(self):  # the goods arrive: taken back (they were refunded, not returned)
+            if ReturnRequest.get(request_id, consistent_read=True).status != "refunded":
+                return  # support's decision failed under a fault
+            r = self._call("POST", f"/v1/merchant/return-requests/{request_id}/arrival", {}, **merchant)
+        assert r.status_code == 200 and r.json["arrived_at"], r.json
+        if twice:
+            self._confirm_arrival(request_id)
+        self.reached["late_arrival:arrived"] += 1
 
     # --- invariants (faults off while reading; each table scanned once per full check) -------
     def check_invariants(self, settings: Any, output: Any, runtimes: dict[str, float]) -> None:
