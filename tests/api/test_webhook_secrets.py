@@ -137,3 +137,26 @@ def test_at_most_so_many_previous_secrets_sign_and_a_roll_past_them_is_refused(a
     clock.advance(86400)  # every previous secret expired: rolling is free again
     assert roll(api, endpoint).status_code == 200
     assert len(pinged(api, receiver, endpoint).headers["webhook-signature"].split(" ")) == 2
+
+
+def test_a_previous_secret_kept_the_older_way_still_signs_until_its_expiry_after_another_roll(
+    api: Api, receiver: Receiver
+) -> None:
+    from chalicelib.models.webhooks import WebhookEndpoint
+    from chalicelib.services.webhooks.endpoints import sealed
+
+    created = api.post(ENDPOINTS, {"url": receiver.url, "events": ["*"]}, **AS_MERCHANT).json
+    endpoint, current = created["endpoint_id"], created["secret"]
+    older = "whsec_" + "A" * 43 + "="  # rolled before several were kept: one previous_secret
+    WebhookEndpoint(MERCHANT, endpoint).update(
+        actions=[
+            WebhookEndpoint.previous_secret.set(sealed(endpoint, older)),
+            WebhookEndpoint.previous_expires_at.set(iso(clock.now() + timedelta(seconds=600))),
+        ]
+    )
+    newest = roll(api, endpoint).json["secret"]
+    sent = pinged(api, receiver, endpoint)
+    assert [verifies(s, sent) for s in (older, current, newest)] == [True, True, True]
+    clock.advance(600)
+    sent = pinged(api, receiver, endpoint)
+    assert [verifies(s, sent) for s in (older, current, newest)] == [False, True, True]
