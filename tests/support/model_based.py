@@ -1410,6 +1410,23 @@ class MoneyMachine(RuleBasedStateMachine):
             self._confirm_arrival(request_id)
         self.reached["late_arrival:arrived"] += 1
 
+    # --- a blocked phone (s3-fixes): a password confirmation counts against the device it
+    # names like a signed one, so a device on the block list declines it (it holds nothing)
+    @rule(user=st.integers(0, 1))
+    def risk_blocked_phone_with_the_password(self, user: int) -> None:
+        uid, phone = self.users[user], f"phone-{self.tag}"
+        added = self._risk("POST", "/v1/risk/blocklist", {"kind": "device", "value": phone, "reason": "model"})
+        order_id = self._checkout(user, [(2, 1)], "bnpl", False)
+        _, _, order = self._order(0, o.AWAITING_CONFIRMATION, order_id=order_id) if order_id else ("", "", None)
+        if order and order.get("challenge"):
+            body = {"challenge_id": order["challenge"]["challenge_id"], "password": PASSWORD, "device_id": phone}
+            r = self._call("POST", f"/v1/orders/{order_id}/confirmation", body, as_=uid, idem=new_key())
+            if added.status_code == 201:  # never placed nor held, whatever else refuses it first
+                assert r.status_code not in (200, 202), (r.status_code, r.json)
+            self.reached[f"risk:blocked_phone:{r.status_code}"] += 1
+        if added.status_code == 201:
+            self._risk("DELETE", f"/v1/risk/blocklist/{added.json['entry_id']}")
+
     # --- invariants (faults off while reading; each table scanned once per full check) -------
     def check_invariants(self, settings: Any, output: Any, runtimes: dict[str, float]) -> None:
         """Every invariant with faults off; then the next step's faults, drawn from Hypothesis' data."""
