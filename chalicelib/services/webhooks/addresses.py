@@ -70,9 +70,17 @@ def _literal(host: str) -> str | None:
     return None
 
 
+def _tunnelled(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries to (6to4 `2002:0a00:0001::` is 10.0.0.1
+    through a 6to4 relay; Teredo's server and client)."""
+    return [v4 for v4 in (ip.sixtofour, *(ip.teredo or ())) if v4 is not None]
+
+
 def _blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address) and any(_blocked(v4) for v4 in _tunnelled(ip)):
+        return True
     return (
         ip.is_private
         or ip.is_loopback
