@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from chalicelib import ledger, schedules
 from chalicelib.clock import clock
+from chalicelib.services.risk import decide
 from tests.conftest import Api, new_key
 from tests.support.installments import received_in_parts, return_and_approve, schedule_of
+from tests.support.shopping import MERCHANT, checkout, confirm, create_product, sku_ids
 
 
 def points_of(user: str) -> int:
@@ -42,3 +44,14 @@ def test_points_of_a_plan_paid_off_follow_the_money_back_on_a_full_return(api: A
     refunds_run()
     assert points_of(user) == 0
 
+
+def test_the_shops_own_merchant_cannot_approve_a_held_order_of_their_shop(api: Api, activated_user: str) -> None:
+    """A person who is both a risk operator and the shop's merchant (roles are per person)
+    would approve orders held against their own shop; a dispute already refuses its merchant."""
+    product = create_product(api, skus=[{"attributes": {"规格": "标准"}, "price_fen": 40_000, "stock": 3}])
+    order = checkout(api, activated_user, [(sku_ids(product)[0], 1)]).json["orders"][0]
+    assert confirm(api, activated_user, order).status_code == 202  # a first order above ¥300: review
+    path = f"/v1/risk/reviews/{decide.decision_id(order['order_id'])}/decision"
+    own = api.post(path, {"decision": "approve", "note": "mine"}, as_=MERCHANT, roles=["risk"], idem=new_key())
+    assert own.status_code == 403 and own.json["code"] == "own_case", own.json
+    assert api.get(f"/v1/orders/{order['order_id']}", as_=activated_user).json["status"] == "risk_review"
