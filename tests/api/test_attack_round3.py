@@ -3,9 +3,11 @@ merchant webhooks): each test is a defect found by an attack, failing before its
 
 from __future__ import annotations
 
+import pytest
+
 from chalicelib import ledger, schedules
 from chalicelib.clock import clock
-from chalicelib.services.risk import decide
+from chalicelib.services.risk import decide, signals
 from tests.conftest import Api, new_key
 from tests.support.installments import received_in_parts, return_and_approve, schedule_of
 from tests.support.shopping import MERCHANT, checkout, confirm, create_product, sku_ids
@@ -55,3 +57,18 @@ def test_the_shops_own_merchant_cannot_approve_a_held_order_of_their_shop(api: A
     own = api.post(path, {"decision": "approve", "note": "mine"}, as_=MERCHANT, roles=["risk"], idem=new_key())
     assert own.status_code == 403 and own.json["code"] == "own_case", own.json
     assert api.get(f"/v1/orders/{order['order_id']}", as_=activated_user).json["status"] == "risk_review"
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "朝阳区，建国路1号。|北京",  # punctuation added (full-width comma, full stop)
+        "朝阳区·建国路1号|北京",  # a middle dot
+        "朝阳区建国路1号!|北京",
+        "朝阳区建国路1—号|北京",  # a dash
+    ],
+)
+def test_an_address_written_with_punctuation_is_the_same_address(variant: str) -> None:
+    """A blocked (or counted) delivery address dodged by a comma or a full stop: the list and
+    the velocity counters know an address by its keyed hash, so one spelling per address."""
+    assert signals.value_hash("address", variant) == signals.value_hash("address", "朝阳区建国路 1 号|北京")

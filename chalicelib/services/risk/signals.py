@@ -76,12 +76,11 @@ def value_hash(kind: str, value: str) -> str:
 def normalise(kind: str, value: str) -> str:
     """One spelling per value, so a listed or counted value cannot be dodged by writing it
     another way: full-width forms folded (NFKC), case folded, whitespace collapsed; an
-    address without whitespace (建国路 1 号 = 建国路1号), a card or phone by its digits, a
-    phone without China's country code (+86 / 0086)."""
+    address by its letters and digits only (建国路 1 号 = 建国路1号 = 建国路，1号。: no
+    whitespace, punctuation or symbols), a card or phone by its digits, a phone without
+    China's country code (+86 / 0086)."""
     text = " ".join(unicodedata.normalize("NFKC", value).split()).casefold()
-    if kind == "address":
-        return text.replace(" ", "")
-    if kind in ("card", "phone"):
+    if kind in ("address", "card", "phone"):
         text = "".join(ch for ch in text if ch.isalnum())
     if kind == "phone":
         for prefix in ("0086", "86"):
