@@ -7,8 +7,10 @@ import pytest
 
 from chalicelib import ledger, schedules
 from chalicelib.clock import clock
+from chalicelib.models.risk import RiskDecision
 from chalicelib.services.risk import decide, signals
 from tests.conftest import Api, new_key
+from tests.support.collection import pay, received_order
 from tests.support.installments import received_in_parts, return_and_approve, schedule_of
 from tests.support.shopping import MERCHANT, checkout, confirm, create_product, sku_ids
 
@@ -72,3 +74,28 @@ def test_an_address_written_with_punctuation_is_the_same_address(variant: str) -
     """A blocked (or counted) delivery address dodged by a comma or a full stop: the list and
     the velocity counters know an address by its keyed hash, so one spelling per address."""
     assert signals.value_hash("address", variant) == signals.value_hash("address", "朝阳区建国路 1 号|北京")
+
+
+def confirmed(api: Api, user: str, price: int) -> str:
+    product = create_product(api, skus=[{"attributes": {"规格": "标准"}, "price_fen": price, "stock": 5}])
+    order = checkout(api, user, [(sku_ids(product)[0], 1)]).json["orders"][0]
+    assert confirm(api, user, order).status_code == 200
+    return str(order["order_id"])
+
+
+def test_the_median_is_of_orders_paid_so_orders_cancelled_cannot_raise_it(api: Api, activated_user: str) -> None:
+    """SPEC: "this amount over the user's median paid order". Confirmed then cancelled orders
+    counted: a buyer raised the median with orders they cancelled, then bought ~3× it unreviewed."""
+    user = activated_user
+    for _ in range(2):
+        oid = confirmed(api, user, 25_000)
+        assert api.post(f"/v1/orders/{oid}/cancel", as_=user).status_code == 200
+    inputs = decide_inputs(confirmed(api, user, 2_990))
+    assert inputs["median_order_fen"] == 0 and inputs["amount_over_median_pct"] == 0, inputs
+    paid = received_order(api, user, 12_900)
+    assert pay(api, user, paid, "card").status_code == 201
+    assert decide_inputs(confirmed(api, user, 2_990))["median_order_fen"] == 12_900
+
+
+def decide_inputs(order_id: str) -> dict[str, int]:
+    return dict(RiskDecision.get(decide.decision_id(order_id), consistent_read=True).inputs)

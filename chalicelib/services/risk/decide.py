@@ -38,6 +38,8 @@ def decision_id(order_id: str) -> str:
 
 
 COUNTS_MOVED = signals.COUNTS_MOVED
+# A 先用后付 order paid (in the payment's transaction): its amount joins the user's median.
+count_paid = signals.count_paid
 
 
 def bnpl_declined() -> errors.DomainError:

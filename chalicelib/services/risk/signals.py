@@ -325,10 +325,13 @@ def count_in(
         n = read[dim]
         condition = RiskCounter.key.does_not_exist() if n is None else RiskCounter.n == n
         tx.update(RiskCounter(subject.write_key(dim), day), adds, condition=condition, on_fail=moved)
+    tx.update(RiskCounter(f"profile#{user_id}", PROFILE_PART), [RiskCounter.orders.add(1)])
+
+
+def count_paid(tx: Tx, user_id: str, amount_fen: int) -> None:
+    """An order of the user's was paid for `amount_fen`: the median looks at paid orders only
+    (SPEC: "the user's median paid order"), so orders confirmed and cancelled cannot move it."""
     tx.update(
         RiskCounter(f"profile#{user_id}", PROFILE_PART),
-        [
-            RiskCounter.orders.add(1),
-            RiskCounter.recent_fen.set((RiskCounter.recent_fen | []).append([amount_fen])),
-        ],
+        [RiskCounter.recent_fen.set((RiskCounter.recent_fen | []).append([amount_fen]))],
     )
