@@ -99,3 +99,18 @@ def test_the_median_is_of_orders_paid_so_orders_cancelled_cannot_raise_it(api: A
 
 def decide_inputs(order_id: str) -> dict[str, int]:
     return dict(RiskDecision.get(decide.decision_id(order_id), consistent_read=True).inputs)
+
+
+def test_a_first_order_declined_in_review_does_not_make_the_next_one_not_first(api: Api, activated_user: str) -> None:
+    """The operator declines a buyer's first ¥400 order; the buyer orders ¥400 again at once:
+    it is still their first 先用后付 order (none stands), so it is held again, not approved."""
+    user = activated_user
+    product = create_product(api, skus=[{"attributes": {"规格": "标准"}, "price_fen": 40_000, "stock": 5}])
+    order = checkout(api, user, [(sku_ids(product)[0], 1)]).json["orders"][0]
+    assert confirm(api, user, order).status_code == 202
+    path = f"/v1/risk/reviews/{decide.decision_id(order['order_id'])}/decision"
+    declined = api.post(path, {"decision": "decline", "note": "不像本人"}, as_="risk-op-1", roles=["risk"])
+    assert declined.status_code == 200, declined.json
+    again = checkout(api, user, [(sku_ids(product)[0], 1)]).json["orders"][0]
+    held = confirm(api, user, again)
+    assert held.status_code == 202 and held.json["status"] == "risk_review", held.json

@@ -86,7 +86,7 @@ class Assessment:
             on_fail=errors.conflict("challenge_used", "this order was already decided"),
         )
         if self.outcome != DECLINE:
-            signals.count_in(tx, self.subject, order.user_id, int(order.total_fen), now, self.read)
+            signals.count_in(tx, self.subject, int(order.total_fen), now, self.read)
         add_stats(tx, now, order.order_id, self.outcome, [r.rule_id for r in self.reasons])
         return decision
 

@@ -309,10 +309,8 @@ def guarded(subject: Subject, seen: Observed, used: set[str], now: datetime) -> 
     return out
 
 
-def count_in(
-    tx: Tx, subject: Subject, user_id: str, amount_fen: int, now: datetime, read: Mapping[str, int | None]
-) -> None:
-    """Add this order to every velocity counter and the user's profile, in `tx` (atomic adds);
+def count_in(tx: Tx, subject: Subject, amount_fen: int, now: datetime, read: Mapping[str, int | None]) -> None:
+    """Add this order to every velocity counter, in `tx` (atomic adds; the profile counts it once paid);
     a dimension in `read` only while today's item holds the count read (else `counts_moved`)."""
     day, slot = day_of(now), slot_of(now)
     n_slot, f_slot = getattr(RiskCounter, slot_count(slot)), getattr(RiskCounter, slot_fen(slot))
@@ -325,13 +323,16 @@ def count_in(
         n = read[dim]
         condition = RiskCounter.key.does_not_exist() if n is None else RiskCounter.n == n
         tx.update(RiskCounter(subject.write_key(dim), day), adds, condition=condition, on_fail=moved)
-    tx.update(RiskCounter(f"profile#{user_id}", PROFILE_PART), [RiskCounter.orders.add(1)])
 
 
 def count_paid(tx: Tx, user_id: str, amount_fen: int) -> None:
-    """An order of the user's was paid for `amount_fen`: the median looks at paid orders only
-    (SPEC: "the user's median paid order"), so orders confirmed and cancelled cannot move it."""
+    """An order of the user's was paid for `amount_fen`: the profile (past orders, the median)
+    counts paid orders only (SPEC: "the user's median paid order"), so orders confirmed and then
+    cancelled, or declined in review, neither move the median nor end the buyer's first order."""
     tx.update(
         RiskCounter(f"profile#{user_id}", PROFILE_PART),
-        [RiskCounter.recent_fen.set((RiskCounter.recent_fen | []).append([amount_fen]))],
+        [
+            RiskCounter.orders.add(1),
+            RiskCounter.recent_fen.set((RiskCounter.recent_fen | []).append([amount_fen])),
+        ],
     )
