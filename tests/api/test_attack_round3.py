@@ -114,3 +114,20 @@ def test_a_first_order_declined_in_review_does_not_make_the_next_one_not_first(a
     again = checkout(api, user, [(sku_ids(product)[0], 1)]).json["orders"][0]
     held = confirm(api, user, again)
     assert held.status_code == 202 and held.json["status"] == "risk_review", held.json
+
+
+def test_an_operator_cannot_allow_list_themselves_nor_take_themselves_off_the_block_list(
+    api: Api, activated_user: str
+) -> None:
+    """An operator who also shops would let their own orders past every rule (the allow list
+    comes first), or lift their own block: nobody decides their own case."""
+    me = {"as_": activated_user, "roles": ["risk"]}
+    own = {"kind": "user", "value": activated_user, "reason": "VIP", "list": "allow"}
+    allowed = api.post("/v1/risk/blocklist", own, idem=new_key(), **me)
+    assert allowed.status_code == 403 and allowed.json["code"] == "own_case", allowed.json
+    blocked = api.post("/v1/risk/blocklist", {**own, "list": "block"}, as_="risk-op-1", roles=["risk"])
+    assert blocked.status_code == 201, blocked.json
+    entry = f"/v1/risk/blocklist/{blocked.json['entry_id']}"
+    lifted = api.delete(entry, **me)
+    assert lifted.status_code == 403 and lifted.json["code"] == "own_case", lifted.json
+    assert api.delete(entry, as_="risk-op-1", roles=["risk"]).status_code == 204
