@@ -100,6 +100,11 @@ def split(url: str, policy: Policy) -> tuple[str, str, int, str]:
     except ValueError as exc:
         raise url_refused("not a URL") from exc
     host = (parts.hostname or "").lower()
+    if not host.isascii():  # as the resolver reads it: full-width forms folded, 。 a dot
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise url_refused("not a host name") from exc
     if host.endswith(".") and not host.startswith("["):
         host = host.rstrip(".")  # "localhost." is localhost: one spelling per host
     if parts.scheme not in ("https", "http") or not host:
