@@ -10,6 +10,7 @@ from chalicelib.clock import clock
 from chalicelib.models.risk import RiskDecision
 from chalicelib.services.risk import decide, signals
 from tests.conftest import Api, new_key
+from tests.support import channel_sim as sim
 from tests.support.collection import pay, received_order
 from tests.support.installments import received_in_parts, return_and_approve, schedule_of
 from tests.support.shopping import MERCHANT, checkout, confirm, create_product, sku_ids
@@ -131,3 +132,20 @@ def test_an_operator_cannot_allow_list_themselves_nor_take_themselves_off_the_bl
     lifted = api.delete(entry, **me)
     assert lifted.status_code == 403 and lifted.json["code"] == "own_case", lifted.json
     assert api.delete(entry, as_="risk-op-1", roles=["risk"]).status_code == 204
+
+
+def test_a_block_listed_card_cannot_become_the_card_collection_charges(api: Api, activated_user: str) -> None:
+    """The decision looks at the default card when the order is confirmed; the window's close
+    charges the default card then. Switching to a block-listed (stolen) card after an approved
+    confirmation made the platform collect from it."""
+    user = activated_user
+    stolen = sim.luhn_card("621226", "7001")
+    bound = api.post("/v1/me/bank-cards", {"card_number": stolen}, as_=user)
+    assert bound.status_code == 201 and bound.json["is_default"] is False, bound.json
+    listed = {"kind": "card", "value": stolen, "reason": "stolen"}
+    assert api.post("/v1/risk/blocklist", listed, as_="risk-op-1", roles=["risk"]).status_code == 201
+    assert confirmed(api, user, 2_990)  # the default card is not listed: approved
+    switched = api.put(f"/v1/me/bank-cards/{bound.json['card_id']}/default", as_=user, idem=new_key())
+    assert switched.status_code == 422 and switched.json["code"] == "card_not_accepted", switched.json
+    assert "stolen" not in str(switched.json) and "block" not in switched.json["detail"]
+    assert api.get("/v1/me", as_=user).json["default_card_id"] != bound.json["card_id"]

@@ -7,6 +7,7 @@ one list at most once. People see a masked hint, who added it and why.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from pynamodb.exceptions import DoesNotExist
@@ -105,3 +106,15 @@ def remove(operator_id: str, entry: str, idem: IdemScope | None = None) -> None:
     if idem is not None:
         idem.stage(tx, None)
     tx.commit()
+
+
+def refuse_blocked_card(tx: Tx, values: Sequence[str | None], refusal: errors.DomainError) -> None:
+    """In `tx`: a card known by any of `values` (its fingerprint, its id) is on no block list
+    (checked in the transaction that relies on it, so a block added meanwhile is seen)."""
+    for value in dict.fromkeys(v for v in values if v):
+        tx.check(
+            RiskListEntry,
+            entry_id("card", value),
+            condition=RiskListEntry.entry_id.does_not_exist() | (RiskListEntry.list_name == ALLOW),
+            on_fail=refusal,
+        )
