@@ -82,7 +82,8 @@ def test_an_ordinary_order_is_approved_and_its_decision_kept_with_inputs_and_ver
     r2 = buy(api, activated_user, sku)
     inputs = decision_of(r2.json["order_id"]).inputs
     assert inputs["user_orders_1h"] == inputs["user_orders_24h"] == inputs["user_orders_7d"] == 1
-    assert inputs["user_fen_1h"] == 2990 and inputs["first_order"] == 0 and inputs["median_order_fen"] == 2990
+    # The profile (past orders, the median) counts orders paid: none yet.
+    assert inputs["user_fen_1h"] == 2990 and inputs["first_order"] == 1 and inputs["median_order_fen"] == 0
     assert inputs["address_orders_1h"] == 1 and inputs["card_orders_1h"] == 1 and inputs["merchant_orders_1h"] == 1
 
 

@@ -953,10 +953,20 @@ class MoneyMachine(RuleBasedStateMachine):
         card = (me.json or {}).get("default_card_id") if me.status_code == 200 else None
         if not card:
             return
-        added = self._risk("POST", "/v1/risk/blocklist", {"kind": "card", "value": card, "reason": "model"})
+        self._risk("POST", "/v1/risk/blocklist", {"kind": "card", "value": card, "reason": "model"})
         self.buy(user, [(2, 1)], False, o.PLACED)
-        if added.status_code == 201:
-            self._risk("DELETE", f"/v1/risk/blocklist/{added.json['entry_id']}")
+        # Unblocked for sure (a listed card cannot be made the default again), even when a
+        # fault lost the answer of the entry's creation.
+        armed = bool(self.faults and self.faults.enabled)
+        if self.faults:
+            self.faults.enabled = False
+        try:
+            listed = self._risk("GET", "/v1/risk/blocklist?limit=100").json["items"]
+            for entry in (e for e in listed if e["reason"] == "model"):
+                self._risk("DELETE", f"/v1/risk/blocklist/{entry['entry_id']}")
+        finally:
+            if self.faults:
+                self.faults.enabled = armed
 
     # Two newcomers a story at most, once others have shopped: stock is for everyone.
     @precondition(lambda self: len(self.users) < 4 and len(self.orders) >= 3)
