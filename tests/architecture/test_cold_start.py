@@ -31,6 +31,12 @@ def test_the_first_health_check_loads_no_token_verification_and_no_store() -> No
         assert heavy not in loaded, heavy
 
 
+def test_the_collector_is_back_on_after_a_routes_first_request() -> None:
+    """Issue 29: the first request runs with the garbage collector paused (`lazy.collector_paused`)."""
+    loaded = _loaded_after(f"{_first_request(_HEALTH_EVENT)}\nimport gc\nassert gc.isenabled()")
+    assert "chalicelib.api.system" in loaded
+
+
 def test_an_order_read_does_not_load_the_checkout_service() -> None:
     loaded = _loaded_after("import app, chalicelib.api.orders")
     assert "chalicelib.services.orders" in loaded
