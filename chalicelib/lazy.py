@@ -43,11 +43,12 @@ _pauses = [0, False]  # first uses in progress; whether the collector was on bef
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off while a first use loads its modules (a route's
-    router, schemas and services, botocore's models): nearly all it allocates lives as long as
-    the process, and collecting the young generations over and over while they grow cost a
-    cold start ~10 % of its time (`make bench`, imports). Reference counting still frees the
-    rest; the collector comes back on when the last first use in progress ends, unless it
-    was off before."""
+    router, schemas and services, botocore's models), then what it allocated frozen
+    (`gc.freeze`) and the collector back on, unless it was off before. Nearly all of it lives
+    as long as the process: collecting the young generations over and over while it grew,
+    then once more over all of it, was ~15 % of a first order read's CPU (`make bench`,
+    imports). Reference counting still frees the rest; a cycle a first use left behind stays
+    frozen (one request's worth, once per route and process)."""
     with _pause_lock:
         if _pauses[0] == 0:
             _pauses[1] = gc.isenabled()
@@ -59,4 +60,5 @@ def collector_paused() -> Iterator[None]:
         with _pause_lock:
             _pauses[0] -= 1
             if _pauses[0] == 0 and _pauses[1]:
+                gc.freeze()
                 gc.enable()
