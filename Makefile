@@ -132,4 +132,4 @@ demo: install  ## walk the whole story over HTTP against `make run` (start it in
 	$(PY) -m scripts.demo
 
 soak: install  ## the model-based money test, long: 5,000 steps with DynamoDB faults on every core (docs/operations.md "Soak")
-	MODEL_EXAMPLES=$${MODEL_EXAMPLES:-70} MODEL_STEPS=$${MODEL_STEPS:-100} $(PY) -m scripts.soak
+	MODEL_FULL_EVERY=$${MODEL_FULL_EVERY:-25} MODEL_EXAMPLES=$${MODEL_EXAMPLES:-70} MODEL_STEPS=$${MODEL_STEPS:-100} $(PY) -m scripts.soak

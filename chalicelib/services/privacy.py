@@ -29,7 +29,7 @@ from pynamodb.exceptions import UpdateError
 from .. import batch, errors, ledger, revocation, timers
 from ..clock import iso
 from ..config import settings
-from ..db import Tx
+from ..db import Tx, describe, is_retryable
 from ..errors import FieldError
 from ..ledger import PLATFORM, Leg
 from ..models import orders as o
@@ -42,7 +42,7 @@ from ..models.redemptions import OPEN as OPEN_REDEMPTIONS
 from ..models.redemptions import Redemption
 from ..models.users import BankCard, Device, UniqueClaim
 from ..models.users import User as User
-from ..observability import count
+from ..observability import count, logger
 from . import closing, erasure
 from .data_export import EXPORTED as EXPORTED
 from .data_export import NOT_EXPORTED as NOT_EXPORTED
@@ -132,11 +132,23 @@ def close(user_id: str, now: datetime, idem: IdemScope | None = None) -> User:
         raise
     revocation.forget(user_id)
     count("AccountsClosed")
-    erasure.scrub(user_id)
-    tx = Tx()
-    timers.cancel(tx, SCRUB, user_id, now)
-    tx.commit()
+    _erase_now(user_id, now)
     return user
+
+
+def _erase_now(user_id: str, now: datetime) -> None:
+    """The closure stands once its transaction commits: erase the kept orders' addresses now
+    and disarm `closure_scrub`, or, when the store fails here, leave both to that timer. The
+    answer stays 200: a 503 would ask the user to retry what is done (`make soak`)."""
+    try:
+        erasure.scrub(user_id)
+        tx = Tx()
+        timers.cancel(tx, SCRUB, user_id, now)
+        tx.commit()
+    except Exception as exc:
+        if not (is_retryable(exc) or isinstance(exc, errors.Unavailable)):
+            raise
+        logger.warning("closure: erasure left to its timer", extra={"error": type(exc).__name__, **describe(exc)})
 
 
 # The books a closure reads with the user item: cash must be empty, points are forfeited.

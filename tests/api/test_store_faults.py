@@ -11,7 +11,7 @@ import pytest
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib import db
-from tests.conftest import Api
+from tests.conftest import Api, new_key
 from tests.support.fulfilment import payable, place, product, ship  # noqa: F401 - `product` is a fixture
 from tests.support.logs import Lines, log_lines  # noqa: F401 - `log_lines` is a fixture
 from tests.support.model_based import Faults
@@ -105,3 +105,28 @@ def test_an_unclassified_store_error_is_a_500_whose_log_says_what_the_store_answ
     assert line["cancellation_reasons"][-1] == {"code": "ValidationError", "message": "Item size too large"}
     assert set(line["cancellation_reasons"][:-1]) == {None}
     assert "13800138000" not in json.dumps(lines)
+
+
+@pytest.mark.parametrize(("operation", "index"), [("UpdateItem", 0), ("TransactWriteItems", 2)])
+def test_closure_stands_when_the_store_fails_after_it_and_its_timer_erases(
+    api: Api, activated_user: str, shipped: str, faults: Faults, operation: str, index: int
+) -> None:
+    """Regression (`make soak`): a store fault after the closure committed (erasing a kept
+    order's address, or disarming `closure_scrub`) answered 503 for an account already closed."""
+    from chalicelib import schedules
+    from chalicelib.clock import clock
+    from chalicelib.models.orders import Order
+    from chalicelib.services.erasure import ERASED_ADDRESS
+
+    uid = activated_user
+    assert api.post(f"/v1/orders/{shipped}/receipt", as_=uid).status_code == 200
+    paid = api.post(f"/v1/orders/{shipped}/payments", {"channel": "card"}, as_=uid, idem=new_key())
+    assert paid.status_code in (200, 201), paid.json
+    faults.arm([(index, "ThrottlingException")], only=operation)
+    r = api.post("/v1/me/closure", as_=uid)
+    faults.enabled = False
+    assert faults.injected["ThrottlingException"] == 1
+    assert r.status_code == 200, r.json
+    assert api.get("/v1/me", as_=uid).json["code"] == "account_closed"
+    schedules.run("purge_closed_accounts", clock.now())  # the timer the closure armed
+    assert Order.get(shipped).address == ERASED_ADDRESS

@@ -252,6 +252,8 @@ class MoneyMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         empty_everything()  # a story alone in the store: its checks read only its own items
+        if _WEBHOOK_RECEIVER:  # and the shared receiver holds this story's deliveries only
+            _WEBHOOK_RECEIVER[0].received.clear()
         clock.freeze(T0)
         self.steps = 0  # invariant checks so far (one after each step)
         self.tag = uuid.uuid4().hex[:6]
@@ -1012,9 +1014,10 @@ class MoneyMachine(RuleBasedStateMachine):
     # --- account closure and after-sale limits (issue 22) -----------------------------------
     @rule(user=st.integers(0, 1))
     def close_account(self, user: int) -> None:
-        """Close an account: refused (409) while anything is open, else it is closed for good."""
+        """Close an account: refused (409) while anything is open, else it is closed for good
+        (a 503 is retried with its key: a closure whose answer was lost replays its 200)."""
         uid = self.users[user]
-        r = self._call("POST", "/v1/me/closure", as_=uid)
+        r = self._call("POST", "/v1/me/closure", as_=uid, idem=new_key())
         self.reached[f"closure:{r.status_code}:{(r.json or {}).get('code', '')}"] += 1
         if r.status_code == 200:  # a newcomer takes the closed user's place in the stories
             self.closed_users.append(uid)
@@ -1170,7 +1173,9 @@ class MoneyMachine(RuleBasedStateMachine):
 
     @invariant()
     def webhooks_hold(self) -> None:
-        if not self.webhook_endpoint:
+        """Reads the merchant's events: every FULL_EVERY-th step under faults, every step without."""
+        self.webhook_checks = getattr(self, "webhook_checks", 0) + 1
+        if not self.webhook_endpoint or (self.faults and self.webhook_checks % FULL_EVERY != 1):
             return
         with _faults_off(self):
             check_webhooks(self)
@@ -1349,6 +1354,8 @@ class MoneyMachine(RuleBasedStateMachine):
             self._check_everything()
             check_risk(self)
             check_installments(self)
+            if self.webhook_endpoint:
+                check_webhooks(self)
 
 
 FULL_EVERY = int(os.environ.get("MODEL_FULL_EVERY", 10))
