@@ -5,10 +5,9 @@ from __future__ import annotations
 from ..clock import clock
 from ..config import settings
 from ..schemas.installments import PlansQuery, PlansView, PlanView
-from ..schemas.me import ActivationIn, AgreementView, BnplAccountView
-from ..services import activation, catalog, installments, wallet
+from ..schemas.me import ActivationIn, AgreementView, BnplAccountView, CreditView
+from ..services import activation, catalog, installments
 from ..web import CONSUMER, Ctx, Router
-from .wallet import credit_view
 
 router = Router("bnpl")
 
@@ -20,6 +19,17 @@ def get_agreement(ctx: Ctx) -> AgreementView:
     return AgreementView(version=version, title=title, text=text)
 
 
+def opened_view(a: activation.Activated) -> BnplAccountView:
+    """The account as the activation wrote it: its credit book is new, nothing used."""
+    return BnplAccountView(
+        status=a.user.bnpl_status,
+        agreement_version=a.user.agreement_version,
+        activated_at=a.user.activated_at,
+        currency=settings().rules.currency,
+        credit=CreditView(limit_fen=a.credit_limit_fen, used_fen=0, available_fen=a.credit_limit_fen),
+    )
+
+
 @router.route(
     "/v1/bnpl/activation",
     "POST",
@@ -28,20 +38,13 @@ def get_agreement(ctx: Ctx) -> AgreementView:
     response=BnplAccountView,
     status=201,
     errors=activation.ACTIVATE_ERRORS,
+    render=opened_view,
 )
-def activate_bnpl(ctx: Ctx) -> BnplAccountView:
+def activate_bnpl(ctx: Ctx) -> activation.Activated:
     """Activate 先用后付 (开通): eligibility checked, starting credit limit granted. Answers the
     account it opened: status, agreement, activation time and credit (limit, used, available)."""
     body: ActivationIn = ctx.body
-    now = clock.now()
-    user = activation.activate(ctx.user_id, body.agreement_version, now)
-    return BnplAccountView(
-        status=user.bnpl_status,
-        agreement_version=user.agreement_version,
-        activated_at=user.activated_at,
-        currency=settings().rules.currency,
-        credit=credit_view(wallet.summary(ctx.user_id, now)),
-    )
+    return activation.activate(ctx.user_id, body.agreement_version, clock.now(), idem=ctx.idem)
 
 
 @router.route(

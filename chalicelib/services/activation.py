@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from .. import errors, ledger
 from ..clock import iso
@@ -12,6 +14,9 @@ from ..db import Tx
 from ..errors import FieldError
 from ..models.users import BNPL_ACTIVE, BNPL_INACTIVE, User
 from . import accounts, validators
+
+if TYPE_CHECKING:
+    from ..idempotency import IdemScope
 
 ACTIVATE_ERRORS = errors.raises(conflict=["already_activated"], unprocessable=["not_eligible"])
 
@@ -68,8 +73,18 @@ def eligibility_problems(user: User, agreement_version: str, today: date) -> lis
     return problems
 
 
-def activate(user_id: str, agreement_version: str, now: datetime) -> User:
-    """Open 先用后付 with the starting credit limit, once, for an eligible user."""
+@dataclass(frozen=True)
+class Activated:
+    """What an activation left: the user as written and the credit book it opened (nothing
+    used yet), so the answer needs no read after the commit (a failed read would say 503)."""
+
+    user: User
+    credit_limit_fen: int
+
+
+def activate(user_id: str, agreement_version: str, now: datetime, idem: IdemScope | None = None) -> Activated:
+    """Open 先用后付 with the starting credit limit, once, for an eligible user (`idem`
+    stages the answer in the activation's transaction: a lost answer replays)."""
     user = accounts.get_or_create(user_id, now)
     if user.bnpl_status != BNPL_INACTIVE:
         raise errors.conflict("already_activated", "先用后付 is already activated")
@@ -89,8 +104,13 @@ def activate(user_id: str, agreement_version: str, now: datetime) -> User:
         condition=(User.bnpl_status == BNPL_INACTIVE) & User.default_card_id.exists(),
         on_fail=errors.conflict("already_activated", "先用后付 is already activated"),
     )
-    ledger.open_credit(tx, user_id, settings().rules.credit_start_fen, now)
+    limit = settings().rules.credit_start_fen
+    ledger.open_credit(tx, user_id, limit, now)
     for hook in ACTIVATION_HOOKS:
         hook(tx, user, now)
+    user.bnpl_status, user.agreement_version, user.activated_at = BNPL_ACTIVE, agreement_version, iso(now)
+    result = Activated(user, limit)
+    if idem is not None:
+        idem.stage(tx, result)
     tx.commit()
-    return accounts.get(user_id)
+    return result

@@ -130,3 +130,26 @@ def test_closure_stands_when_the_store_fails_after_it_and_its_timer_erases(
     assert api.get("/v1/me", as_=uid).json["code"] == "account_closed"
     schedules.run("purge_closed_accounts", clock.now())  # the timer the closure armed
     assert Order.get(shipped).address == ERASED_ADDRESS
+
+
+@pytest.fixture
+def eligible(api: Api, verified_user: str) -> str:
+    assert api.post("/v1/me/bank-cards", {"card_number": "6222020200112233446"}, as_=verified_user).status_code == 201
+    assert api.put("/v1/me/payment-password", {"password": "135790"}, as_=verified_user).status_code == 200
+    return verified_user
+
+
+def test_activation_whose_answer_was_lost_replays_it(api: Api, eligible: str, faults: Faults) -> None:
+    """Regression: an activation whose answer was lost after its commit answered 503, and its
+    retry with the same key 409 `already_activated` (the answer is now staged in the commit)."""
+    from chalicelib.config import settings
+
+    body, key = {"agreement_version": settings().rules.agreement_version}, new_key()
+    faults.arm([(0, "lost_answer")], only="TransactWriteItems")
+    first = api.post("/v1/bnpl/activation", body, as_=eligible, idem=key)
+    faults.enabled = False
+    assert first.status_code == 503, first.json
+    again = api.post("/v1/bnpl/activation", body, as_=eligible, idem=key)
+    assert again.status_code == 201, again.json
+    assert again.json["status"] == "active" and again.json["credit"]["used_fen"] == 0
+    assert again.json["credit"] == api.get("/v1/wallet", as_=eligible).json["credit"]
