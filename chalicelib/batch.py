@@ -1,4 +1,5 @@
-"""Several items of several tables in one round trip (BatchGetItem, strongly consistent)."""
+"""Several items of several tables in one round trip (BatchGetItem, strongly consistent), and
+every item of an index under one key (Query)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,34 @@ def get_many(keys: Sequence[Key]) -> list[Model | None]:
                 raise errors.unavailable("temporarily_unavailable", "the store is busy; retry shortly")
             queue = left + queue
     return [found.get(k) for k in wanted]
+
+
+def under_key(index: Any, hash_key: str) -> list[Any]:
+    """Every item of `index` (a PynamoDB index) under `hash_key`, all pages: the Query that
+    `index.query(hash_key)` sends, its request built once per index (PynamoDB builds its key
+    condition, names and values every time: ~0.1 ms of our own CPU in an order read)."""
+    known = _QUERIES.get(index)
+    if known is None:
+        attr = index._hash_key_attribute()
+        known = _QUERIES[index] = (
+            {
+                "TableName": index._model.Meta.table_name,
+                "KeyConditionExpression": "#0 = :0",
+                "IndexName": index.Meta.index_name,
+                "ExpressionAttributeNames": {"#0": attr.attr_name},
+            },
+            attr.attr_type,
+        )
+    template, kind = known
+    items: list[Any] = []
+    start: dict[str, Any] = {}
+    while True:
+        request = {**template, "ExpressionAttributeValues": {":0": {kind: hash_key}}, **start}
+        data = connection().dispatch("Query", request)
+        items += [index._model.from_raw_data(raw) for raw in data.get("Items") or ()]
+        if not data.get("LastEvaluatedKey"):
+            return items
+        start = {"ExclusiveStartKey": data["LastEvaluatedKey"]}
+
+
+_QUERIES: dict[Any, tuple[dict[str, Any], str]] = {}

@@ -152,6 +152,7 @@ class WebhookSettings:
     max_endpoints: int
     roll_overlap_seconds: int  # the old secret keeps signing this long by default
     roll_overlap_max_seconds: int
+    max_previous_secrets: int  # rolled secrets still signing beside the current one, at most
     answer_bytes: int  # the part of an answer the log keeps
 
 
@@ -168,6 +169,7 @@ def _webhooks(env: dict[str, str]) -> WebhookSettings:
         max_endpoints=_int(env, "WEBHOOK_MAX_ENDPOINTS"),
         roll_overlap_seconds=_int(env, "WEBHOOK_ROLL_OVERLAP_SECONDS"),
         roll_overlap_max_seconds=_int(env, "WEBHOOK_ROLL_OVERLAP_MAX_SECONDS"),
+        max_previous_secrets=_int(env, "WEBHOOK_MAX_PREVIOUS_SECRETS"),
         answer_bytes=_int(env, "WEBHOOK_ANSWER_BYTES"),
     )
 

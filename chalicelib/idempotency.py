@@ -35,18 +35,15 @@ class IdemScope:
     request_hash: str
     render: Callable[[Any], StoredResponse]
     staged: StoredResponse | None = field(default=None)
+    # The route's answer holds a secret (a webhook signing secret): the record keeps it sealed.
+    seal: bool = field(default=False, kw_only=True)
 
     def stage(self, tx: Tx, result: Any) -> None:
         """Write the response for `result` into `tx`, beside the effect that produced it."""
         response = self.render(result)
         tx.update(
             IdempotencyRecord(self.record_key),
-            [
-                IdempotencyRecord.state.set(DONE),
-                IdempotencyRecord.response_status.set(response.status),
-                IdempotencyRecord.response_body.set(response.body),
-                IdempotencyRecord.response_content_type.set(response.content_type),
-            ],
+            _done_actions(self, response),
             condition=(IdempotencyRecord.state == IN_FLIGHT) & (IdempotencyRecord.request_hash == self.request_hash),
             on_fail=errors.conflict("idempotency_conflict", "this Idempotency-Key was completed by another request"),
         )
@@ -78,7 +75,14 @@ def validate_key(raw: str | None) -> str:
 
 
 def begin(
-    *, user_id: str, route: str, key: str, req_hash: str, now: datetime, render: Callable[[Any], StoredResponse]
+    *,
+    user_id: str,
+    route: str,
+    key: str,
+    req_hash: str,
+    now: datetime,
+    render: Callable[[Any], StoredResponse],
+    seal: bool = False,
 ) -> IdemScope | StoredResponse:
     """Claim `key` for this request, or return the response it already produced."""
     rules = settings().rules
@@ -103,7 +107,7 @@ def begin(
                 & (IdempotencyRecord.request_hash == req_hash)
             )
         )
-        return IdemScope(record_key, req_hash, render)
+        return IdemScope(record_key, req_hash, render, seal=seal)
     except PutError as exc:
         if not condition_failed(exc):
             raise
@@ -111,23 +115,46 @@ def begin(
     if existing.request_hash != req_hash:
         raise errors.unprocessable("idempotency_key_reused", "this Idempotency-Key was used with a different request")
     if existing.state == DONE and existing.response_status is not None:
-        return StoredResponse(
-            int(existing.response_status), existing.response_body or "", existing.response_content_type or ""
-        )
+        return _replayed(existing)
     raise errors.conflict("idempotency_in_flight", "a request with this Idempotency-Key is still being processed")
 
 
 def finish(scope: IdemScope, response: StoredResponse) -> None:
     """Store a response that was not staged inside a transaction."""
     update = IdempotencyRecord(scope.record_key).update
+    actions = _done_actions(scope, response)
+    condition = (IdempotencyRecord.state == IN_FLIGHT) & (IdempotencyRecord.request_hash == scope.request_hash)
+    _settle_claim(lambda: update(actions=actions, condition=condition))
+
+
+def _kept_body(scope: IdemScope, response: StoredResponse) -> str:
+    """The body as the record keeps it: a secret's answer encrypted with the stage's data key
+    (as the secret itself is stored), bound to its record; anything else as sent."""
+    if not scope.seal:
+        return response.body
+    from . import pii  # only the few routes whose answer holds a secret need the cipher
+
+    return pii.encrypt(response.body, f"idempotency:{scope.record_key}")
+
+
+def _done_actions(scope: IdemScope, response: StoredResponse) -> list[Action]:
     actions: list[Action] = [
         IdempotencyRecord.state.set(DONE),
         IdempotencyRecord.response_status.set(response.status),
-        IdempotencyRecord.response_body.set(response.body),
+        IdempotencyRecord.response_body.set(_kept_body(scope, response)),
         IdempotencyRecord.response_content_type.set(response.content_type),
     ]
-    condition = (IdempotencyRecord.state == IN_FLIGHT) & (IdempotencyRecord.request_hash == scope.request_hash)
-    _settle_claim(lambda: update(actions=actions, condition=condition))
+    return [*actions, IdempotencyRecord.response_sealed.set(True)] if scope.seal else actions
+
+
+def _replayed(existing: IdempotencyRecord) -> StoredResponse:
+    """The stored answer, exactly as first sent (a sealed one decrypted)."""
+    body = existing.response_body or ""
+    if existing.response_sealed:
+        from . import pii
+
+        body = pii.decrypt(body, f"idempotency:{existing.key}")
+    return StoredResponse(int(existing.response_status or 0), body, existing.response_content_type or "")
 
 
 def abandon(scope: IdemScope) -> None:
@@ -208,16 +235,24 @@ class TxClaim(IdemScope):
             locked_until=self.now_ts,
             expires_at=self.now_ts + settings().rules.idempotency_ttl_seconds,
             response_status=response.status,
-            response_body=response.body,
+            response_body=_kept_body(self, response),
             response_content_type=response.content_type,
+            response_sealed=True if self.seal else None,
         )
 
 
 def claim_in_tx(
-    *, user_id: str, route: str, key: str, req_hash: str, now: datetime, render: Callable[[Any], StoredResponse]
+    *,
+    user_id: str,
+    route: str,
+    key: str,
+    req_hash: str,
+    now: datetime,
+    render: Callable[[Any], StoredResponse],
+    seal: bool = False,
 ) -> TxClaim:
     """A claim the service stages into its effect's transaction (`TxClaim.stage`): no call yet."""
-    return TxClaim(f"{user_id}|{route}|{key}", req_hash, render, now_ts=int(now.timestamp()))
+    return TxClaim(f"{user_id}|{route}|{key}", req_hash, render, now_ts=int(now.timestamp()), seal=seal)
 
 
 def earlier(claim: TxClaim) -> StoredResponse:
@@ -226,9 +261,7 @@ def earlier(claim: TxClaim) -> StoredResponse:
     if existing.request_hash != claim.request_hash:
         raise errors.unprocessable("idempotency_key_reused", "this Idempotency-Key was used with a different request")
     if existing.state == DONE and existing.response_status is not None:
-        return StoredResponse(
-            int(existing.response_status), existing.response_body or "", existing.response_content_type or ""
-        )
+        return _replayed(existing)
     raise errors.conflict("idempotency_in_flight", "a request with this Idempotency-Key is still being processed")
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from chalice.app import Chalice, Response
 
+from . import lazy
 from .edge import ACCEPTED_CONTENT_TYPES, Route, console_cors
 from .route_table import ROUTES
 
@@ -26,14 +27,18 @@ def _loader(app: Chalice, route: Route) -> Callable[..., Response]:
     view: list[Callable[..., Response]] = []
 
     def first_use(**params: str) -> Response:
-        if not view:
+        if view:
+            return view[0](app, **params)
+        # The route's first request loads its router and whatever its handler needs (the store's
+        # client on its first call): without the collector walking what it loads, which stays.
+        with lazy.collector_paused():
             from . import web
 
             module, _, name = route.where.partition(".")
             router = getattr(importlib.import_module(f"chalicelib.api.{module}"), name or "router")
             spec = next(s for s in router.routes if (s.method, s.path) == (route.method, route.path))
             view.append(web.view_of(spec))
-        return view[0](app, **params)
+            return view[0](app, **params)
 
     first_use.__name__ = route.name
     return first_use

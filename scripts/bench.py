@@ -23,6 +23,7 @@ Usage: python -m scripts.bench [--quick] [--only imports,calls,...]
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -33,10 +34,11 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -350,9 +352,24 @@ ORDER = "app + GET /v1/orders/{id}"
 
 
 def bench_imports(runs: int) -> list[str]:
+    import shutil
+    import tempfile
+
+    # The deployment zip ships every module's bytecode (scripts/infra.py, ship_bytecode): the
+    # probes run with bytecode too, compiled by an untimed first run into a cache of their own
+    # (a shell with PYTHONDONTWRITEBYTECODE had every probe compile our modules again).
+    cache = tempfile.mkdtemp(prefix="bench-bytecode-")
+    try:
+        return _bench_imports(runs, cache)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def _bench_imports(runs: int, cache: str) -> list[str]:
     from chalicelib.config import stage_environment
 
-    env = {**os.environ, **stage_environment("local"), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **stage_environment("local"), "PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": cache}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     probe = (
         "import sys, time; t = time.perf_counter(); import {mod}; "
         "print(time.perf_counter() - t, 'boto3' in sys.modules, len(sys.modules))"
@@ -371,6 +388,8 @@ def bench_imports(runs: int) -> list[str]:
         }
         medians: dict[str, float] = {}
         samples: dict[str, list[tuple[float, float, str]]] = {mod: [] for mod in probes}
+        for code in probes.values():  # untimed: writes the bytecode the timed runs read
+            subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, check=True)
         for _ in range(runs):
             for mod, code in probes.items():  # interleaved: a busy moment hits every probe alike
                 start = time.perf_counter()
@@ -395,9 +414,9 @@ def bench_imports(runs: int) -> list[str]:
         f"GET /v1/orders/{{id}} {medians[ORDER] / base:.2f} (goal <= 1.5)"
     )
     rows.append(
-        f"(median of {runs} fresh processes each, interleaved; the first request is an API Gateway event handed "
-        "to the Lambda handler, and loads its router, schemas and services; the order is read from a moto "
-        "server on loopback)"
+        f"(median of {runs} fresh processes each, interleaved, every module's bytecode compiled as the zip ships "
+        "it; the first request is an API Gateway event handed to the Lambda handler, and loads its router, "
+        "schemas and services; the order is read from a moto server on loopback)"
     )
     return rows
 
@@ -569,48 +588,72 @@ def bench_sweeper(orders: int, due_fraction: float, max_runs: int = 10, *, parts
 # --- requests per second vs bare calls ----------------------------------------------------------
 
 
-NAME = re.compile(r"[#:][A-Za-z0-9_]+")
+# A request mints ids (order, challenge, checkout, idempotency key...): long tokens that differ
+# between two recordings of the same request. Nothing shorter is touched (a timer's bucket number).
+MINTED = re.compile(r"[A-Za-z0-9_\-]{16,}")
 
 
-def _strip_conditions(params: dict[str, Any]) -> dict[str, Any] | None:
-    """A write made repeatable: conditions, client tokens and pure condition checks removed,
-    and expression names/values no remaining expression uses pruned."""
-    p = json.loads(json.dumps(params))
-    p.pop("ClientRequestToken", None)
-    p.pop("ConditionExpression", None)
-    if "TransactItems" in p:
-        items = []
-        for item in p["TransactItems"]:
-            if "ConditionCheck" in item:
-                continue
-            ((kind, body),) = item.items()
-            body.pop("ConditionExpression", None)
-            _prune(body)
-            items.append({kind: body})
-        p["TransactItems"] = items
-        return p if items else None
-    _prune(p)
-    return p
+def _minted(first: list[Call], second: list[Call]) -> list[str]:
+    """The tokens of `first` that `second` does not contain: what each request mints afresh."""
+    again = set(MINTED.findall(json.dumps([c.params for c in second])))
+    tokens = {t for c in first for t in MINTED.findall(json.dumps(c.params)) if t not in again}
+    return sorted(tokens, key=len, reverse=True)
 
 
-def _prune(body: dict[str, Any]) -> None:
-    used = set()
-    for key in ("UpdateExpression", "ProjectionExpression", "KeyConditionExpression", "FilterExpression"):
-        used.update(NAME.findall(body.get(key, "")))
-    for key in ("ExpressionAttributeNames", "ExpressionAttributeValues"):
-        if key in body:
-            body[key] = {k: v for k, v in body[key].items() if k in used}
-            if not body[key]:
-                del body[key]
+def _replays(calls: list[Call], minted: list[str], n: int) -> list[list[tuple[str, dict[str, Any]]]]:
+    """`n` copies of the recorded calls, exactly as sent (items, conditions, projections, return
+    values, capacity), each with fresh values for the minted ids, so every write's conditions
+    hold again and moto evaluates them as it does for the API's own request."""
+    import uuid
 
-
-def _replayable(calls: list[Call]) -> list[tuple[str, dict[str, Any]]]:
+    text = json.dumps([[c.op, c.params] for c in calls])
     out = []
-    for c in calls:
-        params = _strip_conditions(c.params) if c.op in WRITE_OPS else c.params
-        if params is not None:
-            out.append((c.op, params))
+    for _ in range(n):
+        copy = text
+        for token in minted:
+            copy = copy.replace(token, token[:-12] + uuid.uuid4().hex[:12])
+        out.append([(op, params) for op, params in json.loads(copy)])
     return out
+
+
+def _sends(replay: list[tuple[str, dict[str, Any]]]) -> str:
+    """What one bare replay sends: calls, transaction items and condition expressions."""
+    ops = Counter(op for op, _ in replay)
+    items = sum(len(p.get("TransactItems", ())) for _, p in replay)
+    conditions = json.dumps(replay).count('"ConditionExpression"')
+    return (
+        ", ".join(f"{op} {k}" for op, k in ops.most_common())
+        + (f" ({items} items)" if items else "")
+        + f", {conditions} conditions"
+    )
+
+
+def _replay(conn: Any, replays: list[list[tuple[str, dict[str, Any]]]], i: int) -> None:
+    for op, params in replays[i]:
+        conn.dispatch(op, params)
+
+
+def _side_by_side(n: int, api: Callable[[int], Any], bare: Callable[[int], Any]) -> tuple[float, float]:
+    """CPU seconds of this thread in `api` and in `bare`, interleaved so both see the same table
+    sizes (moto slows as tables grow); thread time, so other processes on a shared machine do not
+    move the ratio. The garbage collector is paused (after a full collection): moto copies whole
+    tables on every TransactWriteItems, thousands of collections scan those copies, and each
+    lands on whichever side allocates when a threshold trips (it moved checkout 0.7-1.15 from
+    run to run); a Lambda's heap holds no tables."""
+    api_time = bare_time = 0.0
+    gc.collect()
+    gc.disable()
+    try:
+        for i in range(n):
+            start = time.thread_time()
+            api(i)
+            middle = time.thread_time()
+            bare(i)
+            api_time += middle - start
+            bare_time += time.thread_time() - middle
+    finally:
+        gc.enable()
+    return api_time, bare_time
 
 
 def bench_rps(n: int) -> list[str]:
@@ -658,32 +701,27 @@ def bench_rps(n: int) -> list[str]:
             fn(0)  # warm caches (keys, settings, connections)
             with recording() as calls:
                 fn(0)
-            replay = _replayable(calls)
-            for op, params in replay:  # the replay itself must work before it is timed
+            with recording() as again:
+                fn(0)
+            minted = _minted(calls, again)
+            replays = _replays(calls, minted, n + 1)
+            sent = _sends([(c.op, c.params) for c in calls])
+            assert _sends(replays[0]) == sent, (sent, replays[0])  # like for like
+            for op, params in replays[n]:  # the replay itself must work before it is timed
                 conn.dispatch(op, params)
-            # Interleaved, so both see the same table sizes (moto slows as tables grow); CPU time of
-            # this thread, so other processes on a shared machine do not move the ratio.
-            api_time = bare_time = 0.0
-            for i in range(n):
-                start = time.thread_time()
-                fn(i)
-                middle = time.thread_time()
-                for op, params in replay:
-                    conn.dispatch(op, params)
-                api_time += middle - start
-                bare_time += time.thread_time() - middle
+            api_time, bare_time = _side_by_side(n, fn, partial(_replay, conn, replays))
             api_rate, bare_rate = n / api_time, n / bare_time
-            ops = Counter(c.op for c in calls)
             rows.append(
                 f"{label:<34} {api_rate:>8.0f} r/s {bare_rate:>8.0f} r/s {api_rate / bare_rate:>6.2f}  "
-                + ", ".join(f"{op} {k}" for op, k in ops.most_common())
+                + f"both send {sent}; bare with {len(minted)} minted ids fresh each time"
             )
     rows.append(
         f"({n} requests each, API Gateway events to the Lambda handler in one process (goal: ratio >= 0.9), "
         "per CPU-second of this thread; "
-        "'bare' replays the same DynamoDB calls through PynamoDB's connection, writes with their "
-        "conditions removed so they can repeat; both against in-process moto, so the store's own "
-        "latency is not in either figure; moto copies "
+        "'bare' replays the request's recorded DynamoDB calls through PynamoDB's connection, as sent "
+        "(items, conditions, projections, return values), with fresh values for the ids a request "
+        "mints so every condition holds again; the collector paused while timed; both against "
+        "in-process moto, so the store's own latency is not in either figure; moto copies "
         "whole tables on every TransactWriteItems, which dominates both checkout figures)"
     )
     return rows

@@ -171,7 +171,7 @@ def add_risk_list_entry(ctx: Ctx) -> risk.RiskListEntry:
 )
 def remove_risk_list_entry(ctx: Ctx, entry_id: str) -> None:
     """Take an entry off its list."""
-    risk.lists.remove(entry_id, idem=ctx.idem)
+    risk.lists.remove(ctx.user_id, entry_id, idem=ctx.idem)
 
 
 @router.route("/v1/risk/stats", "GET", roles=RISK, query=RiskStatsQuery, response=RiskStatsView)

@@ -18,6 +18,7 @@ from ..schemas.webhooks import (
     EventView,
     ReplayIn,
     ReplayView,
+    RolledSecretView,
     RollIn,
     TestSent,
 )
@@ -31,6 +32,7 @@ EVENT_404 = {404: ["webhook_event_not_found"]}
 
 
 def endpoint_view(e: webhooks.WebhookEndpoint) -> EndpointView:
+    ends = [str(p.expires_at) for p in webhooks.endpoints.previous(e)]
     return EndpointView(
         endpoint_id=e.endpoint_id,
         url=str(e.url),
@@ -40,7 +42,8 @@ def endpoint_view(e: webhooks.WebhookEndpoint) -> EndpointView:
         disabled_reason=e.disabled_reason,
         disabled_at=e.disabled_at,
         failing_since=e.failing_since,
-        previous_secret_expires_at=e.previous_expires_at if e.previous_secret else None,
+        previous_secret_expires_at=ends[-1] if ends else None,
+        previous_secrets=[RolledSecretView(expires_at=end) for end in ends],
         created_at=str(e.created_at),
         updated_at=str(e.updated_at),
     )
@@ -91,6 +94,7 @@ def list_webhook_endpoints(ctx: Ctx) -> EndpointList:
     key_optional=True,
     claim_in_tx=True,
     render=created_view,
+    sealed_answer=True,
 )
 def create_webhook_endpoint(ctx: Ctx) -> webhooks.endpoints.Created:
     """Add an endpoint (https; never a private address): its `whsec_` secret is shown only
@@ -163,6 +167,7 @@ def delete_webhook_endpoint(ctx: Ctx, endpoint_id: str) -> None:
     key_optional=True,
     claim_in_tx=True,
     render=created_view,
+    sealed_answer=True,
 )
 def roll_webhook_secret(ctx: Ctx, endpoint_id: str) -> webhooks.endpoints.Created:
     """A new secret (shown once); the old one keeps signing beside it for

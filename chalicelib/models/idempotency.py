@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
 from ..db import table_meta
@@ -22,3 +22,5 @@ class IdempotencyRecord(Model):
     response_status = NumberAttribute(null=True)
     response_body = UnicodeAttribute(null=True)
     response_content_type = UnicodeAttribute(null=True)
+    # The body is encrypted (pii.encrypt, bound to `key`): the answer holds a secret shown once
+    response_sealed = BooleanAttribute(null=True)

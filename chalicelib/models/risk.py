@@ -4,7 +4,8 @@
 - velocity: `key` = "<dimension>#<keyed hash>[#<shard>]", `part` = the China-agnostic UTC day
   "YYYY-MM-DD"; `n`/`f` the day's orders and fen, `nSSS`/`fSSS` those of its ten-minute slot
   SSS (000..143), so one item per day answers 1 h, 24 h and 7 d windows to a slot;
-- a user's profile: `key` = "profile#<user_id>", `part` = "all": `orders` and `recent_fen`;
+- a user's profile: `key` = "profile#<user_id>", `part` = "all": `orders` (paid) and
+  `recent_fen` (their amounts, oldest first);
 - statistics (`RiskStats`, same table): see below.
 """
 

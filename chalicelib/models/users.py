@@ -51,6 +51,9 @@ class User(Model):
     # Address book (models/addresses.py): the default's id and how many are saved (capped).
     default_address_id = UnicodeAttribute(null=True)
     address_count = NumberAttribute(null=True)
+    # The device registered last: the risk rules count a password confirmation naming no
+    # device against it (services/risk/signals.py `subject_of`).
+    last_device_id = UnicodeAttribute(null=True)
 
 
 class BankCard(Model):

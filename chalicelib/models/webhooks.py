@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import JSONAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import (
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -22,6 +29,17 @@ FAILED = "failed"
 DELIVERY_STATES = (PENDING, DELIVERED, FAILED)
 
 
+class PreviousSecret(MapAttribute[str, str]):
+    """A rolled secret, still signing until its own `expires_at`."""
+
+    secret = UnicodeAttribute()  # encrypted, like the current one
+    expires_at = UnicodeAttribute()
+
+    @classmethod
+    def of(cls, secret: str, expires_at: str) -> PreviousSecret:
+        return cls(secret=secret, expires_at=expires_at)
+
+
 class WebhookEndpoint(Model):
     Meta = table_meta("webhook-endpoints")
 
@@ -32,7 +50,9 @@ class WebhookEndpoint(Model):
     events = ListAttribute[str](null=True)
     description = UnicodeAttribute(null=True)
     secret = UnicodeAttribute(null=True)  # "whsec_..." (signs every delivery)
-    previous_secret = UnicodeAttribute(null=True)  # still signs until previous_expires_at
+    # every rolled secret still signing (at most `max_previous_secrets`), each until its expiry
+    previous_secrets = ListAttribute[PreviousSecret](of=PreviousSecret, null=True)
+    previous_secret = UnicodeAttribute(null=True)  # before several were kept: one, until previous_expires_at
     previous_expires_at = UnicodeAttribute(null=True)
     status = UnicodeAttribute(null=True)  # enabled | disabled
     disabled_reason = UnicodeAttribute(null=True)  # gone (410) | failing | merchant

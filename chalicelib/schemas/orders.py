@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, StringConstraints, model_validator
+from pydantic.config import JsonDict
 
 from ..models.orders import MAX_CHECKOUT_LINES
 from .catalog import Quantity
@@ -74,31 +75,42 @@ class CheckoutIn(Body):
         return self
 
 
+DEVICE_ID_PATTERN = r"^[A-Za-z0-9_\-]{4,64}$"
+# With the password, `device_id` is optional: the device the app runs on (the risk rules count
+# every confirmation against its device; naming none, the device registered last is taken).
+DEVICE_ID_OPTIONAL: JsonDict = {
+    "anyOf": [{"type": "string", "pattern": DEVICE_ID_PATTERN}, {"type": "null"}],
+    "default": None,
+    "description": "the device the app runs on (counted by the risk rules; need not be registered)",
+}
+
+
 class ConfirmationIn(Body):
-    """The payment password, or a device signature over the challenge's nonce."""
+    """The payment password (and the device it is typed on), or a device signature over the
+    challenge's nonce."""
 
     # The document says what `one_method` enforces: one object schema per method.
     model_config = one_of(
-        ("PasswordConfirmationIn", {"password": None}),
+        ("PasswordConfirmationIn", {"password": None}, {"device_id": DEVICE_ID_OPTIONAL}),
         ("DeviceConfirmationIn", {"device_id": None, "signature": None}),
         examples=[
-            {"challenge_id": "ch_0123456789abcdef", "password": "135790"},
+            {"challenge_id": "ch_0123456789abcdef", "password": "135790", "device_id": "iphone-01"},
             {"challenge_id": "ch_0123456789abcdef", "device_id": "iphone-01", "signature": "MEUCIQDx…(base64)"},
         ],
     )
 
     challenge_id: Id
     password: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] | None = None
-    device_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{4,64}$")] | None = None
+    device_id: Annotated[str, StringConstraints(pattern=DEVICE_ID_PATTERN)] | None = None
     signature: Annotated[str, StringConstraints(min_length=8, max_length=400)] | None = Field(
         default=None, description="base64 DER ECDSA-SHA256 over the nonce's UTF-8 bytes"
     )
 
     @model_validator(mode="after")
     def one_method(self) -> Self:
-        by_device = self.device_id is not None or self.signature is not None
-        if (self.password is not None) == by_device or (by_device and not (self.device_id and self.signature)):
-            raise ValueError('give either "password" or both "device_id" and "signature"')
+        by_device = self.signature is not None
+        if (self.password is not None) == by_device or (by_device and not self.device_id):
+            raise ValueError('give either "password" (and "device_id" if known) or both "device_id" and "signature"')
         return self
 
 

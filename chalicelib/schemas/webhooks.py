@@ -97,6 +97,10 @@ class ReplayIn(Body):
         return time_of(self.since)
 
 
+class RolledSecretView(View):
+    expires_at: str
+
+
 class EndpointView(View):
     endpoint_id: str
     url: str
@@ -106,7 +110,12 @@ class EndpointView(View):
     disabled_reason: str | None = Field(default=None, description="gone (410) | failing | merchant")
     disabled_at: str | None = None
     failing_since: str | None = None
-    previous_secret_expires_at: str | None = Field(default=None, description="during a roll: the old secret's end")
+    previous_secret_expires_at: str | None = Field(
+        default=None, description="after a roll: when the last rolled secret stops signing (the latest of these)"
+    )
+    previous_secrets: list[RolledSecretView] = Field(
+        default_factory=list, description="the rolled secrets still kept, each signing until its `expires_at`"
+    )
     created_at: str
     updated_at: str
 

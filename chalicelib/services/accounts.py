@@ -24,6 +24,7 @@ from .password_tries import commit_releasing_try, encode_password
 from .password_tries import release_try as release_try
 from .password_tries import tries_released as tries_released
 from .password_tries import verify_password as verify_password
+from .risk import lists as risk_lists
 
 if TYPE_CHECKING:
     from ..idempotency import IdemScope
@@ -66,7 +67,9 @@ IDENTITY_ERRORS = errors.raises(
 )
 ADD_CARD_ERRORS = errors.raises(conflict=["card_already_bound"], unprocessable=["invalid_card_number"])
 REMOVE_CARD_ERRORS = errors.raises(not_found=["card_not_found"], conflict=["card_in_use"])
-DEFAULT_CARD_ERRORS = errors.raises(not_found=["card_not_found"], conflict=["state_changed"])
+DEFAULT_CARD_ERRORS = errors.raises(
+    not_found=["card_not_found"], conflict=["state_changed"], unprocessable=["card_not_accepted"]
+)
 # Not on the routes: `state_changed` after the retries, `cards_changed` (retried), a lost user item.
 UNDOCUMENTED_ERRORS = errors.raises(conflict=["cards_changed", "state_changed"], not_found=["user_not_found"])
 
@@ -239,8 +242,10 @@ def set_default_card(user_id: str, card_id: str, idem: IdemScope | None = None) 
 
     One read (the card and the user together) and one transaction: the chosen card must
     still exist (a removal racing this one fails one of the two), the old default's flag
-    drops, and the user's pointer moves from the default it was read with. Answers the
-    card as written (`idem` stages that answer in the write).
+    drops, and the user's pointer moves from the default it was read with; a card on the
+    risk block list is not accepted (the decision saw the default card at confirmation: the
+    window's close must not charge another that is listed). Answers the card as written
+    (`idem` stages that answer in the write).
     """
     found, found_user = batch.get_many([(BankCard, user_id, card_id), (User, user_id, None)])
     if not isinstance(found, BankCard):
@@ -261,6 +266,10 @@ def set_default_card(user_id: str, card_id: str, idem: IdemScope | None = None) 
     old = user.default_card_id
     if old:
         tx.update(BankCard(user_id, old), [BankCard.is_default.set(False)], condition=BankCard.card_id.exists())
+    not_accepted = errors.unprocessable(
+        "card_not_accepted", "this card cannot be used for 先用后付 payments; choose another card"
+    )
+    risk_lists.refuse_blocked_card(tx, [card.fingerprint, card.card_id], not_accepted)
     tx.update(
         user,
         _default_card_actions(card),

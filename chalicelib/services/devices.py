@@ -61,7 +61,7 @@ def register_device(
         condition=Device.device_id.does_not_exist(),
         on_fail=errors.conflict("device_already_registered", "this device is already registered"),
     )
-    tx.update(User(user_id), tries_released())
+    tx.update(User(user_id), [*tries_released(), User.last_device_id.set(device_id)])
     commit_releasing_try(tx, user, result=device, idem=idem)
     return device
 

@@ -164,19 +164,31 @@ def on_paid_on_time(
 
 
 def on_refunded(
-    tx: Tx, order: Order, refund_fen: int, now: datetime, *, full: bool = False, user: User | None = None
+    tx: Tx,
+    order: Order,
+    refund_fen: int,
+    now: datetime,
+    *,
+    full: bool = False,
+    user: User | None = None,
+    earned: int | None = None,
 ) -> UserChange:
     """A return of a paid order was approved: its points and its place in the on-time count
     follow the money (see the module's docstring).
 
     `order` is as read before this refund (`refunded_fen` excludes it); `full`: nothing of
-    the order is kept any more. Nothing happens to an order that was not paid on time (not
-    先用后付, paid late, or not paid yet). Returns the user-item change to merge.
+    the order is kept any more. `earned`: the points an installment order earned part by part
+    (None: the single payment's one event says). The on-time count changes only for an order
+    paid on time. Returns the user-item change to merge.
     """
-    if refund_fen <= 0 or order.payment_method != BNPL or not order.paid_on_time:
+    if refund_fen <= 0 or order.payment_method != BNPL:
         return UserChange()
-    _reverse_points(tx, order, refund_fen, now)
-    if not full:
+    if earned is None:
+        if not order.paid_on_time:
+            return UserChange()
+        earned = -(ledger.leg_amount(PLATFORM, earned_event(order.order_id), POINTS_ISSUED) or 0)
+    reverse_points(tx, order, refund_fen, now, earned)
+    if not full or not order.paid_on_time:
         return UserChange()
     user = user or accounts.get(order.user_id)
     count = int(user.on_time_paid_count or 0)
@@ -186,11 +198,10 @@ def on_refunded(
     return UserChange([User.on_time_paid_count.add(-1)], User.on_time_paid_count == count)
 
 
-def _reverse_points(tx: Tx, order: Order, refund_fen: int, now: datetime) -> None:
-    issued = ledger.leg_amount(PLATFORM, earned_event(order.order_id), POINTS_ISSUED)
-    if not issued:
+def reverse_points(tx: Tx, order: Order, refund_fen: int, now: datetime, earned: int) -> None:
+    """The points of `earned` that `refund_fen` more returned leaves the order no longer paying for."""
+    if earned <= 0:
         return
-    earned = -issued
     total = int(order.total_fen)
     before = int(order.refunded_fen or 0)
     after = before + refund_fen

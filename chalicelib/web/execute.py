@@ -65,6 +65,7 @@ def execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respon
         req_hash=idempotency.request_hash(spec.method, spec.path, [params, body_doc]),
         now=clock.now(),
         render=lambda result: _render(spec, result),
+        seal=spec.sealed_answer,
     )
     if isinstance(claim, idempotency.StoredResponse):
         return _to_response(claim, {"Idempotent-Replayed": "true"})
@@ -100,6 +101,7 @@ def _execute_claimed_in_tx(
         req_hash=idempotency.request_hash(spec.method, spec.path, [params, body_doc]),
         now=clock.now(),
         render=lambda result: _render(spec, result),
+        seal=spec.sealed_answer,
     )
     ctx.idem = claim
     replayed = {"Idempotent-Replayed": "true"}

@@ -89,6 +89,8 @@ class RouteSpec:
     claim_in_tx: bool = False
     # The key may be left out (the effect is then not replayable); sent, it replays.
     key_optional: bool = False
+    # The answer holds a secret shown once: its Idempotency-Key record keeps it encrypted.
+    sealed_answer: bool = False
 
     @property
     def errors(self) -> dict[int, list[str]]:
@@ -133,6 +135,7 @@ class Router:
         raw_body: bool = False,
         claim_in_tx: bool = False,
         key_optional: bool | None = None,
+        sealed_answer: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """`idempotent`: True requires an Idempotency-Key (unless `key_optional`); left out,
         every state-changing POST/PUT of a signed-in caller takes an optional one (a
@@ -164,6 +167,7 @@ class Router:
                     param_pattern=self.param_pattern,
                     claim_in_tx=claim_in_tx,
                     key_optional=bool(key_optional),
+                    sealed_answer=sealed_answer,
                 )
             )
             return fn

@@ -82,7 +82,8 @@ def test_an_ordinary_order_is_approved_and_its_decision_kept_with_inputs_and_ver
     r2 = buy(api, activated_user, sku)
     inputs = decision_of(r2.json["order_id"]).inputs
     assert inputs["user_orders_1h"] == inputs["user_orders_24h"] == inputs["user_orders_7d"] == 1
-    assert inputs["user_fen_1h"] == 2990 and inputs["first_order"] == 0 and inputs["median_order_fen"] == 2990
+    # The profile (past orders, the median) counts orders paid: none yet.
+    assert inputs["user_fen_1h"] == 2990 and inputs["first_order"] == 1 and inputs["median_order_fen"] == 0
     assert inputs["address_orders_1h"] == 1 and inputs["card_orders_1h"] == 1 and inputs["merchant_orders_1h"] == 1
 
 
@@ -373,7 +374,9 @@ def test_the_back_test_replays_recorded_inputs_through_a_proposed_rule_set(api: 
     assert report.rules_now["two_an_hour"] == 1 and "would change" in report.lines()[0]
 
 
-def test_velocity_per_device_counts_biometric_confirmations(api: Api, activated_user: str, rules: Any) -> None:
+def test_velocity_per_device_counts_biometric_and_password_confirmations(
+    api: Api, activated_user: str, rules: Any
+) -> None:
     from tests.support.shopping import PASSWORD, DeviceKey
 
     with_rules(
@@ -395,7 +398,7 @@ def test_velocity_per_device_counts_biometric_confirmations(api: Api, activated_
             api.post(f"/v1/orders/{order['order_id']}/confirmation", signed, as_=activated_user, idem=new_key())
         )
     assert [a.status_code for a in answers] == [200, 200, 402]
-    assert buy(api, activated_user, sku).status_code == 200  # the password path names no device
+    assert buy(api, activated_user, sku).status_code == 402  # the password names no device: the one registered
 
 
 # --- list entries written another way (an outside tester's findings) ---------------------------

@@ -75,6 +75,23 @@ def test_the_zip_ships_the_pinned_boto3_and_botocore_and_no_tests() -> None:
     assert f"boto3-{pins['boto3']}.dist-info" in tops
 
 
+def test_the_zip_ships_the_bytecode_of_its_modules() -> None:
+    """Lambda's task root is read-only: without it every cold start compiled what it imported."""
+    assert PACKAGED
+    with zipfile.ZipFile(ROOT / PACKAGED / "deployment.zip") as zf:
+        names = set(zf.namelist())
+    for module in (
+        "app.py",
+        "chalicelib/routes.py",
+        "chalicelib/web/views.py",
+        "botocore/session.py",
+        "pydantic/main.py",
+    ):
+        folder, _, name = module.rpartition("/")
+        pyc = f"{folder + '/' if folder else ''}__pycache__/{name[:-3]}.cpython-311.pyc"
+        assert pyc in names, pyc
+
+
 def test_our_checkov_checks_catch_an_unsafe_template() -> None:
     checkov = os.environ.get("CHECKOV")
     assert checkov, "make infra-check passes the checkov of .venv-checkov"

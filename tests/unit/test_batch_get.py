@@ -8,6 +8,7 @@ from typing import Any
 from chalicelib import batch
 from chalicelib.db import connection
 from chalicelib.models.catalog import Sku, StockShard
+from chalicelib.models.payments import PaymentAttempt
 from chalicelib.models.risk import RiskCounter
 
 
@@ -53,3 +54,33 @@ def test_a_sku_and_its_stock_shard_are_each_read_as_their_model(aws: None) -> No
     head, shard = batch.get_many([(Sku, "sku_x", None), (StockShard, "sku_x#1", None)])
     assert isinstance(head, Sku) and int(head.stock_shards) == 2
     assert isinstance(shard, StockShard) and int(shard.stock) == 4
+
+
+def test_under_key_sends_pynamodbs_query_and_follows_every_page(aws: None) -> None:
+    common: dict[str, Any] = {
+        "user_id": "u",
+        "channel": "alipay",
+        "amount_fen": 5,
+        "currency": "CNY",
+        "updated_at": "2026-12-07T10:00:00Z",
+    }
+    for n in range(3):
+        PaymentAttempt(f"pa-{n}", order_id="o-1", attempt_no=n, created_at=f"2026-12-07T10:0{n}:00Z", **common).save()
+    PaymentAttempt("pa-other", order_id="o-2", attempt_no=0, created_at="2026-12-07T10:00:00Z", **common).save()
+    sent: list[dict[str, Any]] = []
+
+    def one_per_page(params: dict[str, Any], **_: Any) -> None:
+        sent.append(dict(params))
+        params["Limit"] = 1  # the store answers in pages: every one is followed
+
+    client = connection().client
+    client.meta.events.register("before-parameter-build.dynamodb.Query", one_per_page, unique_id="pages")
+    try:
+        ours = batch.under_key(PaymentAttempt.by_order, "o-1")
+        theirs = list(PaymentAttempt.by_order.query("o-1"))
+    finally:
+        client.meta.events.unregister("before-parameter-build.dynamodb.Query", unique_id="pages")
+    assert [a.attribute_values for a in ours] == [a.attribute_values for a in theirs]
+    assert [a.attempt_id for a in ours] == ["pa-0", "pa-1", "pa-2"]
+    half = len(sent) // 2
+    assert half >= 3 and sent[:half] == sent[half:]  # page by page, the same requests PynamoDB sends

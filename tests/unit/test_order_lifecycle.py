@@ -46,6 +46,16 @@ LEGAL_FROM = {
     },  # not RETURNED: nothing left to dispute
     E.RESUME: {S.RETURN_REQUESTED},
     E.SETTLE_RETURN: {S.RETURN_REQUESTED},
+    # goods a dispute refunded on their way back arrive, wherever the order is by then
+    E.GOODS_BACK: {
+        S.SHIPPED,
+        S.RECEIVED,
+        S.OVERDUE,
+        S.PAID,
+        S.COMPLETED,
+        S.RETURN_REQUESTED,
+        S.RETURNED,
+    },
 }
 
 

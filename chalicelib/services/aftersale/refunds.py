@@ -191,6 +191,8 @@ def _release_credit(
         due = installments.amount_due_fen(order) or 0
         extra = [*in_parts.actions, Order.amount_due_fen.set(due), Order.credit_reserved_fen.add(-release)]
         extra += _owe_refunds(tx, order, request.request_id, in_parts.refund_fen, now)
+        # The points of parts paid follow the money that goes back (nothing when none does).
+        rewards.reverse_points(tx, order, amount, now, installments.points_earned(order) or 0)
     else:
         release = min(amount, int(order.credit_reserved_fen or 0))
         extra = [Order.amount_due_fen.add(-amount), Order.credit_reserved_fen.add(-release)]
@@ -215,7 +217,8 @@ def _refund_paid(
     """Money already paid goes back through the channel that paid it; the order's actions."""
     actions = _owe_refunds(tx, order, request_id, amount, now)
     # Points, the on-time count and the limit step it earned follow the money back.
-    change = rewards.on_refunded(tx, order, amount, now, full=full, user=user)
+    earned = installments.points_earned(order)
+    change = rewards.on_refunded(tx, order, amount, now, full=full, user=user, earned=earned)
     user_actions, condition = change.merged([return_closed()], None)
     tx.update(
         User(order.user_id),

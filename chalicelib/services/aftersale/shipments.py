@@ -89,9 +89,11 @@ def ship_back(
 
 def confirm_arrival(merchant_id: str, request_id: str, now: datetime, idem: IdemScope | None = None) -> ReturnRequest:
     """The returned goods arrived: the refund (or credit release) happens now; an exchange
-    waits for the merchant to reship the replacement. Answers the request as the write left it."""
+    waits for the merchant to reship the replacement; goods a dispute already refunded on
+    their way back only go back to stock. Answers the request as the write left it."""
     request = return_request_of_merchant(merchant_id, request_id)
-    if request.status != RETURNING:
+    late = refunded_on_the_way(request)
+    if request.status != RETURNING and not late:
         raise errors.illegal_transition("return request", request.status, "confirm arrival of")
     order, user = batch.get_many([(Order, request.order_id, None), (User, request.user_id, None)])
     if not isinstance(order, Order):
@@ -102,7 +104,9 @@ def confirm_arrival(merchant_id: str, request_id: str, now: datetime, idem: Idem
         if idem is not None:
             idem.stage(tx, request)
 
-    if request.kind == EXCHANGE:
+    if late:
+        arrived_after_refund(request, order, now, actor, staged)
+    elif request.kind == EXCHANGE:
         tx = Tx()
         move(tx, request, RETURNING, AWAITING_RESHIPMENT, ReturnRequest.arrived_at.set(iso(now)))
         request.arrived_at = iso(now)
@@ -140,6 +144,31 @@ def arrive(
         before_commit(tx)
     tx.commit()
     count("ReturnsApproved")
+
+
+def refunded_on_the_way(request: ReturnRequest) -> bool:
+    """A dispute refunded the request while its goods travelled back (shipped, not arrived)."""
+    return request.status == REFUNDED and bool(request.shipped_back_at) and not request.arrived_at
+
+
+def arrived_after_refund(
+    request: ReturnRequest, order: Order, now: datetime, actor: str, before_commit: Callable[[Tx], None]
+) -> None:
+    """Goods a dispute refunded on their way back arrive: they go back to stock, once (the
+    request's `arrived_at` is the condition), and the order's history says so; no money moves
+    (the decision refunded) and the order stays where it is (`GOODS_BACK`)."""
+    tx = Tx()
+    request.arrived_at = iso(now)
+    tx.update(
+        request,
+        [ReturnRequest.arrived_at.set(request.arrived_at)],
+        condition=(ReturnRequest.status == REFUNDED) & ReturnRequest.arrived_at.does_not_exist(),
+        on_fail=errors.conflict("illegal_transition", "the goods of this return request already arrived"),
+    )
+    restock(tx, request, order)
+    orders.transition(tx, order, orders.OrderEvent.GOODS_BACK, now, actor, history_event="return_arrived")
+    before_commit(tx)
+    tx.commit()
 
 
 def restock(tx: Tx, request: ReturnRequest, order: Order) -> None:

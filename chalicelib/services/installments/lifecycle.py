@@ -345,3 +345,13 @@ def amount_due_fen(order: Order) -> int | None:
         return None
     current = plan.current
     return current.amount_fen if current is not None else 0
+
+
+def points_earned(order: Order) -> int | None:
+    """The points the order's parts earned (each part paid on time: 1 per whole yuan of its
+    principal, as `on_paid` gave them), None for a single payment."""
+    plan = plan_of(order)
+    if plan is None:
+        return None
+    paid = sum(p.principal_fen // 100 * 100 for p in plan.schedule if p.status == ar.PartStatus.PAID and p.on_time)
+    return rewards.points_for(paid)

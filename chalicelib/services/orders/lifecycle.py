@@ -57,6 +57,8 @@ class OrderEvent(StrEnum):
     ESCALATE = "escalate"  # the buyer asks the platform to step in (a dispute)
     RESUME = "resume"  # the request ends with nothing returned: back where the order was
     SETTLE_RETURN = "settle_return"  # goods returned: refunded, back where it was, paid or returned
+    # goods a dispute refunded on their way back arrive: back to stock, the status unchanged
+    GOODS_BACK = "goods_back"
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ TABLE: tuple[Step, ...] = (
     *(Step(s, E.ESCALATE, S.RETURN_REQUESTED) for s in (S.RETURN_REQUESTED, *_RESUMABLE)),
     *(Step(S.RETURN_REQUESTED, E.RESUME, s) for s in _RESUMABLE),
     *(Step(S.RETURN_REQUESTED, E.SETTLE_RETURN, s) for s in (*_RESUMABLE, S.RETURNED)),
+    # Wherever the refund left the order, or the order has gone since (nothing moves but stock).
+    *(Step(s, E.GOODS_BACK, s) for s in (*_RESUMABLE, S.RETURN_REQUESTED, S.RETURNED)),
 )
 
 # The words of an illegal step's message ("cannot <verb> an order that is <status>").
@@ -131,6 +135,7 @@ VERBS: dict[OrderEvent, str] = {
     E.ESCALATE: "escalate",
     E.RESUME: "end the after-sale request of",
     E.SETTLE_RETURN: "approve the return of",
+    E.GOODS_BACK: "take back the refunded goods of",
 }
 
 

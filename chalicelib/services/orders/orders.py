@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from ... import errors, pagination
+from ... import batch, errors, pagination
 from ...clock import iso
 from ...db import Tx
 from ...models.aftersale import Refund, ReturnRequest, cancel_refund_id, return_refund_id
@@ -213,7 +213,7 @@ class Changed:
 
 
 def money_of(order: Order) -> Money:
-    attempts = sorted(PaymentAttempt.by_order.query(order.order_id), key=lambda a: int(a.attempt_no))
+    attempts = sorted(batch.under_key(PaymentAttempt.by_order, order.order_id), key=lambda a: int(a.attempt_no))
     # Every refund is owed in the transaction that adds it to `refunded_fen`: none yet, none to read.
     if not int(order.refunded_fen or 0):
         return Money(attempts, [])

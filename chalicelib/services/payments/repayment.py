@@ -23,6 +23,7 @@ from .. import accounts, notifications, orders, rewards
 from ..installments import lifecycle as installments
 from ..installments.state import part_tag
 from ..orders import standing
+from ..risk import decide as risk_decision
 from .attempts import COLLECTION
 from .payable import order_moved, user_moved
 
@@ -51,6 +52,7 @@ def mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> N
       return kept the order out of `overdue`. On-time payments earn points and count toward
       the credit limit (`rewards.on_paid_on_time`, whose user-item change is merged into
       the one update of the user here);
+    - the risk profile: the amount paid for joins the user's median (`risk.decide.count_paid`);
     - the user: one unpaid 先用后付 order fewer; an overdue one also leaves the overdue
       count, and the freeze lifts when it was the last - conditional on the count read,
       so a concurrent decline elsewhere makes this transaction retry, never lose the freeze;
@@ -104,6 +106,7 @@ def mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> N
 
     actions, condition = reward.merged(*standing.closed(user, was_overdue=was == o.OVERDUE))
     tx.update(user, actions, condition=condition, on_fail=user_moved())
+    risk_decision.count_paid(tx, order.user_id, int(order.total_fen) - int(order.refunded_fen or 0))
 
     if order.due_at:
         due = parse_iso(order.due_at)

@@ -38,6 +38,8 @@ def decision_id(order_id: str) -> str:
 
 
 COUNTS_MOVED = signals.COUNTS_MOVED
+# A 先用后付 order paid (in the payment's transaction): its amount joins the user's median.
+count_paid = signals.count_paid
 
 
 def bnpl_declined() -> errors.DomainError:
@@ -84,7 +86,7 @@ class Assessment:
             on_fail=errors.conflict("challenge_used", "this order was already decided"),
         )
         if self.outcome != DECLINE:
-            signals.count_in(tx, self.subject, order.user_id, int(order.total_fen), now, self.read)
+            signals.count_in(tx, self.subject, int(order.total_fen), now, self.read)
         add_stats(tx, now, order.order_id, self.outcome, [r.rule_id for r in self.reasons])
         return decision
 

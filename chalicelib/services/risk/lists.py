@@ -7,6 +7,7 @@ one list at most once. People see a masked hint, who added it and why.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from pynamodb.exceptions import DoesNotExist
@@ -15,11 +16,18 @@ from ... import errors, pagination
 from ...clock import iso
 from ...db import Tx
 from ...idempotency import IdemScope
-from ...models.risk import RiskListEntry
+from ...models.risk import ALLOW, BLOCK, RiskListEntry
+from .. import duties
 from .signals import entry_id, listed_value, normalise
 
-ADD_ERRORS = errors.raises(conflict=["already_listed"])
-REMOVE_ERRORS = errors.raises(not_found=["list_entry_not_found"])
+ADD_ERRORS = errors.raises(conflict=["already_listed"]) | duties.OWN_CASE_ERRORS
+REMOVE_ERRORS = errors.raises(not_found=["list_entry_not_found"]) | duties.OWN_CASE_ERRORS
+CASE = "place on the risk lists"
+
+
+def _own_entry(operator_id: str) -> str:
+    """The entry that would list the operator themselves (as a user)."""
+    return entry_id("user", operator_id)
 
 
 def hint_of(kind: str, value: str) -> str:
@@ -38,8 +46,11 @@ def add(
     idem: IdemScope | None = None,
 ) -> RiskListEntry:
     """Put a value on the block or allow list (a value already listed is a 409). A card
-    entered by its number is listed by its fingerprint: every account it is bound to."""
+    entered by its number is listed by its fingerprint: every account it is bound to. Nobody
+    allow-lists themselves (403 `own_case`): the allow list comes before every rule."""
     eid = entry_id(kind, listed_value(kind, value))
+    if list_name == ALLOW and eid == _own_entry(operator_id):
+        duties.refuse_own_case(operator_id, operator_id, CASE)
     at = iso(now)
     entry = RiskListEntry(
         eid,
@@ -77,12 +88,15 @@ def entries(list_name: str, *, limit: int, cursor: str | None) -> tuple[list[Ris
     return items, pagination.encode(result.last_evaluated_key, scope)
 
 
-def remove(entry: str, idem: IdemScope | None = None) -> None:
-    """Take an entry off its list (an unknown one is a 404)."""
+def remove(operator_id: str, entry: str, idem: IdemScope | None = None) -> None:
+    """Take an entry off its list (an unknown one is a 404); nobody lifts their own block
+    (403 `own_case`)."""
     try:
         found = RiskListEntry.get(entry, consistent_read=True)
     except DoesNotExist as exc:
         raise errors.not_found("list_entry_not_found", "no such list entry") from exc
+    if found.list_name == BLOCK and entry == _own_entry(operator_id):
+        duties.refuse_own_case(operator_id, operator_id, CASE)
     tx = Tx()
     tx.delete(
         found,
@@ -92,3 +106,15 @@ def remove(entry: str, idem: IdemScope | None = None) -> None:
     if idem is not None:
         idem.stage(tx, None)
     tx.commit()
+
+
+def refuse_blocked_card(tx: Tx, values: Sequence[str | None], refusal: errors.DomainError) -> None:
+    """In `tx`: a card known by any of `values` (its fingerprint, its id) is on no block list
+    (checked in the transaction that relies on it, so a block added meanwhile is seen)."""
+    for value in dict.fromkeys(v for v in values if v):
+        tx.check(
+            RiskListEntry,
+            entry_id("card", value),
+            condition=RiskListEntry.entry_id.does_not_exist() | (RiskListEntry.list_name == ALLOW),
+            on_fail=refusal,
+        )

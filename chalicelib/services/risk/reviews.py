@@ -23,7 +23,7 @@ from ...models.risk import APPROVED, DECLINED, EXPIRED, PENDING, RiskDecision
 from ...models.timers import Timer
 from ...models.users import User
 from ...observability import count
-from .. import notifications, orders
+from .. import duties, notifications, orders
 from .decide import add_stats, decision_id
 
 APPROVE = "approve"
@@ -97,7 +97,8 @@ def decide(
     operator_id: str, review_id: str, verdict: str, note: str, now: datetime, idem: IdemScope | None = None
 ) -> Case:
     """Approve (→ placed) or decline (→ cancelled, credit released) a held order, once; the
-    buyer is notified. Nobody decides a review of their own order (403 `own_case`)."""
+    buyer is notified. Nobody decides a review of their own order, nor of an order to their
+    own shop (403 `own_case`)."""
     decision, order = load(review_id)
     if decision.user_id == operator_id:
         raise errors.forbidden("own_case", "you cannot decide a review of your own order")
@@ -105,6 +106,7 @@ def decide(
         raise errors.illegal_transition("review", str(decision.review_status), "decide")
     if order is None:
         raise review_not_found()
+    duties.refuse_own_case(operator_id, order.merchant_id, "shop's order review")
     if order.status != RISK_REVIEW:
         raise errors.illegal_transition("order", order.status, "decide")
     actor = f"risk:{operator_id}"

@@ -35,9 +35,9 @@ INPUTS = frozenset(
         *(f"{d}_{what}_{w}" for d in DIMENSIONS for what in ("orders", "fen") for w in WINDOWS),
         "exposure_bps",  # (credit in use + this order) / limit, in basis points
         "account_age_hours",
-        "first_order",  # 1 when the user has no earlier 先用后付 order decided approve/review
+        "first_order",  # 1 when the user has no 先用后付 order paid yet
         "past_orders",
-        "median_order_fen",  # of the user's last 20 such orders (0: none)
+        "median_order_fen",  # of the user's last 20 paid 先用后付 orders (0: none)
         "amount_over_median_pct",  # this amount / that median, in percent (0: no median)
         "overdue_open",
         "allow_listed",

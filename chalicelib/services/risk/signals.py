@@ -76,12 +76,11 @@ def value_hash(kind: str, value: str) -> str:
 def normalise(kind: str, value: str) -> str:
     """One spelling per value, so a listed or counted value cannot be dodged by writing it
     another way: full-width forms folded (NFKC), case folded, whitespace collapsed; an
-    address without whitespace (建国路 1 号 = 建国路1号), a card or phone by its digits, a
-    phone without China's country code (+86 / 0086)."""
+    address by its letters and digits only (建国路 1 号 = 建国路1号 = 建国路，1号。: no
+    whitespace, punctuation or symbols), a card or phone by its digits, a phone without
+    China's country code (+86 / 0086)."""
     text = " ".join(unicodedata.normalize("NFKC", value).split()).casefold()
-    if kind == "address":
-        return text.replace(" ", "")
-    if kind in ("card", "phone"):
+    if kind in ("address", "card", "phone"):
         text = "".join(ch for ch in text if ch.isalnum())
     if kind == "phone":
         for prefix in ("0086", "86"):
@@ -146,10 +145,14 @@ def _merchant_read_range(merchant_id: str) -> range:
 
 
 def subject_of(order: Order, user: User, device_id: str | None) -> Subject:
+    """Who and what a confirmation is counted against. The device is the one it was made
+    from: the signing device, or the one the app names beside the password; naming none, the
+    user's device registered last (a password confirmation is not a way around its limit)."""
     address = dict(order.address or {})
     values = {"user": order.user_id, "merchant": order.merchant_id}
-    if device_id:
-        values["device"] = device_id
+    device = device_id or user.last_device_id
+    if device:
+        values["device"] = str(device)
     if user.default_card_id:
         values["card"] = str(user.default_card_fingerprint or user.default_card_id)
     if address.get("line1"):
@@ -310,10 +313,8 @@ def guarded(subject: Subject, seen: Observed, used: set[str], now: datetime) -> 
     return out
 
 
-def count_in(
-    tx: Tx, subject: Subject, user_id: str, amount_fen: int, now: datetime, read: Mapping[str, int | None]
-) -> None:
-    """Add this order to every velocity counter and the user's profile, in `tx` (atomic adds);
+def count_in(tx: Tx, subject: Subject, amount_fen: int, now: datetime, read: Mapping[str, int | None]) -> None:
+    """Add this order to every velocity counter, in `tx` (atomic adds; the profile counts it once paid);
     a dimension in `read` only while today's item holds the count read (else `counts_moved`)."""
     day, slot = day_of(now), slot_of(now)
     n_slot, f_slot = getattr(RiskCounter, slot_count(slot)), getattr(RiskCounter, slot_fen(slot))
@@ -326,6 +327,12 @@ def count_in(
         n = read[dim]
         condition = RiskCounter.key.does_not_exist() if n is None else RiskCounter.n == n
         tx.update(RiskCounter(subject.write_key(dim), day), adds, condition=condition, on_fail=moved)
+
+
+def count_paid(tx: Tx, user_id: str, amount_fen: int) -> None:
+    """An order of the user's was paid for `amount_fen`: the profile (past orders, the median)
+    counts paid orders only (SPEC: "the user's median paid order"), so orders confirmed and then
+    cancelled, or declined in review, neither move the median nor end the buyer's first order."""
     tx.update(
         RiskCounter(f"profile#{user_id}", PROFILE_PART),
         [

@@ -70,9 +70,17 @@ def _literal(host: str) -> str | None:
     return None
 
 
+def _tunnelled(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries to (6to4 `2002:0a00:0001::` is 10.0.0.1
+    through a 6to4 relay; Teredo's server and client)."""
+    return [v4 for v4 in (ip.sixtofour, *(ip.teredo or ())) if v4 is not None]
+
+
 def _blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address) and any(_blocked(v4) for v4 in _tunnelled(ip)):
+        return True
     return (
         ip.is_private
         or ip.is_loopback
@@ -92,6 +100,11 @@ def split(url: str, policy: Policy) -> tuple[str, str, int, str]:
     except ValueError as exc:
         raise url_refused("not a URL") from exc
     host = (parts.hostname or "").lower()
+    if not host.isascii():  # as the resolver reads it: full-width forms folded, 。 a dot
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise url_refused("not a host name") from exc
     if host.endswith(".") and not host.startswith("["):
         host = host.rstrip(".")  # "localhost." is localhost: one spelling per host
     if parts.scheme not in ("https", "http") or not host:

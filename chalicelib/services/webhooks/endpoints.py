@@ -20,7 +20,7 @@ from ...clock import iso, parse_iso
 from ...config import settings
 from ...db import Tx
 from ...idempotency import IdemScope
-from ...models.webhooks import COUNT_ID, DISABLED, ENABLED, WebhookEndpoint
+from ...models.webhooks import COUNT_ID, DISABLED, ENABLED, PreviousSecret, WebhookEndpoint
 from . import addresses, signing, types
 from .outbox import applied, emit
 
@@ -45,7 +45,9 @@ NOT_FOUND_ERRORS = errors.raises(not_found=["webhook_endpoint_not_found"])
 _EVENT_TYPES_ERRORS = addresses.URL_ERRORS | errors.raises(bad_request=["unknown_event_type"])
 CREATE_ERRORS = _EVENT_TYPES_ERRORS | errors.raises(conflict=["too_many_webhook_endpoints"])
 UPDATE_ERRORS = NOT_FOUND_ERRORS | _EVENT_TYPES_ERRORS
-ROLL_ERRORS = NOT_FOUND_ERRORS | errors.raises(bad_request=["invalid_overlap"], conflict=["state_changed"])
+ROLL_ERRORS = NOT_FOUND_ERRORS | errors.raises(
+    bad_request=["invalid_overlap"], conflict=["state_changed", "too_many_signing_secrets"]
+)
 
 
 def check_events(events: list[str]) -> list[str]:
@@ -185,8 +187,10 @@ def roll_secret(
     merchant_id: str, endpoint_id: str, overlap_seconds: int | None, now: datetime, idem: IdemScope | None = None
 ) -> Created:
     """A new secret; the current one keeps signing beside it for the overlap (24 h unless
-    asked, at most 7 days; 0 ends it now). Two rolls at once: one wins, the other is a 409
-    `state_changed` (its secret would never sign)."""
+    asked, at most 7 days; 0 ends it now), and so does every earlier one until its own
+    expiry: at most `max_previous_secrets` of them, a roll past that is a 409
+    `too_many_signing_secrets` (one with overlap 0 adds none). Two rolls at once: one wins,
+    the other is a 409 `state_changed` (its secret would never sign)."""
     cfg = settings().webhooks
     overlap = cfg.roll_overlap_seconds if overlap_seconds is None else overlap_seconds
     if not 0 <= overlap <= cfg.roll_overlap_max_seconds:
@@ -194,11 +198,22 @@ def roll_secret(
             "invalid_overlap", f"previous_expires_in_seconds is 0 to {cfg.roll_overlap_max_seconds}"
         )
     endpoint = get(merchant_id, endpoint_id)
+    kept = [p for p in previous(endpoint) if str(p.expires_at) > iso(now)]
+    if overlap > 0:
+        if len(kept) >= cfg.max_previous_secrets:
+            ends = min(str(p.expires_at) for p in kept)
+            raise errors.conflict(
+                "too_many_signing_secrets",
+                f"at most {cfg.max_previous_secrets} rolled secrets sign beside the current one; the next "
+                f"stops at {ends} (or roll with previous_expires_in_seconds 0)",
+            )
+        kept.append(PreviousSecret.of(str(endpoint.secret), iso(now + timedelta(seconds=overlap))))
     secret = signing.new_secret()
     actions: list[Action] = [
         WebhookEndpoint.secret.set(sealed(endpoint_id, secret)),
-        WebhookEndpoint.previous_secret.set(str(endpoint.secret)),
-        WebhookEndpoint.previous_expires_at.set(iso(now + timedelta(seconds=overlap))),
+        WebhookEndpoint.previous_secrets.set(kept) if kept else WebhookEndpoint.previous_secrets.remove(),
+        WebhookEndpoint.previous_secret.remove(),
+        WebhookEndpoint.previous_expires_at.remove(),
         WebhookEndpoint.updated_at.set(iso(now)),
     ]
     rolled = errors.state_changed("the secret was rolled meanwhile; reload and retry")
@@ -211,11 +226,17 @@ def sealed(endpoint_id: str, secret: str) -> str:
     return pii.encrypt(secret, f"webhook-secret:{endpoint_id}")
 
 
+def previous(endpoint: WebhookEndpoint) -> list[PreviousSecret]:
+    """The rolled secrets kept (sealed), oldest expiry first; live or not."""
+    kept = list(endpoint.previous_secrets or [])
+    if endpoint.previous_secret and endpoint.previous_expires_at:  # written before several were kept
+        kept.append(PreviousSecret.of(str(endpoint.previous_secret), str(endpoint.previous_expires_at)))
+    return sorted(kept, key=lambda p: str(p.expires_at))
+
+
 def active_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
-    """The secrets that sign now: the current one, and the previous one during a roll."""
-    found = [str(endpoint.secret)]
-    if endpoint.previous_secret and endpoint.previous_expires_at and str(endpoint.previous_expires_at) > iso(now):
-        found.append(str(endpoint.previous_secret))
+    """The secrets that sign now: the current one, and every rolled one before its expiry."""
+    found = [str(endpoint.secret)] + [str(p.secret) for p in previous(endpoint) if str(p.expires_at) > iso(now)]
     return [pii.decrypt(s, f"webhook-secret:{endpoint.endpoint_id}") for s in found]
 
 
