@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError, DataNotFoundError, HTTPClientError
 from botocore.exceptions import ConnectionError as StoreUnreachable
 from botocore.loaders import JSONFileLoader, Loader, instance_cache
 from botocore.session import Session, get_session
-from pynamodb.attributes import JSONAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import JSONAttribute, ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
 from pynamodb.constants import NULL
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
@@ -132,9 +132,7 @@ def _instantiate(cls: type[M], stored: dict[str, dict[str, Any]]) -> M:
     descriptor twice, once building the instance and once more before each stored value,
     and built a JSON decoder for every number and JSON attribute: half of our own CPU time
     in an order read."""
-    plan = _PLANS.get(cls)
-    if plan is None:
-        plan = _PLANS[cls] = _plan(cls)
+    plan = _PLANS[cls] if cls in _PLANS else _PLANS.setdefault(cls, _plan(cls))
     if not plan:
         return _PYNAMODB_INSTANTIATE(cls, stored)  # type: ignore[no-any-return]
     instance = cls.__new__(cls)
@@ -168,7 +166,7 @@ def _plan(cls: type[Model]) -> tuple[Any, ...]:
     own_way = (
         cls._discriminator is not None  # type: ignore[attr-defined]  # set by PynamoDB's metaclass
         or cls.__init__ is not Model.__init__
-        or any(isinstance(a, MapAttribute) for a in attributes.values())
+        or any(isinstance(a, MapAttribute) or _holds_maps(a) for a in attributes.values())
     )
     decoders: dict[type[Any], Callable[[Any], Any]] = {
         UnicodeAttribute: str,
@@ -177,6 +175,11 @@ def _plan(cls: type[Model]) -> tuple[Any, ...]:
     }
     plan = ((n, a, a.attr_name, decoders.get(type(a), a.deserialize), a.default) for n, a in attributes.items())
     return () if own_way else (True, *plan)
+
+
+def _holds_maps(attr: Any) -> bool:
+    """A list of maps (a webhook endpoint's previous secrets): PynamoDB's own way reads them."""
+    return isinstance(attr, ListAttribute) and issubclass(attr.element_type or object, MapAttribute)
 
 
 _PLANS: dict[type[Model], tuple[Any, ...]] = {}

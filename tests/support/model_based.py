@@ -1611,10 +1611,13 @@ def check_invariants(m: MoneyMachine) -> None:
     posted = [x for x in _scan("order_messages") if _s(x, "order_id") in order_ids]
     notified = {_s(n, "event_id") for n in _scan("notifications") if _s(n, "kind") == "order_message"}
     confirmed = {_s(x, "order_id"): _s(x, "confirmed_at") for x in orders}
+    # Closure deletes the user's notifications (erasure.scrub): a merchant's message to them before it keeps none.
+    closed_at = {_s(u, "user_id"): _s(u, "closed_at") for u in _scan("users") if _s(u, "user_id") in m.closed_users}
     for message in posted:
         if f"order_message:{_s(message, 'message_id')}" not in notified:  # only a buyer's, before confirmation
             at, confirmed_at = _s(message, "created_at") or "", confirmed.get(_s(message, "order_id"))
-            assert _s(message, "author") == "consumer" and (confirmed_at is None or at <= confirmed_at), (
+            erased = _s(message, "author") == "merchant" and at <= (closed_at.get(_s(message, "user_id")) or "")
+            assert erased or (_s(message, "author") == "consumer" and (confirmed_at is None or at <= confirmed_at)), (
                 "a message without its notification"
             )
     m.reached["messages"] += len(posted)
