@@ -24,9 +24,11 @@ def test_money_invariants_hold_over_random_stories(api: Api) -> None:
     assert sum(MoneyMachine.reached[f"order:{s}"] for s in beyond) > 0, MoneyMachine.reached
 
 
-def test_money_invariants_hold_when_one_percent_of_store_calls_fail(api: Api) -> None:
+def test_money_invariants_hold_when_store_calls_fail(api: Api) -> None:
+    """About one call in 25 fails: at one in 100 (the soak's rate) these few short stories
+    at times drew no fault that landed (a drawn call index past its step's calls)."""
     examples, steps = steps_from_env(3, 30)
-    faults = Faults(span=100)
+    faults = Faults(span=25)
     run_stories(api, examples, steps, faults)
     assert sum(faults.injected.values()) > 0
 
