@@ -177,6 +177,7 @@ GRANTS: dict[str, Needs] = {
             "channel_inbox": WRITE,
             "coupons": WRITE,
             "notifications": WRITE,
+            "risk-counters": WRITE,  # a paid order joins the buyer's risk profile (its median)
             **EMITS,
         },
         send=(WEBHOOK_QUEUE,),  # order.paid, order.overdue
