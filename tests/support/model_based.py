@@ -1850,11 +1850,14 @@ def check_amounts(
             # Installments: the principal still owed and the principal paid (the fee is its own book).
             due = sum(p["principal_fen"] for p in plan["schedule"] if p["status"] in ("scheduled", "due", "overdue"))
             paid_in = sum(p["principal_fen"] for p in plan["schedule"] if p["status"] == "paid")
-            points_due[uid] += sum(
+            # The parts paid on time earned theirs; a return takes back what the order no
+            # longer pays for (`rewards.reverse_points`: none of it once all is returned).
+            earned = sum(
                 rewards.points_for(p["principal_fen"] // 100 * 100)
                 for p in plan["schedule"]
                 if p["status"] == "paid" and p["on_time"]
             )
+            points_due[uid] += min(earned, rewards.points_for(total - refunded))
         if bnpl:
             assert total == released[oid] + due + paid_in, f"{where}: released + due + paid ≠ total"
         else:
