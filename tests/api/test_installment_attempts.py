@@ -18,7 +18,7 @@ from tests.support import channel_sim as sim
 from tests.support.collection import use_card
 from tests.support.installments import china_month, received_in_parts, schedule_of, to_due
 from tests.support.payments import assert_balanced, post_alipay, post_raw
-from tests.support.shopping import between_read_and_write, dynamodb_calls
+from tests.support.shopping import dynamodb_calls, two_card_taps
 
 PART = 10_230  # each of the 3 parts of ¥300 (2.3 % fee)
 
@@ -115,17 +115,8 @@ def test_a_second_tap_that_read_the_same_part_is_payment_in_progress(api: Api, a
     again and paid part 2 too. Now its attempt is part 1's: 409 `payment_in_progress`."""
     user = activated_user
     oid = received_in_parts(api, user)
-    first: list[Any] = []
-
-    def first_tap_pays() -> None:  # when the second tap queries its attempts
-        first.append(payments.pay_now(user, oid, "card", clock.now()))
-
-    with between_read_and_write("Query", first_tap_pays):
-        try:
-            second: Any = payments.pay_now(user, oid, "card", clock.now())
-        except errors.DomainError as err:
-            second = err
-    assert first and first[0].attempt.status == "succeeded"
+    first, second = two_card_taps(user, oid)
+    assert first.attempt.status == "succeeded"
     assert isinstance(second, errors.Conflict) and second.code == "payment_in_progress", second
     assert paid_seqs(oid) == [1]
     assert kept(oid) == PART  # one charge

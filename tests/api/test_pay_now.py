@@ -104,20 +104,11 @@ def test_a_second_tap_that_read_the_order_before_the_first_paid_it_is_not_charge
     paid it before the second read the attempts; the second numbered the next attempt and
     charged the card again (the money then refunded as unapplied). Its attempt is saved only
     while the order is as it read it: 409 `payment_in_progress`, one charge."""
-    from tests.support.shopping import between_read_and_write
+    from tests.support.shopping import two_card_taps
 
     order_id = sim.awaiting_payment_order(api, activated_user, AMOUNT, "card")
-    first: list[Any] = []
-
-    def first_tap_pays() -> None:  # as the second tap queries the attempts
-        first.append(payments.pay_now(activated_user, order_id, "card", clock.now()))
-
-    with between_read_and_write("Query", first_tap_pays):
-        try:
-            second: Any = payments.pay_now(activated_user, order_id, "card", clock.now())
-        except errors.DomainError as err:
-            second = err
-    assert first and first[0].attempt.status == "succeeded"
+    first, second = two_card_taps(activated_user, order_id)
+    assert first.attempt.status == "succeeded"
     assert isinstance(second, errors.Conflict) and second.code == "payment_in_progress", second
     attempts = list(PaymentAttempt.by_order.query(order_id))
     assert [(a.status, a.outcome) for a in attempts] == [("succeeded", "applied")], attempts

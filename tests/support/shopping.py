@@ -253,3 +253,19 @@ def run_together(*fns: Any) -> list[Any]:
     for t in threads:
         t.join(timeout=30)
     return results
+
+
+def two_card_taps(user: str, order_id: str) -> tuple[Any, Any]:
+    """Two card taps on one order, the first landing as the second queries its attempts:
+    (the first's result, the second's result or its DomainError)."""
+    from chalicelib import errors
+    from chalicelib.services import payments
+
+    first: list[Any] = []
+    with between_read_and_write("Query", lambda: first.append(payments.pay_now(user, order_id, "card", clock.now()))):
+        try:
+            second: Any = payments.pay_now(user, order_id, "card", clock.now())
+        except errors.DomainError as err:
+            second = err
+    assert first, "the first tap never ran"
+    return first[0], second
