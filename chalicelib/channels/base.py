@@ -151,5 +151,14 @@ class Channel(Protocol):
         ...
 
 
+class TradeNotOpen(Exception):
+    """The channel will not launch a trade again: paid there already (`state` SUCCEEDED,
+    WeChat Pay `ORDERPAID`) or closed there (FAILED, `ORDER_CLOSED`). Its query settles it."""
+
+    def __init__(self, state: Outcome) -> None:
+        super().__init__(state)
+        self.state = state
+
+
 class UnsupportedOperation(Exception):
     """The channel has no such operation (e.g. a merchant-initiated Alipay charge)."""

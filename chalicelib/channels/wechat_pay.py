@@ -40,6 +40,9 @@ TRADE_STATE = {
     "USERPAYING": ch.PENDING,
 }
 
+# A prepay of an out_trade_no WeChat Pay will not open again: paid there, or closed there.
+PREPAY_REFUSED = {"ORDERPAID": ch.SUCCEEDED, "ORDER_CLOSED": ch.FAILED}
+
 
 def _setting(name: str, value: str | None) -> str:
     if not value:
@@ -146,8 +149,12 @@ class WechatPayChannel:
     def start_payment(self, ref: ch.PaymentRef) -> dict[str, Any]:
         app_id, mch_id = _ids()
         doc = self._call("POST", "/v3/pay/transactions/app", prepay_body(ref))
-        if doc is None or not doc.get("prepay_id"):
-            raise http.ChannelUnavailable("no prepay id")
+        if doc is None:
+            raise http.ChannelUnavailable("WeChat Pay did not answer the prepay request")
+        if doc.get("code") in PREPAY_REFUSED:
+            raise ch.TradeNotOpen(PREPAY_REFUSED[str(doc["code"])])
+        if not doc.get("prepay_id"):
+            raise http.ChannelUnavailable(f"WeChat Pay gave no prepay id ({doc.get('_status')} {doc.get('code')})")
         prepay_id = str(doc["prepay_id"])
         timestamp = str(int(ref.created_at.timestamp()))
         nonce = _nonce()

@@ -43,6 +43,7 @@ CONFIRM_ERRORS = (
     | BNPL_ERRORS
     | accounts.STEP_UP_ERRORS
     | risk.decide.ASSESS_ERRORS
+    | payments.LAUNCH_ERRORS
     | errors.raises(
         conflict=["challenge_used", "challenge_mismatch", "challenge_expired", "coupon_not_available", "state_changed"],
         unprocessable=["signature_invalid"],

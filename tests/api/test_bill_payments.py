@@ -219,3 +219,31 @@ def test_a_part_paid_through_the_bill_is_refunded_through_it_on_a_return(api: Ap
     assert refunded == sum(paid_principal.values())
     assert platform_book("clearing_card") == int(attempt.amount_fen) - refunded
     assert_balanced()
+
+
+def test_a_wechat_bill_trade_paid_in_the_app_or_closed_there_is_settled_when_launched_again(
+    api: Api, activated_user: str
+) -> None:
+    """Tapping WeChat Pay again for the same bill launches the same trade; one WeChat Pay will
+    not open again is settled from its query: closed there → a new trade; paid there → 409
+    `payment_in_progress` and the bill paid (both were a 500). Not answering → 503."""
+    from chalicelib.channels.simulator import SIMULATOR
+
+    user = activated_user
+    first, second, month = two_orders_due_in_one_month(api, user)
+    r = pay_bill(api, user, month, "wechat_pay", idem=new_key())
+    assert r.status_code == 201, r.json
+    trade, amount = r.json["payment_id"], int(r.json["amount_fen"])
+    SIMULATOR.lose_answer(trade, "prepay")
+    unanswered = pay_bill(api, user, month, "wechat_pay", idem=new_key())
+    assert unanswered.status_code == 503 and unanswered.json["code"] == "temporarily_unavailable", unanswered.json
+    assert SIMULATOR.expire(trade, amount)
+    anew = pay_bill(api, user, month, "wechat_pay", idem=new_key())
+    assert anew.status_code == 201 and anew.json["payment_id"] != trade, anew.json
+    assert PaymentAttempt.get(trade).status == "failed"
+    assert SIMULATOR.open(anew.json["payment_id"], amount) and SIMULATOR.pay(anew.json["payment_id"], amount)
+    paid = pay_bill(api, user, month, "wechat_pay", idem=new_key())
+    assert paid.status_code == 409 and paid.json["code"] == "payment_in_progress", paid.json
+    assert paid_seqs(first) == [1] and paid_seqs(second) == [1]
+    assert kept_fen(bill_lines.bill_ref(user, month)) == amount
+    assert_balanced()

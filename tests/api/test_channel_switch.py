@@ -135,3 +135,44 @@ def test_the_model_story_of_a_channel_switch_charges_once(api: Api, then: str, s
     assert order_id in machine.switched
     machine.one_captured_payment()
     machine.money_holds()
+
+
+# --- launching the same WeChat Pay trade again (found by `make soak`, issue 30) ---------------
+
+
+def test_a_wechat_trade_paid_in_the_app_is_settled_when_launched_again_not_a_500(api: Api, activated_user: str) -> None:
+    """The user paid in WeChat; its notification is not here yet when they tap WeChat Pay
+    again. WeChat Pay refuses the same out_trade_no (`ORDERPAID`): the payment is settled from
+    its query and the tap answered 409 `payment_in_progress` (was a 500, every tap)."""
+    order_id, trade = launched(api, activated_user, "wechat_pay")
+    assert SIMULATOR.pay(trade, AMOUNT)
+    r = pay(api, activated_user, order_id, "wechat_pay")
+    assert r.status_code == 409 and r.json["code"] == "payment_in_progress", r.json
+    assert Order.get(order_id).status == "paid"
+    again = pay(api, activated_user, order_id, "wechat_pay")
+    assert again.status_code == 409 and again.json["code"] == "illegal_transition", again.json
+    assert [a.attempt_id for a in captured(order_id)] == [trade]
+    assert_balanced()
+
+
+def test_a_wechat_trade_closed_at_the_channel_is_launched_anew(api: Api, activated_user: str) -> None:
+    """WeChat Pay closed the trade (its own expiry, or our close whose answer was lost):
+    launching it again opens a new trade; the old attempt is failed from the channel's query."""
+    order_id, trade = launched(api, activated_user, "wechat_pay")
+    assert SIMULATOR.expire(trade, AMOUNT)
+    r = pay(api, activated_user, order_id, "wechat_pay")
+    assert r.status_code < 300, r.json
+    assert r.json["payment_id"] != trade and r.json["launch"]["prepayid"], r.json
+    assert PaymentAttempt.get(trade).status == "failed"
+    assert SIMULATOR.open(r.json["payment_id"], AMOUNT) and SIMULATOR.pay(r.json["payment_id"], AMOUNT)
+    assert captured(order_id) == []  # paid in the app: settled by its notification, not yet here
+
+
+def test_wechat_not_answering_a_launch_is_a_503_and_the_next_tap_launches(api: Api, activated_user: str) -> None:
+    order_id, trade = launched(api, activated_user, "wechat_pay")
+    SIMULATOR.lose_answer(trade, "prepay")
+    r = pay(api, activated_user, order_id, "wechat_pay")
+    assert r.status_code == 503 and r.json["code"] == "temporarily_unavailable", r.json
+    assert r.headers.get("Retry-After")
+    again = pay(api, activated_user, order_id, "wechat_pay")
+    assert again.status_code < 300 and again.json["payment_id"] == trade, again.json

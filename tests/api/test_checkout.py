@@ -651,3 +651,23 @@ def test_stock_is_never_oversold_and_cancelling_gives_it_back(
         else:
             sold += quantity
     assert catalog_service.get_skus([sku])[sku].stock == left == stock - sold
+
+
+def test_wechat_not_answering_a_confirmation_is_a_503_and_the_next_confirmation_launches(
+    api: Api, verified_user: str
+) -> None:
+    """WeChat Pay down when a channel order is confirmed: 503 `temporarily_unavailable` (was a
+    500) and nothing confirmed; confirming again launches the same trade."""
+    from chalicelib.channels.simulator import SIMULATOR
+    from chalicelib.services.payments.attempts import attempt_id_for
+
+    api.put("/v1/me/payment-password", {"password": PASSWORD}, as_=verified_user)
+    black = sku_ids(create_product(api))[0]
+    order = checkout(api, verified_user, [(black, 1)], method="wechat_pay").json["orders"][0]
+    SIMULATOR.lose_answer(attempt_id_for(order["order_id"], 1), "prepay")
+    r = confirm(api, verified_user, order)
+    assert r.status_code == 503 and r.json["code"] == "temporarily_unavailable", r.json
+    assert api.get(f"/v1/orders/{order['order_id']}", as_=verified_user).json["status"] == "awaiting_confirmation"
+    again = confirm(api, verified_user, order)
+    assert again.status_code == 200 and again.json["status"] == "awaiting_payment", again.json
+    assert again.json["payment"]["out_trade_no"] == attempt_id_for(order["order_id"], 1)

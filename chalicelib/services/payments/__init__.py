@@ -40,7 +40,7 @@ from .attempts import (
 )
 from .collection import close_payment_windows, send_due_reminders
 from .intake import SIMULATE_ERRORS, handle_notification, reconcile, simulate_notification
-from .launch import start_channel_payment
+from .launch import LAUNCH_ERRORS, start_channel_payment
 from .pay_now import PAY_NOW_ERRORS, PaymentResult, pay_now
 from .payable import ORDER_MOVED, USER_MOVED, load_order, order_moved, user_moved
 from .refunds import RefundOutcome, process_refunds, refund, refund_unapplied_payments
@@ -51,6 +51,7 @@ __all__ = [
     "BILL",
     "CHANNEL_NAMES",
     "COLLECTION",
+    "LAUNCH_ERRORS",
     "OPEN_TRADE_CHANNELS",
     "ORDER_MOVED",
     "PAY_NOW_ERRORS",

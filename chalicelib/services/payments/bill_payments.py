@@ -37,6 +37,7 @@ from . import bill_lines
 from .attempts import ATTEMPT_ERRORS, BILL, attempts_for, get_attempt, new_attempt, payment_ref, save_attempt
 from .bill_lines import Line
 from .intake import reconcile
+from .launch import LAUNCH_ERRORS, refused, start_trade
 from .repayment import collectable
 from .settlement import Result, settle
 from .switch import OPEN_TRADE_CHANNELS, close_open_trades, close_trade
@@ -50,6 +51,7 @@ PAY_BILL_ERRORS = (
         payment_declined=["payment_declined"],
         unprocessable=["no_bank_card"],
     )
+    | LAUNCH_ERRORS
 )
 
 
@@ -131,8 +133,12 @@ def pay_bill(user_id: str, month: str, channel: str, now: datetime, idem: IdemSc
     )
     close_open_trades(seen, keep, now)  # a trade open for other lines is closed first
     if keep is not None:  # the same lines again at the same channel: the same out_trade_no
-        launch = channels.get(channel).start_payment(payment_ref(keep))
-        return _stage_only(idem, BillPaymentResult(keep, launch=launch))
+        try:
+            return _stage_only(idem, BillPaymentResult(keep, launch=start_trade(keep)))
+        except ch.TradeNotOpen as gone:  # paid there (409) or closed there (a new trade below)
+            reconcile(keep, now)
+            if gone.state != ch.FAILED:
+                raise refused(keep, paid=True) from gone
     card = accounts.default_card(accounts.get(user_id)) if channel == ch.CARD else None
     if channel == ch.CARD and card is None:
         raise errors.unprocessable("no_bank_card", "bind a bank card to pay by card")
@@ -152,7 +158,10 @@ def pay_bill(user_id: str, month: str, channel: str, now: datetime, idem: IdemSc
     save_attempt(tx, attempt)
     timers.schedule(tx, timers.BILL_PAYMENT, attempt.attempt_id, _check_at(now))
     if channel != ch.CARD:  # launched in the app: the attempt and the answer in one transaction
-        result = BillPaymentResult(attempt, launch=channels.get(channel).start_payment(payment_ref(attempt)))
+        try:
+            result = BillPaymentResult(attempt, launch=start_trade(attempt))
+        except ch.TradeNotOpen as gone:  # a trade of this id we never recorded
+            raise refused(attempt, paid=False) from gone
         if idem is not None:
             idem.stage(tx, result)
         tx.commit()

@@ -1,15 +1,41 @@
-"""Checkout's launch of a channel payment: the app's data to open Alipay / WeChat Pay for an
-order awaiting payment (or, for card and wallet, the pay-now path)."""
+"""Launching a channel payment: the app's data to open Alipay / WeChat Pay (checkout's for an
+order awaiting payment, or for card and wallet the pay-now path; pay now and bills share
+`start_trade`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ... import channels
+from ... import channels, errors
 from ...channels import base as ch
+from ...channels import http
 from ...clock import clock
 from ...db import Tx
-from .attempts import CHECKOUT, attempts_for, new_attempt, open_trade, payment_ref, save_attempt
+from ...models.payments import PaymentAttempt
+from ...observability import count, logger
+from .attempts import CHANNEL_NAMES, CHECKOUT, attempts_for, new_attempt, open_trade, payment_ref, save_attempt
+
+LAUNCH_ERRORS = errors.raises(conflict=["payment_in_progress"], unavailable=["temporarily_unavailable"])
+
+
+def start_trade(attempt: PaymentAttempt, expires_at: str | None = None) -> dict[str, Any]:
+    """The channel's launch data for `attempt`'s trade. A channel that does not answer is a
+    503 `temporarily_unavailable` (tap again: the same trade); one that will not open it again
+    raises `base.TradeNotOpen` for the caller to settle from the channel's query."""
+    try:
+        return channels.get(attempt.channel).start_payment(payment_ref(attempt, expires_at))
+    except http.ChannelUnavailable as exc:
+        logger.warning("channel launch unanswered", extra={"attempt_id": attempt.attempt_id, "reason": str(exc)})
+        count("ChannelLaunchUnanswered", channel=attempt.channel)
+        raise errors.unavailable("temporarily_unavailable", "the payment channel did not answer; retry") from exc
+
+
+def refused(attempt: PaymentAttempt, paid: bool) -> errors.DomainError:
+    """409 `payment_in_progress` for a trade its channel would not launch again."""
+    name = CHANNEL_NAMES.get(attempt.channel, attempt.channel)
+    if paid:
+        return errors.conflict("payment_in_progress", f"this was just paid with {name}")
+    return errors.conflict("payment_in_progress", f"{name} refused this payment; retry in a moment")
 
 
 def start_channel_payment(
@@ -28,5 +54,9 @@ def start_channel_payment(
         tx = Tx()
         save_attempt(tx, attempt)
         tx.commit()
-    data = channels.get(channel).start_payment(payment_ref(attempt, expires_at))
+    try:
+        data = start_trade(attempt, expires_at)
+    except ch.TradeNotOpen as gone:  # a fresh order's trade is never paid or closed at the channel
+        logger.error("channel refused a checkout trade", extra={"attempt_id": attempt.attempt_id})
+        raise refused(attempt, paid=False) from gone
     return {**data, "amount_fen": amount_fen}

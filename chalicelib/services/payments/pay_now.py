@@ -31,6 +31,7 @@ from .attempts import (
     save_attempt,
 )
 from .intake import reconcile
+from .launch import LAUNCH_ERRORS, refused, start_trade
 from .payable import LOAD_ERRORS, NEXT_PART, ORDER_MOVED, USER_MOVED, Plan, load_order, owned_order, part_of, payable
 from .settlement import Result, inbox, received, settle
 from .switch import OPEN_TRADE_CHANNELS, close_open_trades
@@ -43,6 +44,7 @@ PAY_NOW_ERRORS = (
         conflict=["illegal_transition", "state_changed", "insufficient_balance"],
         unprocessable=["no_bank_card"],
     )
+    | LAUNCH_ERRORS
 )
 
 
@@ -227,14 +229,30 @@ def _pay_by_card(pay: Pay) -> PaymentResult:
 
 
 def _launch(pay: Pay, channel: str) -> PaymentResult:
+    """Answer the launch data of the order's trade at `channel`: the one still open for this
+    amount launched again (the same out_trade_no), or a new attempt's. A trade the channel
+    will not open again is settled from its query first: paid there → 409
+    `payment_in_progress` (the order is paid); closed there → a new trade is launched."""
     order, idem = pay.order, pay.idem
+    deadline = order.payment_expires_at if order.status == o.AWAITING_PAYMENT else None
+    reopened = open_trade(pay.seen, channel, pay.plan.amount_fen, pay.part)
     tx = Tx()
-    attempt = open_trade(pay.seen, channel, pay.plan.amount_fen, pay.part)
+    attempt = reopened
     if attempt is None:
         attempt = pay.attempt(channel)
         pay.save(tx, attempt)
-    deadline = order.payment_expires_at if order.status == o.AWAITING_PAYMENT else None
-    launch = channels.get(channel).start_payment(payment_ref(attempt, deadline))
+    try:
+        launch = start_trade(attempt, deadline)
+    except ch.TradeNotOpen as gone:
+        if reopened is None:  # a trade of this id we never recorded (its launch failed to save)
+            logger.error("channel refused a new trade", extra={"attempt_id": attempt.attempt_id})
+            raise refused(attempt, paid=False) from gone
+        reconcile(reopened, pay.now)  # settled (paid, or failed) from the channel's own answer
+        if gone.state != ch.FAILED:
+            raise refused(attempt, paid=True) from gone
+        attempt = pay.attempt(channel)  # numbered after the closed one (it is among those seen)
+        pay.save(tx, attempt)
+        launch = start_trade(attempt, deadline)
     result = PaymentResult(attempt, order.status, launch)
     if idem is not None:
         idem.stage(tx, result)
