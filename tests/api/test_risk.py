@@ -290,6 +290,21 @@ def test_an_undecided_review_is_declined_by_the_timer_after_30_minutes(api: Api,
     assert late.status_code == 409
 
 
+def test_a_review_past_its_30_minutes_is_not_approved_before_its_timer_runs(api: Api, activated_user: str) -> None:
+    """SPEC: one undecided after 30 minutes is declined. The timer runs on a schedule, so
+    for a while the case is still pending: an approval then is 409 `review_expired` (it
+    went through), a decline still declines."""
+    order, review_id, _ = held_order(api, activated_user)
+    clock.advance(settings().rules.risk_review_seconds)
+    late = risk_post(api, f"/v1/risk/reviews/{review_id}/decision", {"decision": "approve", "note": "late"})
+    assert late.status_code == 409 and late.json["code"] == "review_expired", late.json
+    assert api.get(f"/v1/orders/{order['order_id']}", as_=activated_user).json["status"] == "risk_review"
+    r = risk_post(api, f"/v1/risk/reviews/{review_id}/decision", {"decision": "decline", "note": "late"})
+    assert r.status_code == 200 and r.json["status"] == "declined", r.json
+    assert credit(api, activated_user)["used_fen"] == 0
+    assert schedules.run("expire_risk_reviews", clock.now())["processed"] == 0  # decided: the timer clears
+
+
 # --- lists ----------------------------------------------------------------------------------
 
 

@@ -4,7 +4,8 @@ timer that declines what nobody decided in time (`RISK_REVIEW_SECONDS`).
 Approving moves the order `risk_review` → `placed` (its credit was reserved when it was
 held) and the merchant sees it from then; declining — by an operator or the timer — cancels
 it through `orders.release`, which gives back its credit, stock and coupon. Each case is
-decided once (a conditional write on its status), and never by the order's own buyer.
+decided once (a conditional write on its status), and never by the order's own buyer; one
+past its deadline is no longer approved (409 `review_expired`), only declined.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime
 from pynamodb.exceptions import DoesNotExist
 
 from ... import batch, errors, pagination, timers
-from ...clock import iso
+from ...clock import iso, parse_iso
 from ...db import Tx
 from ...idempotency import IdemScope
 from ...models.orders import BNPL, RISK_REVIEW, Order
@@ -45,7 +46,9 @@ def review_not_found() -> errors.DomainError:
 
 
 NOT_FOUND_ERRORS = errors.raises(not_found=["review_not_found"])
-DECIDE_ERRORS = NOT_FOUND_ERRORS | errors.raises(forbidden=["own_case"], conflict=["illegal_transition"])
+DECIDE_ERRORS = NOT_FOUND_ERRORS | errors.raises(
+    forbidden=["own_case"], conflict=["illegal_transition", "review_expired"]
+)
 
 
 def load(review_id: str) -> tuple[RiskDecision, Order | None]:
@@ -109,6 +112,10 @@ def decide(
     duties.refuse_own_case(operator_id, order.merchant_id, "shop's order review")
     if order.status != RISK_REVIEW:
         raise errors.illegal_transition("order", order.status, "decide")
+    # Undecided after RISK_REVIEW_SECONDS it is declined (its timer may not have run yet): too
+    # late to approve. A held order's deadline never moves, and its status is conditioned below.
+    if verdict == APPROVE and order.risk_review_due_at and now >= parse_iso(order.risk_review_due_at):
+        raise errors.conflict("review_expired", "this review's time is over: the order is declined")
     actor = f"risk:{operator_id}"
     tx = Tx()
     status = APPROVED if verdict == APPROVE else DECLINED
