@@ -224,6 +224,7 @@ def _commit_closure(user: User, books: dict[str, Balance], marker: str, now: dat
             User.birth_date.remove(),
             User.password_hash.remove(),
             User.default_card_id.remove(),
+            User.default_card_fingerprint.remove(),
             User.last_device_id.remove(),
             User.default_address_id.remove(),
             User.address_count.remove(),

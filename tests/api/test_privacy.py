@@ -21,7 +21,7 @@ from chalicelib.models.addresses import Address
 from chalicelib.models.orders import Order
 from chalicelib.models.registry import all_models
 from chalicelib.models.timers import Timer
-from chalicelib.models.users import BankCard, Device
+from chalicelib.models.users import BankCard, Device, User
 from chalicelib.schemas.me import DeviceIn
 from chalicelib.services import privacy
 from tests.conftest import ADULT_ID, Api, new_key
@@ -276,6 +276,8 @@ def test_closure_erases_personal_data_revokes_the_account_and_keeps_orders_for_r
     assert _items_mentioning(ADULT_ID) == {} and _items_mentioning(ADULT_ID[-6:]) == {}
     assert _items_mentioning(card_vault.tokenize(CARD).token) == {}  # cards and their tokens are gone
     assert not list(BankCard.query(uid)) and not list(Device.query(uid)) and not list(Address.query(uid))
+    closed = User.get(uid)  # nothing of the default card stays, its keyed fingerprint neither
+    assert (closed.default_card_id, closed.default_card_fingerprint) == (None, None)
     # The account is revoked: its tokens get a clear 401 everywhere.
     for method, path in [("GET", "/v1/me"), ("GET", "/v1/orders"), ("POST", "/v1/me/closure")]:
         denied = api.call(method, path, as_=uid)
