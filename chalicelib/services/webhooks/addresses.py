@@ -81,6 +81,8 @@ def _blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         ip = ip.ipv4_mapped
     if isinstance(ip, ipaddress.IPv6Address) and any(_blocked(v4) for v4 in _tunnelled(ip)):
         return True
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:  # fec0::/10: private, not in is_private
+        return True
     return (
         ip.is_private
         or ip.is_loopback
