@@ -293,7 +293,9 @@ def inputs_of(subject: Subject, seen: Observed, order: Order, user: User, now: d
     out["median_order_fen"] = median
     out["amount_over_median_pct"] = amount * 100 // median if median > 0 else 0
     out["overdue_open"] = int(user.overdue_open_count or 0)
-    out["allow_listed"] = int(any(e.list_name == ALLOW for e in seen.listed))
+    # Nobody decides their own case: an allow entry the buyer added (an operator who shops,
+    # listing their phone, address, card or device) does not wave their own order through.
+    out["allow_listed"] = int(any(e.list_name == ALLOW and e.added_by != order.user_id for e in seen.listed))
     out["block_listed"] = int(any(e.list_name == BLOCK for e in seen.listed))
     return out
 
