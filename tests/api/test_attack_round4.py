@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import errors
+from chalicelib import errors, schedules
+from chalicelib.clock import clock
 from chalicelib.services.webhooks import addresses
 from tests.conftest import Api, new_key
+from tests.support.collection import use_card
+from tests.support.installments import received_in_parts, schedule_of, to_due
+from tests.support.payments import assert_balanced
 from tests.support.shopping import ADDRESS, checkout, confirm, create_product, sku_ids
 
 DEPLOYED = addresses.Policy(local=False)
@@ -40,3 +44,27 @@ def test_an_operator_cannot_wave_their_own_orders_through_by_allow_listing_their
     order = checkout(api, activated_user, [(sku_ids(product)[0], 1)]).json["orders"][0]
     held = confirm(api, activated_user, order)
     assert held.status_code == 202 and held.json["status"] == "risk_review", held.json
+
+
+@pytest.mark.parametrize("overdue", [True, False])
+def test_paying_everything_after_part_1_fell_due_is_not_a_500(api: Api, activated_user: str, overdue: bool) -> None:
+    """Part 1's date passed (its auto-debit declined: the order is overdue; or not run yet):
+    the buyer pays everything left. The last part closes the plan, which set the order's
+    completion timer at part 1's date, and the paid order set the same one at its (past) due
+    date: one transaction writing one item twice was a 500 on every try, so an overdue buyer
+    could never pay off the plan (only part by part)."""
+    user = activated_user
+    oid = received_in_parts(api, user)
+    if overdue:
+        use_card(api, user, "0002")  # the sandbox declines it
+    to_due(oid)
+    if overdue:
+        schedules.run("close_payment_windows", clock.now())
+        assert api.get(f"/v1/orders/{oid}", as_=user).json["status"] == "overdue"
+        use_card(api, user, "1111")
+    payoff = schedule_of(api, user, oid)["payoff_fen"]
+    paid = api.post(f"/v1/orders/{oid}/payments", {"channel": "card", "scope": "all"}, as_=user, idem=new_key())
+    assert paid.status_code == 201, paid.json
+    assert paid.json["amount_fen"] == payoff
+    assert api.get(f"/v1/orders/{oid}", as_=user).json["status"] == "paid"
+    assert_balanced()

@@ -113,7 +113,7 @@ def mark_paid(tx: Tx, order: Order, attempt: PaymentAttempt, now: datetime) -> N
         if now < due:
             timers.cancel(tx, timers.PAYMENT_DUE, order.order_id, due)
             timers.cancel(tx, timers.DUE_REMINDER, order.order_id, due - installments.reminder_lead(order))
-        else:
+        elif closing is None:  # an installment plan's close set its completion (`installments.on_paid`)
             timers.schedule(tx, timers.ORDER_COMPLETION, order.order_id, due)
     count("BnplOrdersPaid", on_time=str(on_time).lower(), channel=attempt.channel)
 
