@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 
 from chalicelib import errors, schedules
+from chalicelib.api.webhook_objects import render
 from chalicelib.clock import clock
-from chalicelib.services.webhooks import addresses
+from chalicelib.services.webhooks import addresses, delivery, sender
 from tests.conftest import Api, new_key
 from tests.support.collection import use_card
 from tests.support.installments import received_in_parts, schedule_of, to_due
 from tests.support.payments import assert_balanced
-from tests.support.shopping import ADDRESS, checkout, confirm, create_product, sku_ids
+from tests.support.shopping import ADDRESS, MERCHANT, MERCHANT_2, checkout, confirm, create_product, sku_ids
 
 DEPLOYED = addresses.Policy(local=False)
 
@@ -68,3 +69,38 @@ def test_paying_everything_after_part_1_fell_due_is_not_a_500(api: Api, activate
     assert paid.json["amount_fen"] == payoff
     assert api.get(f"/v1/orders/{oid}", as_=user).json["status"] == "paid"
     assert_balanced()
+
+
+def pinged(api: Api, merchant: str, url: str) -> str:
+    """An endpoint of `merchant` at `url` (never connected to: the test sends) and its ping's event id."""
+    roles = {"as_": merchant, "roles": ["merchant"]}
+    made = api.post("/v1/merchant/webhook-endpoints", {"url": url, "events": ["*"]}, idem=new_key(), **roles)
+    assert made.status_code == 201, made.json
+    ping = api.post(f"/v1/merchant/webhook-endpoints/{made.json['endpoint_id']}/test", **roles)
+    return str(ping.json["event_id"])
+
+
+def test_a_retry_after_past_the_calendar_does_not_stop_other_merchants_deliveries(api: Api) -> None:
+    """A merchant's endpoint answers 503 with `Retry-After: Fri, 31 Dec 9999 23:59:59 -1400`,
+    a valid HTTP date that is after year 9999 in UTC: converting it overflowed, the delivery
+    raised, and the sweep of due deliveries (which goes on past domain errors only) stopped
+    there on every run: one merchant's answer held back every other merchant's webhooks."""
+    hostile = pinged(api, MERCHANT, "https://hooks.example.com/a")
+    other = pinged(api, MERCHANT_2, "https://hooks.example.net/b")
+    sent: list[str] = []
+
+    def send(url: str, body: bytes, headers: dict[str, str]) -> sender.Answer:
+        sent.append(url)
+        if "example.com" in url:
+            return sender.Answer(503, 3, "busy", retry_after="Fri, 31 Dec 9999 23:59:59 -1400")
+        return sender.Answer(200, 3, "ok")
+
+    clock.advance(86_400)
+    delivery.deliver_due(clock.now(), render, send)
+    assert sorted(sent) == ["https://hooks.example.com/a", "https://hooks.example.net/b"], sent
+    views = {
+        event: api.get(f"/v1/merchant/webhook-events/{event}", as_=merchant, roles=["merchant"]).json
+        for event, merchant in ((hostile, MERCHANT), (other, MERCHANT_2))
+    }
+    assert views[other]["delivery"] == "delivered", views[other]
+    assert views[hostile]["delivery"] == "pending", views[hostile]

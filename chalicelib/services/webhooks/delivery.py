@@ -98,6 +98,8 @@ def _retry_after_seconds(value: str | None, now: datetime) -> float | None:
         pass
     try:
         return max(0.0, (parsedate_to_datetime(value).astimezone(UTC) - now).total_seconds())
+    except OverflowError:  # a date after year 9999 in UTC (31 Dec 9999 -1400): as late as can be
+        return float("inf")
     except (TypeError, ValueError):
         return None
 
