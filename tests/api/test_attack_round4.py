@@ -104,3 +104,21 @@ def test_a_retry_after_past_the_calendar_does_not_stop_other_merchants_deliverie
     }
     assert views[other]["delivery"] == "delivered", views[other]
     assert views[hostile]["delivery"] == "pending", views[hostile]
+
+
+def test_an_operator_cannot_lift_the_block_on_their_own_card(api: Api, activated_user: str) -> None:
+    """Round 3 refused an operator taking themselves (as a user) off the block list; the
+    card they pay with was blocked by a colleague (by its number: every account it is bound
+    to), and they deleted that entry themselves and bought again: nobody decides their own case."""
+    blocked = api.post(
+        "/v1/risk/blocklist",
+        {"kind": "card", "value": "6222020200112233446", "reason": "stolen"},  # the fixture's card
+        as_="risk-op-1",
+        roles=["risk"],
+        idem=new_key(),
+    )
+    assert blocked.status_code == 201, blocked.json
+    entry = f"/v1/risk/blocklist/{blocked.json['entry_id']}"
+    lifted = api.delete(entry, as_=activated_user, roles=["risk"])
+    assert lifted.status_code == 403 and lifted.json["code"] == "own_case", lifted.json
+    assert api.delete(entry, as_="risk-op-1", roles=["risk"]).status_code == 204

@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from pynamodb.exceptions import DoesNotExist
-
-from ... import errors, pagination
+from ... import batch, errors, pagination
 from ...clock import iso
 from ...db import Tx
 from ...idempotency import IdemScope
 from ...models.risk import ALLOW, BLOCK, RiskListEntry
+from ...models.users import User
 from .. import duties
 from .signals import entry_id, listed_value, normalise
 
@@ -28,6 +27,19 @@ CASE = "place on the risk lists"
 def _own_entry(operator_id: str) -> str:
     """The entry that would list the operator themselves (as a user)."""
     return entry_id("user", operator_id)
+
+
+def _own_entries(operator_id: str, user: User | None) -> set[str]:
+    """The entries that would list the operator: as a user, by the card they pay with (its
+    fingerprint or id) or by the device they confirm from (what their user item names)."""
+    own = {_own_entry(operator_id)}
+    if user is None:
+        return own
+    cards = (user.default_card_fingerprint, user.default_card_id)
+    own |= {entry_id("card", str(v)) for v in cards if v}
+    if user.last_device_id:
+        own.add(entry_id("device", str(user.last_device_id)))
+    return own
 
 
 def hint_of(kind: str, value: str) -> str:
@@ -89,13 +101,12 @@ def entries(list_name: str, *, limit: int, cursor: str | None) -> tuple[list[Ris
 
 
 def remove(operator_id: str, entry: str, idem: IdemScope | None = None) -> None:
-    """Take an entry off its list (an unknown one is a 404); nobody lifts their own block
-    (403 `own_case`)."""
-    try:
-        found = RiskListEntry.get(entry, consistent_read=True)
-    except DoesNotExist as exc:
-        raise errors.not_found("list_entry_not_found", "no such list entry") from exc
-    if found.list_name == BLOCK and entry == _own_entry(operator_id):
+    """Take an entry off its list (an unknown one is a 404); nobody lifts their own block,
+    nor their card's or device's (403 `own_case`)."""
+    found, user = batch.get_many([(RiskListEntry, entry, None), (User, operator_id, None)])  # one read
+    if not isinstance(found, RiskListEntry):
+        raise errors.not_found("list_entry_not_found", "no such list entry")
+    if found.list_name == BLOCK and entry in _own_entries(operator_id, user if isinstance(user, User) else None):
         duties.refuse_own_case(operator_id, operator_id, CASE)
     tx = Tx()
     tx.delete(
