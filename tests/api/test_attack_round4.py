@@ -8,6 +8,7 @@ import pytest
 from chalicelib import errors, schedules
 from chalicelib.api.webhook_objects import render
 from chalicelib.clock import clock
+from chalicelib.services.risk import signals
 from chalicelib.services.webhooks import addresses, delivery, sender
 from tests.conftest import Api, new_key
 from tests.support.collection import use_card
@@ -122,3 +123,19 @@ def test_an_operator_cannot_lift_the_block_on_their_own_card(api: Api, activated
     lifted = api.delete(entry, as_=activated_user, roles=["risk"])
     assert lifted.status_code == 403 and lifted.json["code"] == "own_case", lifted.json
     assert api.delete(entry, as_="risk-op-1", roles=["risk"]).status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("listed", "variant"),
+    [
+        ("010-12345678", "+86 10 1234 5678"),  # Beijing: area code 10, dialled 010 at home
+        ("0755 12345678", "+86-755-12345678"),  # Shenzhen: a 3-digit area code
+        ("021 8765 4321", "0086 21 87654321"),
+        ("13800138000", "+86 138 0013 8000"),  # a mobile, as before
+    ],
+)
+def test_a_landline_written_with_the_country_code_is_the_same_phone(listed: str, variant: str) -> None:
+    """A block-listed delivery phone dodged by writing it the international way: a landline is
+    dialled at home with its trunk 0 (010-12345678) and abroad without it (+86 10 12345678);
+    only an 11-digit mobile after +86 was folded, so the two spellings were two phones."""
+    assert signals.value_hash("phone", variant) == signals.value_hash("phone", listed)

@@ -78,14 +78,17 @@ def normalise(kind: str, value: str) -> str:
     another way: full-width forms folded (NFKC), case folded, whitespace collapsed; an
     address by its letters and digits only (建国路 1 号 = 建国路1号 = 建国路，1号。: no
     whitespace, punctuation or symbols), a card or phone by its digits, a phone without
-    China's country code (+86 / 0086)."""
+    China's country code (+86 / 0086; a landline then with its trunk 0, as dialled at home)."""
     text = " ".join(unicodedata.normalize("NFKC", value).split()).casefold()
     if kind in ("address", "card", "phone"):
         text = "".join(ch for ch in text if ch.isalnum())
     if kind == "phone":
         for prefix in ("0086", "86"):
-            if text.startswith(prefix) and len(text) - len(prefix) == 11:
-                return text[len(prefix) :]
+            rest = text[len(prefix) :]
+            if text.startswith(prefix) and 9 <= len(rest) <= 11:
+                # A mobile is 11 digits from 1; a landline (area code and number) is dialled
+                # at home with its trunk 0: +86 10 12345678 is 010-12345678.
+                return rest if len(rest) == 11 and rest.startswith("1") else "0" + rest
     return text
 
 
