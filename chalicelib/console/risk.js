@@ -1,11 +1,13 @@
 // Risk operators (风控): 先用后付 orders held for review, oldest first with their ages; the
 // case (every reason with what was observed and the threshold); approve or decline with a
-// note; the block and allow lists; and approval, review and decline rates by day and rule.
+// note (one past its deadline: decline only); decided and expired cases by status; the block
+// and allow lists; and approval, review and decline rates by day and rule.
 
 import { call } from "./api.js";
-import { decisionForm, duration, h, pagedList, say, statusLine, when, yuan } from "./ui.js";
+import { ORDER_STATUS, decisionForm, duration, h, pagedList, problemText, say, statusLine, when, yuan } from "./ui.js";
 
 const DUE = 1800; // RISK_REVIEW_SECONDS: an undecided case is declined then
+const REVIEW_STATUS = { pending: "待审 Pending", approved: "已放行 Approved", declined: "已拒绝 Declined", expired: "已超时 Expired (declined)" };
 const KINDS = [["user", "用户 User"], ["device", "设备 Device"], ["card", "银行卡 Card"], ["address", "地址 Address"], ["phone", "手机 Phone"]];
 
 function reasons(list) {
@@ -18,12 +20,28 @@ function reasons(list) {
       h("td", {}, Object.entries(r.threshold).map(([k, v]) => `${k} ${v}`).join(", "))))));
 }
 
+// A decided case: who decided it, when, and their note (the timer's, for an expired one).
+function decided(c) {
+  return h("dl", { class: "facts decided" },
+    h("dt", {}, "决定于 Decided"), h("dd", {}, when(c.decided_at)),
+    h("dt", {}, "决定人 By"), h("dd", {}, c.decided_by || "—"),
+    h("dt", {}, "备注 Note"), h("dd", {}, c.decision_note || "—"));
+}
+
 function caseCard(c, onConflict) {
   const titleId = `rv-${c.review_id}`;
   const details = h("div", { class: "case" });
   const open = h("button", { type: "button", class: "secondary" }, "查看案件 Open case");
+  const opened = statusLine();
   open.addEventListener("click", async () => {
-    const full = await call("GET", `/v1/risk/reviews/${c.review_id}`);
+    let full;
+    try {
+      full = await call("GET", `/v1/risk/reviews/${c.review_id}`);
+    } catch (err) {
+      say(opened, problemText(err), "error");
+      return;
+    }
+    say(opened, "", "ok");
     const st = full.standing || {};
     details.replaceChildren(
       h("dl", { class: "facts" },
@@ -32,14 +50,19 @@ function caseCard(c, onConflict) {
         h("dt", {}, "按时还款 On time"), h("dd", {}, String(st.on_time_paid_count ?? "—")),
         h("dt", {}, "逾期 Overdue"), h("dd", {}, String(st.overdue_open_count ?? "—"))),
       h("h4", {}, "最近订单 Recent orders"),
-      h("ul", {}, ...full.recent_orders.map((o) => h("li", {}, `${o.order_id} · ${o.status} · ${yuan(o.total_fen)} · ${when(o.created_at)}`))),
+      h("ul", {}, ...full.recent_orders.map((o) => h("li", {}, `${o.order_id} · ${ORDER_STATUS[o.status] || o.status} · ${yuan(o.total_fen)} · ${when(o.created_at)}`))),
       h("h4", {}, "输入 Inputs"),
       h("p", { class: "muted" }, Object.entries(full.inputs).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join(" · ")));
   });
-  const form = decisionForm({
+  // The server's clock says how long it has waited: past its deadline it can only be declined
+  // (the timer declines it soon; an approval would be refused as review_expired).
+  const wait = c.waiting_seconds || 0;
+  const allowed = c.due_at ? (Date.parse(c.due_at) - Date.parse(c.created_at)) / 1000 : DUE;
+  const overdue = c.status === "pending" && wait >= allowed;
+  const form = c.status !== "pending" ? decided(c) : decisionForm({
     draftKey: `note:risk:${c.review_id}`,
     onConflict: (err) => onConflict(c, err),
-    choices: [["approve", "放行 Approve"], ["decline", "拒绝 Decline", "danger"]],
+    choices: [...(overdue ? [] : [["approve", "放行 Approve"]]), ["decline", "拒绝 Decline", "danger"]],
     note: h("input", { type: "text", name: "note", maxlength: 500, required: true, autocomplete: "off" }),
     decide: async (decision, note, idempotencyKey) => {
       const done = await call("POST", `/v1/risk/reviews/${c.review_id}/decision`, { body: { decision, note }, idempotencyKey });
@@ -47,18 +70,19 @@ function caseCard(c, onConflict) {
       return `${done.status === "approved" ? "已放行 Approved" : "已拒绝 Declined"} · ${when(done.decided_at)}`;
     },
   });
-  const wait = c.waiting_seconds || 0;
   const card = h("article", { class: "card request", "aria-labelledby": titleId },
     h("header", {}, h("h3", { id: titleId }, `订单 Order ${c.order_id}`), h("span", { class: "amount" }, yuan(c.amount_fen))),
     h("dl", { class: "facts" },
       h("dt", {}, "买家 Buyer"), h("dd", {}, c.user_id),
       h("dt", {}, "商家 Merchant"), h("dd", {}, c.merchant_id),
       h("dt", {}, "规则版本 Rules"), h("dd", {}, c.rules_version),
+      h("dt", {}, "状态 Status"), h("dd", { "data-kind": overdue ? "bad" : null },
+        overdue ? "已超时 Time is over: decline only" : REVIEW_STATUS[c.status] || c.status),
       h("dt", {}, "截止 Due"), h("dd", {}, c.due_at ? when(c.due_at) : "—")),
-    h("div", { class: "wait" },
+    c.status === "pending" ? h("div", { class: "wait" },
       h("span", {}, `已等待 Waiting ${duration(wait)}`),
-      h("meter", { min: 0, max: DUE, low: DUE / 2, high: (DUE * 5) / 6, optimum: 0, value: Math.min(wait, DUE), "aria-label": "等待时间 Waiting time" })),
-    reasons(c.reasons), open, details, form);
+      h("meter", { min: 0, max: allowed, low: allowed / 2, high: (allowed * 5) / 6, optimum: 0, value: Math.min(wait, allowed), "aria-label": "等待时间 Waiting time" })) : null,
+    reasons(c.reasons), h("div", { class: "actions" }, open), opened, details, form);
   return card;
 }
 
@@ -75,8 +99,12 @@ function listPanel() {
     row: (e, reload) => {
       const remove = h("button", { type: "button", class: "secondary" }, "移除 Remove");
       remove.addEventListener("click", async () => {
-        await call("DELETE", `/v1/risk/blocklist/${e.entry_id}`);
-        reload();
+        try {
+          await call("DELETE", `/v1/risk/blocklist/${e.entry_id}`);
+          reload();
+        } catch (err) {
+          say(notice, problemText(err), "error");
+        }
       });
       return h("div", { class: "card" }, `${e.kind} ${e.hint} · ${e.reason} · ${e.added_by} · ${when(e.added_at)} `, remove);
     },
@@ -93,7 +121,7 @@ function listPanel() {
       say(notice, "已加入 Added (kept only as a keyed hash)", "ok");
       list.reload();
     } catch (err) {
-      say(notice, err.message, "error");
+      say(notice, problemText(err), "error");
     }
   });
   which.addEventListener("change", () => list.reload());
@@ -123,18 +151,22 @@ export const riskScreen = {
   title: "风控 Risk review",
   render(main) {
     const notice = statusLine();
+    const filter = h("select", { name: "status" },
+      Object.entries(REVIEW_STATUS).map(([value, text]) => h("option", { value }, text)));
     const queue = pagedList({
       label: "待审订单 Held orders",
       empty: "队列为空 The queue is empty",
-      load: (cursor) => call("GET", "/v1/risk/reviews", { query: { status: "pending", limit: 20, cursor } }),
+      load: (cursor) => call("GET", "/v1/risk/reviews", { query: { status: filter.value, limit: 20, cursor } }),
       row: (c) => caseCard(c, (stale, err) => {
         say(notice, `订单 Order ${stale.order_id}: ${err.message} · 已刷新 Queue reloaded`, "error");
         queue.reload();
       }),
     });
     const rates = h("div", {});
-    main.replaceChildren(h("h2", {}, this.title), notice, queue.element, listPanel(), rates);
+    filter.addEventListener("change", () => queue.reload());
+    main.replaceChildren(h("h2", {}, this.title), h("div", { class: "toolbar" }, h("label", {}, "状态 Status ", filter)),
+      notice, queue.element, listPanel(), rates);
     queue.reload();
-    ratesPanel().then((panel) => rates.replaceChildren(panel), (err) => say(notice, err.message, "error"));
+    ratesPanel().then((panel) => rates.replaceChildren(panel), (err) => say(notice, problemText(err), "error"));
   },
 };

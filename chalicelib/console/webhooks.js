@@ -37,13 +37,13 @@ function endpointCard(e, reload) {
   const titleId = `hook-${e.endpoint_id}`;
   const status = statusLine();
   const path = `${ENDPOINTS}/${e.endpoint_id}`;
-  const since = h("input", { type: "datetime-local", name: "since", "aria-label": "重发起始时间 Replay since" });
+  const since = h("input", { type: "datetime-local", name: "since", "aria-label": "重发起始时间 Replay since (UTC+8)" });
   const buttons = [
     action("发送测试 Send test", async () => `已发送 ping Sent: ${(await call("POST", `${path}/test`)).event_id}`, status),
     action("轮换密钥 Roll secret", async () => secretBox((await call("POST", `${path}/secret`, { body: {} })).secret), status),
     action("重发 Replay", async () => {
       if (!since.value) throw new Error("请选择时间 Choose a time");
-      const body = { since: new Date(since.value).toISOString() };
+      const body = { since: new Date(Date.parse(`${since.value}+08:00`)).toISOString() }; // typed in China time
       return `已重发 Replayed ${(await call("POST", `${path}/replay`, { body })).replayed}`;
     }, status),
   ];
@@ -64,7 +64,7 @@ function endpointCard(e, reload) {
       h("dt", {}, "状态 Status"), h("dd", { "data-kind": e.status === "disabled" ? "bad" : null },
         e.status === "disabled" ? `停用 Disabled (${e.disabled_reason})` : "启用 Enabled"),
       h("dt", {}, "创建 Created"), h("dd", {}, when(e.created_at))),
-    h("label", {}, "重发起始 Replay since ", since),
+    h("label", {}, "重发起始（北京时间）Replay since (UTC+8) ", since),
     h("div", { class: "actions" }, ...buttons), status);
 }
 
