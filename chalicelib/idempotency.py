@@ -74,20 +74,29 @@ def validate_key(raw: str | None) -> str:
     return raw
 
 
-def begin(
-    *,
-    user_id: str,
-    route: str,
-    key: str,
-    req_hash: str,
-    now: datetime,
-    render: Callable[[Any], StoredResponse],
-    seal: bool = False,
-) -> IdemScope | StoredResponse:
+@dataclass(frozen=True)
+class ClaimRequest:
+    """One request's claim on its Idempotency-Key: whose, on which route, the key, the
+    request's hash, and how its answer is rendered (and kept sealed, for a secret's answer).
+    Claimed with a call first (`begin`) or staged in the effect's transaction (`claim_in_tx`)."""
+
+    user_id: str
+    route: str
+    key: str
+    req_hash: str
+    now: datetime
+    render: Callable[[Any], StoredResponse]
+    seal: bool = False
+
+    @property
+    def record_key(self) -> str:
+        return f"{self.user_id}|{self.route}|{self.key}"
+
+
+def begin(req: ClaimRequest) -> IdemScope | StoredResponse:
     """Claim `key` for this request, or return the response it already produced."""
     rules = settings().rules
-    record_key = f"{user_id}|{route}|{key}"
-    ts = int(now.timestamp())
+    record_key, req_hash, ts = req.record_key, req.req_hash, int(req.now.timestamp())
     record = IdempotencyRecord(
         record_key,
         request_hash=req_hash,
@@ -107,7 +116,7 @@ def begin(
                 & (IdempotencyRecord.request_hash == req_hash)
             )
         )
-        return IdemScope(record_key, req_hash, render, seal=seal)
+        return IdemScope(record_key, req_hash, req.render, seal=req.seal)
     except PutError as exc:
         if not condition_failed(exc):
             raise
@@ -241,18 +250,9 @@ class TxClaim(IdemScope):
         )
 
 
-def claim_in_tx(
-    *,
-    user_id: str,
-    route: str,
-    key: str,
-    req_hash: str,
-    now: datetime,
-    render: Callable[[Any], StoredResponse],
-    seal: bool = False,
-) -> TxClaim:
+def claim_in_tx(req: ClaimRequest) -> TxClaim:
     """A claim the service stages into its effect's transaction (`TxClaim.stage`): no call yet."""
-    return TxClaim(f"{user_id}|{route}|{key}", req_hash, render, now_ts=int(now.timestamp()), seal=seal)
+    return TxClaim(req.record_key, req.req_hash, req.render, now_ts=int(req.now.timestamp()), seal=req.seal)
 
 
 def earlier(claim: TxClaim) -> StoredResponse:

@@ -4,7 +4,7 @@ effect, or inside the effect's own transaction), its result rendered and stored 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Request, Response
 from pydantic import BaseModel
@@ -15,6 +15,9 @@ from ..errors import PROBLEM_JSON, DomainError
 from .problems import problem
 from .request import prepare
 from .router import JSON, Ctx, Reply, RouteSpec
+
+if TYPE_CHECKING:  # imported where a key is claimed (cold start: most requests send none)
+    from ..idempotency import ClaimRequest
 
 
 def _json_text(model: BaseModel | dict[str, Any]) -> str:
@@ -56,9 +59,7 @@ def execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respon
     key = idempotency.validate_key(request.headers.get("idempotency-key"))
     assert principal is not None
     body_doc = body.model_dump(mode="json") if isinstance(body, BaseModel) else None
-    if spec.claim_in_tx:
-        return _execute_claimed_in_tx(spec, ctx, params, principal.user_id, key, body_doc)
-    claim = idempotency.begin(
+    req = idempotency.ClaimRequest(
         user_id=principal.user_id,
         route=f"{spec.method} {spec.path}",
         key=key,
@@ -67,6 +68,9 @@ def execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respon
         render=lambda result: _render(spec, result),
         seal=spec.sealed_answer,
     )
+    if spec.claim_in_tx:
+        return _execute_claimed_in_tx(spec, ctx, params, req)
+    claim = idempotency.begin(req)
     if isinstance(claim, idempotency.StoredResponse):
         return _to_response(claim, {"Idempotent-Replayed": "true"})
     ctx.idem = claim
@@ -88,21 +92,11 @@ def execute(spec: RouteSpec, request: Request, params: dict[str, str]) -> Respon
     return _to_response(stored, result.headers if isinstance(result, Reply) else None)
 
 
-def _execute_claimed_in_tx(
-    spec: RouteSpec, ctx: Ctx, params: dict[str, str], user_id: str, key: str, body_doc: Any
-) -> Response:
+def _execute_claimed_in_tx(spec: RouteSpec, ctx: Ctx, params: dict[str, str], req: ClaimRequest) -> Response:
     """An idempotent route whose service stages the claim in its transaction: no claim call."""
     from .. import idempotency
 
-    claim = idempotency.claim_in_tx(
-        user_id=user_id,
-        route=f"{spec.method} {spec.path}",
-        key=key,
-        req_hash=idempotency.request_hash(spec.method, spec.path, [params, body_doc]),
-        now=clock.now(),
-        render=lambda result: _render(spec, result),
-        seal=spec.sealed_answer,
-    )
+    claim = idempotency.claim_in_tx(req)
     ctx.idem = claim
     replayed = {"Idempotent-Replayed": "true"}
     try:

@@ -180,12 +180,14 @@ def test_the_same_closure_sent_twice_at_once_closes_the_account(api: Api, activa
     key = new_key()
     claims = [
         idempotency.claim_in_tx(
-            user_id=activated_user,
-            route="POST /v1/me/closure",
-            key=key,
-            req_hash="same",
-            now=clock.now(),
-            render=lambda user: StoredResponse(200, user.closed_at, "application/json"),
+            idempotency.ClaimRequest(
+                user_id=activated_user,
+                route="POST /v1/me/closure",
+                key=key,
+                req_hash="same",
+                now=clock.now(),
+                render=lambda user: StoredResponse(200, user.closed_at, "application/json"),
+            )
         )
         for _ in range(2)
     ]
