@@ -7,6 +7,9 @@ import { h, onSubmit, pagedList, problemText, say, statusLine, when } from "./ui
 
 const ENDPOINTS = "/v1/merchant/webhook-endpoints";
 const EVENTS = "/v1/merchant/webhook-events";
+// An event no endpoint was subscribed to when it happened is "delivered" with no attempt: it
+// was sent nowhere (a replay sends it).
+const NOT_SENT = "未发送（当时无订阅端点）Not sent: no endpoint subscribed";
 const DELIVERY = { pending: "待送达 Pending", held: "暂停 Held", delivered: "已送达 Delivered", failed: "失败 Failed" };
 
 // The secret is in this answer only: shown in a box the merchant copies from.
@@ -101,7 +104,7 @@ function eventCard(e) {
       h("dt", {}, "时间 At"), h("dd", {}, when(e.created_at)),
       h("dt", {}, "序号 Sequence"), h("dd", {}, String(e.sequence)),
       h("dt", {}, "投递 Delivery"), h("dd", { "data-kind": e.delivery === "failed" ? "bad" : null },
-        DELIVERY[e.delivery] || e.delivery)),
+        e.delivery === "delivered" && !e.attempts.length ? NOT_SENT : DELIVERY[e.delivery] || e.delivery)),
     h("details", {}, h("summary", {}, `尝试 ${attempts.length} 次 Attempts: ${attempts.length}`), h("ul", {}, attempts)),
     h("div", { class: "actions" },
       action("重新发送 Redeliver", async () => `已重新发送 Redelivery queued: ${(await call("POST", `${EVENTS}/${e.event_id}/redelivery`)).delivery}`, status)),

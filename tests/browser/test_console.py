@@ -698,3 +698,40 @@ def test_a_risk_operator_decides_held_orders_and_one_past_its_time_is_decline_on
     expect(done).to_contain_text("已核实 <b>ok</b>")
     expect(done.get_by_role("button", name="拒绝 Decline")).to_have_count(0)
     assert console.errors == [], console.failed
+
+
+def test_a_merchant_adds_a_webhook_endpoint_sees_each_secret_once_and_the_event_log(
+    world: World, console: Console
+) -> None:
+    from playwright.sync_api import expect
+
+    buyer = world.consumer()
+    order = world.placed_order(buyer)
+    sent = world.as_(buyer, "consumer", "POST", f"/v1/orders/{order}/messages", {"text": "在吗"})
+    world.http.call("POST", "/v1/dev/queue/drain", {})  # the outbox's events, delivered where due
+    world.http.call("POST", "/v1/dev/jobs/deliver_webhooks", {})
+    console.sign_in(MERCHANT)
+    console.page.get_by_role("button", name="开发者 Webhooks").click()
+    # An event before any endpoint was sent nowhere: it does not say "delivered".
+    before = console.card(f"message.created · message {sent['message_id']}")
+    expect(before).to_contain_text("未发送（当时无订阅端点）Not sent: no endpoint subscribed")
+
+    form = console.page.get_by_role("form", name="新端点 New endpoint")
+    form.get_by_role("textbox", name="URL").fill("http://10.0.0.1/hook")
+    form.get_by_role("button", name="添加 Add endpoint").click()
+    expect(form.get_by_role("status")).to_contain_text("https")  # the problem's detail, not [object Object]
+    url = f"http://127.0.0.1:9/{uuid.uuid4().hex[:8]}"
+    form.get_by_role("textbox", name="URL").fill(url)
+    form.get_by_role("button", name="添加 Add endpoint").click()
+    first = form.get_by_role("status").filter(has_text="Signing secret, shown once").locator("code")
+    expect(first).to_contain_text("whsec_")
+    endpoint = console.card(url)
+    endpoint.get_by_role("button", name="轮换密钥 Roll secret").click()
+    rolled = endpoint.get_by_role("status").locator("code")
+    expect(rolled).to_contain_text("whsec_")
+    assert rolled.inner_text() != first.inner_text()
+    mine = world.as_("demo-merchant", "merchant", "GET", "/v1/merchant/webhook-endpoints")["items"]
+    (made,) = [e for e in mine if e["url"] == url]
+    assert "secret" not in made or not made["secret"]  # shown once: never listed again
+    world.as_("demo-merchant", "merchant", "DELETE", f"/v1/merchant/webhook-endpoints/{made['endpoint_id']}")
+    assert [e for e in console.errors if "status of 422" not in e] == [], (console.errors, console.failed)
