@@ -1,9 +1,11 @@
 // Risk operators (风控): 先用后付 orders held for review, oldest first with their ages; the
-// case (every reason with what was observed and the threshold); approve or decline with a
+// case (every reason with what was observed and the threshold; the order's items and delivery
+// address, the buyer's standing and recent orders); approve or decline with a
 // note (one past its deadline: decline only); decided and expired cases by status; the block
 // and allow lists; and approval, review and decline rates by day and rule.
 
 import { call } from "./api.js";
+import { orderDetail } from "./orders.js";
 import { ORDER_STATUS, decisionForm, duration, h, pagedList, problemText, say, statusLine, when, yuan } from "./ui.js";
 
 const DUE = 1800; // RISK_REVIEW_SECONDS: an undecided case is declined then
@@ -12,12 +14,12 @@ const KINDS = [["user", "用户 User"], ["device", "设备 Device"], ["card", "�
 
 function reasons(list) {
   if (!list.length) return h("p", { class: "muted" }, "无规则命中 No rule matched");
-  return h("table", { class: "reasons" },
+  return h("div", { class: "scroll" }, h("table", { class: "reasons" },
     h("thead", {}, h("tr", {}, h("th", {}, "规则 Rule"), h("th", {}, "观察值 Observed"), h("th", {}, "阈值 Threshold"))),
     h("tbody", {}, ...list.map((r) => h("tr", { "data-outcome": r.outcome },
       h("td", {}, `${r.rule_id} (${r.outcome})`),
       h("td", {}, Object.entries(r.observed).map(([k, v]) => `${k} = ${v}`).join(", ")),
-      h("td", {}, Object.entries(r.threshold).map(([k, v]) => `${k} ${v}`).join(", "))))));
+      h("td", {}, Object.entries(r.threshold).map(([k, v]) => `${k} ${v}`).join(", ")))))));
 }
 
 // A decided case: who decided it, when, and their note (the timer's, for an expired one).
@@ -49,6 +51,7 @@ function caseCard(c, onConflict) {
         h("dt", {}, "注册于 Since"), h("dd", {}, st.account_created_at ? when(st.account_created_at) : "—"),
         h("dt", {}, "按时还款 On time"), h("dd", {}, String(st.on_time_paid_count ?? "—")),
         h("dt", {}, "逾期 Overdue"), h("dd", {}, String(st.overdue_open_count ?? "—"))),
+      full.order ? orderDetail(full.order, { history: false }) : null,
       h("h4", {}, "最近订单 Recent orders"),
       h("ul", {}, ...full.recent_orders.map((o) => h("li", {}, `${o.order_id} · ${ORDER_STATUS[o.status] || o.status} · ${yuan(o.total_fen)} · ${when(o.created_at)}`))),
       h("h4", {}, "输入 Inputs"),
@@ -135,14 +138,14 @@ async function ratesPanel() {
   const meter = (bps, label) => h("meter", { min: 0, max: 10000, value: bps, "aria-label": label });
   return h("section", { "aria-label": "决策率 Rates" },
     h("h3", {}, "决策率 Approval, review and decline rates (UTC days)"),
-    h("table", { class: "rates" },
+    h("div", { class: "scroll" }, h("table", { class: "rates" },
       h("thead", {}, h("tr", {}, ...["日期 Day", "决策 Decisions", "放行 Approve", "审核 Review", "拒绝 Decline", "规则 Rules"].map((t) => h("th", {}, t)))),
       h("tbody", {}, ...stats.days.map((d) => h("tr", {},
         h("td", {}, d.day), h("td", {}, String(d.decisions)),
         h("td", {}, meter(d.approve_rate_bps, "approve"), ` ${pct(d.approve_rate_bps)}`),
         h("td", {}, meter(d.review_rate_bps, "review"), ` ${pct(d.review_rate_bps)}`),
         h("td", {}, meter(d.decline_rate_bps, "decline"), ` ${pct(d.decline_rate_bps)}`),
-        h("td", {}, Object.entries(d.rules).map(([r, n]) => `${r}: ${n}`).join(", ") || "—"))))));
+        h("td", {}, Object.entries(d.rules).map(([r, n]) => `${r}: ${n}`).join(", ") || "—")))))));
 }
 
 export const riskScreen = {

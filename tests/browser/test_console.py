@@ -653,7 +653,7 @@ def held_for_review(world: World, sku: str) -> str:
 
 
 def test_a_risk_operator_decides_held_orders_and_one_past_its_time_is_decline_only(
-    world: World, console: Console
+    world: World, console: Console, chromium: Any, stack: str
 ) -> None:
     from playwright.sync_api import expect
 
@@ -679,6 +679,7 @@ def test_a_risk_operator_decides_held_orders_and_one_past_its_time_is_decline_on
     expect(card.get_by_role("table")).to_contain_text("first_order_large")
     card.get_by_role("button", name="查看案件 Open case").click()
     expect(card).to_contain_text(f"{approved} · 风控审核中 risk review")
+    expect(card.get_by_role("region", name="收货地址 Delivery address")).to_contain_text(ADDRESS["line1"])
     card.get_by_role("textbox", name="备注 Note").fill("已核实 <b>ok</b>")
     card.get_by_role("button", name="放行 Approve").click()
     expect(card.get_by_role("status").last).to_contain_text("已放行 Approved")
@@ -698,6 +699,14 @@ def test_a_risk_operator_decides_held_orders_and_one_past_its_time_is_decline_on
     expect(done).to_contain_text("已核实 <b>ok</b>")
     expect(done.get_by_role("button", name="拒绝 Decline")).to_have_count(0)
     assert console.errors == [], console.failed
+
+    phone = Console(chromium, stack, PHONE)  # the reasons and the rates scroll inside their boxes
+    try:
+        phone.sign_in(RISK)
+        expect(phone.page.get_by_role("heading", name=re.compile("决策率"))).to_be_visible()
+        assert overflow(phone) == 0
+    finally:
+        phone.close()
 
 
 def test_a_merchant_adds_a_webhook_endpoint_sees_each_secret_once_and_the_event_log(
