@@ -12,8 +12,9 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import errors
 from .config import settings
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _NONCE = 12
+
+T = TypeVar("T")
 
 
 @lru_cache(maxsize=4)
@@ -64,3 +67,14 @@ def decode(cursor: str | None, scope: str) -> dict[str, Any] | None:
     if not isinstance(key, dict):
         raise bad
     return key
+
+
+def page_list(items: Sequence[T], limit: int | None, cursor: str | None, scope: str) -> tuple[list[T], str | None]:
+    """A page of a short list already read whole (addresses, cards, an order's requests): the
+    cursor seals the offset of the next item; without `limit`, everything from the cursor on."""
+    key = decode(cursor, scope)
+    start = key.get("offset") if key is not None else 0
+    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+        raise errors.bad_request("invalid_cursor", "the cursor is not one this list issued")
+    end = len(items) if limit is None else start + limit
+    return list(items[start:end]), encode({"offset": end}, scope) if end < len(items) else None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from .. import pagination
 from ..clock import clock
 from ..schemas.addresses import AddressBookView, SavedAddressIn, SavedAddressView
+from ..schemas.common import ShortListQuery
 from ..services import addresses
 from ..web import CONSUMER, Ctx, Router
 
@@ -28,13 +30,17 @@ def saved_view(saved: addresses.Saved) -> SavedAddressView:
     return address_view(saved.address, saved.default_address_id)
 
 
-@router.route("/v1/me/addresses", "GET", roles=CONSUMER, response=AddressBookView)
+@router.route("/v1/me/addresses", "GET", roles=CONSUMER, query=ShortListQuery, response=AddressBookView)
 def list_addresses(ctx: Ctx) -> AddressBookView:
-    """The caller's saved addresses (at most 20), oldest first, and the default."""
+    """The caller's saved addresses (at most 20), oldest first, and the default (`limit`
+    pages them like every list; without it, all of them)."""
+    q: ShortListQuery = ctx.query
     book = addresses.book(ctx.user_id, clock.now())
+    page, next_cursor = pagination.page_list(book.items, q.limit, q.cursor, f"addresses:{ctx.user_id}")
     return AddressBookView(
-        items=[address_view(a, book.default_address_id) for a in book.items],
+        items=[address_view(a, book.default_address_id) for a in page],
         default_address_id=book.default_address_id,
+        next_cursor=next_cursor,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import pagination
 from ..clock import clock
 from ..schemas.aftersale import (
     DisputeCaseView,
@@ -12,6 +13,7 @@ from ..schemas.aftersale import (
     DisputeView,
     SupportOrderView,
 )
+from ..schemas.common import ShortListQuery
 from ..schemas.fulfilment import ReturnRequestView, ShipmentIn
 from ..services import aftersale
 from ..web import CONSUMER, MERCHANT, SUPPORT, Ctx, Router
@@ -122,12 +124,16 @@ def open_dispute(ctx: Ctx, order_id: str) -> DisputeView:
     "/v1/orders/{order_id}/disputes",
     "GET",
     roles=CONSUMER,
+    query=ShortListQuery,
     response=DisputeList,
     errors=aftersale.disputes.ORDER_ERRORS,
 )
 def list_order_disputes(ctx: Ctx, order_id: str) -> DisputeList:
-    """The order's disputes, newest first."""
-    return DisputeList(items=[dispute_view(d) for d in aftersale.disputes.order_disputes(ctx.user_id, order_id)])
+    """The order's disputes, newest first (`limit` pages them)."""
+    q: ShortListQuery = ctx.query
+    found = aftersale.disputes.order_disputes(ctx.user_id, order_id)
+    page, next_cursor = pagination.page_list(found, q.limit, q.cursor, f"disputes:{order_id}")
+    return DisputeList(items=[dispute_view(d) for d in page], next_cursor=next_cursor)
 
 
 @router.route("/v1/support/disputes", "GET", roles=SUPPORT, query=DisputesQuery, response=DisputeList)

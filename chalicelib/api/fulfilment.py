@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import pagination
 from ..clock import clock
-from ..schemas.common import PageQuery
+from ..schemas.common import PageQuery, ShortListQuery
 from ..schemas.fulfilment import (
     MerchantOrdersQuery,
     PublicReviewView,
@@ -200,14 +200,18 @@ def list_settlements(ctx: Ctx) -> SettlementsView:
     "/v1/orders/{order_id}/return-requests",
     "GET",
     roles=CONSUMER,
+    query=ShortListQuery,
     response=ReturnRequestList,
     errors=orders.NOT_FOUND_ERRORS,
 )
 def list_order_return_requests(ctx: Ctx, order_id: str) -> ReturnRequestList:
     """The order's return requests, newest first: where each stands (e.g. `awaiting_return`:
-    ship the goods back), the return and replacement tracking numbers."""
+    ship the goods back), the return and replacement tracking numbers (`limit` pages them)."""
+    q: ShortListQuery = ctx.query
     orders.get_own(ctx.user_id, order_id)
-    return ReturnRequestList(items=[return_view(r) for r in aftersale.records.of_order(ctx.user_id, order_id)])
+    found = aftersale.records.of_order(ctx.user_id, order_id)
+    page, next_cursor = pagination.page_list(found, q.limit, q.cursor, f"return_requests:{order_id}")
+    return ReturnRequestList(items=[return_view(r) for r in page], next_cursor=next_cursor)
 
 
 @router.route(

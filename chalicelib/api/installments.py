@@ -121,8 +121,7 @@ def render_bill_payment(result: payments.bill_payments.BillPaymentResult) -> Bil
     body=BillPaymentIn,
     response=BillPaymentView,
     status=201,
-    idempotent=True,
-    key_optional=True,
+    idempotent=True,  # money moves: the key is required, as on pay now
     claim_in_tx=True,
     render=render_bill_payment,
     errors=payments.bill_payments.PAY_BILL_ERRORS,

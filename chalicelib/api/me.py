@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from .. import pagination
 from ..clock import clock
+from ..schemas.common import ShortListQuery
 from ..schemas.me import (
     BankCardIn,
     BankCardList,
@@ -88,10 +90,14 @@ def add_bank_card(ctx: Ctx) -> accounts.BankCard:
     return accounts.add_card(ctx.user_id, body.card_number, clock.now(), idem=ctx.idem)
 
 
-@router.route("/v1/me/bank-cards", "GET", roles=CONSUMER, response=BankCardList)
+@router.route("/v1/me/bank-cards", "GET", roles=CONSUMER, query=ShortListQuery, response=BankCardList)
 def list_bank_cards(ctx: Ctx) -> BankCardList:
-    """The caller's bound cards, masked."""
-    return BankCardList(items=[card_view(c) for c in accounts.list_cards(ctx.user_id)])
+    """The caller's bound cards, masked (`limit` pages them; without it, all of them)."""
+    q: ShortListQuery = ctx.query
+    cards, next_cursor = pagination.page_list(
+        accounts.list_cards(ctx.user_id), q.limit, q.cursor, f"cards:{ctx.user_id}"
+    )
+    return BankCardList(items=[card_view(c) for c in cards], next_cursor=next_cursor)
 
 
 @router.route(

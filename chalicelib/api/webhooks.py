@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import pagination
 from ..clock import clock
+from ..schemas.common import ShortListQuery
 from ..schemas.webhooks import (
     AttemptView,
     DeliveryView,
@@ -76,10 +78,13 @@ def event_view(e: webhooks.WebhookEvent, *, with_body: bool = False) -> EventVie
     )
 
 
-@router.route("/v1/merchant/webhook-endpoints", "GET", roles=MERCHANT, response=EndpointList)
+@router.route("/v1/merchant/webhook-endpoints", "GET", roles=MERCHANT, query=ShortListQuery, response=EndpointList)
 def list_webhook_endpoints(ctx: Ctx) -> EndpointList:
-    """The merchant's webhook endpoints (at most 10: one page), without their secrets."""
-    return EndpointList(items=[endpoint_view(e) for e in webhooks.endpoints.list_all(ctx.user_id)])
+    """The merchant's webhook endpoints (at most 10: one page without `limit`), without their secrets."""
+    q: ShortListQuery = ctx.query
+    found = webhooks.endpoints.list_all(ctx.user_id)
+    page, next_cursor = pagination.page_list(found, q.limit, q.cursor, f"webhook_endpoints:{ctx.user_id}")
+    return EndpointList(items=[endpoint_view(e) for e in page], next_cursor=next_cursor)
 
 
 @router.route(

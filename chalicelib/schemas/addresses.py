@@ -31,3 +31,4 @@ class SavedAddressView(View):
 class AddressBookView(View):
     items: list[SavedAddressView]
     default_address_id: str | None = None
+    next_cursor: str | None = None

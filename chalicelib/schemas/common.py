@@ -55,6 +55,16 @@ class PageQuery(BaseModel):
     cursor: str | None = Field(default=None, max_length=2048)
 
 
+class ShortListQuery(BaseModel):
+    """Paging of a short list (at most a few dozen items): like `PageQuery`, but without
+    `limit` the whole list, as these lists answered before they took paging."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    limit: int | None = Field(default=None, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=2048)
+
+
 class Page(View, Generic[T]):
     items: list[T]
     next_cursor: str | None = None

@@ -87,6 +87,7 @@ class BankCardView(View):
 
 class BankCardList(View):
     items: list[BankCardView]
+    next_cursor: str | None = None
 
 
 class DeviceView(View):

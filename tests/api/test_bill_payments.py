@@ -24,7 +24,8 @@ from tests.support.shopping import racing_transactions, run_together
 
 
 def pay_bill(api: Api, user: str, month: str, channel: str = "card", idem: str | None = None) -> Any:
-    return api.post(f"/v1/bnpl/bills/{month}/payments", {"channel": channel}, as_=user, idem=idem)
+    """A bill payment, with a fresh Idempotency-Key unless one is given (money moves: required)."""
+    return api.post(f"/v1/bnpl/bills/{month}/payments", {"channel": channel}, as_=user, idem=idem or new_key())
 
 
 def two_orders_due_in_one_month(api: Api, user: str) -> tuple[str, str, str]:
@@ -76,7 +77,7 @@ def test_a_months_bill_is_paid_in_one_charge_whatever_the_number_of_parts(api: A
     assert platform_book("clearing_card") == owed and platform_book("bill_payments") == 0
     assert_balanced()
 
-    again = pay_bill(api, user, month)  # a retry without a key: nothing left to charge
+    again = pay_bill(api, user, month)  # a new request (another key): nothing left to charge
     assert again.status_code == 409 and again.json["code"] == "bill_already_paid", again.json
     assert len(bill_attempts(user, month)) == 1 and platform_book("clearing_card") == owed
     clock.advance(settings().rules.collection_query_seconds + 1)
@@ -247,3 +248,14 @@ def test_a_wechat_bill_trade_paid_in_the_app_or_closed_there_is_settled_when_lau
     assert paid_seqs(first) == [1] and paid_seqs(second) == [1]
     assert kept_fen(bill_lines.bill_ref(user, month)) == amount
     assert_balanced()
+
+
+def test_a_bill_payment_without_an_idempotency_key_is_refused_before_anything_is_charged(
+    api: Api, activated_user: str
+) -> None:
+    """SPEC Conventions: the key is required where money moves, as on pay now (it was optional)."""
+    user = activated_user
+    _, _, month = two_orders_due_in_one_month(api, user)
+    r = api.post(f"/v1/bnpl/bills/{month}/payments", {"channel": "card"}, as_=user)
+    assert r.status_code == 400 and r.json["code"] == "missing_idempotency_key", r.json
+    assert bill_attempts(user, month) == []

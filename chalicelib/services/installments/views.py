@@ -60,7 +60,16 @@ def shown_status(order: Order, plan: PlanState, part: PartState, now: datetime) 
 def schedule(order: Order, now: datetime) -> Schedule:
     plan = plan_of(order) or single_plan(order)
     rows = [PartRow(p, shown_status(order, plan, p, now)) for p in plan.schedule]
-    owes = order.status in (o.RECEIVED, o.OVERDUE, o.PLACED, o.SHIPPED, o.AWAITING_CONFIRMATION)
+    # Waiting on a risk operator or on a return request's answer still owes what is unpaid.
+    owes = order.status in (
+        o.RECEIVED,
+        o.OVERDUE,
+        o.PLACED,
+        o.SHIPPED,
+        o.AWAITING_CONFIRMATION,
+        o.RISK_REVIEW,
+        o.RETURN_REQUESTED,
+    )
     payoff = payoff_fen(order, now) if plan_of(order) else int(order.amount_due_fen or 0)
     return Schedule(order, plan, rows, (payoff or 0) if owes else 0)
 
