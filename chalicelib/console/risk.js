@@ -6,11 +6,12 @@
 
 import { call } from "./api.js";
 import { orderDetail } from "./orders.js";
-import { ORDER_STATUS, decisionForm, duration, h, pagedList, problemText, say, statusLine, when, yuan } from "./ui.js";
+import { ORDER_STATUS, decisionForm, duration, h, onSubmit, pagedList, problemText, say, statusLine, when, yuan } from "./ui.js";
 
 const DUE = 1800; // RISK_REVIEW_SECONDS: an undecided case is declined then
 const REVIEW_STATUS = { pending: "待审 Pending", approved: "已放行 Approved", declined: "已拒绝 Declined", expired: "已超时 Expired (declined)" };
 const KINDS = [["user", "用户 User"], ["device", "设备 Device"], ["card", "银行卡 Card"], ["address", "地址 Address"], ["phone", "手机 Phone"]];
+const KIND_LABEL = Object.fromEntries(KINDS);
 
 function reasons(list) {
   if (!list.length) return h("p", { class: "muted" }, "无规则命中 No rule matched");
@@ -109,23 +110,18 @@ function listPanel() {
           say(notice, problemText(err), "error");
         }
       });
-      return h("div", { class: "card" }, `${e.kind} ${e.hint} · ${e.reason} · ${e.added_by} · ${when(e.added_at)} `, remove);
+      return h("div", { class: "card" }, `${KIND_LABEL[e.kind] || e.kind} ${e.hint} · ${e.reason} · ${e.added_by} · ${when(e.added_at)} `, remove);
     },
   });
+  const add = h("button", { type: "submit" }, "加入 Add");
   const form = h("form", { class: "decide", "aria-label": "加入名单 Add to a list" },
     h("label", {}, "名单 List ", which), h("label", {}, "类型 Kind ", kind),
-    h("label", {}, "值 Value ", value), h("label", {}, "原因 Reason ", reason),
-    h("button", { type: "submit" }, "加入 Add"), notice);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      await call("POST", "/v1/risk/blocklist", { body: { list: which.value, kind: kind.value, value: value.value, reason: reason.value } });
-      value.value = "";
-      say(notice, "已加入 Added (kept only as a keyed hash)", "ok");
-      list.reload();
-    } catch (err) {
-      say(notice, problemText(err), "error");
-    }
+    h("label", {}, "值 Value ", value), h("label", {}, "原因 Reason ", reason), add, notice);
+  onSubmit(form, add, notice, async () => {
+    await call("POST", "/v1/risk/blocklist", { body: { list: which.value, kind: kind.value, value: value.value, reason: reason.value } });
+    value.value = "";
+    list.reload();
+    return "已加入 Added (kept only as a keyed hash)";
   });
   which.addEventListener("change", () => list.reload());
   list.reload();

@@ -698,6 +698,20 @@ def test_a_risk_operator_decides_held_orders_and_one_past_its_time_is_decline_on
     expect(done).to_contain_text("demo-risk")
     expect(done).to_contain_text("已核实 <b>ok</b>")
     expect(done.get_by_role("button", name="拒绝 Decline")).to_have_count(0)
+
+    # The block list: add a phone (kept as a keyed hash), then lift it.
+    reason = f"欺诈 <b>{uuid.uuid4().hex[:6]}</b>"
+    lists = console.page.get_by_role("form", name="加入名单 Add to a list")
+    lists.get_by_role("combobox", name="类型 Kind").select_option("phone")
+    lists.get_by_role("textbox", name="值 Value").fill("13700000001")
+    lists.get_by_role("textbox", name="原因 Reason").fill(reason)
+    lists.get_by_role("button", name="加入 Add").click()
+    expect(lists.get_by_role("status")).to_contain_text("已加入 Added")
+    entry = console.page.get_by_role("list", name="名单 List entries").get_by_role("listitem").filter(has_text=reason)
+    expect(entry).to_contain_text("手机 Phone")
+    entry.get_by_role("button", name="移除 Remove").click()
+    expect(entry).to_have_count(0)
+    assert reason not in str(world.as_("demo-risk", "risk", "GET", "/v1/risk/blocklist"))
     assert console.errors == [], console.failed
 
     phone = Console(chromium, stack, PHONE)  # the reasons and the rates scroll inside their boxes
