@@ -164,9 +164,9 @@ def _close(tx: Tx, decision: RiskDecision, status: str, now: datetime, by: str, 
 
 def _notify(tx: Tx, order: Order, status: str, now: datetime) -> None:
     if status == APPROVED:
-        title, body = "Order placed", "Your 先用后付 order was checked and placed."
+        title, body = "订单已确认 (order placed)", "Your 先用后付 order was checked and placed."
     else:
-        title = "先用后付 not available"
+        title = "先用后付未通过 (先用后付 not available)"
         body = (
             "Your 先用后付 order could not be placed and was cancelled; nothing is owed. "
             "You may buy again with another payment method."
