@@ -130,6 +130,11 @@ export function decisionForm({ choices, decide, note, label, onConflict, draftKe
   const form = h("form", { class: "decide", "aria-label": label || null },
     h("label", {}, "备注 Note ", note), h("div", { class: "actions" }, buttons), status);
   const enable = (on) => buttons.forEach((b) => { b.disabled = !on; });
+  // Enter in a one-line note would submit the first choice (approve) while still typing: a
+  // decision is only ever a press of its own button.
+  note.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && note.tagName === "INPUT") event.preventDefault();
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const decision = event.submitter ? event.submitter.value : choices[0][0];

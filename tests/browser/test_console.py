@@ -680,9 +680,13 @@ def test_a_risk_operator_decides_held_orders_and_one_past_its_time_is_decline_on
     card.get_by_role("button", name="查看案件 Open case").click()
     expect(card).to_contain_text(f"{approved} · 风控审核中 risk review")
     expect(card.get_by_role("region", name="收货地址 Delivery address")).to_contain_text(ADDRESS["line1"])
+    decisions: list[str] = []
+    console.page.on("request", lambda r: decisions.append(r.url) if r.url.endswith("/decision") else None)
     card.get_by_role("textbox", name="备注 Note").fill("已核实 <b>ok</b>")
+    card.get_by_role("textbox", name="备注 Note").press("Enter")  # still typing: decides nothing
     card.get_by_role("button", name="放行 Approve").click()
     expect(card.get_by_role("status").last).to_contain_text("已放行 Approved")
+    assert len(decisions) == 1, decisions
     assert world.as_("demo-merchant", "merchant", "GET", f"/v1/merchant/orders/{approved}")["status"] == "placed"
 
     expired = console.card(f"订单 Order {late}")
