@@ -757,6 +757,12 @@ def test_a_merchant_adds_a_webhook_endpoint_sees_each_secret_once_and_the_event_
     rolled = endpoint.get_by_role("status").locator("code")
     expect(rolled).to_contain_text("whsec_")
     assert rolled.inner_text() != first.inner_text()
+    # A replay's "since" is typed in China time, as every time in the console is shown.
+    endpoint.get_by_role("textbox", name="重发起始时间 Replay since (UTC+8)").fill("2026-12-08T09:30")
+    with console.page.expect_request(lambda r: r.url.endswith("/replay")) as replay:
+        endpoint.get_by_role("button", name="重发 Replay").click()
+    assert replay.value.post_data_json == {"since": "2026-12-08T01:30:00.000Z"}
+    expect(endpoint.get_by_role("status")).to_contain_text("已重发 Replayed")
     mine = world.as_("demo-merchant", "merchant", "GET", "/v1/merchant/webhook-endpoints")["items"]
     (made,) = [e for e in mine if e["url"] == url]
     assert "secret" not in made or not made["secret"]  # shown once: never listed again
