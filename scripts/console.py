@@ -39,6 +39,7 @@ PHONE = {"width": 390, "height": 844}
 REVIEWER = "审核员 Reviewer (demo-reviewer)"  # the sign-in page's demo users, by their labels
 MERCHANT = "商家 Merchant (demo-merchant)"
 SUPPORT = "客服 Support (demo-support)"
+RISK = "风控 Risk (demo-risk)"
 DEMO_SKU = "sku_demo_case_black"  # demo-merchant's phone case, seeded by the stack
 
 

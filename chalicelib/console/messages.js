@@ -1,9 +1,9 @@
 // An order's conversation (联系商家客服), newest first and paged with the API's cursors.
-// The API returns the text HTML-escaped: it is decoded and shown as text, never as HTML.
+// The text is shown as sent (the API returns it exactly as typed), as text, never as HTML.
 
 import { call } from "./api.js";
 import { hasDraft, keepDraft } from "./nav.js";
-import { h, onSubmit, pagedList, statusLine, unescapeHtml, when } from "./ui.js";
+import { h, onSubmit, pagedList, statusLine, when } from "./ui.js";
 
 export const MAX_MESSAGE = 1000; // characters, as the API's MessageIn allows
 const AUTHORS = { consumer: "买家 Buyer", merchant: "商家 Merchant", support: "客服 Support" };
@@ -11,7 +11,7 @@ const AUTHORS = { consumer: "买家 Buyer", merchant: "商家 Merchant", support
 export function messageRow(m) {
   return h("div", { class: "message", "data-author": m.author },
     h("p", { class: "meta" }, `${AUTHORS[m.author] || m.author} · ${when(m.created_at)}`),
-    h("p", { class: "text" }, unescapeHtml(m.text)));
+    h("p", { class: "text" }, m.text));
 }
 
 // The API counts characters (code points), not UTF-16 units: an emoji is one of 1,000.

@@ -2,13 +2,25 @@
 // signed-in merchant>), each opened for its SKUs (GET /v1/products/{id}) and edited as a
 // whole (PUT /v1/merchant/products/{id}: listed SKUs kept or added, unlisted ones
 // withdrawn); a new product with POST /v1/merchant/products. Prices are typed in yuan and
-// sent as integer fen, converted from the decimal digits (never through a float).
+// sent as integer fen, converted from the decimal digits (never through a float); the
+// interest-free (免息) plans are checkboxes, sent with every save.
 
 import { call, currentSession } from "./api.js";
 import { attributesText } from "./orders.js";
 import { fenFromYuan, h, hint, onSubmit, pagedList, problemText, say, statusLine, yuan, yuanDigits } from "./ui.js";
 
 const MAX_SKUS = 30;
+const PLANS = [3, 6, 12]; // the installment plans PayLater offers (stage setting INSTALLMENT_PLANS)
+
+// 免息: the plans whose fee the shop pays. Sent with every save (an edit is the product as it
+// should be: a plan left out is no longer interest-free).
+function interestFree(product) {
+  const chosen = new Set((product && product.interest_free_parts) || []);
+  const boxes = [...new Set([...PLANS, ...chosen])].sort((a, b) => a - b).map((n) =>
+    h("label", {}, h("input", { type: "checkbox", name: "interest_free_parts", value: n, checked: chosen.has(n) ? "" : null }), ` ${n} 期 parts`));
+  const box = h("fieldset", { class: "plans" }, h("legend", {}, "免息分期（手续费由商家承担）Interest-free installments (the shop pays the fee)"), boxes);
+  return { box, read: () => [...box.querySelectorAll("input:checked")].map((i) => Number(i.value)) };
+}
 
 // "颜色=黑色; 尺码=M" (or 颜色: 黑色, …) → {"颜色": "黑色", "尺码": "M"}; null when a part has no value.
 export function parseAttributes(text) {
@@ -78,17 +90,19 @@ function productForm(product, save, onSaved) {
   };
   (product ? product.skus : [null]).forEach(addRow);
   add.addEventListener("click", () => addRow(null));
+  const free = interestFree(product);
   const submit = h("button", { type: "submit" }, product ? "保存商品 Save product" : "创建商品 Create product");
   const status = statusLine();
   const form = h("form", { class: "card product-form", "aria-label": product ? `编辑 Edit ${product.name}` : "新商品 New product" },
     h("label", {}, "名称 Name ", name),
     h("label", {}, "描述 Description ", description),
-    box, h("div", { class: "actions" }, add, submit), status);
+    box, free.box, h("div", { class: "actions" }, add, submit), status);
   onSubmit(form, submit, status, async () => {
-    const body = { name: name.value.trim(), description: description.value, skus: rows.map((r) => r.read()) };
+    const body = { name: name.value.trim(), description: description.value, skus: rows.map((r) => r.read()), interest_free_parts: free.read() };
     const saved = await save(body);
     onSaved(saved);
-    return `已保存 Saved · ${saved.name} · ${saved.skus.map((s) => yuan(s.price_fen)).join(", ")}`;
+    const plans = saved.interest_free_parts || [];
+    return `已保存 Saved · ${saved.name} · ${saved.skus.map((s) => yuan(s.price_fen)).join(", ")}${plans.length ? ` · 免息 Interest-free ${plans.join("/")} 期 parts` : ""}`;
   }, { busy: "保存中… Saving…" });
   return form;
 }

@@ -7,7 +7,7 @@
 import { call, newIdempotencyKey } from "./api.js";
 import { carrierForm } from "./shipping.js";
 import { attributesText, trackingText } from "./orders.js";
-import { decisionForm, h, pagedList, problemText, say, statusLine, unescapeHtml, when, yuan } from "./ui.js";
+import { decisionForm, h, pagedList, problemText, say, statusLine, when, yuan } from "./ui.js";
 
 export const RETURN_STATUS = {
   pending: "待处理 pending",
@@ -28,7 +28,7 @@ export const KINDS = { refund_only: "仅退款 Refund only", return_goods: "退�
 // an exchange); the SKU id where an older API gives no name.
 function sku(name, attributes, id) {
   const attrs = attributesText(attributes);
-  return name ? `${unescapeHtml(name)}${attrs ? ` (${attrs})` : ""}` : id;
+  return name ? `${name}${attrs ? ` (${attrs})` : ""}` : id;
 }
 
 export function returnItems(r) {

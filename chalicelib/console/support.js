@@ -12,7 +12,7 @@ import { focusHeading, go } from "./nav.js";
 import { scheduleSection } from "./installments.js";
 import { PAYMENT, historyRows, orderDetail, trackingText } from "./orders.js";
 import { KINDS, RETURN_STATUS, returnItems } from "./returns.js";
-import { ORDER_STATUS, decisionForm, h, pagedList, problemText, say, statusLine, unescapeHtml, when, yuan } from "./ui.js";
+import { ORDER_STATUS, decisionForm, h, pagedList, problemText, say, statusLine, when, yuan } from "./ui.js";
 
 const DISPUTES = "/v1/support/disputes";
 const DISPUTE_STATUS = { open: "待处理 Open", refunded: "已退款 Refunded", rejected: "已驳回 Rejected" };
@@ -55,8 +55,8 @@ function returnLine(r) {
   const back = trackingText(r.return_carrier, r.return_tracking_number, r.shipped_back_at);
   const out = trackingText(r.reship_carrier, r.reship_tracking_number, r.reshipped_at);
   return [
-    r.request_id, KINDS[r.kind] || r.kind, RETURN_STATUS[r.status] || r.status, yuan(r.amount_fen), unescapeHtml(r.reason),
-    r.note ? unescapeHtml(r.note) : null, returnItems(r),
+    r.request_id, KINDS[r.kind] || r.kind, RETURN_STATUS[r.status] || r.status, yuan(r.amount_fen), r.reason,
+    r.note || null, returnItems(r),
     back ? `寄回 Sent back ${back}` : null, out ? `补发 Reshipped ${out}` : null,
   ].filter(Boolean).join(" · ");
 }
@@ -73,7 +73,8 @@ function caseView(c, back, reload) {
   const d = c.dispute;
   const order = c.order;
   const orderId = d.order_id;
-  const state = h("p", { class: "big" }, DISPUTE_STATUS[d.status] || d.status || "—");
+  const late = d.late && d.status === "open";
+  const state = h("p", { class: "big" }, DISPUTE_STATUS[d.status] || d.status || "—", late && h("span", { class: "late-mark" }, " · 已逾期 Late"));
   const titleId = `case-${d.dispute_id}`;
   return h("article", { class: "case", "aria-labelledby": titleId },
     h("div", { class: "toolbar" }, back),
@@ -81,12 +82,13 @@ function caseView(c, back, reload) {
     h("div", { class: "case-grid" },
       h("section", { class: "card", "aria-label": "纠纷 Dispute" }, h("h4", {}, "纠纷 Dispute"), facts([
         ["订单 Order", orderId],
-        ["原因 Reason", unescapeHtml(d.reason)],
+        ["原因 Reason", d.reason],
         ["金额 Amount", yuan(d.amount_fen)],
         ["买家 Buyer", d.user_id],
         ["商家 Merchant", d.merchant_id],
         ["提交于 Opened", when(d.created_at)],
-        ["裁决 Decided", d.decided_at ? `${when(d.decided_at)} · ${d.decided_by || ""}${d.note ? ` · ${unescapeHtml(d.note)}` : ""}` : null],
+        ["处理期限 Decide by", d.deadline_at && d.status === "open" ? when(d.deadline_at) : null],
+        ["裁决 Decided", d.decided_at ? `${when(d.decided_at)} · ${d.decided_by || ""}${d.note ? ` · ${d.note}` : ""}` : null],
       ]), d.status === "open" ? decisionForm({
         label: "裁决 Decision",
         draftKey: `note:dispute:${d.dispute_id}`,
@@ -95,7 +97,7 @@ function caseView(c, back, reload) {
         note: h("textarea", { name: "note", rows: 2, maxlength: 500, autocomplete: "off" }),
         decide: async (decision, note, idempotencyKey) => {
           const done = await call("POST", `${DISPUTES}/${d.dispute_id}/decision`, { body: { decision, note }, idempotencyKey });
-          state.textContent = DISPUTE_STATUS[done.status] || done.status;
+          state.textContent = DISPUTE_STATUS[done.status] || done.status; // decided: no longer late
           return `${DISPUTE_STATUS[done.status] || done.status} · ${when(done.decided_at)}`;
         },
       }) : null),
@@ -118,7 +120,7 @@ function lookupView(found, openCase) {
   const disputes = items(found.disputes).map((d) => {
     const view = h("button", { type: "button", class: "secondary" }, "查看案件 View case");
     view.addEventListener("click", () => openCase(d.dispute_id));
-    return h("li", {}, `${d.dispute_id} · ${DISPUTE_STATUS[d.status] || d.status} · ${unescapeHtml(d.reason)} · ${when(d.created_at)} `, view);
+    return h("li", {}, `${d.dispute_id} · ${DISPUTE_STATUS[d.status] || d.status} · ${d.reason} · ${when(d.created_at)} `, view);
   });
   return h("article", { class: "case", "aria-labelledby": titleId },
     h("h3", { id: titleId }, `订单 Order ${order.order_id}`),

@@ -33,9 +33,13 @@ export function duration(seconds) {
   return `${Math.floor(s / 86400)} 天 d ${Math.floor((s % 86400) / 3600)} 小时 h`;
 }
 
+// An API timestamp (UTC) in China time, as the console shows every time: "2026-12-08 09:30:00 (UTC+8)".
+const CHINA = 8 * 3600 * 1000;
 export function when(iso) {
   if (!iso) return "—";
-  return iso.replace("T", " ").replace(/\.\d+/, "").replace("Z", " UTC");
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return String(iso);
+  return `${new Date(t + CHINA).toISOString().slice(0, 19).replace("T", " ")} (UTC+8)`;
 }
 
 // A problem+json error is shown as its `detail` (and the field messages, as given).
@@ -104,13 +108,6 @@ export function yuanDigits(fen) {
   return yuan(fen).replace("¥", "");
 }
 
-// The API returns people's free text HTML-escaped (Python's html.escape): decode those five
-// entities back to the characters the person typed; the result only ever goes in as text.
-const ENTITIES = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#x27;": "'", "&#39;": "'" };
-export function unescapeHtml(text) {
-  return String(text ?? "").replace(/&(?:amp|lt|gt|quot|#x27|#39);/g, (m) => ENTITIES[m]);
-}
-
 export function statusLine() {
   return h("p", { class: "status", role: "status", "aria-live": "polite" });
 }
@@ -133,6 +130,11 @@ export function decisionForm({ choices, decide, note, label, onConflict, draftKe
   const form = h("form", { class: "decide", "aria-label": label || null },
     h("label", {}, "备注 Note ", note), h("div", { class: "actions" }, buttons), status);
   const enable = (on) => buttons.forEach((b) => { b.disabled = !on; });
+  // Enter in a one-line note would submit the first choice (approve) while still typing: a
+  // decision is only ever a press of its own button.
+  note.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && note.tagName === "INPUT") event.preventDefault();
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const decision = event.submitter ? event.submitter.value : choices[0][0];
@@ -197,4 +199,5 @@ export const ORDER_STATUS = {
   overdue: "逾期 overdue",
   awaiting_confirmation: "待确认 awaiting confirmation",
   awaiting_payment: "待付款 awaiting payment",
+  risk_review: "风控审核中 risk review",
 };

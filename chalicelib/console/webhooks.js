@@ -7,6 +7,9 @@ import { h, onSubmit, pagedList, problemText, say, statusLine, when } from "./ui
 
 const ENDPOINTS = "/v1/merchant/webhook-endpoints";
 const EVENTS = "/v1/merchant/webhook-events";
+// An event no endpoint was subscribed to when it happened is "delivered" with no attempt: it
+// was sent nowhere (a replay sends it).
+const NOT_SENT = "未发送（当时无订阅端点）Not sent: no endpoint subscribed";
 const DELIVERY = { pending: "待送达 Pending", held: "暂停 Held", delivered: "已送达 Delivered", failed: "失败 Failed" };
 
 // The secret is in this answer only: shown in a box the merchant copies from.
@@ -37,13 +40,13 @@ function endpointCard(e, reload) {
   const titleId = `hook-${e.endpoint_id}`;
   const status = statusLine();
   const path = `${ENDPOINTS}/${e.endpoint_id}`;
-  const since = h("input", { type: "datetime-local", name: "since", "aria-label": "重发起始时间 Replay since" });
+  const since = h("input", { type: "datetime-local", name: "since", "aria-label": "重发起始时间 Replay since (UTC+8)" });
   const buttons = [
     action("发送测试 Send test", async () => `已发送 ping Sent: ${(await call("POST", `${path}/test`)).event_id}`, status),
     action("轮换密钥 Roll secret", async () => secretBox((await call("POST", `${path}/secret`, { body: {} })).secret), status),
     action("重发 Replay", async () => {
       if (!since.value) throw new Error("请选择时间 Choose a time");
-      const body = { since: new Date(since.value).toISOString() };
+      const body = { since: new Date(Date.parse(`${since.value}+08:00`)).toISOString() }; // typed in China time
       return `已重发 Replayed ${(await call("POST", `${path}/replay`, { body })).replayed}`;
     }, status),
   ];
@@ -64,7 +67,7 @@ function endpointCard(e, reload) {
       h("dt", {}, "状态 Status"), h("dd", { "data-kind": e.status === "disabled" ? "bad" : null },
         e.status === "disabled" ? `停用 Disabled (${e.disabled_reason})` : "启用 Enabled"),
       h("dt", {}, "创建 Created"), h("dd", {}, when(e.created_at))),
-    h("label", {}, "重发起始 Replay since ", since),
+    h("label", {}, "重发起始（北京时间）Replay since (UTC+8) ", since),
     h("div", { class: "actions" }, ...buttons), status);
 }
 
@@ -101,7 +104,7 @@ function eventCard(e) {
       h("dt", {}, "时间 At"), h("dd", {}, when(e.created_at)),
       h("dt", {}, "序号 Sequence"), h("dd", {}, String(e.sequence)),
       h("dt", {}, "投递 Delivery"), h("dd", { "data-kind": e.delivery === "failed" ? "bad" : null },
-        DELIVERY[e.delivery] || e.delivery)),
+        e.delivery === "delivered" && !e.attempts.length ? NOT_SENT : DELIVERY[e.delivery] || e.delivery)),
     h("details", {}, h("summary", {}, `尝试 ${attempts.length} 次 Attempts: ${attempts.length}`), h("ul", {}, attempts)),
     h("div", { class: "actions" },
       action("重新发送 Redeliver", async () => `已重新发送 Redelivery queued: ${(await call("POST", `${EVENTS}/${e.event_id}/redelivery`)).delivery}`, status)),

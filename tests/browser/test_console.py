@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from scripts.console import DEMO_SKU, MERCHANT, PHONE, REVIEWER, SUPPORT, Console, World, browser
+from scripts.console import DEMO_SKU, MERCHANT, PHONE, REVIEWER, RISK, SUPPORT, Console, World, browser
 from scripts.fuzz import ADDRESS, PASSWORD, Http, local_stack
 
 pytestmark = pytest.mark.browser
@@ -196,7 +196,8 @@ def test_a_merchant_answers_a_message_shown_as_text_and_the_buyer_reads_the_answ
 
     buyer = world.consumer()
     order = world.placed_order(buyer)
-    question = '<img src=x onerror="document.title=\'pwned\'"> 什么时候发货？ Tom & "Jerry"'
+    # Typed entities stay as typed: the API returns text exactly as sent, never HTML-escaped.
+    question = '<img src=x onerror="document.title=\'pwned\'"> 什么时候发货？ Tom & "Jerry" &lt;b&gt; AT&amp;T'
     world.as_(buyer, "consumer", "POST", f"/v1/orders/{order}/messages", {"text": question})
 
     console.sign_in(MERCHANT)
@@ -439,20 +440,26 @@ def test_support_decides_a_dispute_on_the_case_screen(world: World, console: Con
     buyer = world.consumer()
     order, request = world.return_request(buyer, "商品有质量问题", kind="return_goods")
     world.decide_return(request, "reject", "商品无问题")
-    world.as_(buyer, "consumer", "POST", f"/v1/orders/{order}/messages", {"text": "线头脱落 <see photo>"})
+    world.as_(buyer, "consumer", "POST", f"/v1/orders/{order}/messages", {"text": "线头脱落 <see photo> &amp;"})
     dispute = world.as_(buyer, "consumer", "POST", f"/v1/orders/{order}/disputes", {"reason": "商家拒绝退货"})
     assert credit_used(world, buyer) > 0
 
+    def late(route: Any) -> None:  # undecided past support's 5 days (the sweep marks it late)
+        route.fulfill(json={**(case := route.fetch().json()), "dispute": {**case["dispute"], "late": True}})
+
+    console.page.route(f"**/v1/support/disputes/{dispute['dispute_id']}", late)
     console.sign_in(SUPPORT)
     card = console.card(f"纠纷 Dispute {dispute['dispute_id']}")
     expect(card).to_contain_text(order)
     card.get_by_role("button", name="查看案件 View case").click()
     case = console.page.get_by_role("article", name=f"案件 Case {dispute['dispute_id']}")
     expect(case.get_by_role("heading", name=f"案件 Case {dispute['dispute_id']}")).to_be_focused()
+    expect(case).to_contain_text("待处理 Open · 已逾期 Late")
+    expect(case.get_by_role("region", name="纠纷 Dispute")).to_contain_text("处理期限 Decide by")
     expect(case.get_by_role("region", name="纠纷 Dispute")).to_contain_text("商家拒绝退货")
     expect(case.get_by_role("region", name="订单 Order")).to_contain_text("退货中 return requested")
     expect(case.get_by_role("region", name="商品 Items")).to_contain_text("手机壳 (phone case)")
-    expect(case.get_by_role("list", name="留言 Messages")).to_contain_text("线头脱落 <see photo>")
+    expect(case.get_by_role("list", name="留言 Messages")).to_contain_text("线头脱落 <see photo> &amp;")
     requests = case.get_by_role("region", name="退货申请 Return requests")
     expect(requests).to_contain_text(f"{request} · 退货退款 Return goods · 平台介入 disputed · ¥29.90")
     expect(requests).to_contain_text("商品无问题")  # the merchant's reason for rejecting
@@ -588,8 +595,11 @@ def test_a_merchant_adds_a_product_and_edits_its_prices_and_stock(world: World, 
         sku.get_by_role("textbox", name="属性 Attributes").fill(attrs)
         sku.get_by_role("textbox", name="价格（元） Price (yuan)").fill(price)
         sku.get_by_role("spinbutton", name="库存 Stock").fill(stock)
+    form.get_by_role("checkbox", name="3 期 parts").check()  # 免息: the shop pays the 3-part plan's fee
     form.get_by_role("button", name="创建商品 Create product").click()
-    expect(form.get_by_role("status")).to_contain_text(f"已保存 Saved · {name} · ¥19.99, ¥0.07")
+    expect(form.get_by_role("status")).to_contain_text(
+        f"已保存 Saved · {name} · ¥19.99, ¥0.07 · 免息 Interest-free 3 期"
+    )
 
     mine = world.as_("demo-merchant", "merchant", "GET", "/v1/products?merchant_id=demo-merchant&limit=100")["items"]
     product_id = next(p["product_id"] for p in mine if p["name"] == name)
@@ -598,6 +608,7 @@ def test_a_merchant_adds_a_product_and_edits_its_prices_and_stock(world: World, 
         ({"颜色": "米白"}, 1999, 5),
         ({"颜色": "黑色"}, 7, 12),
     ]
+    assert made["interest_free_parts"] == [3]
 
     card = console.card(name)
     card.get_by_role("button", name="编辑 Edit").click()
@@ -606,6 +617,8 @@ def test_a_merchant_adds_a_product_and_edits_its_prices_and_stock(world: World, 
     expect(first.get_by_role("textbox", name="价格（元） Price (yuan)")).to_have_value("19.99")
     first.get_by_role("textbox", name="价格（元） Price (yuan)").fill("20.10")
     first.get_by_role("spinbutton", name="库存 Stock").fill("3")
+    expect(edit.get_by_role("checkbox", name="3 期 parts")).to_be_checked()
+    edit.get_by_role("checkbox", name="6 期 parts").check()
     edit.get_by_role("group", name="规格 SKU 2").get_by_role("button", name="删除规格 Remove SKU").click()
     edit.get_by_role("button", name="保存商品 Save product").click()
     expect(edit.get_by_role("status")).to_contain_text("已保存 Saved")
@@ -613,4 +626,145 @@ def test_a_merchant_adds_a_product_and_edits_its_prices_and_stock(world: World, 
 
     edited = world.as_("demo-merchant", "merchant", "GET", f"/v1/products/{product_id}")
     assert [(s["sku_id"], s["price_fen"], s["stock"]) for s in edited["skus"]] == [(made["skus"][0]["sku_id"], 2010, 3)]
+    assert edited["interest_free_parts"] == [3, 6]  # an edit keeps (and changes) the 免息 plans
     assert console.errors == [], console.failed
+
+
+def held_for_review(world: World, sku: str) -> str:
+    """A first 先用后付 order above ¥300, held for a risk operator (`first_order_large`). The
+    buyer pays with a card of its own: the card velocity rule counts every order of a card."""
+    from tests.support.channel_sim import luhn_card
+
+    buyer = world.consumer()
+    card = world.as_(
+        buyer,
+        "consumer",
+        "POST",
+        "/v1/me/bank-cards",
+        {"card_number": luhn_card(f"622202{uuid.uuid4().int % 10**6:06d}", "7788")},
+    )
+    world.as_(buyer, "consumer", "PUT", f"/v1/me/bank-cards/{card['card_id']}/default")
+    body = {"items": [{"sku_id": sku, "quantity": 1}], "payment_method": "bnpl", "address": ADDRESS}
+    order = world.as_(buyer, "consumer", "POST", "/v1/checkout", body, idem=True)["orders"][0]
+    confirm = {"challenge_id": order["challenge"]["challenge_id"], "password": PASSWORD}
+    held = world.as_(buyer, "consumer", "POST", f"/v1/orders/{order['order_id']}/confirmation", confirm, idem=True)
+    assert held["status"] == "risk_review", held
+    return str(order["order_id"])
+
+
+def test_a_risk_operator_decides_held_orders_and_one_past_its_time_is_decline_only(
+    world: World, console: Console, chromium: Any, stack: str
+) -> None:
+    from playwright.sync_api import expect
+
+    sku = {"attributes": {"型号": "Pro"}, "price_fen": 40000, "stock": 10}
+    made = world.as_(
+        "demo-merchant", "merchant", "POST", "/v1/merchant/products", {"name": "平板", "description": "", "skus": [sku]}
+    )
+    approved, late = (held_for_review(world, made["skus"][0]["sku_id"]) for _ in range(2))
+
+    def past_its_time(route: Any) -> None:
+        # The service clock says how long a case waited: this one is past its 30 minutes
+        # (the timer that declines it has not run yet).
+        page = route.fetch().json()
+        for item in page["items"]:
+            if item["order_id"] == late:
+                item["waiting_seconds"] = 1801
+        route.fulfill(json=page)
+
+    console.page.route("**/v1/risk/reviews?*", past_its_time)
+    console.sign_in(RISK)
+    expect(console.page.get_by_role("heading", name="风控 Risk review")).to_be_focused()
+    card = console.card(f"订单 Order {approved}")
+    expect(card.get_by_role("table")).to_contain_text("first_order_large")
+    card.get_by_role("button", name="查看案件 Open case").click()
+    expect(card).to_contain_text(f"{approved} · 风控审核中 risk review")
+    expect(card.get_by_role("region", name="收货地址 Delivery address")).to_contain_text(ADDRESS["line1"])
+    decisions: list[str] = []
+    console.page.on("request", lambda r: decisions.append(r.url) if r.url.endswith("/decision") else None)
+    card.get_by_role("textbox", name="备注 Note").fill("已核实 <b>ok</b>")
+    card.get_by_role("textbox", name="备注 Note").press("Enter")  # still typing: decides nothing
+    card.get_by_role("button", name="放行 Approve").click()
+    expect(card.get_by_role("status").last).to_contain_text("已放行 Approved")
+    assert len(decisions) == 1, decisions
+    assert world.as_("demo-merchant", "merchant", "GET", f"/v1/merchant/orders/{approved}")["status"] == "placed"
+
+    expired = console.card(f"订单 Order {late}")
+    expect(expired).to_contain_text("已超时 Time is over: decline only")
+    expect(expired.get_by_role("button", name="放行 Approve")).to_have_count(0)
+    expired.get_by_role("textbox", name="备注 Note").fill("超时")
+    expired.get_by_role("button", name="拒绝 Decline").click()
+    expect(expired.get_by_role("status").last).to_contain_text("已拒绝 Declined")
+
+    # Decided cases by status, with who decided and the note as typed.
+    console.page.get_by_role("combobox", name="状态 Status").select_option("approved")
+    done = console.card(f"订单 Order {approved}")
+    expect(done).to_contain_text("demo-risk")
+    expect(done).to_contain_text("已核实 <b>ok</b>")
+    expect(done.get_by_role("button", name="拒绝 Decline")).to_have_count(0)
+
+    # The block list: add a phone (kept as a keyed hash), then lift it.
+    reason = f"欺诈 <b>{uuid.uuid4().hex[:6]}</b>"
+    lists = console.page.get_by_role("form", name="加入名单 Add to a list")
+    lists.get_by_role("combobox", name="类型 Kind").select_option("phone")
+    lists.get_by_role("textbox", name="值 Value").fill("13700000001")
+    lists.get_by_role("textbox", name="原因 Reason").fill(reason)
+    lists.get_by_role("button", name="加入 Add").click()
+    expect(lists.get_by_role("status")).to_contain_text("已加入 Added")
+    entry = console.page.get_by_role("list", name="名单 List entries").get_by_role("listitem").filter(has_text=reason)
+    expect(entry).to_contain_text("手机 Phone")
+    entry.get_by_role("button", name="移除 Remove").click()
+    expect(entry).to_have_count(0)
+    assert reason not in str(world.as_("demo-risk", "risk", "GET", "/v1/risk/blocklist"))
+    assert console.errors == [], console.failed
+
+    phone = Console(chromium, stack, PHONE)  # the reasons and the rates scroll inside their boxes
+    try:
+        phone.sign_in(RISK)
+        expect(phone.page.get_by_role("heading", name=re.compile("决策率"))).to_be_visible()
+        assert overflow(phone) == 0
+    finally:
+        phone.close()
+
+
+def test_a_merchant_adds_a_webhook_endpoint_sees_each_secret_once_and_the_event_log(
+    world: World, console: Console
+) -> None:
+    from playwright.sync_api import expect
+
+    buyer = world.consumer()
+    order = world.placed_order(buyer)
+    sent = world.as_(buyer, "consumer", "POST", f"/v1/orders/{order}/messages", {"text": "在吗"})
+    world.http.call("POST", "/v1/dev/queue/drain", {})  # the outbox's events, delivered where due
+    world.http.call("POST", "/v1/dev/jobs/deliver_webhooks", {})
+    console.sign_in(MERCHANT)
+    console.page.get_by_role("button", name="开发者 Webhooks").click()
+    # An event before any endpoint was sent nowhere: it does not say "delivered".
+    before = console.card(f"message.created · message {sent['message_id']}")
+    expect(before).to_contain_text("未发送（当时无订阅端点）Not sent: no endpoint subscribed")
+
+    form = console.page.get_by_role("form", name="新端点 New endpoint")
+    form.get_by_role("textbox", name="URL").fill("http://10.0.0.1/hook")
+    form.get_by_role("button", name="添加 Add endpoint").click()
+    expect(form.get_by_role("status")).to_contain_text("https")  # the problem's detail, not [object Object]
+    url = f"http://127.0.0.1:9/{uuid.uuid4().hex[:8]}"
+    form.get_by_role("textbox", name="URL").fill(url)
+    form.get_by_role("button", name="添加 Add endpoint").click()
+    first = form.get_by_role("status").filter(has_text="Signing secret, shown once").locator("code")
+    expect(first).to_contain_text("whsec_")
+    endpoint = console.card(url)
+    endpoint.get_by_role("button", name="轮换密钥 Roll secret").click()
+    rolled = endpoint.get_by_role("status").locator("code")
+    expect(rolled).to_contain_text("whsec_")
+    assert rolled.inner_text() != first.inner_text()
+    # A replay's "since" is typed in China time, as every time in the console is shown.
+    endpoint.get_by_role("textbox", name="重发起始时间 Replay since (UTC+8)").fill("2026-12-08T09:30")
+    with console.page.expect_request(lambda r: r.url.endswith("/replay")) as replay:
+        endpoint.get_by_role("button", name="重发 Replay").click()
+    assert replay.value.post_data_json == {"since": "2026-12-08T01:30:00.000Z"}
+    expect(endpoint.get_by_role("status")).to_contain_text("已重发 Replayed")
+    mine = world.as_("demo-merchant", "merchant", "GET", "/v1/merchant/webhook-endpoints")["items"]
+    (made,) = [e for e in mine if e["url"] == url]
+    assert "secret" not in made or not made["secret"]  # shown once: never listed again
+    world.as_("demo-merchant", "merchant", "DELETE", f"/v1/merchant/webhook-endpoints/{made['endpoint_id']}")
+    assert [e for e in console.errors if "status of 422" not in e] == [], (console.errors, console.failed)
