@@ -10,6 +10,7 @@ the after-sale waits (`aftersale_*`, keyed by order: services/aftersale/sweep.py
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -17,8 +18,9 @@ from typing import Any
 from . import errors, sharding
 from .clock import iso
 from .config import settings
-from .db import Tx
+from .db import Tx, describe
 from .models.timers import Timer
+from .observability import logger
 
 CHECKOUT_EXPIRY = "checkout_expiry"
 AUTO_CONFIRM = "auto_confirm"
@@ -175,6 +177,7 @@ def sweep(
     deadline = time.monotonic() + (rules.sweep_max_seconds if max_seconds is None else max_seconds)
     done = skipped = failed = 0
     cut: list[bool] = []
+    unexpected: Exception | None = None
     for item in due(kind, now, limit, deadline, cut):
         try:
             if act(item):
@@ -186,6 +189,27 @@ def sweep(
                 skipped += 1
             else:
                 failed += 1
+        except Exception as exc:  # noqa: BLE001 - one item's failure must not stop the others' (a poison pill)
+            failed += 1
+            unexpected = unexpected or exc
+            _log_failed(kind, item, exc)
+    if unexpected is not None:
+        raise unexpected  # the others were done; the run still fails (its alarm), the timer stays
     # A run cut short by its budget may have left some: the next run looks again.
     complete = int(not cut)
     return {"processed": done, "skipped": skipped, "failed": failed, "complete": complete}
+
+
+def _log_failed(kind: str, item: Timer, exc: Exception) -> None:
+    """A timer whose work raised: its kind and ref (an id, never personal data), the error's
+    class, where, and what the store said; its item is left for the next run."""
+    logger.error(
+        "timer failed",
+        extra={
+            "kind": kind,
+            "ref": item.ref,
+            "error": type(exc).__name__,
+            "where": traceback.format_tb(exc.__traceback__)[-3:],
+            **describe(exc),
+        },
+    )
