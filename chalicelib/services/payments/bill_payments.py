@@ -37,7 +37,7 @@ from . import bill_lines
 from .attempts import ATTEMPT_ERRORS, BILL, attempts_for, get_attempt, new_attempt, payment_ref, save_attempt
 from .bill_lines import Line
 from .intake import reconcile
-from .launch import LAUNCH_ERRORS, refused, start_trade
+from .launch import LAUNCH_ERRORS, settle_refused, start_trade, unrecorded
 from .repayment import collectable
 from .settlement import Result, settle
 from .switch import OPEN_TRADE_CHANNELS, close_open_trades, close_trade
@@ -135,10 +135,8 @@ def pay_bill(user_id: str, month: str, channel: str, now: datetime, idem: IdemSc
     if keep is not None:  # the same lines again at the same channel: the same out_trade_no
         try:
             return _stage_only(idem, BillPaymentResult(keep, launch=start_trade(keep)))
-        except ch.TradeNotOpen as gone:  # paid there (409) or closed there (a new trade below)
-            reconcile(keep, now)
-            if gone.state != ch.FAILED:
-                raise refused(keep, paid=True) from gone
+        except ch.TradeNotOpen as gone:
+            settle_refused(keep, gone, now)  # paid there: 409; closed there: a new trade below
     card = accounts.default_card(accounts.get(user_id)) if channel == ch.CARD else None
     if channel == ch.CARD and card is None:
         raise errors.unprocessable("no_bank_card", "bind a bank card to pay by card")
@@ -160,8 +158,8 @@ def pay_bill(user_id: str, month: str, channel: str, now: datetime, idem: IdemSc
     if channel != ch.CARD:  # launched in the app: the attempt and the answer in one transaction
         try:
             result = BillPaymentResult(attempt, launch=start_trade(attempt))
-        except ch.TradeNotOpen as gone:  # a trade of this id we never recorded
-            raise refused(attempt, paid=False) from gone
+        except ch.TradeNotOpen as gone:
+            raise unrecorded(attempt) from gone
         if idem is not None:
             idem.stage(tx, result)
         tx.commit()

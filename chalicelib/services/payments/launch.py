@@ -4,6 +4,7 @@ order awaiting payment, or for card and wallet the pay-now path; pay now and bil
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ... import channels, errors
@@ -14,6 +15,7 @@ from ...db import Tx
 from ...models.payments import PaymentAttempt
 from ...observability import count, logger
 from .attempts import CHANNEL_NAMES, CHECKOUT, attempts_for, new_attempt, open_trade, payment_ref, save_attempt
+from .intake import reconcile
 
 LAUNCH_ERRORS = errors.raises(conflict=["payment_in_progress"], unavailable=["temporarily_unavailable"])
 
@@ -30,11 +32,21 @@ def start_trade(attempt: PaymentAttempt, expires_at: str | None = None) -> dict[
         raise errors.unavailable("temporarily_unavailable", "the payment channel did not answer; retry") from exc
 
 
-def refused(attempt: PaymentAttempt, paid: bool) -> errors.DomainError:
-    """409 `payment_in_progress` for a trade its channel would not launch again."""
+def settle_refused(attempt: PaymentAttempt, gone: ch.TradeNotOpen, now: datetime) -> None:
+    """A recorded trade its channel will not open again, settled from the channel's query:
+    paid there → 409 `payment_in_progress` (the order or bill is paid); closed there → the
+    attempt is failed and the caller launches a new trade."""
+    reconcile(attempt, now)
+    if gone.state != ch.FAILED:
+        name = CHANNEL_NAMES.get(attempt.channel, attempt.channel)
+        raise errors.conflict("payment_in_progress", f"this was just paid with {name}") from gone
+
+
+def unrecorded(attempt: PaymentAttempt) -> errors.DomainError:
+    """409 `payment_in_progress` for a new trade the channel refused: an id we never recorded
+    (a launch whose transaction failed after the channel opened it). Logged: it needs a look."""
+    logger.error("channel refused a new trade", extra={"attempt_id": attempt.attempt_id, "channel": attempt.channel})
     name = CHANNEL_NAMES.get(attempt.channel, attempt.channel)
-    if paid:
-        return errors.conflict("payment_in_progress", f"this was just paid with {name}")
     return errors.conflict("payment_in_progress", f"{name} refused this payment; retry in a moment")
 
 
@@ -57,6 +69,5 @@ def start_channel_payment(
     try:
         data = start_trade(attempt, expires_at)
     except ch.TradeNotOpen as gone:  # a fresh order's trade is never paid or closed at the channel
-        logger.error("channel refused a checkout trade", extra={"attempt_id": attempt.attempt_id})
-        raise refused(attempt, paid=False) from gone
+        raise unrecorded(attempt) from gone
     return {**data, "amount_fen": amount_fen}

@@ -31,7 +31,7 @@ from .attempts import (
     save_attempt,
 )
 from .intake import reconcile
-from .launch import LAUNCH_ERRORS, refused, start_trade
+from .launch import LAUNCH_ERRORS, settle_refused, start_trade, unrecorded
 from .payable import LOAD_ERRORS, NEXT_PART, ORDER_MOVED, USER_MOVED, Plan, load_order, owned_order, part_of, payable
 from .settlement import Result, inbox, received, settle
 from .switch import OPEN_TRADE_CHANNELS, close_open_trades
@@ -244,12 +244,9 @@ def _launch(pay: Pay, channel: str) -> PaymentResult:
     try:
         launch = start_trade(attempt, deadline)
     except ch.TradeNotOpen as gone:
-        if reopened is None:  # a trade of this id we never recorded (its launch failed to save)
-            logger.error("channel refused a new trade", extra={"attempt_id": attempt.attempt_id})
-            raise refused(attempt, paid=False) from gone
-        reconcile(reopened, pay.now)  # settled (paid, or failed) from the channel's own answer
-        if gone.state != ch.FAILED:
-            raise refused(attempt, paid=True) from gone
+        if reopened is None:
+            raise unrecorded(attempt) from gone
+        settle_refused(reopened, gone, pay.now)  # paid there: 409; closed there: a new trade
         attempt = pay.attempt(channel)  # numbered after the closed one (it is among those seen)
         pay.save(tx, attempt)
         launch = start_trade(attempt, deadline)
